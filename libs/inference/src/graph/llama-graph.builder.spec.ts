@@ -1,0 +1,99 @@
+import * as ort from 'onnxruntime-node';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openModelDirectory, loadModelWeights } from '../model/model-directory';
+import { encodeOnnxModel } from '../onnx/onnx-model.encoder';
+import { referenceForward, ReferenceKv, ReferenceMemory } from '../reference/llama.reference';
+import { createTinyModel, TinyModelOptions } from '../tiny/tiny-model.generator';
+import { gaussian, mulberry32 } from '../tiny/seeded-random';
+import { buildLlamaGraph, pastKeyName, pastValueName, presentKeyName, presentValueName } from './llama-graph.builder';
+
+const root = mkdtempSync(join(tmpdir(), 'engram-graph-'));
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+function randomMemory(L: number, R: number, d: number, seed: number): ReferenceMemory {
+  const n = gaussian(mulberry32(seed));
+  const fill = (len: number): Float32Array => Float32Array.from({ length: len }, () => 0.3 * n());
+  return { rank: R, gate: fill(L * R * d), up: fill(L * R * d), down: fill(L * d * R) };
+}
+
+const configs: [string, Partial<TinyModelOptions>][] = [
+  ['MHA, untied', { layers: 2, hidden: 32, heads: 4 }],
+  ['GQA with q/k/v bias (Qwen2-style)', { layers: 2, hidden: 48, heads: 6, kvHeads: 2, qkvBias: true, ropeTheta: 1e6 }],
+  ['tied embeddings, one KV head', { layers: 3, hidden: 32, heads: 4, kvHeads: 1, tieEmbeddings: true, intermediate: 40 }],
+];
+
+describe.each(configs)('Llama graph vs TypeScript reference: %s', (label, opts) => {
+  const dir = join(root, label.replace(/\W+/g, '-'));
+  createTinyModel({ outDir: dir, vocab: 300, seed: 7, ...opts });
+  const model = openModelDirectory(dir);
+  const weights = loadModelWeights(model);
+  const c = model.config;
+  let session: ort.InferenceSession;
+
+  beforeAll(async () => {
+    session = await ort.InferenceSession.create(encodeOnnxModel(buildLlamaGraph(c, weights).model()));
+  });
+  afterAll(async () => session.release());
+
+  const feeds = (ids: number[], past: ReferenceKv | undefined, mem: ReferenceMemory | undefined): Record<string, ort.Tensor> => {
+    const P = past?.seq ?? 0;
+    const S = ids.length;
+    const f: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [1, S]),
+      attention_mask: new ort.Tensor('int64', new BigInt64Array(P + S).fill(1n), [1, P + S]),
+      position_ids: new ort.Tensor('int64', BigInt64Array.from({ length: S }, (_, i) => BigInt(P + i)), [1, S]),
+    };
+    for (let l = 0; l < c.numLayers; l++) {
+      f[pastKeyName(l)] = new ort.Tensor('float32', past ? past.keys[l] : new Float32Array(0), [1, c.numKvHeads, P, c.headDim]);
+      f[pastValueName(l)] = new ort.Tensor('float32', past ? past.values[l] : new Float32Array(0), [1, c.numKvHeads, P, c.headDim]);
+    }
+    const R = mem?.rank ?? 0;
+    const L = c.numLayers;
+    const d = c.hiddenSize;
+    f.mem_gate = new ort.Tensor('float32', mem?.gate ?? new Float32Array(0), [L, R, d]);
+    f.mem_up = new ort.Tensor('float32', mem?.up ?? new Float32Array(0), [L, R, d]);
+    f.mem_down = new ort.Tensor('float32', mem?.down ?? new Float32Array(0), [L, d, R]);
+    return f;
+  };
+
+  const prompt = [5, 77, 120, 3, 250, 18, 42, 9];
+  const cont = [100, 7, 61];
+
+  it.each([
+    ['without memory', undefined],
+    ['with memory inputs (R = 5)', 5],
+  ])('matches logits and present KV within 1e-4, prefill then decode with past KV, %s', async (_m, rank) => {
+    const mem = rank ? randomMemory(c.numLayers, rank, c.hiddenSize, 3) : undefined;
+    const ref1 = referenceForward(c, weights, { inputIds: prompt, memory: mem });
+    const out1 = await session.run(feeds(prompt, undefined, mem));
+    expect(out1.logits.dims).toEqual([1, prompt.length, c.vocabSize]);
+    expect(maxAbsDiff(out1.logits.data as Float32Array, ref1.logits)).toBeLessThan(1e-4);
+    for (let l = 0; l < c.numLayers; l++) {
+      expect(maxAbsDiff(out1[presentKeyName(l)].data as Float32Array, ref1.present.keys[l])).toBeLessThan(1e-4);
+      expect(maxAbsDiff(out1[presentValueName(l)].data as Float32Array, ref1.present.values[l])).toBeLessThan(1e-4);
+    }
+    const ref2 = referenceForward(c, weights, { inputIds: cont, past: ref1.present, memory: mem });
+    const out2 = await session.run(feeds(cont, ref1.present, mem));
+    expect(maxAbsDiff(out2.logits.data as Float32Array, ref2.logits)).toBeLessThan(1e-4);
+    // Past KV is exact: the decode step equals the tail of a full prefill.
+    const full = referenceForward(c, weights, { inputIds: [...prompt, ...cont], memory: mem });
+    expect(maxAbsDiff(ref2.logits, full.logits.subarray(prompt.length * c.vocabSize))).toBeLessThan(1e-4);
+  });
+
+  it('memory inputs change the logits, and R = 0 or zero blocks give exactly the base model', async () => {
+    const base = await session.run(feeds(prompt, undefined, undefined));
+    const zeros: ReferenceMemory = { rank: 4, gate: randomMemory(c.numLayers, 4, c.hiddenSize, 1).gate, up: randomMemory(c.numLayers, 4, c.hiddenSize, 2).up, down: new Float32Array(c.numLayers * c.hiddenSize * 4) };
+    const zeroed = await session.run(feeds(prompt, undefined, zeros));
+    expect(Array.from(zeroed.logits.data as Float32Array)).toEqual(Array.from(base.logits.data as Float32Array));
+    const withMem = await session.run(feeds(prompt, undefined, randomMemory(c.numLayers, 4, c.hiddenSize, 9)));
+    expect(maxAbsDiff(withMem.logits.data as Float32Array, base.logits.data as Float32Array)).toBeGreaterThan(1e-3);
+  });
+});

@@ -1,0 +1,143 @@
+// Builds the ONNX graph (opset 17, standard ops only) of a Llama-family decoder from
+// its config and weights. Interface matches HF/optimum decoder exports (input_ids,
+// attention_mask, position_ids, past_key_values.{i}.key|value → logits,
+// present.{i}.key|value) plus engram's parametric-memory inputs:
+//   mem_gate [L, R, d], mem_up [L, R, d], mem_down [L, d, R]  (R dynamic, may be 0)
+// adding mem_down[l] · (silu(mem_gate[l]·x) ⊙ (mem_up[l]·x)) to each FFN output, where x is
+// the FFN's normed input. Weights become initializers pre-transposed to [in, out].
+import { GraphBuilder } from '../onnx/graph.builder';
+import { OnnxDataType } from '../onnx/onnx-model.encoder';
+import { LlamaConfig, ropeTables } from '../model/model-config';
+import type { LlamaWeights, Matrix } from '../model/llama-weights';
+
+export interface LlamaGraphOptions {
+  /** Add the mem_gate/mem_up/mem_down inputs (default true). */
+  memoryInputs?: boolean;
+  /** Rows of the precomputed RoPE tables (default max_position_embeddings). */
+  maxPositions?: number;
+}
+
+export const MEMORY_INPUTS = ['mem_gate', 'mem_up', 'mem_down'] as const;
+export const pastKeyName = (layer: number): string => `past_key_values.${layer}.key`;
+export const pastValueName = (layer: number): string => `past_key_values.${layer}.value`;
+export const presentKeyName = (layer: number): string => `present.${layer}.key`;
+export const presentValueName = (layer: number): string => `present.${layer}.value`;
+
+const FLOAT = OnnxDataType.FLOAT;
+const INT64 = OnnxDataType.INT64;
+const MASKED = -1e9;
+
+function transposed(m: Matrix): Float32Array {
+  const out = new Float32Array(m.rows * m.cols);
+  for (let r = 0; r < m.rows; r++) for (let c = 0; c < m.cols; c++) out[c * m.rows + r] = m.data[r * m.cols + c];
+  return out;
+}
+
+export function buildLlamaGraph(config: LlamaConfig, weights: LlamaWeights, options: LlamaGraphOptions = {}): GraphBuilder {
+  const { hiddenSize: d, numHeads: H, numKvHeads: KVH, headDim: hd, numLayers: L, vocabSize: V } = config;
+  const withMemory = options.memoryInputs ?? true;
+  const group = H / KVH;
+  const g = new GraphBuilder('engram_llama');
+
+  const inputIds = g.input('input_ids', INT64, ['batch_size', 'sequence_length']);
+  const attentionMask = g.input('attention_mask', INT64, ['batch_size', 'total_sequence_length']);
+  const positionIds = g.input('position_ids', INT64, ['batch_size', 'sequence_length']);
+  for (let l = 0; l < L; l++) {
+    g.input(pastKeyName(l), FLOAT, ['batch_size', KVH, 'past_sequence_length', hd]);
+    g.input(pastValueName(l), FLOAT, ['batch_size', KVH, 'past_sequence_length', hd]);
+  }
+  if (withMemory) {
+    g.input('mem_gate', FLOAT, [L, 'mem_rank', d]);
+    g.input('mem_up', FLOAT, [L, 'mem_rank', d]);
+    g.input('mem_down', FLOAT, [L, d, 'mem_rank']);
+  }
+  g.output('logits', FLOAT, ['batch_size', 'sequence_length', V]);
+  for (let l = 0; l < L; l++) {
+    g.output(presentKeyName(l), FLOAT, ['batch_size', KVH, 'total_sequence_length', hd]);
+    g.output(presentValueName(l), FLOAT, ['batch_size', KVH, 'total_sequence_length', hd]);
+  }
+
+  const linear = (x: string, name: string, m: Matrix, bias?: Float32Array): string => {
+    const w = g.floatTensor(`${name}.weight_t`, [m.cols, m.rows], transposed(m));
+    const y = g.op1('MatMul', [x, w]);
+    return bias ? g.op1('Add', [y, g.floatTensor(`${name}.bias`, [m.rows], bias)]) : y;
+  };
+  const rmsNorm = (x: string, name: string, w: Float32Array): string => {
+    const sq = g.op1('Mul', [x, x]);
+    const mean = g.op1('ReduceMean', [sq], { axes: [-1], keepdims: 1 });
+    const rms = g.op1('Sqrt', [g.op1('Add', [mean, g.float(config.rmsNormEps)])]);
+    return g.op1('Mul', [g.op1('Div', [x, rms]), g.floatTensor(`${name}.weight`, [d], w)]);
+  };
+  const silu = (x: string): string => g.op1('Mul', [x, g.op1('Sigmoid', [x])]);
+
+  // RoPE: cos/sin rows gathered by position_ids → [B, 1, S, hd].
+  const maxPos = options.maxPositions ?? config.maxPositionEmbeddings;
+  const tables = ropeTables(config, maxPos);
+  const cos = g.op1('Unsqueeze', [g.op1('Gather', [g.floatTensor('rope.cos', [maxPos, hd], tables.cos), positionIds]), g.int64([1])]);
+  const sin = g.op1('Unsqueeze', [g.op1('Gather', [g.floatTensor('rope.sin', [maxPos, hd], tables.sin), positionIds]), g.int64([1])]);
+  const half = hd / 2;
+  const rope = (x: string): string => {
+    const axis = g.int64([3]);
+    const x1 = g.op1('Slice', [x, g.int64([0]), g.int64([half]), axis]);
+    const x2 = g.op1('Slice', [x, g.int64([half]), g.int64([hd]), axis]);
+    const rotated = g.op1('Concat', [g.op1('Neg', [x2]), x1], { axis: -1 });
+    return g.op1('Add', [g.op1('Mul', [x, cos]), g.op1('Mul', [rotated, sin])]);
+  };
+
+  // Additive mask [B, 1, S, T]: query i (absolute P+i) sees key j iff j <= P+i and mask[j].
+  const seqLen = g.op1('Gather', [g.op1('Shape', [inputIds]), g.int64([1], true)]);
+  const totalLen = g.op1('Gather', [g.op1('Shape', [attentionMask]), g.int64([1], true)]);
+  const pastLen = g.op1('Sub', [totalLen, seqLen]);
+  const zero = g.int64([0], true);
+  const one = g.int64([1], true);
+  const keyIdx = g.op1('Range', [zero, totalLen, one]);
+  const queryIdx = g.op1('Unsqueeze', [g.op1('Add', [g.op1('Range', [zero, seqLen, one]), pastLen]), g.int64([1])]);
+  const causal = g.op1('LessOrEqual', [keyIdx, queryIdx]);
+  const padding = g.op1('Unsqueeze', [g.op1('Cast', [attentionMask], { to: OnnxDataType.BOOL }), g.int64([1, 2])]);
+  const maskBias = g.op1('Where', [g.op1('And', [causal, padding]), g.float(0), g.float(MASKED)]);
+
+  const shapeBSHD = (heads: number): string => g.int64([0, 0, heads, hd]);
+  const toHeads = (x: string, heads: number): string =>
+    g.op1('Transpose', [g.op1('Reshape', [x, shapeBSHD(heads)])], { perm: [0, 2, 1, 3] });
+
+  let h = g.op1('Gather', [g.floatTensor('model.embed_tokens.weight', [V, d], weights.embed.data), inputIds]);
+  for (let l = 0; l < L; l++) {
+    const lw = weights.layers[l];
+    const p = `model.layers.${l}`;
+    const x = rmsNorm(h, `${p}.input_layernorm`, lw.inputNorm);
+    const q = rope(toHeads(linear(x, `${p}.self_attn.q_proj`, lw.q, lw.qBias), H));
+    const k = rope(toHeads(linear(x, `${p}.self_attn.k_proj`, lw.k, lw.kBias), KVH));
+    const v = toHeads(linear(x, `${p}.self_attn.v_proj`, lw.v, lw.vBias), KVH);
+    const keys = g.op1('Concat', [pastKeyName(l), k], { axis: 2 }, presentKeyName(l));
+    const values = g.op1('Concat', [pastValueName(l), v], { axis: 2 }, presentValueName(l));
+    // GQA without copying K/V: fold the query heads of a group into the sequence axis.
+    const qScaled = g.op1('Mul', [q, g.float(1 / Math.sqrt(hd))]);
+    const qGrouped = group === 1 ? qScaled : g.op1('Reshape', [qScaled, g.int64([0, KVH, -1, hd])]);
+    let scores = g.op1('MatMul', [qGrouped, g.op1('Transpose', [keys], { perm: [0, 1, 3, 2] })]);
+    if (group !== 1) scores = g.op1('Reshape', [scores, g.int64([0, H, -1, 0])]);
+    let probs = g.op1('Softmax', [g.op1('Add', [scores, maskBias])], { axis: -1 });
+    if (group !== 1) probs = g.op1('Reshape', [probs, g.int64([0, KVH, -1, 0])]);
+    let context = g.op1('MatMul', [probs, values]);
+    if (group !== 1) context = g.op1('Reshape', [context, g.int64([0, H, -1, hd])]);
+    const merged = g.op1('Reshape', [g.op1('Transpose', [context], { perm: [0, 2, 1, 3] }), g.int64([0, 0, H * hd])]);
+    h = g.op1('Add', [h, linear(merged, `${p}.self_attn.o_proj`, lw.o, lw.oBias)]);
+
+    const xf = rmsNorm(h, `${p}.post_attention_layernorm`, lw.postNorm);
+    const act = g.op1('Mul', [silu(linear(xf, `${p}.mlp.gate_proj`, lw.gate)), linear(xf, `${p}.mlp.up_proj`, lw.up)]);
+    let ffn = linear(act, `${p}.mlp.down_proj`, lw.down);
+    if (withMemory) {
+      const layer = g.int64([l], true);
+      const perm = { perm: [1, 0] };
+      const mg = g.op1('Transpose', [g.op1('Gather', ['mem_gate', layer], { axis: 0 })], perm); // [d, R]
+      const mu = g.op1('Transpose', [g.op1('Gather', ['mem_up', layer], { axis: 0 })], perm); // [d, R]
+      const md = g.op1('Transpose', [g.op1('Gather', ['mem_down', layer], { axis: 0 })], perm); // [R, d]
+      const memAct = g.op1('Mul', [silu(g.op1('MatMul', [xf, mg])), g.op1('MatMul', [xf, mu])]);
+      ffn = g.op1('Add', [ffn, g.op1('MatMul', [memAct, md])]);
+    }
+    h = g.op1('Add', [h, ffn]);
+  }
+  const final = rmsNorm(h, 'model.norm', weights.finalNorm);
+  const head = g.floatTensor('lm_head.weight_t', [d, V], transposed(weights.lmHead));
+  g.op1('MatMul', [final, head], {}, 'logits');
+  return g;
+}
