@@ -1,0 +1,304 @@
+// Retrieval quality of libs/plaintext on the evaluation sets in ../shared/data
+// (see its README): LongMemEval-S dev, MADial-Bench (en), HotpotQA dev100.
+// For each set it runs the ablation dense-only / lexical-only / fused variants with the
+// offline hash embedder, prints tables, and ends with one JSON line of the key figures.
+//   npm run bench:retrieval            (build + run)
+//   node dist/bench/retrieval.bench.js [--only lme|madial|hotpot] [--set knob=value ...]
+import { readdirSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { CubeIndex, HashEmbedder, IndexDocument, RankingOptions } from '@engram/plaintext';
+
+const REPO_ROOT = findRepoRoot(__dirname) ?? findRepoRoot(process.cwd());
+if (!REPO_ROOT) throw new Error('repository root (package.json) not found');
+const DATA = path.resolve(REPO_ROOT!, '..', 'shared', 'data');
+
+type Overrides = Partial<Record<keyof RankingOptions, number | string>>;
+
+interface Variant {
+  readonly name: string;
+  readonly ranking: Partial<RankingOptions>;
+}
+
+function parseArgs(): { only: string | null; overrides: Overrides; dimension: number } {
+  const args = process.argv.slice(2);
+  let only: string | null = null;
+  let dimension = 256;
+  const overrides: Overrides = {};
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--only') only = args[++i];
+    else if (args[i] === '--dim') dimension = Number(args[++i]);
+    else if (args[i] === '--set') {
+      const [key, value] = args[++i].split('=');
+      overrides[key as keyof RankingOptions] = Number.isNaN(Number(value)) ? value : Number(value);
+    }
+  }
+  return { only, overrides, dimension };
+}
+
+const { only, overrides, dimension } = parseArgs();
+const base = overrides as Partial<RankingOptions>;
+const VARIANTS: Variant[] = [
+  { name: 'dense-only', ranking: { ...base, mode: 'dense' } },
+  { name: 'lexical-only', ranking: { ...base, mode: 'lexical' } },
+  { name: 'fused-rrf', ranking: { ...base, mode: 'hybrid', fusion: 'rrf' } },
+  { name: 'fused-no-context', ranking: { ...base, mode: 'hybrid', contextWeight: 0 } },
+  { name: 'fused-no-time', ranking: { ...base, mode: 'hybrid', timeIntentWeight: 0 } },
+  { name: 'fused (final)', ranking: { ...base, mode: 'hybrid' } },
+];
+
+const embedder = new HashEmbedder({ dimension });
+const summary: Record<string, unknown> = { embedder: embedder.fingerprint };
+
+// ---------------------------------------------------------------- LongMemEval-S
+interface LmeTurn { role: string; content: string; has_answer?: boolean }
+interface LmeQuestion {
+  question_id: string;
+  question_type: string;
+  question: string;
+  question_date: string;
+  haystack_session_ids: string[];
+  haystack_dates: string[];
+  haystack_sessions: LmeTurn[][];
+  answer_session_ids: string[];
+}
+
+/** "2023/05/20 (Sat) 00:59" → epoch ms (UTC). */
+function lmeDate(text: string): number {
+  const m = text.match(/(\d{4})\/(\d{2})\/(\d{2})\D+(\d{2}):(\d{2})/);
+  if (!m) throw new Error(`unparsed date ${text}`);
+  return Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5]);
+}
+
+const KS = [1, 3, 5, 10];
+
+function runLongMemEval(): void {
+  const dir = path.join(DATA, 'longmemeval-s-dev');
+  const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+  const questions = files.map((f) => JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as LmeQuestion);
+  type Row = { any: number[]; all: number[]; turnRecall10: number; turnMrr: number; sessionMrr: number; hasTurns: boolean; type: string };
+  const rows = new Map<string, Row[]>(VARIANTS.map((v) => [v.name, []]));
+  let memories = 0;
+  for (const q of questions) {
+    const index = new CubeIndex({ dimension: embedder.dimension });
+    const sessionOf = new Map<number, string>();
+    const goldTurns = new Set<number>();
+    const docs: IndexDocument[] = [];
+    let label = 0;
+    q.haystack_sessions.forEach((session, s) => {
+      const sessionId = q.haystack_session_ids[s];
+      const observedAt = lmeDate(q.haystack_dates[s]);
+      session.forEach((turn, t) => {
+        label++;
+        sessionOf.set(label, sessionId);
+        if (turn.has_answer) goldTurns.add(label);
+        docs.push({
+          label,
+          text: turn.content,
+          vector: embedder.embedOne(turn.content),
+          kind: 'message',
+          role: turn.role,
+          sessionId,
+          position: t,
+          observedAt,
+          metadata: { sessionId, turn: t },
+        });
+      });
+    });
+    memories += docs.length;
+    index.upsertMany(docs);
+    const gold = new Set(q.answer_session_ids);
+    const queryVector = embedder.embedOne(q.question);
+    for (const v of VARIANTS) {
+      const hits = index.search(q.question, queryVector, { topK: 300, referenceTime: lmeDate(q.question_date), ranking: v.ranking });
+      const sessions: string[] = [];
+      for (const h of hits) {
+        const s = sessionOf.get(h.label)!;
+        if (!sessions.includes(s)) sessions.push(s);
+      }
+      const firstGoldSession = sessions.findIndex((s) => gold.has(s));
+      const firstGoldTurn = hits.findIndex((h) => goldTurns.has(h.label));
+      const top10 = hits.slice(0, 10).filter((h) => goldTurns.has(h.label)).length;
+      rows.get(v.name)!.push({
+        any: KS.map((k) => (sessions.slice(0, k).some((s) => gold.has(s)) ? 1 : 0)),
+        all: KS.map((k) => ([...gold].every((g) => sessions.slice(0, k).includes(g)) ? 1 : 0)),
+        turnRecall10: goldTurns.size ? top10 / goldTurns.size : 0,
+        turnMrr: firstGoldTurn >= 0 ? 1 / (firstGoldTurn + 1) : 0,
+        sessionMrr: firstGoldSession >= 0 ? 1 / (firstGoldSession + 1) : 0,
+        hasTurns: goldTurns.size > 0,
+        type: q.question_type,
+      });
+    }
+  }
+  console.log(`\n## LongMemEval-S dev — ${questions.length} questions, ${memories} memories (one per turn, both roles), ${embedder.fingerprint}\n`);
+  console.log('| variant | any@1 | any@3 | any@5 | any@10 | all@1 | all@3 | all@5 | all@10 | session MRR | turn R@10 | turn MRR |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const v of VARIANTS) {
+    const r = rows.get(v.name)!;
+    const turnRows = r.filter((x) => x.hasTurns);
+    console.log(
+      `| ${v.name} | ${KS.map((_, i) => f(mean(r.map((x) => x.any[i])))).join(' | ')} | ${KS.map((_, i) => f(mean(r.map((x) => x.all[i])))).join(' | ')} | ` +
+        `${f(mean(r.map((x) => x.sessionMrr)))} | ${f(mean(turnRows.map((x) => x.turnRecall10)))} | ${f(mean(turnRows.map((x) => x.turnMrr)))} |`,
+    );
+  }
+  const final = rows.get('fused (final)')!;
+  const types = [...new Set(final.map((x) => x.type))].sort();
+  console.log('\nPer question type (fused final; turn metrics over questions with has_answer turns):\n');
+  console.log('| type | n | any@1 | any@3 | any@5 | any@10 | all@5 | all@10 | turn R@10 | turn MRR |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
+  for (const type of types) {
+    const r = final.filter((x) => x.type === type);
+    const t = r.filter((x) => x.hasTurns);
+    console.log(
+      `| ${type} | ${r.length} | ${KS.map((_, i) => f(mean(r.map((x) => x.any[i])))).join(' | ')} | ${f(mean(r.map((x) => x.all[2])))} | ${f(mean(r.map((x) => x.all[3])))} | ` +
+        `${t.length ? f(mean(t.map((x) => x.turnRecall10))) : '–'} | ${t.length ? f(mean(t.map((x) => x.turnMrr))) : '–'} |`,
+    );
+  }
+  const pick = (name: string) => {
+    const r = rows.get(name)!;
+    const t = r.filter((x) => x.hasTurns);
+    return {
+      any1: round(mean(r.map((x) => x.any[0]))), any3: round(mean(r.map((x) => x.any[1]))),
+      any5: round(mean(r.map((x) => x.any[2]))), any10: round(mean(r.map((x) => x.any[3]))),
+      all5: round(mean(r.map((x) => x.all[2]))), all10: round(mean(r.map((x) => x.all[3]))),
+      turnR10: round(mean(t.map((x) => x.turnRecall10))), turnMrr: round(mean(t.map((x) => x.turnMrr))),
+    };
+  };
+  summary.longmemeval = { final: pick('fused (final)'), dense: pick('dense-only'), lexical: pick('lexical-only') };
+}
+
+// ---------------------------------------------------------------- MADial-Bench
+function runMadial(): void {
+  const dir = path.join(DATA, 'madial-bench', 'en');
+  const dialogues = jsonl<{ dialogue: string[]; 'test-turn': number[]; 'relevant-id': number[] }>(path.join(dir, 'MADial-Bench-en-dialogue.json'));
+  const archive = jsonl<Record<string, { time: string; scene: string; emotion: string; event: string }>>(path.join(dir, 'MADial-Bench-en-memory.json'));
+  const index = new CubeIndex({ dimension: embedder.dimension });
+  for (const entry of archive) {
+    for (const [id, m] of Object.entries(entry)) {
+      const text = m.event;
+      index.upsert({ label: Number(id), text, vector: embedder.embedOne(text), kind: 'episode', observedAt: Date.parse(m.time), tags: [m.scene, m.emotion] });
+    }
+  }
+  const ks = [1, 3, 5, 10];
+  const table = new Map<string, { recall: number[]; mrr: number[]; ndcg: number[] }[]>(VARIANTS.map((v) => [v.name, []]));
+  for (const d of dialogues) {
+    const turn = d['test-turn'][0];
+    const query = d.dialogue
+      .slice(0, turn)
+      .map((line) => line.replace(/^<[^>]*>:?\s*/, '').replace(/^"|"\s*$/g, '').trim())
+      .filter((line) => line.length > 0)
+      .join('\n');
+    const gold = new Set(d['relevant-id']);
+    const vector = embedder.embedOne(query);
+    for (const v of VARIANTS) {
+      const hits = index.search(query, vector, { topK: 10, ranking: v.ranking }).map((h) => h.label);
+      const firstGold = hits.findIndex((h) => gold.has(h));
+      table.get(v.name)!.push({
+        recall: ks.map((k) => hits.slice(0, k).filter((h) => gold.has(h)).length / gold.size),
+        mrr: ks.map((k) => (firstGold >= 0 && firstGold < k ? 1 / (firstGold + 1) : 0)),
+        ndcg: ks.map((k) => ndcg(hits.slice(0, k), gold, k)),
+      });
+    }
+  }
+  console.log(`\n## MADial-Bench (en) — ${dialogues.length} dialogues, ${index.size} memories\n`);
+  console.log('| variant | R@1 | R@3 | R@5 | R@10 | MRR@10 | nDCG@1 | nDCG@3 | nDCG@5 | nDCG@10 |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
+  for (const v of VARIANTS) {
+    const r = table.get(v.name)!;
+    console.log(
+      `| ${v.name} | ${ks.map((_, i) => f(mean(r.map((x) => x.recall[i])))).join(' | ')} | ${f(mean(r.map((x) => x.mrr[3])))} | ${ks.map((_, i) => f(mean(r.map((x) => x.ndcg[i])))).join(' | ')} |`,
+    );
+  }
+  const r = table.get('fused (final)')!;
+  summary.madial = { r5: round(mean(r.map((x) => x.recall[2]))), r10: round(mean(r.map((x) => x.recall[3]))), mrr10: round(mean(r.map((x) => x.mrr[3]))), ndcg10: round(mean(r.map((x) => x.ndcg[3]))) };
+}
+
+// ---------------------------------------------------------------- HotpotQA
+function runHotpot(): void {
+  const rowsIn = jsonl<{ question: string; context: [string, string[]][]; supporting_facts: [string, ...unknown[]][] }>(
+    path.join(DATA, 'hotpotqa-dev100', 'hotpotqa_dev100_amor.jsonl'),
+  );
+  const index = new CubeIndex({ dimension: embedder.dimension });
+  const labelOf = new Map<string, number>();
+  for (const row of rowsIn) {
+    for (const [title, sentences] of row.context) {
+      if (labelOf.has(title)) continue;
+      const label = labelOf.size + 1;
+      labelOf.set(title, label);
+      const text = `${title}. ${sentences.join(' ')}`;
+      index.upsert({ label, text, vector: embedder.embedOne(text), kind: 'fact' });
+    }
+  }
+  const ks = [2, 5, 10];
+  const table = new Map<string, { all: number[]; recall: number[]; mrr: number }[]>(VARIANTS.map((v) => [v.name, []]));
+  for (const row of rowsIn) {
+    const gold = new Set(row.supporting_facts.map((s) => labelOf.get(s[0])!));
+    const vector = embedder.embedOne(row.question);
+    for (const v of VARIANTS) {
+      const hits = index.search(row.question, vector, { topK: 10, ranking: v.ranking }).map((h) => h.label);
+      const firstGold = hits.findIndex((h) => gold.has(h));
+      table.get(v.name)!.push({
+        all: ks.map((k) => ([...gold].every((g) => hits.slice(0, k).includes(g)) ? 1 : 0)),
+        recall: ks.map((k) => hits.slice(0, k).filter((h) => gold.has(h)).length / gold.size),
+        mrr: firstGold >= 0 ? 1 / (firstGold + 1) : 0,
+      });
+    }
+  }
+  console.log(`\n## HotpotQA dev100 — ${rowsIn.length} questions, ${index.size} paragraphs pooled\n`);
+  console.log('| variant | all@2 | all@5 | all@10 | R@2 | R@5 | R@10 | MRR |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  for (const v of VARIANTS) {
+    const r = table.get(v.name)!;
+    console.log(`| ${v.name} | ${ks.map((_, i) => f(mean(r.map((x) => x.all[i])))).join(' | ')} | ${ks.map((_, i) => f(mean(r.map((x) => x.recall[i])))).join(' | ')} | ${f(mean(r.map((x) => x.mrr)))} |`);
+  }
+  const r = table.get('fused (final)')!;
+  summary.hotpotqa = { all2: round(mean(r.map((x) => x.all[0]))), all5: round(mean(r.map((x) => x.all[1]))), all10: round(mean(r.map((x) => x.all[2]))), mrr: round(mean(r.map((x) => x.mrr))) };
+}
+
+// ---------------------------------------------------------------- helpers
+function ndcg(hits: number[], gold: Set<number>, k: number): number {
+  let dcg = 0;
+  hits.forEach((h, i) => {
+    if (gold.has(h)) dcg += 1 / Math.log2(i + 2);
+  });
+  let ideal = 0;
+  for (let i = 0; i < Math.min(k, gold.size); i++) ideal += 1 / Math.log2(i + 2);
+  return ideal > 0 ? dcg / ideal : 0;
+}
+
+function jsonl<T>(file: string): T[] {
+  return readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as T);
+}
+
+function mean(xs: number[]): number {
+  return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0;
+}
+
+function f(x: number): string {
+  return x.toFixed(3);
+}
+
+function round(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+function findRepoRoot(start: string): string | null {
+  let dir = start;
+  for (;;) {
+    try {
+      readFileSync(path.join(dir, 'package.json'));
+      return dir;
+    } catch {
+      const parent = path.dirname(dir);
+      if (parent === dir) return null;
+      dir = parent;
+    }
+  }
+}
+
+const started = Date.now();
+if (!only || only === 'lme') runLongMemEval();
+if (!only || only === 'madial') runMadial();
+if (!only || only === 'hotpot') runHotpot();
+summary.overrides = overrides;
+summary.seconds = round((Date.now() - started) / 1000);
+console.log('\n' + JSON.stringify({ bench: 'retrieval', ...summary }));

@@ -1,0 +1,27 @@
+/**
+ * An embedder turns texts into unit vectors of a fixed dimension. The fingerprint names the
+ * model, dimension and version: vectors made under another fingerprint must not be mixed
+ * into the same index (the caller re-embeds instead).
+ */
+export interface Embedder {
+  readonly fingerprint: string;
+  readonly dimension: number;
+  embed(texts: string[]): Promise<Float32Array[]>;
+}
+
+/** Scales a vector to unit length in place; a zero vector stays zero. */
+export function l2Normalize(vector: Float32Array): Float32Array {
+  let sum = 0;
+  for (let i = 0; i < vector.length; i++) sum += vector[i] * vector[i];
+  if (sum > 0) {
+    const inv = 1 / Math.sqrt(sum);
+    for (let i = 0; i < vector.length; i++) vector[i] *= inv;
+  }
+  return vector;
+}
+
+export function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  return s;
+}

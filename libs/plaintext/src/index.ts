@@ -1,0 +1,16 @@
+export { CubeIndex } from './cube-index';
+export type { CubeIndexOptions, IndexDocument, ScoreExplanation, SearchHit, SearchOptions } from './cube-index';
+export type { Embedder } from './embedding/embedder';
+export { l2Normalize } from './embedding/embedder';
+export { HashEmbedder } from './embedding/hash.embedder';
+export type { HashEmbedderOptions } from './embedding/hash.embedder';
+export { DEFAULT_HNSW_PARAMS } from './dense/hnsw-vector.index';
+export type { HnswParams } from './dense/hnsw-vector.index';
+export type { LoadResult, LoadStatus, SnapshotManifest, SnapshotMeta } from './dense/hnsw-snapshot';
+export { compileFilter, toEpochMs } from './filter/memory-filter';
+export type { DocumentAttributes, MemoryFilter, MetadataCondition, MetadataScalar, TimeInput } from './filter/memory-filter';
+export { DEFAULT_RANKING } from './ranking/ranking-options';
+export type { FusionMethod, RankingOptions, RetrievalMode } from './ranking/ranking-options';
+export { parseTimeIntent } from './ranking/time-intent';
+export type { TimeIntent } from './ranking/time-intent';
+export { analyze } from './text/analyzer';

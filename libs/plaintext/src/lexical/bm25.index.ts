@@ -1,0 +1,196 @@
+// In-process BM25 (Okapi, k1/b) over an inverted index with typed-array postings.
+// Documents are dense integer slots handed out by the caller (CubeIndex); a slot is used
+// once (an update takes a new slot), removal marks the slot dead at once and postings are
+// compacted lazily when they are half dead, so add/remove stay O(terms of the document)
+// and a removed document can never score.
+
+export interface Bm25Options {
+  readonly k1?: number;
+  readonly b?: number;
+}
+
+/** Scores of every live document that shares at least one term with the query. */
+export interface LexicalHits {
+  /** Slots, in no particular order; valid until the next call to score(). */
+  readonly slots: Int32Array;
+  readonly scores: Float32Array;
+  readonly count: number;
+}
+
+class Postings {
+  slots = new Int32Array(4);
+  tfs = new Uint16Array(4);
+  length = 0;
+  live = 0;
+
+  push(slot: number, tf: number): void {
+    if (this.length === this.slots.length) {
+      const slots = new Int32Array(this.length * 2);
+      slots.set(this.slots);
+      this.slots = slots;
+      const tfs = new Uint16Array(this.length * 2);
+      tfs.set(this.tfs);
+      this.tfs = tfs;
+    }
+    this.slots[this.length] = slot;
+    this.tfs[this.length] = Math.min(tf, 65535);
+    this.length++;
+    this.live++;
+  }
+}
+
+export class Bm25Index {
+  private readonly k1: number;
+  private readonly b: number;
+  private readonly termIds = new Map<string, number>();
+  private readonly postings: Postings[] = [];
+  /** Per slot: term ids with their counts, kept to undo a document on removal. */
+  private docTerms: (Int32Array | undefined)[] = [];
+  private docLength = new Float32Array(1024);
+  /** Per slot: 0 never used, 1 live, 2 removed. */
+  private alive = new Uint8Array(1024);
+  private accumulator = new Float32Array(1024);
+  private touched = new Int32Array(1024);
+  private liveDocs = 0;
+  private totalLength = 0;
+
+  constructor(options: Bm25Options = {}) {
+    this.k1 = options.k1 ?? 1.2;
+    this.b = options.b ?? 0.75;
+  }
+
+  get size(): number {
+    return this.liveDocs;
+  }
+
+  has(slot: number): boolean {
+    return slot < this.alive.length && this.alive[slot] === 1;
+  }
+
+  /** Indexes analysed terms under a fresh slot (slots are never reused). */
+  add(slot: number, terms: readonly string[]): void {
+    this.ensureCapacity(slot + 1);
+    if (this.alive[slot] !== 0) throw new Error(`BM25 slot ${slot} was already used`);
+    const counts = new Map<number, number>();
+    for (const term of terms) {
+      let id = this.termIds.get(term);
+      if (id === undefined) {
+        id = this.postings.length;
+        this.termIds.set(term, id);
+        this.postings.push(new Postings());
+      }
+      counts.set(id, (counts.get(id) ?? 0) + 1);
+    }
+    const ids = new Int32Array(counts.size);
+    let i = 0;
+    for (const [id, tf] of counts) {
+      this.postings[id].push(slot, tf);
+      ids[i++] = id;
+    }
+    this.docTerms[slot] = ids;
+    this.docLength[slot] = terms.length;
+    this.alive[slot] = 1;
+    this.liveDocs++;
+    this.totalLength += terms.length;
+  }
+
+  remove(slot: number): boolean {
+    if (!this.has(slot)) return false;
+    this.alive[slot] = 2;
+    this.liveDocs--;
+    this.totalLength -= this.docLength[slot];
+    const ids = this.docTerms[slot];
+    this.docTerms[slot] = undefined;
+    if (ids) {
+      for (const id of ids) {
+        const p = this.postings[id];
+        p.live--;
+        if (p.live * 2 < p.length) this.compactPostings(p);
+      }
+    }
+    return true;
+  }
+
+  /** Inverse document frequency of an analysed term (0 when unknown). */
+  idf(term: string): number {
+    const id = this.termIds.get(term);
+    if (id === undefined) return 0;
+    return this.idfOf(this.postings[id].live);
+  }
+
+  /**
+   * BM25 of every live document against the analysed query terms (duplicates count once
+   * more each, as query term frequency). The returned arrays are reused by the next call.
+   */
+  score(queryTerms: readonly string[]): LexicalHits {
+    const n = this.liveDocs;
+    if (n === 0 || queryTerms.length === 0) return { slots: this.touched, scores: new Float32Array(0), count: 0 };
+    const avgdl = this.totalLength / n || 1;
+    const k1 = this.k1;
+    const b = this.b;
+    const acc = this.accumulator;
+    const touched = this.touched;
+    let count = 0;
+    const queryCounts = new Map<number, number>();
+    for (const term of queryTerms) {
+      const id = this.termIds.get(term);
+      if (id !== undefined) queryCounts.set(id, (queryCounts.get(id) ?? 0) + 1);
+    }
+    for (const [id, qtf] of queryCounts) {
+      const p = this.postings[id];
+      if (p.live === 0) continue;
+      const idf = this.idfOf(p.live) * qtf;
+      const slots = p.slots;
+      const tfs = p.tfs;
+      for (let i = 0; i < p.length; i++) {
+        const s = slots[i];
+        if (this.alive[s] !== 1) continue;
+        const tf = tfs[i];
+        const norm = k1 * (1 - b + (b * this.docLength[s]) / avgdl);
+        const contribution = (idf * tf * (k1 + 1)) / (tf + norm);
+        if (acc[s] === 0) touched[count++] = s;
+        acc[s] += contribution;
+      }
+    }
+    const scores = new Float32Array(count);
+    for (let i = 0; i < count; i++) {
+      const s = touched[i];
+      scores[i] = acc[s];
+      acc[s] = 0;
+    }
+    return { slots: touched, scores, count };
+  }
+
+  private idfOf(df: number): number {
+    return Math.log(1 + (this.liveDocs - df + 0.5) / (df + 0.5));
+  }
+
+  private compactPostings(p: Postings): void {
+    let j = 0;
+    for (let i = 0; i < p.length; i++) {
+      const s = p.slots[i];
+      if (this.alive[s] === 1) {
+        p.slots[j] = s;
+        p.tfs[j] = p.tfs[i];
+        j++;
+      }
+    }
+    p.length = j;
+    p.live = j;
+  }
+
+  private ensureCapacity(n: number): void {
+    if (n <= this.alive.length) return;
+    let cap = this.alive.length;
+    while (cap < n) cap *= 2;
+    const grow = <T extends Float32Array | Uint8Array | Int32Array>(a: T, make: (c: number) => T): T => {
+      const next = make(cap);
+      next.set(a);
+      return next;
+    };
+    this.docLength = grow(this.docLength, (c) => new Float32Array(c));
+    this.alive = grow(this.alive, (c) => new Uint8Array(c));
+    this.accumulator = grow(this.accumulator, (c) => new Float32Array(c));
+    this.touched = grow(this.touched, (c) => new Int32Array(c));
+  }
+}

@@ -1,0 +1,40 @@
+// Knobs of the hybrid ranker. Defaults are the values chosen on the dev sets
+// (bench/retrieval.bench.ts); see docs/adr/0101-hybrid-retrieval.md.
+
+export type RetrievalMode = 'hybrid' | 'dense' | 'lexical';
+export type FusionMethod = 'weighted' | 'rrf';
+
+export interface RankingOptions {
+  readonly mode: RetrievalMode;
+  readonly fusion: FusionMethod;
+  /** Weight of the dense score in the weighted fusion (lexical gets 1 - denseWeight). */
+  readonly denseWeight: number;
+  readonly rrfK: number;
+  /** Candidates taken from each retriever before fusion (at least topK). */
+  readonly candidatePool: number;
+  /**
+   * Share of a document's score that comes from its session (documents with the same
+   * sessionId): how well the whole conversation around a turn matches the query.
+   */
+  readonly contextWeight: number;
+  /** Multiplier spread of importance (0..1, 0.5 neutral): score × (1 + w·(importance − 0.5)). */
+  readonly importanceWeight: number;
+  /** Always-on recency prior, added as w·2^(−age/halfLife). 0 disables it. */
+  readonly recencyWeight: number;
+  readonly recencyHalfLifeDays: number;
+  /** Boost for queries that ask for the latest/earliest state or name a period. */
+  readonly timeIntentWeight: number;
+}
+
+export const DEFAULT_RANKING: RankingOptions = {
+  mode: 'hybrid',
+  fusion: 'weighted',
+  denseWeight: 0.4,
+  rrfK: 60,
+  candidatePool: 100,
+  contextWeight: 0.4,
+  importanceWeight: 0.2,
+  recencyWeight: 0,
+  recencyHalfLifeDays: 30,
+  timeIntentWeight: 0.15,
+};

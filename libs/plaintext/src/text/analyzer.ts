@@ -1,0 +1,86 @@
+// Text analysis shared by the lexical index and the hash embedder, so both see the same
+// terms: lower-casing, a split on anything that is not a letter or a digit, English stop
+// words dropped, and a light suffix stemmer (plural, -ing, -ed, -ly and a few derivations).
+import { STOP_WORDS } from './stop-words';
+
+const TOKEN = /[\p{L}\p{N}]+/gu;
+
+export interface AnalyzeOptions {
+  /** Keep stop words (the embedder wants them for bigrams such as "new york"). */
+  readonly keepStopWords?: boolean;
+}
+
+/** Raw lower-cased tokens, apostrophes folded away ("don't" → "dont"). */
+export function rawTokens(text: string): string[] {
+  const folded = text.toLowerCase().replace(/['’‘`]/g, '');
+  return folded.match(TOKEN) ?? [];
+}
+
+/** Terms for indexing and querying: stop words removed, stemmed. */
+export function analyze(text: string, options: AnalyzeOptions = {}): string[] {
+  const out: string[] = [];
+  for (const token of rawTokens(text)) {
+    if (!options.keepStopWords && STOP_WORDS.has(token)) continue;
+    out.push(stem(token));
+  }
+  return out;
+}
+
+export function isStopWord(token: string): boolean {
+  return STOP_WORDS.has(token);
+}
+
+const VOWEL = /[aeiouy]/;
+
+/**
+ * A light English stemmer: strong enough to join "recipes/recipe", "baking/bake",
+ * "played/play", "quickly/quick", cheap enough for ingest at thousands of texts a second.
+ * Over-stemming is harmless here because queries go through the same function.
+ */
+export function stem(word: string): string {
+  if (word.length <= 3 || /\d/.test(word)) return word;
+  let w = word;
+  if (w.endsWith('ies') && w.length > 4) w = w.slice(0, -3) + 'y';
+  else if (w.endsWith('sses')) w = w.slice(0, -2);
+  else if (w.endsWith('s') && !w.endsWith('ss') && !w.endsWith('us') && !w.endsWith('is')) w = w.slice(0, -1);
+
+  if (w.endsWith('ing') && w.length > 5 && VOWEL.test(w.slice(0, -3))) w = undouble(w.slice(0, -3));
+  else if (w.endsWith('edly') && w.length > 6) w = undouble(w.slice(0, -4));
+  else if (w.endsWith('ed') && w.length > 4 && VOWEL.test(w.slice(0, -2))) w = undouble(w.slice(0, -2));
+  else if (w.endsWith('ly') && w.length > 5) w = w.slice(0, -2);
+
+  for (const [suffix, replacement] of DERIVATIONS) {
+    if (w.endsWith(suffix) && w.length - suffix.length >= 3) {
+      w = w.slice(0, -suffix.length) + replacement;
+      break;
+    }
+  }
+  // "bake"/"bak" (from "baking") and "make"/"mak" meet on the stem without a final e.
+  if (w.endsWith('e') && w.length > 4) w = w.slice(0, -1);
+  return w;
+}
+
+function undouble(w: string): string {
+  const n = w.length;
+  if (n >= 2 && w[n - 1] === w[n - 2] && !'lsz'.includes(w[n - 1])) return w.slice(0, -1);
+  return w;
+}
+
+const DERIVATIONS: ReadonlyArray<readonly [string, string]> = [
+  ['ational', 'ate'],
+  ['ization', 'ize'],
+  ['fulness', 'ful'],
+  ['ousness', 'ous'],
+  ['iveness', 'ive'],
+  ['tional', 'tion'],
+  ['ements', 'e'],
+  ['ement', 'e'],
+  ['ments', ''],
+  ['ment', ''],
+  ['ness', ''],
+  ['ation', 'ate'],
+  ['ities', ''],
+  ['ity', ''],
+  ['izer', 'ize'],
+  ['ator', 'ate'],
+];
