@@ -1,0 +1,117 @@
+import * as path from 'node:path';
+import { EngramConfig } from './engram-config';
+
+/** Raised when one or more environment variables are invalid; lists every problem at once. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+
+class EnvReader {
+  readonly problems: string[] = [];
+  constructor(private readonly env: Env) {}
+
+  private raw(name: string): string | undefined {
+    const value = this.env[name];
+    return value === undefined || value.trim() === '' ? undefined : value.trim();
+  }
+
+  string(name: string, fallback: string): string {
+    return this.raw(name) ?? fallback;
+  }
+
+  optionalString(name: string): string | null {
+    return this.raw(name) ?? null;
+  }
+
+  int(name: string, fallback: number, min: number, max: number): number {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    const parsed = Number(value);
+    if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
+      this.problems.push(`${name}: expected an integer between ${min} and ${max}, got "${value}"`);
+      return fallback;
+    }
+    return parsed;
+  }
+
+  bool(name: string, fallback: boolean): boolean {
+    const value = this.raw(name)?.toLowerCase();
+    if (value === undefined) return fallback;
+    if (['1', 'true', 'yes', 'on'].includes(value)) return true;
+    if (['0', 'false', 'no', 'off'].includes(value)) return false;
+    this.problems.push(`${name}: expected true or false, got "${value}"`);
+    return fallback;
+  }
+
+  size(name: string, fallback: number): number {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    const match = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i.exec(value);
+    if (!match) {
+      this.problems.push(`${name}: expected a size such as 5mb or 1048576, got "${value}"`);
+      return fallback;
+    }
+    return Math.floor(Number(match[1]) * SIZE_UNITS[(match[2] ?? '').toLowerCase()]);
+  }
+
+  oneOf<T extends string>(name: string, options: readonly T[], fallback: T): T {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    if (!(options as readonly string[]).includes(value)) {
+      this.problems.push(`${name}: expected one of ${options.join(', ')}, got "${value}"`);
+      return fallback;
+    }
+    return value as T;
+  }
+
+  url(name: string): string | null {
+    const value = this.raw(name);
+    if (value === undefined) return null;
+    try {
+      const parsed = new URL(value);
+      if (!['postgres:', 'postgresql:'].includes(parsed.protocol)) throw new Error('protocol');
+    } catch {
+      this.problems.push(`${name}: expected a postgres:// URL`);
+      return null;
+    }
+    return value;
+  }
+}
+
+/**
+ * Validates the environment into an EngramConfig. The only reader of `process.env`
+ * in engram is the caller of this function (the CLI entry point).
+ */
+export function loadConfig(env: Env): EngramConfig {
+  const read = new EnvReader(env);
+  const adminToken = read.optionalString('ENGRAM_ADMIN_TOKEN');
+  if (adminToken !== null && adminToken.length < 16) {
+    read.problems.push('ENGRAM_ADMIN_TOKEN: must be at least 16 characters');
+  }
+  const config: EngramConfig = {
+    port: read.int('PORT', 8080, 0, 65535),
+    host: read.string('HOST', '127.0.0.1'),
+    databaseUrl: read.url('DATABASE_URL'),
+    dataDir: path.resolve(read.string('ENGRAM_DATA_DIR', './data')),
+    embeddedPostgresPort: read.int('ENGRAM_EMBEDDED_PG_PORT', 54329, 1, 65535),
+    adminToken,
+    bodyLimitBytes: read.size('ENGRAM_BODY_LIMIT', 5 * 1024 * 1024),
+    logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
+    dbPoolSize: read.int('ENGRAM_DB_POOL_SIZE', 10, 1, 500),
+    migrateOnStart: read.bool('ENGRAM_MIGRATE_ON_START', true),
+    workerInProcess: read.bool('ENGRAM_WORKER_IN_PROCESS', true),
+    jobPollIntervalMs: read.int('ENGRAM_JOB_POLL_MS', 1000, 10, 600_000),
+    jobLeaseMs: read.int('ENGRAM_JOB_LEASE_MS', 60_000, 100, 86_400_000),
+    jobMaxAttempts: read.int('ENGRAM_JOB_MAX_ATTEMPTS', 5, 1, 100),
+  };
+  if (read.problems.length > 0) throw new ConfigError(read.problems);
+  return config;
+}

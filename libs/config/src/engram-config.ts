@@ -1,0 +1,23 @@
+/** The typed configuration of an engram process. Built once at boot by `loadConfig`. */
+export interface EngramConfig {
+  /** HTTP listen port and host. */
+  port: number;
+  host: string;
+  /** An external PostgreSQL; when absent an embedded PostgreSQL is started in `dataDir/pg`. */
+  databaseUrl: string | null;
+  dataDir: string;
+  embeddedPostgresPort: number;
+  /** Operator token from the environment; when absent one is generated on first boot. */
+  adminToken: string | null;
+  /** Maximum accepted JSON body, in bytes. */
+  bodyLimitBytes: number;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  dbPoolSize: number;
+  /** Run migrations (under an advisory lock) at startup. */
+  migrateOnStart: boolean;
+  /** Run the job worker inside the server process (single-process installs). */
+  workerInProcess: boolean;
+  jobPollIntervalMs: number;
+  jobLeaseMs: number;
+  jobMaxAttempts: number;
+}

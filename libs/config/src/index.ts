@@ -1,0 +1,3 @@
+export * from './engram-config';
+export * from './config.loader';
+export * from './config.token';
