@@ -1,0 +1,12 @@
+import { ApiKeyEntity } from './api-key.entity';
+import { AuditEventEntity } from './audit-event.entity';
+import { CubeEntity } from './cube.entity';
+import { JobEntity } from './job.entity';
+import { SystemSettingEntity } from './system-setting.entity';
+import { TenantEntity } from './tenant.entity';
+
+export { ApiKeyEntity, AuditEventEntity, CubeEntity, JobEntity, SystemSettingEntity, TenantEntity };
+export type { JobState } from './job.entity';
+
+/** Every entity engram persists; the data source and the drift check use this list. */
+export const ENTITIES = [TenantEntity, ApiKeyEntity, CubeEntity, AuditEventEntity, JobEntity, SystemSettingEntity];

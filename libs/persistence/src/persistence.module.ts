@@ -1,0 +1,40 @@
+import { DynamicModule, Global, Module } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
+import { DatabaseLifecycle, DatabaseServer, openDataSource, openDatabaseServer } from './database/database.providers';
+import { ApiKeyRepository } from './repositories/api-key.repository';
+import { AuditRepository } from './repositories/audit.repository';
+import { CubeRepository } from './repositories/cube.repository';
+import { HealthRepository } from './repositories/health.repository';
+import { JobRepository } from './repositories/job.repository';
+import { SystemSettingRepository } from './repositories/system-setting.repository';
+import { TenantRepository } from './repositories/tenant.repository';
+
+const REPOSITORIES = [
+  TenantRepository,
+  ApiKeyRepository,
+  CubeRepository,
+  AuditRepository,
+  JobRepository,
+  SystemSettingRepository,
+  HealthRepository,
+];
+
+/** Provides the config, the database (embedded or external, migrated) and every repository. */
+@Global()
+@Module({})
+export class PersistenceModule {
+  static forRoot(config: EngramConfig): DynamicModule {
+    return {
+      module: PersistenceModule,
+      providers: [
+        { provide: ENGRAM_CONFIG, useValue: config },
+        { provide: DatabaseServer, useFactory: () => openDatabaseServer(config) },
+        { provide: DataSource, useFactory: (server: DatabaseServer) => openDataSource(config, server), inject: [DatabaseServer] },
+        DatabaseLifecycle,
+        ...REPOSITORIES,
+      ],
+      exports: [ENGRAM_CONFIG, DataSource, DatabaseServer, ...REPOSITORIES],
+    };
+  }
+}

@@ -1,0 +1,105 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, IsNull } from 'typeorm';
+import { CubeEntity } from '../entities';
+import { isUniqueViolation } from './tenant.repository';
+import { CubeRecord, decodeCursor, encodeCursor, Page } from './records';
+
+export interface NewCube {
+  tenantId: string;
+  name: string;
+  description: string | null;
+  settings: Record<string, unknown>;
+}
+
+export interface CubeChanges {
+  name?: string;
+  description?: string | null;
+  settings?: Record<string, unknown>;
+}
+
+export type CubeWriteResult = { ok: true; cube: CubeRecord } | { ok: false; reason: 'name_taken' | 'not_found' };
+
+@Injectable()
+export class CubeRepository {
+  constructor(private readonly db: DataSource) {}
+
+  async create(cube: NewCube): Promise<CubeWriteResult> {
+    try {
+      const saved = await this.db.getRepository(CubeEntity).save({ ...cube, deletedAt: null });
+      return { ok: true, cube: saved };
+    } catch (error) {
+      if (isUniqueViolation(error)) return { ok: false, reason: 'name_taken' };
+      throw error;
+    }
+  }
+
+  /** A live (not soft-deleted) cube of the tenant, or null. */
+  getLive(tenantId: string, id: string): Promise<CubeRecord | null> {
+    return this.db.getRepository(CubeEntity).findOneBy({ id, tenantId, deletedAt: IsNull() });
+  }
+
+  /** Any cube by id, deleted or not: for the purge job. */
+  getAny(id: string): Promise<CubeRecord | null> {
+    return this.db.getRepository(CubeEntity).findOneBy({ id });
+  }
+
+  /**
+   * Live cubes of the tenant, oldest first, keyset-paginated on (created_at, id). The
+   * cursor keeps created_at in microseconds: a JS Date would drop PostgreSQL's precision.
+   */
+  async listLive(tenantId: string, limit: number, cursor: string | null, onlyIds: string[] | null): Promise<Page<CubeRecord> | null> {
+    const query = this.db
+      .getRepository(CubeEntity)
+      .createQueryBuilder('c')
+      .addSelect("(extract(epoch from c.created_at) * 1000000)::bigint::text", 'c_micros')
+      .where('c.tenant_id = :tenantId AND c.deleted_at IS NULL', { tenantId })
+      .orderBy('c.created_at', 'ASC')
+      .addOrderBy('c.id', 'ASC')
+      .limit(limit + 1);
+    if (onlyIds !== null) query.andWhere('c.id = ANY(:onlyIds)', { onlyIds });
+    if (cursor !== null) {
+      const parts = decodeCursor(cursor, 2);
+      if (parts === null || !/^\d+$/.test(String(parts[0])) || !/^[0-9a-f-]{36}$/.test(String(parts[1]))) return null;
+      query.andWhere("(c.created_at, c.id) > ('epoch'::timestamptz + :micros::bigint * interval '1 microsecond', :id::uuid)", { micros: String(parts[0]), id: parts[1] });
+    }
+    const { entities, raw } = await query.getRawAndEntities<{ c_micros: string }>();
+    const items = entities.slice(0, limit);
+    const lastRaw = raw[items.length - 1];
+    const last = items[items.length - 1];
+    const nextCursor = entities.length > limit && last && lastRaw ? encodeCursor([lastRaw.c_micros, last.id]) : null;
+    return { items, nextCursor };
+  }
+
+  async update(tenantId: string, id: string, changes: CubeChanges): Promise<CubeWriteResult> {
+    try {
+      const result = await this.db
+        .getRepository(CubeEntity)
+        .update({ id, tenantId, deletedAt: IsNull() }, changes as Partial<Pick<CubeEntity, 'name' | 'description'>>);
+      if (!result.affected) return { ok: false, reason: 'not_found' };
+    } catch (error) {
+      if (isUniqueViolation(error)) return { ok: false, reason: 'name_taken' };
+      throw error;
+    }
+    const cube = await this.getLive(tenantId, id);
+    return cube ? { ok: true, cube } : { ok: false, reason: 'not_found' };
+  }
+
+  /** Marks a live cube deleted; false when there is no such live cube. */
+  async softDelete(tenantId: string, id: string): Promise<boolean> {
+    const result = await this.db
+      .getRepository(CubeEntity)
+      .update({ id, tenantId, deletedAt: IsNull() }, { deletedAt: () => 'now()' });
+    return (result.affected ?? 0) > 0;
+  }
+
+  /** Removes a soft-deleted cube row; rows it owns go with it through ON DELETE CASCADE. */
+  async hardDeleteSoftDeleted(id: string): Promise<boolean> {
+    const result = await this.db
+      .createQueryBuilder()
+      .delete()
+      .from(CubeEntity)
+      .where('id = :id AND deleted_at IS NOT NULL', { id })
+      .execute();
+    return (result.affected ?? 0) > 0;
+  }
+}

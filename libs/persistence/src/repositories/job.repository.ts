@@ -1,0 +1,113 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { JobEntity, JobState } from '../entities';
+import { JobRecord } from './records';
+
+export interface NewJob {
+  name: string;
+  payload: Record<string, unknown>;
+  tenantId: string | null;
+  singletonKey?: string | null;
+  maxAttempts: number;
+  runAfter?: Date;
+}
+
+/**
+ * The PostgreSQL job queue. Claiming uses FOR UPDATE SKIP LOCKED so any number of
+ * workers can poll; a claim is a lease, and a job whose worker died is claimed again
+ * once its lease runs out.
+ */
+@Injectable()
+export class JobRepository {
+  constructor(private readonly db: DataSource) {}
+
+  /** Enqueues a job; with a singleton key, an existing job with that key is returned instead. */
+  async enqueue(job: NewJob): Promise<JobRecord> {
+    const rows: { id: string }[] = await this.db.query(
+      `INSERT INTO jobs (name, payload, tenant_id, singleton_key, max_attempts, run_after)
+       VALUES ($1, $2::jsonb, $3, $4, $5, COALESCE($6, now()))
+       ON CONFLICT (singleton_key) WHERE singleton_key IS NOT NULL DO NOTHING
+       RETURNING id`,
+      [job.name, JSON.stringify(job.payload), job.tenantId, job.singletonKey ?? null, job.maxAttempts, job.runAfter ?? null],
+    );
+    const repo = this.db.getRepository(JobEntity);
+    const found = rows.length
+      ? await repo.findOneBy({ id: rows[0].id })
+      : await repo.findOneBy({ singletonKey: job.singletonKey ?? undefined });
+    if (!found) throw new Error(`job ${job.name} was neither inserted nor found`);
+    return found;
+  }
+
+  /** Claims the next runnable job among `names` for `leaseMs`, or returns null. */
+  async claim(workerId: string, names: string[], leaseMs: number): Promise<JobRecord | null> {
+    // A job whose lease ran out after its last allowed attempt is failed, not run again.
+    await this.db.query(
+      `UPDATE jobs SET state = 'failed', finished_at = now(), locked_by = NULL, locked_until = NULL,
+              last_error = COALESCE(last_error, 'lease expired after the last attempt'), updated_at = now()
+        WHERE state = 'running' AND locked_until < now() AND attempts >= max_attempts AND name = ANY($1)`,
+      [names],
+    );
+    const rows: { id: string }[] = await this.db.query(
+      `UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = $1,
+              locked_until = now() + ($2::int * interval '1 millisecond'), updated_at = now()
+        WHERE id = (
+          SELECT id FROM jobs
+           WHERE name = ANY($3)
+             AND ((state = 'queued' AND run_after <= now())
+               OR (state = 'running' AND locked_until < now() AND attempts < max_attempts))
+           ORDER BY run_after, created_at
+           FOR UPDATE SKIP LOCKED
+           LIMIT 1)
+        RETURNING id`,
+      [workerId, leaseMs, names],
+    );
+    if (!rows.length) return null;
+    return this.db.getRepository(JobEntity).findOneBy({ id: rows[0].id });
+  }
+
+  /** Extends the lease of a job this worker still holds; false when it lost the lease. */
+  async heartbeat(jobId: string, workerId: string, leaseMs: number, progress?: Record<string, unknown>): Promise<boolean> {
+    const rows = await this.db.query(
+      `UPDATE jobs SET locked_until = now() + ($3::int * interval '1 millisecond'),
+              progress = COALESCE($4::jsonb, progress), updated_at = now()
+        WHERE id = $1 AND locked_by = $2 AND state = 'running' RETURNING id`,
+      [jobId, workerId, leaseMs, progress ? JSON.stringify(progress) : null],
+    );
+    return rows.length > 0;
+  }
+
+  async complete(jobId: string, workerId: string): Promise<boolean> {
+    const rows = await this.db.query(
+      `UPDATE jobs SET state = 'completed', locked_by = NULL, locked_until = NULL, last_error = NULL,
+              finished_at = now(), updated_at = now()
+        WHERE id = $1 AND locked_by = $2 AND state = 'running' RETURNING id`,
+      [jobId, workerId],
+    );
+    return rows.length > 0;
+  }
+
+  /** Records a failure: back to the queue after `retryInMs`, or `failed` once attempts are spent. */
+  async fail(jobId: string, workerId: string, error: string, retryInMs: number): Promise<JobState | null> {
+    const rows: { state: JobState }[] = await this.db.query(
+      `UPDATE jobs SET
+              state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END,
+              run_after = now() + ($4::int * interval '1 millisecond'),
+              finished_at = CASE WHEN attempts >= max_attempts THEN now() ELSE NULL END,
+              last_error = $3, locked_by = NULL, locked_until = NULL, updated_at = now()
+        WHERE id = $1 AND locked_by = $2 AND state = 'running' RETURNING state`,
+      [jobId, workerId, error.slice(0, 4000), retryInMs],
+    );
+    return rows.length ? rows[0].state : null;
+  }
+
+  get(id: string): Promise<JobRecord | null> {
+    return this.db.getRepository(JobEntity).findOneBy({ id });
+  }
+
+  async countsByState(): Promise<{ name: string; state: JobState; count: number }[]> {
+    const rows: { name: string; state: JobState; count: string }[] = await this.db.query(
+      'SELECT name, state, count(*)::int AS count FROM jobs GROUP BY name, state',
+    );
+    return rows.map((r) => ({ name: r.name, state: r.state, count: Number(r.count) }));
+  }
+}
