@@ -1,0 +1,65 @@
+import { Injectable } from '@nestjs/common';
+import { CubeRecord, CubeRepository } from '@engram/persistence';
+import { EngramError } from '../errors/engram.error';
+import { assertUnreachable } from '../errors/error-code';
+import { AuthContext } from './auth-context';
+import { Permission, Scope } from './permission';
+
+/** The scope a tenant key needs for each permission; null: only the operator. */
+function requiredScope(permission: Permission): Scope | null {
+  switch (permission) {
+    case Permission.AdminAll:
+      return null;
+    case Permission.CubeCreate:
+    case Permission.CubeUpdate:
+    case Permission.CubeDelete:
+      return Scope.CubesWrite;
+    case Permission.CubeList:
+    case Permission.CubeRead:
+    case Permission.MemoryRead:
+      return Scope.MemoriesRead;
+    case Permission.MemoryWrite:
+      return Scope.MemoriesWrite;
+    default:
+      return assertUnreachable(permission);
+  }
+}
+
+/** Scopes that also grant a permission (a writer may read what it writes). */
+const IMPLIED_BY: Partial<Record<Scope, Scope[]>> = {
+  [Scope.MemoriesRead]: [Scope.MemoriesWrite, Scope.CubesWrite],
+};
+
+/**
+ * Every access rule of engram. Services call `require` on their first line. A cube the
+ * caller may not see — another tenant's, deleted, or outside the key's cube list —
+ * answers 404 exactly like one that does not exist.
+ */
+@Injectable()
+export class AccessService {
+  constructor(private readonly cubes: CubeRepository) {}
+
+  /** Checks the permission alone (routes without a cube). Returns the tenant id for key callers. */
+  requirePermission(auth: AuthContext, permission: Permission): void {
+    const scope = requiredScope(permission);
+    if (auth.kind === 'admin') return;
+    if (scope === null) throw EngramError.notFound('resource');
+    const granted = auth.scopes.includes(scope) || (IMPLIED_BY[scope] ?? []).some((s) => auth.scopes.includes(s));
+    if (!granted) throw EngramError.forbidden(`this API key lacks the scope ${scope}`);
+  }
+
+  /** Checks the permission, then that the cube is a live cube the key may reach; returns it. */
+  async requireCube(auth: AuthContext, permission: Permission, cubeId: string): Promise<CubeRecord> {
+    if (auth.kind === 'admin') throw EngramError.notFound('cube');
+    this.requirePermission(auth, permission);
+    if (auth.cubeIds !== null && !auth.cubeIds.includes(cubeId)) throw EngramError.notFound('cube');
+    const cube = await this.cubes.getLive(auth.tenantId, cubeId);
+    if (!cube) throw EngramError.notFound('cube');
+    return cube;
+  }
+
+  tenantOf(auth: AuthContext): string {
+    if (auth.kind !== 'key') throw EngramError.notFound('resource');
+    return auth.tenantId;
+  }
+}

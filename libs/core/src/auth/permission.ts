@@ -1,0 +1,20 @@
+/** Scopes an API key may carry. */
+export enum Scope {
+  CubesWrite = 'cubes:write',
+  MemoriesRead = 'memories:read',
+  MemoriesWrite = 'memories:write',
+}
+
+export const ALL_SCOPES: readonly Scope[] = Object.values(Scope);
+
+/** What a caller asks to do; the access service decides who may. */
+export enum Permission {
+  AdminAll = 'admin',
+  CubeCreate = 'cube.create',
+  CubeList = 'cube.list',
+  CubeRead = 'cube.read',
+  CubeUpdate = 'cube.update',
+  CubeDelete = 'cube.delete',
+  MemoryRead = 'memory.read',
+  MemoryWrite = 'memory.write',
+}

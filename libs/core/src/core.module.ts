@@ -1,0 +1,27 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { EngramConfig } from '@engram/config';
+import { PersistenceModule } from '@engram/persistence';
+import { AccessService } from './auth/access.service';
+import { JobQueueService } from './jobs/job-queue.service';
+import { ApiKeyService } from './services/api-key.service';
+import { AuditQueryService } from './services/audit-query.service';
+import { AuditService } from './services/audit.service';
+import { AuthenticationService } from './services/authentication.service';
+import { CubeService } from './services/cube.service';
+import { TenantService } from './services/tenant.service';
+
+const SERVICES = [AccessService, AuditService, AuditQueryService, AuthenticationService, TenantService, ApiKeyService, CubeService, JobQueueService];
+
+/** The domain services on top of persistence; shared by the server, the worker and the CLI. */
+@Module({})
+export class CoreModule {
+  static forRoot(config: EngramConfig): DynamicModule {
+    return {
+      module: CoreModule,
+      global: true,
+      imports: [PersistenceModule.forRoot(config)],
+      providers: SERVICES,
+      exports: [...SERVICES, PersistenceModule],
+    };
+  }
+}

@@ -1,0 +1,57 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsEnum, IsOptional } from 'class-validator';
+import { ApiKeyRecord } from '@engram/persistence';
+import { Scope } from '../auth/permission';
+import { ValidateDate, ValidateName, ValidateUUID } from './validation';
+
+export class CreateApiKeyDto {
+  @ValidateName({ optional: true })
+  name?: string;
+
+  @ApiProperty({ enum: Scope, isArray: true })
+  @IsArray()
+  @ArrayMinSize(1)
+  @IsEnum(Scope, { each: true, message: `each value in scopes must be one of: ${Object.values(Scope).join(', ')}` })
+  scopes: Scope[];
+
+  @ApiPropertyOptional({ type: [String], description: 'limit the key to these cubes; omitted: every cube of the tenant' })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(1000)
+  @ValidateUUID({ each: true })
+  cubeIds?: string[];
+
+  @ValidateDate({ optional: true })
+  expiresAt?: Date;
+}
+
+export class ApiKeyResponseDto {
+  @ApiProperty() id: string;
+  @ApiProperty({ nullable: true }) name: string | null;
+  @ApiProperty() prefix: string;
+  @ApiProperty({ enum: Scope, isArray: true }) scopes: string[];
+  @ApiProperty({ type: [String], nullable: true }) cubeIds: string[] | null;
+  @ApiProperty({ nullable: true }) expiresAt: string | null;
+  @ApiProperty({ nullable: true }) revokedAt: string | null;
+  @ApiProperty({ nullable: true }) lastUsedAt: string | null;
+  @ApiProperty() createdAt: string;
+}
+
+/** Returned once, at creation: the only time the secret is shown. */
+export class CreatedApiKeyResponseDto extends ApiKeyResponseDto {
+  @ApiProperty() key: string;
+}
+
+export function mapApiKey(key: ApiKeyRecord): ApiKeyResponseDto {
+  return {
+    id: key.id,
+    name: key.name,
+    prefix: key.prefix,
+    scopes: key.scopes,
+    cubeIds: key.cubeIds,
+    expiresAt: key.expiresAt?.toISOString() ?? null,
+    revokedAt: key.revokedAt?.toISOString() ?? null,
+    lastUsedAt: key.lastUsedAt?.toISOString() ?? null,
+    createdAt: key.createdAt.toISOString(),
+  };
+}

@@ -1,0 +1,18 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { TenantRecord } from '@engram/persistence';
+import { ValidateName } from './validation';
+
+export class CreateTenantDto {
+  @ValidateName()
+  name: string;
+}
+
+export class TenantResponseDto {
+  @ApiProperty() id: string;
+  @ApiProperty() name: string;
+  @ApiProperty() createdAt: string;
+}
+
+export function mapTenant(tenant: TenantRecord): TenantResponseDto {
+  return { id: tenant.id, name: tenant.name, createdAt: tenant.createdAt.toISOString() };
+}

@@ -1,0 +1,67 @@
+import { Injectable } from '@nestjs/common';
+import { ApiKeyRepository, TenantRepository } from '@engram/persistence';
+import { AccessService } from '../auth/access.service';
+import { Permission } from '../auth/permission';
+import { hashSecret, newApiKey } from '../auth/secret';
+import { ApiKeyResponseDto, CreateApiKeyDto, CreatedApiKeyResponseDto, mapApiKey } from '../dtos/api-key.dto';
+import { EngramError } from '../errors/engram.error';
+import { AuditService } from './audit.service';
+import { RequestContext } from './request-context';
+
+@Injectable()
+export class ApiKeyService {
+  constructor(
+    private readonly access: AccessService,
+    private readonly tenants: TenantRepository,
+    private readonly keys: ApiKeyRepository,
+    private readonly audit: AuditService,
+  ) {}
+
+  async create(ctx: RequestContext, tenantId: string, dto: CreateApiKeyDto): Promise<CreatedApiKeyResponseDto> {
+    this.access.requirePermission(ctx.auth, Permission.AdminAll);
+    await this.requireTenant(tenantId);
+    if (dto.expiresAt && dto.expiresAt.getTime() <= Date.now()) {
+      throw EngramError.validation([{ field: 'expiresAt', problems: ['expiresAt must be in the future'] }]);
+    }
+    const { key, prefix } = newApiKey();
+    const record = await this.keys.create({
+      tenantId,
+      name: dto.name?.trim() ?? null,
+      prefix,
+      keyHash: hashSecret(key),
+      scopes: [...new Set(dto.scopes)],
+      cubeIds: dto.cubeIds ? [...new Set(dto.cubeIds)] : null,
+      expiresAt: dto.expiresAt ?? null,
+    });
+    await this.audit.record(ctx.auth, ctx.requestId, {
+      action: 'api_key.create',
+      targetType: 'api_key',
+      targetId: record.id,
+      tenantId,
+      details: { prefix, scopes: record.scopes, cubeIds: record.cubeIds },
+    });
+    return { ...mapApiKey(record), key };
+  }
+
+  async list(ctx: RequestContext, tenantId: string): Promise<{ items: ApiKeyResponseDto[] }> {
+    this.access.requirePermission(ctx.auth, Permission.AdminAll);
+    await this.requireTenant(tenantId);
+    return { items: (await this.keys.listByTenant(tenantId)).map(mapApiKey) };
+  }
+
+  async revoke(ctx: RequestContext, tenantId: string, keyId: string): Promise<void> {
+    this.access.requirePermission(ctx.auth, Permission.AdminAll);
+    await this.requireTenant(tenantId);
+    const revoked = await this.keys.revoke(tenantId, keyId);
+    if (!revoked) {
+      // Revoking twice is not an error; revoking a key that is not this tenant's is.
+      if (!(await this.keys.get(tenantId, keyId))) throw EngramError.notFound('api key');
+      return;
+    }
+    await this.audit.record(ctx.auth, ctx.requestId, { action: 'api_key.revoke', targetType: 'api_key', targetId: keyId, tenantId });
+  }
+
+  private async requireTenant(tenantId: string): Promise<void> {
+    if (!(await this.tenants.get(tenantId))) throw EngramError.notFound('tenant');
+  }
+}

@@ -1,0 +1,22 @@
+import { Injectable } from '@nestjs/common';
+import { AuditRepository } from '@engram/persistence';
+import { actorOf, AuthContext } from '../auth/auth-context';
+
+export interface AuditEntry {
+  action: string;
+  targetType: string;
+  targetId: string | null;
+  tenantId: string | null;
+  details?: Record<string, unknown>;
+}
+
+/** Who did what, recorded for every write and admin action. */
+@Injectable()
+export class AuditService {
+  constructor(private readonly audit: AuditRepository) {}
+
+  async record(auth: AuthContext | null, requestId: string | null, entry: AuditEntry): Promise<void> {
+    const actor = actorOf(auth);
+    await this.audit.record({ ...actor, requestId, ...entry });
+  }
+}

@@ -1,0 +1,51 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
+import { ApiKeyRepository, SystemSettingRepository } from '@engram/persistence';
+import { AuthContext } from '../auth/auth-context';
+import { Scope } from '../auth/permission';
+import { hashSecret, prefixOfApiKey, randomToken, secretMatches } from '../auth/secret';
+
+const ADMIN_TOKEN_HASH = 'admin_token_hash';
+
+/** Turns a bearer token into an AuthContext, or null when it is not valid now. */
+@Injectable()
+export class AuthenticationService {
+  private readonly logger = new Logger('Auth');
+  private adminTokenHash: string | null = null;
+
+  constructor(
+    private readonly keys: ApiKeyRepository,
+    private readonly settings: SystemSettingRepository,
+    @Inject(ENGRAM_CONFIG) private readonly config: EngramConfig,
+  ) {}
+
+  /**
+   * Sets up the operator token: ENGRAM_ADMIN_TOKEN when given (its hash is stored),
+   * otherwise the stored hash, otherwise a new token printed once to `announce`.
+   */
+  async initAdminToken(announce: (token: string) => void): Promise<void> {
+    if (this.config.adminToken) {
+      this.adminTokenHash = hashSecret(this.config.adminToken);
+      await this.settings.set(ADMIN_TOKEN_HASH, this.adminTokenHash);
+      return;
+    }
+    const token = `egm_admin_${randomToken(32)}`;
+    if (await this.settings.setIfAbsent(ADMIN_TOKEN_HASH, hashSecret(token))) announce(token);
+    this.adminTokenHash = await this.settings.get<string>(ADMIN_TOKEN_HASH);
+  }
+
+  async authenticate(token: string): Promise<AuthContext | null> {
+    if (token.startsWith('egm_admin_') || (this.config.adminToken !== null && token === this.config.adminToken)) {
+      const hash = this.adminTokenHash ?? (await this.settings.get<string>(ADMIN_TOKEN_HASH));
+      return hash !== null && secretMatches(token, hash) ? { kind: 'admin', actorId: 'admin' } : null;
+    }
+    const prefix = prefixOfApiKey(token);
+    if (prefix === null) return null;
+    const key = await this.keys.findByPrefix(prefix);
+    if (!key || !secretMatches(token, key.keyHash)) return null;
+    if (key.revokedAt !== null) return null;
+    if (key.expiresAt !== null && key.expiresAt.getTime() <= Date.now()) return null;
+    this.keys.touch(key.id).catch((error: unknown) => this.logger.warn(`could not record key use: ${String(error)}`));
+    return { kind: 'key', actorId: key.id, keyId: key.id, tenantId: key.tenantId, scopes: key.scopes as Scope[], cubeIds: key.cubeIds };
+  }
+}

@@ -1,0 +1,72 @@
+import { Injectable } from '@nestjs/common';
+import { CubeRepository } from '@engram/persistence';
+import { AccessService } from '../auth/access.service';
+import { Permission } from '../auth/permission';
+import { CreateCubeDto, CubePageDto, CubeResponseDto, mapCube, UpdateCubeDto } from '../dtos/cube.dto';
+import { PageQueryDto } from '../dtos/validation';
+import { EngramError } from '../errors/engram.error';
+import { JobQueueService } from '../jobs/job-queue.service';
+import { AuditService } from './audit.service';
+import { RequestContext } from './request-context';
+
+@Injectable()
+export class CubeService {
+  constructor(
+    private readonly access: AccessService,
+    private readonly cubes: CubeRepository,
+    private readonly jobs: JobQueueService,
+    private readonly audit: AuditService,
+  ) {}
+
+  async create(ctx: RequestContext, dto: CreateCubeDto): Promise<CubeResponseDto> {
+    this.access.requirePermission(ctx.auth, Permission.CubeCreate);
+    const tenantId = this.access.tenantOf(ctx.auth);
+    if (ctx.auth.kind === 'key' && ctx.auth.cubeIds !== null) {
+      throw EngramError.forbidden('this API key is limited to a list of cubes and cannot create new ones');
+    }
+    const result = await this.cubes.create({ tenantId, name: dto.name.trim(), description: dto.description ?? null, settings: dto.settings ?? {} });
+    if (!result.ok) throw EngramError.conflict(`a cube named "${dto.name.trim()}" already exists`);
+    await this.audit.record(ctx.auth, ctx.requestId, { action: 'cube.create', targetType: 'cube', targetId: result.cube.id, tenantId, details: { name: result.cube.name } });
+    return mapCube(result.cube);
+  }
+
+  async list(ctx: RequestContext, query: PageQueryDto): Promise<CubePageDto> {
+    this.access.requirePermission(ctx.auth, Permission.CubeList);
+    const tenantId = this.access.tenantOf(ctx.auth);
+    const onlyIds = ctx.auth.kind === 'key' ? ctx.auth.cubeIds : null;
+    const page = await this.cubes.listLive(tenantId, query.limit ?? 50, query.cursor ?? null, onlyIds);
+    if (!page) throw EngramError.validation([{ field: 'cursor', problems: ['cursor is not one this API returned'] }]);
+    return { items: page.items.map(mapCube), nextCursor: page.nextCursor };
+  }
+
+  async get(ctx: RequestContext, cubeId: string): Promise<CubeResponseDto> {
+    const cube = await this.access.requireCube(ctx.auth, Permission.CubeRead, cubeId);
+    return mapCube(cube);
+  }
+
+  async update(ctx: RequestContext, cubeId: string, dto: UpdateCubeDto): Promise<CubeResponseDto> {
+    const cube = await this.access.requireCube(ctx.auth, Permission.CubeUpdate, cubeId);
+    const changes = {
+      ...(dto.name !== undefined ? { name: dto.name.trim() } : {}),
+      ...(dto.description !== undefined ? { description: dto.description } : {}),
+      ...(dto.settings !== undefined ? { settings: dto.settings } : {}),
+    };
+    if (Object.keys(changes).length === 0) return mapCube(cube);
+    const result = await this.cubes.update(cube.tenantId, cubeId, changes);
+    if (!result.ok) {
+      if (result.reason === 'name_taken') throw EngramError.conflict(`a cube named "${dto.name?.trim()}" already exists`);
+      throw EngramError.notFound('cube');
+    }
+    await this.audit.record(ctx.auth, ctx.requestId, { action: 'cube.update', targetType: 'cube', targetId: cubeId, tenantId: cube.tenantId, details: { fields: Object.keys(changes) } });
+    return mapCube(result.cube);
+  }
+
+  /** Soft delete: the cube vanishes from reads now; a purge job removes it and all it owns. */
+  async delete(ctx: RequestContext, cubeId: string): Promise<{ purgeJobId: string }> {
+    const cube = await this.access.requireCube(ctx.auth, Permission.CubeDelete, cubeId);
+    if (!(await this.cubes.softDelete(cube.tenantId, cubeId))) throw EngramError.notFound('cube');
+    const job = await this.jobs.enqueueCubePurge({ cubeId, tenantId: cube.tenantId });
+    await this.audit.record(ctx.auth, ctx.requestId, { action: 'cube.delete', targetType: 'cube', targetId: cubeId, tenantId: cube.tenantId, details: { purgeJobId: job.id } });
+    return { purgeJobId: job.id };
+  }
+}
