@@ -1,0 +1,40 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
+import { AuditService, CubePurgePayload, JobName } from '@engram/core';
+import { CubeRepository, JobRecord } from '@engram/persistence';
+import { JobControl, JobHandler } from './job-handler';
+
+/**
+ * Hard-deletes a soft-deleted cube and everything it owns: its rows (through
+ * ON DELETE CASCADE) and its files under `<dataDir>/cubes/<id>`. Idempotent: a cube that
+ * is already gone, or a rerun after a crash half way, finishes the same way.
+ */
+@Injectable()
+export class CubePurgeHandler implements JobHandler {
+  readonly name = JobName.CubePurge;
+  private readonly logger = new Logger('CubePurge');
+
+  constructor(
+    private readonly cubes: CubeRepository,
+    private readonly audit: AuditService,
+    @Inject(ENGRAM_CONFIG) private readonly config: EngramConfig,
+  ) {}
+
+  async handle(job: JobRecord, control: JobControl): Promise<void> {
+    const { cubeId, tenantId } = job.payload as unknown as CubePurgePayload;
+    const cube = await this.cubes.getAny(cubeId);
+    if (cube && cube.deletedAt === null) {
+      // Restored (or never deleted): purging it would destroy live data.
+      this.logger.warn(`cube ${cubeId} is live again; purge skipped`);
+      return;
+    }
+    await fs.rm(path.join(this.config.dataDir, 'cubes', cubeId), { recursive: true, force: true });
+    await control.heartbeat({ step: 'files' });
+    const removed = cube ? await this.cubes.hardDeleteSoftDeleted(cubeId) : false;
+    if (removed) {
+      await this.audit.record(null, null, { action: 'cube.purge', targetType: 'cube', targetId: cubeId, tenantId, details: { jobId: job.id } });
+    }
+  }
+}

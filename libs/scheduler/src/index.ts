@@ -1,0 +1,4 @@
+export * from './job-handler';
+export * from './job-runner';
+export * from './cube-purge.handler';
+export * from './scheduler.module';

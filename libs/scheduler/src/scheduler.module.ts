@@ -1,0 +1,23 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { CubePurgeHandler } from './cube-purge.handler';
+import { JOB_HANDLERS } from './job-handler';
+import { JOB_RUNNER_ENABLED, JobRunner } from './job-runner';
+
+const HANDLERS = [CubePurgeHandler];
+
+/** Job handlers and the runner. `runWorker: false` registers the handlers without polling. */
+@Module({})
+export class SchedulerModule {
+  static forRoot(options: { runWorker: boolean }): DynamicModule {
+    return {
+      module: SchedulerModule,
+      providers: [
+        ...HANDLERS,
+        { provide: JOB_HANDLERS, useFactory: (...handlers: unknown[]) => handlers, inject: HANDLERS },
+        { provide: JOB_RUNNER_ENABLED, useValue: options.runWorker },
+        JobRunner,
+      ],
+      exports: [JobRunner, ...HANDLERS],
+    };
+  }
+}
