@@ -1,0 +1,59 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { NestFactory } from '@nestjs/core';
+import { plainToInstance } from 'class-transformer';
+import { validate } from 'class-validator';
+import { EngramConfig } from '@engram/config';
+import { ApiKeyService, CoreModule, CreateApiKeyDto, CreateTenantDto, RequestContext, TenantService } from '@engram/core';
+
+const CLI_CONTEXT: RequestContext = { auth: { kind: 'admin', actorId: 'admin' }, requestId: 'cli' };
+
+async function withCore<T>(config: EngramConfig, run: (get: <S>(type: new (...args: never[]) => S) => S) => Promise<T>): Promise<T> {
+  const context = await NestFactory.createApplicationContext(CoreModule.forRoot(config), { logger: ['error'] });
+  try {
+    return await run((type) => context.get(type));
+  } finally {
+    await context.close();
+  }
+}
+
+async function validated<T extends object>(type: new () => T, plain: object): Promise<T> {
+  const dto = plainToInstance(type, plain);
+  const errors = await validate(dto, { whitelist: true, forbidNonWhitelisted: true });
+  if (errors.length) {
+    throw new InvalidArgumentError(errors.map((e) => Object.values(e.constraints ?? {}).join('; ')).join('; '));
+  }
+  return dto;
+}
+
+const list = (value: string) => value.split(',').map((v) => v.trim()).filter(Boolean);
+
+export function registerAdminCommands(program: Command, config: () => EngramConfig): void {
+  const admin = program.command('admin').description('operator tasks run directly against the database (audited as admin, request id "cli")');
+
+  admin
+    .command('create-tenant <name>')
+    .action(async (name: string) => {
+      const dto = await validated(CreateTenantDto, { name });
+      const tenant = await withCore(config(), (get) => get(TenantService).create(CLI_CONTEXT, dto));
+      process.stdout.write(`${JSON.stringify(tenant)}\n`);
+    });
+
+  admin
+    .command('create-key <tenantId>')
+    .requiredOption('--scopes <scopes>', 'comma-separated: cubes:write,memories:read,memories:write', list)
+    .option('--cubes <cubeIds>', 'comma-separated cube ids the key is limited to', list)
+    .option('--name <name>', 'a label for the key')
+    .option('--expires-at <iso>', 'expiry, ISO-8601')
+    .action(async (tenantId: string, options: { scopes: string[]; cubes?: string[]; name?: string; expiresAt?: string }) => {
+      const dto = await validated(CreateApiKeyDto, { scopes: options.scopes, cubeIds: options.cubes, name: options.name, expiresAt: options.expiresAt });
+      const key = await withCore(config(), (get) => get(ApiKeyService).create(CLI_CONTEXT, tenantId, dto));
+      process.stdout.write(`${JSON.stringify(key)}\nthe key is shown only now: store it.\n`);
+    });
+
+  admin
+    .command('revoke-key <tenantId> <keyId>')
+    .action(async (tenantId: string, keyId: string) => {
+      await withCore(config(), (get) => get(ApiKeyService).revoke(CLI_CONTEXT, tenantId, keyId));
+      process.stdout.write(`revoked ${keyId}\n`);
+    });
+}

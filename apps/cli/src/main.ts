@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+import 'reflect-metadata';
+import { Command } from 'commander';
+import { ConfigError, EngramConfig, loadConfig } from '@engram/config';
+import { EngramError } from '@engram/core';
+import { registerAdminCommands } from './commands/admin.command';
+import { registerMigrateCommands } from './commands/migrate.command';
+import { registerServeCommands } from './commands/serve.command';
+
+/** The only reader of process.env: the configuration is validated once, here. */
+function config(): EngramConfig {
+  return loadConfig(process.env);
+}
+
+function explain(error: unknown): string {
+  if (error instanceof ConfigError) return `${error.message}\nfix the variables above and start again.`;
+  if (error instanceof EngramError) return `${error.code}: ${error.message}`;
+  const message = error instanceof Error ? error.message : String(error);
+  if (/ECONNREFUSED/.test(message)) return `${message}\nis PostgreSQL running at DATABASE_URL? unset DATABASE_URL to use the embedded one.`;
+  return message;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const program = new Command('engram').description('engram: a memory operating system for LLM agents').showHelpAfterError();
+  registerServeCommands(program, config);
+  registerMigrateCommands(program, config);
+  registerAdminCommands(program, config);
+  await program.parseAsync(argv);
+}
+
+main(process.argv).catch((error: unknown) => {
+  process.stderr.write(`engram: ${explain(error)}\n`);
+  process.exit(1);
+});

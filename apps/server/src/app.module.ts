@@ -1,0 +1,47 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import { LoggerModule } from 'nestjs-pino';
+import { EngramConfig } from '@engram/config';
+import { CoreModule } from '@engram/core';
+import { SchedulerModule } from '@engram/scheduler';
+import { AdminController } from './controllers/admin.controller';
+import { CubeController } from './controllers/cube.controller';
+import { SystemController } from './controllers/system.controller';
+import { AuthGuard } from './http/auth.guard';
+import { ErrorFilter } from './http/error.filter';
+import { MetricsService } from './http/metrics.service';
+import { EngramRequest } from './http/request-context.decorator';
+import { EngramValidationPipe } from './http/validation.pipe';
+
+export interface AppModuleOptions {
+  /** Run the job worker in this process too (single-process installs). */
+  runWorker: boolean;
+}
+
+@Module({})
+export class AppModule {
+  static forRoot(config: EngramConfig, options: AppModuleOptions): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        LoggerModule.forRoot({
+          pinoHttp: {
+            level: config.logLevel,
+            genReqId: (req) => (req as unknown as EngramRequest).id ?? 'unknown',
+            redact: ['req.headers.authorization', 'req.headers.cookie'],
+            customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'info' : 'debug'),
+          },
+        }),
+        CoreModule.forRoot(config),
+        SchedulerModule.forRoot({ runWorker: options.runWorker }),
+      ],
+      controllers: [SystemController, AdminController, CubeController],
+      providers: [
+        MetricsService,
+        { provide: APP_GUARD, useClass: AuthGuard },
+        { provide: APP_FILTER, useClass: ErrorFilter },
+        { provide: APP_PIPE, useClass: EngramValidationPipe },
+      ],
+    };
+  }
+}

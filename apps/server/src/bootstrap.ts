@@ -1,0 +1,49 @@
+import { NestFactory } from '@nestjs/core';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { json } from 'express';
+import { Logger as PinoLogger } from 'nestjs-pino';
+import { EngramConfig } from '@engram/config';
+import { AuthenticationService } from '@engram/core';
+import { AppModule, AppModuleOptions } from './app.module';
+import { MetricsService } from './http/metrics.service';
+import { httpMetrics, requestId, requireJsonBody } from './http/request.middleware';
+
+export interface CreateAppOptions extends Partial<AppModuleOptions> {
+  /** Where a generated admin token is shown (once); stdout by default. */
+  announceAdminToken?: (token: string) => void;
+  /** Keep Nest's own logs quiet (tests). */
+  quiet?: boolean;
+}
+
+/** Builds the HTTP application (not yet listening): middleware, docs, admin token. */
+export async function createApp(config: EngramConfig, options: CreateAppOptions = {}): Promise<NestExpressApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(
+    AppModule.forRoot(config, { runWorker: options.runWorker ?? config.workerInProcess }),
+    { bodyParser: false, bufferLogs: true, logger: options.quiet ? false : undefined },
+  );
+  if (!options.quiet) app.useLogger(app.get(PinoLogger));
+  app.disable('x-powered-by');
+  app.use(requestId);
+  app.use(httpMetrics(app.get(MetricsService)));
+  app.use(requireJsonBody);
+  app.use(json({ limit: config.bodyLimitBytes, strict: false, type: ['application/json', 'application/*+json'] }));
+  app.enableShutdownHooks();
+
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('engram')
+      .setDescription('Memory operating system for LLM agents: cubes, memories, lifecycle.')
+      .setVersion('0.1.0')
+      .addBearerAuth()
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+
+  await app.get(AuthenticationService).initAdminToken(
+    options.announceAdminToken ??
+      ((token) => process.stdout.write(`\nengram: generated admin token (shown once, store it now):\n  ${token}\n\n`)),
+  );
+  return app;
+}

@@ -1,0 +1,59 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiCreatedResponse, ApiTags } from '@nestjs/swagger';
+import {
+  ApiKeyService,
+  AuditQueryDto,
+  AuditQueryService,
+  CreateApiKeyDto,
+  CreatedApiKeyResponseDto,
+  CreateTenantDto,
+  RequestContext,
+  TenantResponseDto,
+  TenantService,
+} from '@engram/core';
+import { KeyId, TenantId } from '../http/id.pipe';
+import { Ctx } from '../http/request-context.decorator';
+
+@ApiTags('admin')
+@ApiBearerAuth()
+@Controller('v1/admin')
+export class AdminController {
+  constructor(
+    private readonly tenants: TenantService,
+    private readonly keys: ApiKeyService,
+    private readonly audit: AuditQueryService,
+  ) {}
+
+  @Post('tenants')
+  @ApiCreatedResponse({ type: TenantResponseDto })
+  createTenant(@Ctx() ctx: RequestContext, @Body() dto: CreateTenantDto) {
+    return this.tenants.create(ctx, dto);
+  }
+
+  @Get('tenants')
+  listTenants(@Ctx() ctx: RequestContext) {
+    return this.tenants.list(ctx);
+  }
+
+  @Post('tenants/:tenantId/keys')
+  @ApiCreatedResponse({ type: CreatedApiKeyResponseDto })
+  createKey(@Ctx() ctx: RequestContext, @Param('tenantId', TenantId) tenantId: string, @Body() dto: CreateApiKeyDto) {
+    return this.keys.create(ctx, tenantId, dto);
+  }
+
+  @Get('tenants/:tenantId/keys')
+  listKeys(@Ctx() ctx: RequestContext, @Param('tenantId', TenantId) tenantId: string) {
+    return this.keys.list(ctx, tenantId);
+  }
+
+  @Delete('tenants/:tenantId/keys/:keyId')
+  @HttpCode(204)
+  revokeKey(@Ctx() ctx: RequestContext, @Param('tenantId', TenantId) tenantId: string, @Param('keyId', KeyId) keyId: string) {
+    return this.keys.revoke(ctx, tenantId, keyId);
+  }
+
+  @Get('audit')
+  listAudit(@Ctx() ctx: RequestContext, @Query() query: AuditQueryDto) {
+    return this.audit.query(ctx, query);
+  }
+}

@@ -1,0 +1,47 @@
+import { Injectable } from '@nestjs/common';
+import { HealthRepository, JobRepository } from '@engram/persistence';
+import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+/** Prometheus metrics of one process: HTTP latency by route, DB pool, jobs by state. */
+@Injectable()
+export class MetricsService {
+  readonly registry = new Registry();
+  private readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
+
+  constructor(health: HealthRepository, jobs: JobRepository) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'engram_process_' });
+    this.httpDuration = new Histogram({
+      name: 'engram_http_request_duration_seconds',
+      help: 'HTTP request latency by route template',
+      labelNames: ['method', 'route', 'status'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+      registers: [this.registry],
+    });
+    new Gauge({
+      name: 'engram_db_pool_connections',
+      help: 'PostgreSQL pool connections by state',
+      labelNames: ['state'],
+      registers: [this.registry],
+      collect() {
+        const stats = health.poolStats();
+        this.set({ state: 'total' }, stats.total);
+        this.set({ state: 'idle' }, stats.idle);
+        this.set({ state: 'waiting' }, stats.waiting);
+      },
+    });
+    new Gauge({
+      name: 'engram_jobs',
+      help: 'Jobs in the queue by name and state',
+      labelNames: ['name', 'state'],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const row of await jobs.countsByState()) this.set({ name: row.name, state: row.state }, row.count);
+      },
+    });
+  }
+
+  observeHttp(method: string, route: string, status: number, seconds: number): void {
+    this.httpDuration.observe({ method, route, status: String(status) }, seconds);
+  }
+}

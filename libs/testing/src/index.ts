@@ -1,0 +1,4 @@
+export * from './test-postgres';
+export * from './test-config';
+export * from './factories';
+export * from './harness';

@@ -1,0 +1,17 @@
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as fs from 'node:fs';
+import { EngramConfig, loadConfig } from '@engram/config';
+
+/** A config for tests: the given database, a private data dir, no migrations (the template has them). */
+export function testConfig(databaseUrl: string, overrides: Partial<EngramConfig> = {}): EngramConfig {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'engram-test-'));
+  return {
+    ...loadConfig({ DATABASE_URL: databaseUrl, ENGRAM_DATA_DIR: dataDir, LOG_LEVEL: 'silent' }),
+    migrateOnStart: false,
+    workerInProcess: false,
+    adminToken: 'test-admin-token-0123456789',
+    jobPollIntervalMs: 50,
+    ...overrides,
+  };
+}
