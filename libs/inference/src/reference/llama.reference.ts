@@ -67,7 +67,7 @@ export function referenceForward(config: LlamaConfig, w: LlamaWeights, input: Re
   const half = hd / 2;
   const scale = 1 / Math.sqrt(hd);
 
-  let hidden = input.inputIds.map((id) => w.embed.data.slice(id * d, (id + 1) * d));
+  let hidden: Float32Array[] = input.inputIds.map((id) => w.embed.data.slice(id * d, (id + 1) * d));
   const present: ReferenceKv = { keys: [], values: [], seq: T };
 
   const rope = (vec: Float32Array, heads: number, pos: number): void => {

@@ -1,0 +1,48 @@
+// `engram model …` commands owned by the inference library; apps/cli mounts them.
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { openModelDirectory } from '../model/model-directory';
+import { createTinyModel } from '../tiny/tiny-model.generator';
+
+const int = (name: string) => (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, got "${value}"`);
+  return n;
+};
+
+export function registerModelCommands(program: Command): Command {
+  const model = program.commands.find((c) => c.name() === 'model') ?? program.command('model').description('model tools');
+  model
+    .command('create-tiny')
+    .description('write a tiny random Llama-style model directory (config, safetensors, BPE tokenizer, chat template)')
+    .requiredOption('--out <dir>', 'output directory (replaced atomically)')
+    .option('--layers <n>', 'decoder layers', int('layers'), 2)
+    .option('--hidden <n>', 'hidden size', int('hidden'), 64)
+    .option('--heads <n>', 'attention heads', int('heads'), 4)
+    .option('--kv-heads <n>', 'key/value heads (GQA)', int('kv-heads'))
+    .option('--intermediate <n>', 'FFN width', int('intermediate'))
+    .option('--vocab <n>', 'vocabulary size (>= 260)', int('vocab'), 384)
+    .option('--max-positions <n>', 'max_position_embeddings', int('max-positions'), 2048)
+    .option('--seed <n>', 'weight seed', int('seed'), 1)
+    .option('--tie-embeddings', 'tie input and output embeddings', false)
+    .option('--qkv-bias', 'Qwen2-style q/k/v bias', false)
+    .action((o: Record<string, unknown>) => {
+      const out = resolve(String(o.out));
+      createTinyModel({
+        outDir: out,
+        layers: o.layers as number,
+        hidden: o.hidden as number,
+        heads: o.heads as number,
+        kvHeads: o.kvHeads as number | undefined,
+        intermediate: o.intermediate as number | undefined,
+        vocab: o.vocab as number,
+        maxPositionEmbeddings: o.maxPositions as number,
+        seed: o.seed as number,
+        tieEmbeddings: o.tieEmbeddings as boolean,
+        qkvBias: o.qkvBias as boolean,
+      });
+      const dir = openModelDirectory(out);
+      process.stdout.write(`${JSON.stringify({ dir: out, fingerprint: dir.fingerprint, config: dir.rawConfig })}\n`);
+    });
+  return model;
+}

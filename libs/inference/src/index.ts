@@ -1,0 +1,31 @@
+// Public API of @engram/inference: the only library that imports onnxruntime-node.
+export { InferenceError, InferenceErrorCode } from './inference.error';
+export { SafetensorsFile, SafetensorsError, type TensorInfo, type SafetensorsDtype } from './safetensors/safetensors.reader';
+export { serializeSafetensors, writeSafetensors, type TensorToWrite } from './safetensors/safetensors.writer';
+export { encodeOnnxModel, OnnxDataType, type OnnxModel, type OnnxGraph, type OnnxNode, type OnnxTensor } from './onnx/onnx-model.encoder';
+export { GraphBuilder, OPSET_VERSION } from './onnx/graph.builder';
+export { writeOnnxModel } from './onnx/onnx-model.writer';
+export { parseLlamaConfig, ropeTables, type LlamaConfig } from './model/model-config';
+export { type LlamaWeights, type LlamaLayerWeights, type Matrix } from './model/llama-weights';
+export { openModelDirectory, loadModelWeights, type ModelDirectory, type ModelFormat } from './model/model-directory';
+export {
+  buildLlamaGraph,
+  MEMORY_INPUTS,
+  pastKeyName,
+  pastValueName,
+  presentKeyName,
+  presentValueName,
+  type LlamaGraphOptions,
+} from './graph/llama-graph.builder';
+export { referenceForward, type ReferenceInput, type ReferenceOutput, type ReferenceKv, type ReferenceMemory } from './reference/llama.reference';
+export { createTinyModel, CHATML_TEMPLATE, type TinyModelOptions } from './tiny/tiny-model.generator';
+export { mulberry32, gaussian } from './tiny/seeded-random';
+export { type ExecutionProvider, assertProviderAvailable } from './runtime/execution-providers';
+export { OnnxSessionRegistry, DecoderSession, type SessionOptions, type ModelSource, type IoSpec } from './runtime/onnx-session.registry';
+export { type HostTensor, floatTensor, int64Tensor } from './runtime/tensor';
+export { type KvState, type KvLayer, emptyKv, kvBytes, sliceKv, concatKv } from './runtime/kv-state';
+export { LanguageModel, loadLanguageModel, type MemoryBlock, type ForwardInput, type ForwardOutput, type LoadModelOptions } from './runtime/language-model';
+export { TextTokenizer, type ChatMessage } from './tokenizer/text-tokenizer';
+export { Sampler, argmax, type SamplingOptions } from './generation/sampler';
+export { generate, generateChat, type GenerateOptions, type GenerateResult, type TokenEvent, type FinishReason } from './generation/generate';
+export { registerModelCommands } from './cli/model.commands';

@@ -1,0 +1,78 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { InferenceErrorCode } from '../inference.error';
+import { createTinyModel } from '../tiny/tiny-model.generator';
+import { assertProviderAvailable } from './execution-providers';
+import { loadLanguageModel } from './language-model';
+import { OnnxSessionRegistry } from './onnx-session.registry';
+import { floatTensor, int64Tensor } from './tensor';
+
+const root = mkdtempSync(join(tmpdir(), 'engram-sess-'));
+const dir = join(root, 'm');
+createTinyModel({ outDir: dir, layers: 1, hidden: 16, heads: 2, vocab: 280 });
+
+describe('OnnxSessionRegistry', () => {
+  it('memoizes a session per model + provider + options', async () => {
+    const registry = new OnnxSessionRegistry();
+    const a = await loadLanguageModel(dir, registry);
+    const b = await loadLanguageModel(dir, registry);
+    expect(b.session).toBe(a.session);
+    await loadLanguageModel(dir, registry, { intraOpThreads: 1 });
+    expect(registry.size).toBe(2);
+    await registry.disposeAll();
+    expect(registry.size).toBe(0);
+    await expect(a.session.run({})).rejects.toThrow(/released/);
+  });
+
+  it('evicts a failed load so that the next call retries', async () => {
+    const registry = new OnnxSessionRegistry();
+    let calls = 0;
+    const source = { key: 'broken', build: () => (calls++, Uint8Array.of(1, 2, 3)) };
+    await expect(registry.acquire(source)).rejects.toMatchObject({ code: InferenceErrorCode.SessionLoadFailed });
+    expect(registry.size).toBe(0);
+    await expect(registry.acquire(source)).rejects.toThrow(/could not load model broken/);
+    expect(calls).toBe(2);
+  });
+
+  it('fails clearly when the CUDA provider libraries are missing', async () => {
+    expect(() => assertProviderAvailable('cuda', join(root, 'no-such-dir'))).toThrow(/execution provider "cuda" is unavailable: .*libonnxruntime_providers_cuda\.so/);
+    expect(() => assertProviderAvailable('cpu', join(root, 'no-such-dir'))).not.toThrow();
+  });
+
+  it('checks input names, types and shapes before running', async () => {
+    const registry = new OnnxSessionRegistry();
+    const m = await loadLanguageModel(dir, registry);
+    await expect(m.session.run({ input_ids: int64Tensor([1], [1, 1]) })).rejects.toThrow(/missing input "attention_mask"/);
+    const feeds = {
+      input_ids: floatTensor(Float32Array.of(1), [1, 1]),
+      attention_mask: int64Tensor([1], [1, 1]),
+      position_ids: int64Tensor([0], [1, 1]),
+      'past_key_values.0.key': floatTensor(new Float32Array(0), [1, 3, 0, 8]),
+      'past_key_values.0.value': floatTensor(new Float32Array(0), [1, 2, 0, 8]),
+      mem_gate: floatTensor(new Float32Array(0), [1, 0, 16]),
+      mem_up: floatTensor(new Float32Array(0), [1, 0, 16]),
+      mem_down: floatTensor(new Float32Array(0), [1, 16, 0]),
+      bogus: int64Tensor([0], [1]),
+    };
+    const err = await m.session.run(feeds).catch((e: Error & { code: string }) => e);
+    expect(err).toMatchObject({ code: InferenceErrorCode.InputMismatch });
+    expect((err as Error).message).toMatch(/input "input_ids" is float32, expected int64/);
+    expect((err as Error).message).toMatch(/"past_key_values.0.key" dim 1 is 3, expected 2/);
+    expect((err as Error).message).toMatch(/unknown input "bogus"/);
+    await registry.disposeAll();
+  });
+
+  it('rejects a model directory with missing or mismatched files', async () => {
+    const registry = new OnnxSessionRegistry();
+    await expect(loadLanguageModel(join(root, 'nope'), registry)).rejects.toMatchObject({ code: InferenceErrorCode.ModelNotFound });
+    const bad = join(root, 'bad');
+    createTinyModel({ outDir: bad, layers: 1, hidden: 16, heads: 2, vocab: 280 });
+    const cfg = JSON.parse(require('node:fs').readFileSync(join(bad, 'config.json'), 'utf8'));
+    writeFileSync(join(bad, 'config.json'), JSON.stringify({ ...cfg, hidden_size: 32, head_dim: 16 }));
+    await expect(loadLanguageModel(bad, registry)).rejects.toThrow(/embed_tokens.weight" has shape \[280,16\], config.json implies \[280,32\]/);
+    writeFileSync(join(bad, 'tokenizer.json'), '{ nope');
+    await expect(loadLanguageModel(bad, registry)).rejects.toThrow(/tokenizer.json is not valid JSON/);
+    expect(registry.size).toBe(0);
+  });
+});
