@@ -12,32 +12,37 @@ const REPO_ROOT = findRepoRoot(__dirname) ?? findRepoRoot(process.cwd());
 if (!REPO_ROOT) throw new Error('repository root (package.json) not found');
 const DATA = path.resolve(REPO_ROOT!, '..', 'shared', 'data');
 
-type Overrides = Partial<Record<keyof RankingOptions, number | string>>;
+type Overrides = Partial<Record<keyof RankingOptions, unknown>>;
 
 interface Variant {
   readonly name: string;
   readonly ranking: Partial<RankingOptions>;
 }
 
-function parseArgs(): { only: string | null; overrides: Overrides; dimension: number } {
+function parseArgs(): { only: string | null; overrides: Overrides; dimension: number; finalOnly: boolean } {
   const args = process.argv.slice(2);
   let only: string | null = null;
+  let finalOnly = false;
   let dimension = 256;
   const overrides: Overrides = {};
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--only') only = args[++i];
     else if (args[i] === '--dim') dimension = Number(args[++i]);
+    else if (args[i] === '--final-only') finalOnly = true;
     else if (args[i] === '--set') {
-      const [key, value] = args[++i].split('=');
-      overrides[key as keyof RankingOptions] = Number.isNaN(Number(value)) ? value : Number(value);
+      const [key, raw] = args[++i].split('=');
+      const value = Number.isNaN(Number(raw)) ? raw : Number(raw);
+      const [head, sub] = key.split('.');
+      // "roleWeights.assistant=0.3" sets one entry of an object-valued knob.
+      (overrides as Record<string, unknown>)[head] = sub ? { [sub]: value } : value;
     }
   }
-  return { only, overrides, dimension };
+  return { only, overrides, dimension, finalOnly };
 }
 
-const { only, overrides, dimension } = parseArgs();
+const { only, overrides, dimension, finalOnly } = parseArgs();
 const base = overrides as Partial<RankingOptions>;
-const VARIANTS: Variant[] = [
+const ALL_VARIANTS: Variant[] = [
   { name: 'dense-only', ranking: { ...base, mode: 'dense' } },
   { name: 'lexical-only', ranking: { ...base, mode: 'lexical' } },
   { name: 'fused-rrf', ranking: { ...base, mode: 'hybrid', fusion: 'rrf' } },
@@ -45,6 +50,7 @@ const VARIANTS: Variant[] = [
   { name: 'fused-no-time', ranking: { ...base, mode: 'hybrid', timeIntentWeight: 0 } },
   { name: 'fused (final)', ranking: { ...base, mode: 'hybrid' } },
 ];
+const VARIANTS = finalOnly ? ALL_VARIANTS.filter((v) => v.name === 'fused (final)') : ALL_VARIANTS;
 
 const embedder = new HashEmbedder({ dimension });
 const summary: Record<string, unknown> = { embedder: embedder.fingerprint };
@@ -163,7 +169,7 @@ function runLongMemEval(): void {
       turnR10: round(mean(t.map((x) => x.turnRecall10))), turnMrr: round(mean(t.map((x) => x.turnMrr))),
     };
   };
-  summary.longmemeval = { final: pick('fused (final)'), dense: pick('dense-only'), lexical: pick('lexical-only') };
+  summary.longmemeval = finalOnly ? { final: pick('fused (final)') } : { final: pick('fused (final)'), dense: pick('dense-only'), lexical: pick('lexical-only') };
 }
 
 // ---------------------------------------------------------------- MADial-Bench

@@ -179,6 +179,11 @@ export class CubeIndex {
     // best `pool` become candidates.
     const useLexical = r.mode !== 'dense';
     const useDense = r.mode !== 'lexical' && queryVector !== null;
+    const roleWeights = asksAssistant(query) ? {} : r.roleWeights;
+    const roleWeight = (slot: number): number => {
+      const role = this.records[slot]!.attrs.role;
+      return role === undefined ? 1 : roleWeights[role] ?? 1;
+    };
     const lexicalBySlot = new Map<number, number>();
     const sessionLexical = this.sessionLexical;
     const touchedSessions: number[] = [];
@@ -188,13 +193,13 @@ export class CubeIndex {
       for (let i = 0; i < hits.count; i++) {
         const slot = hits.slots[i];
         if (!admits(slot)) continue;
-        const s = hits.scores[i];
+        const s = hits.scores[i] * roleWeight(slot);
         lexicalBySlot.set(slot, s);
         slots.push(slot);
         const session = this.sessionOfSlot[slot];
         if (session >= 0) {
           if (sessionLexical[session] === 0) touchedSessions.push(session);
-          sessionLexical[session] += s;
+          sessionLexical[session] += r.contextPower === 1 ? s : Math.pow(s, r.contextPower);
         }
       }
       const best = topByScore(slots, (slot) => lexicalBySlot.get(slot) ?? 0, pool);
@@ -242,7 +247,7 @@ export class CubeIndex {
         c.document = (r.rrfK + 1) * (0.5 / (r.rrfK + lexicalRanks.get(c)!) + 0.5 / (r.rrfK + denseRanks.get(c)!));
       } else {
         const lex = maxLexical > 0 ? c.lexical / maxLexical : 0;
-        const den = useDense ? (c.dense - minDense) / denseSpan : 0;
+        const den = useDense ? ((c.dense - minDense) / denseSpan) * roleWeight(c.slot) : 0;
         c.document = wd * den + (1 - wd) * lex;
       }
     }
@@ -257,7 +262,10 @@ export class CubeIndex {
       sessionDense.set(session, Math.max(sessionDense.get(session) ?? 0, c.document));
     }
     let maxSessionLexical = 0;
-    for (const session of touchedSessions) maxSessionLexical = Math.max(maxSessionLexical, sessionLexical[session]);
+    for (const session of touchedSessions) {
+      if (r.contextPower !== 1) sessionLexical[session] = Math.pow(sessionLexical[session], 1 / r.contextPower);
+      maxSessionLexical = Math.max(maxSessionLexical, sessionLexical[session]);
+    }
     for (const c of all) {
       const session = this.sessionOfSlot[c.slot];
       if (session < 0 || r.contextWeight === 0) {
@@ -303,7 +311,7 @@ export class CubeIndex {
         }
         c.time = r.timeIntentWeight * time;
       }
-      c.score = c.combined * (1 + c.importance) + c.recency + c.time;
+      c.score = c.combined * (1 + c.importance + c.time) + c.recency;
     }
 
     all.sort((a, b) => b.score - a.score || this.records[a.slot]!.label - this.records[b.slot]!.label);
@@ -407,6 +415,13 @@ export class CubeIndex {
     next.set(this.sessionOfSlot);
     this.sessionOfSlot = next;
   }
+}
+
+const ASKS_ASSISTANT =
+  /\b(you|assistant)\s+(said|told|suggested|recommended|mentioned|gave|provided|listed|shared|explained|wrote|described|answered|replied)\b|\byour (suggestion|recommendation|answer|response|reply|list|advice)s?\b/i;
+
+function asksAssistant(query: string): boolean {
+  return ASKS_ASSISTANT.test(query);
 }
 
 function toAttributes(doc: IndexDocument): DocumentAttributes {

@@ -17,6 +17,11 @@ export interface RankingOptions {
    * sessionId): how well the whole conversation around a turn matches the query.
    */
   readonly contextWeight: number;
+  /**
+   * How a session's turn matches add up: (Σ bm25^p)^(1/p). 1 sums the evidence of every
+   * turn, larger values approach the best turn alone.
+   */
+  readonly contextPower: number;
   /** Multiplier spread of importance (0..1, 0.5 neutral): score × (1 + w·(importance − 0.5)). */
   readonly importanceWeight: number;
   /** Always-on recency prior, added as w·2^(−age/halfLife). 0 disables it. */
@@ -24,6 +29,12 @@ export interface RankingOptions {
   readonly recencyHalfLifeDays: number;
   /** Boost for queries that ask for the latest/earliest state or name a period. */
   readonly timeIntentWeight: number;
+  /**
+   * Weight of a document's match by its role (messages): what the user said is the memory,
+   * assistant replies mostly echo it. Ignored when the query asks what the assistant said
+   * ("you suggested…", "your recommendation").
+   */
+  readonly roleWeights: Readonly<Record<string, number>>;
 }
 
 export const DEFAULT_RANKING: RankingOptions = {
@@ -33,8 +44,10 @@ export const DEFAULT_RANKING: RankingOptions = {
   rrfK: 60,
   candidatePool: 100,
   contextWeight: 0.4,
+  contextPower: 1,
   importanceWeight: 0.2,
   recencyWeight: 0,
   recencyHalfLifeDays: 30,
   timeIntentWeight: 0.15,
+  roleWeights: { assistant: 0.5 },
 };

@@ -1,7 +1,8 @@
 // Reads what a query says about time: whether it asks for the most recent or the earliest
 // state of things, and whether it points at a period relative to the reference time
 // ("three weeks ago", "last Saturday", "yesterday", "in March"). Plain English patterns;
-// a query without any of them gets no time adjustment at all.
+// a query without any of them gets no time adjustment at all. "This weekend" and the like
+// are left out on purpose: they usually talk about plans, not about what was said then.
 
 export type TimeDirection = 'recent' | 'earliest';
 
@@ -50,8 +51,6 @@ function relativeWindow(q: string, ref: number): { start: number; end: number } 
   if (/\b(last|past) (week|weekend)\b/.test(q)) return { start: ref - 14 * DAY, end: ref };
   if (/\b(last|past) month\b/.test(q)) return { start: ref - 62 * DAY, end: ref };
   if (/\b(last|past) year\b/.test(q)) return { start: ref - 730 * DAY, end: ref };
-  if (/\bthis (week|weekend)\b/.test(q)) return { start: ref - 7 * DAY, end: ref + DAY };
-  if (/\bthis month\b/.test(q)) return { start: ref - 31 * DAY, end: ref + DAY };
   const weekday = q.match(/\blast (sunday|monday|tuesday|wednesday|thursday|friday|saturday)\b/);
   if (weekday) {
     const target = WEEKDAYS.indexOf(weekday[1]);
