@@ -1,0 +1,106 @@
+// Activation memory: builds KV caches of memory text with a model and hands generation
+// the longest cached prefix of a prompt, so only the rest is prefilled.
+import type { KvState, LanguageModel } from '@engram/inference';
+import { ActivationError, ActivationErrorCode } from './activation.error';
+import { KvCacheEntry, KvCacheSource, KvCacheStore, PrefixHit, textHash } from './kv-cache.store';
+
+/** What activation memory needs of a model (LanguageModel satisfies it). */
+export type PrefillModel = Pick<LanguageModel, 'fingerprint' | 'prefill' | 'maxContext'> & {
+  tokenizer: Pick<LanguageModel['tokenizer'], 'encode'>;
+};
+
+export interface BuildKvCacheRequest {
+  /** Memory text (tokenized without special tokens) or ready token ids. */
+  text?: string;
+  tokens?: readonly number[];
+  /** Provenance: the plaintext memories the text came from. */
+  sources?: readonly { memoryId: string; text: string }[] | readonly KvCacheSource[];
+  owner?: string | null;
+  pin?: boolean;
+}
+
+export interface BuildKvCacheResult {
+  entry: KvCacheEntry;
+  /** Tokens whose KV was already cached (prefix reuse) vs newly prefilled. */
+  reusedTokens: number;
+  prefilledTokens: number;
+}
+
+export interface PromptPrefix {
+  prefix?: KvState;
+  cachedTokens: number;
+  tiers: PrefixHit['tiers'];
+}
+
+function toSource(s: { memoryId: string; text: string } | KvCacheSource): KvCacheSource {
+  return 'textHash' in s ? s : { memoryId: s.memoryId, textHash: textHash(s.text) };
+}
+
+export class ActivationMemory {
+  constructor(readonly store: KvCacheStore) {}
+
+  async build(model: PrefillModel, request: BuildKvCacheRequest): Promise<BuildKvCacheResult> {
+    const tokens = request.tokens ? [...request.tokens] : request.text !== undefined ? model.tokenizer.encode(request.text) : [];
+    if (tokens.length === 0) throw new ActivationError(ActivationErrorCode.InvalidRequest, 'a KV cache needs non-empty text or tokens');
+    if (tokens.length > model.maxContext) {
+      throw new ActivationError(ActivationErrorCode.InvalidRequest, `memory text of ${tokens.length} tokens exceeds the model's context length of ${model.maxContext}`);
+    }
+    const hit = await this.store.lookup(model.fingerprint, tokens);
+    let kv = hit.kv;
+    if (hit.tokens < tokens.length) {
+      const rest = await model.prefill(tokens.slice(hit.tokens), { past: hit.kv });
+      kv = rest.present;
+    }
+    const chunkHashes = await this.store.putChunks(model.fingerprint, tokens, kv!);
+    const bytes = kv!.layers.reduce((a, l) => a + l.key.byteLength + l.value.byteLength, 0);
+    const entry = await this.store.saveEntry({
+      fingerprint: model.fingerprint,
+      owner: request.owner ?? null,
+      tokens,
+      chunkHashes,
+      sources: (request.sources ?? []).map(toSource),
+      bytes,
+      pinned: request.pin,
+    });
+    if (request.pin && !entry.pinned) this.store.pin(entry.id);
+    return { entry, reusedTokens: hit.tokens, prefilledTokens: tokens.length - hit.tokens };
+  }
+
+  /** Longest cached prefix of a prompt for this model (LMCache-style lookup). */
+  async prefixFor(model: PrefillModel, promptTokens: readonly number[]): Promise<PromptPrefix> {
+    const hit = await this.store.lookup(model.fingerprint, promptTokens);
+    return { prefix: hit.kv, cachedTokens: hit.tokens, tiers: hit.tiers };
+  }
+
+  /**
+   * Prompt tokens and cached prefix for named caches placed before `promptTokens`.
+   * Caches of another model are refused. Only the first cache's KV can be reused as is
+   * (a later cache was computed without the earlier text before it); the store's chained
+   * keys find exactly what is reusable and the rest is prefilled.
+   */
+  async withCaches(model: PrefillModel, cacheIds: readonly string[], promptTokens: readonly number[]): Promise<{ tokens: number[] } & PromptPrefix> {
+    const tokens: number[] = [];
+    for (const id of cacheIds) {
+      const entry = this.store.getEntry(id);
+      if (!entry) throw new ActivationError(ActivationErrorCode.CacheNotFound, `KV cache ${id} not found`);
+      if (entry.fingerprint !== model.fingerprint) {
+        throw new ActivationError(
+          ActivationErrorCode.FingerprintMismatch,
+          `KV cache ${id} was built by model ${entry.fingerprint.slice(0, 12)}, not by ${model.fingerprint.slice(0, 12)}; rebuild it for this model`,
+        );
+      }
+      tokens.push(...entry.tokens);
+    }
+    tokens.push(...promptTokens);
+    return { tokens, ...(await this.prefixFor(model, tokens)) };
+  }
+
+  /** The whole KV of one cache (recomputing chunks that were evicted from every tier). */
+  async load(model: PrefillModel, cacheId: string): Promise<KvState> {
+    const { tokens, prefix, cachedTokens } = await this.withCaches(model, [cacheId], []);
+    if (cachedTokens === tokens.length && prefix) return prefix;
+    const rest = await model.prefill(tokens.slice(cachedTokens), { past: prefix });
+    await this.store.putChunks(model.fingerprint, tokens, rest.present);
+    return rest.present;
+  }
+}

@@ -1,0 +1,128 @@
+// Disk tier: content-addressed files <dir>/<k0k1>/<key>.ekv, written atomically
+// (temp + fsync + rename + directory fsync). The index is rebuilt from the directory on
+// open, so caches survive a restart; blobs carry their own checksum (kv-blob.codec).
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BlobTier, emptyMetrics, TierMetrics } from './tier-metrics';
+
+const SUFFIX = '.ekv';
+
+export class DiskTier implements BlobTier {
+  readonly name = 'disk' as const;
+  private readonly index = new Map<string, number>(); // key → size, LRU order
+  private readonly stats = emptyMetrics();
+
+  constructor(
+    private readonly dir: string,
+    private readonly maxBytes = Number.POSITIVE_INFINITY,
+    private readonly isPinned: (key: string) => boolean = () => false,
+  ) {
+    mkdirSync(dir, { recursive: true });
+    const found: { key: string; size: number; mtime: number }[] = [];
+    for (const shard of readdirSync(dir)) {
+      const shardDir = join(dir, shard);
+      if (!statSync(shardDir).isDirectory()) continue;
+      for (const f of readdirSync(shardDir)) {
+        const path = join(shardDir, f);
+        if (f.includes('.tmp-')) {
+          rmSync(path, { force: true }); // leftover of an interrupted write
+          continue;
+        }
+        if (!f.endsWith(SUFFIX)) continue;
+        const st = statSync(path);
+        found.push({ key: f.slice(0, -SUFFIX.length), size: st.size, mtime: st.mtimeMs });
+      }
+    }
+    found.sort((a, b) => a.mtime - b.mtime);
+    for (const f of found) {
+      this.index.set(f.key, f.size);
+      this.stats.bytes += f.size;
+    }
+  }
+
+  private path(key: string): string {
+    if (!/^[0-9a-f]{16,128}$/.test(key)) throw new Error(`disk tier: invalid key "${key}"`);
+    return join(this.dir, key.slice(0, 2), `${key}${SUFFIX}`);
+  }
+
+  has(key: string): boolean {
+    return this.index.has(key);
+  }
+
+  async get(key: string): Promise<Uint8Array | undefined> {
+    if (!this.index.has(key)) {
+      this.stats.misses++;
+      return undefined;
+    }
+    try {
+      const bytes = await readFile(this.path(key));
+      const size = this.index.get(key)!;
+      this.index.delete(key);
+      this.index.set(key, size);
+      this.stats.hits++;
+      return bytes;
+    } catch {
+      this.forget(key);
+      this.stats.misses++;
+      return undefined;
+    }
+  }
+
+  async put(key: string, bytes: Uint8Array): Promise<void> {
+    if (this.index.has(key)) return; // content-addressed: same key, same bytes
+    const path = this.path(key);
+    const shard = join(this.dir, key.slice(0, 2));
+    mkdirSync(shard, { recursive: true });
+    const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+    const fd = openSync(tmp, 'w');
+    try {
+      let off = 0;
+      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+      fsyncSync(fd);
+    } catch (err) {
+      closeSync(fd);
+      rmSync(tmp, { force: true });
+      throw err;
+    }
+    closeSync(fd);
+    renameSync(tmp, path);
+    const dirFd = openSync(shard, 'r');
+    try {
+      fsyncSync(dirFd);
+    } finally {
+      closeSync(dirFd);
+    }
+    this.index.set(key, bytes.length);
+    this.stats.bytes += bytes.length;
+    this.stats.puts++;
+    this.shrink();
+  }
+
+  private forget(key: string): void {
+    const size = this.index.get(key);
+    if (size === undefined) return;
+    this.index.delete(key);
+    this.stats.bytes -= size;
+  }
+
+  async delete(key: string): Promise<void> {
+    if (!this.index.has(key)) return;
+    rmSync(this.path(key), { force: true });
+    this.forget(key);
+  }
+
+  private shrink(): void {
+    for (const key of [...this.index.keys()]) {
+      if (this.stats.bytes <= this.maxBytes) break;
+      if (this.isPinned(key)) continue;
+      rmSync(this.path(key), { force: true });
+      this.forget(key);
+      this.stats.evictions++;
+    }
+  }
+
+  metrics(): TierMetrics {
+    return { ...this.stats, items: this.index.size };
+  }
+}
