@@ -1,13 +1,12 @@
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { json } from 'express';
 import { Logger as PinoLogger } from 'nestjs-pino';
 import { EngramConfig } from '@engram/config';
 import { AuthenticationService } from '@engram/core';
 import { AppModule, AppModuleOptions } from './app.module';
 import { MetricsService } from './http/metrics.service';
-import { httpMetrics, requestId, requireJsonBody } from './http/request.middleware';
+import { httpMetrics, jsonBody, requestId, requireJsonBody } from './http/request.middleware';
 
 export interface CreateAppOptions extends Partial<AppModuleOptions> {
   /** Where a generated admin token is shown (once); stdout by default. */
@@ -27,8 +26,7 @@ export async function createApp(config: EngramConfig, options: CreateAppOptions 
   app.use(requestId);
   app.use(httpMetrics(app.get(MetricsService)));
   app.use(requireJsonBody);
-  app.use(json({ limit: config.bodyLimitBytes, strict: false, type: ['application/json', 'application/*+json'] }));
-  app.enableShutdownHooks();
+  app.use(jsonBody(config.bodyLimitBytes));
 
   const document = SwaggerModule.createDocument(
     app,

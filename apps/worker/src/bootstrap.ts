@@ -8,6 +8,5 @@ export async function createWorker(config: EngramConfig, options: { quiet?: bool
   const context = await NestFactory.createApplicationContext(WorkerModule.forRoot(config, { runWorker: options.runWorker }), {
     logger: options.quiet ? false : ['log', 'warn', 'error'],
   });
-  context.enableShutdownHooks();
   return context;
 }

@@ -13,3 +13,4 @@ export * from './database/embedded-postgres.launcher';
 export * from './database/database.providers';
 export * from './persistence.module';
 export * from './database/migration.generator';
+export * from './repositories/sql';

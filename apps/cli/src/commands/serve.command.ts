@@ -1,3 +1,4 @@
+import { INestApplicationContext } from '@nestjs/common';
 import { Command } from 'commander';
 import { EngramConfig } from '@engram/config';
 import { createApp } from '@engram/server';
@@ -11,6 +12,7 @@ export function registerServeCommands(program: Command, config: () => EngramConf
       const started = Date.now();
       const cfg = config();
       const app = await createApp(cfg);
+      stopOnSignal(app, 'server');
       await app.listen(cfg.port, cfg.host);
       const url = `http://${cfg.host}:${cfg.port}`;
       process.stdout.write(
@@ -23,7 +25,29 @@ export function registerServeCommands(program: Command, config: () => EngramConf
     .command('worker')
     .description('run the job worker (purges, and later migrations between memory kinds)')
     .action(async () => {
-      await createWorker(config());
+      stopOnSignal(await createWorker(config()), 'worker');
       process.stdout.write('engram worker started\n');
     });
+}
+
+/**
+ * Ctrl-C / SIGTERM: stop taking work, close the app (pool, worker, embedded PostgreSQL)
+ * and exit 0. A second signal while closing exits at once.
+ */
+function stopOnSignal(app: INestApplicationContext, what: string): void {
+  let closing = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (closing) process.exit(1);
+    closing = true;
+    process.stdout.write(`engram ${what}: ${signal} received, shutting down\n`);
+    app.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        process.stderr.write(`engram ${what}: shutdown failed: ${String(error)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
 }

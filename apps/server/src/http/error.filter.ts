@@ -4,12 +4,6 @@ import { randomUUID } from 'node:crypto';
 import type { Response } from 'express';
 import { EngramRequest } from './request-context.decorator';
 
-interface BodyParserError {
-  type?: string;
-  status?: number;
-  limit?: number;
-}
-
 /**
  * The one place errors become HTTP responses:
  * `{ error: { code, message, details?, requestId } }`. Unknown errors are logged and
@@ -39,18 +33,6 @@ export class ErrorFilter implements ExceptionFilter {
 
   private toEngramError(exception: unknown): EngramError {
     if (exception instanceof EngramError) return exception;
-    const parserError = exception as BodyParserError;
-    switch (parserError?.type) {
-      case 'entity.parse.failed':
-        return new EngramError(ErrorCode.InvalidJson, 'the request body is not valid JSON');
-      case 'entity.too.large':
-        return new EngramError(ErrorCode.PayloadTooLarge, `the request body is larger than the limit of ${parserError.limit} bytes`);
-      case 'encoding.unsupported':
-      case 'charset.unsupported':
-        return new EngramError(ErrorCode.UnsupportedMediaType, 'the request body must be UTF-8 JSON');
-      case 'request.aborted':
-        return new EngramError(ErrorCode.ValidationFailed, 'the request body was not received completely');
-    }
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
       if (status === 404) return new EngramError(ErrorCode.RouteNotFound, 'no such route');

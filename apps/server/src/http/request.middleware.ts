@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { NextFunction, Request, Response } from 'express';
+import { json, type NextFunction, type Request, type Response } from 'express';
 import { EngramError, ErrorCode } from '@engram/core';
 import { EngramRequest } from './request-context.decorator';
 import { MetricsService } from './metrics.service';
@@ -34,4 +34,34 @@ export function httpMetrics(metrics: MetricsService) {
     });
     next();
   };
+}
+
+interface BodyParserError {
+  type?: string;
+  limit?: number;
+}
+
+/** Parses JSON bodies up to `limit` bytes; parser failures become domain errors here, before Nest rewrites them. */
+export function jsonBody(limit: number) {
+  const parse = json({ limit, strict: false, type: ['application/json', 'application/*+json'] });
+  return (req: Request, res: Response, next: NextFunction): void => {
+    parse(req, res, (error?: unknown) => next(error === undefined ? undefined : toDomainError(error as BodyParserError)));
+  };
+}
+
+function toDomainError(error: BodyParserError): unknown {
+  switch (error.type) {
+    case 'entity.parse.failed':
+      return new EngramError(ErrorCode.InvalidJson, 'the request body is not valid JSON');
+    case 'entity.too.large':
+      return new EngramError(ErrorCode.PayloadTooLarge, `the request body is larger than the limit of ${error.limit} bytes`);
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new EngramError(ErrorCode.UnsupportedMediaType, 'the request body must be UTF-8 JSON');
+    case 'request.aborted':
+    case 'request.size.invalid':
+      return new EngramError(ErrorCode.ValidationFailed, 'the request body was not received completely');
+    default:
+      return error;
+  }
 }

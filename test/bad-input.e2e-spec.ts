@@ -1,0 +1,91 @@
+import { createE2eHarness, E2eHarness } from '@engram/testing';
+
+describe('bad input', () => {
+  let h: E2eHarness;
+  let key: string;
+  let cubeId: string;
+  const auth = () => ({ Authorization: `Bearer ${key}` });
+
+  beforeAll(async () => {
+    h = await createE2eHarness({ bodyLimitBytes: 2048 });
+    const owner = await h.factory.apiKey();
+    key = owner.key;
+    cubeId = (await h.factory.cube({ tenantId: owner.tenantId, name: 'kept' })).id;
+  });
+
+  afterAll(() => h.close());
+
+  it('answers invalid JSON with 400 invalid_json', async () => {
+    const res = await h.http.post('/v1/cubes').set(auth()).set('Content-Type', 'application/json').send('{"name": ');
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({ code: 'invalid_json', requestId: expect.any(String) });
+  });
+
+  it('names every bad field', async () => {
+    const res = await h.http.post('/v1/cubes').set(auth()).send({ name: '', description: 5, settings: [1] });
+    expect(res.status).toBe(400);
+    const fields = res.body.error.details.map((d: { field: string }) => d.field);
+    expect(fields).toEqual(expect.arrayContaining(['name', 'description', 'settings']));
+  });
+
+  it('rejects unknown fields', async () => {
+    const res = await h.http.post('/v1/cubes').set(auth()).send({ name: 'x', owner: 'me' });
+    expect(res.status).toBe(400);
+    expect(res.body.error.details).toEqual([expect.objectContaining({ field: 'owner' })]);
+  });
+
+  it('rejects a body that is not an object', async () => {
+    const res = await h.http.post('/v1/cubes').set(auth()).set('Content-Type', 'application/json').send('[1,2]');
+    expect(res.status).toBe(400);
+  });
+
+  it('answers a body over the limit with 413', async () => {
+    const res = await h.http.post('/v1/cubes').set(auth()).send({ name: 'big', description: 'x'.repeat(4000) });
+    expect(res.status).toBe(413);
+    expect(res.body.error.code).toBe('payload_too_large');
+  });
+
+  it('answers a non-JSON body with 415', async () => {
+    const res = await h.http.post('/v1/cubes').set(auth()).set('Content-Type', 'text/plain').send('name=x');
+    expect(res.status).toBe(415);
+    expect(res.body.error.code).toBe('unsupported_media_type');
+  });
+
+  it('rejects bad keys scopes and dates on key creation', async () => {
+    const tenant = await h.factory.tenant();
+    const res = await h.http
+      .post(`/v1/admin/tenants/${tenant.id}/keys`)
+      .set('Authorization', `Bearer ${h.adminToken}`)
+      .send({ scopes: ['root'], cubeIds: ['nope'], expiresAt: 'tomorrow' });
+    expect(res.status).toBe(400);
+    const fields = res.body.error.details.map((d: { field: string }) => d.field);
+    expect(fields).toEqual(expect.arrayContaining(['scopes', 'cubeIds', 'expiresAt']));
+  });
+
+  it('rejects a malformed cursor and limit', async () => {
+    expect((await h.http.get('/v1/cubes').query({ cursor: 'garbage' }).set(auth())).status).toBe(400);
+    expect((await h.http.get('/v1/cubes').query({ limit: 0 }).set(auth())).status).toBe(400);
+    expect((await h.http.get('/v1/cubes').query({ limit: 'ten' }).set(auth())).status).toBe(400);
+  });
+
+  it('answers an unknown route with 404 in the error envelope', async () => {
+    const res = await h.http.get('/v1/nothing-here').set(auth());
+    expect(res.status).toBe(404);
+    expect(res.body.error.code).toBe('route_not_found');
+  });
+
+  it('answers a cube id that is not a UUID with 404', async () => {
+    expect((await h.http.get('/v1/cubes/not-a-uuid').set(auth())).status).toBe(404);
+  });
+
+  it('loses nothing stored after all of the above', async () => {
+    const res = await h.http.get(`/v1/cubes/${cubeId}`).set(auth()).expect(200);
+    expect(res.body.name).toBe('kept');
+  });
+
+  it('echoes a caller request id', async () => {
+    const res = await h.http.get('/v1/cubes/not-a-uuid').set(auth()).set('X-Request-Id', 'trace-123');
+    expect(res.headers['x-request-id']).toBe('trace-123');
+    expect(res.body.error.requestId).toBe('trace-123');
+  });
+});

@@ -1,0 +1,120 @@
+import { createE2eHarness, E2eHarness } from '@engram/testing';
+
+/**
+ * The cross-tenant matrix: every tenant route, called with credentials that must not
+ * reach the target cube, is refused without data and without a hint that it exists.
+ */
+interface Route {
+  method: 'get' | 'post' | 'patch' | 'delete';
+  path: (cubeId: string) => string;
+  body?: object;
+  write: boolean;
+}
+
+const CUBE_ROUTES: Route[] = [
+  { method: 'get', path: (id) => `/v1/cubes/${id}`, write: false },
+  { method: 'patch', path: (id) => `/v1/cubes/${id}`, body: { description: 'hijacked' }, write: true },
+  { method: 'delete', path: (id) => `/v1/cubes/${id}`, write: true },
+];
+
+describe('cross-tenant access', () => {
+  let h: E2eHarness;
+  let victimCube: { id: string; tenantId: string; name: string };
+  let victimOtherCube: { id: string };
+  const keys: Record<string, string> = {};
+
+  beforeAll(async () => {
+    h = await createE2eHarness();
+    victimCube = await h.factory.cube({ name: 'victim-secret' });
+    victimOtherCube = await h.factory.cube({ tenantId: victimCube.tenantId });
+    keys.otherTenant = (await h.factory.apiKey()).key;
+    keys.scopedToOtherCube = (await h.factory.apiKey({ tenantId: victimCube.tenantId, cubeIds: [victimOtherCube.id] })).key;
+    const revoked = await h.factory.apiKey({ tenantId: victimCube.tenantId });
+    await h.http.delete(`/v1/admin/tenants/${victimCube.tenantId}/keys/${revoked.id}`).set({ Authorization: `Bearer ${h.adminToken}` }).expect(204);
+    keys.revoked = revoked.key;
+    keys.readOnly = (await h.factory.apiKey({ tenantId: victimCube.tenantId, scopes: ['memories:read' as never] })).key;
+    keys.owner = (await h.factory.apiKey({ tenantId: victimCube.tenantId })).key;
+    // An expired key: created valid, then its expiry passes.
+    const expiring = await h.factory.apiKey({ tenantId: victimCube.tenantId, expiresAt: new Date(Date.now() + 1500) });
+    keys.expired = expiring.key;
+  });
+
+  afterAll(() => h.close());
+
+  const send = (route: Route, cubeId: string, key: string) => {
+    const request = h.http[route.method](route.path(cubeId)).set('Authorization', `Bearer ${key}`);
+    return route.body ? request.send(route.body) : request;
+  };
+
+  const expectNoLeak = (body: unknown) => {
+    const text = JSON.stringify(body);
+    expect(text).not.toContain('victim-secret');
+    expect(text).not.toContain(victimCube.tenantId);
+  };
+
+  describe.each(CUBE_ROUTES)('$method cube route', (route) => {
+    it('answers 404 to another tenant, exactly as for a cube that does not exist', async () => {
+      const res = await send(route, victimCube.id, keys.otherTenant);
+      const missing = await send(route, '00000000-0000-4000-8000-000000000000', keys.otherTenant);
+      expect(res.status).toBe(404);
+      expect(res.body.error).toMatchObject({ code: 'not_found', message: missing.body.error.message });
+      expectNoLeak(res.body);
+    });
+
+    it('answers 404 to a key scoped to another cube of the same tenant', async () => {
+      const res = await send(route, victimCube.id, keys.scopedToOtherCube);
+      expect(res.status).toBe(404);
+      expectNoLeak(res.body);
+    });
+
+    it('answers 401 to a revoked key', async () => {
+      const res = await send(route, victimCube.id, keys.revoked);
+      expect(res.status).toBe(401);
+      expectNoLeak(res.body);
+    });
+
+    it('answers 401 to an expired key', async () => {
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, 1600)));
+      const res = await send(route, victimCube.id, keys.expired);
+      expect(res.status).toBe(401);
+    });
+
+    it('answers 401 to a made-up key and to no key', async () => {
+      expect((await send(route, victimCube.id, 'egm_000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA')).status).toBe(401);
+      const anonymous = route.body ? h.http[route.method](route.path(victimCube.id)).send(route.body) : h.http[route.method](route.path(victimCube.id));
+      expect((await anonymous).status).toBe(401);
+    });
+
+    if (route.write) {
+      it('refuses a read-only key of the owner', async () => {
+        const res = await send(route, victimCube.id, keys.readOnly);
+        expect(res.status).toBe(403);
+        expect(res.body.error.code).toBe('forbidden');
+      });
+    }
+  });
+
+  it('leaves the cube untouched after every refused write', async () => {
+    const res = await h.http.get(`/v1/cubes/${victimCube.id}`).set('Authorization', `Bearer ${keys.owner}`).expect(200);
+    expect(res.body).toMatchObject({ id: victimCube.id, name: 'victim-secret', description: null });
+  });
+
+  it('lists only the caller tenant cubes, and only the cubes a scoped key may see', async () => {
+    const other = await h.http.get('/v1/cubes').set('Authorization', `Bearer ${keys.otherTenant}`).expect(200);
+    expect(other.body.items.map((c: { id: string }) => c.id)).not.toContain(victimCube.id);
+    const scoped = await h.http.get('/v1/cubes').set('Authorization', `Bearer ${keys.scopedToOtherCube}`).expect(200);
+    expect(scoped.body.items.map((c: { id: string }) => c.id)).toEqual([victimOtherCube.id]);
+  });
+
+  it('keeps tenant keys off admin routes and the admin token off tenant routes', async () => {
+    const tenantOnAdmin = await h.http.get('/v1/admin/tenants').set('Authorization', `Bearer ${keys.owner}`);
+    expect(tenantOnAdmin.status).toBe(404);
+    const adminOnTenant = await h.http.get(`/v1/cubes/${victimCube.id}`).set('Authorization', `Bearer ${h.adminToken}`);
+    expect(adminOnTenant.status).toBe(404);
+  });
+
+  it('does not let a scoped key create cubes outside its list', async () => {
+    const res = await h.http.post('/v1/cubes').set('Authorization', `Bearer ${keys.scopedToOtherCube}`).send({ name: 'sneaky' });
+    expect(res.status).toBe(403);
+  });
+});
