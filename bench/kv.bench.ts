@@ -1,0 +1,144 @@
+// Activation memory (KV cache injection) on a model the bench creates: time to first
+// token with an injected cache vs re-prefilling the same memory text at 256/1024/4096
+// memory tokens, logit agreement, cache load time per tier, decode tokens/s, ONNX forward
+// throughput vs the TypeScript reference, peak RSS. Prints a table, then ONE JSON line.
+//   npm run build && node dist/bench/kv.bench.js [--layers 4] [--hidden 256] [--reps 3] [--sizes 256,1024,4096]
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { ActivationMemory, KvCacheStore } from '@engram/activation';
+import {
+  createTinyModel,
+  generate,
+  loadLanguageModel,
+  loadModelWeights,
+  mulberry32,
+  OnnxSessionRegistry,
+  referenceForward,
+} from '@engram/inference';
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : fallback;
+}
+
+const LAYERS = Number(arg('layers', '4'));
+const HIDDEN = Number(arg('hidden', '256'));
+const REPS = Number(arg('reps', '3'));
+const SIZES = arg('sizes', '256,1024,4096').split(',').map(Number);
+const QUESTION_TOKENS = 16;
+const DECODE_TOKENS = 32;
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const r2 = (x: number): number => Math.round(x * 100) / 100;
+
+async function main(): Promise<void> {
+  const root = mkdtempSync(join(tmpdir(), 'engram-kv-bench-'));
+  const dir = join(root, 'model');
+  createTinyModel({ outDir: dir, layers: LAYERS, hidden: HIDDEN, heads: 4, kvHeads: 2, intermediate: HIDDEN * 3, vocab: 512, seed: 1, maxPositionEmbeddings: 4608 });
+  const registry = new OnnxSessionRegistry();
+  const model = await loadLanguageModel(dir, registry);
+  const rand = mulberry32(7);
+  const maxId = 256; // byte tokens: always valid, never special
+  const tokens = (n: number): number[] => Array.from({ length: n }, () => Math.floor(rand() * maxId));
+  const cacheDir = join(root, 'kv');
+  const memory = new ActivationMemory(new KvCacheStore({ dir: cacheDir, ramBytes: 1024 ** 3 }));
+
+  // Warm-up (session init, allocator).
+  await generate(model, tokens(64), { temperature: 0, maxTokens: 2, ignoreEos: true });
+
+  const rows: Record<string, number | boolean | string>[] = [];
+  for (const n of SIZES) {
+    const mem = tokens(n);
+    const prompt = [...mem, ...tokens(QUESTION_TOKENS)];
+    const buildStart = performance.now();
+    const { entry } = await memory.build(model, { tokens: mem });
+    const buildMs = performance.now() - buildStart;
+
+    const prefillTimes: number[] = [];
+    let full = await generate(model, prompt, { temperature: 0, maxTokens: 1, ignoreEos: true, keepLogits: true });
+    for (let i = 0; i < REPS; i++) {
+      const t = performance.now();
+      full = await generate(model, prompt, { temperature: 0, maxTokens: 1, ignoreEos: true, keepLogits: true });
+      prefillTimes.push(performance.now() - t);
+    }
+    const injectedTimes: number[] = [];
+    const ramLoad: number[] = [];
+    let injected = full;
+    for (let i = 0; i < REPS; i++) {
+      const t = performance.now();
+      const hit = await memory.prefixFor(model, prompt);
+      ramLoad.push(performance.now() - t);
+      injected = await generate(model, prompt, { temperature: 0, maxTokens: 1, ignoreEos: true, keepLogits: true, prefix: hit.prefix });
+      injectedTimes.push(performance.now() - t);
+      if (hit.cachedTokens !== n) throw new Error(`expected ${n} cached tokens, got ${hit.cachedTokens}`);
+    }
+    const diskLoad: number[] = [];
+    const diskTtft: number[] = [];
+    for (let i = 0; i < REPS; i++) {
+      const cold = new ActivationMemory(new KvCacheStore({ dir: cacheDir })); // empty RAM: reads the disk tier
+      const t = performance.now();
+      const hit = await cold.prefixFor(model, prompt);
+      diskLoad.push(performance.now() - t);
+      if (!hit.tiers.every((x) => x === 'disk')) throw new Error('expected a disk hit');
+      await generate(model, prompt, { temperature: 0, maxTokens: 1, ignoreEos: true, prefix: hit.prefix });
+      diskTtft.push(performance.now() - t);
+    }
+    let maxDiff = 0;
+    full.logits![0].forEach((v, j) => (maxDiff = Math.max(maxDiff, Math.abs(v - injected.logits![0][j]))));
+    const prefillMs = median(prefillTimes);
+    const injectedMs = median(injectedTimes);
+    rows.push({
+      memoryTokens: n,
+      ttftPrefillMs: r2(prefillMs),
+      ttftInjectedRamMs: r2(injectedMs),
+      speedupRam: r2(prefillMs / injectedMs),
+      ttftInjectedDiskMs: r2(median(diskTtft)),
+      speedupDisk: r2(prefillMs / median(diskTtft)),
+      loadRamMs: r2(median(ramLoad)),
+      loadDiskMs: r2(median(diskLoad)),
+      cacheMiB: r2(entry.bytes / 1024 ** 2),
+      buildMs: r2(buildMs),
+      maxLogitDiff: Number(maxDiff.toExponential(2)),
+      sameToken: full.tokenIds[0] === injected.tokenIds[0],
+    });
+  }
+
+  // Decode speed after a 1024-token prefix.
+  const decode = await generate(model, tokens(1024), { temperature: 0, maxTokens: DECODE_TOKENS, ignoreEos: true });
+  // ONNX vs TypeScript reference on the same 64-token forward.
+  const fwdTokens = tokens(64);
+  const weights = loadModelWeights(model.directory);
+  let t = performance.now();
+  referenceForward(model.config, weights, { inputIds: fwdTokens });
+  const refMs = performance.now() - t;
+  const onnxTimes: number[] = [];
+  for (let i = 0; i < REPS; i++) {
+    t = performance.now();
+    await model.forward({ inputIds: fwdTokens, allLogits: true });
+    onnxTimes.push(performance.now() - t);
+  }
+  const onnxMs = median(onnxTimes);
+  await registry.disposeAll();
+  rmSync(root, { recursive: true, force: true });
+
+  console.log(`kv bench: ${LAYERS} layers, hidden ${HIDDEN}, 4 heads / 2 kv heads, vocab 512, +${QUESTION_TOKENS} question tokens, median of ${REPS}`);
+  console.table(rows);
+  const summary = {
+    bench: 'kv',
+    model: { layers: LAYERS, hidden: HIDDEN, heads: 4, kvHeads: 2, vocab: 512 },
+    sizes: rows,
+    decodeTokensPerSecond: r2(decode.timings.decodeTokensPerSecond),
+    forward64: { onnxMs: r2(onnxMs), referenceMs: r2(refMs), onnxOverReference: r2(refMs / onnxMs) },
+    peakRssMiB: r2(process.resourceUsage().maxRSS / 1024),
+    target: { speedupAt1024: 10, met: Number(rows.find((r) => r.memoryTokens === 1024)?.speedupRam ?? 0) >= 10 },
+  };
+  console.log(`decode ${summary.decodeTokensPerSecond} tok/s; forward(64) onnx ${summary.forward64.onnxMs} ms vs reference ${summary.forward64.referenceMs} ms (${summary.forward64.onnxOverReference}x); peak RSS ${summary.peakRssMiB} MiB`);
+  console.log(JSON.stringify(summary));
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
