@@ -6,7 +6,7 @@ for (const [name, [target]] of Object.entries(aliases)) moduleNameMapper[`^${nam
 
 const common = {
   testEnvironment: '<rootDir>/libs/testing/src/node-realm.environment.js',
-  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true, tsconfig: 'tsconfig.json' }] },
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
   moduleFileExtensions: ['ts', 'js', 'json'],
   moduleNameMapper,
   rootDir: __dirname,
