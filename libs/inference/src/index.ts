@@ -25,6 +25,7 @@ export { OnnxSessionRegistry, DecoderSession, type SessionOptions, type ModelSou
 export { type HostTensor, floatTensor, int64Tensor } from './runtime/tensor';
 export { type KvState, type KvLayer, emptyKv, kvBytes, sliceKv, concatKv } from './runtime/kv-state';
 export { LanguageModel, loadLanguageModel, type MemoryBlock, type ForwardInput, type ForwardOutput, type LoadModelOptions } from './runtime/language-model';
+export { ModelHost } from './runtime/model-host';
 export { TextTokenizer, type ChatMessage } from './tokenizer/text-tokenizer';
 export { Sampler, argmax, type SamplingOptions } from './generation/sampler';
 export { generate, generateChat, type GenerateOptions, type GenerateResult, type TokenEvent, type FinishReason } from './generation/generate';

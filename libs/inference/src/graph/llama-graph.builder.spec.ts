@@ -88,6 +88,21 @@ describe.each(configs)('Llama graph vs TypeScript reference: %s', (label, opts) 
     expect(maxAbsDiff(ref2.logits, full.logits.subarray(prompt.length * c.vocabSize))).toBeLessThan(1e-4);
   });
 
+  it('honours attention_mask padding and explicit position_ids like the reference', async () => {
+    const mask = [0, 0, 1, 1, 1, 1, 1, 1];
+    const positions = [0, 0, 0, 1, 2, 3, 4, 5];
+    const f = feeds(prompt, undefined, undefined);
+    f.attention_mask = new ort.Tensor('int64', BigInt64Array.from(mask.map(BigInt)), [1, 8]);
+    f.position_ids = new ort.Tensor('int64', BigInt64Array.from(positions.map(BigInt)), [1, 8]);
+    const out = (await session.run(f)).logits.data as Float32Array;
+    const ref = referenceForward(c, weights, { inputIds: prompt, attentionMask: mask, positionIds: positions });
+    const V = c.vocabSize;
+    expect(maxAbsDiff(out.subarray(2 * V), ref.logits.subarray(2 * V))).toBeLessThan(1e-4);
+    // Padding is not ignored: the unpadded sequence of the same tokens differs.
+    const unpadded = referenceForward(c, weights, { inputIds: prompt });
+    expect(maxAbsDiff(out.subarray(7 * V), unpadded.logits.subarray(7 * V))).toBeGreaterThan(1e-3);
+  });
+
   it('memory inputs change the logits, and R = 0 or zero blocks give exactly the base model', async () => {
     const base = await session.run(feeds(prompt, undefined, undefined));
     const zeros: ReferenceMemory = { rank: 4, gate: randomMemory(c.numLayers, 4, c.hiddenSize, 1).gate, up: randomMemory(c.numLayers, 4, c.hiddenSize, 2).up, down: new Float32Array(c.numLayers * c.hiddenSize * 4) };

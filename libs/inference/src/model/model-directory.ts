@@ -79,11 +79,32 @@ export function openModelDirectory(dir: string): ModelDirectory {
   } else {
     throw new InferenceError(InferenceErrorCode.ModelInvalid, `model directory ${dir}: no model.safetensors, sharded index or model.onnx`);
   }
+  return { dir, format, config, rawConfig, tokenizerJson, tokenizerConfig, weightFiles, fingerprint: fingerprintOf(rawConfig, weightFiles, tokenizerJson) };
+}
+
+// Hashing multi-GB weights on every open would dominate load time: weight digests are
+// memoized per file identity (path, size, mtime, inode).
+const weightDigests = new Map<string, string>();
+
+function weightDigest(path: string): string {
+  const st = statSync(path);
+  const id = `${path}|${st.size}|${st.mtimeMs}|${st.ino}`;
+  let digest = weightDigests.get(id);
+  if (!digest) {
+    const h = createHash('sha256');
+    hashFile(h, path);
+    digest = h.digest('hex');
+    weightDigests.set(id, digest);
+  }
+  return digest;
+}
+
+function fingerprintOf(rawConfig: Record<string, unknown>, weightFiles: readonly string[], tokenizerJson: Record<string, unknown>): string {
   const hash = createHash('sha256');
   hash.update(JSON.stringify(rawConfig));
-  for (const f of weightFiles) hashFile(hash, f);
+  for (const f of weightFiles) hash.update(weightDigest(f));
   hash.update(JSON.stringify(tokenizerJson));
-  return { dir, format, config, rawConfig, tokenizerJson, tokenizerConfig, weightFiles, fingerprint: hash.digest('hex') };
+  return hash.digest('hex');
 }
 
 /** Loads and validates the weights of a safetensors model directory (float32 in memory). */

@@ -76,3 +76,17 @@ describe('OnnxSessionRegistry', () => {
     expect(registry.size).toBe(0);
   });
 });
+
+describe('ModelHost', () => {
+  it('shares one load per directory and options, and disposes every session', async () => {
+    const { ModelHost } = await import('./model-host');
+    const host = new ModelHost();
+    const [a, b] = await Promise.all([host.load(dir), host.load(`${dir}/`)]);
+    expect(b).toBe(a);
+    expect(await host.loaded()).toEqual([a]);
+    await expect(host.load(join(root, 'missing'))).rejects.toMatchObject({ code: InferenceErrorCode.ModelNotFound });
+    expect(await host.loaded()).toHaveLength(1);
+    await host.dispose();
+    expect(host.sessions.size).toBe(0);
+  });
+});
