@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { createTinyModel, generate, LanguageModel, loadLanguageModel, OnnxSessionRegistry } from '@engram/inference';
 import { ActivationErrorCode } from './activation.error';
 import { ActivationMemory } from './activation-memory';
+import { chatPromptTokens, memoryPrefixTokens } from './memory-prompt';
 import { KvCacheStore } from './kv-cache.store';
 import { InMemoryObjectStore } from './tiers/object-store.tier';
 
@@ -30,7 +31,7 @@ const promptTokens = (): number[] => [...memoryTokens(), ...model.tokenizer.enco
 describe('ActivationMemory', () => {
   it('injecting a cache gives the logits of a full prefill (1e-4) and the same greedy tokens', async () => {
     const memory = new ActivationMemory(new KvCacheStore({ chunkTokens: CHUNK, dir: join(root, 'exact') }));
-    const built = await memory.build(model, { text: MEMORY, sources: [{ memoryId: 'm1', text: MEMORY }], owner: 'cube-1' });
+    const built = await memory.build(model, { format: 'raw', text: MEMORY, sources: [{ memoryId: 'm1', text: MEMORY }], owner: 'cube-1' });
     expect(built.prefilledTokens).toBe(memoryTokens().length);
     expect(memoryTokens().length % CHUNK).not.toBe(0); // exercises the partial tail chunk too
 
@@ -50,21 +51,21 @@ describe('ActivationMemory', () => {
 
   it('reuses the longest cached prefix and prefills only the rest', async () => {
     const memory = new ActivationMemory(new KvCacheStore({ chunkTokens: CHUNK }));
-    await memory.build(model, { text: MEMORY });
+    await memory.build(model, { format: 'raw', text: MEMORY });
     const toks = memoryTokens();
     const diverging = [...toks.slice(0, 2 * CHUNK + 3), 7, 7, 7];
     expect((await memory.prefixFor(model, diverging)).cachedTokens).toBe(2 * CHUNK);
     const extended = await memory.build(model, { tokens: [...toks, ...model.tokenizer.encode(QUESTION)] });
     expect(extended.reusedTokens).toBe(toks.length);
     expect(extended.prefilledTokens).toBe(model.tokenizer.encode(QUESTION).length);
-    const rebuilt = await memory.build(model, { text: MEMORY });
+    const rebuilt = await memory.build(model, { format: 'raw', text: MEMORY });
     expect(rebuilt.prefilledTokens).toBe(0);
   });
 
   it('reloads caches from disk after a restart, and drops a corrupt chunk instead of serving it', async () => {
     const dir = join(root, 'restart');
     const first = new ActivationMemory(new KvCacheStore({ chunkTokens: CHUNK, dir }));
-    const { entry } = await first.build(model, { text: MEMORY, owner: 'cube-1' });
+    const { entry } = await first.build(model, { format: 'raw', text: MEMORY, owner: 'cube-1' });
     const restarted = new KvCacheStore({ chunkTokens: CHUNK, dir });
     expect(restarted.getEntry(entry.id)).toMatchObject({ owner: 'cube-1', tokens: entry.tokens });
     expect(await restarted.tierOf(entry.id)).toBe('disk');
@@ -88,7 +89,7 @@ describe('ActivationMemory', () => {
     const objects = new InMemoryObjectStore();
     const store = new KvCacheStore({ chunkTokens: CHUNK, dir: join(root, 'obj'), objectStore: objects });
     const memory = new ActivationMemory(store);
-    const { entry } = await memory.build(model, { text: MEMORY });
+    const { entry } = await memory.build(model, { format: 'raw', text: MEMORY });
     expect(objects.objects.size).toBe(entry.chunkHashes.length);
     await store.evict(entry.id, 'ram');
     await store.evict(entry.id, 'disk');
@@ -101,22 +102,22 @@ describe('ActivationMemory', () => {
   it('keeps pinned caches in RAM under pressure and evicts the others', async () => {
     const store = new KvCacheStore({ chunkTokens: CHUNK, ramBytes: 64 * 1024 });
     const memory = new ActivationMemory(store);
-    const pinned = await memory.build(model, { text: MEMORY, pin: true });
+    const pinned = await memory.build(model, { format: 'raw', text: MEMORY, pin: true });
     expect(pinned.entry.pinned).toBe(true);
-    for (let i = 0; i < 6; i++) await memory.build(model, { text: `${i} ${MEMORY} ${i}` });
+    for (let i = 0; i < 6; i++) await memory.build(model, { format: 'raw', text: `${i} ${MEMORY} ${i}` });
     expect(await store.tierOf(pinned.entry.id)).toBe('ram');
     expect(store.metrics().ram!.evictions).toBeGreaterThan(0);
     expect(store.metrics().ram!.bytes).toBeLessThanOrEqual(64 * 1024 + pinned.entry.bytes);
     store.unpin(pinned.entry.id);
-    for (let i = 0; i < 6; i++) await memory.build(model, { text: `${i}${i} ${MEMORY}` });
+    for (let i = 0; i < 6; i++) await memory.build(model, { format: 'raw', text: `${i}${i} ${MEMORY}` });
     expect(await store.tierOf(pinned.entry.id)).toBe('missing');
   });
 
   it('invalidates the caches built from a memory, keeping chunks other caches share', async () => {
     const store = new KvCacheStore({ chunkTokens: CHUNK, dir: join(root, 'inv') });
     const memory = new ActivationMemory(store);
-    const a = await memory.build(model, { text: MEMORY, sources: [{ memoryId: 'm1', text: MEMORY }] });
-    const b = await memory.build(model, { text: `${MEMORY}${QUESTION}`, sources: [{ memoryId: 'm2', text: 'x' }] });
+    const a = await memory.build(model, { format: 'raw', text: MEMORY, sources: [{ memoryId: 'm1', text: MEMORY }] });
+    const b = await memory.build(model, { format: 'raw', text: `${MEMORY}${QUESTION}`, sources: [{ memoryId: 'm2', text: 'x' }] });
     expect(await store.invalidateIfChanged('m1', a.entry.sources[0].textHash)).toEqual([]);
     expect(await store.invalidate('m1')).toEqual([a.entry.id]);
     expect(store.getEntry(a.entry.id)).toBeUndefined();
@@ -127,13 +128,29 @@ describe('ActivationMemory', () => {
 
   it('refuses a cache built by another model fingerprint', async () => {
     const memory = new ActivationMemory(new KvCacheStore({ chunkTokens: CHUNK }));
-    const { entry } = await memory.build(model, { text: MEMORY });
+    const { entry } = await memory.build(model, { format: 'raw', text: MEMORY });
     await expect(memory.withCaches(other, [entry.id], [1, 2])).rejects.toMatchObject({ code: ActivationErrorCode.FingerprintMismatch });
     await expect(memory.withCaches(model, ['nope'], [1])).rejects.toMatchObject({ code: ActivationErrorCode.CacheNotFound });
     expect((await memory.prefixFor(other, entry.tokens)).cachedTokens).toBe(0);
     const ok = await memory.withCaches(model, [entry.id], [1, 2]);
     expect(ok.tokens).toEqual([...entry.tokens, 1, 2]);
     expect(ok.cachedTokens).toBe(entry.tokens.length);
+  });
+
+  it('caches memory as a leading system message that chat prompts start with', async () => {
+    const memory = new ActivationMemory(new KvCacheStore({ chunkTokens: CHUNK }));
+    const { entry } = await memory.build(model, { text: MEMORY, owner: 'cube-1' });
+    expect(entry.tokens).toEqual(memoryPrefixTokens(model.tokenizer, MEMORY));
+    const messages = [{ role: 'user', content: 'where does Alice live?' }];
+    const prompt = chatPromptTokens(model.tokenizer, messages, MEMORY);
+    expect(prompt.slice(0, entry.tokens.length)).toEqual(entry.tokens);
+    const hit = await memory.prefixFor(model, prompt);
+    expect(hit.cachedTokens).toBe(entry.tokens.length);
+    const opts = { temperature: 0, maxTokens: 4, ignoreEos: true, keepLogits: true };
+    const full = await generate(model, prompt, opts);
+    const injected = await generate(model, prompt, { ...opts, prefix: hit.prefix });
+    expect(injected.tokenIds).toEqual(full.tokenIds);
+    injected.logits!.forEach((l, i) => l.forEach((v, j) => expect(Math.abs(v - full.logits![i][j])).toBeLessThan(1e-4)));
   });
 
   it('refuses memory text over the context length', async () => {

@@ -2,17 +2,23 @@
 // the longest cached prefix of a prompt, so only the rest is prefilled.
 import type { KvState, LanguageModel } from '@engram/inference';
 import { ActivationError, ActivationErrorCode } from './activation.error';
+import { memoryPrefixTokens, PromptTokenizer } from './memory-prompt';
 import { KvCacheEntry, KvCacheSource, KvCacheStore, PrefixHit, textHash } from './kv-cache.store';
 
 /** What activation memory needs of a model (LanguageModel satisfies it). */
 export type PrefillModel = Pick<LanguageModel, 'fingerprint' | 'prefill' | 'maxContext'> & {
-  tokenizer: Pick<LanguageModel['tokenizer'], 'encode'>;
+  tokenizer: PromptTokenizer;
 };
 
 export interface BuildKvCacheRequest {
   /** Memory text (tokenized without special tokens) or ready token ids. */
   text?: string;
   tokens?: readonly number[];
+  /**
+   * How `text` is tokenized: 'system' (default) renders it as the leading system message
+   * of the chat template, matching chatPromptTokens(…, memoryText); 'raw' encodes it as is.
+   */
+  format?: 'system' | 'raw';
   /** Provenance: the plaintext memories the text came from. */
   sources?: readonly { memoryId: string; text: string }[] | readonly KvCacheSource[];
   owner?: string | null;
@@ -40,7 +46,13 @@ export class ActivationMemory {
   constructor(readonly store: KvCacheStore) {}
 
   async build(model: PrefillModel, request: BuildKvCacheRequest): Promise<BuildKvCacheResult> {
-    const tokens = request.tokens ? [...request.tokens] : request.text !== undefined ? model.tokenizer.encode(request.text) : [];
+    const tokens = request.tokens
+      ? [...request.tokens]
+      : request.text === undefined || request.text === ''
+        ? []
+        : request.format === 'raw'
+          ? model.tokenizer.encode(request.text)
+          : memoryPrefixTokens(model.tokenizer, request.text);
     if (tokens.length === 0) throw new ActivationError(ActivationErrorCode.InvalidRequest, 'a KV cache needs non-empty text or tokens');
     if (tokens.length > model.maxContext) {
       throw new ActivationError(ActivationErrorCode.InvalidRequest, `memory text of ${tokens.length} tokens exceeds the model's context length of ${model.maxContext}`);

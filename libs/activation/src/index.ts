@@ -8,3 +8,4 @@ export { RamTier } from './tiers/ram.tier';
 export { DiskTier } from './tiers/disk.tier';
 export { ObjectStoreTier, InMemoryObjectStore, type ObjectStoreClient } from './tiers/object-store.tier';
 export { type TierName, type TierMetrics, type BlobTier } from './tiers/tier-metrics';
+export { memoryPrefixTokens, chatPromptTokens, type PromptTokenizer } from './memory-prompt';
