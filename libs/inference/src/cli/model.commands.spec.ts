@@ -16,6 +16,15 @@ describe('engram model create-tiny', () => {
     for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']) expect(existsSync(join(out, f))).toBe(true);
     const dir = openModelDirectory(out);
     expect(dir.config).toMatchObject({ numLayers: 3, hiddenSize: 32, vocabSize: 300 });
+
+    const chunks: string[] = [];
+    const capture = jest.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => (chunks.push(String(c)), true));
+    await program.parseAsync(['node', 'engram', 'model', 'generate', out, '--prompt', 'hi', '--max-tokens', '3']);
+    await program.parseAsync(['node', 'engram', 'model', 'inspect', out]);
+    capture.mockRestore();
+    const lines = chunks.join('').trim().split('\n');
+    expect(JSON.parse(lines[lines.length - 2])).toMatchObject({ usage: { completionTokens: expect.any(Number) } });
+    expect(JSON.parse(lines[lines.length - 1])).toMatchObject({ fingerprint: dir.fingerprint, format: 'safetensors' });
   });
 
   it('rejects a non-numeric option', async () => {

@@ -1,7 +1,9 @@
 // `engram model …` commands owned by the inference library; apps/cli mounts them.
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
+import { generateChat } from '../generation/generate';
 import { openModelDirectory } from '../model/model-directory';
+import { ModelHost } from '../runtime/model-host';
 import { createTinyModel } from '../tiny/tiny-model.generator';
 
 const int = (name: string) => (value: string): number => {
@@ -43,6 +45,42 @@ export function registerModelCommands(program: Command): Command {
       });
       const dir = openModelDirectory(out);
       process.stdout.write(`${JSON.stringify({ dir: out, fingerprint: dir.fingerprint, config: dir.rawConfig })}\n`);
+    });
+  model
+    .command('inspect <dir>')
+    .description('validate a model directory and print its fingerprint and normalised config')
+    .action((dir: string) => {
+      const m = openModelDirectory(resolve(dir));
+      process.stdout.write(`${JSON.stringify({ dir: m.dir, format: m.format, fingerprint: m.fingerprint, config: m.config })}\n`);
+    });
+  model
+    .command('generate <dir>')
+    .description('chat with a model directory (smoke test): streams the reply to stdout')
+    .requiredOption('--prompt <text>', 'user message')
+    .option('--system <text>', 'system message')
+    .option('--max-tokens <n>', 'tokens to generate', int('max-tokens'), 64)
+    .option('--temperature <t>', 'sampling temperature (0 = greedy)', Number, 0)
+    .option('--top-p <p>', 'nucleus sampling mass', Number, 1)
+    .option('--seed <n>', 'sampling seed', int('seed'))
+    .option('--provider <name>', 'execution provider: cpu | cuda', 'cpu')
+    .action(async (dir: string, o: Record<string, unknown>) => {
+      const provider = o.provider === 'cuda' ? 'cuda' : o.provider === 'cpu' ? 'cpu' : undefined;
+      if (!provider) throw new Error(`--provider must be cpu or cuda, got "${String(o.provider)}"`);
+      const host = new ModelHost({ provider });
+      try {
+        const lm = await host.load(resolve(dir));
+        const messages = [...(o.system ? [{ role: 'system', content: String(o.system) }] : []), { role: 'user', content: String(o.prompt) }];
+        const result = await generateChat(lm, messages, {
+          maxTokens: o.maxTokens as number,
+          temperature: o.temperature as number,
+          topP: o.topP as number,
+          seed: o.seed as number | undefined,
+          onToken: (e) => process.stdout.write(e.text),
+        });
+        process.stdout.write(`\n${JSON.stringify({ finishReason: result.finishReason, usage: result.usage, timings: result.timings })}\n`);
+      } finally {
+        await host.dispose();
+      }
     });
   return model;
 }

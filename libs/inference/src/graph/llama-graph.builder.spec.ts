@@ -28,6 +28,7 @@ const configs: [string, Partial<TinyModelOptions>][] = [
   ['MHA, untied', { layers: 2, hidden: 32, heads: 4 }],
   ['GQA with q/k/v bias (Qwen2-style)', { layers: 2, hidden: 48, heads: 6, kvHeads: 2, qkvBias: true, ropeTheta: 1e6 }],
   ['tied embeddings, one KV head', { layers: 3, hidden: 32, heads: 4, kvHeads: 1, tieEmbeddings: true, intermediate: 40 }],
+  ['bf16 weights', { layers: 1, hidden: 32, heads: 2, dtype: 'BF16' }],
 ];
 
 describe.each(configs)('Llama graph vs TypeScript reference: %s', (label, opts) => {
