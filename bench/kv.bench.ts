@@ -25,7 +25,7 @@ function arg(name: string, fallback: string): string {
 
 const LAYERS = Number(arg('layers', '4'));
 const HIDDEN = Number(arg('hidden', '256'));
-const REPS = Number(arg('reps', '3'));
+const REPS = Number(arg('reps', '5'));
 const SIZES = arg('sizes', '256,1024,4096').split(',').map(Number);
 const QUESTION_TOKENS = 16;
 const DECODE_TOKENS = 32;
