@@ -9,3 +9,4 @@ export { DiskTier } from './tiers/disk.tier';
 export { ObjectStoreTier, InMemoryObjectStore, type ObjectStoreClient } from './tiers/object-store.tier';
 export { type TierName, type TierMetrics, type BlobTier } from './tiers/tier-metrics';
 export { memoryPrefixTokens, chatPromptTokens, type PromptTokenizer } from './memory-prompt';
+export { S3ObjectStoreClient, signS3Request, type S3Config } from './tiers/s3-object-store.client';
