@@ -4,10 +4,12 @@
 // sequence (upsert/remove) and may persist the HNSW graph with save()/loadDense().
 import { loadSnapshot, LoadResult, saveSnapshot, SnapshotManifest, SnapshotMeta } from './dense/hnsw-snapshot';
 import { DenseHit, DEFAULT_HNSW_PARAMS, HnswParams, HnswVectorIndex } from './dense/hnsw-vector.index';
+import { QuantizedVectorStore } from './dense/quantized-vector.store';
 import { compileFilter, DocumentAttributes, filterRestricts, MemoryFilter, TimeInput, toEpochMs } from './filter/memory-filter';
 import { Bm25Index, Bm25Options } from './lexical/bm25.index';
 import { DEFAULT_RANKING, RankingOptions } from './ranking/ranking-options';
 import { parseTimeIntent, TimeIntent } from './ranking/time-intent';
+import { TopK } from './ranking/top-k';
 import { analyze } from './text/analyzer';
 
 export interface IndexDocument extends DocumentAttributes {
@@ -55,7 +57,6 @@ interface DocRecord {
   readonly label: number;
   readonly attrs: DocumentAttributes;
   readonly session: number;
-  readonly hasVector: boolean;
 }
 
 interface Candidate {
@@ -74,17 +75,23 @@ interface Candidate {
 }
 
 const DAY = 86_400_000;
+/** Below this estimated share of admitted documents, a filtered dense search is exact. */
+const EXACT_FILTER_SHARE = 0.02;
+const SELECTIVITY_SAMPLE = 256;
 
 export class CubeIndex {
   readonly dimension: number;
   private readonly dense: HnswVectorIndex;
+  private readonly vectors: QuantizedVectorStore;
   private readonly lexical: Bm25Index;
   private readonly ranking: RankingOptions;
   private readonly slotByLabel = new Map<number, number>();
   private readonly records: (DocRecord | undefined)[] = [];
   private readonly sessionIds = new Map<string, number>();
+  private readonly sessionSlots: number[][] = [];
   private sessionOfSlot = new Int32Array(1024);
-  private sessionLexical = new Float32Array(256);
+  private sessionLexical = new Float64Array(256);
+  private lexicalScratch = new Float64Array(1024);
   private nonActive = 0;
   private newestObservedAt = -Infinity;
 
@@ -95,6 +102,7 @@ export class CubeIndex {
       { ...DEFAULT_HNSW_PARAMS, ...options.hnsw },
       options.initialCapacity ?? 1024,
     );
+    this.vectors = new QuantizedVectorStore(options.dimension, options.initialCapacity ?? 1024);
     this.lexical = new Bm25Index(options.bm25);
     this.ranking = { ...DEFAULT_RANKING, ...options.ranking };
   }
@@ -116,17 +124,28 @@ export class CubeIndex {
     return this.dense.deletedRatio;
   }
 
-  /** Adds a document or replaces the one with the same label (text, attributes and vector). */
+  /**
+   * Adds a document or replaces the one with the same label (text, attributes and vector).
+   * Without a vector, the one already in the graph is kept (after loadDense, or an update
+   * of text/attributes only); without either, the document is found by words alone.
+   */
   upsert(doc: IndexDocument): void {
     const previous = this.slotByLabel.get(doc.label);
     if (previous !== undefined) this.dropSlot(previous, doc.vector === undefined);
-    if (doc.vector !== undefined) this.dense.add(doc.label, doc.vector);
     const slot = this.records.length;
+    if (doc.vector !== undefined) {
+      this.dense.add(doc.label, doc.vector);
+      this.vectors.set(slot, doc.vector);
+    } else {
+      const kept = this.dense.vector(doc.label);
+      if (kept) this.vectors.set(slot, kept);
+    }
     const session = doc.sessionId === undefined ? -1 : this.sessionNumber(doc.sessionId);
     const attrs = toAttributes(doc);
-    this.records.push({ label: doc.label, attrs, session, hasVector: this.dense.has(doc.label) });
+    this.records.push({ label: doc.label, attrs, session });
     this.ensureSlots(slot + 1);
     this.sessionOfSlot[slot] = session;
+    if (session >= 0) this.sessionSlots[session].push(slot);
     this.slotByLabel.set(doc.label, slot);
     this.lexical.add(slot, analyze(doc.text));
     if ((attrs.state ?? 'active') !== 'active') this.nonActive++;
@@ -154,14 +173,26 @@ export class CubeIndex {
   search(query: string, queryVector: ArrayLike<number> | null, options: SearchOptions = {}): SearchHit[] {
     const topK = Math.max(0, Math.floor(options.topK ?? 10));
     if (topK === 0 || this.size === 0) return [];
+    if (queryVector !== null && queryVector.length !== this.dimension) {
+      throw new RangeError(`query vector has dimension ${queryVector.length}, index expects ${this.dimension}`);
+    }
     const r: RankingOptions = options.ranking ? { ...this.ranking, ...options.ranking } : this.ranking;
     const predicate = compileFilter(options.filter);
     const restricts = filterRestricts(options.filter) || this.nonActive > 0;
+    const records = this.records;
     const admits = (slot: number): boolean => {
-      const rec = this.records[slot];
+      const rec = records[slot];
       return rec !== undefined && (!restricts || predicate(rec.attrs));
     };
     const pool = Math.max(topK, r.candidatePool);
+    const useLexical = r.mode !== 'dense';
+    const useDense = r.mode !== 'lexical' && queryVector !== null;
+    const roleWeights = asksAssistant(query) ? {} : r.roleWeights;
+    const roleWeight = (slot: number): number => {
+      const role = records[slot]!.attrs.role;
+      return role === undefined ? 1 : roleWeights[role] ?? 1;
+    };
+
     const candidates = new Map<number, Candidate>();
     const candidate = (slot: number): Candidate => {
       let c = candidates.get(slot);
@@ -175,59 +206,49 @@ export class CubeIndex {
       return c;
     };
 
-    // Lexical: every matching document is scored (needed for the session context), the
-    // best `pool` become candidates.
-    const useLexical = r.mode !== 'dense';
-    const useDense = r.mode !== 'lexical' && queryVector !== null;
-    const roleWeights = asksAssistant(query) ? {} : r.roleWeights;
-    const roleWeight = (slot: number): number => {
-      const role = this.records[slot]!.attrs.role;
-      return role === undefined ? 1 : roleWeights[role] ?? 1;
-    };
-    const lexicalBySlot = new Map<number, number>();
+    // Lexical: every matching document is scored (the session context needs them all);
+    // the best `pool` become candidates.
+    const lexicalScratch = this.lexicalScratch;
     const sessionLexical = this.sessionLexical;
+    const touchedSlots: number[] = [];
     const touchedSessions: number[] = [];
     if (useLexical) {
       const hits = this.lexical.score(analyze(query));
-      const slots: number[] = [];
+      const best = new TopK(pool);
+      const power = r.contextPower;
       for (let i = 0; i < hits.count; i++) {
         const slot = hits.slots[i];
-        if (!admits(slot)) continue;
+        if (restricts && !admits(slot)) continue;
         const s = hits.scores[i] * roleWeight(slot);
-        lexicalBySlot.set(slot, s);
-        slots.push(slot);
+        lexicalScratch[slot] = s;
+        touchedSlots.push(slot);
+        best.push(slot, s);
         const session = this.sessionOfSlot[slot];
         if (session >= 0) {
           if (sessionLexical[session] === 0) touchedSessions.push(session);
-          sessionLexical[session] += r.contextPower === 1 ? s : Math.pow(s, r.contextPower);
+          sessionLexical[session] += power === 1 ? s : Math.pow(s, power);
         }
       }
-      const best = topByScore(slots, (slot) => lexicalBySlot.get(slot) ?? 0, pool);
-      best.forEach((slot, rank) => {
-        const c = candidate(slot);
-        c.lexicalRank = rank + 1;
+      best.sorted().forEach((slot, rank) => {
+        candidate(slot).lexicalRank = rank + 1;
       });
     }
 
-    let denseHits: DenseHit[] = [];
     if (useDense) {
-      denseHits = this.denseSearch(queryVector, pool, restricts ? admits : null);
-      denseHits.forEach((hit, rank) => {
-        const slot = this.slotByLabel.get(hit.label);
-        if (slot === undefined) return;
-        const c = candidate(slot);
+      this.denseSearch(queryVector, pool, restricts ? admits : null, options.filter).forEach((hit, rank) => {
+        const c = candidate(hit.slot);
         c.denseRank = rank + 1;
-        c.dense = hit.similarity;
       });
     }
 
-    // Complete both scores of every candidate so the fusion never compares a score with a
-    // missing value.
+    // Complete both scores of every candidate so that fusion never compares a score with
+    // a missing value.
     const all = [...candidates.values()];
     for (const c of all) {
-      c.lexical = lexicalBySlot.get(c.slot) ?? 0;
-      if (useDense && c.denseRank === null) c.dense = this.exactSimilarity(c.slot, queryVector);
+      c.lexical = lexicalScratch[c.slot];
+      if (useDense) c.dense = this.vectors.dot(c.slot, queryVector);
     }
+    for (const slot of touchedSlots) lexicalScratch[slot] = 0;
 
     // Document-level fusion.
     let maxLexical = 0;
@@ -240,11 +261,12 @@ export class CubeIndex {
     }
     const denseSpan = maxDense - minDense > 1e-9 ? maxDense - minDense : 1;
     const wd = r.mode === 'dense' ? 1 : r.mode === 'lexical' ? 0 : r.denseWeight;
-    const lexicalRanks = rankOf(all, (c) => c.lexical);
-    const denseRanks = rankOf(all, (c) => c.dense);
+    const rrf = r.fusion === 'rrf' && r.mode === 'hybrid';
+    const lexicalRanks = rrf ? rankOf(all, (c) => c.lexical) : null;
+    const denseRanks = rrf ? rankOf(all, (c) => c.dense) : null;
     for (const c of all) {
-      if (r.fusion === 'rrf' && r.mode === 'hybrid') {
-        c.document = (r.rrfK + 1) * (0.5 / (r.rrfK + lexicalRanks.get(c)!) + 0.5 / (r.rrfK + denseRanks.get(c)!));
+      if (rrf) {
+        c.document = (r.rrfK + 1) * (0.5 / (r.rrfK + lexicalRanks!.get(c)!) + 0.5 / (r.rrfK + denseRanks!.get(c)!));
       } else {
         const lex = maxLexical > 0 ? c.lexical / maxLexical : 0;
         const den = useDense ? ((c.dense - minDense) / denseSpan) * roleWeight(c.slot) : 0;
@@ -253,18 +275,17 @@ export class CubeIndex {
     }
 
     // Session context: how well the conversation around each candidate matches. Lexical
-    // evidence is summed over every matching turn of the session, dense evidence is the
+    // evidence adds up over every matching turn of the session; the dense side takes the
     // best candidate turn of the session.
-    const sessionDense = new Map<number, number>();
+    const sessionBest = new Map<number, number>();
     for (const c of all) {
       const session = this.sessionOfSlot[c.slot];
-      if (session < 0) continue;
-      sessionDense.set(session, Math.max(sessionDense.get(session) ?? 0, c.document));
+      if (session >= 0) sessionBest.set(session, Math.max(sessionBest.get(session) ?? 0, c.document));
     }
     let maxSessionLexical = 0;
     for (const session of touchedSessions) {
       if (r.contextPower !== 1) sessionLexical[session] = Math.pow(sessionLexical[session], 1 / r.contextPower);
-      maxSessionLexical = Math.max(maxSessionLexical, sessionLexical[session]);
+      if (sessionLexical[session] > maxSessionLexical) maxSessionLexical = sessionLexical[session];
     }
     for (const c of all) {
       const session = this.sessionOfSlot[c.slot];
@@ -272,7 +293,7 @@ export class CubeIndex {
         c.context = c.document;
       } else {
         const lex = maxSessionLexical > 0 ? sessionLexical[session] / maxSessionLexical : 0;
-        const best = sessionDense.get(session) ?? 0;
+        const best = sessionBest.get(session) ?? 0;
         c.context = r.mode === 'dense' ? best : r.mode === 'lexical' ? lex : wd * best + (1 - wd) * lex;
       }
       c.combined = (1 - r.contextWeight) * c.document + r.contextWeight * c.context;
@@ -280,13 +301,14 @@ export class CubeIndex {
     for (const session of touchedSessions) sessionLexical[session] = 0;
 
     // Priors and time.
-    const reference = toEpochMs(options.referenceTime) ?? (Number.isFinite(this.newestObservedAt) ? this.newestObservedAt : undefined);
+    const reference =
+      toEpochMs(options.referenceTime) ?? (Number.isFinite(this.newestObservedAt) ? this.newestObservedAt : undefined);
     const intent = parseTimeIntent(query, reference);
     let tMin = Infinity;
     let tMax = -Infinity;
     if (intent.direction) {
       for (const c of all) {
-        const t = this.records[c.slot]!.attrs.observedAt;
+        const t = records[c.slot]!.attrs.observedAt;
         if (t === undefined) continue;
         if (t < tMin) tMin = t;
         if (t > tMax) tMax = t;
@@ -294,7 +316,7 @@ export class CubeIndex {
     }
     const halfLife = r.recencyHalfLifeDays * DAY;
     for (const c of all) {
-      const attrs = this.records[c.slot]!.attrs;
+      const attrs = records[c.slot]!.attrs;
       c.importance = r.importanceWeight * ((attrs.importance ?? 0.5) - 0.5);
       const t = attrs.observedAt;
       if (t !== undefined && reference !== undefined && r.recencyWeight > 0) {
@@ -302,9 +324,7 @@ export class CubeIndex {
       }
       if (t !== undefined && r.timeIntentWeight > 0) {
         let time = 0;
-        if (intent.window) {
-          time += t >= intent.window.start && t < intent.window.end ? 1 : 0;
-        }
+        if (intent.window && t >= intent.window.start && t < intent.window.end) time += 1;
         if (intent.direction && tMax > tMin) {
           const position = (t - tMin) / (tMax - tMin);
           time += 0.5 * (intent.direction === 'recent' ? position : 1 - position);
@@ -314,9 +334,9 @@ export class CubeIndex {
       c.score = c.combined * (1 + c.importance + c.time) + c.recency;
     }
 
-    all.sort((a, b) => b.score - a.score || this.records[a.slot]!.label - this.records[b.slot]!.label);
+    all.sort((a, b) => b.score - a.score || a.slot - b.slot);
     return all.slice(0, topK).map((c) => {
-      const label = this.records[c.slot]!.label;
+      const label = records[c.slot]!.label;
       if (!options.explain) return { label, score: c.score };
       return {
         label,
@@ -356,40 +376,83 @@ export class CubeIndex {
     return loadSnapshot(this.dense, dir, expected);
   }
 
-  private denseSearch(vector: ArrayLike<number>, k: number, admits: ((slot: number) => boolean) | null): DenseHit[] {
-    if (admits === null) return this.dense.search(vector, k);
-    const filter = (label: number): boolean => {
+  /**
+   * Nearest admitted documents by the dense vector. Unfiltered: the HNSW graph. Filtered:
+   * exact over the named sessions, or over everything when a sample says the filter admits
+   * few documents; otherwise the graph walk with the filter (and exact when it comes short).
+   */
+  private denseSearch(
+    vector: ArrayLike<number>,
+    k: number,
+    admits: ((slot: number) => boolean) | null,
+    filter: MemoryFilter | undefined,
+  ): { slot: number; similarity: number }[] {
+    const toSlots = (hits: DenseHit[]) =>
+      hits.flatMap((h) => {
+        const slot = this.slotByLabel.get(h.label);
+        return slot === undefined ? [] : [{ slot, similarity: h.similarity }];
+      });
+    if (admits === null) return toSlots(this.dense.search(vector, k));
+    if (filter?.sessionIds) {
+      const slots = filter.sessionIds.flatMap((id) => {
+        const n = this.sessionIds.get(id);
+        return n === undefined ? [] : this.sessionSlots[n];
+      });
+      return this.exactDense(vector, k, slots, admits);
+    }
+    const share = this.admittedShare(admits);
+    if (share < EXACT_FILTER_SHARE) return this.exactDense(vector, k, this.slotByLabel.values(), admits);
+    const filterLabel = (label: number): boolean => {
       const slot = this.slotByLabel.get(label);
       return slot !== undefined && admits(slot);
     };
-    const hits = this.dense.search(vector, k, filter);
+    const ef = Math.min(2000, Math.ceil(Math.max(this.dense.params.efSearch, k) / Math.max(share, 0.05)));
+    const hits = toSlots(this.dense.search(vector, k, filterLabel, ef));
     if (hits.length >= k) return hits;
-    // The graph walk can strand a very selective filter; score the admitted set exactly.
-    const exact: DenseHit[] = [];
-    for (const [label, slot] of this.slotByLabel) {
-      if (!admits(slot) || !this.records[slot]!.hasVector) continue;
-      exact.push({ label, similarity: this.exactSimilarity(slot, vector) });
-    }
-    exact.sort((a, b) => b.similarity - a.similarity || a.label - b.label);
-    return exact.slice(0, k);
+    return this.exactDense(vector, k, this.slotByLabel.values(), admits);
   }
 
-  private exactSimilarity(slot: number, vector: ArrayLike<number>): number {
-    const rec = this.records[slot]!;
-    if (!rec.hasVector) return 0;
-    const stored = this.dense.vector(rec.label);
-    if (!stored) return 0;
-    let s = 0;
-    for (let i = 0; i < stored.length; i++) s += stored[i] * vector[i];
-    return s;
+  private exactDense(
+    vector: ArrayLike<number>,
+    k: number,
+    slots: Iterable<number>,
+    admits: (slot: number) => boolean,
+  ): { slot: number; similarity: number }[] {
+    const best = new TopK(k);
+    for (const slot of slots) {
+      if (!this.vectors.has(slot) || !admits(slot)) continue;
+      best.push(slot, this.vectors.dot(slot, vector));
+    }
+    return best.sorted().map((slot) => ({ slot, similarity: this.vectors.dot(slot, vector) }));
+  }
+
+  /** Share of live documents a filter admits, estimated on an even sample of slots. */
+  private admittedShare(admits: (slot: number) => boolean): number {
+    const n = this.records.length;
+    if (n === 0) return 0;
+    const step = Math.max(1, Math.floor(n / SELECTIVITY_SAMPLE));
+    let seen = 0;
+    let admitted = 0;
+    for (let slot = 0; slot < n; slot += step) {
+      if (this.records[slot] === undefined) continue;
+      seen++;
+      if (admits(slot)) admitted++;
+    }
+    return seen === 0 ? 0 : admitted / seen;
   }
 
   private dropSlot(slot: number, keepVector: boolean): void {
     const rec = this.records[slot];
     if (!rec) return;
     this.lexical.remove(slot);
+    this.vectors.clear(slot);
     if (!keepVector) this.dense.remove(rec.label);
     if ((rec.attrs.state ?? 'active') !== 'active') this.nonActive--;
+    if (rec.session >= 0) {
+      const slots = this.sessionSlots[rec.session];
+      const i = slots.indexOf(slot);
+      if (i >= 0) slots.splice(i, 1);
+    }
     this.records[slot] = undefined;
   }
 
@@ -398,8 +461,9 @@ export class CubeIndex {
     if (n === undefined) {
       n = this.sessionIds.size;
       this.sessionIds.set(id, n);
+      this.sessionSlots.push([]);
       if (n >= this.sessionLexical.length) {
-        const next = new Float32Array(this.sessionLexical.length * 2);
+        const next = new Float64Array(this.sessionLexical.length * 2);
         next.set(this.sessionLexical);
         this.sessionLexical = next;
       }
@@ -411,9 +475,12 @@ export class CubeIndex {
     if (n <= this.sessionOfSlot.length) return;
     let cap = this.sessionOfSlot.length;
     while (cap < n) cap *= 2;
-    const next = new Int32Array(cap);
-    next.set(this.sessionOfSlot);
-    this.sessionOfSlot = next;
+    const sessions = new Int32Array(cap);
+    sessions.set(this.sessionOfSlot);
+    this.sessionOfSlot = sessions;
+    const scratch = new Float64Array(cap);
+    scratch.set(this.lexicalScratch);
+    this.lexicalScratch = scratch;
   }
 }
 
@@ -427,28 +494,6 @@ function asksAssistant(query: string): boolean {
 function toAttributes(doc: IndexDocument): DocumentAttributes {
   const { label: _label, text: _text, vector: _vector, ...attrs } = doc;
   return attrs;
-}
-
-/** The `k` items with the highest score, best first (ties by item order). */
-function topByScore<T>(items: readonly T[], score: (item: T) => number, k: number): T[] {
-  if (items.length <= k) return [...items].sort((a, b) => score(b) - score(a));
-  // Partial selection: keep a sorted window of k; cheap because k ≪ items in practice.
-  const scored = items.map((item) => ({ item, s: score(item) }));
-  let threshold = -Infinity;
-  const window: { item: T; s: number }[] = [];
-  for (const e of scored) {
-    if (window.length === k && e.s <= threshold) continue;
-    let i = window.length;
-    window.push(e);
-    while (i > 0 && window[i - 1].s < e.s) {
-      window[i] = window[i - 1];
-      i--;
-    }
-    window[i] = e;
-    if (window.length > k) window.pop();
-    if (window.length === k) threshold = window[k - 1].s;
-  }
-  return window.map((e) => e.item);
 }
 
 function rankOf<T>(items: readonly T[], score: (item: T) => number): Map<T, number> {

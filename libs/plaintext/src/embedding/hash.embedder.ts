@@ -16,7 +16,17 @@ export interface HashEmbedderOptions {
   readonly charWeight?: number;
 }
 
-const VERSION = 1;
+const VERSION = 2;
+/** Words whose features are kept ready; a conversation vocabulary fits many times over. */
+const WORD_CACHE_LIMIT = 100_000;
+
+interface WordFeatures {
+  readonly stemmed: string;
+  /** Signed bucket of the unigram: bucket + 1, negated when the sign bit is set. */
+  readonly unigram: number;
+  /** Signed buckets of the character n-grams, same encoding. */
+  readonly chars: Int32Array;
+}
 
 export class HashEmbedder implements Embedder {
   readonly dimension: number;
@@ -25,6 +35,7 @@ export class HashEmbedder implements Embedder {
   private readonly unigramWeight: number;
   private readonly bigramWeight: number;
   private readonly charWeight: number;
+  private readonly words = new Map<string, WordFeatures | null>();
 
   constructor(options: HashEmbedderOptions = {}) {
     this.dimension = options.dimension ?? 256;
@@ -45,39 +56,67 @@ export class HashEmbedder implements Embedder {
 
   /** Synchronous form, for callers on a hot path that want no promise per text. */
   embedOne(text: string): Float32Array {
-    const features = new Map<string, number>();
-    const add = (key: string): void => {
-      features.set(key, (features.get(key) ?? 0) + 1);
-    };
-    const tokens = rawTokens(text);
+    // Word unigrams and bigrams get sub-linear counts (a word said ten times is not ten
+    // times as much about it); character n-grams are added as they come.
+    const unigrams = new Map<number, number>();
+    const bigrams = new Map<number, number>();
+    const vector = new Float32Array(this.dimension);
     let previous: string | null = null;
-    for (const token of tokens) {
-      if (isStopWord(token)) {
+    for (const token of rawTokens(text)) {
+      const features = this.wordFeatures(token);
+      if (features === null) {
         previous = null;
         continue;
       }
-      const term = stem(token);
-      add('w:' + term);
-      if (previous !== null) add('b:' + previous + ' ' + term);
-      previous = term;
-      if (this.charWeight > 0) {
-        const padded = '^' + term + '$';
-        for (const n of this.charNgrams) {
-          if (padded.length < n) continue;
-          for (let i = 0; i + n <= padded.length; i++) add('c:' + padded.slice(i, i + n));
-        }
+      unigrams.set(features.unigram, (unigrams.get(features.unigram) ?? 0) + 1);
+      if (previous !== null) {
+        const bigram = this.signedBucket('b:' + previous + ' ' + features.stemmed);
+        bigrams.set(bigram, (bigrams.get(bigram) ?? 0) + 1);
+      }
+      previous = features.stemmed;
+      const cw = this.charWeight;
+      for (const signed of features.chars) {
+        if (signed > 0) vector[signed - 1] += cw;
+        else vector[-signed - 1] -= cw;
       }
     }
-    const vector = new Float32Array(this.dimension);
-    for (const [key, count] of features) {
-      const h = hash32(key);
-      // Sub-linear tf: a word said ten times is not ten times as much about that word.
-      const kind = key.charCodeAt(0);
-      const base = kind === 119 /* w */ ? this.unigramWeight : kind === 98 /* b */ ? this.bigramWeight : this.charWeight;
-      const weight = base * (1 + Math.log(count));
-      vector[h % this.dimension] += h & 0x80000000 ? -weight : weight;
-    }
+    addCounts(vector, unigrams, this.unigramWeight);
+    addCounts(vector, bigrams, this.bigramWeight);
     return l2Normalize(vector);
+  }
+
+  private wordFeatures(token: string): WordFeatures | null {
+    const cached = this.words.get(token);
+    if (cached !== undefined) return cached;
+    let features: WordFeatures | null = null;
+    if (!isStopWord(token)) {
+      const stemmed = stem(token);
+      const padded = '^' + stemmed + '$';
+      const chars: number[] = [];
+      if (this.charWeight > 0) {
+        for (const n of this.charNgrams) {
+          for (let i = 0; i + n <= padded.length; i++) chars.push(this.signedBucket('c:' + padded.slice(i, i + n)));
+        }
+      }
+      features = { stemmed, unigram: this.signedBucket('w:' + stemmed), chars: Int32Array.from(chars) };
+    }
+    if (this.words.size >= WORD_CACHE_LIMIT) this.words.clear();
+    this.words.set(token, features);
+    return features;
+  }
+
+  /** bucket + 1, negative when the hash's sign bit is set (signed feature hashing). */
+  private signedBucket(key: string): number {
+    const h = hash32(key);
+    const bucket = (h % this.dimension) + 1;
+    return h & 0x80000000 ? -bucket : bucket;
   }
 }
 
+function addCounts(vector: Float32Array, counts: Map<number, number>, base: number): void {
+  for (const [signed, count] of counts) {
+    const weight = base * (1 + Math.log(count));
+    if (signed > 0) vector[signed - 1] += weight;
+    else vector[-signed - 1] -= weight;
+  }
+}

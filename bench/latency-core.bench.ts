@@ -1,0 +1,183 @@
+// In-process speed of libs/plaintext on a synthetic cube (seeded, reproducible): batch
+// ingest rate (hash embedding + HNSW + BM25), search latency p50/p99 (query embedding
+// included) with and without filters, RSS per 100k memories, HNSW save/load/rebuild.
+//   npm run build && node dist/bench/latency-core.bench.js [--n 100000] [--m 16] [--efc 80] [--ef 64]
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { CubeIndex, HashEmbedder, IndexDocument } from '@engram/plaintext';
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+const N = arg('n', 100_000);
+const QUERIES = arg('queries', 1000);
+const hnsw = { m: arg('m', 16), efConstruction: arg('efc', 80), efSearch: arg('ef', 64) };
+const SEED = arg('seed', 42);
+
+/** mulberry32: small, fast, seeded. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const random = rng(SEED);
+const SYLLABLES = ['ka', 'lo', 'mi', 'ren', 'to', 'sa', 'vel', 'dor', 'pi', 'qua', 'zen', 'mor', 'li', 'ba', 'cu', 'ne', 'tra', 'ol', 'gi', 'fa'];
+const VOCAB = Array.from({ length: 30_000 }, () => {
+  const n = 2 + Math.floor(random() * 3);
+  let w = '';
+  for (let i = 0; i < n; i++) w += SYLLABLES[Math.floor(random() * SYLLABLES.length)];
+  return w;
+});
+/** Zipf-like word pick (s ≈ 1): common words are common, the tail is long. */
+function word(): string {
+  const u = random();
+  return VOCAB[Math.min(VOCAB.length - 1, Math.floor(Math.exp(u * Math.log(VOCAB.length + 1)) - 1))];
+}
+function sentence(min: number, max: number): string {
+  const n = min + Math.floor(random() * (max - min + 1));
+  return Array.from({ length: n }, word).join(' ');
+}
+
+const KINDS = ['fact', 'episode', 'preference', 'procedure', 'message'];
+const TAGS = ['work', 'family', 'travel', 'health', 'food', 'music', 'sport', 'money'];
+const T0 = Date.UTC(2025, 0, 1);
+const YEAR = 365 * 86_400_000;
+
+function makeDocs(n: number): Omit<IndexDocument, 'vector'>[] {
+  return Array.from({ length: n }, (_, i) => ({
+    label: i + 1,
+    text: sentence(8, 40),
+    kind: KINDS[Math.floor(random() * KINDS.length)],
+    role: random() < 0.5 ? 'user' : 'assistant',
+    tags: [TAGS[Math.floor(random() * TAGS.length)], TAGS[Math.floor(random() * TAGS.length)]],
+    metadata: { source: random() < 0.1 ? 'import' : 'chat', priority: Math.floor(random() * 3) },
+    sessionId: `s${Math.floor(i / 12)}`,
+    position: i % 12,
+    observedAt: T0 + Math.floor(random() * YEAR),
+    importance: random(),
+  }));
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+function rssMb(): number {
+  return process.memoryUsage().rss / 1048576;
+}
+
+async function main(): Promise<void> {
+  const embedder = new HashEmbedder();
+  const docs = makeDocs(N);
+  const queries = Array.from({ length: QUERIES }, () => sentence(3, 8));
+  (global as { gc?: () => void }).gc?.();
+  const rssBefore = rssMb();
+
+  // Batch ingest: embed + index, in batches of 1,000 as a caller replaying rows would.
+  const index = new CubeIndex({ dimension: embedder.dimension, hnsw, initialCapacity: N });
+  let embedMs = 0;
+  const t0 = performance.now();
+  for (let start = 0; start < N; start += 1000) {
+    const batch = docs.slice(start, start + 1000);
+    const e0 = performance.now();
+    const vectors = await embedder.embed(batch.map((d) => d.text));
+    embedMs += performance.now() - e0;
+    index.upsertMany(batch.map((d, i) => ({ ...d, vector: vectors[i] })));
+  }
+  const ingestMs = performance.now() - t0;
+  (global as { gc?: () => void }).gc?.();
+  const rssAfter = rssMb();
+
+  const measure = (label: string, run: (q: string, v: Float32Array) => void): { p50: number; p99: number; mean: number } => {
+    for (const q of queries.slice(0, 50)) run(q, embedder.embedOne(q)); // warm-up
+    const times: number[] = [];
+    for (const q of queries) {
+      const s = performance.now();
+      run(q, embedder.embedOne(q));
+      times.push(performance.now() - s);
+    }
+    times.sort((a, b) => a - b);
+    const r = { p50: percentile(times, 50), p99: percentile(times, 99), mean: times.reduce((a, b) => a + b, 0) / times.length };
+    console.log(`| ${label} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.mean.toFixed(2)} |`);
+    return r;
+  };
+
+  console.log(`\n## libs/plaintext in-process, ${N} memories, hash-256, HNSW M=${hnsw.m} efC=${hnsw.efConstruction} ef=${hnsw.efSearch}\n`);
+  console.log(`ingest: ${(N / (ingestMs / 1000)).toFixed(0)} memories/s (${(ingestMs / 1000).toFixed(1)} s; embedding ${(embedMs / 1000).toFixed(1)} s)`);
+  console.log(`RSS: +${(rssAfter - rssBefore).toFixed(0)} MB for ${N} memories (${(((rssAfter - rssBefore) * 100_000) / N).toFixed(0)} MB per 100k)\n`);
+  console.log('| search (topK 10, query embedding included) | p50 ms | p99 ms | mean ms |');
+  console.log('|---|---|---|---|');
+  const plain = measure('hybrid, no filter', (q, v) => index.search(q, v, { topK: 10 }));
+  const filtered = measure('hybrid, kind + tagsAny filter', (q, v) => index.search(q, v, { topK: 10, filter: { kinds: ['fact'], tagsAny: ['travel'] } }));
+  const selective = measure('hybrid, sessionIds filter (12 docs)', (q, v) => index.search(q, v, { topK: 10, filter: { sessionIds: ['s42'] } }));
+  const timed = measure('hybrid, "latest" + referenceTime', (q, v) => index.search(`what is the latest ${q}`, v, { topK: 10, referenceTime: T0 + YEAR }));
+  measure('dense only', (q, v) => index.search(q, v, { topK: 10, ranking: { mode: 'dense' } }));
+  measure('lexical only', (q, v) => index.search(q, v, { topK: 10, ranking: { mode: 'lexical' } }));
+
+  // Dense recall of the HNSW graph against exact search, on 200 queries.
+  let recallHits = 0;
+  const probe = queries.slice(0, 200);
+  const graph = index as unknown as { dense: { search: (v: Float32Array, k: number, f?: unknown, ef?: number) => { label: number }[] } };
+  for (const q of probe) {
+    const v = embedder.embedOne(q);
+    const approx = new Set(graph.dense.search(v, 10).map((h) => h.label));
+    const exact = graph.dense.search(v, 10, undefined, 2000).map((h) => h.label);
+    recallHits += exact.filter((l) => approx.has(l)).length;
+  }
+  const denseRecall = recallHits / (probe.length * 10);
+  console.log(`\nHNSW recall@10 vs ef=2000 search: ${denseRecall.toFixed(3)}`);
+
+  // Snapshot: save, load into a fresh index, and rebuild from stored vectors for comparison.
+  const dir = mkdtempSync(path.join(tmpdir(), 'engram-hnsw-'));
+  try {
+    let s = performance.now();
+    const manifest = await index.save(dir, { changeSeq: N, fingerprint: embedder.fingerprint });
+    const saveMs = performance.now() - s;
+    const fresh = new CubeIndex({ dimension: embedder.dimension, hnsw });
+    s = performance.now();
+    const loaded = await fresh.loadDense(dir, { fingerprint: embedder.fingerprint });
+    const loadMs = performance.now() - s;
+    s = performance.now();
+    const vectors = await embedder.embed(docs.map((d) => d.text));
+    const embedAllMs = performance.now() - s;
+    s = performance.now();
+    const rebuilt = new CubeIndex({ dimension: embedder.dimension, hnsw, initialCapacity: N });
+    rebuilt.upsertMany(docs.map((d, i) => ({ ...d, vector: vectors[i] })));
+    const rebuildMs = performance.now() - s;
+    console.log(`HNSW save: ${saveMs.toFixed(0)} ms (${(manifest.bytes / 1048576).toFixed(0)} MB), load+verify: ${loadMs.toFixed(0)} ms (${loaded.status}), ` +
+      `rebuild from stored vectors: ${(rebuildMs / 1000).toFixed(1)} s (re-embedding would add ${(embedAllMs / 1000).toFixed(1)} s)`);
+    console.log(
+      '\n' +
+        JSON.stringify({
+          bench: 'latency-core', n: N, hnsw, embedder: embedder.fingerprint,
+          ingestPerSec: Math.round(N / (ingestMs / 1000)),
+          searchP50Ms: round(plain.p50), searchP99Ms: round(plain.p99),
+          filteredP50Ms: round(filtered.p50), filteredP99Ms: round(filtered.p99),
+          selectiveP50Ms: round(selective.p50), timeP50Ms: round(timed.p50),
+          rssMbPer100k: Math.round(((rssAfter - rssBefore) * 100_000) / N),
+          hnswRecall10: round(denseRecall), saveMs: Math.round(saveMs), loadMs: Math.round(loadMs), rebuildMs: Math.round(rebuildMs),
+        }),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function round(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
