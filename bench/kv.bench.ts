@@ -2,9 +2,11 @@
 // token with an injected cache vs re-prefilling the same memory text at 256/1024/4096
 // memory tokens, logit agreement, cache load time per tier, decode tokens/s, ONNX forward
 // throughput vs the TypeScript reference, peak RSS. Prints a table, then ONE JSON line.
-//   npm run build && node dist/bench/kv.bench.js [--layers 4] [--hidden 256] [--reps 3] [--sizes 256,1024,4096]
+//   npm run build && node dist/bench/kv.bench.js [--layers 4] [--hidden 256] [--reps 5] [--sizes 256,1024,4096] [--threads 0]
+// --threads sets ONNX Runtime's intra-op threads (0 = its default, one per core); on a
+// shared, busy machine 1 thread is steadier because spinning pool threads stall.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ActivationMemory, KvCacheStore } from '@engram/activation';
@@ -27,6 +29,7 @@ const LAYERS = Number(arg('layers', '4'));
 const HIDDEN = Number(arg('hidden', '256'));
 const REPS = Number(arg('reps', '5'));
 const SIZES = arg('sizes', '256,1024,4096').split(',').map(Number);
+const THREADS = Number(arg('threads', '0'));
 const QUESTION_TOKENS = 16;
 const DECODE_TOKENS = 32;
 
@@ -38,7 +41,7 @@ async function main(): Promise<void> {
   const dir = join(root, 'model');
   createTinyModel({ outDir: dir, layers: LAYERS, hidden: HIDDEN, heads: 4, kvHeads: 2, intermediate: HIDDEN * 3, vocab: 512, seed: 1, maxPositionEmbeddings: 4608 });
   const registry = new OnnxSessionRegistry();
-  const model = await loadLanguageModel(dir, registry);
+  const model = await loadLanguageModel(dir, registry, { intraOpThreads: THREADS });
   const rand = mulberry32(7);
   const maxId = 256; // byte tokens: always valid, never special
   const tokens = (n: number): number[] => Array.from({ length: n }, () => Math.floor(rand() * maxId));
@@ -123,11 +126,13 @@ async function main(): Promise<void> {
   await registry.disposeAll();
   rmSync(root, { recursive: true, force: true });
 
-  console.log(`kv bench: ${LAYERS} layers, hidden ${HIDDEN}, 4 heads / 2 kv heads, vocab 512, +${QUESTION_TOKENS} question tokens, median of ${REPS}`);
+  console.log(`kv bench: ${LAYERS} layers, hidden ${HIDDEN}, 4 heads / 2 kv heads, vocab 512, +${QUESTION_TOKENS} question tokens, median of ${REPS}, intra-op threads ${THREADS || 'default'}, load average ${loadavg()[0].toFixed(2)}`);
   console.table(rows);
   const summary = {
     bench: 'kv',
     model: { layers: LAYERS, hidden: HIDDEN, heads: 4, kvHeads: 2, vocab: 512 },
+    intraOpThreads: THREADS,
+    loadAverage1m: r2(loadavg()[0]),
     sizes: rows,
     decodeTokensPerSecond: r2(decode.timings.decodeTokensPerSecond),
     forward64: { onnxMs: r2(onnxMs), referenceMs: r2(refMs), onnxOverReference: r2(refMs / onnxMs) },
