@@ -124,10 +124,10 @@ describe('loading an HF/optimum-style ONNX export', () => {
 
   it('also loads a graph written with external data', async () => {
     const extDir = join(root, 'external');
-    mkdirSync(extDir);
+    mkdirSync(join(extDir, 'onnx'), { recursive: true }); // transformers.js layout
     for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(dir, f), join(extDir, f));
     const src = openModelDirectory(dir);
-    const { dataFile } = writeOnnxModel(buildLlamaGraph(src.config, loadModelWeights(src), { memoryInputs: false }).model(), join(extDir, 'model.onnx'), { external: true });
+    const { dataFile } = writeOnnxModel(buildLlamaGraph(src.config, loadModelWeights(src), { memoryInputs: false }).model(), join(extDir, 'onnx', 'model.onnx'), { external: true });
     expect(dataFile).toBeDefined();
     const m = await loadLanguageModel(extDir, registry);
     const a = await m.prefill(prompt());

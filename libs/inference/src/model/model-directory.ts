@@ -17,7 +17,7 @@ export interface ModelDirectory {
   rawConfig: Record<string, unknown>;
   tokenizerJson: Record<string, unknown>;
   tokenizerConfig: Record<string, unknown>;
-  /** Weight files (safetensors shards, or model.onnx [+ its external data]). */
+  /** Weight files (safetensors shards, or the ONNX graph first [+ its external data]). */
   weightFiles: string[];
   /** sha256 over config + weights + tokenizer; identifies derived data (KV caches, banks). */
   fingerprint: string;
@@ -73,11 +73,12 @@ export function openModelDirectory(dir: string): ModelDirectory {
   let weightFiles = safetensorsFiles(dir);
   if (weightFiles.length > 0) {
     format = 'safetensors';
-  } else if (existsSync(join(dir, 'model.onnx'))) {
-    format = 'onnx';
-    weightFiles = [join(dir, 'model.onnx'), join(dir, 'model.onnx_data'), join(dir, 'model.onnx.data')].filter((f) => existsSync(f));
   } else {
-    throw new InferenceError(InferenceErrorCode.ModelInvalid, `model directory ${dir}: no model.safetensors, sharded index or model.onnx`);
+    // optimum puts model.onnx at the root; transformers.js layouts under onnx/.
+    const onnxPath = [join(dir, 'model.onnx'), join(dir, 'onnx', 'model.onnx')].find((f) => existsSync(f));
+    if (!onnxPath) throw new InferenceError(InferenceErrorCode.ModelInvalid, `model directory ${dir}: no model.safetensors, sharded index, model.onnx or onnx/model.onnx`);
+    format = 'onnx';
+    weightFiles = [onnxPath, `${onnxPath}_data`, `${onnxPath}.data`].filter((f) => existsSync(f));
   }
   return { dir, format, config, rawConfig, tokenizerJson, tokenizerConfig, weightFiles, fingerprint: fingerprintOf(rawConfig, weightFiles, tokenizerJson) };
 }

@@ -159,7 +159,7 @@ export async function loadLanguageModel(dir: string, registry: OnnxSessionRegist
   const key = `${directory.fingerprint}`;
   let session: DecoderSession;
   if (directory.format === 'onnx') {
-    session = await registry.acquire({ key, path: join(dir, 'model.onnx') }, options);
+    session = await registry.acquire({ key, path: directory.weightFiles[0] }, options);
   } else {
     const compiledDir = options.compiledDir ?? join(dir, '.engram');
     const compiled = join(compiledDir, `${directory.fingerprint.slice(0, 16)}.onnx`);

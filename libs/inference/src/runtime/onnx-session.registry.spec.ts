@@ -1,9 +1,9 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InferenceErrorCode } from '../inference.error';
 import { createTinyModel } from '../tiny/tiny-model.generator';
-import { assertProviderAvailable } from './execution-providers';
+import { assertProviderAvailable, ortBinaryDir } from './execution-providers';
 import { loadLanguageModel } from './language-model';
 import { OnnxSessionRegistry } from './onnx-session.registry';
 import { floatTensor, int64Tensor } from './tensor';
@@ -38,6 +38,17 @@ describe('OnnxSessionRegistry', () => {
   it('fails clearly when the CUDA provider libraries are missing', async () => {
     expect(() => assertProviderAvailable('cuda', join(root, 'no-such-dir'))).toThrow(/execution provider "cuda" is unavailable: .*libonnxruntime_providers_cuda\.so/);
     expect(() => assertProviderAvailable('cpu', join(root, 'no-such-dir'))).not.toThrow();
+  });
+
+  it('refuses to load on cuda here, with the reason, and caches nothing', async () => {
+    const cudaInstalled = existsSync(join(ortBinaryDir(), 'libonnxruntime_providers_cuda.so'));
+    if (cudaInstalled) return; // a GPU machine: covered by the device script instead
+    const registry = new OnnxSessionRegistry();
+    await expect(loadLanguageModel(dir, registry, { provider: 'cuda' })).rejects.toMatchObject({
+      code: InferenceErrorCode.ProviderUnavailable,
+      message: expect.stringMatching(/use provider "cpu"/),
+    });
+    expect(registry.size).toBe(0);
   });
 
   it('checks input names, types and shapes before running', async () => {
