@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTinyModel, generate, LanguageModel, loadLanguageModel, OnnxSessionRegistry } from '@engram/inference';
@@ -158,3 +158,5 @@ describe('ActivationMemory', () => {
     await expect(memory.build(model, { tokens: new Array(300).fill(5) })).rejects.toThrow(/exceeds the model's context length of 256/);
   });
 });
+
+afterAll(() => rmSync(root, { recursive: true, force: true }));

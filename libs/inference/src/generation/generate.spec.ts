@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildLlamaGraph } from '../graph/llama-graph.builder';
@@ -135,3 +135,5 @@ describe('loading an HF/optimum-style ONNX export', () => {
     a.logits.forEach((v, i) => expect(Math.abs(v - b.logits[i])).toBeLessThan(1e-5));
   });
 });
+
+afterAll(() => rmSync(root, { recursive: true, force: true }));

@@ -1,5 +1,5 @@
 import * as ort from 'onnxruntime-node';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openModelDirectory, loadModelWeights } from '../model/model-directory';
@@ -113,3 +113,5 @@ describe.each(configs)('Llama graph vs TypeScript reference: %s', (label, opts) 
     expect(maxAbsDiff(withMem.logits.data as Float32Array, base.logits.data as Float32Array)).toBeGreaterThan(1e-3);
   });
 });
+
+afterAll(() => rmSync(root, { recursive: true, force: true }));

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InferenceErrorCode } from '../inference.error';
@@ -101,3 +101,5 @@ describe('ModelHost', () => {
     expect(host.sessions.size).toBe(0);
   });
 });
+
+afterAll(() => rmSync(root, { recursive: true, force: true }));

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bf16ToFloat, floatToBf16, floatToHalf, halfToFloat } from './float16';
@@ -84,3 +84,5 @@ describe('safetensors', () => {
     f.close();
   });
 });
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
