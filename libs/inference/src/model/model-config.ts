@@ -54,6 +54,13 @@ export function parseLlamaConfig(raw: Record<string, unknown>, source = 'config.
   if (numHeads % numKvHeads !== 0) bad(`num_attention_heads (${numHeads}) is not a multiple of num_key_value_heads (${numKvHeads})`);
   const headDim = raw.head_dim == null ? hiddenSize / numHeads : int('head_dim');
   if (!Number.isInteger(headDim) || headDim % 2 !== 0) bad(`head dimension ${headDim} must be an even integer`);
+  // Sliding-window attention (Mistral, Qwen2 with use_sliding_window) equals full
+  // attention while the sequence fits the window: cap the context there instead of
+  // silently computing something else beyond it.
+  let maxPositionEmbeddings = int('max_position_embeddings', 2048);
+  const window = raw.sliding_window;
+  const windowed = modelType === 'mistral' ? typeof window === 'number' : raw.use_sliding_window === true;
+  if (windowed && typeof window === 'number' && window > 0) maxPositionEmbeddings = Math.min(maxPositionEmbeddings, window);
   const eos = raw.eos_token_id;
   const eosTokenIds = Array.isArray(eos) ? (eos as number[]) : typeof eos === 'number' ? [eos] : [];
   return {
@@ -69,7 +76,7 @@ export function parseLlamaConfig(raw: Record<string, unknown>, source = 'config.
     rmsNormEps: num('rms_norm_eps', 1e-6),
     ropeTheta: num('rope_theta', 10000),
     ropeScaling: parseRopeScaling(raw.rope_scaling, bad),
-    maxPositionEmbeddings: int('max_position_embeddings', 2048),
+    maxPositionEmbeddings,
     tieWordEmbeddings: raw.tie_word_embeddings === true,
     bosTokenId: typeof raw.bos_token_id === 'number' ? raw.bos_token_id : null,
     eosTokenIds,
