@@ -1,3 +1,4 @@
 // Every migration, in order. `engram migrate generate NAME` writes a new file and appends it here.
+import { PlaintextMemories1795892029642 } from './1795892029642-PlaintextMemories';
 import { Init1795891592271 } from './1795891592271-Init';
-export const MIGRATIONS: Function[] = [Init1795891592271];
+export const MIGRATIONS: Function[] = [Init1795891592271, PlaintextMemories1795892029642];

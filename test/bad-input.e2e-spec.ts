@@ -89,3 +89,76 @@ describe('bad input', () => {
     expect(res.body.error.requestId).toBe('trace-123');
   });
 });
+
+describe('bad input on memories', () => {
+  let h: E2eHarness;
+  let key: string;
+  let cubeId: string;
+  const auth = () => ({ Authorization: `Bearer ${key}` });
+  const add = (body: unknown) => h.http.post(`/v1/cubes/${cubeId}/memories`).set(auth()).send(body as object);
+  const fieldsOf = (res: { body: { error: { details?: { field: string }[] } } }) => (res.body.error.details ?? []).map((d) => d.field);
+
+  beforeAll(async () => {
+    h = await createE2eHarness();
+    const owner = await h.factory.apiKey();
+    key = owner.key;
+    cubeId = (await h.factory.cube({ tenantId: owner.tenantId })).id;
+    await add({ items: [{ text: 'the original memory' }] }).expect(201);
+  });
+  afterAll(() => h.close());
+
+  it.each([
+    ['empty text', { items: [{ text: '' }] }, 'items.0.text'],
+    ['whitespace text', { items: [{ text: '   \n ' }] }, 'items.0.text'],
+    ['text over 32,000 characters', { items: [{ text: 'x'.repeat(32_001) }] }, 'items.0.text'],
+    ['no items', { items: [] }, 'items'],
+    ['an unknown kind', { items: [{ text: 'ok', kind: 'rumour' }] }, 'items.0.kind'],
+    ['a bad date', { items: [{ text: 'ok', observedAt: 'last tuesday' }] }, 'items.0.observedAt'],
+    ['an unknown field', { items: [{ text: 'ok', colour: 'red' }] }, 'items.0.colour'],
+    ['importance out of range', { items: [{ text: 'ok', importance: 3 }] }, 'items.0.importance'],
+    ['validFrom after validTo', { items: [{ text: 'ok', validFrom: '2024-01-02T00:00:00Z', validTo: '2024-01-01T00:00:00Z' }] }, 'items.0.validTo'],
+  ])('refuses %s with 400 naming the field', async (_name, body, field) => {
+    const res = await add(body);
+    expect(res.status).toBe(400);
+    expect(fieldsOf(res)).toContain(field);
+  });
+
+  it('refuses more than 1,000 items', async () => {
+    const res = await h.http
+      .post(`/v1/cubes/${cubeId}/memories`)
+      .set(auth())
+      .send({ items: Array.from({ length: 1001 }, (_, i) => ({ text: `m${i}` })) });
+    expect(res.status).toBe(400);
+    expect(fieldsOf(res)).toContain('items');
+  });
+
+  it('stores nothing from a batch with one bad item', async () => {
+    await add({ items: [{ text: 'good one' }, { text: '' }] }).expect(400);
+    const list = await h.http.get(`/v1/cubes/${cubeId}/memories`).set(auth()).expect(200);
+    expect(list.body.items.map((m: { text: string }) => m.text)).toEqual(['the original memory']);
+  });
+
+  it.each([
+    ['topK over 200', { query: 'x', topK: 201 }, 'topK'],
+    ['an empty query', { query: ' ' }, 'query'],
+    ['an unknown filter key', { query: 'x', filters: { colour: 'red' } }, 'filters.colour'],
+    ['a bad filter date', { query: 'x', filters: { validAt: 'soon' } }, 'filters.validAt'],
+    ['a bad tags filter', { query: 'x', filters: { tags: 5 } }, 'filters.tags'],
+  ])('refuses a search with %s', async (_name, body, field) => {
+    const res = await h.http.post(`/v1/cubes/${cubeId}/search`).set(auth()).send(body);
+    expect(res.status).toBe(400);
+    expect(fieldsOf(res)).toContain(field);
+  });
+
+  it('refuses an update that empties the text, and keeps the memory', async () => {
+    const list = await h.http.get(`/v1/cubes/${cubeId}/memories`).set(auth()).expect(200);
+    const id = list.body.items[0].id;
+    await h.http.patch(`/v1/cubes/${cubeId}/memories/${id}`).set(auth()).send({ text: '' }).expect(400);
+    const res = await h.http.get(`/v1/cubes/${cubeId}/memories/${id}`).set(auth()).expect(200);
+    expect(res.body).toMatchObject({ text: 'the original memory', version: 1 });
+  });
+
+  it('answers 404 for a memory that does not exist', async () => {
+    await h.http.get(`/v1/cubes/${cubeId}/memories/00000000-0000-4000-8000-000000000000`).set(auth()).expect(404);
+  });
+});

@@ -6,7 +6,7 @@ import { createE2eHarness, E2eHarness } from '@engram/testing';
  */
 interface Route {
   method: 'get' | 'post' | 'patch' | 'delete';
-  path: (cubeId: string) => string;
+  path: (cubeId: string, memoryId: string) => string;
   body?: object;
   write: boolean;
 }
@@ -14,6 +14,15 @@ interface Route {
 const CUBE_ROUTES: Route[] = [
   { method: 'get', path: (id) => `/v1/cubes/${id}`, write: false },
   { method: 'patch', path: (id) => `/v1/cubes/${id}`, body: { description: 'hijacked' }, write: true },
+  { method: 'post', path: (id) => `/v1/cubes/${id}/memories`, body: { items: [{ text: 'planted' }] }, write: true },
+  { method: 'post', path: (id) => `/v1/cubes/${id}/messages`, body: { messages: [{ role: 'user', content: 'planted' }] }, write: true },
+  { method: 'post', path: (id) => `/v1/cubes/${id}/search`, body: { query: 'victim-secret memory' }, write: false },
+  { method: 'get', path: (id) => `/v1/cubes/${id}/memories`, write: false },
+  { method: 'get', path: (id, m) => `/v1/cubes/${id}/memories/${m}`, write: false },
+  { method: 'patch', path: (id, m) => `/v1/cubes/${id}/memories/${m}`, body: { text: 'hijacked' }, write: true },
+  { method: 'get', path: (id, m) => `/v1/cubes/${id}/memories/${m}/history`, write: false },
+  { method: 'post', path: (id, m) => `/v1/cubes/${id}/memories/${m}/restore`, write: true },
+  { method: 'delete', path: (id, m) => `/v1/cubes/${id}/memories/${m}`, write: true },
   { method: 'delete', path: (id) => `/v1/cubes/${id}`, write: true },
 ];
 
@@ -21,6 +30,7 @@ describe('cross-tenant access', () => {
   let h: E2eHarness;
   let victimCube: { id: string; tenantId: string; name: string };
   let victimOtherCube: { id: string };
+  let victimMemoryId: string;
   const keys: Record<string, string> = {};
 
   beforeAll(async () => {
@@ -34,6 +44,12 @@ describe('cross-tenant access', () => {
     keys.revoked = revoked.key;
     keys.readOnly = (await h.factory.apiKey({ tenantId: victimCube.tenantId, scopes: ['memories:read' as never] })).key;
     keys.owner = (await h.factory.apiKey({ tenantId: victimCube.tenantId })).key;
+    const stored = await h.http
+      .post(`/v1/cubes/${victimCube.id}/memories`)
+      .set('Authorization', `Bearer ${keys.owner}`)
+      .send({ items: [{ text: 'victim-secret memory: the vault code is 4711' }] })
+      .expect(201);
+    victimMemoryId = stored.body.items[0].id;
     // An expired key: created valid, then its expiry passes.
     const expiring = await h.factory.apiKey({ tenantId: victimCube.tenantId, expiresAt: new Date(Date.now() + 1500) });
     keys.expired = expiring.key;
@@ -42,7 +58,7 @@ describe('cross-tenant access', () => {
   afterAll(() => h.close());
 
   const send = (route: Route, cubeId: string, key: string) => {
-    const request = h.http[route.method](route.path(cubeId)).set('Authorization', `Bearer ${key}`);
+    const request = h.http[route.method](route.path(cubeId, victimMemoryId)).set('Authorization', `Bearer ${key}`);
     return route.body ? request.send(route.body) : request;
   };
 
@@ -50,6 +66,7 @@ describe('cross-tenant access', () => {
     const text = JSON.stringify(body);
     expect(text).not.toContain('victim-secret');
     expect(text).not.toContain(victimCube.tenantId);
+    expect(text).not.toContain('4711');
   };
 
   describe.each(CUBE_ROUTES)('$method cube route', (route) => {
@@ -81,7 +98,8 @@ describe('cross-tenant access', () => {
 
     it('answers 401 to a made-up key and to no key', async () => {
       expect((await send(route, victimCube.id, 'egm_000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA')).status).toBe(401);
-      const anonymous = route.body ? h.http[route.method](route.path(victimCube.id)).send(route.body) : h.http[route.method](route.path(victimCube.id));
+      const path = route.path(victimCube.id, victimMemoryId);
+      const anonymous = route.body ? h.http[route.method](path).send(route.body) : h.http[route.method](path);
       expect((await anonymous).status).toBe(401);
     });
 
@@ -94,9 +112,16 @@ describe('cross-tenant access', () => {
     }
   });
 
-  it('leaves the cube untouched after every refused write', async () => {
+  it('leaves the cube and its memories untouched after every refused write', async () => {
     const res = await h.http.get(`/v1/cubes/${victimCube.id}`).set('Authorization', `Bearer ${keys.owner}`).expect(200);
     expect(res.body).toMatchObject({ id: victimCube.id, name: 'victim-secret', description: null });
+    const memories = await h.http.get(`/v1/cubes/${victimCube.id}/memories`).set('Authorization', `Bearer ${keys.owner}`).expect(200);
+    expect(memories.body.items.map((m: { text: string; version: number }) => [m.text, m.version])).toEqual([['victim-secret memory: the vault code is 4711', 1]]);
+  });
+
+  it('answers 404 for a memory id of another cube, even to the owner of both', async () => {
+    const res = await h.http.get(`/v1/cubes/${victimOtherCube.id}/memories/${victimMemoryId}`).set('Authorization', `Bearer ${keys.owner}`);
+    expect(res.status).toBe(404);
   });
 
   it('lists only the caller tenant cubes, and only the cubes a scoped key may see', async () => {

@@ -6,6 +6,7 @@ import { CoreModule } from '@engram/core';
 import { SchedulerModule } from '@engram/scheduler';
 import { AdminController } from './controllers/admin.controller';
 import { CubeController } from './controllers/cube.controller';
+import { MemoryController } from './controllers/memory.controller';
 import { SystemController } from './controllers/system.controller';
 import { AuthGuard } from './http/auth.guard';
 import { ErrorFilter } from './http/error.filter';
@@ -35,7 +36,7 @@ export class AppModule {
         CoreModule.forRoot(config),
         SchedulerModule.forRoot({ runWorker: options.runWorker }),
       ],
-      controllers: [SystemController, AdminController, CubeController],
+      controllers: [SystemController, AdminController, CubeController, MemoryController],
       providers: [
         MetricsService,
         { provide: APP_GUARD, useClass: AuthGuard },

@@ -111,6 +111,7 @@ export function loadConfig(env: Env): EngramConfig {
     jobPollIntervalMs: read.int('ENGRAM_JOB_POLL_MS', 1000, 10, 600_000),
     jobLeaseMs: read.int('ENGRAM_JOB_LEASE_MS', 60_000, 100, 86_400_000),
     jobMaxAttempts: read.int('ENGRAM_JOB_MAX_ATTEMPTS', 5, 1, 100),
+    indexCacheCubes: read.int('ENGRAM_INDEX_CACHE_CUBES', 256, 1, 100_000),
   };
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return config;

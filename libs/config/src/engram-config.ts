@@ -20,4 +20,6 @@ export interface EngramConfig {
   jobPollIntervalMs: number;
   jobLeaseMs: number;
   jobMaxAttempts: number;
+  /** How many cubes keep their search index in memory (least recently used are dropped). */
+  indexCacheCubes: number;
 }

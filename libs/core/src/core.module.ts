@@ -9,8 +9,12 @@ import { AuditService } from './services/audit.service';
 import { AuthenticationService } from './services/authentication.service';
 import { CubeService } from './services/cube.service';
 import { TenantService } from './services/tenant.service';
+import { CubeIndexManager } from './memories/cube-index.manager';
+import { EmbedderRegistry } from './memories/embedder.registry';
+import { MemoryService } from './memories/memory.service';
+import { SearchService } from './memories/search.service';
 
-const SERVICES = [AccessService, AuditService, AuditQueryService, AuthenticationService, TenantService, ApiKeyService, CubeService, JobQueueService];
+const SERVICES = [AccessService, AuditService, AuditQueryService, AuthenticationService, TenantService, ApiKeyService, CubeService, JobQueueService, EmbedderRegistry, CubeIndexManager, MemoryService, SearchService];
 
 /** The domain services on top of persistence; shared by the server, the worker and the CLI. */
 @Module({})

@@ -14,3 +14,4 @@ export * from './database/database.providers';
 export * from './persistence.module';
 export * from './database/migration.generator';
 export * from './repositories/sql';
+export * from './repositories/memory.repository';

@@ -9,6 +9,7 @@ import { HealthRepository } from './repositories/health.repository';
 import { JobRepository } from './repositories/job.repository';
 import { SystemSettingRepository } from './repositories/system-setting.repository';
 import { TenantRepository } from './repositories/tenant.repository';
+import { MemoryRepository } from './repositories/memory.repository';
 
 const REPOSITORIES = [
   TenantRepository,
@@ -18,6 +19,7 @@ const REPOSITORIES = [
   JobRepository,
   SystemSettingRepository,
   HealthRepository,
+  MemoryRepository,
 ];
 
 /** Provides the config, the database (embedded or external, migrated) and every repository. */

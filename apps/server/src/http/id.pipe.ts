@@ -17,3 +17,4 @@ export class ResourceIdPipe implements PipeTransform<string, string> {
 export const CubeId = new ResourceIdPipe('cube');
 export const TenantId = new ResourceIdPipe('tenant');
 export const KeyId = new ResourceIdPipe('api key');
+export const MemoryId = new ResourceIdPipe('memory');

@@ -7,6 +7,9 @@ import { PageQueryDto } from '../dtos/validation';
 import { EngramError } from '../errors/engram.error';
 import { JobQueueService } from '../jobs/job-queue.service';
 import { AuditService } from './audit.service';
+import { CubeIndexManager } from '../memories/cube-index.manager';
+import { parseEmbedderSettings } from '../memories/embedder.registry';
+import { MemoryRepository } from '@engram/persistence';
 import { RequestContext } from './request-context';
 
 @Injectable()
@@ -16,6 +19,8 @@ export class CubeService {
     private readonly cubes: CubeRepository,
     private readonly jobs: JobQueueService,
     private readonly audit: AuditService,
+    private readonly memories: MemoryRepository,
+    private readonly indexes: CubeIndexManager,
   ) {}
 
   async create(ctx: RequestContext, dto: CreateCubeDto): Promise<CubeResponseDto> {
@@ -24,6 +29,7 @@ export class CubeService {
     if (ctx.auth.kind === 'key' && ctx.auth.cubeIds !== null) {
       throw EngramError.forbidden('this API key is limited to a list of cubes and cannot create new ones');
     }
+    parseEmbedderSettings(dto.settings?.embedder);
     const result = await this.cubes.create({ tenantId, name: dto.name.trim(), description: dto.description ?? null, settings: dto.settings ?? {} });
     if (!result.ok) throw EngramError.conflict(`a cube named "${dto.name.trim()}" already exists`);
     await this.audit.record(ctx.auth, ctx.requestId, { action: 'cube.create', targetType: 'cube', targetId: result.cube.id, tenantId, details: { name: result.cube.name } });
@@ -52,6 +58,13 @@ export class CubeService {
       ...(dto.settings !== undefined ? { settings: dto.settings } : {}),
     };
     if (Object.keys(changes).length === 0) return mapCube(cube);
+    if (dto.settings !== undefined) {
+      const before = JSON.stringify(parseEmbedderSettings(cube.settings.embedder));
+      const after = JSON.stringify(parseEmbedderSettings(dto.settings.embedder));
+      if (before !== after && (await this.memories.lastChangeSeq(cubeId)) > 0) {
+        throw EngramError.conflict('this cube already holds memories embedded with another embedder; create a new cube for the new embedder');
+      }
+    }
     const result = await this.cubes.update(cube.tenantId, cubeId, changes);
     if (!result.ok) {
       if (result.reason === 'name_taken') throw EngramError.conflict(`a cube named "${dto.name?.trim()}" already exists`);
@@ -65,6 +78,7 @@ export class CubeService {
   async delete(ctx: RequestContext, cubeId: string): Promise<{ purgeJobId: string }> {
     const cube = await this.access.requireCube(ctx.auth, Permission.CubeDelete, cubeId);
     if (!(await this.cubes.softDelete(cube.tenantId, cubeId))) throw EngramError.notFound('cube');
+    this.indexes.evict(cubeId);
     const job = await this.jobs.enqueueCubePurge({ cubeId, tenantId: cube.tenantId });
     await this.audit.record(ctx.auth, ctx.requestId, { action: 'cube.delete', targetType: 'cube', targetId: cubeId, tenantId: cube.tenantId, details: { purgeJobId: job.id } });
     return { purgeJobId: job.id };

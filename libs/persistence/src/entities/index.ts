@@ -4,9 +4,13 @@ import { CubeEntity } from './cube.entity';
 import { JobEntity } from './job.entity';
 import { SystemSettingEntity } from './system-setting.entity';
 import { TenantEntity } from './tenant.entity';
+import { MemoryEntity } from './memory.entity';
+import { MemoryVersionEntity } from './memory-version.entity';
+import { IdempotencyRecordEntity } from './idempotency-record.entity';
 
-export { ApiKeyEntity, AuditEventEntity, CubeEntity, JobEntity, SystemSettingEntity, TenantEntity };
+export { ApiKeyEntity, AuditEventEntity, CubeEntity, JobEntity, SystemSettingEntity, TenantEntity, MemoryEntity, MemoryVersionEntity, IdempotencyRecordEntity };
+export type { MemoryState } from './memory.entity';
 export type { JobState } from './job.entity';
 
 /** Every entity engram persists; the data source and the drift check use this list. */
-export const ENTITIES = [TenantEntity, ApiKeyEntity, CubeEntity, AuditEventEntity, JobEntity, SystemSettingEntity];
+export const ENTITIES = [TenantEntity, ApiKeyEntity, CubeEntity, AuditEventEntity, JobEntity, SystemSettingEntity, MemoryEntity, MemoryVersionEntity, IdempotencyRecordEntity];

@@ -1,0 +1,240 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsNumber,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  ValidateNested,
+} from 'class-validator';
+import { MemoryRecord, MemoryVersionRecord } from '@engram/persistence';
+import { ValidateDate, ValidateObject } from './validation';
+
+export const MEMORY_KINDS = ['fact', 'episode', 'preference', 'procedure', 'message'] as const;
+export type MemoryKind = (typeof MEMORY_KINDS)[number];
+export const MEMORY_STATES = ['active', 'archived', 'expired', 'merged'] as const;
+export const MAX_TEXT_LENGTH = 32_000;
+export const MAX_BATCH = 1000;
+export const MAX_TOP_K = 200;
+
+export class MemorySourceDto {
+  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(512) id?: string;
+  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(64) type?: string;
+  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(512) sessionId?: string;
+  @ApiPropertyOptional({ type: [String] }) @IsOptional() @IsArray() @ArrayMaxSize(100) @IsString({ each: true }) @MaxLength(512, { each: true }) refs?: string[];
+}
+
+export class MemoryInputDto {
+  @ApiProperty({ maxLength: MAX_TEXT_LENGTH })
+  @IsString()
+  @MaxLength(MAX_TEXT_LENGTH, { message: `text must be at most ${MAX_TEXT_LENGTH} characters` })
+  @Matches(/\S/, { message: 'text must not be empty or whitespace' })
+  text: string;
+
+  @ApiPropertyOptional({ enum: MEMORY_KINDS }) @IsOptional() @IsIn(MEMORY_KINDS as unknown as string[], { message: `kind must be one of: ${MEMORY_KINDS.join(', ')}` }) kind?: MemoryKind;
+  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(64) role?: string;
+  @ApiPropertyOptional({ type: [String] }) @IsOptional() @IsArray() @ArrayMaxSize(64) @IsString({ each: true }) @MaxLength(128, { each: true }) tags?: string[];
+  @ValidateObject({ optional: true, maxKeys: 100 }) metadata?: Record<string, unknown>;
+  @ApiPropertyOptional({ type: MemorySourceDto }) @IsOptional() @ValidateNested() @Type(() => MemorySourceDto) source?: MemorySourceDto;
+  @ValidateDate({ optional: true }) observedAt?: Date;
+  @ValidateDate({ optional: true }) validFrom?: Date;
+  @ValidateDate({ optional: true }) validTo?: Date;
+  @ApiPropertyOptional({ minimum: 0, maximum: 1 }) @IsOptional() @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) @Max(1) importance?: number;
+}
+
+export class AddMemoriesDto {
+  @ApiProperty({ type: [MemoryInputDto], minItems: 1, maxItems: MAX_BATCH })
+  @IsArray()
+  @ArrayMinSize(1, { message: 'items must hold at least 1 memory' })
+  @ArrayMaxSize(MAX_BATCH, { message: `items must hold at most ${MAX_BATCH} memories` })
+  @ValidateNested({ each: true })
+  @Type(() => MemoryInputDto)
+  items: MemoryInputDto[];
+}
+
+export class MessageInputDto {
+  @ApiProperty() @IsString() @MaxLength(64) @Matches(/\S/, { message: 'role must not be empty' }) role: string;
+
+  @ApiProperty()
+  @IsString()
+  @MaxLength(MAX_TEXT_LENGTH, { message: `content must be at most ${MAX_TEXT_LENGTH} characters` })
+  @Matches(/\S/, { message: 'content must not be empty or whitespace' })
+  content: string;
+
+  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(128) name?: string;
+  @ValidateDate({ optional: true }) at?: Date;
+}
+
+export class AddMessagesDto {
+  @ApiProperty({ type: [MessageInputDto] })
+  @IsArray()
+  @ArrayMinSize(1, { message: 'messages must hold at least 1 message' })
+  @ArrayMaxSize(MAX_BATCH, { message: `messages must hold at most ${MAX_BATCH} messages` })
+  @ValidateNested({ each: true })
+  @Type(() => MessageInputDto)
+  messages: MessageInputDto[];
+
+  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(512) sessionId?: string;
+  @ValidateObject({ optional: true, maxKeys: 100 }) metadata?: Record<string, unknown>;
+}
+
+export class UpdateMemoryDto {
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @MaxLength(MAX_TEXT_LENGTH, { message: `text must be at most ${MAX_TEXT_LENGTH} characters` })
+  @Matches(/\S/, { message: 'text must not be empty or whitespace' })
+  text?: string;
+
+  @ApiPropertyOptional({ type: [String] }) @IsOptional() @IsArray() @ArrayMaxSize(64) @IsString({ each: true }) @MaxLength(128, { each: true }) tags?: string[];
+  @ValidateObject({ optional: true, maxKeys: 100 }) metadata?: Record<string, unknown>;
+  @ValidateDate({ optional: true }) validFrom?: Date;
+  @ValidateDate({ optional: true }) validTo?: Date;
+  @ApiPropertyOptional({ minimum: 0, maximum: 1 }) @IsOptional() @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) @Max(1) importance?: number;
+  @ApiPropertyOptional({ description: 'why the memory changed; kept in its history' }) @IsOptional() @IsString() @MaxLength(1000) reason?: string;
+}
+
+export class SearchDto {
+  @ApiProperty({ maxLength: MAX_TEXT_LENGTH })
+  @IsString()
+  @MaxLength(MAX_TEXT_LENGTH)
+  @Matches(/\S/, { message: 'query must not be empty or whitespace' })
+  query: string;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: MAX_TOP_K, default: 10 })
+  @IsOptional()
+  @IsInt({ message: 'topK must be an integer' })
+  @Min(1)
+  @Max(MAX_TOP_K, { message: `topK must not be greater than ${MAX_TOP_K}` })
+  topK?: number;
+
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: true,
+    description: 'kind, tags ({ any } | { all } | string[]), metadata ({ key: value | { in: [...] } }), state, observedAfter, observedBefore, validAt, sessionId',
+  })
+  @ValidateObject({ optional: true, maxKeys: 20 })
+  filters?: Record<string, unknown>;
+
+  @ApiPropertyOptional() @IsOptional() @IsBoolean() explain?: boolean;
+
+  /** "Now" for time-aware ranking ("last week", "most recent"); defaults to the current time. */
+  @ValidateDate({ optional: true }) referenceTime?: Date;
+}
+
+export class MemoryListQueryDto {
+  @ApiPropertyOptional() @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(500) limit?: number;
+  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(1000) cursor?: string;
+  @ApiPropertyOptional({ description: 'comma-separated kinds' }) @IsOptional() @IsString() @MaxLength(200) kind?: string;
+  @ApiPropertyOptional({ description: 'comma-separated tags (any)' }) @IsOptional() @IsString() @MaxLength(2000) tags?: string;
+  @ApiPropertyOptional({ description: 'comma-separated tags (all)' }) @IsOptional() @IsString() @MaxLength(2000) tagsAll?: string;
+  @ApiPropertyOptional({ description: 'comma-separated states' }) @IsOptional() @IsString() @MaxLength(200) state?: string;
+  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(512) sessionId?: string;
+  @ApiPropertyOptional({ description: 'JSON object, as in search filters' }) @IsOptional() @IsString() @MaxLength(4000) metadata?: string;
+  @ValidateDate({ optional: true }) observedAfter?: Date;
+  @ValidateDate({ optional: true }) observedBefore?: Date;
+  @ValidateDate({ optional: true }) validAt?: Date;
+}
+
+export class MemoryResponseDto {
+  @ApiProperty() id: string;
+  @ApiProperty() cubeId: string;
+  @ApiProperty() text: string;
+  @ApiProperty({ enum: MEMORY_KINDS }) kind: string;
+  @ApiProperty({ nullable: true }) role: string | null;
+  @ApiProperty({ type: [String] }) tags: string[];
+  @ApiProperty({ type: 'object', additionalProperties: true }) metadata: Record<string, unknown>;
+  @ApiProperty({ type: 'object', additionalProperties: true }) source: Record<string, unknown>;
+  @ApiProperty({ nullable: true }) observedAt: string | null;
+  @ApiProperty({ nullable: true }) validFrom: string | null;
+  @ApiProperty({ nullable: true }) validTo: string | null;
+  @ApiProperty({ nullable: true }) importance: number | null;
+  @ApiProperty() state: string;
+  @ApiProperty() version: number;
+  @ApiProperty() createdAt: string;
+  @ApiProperty() updatedAt: string;
+  @ApiProperty({ nullable: true }) expiredAt: string | null;
+}
+
+export class SearchResultDto {
+  @ApiProperty() id: string;
+  @ApiProperty() text: string;
+  @ApiProperty() kind: string;
+  @ApiProperty({ nullable: true }) role: string | null;
+  @ApiProperty() score: number;
+  @ApiProperty({ type: [String] }) tags: string[];
+  @ApiProperty({ type: 'object', additionalProperties: true }) metadata: Record<string, unknown>;
+  @ApiProperty({ type: 'object', additionalProperties: true }) source: Record<string, unknown>;
+  @ApiProperty({ nullable: true }) observedAt: string | null;
+  @ApiProperty({ nullable: true }) validFrom: string | null;
+  @ApiProperty({ nullable: true }) validTo: string | null;
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true }) explain?: unknown;
+}
+
+export class MemoryVersionDto {
+  @ApiProperty() version: number;
+  @ApiProperty() action: string;
+  @ApiProperty() actorType: string;
+  @ApiProperty({ nullable: true }) actorId: string | null;
+  @ApiProperty({ nullable: true }) requestId: string | null;
+  @ApiProperty({ type: 'object', nullable: true, additionalProperties: true }) oldValues: Record<string, unknown> | null;
+  @ApiProperty({ type: 'object', nullable: true, additionalProperties: true }) newValues: Record<string, unknown> | null;
+  @ApiProperty({ nullable: true }) reason: string | null;
+  @ApiProperty() at: string;
+}
+
+const iso = (d: Date | null) => d?.toISOString() ?? null;
+
+/** The memory as clients see it (source carries the session id it was filed under). */
+export function mapMemory(m: MemoryRecord): MemoryResponseDto {
+  return {
+    id: m.id,
+    cubeId: m.cubeId,
+    text: m.text,
+    kind: m.kind,
+    role: m.role,
+    tags: m.tags,
+    metadata: m.metadata,
+    source: m.source,
+    observedAt: iso(m.observedAt),
+    validFrom: iso(m.validFrom),
+    validTo: iso(m.validTo),
+    importance: m.importance,
+    state: m.state,
+    version: m.version,
+    createdAt: m.createdAt.toISOString(),
+    updatedAt: m.updatedAt.toISOString(),
+    expiredAt: iso(m.expiredAt),
+  };
+}
+
+export function mapSearchResult(m: MemoryRecord, score: number, explain?: unknown): SearchResultDto {
+  const result: SearchResultDto = {
+    id: m.id,
+    text: m.text,
+    kind: m.kind,
+    role: m.role,
+    score,
+    tags: m.tags,
+    metadata: m.metadata,
+    source: m.source,
+    observedAt: iso(m.observedAt),
+    validFrom: iso(m.validFrom),
+    validTo: iso(m.validTo),
+  };
+  if (explain !== undefined) result.explain = explain;
+  return result;
+}
+
+export function mapMemoryVersion(v: MemoryVersionRecord): MemoryVersionDto {
+  return { ...v, at: v.at.toISOString() };
+}

@@ -1,0 +1,178 @@
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import * as path from 'node:path';
+import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
+import { MemoryChange, MemoryRepository } from '@engram/persistence';
+import { CubeIndex, Embedder, IndexDocument } from '@engram/plaintext';
+
+const SYNC_BATCH = 5000;
+const SAVE_AFTER_CHANGES = 2000;
+
+interface LoadedCube {
+  index: CubeIndex;
+  fingerprint: string;
+  /** The change sequence the index reflects. */
+  seq: number;
+  changesSinceSave: number;
+  /** Serialises syncs of this cube. */
+  lock: Promise<unknown>;
+  saving: boolean;
+}
+
+export interface IndexStats {
+  loadStatus: string;
+  documents: number;
+  seq: number;
+}
+
+/**
+ * Keeps one in-memory hybrid index per cube, derived from PostgreSQL: loaded from a
+ * checksummed HNSW snapshot under `<dataDir>/cubes/<id>/hnsw` when it is intact (rebuilt
+ * from stored embeddings otherwise), then brought up to date by reading every change with
+ * a higher change sequence — which is also how writes of other processes arrive.
+ */
+@Injectable()
+export class CubeIndexManager implements OnApplicationShutdown {
+  private readonly logger = new Logger('CubeIndex');
+  private readonly cubes = new Map<string, Promise<LoadedCube>>();
+
+  constructor(
+    private readonly memories: MemoryRepository,
+    @Inject(ENGRAM_CONFIG) private readonly config: EngramConfig,
+  ) {}
+
+  snapshotDir(cubeId: string): string {
+    return path.join(this.config.dataDir, 'cubes', cubeId, 'hnsw');
+  }
+
+  /** The cube's index, current with every change committed before this call. */
+  async current(cubeId: string, embedder: Embedder): Promise<CubeIndex> {
+    let loaded = this.cubes.get(cubeId);
+    if (loaded) {
+      const cube = await loaded;
+      if (cube.fingerprint !== embedder.fingerprint) {
+        this.evict(cubeId);
+        loaded = undefined;
+      }
+    }
+    if (!loaded) {
+      loaded = this.load(cubeId, embedder);
+      this.cubes.set(cubeId, loaded);
+      loaded.catch(() => this.cubes.delete(cubeId));
+      this.enforceCapacity();
+    } else {
+      // Most recently used last, for eviction.
+      this.cubes.delete(cubeId);
+      this.cubes.set(cubeId, loaded);
+    }
+    const cube = await loaded;
+    await this.sync(cubeId, cube);
+    return cube.index;
+  }
+
+  /** Forgets a cube's in-memory index (deleted cube, embedder change). */
+  evict(cubeId: string): void {
+    this.cubes.delete(cubeId);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    for (const [cubeId, pending] of this.cubes) {
+      const cube = await pending.catch(() => null);
+      if (cube && cube.changesSinceSave > 0) await this.save(cubeId, cube);
+    }
+  }
+
+  private enforceCapacity(): void {
+    const max = this.config.indexCacheCubes;
+    while (this.cubes.size > max) {
+      const oldest = this.cubes.keys().next().value as string;
+      this.cubes.delete(oldest);
+    }
+  }
+
+  private async load(cubeId: string, embedder: Embedder): Promise<LoadedCube> {
+    const started = Date.now();
+    const index = new CubeIndex({ dimension: embedder.dimension });
+    const snapshot = await index.loadDense(this.snapshotDir(cubeId), { fingerprint: embedder.fingerprint });
+    const snapshotSeq = snapshot.status === 'loaded' ? (snapshot.changeSeq ?? 0) : 0;
+    if (snapshot.status === 'corrupt' || snapshot.status === 'mismatch') {
+      this.logger.warn(`cube ${cubeId}: HNSW snapshot ${snapshot.status} (${snapshot.reason ?? ''}); rebuilding from PostgreSQL`);
+    }
+    const cube: LoadedCube = { index, fingerprint: embedder.fingerprint, seq: 0, changesSinceSave: 0, lock: Promise.resolve(), saving: false };
+    let applied = 0;
+    let afterSnapshot = 0;
+    for (;;) {
+      const changes = await this.memories.changesSince(cubeId, cube.seq, SYNC_BATCH, snapshotSeq);
+      if (!changes.length) break;
+      for (const change of changes) {
+        this.apply(cube, change, change.changeSeq > snapshotSeq);
+        if (change.changeSeq > snapshotSeq) afterSnapshot++;
+      }
+      cube.seq = changes[changes.length - 1].changeSeq;
+      applied += changes.length;
+    }
+    cube.changesSinceSave = afterSnapshot;
+    this.logger.log(`cube ${cubeId}: index loaded (${snapshot.status}, ${index.size} documents) in ${Date.now() - started} ms`);
+    if (snapshot.status !== 'loaded' && applied > 0) void this.save(cubeId, cube);
+    return cube;
+  }
+
+  private async sync(cubeId: string, cube: LoadedCube): Promise<void> {
+    const run = cube.lock.then(async () => {
+      for (;;) {
+        const changes = await this.memories.changesSince(cubeId, cube.seq, SYNC_BATCH, 0);
+        if (!changes.length) return;
+        for (const change of changes) this.apply(cube, change, true);
+        cube.seq = changes[changes.length - 1].changeSeq;
+        cube.changesSinceSave += changes.length;
+        if (changes.length < SYNC_BATCH) break;
+      }
+      if (cube.changesSinceSave >= SAVE_AFTER_CHANGES) void this.save(cubeId, cube);
+    });
+    cube.lock = run.catch(() => undefined);
+    await run;
+  }
+
+  private apply(cube: LoadedCube, change: MemoryChange, withVector: boolean): void {
+    if (change.state === 'deleted') {
+      cube.index.remove(change.label);
+      return;
+    }
+    const usable = change.embedding !== null && change.embedderFingerprint === cube.fingerprint;
+    cube.index.upsert(toDocument(change, withVector && usable ? change.embedding! : undefined));
+  }
+
+  private async save(cubeId: string, cube: LoadedCube): Promise<void> {
+    if (cube.saving) return;
+    cube.saving = true;
+    const seq = cube.seq;
+    const pending = cube.changesSinceSave;
+    try {
+      await cube.index.save(this.snapshotDir(cubeId), { changeSeq: seq, fingerprint: cube.fingerprint });
+      cube.changesSinceSave = Math.max(0, cube.changesSinceSave - pending);
+    } catch (error) {
+      this.logger.warn(`cube ${cubeId}: could not save the HNSW snapshot: ${String(error)}`);
+    } finally {
+      cube.saving = false;
+    }
+  }
+}
+
+export function toDocument(m: MemoryChange, vector: Float32Array | undefined): IndexDocument {
+  const position = m.source?.turnIndex ?? m.metadata?.turnIndex;
+  return {
+    label: m.label,
+    text: m.text,
+    vector,
+    kind: m.kind,
+    role: m.role ?? undefined,
+    tags: m.tags,
+    metadata: m.metadata,
+    sessionId: m.sessionId ?? undefined,
+    position: typeof position === 'number' ? position : undefined,
+    observedAt: m.observedAt?.getTime(),
+    validFrom: m.validFrom?.getTime(),
+    validTo: m.validTo?.getTime(),
+    importance: m.importance ?? undefined,
+    state: m.state,
+  };
+}

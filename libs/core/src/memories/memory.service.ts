@@ -1,0 +1,233 @@
+import { Injectable } from '@nestjs/common';
+import { createHash } from 'node:crypto';
+import { EntityManager } from 'typeorm';
+import { MemoryActor, MemoryChanges, MemoryRecord, MemoryRepository, NewMemory } from '@engram/persistence';
+import { AccessService } from '../auth/access.service';
+import { actorOf } from '../auth/auth-context';
+import { Permission } from '../auth/permission';
+import {
+  AddMemoriesDto,
+  AddMessagesDto,
+  mapMemory,
+  mapMemoryVersion,
+  MemoryInputDto,
+  MemoryListQueryDto,
+  MemoryResponseDto,
+  MemoryVersionDto,
+  UpdateMemoryDto,
+} from '../dtos/memory.dto';
+import { EngramError } from '../errors/engram.error';
+import { AuditService } from '../services/audit.service';
+import { RequestContext } from '../services/request-context';
+import { EmbedderRegistry } from './embedder.registry';
+import { parseMemoryFilter } from './memory-filter.parser';
+
+export interface WriteResult<T> {
+  statusCode: number;
+  body: T;
+  replayed: boolean;
+}
+
+function actor(ctx: RequestContext): MemoryActor {
+  return { ...actorOf(ctx.auth), requestId: ctx.requestId };
+}
+
+function checkValidity(problems: { field: string; problems: string[] }[], field: string, from?: Date | null, to?: Date | null): void {
+  if (from && to && from.getTime() >= to.getTime()) problems.push({ field, problems: ['validFrom must be before validTo'] });
+}
+
+@Injectable()
+export class MemoryService {
+  constructor(
+    private readonly access: AccessService,
+    private readonly memories: MemoryRepository,
+    private readonly embedders: EmbedderRegistry,
+    private readonly audit: AuditService,
+  ) {}
+
+  /** Stores a batch all-or-nothing; with an Idempotency-Key a retry replays the first response. */
+  async add(ctx: RequestContext, cubeId: string, dto: AddMemoriesDto, idempotencyKey?: string): Promise<WriteResult<{ items: MemoryResponseDto[] }>> {
+    const cube = await this.access.requireCube(ctx.auth, Permission.MemoryWrite, cubeId);
+    const problems: { field: string; problems: string[] }[] = [];
+    dto.items.forEach((item, i) => checkValidity(problems, `items.${i}.validTo`, item.validFrom, item.validTo));
+    if (problems.length) throw EngramError.validation(problems);
+    const embedder = this.embedders.forSettings(cube.settings);
+    const vectors = await embedder.embed(dto.items.map((i) => i.text));
+    const rows: NewMemory[] = dto.items.map((item, i) => this.newMemory(item, vectors[i], embedder.fingerprint));
+    return this.write(ctx, cubeId, 'memories.add', dto, idempotencyKey, async (tx) => {
+      const stored = await this.memories.insertMany(tx, cubeId, rows, actor(ctx));
+      await this.audit.record(ctx.auth, ctx.requestId, { action: 'memory.add', targetType: 'cube', targetId: cubeId, tenantId: cube.tenantId, details: { count: stored.length } });
+      return { items: stored.map(mapMemory) };
+    });
+  }
+
+  /** Raw mode: each message becomes a `message` memory with its role, session and time. */
+  async addMessages(ctx: RequestContext, cubeId: string, dto: AddMessagesDto, idempotencyKey?: string): Promise<WriteResult<{ ids: string[]; items: MemoryResponseDto[] }>> {
+    const cube = await this.access.requireCube(ctx.auth, Permission.MemoryWrite, cubeId);
+    const embedder = this.embedders.forSettings(cube.settings);
+    const vectors = await embedder.embed(dto.messages.map((m) => m.content));
+    const now = new Date();
+    const rows: NewMemory[] = dto.messages.map((message, i) => ({
+      text: message.content,
+      kind: 'message',
+      role: message.role,
+      tags: [],
+      metadata: { ...(dto.metadata ?? {}), ...(message.name ? { name: message.name } : {}), turnIndex: i },
+      source: { type: 'message', ...(dto.sessionId ? { sessionId: dto.sessionId } : {}) },
+      sessionId: dto.sessionId ?? null,
+      observedAt: message.at ?? now,
+      validFrom: null,
+      validTo: null,
+      importance: null,
+      embedding: vectors[i],
+      embedderFingerprint: embedder.fingerprint,
+    }));
+    return this.write(ctx, cubeId, 'messages.add', dto, idempotencyKey, async (tx) => {
+      const stored = await this.memories.insertMany(tx, cubeId, rows, actor(ctx));
+      await this.audit.record(ctx.auth, ctx.requestId, { action: 'memory.add_messages', targetType: 'cube', targetId: cubeId, tenantId: cube.tenantId, details: { count: stored.length, sessionId: dto.sessionId ?? null } });
+      return { ids: stored.map((m) => m.id), items: stored.map(mapMemory) };
+    });
+  }
+
+  async get(ctx: RequestContext, cubeId: string, memoryId: string): Promise<MemoryResponseDto> {
+    await this.access.requireCube(ctx.auth, Permission.MemoryRead, cubeId);
+    return mapMemory(await this.requireMemory(cubeId, memoryId, false));
+  }
+
+  async list(ctx: RequestContext, cubeId: string, query: MemoryListQueryDto): Promise<{ items: MemoryResponseDto[]; nextCursor: string | null }> {
+    await this.access.requireCube(ctx.auth, Permission.MemoryRead, cubeId);
+    const csv = (v?: string) => (v === undefined ? undefined : v.split(',').map((s) => s.trim()).filter(Boolean));
+    let metadata: unknown;
+    if (query.metadata !== undefined) {
+      try {
+        metadata = JSON.parse(query.metadata);
+      } catch {
+        throw EngramError.validation([{ field: 'metadata', problems: ['metadata must be a JSON object'] }]);
+      }
+    }
+    const filter = parseMemoryFilter(
+      {
+        kind: csv(query.kind),
+        tags: query.tags !== undefined || query.tagsAll !== undefined ? { ...(query.tags ? { any: csv(query.tags) } : {}), ...(query.tagsAll ? { all: csv(query.tagsAll) } : {}) } : undefined,
+        state: csv(query.state),
+        sessionId: query.sessionId,
+        metadata,
+        observedAfter: query.observedAfter?.toISOString(),
+        observedBefore: query.observedBefore?.toISOString(),
+        validAt: query.validAt?.toISOString(),
+      },
+      { allowDeleted: true },
+    );
+    const page = await this.memories.list(cubeId, filter, query.limit ?? 50, query.cursor ?? null);
+    if (!page) throw EngramError.validation([{ field: 'cursor', problems: ['cursor is not one this API returned'] }]);
+    return { items: page.items.map(mapMemory), nextCursor: page.nextCursor };
+  }
+
+  async update(ctx: RequestContext, cubeId: string, memoryId: string, dto: UpdateMemoryDto): Promise<MemoryResponseDto> {
+    const cube = await this.access.requireCube(ctx.auth, Permission.MemoryWrite, cubeId);
+    const current = await this.requireMemory(cubeId, memoryId, false);
+    if (current.state !== 'active') throw EngramError.conflict(`memory is ${current.state}; restore it before changing it`);
+    const problems: { field: string; problems: string[] }[] = [];
+    checkValidity(problems, 'validTo', dto.validFrom ?? current.validFrom, dto.validTo ?? current.validTo);
+    if (problems.length) throw EngramError.validation(problems);
+    const changes: MemoryChanges = {
+      tags: dto.tags,
+      metadata: dto.metadata,
+      validFrom: dto.validFrom,
+      validTo: dto.validTo,
+      importance: dto.importance,
+    };
+    if (dto.text !== undefined && dto.text !== current.text) {
+      const embedder = this.embedders.forSettings(cube.settings);
+      changes.text = dto.text;
+      changes.embedding = (await embedder.embed([dto.text]))[0];
+      changes.embedderFingerprint = embedder.fingerprint;
+    }
+    const updated = await this.memories.update(cubeId, memoryId, changes, actor(ctx), dto.reason ?? null);
+    if (!updated) throw EngramError.notFound('memory');
+    await this.audit.record(ctx.auth, ctx.requestId, { action: 'memory.update', targetType: 'memory', targetId: memoryId, tenantId: cube.tenantId, details: { cubeId, version: updated.version } });
+    return mapMemory(updated);
+  }
+
+  /** Soft delete: gone from reads and search at once, history kept, restorable. */
+  async delete(ctx: RequestContext, cubeId: string, memoryId: string): Promise<void> {
+    const cube = await this.access.requireCube(ctx.auth, Permission.MemoryWrite, cubeId);
+    const deleted = await this.memories.transition(cubeId, memoryId, ['active', 'archived', 'expired', 'merged'], 'deleted', 'delete', actor(ctx));
+    if (!deleted) {
+      await this.requireMemory(cubeId, memoryId, false);
+      return; // already deleted: deleting again changes nothing
+    }
+    await this.audit.record(ctx.auth, ctx.requestId, { action: 'memory.delete', targetType: 'memory', targetId: memoryId, tenantId: cube.tenantId, details: { cubeId } });
+  }
+
+  async restore(ctx: RequestContext, cubeId: string, memoryId: string): Promise<MemoryResponseDto> {
+    const cube = await this.access.requireCube(ctx.auth, Permission.MemoryWrite, cubeId);
+    const restored = await this.memories.transition(cubeId, memoryId, ['deleted', 'archived', 'expired'], 'active', 'restore', actor(ctx));
+    if (!restored) {
+      const current = await this.requireMemory(cubeId, memoryId, true);
+      if (current.state === 'active') return mapMemory(current);
+      throw EngramError.conflict(`a ${current.state} memory cannot be restored`);
+    }
+    await this.audit.record(ctx.auth, ctx.requestId, { action: 'memory.restore', targetType: 'memory', targetId: memoryId, tenantId: cube.tenantId, details: { cubeId } });
+    return mapMemory(restored);
+  }
+
+  async history(ctx: RequestContext, cubeId: string, memoryId: string): Promise<{ items: MemoryVersionDto[] }> {
+    await this.access.requireCube(ctx.auth, Permission.MemoryRead, cubeId);
+    await this.requireMemory(cubeId, memoryId, true);
+    return { items: (await this.memories.history(cubeId, memoryId)).map(mapMemoryVersion) };
+  }
+
+  private async requireMemory(cubeId: string, memoryId: string, includeDeleted: boolean): Promise<MemoryRecord> {
+    const memory = await this.memories.get(cubeId, memoryId);
+    if (!memory || (!includeDeleted && memory.state === 'deleted')) throw EngramError.notFound('memory');
+    return memory;
+  }
+
+  private newMemory(item: MemoryInputDto, vector: Float32Array, fingerprint: string): NewMemory {
+    const source: Record<string, unknown> = { ...(item.source ?? {}) };
+    return {
+      text: item.text,
+      kind: item.kind ?? 'fact',
+      role: item.role ?? null,
+      tags: [...new Set(item.tags ?? [])],
+      metadata: item.metadata ?? {},
+      source,
+      sessionId: item.source?.sessionId ?? null,
+      observedAt: item.observedAt ?? null,
+      validFrom: item.validFrom ?? null,
+      validTo: item.validTo ?? null,
+      importance: item.importance ?? null,
+      embedding: vector,
+      embedderFingerprint: fingerprint,
+    };
+  }
+
+  private async write<T>(
+    ctx: RequestContext,
+    cubeId: string,
+    route: string,
+    dto: object,
+    idempotencyKey: string | undefined,
+    run: (tx: EntityManager) => Promise<T>,
+  ): Promise<WriteResult<T>> {
+    if (idempotencyKey !== undefined && !/^[\x21-\x7e]{1,255}$/.test(idempotencyKey)) {
+      throw EngramError.validation([{ field: 'Idempotency-Key', problems: ['Idempotency-Key must be 1 to 255 visible ASCII characters'] }]);
+    }
+    const claim = idempotencyKey
+      ? {
+          scope: createHash('sha256').update(`${ctx.auth.actorId}\n${route}\n${cubeId}\n${idempotencyKey}`).digest('hex'),
+          requestHash: createHash('sha256').update(JSON.stringify(dto)).digest('hex'),
+        }
+      : null;
+    const result = await this.memories.idempotent(claim, async (tx) => {
+      const body = await run(tx);
+      return { value: body, statusCode: 201, response: body };
+    });
+    if (result.kind === 'fresh') return { statusCode: 201, body: result.value, replayed: false };
+    if (claim && result.requestHash !== claim.requestHash) {
+      throw EngramError.conflict('this Idempotency-Key was already used with a different request body');
+    }
+    return { statusCode: result.statusCode, body: result.response as T, replayed: true };
+  }
+}

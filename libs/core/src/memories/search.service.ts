@@ -1,0 +1,49 @@
+import { Injectable } from '@nestjs/common';
+import { MemoryRepository } from '@engram/persistence';
+import { MemoryFilter } from '@engram/plaintext';
+import { AccessService } from '../auth/access.service';
+import { Permission } from '../auth/permission';
+import { mapSearchResult, SearchDto, SearchResultDto } from '../dtos/memory.dto';
+import { CubeIndexManager } from './cube-index.manager';
+import { EmbedderRegistry } from './embedder.registry';
+import { parseMemoryFilter } from './memory-filter.parser';
+import type { RequestContext } from '../services/request-context';
+
+/** Hybrid retrieval in a cube: dense + lexical candidates, fused, filtered, with time priors. */
+@Injectable()
+export class SearchService {
+  constructor(
+    private readonly access: AccessService,
+    private readonly memories: MemoryRepository,
+    private readonly embedders: EmbedderRegistry,
+    private readonly indexes: CubeIndexManager,
+  ) {}
+
+  async search(ctx: RequestContext, cubeId: string, dto: SearchDto): Promise<{ results: SearchResultDto[] }> {
+    const cube = await this.access.requireCube(ctx.auth, Permission.MemoryRead, cubeId);
+    const filter: MemoryFilter = parseMemoryFilter(dto.filters);
+    const embedder = this.embedders.forSettings(cube.settings);
+    const [queryVector] = await embedder.embed([dto.query]);
+    const index = await this.indexes.current(cubeId, embedder);
+    const hits = index.search(dto.query, queryVector, {
+      topK: dto.topK ?? 10,
+      filter,
+      referenceTime: dto.referenceTime ?? Date.now(),
+      explain: dto.explain === true,
+    });
+    const records = await this.memories.getByLabels(cubeId, hits.map((h) => h.label));
+    const byLabel = new Map(records.map((r) => [r.label, r]));
+    const results: SearchResultDto[] = [];
+    for (const hit of hits) {
+      const record = byLabel.get(hit.label);
+      // A memory deleted between the index read and this fetch is dropped, never served.
+      if (!record || record.state === 'deleted') continue;
+      results.push(mapSearchResult(record, round(hit.score), dto.explain ? hit.explain : undefined));
+    }
+    return { results };
+  }
+}
+
+function round(score: number): number {
+  return Math.round(score * 1e6) / 1e6;
+}

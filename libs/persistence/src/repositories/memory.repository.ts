@@ -1,0 +1,445 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import { MemoryState } from '../entities';
+import { decodeCursor, encodeCursor, Page } from './records';
+import { queryRows } from './sql';
+
+/** A plaintext memory as stored (embedding excluded). */
+export interface MemoryRecord {
+  id: string;
+  cubeId: string;
+  label: number;
+  changeSeq: number;
+  text: string;
+  kind: string;
+  role: string | null;
+  tags: string[];
+  metadata: Record<string, unknown>;
+  source: Record<string, unknown>;
+  sessionId: string | null;
+  observedAt: Date | null;
+  validFrom: Date | null;
+  validTo: Date | null;
+  importance: number | null;
+  state: MemoryState;
+  version: number;
+  accessCount: number;
+  lastAccessedAt: Date | null;
+  embedderFingerprint: string | null;
+  createdBy: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+  expiredAt: Date | null;
+}
+
+/** What an index follower needs of a changed memory. */
+export interface MemoryChange extends MemoryRecord {
+  embedding: Float32Array | null;
+}
+
+export interface NewMemory {
+  text: string;
+  kind: string;
+  role: string | null;
+  tags: string[];
+  metadata: Record<string, unknown>;
+  source: Record<string, unknown>;
+  sessionId: string | null;
+  observedAt: Date | null;
+  validFrom: Date | null;
+  validTo: Date | null;
+  importance: number | null;
+  embedding: Float32Array | null;
+  embedderFingerprint: string | null;
+}
+
+export interface MemoryActor {
+  actorType: string;
+  actorId: string | null;
+  requestId: string | null;
+}
+
+/** Changeable fields of a memory; `undefined` leaves a field as it is. */
+export interface MemoryChanges {
+  text?: string;
+  tags?: string[];
+  metadata?: Record<string, unknown>;
+  validFrom?: Date | null;
+  validTo?: Date | null;
+  importance?: number | null;
+  embedding?: Float32Array | null;
+  embedderFingerprint?: string | null;
+}
+
+/** SQL-level list filters (the same vocabulary as search filters). */
+export interface MemoryListFilter {
+  kinds?: string[];
+  roles?: string[];
+  states?: string[];
+  tagsAny?: string[];
+  tagsAll?: string[];
+  metadata?: Record<string, unknown>;
+  sessionIds?: string[];
+  observedAfter?: Date;
+  observedBefore?: Date;
+  validAt?: Date;
+}
+
+export interface MemoryVersionRecord {
+  version: number;
+  action: string;
+  actorType: string;
+  actorId: string | null;
+  requestId: string | null;
+  oldValues: Record<string, unknown> | null;
+  newValues: Record<string, unknown> | null;
+  reason: string | null;
+  at: Date;
+}
+
+export interface IdempotencyClaim {
+  scope: string;
+  requestHash: string;
+}
+
+export type IdempotentResult<T> = { kind: 'fresh'; value: T } | { kind: 'replay'; requestHash: string; statusCode: number; response: unknown };
+
+const COLUMNS = `id, cube_id, label, change_seq, text, kind, role, tags, metadata, source, session_id, observed_at,
+  valid_from, valid_to, importance, state, version, access_count, last_accessed_at, embedder_fingerprint,
+  created_by, created_at, updated_at, expired_at`;
+
+type Row = Record<string, unknown>;
+
+function toRecord(row: Row): MemoryRecord {
+  return {
+    id: row.id as string,
+    cubeId: row.cube_id as string,
+    label: Number(row.label),
+    changeSeq: Number(row.change_seq),
+    text: row.text as string,
+    kind: row.kind as string,
+    role: (row.role as string | null) ?? null,
+    tags: (row.tags as string[]) ?? [],
+    metadata: (row.metadata as Record<string, unknown>) ?? {},
+    source: (row.source as Record<string, unknown>) ?? {},
+    sessionId: (row.session_id as string | null) ?? null,
+    observedAt: (row.observed_at as Date | null) ?? null,
+    validFrom: (row.valid_from as Date | null) ?? null,
+    validTo: (row.valid_to as Date | null) ?? null,
+    importance: row.importance === null || row.importance === undefined ? null : Number(row.importance),
+    state: row.state as MemoryState,
+    version: Number(row.version),
+    accessCount: Number(row.access_count),
+    lastAccessedAt: (row.last_accessed_at as Date | null) ?? null,
+    embedderFingerprint: (row.embedder_fingerprint as string | null) ?? null,
+    createdBy: (row.created_by as string | null) ?? null,
+    createdAt: row.created_at as Date,
+    updatedAt: row.updated_at as Date,
+    expiredAt: (row.expired_at as Date | null) ?? null,
+  };
+}
+
+export function encodeEmbedding(vector: Float32Array | null): Buffer | null {
+  if (vector === null) return null;
+  return Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength);
+}
+
+export function decodeEmbedding(bytes: Buffer | null): Float32Array | null {
+  if (bytes === null || bytes === undefined) return null;
+  const copy = new Float32Array(bytes.byteLength / 4);
+  new Uint8Array(copy.buffer).set(bytes);
+  return copy;
+}
+
+/** The values a version row records (no embedding: it is derived). */
+function versionValues(m: MemoryRecord): Record<string, unknown> {
+  return {
+    text: m.text,
+    tags: m.tags,
+    metadata: m.metadata,
+    validFrom: m.validFrom?.toISOString() ?? null,
+    validTo: m.validTo?.toISOString() ?? null,
+    importance: m.importance,
+    state: m.state,
+  };
+}
+
+/**
+ * Every SQL statement on plaintext memories. Writes to one cube take a transaction-level
+ * advisory lock on the cube, so `change_seq` order is commit order within a cube.
+ */
+@Injectable()
+export class MemoryRepository {
+  constructor(private readonly db: DataSource) {}
+
+  private async lockCube(tx: EntityManager, cubeId: string): Promise<void> {
+    await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 7))`, [cubeId]);
+  }
+
+  /**
+   * Runs `write` in a transaction guarded by an idempotency record: a second call with the
+   * same scope waits for the first to commit and gets its stored response instead.
+   */
+  async idempotent<T>(
+    claim: IdempotencyClaim | null,
+    write: (tx: EntityManager) => Promise<{ value: T; statusCode: number; response: unknown }>,
+  ): Promise<IdempotentResult<T>> {
+    if (claim) {
+      const existing = await this.findIdempotency(claim.scope);
+      if (existing) return { kind: 'replay', ...existing };
+    }
+    try {
+      return await this.db.transaction(async (tx) => {
+        if (claim) {
+          const inserted = await queryRows(tx,
+            `INSERT INTO idempotency_records (scope, request_hash, status_code, response) VALUES ($1, $2, 0, 'null'::jsonb)
+             ON CONFLICT (scope) DO NOTHING RETURNING scope`,
+            [claim.scope, claim.requestHash],
+          );
+          if (!inserted.length) throw new IdempotencyRace();
+        }
+        const result = await write(tx);
+        if (claim) {
+          await tx.query(`UPDATE idempotency_records SET status_code = $2, response = $3::jsonb WHERE scope = $1`, [
+            claim.scope,
+            result.statusCode,
+            JSON.stringify(result.response),
+          ]);
+        }
+        return { kind: 'fresh' as const, value: result.value };
+      });
+    } catch (error) {
+      if (!(error instanceof IdempotencyRace) || !claim) throw error;
+      const existing = await this.findIdempotency(claim.scope);
+      if (!existing) throw new Error('idempotency record vanished while replaying');
+      return { kind: 'replay', ...existing };
+    }
+  }
+
+  private async findIdempotency(scope: string): Promise<{ requestHash: string; statusCode: number; response: unknown } | null> {
+    const rows = await queryRows<{ request_hash: string; status_code: number; response: unknown }>(this.db,
+      `SELECT request_hash, status_code, response FROM idempotency_records WHERE scope = $1 AND status_code > 0`,
+      [scope],
+    );
+    return rows.length ? { requestHash: rows[0].request_hash, statusCode: rows[0].status_code, response: rows[0].response } : null;
+  }
+
+  /** Inserts memories in input order and writes their first version rows. */
+  async insertMany(tx: EntityManager, cubeId: string, memories: NewMemory[], actor: MemoryActor): Promise<MemoryRecord[]> {
+    if (memories.length === 0) return [];
+    await this.lockCube(tx, cubeId);
+    const rows = await queryRows<Row>(tx,
+      `INSERT INTO memories (cube_id, change_seq, text, kind, role, tags, metadata, source, session_id, observed_at,
+                             valid_from, valid_to, importance, embedding, embedder_fingerprint, created_by)
+       SELECT $1, nextval('engram_change_seq'), m.text, m.kind, m.role, ARRAY(SELECT jsonb_array_elements_text(m.tags)), m.metadata, m.source, m.session_id,
+              m.observed_at, m.valid_from, m.valid_to, m.importance, m.embedding, m.embedder_fingerprint, $2
+         FROM unnest($3::text[], $4::text[], $5::text[], $6::jsonb[], $7::jsonb[], $8::jsonb[], $9::text[],
+                     $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], $13::real[], $14::bytea[], $15::text[])
+              WITH ORDINALITY AS m(text, kind, role, tags, metadata, source, session_id, observed_at, valid_from,
+                                   valid_to, importance, embedding, embedder_fingerprint, ord)
+        ORDER BY m.ord
+       RETURNING ${COLUMNS}`,
+      [
+        cubeId,
+        actor.actorType === 'key' ? actor.actorId : null,
+        memories.map((m) => m.text),
+        memories.map((m) => m.kind),
+        memories.map((m) => m.role),
+        memories.map((m) => JSON.stringify(m.tags)),
+        memories.map((m) => JSON.stringify(m.metadata)),
+        memories.map((m) => JSON.stringify(m.source)),
+        memories.map((m) => m.sessionId),
+        memories.map((m) => m.observedAt),
+        memories.map((m) => m.validFrom),
+        memories.map((m) => m.validTo),
+        memories.map((m) => m.importance),
+        memories.map((m) => encodeEmbedding(m.embedding)),
+        memories.map((m) => m.embedderFingerprint),
+      ],
+    );
+    const records = rows.map(toRecord).sort((a, b) => a.label - b.label);
+    await this.insertVersions(
+      tx,
+      records.map((r) => ({ memoryId: r.id, version: 1, action: 'create', oldValues: null, newValues: versionValues(r), reason: null })),
+      actor,
+    );
+    return records;
+  }
+
+  private async insertVersions(
+    tx: EntityManager,
+    versions: { memoryId: string; version: number; action: string; oldValues: Record<string, unknown> | null; newValues: Record<string, unknown> | null; reason: string | null }[],
+    actor: MemoryActor,
+  ): Promise<void> {
+    await tx.query(
+      `INSERT INTO memory_versions (memory_id, version, action, actor_type, actor_id, request_id, old_values, new_values, reason)
+       SELECT v.memory_id, v.version, v.action, $1, $2, $3, v.old_values, v.new_values, v.reason
+         FROM unnest($4::uuid[], $5::int[], $6::text[], $7::jsonb[], $8::jsonb[], $9::text[])
+              AS v(memory_id, version, action, old_values, new_values, reason)`,
+      [
+        actor.actorType,
+        actor.actorId,
+        actor.requestId,
+        versions.map((v) => v.memoryId),
+        versions.map((v) => v.version),
+        versions.map((v) => v.action),
+        versions.map((v) => (v.oldValues ? JSON.stringify(v.oldValues) : null)),
+        versions.map((v) => (v.newValues ? JSON.stringify(v.newValues) : null)),
+        versions.map((v) => v.reason),
+      ],
+    );
+  }
+
+  async get(cubeId: string, id: string): Promise<MemoryRecord | null> {
+    const rows = await queryRows<Row>(this.db, `SELECT ${COLUMNS} FROM memories WHERE cube_id = $1 AND id = $2`, [cubeId, id]);
+    return rows.length ? toRecord(rows[0]) : null;
+  }
+
+  /** Memories by index label, in the order asked. */
+  async getByLabels(cubeId: string, labels: number[]): Promise<MemoryRecord[]> {
+    if (!labels.length) return [];
+    const rows = await queryRows<Row>(this.db, `SELECT ${COLUMNS} FROM memories WHERE cube_id = $1 AND label = ANY($2::bigint[])`, [cubeId, labels]);
+    const byLabel = new Map(rows.map((r) => [Number(r.label), toRecord(r)]));
+    return labels.map((l) => byLabel.get(l)).filter((m): m is MemoryRecord => m !== undefined);
+  }
+
+  /**
+   * Changes to apply to an index that reflects `afterSeq`, oldest first. Only changes
+   * whose sequence is below every still-running writer's are safe to read, and the
+   * per-cube advisory lock makes commit order equal sequence order within a cube.
+   */
+  async changesSince(cubeId: string, afterSeq: number, limit: number, embeddingsAfterSeq = 0): Promise<MemoryChange[]> {
+    // Embeddings of changes a loaded snapshot already holds are not fetched.
+    const rows = await queryRows<Row>(this.db,
+      `SELECT ${COLUMNS}, CASE WHEN change_seq > $4 THEN embedding END AS embedding
+         FROM memories WHERE cube_id = $1 AND change_seq > $2 ORDER BY change_seq LIMIT $3`,
+      [cubeId, afterSeq, limit, embeddingsAfterSeq],
+    );
+    return rows.map((r) => ({ ...toRecord(r), embedding: decodeEmbedding(r.embedding as Buffer | null) }));
+  }
+
+  /** The highest change sequence of the cube (0 for none): cheap freshness probe. */
+  async lastChangeSeq(cubeId: string): Promise<number> {
+    const rows = await queryRows<{ seq: string | null }>(this.db, `SELECT max(change_seq) AS seq FROM memories WHERE cube_id = $1`, [cubeId]);
+    return Number(rows[0]?.seq ?? 0);
+  }
+
+  async list(cubeId: string, filter: MemoryListFilter, limit: number, cursor: string | null): Promise<Page<MemoryRecord> | null> {
+    const where: string[] = ['cube_id = $1'];
+    const params: unknown[] = [cubeId];
+    const add = (sql: (p: string) => string, value: unknown) => {
+      params.push(value);
+      where.push(sql(`$${params.length}`));
+    };
+    add((p) => `state = ANY(${p}::text[])`, filter.states ?? ['active']);
+    if (filter.kinds) add((p) => `kind = ANY(${p}::text[])`, filter.kinds);
+    if (filter.roles) add((p) => `role = ANY(${p}::text[])`, filter.roles);
+    if (filter.tagsAny) add((p) => `tags && ${p}::text[]`, filter.tagsAny);
+    if (filter.tagsAll) add((p) => `tags @> ${p}::text[]`, filter.tagsAll);
+    if (filter.sessionIds) add((p) => `session_id = ANY(${p}::text[])`, filter.sessionIds);
+    if (filter.observedAfter) add((p) => `observed_at >= ${p}`, filter.observedAfter);
+    if (filter.observedBefore) add((p) => `observed_at < ${p}`, filter.observedBefore);
+    if (filter.validAt) add((p) => `(valid_from IS NULL OR valid_from <= ${p}) AND (valid_to IS NULL OR valid_to > ${p})`, filter.validAt);
+    for (const [key, condition] of Object.entries(filter.metadata ?? {})) {
+      const values = condition !== null && typeof condition === 'object' && 'in' in (condition as object) ? (condition as { in: unknown[] }).in : [condition];
+      params.push(key);
+      const keyParam = `$${params.length}`;
+      add((p) => `metadata -> ${keyParam} = ANY(SELECT jsonb_array_elements(${p}::jsonb))`, JSON.stringify(values));
+    }
+    if (cursor !== null) {
+      const parts = decodeCursor(cursor, 1);
+      if (parts === null || !/^\d+$/.test(String(parts[0]))) return null;
+      add((p) => `label > ${p}::bigint`, String(parts[0]));
+    }
+    params.push(limit + 1);
+    const rows = await queryRows<Row>(this.db, `SELECT ${COLUMNS} FROM memories WHERE ${where.join(' AND ')} ORDER BY label LIMIT $${params.length}`, params);
+    const items = rows.slice(0, limit).map(toRecord);
+    const last = items[items.length - 1];
+    return { items, nextCursor: rows.length > limit && last ? encodeCursor([String(last.label)]) : null };
+  }
+
+  /** Applies changes as a new version; null when there is no such memory in a state that allows it. */
+  async update(cubeId: string, id: string, changes: MemoryChanges, actor: MemoryActor, reason: string | null): Promise<MemoryRecord | null> {
+    return this.db.transaction(async (tx) => {
+      await this.lockCube(tx, cubeId);
+      const current = await queryRows<Row>(tx, `SELECT ${COLUMNS} FROM memories WHERE cube_id = $1 AND id = $2 AND state = 'active' FOR UPDATE`, [cubeId, id]);
+      if (!current.length) return null;
+      const before = toRecord(current[0]);
+      const rows = await queryRows<Row>(tx,
+        `UPDATE memories SET
+           text = COALESCE($3, text),
+           tags = CASE WHEN $4::boolean THEN $5::text[] ELSE tags END,
+           metadata = CASE WHEN $6::boolean THEN $7::jsonb ELSE metadata END,
+           valid_from = CASE WHEN $8::boolean THEN $9::timestamptz ELSE valid_from END,
+           valid_to = CASE WHEN $10::boolean THEN $11::timestamptz ELSE valid_to END,
+           importance = CASE WHEN $12::boolean THEN $13::real ELSE importance END,
+           embedding = CASE WHEN $14::boolean THEN $15::bytea ELSE embedding END,
+           embedder_fingerprint = CASE WHEN $14::boolean THEN $16 ELSE embedder_fingerprint END,
+           version = version + 1, change_seq = nextval('engram_change_seq'), updated_at = now()
+         WHERE cube_id = $1 AND id = $2 RETURNING ${COLUMNS}`,
+        [
+          cubeId,
+          id,
+          changes.text ?? null,
+          changes.tags !== undefined,
+          changes.tags ?? null,
+          changes.metadata !== undefined,
+          changes.metadata !== undefined ? JSON.stringify(changes.metadata) : null,
+          changes.validFrom !== undefined,
+          changes.validFrom ?? null,
+          changes.validTo !== undefined,
+          changes.validTo ?? null,
+          changes.importance !== undefined,
+          changes.importance ?? null,
+          changes.embedding !== undefined,
+          changes.embedding !== undefined ? encodeEmbedding(changes.embedding) : null,
+          changes.embedderFingerprint ?? null,
+        ],
+      );
+      const after = toRecord(rows[0]);
+      await this.insertVersions(tx, [{ memoryId: id, version: after.version, action: 'update', oldValues: versionValues(before), newValues: versionValues(after), reason }], actor);
+      return after;
+    });
+  }
+
+  /** Moves a memory between lifecycle states as a new version; null when `from` does not hold. */
+  async transition(cubeId: string, id: string, from: MemoryState[], to: MemoryState, action: string, actor: MemoryActor): Promise<MemoryRecord | null> {
+    return this.db.transaction(async (tx) => {
+      await this.lockCube(tx, cubeId);
+      const current = await queryRows<Row>(tx, `SELECT ${COLUMNS} FROM memories WHERE cube_id = $1 AND id = $2 FOR UPDATE`, [cubeId, id]);
+      if (!current.length || !from.includes(current[0].state as MemoryState)) return null;
+      const before = toRecord(current[0]);
+      const rows = await queryRows<Row>(tx,
+        `UPDATE memories SET state = $3, expired_at = CASE WHEN $3 = 'active' THEN NULL ELSE now() END,
+                version = version + 1, change_seq = nextval('engram_change_seq'), updated_at = now()
+          WHERE cube_id = $1 AND id = $2 RETURNING ${COLUMNS}`,
+        [cubeId, id, to],
+      );
+      const after = toRecord(rows[0]);
+      await this.insertVersions(tx, [{ memoryId: id, version: after.version, action, oldValues: { state: before.state }, newValues: { state: after.state }, reason: null }], actor);
+      return after;
+    });
+  }
+
+  async history(cubeId: string, id: string): Promise<MemoryVersionRecord[]> {
+    const rows = await queryRows<Row>(this.db,
+      `SELECT v.version, v.action, v.actor_type, v.actor_id, v.request_id, v.old_values, v.new_values, v.reason, v.at
+         FROM memory_versions v JOIN memories m ON m.id = v.memory_id
+        WHERE m.cube_id = $1 AND v.memory_id = $2 ORDER BY v.version, v.id`,
+      [cubeId, id],
+    );
+    return rows.map((r) => ({
+      version: Number(r.version),
+      action: r.action as string,
+      actorType: r.actor_type as string,
+      actorId: (r.actor_id as string | null) ?? null,
+      requestId: (r.request_id as string | null) ?? null,
+      oldValues: (r.old_values as Record<string, unknown> | null) ?? null,
+      newValues: (r.new_values as Record<string, unknown> | null) ?? null,
+      reason: (r.reason as string | null) ?? null,
+      at: r.at as Date,
+    }));
+  }
+}
+
+class IdempotencyRace extends Error {}

@@ -1,0 +1,81 @@
+import { INestApplicationContext } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CoreModule, CubeIndexManager, MemoryService, SearchService } from '@engram/core';
+import { createMediumHarness, MediumHarness, TestKey } from '@engram/testing';
+
+/** Two engram processes on one database: each sees the other's writes through the change sequence. */
+describe('search indexes derived from PostgreSQL', () => {
+  let h: MediumHarness;
+  let second: INestApplicationContext;
+  let owner: TestKey;
+  let cubeId: string;
+
+  beforeAll(async () => {
+    h = await createMediumHarness();
+    // Same database and data directory, separate process state (its own in-memory indexes).
+    second = await NestFactory.createApplicationContext(CoreModule.forRoot({ ...h.config }), { logger: false });
+    owner = await h.factory.apiKey();
+    cubeId = (await h.factory.cube({ tenantId: owner.tenantId })).id;
+  });
+  afterAll(async () => {
+    await second.close();
+    await h.close();
+  });
+
+  const search = (app: INestApplicationContext, query: string, topK = 5) =>
+    app.get(SearchService).search(owner.ctx, cubeId, { query, topK }).then((r) => r.results.map((m) => m.text));
+
+  it('sees writes of another instance on its next search', async () => {
+    expect(await search(second, 'anything')).toEqual([]);
+    await h.app.get(MemoryService).add(owner.ctx, cubeId, { items: [{ text: 'The lighthouse keeper is named Orla' }] });
+    expect(await search(second, 'who keeps the lighthouse', 1)).toEqual(['The lighthouse keeper is named Orla']);
+  });
+
+  it('drops a memory deleted by another instance at once', async () => {
+    const { body } = await second.get(MemoryService).add(owner.ctx, cubeId, { items: [{ text: 'The ferry leaves at noon' }] });
+    expect(await search(h.app, 'ferry noon', 1)).toEqual(['The ferry leaves at noon']);
+    await second.get(MemoryService).delete(owner.ctx, cubeId, body.items[0].id);
+    expect(await search(h.app, 'ferry noon')).not.toContain('The ferry leaves at noon');
+  });
+
+  it('saves a checksummed snapshot and rebuilds from PostgreSQL when it is corrupt', async () => {
+    const manager = h.app.get(CubeIndexManager);
+    await search(h.app, 'lighthouse');
+    await manager.onApplicationShutdown(); // saves dirty indexes
+    const dir = manager.snapshotDir(cubeId);
+    expect(fs.existsSync(path.join(dir, 'manifest.json'))).toBe(true);
+
+    // A third process starting on a corrupt snapshot still answers, from PostgreSQL.
+    const graph = path.join(dir, 'hnsw.bin');
+    const bytes = fs.readFileSync(graph);
+    bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+    fs.writeFileSync(graph, bytes);
+    const third = await NestFactory.createApplicationContext(CoreModule.forRoot({ ...h.config }), { logger: false });
+    try {
+      expect(await search(third, 'who keeps the lighthouse', 1)).toEqual(['The lighthouse keeper is named Orla']);
+    } finally {
+      await third.close();
+    }
+  });
+
+  it('loads an intact snapshot and replays only the changes after it', async () => {
+    await h.app.get(MemoryService).add(owner.ctx, cubeId, { items: [{ text: 'The harbour master owns a red boat' }] });
+    const fresh = await NestFactory.createApplicationContext(CoreModule.forRoot({ ...h.config }), { logger: false });
+    try {
+      expect(await search(fresh, 'red boat harbour', 1)).toEqual(['The harbour master owns a red boat']);
+      expect(await search(fresh, 'lighthouse keeper', 1)).toEqual(['The lighthouse keeper is named Orla']);
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it('keeps cubes apart in a shared process', async () => {
+    const otherCube = (await h.factory.cube({ tenantId: owner.tenantId })).id;
+    await h.app.get(MemoryService).add(owner.ctx, otherCube, { items: [{ text: 'Orla also keeps bees' }] });
+    expect(await search(h.app, 'bees', 10)).not.toContain('Orla also keeps bees');
+  });
+
+
+});

@@ -1,0 +1,132 @@
+import { createE2eHarness, E2eHarness } from '@engram/testing';
+
+describe('plaintext memories over HTTP', () => {
+  let h: E2eHarness;
+  let key: string;
+  let cubeId: string;
+  const auth = () => ({ Authorization: `Bearer ${key}` });
+  const add = (items: object[], headers: Record<string, string> = {}) => h.http.post(`/v1/cubes/${cubeId}/memories`).set(auth()).set(headers).send({ items });
+  const search = (body: object) => h.http.post(`/v1/cubes/${cubeId}/search`).set(auth()).send(body);
+
+  beforeAll(async () => {
+    h = await createE2eHarness();
+    const owner = await h.factory.apiKey();
+    key = owner.key;
+    cubeId = (await h.factory.cube({ tenantId: owner.tenantId })).id;
+  });
+  afterAll(() => h.close());
+
+  it('stores a batch in input order and returns the stored memories', async () => {
+    const res = await add([
+      { text: 'Alice moved to Lisbon in 2021', kind: 'fact', tags: ['alice', 'travel'], metadata: { topic: 'home' }, source: { id: 'msg-1', type: 'chat', sessionId: 's1' }, observedAt: '2024-03-01T10:00:00Z', importance: 0.8 },
+      { text: 'Bob prefers green tea over coffee', kind: 'preference', tags: ['bob'], metadata: { topic: 'food' } },
+      { text: 'To deploy, run make release then tag the commit', kind: 'procedure' },
+    ]).expect(201);
+    expect(res.body.items.map((m: { text: string }) => m.text)).toEqual([
+      'Alice moved to Lisbon in 2021',
+      'Bob prefers green tea over coffee',
+      'To deploy, run make release then tag the commit',
+    ]);
+    expect(res.body.items[0]).toMatchObject({
+      id: expect.any(String),
+      kind: 'fact',
+      tags: ['alice', 'travel'],
+      metadata: { topic: 'home' },
+      source: { id: 'msg-1', type: 'chat', sessionId: 's1' },
+      observedAt: '2024-03-01T10:00:00.000Z',
+      importance: expect.closeTo(0.8, 5),
+      state: 'active',
+      version: 1,
+    });
+  });
+
+  it('finds memories by meaning and words, best first, with an explanation', async () => {
+    const res = await search({ query: 'Which city does Alice live in?', topK: 2, explain: true }).expect(200);
+    expect(res.body.results[0]).toMatchObject({ text: 'Alice moved to Lisbon in 2021', kind: 'fact', score: expect.any(Number) });
+    expect(res.body.results[0].explain).toEqual(expect.objectContaining({ fusion: expect.any(Object), priors: expect.any(Object) }));
+    expect(res.body.results.length).toBeLessThanOrEqual(2);
+  });
+
+  it('applies filters', async () => {
+    const byKind = await search({ query: 'tea coffee Lisbon deploy', filters: { kind: 'preference' } }).expect(200);
+    expect(byKind.body.results.map((r: { kind: string }) => r.kind)).toEqual(['preference']);
+    const byTags = await search({ query: 'Alice Bob', filters: { tags: { all: ['alice', 'travel'] } } }).expect(200);
+    expect(byTags.body.results.map((r: { text: string }) => r.text)).toEqual(['Alice moved to Lisbon in 2021']);
+    const byMeta = await search({ query: 'anything', filters: { metadata: { topic: { in: ['food'] } } } }).expect(200);
+    expect(byMeta.body.results.map((r: { text: string }) => r.text)).toEqual(['Bob prefers green tea over coffee']);
+    const bySession = await search({ query: 'Alice', filters: { sessionId: 's1' } }).expect(200);
+    expect(bySession.body.results).toHaveLength(1);
+  });
+
+  it('stores messages in raw mode with role, session and time', async () => {
+    const res = await h.http
+      .post(`/v1/cubes/${cubeId}/messages`)
+      .set(auth())
+      .send({ sessionId: 'chat-7', messages: [{ role: 'user', content: 'My dog is called Pixel', at: '2024-05-01T09:00:00Z' }, { role: 'assistant', content: 'Pixel is a lovely name!' }] })
+      .expect(201);
+    expect(res.body.ids).toHaveLength(2);
+    const first = await h.http.get(`/v1/cubes/${cubeId}/memories/${res.body.ids[0]}`).set(auth()).expect(200);
+    expect(first.body).toMatchObject({ kind: 'message', role: 'user', source: { type: 'message', sessionId: 'chat-7' }, observedAt: '2024-05-01T09:00:00.000Z' });
+    const found = await search({ query: "what is my dog's name", filters: { kind: 'message', sessionId: 'chat-7' } }).expect(200);
+    expect(found.body.results[0].text).toBe('My dog is called Pixel');
+  });
+
+  it('replays an idempotent retry without storing twice', async () => {
+    const headers = { 'Idempotency-Key': 'retry-123' };
+    const first = await add([{ text: 'Carol speaks Portuguese' }], headers).expect(201);
+    const second = await add([{ text: 'Carol speaks Portuguese' }], headers).expect(201);
+    expect(second.body).toEqual(first.body);
+    expect(second.headers['idempotent-replayed']).toBe('true');
+    const list = await h.http.get(`/v1/cubes/${cubeId}/memories`).set(auth()).expect(200);
+    expect(list.body.items.filter((m: { text: string }) => m.text === 'Carol speaks Portuguese')).toHaveLength(1);
+    await add([{ text: 'something else' }], headers).expect(409);
+  });
+
+  it('updates a memory as a new version, keeps history, deletes and restores', async () => {
+    const created = await add([{ text: 'Dave works at Initech', tags: ['dave'] }]).expect(201);
+    const id = created.body.items[0].id;
+    const updated = await h.http.patch(`/v1/cubes/${cubeId}/memories/${id}`).set(auth()).send({ text: 'Dave works at Globex', reason: 'changed jobs' }).expect(200);
+    expect(updated.body).toMatchObject({ text: 'Dave works at Globex', version: 2 });
+    const found = await search({ query: 'where does Dave work', topK: 1 }).expect(200);
+    expect(found.body.results[0].text).toBe('Dave works at Globex');
+
+    await h.http.delete(`/v1/cubes/${cubeId}/memories/${id}`).set(auth()).expect(204);
+    await h.http.get(`/v1/cubes/${cubeId}/memories/${id}`).set(auth()).expect(404);
+    const afterDelete = await search({ query: 'Dave Globex Initech', topK: 50 }).expect(200);
+    expect(afterDelete.body.results.map((r: { id: string }) => r.id)).not.toContain(id);
+
+    const restored = await h.http.post(`/v1/cubes/${cubeId}/memories/${id}/restore`).set(auth()).expect(200);
+    expect(restored.body).toMatchObject({ state: 'active', text: 'Dave works at Globex' });
+    const back = await search({ query: 'Dave Globex', topK: 1 }).expect(200);
+    expect(back.body.results[0].id).toBe(id);
+
+    const history = await h.http.get(`/v1/cubes/${cubeId}/memories/${id}/history`).set(auth()).expect(200);
+    expect(history.body.items.map((v: { action: string }) => v.action)).toEqual(['create', 'update', 'delete', 'restore']);
+    expect(history.body.items[1]).toMatchObject({ oldValues: { text: 'Dave works at Initech' }, newValues: { text: 'Dave works at Globex' }, reason: 'changed jobs', actorType: 'key' });
+  });
+
+  it('lists with filters and cursor pages', async () => {
+    const res = await h.http.get(`/v1/cubes/${cubeId}/memories`).query({ kind: 'fact,preference', limit: 2 }).set(auth()).expect(200);
+    expect(res.body.items.length).toBe(2);
+    expect(res.body.nextCursor).toEqual(expect.any(String));
+    const next = await h.http.get(`/v1/cubes/${cubeId}/memories`).query({ kind: 'fact,preference', limit: 2, cursor: res.body.nextCursor }).set(auth()).expect(200);
+    const ids = [...res.body.items, ...next.body.items].map((m: { id: string }) => m.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    const tagged = await h.http.get(`/v1/cubes/${cubeId}/memories`).query({ metadata: JSON.stringify({ topic: 'food' }) }).set(auth()).expect(200);
+    expect(tagged.body.items.map((m: { text: string }) => m.text)).toEqual(['Bob prefers green tea over coffee']);
+  });
+
+  it('time filters and validity', async () => {
+    await add([
+      { text: 'Eve lived in Paris', validFrom: '2010-01-01T00:00:00Z', validTo: '2015-01-01T00:00:00Z', observedAt: '2012-01-01T00:00:00Z' },
+      { text: 'Eve lives in Berlin', validFrom: '2015-01-01T00:00:00Z', observedAt: '2016-01-01T00:00:00Z' },
+    ]).expect(201);
+    const at2012 = await search({ query: 'where does Eve live', filters: { validAt: '2012-06-01T00:00:00Z' } }).expect(200);
+    // Memories without validity bounds are valid at every time; Berlin started in 2015.
+    const texts2012 = at2012.body.results.map((r: { text: string }) => r.text);
+    expect(texts2012[0]).toBe('Eve lived in Paris');
+    expect(texts2012).not.toContain('Eve lives in Berlin');
+    const observed = await search({ query: 'Eve', filters: { observedAfter: '2015-06-01T00:00:00Z', observedBefore: '2017-01-01T00:00:00Z' } }).expect(200);
+    expect(observed.body.results.map((r: { text: string }) => r.text)).toEqual(['Eve lives in Berlin']);
+  });
+});
