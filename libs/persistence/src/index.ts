@@ -15,3 +15,5 @@ export * from './persistence.module';
 export * from './database/migration.generator';
 export * from './repositories/sql';
 export * from './repositories/memory.repository';
+export * from './repositories/model.repository';
+export * from './repositories/kv-cache.repository';

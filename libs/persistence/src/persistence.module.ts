@@ -10,6 +10,8 @@ import { JobRepository } from './repositories/job.repository';
 import { SystemSettingRepository } from './repositories/system-setting.repository';
 import { TenantRepository } from './repositories/tenant.repository';
 import { MemoryRepository } from './repositories/memory.repository';
+import { ModelRepository } from './repositories/model.repository';
+import { KvCacheRepository } from './repositories/kv-cache.repository';
 
 const REPOSITORIES = [
   TenantRepository,
@@ -20,6 +22,8 @@ const REPOSITORIES = [
   SystemSettingRepository,
   HealthRepository,
   MemoryRepository,
+  ModelRepository,
+  KvCacheRepository,
 ];
 
 /** Provides the config, the database (embedded or external, migrated) and every repository. */

@@ -7,10 +7,12 @@ import { TenantEntity } from './tenant.entity';
 import { MemoryEntity } from './memory.entity';
 import { MemoryVersionEntity } from './memory-version.entity';
 import { IdempotencyRecordEntity } from './idempotency-record.entity';
+import { ModelEntity } from './model.entity';
+import { KvCacheEntity } from './kv-cache.entity';
 
-export { ApiKeyEntity, AuditEventEntity, CubeEntity, JobEntity, SystemSettingEntity, TenantEntity, MemoryEntity, MemoryVersionEntity, IdempotencyRecordEntity };
+export { ApiKeyEntity, AuditEventEntity, CubeEntity, JobEntity, SystemSettingEntity, TenantEntity, MemoryEntity, MemoryVersionEntity, IdempotencyRecordEntity, ModelEntity, KvCacheEntity };
 export type { MemoryState } from './memory.entity';
 export type { JobState } from './job.entity';
 
 /** Every entity engram persists; the data source and the drift check use this list. */
-export const ENTITIES = [TenantEntity, ApiKeyEntity, CubeEntity, AuditEventEntity, JobEntity, SystemSettingEntity, MemoryEntity, MemoryVersionEntity, IdempotencyRecordEntity];
+export const ENTITIES = [TenantEntity, ApiKeyEntity, CubeEntity, AuditEventEntity, JobEntity, SystemSettingEntity, MemoryEntity, MemoryVersionEntity, IdempotencyRecordEntity, ModelEntity, KvCacheEntity];
