@@ -38,10 +38,16 @@ const VOCAB = Array.from({ length: 30_000 }, () => {
   for (let i = 0; i < n; i++) w += SYLLABLES[Math.floor(random() * SYLLABLES.length)];
   return w;
 });
-/** Zipf-like word pick (s ≈ 1): common words are common, the tail is long. */
+/**
+ * Zipf–Mandelbrot word pick, P(rank r) ∝ 1/(r + 100): the shape of *content* words once
+ * stop words are gone (the commonest takes ~0.2% of tokens, as in English text; a plain
+ * Zipf law would make the top synthetic words behave like stop words in every posting).
+ */
+const ZIPF_Q = 100;
 function word(): string {
   const u = random();
-  return VOCAB[Math.min(VOCAB.length - 1, Math.floor(Math.exp(u * Math.log(VOCAB.length + 1)) - 1))];
+  const r = Math.floor(ZIPF_Q * Math.exp(u * Math.log((VOCAB.length + ZIPF_Q) / ZIPF_Q)) - ZIPF_Q);
+  return VOCAB[Math.min(VOCAB.length - 1, r)];
 }
 function sentence(min: number, max: number): string {
   const n = min + Math.floor(random() * (max - min + 1));

@@ -75,9 +75,14 @@ interface Candidate {
 }
 
 const DAY = 86_400_000;
-/** Below this estimated share of admitted documents, a filtered dense search is exact. */
-const EXACT_FILTER_SHARE = 0.02;
+/**
+ * Below this estimated share of admitted documents, a filtered dense search scans the
+ * admitted set exactly (int8 dot products are cheap); above it, the HNSW walk with the
+ * filter finds enough admitted neighbours without exploring most of the graph.
+ */
+const EXACT_FILTER_SHARE = 0.25;
 const SELECTIVITY_SAMPLE = 256;
+const MIN_DENSE_SPAN = 0.2;
 
 export class CubeIndex {
   readonly dimension: number;
@@ -259,7 +264,9 @@ export class CubeIndex {
       if (c.dense > maxDense) maxDense = c.dense;
       if (c.dense < minDense) minDense = c.dense;
     }
-    const denseSpan = maxDense - minDense > 1e-9 ? maxDense - minDense : 1;
+    // Min–max over the candidates, but never over a span narrower than MIN_DENSE_SPAN: with
+    // few candidates a cosine gap of 0.01 must not turn into the whole 0..1 range.
+    const denseSpan = Math.max(maxDense - minDense, MIN_DENSE_SPAN);
     const wd = r.mode === 'dense' ? 1 : r.mode === 'lexical' ? 0 : r.denseWeight;
     const rrf = r.fusion === 'rrf' && r.mode === 'hybrid';
     const lexicalRanks = rrf ? rankOf(all, (c) => c.lexical) : null;
@@ -327,7 +334,7 @@ export class CubeIndex {
         if (intent.window && t >= intent.window.start && t < intent.window.end) time += 1;
         if (intent.direction && tMax > tMin) {
           const position = (t - tMin) / (tMax - tMin);
-          time += 0.5 * (intent.direction === 'recent' ? position : 1 - position);
+          time += intent.direction === 'recent' ? position : 1 - position;
         }
         c.time = r.timeIntentWeight * time;
       }
@@ -406,7 +413,7 @@ export class CubeIndex {
       const slot = this.slotByLabel.get(label);
       return slot !== undefined && admits(slot);
     };
-    const ef = Math.min(2000, Math.ceil(Math.max(this.dense.params.efSearch, k) / Math.max(share, 0.05)));
+    const ef = Math.min(1000, Math.ceil(Math.max(this.dense.params.efSearch, k) / share));
     const hits = toSlots(this.dense.search(vector, k, filterLabel, ef));
     if (hits.length >= k) return hits;
     return this.exactDense(vector, k, this.slotByLabel.values(), admits);

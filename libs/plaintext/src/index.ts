@@ -4,6 +4,8 @@ export type { Embedder } from './embedding/embedder';
 export { l2Normalize } from './embedding/embedder';
 export { HashEmbedder } from './embedding/hash.embedder';
 export type { HashEmbedderOptions } from './embedding/hash.embedder';
+export { EmbeddingRequestError, OpenAiEmbedder } from './embedding/openai.embedder';
+export type { OpenAiEmbedderOptions } from './embedding/openai.embedder';
 export { DEFAULT_HNSW_PARAMS } from './dense/hnsw-vector.index';
 export type { HnswParams } from './dense/hnsw-vector.index';
 export type { LoadResult, LoadStatus, SnapshotManifest, SnapshotMeta } from './dense/hnsw-snapshot';

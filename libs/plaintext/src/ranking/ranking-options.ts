@@ -48,6 +48,6 @@ export const DEFAULT_RANKING: RankingOptions = {
   importanceWeight: 0.2,
   recencyWeight: 0,
   recencyHalfLifeDays: 30,
-  timeIntentWeight: 0.15,
+  timeIntentWeight: 0.25,
   roleWeights: { assistant: 0.5 },
 };

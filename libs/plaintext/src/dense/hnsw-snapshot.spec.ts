@@ -1,0 +1,97 @@
+import { promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { CubeIndex, IndexDocument } from '../cube-index';
+import { HashEmbedder } from '../embedding/hash.embedder';
+
+const embedder = new HashEmbedder({ dimension: 32 });
+const TEXTS = ['learning Portuguese', 'ran a half marathon', 'allergic to shellfish', 'works as a nurse', 'owns a grey cat'];
+
+function docs(): IndexDocument[] {
+  return TEXTS.map((text, i) => ({ label: (i + 1) * 10, text, vector: embedder.embedOne(text) }));
+}
+
+describe('HNSW snapshots', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await fs.mkdtemp(path.join(tmpdir(), 'engram-snapshot-'));
+  });
+  afterEach(async () => {
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  async function saved(): Promise<CubeIndex> {
+    const index = new CubeIndex({ dimension: 32 });
+    index.upsertMany(docs());
+    index.remove(50);
+    await index.save(dir, { changeSeq: 7, fingerprint: embedder.fingerprint });
+    return index;
+  }
+
+  it('round-trips the graph with its change sequence', async () => {
+    await saved();
+    const restored = new CubeIndex({ dimension: 32 });
+    const result = await restored.loadDense(dir, { fingerprint: embedder.fingerprint });
+    expect(result).toMatchObject({ status: 'loaded', changeSeq: 7, count: 4 });
+    // Rows come back from the database without vectors; the graph supplies them.
+    restored.upsertMany(docs().slice(0, 4).map(({ vector: _vector, ...rest }) => rest));
+    const hits = restored.search('half marathon', embedder.embedOne('half marathon'), { topK: 1, ranking: { mode: 'dense' } });
+    expect(hits[0].label).toBe(20);
+    const removed = restored.search('grey cat', embedder.embedOne('grey cat'), { topK: 10, ranking: { mode: 'dense' } });
+    expect(removed.map((h) => h.label)).not.toContain(50);
+  });
+
+  it('reports a missing snapshot', async () => {
+    const result = await new CubeIndex({ dimension: 32 }).loadDense(dir, { fingerprint: embedder.fingerprint });
+    expect(result.status).toBe('missing');
+  });
+
+  it('detects a corrupted graph file instead of loading it', async () => {
+    await saved();
+    const file = path.join(dir, 'hnsw.bin');
+    const bytes = await fs.readFile(file);
+    bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+    await fs.writeFile(file, bytes);
+    const result = await new CubeIndex({ dimension: 32 }).loadDense(dir, { fingerprint: embedder.fingerprint });
+    expect(result.status).toBe('corrupt');
+    expect(result.reason).toMatch(/checksum/);
+  });
+
+  it('detects a truncated graph file', async () => {
+    await saved();
+    const file = path.join(dir, 'hnsw.bin');
+    await fs.truncate(file, 100);
+    expect((await new CubeIndex({ dimension: 32 }).loadDense(dir, { fingerprint: embedder.fingerprint })).status).toBe('corrupt');
+  });
+
+  it('detects a garbled manifest', async () => {
+    await saved();
+    await fs.writeFile(path.join(dir, 'manifest.json'), '{"format": "engram-hnsw/1", "sha');
+    expect((await new CubeIndex({ dimension: 32 }).loadDense(dir, { fingerprint: embedder.fingerprint })).status).toBe('corrupt');
+  });
+
+  it('refuses a snapshot made by another embedder or dimension', async () => {
+    await saved();
+    const other = await new CubeIndex({ dimension: 32 }).loadDense(dir, { fingerprint: 'hash:32:v0:other' });
+    expect(other.status).toBe('mismatch');
+    const wide = await new CubeIndex({ dimension: 64 }).loadDense(dir, { fingerprint: embedder.fingerprint });
+    expect(wide.status).toBe('mismatch');
+  });
+
+  it('overwrites an older snapshot atomically', async () => {
+    const index = await saved();
+    index.upsert({ label: 60, text: 'plays the cello', vector: embedder.embedOne('plays the cello') });
+    await index.save(dir, { changeSeq: 8, fingerprint: embedder.fingerprint });
+    const result = await new CubeIndex({ dimension: 32 }).loadDense(dir, { fingerprint: embedder.fingerprint });
+    expect(result).toMatchObject({ status: 'loaded', changeSeq: 8, count: 5 });
+    const files = (await fs.readdir(dir)).sort();
+    expect(files).toEqual(['hnsw.bin', 'manifest.json']);
+  });
+
+  it('refuses to load into an index that already holds documents', async () => {
+    await saved();
+    const index = new CubeIndex({ dimension: 32 });
+    index.upsert(docs()[0]);
+    await expect(index.loadDense(dir, { fingerprint: embedder.fingerprint })).rejects.toThrow(/empty/);
+  });
+});

@@ -1,0 +1,67 @@
+import { analyze } from '../text/analyzer';
+import { Bm25Index } from './bm25.index';
+
+function scores(index: Bm25Index, query: string): Map<number, number> {
+  const hits = index.score(analyze(query));
+  const out = new Map<number, number>();
+  for (let i = 0; i < hits.count; i++) out.set(hits.slots[i], hits.scores[i]);
+  return out;
+}
+
+describe('Bm25Index', () => {
+  it('scores only documents that share a term with the query', () => {
+    const index = new Bm25Index();
+    index.add(0, analyze('my sister plays the violin'));
+    index.add(1, analyze('the weather is cold'));
+    const s = scores(index, 'violin lessons');
+    expect([...s.keys()]).toEqual([0]);
+    expect(s.get(0)).toBeGreaterThan(0);
+  });
+
+  it('weights a rare term above a common one', () => {
+    const index = new Bm25Index();
+    index.add(0, analyze('coffee in the morning'));
+    index.add(1, analyze('coffee with milk'));
+    index.add(2, analyze('coffee and a croissant'));
+    index.add(3, analyze('croissant'));
+    expect(index.idf('croissant')).toBeGreaterThan(index.idf('coffee'));
+  });
+
+  it('saturates term frequency and normalises by length', () => {
+    const index = new Bm25Index({ k1: 1.2, b: 0.75 });
+    index.add(0, analyze('garden'));
+    index.add(1, analyze('garden garden garden garden garden garden garden garden'));
+    index.add(2, analyze('garden ' + 'filler words about other topics entirely '.repeat(5)));
+    index.add(3, analyze('unrelated text'));
+    const s = scores(index, 'garden');
+    expect(s.get(1)!).toBeGreaterThan(s.get(0)!);
+    expect(s.get(1)! / s.get(0)!).toBeLessThan(2.2); // k1 + 1 bounds the tf gain
+    expect(s.get(0)!).toBeGreaterThan(s.get(2)!);
+  });
+
+  it('forgets a removed document at once and keeps statistics right', () => {
+    const index = new Bm25Index();
+    index.add(0, analyze('passport renewal appointment'));
+    index.add(1, analyze('passport photo'));
+    expect(index.remove(0)).toBe(true);
+    expect(index.size).toBe(1);
+    const s = scores(index, 'passport renewal');
+    expect([...s.keys()]).toEqual([1]);
+    expect(index.remove(0)).toBe(false);
+  });
+
+  it('refuses to reuse a slot', () => {
+    const index = new Bm25Index();
+    index.add(0, ['a']);
+    index.remove(0);
+    expect(() => index.add(0, ['b'])).toThrow(/already used/);
+  });
+
+  it('stays correct after many removals compact the postings', () => {
+    const index = new Bm25Index();
+    for (let i = 0; i < 100; i++) index.add(i, analyze(`note number ${i} about tennis`));
+    for (let i = 0; i < 90; i++) index.remove(i);
+    const s = scores(index, 'tennis');
+    expect([...s.keys()].sort((a, b) => a - b)).toEqual([90, 91, 92, 93, 94, 95, 96, 97, 98, 99]);
+  });
+});

@@ -1,0 +1,18 @@
+import { analyze, stem } from './analyzer';
+
+describe('analyze', () => {
+  it('lower-cases, drops stop words and punctuation', () => {
+    expect(analyze("I'm going to the Farmers' Market!")).toEqual(['go', 'farmer', 'market']);
+  });
+
+  it('joins common word forms on one stem', () => {
+    expect(stem('recipes')).toEqual(stem('recipe'));
+    expect(stem('baking')).toEqual(stem('bake'));
+    expect(stem('played')).toEqual(stem('play'));
+    expect(stem('stories')).toEqual(stem('story'));
+  });
+
+  it('keeps numbers and non-Latin letters', () => {
+    expect(analyze('Room 42 in Zürich, 東京')).toEqual(['room', '42', 'zürich', '東京']);
+  });
+});
