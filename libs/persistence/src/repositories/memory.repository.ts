@@ -228,17 +228,29 @@ export class MemoryRepository {
   async insertMany(tx: EntityManager, cubeId: string, memories: NewMemory[], actor: MemoryActor): Promise<MemoryRecord[]> {
     if (memories.length === 0) return [];
     await this.lockCube(tx, cubeId);
+    // One statement: the rows, their first version rows, in input order.
     const rows = await queryRows<Row>(tx,
-      `INSERT INTO memories (cube_id, change_seq, text, kind, role, tags, metadata, source, session_id, observed_at,
-                             valid_from, valid_to, importance, embedding, embedder_fingerprint, created_by)
-       SELECT $1, nextval('engram_change_seq'), m.text, m.kind, m.role, ARRAY(SELECT jsonb_array_elements_text(m.tags)), m.metadata, m.source, m.session_id,
-              m.observed_at, m.valid_from, m.valid_to, m.importance, m.embedding, m.embedder_fingerprint, $2
-         FROM unnest($3::text[], $4::text[], $5::text[], $6::jsonb[], $7::jsonb[], $8::jsonb[], $9::text[],
-                     $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], $13::real[], $14::bytea[], $15::text[])
+      `WITH input AS (
+         SELECT * FROM unnest($3::text[], $4::text[], $5::text[], $6::jsonb[], $7::jsonb[], $8::jsonb[], $9::text[],
+                              $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], $13::real[], $14::bytea[], $15::text[])
               WITH ORDINALITY AS m(text, kind, role, tags, metadata, source, session_id, observed_at, valid_from,
                                    valid_to, importance, embedding, embedder_fingerprint, ord)
-        ORDER BY m.ord
-       RETURNING ${COLUMNS}`,
+       ), inserted AS (
+         INSERT INTO memories (cube_id, change_seq, text, kind, role, tags, metadata, source, session_id, observed_at,
+                               valid_from, valid_to, importance, embedding, embedder_fingerprint, created_by)
+         SELECT $1, nextval('engram_change_seq'), m.text, m.kind, m.role, ARRAY(SELECT jsonb_array_elements_text(m.tags)),
+                m.metadata, m.source, m.session_id, m.observed_at, m.valid_from, m.valid_to, m.importance, m.embedding,
+                m.embedder_fingerprint, $2
+           FROM input m ORDER BY m.ord
+         RETURNING ${COLUMNS}
+       ), versions AS (
+         INSERT INTO memory_versions (memory_id, version, action, actor_type, actor_id, request_id, new_values)
+         SELECT i.id, 1, 'create', $16, $2, $17,
+                jsonb_build_object('text', i.text, 'tags', to_jsonb(i.tags), 'metadata', i.metadata,
+                                   'validFrom', i.valid_from, 'validTo', i.valid_to, 'importance', i.importance, 'state', i.state)
+           FROM inserted i
+       )
+       SELECT * FROM inserted ORDER BY label`,
       [
         cubeId,
         actor.actorType === 'key' ? actor.actorId : null,
@@ -255,14 +267,11 @@ export class MemoryRepository {
         memories.map((m) => m.importance),
         memories.map((m) => encodeEmbedding(m.embedding)),
         memories.map((m) => m.embedderFingerprint),
+        actor.actorType,
+        actor.requestId,
       ],
     );
-    const records = rows.map(toRecord).sort((a, b) => a.label - b.label);
-    await this.insertVersions(
-      tx,
-      records.map((r) => ({ memoryId: r.id, version: 1, action: 'create', oldValues: null, newValues: versionValues(r), reason: null })),
-      actor,
-    );
+    const records = rows.map(toRecord);
     return records;
   }
 

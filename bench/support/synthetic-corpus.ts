@@ -1,0 +1,81 @@
+// A seeded synthetic memory corpus for speed benches: Zipf-like words over a 30k
+// vocabulary, 8–40 words a memory, kinds, tags, metadata, sessions and times.
+
+/** mulberry32: small, fast, seeded. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface SyntheticMemory {
+  text: string;
+  kind: string;
+  tags: string[];
+  metadata: Record<string, unknown>;
+  sessionId: string;
+  observedAt: Date;
+  importance: number;
+}
+
+const SYLLABLES = ['ka', 'lo', 'mi', 'ren', 'to', 'sa', 'vel', 'dor', 'pi', 'qua', 'zen', 'mor', 'li', 'ba', 'cu', 'ne', 'tra', 'ol', 'gi', 'fa'];
+const KINDS = ['fact', 'episode', 'preference', 'procedure', 'message'];
+const TAGS = ['work', 'family', 'travel', 'health', 'food', 'music', 'sport', 'money'];
+
+export class SyntheticCorpus {
+  private readonly random: () => number;
+  private readonly vocab: string[];
+
+  constructor(seed: number) {
+    this.random = rng(seed);
+    this.vocab = Array.from({ length: 30_000 }, () => {
+      const n = 2 + Math.floor(this.random() * 3);
+      let w = '';
+      for (let i = 0; i < n; i++) w += SYLLABLES[Math.floor(this.random() * SYLLABLES.length)];
+      return w;
+    });
+  }
+
+  word(): string {
+    const u = this.random();
+    return this.vocab[Math.min(this.vocab.length - 1, Math.floor(Math.exp(u * Math.log(this.vocab.length + 1)) - 1))];
+  }
+
+  sentence(min: number, max: number): string {
+    const n = min + Math.floor(this.random() * (max - min + 1));
+    return Array.from({ length: n }, () => this.word()).join(' ');
+  }
+
+  memory(i: number): SyntheticMemory {
+    const r = this.random;
+    return {
+      text: this.sentence(8, 40),
+      kind: KINDS[Math.floor(r() * KINDS.length)],
+      tags: [TAGS[Math.floor(r() * TAGS.length)], TAGS[Math.floor(r() * TAGS.length)]],
+      metadata: { source: r() < 0.1 ? 'import' : 'chat', priority: Math.floor(r() * 3) },
+      sessionId: `s${Math.floor(i / 12)}`,
+      observedAt: new Date(Date.UTC(2025, 0, 1) + Math.floor(r() * 365 * 86_400_000)),
+      importance: Math.round(r() * 100) / 100,
+    };
+  }
+}
+
+export function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+export function summarize(samples: number[]): { p50: number; p99: number; mean: number } {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const mean = samples.reduce((s, v) => s + v, 0) / Math.max(1, samples.length);
+  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), mean };
+}
+
+export function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
