@@ -1,0 +1,78 @@
+// Starts engram on a scratch PostgreSQL database for a bench, over real HTTP, and
+// removes everything afterwards.
+import 'reflect-metadata';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { Client } from 'pg';
+import { EngramConfig, loadConfig } from '@engram/config';
+import { createDataSource } from '@engram/persistence';
+import { createApp } from '@engram/server';
+
+const ADMIN_URL = process.env.ENGRAM_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const ADMIN_TOKEN = 'bench-admin-token-0123456789';
+
+async function withAdmin<T>(run: (c: Client) => Promise<T>): Promise<T> {
+  const c = new Client({ connectionString: ADMIN_URL });
+  await c.connect();
+  try {
+    return await run(c);
+  } finally {
+    await c.end();
+  }
+}
+
+export interface ScratchService {
+  config: EngramConfig;
+  base: string;
+  /** A tenant API key with every scope. */
+  key: string;
+  call<T>(method: string, route: string, body?: unknown): Promise<T>;
+  close(): Promise<void>;
+}
+
+export async function startScratchService(): Promise<ScratchService> {
+  const dbName = `engram_bench_${Date.now()}`;
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${dbName}`;
+  await withAdmin((c) => c.query(`CREATE DATABASE "${dbName}"`));
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'engram-bench-'));
+  const config: EngramConfig = {
+    ...loadConfig({ DATABASE_URL: url.toString(), ENGRAM_DATA_DIR: dataDir, LOG_LEVEL: 'silent', ENGRAM_BODY_LIMIT: '64mb' }),
+    workerInProcess: false,
+    adminToken: ADMIN_TOKEN,
+  };
+  const migrator = createDataSource({ url: url.toString(), poolSize: 1 });
+  await migrator.initialize();
+  await migrator.runMigrations();
+  await migrator.destroy();
+  const app: NestExpressApplication = await createApp(config, { quiet: true, runWorker: false, announceAdminToken: () => undefined });
+  await app.listen(0, '127.0.0.1');
+  const base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+  const request = async <T>(token: string, method: string, route: string, body?: unknown): Promise<T> => {
+    const res = await fetch(`${base}${route}`, {
+      method,
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (res.status >= 300) throw new Error(`${method} ${route} answered ${res.status}: ${text.slice(0, 500)}`);
+    return (text ? JSON.parse(text) : undefined) as T;
+  };
+  const tenant = await request<{ id: string }>(ADMIN_TOKEN, 'POST', '/v1/admin/tenants', { name: 'bench' });
+  const created = await request<{ key: string }>(ADMIN_TOKEN, 'POST', `/v1/admin/tenants/${tenant.id}/keys`, {
+    scopes: ['cubes:write', 'memories:read', 'memories:write'],
+  });
+  return {
+    config,
+    base,
+    key: created.key,
+    call: (method, route, body) => request(created.key, method, route, body),
+    close: async () => {
+      await app.close();
+      await withAdmin((c) => c.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`));
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
