@@ -1,0 +1,126 @@
+// One memory block <-> the payload bytes of its slot (per layer gate [r,d], up [r,d],
+// down [d,r], little-endian f32 or IEEE f16), plus the concatenation along R that turns
+// one block per level into the graph's memory inputs.
+import type { MemoryBlock } from '@engram/inference';
+import type { BankDtype } from './bank-layout';
+
+export function zeroBlock(rank: number, hidden: number, layers: number): MemoryBlock {
+  const n = layers * rank * hidden;
+  return { rank, gate: new Float32Array(n), up: new Float32Array(n), down: new Float32Array(n) };
+}
+
+export function encodeBlock(block: MemoryBlock, hidden: number, layers: number, dtype: BankDtype, out: Buffer): void {
+  const per = block.rank * hidden;
+  let pos = 0;
+  const put = (src: Float32Array) => {
+    if (dtype === 'f32') {
+      for (let i = 0; i < src.length; i++, pos += 4) out.writeFloatLE(src[i], pos);
+    } else {
+      for (let i = 0; i < src.length; i++, pos += 2) out.writeUInt16LE(toHalf(src[i]), pos);
+    }
+  };
+  for (let l = 0; l < layers; l++) {
+    put(block.gate.subarray(l * per, (l + 1) * per));
+    put(block.up.subarray(l * per, (l + 1) * per));
+    put(block.down.subarray(l * per, (l + 1) * per));
+  }
+}
+
+export function decodeBlock(payload: Buffer, rank: number, hidden: number, layers: number, dtype: BankDtype): MemoryBlock {
+  const block = zeroBlock(rank, hidden, layers);
+  const per = rank * hidden;
+  if (dtype === 'f32' && payload.byteOffset % 4 === 0) {
+    const all = new Float32Array(payload.buffer, payload.byteOffset, 3 * layers * per);
+    for (let l = 0; l < layers; l++) {
+      block.gate.set(all.subarray((3 * l) * per, (3 * l + 1) * per), l * per);
+      block.up.set(all.subarray((3 * l + 1) * per, (3 * l + 2) * per), l * per);
+      block.down.set(all.subarray((3 * l + 2) * per, (3 * l + 3) * per), l * per);
+    }
+    return block;
+  }
+  const get = (i: number) => (dtype === 'f16' ? fromHalf(payload.readUInt16LE(i * 2)) : payload.readFloatLE(i * 4));
+  for (let l = 0; l < layers; l++) {
+    for (let i = 0; i < per; i++) {
+      block.gate[l * per + i] = get((3 * l) * per + i);
+      block.up[l * per + i] = get((3 * l + 1) * per + i);
+      block.down[l * per + i] = get((3 * l + 2) * per + i);
+    }
+  }
+  return block;
+}
+
+/** Concatenates blocks along R: gate/up rows stack per layer, down columns append per row. */
+export function concatBlocks(blocks: readonly MemoryBlock[], hidden: number, layers: number): MemoryBlock {
+  const R = blocks.reduce((a, b) => a + b.rank, 0);
+  const out = zeroBlock(R, hidden, layers);
+  let r0 = 0;
+  for (const b of blocks) {
+    const r = b.rank;
+    if (r === 0) continue;
+    for (let l = 0; l < layers; l++) {
+      out.gate.set(b.gate.subarray(l * r * hidden, (l + 1) * r * hidden), (l * R + r0) * hidden);
+      out.up.set(b.up.subarray(l * r * hidden, (l + 1) * r * hidden), (l * R + r0) * hidden);
+      for (let i = 0; i < hidden; i++) {
+        out.down.set(b.down.subarray((l * hidden + i) * r, (l * hidden + i + 1) * r), (l * hidden + i) * R + r0);
+      }
+    }
+    r0 += r;
+  }
+  return out;
+}
+
+/** Splits a concatenated [L,R,·] memory (e.g. a gradient) back into per-block pieces. */
+export function splitBlocks(m: { gate: ArrayLike<number>; up: ArrayLike<number>; down: ArrayLike<number> }, ranks: readonly number[], hidden: number, layers: number): Array<{ gate: Float64Array; up: Float64Array; down: Float64Array }> {
+  const R = ranks.reduce((a, b) => a + b, 0);
+  let r0 = 0;
+  return ranks.map((r) => {
+    const gate = new Float64Array(layers * r * hidden);
+    const up = new Float64Array(layers * r * hidden);
+    const down = new Float64Array(layers * hidden * r);
+    for (let l = 0; l < layers; l++) {
+      for (let j = 0; j < r * hidden; j++) {
+        gate[l * r * hidden + j] = m.gate[(l * R + r0) * hidden + j];
+        up[l * r * hidden + j] = m.up[(l * R + r0) * hidden + j];
+      }
+      for (let i = 0; i < hidden; i++) for (let j = 0; j < r; j++) down[(l * hidden + i) * r + j] = m.down[(l * hidden + i) * R + r0 + j];
+    }
+    r0 += r;
+    return { gate, up, down };
+  });
+}
+
+// ---- IEEE 754 half precision ----
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+export function toHalf(value: number): number {
+  f32[0] = value;
+  const x = u32[0];
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  let mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  const e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    let half = mant >>> shift;
+    if ((mant >>> (shift - 1)) & 1 && ((mant & ((1 << (shift - 1)) - 1)) || half & 1)) half++;
+    return sign | half;
+  }
+  let half = sign | (e << 10) | (mant >>> 13);
+  if (mant & 0x1000 && (mant & 0x2fff)) half++;
+  return half;
+}
+
+export function fromHalf(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >>> 10) & 0x1f;
+  const mant = h & 0x3ff;
+  if (exp === 0) return sign * mant * 2 ** -24;
+  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
+  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
+}

@@ -1,0 +1,55 @@
+// Public API of @engram/parametric: hierarchical FFN memory banks (DESIGN.md §7, ADR 0301).
+export { ParametricError, ParametricErrorCode } from './parametric.error';
+export {
+  BANK_FORMAT_VERSION,
+  BlockFlag,
+  blockParameters,
+  computeLayout,
+  crc32,
+  type BankDtype,
+  type BankHeader,
+  type BankLayout,
+  type LevelLayout,
+} from './bank/bank-layout';
+export { BankFile, recoverJournal, resolveInside, journalPath, type NewBankHeader, type BlockUpdate, type CommitFaults, type ReadBlockResult, type BankExpectations } from './bank/bank-file';
+export { concatBlocks, splitBlocks, zeroBlock, toHalf, fromHalf } from './bank/block.codec';
+export { BlockStore, type BlockStoreOptions, type TierMetrics } from './bank/block-store';
+export { Provenance, type BlockRecord } from './bank/provenance';
+export { balancedKMeans, l2NormalizeInPlace, type KMeansOptions, type KMeansResult } from './tree/balanced-kmeans';
+export { ClusterTree, type TextEmbedder, type TreeBuildOptions, type TreeNodeInfo } from './tree/cluster-tree';
+export {
+  ParametricBank,
+  BANK_FILE,
+  TREE_FILE,
+  PROVENANCE_FILE,
+  type BankText,
+  type BuildBankOptions,
+  type OpenBankOptions,
+  type WriteOptions,
+  type WriteReport,
+} from './parametric-bank';
+export {
+  forwardBackward,
+  toParams64,
+  toLlamaWeights,
+  zerosLike,
+  paramArrays,
+  type Params64,
+  type Layer64,
+  type Memory64,
+  type BackpropOptions,
+  type BackpropResult,
+} from './training/llama-backprop';
+export { AdamW, type AdamWOptions } from './training/adamw';
+export { tinyLlamaConfig, initParams64, type TinyLlamaShape } from './training/llama-init';
+export {
+  trainBlocks,
+  freshBlock,
+  concatMemory64,
+  toBlock64,
+  toMemoryBlock,
+  type AnchorModel,
+  type TrainableBlock,
+  type BlockTrainingOptions,
+  type BlockTrainingResult,
+} from './training/block-trainer';

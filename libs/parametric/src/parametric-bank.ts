@@ -1,0 +1,339 @@
+// A parametric memory bank on disk: a directory holding the bank file (blocks), the tree
+// (centroids + leaf of every text) and the provenance sidecar. build → route → fetch for
+// inference; write / deleteMemories / rewriteStale / zero / lock for knowledge.
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { MemoryBlock } from '@engram/inference';
+import { BankFile, type CommitFaults } from './bank/bank-file';
+import { BankDtype, BlockFlag, blockParameters } from './bank/bank-layout';
+import { BlockStore, type BlockStoreOptions } from './bank/block-store';
+import { Provenance } from './bank/provenance';
+import { ParametricError, ParametricErrorCode } from './parametric.error';
+import { AnchorModel, freshBlock, toBlock64, toMemoryBlock, trainBlocks, type TrainableBlock, type BlockTrainingResult } from './training/block-trainer';
+import { ClusterTree, type TextEmbedder } from './tree/cluster-tree';
+
+export interface BankText {
+  id: string;
+  text: string;
+}
+
+export interface BuildBankOptions {
+  dir: string;
+  modelFingerprint: string;
+  hidden: number;
+  layers: number;
+  embedder: TextEmbedder;
+  texts: readonly BankText[];
+  levels?: number;
+  branching?: number;
+  /** Block rank per level (default: 16 at every level). */
+  ranks?: number[];
+  dtype?: BankDtype;
+  seed?: number;
+  onProgress?: (phase: string, done: number, total: number) => void;
+}
+
+export interface OpenBankOptions extends BlockStoreOptions {
+  modelFingerprint?: string;
+  embedderFingerprint?: string;
+}
+
+export interface WriteOptions {
+  steps?: number;
+  /** Steps per text when `steps` is not given (default 6). */
+  stepsPerText?: number;
+  batch?: number;
+  lr?: number;
+  weightDecay?: number;
+  seed?: number;
+  faults?: CommitFaults;
+  onProgress?: (step: number, steps: number, loss: number) => void;
+}
+
+export interface WriteReport extends BlockTrainingResult {
+  blocks: Array<{ level: number; node: number }>;
+  texts: number;
+  generation: number;
+}
+
+export const BANK_FILE = 'bank.bin';
+export const TREE_FILE = 'tree.json';
+export const PROVENANCE_FILE = 'provenance.json';
+
+export class ParametricBank {
+  readonly store: BlockStore;
+
+  private constructor(
+    readonly dir: string,
+    readonly file: BankFile,
+    readonly tree: ClusterTree,
+    readonly provenance: Provenance,
+    storeOptions: BlockStoreOptions,
+  ) {
+    this.store = new BlockStore(file, storeOptions);
+  }
+
+  static async build(options: BuildBankOptions): Promise<ParametricBank> {
+    const levels = options.levels ?? 4;
+    const branching = options.branching ?? 16;
+    const ranks = options.ranks ?? new Array<number>(levels).fill(16);
+    mkdirSync(options.dir, { recursive: true });
+    const progress = options.onProgress ?? (() => undefined);
+    const embeddings: Float32Array[] = [];
+    const chunk = 256;
+    for (let i = 0; i < options.texts.length; i += chunk) {
+      embeddings.push(...(await options.embedder.embed(options.texts.slice(i, i + chunk).map((t) => t.text))));
+      progress('embed', Math.min(i + chunk, options.texts.length), options.texts.length);
+    }
+    const tree = ClusterTree.build(
+      options.texts.map((t) => t.id),
+      embeddings,
+      options.embedder.fingerprint,
+      { levels, branching, seed: options.seed },
+    );
+    progress('cluster', options.texts.length, options.texts.length);
+    const file = BankFile.create(join(options.dir, BANK_FILE), {
+      modelFingerprint: options.modelFingerprint,
+      embedderFingerprint: options.embedder.fingerprint,
+      dtype: options.dtype ?? 'f32',
+      levels,
+      branching,
+      ranks,
+      hidden: options.hidden,
+      layers: options.layers,
+      config: { seed: options.seed ?? 1 },
+    });
+    tree.save(join(options.dir, TREE_FILE));
+    const provenance = new Provenance();
+    provenance.generation = file.generation;
+    provenance.save(join(options.dir, PROVENANCE_FILE));
+    return new ParametricBank(options.dir, file, tree, provenance, {});
+  }
+
+  static open(dir: string, options: OpenBankOptions = {}): ParametricBank {
+    const bankPath = join(dir, BANK_FILE);
+    if (!existsSync(bankPath)) throw new ParametricError(ParametricErrorCode.BankNotFound, `no bank in ${dir}`);
+    const file = BankFile.open(bankPath, options);
+    try {
+      const tree = ClusterTree.load(join(dir, TREE_FILE), file.header.embedderFingerprint);
+      if (tree.levels !== file.header.levels || tree.branching !== file.header.branching) {
+        throw new ParametricError(ParametricErrorCode.BankCorrupt, `tree (${tree.levels}×${tree.branching}) does not match bank file (${file.header.levels}×${file.header.branching})`);
+      }
+      return new ParametricBank(dir, file, tree, Provenance.load(join(dir, PROVENANCE_FILE)), options);
+    } catch (err) {
+      file.close();
+      throw err;
+    }
+  }
+
+  close(): void {
+    this.file.close();
+  }
+
+  /** Embeds the context once and descends the tree. */
+  async route(embedder: TextEmbedder, context: string): Promise<number[]> {
+    this.checkEmbedder(embedder);
+    const [e] = await embedder.embed([context]);
+    return this.tree.route(e);
+  }
+
+  fetch(path: readonly number[]): MemoryBlock {
+    return this.store.fetch(path);
+  }
+
+  /** Assigns texts that are not in the tree yet to the leaf their embedding routes to. */
+  async assign(embedder: TextEmbedder, texts: readonly BankText[]): Promise<number> {
+    this.checkEmbedder(embedder);
+    const fresh = texts.filter((t) => !this.tree.leaves.has(t.id));
+    if (fresh.length === 0) return 0;
+    const embeddings = await embedder.embed(fresh.map((t) => t.text));
+    fresh.forEach((t, i) => this.tree.leaves.set(t.id, this.tree.route(embeddings[i]).at(-1)!));
+    this.tree.save(join(this.dir, TREE_FILE));
+    return fresh.length;
+  }
+
+  /**
+   * Writes the given memories: every block on their paths is trained (anchor frozen) on
+   * all non-deleted texts of its cluster that `corpus` holds, so earlier knowledge of the
+   * same blocks is rehearsed, not overwritten.
+   */
+  write(anchor: AnchorModel, memoryIds: readonly string[], corpus: readonly BankText[], options: WriteOptions = {}): WriteReport {
+    const nodes = new Set<string>();
+    for (const id of memoryIds) {
+      const path = this.tree.pathOf(id);
+      if (!path) throw new ParametricError(ParametricErrorCode.PathOutsideTree, `memory ${id} is not assigned to the tree (assign it first)`);
+      path.forEach((node, i) => nodes.add(`${i + 1}:${node}`));
+    }
+    return this.train(anchor, nodes, corpus, options, false);
+  }
+
+  /** Marks the blocks holding these memories stale and records them as deleted. */
+  deleteMemories(memoryIds: readonly string[]): Array<{ level: number; node: number }> {
+    const touched: Array<{ level: number; node: number }> = [];
+    for (const id of memoryIds) {
+      this.provenance.deleted.add(id);
+      for (const b of this.provenance.holding(id)) {
+        b.stale = true;
+        touched.push({ level: b.level, node: b.node });
+      }
+    }
+    this.provenance.save(join(this.dir, PROVENANCE_FILE));
+    return touched;
+  }
+
+  /** Re-initialises every stale block and retrains it on its cluster's remaining texts. */
+  rewriteStale(anchor: AnchorModel, corpus: readonly BankText[], options: WriteOptions = {}): WriteReport {
+    const nodes = new Set(this.provenance.staleBlocks().map((b) => Provenance.key(b.level, b.node)));
+    return this.train(anchor, nodes, corpus, options, true);
+  }
+
+  /** Forgetting without retraining: the block's weights become zero (no effect). */
+  zero(level: number, node: number): number {
+    const rank = this.file.level(level).rank;
+    const { hidden, layers } = this.file.header;
+    const n = layers * rank * hidden;
+    const generation = this.file.commit([{ level, node, block: { rank, gate: new Float32Array(n), up: new Float32Array(n), down: new Float32Array(n) }, force: true }]);
+    const rec = this.provenance.get(level, node);
+    if (rec) {
+      rec.memoryIds = [];
+      rec.stale = false;
+      rec.generation = generation;
+    }
+    this.afterCommit(generation, [{ level, node }]);
+    return generation;
+  }
+
+  /** A locked block is never trained again (until unlocked). */
+  lock(level: number, node: number, locked = true): number {
+    const generation = this.file.commit([{ level, node, locked }]);
+    this.afterCommit(generation, [{ level, node }]);
+    return generation;
+  }
+
+  isLocked(level: number, node: number): boolean {
+    return (this.file.readBlock(level, node).flags & BlockFlag.Locked) !== 0;
+  }
+
+  /** Occupancy and sizes per level, for `bank inspect` and the API. */
+  inspect(): {
+    generation: number;
+    levels: Array<{ level: number; rank: number; nodes: number; treeNodes: number; writtenBlocks: number; staleBlocks: number; blockParameters: number }>;
+    texts: number;
+    deleted: number;
+    fileBytes: number;
+    parameters: number;
+  } {
+    const h = this.file.header;
+    const records = [...this.provenance.blocks.values()];
+    const treeNodes = this.tree.nodes();
+    return {
+      generation: this.file.generation,
+      levels: this.file.layout.levels.map((l) => ({
+        level: l.level,
+        rank: l.rank,
+        nodes: l.nodes,
+        treeNodes: treeNodes.filter((n) => n.level === l.level).length,
+        writtenBlocks: records.filter((r) => r.level === l.level).length,
+        staleBlocks: records.filter((r) => r.level === l.level && r.stale).length,
+        blockParameters: blockParameters(l.rank, h.hidden, h.layers),
+      })),
+      texts: this.tree.leaves.size,
+      deleted: this.provenance.deleted.size,
+      fileBytes: statSync(this.file.path).size,
+      parameters: this.file.layout.levels.reduce((a, l) => a + l.nodes * blockParameters(l.rank, h.hidden, h.layers), 0),
+    };
+  }
+
+  private checkEmbedder(embedder: TextEmbedder): void {
+    if (embedder.fingerprint !== this.file.header.embedderFingerprint) {
+      throw new ParametricError(ParametricErrorCode.EmbedderMismatch, `bank routes with embedder ${this.file.header.embedderFingerprint}, got ${embedder.fingerprint}`);
+    }
+  }
+
+  private train(anchor: AnchorModel, nodes: Set<string>, corpus: readonly BankText[], options: WriteOptions, reinitialise: boolean): WriteReport {
+    const h = this.file.header;
+    if (anchor.fingerprint !== h.modelFingerprint) {
+      throw new ParametricError(ParametricErrorCode.ModelMismatch, `bank was built for model ${h.modelFingerprint.slice(0, 16)}…, the anchor is ${anchor.fingerprint.slice(0, 16)}…`);
+    }
+    if (anchor.config.hiddenSize !== h.hidden || anchor.config.numLayers !== h.layers) {
+      throw new ParametricError(ParametricErrorCode.ModelMismatch, `anchor shape (d ${anchor.config.hiddenSize}, L ${anchor.config.numLayers}) differs from the bank's (d ${h.hidden}, L ${h.layers})`);
+    }
+    const seed = options.seed ?? 1;
+    const trainable = new Map<string, TrainableBlock>();
+    for (const k of nodes) {
+      const [level, node] = k.split(':').map(Number);
+      const rank = this.file.level(level).rank;
+      if (rank === 0) continue;
+      const current = this.file.readBlock(level, node);
+      if (current.flags & BlockFlag.Locked) continue;
+      const block =
+        reinitialise || !(current.flags & BlockFlag.Present)
+          ? freshBlock(level, node, rank, h.hidden, h.layers, seed * 1000003 + level * 65537 + node)
+          : toBlock64(current.block, level, node);
+      trainable.set(k, block);
+    }
+    // Texts: the non-deleted corpus texts under any trainable node.
+    const leaves = new Map<number, number[][]>();
+    const idsPerNode = new Map<string, string[]>();
+    const leafOfTrainable = [...trainable.values()];
+    let count = 0;
+    for (const t of corpus) {
+      if (this.provenance.deleted.has(t.id)) continue;
+      const leaf = this.tree.leaves.get(t.id);
+      if (leaf === undefined) continue;
+      const owners = leafOfTrainable.filter((b) => this.tree.contains(b.level, b.node, leaf));
+      if (owners.length === 0) continue;
+      const seqs = leaves.get(leaf) ?? [];
+      seqs.push(anchor.tokenize(t.text));
+      leaves.set(leaf, seqs);
+      count++;
+      for (const o of owners) {
+        const k = Provenance.key(o.level, o.node);
+        idsPerNode.set(k, [...(idsPerNode.get(k) ?? []), t.id]);
+      }
+    }
+    const frozenCache = new Map<string, TrainableBlock>();
+    const frozen = (level: number, node: number): TrainableBlock => {
+      const k = `${level}:${node}`;
+      let b = frozenCache.get(k);
+      if (!b) {
+        b = toBlock64(this.store.block(level, node), level, node);
+        frozenCache.set(k, b);
+      }
+      return b;
+    };
+    const steps = options.steps ?? Math.max(1, Math.ceil((count * (options.stepsPerText ?? 6)) / (options.batch ?? 8)));
+    const result = trainBlocks(anchor, trainable, frozen, { leaves, pathOf: (leaf) => this.tree.pathOfLeaf(leaf) }, {
+      steps,
+      batch: options.batch,
+      lr: options.lr,
+      weightDecay: options.weightDecay,
+      seed,
+      onProgress: options.onProgress,
+    });
+    const updates = [...trainable.values()].map((b) => ({ level: b.level, node: b.node, block: toMemoryBlock(b) }));
+    const generation = updates.length ? this.file.commit(updates, options.faults) : this.file.generation;
+    const now = new Date().toISOString();
+    for (const b of trainable.values()) {
+      this.provenance.set({
+        level: b.level,
+        node: b.node,
+        memoryIds: idsPerNode.get(Provenance.key(b.level, b.node)) ?? [],
+        stale: false,
+        generation,
+        steps: result.steps,
+        finalLoss: Number.isFinite(result.finalLoss) ? result.finalLoss : null,
+        writtenAt: now,
+      });
+    }
+    this.afterCommit(generation, updates);
+    return { ...result, blocks: updates.map(({ level, node }) => ({ level, node })), texts: count, generation };
+  }
+
+  private afterCommit(generation: number, touched: ReadonlyArray<{ level: number; node: number }>): void {
+    this.provenance.generation = generation;
+    this.provenance.save(join(this.dir, PROVENANCE_FILE));
+    this.store.invalidate(touched);
+    if (touched.some((t) => t.level <= this.store.ramLevels)) this.store.loadRamTier();
+  }
+}
