@@ -2,9 +2,10 @@
 import 'reflect-metadata';
 import { Command } from 'commander';
 import { ConfigError, EngramConfig, loadConfig } from '@engram/config';
-import { EngramError } from '@engram/core';
+import { asEngramError, EngramError } from '@engram/core';
 import { registerAdminCommands } from './commands/admin.command';
 import { registerMigrateCommands } from './commands/migrate.command';
+import { registerModelRegistryCommands } from './commands/model.command';
 import { registerServeCommands } from './commands/serve.command';
 
 /** The only reader of process.env: the configuration is validated once, here. */
@@ -12,7 +13,8 @@ function config(): EngramConfig {
   return loadConfig(process.env);
 }
 
-function explain(error: unknown): string {
+function explain(thrown: unknown): string {
+  const error = asEngramError(thrown);
   if (error instanceof ConfigError) return `${error.message}\nfix the variables above and start again.`;
   if (error instanceof EngramError) return `${error.code}: ${error.message}`;
   const message = error instanceof Error ? error.message : String(error);
@@ -25,6 +27,7 @@ async function main(argv: string[]): Promise<void> {
   registerServeCommands(program, config);
   registerMigrateCommands(program, config);
   registerAdminCommands(program, config);
+  registerModelRegistryCommands(program, config);
   await program.parseAsync(argv);
 }
 

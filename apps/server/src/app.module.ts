@@ -8,6 +8,9 @@ import { AdminController } from './controllers/admin.controller';
 import { CubeController } from './controllers/cube.controller';
 import { MemoryController } from './controllers/memory.controller';
 import { SystemController } from './controllers/system.controller';
+import { ChatController } from './controllers/chat.controller';
+import { KvCacheController } from './controllers/kv-cache.controller';
+import { ModelAdminController } from './controllers/model-admin.controller';
 import { AuthGuard } from './http/auth.guard';
 import { ErrorFilter } from './http/error.filter';
 import { MetricsService } from './http/metrics.service';
@@ -36,7 +39,7 @@ export class AppModule {
         CoreModule.forRoot(config),
         SchedulerModule.forRoot({ runWorker: options.runWorker }),
       ],
-      controllers: [SystemController, AdminController, CubeController, MemoryController],
+      controllers: [SystemController, AdminController, CubeController, MemoryController, ModelAdminController, KvCacheController, ChatController],
       providers: [
         MetricsService,
         { provide: APP_GUARD, useClass: AuthGuard },

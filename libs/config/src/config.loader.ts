@@ -62,6 +62,10 @@ class EnvReader {
     return Math.floor(Number(match[1]) * SIZE_UNITS[(match[2] ?? '').toLowerCase()]);
   }
 
+  optionalSize(name: string): number | null {
+    return this.raw(name) === undefined ? null : this.size(name, 0);
+  }
+
   oneOf<T extends string>(name: string, options: readonly T[], fallback: T): T {
     const value = this.raw(name);
     if (value === undefined) return fallback;
@@ -112,6 +116,11 @@ export function loadConfig(env: Env): EngramConfig {
     jobLeaseMs: read.int('ENGRAM_JOB_LEASE_MS', 60_000, 100, 86_400_000),
     jobMaxAttempts: read.int('ENGRAM_JOB_MAX_ATTEMPTS', 5, 1, 100),
     indexCacheCubes: read.int('ENGRAM_INDEX_CACHE_CUBES', 256, 1, 100_000),
+    inferenceProvider: read.oneOf('ENGRAM_INFERENCE_PROVIDER', ['cpu', 'cuda'] as const, 'cpu'),
+    inferenceThreads: read.int('ENGRAM_INFERENCE_THREADS', 0, 0, 1024),
+    kvRamBytes: read.size('ENGRAM_KV_RAM', 512 * 1024 ** 2),
+    kvDiskBytes: read.optionalSize('ENGRAM_KV_DISK'),
+    kvChunkTokens: read.int('ENGRAM_KV_CHUNK_TOKENS', 256, 1, 65_536),
   };
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return config;

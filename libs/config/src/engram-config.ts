@@ -22,4 +22,14 @@ export interface EngramConfig {
   jobMaxAttempts: number;
   /** How many cubes keep their search index in memory (least recently used are dropped). */
   indexCacheCubes: number;
+  /** Execution provider of the inference runtime: `cpu`, or `cuda` where its libraries are installed. */
+  inferenceProvider: 'cpu' | 'cuda';
+  /** ONNX Runtime intra-op threads per session (0: its default). */
+  inferenceThreads: number;
+  /** KV caches (activation memory, blobs under `dataDir/kv`): RAM tier budget in bytes. */
+  kvRamBytes: number;
+  /** Disk tier budget in bytes; null: unbounded. */
+  kvDiskBytes: number | null;
+  /** Tokens per KV chunk (the unit of prefix reuse). */
+  kvChunkTokens: number;
 }

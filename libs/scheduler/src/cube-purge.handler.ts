@@ -2,13 +2,13 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
-import { AuditService, CubePurgePayload, JobName } from '@engram/core';
+import { ActivationStore, AuditService, CubePurgePayload, JobName } from '@engram/core';
 import { CubeRepository, JobRecord } from '@engram/persistence';
 import { JobControl, JobHandler } from './job-handler';
 
 /**
  * Hard-deletes a soft-deleted cube and everything it owns: its rows (through
- * ON DELETE CASCADE) and its files under `<dataDir>/cubes/<id>`. Idempotent: a cube that
+ * ON DELETE CASCADE), its files under `<dataDir>/cubes/<id>` and its KV caches. Idempotent: a cube that
  * is already gone, or a rerun after a crash half way, finishes the same way.
  */
 @Injectable()
@@ -19,6 +19,7 @@ export class CubePurgeHandler implements JobHandler {
   constructor(
     private readonly cubes: CubeRepository,
     private readonly audit: AuditService,
+    private readonly activation: ActivationStore,
     @Inject(ENGRAM_CONFIG) private readonly config: EngramConfig,
   ) {}
 
@@ -31,6 +32,7 @@ export class CubePurgeHandler implements JobHandler {
       return;
     }
     await fs.rm(path.join(this.config.dataDir, 'cubes', cubeId), { recursive: true, force: true });
+    await this.activation.deleteByOwner(cubeId); // KV blobs; their kv_caches rows go with the cube row
     await control.heartbeat({ step: 'files' });
     const removed = cube ? await this.cubes.hardDeleteSoftDeleted(cubeId) : false;
     if (removed) {

@@ -5,9 +5,9 @@ import { validate } from 'class-validator';
 import { EngramConfig } from '@engram/config';
 import { ApiKeyService, CoreModule, CreateApiKeyDto, CreateTenantDto, RequestContext, TenantService } from '@engram/core';
 
-const CLI_CONTEXT: RequestContext = { auth: { kind: 'admin', actorId: 'admin' }, requestId: 'cli' };
+export const CLI_CONTEXT: RequestContext = { auth: { kind: 'admin', actorId: 'admin' }, requestId: 'cli' };
 
-async function withCore<T>(config: EngramConfig, run: (get: <S>(type: new (...args: never[]) => S) => S) => Promise<T>): Promise<T> {
+export async function withCore<T>(config: EngramConfig, run: (get: <S>(type: new (...args: never[]) => S) => S) => Promise<T>): Promise<T> {
   const context = await NestFactory.createApplicationContext(CoreModule.forRoot(config), { logger: ['error'] });
   try {
     return await run((type) => context.get(type));
@@ -16,7 +16,7 @@ async function withCore<T>(config: EngramConfig, run: (get: <S>(type: new (...ar
   }
 }
 
-async function validated<T extends object>(type: new () => T, plain: object): Promise<T> {
+export async function validated<T extends object>(type: new () => T, plain: object): Promise<T> {
   const dto = plainToInstance(type, plain);
   const errors = await validate(dto, { whitelist: true, forbidNonWhitelisted: true });
   if (errors.length) {

@@ -1,5 +1,5 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
-import { EngramError, ErrorCode, httpStatusOf } from '@engram/core';
+import { asEngramError, EngramError, ErrorCode, httpStatusOf } from '@engram/core';
 import { randomUUID } from 'node:crypto';
 import type { Response } from 'express';
 import { EngramRequest } from './request-context.decorator';
@@ -31,7 +31,8 @@ export class ErrorFilter implements ExceptionFilter {
     response.status(status).json({ error: body });
   }
 
-  private toEngramError(exception: unknown): EngramError {
+  private toEngramError(thrown: unknown): EngramError {
+    const exception = asEngramError(thrown);
     if (exception instanceof EngramError) return exception;
     if (exception instanceof HttpException) {
       const status = exception.getStatus();

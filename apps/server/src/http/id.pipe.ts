@@ -18,3 +18,4 @@ export const CubeId = new ResourceIdPipe('cube');
 export const TenantId = new ResourceIdPipe('tenant');
 export const KeyId = new ResourceIdPipe('api key');
 export const MemoryId = new ResourceIdPipe('memory');
+export const KvCacheId = new ResourceIdPipe('KV cache');

@@ -17,8 +17,11 @@ function requiredScope(permission: Permission): Scope | null {
     case Permission.CubeList:
     case Permission.CubeRead:
     case Permission.MemoryRead:
+    case Permission.KvCacheRead:
+    case Permission.ModelUse:
       return Scope.MemoriesRead;
     case Permission.MemoryWrite:
+    case Permission.KvCacheWrite:
       return Scope.MemoriesWrite;
     default:
       return assertUnreachable(permission);

@@ -17,4 +17,8 @@ export enum Permission {
   CubeDelete = 'cube.delete',
   MemoryRead = 'memory.read',
   MemoryWrite = 'memory.write',
+  KvCacheRead = 'kv_cache.read',
+  KvCacheWrite = 'kv_cache.write',
+  /** Run a registered model (chat completions). */
+  ModelUse = 'model.use',
 }

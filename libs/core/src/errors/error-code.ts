@@ -6,6 +6,12 @@ export enum ErrorCode {
   Forbidden = 'forbidden',
   NotFound = 'not_found',
   Conflict = 'conflict',
+  /** A model directory that cannot be served (missing or mismatched files, bad config). */
+  ModelInvalid = 'model_invalid',
+  /** A prompt (or memory text) longer than the model's context. */
+  ContextLengthExceeded = 'context_length_exceeded',
+  /** The client went away and the work was cancelled (nobody reads the answer). */
+  Cancelled = 'cancelled',
   PayloadTooLarge = 'payload_too_large',
   UnsupportedMediaType = 'unsupported_media_type',
   RouteNotFound = 'route_not_found',
@@ -23,6 +29,7 @@ export function httpStatusOf(code: ErrorCode): number {
   switch (code) {
     case ErrorCode.ValidationFailed:
     case ErrorCode.InvalidJson:
+    case ErrorCode.ContextLengthExceeded:
       return 400;
     case ErrorCode.Unauthenticated:
       return 401;
@@ -39,6 +46,10 @@ export function httpStatusOf(code: ErrorCode): number {
       return 413;
     case ErrorCode.UnsupportedMediaType:
       return 415;
+    case ErrorCode.ModelInvalid:
+      return 422;
+    case ErrorCode.Cancelled:
+      return 499;
     case ErrorCode.Unavailable:
       return 503;
     case ErrorCode.Internal:

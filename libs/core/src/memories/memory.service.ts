@@ -19,6 +19,7 @@ import {
 import { EngramError } from '../errors/engram.error';
 import { AuditService } from '../services/audit.service';
 import { RequestContext } from '../services/request-context';
+import { MemoryChangeListener } from '../inference/memory-change.listener';
 import { EmbedderRegistry } from './embedder.registry';
 import { parseMemoryFilter } from './memory-filter.parser';
 
@@ -43,6 +44,7 @@ export class MemoryService {
     private readonly memories: MemoryRepository,
     private readonly embedders: EmbedderRegistry,
     private readonly audit: AuditService,
+    private readonly listener: MemoryChangeListener,
   ) {}
 
   /** Stores a batch all-or-nothing; with an Idempotency-Key a retry replays the first response. */
@@ -145,6 +147,7 @@ export class MemoryService {
     }
     const updated = await this.memories.update(cubeId, memoryId, changes, actor(ctx), dto.reason ?? null);
     if (!updated) throw EngramError.notFound('memory');
+    if (changes.text !== undefined) await this.listener.memoryChanged(cubeId, memoryId);
     await this.audit.record(ctx.auth, ctx.requestId, { action: 'memory.update', targetType: 'memory', targetId: memoryId, tenantId: cube.tenantId, details: { cubeId, version: updated.version } });
     return mapMemory(updated);
   }
@@ -157,6 +160,7 @@ export class MemoryService {
       await this.requireMemory(cubeId, memoryId, false);
       return; // already deleted: deleting again changes nothing
     }
+    await this.listener.memoryChanged(cubeId, memoryId);
     await this.audit.record(ctx.auth, ctx.requestId, { action: 'memory.delete', targetType: 'memory', targetId: memoryId, tenantId: cube.tenantId, details: { cubeId } });
   }
 

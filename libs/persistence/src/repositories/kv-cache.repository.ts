@@ -44,6 +44,11 @@ export class KvCacheRepository {
     return this.db.getRepository(KvCacheEntity).findBy({ cubeId, id: In(ids) });
   }
 
+  /** The cube's cache of exactly this memory text for this model, if any. */
+  findByText(cubeId: string, modelId: string, text: string): Promise<KvCacheRecord | null> {
+    return this.db.getRepository(KvCacheEntity).findOne({ where: { cubeId, modelId, text }, order: { createdAt: 'ASC' } });
+  }
+
   /** Deletes one cache row; returns its store entry id, or null when the cube has no such cache. */
   async delete(cubeId: string, id: string): Promise<{ entryId: string } | null> {
     const rows = await queryRows<{ entry_id: string }>(this.db, 'DELETE FROM kv_caches WHERE cube_id = $1 AND id = $2 RETURNING entry_id', [cubeId, id]);

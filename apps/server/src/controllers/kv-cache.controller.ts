@@ -1,0 +1,30 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { CreateKvCacheDto, KvCacheResponseDto, KvCacheService, RequestContext } from '@engram/core';
+import { CubeId, KvCacheId } from '../http/id.pipe';
+import { Ctx } from '../http/request-context.decorator';
+
+@ApiTags('kv-caches')
+@ApiBearerAuth()
+@Controller('v1/cubes/:cubeId/kv-caches')
+export class KvCacheController {
+  constructor(private readonly kvCaches: KvCacheService) {}
+
+  @Post()
+  @ApiCreatedResponse({ type: KvCacheResponseDto, description: 'built inline from memoryIds (active memories of the cube) or text' })
+  create(@Ctx() ctx: RequestContext, @Param('cubeId', CubeId) cubeId: string, @Body() dto: CreateKvCacheDto) {
+    return this.kvCaches.create(ctx, cubeId, dto);
+  }
+
+  @Get()
+  @ApiOkResponse({ description: '{ items: KvCache[] } with tier and bytes' })
+  list(@Ctx() ctx: RequestContext, @Param('cubeId', CubeId) cubeId: string) {
+    return this.kvCaches.list(ctx, cubeId);
+  }
+
+  @Delete(':cacheId')
+  @HttpCode(204)
+  delete(@Ctx() ctx: RequestContext, @Param('cubeId', CubeId) cubeId: string, @Param('cacheId', KvCacheId) cacheId: string) {
+    return this.kvCaches.delete(ctx, cubeId, cacheId);
+  }
+}

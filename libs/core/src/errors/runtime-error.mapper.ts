@@ -1,0 +1,52 @@
+import { ActivationError, ActivationErrorCode } from '@engram/activation';
+import { InferenceError, InferenceErrorCode, SafetensorsError } from '@engram/inference';
+import { EngramError } from './engram.error';
+import { assertUnreachable, ErrorCode } from './error-code';
+
+function inferenceCode(code: InferenceErrorCode): ErrorCode {
+  switch (code) {
+    case InferenceErrorCode.ModelNotFound: // a model directory that is not there
+    case InferenceErrorCode.ModelInvalid:
+      return ErrorCode.ModelInvalid;
+    case InferenceErrorCode.InputMismatch:
+      return ErrorCode.ValidationFailed;
+    case InferenceErrorCode.ContextOverflow:
+      return ErrorCode.ContextLengthExceeded;
+    case InferenceErrorCode.ProviderUnavailable:
+    case InferenceErrorCode.SessionLoadFailed:
+      return ErrorCode.Unavailable;
+    case InferenceErrorCode.Aborted:
+      return ErrorCode.Cancelled;
+    default:
+      return assertUnreachable(code);
+  }
+}
+
+function activationCode(code: ActivationErrorCode): ErrorCode {
+  switch (code) {
+    case ActivationErrorCode.CacheNotFound:
+      return ErrorCode.NotFound;
+    case ActivationErrorCode.FingerprintMismatch:
+      return ErrorCode.Conflict;
+    case ActivationErrorCode.InvalidRequest:
+      return ErrorCode.ValidationFailed;
+    case ActivationErrorCode.CorruptBlob:
+      return ErrorCode.Internal;
+    default:
+      return assertUnreachable(code);
+  }
+}
+
+/**
+ * Errors of the inference runtime and activation memory as domain errors, so that the
+ * one code → HTTP switch (`httpStatusOf`) answers them too. Anything else: unchanged.
+ */
+export function asEngramError(error: unknown): unknown {
+  if (error instanceof InferenceError) return new EngramError(inferenceCode(error.code), error.message, { runtimeCode: error.code });
+  if (error instanceof SafetensorsError) return new EngramError(ErrorCode.ModelInvalid, error.message);
+  if (error instanceof ActivationError) {
+    const code = activationCode(error.code);
+    return new EngramError(code, code === ErrorCode.Internal ? 'internal error' : error.message, { runtimeCode: error.code });
+  }
+  return error;
+}

@@ -1,0 +1,62 @@
+// The side-effect boundary of activation memory: the KvCacheStore (RAM → disk tiers under
+// `<dataDir>/kv`). Opened on first use, so processes that never touch KV caches (CLI
+// admin commands) do not read the store's manifests.
+import { Inject, Injectable } from '@nestjs/common';
+import { join } from 'node:path';
+import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
+import { ActivationMemory, BuildKvCacheRequest, BuildKvCacheResult, KvCacheStore, PrefillModel, PromptPrefix } from '@engram/activation';
+
+export type StoreTier = 'ram' | 'disk' | 'object' | 'missing';
+
+@Injectable()
+export class ActivationStore {
+  private activation?: ActivationMemory;
+
+  constructor(@Inject(ENGRAM_CONFIG) private readonly config: EngramConfig) {}
+
+  private get memory(): ActivationMemory {
+    this.activation ??= new ActivationMemory(
+      new KvCacheStore({
+        dir: join(this.config.dataDir, 'kv'),
+        ramBytes: this.config.kvRamBytes,
+        diskBytes: this.config.kvDiskBytes ?? undefined,
+        chunkTokens: this.config.kvChunkTokens,
+      }),
+    );
+    return this.activation;
+  }
+
+  get chunkTokens(): number {
+    return this.config.kvChunkTokens;
+  }
+
+  build(model: PrefillModel, request: BuildKvCacheRequest): Promise<BuildKvCacheResult> {
+    return this.memory.build(model, request);
+  }
+
+  prefixFor(model: PrefillModel, promptTokens: readonly number[]): Promise<PromptPrefix> {
+    return this.memory.prefixFor(model, promptTokens);
+  }
+
+  async tierOf(entryId: string): Promise<StoreTier> {
+    if (!this.memory.store.getEntry(entryId)) return 'missing';
+    return this.memory.store.tierOf(entryId);
+  }
+
+  async deleteEntries(entryIds: readonly string[]): Promise<void> {
+    for (const id of entryIds) await this.memory.store.deleteEntry(id);
+  }
+
+  /** Provenance: every cache computed from this memory, whatever its row says. */
+  invalidate(memoryId: string): Promise<string[]> {
+    return this.memory.store.invalidate(memoryId);
+  }
+
+  deleteByOwner(cubeId: string): Promise<number> {
+    return this.memory.store.deleteByOwner(cubeId);
+  }
+
+  metrics(): ReturnType<KvCacheStore['metrics']> {
+    return this.memory.store.metrics();
+  }
+}

@@ -1,0 +1,156 @@
+import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { chatPromptTokens } from '@engram/activation';
+import { ActivationError, ActivationErrorCode } from '@engram/activation';
+import { ChatMessage, KvState, LanguageModel, sliceKv } from '@engram/inference';
+import { KvCacheRecord, KvCacheRepository, ModelRecord } from '@engram/persistence';
+import { AccessService } from '../auth/access.service';
+import { Permission } from '../auth/permission';
+import {
+  ChatCompletionChunkDto,
+  ChatCompletionRequestDto,
+  ChatCompletionResponseDto,
+  ChatEngramInfoDto,
+  ChatUsageDto,
+} from '../dtos/chat-completion.dto';
+import { EngramError } from '../errors/engram.error';
+import { RequestContext } from '../services/request-context';
+import { ActivationStore } from './activation.store';
+import { ModelRuntime } from './model.runtime';
+import { ModelService } from './model.service';
+
+export interface ChatIo {
+  /** Aborted when the client goes away: generation stops at the next token. */
+  signal?: AbortSignal;
+  /** Streaming (`stream: true`): receives every chunk, in order. */
+  onChunk?: (chunk: ChatCompletionChunkDto) => void;
+}
+
+interface MemoryPrefix {
+  /** Memory texts, rendered as leading system messages in this order. */
+  texts: string[];
+  /** The cube's own cache whose KV may be reused: the first text's. */
+  owned: KvCacheRecord | null;
+  kvCacheIds: string[];
+}
+
+const DEFAULT_MAX_TOKENS = 256;
+
+/**
+ * OpenAI-compatible chat completions over registered models. Memory goes in front of the
+ * conversation as leading system messages; when the cube owns a KV cache of the first
+ * one, its KV is injected instead of prefilled. The prompt is rendered from the texts in
+ * every case, so an answer never depends on what the cache store holds.
+ */
+@Injectable()
+export class ChatCompletionService {
+  constructor(
+    private readonly access: AccessService,
+    private readonly models: ModelService,
+    private readonly kvCaches: KvCacheRepository,
+    private readonly runtime: ModelRuntime,
+    private readonly activation: ActivationStore,
+  ) {}
+
+  async complete(ctx: RequestContext, dto: ChatCompletionRequestDto, io: ChatIo = {}): Promise<ChatCompletionResponseDto> {
+    if (dto.engram) await this.access.requireCube(ctx.auth, Permission.ModelUse, dto.engram.cubeId);
+    else this.access.requirePermission(ctx.auth, Permission.ModelUse);
+    if (dto.engram?.kvCacheIds && dto.engram.memoryText !== undefined) {
+      throw EngramError.validation([{ field: 'engram', problems: ['give kvCacheIds or memoryText, not both'] }]);
+    }
+    const model = await this.models.resolve(dto.model);
+    const memory = await this.memoryPrefix(dto, model);
+    const lm = await this.runtime.load(model);
+    const messages: ChatMessage[] = [...memory.texts.map((content) => ({ role: 'system', content })), ...dto.messages.map((m) => ({ role: m.role, content: m.content, ...(m.name ? { name: m.name } : {}) }))];
+    const prompt = chatPromptTokens(lm.tokenizer, messages);
+    const { prefix, tiers } = await this.reusablePrefix(lm, prompt, memory.owned);
+
+    const id = `chatcmpl-${randomUUID().replace(/-/g, '')}`;
+    const created = Math.floor(Date.now() / 1000);
+    const chunk = (delta: { role?: 'assistant'; content?: string }, finish: ChatCompletionChunkDto['choices'][0]['finish_reason'] = null): ChatCompletionChunkDto => ({
+      id,
+      object: 'chat.completion.chunk',
+      created,
+      model: model.name,
+      choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
+    });
+    io.onChunk?.(chunk({ role: 'assistant', content: '' }));
+    const result = await this.runtime.generate(lm, prompt, {
+      maxTokens: dto.max_completion_tokens ?? dto.max_tokens ?? DEFAULT_MAX_TOKENS,
+      temperature: dto.temperature ?? 1,
+      topP: dto.top_p ?? 1,
+      seed: dto.seed,
+      stop: dto.stop,
+      prefix,
+      signal: io.signal,
+      onToken: io.onChunk ? (event) => event.text && io.onChunk!(chunk({ content: event.text })) : undefined,
+    });
+    const usage: ChatUsageDto = {
+      prompt_tokens: result.usage.promptTokens,
+      completion_tokens: result.usage.completionTokens,
+      total_tokens: result.usage.promptTokens + result.usage.completionTokens,
+      prompt_tokens_details: { cached_tokens: result.usage.cachedTokens },
+    };
+    const engram: ChatEngramInfoDto = {
+      cubeId: dto.engram?.cubeId ?? null,
+      cachedTokens: result.usage.cachedTokens,
+      tiers: result.usage.cachedTokens > 0 ? tiers : [],
+      kvCacheIds: memory.kvCacheIds,
+      timings: {
+        prefillMs: result.timings.prefillMs,
+        timeToFirstTokenMs: result.timings.timeToFirstTokenMs,
+        decodeTokensPerSecond: result.timings.decodeTokensPerSecond,
+      },
+    };
+    if (io.onChunk) {
+      const last = chunk({}, result.finishReason);
+      io.onChunk(dto.stream_options?.include_usage ? { ...last, usage, engram } : { ...last, engram });
+    }
+    return {
+      id,
+      object: 'chat.completion',
+      created,
+      model: model.name,
+      choices: [{ index: 0, message: { role: 'assistant', content: result.text }, finish_reason: result.finishReason, logprobs: null }],
+      usage,
+      engram,
+    };
+  }
+
+  /** The memory texts of the request, and the cube's own cache that may provide their KV. */
+  private async memoryPrefix(dto: ChatCompletionRequestDto, model: ModelRecord): Promise<MemoryPrefix> {
+    const cubeId = dto.engram?.cubeId;
+    if (!cubeId) return { texts: [], owned: null, kvCacheIds: [] };
+    const ids = dto.engram?.kvCacheIds;
+    if (ids) {
+      const rows = new Map((await this.kvCaches.getMany(cubeId, ids)).map((r) => [r.id, r]));
+      const ordered = ids.map((cacheId) => {
+        const row = rows.get(cacheId);
+        if (!row) throw EngramError.notFound(`KV cache ${cacheId}`);
+        if (row.modelId !== model.id) {
+          throw new ActivationError(ActivationErrorCode.FingerprintMismatch, `KV cache ${cacheId} was built for another model; build one for "${model.name}"`);
+        }
+        return row;
+      });
+      return { texts: ordered.map((r) => r.text), owned: ordered[0], kvCacheIds: ids };
+    }
+    const text = dto.engram?.memoryText;
+    if (text === undefined) return { texts: [], owned: null, kvCacheIds: [] };
+    const owned = await this.kvCaches.findByText(cubeId, model.id, text);
+    return { texts: [text], owned, kvCacheIds: owned ? [owned.id] : [] };
+  }
+
+  /**
+   * The cached KV of the prompt's start, limited to the tokens of the cube's own cache:
+   * chunks are shared by content across cubes, and reusing (or even reporting) a longer
+   * match would tell a tenant what another tenant cached.
+   */
+  private async reusablePrefix(lm: LanguageModel, prompt: number[], owned: KvCacheRecord | null): Promise<{ prefix?: KvState; tiers: string[] }> {
+    if (!owned) return { tiers: [] };
+    const hit = await this.activation.prefixFor(lm, prompt);
+    const usable = Math.min(hit.cachedTokens, owned.tokenCount);
+    if (!hit.prefix || usable === 0) return { tiers: [] };
+    const chunks = Math.ceil(usable / this.activation.chunkTokens);
+    return { prefix: usable === hit.prefix.seq ? hit.prefix : sliceKv(hit.prefix, 0, usable), tiers: hit.tiers.slice(0, chunks) };
+  }
+}

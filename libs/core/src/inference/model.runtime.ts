@@ -1,0 +1,44 @@
+// The side-effect boundary of the inference runtime (ONNX Runtime sessions, model files):
+// services reach models only through here, so they can be tested with a mock.
+import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
+import { join, resolve } from 'node:path';
+import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
+import { generate, GenerateOptions, GenerateResult, InferenceError, InferenceErrorCode, LanguageModel, ModelDirectory, ModelHost, openModelDirectory } from '@engram/inference';
+
+@Injectable()
+export class ModelRuntime implements OnModuleDestroy {
+  private host?: ModelHost;
+
+  constructor(@Inject(ENGRAM_CONFIG) private readonly config: EngramConfig) {}
+
+  /** Reads and validates a model directory (config, tokenizer, weights) and fingerprints it. */
+  inspect(dir: string): ModelDirectory {
+    return openModelDirectory(resolve(dir));
+  }
+
+  /** The loaded model of a registered directory; refuses files that changed since import. */
+  async load(model: { name: string; directory: string; fingerprint: string }): Promise<LanguageModel> {
+    this.host ??= new ModelHost({
+      provider: this.config.inferenceProvider,
+      intraOpThreads: this.config.inferenceThreads,
+      compiledDir: join(this.config.dataDir, 'models'),
+    });
+    const loaded = await this.host.load(model.directory);
+    if (loaded.fingerprint !== model.fingerprint) {
+      throw new InferenceError(
+        InferenceErrorCode.ModelInvalid,
+        `the files of model "${model.name}" changed since it was imported (fingerprint ${loaded.fingerprint.slice(0, 12)}, registered ${model.fingerprint.slice(0, 12)}); import it again under a new name`,
+      );
+    }
+    return loaded;
+  }
+
+  generate(model: LanguageModel, promptTokens: readonly number[], options: GenerateOptions): Promise<GenerateResult> {
+    return generate(model, promptTokens, options);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.host?.dispose();
+    this.host = undefined;
+  }
+}

@@ -1,0 +1,254 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { createTinyModel } from '@engram/inference';
+import { KvCacheRepository } from '@engram/persistence';
+import { JobRunner } from '@engram/scheduler';
+import { createE2eHarness, E2eHarness } from '@engram/testing';
+
+/**
+ * Models, KV caches and chat completions over HTTP, on tiny models the test writes
+ * itself (2 layers, hidden 32, context 192) so the whole file runs in seconds.
+ */
+describe('models, KV caches and chat completions over HTTP', () => {
+  let h: E2eHarness;
+  let modelsDir: string;
+  let key: string;
+  let readOnlyKey: string;
+  let tenantId: string;
+  let cubeId: string;
+  let otherCubeId: string;
+  const auth = (k = key) => ({ Authorization: `Bearer ${k}` });
+  const admin = () => ({ Authorization: `Bearer ${h.adminToken}` });
+  const MEMORY = 'Alice lives in Paris and works as an engineer. Bob prefers tea over coffee in the morning.';
+  const QUESTION = [{ role: 'user', content: 'Where does Alice live?' }];
+
+  const tinyModel = (name: string, seed: number) => {
+    const dir = path.join(modelsDir, name);
+    createTinyModel({ outDir: dir, layers: 2, hidden: 32, heads: 4, kvHeads: 2, vocab: 300, maxPositionEmbeddings: 192, seed });
+    return dir;
+  };
+  const chat = (body: object, k = key) => h.http.post('/v1/chat/completions').set(auth(k)).send({ model: 'tiny', max_tokens: 8, temperature: 0, ...body });
+  const buildCache = (body: object, cube = cubeId) => h.http.post(`/v1/cubes/${cube}/kv-caches`).set(auth()).send({ model: 'tiny', ...body });
+  const listCaches = async (cube = cubeId) => (await h.http.get(`/v1/cubes/${cube}/kv-caches`).set(auth()).expect(200)).body.items as { id: string; tier: string; bytes: number; tokens: number }[];
+  const addMemory = async (text: string, cube = cubeId) => (await h.http.post(`/v1/cubes/${cube}/memories`).set(auth()).send({ items: [{ text }] }).expect(201)).body.items[0].id as string;
+
+  beforeAll(async () => {
+    h = await createE2eHarness({ kvChunkTokens: 16 });
+    modelsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'engram-models-'));
+    tinyModel('tiny', 1);
+    tinyModel('tiny-other', 2);
+    const owner = await h.factory.apiKey();
+    key = owner.key;
+    tenantId = owner.tenantId;
+    readOnlyKey = (await h.factory.apiKey({ tenantId, scopes: ['memories:read' as never] })).key;
+    cubeId = (await h.factory.cube({ tenantId })).id;
+    otherCubeId = (await h.factory.cube({ tenantId })).id;
+  });
+  afterAll(async () => {
+    await h.close();
+    fs.rmSync(modelsDir, { recursive: true, force: true });
+  });
+
+  describe('the model registry', () => {
+    it('registers model directories by name with their fingerprint, and lists them', async () => {
+      const res = await h.http.post('/v1/admin/models').set(admin()).send({ path: path.join(modelsDir, 'tiny') }).expect(201);
+      expect(res.body).toMatchObject({ name: 'tiny', format: 'safetensors', fingerprint: expect.stringMatching(/^[0-9a-f]{64}$/), config: { layers: 2, hiddenSize: 32, contextLength: 192 } });
+      await h.http.post('/v1/admin/models').set(admin()).send({ name: 'tiny-other', path: path.join(modelsDir, 'tiny-other') }).expect(201);
+      const list = await h.http.get('/v1/admin/models').set(admin()).expect(200);
+      expect(list.body.items.map((m: { name: string }) => m.name)).toEqual(['tiny', 'tiny-other']);
+    });
+
+    it('refuses a second model under a taken name', async () => {
+      const res = await h.http.post('/v1/admin/models').set(admin()).send({ name: 'tiny', path: path.join(modelsDir, 'tiny-other') });
+      expect(res.status).toBe(409);
+    });
+
+    it('answers 422 for a missing directory and for one with missing files, registering nothing', async () => {
+      const missing = await h.http.post('/v1/admin/models').set(admin()).send({ name: 'ghost', path: path.join(modelsDir, 'nope') });
+      expect(missing.status).toBe(422);
+      expect(missing.body.error.code).toBe('model_invalid');
+      const broken = path.join(modelsDir, 'broken');
+      fs.cpSync(path.join(modelsDir, 'tiny'), broken, { recursive: true });
+      fs.rmSync(path.join(broken, 'tokenizer.json'));
+      const res = await h.http.post('/v1/admin/models').set(admin()).send({ path: broken });
+      expect(res.status).toBe(422);
+      expect(res.body.error.message).toContain('tokenizer.json');
+      const list = await h.http.get('/v1/admin/models').set(admin()).expect(200);
+      expect(list.body.items).toHaveLength(2);
+    });
+
+    it('keeps tenant keys off the model registry', async () => {
+      expect((await h.http.get('/v1/admin/models').set(auth())).status).toBe(404);
+      expect((await h.http.post('/v1/admin/models').set(auth()).send({ path: modelsDir })).status).toBe(404);
+    });
+  });
+
+  describe('KV caches', () => {
+    it('builds a cache from text and lists it with its tier and size', async () => {
+      const res = await buildCache({ text: MEMORY }).expect(201);
+      expect(res.body).toMatchObject({ id: expect.any(String), cubeId, model: 'tiny', tier: 'ram', sourceMemoryIds: [] });
+      expect(res.body.tokens).toBeGreaterThan(16);
+      // 2 layers × key+value × 2 kv heads × head dim 8 × float32 per token
+      expect(res.body.bytes).toBe(res.body.tokens * 2 * 2 * 2 * 8 * 4);
+      const items = await listCaches();
+      expect(items).toEqual([expect.objectContaining({ id: res.body.id, tier: 'ram', bytes: res.body.bytes, tokens: res.body.tokens })]);
+    });
+
+    it('builds the same cache once however often it is asked for', async () => {
+      const first = await buildCache({ text: 'The meeting is on Monday at ten.' }).expect(201);
+      const again = await buildCache({ text: 'The meeting is on Monday at ten.' }).expect(201);
+      expect(again.body.id).toBe(first.body.id);
+      await h.http.delete(`/v1/cubes/${cubeId}/kv-caches/${first.body.id}`).set(auth()).expect(204);
+    });
+
+    it('builds a cache from active memories of the cube and records them as its sources', async () => {
+      const a = await addMemory('Alice lives in Paris.');
+      const b = await addMemory('Bob prefers tea.');
+      const res = await buildCache({ memoryIds: [a, b] }).expect(201);
+      expect(res.body.sourceMemoryIds).toEqual([a, b]);
+      await h.http.delete(`/v1/cubes/${cubeId}/kv-caches/${res.body.id}`).set(auth()).expect(204);
+      expect((await h.http.delete(`/v1/cubes/${cubeId}/kv-caches/${res.body.id}`).set(auth())).status).toBe(404);
+    });
+
+    it('rejects bad requests with clear errors', async () => {
+      const otherCubeMemory = await addMemory('a memory of the other cube', otherCubeId);
+      const cases: [object, number, string][] = [
+        [{ model: 'no-such-model', text: MEMORY }, 404, 'not_found'],
+        [{ text: MEMORY, memoryIds: [otherCubeMemory] }, 400, 'validation_failed'],
+        [{}, 400, 'validation_failed'],
+        [{ memoryIds: [otherCubeMemory] }, 404, 'not_found'],
+        [{ memoryIds: [] }, 400, 'validation_failed'],
+        [{ text: '   ' }, 400, 'validation_failed'],
+        [{ text: MEMORY, pin: true }, 400, 'validation_failed'],
+        [{ text: 'word '.repeat(400) }, 400, 'validation_failed'],
+      ];
+      for (const [body, status, code] of cases) {
+        const res = await buildCache(body);
+        expect([JSON.stringify(body).slice(0, 60), res.status, res.body.error?.code]).toEqual([JSON.stringify(body).slice(0, 60), status, code]);
+      }
+      const res = await buildCache({ memoryIds: [otherCubeMemory] });
+      expect(res.body.error.message).not.toContain('other cube');
+    });
+
+    it('refuses to build with a read-only key', async () => {
+      const res = await h.http.post(`/v1/cubes/${cubeId}/kv-caches`).set(auth(readOnlyKey)).send({ model: 'tiny', text: MEMORY });
+      expect(res.status).toBe(403);
+    });
+  });
+
+  describe('chat completions', () => {
+    it('answers an OpenAI-shaped completion with usage', async () => {
+      const res = await chat({ messages: QUESTION }).expect(200);
+      expect(res.body).toMatchObject({
+        id: expect.stringMatching(/^chatcmpl-/),
+        object: 'chat.completion',
+        model: 'tiny',
+        choices: [{ index: 0, message: { role: 'assistant', content: expect.any(String) }, finish_reason: expect.stringMatching(/^(stop|length)$/) }],
+        usage: { prompt_tokens: expect.any(Number), completion_tokens: expect.any(Number), prompt_tokens_details: { cached_tokens: 0 } },
+        engram: { cubeId: null, cachedTokens: 0 },
+      });
+      expect(res.body.usage.total_tokens).toBe(res.body.usage.prompt_tokens + res.body.usage.completion_tokens);
+    });
+
+    it('gives the same greedy answer with an injected KV cache as with the memory as plain text', async () => {
+      const cache = await buildCache({ text: MEMORY }).expect(201);
+      const plain = await chat({ messages: [{ role: 'system', content: MEMORY }, ...QUESTION], max_tokens: 12 }).expect(200);
+      const cached = await chat({ messages: QUESTION, max_tokens: 12, engram: { cubeId, kvCacheIds: [cache.body.id] } }).expect(200);
+      expect(cached.body.choices[0].message.content).toBe(plain.body.choices[0].message.content);
+      expect(cached.body.usage.prompt_tokens).toBe(plain.body.usage.prompt_tokens);
+      expect(cached.body.engram.cachedTokens).toBe(cache.body.tokens);
+      expect(cached.body.usage.prompt_tokens_details.cached_tokens).toBe(cache.body.tokens);
+      expect(cached.body.engram.tiers.length).toBeGreaterThan(0);
+      expect(cached.body.engram.tiers.every((t: string) => t === 'ram')).toBe(true);
+      const byText = await chat({ messages: QUESTION, max_tokens: 12, engram: { cubeId, memoryText: MEMORY } }).expect(200);
+      expect(byText.body.choices[0].message.content).toBe(plain.body.choices[0].message.content);
+      expect(byText.body.engram).toMatchObject({ cachedTokens: cache.body.tokens, kvCacheIds: [cache.body.id] });
+    });
+
+    it('does not reuse a cache of another cube for memory text, even of the same tenant', async () => {
+      const res = await chat({ messages: QUESTION, engram: { cubeId: otherCubeId, memoryText: MEMORY } }).expect(200);
+      expect(res.body.engram.cachedTokens).toBe(0);
+    });
+
+    it('streams server-sent events that add up to the same answer, then [DONE]', async () => {
+      const plain = await chat({ messages: QUESTION, max_tokens: 10 }).expect(200);
+      const res = await chat({ messages: QUESTION, max_tokens: 10, stream: true, stream_options: { include_usage: true } })
+        .buffer(true)
+        .parse((response, done) => {
+          let text = '';
+          response.setEncoding('utf8');
+          response.on('data', (part: string) => (text += part));
+          response.on('end', () => done(null, text));
+        })
+        .expect(200);
+      expect(res.headers['content-type']).toMatch(/^text\/event-stream/);
+      const events = (res.body as string).split('\n\n').filter(Boolean);
+      expect(events.every((e) => e.startsWith('data: '))).toBe(true);
+      expect(events.at(-1)).toBe('data: [DONE]');
+      const chunks = events.slice(0, -1).map((e) => JSON.parse(e.slice(6)));
+      expect(chunks[0].choices[0].delta).toEqual({ role: 'assistant', content: '' });
+      expect(chunks.every((c) => c.object === 'chat.completion.chunk' && c.id === chunks[0].id)).toBe(true);
+      const last = chunks.at(-1);
+      expect(last.choices[0].finish_reason).toBe(plain.body.choices[0].finish_reason);
+      expect(last.usage).toEqual(plain.body.usage);
+      expect(chunks.map((c) => c.choices[0].delta.content ?? '').join('')).toBe(plain.body.choices[0].message.content);
+    });
+
+    it('rejects an unknown model, a prompt over the context, and bad fields', async () => {
+      expect((await chat({ model: 'gpt-4', messages: QUESTION })).status).toBe(404);
+      const long = await chat({ messages: [{ role: 'user', content: 'memory '.repeat(300) }] });
+      expect(long.status).toBe(400);
+      expect(long.body.error.code).toBe('context_length_exceeded');
+      expect((await chat({ messages: [] })).status).toBe(400);
+      expect((await chat({ messages: QUESTION, temperature: 3 })).status).toBe(400);
+      expect((await chat({ messages: QUESTION, frequency_penalty: 1 })).status).toBe(400);
+      expect((await chat({ messages: QUESTION, engram: { cubeId, memoryText: MEMORY, kvCacheIds: [cubeId] } })).status).toBe(400);
+      expect((await chat({ messages: QUESTION, stop: 'x' })).status).toBe(200);
+    });
+
+    it('refuses a cache built by another model', async () => {
+      const cache = await buildCache({ model: 'tiny-other', text: MEMORY }).expect(201);
+      const res = await chat({ messages: QUESTION, engram: { cubeId, kvCacheIds: [cache.body.id] } });
+      expect(res.status).toBe(409);
+    });
+
+    it('answers 404 for a cache of another cube and for another tenant’s cube', async () => {
+      const cache = (await listCaches())[0];
+      const res = await chat({ messages: QUESTION, engram: { cubeId: otherCubeId, kvCacheIds: [cache.id] } });
+      expect(res.status).toBe(404);
+      const stranger = (await h.factory.apiKey()).key;
+      const denied = await chat({ messages: QUESTION, engram: { cubeId, kvCacheIds: [cache.id] } }, stranger);
+      expect(denied.status).toBe(404);
+      expect(JSON.stringify(denied.body)).not.toContain(cache.id);
+    });
+  });
+
+  describe('provenance and purge', () => {
+    it('drops a cache when a source memory is updated or deleted', async () => {
+      const a = await addMemory('Carol lives in Rome.');
+      const b = await addMemory('Dave lives in Oslo.');
+      const fromA = (await buildCache({ memoryIds: [a] }).expect(201)).body.id;
+      const fromB = (await buildCache({ memoryIds: [b] }).expect(201)).body.id;
+      await h.http.patch(`/v1/cubes/${cubeId}/memories/${a}`).set(auth()).send({ tags: ['x'] }).expect(200);
+      expect((await listCaches()).map((c) => c.id)).toEqual(expect.arrayContaining([fromA, fromB]));
+      await h.http.patch(`/v1/cubes/${cubeId}/memories/${a}`).set(auth()).send({ text: 'Carol moved to Milan.' }).expect(200);
+      expect((await listCaches()).map((c) => c.id)).not.toContain(fromA);
+      expect((await chat({ messages: QUESTION, engram: { cubeId, kvCacheIds: [fromA] } })).status).toBe(404);
+      await h.http.delete(`/v1/cubes/${cubeId}/memories/${b}`).set(auth()).expect(204);
+      expect((await listCaches()).map((c) => c.id)).not.toContain(fromB);
+      expect((await buildCache({ memoryIds: [b] })).status).toBe(404);
+    });
+
+    it('removes the caches of a deleted cube, rows and blobs, when the purge runs', async () => {
+      const cube = (await h.factory.cube({ tenantId })).id;
+      await buildCache({ text: 'A cube that will be deleted.' }, cube).expect(201);
+      const entries = path.join(h.config.dataDir, 'kv', 'entries');
+      const before = fs.readdirSync(entries).length;
+      await h.http.delete(`/v1/cubes/${cube}`).set(auth()).expect(202);
+      expect(await h.app.get(JobRunner).drain()).toBeGreaterThanOrEqual(1);
+      expect(fs.readdirSync(entries).length).toBe(before - 1);
+      expect(await h.app.get(KvCacheRepository).listByCube(cube)).toEqual([]);
+    });
+  });
+});
