@@ -1,3 +1,7 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { createTinyModel } from '@engram/inference';
 import { createE2eHarness, E2eHarness } from '@engram/testing';
 
 /**
@@ -6,8 +10,8 @@ import { createE2eHarness, E2eHarness } from '@engram/testing';
  */
 interface Route {
   method: 'get' | 'post' | 'patch' | 'delete';
-  path: (cubeId: string, memoryId: string) => string;
-  body?: object;
+  path: (cubeId: string, memoryId: string, kvCacheId: string) => string;
+  body?: object | ((cubeId: string, kvCacheId: string) => object);
   write: boolean;
 }
 
@@ -23,6 +27,11 @@ const CUBE_ROUTES: Route[] = [
   { method: 'get', path: (id, m) => `/v1/cubes/${id}/memories/${m}/history`, write: false },
   { method: 'post', path: (id, m) => `/v1/cubes/${id}/memories/${m}/restore`, write: true },
   { method: 'delete', path: (id, m) => `/v1/cubes/${id}/memories/${m}`, write: true },
+  { method: 'post', path: (id) => `/v1/cubes/${id}/kv-caches`, body: { model: 'tiny', text: 'planted' }, write: true },
+  { method: 'get', path: (id) => `/v1/cubes/${id}/kv-caches`, write: false },
+  { method: 'delete', path: (id, _m, k) => `/v1/cubes/${id}/kv-caches/${k}`, write: true },
+  { method: 'post', path: () => '/v1/chat/completions', body: (id, k) => ({ model: 'tiny', max_tokens: 1, messages: [{ role: 'user', content: 'hi' }], engram: { cubeId: id, kvCacheIds: [k] } }), write: false },
+  { method: 'post', path: () => '/v1/chat/completions', body: (id) => ({ model: 'tiny', max_tokens: 1, messages: [{ role: 'user', content: 'hi' }], engram: { cubeId: id, memoryText: 'victim-secret memory' } }), write: false },
   { method: 'delete', path: (id) => `/v1/cubes/${id}`, write: true },
 ];
 
@@ -31,6 +40,8 @@ describe('cross-tenant access', () => {
   let victimCube: { id: string; tenantId: string; name: string };
   let victimOtherCube: { id: string };
   let victimMemoryId: string;
+  let victimKvCacheId: string;
+  let modelsDir: string;
   const keys: Record<string, string> = {};
 
   beforeAll(async () => {
@@ -50,16 +61,26 @@ describe('cross-tenant access', () => {
       .send({ items: [{ text: 'victim-secret memory: the vault code is 4711' }] })
       .expect(201);
     victimMemoryId = stored.body.items[0].id;
+    modelsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'engram-models-'));
+    createTinyModel({ outDir: path.join(modelsDir, 'tiny'), layers: 1, hidden: 16, heads: 2, vocab: 280, maxPositionEmbeddings: 128 });
+    await h.http.post('/v1/admin/models').set({ Authorization: `Bearer ${h.adminToken}` }).send({ path: path.join(modelsDir, 'tiny') }).expect(201);
+    const cache = await h.http.post(`/v1/cubes/${victimCube.id}/kv-caches`).set('Authorization', `Bearer ${keys.owner}`).send({ model: 'tiny', memoryIds: [victimMemoryId] }).expect(201);
+    victimKvCacheId = cache.body.id;
     // An expired key: created valid, then its expiry passes.
     const expiring = await h.factory.apiKey({ tenantId: victimCube.tenantId, expiresAt: new Date(Date.now() + 1500) });
     keys.expired = expiring.key;
   });
 
-  afterAll(() => h.close());
+  afterAll(async () => {
+    await h.close();
+    fs.rmSync(modelsDir, { recursive: true, force: true });
+  });
+
+  const bodyOf = (route: Route, cubeId: string) => (typeof route.body === 'function' ? route.body(cubeId, victimKvCacheId) : route.body);
 
   const send = (route: Route, cubeId: string, key: string) => {
-    const request = h.http[route.method](route.path(cubeId, victimMemoryId)).set('Authorization', `Bearer ${key}`);
-    return route.body ? request.send(route.body) : request;
+    const request = h.http[route.method](route.path(cubeId, victimMemoryId, victimKvCacheId)).set('Authorization', `Bearer ${key}`);
+    return route.body ? request.send(bodyOf(route, cubeId)) : request;
   };
 
   const expectNoLeak = (body: unknown) => {
@@ -98,8 +119,8 @@ describe('cross-tenant access', () => {
 
     it('answers 401 to a made-up key and to no key', async () => {
       expect((await send(route, victimCube.id, 'egm_000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA')).status).toBe(401);
-      const path = route.path(victimCube.id, victimMemoryId);
-      const anonymous = route.body ? h.http[route.method](path).send(route.body) : h.http[route.method](path);
+      const url = route.path(victimCube.id, victimMemoryId, victimKvCacheId);
+      const anonymous = route.body ? h.http[route.method](url).send(bodyOf(route, victimCube.id)) : h.http[route.method](url);
       expect((await anonymous).status).toBe(401);
     });
 
@@ -117,6 +138,8 @@ describe('cross-tenant access', () => {
     expect(res.body).toMatchObject({ id: victimCube.id, name: 'victim-secret', description: null });
     const memories = await h.http.get(`/v1/cubes/${victimCube.id}/memories`).set('Authorization', `Bearer ${keys.owner}`).expect(200);
     expect(memories.body.items.map((m: { text: string; version: number }) => [m.text, m.version])).toEqual([['victim-secret memory: the vault code is 4711', 1]]);
+    const caches = await h.http.get(`/v1/cubes/${victimCube.id}/kv-caches`).set('Authorization', `Bearer ${keys.owner}`).expect(200);
+    expect(caches.body.items.map((c: { id: string }) => c.id)).toEqual([victimKvCacheId]);
   });
 
   it('answers 404 for a memory id of another cube, even to the owner of both', async () => {
