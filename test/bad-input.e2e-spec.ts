@@ -28,6 +28,12 @@ describe('bad input', () => {
     expect(fields).toEqual(expect.arrayContaining(['name', 'description', 'settings']));
   });
 
+  it('names a bad embedder in the cube settings', async () => {
+    const res = await h.http.post('/v1/cubes').set(auth()).send({ name: 'emb', settings: { embedder: { type: 'magic' } } });
+    expect(res.status).toBe(400);
+    expect(res.body.error.details).toEqual([expect.objectContaining({ field: 'settings.embedder' })]);
+  });
+
   it('rejects unknown fields', async () => {
     const res = await h.http.post('/v1/cubes').set(auth()).send({ name: 'x', owner: 'me' });
     expect(res.status).toBe(400);

@@ -158,7 +158,9 @@ export class CubeIndexManager implements OnApplicationShutdown {
 }
 
 export function toDocument(m: MemoryChange, vector: Float32Array | undefined): IndexDocument {
-  const position = m.source?.turnIndex ?? m.metadata?.turnIndex;
+  // The turn's position in its session, under the names clients use for it.
+  const meta = m.metadata ?? {};
+  const position = meta.turnIndex ?? meta.turn ?? meta.turn_index ?? meta.position;
   return {
     label: m.label,
     text: m.text,

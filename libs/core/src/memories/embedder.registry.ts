@@ -11,6 +11,7 @@ export const DEFAULT_EMBEDDER: EmbedderSettings = { type: 'hash', dimension: 256
 export function parseEmbedderSettings(value: unknown): EmbedderSettings {
   if (value === undefined || value === null) return DEFAULT_EMBEDDER;
   const fail = (problem: string) => EngramError.validation([{ field: 'settings.embedder', problems: [problem] }]);
+  if (typeof value === 'string') return parseEmbedderSettings({ type: value });
   if (typeof value !== 'object' || Array.isArray(value)) throw fail('settings.embedder must be an object such as { "type": "hash" }');
   const spec = value as Record<string, unknown>;
   switch (spec.type) {

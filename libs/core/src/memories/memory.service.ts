@@ -33,6 +33,12 @@ function actor(ctx: RequestContext): MemoryActor {
   return { ...actorOf(ctx.auth), requestId: ctx.requestId };
 }
 
+/** Clients that keep the session in metadata (`sessionId` / `session_id`) get session-aware ranking too. */
+function sessionIdFromMetadata(metadata: Record<string, unknown> | undefined): string | null {
+  const value = metadata?.sessionId ?? metadata?.session_id;
+  return typeof value === 'string' && value.length > 0 && value.length <= 512 ? value : null;
+}
+
 function checkValidity(problems: { field: string; problems: string[] }[], field: string, from?: Date | null, to?: Date | null): void {
   if (from && to && from.getTime() >= to.getTime()) problems.push({ field, problems: ['validFrom must be before validTo'] });
 }
@@ -197,7 +203,7 @@ export class MemoryService {
       tags: [...new Set(item.tags ?? [])],
       metadata: item.metadata ?? {},
       source,
-      sessionId: item.source?.sessionId ?? null,
+      sessionId: item.source?.sessionId ?? sessionIdFromMetadata(item.metadata),
       observedAt: item.observedAt ?? null,
       validFrom: item.validFrom ?? null,
       validTo: item.validTo ?? null,
