@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { ChatCompletionRequestDto, ChatCompletionService, RequestContext } from '@engram/core';
 import { createTinyModel } from '@engram/inference';
 import { KvCacheRepository } from '@engram/persistence';
 import { JobRunner } from '@engram/scheduler';
@@ -14,6 +15,7 @@ describe('models, KV caches and chat completions over HTTP', () => {
   let h: E2eHarness;
   let modelsDir: string;
   let key: string;
+  let ownerCtx: RequestContext;
   let readOnlyKey: string;
   let tenantId: string;
   let cubeId: string;
@@ -40,6 +42,7 @@ describe('models, KV caches and chat completions over HTTP', () => {
     tinyModel('tiny-other', 2);
     const owner = await h.factory.apiKey();
     key = owner.key;
+    ownerCtx = owner.ctx;
     tenantId = owner.tenantId;
     readOnlyKey = (await h.factory.apiKey({ tenantId, scopes: ['memories:read' as never] })).key;
     cubeId = (await h.factory.cube({ tenantId })).id;
@@ -205,6 +208,21 @@ describe('models, KV caches and chat completions over HTTP', () => {
       expect((await chat({ messages: QUESTION, frequency_penalty: 1 })).status).toBe(400);
       expect((await chat({ messages: QUESTION, engram: { cubeId, memoryText: MEMORY, kvCacheIds: [cubeId] } })).status).toBe(400);
       expect((await chat({ messages: QUESTION, stop: 'x' })).status).toBe(200);
+    });
+
+    it('stops generating when the client goes away', async () => {
+      const abort = new AbortController();
+      const chunks: unknown[] = [];
+      const dto = Object.assign(new ChatCompletionRequestDto(), { model: 'tiny', messages: QUESTION, max_tokens: 64, stream: true });
+      const done = h.app.get(ChatCompletionService).complete(ownerCtx, dto, {
+        signal: abort.signal,
+        onChunk: (chunk) => {
+          chunks.push(chunk);
+          abort.abort(); // the connection closed after the first event
+        },
+      });
+      await expect(done).rejects.toMatchObject({ code: 'ABORTED' });
+      expect(chunks).toHaveLength(1);
     });
 
     it('refuses a cache built by another model', async () => {
