@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import * as path from 'node:path';
 import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
-import { MemoryChange, MemoryRepository } from '@engram/persistence';
+import { MemoryChange, MemoryRecord, MemoryRepository } from '@engram/persistence';
 import { CubeIndex, Embedder, IndexDocument } from '@engram/plaintext';
 
 const SYNC_BATCH = 5000;
@@ -9,6 +9,8 @@ const SAVE_AFTER_CHANGES = 2000;
 
 interface LoadedCube {
   index: CubeIndex;
+  /** The current row of every indexed memory (no embedding), so results need no extra query. */
+  records: Map<number, MemoryRecord>;
   fingerprint: string;
   /** The change sequence the index reflects. */
   seq: number;
@@ -44,8 +46,8 @@ export class CubeIndexManager implements OnApplicationShutdown {
     return path.join(this.config.dataDir, 'cubes', cubeId, 'hnsw');
   }
 
-  /** The cube's index, current with every change committed before this call. */
-  async current(cubeId: string, embedder: Embedder): Promise<CubeIndex> {
+  /** The cube's index and rows, current with every change committed before this call. */
+  async current(cubeId: string, embedder: Embedder): Promise<{ index: CubeIndex; records: ReadonlyMap<number, MemoryRecord> }> {
     let loaded = this.cubes.get(cubeId);
     if (loaded) {
       const cube = await loaded;
@@ -66,7 +68,7 @@ export class CubeIndexManager implements OnApplicationShutdown {
     }
     const cube = await loaded;
     await this.sync(cubeId, cube);
-    return cube.index;
+    return { index: cube.index, records: cube.records };
   }
 
   /** Forgets a cube's in-memory index (deleted cube, embedder change). */
@@ -97,7 +99,7 @@ export class CubeIndexManager implements OnApplicationShutdown {
     if (snapshot.status === 'corrupt' || snapshot.status === 'mismatch') {
       this.logger.warn(`cube ${cubeId}: HNSW snapshot ${snapshot.status} (${snapshot.reason ?? ''}); rebuilding from PostgreSQL`);
     }
-    const cube: LoadedCube = { index, fingerprint: embedder.fingerprint, seq: 0, changesSinceSave: 0, lock: Promise.resolve(), saving: false };
+    const cube: LoadedCube = { index, records: new Map(), fingerprint: embedder.fingerprint, seq: 0, changesSinceSave: 0, lock: Promise.resolve(), saving: false };
     let applied = 0;
     let afterSnapshot = 0;
     for (;;) {
@@ -135,8 +137,11 @@ export class CubeIndexManager implements OnApplicationShutdown {
   private apply(cube: LoadedCube, change: MemoryChange, withVector: boolean): void {
     if (change.state === 'deleted') {
       cube.index.remove(change.label);
+      cube.records.delete(change.label);
       return;
     }
+    const { embedding: _embedding, ...record } = change;
+    cube.records.set(change.label, record);
     const usable = change.embedding !== null && change.embedderFingerprint === cube.fingerprint;
     cube.index.upsert(toDocument(change, withVector && usable ? change.embedding! : undefined));
   }

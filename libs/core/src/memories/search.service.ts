@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import { MemoryRepository } from '@engram/persistence';
 import { MemoryFilter } from '@engram/plaintext';
 import { AccessService } from '../auth/access.service';
 import { Permission } from '../auth/permission';
@@ -14,7 +13,6 @@ import type { RequestContext } from '../services/request-context';
 export class SearchService {
   constructor(
     private readonly access: AccessService,
-    private readonly memories: MemoryRepository,
     private readonly embedders: EmbedderRegistry,
     private readonly indexes: CubeIndexManager,
   ) {}
@@ -24,20 +22,17 @@ export class SearchService {
     const filter: MemoryFilter = parseMemoryFilter(dto.filters);
     const embedder = this.embedders.forSettings(cube.settings);
     const [queryVector] = await embedder.embed([dto.query]);
-    const index = await this.indexes.current(cubeId, embedder);
+    const { index, records } = await this.indexes.current(cubeId, embedder);
     const hits = index.search(dto.query, queryVector, {
       topK: dto.topK ?? 10,
       filter,
       referenceTime: dto.referenceTime ?? Date.now(),
       explain: dto.explain === true,
     });
-    const records = await this.memories.getByLabels(cubeId, hits.map((h) => h.label));
-    const byLabel = new Map(records.map((r) => [r.label, r]));
     const results: SearchResultDto[] = [];
     for (const hit of hits) {
-      const record = byLabel.get(hit.label);
-      // A memory deleted between the index read and this fetch is dropped, never served.
-      if (!record || record.state === 'deleted') continue;
+      const record = records.get(hit.label);
+      if (!record) continue;
       results.push(mapSearchResult(record, round(hit.score), dto.explain ? hit.explain : undefined));
     }
     return { results };
