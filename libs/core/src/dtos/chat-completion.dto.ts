@@ -26,11 +26,19 @@ export const CHAT_ROLES = ['system', 'user', 'assistant', 'tool'] as const;
 export const MAX_CHAT_MESSAGES = 256;
 export const MAX_CHAT_TOKENS = 4096;
 
+/** OpenAI content parts: only text parts are understood; anything else stays invalid. */
+function joinTextParts(value: unknown): unknown {
+  if (!Array.isArray(value)) return value;
+  const texts = value.map((p: unknown) => (typeof p === 'object' && p !== null && (p as { type?: unknown }).type === 'text' ? (p as { text?: unknown }).text : undefined));
+  return texts.every((t) => typeof t === 'string') ? texts.join('') : value;
+}
+
 export class ChatMessageDto {
   @ApiProperty({ enum: CHAT_ROLES }) @IsIn(CHAT_ROLES as unknown as string[], { message: `role must be one of: ${CHAT_ROLES.join(', ')}` }) role: string;
 
-  @ApiProperty()
-  @IsString()
+  @ApiProperty({ description: 'text, or an array of { type: "text", text } parts (joined)' })
+  @Transform(({ value }) => joinTextParts(value))
+  @IsString({ message: 'content must be a string or an array of text parts' })
   @MaxLength(MAX_TEXT_LENGTH, { message: `content must be at most ${MAX_TEXT_LENGTH} characters` })
   content: string;
 
