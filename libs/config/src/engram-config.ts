@@ -20,6 +20,8 @@ export interface EngramConfig {
   jobPollIntervalMs: number;
   jobLeaseMs: number;
   jobMaxAttempts: number;
+  /** Bearer key sent to OpenAI-compatible embedding endpoints of cubes that use them. */
+  openaiApiKey: string | null;
   /** How many cubes keep their search index in memory (least recently used are dropped). */
   indexCacheCubes: number;
   /** Execution provider of the inference runtime: `cpu`, or `cuda` where its libraries are installed. */

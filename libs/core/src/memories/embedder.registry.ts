@@ -1,13 +1,30 @@
-import { Injectable } from '@nestjs/common';
-import { Embedder, HashEmbedder } from '@engram/plaintext';
+import { Inject, Injectable } from '@nestjs/common';
+import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
+import { Embedder, EmbeddingRequestError, HashEmbedder, OpenAiEmbedder } from '@engram/plaintext';
 import { EngramError } from '../errors/engram.error';
+import { ErrorCode } from '../errors/error-code';
 
 /** A cube's embedder, as chosen in `settings.embedder` at creation. */
-export type EmbedderSettings = { type: 'hash'; dimension: number };
+export type EmbedderSettings =
+  | { type: 'hash'; dimension: number }
+  | { type: 'openai'; baseUrl: string; model: string; dimension: number };
 
 export const DEFAULT_EMBEDDER: EmbedderSettings = { type: 'hash', dimension: 256 };
 
-/** Reads and validates `settings.embedder`; throws a 400 naming the problem. */
+function allowedKeys(spec: Record<string, unknown>, keys: string[], fail: (p: string) => EngramError, type: string): void {
+  const unknown = Object.keys(spec).filter((k) => !keys.includes(k));
+  if (unknown.length) throw fail(`unknown field(s) for the ${type} embedder: ${unknown.join(', ')}`);
+}
+
+function dimensionOf(value: unknown, fallback: number | null, fail: (p: string) => EngramError): number {
+  const dimension = value ?? fallback;
+  if (!Number.isInteger(dimension) || (dimension as number) < 8 || (dimension as number) > 8192) {
+    throw fail('settings.embedder.dimension must be an integer between 8 and 8192');
+  }
+  return dimension as number;
+}
+
+/** Reads and validates `settings.embedder` ("hash", { type: "hash", dimension } or { type: "openai", baseUrl, model, dimension }). */
 export function parseEmbedderSettings(value: unknown): EmbedderSettings {
   if (value === undefined || value === null) return DEFAULT_EMBEDDER;
   const fail = (problem: string) => EngramError.validation([{ field: 'settings.embedder', problems: [problem] }]);
@@ -15,17 +32,23 @@ export function parseEmbedderSettings(value: unknown): EmbedderSettings {
   if (typeof value !== 'object' || Array.isArray(value)) throw fail('settings.embedder must be an object such as { "type": "hash" }');
   const spec = value as Record<string, unknown>;
   switch (spec.type) {
-    case 'hash': {
-      const unknown = Object.keys(spec).filter((k) => !['type', 'dimension'].includes(k));
-      if (unknown.length) throw fail(`unknown field(s) for the hash embedder: ${unknown.join(', ')}`);
-      const dimension = spec.dimension ?? DEFAULT_EMBEDDER.dimension;
-      if (!Number.isInteger(dimension) || (dimension as number) < 8 || (dimension as number) > 4096) {
-        throw fail('settings.embedder.dimension must be an integer between 8 and 4096');
+    case 'hash':
+      allowedKeys(spec, ['type', 'dimension'], fail, 'hash');
+      return { type: 'hash', dimension: dimensionOf(spec.dimension, DEFAULT_EMBEDDER.dimension, fail) };
+    case 'openai': {
+      allowedKeys(spec, ['type', 'baseUrl', 'model', 'dimension'], fail, 'openai');
+      let url: URL | null = null;
+      try {
+        url = typeof spec.baseUrl === 'string' ? new URL(spec.baseUrl) : null;
+      } catch {
+        url = null;
       }
-      return { type: 'hash', dimension: dimension as number };
+      if (!url || !['http:', 'https:'].includes(url.protocol)) throw fail('settings.embedder.baseUrl must be an http(s) URL of an OpenAI-compatible server');
+      if (typeof spec.model !== 'string' || !spec.model.trim() || spec.model.length > 200) throw fail('settings.embedder.model must name the embedding model');
+      return { type: 'openai', baseUrl: spec.baseUrl as string, model: spec.model, dimension: dimensionOf(spec.dimension, null, fail) };
     }
     default:
-      throw fail(`settings.embedder.type must be one of: hash (got ${JSON.stringify(spec.type)})`);
+      throw fail(`settings.embedder.type must be one of: hash, openai (got ${JSON.stringify(spec.type)})`);
   }
 }
 
@@ -34,14 +57,37 @@ export function parseEmbedderSettings(value: unknown): EmbedderSettings {
 export class EmbedderRegistry {
   private readonly cache = new Map<string, Embedder>();
 
+  constructor(@Inject(ENGRAM_CONFIG) private readonly config: EngramConfig) {}
+
   forSettings(settings: Record<string, unknown>): Embedder {
     const spec = parseEmbedderSettings(settings.embedder);
     const key = JSON.stringify(spec);
     let embedder = this.cache.get(key);
     if (!embedder) {
-      embedder = new HashEmbedder({ dimension: spec.dimension });
+      embedder = this.create(spec);
       this.cache.set(key, embedder);
     }
     return embedder;
+  }
+
+  /** Embeds texts; a remote embedder that fails becomes a 503 that says which one. */
+  async embed(embedder: Embedder, texts: string[]): Promise<Float32Array[]> {
+    try {
+      return await embedder.embed(texts);
+    } catch (error) {
+      if (error instanceof EmbeddingRequestError) {
+        throw new EngramError(ErrorCode.Unavailable, `the cube's embedder is unavailable: ${error.message}; nothing was stored`);
+      }
+      throw error;
+    }
+  }
+
+  private create(spec: EmbedderSettings): Embedder {
+    switch (spec.type) {
+      case 'hash':
+        return new HashEmbedder({ dimension: spec.dimension });
+      case 'openai':
+        return new OpenAiEmbedder({ baseUrl: spec.baseUrl, model: spec.model, dimension: spec.dimension, apiKey: this.config.openaiApiKey ?? undefined });
+    }
   }
 }

@@ -60,7 +60,7 @@ export class MemoryService {
     dto.items.forEach((item, i) => checkValidity(problems, `items.${i}.validTo`, item.validFrom, item.validTo));
     if (problems.length) throw EngramError.validation(problems);
     const embedder = this.embedders.forSettings(cube.settings);
-    const vectors = await embedder.embed(dto.items.map((i) => i.text));
+    const vectors = await this.embedders.embed(embedder, dto.items.map((i) => i.text));
     const rows: NewMemory[] = dto.items.map((item, i) => this.newMemory(item, vectors[i], embedder.fingerprint));
     return this.write(ctx, cubeId, 'memories.add', dto, idempotencyKey, async (tx) => {
       const stored = await this.memories.insertMany(tx, cubeId, rows, actor(ctx));
@@ -73,7 +73,7 @@ export class MemoryService {
   async addMessages(ctx: RequestContext, cubeId: string, dto: AddMessagesDto, idempotencyKey?: string): Promise<WriteResult<{ ids: string[]; items: MemoryResponseDto[] }>> {
     const cube = await this.access.requireCube(ctx.auth, Permission.MemoryWrite, cubeId);
     const embedder = this.embedders.forSettings(cube.settings);
-    const vectors = await embedder.embed(dto.messages.map((m) => m.content));
+    const vectors = await this.embedders.embed(embedder, dto.messages.map((m) => m.content));
     const now = new Date();
     const rows: NewMemory[] = dto.messages.map((message, i) => ({
       text: message.content,
@@ -148,7 +148,7 @@ export class MemoryService {
     if (dto.text !== undefined && dto.text !== current.text) {
       const embedder = this.embedders.forSettings(cube.settings);
       changes.text = dto.text;
-      changes.embedding = (await embedder.embed([dto.text]))[0];
+      changes.embedding = (await this.embedders.embed(embedder, [dto.text]))[0];
       changes.embedderFingerprint = embedder.fingerprint;
     }
     const updated = await this.memories.update(cubeId, memoryId, changes, actor(ctx), dto.reason ?? null);

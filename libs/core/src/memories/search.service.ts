@@ -21,7 +21,7 @@ export class SearchService {
     const cube = await this.access.requireCube(ctx.auth, Permission.MemoryRead, cubeId);
     const filter: MemoryFilter = parseMemoryFilter(dto.filters);
     const embedder = this.embedders.forSettings(cube.settings);
-    const [queryVector] = await embedder.embed([dto.query]);
+    const [queryVector] = await this.embedders.embed(embedder, [dto.query]);
     const { index, records } = await this.indexes.current(cubeId, embedder);
     const hits = index.search(dto.query, queryVector, {
       topK: dto.topK ?? 10,
