@@ -97,6 +97,8 @@ describe('models, KV caches and chat completions over HTTP', () => {
       expect(res.body.tokens).toBeGreaterThan(16);
       // 2 layers × key+value × 2 kv heads × head dim 8 × float32 per token
       expect(res.body.bytes).toBe(res.body.tokens * 2 * 2 * 2 * 8 * 4);
+      const metrics = await h.http.get('/metrics').expect(200);
+      expect(metrics.text).toMatch(/engram_kv_cache_tier\{tier="ram",stat="bytes"\} [1-9]/);
       const items = await listCaches(cube);
       expect(items).toEqual([expect.objectContaining({ id: res.body.id, tier: 'ram', bytes: res.body.bytes, tokens: res.body.tokens })]);
     });

@@ -1,14 +1,15 @@
 import { Injectable } from '@nestjs/common';
+import { ActivationStore } from '@engram/core';
 import { HealthRepository, JobRepository } from '@engram/persistence';
 import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
-/** Prometheus metrics of one process: HTTP latency by route, DB pool, jobs by state. */
+/** Prometheus metrics of one process: HTTP latency by route, DB pool, jobs by state, KV cache tiers. */
 @Injectable()
 export class MetricsService {
   readonly registry = new Registry();
   private readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
 
-  constructor(health: HealthRepository, jobs: JobRepository) {
+  constructor(health: HealthRepository, jobs: JobRepository, activation: ActivationStore) {
     collectDefaultMetrics({ register: this.registry, prefix: 'engram_process_' });
     this.httpDuration = new Histogram({
       name: 'engram_http_request_duration_seconds',
@@ -37,6 +38,18 @@ export class MetricsService {
       async collect() {
         this.reset();
         for (const row of await jobs.countsByState()) this.set({ name: row.name, state: row.state }, row.count);
+      },
+    });
+    new Gauge({
+      name: 'engram_kv_cache_tier',
+      help: 'KV cache store counters by tier (hits, misses, puts, evictions, bytes, items)',
+      labelNames: ['tier', 'stat'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [tier, metrics] of Object.entries(activation.metrics() ?? {})) {
+          for (const [stat, value] of Object.entries(metrics ?? {})) this.set({ tier, stat }, value);
+        }
       },
     });
   }

@@ -56,7 +56,8 @@ export class ActivationStore {
     return this.memory.store.deleteByOwner(cubeId);
   }
 
-  metrics(): ReturnType<KvCacheStore['metrics']> {
-    return this.memory.store.metrics();
+  /** Per-tier counters (hits, misses, bytes…); null until the store was first used. */
+  metrics(): ReturnType<KvCacheStore['metrics']> | null {
+    return this.activation?.store.metrics() ?? null;
   }
 }
