@@ -1,0 +1,70 @@
+import { KvState } from '@engram/inference';
+import { KvCacheRecord, KvCacheRepository, ModelRecord } from '@engram/persistence';
+import { AccessService } from '../auth/access.service';
+import { Permission } from '../auth/permission';
+import { ChatCompletionRequestDto } from '../dtos/chat-completion.dto';
+import { EngramError } from '../errors/engram.error';
+import { RequestContext } from '../services/request-context';
+import { ActivationStore } from './activation.store';
+import { ChatCompletionService } from './chat-completion.service';
+import { ModelRuntime } from './model.runtime';
+import { ModelService } from './model.service';
+
+/** A strict mock: calling anything that was not stubbed fails the test. */
+function strictMock<T extends object>(stubs: Partial<Record<keyof T, unknown>>): T {
+  return new Proxy(stubs as T, {
+    get: (target, prop) => {
+      if (prop in target) return (target as Record<string | symbol, unknown>)[prop];
+      if (prop === 'then') return undefined;
+      throw new Error(`unexpected call: ${String(prop)}`);
+    },
+  });
+}
+
+const kv = (seq: number): KvState => ({ numLayers: 1, kvHeads: 1, headDim: 2, seq, layers: [{ key: new Float32Array(seq * 2), value: new Float32Array(seq * 2) }] });
+const ctx: RequestContext = { auth: { kind: 'key', actorId: 'k', keyId: 'k', tenantId: 't', scopes: [], cubeIds: null }, requestId: 'r' };
+const CUBE = '11111111-1111-4111-8111-111111111111';
+const model = { id: 'm1', name: 'tiny', fingerprint: 'f', directory: '/m', format: 'safetensors', config: {}, createdAt: new Date() } as ModelRecord;
+const ownCache = { id: 'c1', cubeId: CUBE, modelId: 'm1', text: 'memory', tokenCount: 5 } as KvCacheRecord;
+const lm = { tokenizer: { encode: () => Array.from({ length: 12 }, (_, i) => i), applyChatTemplate: () => 'prompt' } };
+const result = { tokenIds: [1], text: 'ok', finishReason: 'stop', usage: { promptTokens: 12, cachedTokens: 5, completionTokens: 1 }, timings: { prefillMs: 1, timeToFirstTokenMs: 1, decodeMs: 1, decodeTokensPerSecond: 0 } };
+
+function service(overrides: { requireCube?: jest.Mock; prefixFor?: jest.Mock; generate?: jest.Mock; findByText?: jest.Mock } = {}) {
+  const generate = overrides.generate ?? jest.fn().mockResolvedValue(result);
+  const access = strictMock<AccessService>({ requireCube: overrides.requireCube ?? jest.fn().mockResolvedValue({ id: CUBE }), requirePermission: jest.fn() });
+  const models = strictMock<ModelService>({ resolve: jest.fn().mockResolvedValue(model) });
+  const kvCaches = strictMock<KvCacheRepository>({ findByText: overrides.findByText ?? jest.fn().mockResolvedValue(ownCache), getMany: jest.fn().mockResolvedValue([ownCache]) });
+  const runtime = strictMock<ModelRuntime>({ load: jest.fn().mockResolvedValue(lm), generate });
+  const activation = strictMock<ActivationStore>({
+    prefixFor: overrides.prefixFor ?? jest.fn().mockResolvedValue({ prefix: kv(9), cachedTokens: 9, tiers: ['ram', 'ram', 'disk'] }),
+    chunkTokens: 4,
+  });
+  return { chat: new ChatCompletionService(access, models, kvCaches, runtime, activation), access, generate };
+}
+
+const request = (engram?: object) => Object.assign(new ChatCompletionRequestDto(), { model: 'tiny', messages: [{ role: 'user', content: 'hi' }], temperature: 0, ...(engram ? { engram } : {}) });
+
+describe('ChatCompletionService', () => {
+  it('checks access to the cube before anything else', async () => {
+    const denied = jest.fn().mockRejectedValue(EngramError.notFound('cube'));
+    const { chat, generate } = service({ requireCube: denied });
+    await expect(chat.complete(ctx, request({ cubeId: CUBE, memoryText: 'memory' }))).rejects.toMatchObject({ message: 'cube not found' });
+    expect(denied).toHaveBeenCalledWith(ctx.auth, Permission.ModelUse, CUBE);
+    expect(generate).not.toHaveBeenCalled();
+  });
+
+  it('never injects more cached KV than the cube’s own cache holds', async () => {
+    const { chat, generate } = service();
+    const res = await chat.complete(ctx, request({ cubeId: CUBE, memoryText: 'memory' }));
+    expect(generate.mock.calls[0][2].prefix.seq).toBe(5);
+    expect(res.engram.tiers).toEqual(['ram', 'ram']);
+  });
+
+  it('injects nothing for memory text the cube has no cache of', async () => {
+    const prefixFor = jest.fn();
+    const { chat, generate } = service({ findByText: jest.fn().mockResolvedValue(null), prefixFor });
+    await chat.complete(ctx, request({ cubeId: CUBE, memoryText: 'someone else’s memory' }));
+    expect(prefixFor).not.toHaveBeenCalled();
+    expect(generate.mock.calls[0][2].prefix).toBeUndefined();
+  });
+});
