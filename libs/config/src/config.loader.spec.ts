@@ -19,6 +19,13 @@ describe('loadConfig', () => {
     expect(config).toMatchObject({ port: 9000, bodyLimitBytes: 65536, workerInProcess: false, databaseUrl: 'postgres://u@127.0.0.1:5432/db' });
   });
 
+  it('reads the inference and KV cache settings', () => {
+    expect(loadConfig({})).toMatchObject({ inferenceProvider: 'cpu', kvRamBytes: 512 * 1024 ** 2, kvDiskBytes: null, kvChunkTokens: 256 });
+    const config = loadConfig({ ENGRAM_INFERENCE_PROVIDER: 'cuda', ENGRAM_KV_RAM: '64mb', ENGRAM_KV_DISK: '2gb', ENGRAM_KV_CHUNK_TOKENS: '128' });
+    expect(config).toMatchObject({ inferenceProvider: 'cuda', kvRamBytes: 64 * 1024 ** 2, kvDiskBytes: 2 * 1024 ** 3, kvChunkTokens: 128 });
+    expect(() => loadConfig({ ENGRAM_INFERENCE_PROVIDER: 'tpu', ENGRAM_KV_DISK: 'lots' })).toThrow(/ENGRAM_INFERENCE_PROVIDER[\s\S]*ENGRAM_KV_DISK/);
+  });
+
   it('lists every bad variable at once', () => {
     let error: unknown;
     try {
