@@ -1,7 +1,9 @@
 import * as fs from 'node:fs';
+import * as http from 'node:http';
+import { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ChatCompletionRequestDto, ChatCompletionService, RequestContext } from '@engram/core';
+import { ChatCompletionRequestDto, ChatCompletionService, ModelRuntime, RequestContext } from '@engram/core';
 import { createTinyModel } from '@engram/inference';
 import { KvCacheRepository } from '@engram/persistence';
 import { JobRunner } from '@engram/scheduler';
@@ -232,6 +234,38 @@ describe('models, KV caches and chat completions over HTTP', () => {
       });
       await expect(done).rejects.toMatchObject({ code: 'ABORTED' });
       expect(chunks).toHaveLength(1);
+    });
+
+    it('aborts generation when the HTTP client disconnects mid-stream', async () => {
+      const runtime = h.app.get(ModelRuntime);
+      let signal: AbortSignal | undefined;
+      const spy = jest.spyOn(runtime, 'generate').mockImplementation(async (_lm, _prompt, options) => {
+        signal = options.signal;
+        options.onToken?.({ tokenId: 1, text: 'a' });
+        await new Promise((resolve) => options.signal?.addEventListener('abort', resolve));
+        throw Object.assign(new Error('cancelled'), { code: 'ABORTED' });
+      });
+      const server = h.app.getHttpServer() as http.Server;
+      if (!server.listening) await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const { port } = server.address() as AddressInfo;
+      try {
+        await new Promise<void>((resolve, reject) => {
+          const req = http.request({ port, host: '127.0.0.1', method: 'POST', path: '/v1/chat/completions', headers: { ...auth(), 'content-type': 'application/json' } }, (res) => {
+            res.once('data', () => {
+              req.destroy();
+              resolve();
+            });
+          });
+          req.on('error', () => undefined);
+          req.end(JSON.stringify({ model: 'tiny', messages: QUESTION, stream: true }));
+          setTimeout(() => reject(new Error('no event arrived')), 5000);
+        });
+        for (let i = 0; i < 50 && !signal?.aborted; i++) await new Promise((r) => setTimeout(r, 20));
+        expect(signal?.aborted).toBe(true);
+      } finally {
+        spy.mockRestore();
+        await new Promise((resolve) => server.close(resolve));
+      }
     });
 
     it('refuses a cache built by another model', async () => {
