@@ -7,6 +7,7 @@ import { registerAdminCommands } from './commands/admin.command';
 import { registerMigrateCommands } from './commands/migrate.command';
 import { registerModelRegistryCommands } from './commands/model.command';
 import { registerServeCommands } from './commands/serve.command';
+import { registerBankCommands } from '@engram/parametric';
 
 /** The only reader of process.env: the configuration is validated once, here. */
 function config(): EngramConfig {
@@ -28,6 +29,7 @@ async function main(argv: string[]): Promise<void> {
   registerMigrateCommands(program, config);
   registerAdminCommands(program, config);
   registerModelRegistryCommands(program, config);
+  registerBankCommands(program);
   await program.parseAsync(argv);
 }
 

@@ -53,3 +53,6 @@ export {
   type BlockTrainingOptions,
   type BlockTrainingResult,
 } from './training/block-trainer';
+export { trainAnchor, type AnchorTrainingOptions } from './training/anchor-trainer';
+export { loadAnchorModel } from './training/anchor-model';
+export { registerBankCommands, readTextsJsonl } from './cli/bank.commands';

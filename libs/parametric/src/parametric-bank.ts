@@ -40,13 +40,17 @@ export interface OpenBankOptions extends BlockStoreOptions {
 
 export interface WriteOptions {
   steps?: number;
-  /** Steps per text when `steps` is not given (default 6). */
-  stepsPerText?: number;
+  /** Passes over the training sequences when `steps` is not given (default 20). */
+  epochs?: number;
   batch?: number;
   lr?: number;
   weightDecay?: number;
   seed?: number;
   faults?: CommitFaults;
+  /** General texts replayed with the memory attached so blocks keep unrelated text intact. */
+  replay?: readonly string[];
+  replayPerStep?: number;
+  replayWeight?: number;
   onProgress?: (step: number, steps: number, loss: number) => void;
 }
 
@@ -277,6 +281,7 @@ export class ParametricBank {
     const idsPerNode = new Map<string, string[]>();
     const leafOfTrainable = [...trainable.values()];
     let count = 0;
+    let sequences = 0;
     for (const t of corpus) {
       if (this.provenance.deleted.has(t.id)) continue;
       const leaf = this.tree.leaves.get(t.id);
@@ -284,7 +289,10 @@ export class ParametricBank {
       const owners = leafOfTrainable.filter((b) => this.tree.contains(b.level, b.node, leaf));
       if (owners.length === 0) continue;
       const seqs = leaves.get(leaf) ?? [];
-      seqs.push(anchor.tokenize(t.text));
+      for (const part of anchor.segment ? anchor.segment(t.text) : [t.text]) {
+        seqs.push(anchor.tokenize(part));
+        sequences++;
+      }
       leaves.set(leaf, seqs);
       count++;
       for (const o of owners) {
@@ -302,9 +310,12 @@ export class ParametricBank {
       }
       return b;
     };
-    const steps = options.steps ?? Math.max(1, Math.ceil((count * (options.stepsPerText ?? 6)) / (options.batch ?? 8)));
-    const result = trainBlocks(anchor, trainable, frozen, { leaves, pathOf: (leaf) => this.tree.pathOfLeaf(leaf) }, {
+    const steps = options.steps ?? Math.max(1, Math.ceil((sequences * (options.epochs ?? 20)) / (options.batch ?? 8)));
+    const replay = (options.replay ?? []).map((t) => anchor.tokenize(t));
+    const result = trainBlocks(anchor, trainable, frozen, { leaves, pathOf: (leaf) => this.tree.pathOfLeaf(leaf), replay }, {
       steps,
+      replayPerStep: options.replayPerStep,
+      replayWeight: options.replayWeight,
       batch: options.batch,
       lr: options.lr,
       weightDecay: options.weightDecay,

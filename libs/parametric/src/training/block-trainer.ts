@@ -12,6 +12,8 @@ export interface AnchorModel {
   params: Params64;
   fingerprint: string;
   tokenize(text: string): number[];
+  /** Splits a memory text into training sequences (e.g. sentences); default: the whole text. */
+  segment?(text: string): string[];
 }
 
 export interface TrainableBlock {
@@ -28,6 +30,11 @@ export interface LeafBatchSource {
   leaves: Map<number, number[][]>;
   /** Path (level 1..p node indices) of a leaf. */
   pathOf(leaf: number): number[];
+  /**
+   * General text replayed with the same memory attached (next-token loss): keeps a block
+   * from degrading text it does not hold facts about (locality).
+   */
+  replay?: number[][];
 }
 
 export interface BlockTrainingOptions {
@@ -36,6 +43,10 @@ export interface BlockTrainingOptions {
   lr?: number;
   weightDecay?: number;
   seed?: number;
+  /** Replay sequences per step (default: half the batch when replay data is given). */
+  replayPerStep?: number;
+  /** Weight of the replay loss relative to the facts' loss (default 1). */
+  replayWeight?: number;
   onProgress?: (step: number, steps: number, loss: number) => void;
 }
 
@@ -135,6 +146,12 @@ export function trainBlocks(
     let loss = 0;
     for (const ids of picks) loss += forwardBackward(anchor.config, anchor.params, ids, memory, { memoryGrad: grad, scale: 1 / picks.length }).loss / picks.length;
     losses.push(loss);
+    const replay = data.replay ?? [];
+    const replayN = replay.length ? (options.replayPerStep ?? Math.max(1, Math.floor(batch / 2))) : 0;
+    for (let i = 0; i < replayN; i++) {
+      const ids = replay[Math.floor(rnd() * replay.length)];
+      forwardBackward(anchor.config, anchor.params, ids, memory, { memoryGrad: grad, scale: (options.replayWeight ?? 1) / replayN });
+    }
     let r0 = 0;
     for (const b of blocks) {
       const entry = optimizers.get(`${b.level}:${b.node}`);

@@ -1,0 +1,142 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildLlamaGraph, encodeOnnxModel, floatTensor, int64Tensor, OnnxSessionRegistry, pastKeyName, pastValueName } from '@engram/inference';
+import { HashEmbedder } from '@engram/plaintext';
+import { ParametricBank, type BankText } from './parametric-bank';
+import { ParametricErrorCode } from './parametric.error';
+import { forwardBackward, toLlamaWeights, type Memory64 } from './training/llama-backprop';
+import { initParams64, tinyLlamaConfig } from './training/llama-init';
+import type { AnchorModel } from './training/block-trainer';
+
+const PEOPLE = [
+  ['zorvan', 'keltt', 'lisbon'],
+  ['mabeli', 'tusar', 'oslo'],
+  ['pirado', 'venmo', 'kyoto'],
+  ['sulani', 'grede', 'lima'],
+  ['fodrik', 'amsel', 'dakar'],
+  ['nitera', 'bolum', 'quito'],
+];
+const words = ['<bos>', 'lives', 'in', 'the', 'home', 'of', 'is', '.', ...PEOPLE.flat()];
+const vocab = new Map(words.map((w, i) => [w, i]));
+const tokenize = (t: string) => [0, ...t.split(' ').map((w) => vocab.get(w)!)];
+const config = tinyLlamaConfig({ vocab: words.length, hidden: 16, layers: 1, heads: 2, intermediate: 32, maxPositions: 32 });
+const anchor: AnchorModel = { config, params: initParams64(config, 3), fingerprint: 'tiny-anchor', tokenize, segment: (t) => t.split(' | ') };
+const texts: BankText[] = PEOPLE.map(([a, b, c], i) => ({ id: `m${i}`, text: `${a} ${b} lives in ${c} . | the home of ${a} ${b} is ${c} .` }));
+const question = (i: number) => `${PEOPLE[i][0]} ${PEOPLE[i][1]} lives in`;
+const embedder = new HashEmbedder({ dimension: 64 });
+
+const toMem = (b: { rank: number; gate: Float32Array; up: Float32Array; down: Float32Array }): Memory64 => ({
+  rank: b.rank,
+  gate: Float64Array.from(b.gate),
+  up: Float64Array.from(b.up),
+  down: Float64Array.from(b.down),
+});
+
+function answer(bank: ParametricBank | null, i: number, path?: number[]): { hit: boolean; nll: number } {
+  const ids = tokenize(question(i));
+  const target = vocab.get(PEOPLE[i][2])!;
+  const mem = bank ? toMem(bank.fetch(path ?? bank.tree.pathOf(`m${i}`)!)) : undefined;
+  const out = forwardBackward(config, anchor.params, [...ids, target], mem, { keepLogits: true, forwardOnly: true });
+  const V = config.vocabSize;
+  const row = out.logits!.subarray((ids.length - 1) * V, ids.length * V);
+  const max = Math.max(...row);
+  const lse = Math.log(row.reduce((a, x) => a + Math.exp(x - max), 0)) + max;
+  return { hit: row.indexOf(max) === target, nll: lse - row[target] };
+}
+
+describe('ParametricBank', () => {
+  let dir: string;
+  let bank: ParametricBank;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'pbank-'));
+    bank = await ParametricBank.build({ dir, modelFingerprint: 'tiny-anchor', hidden: 16, layers: 1, embedder, texts, levels: 2, branching: 2, ranks: [4, 8], seed: 1 });
+    bank.write(anchor, texts.map((t) => t.id), texts, { epochs: 60, batch: 4, lr: 0.03, seed: 2 });
+  });
+  afterAll(() => {
+    bank.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('routes a question about a person to the leaf holding their memory', async () => {
+    for (let i = 0; i < PEOPLE.length; i++) expect(await bank.route(embedder, question(i))).toEqual(bank.tree.pathOf(`m${i}`));
+  });
+
+  it('recalls written facts with the routed block and not without it', () => {
+    const withBlock = PEOPLE.filter((_, i) => answer(bank, i).hit).length;
+    const alone = PEOPLE.filter((_, i) => answer(null, i).hit).length;
+    expect(withBlock).toBeGreaterThanOrEqual(5);
+    expect(alone).toBeLessThanOrEqual(1);
+  });
+
+  it('records which memories were written into each block', () => {
+    const path = bank.tree.pathOf('m2')!;
+    expect(bank.provenance.get(2, path[1])!.memoryIds).toContain('m2');
+    expect(bank.provenance.get(1, path[0])!.memoryIds).toContain('m2');
+    expect(bank.inspect().levels.map((l) => l.writtenBlocks).reduce((a, b) => a + b)).toBeGreaterThan(2);
+  });
+
+  it('feeds the fetched block to the ONNX graph with the same result as the TypeScript pass', async () => {
+    const registry = new OnnxSessionRegistry();
+    try {
+      const session = await registry.acquire({ key: 'pbank-spec', build: () => encodeOnnxModel(buildLlamaGraph(config, toLlamaWeights(config, anchor.params)).model()) });
+      const ids = tokenize(question(1));
+      const m = bank.fetch(bank.tree.pathOf('m1')!);
+      const out = await session.run({
+        input_ids: int64Tensor(ids, [1, ids.length]),
+        attention_mask: int64Tensor(ids.map(() => 1), [1, ids.length]),
+        position_ids: int64Tensor(ids.map((_, i) => i), [1, ids.length]),
+        [pastKeyName(0)]: floatTensor(new Float32Array(0), [1, 2, 0, 8]),
+        [pastValueName(0)]: floatTensor(new Float32Array(0), [1, 2, 0, 8]),
+        mem_gate: floatTensor(m.gate, [1, m.rank, 16]),
+        mem_up: floatTensor(m.up, [1, m.rank, 16]),
+        mem_down: floatTensor(m.down, [1, 16, m.rank]),
+      });
+      const ts = forwardBackward(config, anchor.params, ids, toMem(m), { keepLogits: true, forwardOnly: true }).logits!;
+      const ort = out.logits.data as Float32Array;
+      for (let i = 0; i < ort.length; i++) expect(ort[i]).toBeCloseTo(ts[i], 3);
+    } finally {
+      await registry.disposeAll();
+    }
+  });
+
+  it('refuses to reopen for another model and to write with another anchor', () => {
+    expect(() => ParametricBank.open(dir, { modelFingerprint: 'other' })).toThrow(expect.objectContaining({ code: ParametricErrorCode.ModelMismatch }));
+    expect(() => bank.write({ ...anchor, fingerprint: 'other' }, ['m0'], texts)).toThrow(expect.objectContaining({ code: ParametricErrorCode.ModelMismatch }));
+  });
+
+  it('forgets a deleted memory after the rewrite while its neighbours keep theirs', () => {
+    const victim = 0;
+    const before = answer(bank, victim);
+    expect(before.hit).toBe(true);
+    const stale = bank.deleteMemories(['m0']);
+    expect(stale.length).toBe(2);
+    bank.rewriteStale(anchor, texts, { epochs: 60, batch: 4, lr: 0.03, seed: 3 });
+    const after = answer(bank, victim);
+    expect(after.hit).toBe(false);
+    expect(after.nll).toBeGreaterThan(before.nll + 1);
+    expect(bank.provenance.staleBlocks()).toHaveLength(0);
+    expect(bank.provenance.holding('m0')).toHaveLength(0);
+    const neighbours = PEOPLE.map((_, i) => i).filter((i) => i !== victim && bank.tree.pathOf(`m${i}`)![0] === bank.tree.pathOf('m0')![0]);
+    for (const i of neighbours) expect(answer(bank, i).hit).toBe(true);
+  });
+
+  it('zeroes a block so it has no effect, and a locked block is not retrained', () => {
+    const path = bank.tree.pathOf('m3')!;
+    bank.lock(2, path[1]);
+    const locked = bank.store.block(2, path[1]);
+    const parent = bank.store.block(1, path[0]);
+    bank.write(anchor, ['m3'], texts, { steps: 3, lr: 0.05 });
+    expect(bank.store.block(2, path[1])).toEqual(locked);
+    expect(bank.store.block(1, path[0]).down).not.toEqual(parent.down);
+    expect(bank.isLocked(2, path[1])).toBe(true);
+    bank.zero(2, path[1]);
+    bank.zero(1, path[0]);
+    const z = bank.fetch(path);
+    expect(z.down.every((v) => v === 0)).toBe(true);
+    const reopened = ParametricBank.open(dir, { modelFingerprint: 'tiny-anchor', embedderFingerprint: embedder.fingerprint });
+    expect(reopened.fetch(path).down.every((v) => v === 0)).toBe(true);
+    expect(reopened.provenance.get(2, path[1])!.memoryIds).toEqual([]);
+    reopened.close();
+  });
+});
