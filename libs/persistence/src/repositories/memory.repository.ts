@@ -242,7 +242,7 @@ export class MemoryRepository {
                 m.metadata, m.source, m.session_id, m.observed_at, m.valid_from, m.valid_to, m.importance, m.embedding,
                 m.embedder_fingerprint, $2
            FROM input m ORDER BY m.ord
-         RETURNING ${COLUMNS}
+         RETURNING id, label, change_seq, text, tags, metadata, valid_from, valid_to, importance, state, created_at
        ), versions AS (
          INSERT INTO memory_versions (memory_id, version, action, actor_type, actor_id, request_id, new_values)
          SELECT i.id, 1, 'create', $16, $2, $17,
@@ -250,7 +250,7 @@ export class MemoryRepository {
                                    'validFrom', i.valid_from, 'validTo', i.valid_to, 'importance', i.importance, 'state', i.state)
            FROM inserted i
        )
-       SELECT * FROM inserted ORDER BY label`,
+       SELECT id, label, change_seq, created_at FROM inserted ORDER BY label`,
       [
         cubeId,
         actor.actorType === 'key' ? actor.actorId : null,
@@ -271,7 +271,39 @@ export class MemoryRepository {
         actor.requestId,
       ],
     );
-    const records = rows.map(toRecord);
+    if (rows.length !== memories.length) throw new Error(`inserted ${rows.length} of ${memories.length} memories`);
+    // Only what the database decided comes back; the rest is what was sent. Labels are
+    // drawn in insertion order, which follows the input order (ORDER BY m.ord).
+    const records: MemoryRecord[] = rows.map((row, i) => {
+      const m = memories[i];
+      const createdAt = row.created_at as Date;
+      return {
+        id: row.id as string,
+        cubeId,
+        label: Number(row.label),
+        changeSeq: Number(row.change_seq),
+        text: m.text,
+        kind: m.kind,
+        role: m.role,
+        tags: m.tags,
+        metadata: m.metadata,
+        source: m.source,
+        sessionId: m.sessionId,
+        observedAt: m.observedAt,
+        validFrom: m.validFrom,
+        validTo: m.validTo,
+        importance: m.importance === null ? null : Math.fround(m.importance),
+        state: 'active',
+        version: 1,
+        accessCount: 0,
+        lastAccessedAt: null,
+        embedderFingerprint: m.embedderFingerprint,
+        createdBy: actor.actorType === 'key' ? actor.actorId : null,
+        createdAt,
+        updatedAt: createdAt,
+        expiredAt: null,
+      };
+    });
     return records;
   }
 
