@@ -6,6 +6,7 @@ import { CubeIndex, Embedder, IndexDocument } from '@engram/plaintext';
 
 const SYNC_BATCH = 5000;
 const SAVE_AFTER_CHANGES = 2000;
+const YIELD_EVERY = 500;
 
 interface LoadedCube {
   index: CubeIndex;
@@ -105,9 +106,11 @@ export class CubeIndexManager implements OnApplicationShutdown {
     for (;;) {
       const changes = await this.memories.changesSince(cubeId, cube.seq, SYNC_BATCH, snapshotSeq);
       if (!changes.length) break;
-      for (const change of changes) {
+      for (const [i, change] of changes.entries()) {
         this.apply(cube, change, change.changeSeq > snapshotSeq);
         if (change.changeSeq > snapshotSeq) afterSnapshot++;
+        // A large rebuild runs in slices so other requests (and /health) are served meanwhile.
+        if (i % YIELD_EVERY === YIELD_EVERY - 1) await new Promise((resolve) => setImmediate(resolve));
       }
       cube.seq = changes[changes.length - 1].changeSeq;
       applied += changes.length;
