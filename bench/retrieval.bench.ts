@@ -19,8 +19,9 @@ interface Variant {
   readonly ranking: Partial<RankingOptions>;
 }
 
-function parseArgs(): { only: string | null; overrides: Overrides; dimension: number; finalOnly: boolean } {
+function parseArgs(): { only: string | null; overrides: Overrides; dimension: number; finalOnly: boolean; bm25: { k1?: number; b?: number } } {
   const args = process.argv.slice(2);
+  const bm25: { k1?: number; b?: number } = {};
   let only: string | null = null;
   let finalOnly = false;
   let dimension = 256;
@@ -29,6 +30,8 @@ function parseArgs(): { only: string | null; overrides: Overrides; dimension: nu
     if (args[i] === '--only') only = args[++i];
     else if (args[i] === '--dim') dimension = Number(args[++i]);
     else if (args[i] === '--final-only') finalOnly = true;
+    else if (args[i] === '--k1') bm25.k1 = Number(args[++i]);
+    else if (args[i] === '--b') bm25.b = Number(args[++i]);
     else if (args[i] === '--set') {
       const [key, raw] = args[++i].split('=');
       const value = Number.isNaN(Number(raw)) ? raw : Number(raw);
@@ -37,10 +40,10 @@ function parseArgs(): { only: string | null; overrides: Overrides; dimension: nu
       (overrides as Record<string, unknown>)[head] = sub ? { [sub]: value } : value;
     }
   }
-  return { only, overrides, dimension, finalOnly };
+  return { only, overrides, dimension, finalOnly, bm25 };
 }
 
-const { only, overrides, dimension, finalOnly } = parseArgs();
+const { only, overrides, dimension, finalOnly, bm25 } = parseArgs();
 const base = overrides as Partial<RankingOptions>;
 const ALL_VARIANTS: Variant[] = [
   { name: 'dense-only', ranking: { ...base, mode: 'dense' } },
@@ -85,7 +88,7 @@ function runLongMemEval(): void {
   const rows = new Map<string, Row[]>(VARIANTS.map((v) => [v.name, []]));
   let memories = 0;
   for (const q of questions) {
-    const index = new CubeIndex({ dimension: embedder.dimension });
+    const index = new CubeIndex({ dimension: embedder.dimension, bm25 });
     const sessionOf = new Map<number, string>();
     const goldTurns = new Set<number>();
     const docs: IndexDocument[] = [];
@@ -177,7 +180,7 @@ function runMadial(): void {
   const dir = path.join(DATA, 'madial-bench', 'en');
   const dialogues = jsonl<{ dialogue: string[]; 'test-turn': number[]; 'relevant-id': number[] }>(path.join(dir, 'MADial-Bench-en-dialogue.json'));
   const archive = jsonl<Record<string, { time: string; scene: string; emotion: string; event: string }>>(path.join(dir, 'MADial-Bench-en-memory.json'));
-  const index = new CubeIndex({ dimension: embedder.dimension });
+  const index = new CubeIndex({ dimension: embedder.dimension, bm25 });
   for (const entry of archive) {
     for (const [id, m] of Object.entries(entry)) {
       const text = m.event;
@@ -223,7 +226,7 @@ function runHotpot(): void {
   const rowsIn = jsonl<{ question: string; context: [string, string[]][]; supporting_facts: [string, ...unknown[]][] }>(
     path.join(DATA, 'hotpotqa-dev100', 'hotpotqa_dev100_amor.jsonl'),
   );
-  const index = new CubeIndex({ dimension: embedder.dimension });
+  const index = new CubeIndex({ dimension: embedder.dimension, bm25 });
   const labelOf = new Map<string, number>();
   for (const row of rowsIn) {
     for (const [title, sentences] of row.context) {

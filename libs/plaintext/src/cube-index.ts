@@ -76,11 +76,11 @@ interface Candidate {
 
 const DAY = 86_400_000;
 /**
- * Below this estimated share of admitted documents, a filtered dense search scans the
- * admitted set exactly (int8 dot products are cheap); above it, the HNSW walk with the
- * filter finds enough admitted neighbours without exploring most of the graph.
+ * A filtered dense search scans the admitted documents exactly (int8 dot products) when
+ * there are at most this many of them; above, the HNSW walk with the filter finds enough
+ * admitted neighbours without exploring most of the graph.
  */
-const EXACT_FILTER_SHARE = 0.25;
+const EXACT_FILTER_MAX = 4096;
 const SELECTIVITY_SAMPLE = 256;
 const MIN_DENSE_SPAN = 0.2;
 
@@ -94,6 +94,13 @@ export class CubeIndex {
   private readonly records: (DocRecord | undefined)[] = [];
   private readonly sessionIds = new Map<string, number>();
   private readonly sessionSlots: number[][] = [];
+  /**
+   * Slots by kind, role and tag ("k:fact", "r:user", "t:travel"), so that a filter on them
+   * starts from its matching documents instead of scanning the cube. Entries of removed or
+   * replaced documents stay until compaction and are skipped (their record is gone).
+   */
+  private readonly attributeSlots = new Map<string, number[]>();
+  private staleAttributeEntries = 0;
   private sessionOfSlot = new Int32Array(1024);
   private sessionLexical = new Float64Array(256);
   private lexicalScratch = new Float64Array(1024);
@@ -151,6 +158,11 @@ export class CubeIndex {
     this.ensureSlots(slot + 1);
     this.sessionOfSlot[slot] = session;
     if (session >= 0) this.sessionSlots[session].push(slot);
+    for (const key of attributeKeys(attrs)) {
+      let list = this.attributeSlots.get(key);
+      if (!list) this.attributeSlots.set(key, (list = []));
+      list.push(slot);
+    }
     this.slotByLabel.set(doc.label, slot);
     this.lexical.add(slot, analyze(doc.text));
     if ((attrs.state ?? 'active') !== 'active') this.nonActive++;
@@ -385,8 +397,9 @@ export class CubeIndex {
 
   /**
    * Nearest admitted documents by the dense vector. Unfiltered: the HNSW graph. Filtered:
-   * exact over the named sessions, or over everything when a sample says the filter admits
-   * few documents; otherwise the graph walk with the filter (and exact when it comes short).
+   * exact over the documents of the named sessions/kinds/roles/tags when they are few, or
+   * over everything when a sample says the filter admits few documents; otherwise the
+   * graph walk with the filter (and exact when it comes short).
    */
   private denseSearch(
     vector: ArrayLike<number>,
@@ -400,15 +413,10 @@ export class CubeIndex {
         return slot === undefined ? [] : [{ slot, similarity: h.similarity }];
       });
     if (admits === null) return toSlots(this.dense.search(vector, k));
-    if (filter?.sessionIds) {
-      const slots = filter.sessionIds.flatMap((id) => {
-        const n = this.sessionIds.get(id);
-        return n === undefined ? [] : this.sessionSlots[n];
-      });
-      return this.exactDense(vector, k, slots, admits);
-    }
+    const base = this.filterBase(filter);
+    if (base !== null && base.length <= EXACT_FILTER_MAX) return this.exactDense(vector, k, base, admits);
     const share = this.admittedShare(admits);
-    if (share < EXACT_FILTER_SHARE) return this.exactDense(vector, k, this.slotByLabel.values(), admits);
+    if (share * this.size <= EXACT_FILTER_MAX) return this.exactDense(vector, k, base ?? this.slotByLabel.values(), admits);
     const filterLabel = (label: number): boolean => {
       const slot = this.slotByLabel.get(label);
       return slot !== undefined && admits(slot);
@@ -461,6 +469,44 @@ export class CubeIndex {
       if (i >= 0) slots.splice(i, 1);
     }
     this.records[slot] = undefined;
+    this.staleAttributeEntries += attributeKeys(rec.attrs).length;
+    if (this.staleAttributeEntries > 1024 && this.staleAttributeEntries > this.size) this.compactAttributes();
+  }
+
+  private compactAttributes(): void {
+    for (const [key, list] of this.attributeSlots) {
+      const live = list.filter((slot) => this.records[slot] !== undefined);
+      if (live.length === 0) this.attributeSlots.delete(key);
+      else this.attributeSlots.set(key, live);
+    }
+    this.staleAttributeEntries = 0;
+  }
+
+  /**
+   * The slots a filter can only admit from, when it names sessions, kinds, roles or tags:
+   * the smallest of those lists (or their union within one field). Null when the filter
+   * has none of these fields, and the whole cube has to be considered.
+   */
+  private filterBase(filter: MemoryFilter | undefined): number[] | null {
+    if (!filter) return null;
+    const fields: number[][] = [];
+    if (filter.sessionIds) {
+      fields.push(filter.sessionIds.flatMap((id) => {
+        const n = this.sessionIds.get(id);
+        return n === undefined ? [] : this.sessionSlots[n];
+      }));
+    }
+    const union = (prefix: string, values: readonly string[] | undefined): void => {
+      if (values) fields.push(values.flatMap((v) => this.attributeSlots.get(prefix + v) ?? []));
+    };
+    union('k:', filter.kinds);
+    union('r:', filter.roles);
+    if (filter.tagsAny && filter.tagsAny.length > 0) union('t:', filter.tagsAny);
+    if (filter.tagsAll) for (const tag of filter.tagsAll) union('t:', [tag]);
+    if (fields.length === 0) return null;
+    let base = fields[0];
+    for (const f of fields) if (f.length < base.length) base = f;
+    return base;
   }
 
   private sessionNumber(id: string): number {
@@ -496,6 +542,14 @@ const ASKS_ASSISTANT =
 
 function asksAssistant(query: string): boolean {
   return ASKS_ASSISTANT.test(query);
+}
+
+function attributeKeys(attrs: DocumentAttributes): string[] {
+  const keys: string[] = [];
+  if (attrs.kind !== undefined) keys.push('k:' + attrs.kind);
+  if (attrs.role !== undefined) keys.push('r:' + attrs.role);
+  if (attrs.tags) for (const tag of new Set(attrs.tags)) keys.push('t:' + tag);
+  return keys;
 }
 
 function toAttributes(doc: IndexDocument): DocumentAttributes {

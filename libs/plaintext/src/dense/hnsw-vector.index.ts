@@ -13,7 +13,7 @@ export interface HnswParams {
   readonly seed: number;
 }
 
-export const DEFAULT_HNSW_PARAMS: HnswParams = { m: 16, efConstruction: 80, efSearch: 64, seed: 100 };
+export const DEFAULT_HNSW_PARAMS: HnswParams = { m: 16, efConstruction: 40, efSearch: 64, seed: 100 };
 
 export interface DenseHit {
   readonly label: number;
