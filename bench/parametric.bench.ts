@@ -5,7 +5,7 @@
 // routed block / wrong block / a dense model with ~2x the anchor's parameters), locality,
 // forgetting, fetch latency per tier, fetch+attach vs one decode step, bank size, and
 // cold positional reads in a ≥1e9-parameter (sparse) bank. Table, then ONE JSON line.
-//   npm run bench:parametric -- [--people 48] [--anchor-steps 700] [--dense 1] [--big 1] [--seed 7]
+//   npm run bench:parametric -- [--people 32] [--anchor-steps 500] [--epochs 25] [--replay 4] [--abstain 0.3] [--dense 1] [--big 1] [--seed 7]
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,6 +28,7 @@ import {
 } from '@engram/inference';
 import {
   BankFile,
+  BlockStore,
   forwardBackward,
   initParams64,
   ParametricBank,
@@ -52,17 +53,19 @@ const FAMOUS = Number(arg('famous', '16'));
 const GENERIC = Number(arg('generic', '1500'));
 const HIDDEN = Number(arg('hidden', '48'));
 const LAYERS = Number(arg('layers', '2'));
-const ANCHOR_STEPS = Number(arg('anchor-steps', '600'));
+const ANCHOR_STEPS = Number(arg('anchor-steps', '500'));
 const BATCH = Number(arg('batch', '12'));
 const LEVELS = Number(arg('levels', '2'));
 const BRANCHING = Number(arg('branching', '4'));
 const RANKS = arg('ranks', '8,32').split(',').map(Number);
-const EPOCHS = Number(arg('epochs', '30'));
-const REPLAY = Number(arg('replay', '6'));
+const EPOCHS = Number(arg('epochs', '25'));
+const REPLAY = Number(arg('replay', '4'));
+const ABSTAIN = Number(arg('abstain', '0.3'));
 const WRITE_LR = Number(arg('write-lr', '0.01'));
 const DENSE = arg('dense', '1') === '1';
 const BIG = arg('big', '1') === '1';
 const BIG_BLOCKS = Number(arg('big-blocks', '48'));
+const THREADS = Number(arg('threads', '0'));
 const SEED = Number(arg('seed', '7'));
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -301,6 +304,14 @@ async function main(): Promise<void> {
   const heldPaths = await Promise.all(heldOut.map((s) => routeOf(s)));
   const pplAnchor = perplexity(config, anchorParams, heldSeqs);
   const pplMemory = perplexity(config, anchorParams, heldSeqs, (i) => memOfPath(heldPaths[i]));
+  // Router abstention: below a cosine threshold to the leaf centroid the anchor runs alone.
+  const scored = async (t: string) => bank.tree.routeScored((await embedder.embed([t]))[0]);
+  const questionSims = await Promise.all(people.flatMap((p) => ATTRIBUTES.map((_, a) => scored(question(p, a)))));
+  const heldSims = await Promise.all(heldOut.map(scored));
+  const heldAbstain = heldSims.map((r) => r.similarity < ABSTAIN);
+  const pplAbstain = perplexity(config, anchorParams, heldSeqs, (i) => (heldAbstain[i] ? undefined : memOfPath(heldPaths[i])));
+  const questionsAnswered = questionSims.filter((r) => r.similarity >= ABSTAIN).length / questionSims.length;
+  log(`similarity to leaf: questions median ${median(questionSims.map((r) => r.similarity)).toFixed(3)} min ${Math.min(...questionSims.map((r) => r.similarity)).toFixed(3)}; held-out generic median ${median(heldSims.map((r) => r.similarity)).toFixed(3)} max ${Math.max(...heldSims.map((r) => r.similarity)).toFixed(3)}`);
 
   // 6. Dense baseline with ~2x the anchor's parameters, same data + the long-tail facts, same steps.
   let dense: { acc: number; params: number; seconds: number; ppl: number } | null = null;
@@ -404,19 +415,27 @@ async function main(): Promise<void> {
     const params = bigBank.layout.levels.reduce((a, l) => a + l.nodes * 3 * 8 * 512 * l.rank, 0);
     const brnd = mulberry32(SEED + 5);
     const picks = Array.from(new Set(Array.from({ length: BIG_BLOCKS }, () => Math.floor(brnd() * lvl.nodes))));
-    const n = 8 * lvl.rank * 512;
+    const randomBlock = (rank: number, tag: number) => {
+      const n = 8 * rank * 512;
+      const b = { rank, gate: new Float32Array(n), up: new Float32Array(n), down: new Float32Array(n) };
+      for (const a of [b.gate, b.up, b.down]) {
+        for (let j = 0; j < a.length; j++) a[j] = (brnd() - 0.5) * 0.05;
+        a[0] = tag % 2048; // read back to check the right block came
+      }
+      return b;
+    };
     const tw = performance.now();
     for (let i = 0; i < picks.length; i += 16) {
-      bigBank.commit(
-        picks.slice(i, i + 16).map((node) => {
-          const b = { rank: lvl.rank, gate: new Float32Array(n), up: new Float32Array(n), down: new Float32Array(n) };
-          for (const a of [b.gate, b.up, b.down]) {
-            for (let j = 0; j < a.length; j++) a[j] = brnd() - 0.5;
-            a[0] = node % 2048; // read back to check the right block came
-          }
-          return { level: 3, node, block: b };
-        }),
-      );
+      const chunk = picks.slice(i, i + 16);
+      const updates = new Map<string, { level: number; node: number; block: ReturnType<typeof randomBlock> }>();
+      for (const node of chunk) {
+        updates.set(`3:${node}`, { level: 3, node, block: randomBlock(lvl.rank, node) });
+        const n2 = Math.floor(node / 16);
+        const n1 = Math.floor(n2 / 16);
+        if (!updates.has(`2:${n2}`)) updates.set(`2:${n2}`, { level: 2, node: n2, block: randomBlock(32, n2) });
+        if (!updates.has(`1:${n1}`)) updates.set(`1:${n1}`, { level: 1, node: n1, block: randomBlock(64, n1) });
+      }
+      bigBank.commit([...updates.values()]);
     }
     const writeMs = performance.now() - tw;
     bigBank.close();
@@ -431,6 +450,57 @@ async function main(): Promise<void> {
       if (r.block.gate[0] !== node % 2048) throw new Error('big bank read back the wrong block');
     }
     reopened.close();
+    // Realistic-shape cost: fetch a whole path (level 1 in RAM, 2-3 from disk) cold and warm,
+    // vs one decode step of a 512d x 8L anchor on ONNX Runtime with that block attached.
+    spawnSync('dd', [`if=${bigPath}`, 'iflag=nocache', 'count=0'], { stdio: 'ignore' });
+    const bigStore = new BlockStore(BankFile.open(bigPath), { ramLevels: 1, cacheBytes: 256 * 1024 * 1024 });
+    const pathOf = (node: number) => [Math.floor(node / 256), Math.floor(node / 16), node];
+    const coldPath: number[] = [];
+    const warmPath: number[] = [];
+    for (const node of picks) {
+      let t = performance.now();
+      bigStore.fetch(pathOf(node));
+      coldPath.push(performance.now() - t);
+      t = performance.now();
+      bigStore.fetch(pathOf(node));
+      warmPath.push(performance.now() - t);
+    }
+    const mem = bigStore.fetch(pathOf(picks[0]));
+    bigStore.bank.close();
+    const bigConfig = tinyLlamaConfig({ vocab: 2048, hidden: 512, layers: 8, heads: 8, intermediate: 1536, maxPositions: 512 });
+    const bigAnchor = toLlamaWeights(bigConfig, initParams64(bigConfig, SEED));
+    const bigRegistry = new OnnxSessionRegistry();
+    const bigSession = await bigRegistry.acquire({ key: 'bench-big', build: () => encodeOnnxModel(buildLlamaGraph(bigConfig, bigAnchor, { memoryInputs: true }).model()) }, { intraOpThreads: THREADS || undefined });
+    const P = 64;
+    const kv = new Float32Array(bigConfig.numKvHeads * P * bigConfig.headDim);
+    const bigFeeds = (m: MemoryBlock) => {
+      const f: Record<string, ReturnType<typeof floatTensor>> = {
+        input_ids: int64Tensor([5], [1, 1]),
+        attention_mask: int64Tensor(new Array(P + 1).fill(1), [1, P + 1]),
+        position_ids: int64Tensor([P], [1, 1]),
+        mem_gate: floatTensor(m.gate, [8, m.rank, 512]),
+        mem_up: floatTensor(m.up, [8, m.rank, 512]),
+        mem_down: floatTensor(m.down, [8, 512, m.rank]),
+      };
+      for (let l = 0; l < 8; l++) {
+        f[pastKeyName(l)] = floatTensor(kv, [1, bigConfig.numKvHeads, P, bigConfig.headDim]);
+        f[pastValueName(l)] = floatTensor(kv, [1, bigConfig.numKvHeads, P, bigConfig.headDim]);
+      }
+      return f;
+    };
+    const bigDecode: number[] = [];
+    const bigDecodeNoMem: number[] = [];
+    const none = { rank: 0, gate: new Float32Array(0), up: new Float32Array(0), down: new Float32Array(0) };
+    for (let rep = 0; rep < 12; rep++) {
+      let t = performance.now();
+      await bigSession.run(bigFeeds(mem));
+      bigDecode.push(performance.now() - t);
+      t = performance.now();
+      await bigSession.run(bigFeeds(none));
+      bigDecodeNoMem.push(performance.now() - t);
+    }
+    await bigRegistry.disposeAll();
+    const anchorBig = 2048 * 512 * 2 + 8 * (4 * 512 * 512 + 3 * 512 * 1536) + 8 * 2 * 512 + 512;
     const du = spawnSync('du', ['-k', bigPath], { encoding: 'utf8' });
     big = {
       parameters: params,
@@ -442,7 +512,17 @@ async function main(): Promise<void> {
       coldReadMsP95: r2(pct(reads, 0.95)),
       coldReadMsMax: r2(Math.max(...reads)),
       pageCacheDropped: dropped,
-      writeMsPerBlock: r2(writeMs / picks.length),
+      writeMsPerCommittedBlock: r2(writeMs / picks.length),
+      shapeAnchorParams: anchorBig,
+      shapeFetchedParams: mem.rank * 3 * 8 * 512,
+      pathFetchColdMs: r2(median(coldPath)),
+      pathFetchColdMsP95: r2(pct(coldPath, 0.95)),
+      pathFetchWarmMs: r2(median(warmPath)),
+      decodeStepMs: r2(median(bigDecode)),
+      decodeStepNoMemoryMs: r2(median(bigDecodeNoMem)),
+      fetchShareColdPct: r2((100 * median(coldPath)) / median(bigDecode)),
+      fetchShareWarmPct: r2((100 * median(warmPath)) / median(bigDecode)),
+      diskTier: JSON.stringify(bigStore.metrics.disk),
     };
   }
   const bankParams = bank.inspect().parameters;
@@ -474,6 +554,11 @@ async function main(): Promise<void> {
     pplWithMemory: r4(pplMemory),
     pplChangePct: r2((100 * (pplMemory - pplAnchor)) / pplAnchor),
     pplDense2x: dense ? r4(dense.ppl) : null,
+    abstainThreshold: ABSTAIN,
+    pplWithMemoryAbstaining: r4(pplAbstain),
+    pplChangeAbstainingPct: r2((100 * (pplAbstain - pplAnchor)) / pplAnchor),
+    heldOutAbstainedShare: r4(heldAbstain.filter(Boolean).length / heldAbstain.length),
+    questionsRoutedShare: r4(questionsAnswered),
     forgetVictimBefore: r4(victimBefore.acc),
     forgetVictimAfter: r4(victimAfter.acc),
     forgetVictimAnchor: r4(victimAnchor.acc),
@@ -511,12 +596,14 @@ async function main(): Promise<void> {
     ['exact match: dense 2x (facts in training)', dense ? `${(100 * dense.acc).toFixed(1)}%  (${dense.params} params, ${dense.seconds.toFixed(0)} s)` : 'skipped'],
     ['exact match: famous people, anchor', `${(100 * accFamous.acc).toFixed(1)}%`],
     ['held-out ppl: anchor / + memory', `${pplAnchor.toFixed(3)} / ${pplMemory.toFixed(3)} (${figures.pplChangePct}%)`],
+    ['held-out ppl, router abstaining < cos ' + ABSTAIN, `${pplAbstain.toFixed(3)} (${figures.pplChangeAbstainingPct}%; abstained on ${(100 * figures.heldOutAbstainedShare).toFixed(0)}% of generic, ${(100 * (1 - questionsAnswered)).toFixed(0)}% of questions)`],
     ['forget: victim before / after / anchor', `${(100 * victimBefore.acc).toFixed(0)}% / ${(100 * victimAfter.acc).toFixed(0)}% / ${(100 * victimAnchor.acc).toFixed(0)}%`],
     ['forget: neighbours before / after', `${(100 * neighboursBefore.acc).toFixed(1)}% / ${(100 * neighboursAfter.acc).toFixed(1)}% (${neighbours.length} people)`],
     ['fetch cold / warm / RAM tier (ms)', `${figures.fetchColdMs} / ${figures.fetchWarmMs} / ${figures.fetchRamTierMs}`],
     ['decode step / fetch+attach share', `${figures.decodeStepMs} ms / cold ${figures.fetchAttachShareColdPct}% warm ${figures.fetchAttachShareWarmPct}%`],
     ['write', `${write.steps} steps, ${writeSeconds.toFixed(1)} s, loss ${write.firstLoss.toFixed(2)} → ${write.finalLoss.toFixed(2)}`],
     ['bank file', `${(bankBytes / 1024).toFixed(0)} KiB`],
+    ['512d×8L shape: path fetch cold / warm', big ? `${big.pathFetchColdMs} / ${big.pathFetchWarmMs} ms vs decode step ${big.decodeStepMs} ms (no memory ${big.decodeStepNoMemoryMs}) → ${big.fetchShareColdPct}% / ${big.fetchShareWarmPct}%` : 'skipped'],
     ['1e9 bank cold reads (median/p95/max ms)', big ? `${big.coldReadMsMedian} / ${big.coldReadMsP95} / ${big.coldReadMsMax} (${big.parameters} params, ${big.apparentGiB} GiB sparse, ${big.onDiskMiB} MiB used, cache dropped: ${big.pageCacheDropped})` : 'skipped'],
   ];
   const w = Math.max(...rows.map((r) => r[0].length));

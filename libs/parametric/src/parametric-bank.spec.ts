@@ -62,6 +62,11 @@ describe('ParametricBank', () => {
     for (let i = 0; i < PEOPLE.length; i++) expect(await bank.route(embedder, question(i))).toEqual(bank.tree.pathOf(`m${i}`));
   });
 
+  it('abstains on text the bank holds nothing about', async () => {
+    expect(await bank.routeOrAbstain(embedder, 'a green garden is near the quiet river', 0.3)).toBeNull();
+    expect((await bank.routeOrAbstain(embedder, question(4), 0.3))?.path).toEqual(bank.tree.pathOf('m4'));
+  });
+
   it('recalls written facts with the routed block and not without it', () => {
     const withBlock = PEOPLE.filter((_, i) => answer(bank, i).hit).length;
     const alone = PEOPLE.filter((_, i) => answer(null, i).hit).length;

@@ -141,6 +141,17 @@ export class ParametricBank {
     return this.tree.route(e);
   }
 
+  /**
+   * Routes like route(), but abstains (returns null: run the anchor alone) when the context
+   * is further from its leaf than `minSimilarity` (cosine) — text the bank holds nothing about.
+   */
+  async routeOrAbstain(embedder: TextEmbedder, context: string, minSimilarity: number): Promise<{ path: number[]; similarity: number } | null> {
+    this.checkEmbedder(embedder);
+    const [e] = await embedder.embed([context]);
+    const r = this.tree.routeScored(e);
+    return r.similarity >= minSimilarity ? r : null;
+  }
+
   fetch(path: readonly number[]): MemoryBlock {
     return this.store.fetch(path);
   }

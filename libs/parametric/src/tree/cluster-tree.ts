@@ -83,6 +83,11 @@ export class ClusterTree {
 
   /** Greedy descent: at each level the existing child whose centroid is nearest. */
   route(embedding: Float32Array): number[] {
+    return this.routeScored(embedding).path;
+  }
+
+  /** The path and the cosine similarity of the embedding to the chosen leaf's centroid. */
+  routeScored(embedding: Float32Array): { path: number[]; similarity: number } {
     if (embedding.length !== this.dimension) {
       throw new ParametricError(ParametricErrorCode.EmbedderMismatch, `embedding of dimension ${embedding.length}, the tree was built with ${this.dimension}`);
     }
@@ -105,8 +110,9 @@ export class ClusterTree {
       if (best < 0) throw new ParametricError(ParametricErrorCode.PathOutsideTree, `node (${level - 1}, ${index}) has no children`);
       path.push(best);
       index = best;
+      if (level === this.levels) return { path, similarity: bestScore };
     }
-    return path;
+    return { path, similarity: NaN };
   }
 
   /** Path (level 1..p node indices) of a leaf. */
