@@ -20,6 +20,10 @@ export {
 export { referenceForward, type ReferenceInput, type ReferenceOutput, type ReferenceKv, type ReferenceMemory } from './reference/llama.reference';
 export { createTinyModel, CHATML_TEMPLATE, type TinyModelOptions } from './tiny/tiny-model.generator';
 export { mulberry32, gaussian } from './tiny/seeded-random';
+export { createTinyEncoder, type TinyEncoderOptions, type TinyEncoderResult } from './tiny/tiny-encoder.generator';
+export { buildBertEncoderGraph, type BertEncoderConfig, type BertEncoderWeights, type BertLayerWeights } from './graph/bert-encoder.builder';
+export { readDeclaredIo, type DeclaredIo, type DeclaredValue } from './onnx/onnx-io.reader';
+export { OnnxSentenceEmbedder, meanPoolNormalized, type OnnxEmbedderOptions, type EmbeddingPooling } from './embedding/onnx-sentence.embedder';
 export { type ExecutionProvider, assertProviderAvailable } from './runtime/execution-providers';
 export { OnnxSessionRegistry, DecoderSession, type SessionOptions, type ModelSource, type IoSpec } from './runtime/onnx-session.registry';
 export { type HostTensor, floatTensor, int64Tensor } from './runtime/tensor';

@@ -1,5 +1,8 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
 import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
+import { OnnxSentenceEmbedder, OnnxSessionRegistry } from '@engram/inference';
 import { Embedder, EmbeddingRequestError, HashEmbedder, OpenAiEmbedder } from '@engram/plaintext';
 import { EngramError } from '../errors/engram.error';
 import { ErrorCode } from '../errors/error-code';
@@ -7,9 +10,10 @@ import { ErrorCode } from '../errors/error-code';
 /** A cube's embedder, as chosen in `settings.embedder` at creation. */
 export type EmbedderSettings =
   | { type: 'hash'; dimension: number }
-  | { type: 'openai'; baseUrl: string; model: string; dimension: number };
+  | { type: 'openai'; baseUrl: string; model: string; dimension: number }
+  | { type: 'onnx'; path: string };
 
-export const DEFAULT_EMBEDDER: EmbedderSettings = { type: 'hash', dimension: 256 };
+export const DEFAULT_EMBEDDER: Extract<EmbedderSettings, { type: 'hash' }> = { type: 'hash', dimension: 256 };
 
 function allowedKeys(spec: Record<string, unknown>, keys: string[], fail: (p: string) => EngramError, type: string): void {
   const unknown = Object.keys(spec).filter((k) => !keys.includes(k));
@@ -24,7 +28,11 @@ function dimensionOf(value: unknown, fallback: number | null, fail: (p: string) 
   return dimension as number;
 }
 
-/** Reads and validates `settings.embedder` ("hash", { type: "hash", dimension } or { type: "openai", baseUrl, model, dimension }). */
+/**
+ * Reads and validates `settings.embedder`: "hash", { type: "hash", dimension },
+ * { type: "openai", baseUrl, model, dimension } or { type: "onnx", path } (a model
+ * directory on the server; its dimension comes from the model).
+ */
 export function parseEmbedderSettings(value: unknown): EmbedderSettings {
   if (value === undefined || value === null) return DEFAULT_EMBEDDER;
   const fail = (problem: string) => EngramError.validation([{ field: 'settings.embedder', problems: [problem] }]);
@@ -47,15 +55,24 @@ export function parseEmbedderSettings(value: unknown): EmbedderSettings {
       if (typeof spec.model !== 'string' || !spec.model.trim() || spec.model.length > 200) throw fail('settings.embedder.model must name the embedding model');
       return { type: 'openai', baseUrl: spec.baseUrl as string, model: spec.model, dimension: dimensionOf(spec.dimension, null, fail) };
     }
+    case 'onnx': {
+      allowedKeys(spec, ['type', 'path'], fail, 'onnx');
+      if (typeof spec.path !== 'string' || !spec.path.trim()) throw fail('settings.embedder.path must name a model directory (model.onnx + tokenizer.json)');
+      const path = resolve(spec.path);
+      if (!existsSync(path) || !statSync(path).isDirectory()) throw fail(`settings.embedder.path ${JSON.stringify(spec.path)} is not an existing directory`);
+      return { type: 'onnx', path };
+    }
     default:
-      throw fail(`settings.embedder.type must be one of: hash, openai (got ${JSON.stringify(spec.type)})`);
+      throw fail(`settings.embedder.type must be one of: hash, openai, onnx (got ${JSON.stringify(spec.type)})`);
   }
 }
 
 /** One embedder instance per distinct settings; embedders are stateless and shared. */
 @Injectable()
-export class EmbedderRegistry {
+export class EmbedderRegistry implements OnModuleDestroy {
   private readonly cache = new Map<string, Embedder>();
+  /** ONNX sessions of `onnx` embedders, released on shutdown. */
+  private readonly sessions = new OnnxSessionRegistry();
 
   constructor(@Inject(ENGRAM_CONFIG) private readonly config: EngramConfig) {}
 
@@ -88,6 +105,16 @@ export class EmbedderRegistry {
         return new HashEmbedder({ dimension: spec.dimension });
       case 'openai':
         return new OpenAiEmbedder({ baseUrl: spec.baseUrl, model: spec.model, dimension: spec.dimension, apiKey: this.config.openaiApiKey ?? undefined });
+      case 'onnx':
+        return OnnxSentenceEmbedder.open(spec.path, {
+          registry: this.sessions,
+          session: { provider: this.config.inferenceProvider, intraOpThreads: this.config.inferenceThreads },
+        });
     }
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    this.cache.clear();
+    await this.sessions.disposeAll();
   }
 }

@@ -1,0 +1,28 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseEmbedderSettings } from './embedder.registry';
+
+describe('parseEmbedderSettings for onnx', () => {
+  const root = mkdtempSync(join(tmpdir(), 'engram-embedder-settings-'));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  it('accepts an existing directory and resolves it to an absolute path', () => {
+    expect(parseEmbedderSettings({ type: 'onnx', path: root })).toEqual({ type: 'onnx', path: root });
+  });
+
+  it('refuses a missing path, a file, a missing directory and unknown fields', () => {
+    const file = join(root, 'model.onnx');
+    writeFileSync(file, 'x');
+    expect(() => parseEmbedderSettings({ type: 'onnx' })).toThrow();
+    expect(() => parseEmbedderSettings({ type: 'onnx', path: file })).toThrow();
+    expect(() => parseEmbedderSettings({ type: 'onnx', path: join(root, 'nope') })).toThrow();
+    expect(() => parseEmbedderSettings({ type: 'onnx', path: root, dimension: 32 })).toThrow();
+    expect(() => parseEmbedderSettings('onnx')).toThrow();
+  });
+
+  it('keeps the hash and openai settings as they were', () => {
+    expect(parseEmbedderSettings(undefined)).toEqual({ type: 'hash', dimension: 256 });
+    expect(parseEmbedderSettings({ type: 'openai', baseUrl: 'http://x', model: 'm', dimension: 8 })).toEqual({ type: 'openai', baseUrl: 'http://x', model: 'm', dimension: 8 });
+  });
+});
