@@ -10,7 +10,7 @@ import { Bm25Index, Bm25Options } from './lexical/bm25.index';
 import { DEFAULT_RANKING, RankingOptions } from './ranking/ranking-options';
 import { parseTimeIntent, TimeIntent } from './ranking/time-intent';
 import { TopK } from './ranking/top-k';
-import { analyze } from './text/analyzer';
+import { analyze, analyzeQuery } from './text/analyzer';
 
 export interface IndexDocument extends DocumentAttributes {
   /** The caller's integer key (the memory row sequence). */
@@ -230,7 +230,7 @@ export class CubeIndex {
     const touchedSlots: number[] = [];
     const touchedSessions: number[] = [];
     if (useLexical) {
-      const hits = this.lexical.score(analyze(query));
+      const hits = this.lexical.score(analyzeQuery(query));
       const best = new TopK(pool);
       const power = r.contextPower;
       for (let i = 0; i < hits.count; i++) {

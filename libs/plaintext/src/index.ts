@@ -15,4 +15,4 @@ export { DEFAULT_RANKING } from './ranking/ranking-options';
 export type { FusionMethod, RankingOptions, RetrievalMode } from './ranking/ranking-options';
 export { parseTimeIntent } from './ranking/time-intent';
 export type { TimeIntent } from './ranking/time-intent';
-export { analyze } from './text/analyzer';
+export { analyze, analyzeQuery } from './text/analyzer';

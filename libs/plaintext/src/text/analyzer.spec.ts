@@ -1,4 +1,4 @@
-import { analyze, stem } from './analyzer';
+import { analyze, analyzeQuery, stem } from './analyzer';
 
 describe('analyze', () => {
   it('lower-cases, drops stop words and punctuation', () => {
@@ -14,5 +14,15 @@ describe('analyze', () => {
 
   it('keeps numbers and non-Latin letters', () => {
     expect(analyze('Room 42 in Zürich, 東京')).toEqual(['room', '42', 'zürich', '東京']);
+  });
+});
+
+describe('analyzeQuery', () => {
+  it('drops the words that only frame a request', () => {
+    expect(analyzeQuery('Can you suggest some tips for my sourdough?')).toEqual(['sourdough']);
+  });
+
+  it('falls back to every term when nothing else is left', () => {
+    expect(analyzeQuery('any tips?')).toEqual(analyze('any tips?'));
   });
 });

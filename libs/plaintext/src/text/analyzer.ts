@@ -26,6 +26,29 @@ export function analyze(text: string, options: AnalyzeOptions = {}): string[] {
   return out;
 }
 
+/**
+ * Words that say what kind of help a query asks for, not what it is about ("can you
+ * suggest some tips"). They are dropped from queries only: in memories they may be the
+ * content. A chat memory is full of them, so they match everything a little.
+ */
+const REQUEST_WORDS: ReadonlySet<string> = new Set(
+  (
+    'suggest suggestion suggestions recommend recommendation recommendations tip tips advice idea ideas ' +
+    'help helpful wondering want wanted need looking trying any some good great remind ' +
+    'lately recently thinking thought sort kind type'
+  ).split(' '),
+);
+
+/** Terms of a query: like analyze(), without the words that only frame the request. */
+export function analyzeQuery(text: string): string[] {
+  const out: string[] = [];
+  for (const token of rawTokens(text)) {
+    if (STOP_WORDS.has(token) || REQUEST_WORDS.has(token)) continue;
+    out.push(stem(token));
+  }
+  return out.length > 0 ? out : analyze(text);
+}
+
 export function isStopWord(token: string): boolean {
   return STOP_WORDS.has(token);
 }
