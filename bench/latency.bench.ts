@@ -4,54 +4,32 @@
 // process: one INSERT per memory (ingest) and an exact brute-force scan (search).
 //   npm run bench:latency [-- --n 100000 --queries 500]
 // Uses ENGRAM_BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432/postgres) to create
-// and drop a scratch database.
+// and drop a scratch database (bench/support/scratch-service.ts).
 import 'reflect-metadata';
 import { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Client } from 'pg';
 import { EngramConfig, loadConfig } from '@engram/config';
 import { ApiKeyService, CoreModule, CubeIndexManager, CubeService, MemoryService, RequestContext, Scope, SearchService, TenantService } from '@engram/core';
-import { createDataSource, MemoryRepository } from '@engram/persistence';
+import { MemoryRepository } from '@engram/persistence';
 import { HashEmbedder } from '@engram/plaintext';
 import { createApp } from '@engram/server';
+import { scratchDatabase } from './support/scratch-service';
 import { arg, summarize, SyntheticCorpus } from './support/synthetic-corpus';
 
 const N = arg('n', 100_000);
 const QUERIES = arg('queries', 500);
 const BATCH = 1000;
-const ADMIN_URL = process.env.ENGRAM_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const ADMIN: RequestContext = { auth: { kind: 'admin', actorId: 'admin' }, requestId: 'bench' };
 
 const ms = (t0: number) => performance.now() - t0;
 const rssMb = () => process.memoryUsage().rss / 1048576;
 const fmt = (v: number, d = 2) => v.toFixed(d);
 
-async function withAdmin<T>(run: (c: Client) => Promise<T>): Promise<T> {
-  const c = new Client({ connectionString: ADMIN_URL });
-  await c.connect();
-  try {
-    return await run(c);
-  } finally {
-    await c.end();
-  }
-}
-
 async function main(): Promise<void> {
-  const dbName = `engram_bench_${Date.now()}`;
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${dbName}`;
-  await withAdmin((c) => c.query(`CREATE DATABASE "${dbName}"`));
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'engram-bench-'));
-  const config: EngramConfig = { ...loadConfig({ DATABASE_URL: url.toString(), ENGRAM_DATA_DIR: dataDir, LOG_LEVEL: 'silent' }), workerInProcess: false, adminToken: 'bench-admin-token-0123456789' };
-  const migrator = createDataSource({ url: url.toString(), poolSize: 1 });
-  await migrator.initialize();
-  await migrator.runMigrations();
-  await migrator.destroy();
+  const db = await scratchDatabase();
+  const config: EngramConfig = { ...loadConfig({ DATABASE_URL: db.url, ENGRAM_DATA_DIR: db.dataDir, LOG_LEVEL: 'silent' }), workerInProcess: false, adminToken: 'bench-admin-token-0123456789' };
 
   const corpus = new SyntheticCorpus(42);
   const rows: { text: string; kind: 'fact'; tags: string[]; metadata: Record<string, unknown>; source: { sessionId: string }; observedAt: Date; importance: number }[] = [];
@@ -208,8 +186,7 @@ async function main(): Promise<void> {
   for (const k of Object.keys(figures)) figures[k] = Math.round(figures[k] * 1000) / 1000;
   console.log(JSON.stringify({ bench: 'latency', ...figures }));
 
-  await withAdmin((c) => c.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`));
-  rmSync(dataDir, { recursive: true, force: true });
+  await db.drop();
 }
 
 main().catch((error) => {

@@ -23,6 +23,27 @@ async function withAdmin<T>(run: (c: Client) => Promise<T>): Promise<T> {
   }
 }
 
+/** A fresh, migrated database and data directory; `drop()` removes both. */
+export async function scratchDatabase(): Promise<{ url: string; dataDir: string; drop(): Promise<void> }> {
+  const dbName = `engram_bench_${Date.now()}_${Math.floor(Math.random() * 1e6)}`;
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${dbName}`;
+  await withAdmin((c) => c.query(`CREATE DATABASE "${dbName}"`));
+  const migrator = createDataSource({ url: url.toString(), poolSize: 1 });
+  await migrator.initialize();
+  await migrator.runMigrations();
+  await migrator.destroy();
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'engram-bench-'));
+  return {
+    url: url.toString(),
+    dataDir,
+    drop: async () => {
+      await withAdmin((c) => c.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`));
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
 export interface ScratchService {
   config: EngramConfig;
   base: string;
@@ -33,20 +54,12 @@ export interface ScratchService {
 }
 
 export async function startScratchService(): Promise<ScratchService> {
-  const dbName = `engram_bench_${Date.now()}`;
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${dbName}`;
-  await withAdmin((c) => c.query(`CREATE DATABASE "${dbName}"`));
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'engram-bench-'));
+  const db = await scratchDatabase();
   const config: EngramConfig = {
-    ...loadConfig({ DATABASE_URL: url.toString(), ENGRAM_DATA_DIR: dataDir, LOG_LEVEL: 'silent', ENGRAM_BODY_LIMIT: '64mb' }),
+    ...loadConfig({ DATABASE_URL: db.url, ENGRAM_DATA_DIR: db.dataDir, LOG_LEVEL: 'silent', ENGRAM_BODY_LIMIT: '64mb' }),
     workerInProcess: false,
     adminToken: ADMIN_TOKEN,
   };
-  const migrator = createDataSource({ url: url.toString(), poolSize: 1 });
-  await migrator.initialize();
-  await migrator.runMigrations();
-  await migrator.destroy();
   const app: NestExpressApplication = await createApp(config, { quiet: true, runWorker: false, announceAdminToken: () => undefined });
   await app.listen(0, '127.0.0.1');
   const base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
@@ -71,8 +84,7 @@ export async function startScratchService(): Promise<ScratchService> {
     call: (method, route, body) => request(created.key, method, route, body),
     close: async () => {
       await app.close();
-      await withAdmin((c) => c.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`));
-      rmSync(dataDir, { recursive: true, force: true });
+      await db.drop();
     },
   };
 }

@@ -18,7 +18,8 @@ interface LoadedCube {
   changesSinceSave: number;
   /** Serialises syncs of this cube. */
   lock: Promise<unknown>;
-  saving: boolean;
+  /** The snapshot write in flight, if any. */
+  saving: Promise<void> | null;
 }
 
 export interface IndexStats {
@@ -80,7 +81,9 @@ export class CubeIndexManager implements OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     for (const [cubeId, pending] of this.cubes) {
       const cube = await pending.catch(() => null);
-      if (cube && cube.changesSinceSave > 0) await this.save(cubeId, cube);
+      if (!cube) continue;
+      await cube.saving;
+      if (cube.changesSinceSave > 0) await this.save(cubeId, cube);
     }
   }
 
@@ -100,7 +103,7 @@ export class CubeIndexManager implements OnApplicationShutdown {
     if (snapshot.status === 'corrupt' || snapshot.status === 'mismatch') {
       this.logger.warn(`cube ${cubeId}: HNSW snapshot ${snapshot.status} (${snapshot.reason ?? ''}); rebuilding from PostgreSQL`);
     }
-    const cube: LoadedCube = { index, records: new Map(), fingerprint: embedder.fingerprint, seq: 0, changesSinceSave: 0, lock: Promise.resolve(), saving: false };
+    const cube: LoadedCube = { index, records: new Map(), fingerprint: embedder.fingerprint, seq: 0, changesSinceSave: 0, lock: Promise.resolve(), saving: null };
     let applied = 0;
     let afterSnapshot = 0;
     for (;;) {
@@ -149,19 +152,21 @@ export class CubeIndexManager implements OnApplicationShutdown {
     cube.index.upsert(toDocument(change, withVector && usable ? change.embedding! : undefined));
   }
 
-  private async save(cubeId: string, cube: LoadedCube): Promise<void> {
-    if (cube.saving) return;
-    cube.saving = true;
+  /** Writes the cube's HNSW snapshot; concurrent callers share the write in flight. */
+  private save(cubeId: string, cube: LoadedCube): Promise<void> {
+    if (cube.saving) return cube.saving;
     const seq = cube.seq;
     const pending = cube.changesSinceSave;
-    try {
-      await cube.index.save(this.snapshotDir(cubeId), { changeSeq: seq, fingerprint: cube.fingerprint });
-      cube.changesSinceSave = Math.max(0, cube.changesSinceSave - pending);
-    } catch (error) {
-      this.logger.warn(`cube ${cubeId}: could not save the HNSW snapshot: ${String(error)}`);
-    } finally {
-      cube.saving = false;
-    }
+    cube.saving = cube.index
+      .save(this.snapshotDir(cubeId), { changeSeq: seq, fingerprint: cube.fingerprint })
+      .then(() => {
+        cube.changesSinceSave = Math.max(0, cube.changesSinceSave - pending);
+      })
+      .catch((error: unknown) => this.logger.warn(`cube ${cubeId}: could not save the HNSW snapshot: ${String(error)}`))
+      .finally(() => {
+        cube.saving = null;
+      });
+    return cube.saving;
   }
 }
 
