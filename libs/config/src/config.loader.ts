@@ -116,6 +116,7 @@ export function loadConfig(env: Env): EngramConfig {
     jobLeaseMs: read.int('ENGRAM_JOB_LEASE_MS', 60_000, 100, 86_400_000),
     jobMaxAttempts: read.int('ENGRAM_JOB_MAX_ATTEMPTS', 5, 1, 100),
     openaiApiKey: read.optionalString('ENGRAM_OPENAI_API_KEY'),
+    modelsDir: path.resolve(read.string('ENGRAM_MODELS_DIR', path.join(read.string('ENGRAM_DATA_DIR', './data'), 'models'))),
     indexCacheCubes: read.int('ENGRAM_INDEX_CACHE_CUBES', 256, 1, 100_000),
     inferenceProvider: read.oneOf('ENGRAM_INFERENCE_PROVIDER', ['cpu', 'cuda'] as const, 'cpu'),
     inferenceThreads: read.int('ENGRAM_INFERENCE_THREADS', 0, 0, 1024),

@@ -20,6 +20,8 @@ export interface EngramConfig {
   jobPollIntervalMs: number;
   jobLeaseMs: number;
   jobMaxAttempts: number;
+  /** Folder of model directories that tenants may name (onnx embedders). */
+  modelsDir: string;
   /** Bearer key sent to OpenAI-compatible embedding endpoints of cubes that use them. */
   openaiApiKey: string | null;
   /** How many cubes keep their search index in memory (least recently used are dropped). */

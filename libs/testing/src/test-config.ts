@@ -12,6 +12,8 @@ export function testConfig(databaseUrl: string, overrides: Partial<EngramConfig>
     workerInProcess: false,
     adminToken: 'test-admin-token-0123456789',
     jobPollIntervalMs: 50,
+    // Tests generate model directories under the system temp folder.
+    modelsDir: os.tmpdir(),
     ...overrides,
   };
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseEmbedderSettings } from './embedder.registry';
@@ -19,6 +19,21 @@ describe('parseEmbedderSettings for onnx', () => {
     expect(() => parseEmbedderSettings({ type: 'onnx', path: join(root, 'nope') })).toThrow();
     expect(() => parseEmbedderSettings({ type: 'onnx', path: root, dimension: 32 })).toThrow();
     expect(() => parseEmbedderSettings('onnx')).toThrow();
+  });
+
+  it('keeps tenants inside the models folder', () => {
+    const models = join(root, 'models');
+    mkdirSync(join(models, 'minilm'), { recursive: true });
+    const outside = mkdtempSync(join(tmpdir(), 'engram-outside-'));
+    symlinkSync(outside, join(models, 'escape'));
+    try {
+      expect(parseEmbedderSettings({ type: 'onnx', path: 'minilm' }, models)).toEqual({ type: 'onnx', path: join(models, 'minilm') });
+      expect(() => parseEmbedderSettings({ type: 'onnx', path: outside }, models)).toThrow(/models folder/);
+      expect(() => parseEmbedderSettings({ type: 'onnx', path: '../' }, models)).toThrow(/models folder/);
+      expect(() => parseEmbedderSettings({ type: 'onnx', path: 'escape' }, models)).toThrow(/models folder/);
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
   });
 
   it('keeps the hash and openai settings as they were', () => {

@@ -1,5 +1,5 @@
-import { existsSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, statSync, realpathSync } from 'node:fs';
+import { isAbsolute, resolve, sep } from 'node:path';
 import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
 import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
 import { OnnxSentenceEmbedder, OnnxSessionRegistry } from '@engram/inference';
@@ -33,10 +33,10 @@ function dimensionOf(value: unknown, fallback: number | null, fail: (p: string) 
  * { type: "openai", baseUrl, model, dimension } or { type: "onnx", path } (a model
  * directory on the server; its dimension comes from the model).
  */
-export function parseEmbedderSettings(value: unknown): EmbedderSettings {
+export function parseEmbedderSettings(value: unknown, modelsRoot: string | null = null): EmbedderSettings {
   if (value === undefined || value === null) return DEFAULT_EMBEDDER;
   const fail = (problem: string) => EngramError.validation([{ field: 'settings.embedder', problems: [problem] }]);
-  if (typeof value === 'string') return parseEmbedderSettings({ type: value });
+  if (typeof value === 'string') return parseEmbedderSettings({ type: value }, modelsRoot);
   if (typeof value !== 'object' || Array.isArray(value)) throw fail('settings.embedder must be an object such as { "type": "hash" }');
   const spec = value as Record<string, unknown>;
   switch (spec.type) {
@@ -58,8 +58,16 @@ export function parseEmbedderSettings(value: unknown): EmbedderSettings {
     case 'onnx': {
       allowedKeys(spec, ['type', 'path'], fail, 'onnx');
       if (typeof spec.path !== 'string' || !spec.path.trim()) throw fail('settings.embedder.path must name a model directory (model.onnx + tokenizer.json)');
-      const path = resolve(spec.path);
+      // Tenants name models inside the operator's models folder, never arbitrary server paths.
+      const path = modelsRoot !== null && !isAbsolute(spec.path) ? resolve(modelsRoot, spec.path) : resolve(spec.path);
       if (!existsSync(path) || !statSync(path).isDirectory()) throw fail(`settings.embedder.path ${JSON.stringify(spec.path)} is not an existing directory`);
+      if (modelsRoot !== null) {
+        const root = existsSync(modelsRoot) ? realpathSync(modelsRoot) : resolve(modelsRoot);
+        const real = realpathSync(path);
+        if (real !== root && !real.startsWith(root + sep)) {
+          throw fail(`settings.embedder.path must be a model directory inside the models folder (ENGRAM_MODELS_DIR)`);
+        }
+      }
       return { type: 'onnx', path };
     }
     default:
@@ -77,7 +85,7 @@ export class EmbedderRegistry implements OnModuleDestroy {
   constructor(@Inject(ENGRAM_CONFIG) private readonly config: EngramConfig) {}
 
   forSettings(settings: Record<string, unknown>): Embedder {
-    const spec = parseEmbedderSettings(settings.embedder);
+    const spec = this.parse(settings.embedder);
     const key = JSON.stringify(spec);
     let embedder = this.cache.get(key);
     if (!embedder) {
@@ -85,6 +93,11 @@ export class EmbedderRegistry implements OnModuleDestroy {
       this.cache.set(key, embedder);
     }
     return embedder;
+  }
+
+  /** Validates `settings.embedder` as this server will use it (models folder included); throws a 400. */
+  parse(value: unknown): EmbedderSettings {
+    return parseEmbedderSettings(value, this.config.modelsDir);
   }
 
   /** Embeds texts; a remote embedder that fails becomes a 503 that says which one. */

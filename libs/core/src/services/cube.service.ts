@@ -8,7 +8,7 @@ import { EngramError } from '../errors/engram.error';
 import { JobQueueService } from '../jobs/job-queue.service';
 import { AuditService } from './audit.service';
 import { CubeIndexManager } from '../memories/cube-index.manager';
-import { parseEmbedderSettings } from '../memories/embedder.registry';
+import { EmbedderRegistry } from '../memories/embedder.registry';
 import { MemoryRepository } from '@engram/persistence';
 import { RequestContext } from './request-context';
 
@@ -21,6 +21,7 @@ export class CubeService {
     private readonly audit: AuditService,
     private readonly memories: MemoryRepository,
     private readonly indexes: CubeIndexManager,
+    private readonly embedders: EmbedderRegistry,
   ) {}
 
   async create(ctx: RequestContext, dto: CreateCubeDto): Promise<CubeResponseDto> {
@@ -29,7 +30,7 @@ export class CubeService {
     if (ctx.auth.kind === 'key' && ctx.auth.cubeIds !== null) {
       throw EngramError.forbidden('this API key is limited to a list of cubes and cannot create new ones');
     }
-    parseEmbedderSettings(dto.settings?.embedder);
+    this.embedders.parse(dto.settings?.embedder);
     const result = await this.cubes.create({ tenantId, name: dto.name.trim(), description: dto.description ?? null, settings: dto.settings ?? {} });
     if (!result.ok) throw EngramError.conflict(`a cube named "${dto.name.trim()}" already exists`);
     await this.audit.record(ctx.auth, ctx.requestId, { action: 'cube.create', targetType: 'cube', targetId: result.cube.id, tenantId, details: { name: result.cube.name } });
@@ -59,8 +60,8 @@ export class CubeService {
     };
     if (Object.keys(changes).length === 0) return mapCube(cube);
     if (dto.settings !== undefined) {
-      const before = JSON.stringify(parseEmbedderSettings(cube.settings.embedder));
-      const after = JSON.stringify(parseEmbedderSettings(dto.settings.embedder));
+      const before = JSON.stringify(this.embedders.parse(cube.settings.embedder));
+      const after = JSON.stringify(this.embedders.parse(dto.settings.embedder));
       if (before !== after && (await this.memories.lastChangeSeq(cubeId)) > 0) {
         throw EngramError.conflict('this cube already holds memories embedded with another embedder; create a new cube for the new embedder');
       }
