@@ -7,7 +7,7 @@
 // cold positional reads in a ≥1e9-parameter (sparse) bank. Table, then ONE JSON line.
 //   npm run bench:parametric -- [--people 32] [--anchor-steps 500] [--epochs 25] [--replay 4] [--abstain 0.3] [--dense 1] [--big 1] [--seed 7]
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -311,6 +311,18 @@ async function main(): Promise<void> {
   const heldAbstain = heldSims.map((r) => r.similarity < ABSTAIN);
   const pplAbstain = perplexity(config, anchorParams, heldSeqs, (i) => (heldAbstain[i] ? undefined : memOfPath(heldPaths[i])));
   const questionsAnswered = questionSims.filter((r) => r.similarity >= ABSTAIN).length / questionSims.length;
+  let abstainHits = 0;
+  {
+    let qi = 0;
+    for (const p of people) {
+      for (let a = 0; a < ATTRIBUTES.length; a++, qi++) {
+        const r = questionSims[qi];
+        const mem = r.similarity >= ABSTAIN ? memOfPath(r.path) : undefined;
+        if (nextToken(config, anchorParams, tok.encode(question(p, a)), mem) === tok.ids.get(p.values[a])) abstainHits++;
+      }
+    }
+  }
+  const accRoutedAbstaining = abstainHits / questionSims.length;
   log(`similarity to leaf: questions median ${median(questionSims.map((r) => r.similarity)).toFixed(3)} min ${Math.min(...questionSims.map((r) => r.similarity)).toFixed(3)}; held-out generic median ${median(heldSims.map((r) => r.similarity)).toFixed(3)} max ${Math.max(...heldSims.map((r) => r.similarity)).toFixed(3)}`);
 
   // 6. Dense baseline with ~2x the anchor's parameters, same data + the long-tail facts, same steps.
@@ -449,6 +461,17 @@ async function main(): Promise<void> {
       reads.push(performance.now() - t);
       if (r.block.gate[0] !== node % 2048) throw new Error('big bank read back the wrong block');
     }
+    // The same slots again, cold, as raw preads (bytes only: no checksum, no f16 decode).
+    spawnSync('dd', [`if=${bigPath}`, 'iflag=nocache', 'count=0'], { stdio: 'ignore' });
+    const rawFd = openSync(bigPath, 'r');
+    const rawBuf = Buffer.allocUnsafe(lvl.slotBytes);
+    const rawReads: number[] = [];
+    for (const node of picks) {
+      const t = performance.now();
+      readSync(rawFd, rawBuf, 0, lvl.slotBytes, reopened.slotOffset(3, node));
+      rawReads.push(performance.now() - t);
+    }
+    closeSync(rawFd);
     reopened.close();
     // Realistic-shape cost: fetch a whole path (level 1 in RAM, 2-3 from disk) cold and warm,
     // vs one decode step of a 512d x 8L anchor on ONNX Runtime with that block attached.
@@ -511,6 +534,8 @@ async function main(): Promise<void> {
       coldReadMsMedian: r2(median(reads)),
       coldReadMsP95: r2(pct(reads, 0.95)),
       coldReadMsMax: r2(Math.max(...reads)),
+      rawPreadMsMedian: r2(median(rawReads)),
+      rawPreadMsP95: r2(pct(rawReads, 0.95)),
       pageCacheDropped: dropped,
       writeMsPerCommittedBlock: r2(writeMs / picks.length),
       shapeAnchorParams: anchorBig,
@@ -559,6 +584,7 @@ async function main(): Promise<void> {
     pplChangeAbstainingPct: r2((100 * (pplAbstain - pplAnchor)) / pplAnchor),
     heldOutAbstainedShare: r4(heldAbstain.filter(Boolean).length / heldAbstain.length),
     questionsRoutedShare: r4(questionsAnswered),
+    accRoutedAbstaining: r4(accRoutedAbstaining),
     forgetVictimBefore: r4(victimBefore.acc),
     forgetVictimAfter: r4(victimAfter.acc),
     forgetVictimAnchor: r4(victimAnchor.acc),
@@ -596,7 +622,7 @@ async function main(): Promise<void> {
     ['exact match: dense 2x (facts in training)', dense ? `${(100 * dense.acc).toFixed(1)}%  (${dense.params} params, ${dense.seconds.toFixed(0)} s)` : 'skipped'],
     ['exact match: famous people, anchor', `${(100 * accFamous.acc).toFixed(1)}%`],
     ['held-out ppl: anchor / + memory', `${pplAnchor.toFixed(3)} / ${pplMemory.toFixed(3)} (${figures.pplChangePct}%)`],
-    ['held-out ppl, router abstaining < cos ' + ABSTAIN, `${pplAbstain.toFixed(3)} (${figures.pplChangeAbstainingPct}%; abstained on ${(100 * figures.heldOutAbstainedShare).toFixed(0)}% of generic, ${(100 * (1 - questionsAnswered)).toFixed(0)}% of questions)`],
+    ['held-out ppl, router abstaining < cos ' + ABSTAIN, `${pplAbstain.toFixed(3)} (${figures.pplChangeAbstainingPct}%; abstained on ${(100 * figures.heldOutAbstainedShare).toFixed(0)}% of generic, ${(100 * (1 - questionsAnswered)).toFixed(0)}% of questions; exact match then ${(100 * accRoutedAbstaining).toFixed(1)}%)`],
     ['forget: victim before / after / anchor', `${(100 * victimBefore.acc).toFixed(0)}% / ${(100 * victimAfter.acc).toFixed(0)}% / ${(100 * victimAnchor.acc).toFixed(0)}%`],
     ['forget: neighbours before / after', `${(100 * neighboursBefore.acc).toFixed(1)}% / ${(100 * neighboursAfter.acc).toFixed(1)}% (${neighbours.length} people)`],
     ['fetch cold / warm / RAM tier (ms)', `${figures.fetchColdMs} / ${figures.fetchWarmMs} / ${figures.fetchRamTierMs}`],
@@ -604,7 +630,7 @@ async function main(): Promise<void> {
     ['write', `${write.steps} steps, ${writeSeconds.toFixed(1)} s, loss ${write.firstLoss.toFixed(2)} → ${write.finalLoss.toFixed(2)}`],
     ['bank file', `${(bankBytes / 1024).toFixed(0)} KiB`],
     ['512d×8L shape: path fetch cold / warm', big ? `${big.pathFetchColdMs} / ${big.pathFetchWarmMs} ms vs decode step ${big.decodeStepMs} ms (no memory ${big.decodeStepNoMemoryMs}) → ${big.fetchShareColdPct}% / ${big.fetchShareWarmPct}%` : 'skipped'],
-    ['1e9 bank cold reads (median/p95/max ms)', big ? `${big.coldReadMsMedian} / ${big.coldReadMsP95} / ${big.coldReadMsMax} (${big.parameters} params, ${big.apparentGiB} GiB sparse, ${big.onDiskMiB} MiB used, cache dropped: ${big.pageCacheDropped})` : 'skipped'],
+    ['1e9 bank cold reads (median/p95/max ms)', big ? `${big.coldReadMsMedian} / ${big.coldReadMsP95} / ${big.coldReadMsMax}; raw pread ${big.rawPreadMsMedian} / ${big.rawPreadMsP95} (${big.parameters} params, ${big.apparentGiB} GiB sparse, ${big.onDiskMiB} MiB used, cache dropped: ${big.pageCacheDropped})` : 'skipped'],
   ];
   const w = Math.max(...rows.map((r) => r[0].length));
   process.stdout.write(`\nParametric memory bench (seed ${SEED}, ${PEOPLE} people, anchor ${HIDDEN}d×${LAYERS}L, tree ${LEVELS}×${BRANCHING}, ranks ${RANKS.join('/')})\n`);

@@ -2,6 +2,7 @@
 // k^l fixed-size, 4 KiB-aligned block slots. Each slot = payload (per layer gate [r,d],
 // up [r,d], down [d,r]) + a 16-byte trailer (magic, crc32 of the payload, generation,
 // flags). A slot that was never written reads back as zeros (sparse files stay sparse).
+import * as zlib from 'node:zlib';
 import { ParametricError, ParametricErrorCode } from '../parametric.error';
 
 export const BANK_MAGIC = 'ENGRAMBK';
@@ -132,7 +133,11 @@ const CRC_TABLE = (() => {
   return t;
 })();
 
+const nativeCrc32 = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
+
 export function crc32(bytes: Uint8Array, start = 0, end = bytes.length): number {
+  // zlib.crc32 (Node ≥ 20.15) is the same IEEE polynomial, ~50x faster than the table loop.
+  if (nativeCrc32) return nativeCrc32(bytes.subarray(start, end)) >>> 0;
   let c = 0xffffffff;
   for (let i = start; i < end; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;

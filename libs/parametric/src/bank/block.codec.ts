@@ -38,6 +38,19 @@ export function decodeBlock(payload: Buffer, rank: number, hidden: number, layer
     }
     return block;
   }
+  if (dtype === 'f16' && payload.byteOffset % 2 === 0) {
+    const halves = new Uint16Array(payload.buffer, payload.byteOffset, 3 * layers * per);
+    const table = halfTable();
+    for (let l = 0; l < layers; l++) {
+      const o = 3 * l * per;
+      for (let i = 0; i < per; i++) {
+        block.gate[l * per + i] = table[halves[o + i]];
+        block.up[l * per + i] = table[halves[o + per + i]];
+        block.down[l * per + i] = table[halves[o + 2 * per + i]];
+      }
+    }
+    return block;
+  }
   const get = (i: number) => (dtype === 'f16' ? fromHalf(payload.readUInt16LE(i * 2)) : payload.readFloatLE(i * 4));
   for (let l = 0; l < layers; l++) {
     for (let i = 0; i < per; i++) {
@@ -114,6 +127,17 @@ export function toHalf(value: number): number {
   let half = sign | (e << 10) | (mant >>> 13);
   if (mant & 0x1000 && (mant & 0x2fff)) half++;
   return half;
+}
+
+let HALF_TABLE: Float32Array | null = null;
+
+/** All 65,536 half values as float32 (256 KiB, built once): decoding is one lookup. */
+function halfTable(): Float32Array {
+  if (!HALF_TABLE) {
+    HALF_TABLE = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) HALF_TABLE[h] = fromHalf(h);
+  }
+  return HALF_TABLE;
 }
 
 export function fromHalf(h: number): number {
