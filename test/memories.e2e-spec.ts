@@ -1,3 +1,4 @@
+import { AccessRecorder } from '@engram/core';
 import { createE2eHarness, E2eHarness } from '@engram/testing';
 
 describe('plaintext memories over HTTP', () => {
@@ -45,6 +46,17 @@ describe('plaintext memories over HTTP', () => {
     expect(res.body.results[0]).toMatchObject({ text: 'Alice moved to Lisbon in 2021', kind: 'fact', score: expect.any(Number) });
     expect(res.body.results[0].explain).toEqual(expect.objectContaining({ fusion: expect.any(Object), priors: expect.any(Object) }));
     expect(res.body.results.length).toBeLessThanOrEqual(2);
+  });
+
+  it('counts how often search returns a memory, without a new version', async () => {
+    const found = await search({ query: 'Which city does Alice live in?', topK: 1 }).expect(200);
+    const id = found.body.results[0].id;
+    await search({ query: 'Alice Lisbon', topK: 1 }).expect(200);
+    await h.app.get(AccessRecorder).flush();
+    const memory = await h.http.get(`/v1/cubes/${cubeId}/memories/${id}`).set(auth()).expect(200);
+    expect(memory.body.accessCount).toBeGreaterThanOrEqual(2);
+    expect(memory.body.lastAccessedAt).toEqual(expect.any(String));
+    expect(memory.body.version).toBe(1);
   });
 
   it('applies filters', async () => {

@@ -13,6 +13,7 @@ import { CubeIndexManager } from './memories/cube-index.manager';
 import { EmbedderRegistry } from './memories/embedder.registry';
 import { MemoryService } from './memories/memory.service';
 import { SearchService } from './memories/search.service';
+import { AccessRecorder } from './memories/access-recorder';
 import { ActivationStore } from './inference/activation.store';
 import { ChatCompletionService } from './inference/chat-completion.service';
 import { KvCacheService } from './inference/kv-cache.service';
@@ -20,7 +21,7 @@ import { MemoryChangeListener } from './inference/memory-change.listener';
 import { ModelRuntime } from './inference/model.runtime';
 import { ModelService } from './inference/model.service';
 
-const SERVICES = [AccessService, AuditService, AuditQueryService, AuthenticationService, TenantService, ApiKeyService, CubeService, JobQueueService, EmbedderRegistry, CubeIndexManager, MemoryService, SearchService, ModelRuntime, ActivationStore, ModelService, KvCacheService, ChatCompletionService, MemoryChangeListener];
+const SERVICES = [AccessService, AuditService, AuditQueryService, AuthenticationService, TenantService, ApiKeyService, CubeService, JobQueueService, EmbedderRegistry, CubeIndexManager, MemoryService, SearchService, AccessRecorder, ModelRuntime, ActivationStore, ModelService, KvCacheService, ChatCompletionService, MemoryChangeListener];
 
 /** The domain services on top of persistence; shared by the server, the worker and the CLI. */
 @Module({})

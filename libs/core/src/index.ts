@@ -25,6 +25,7 @@ export * from './memories/memory-filter.parser';
 export * from './memories/cube-index.manager';
 export * from './memories/memory.service';
 export * from './memories/search.service';
+export * from './memories/access-recorder';
 export * from './errors/runtime-error.mapper';
 export * from './dtos/model.dto';
 export * from './dtos/kv-cache.dto';

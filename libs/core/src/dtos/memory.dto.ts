@@ -163,6 +163,8 @@ export class MemoryResponseDto {
   @ApiProperty() createdAt: string;
   @ApiProperty() updatedAt: string;
   @ApiProperty({ nullable: true }) expiredAt: string | null;
+  @ApiProperty({ description: 'how often search returned it' }) accessCount: number;
+  @ApiProperty({ nullable: true }) lastAccessedAt: string | null;
 }
 
 export class SearchResultDto {
@@ -214,6 +216,8 @@ export function mapMemory(m: MemoryRecord): MemoryResponseDto {
     createdAt: m.createdAt.toISOString(),
     updatedAt: m.updatedAt.toISOString(),
     expiredAt: iso(m.expiredAt),
+    accessCount: m.accessCount,
+    lastAccessedAt: iso(m.lastAccessedAt),
   };
 }
 

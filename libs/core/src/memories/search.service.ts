@@ -3,6 +3,7 @@ import { MemoryFilter } from '@engram/plaintext';
 import { AccessService } from '../auth/access.service';
 import { Permission } from '../auth/permission';
 import { mapSearchResult, SearchDto, SearchResultDto } from '../dtos/memory.dto';
+import { AccessRecorder } from './access-recorder';
 import { CubeIndexManager } from './cube-index.manager';
 import { EmbedderRegistry } from './embedder.registry';
 import { parseMemoryFilter } from './memory-filter.parser';
@@ -15,6 +16,7 @@ export class SearchService {
     private readonly access: AccessService,
     private readonly embedders: EmbedderRegistry,
     private readonly indexes: CubeIndexManager,
+    private readonly accesses: AccessRecorder,
   ) {}
 
   async search(ctx: RequestContext, cubeId: string, dto: SearchDto): Promise<{ results: SearchResultDto[] }> {
@@ -35,6 +37,7 @@ export class SearchService {
       if (!record) continue;
       results.push(mapSearchResult(record, round(hit.score), dto.explain ? hit.explain : undefined));
     }
+    this.accesses.record(results.map((r) => r.id));
     return { results };
   }
 }

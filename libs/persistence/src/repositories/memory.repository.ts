@@ -462,6 +462,19 @@ export class MemoryRepository {
     });
   }
 
+  /**
+   * Counts retrievals (access_count, last_accessed_at). Not a content change: the change
+   * sequence and version stay, so indexes do not reload for it.
+   */
+  async recordAccess(counts: Map<string, number>): Promise<void> {
+    if (counts.size === 0) return;
+    await this.db.query(
+      `UPDATE memories m SET access_count = m.access_count + a.n, last_accessed_at = now()
+         FROM unnest($1::uuid[], $2::int[]) AS a(id, n) WHERE m.id = a.id`,
+      [[...counts.keys()], [...counts.values()]],
+    );
+  }
+
   async history(cubeId: string, id: string): Promise<MemoryVersionRecord[]> {
     const rows = await queryRows<Row>(this.db,
       `SELECT v.version, v.action, v.actor_type, v.actor_id, v.request_id, v.old_values, v.new_values, v.reason, v.at
