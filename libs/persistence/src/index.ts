@@ -17,3 +17,4 @@ export * from './repositories/sql';
 export * from './repositories/memory.repository';
 export * from './repositories/model.repository';
 export * from './repositories/kv-cache.repository';
+export * from './repositories/bank.repository';

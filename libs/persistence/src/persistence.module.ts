@@ -12,6 +12,7 @@ import { TenantRepository } from './repositories/tenant.repository';
 import { MemoryRepository } from './repositories/memory.repository';
 import { ModelRepository } from './repositories/model.repository';
 import { KvCacheRepository } from './repositories/kv-cache.repository';
+import { BankRepository } from './repositories/bank.repository';
 
 const REPOSITORIES = [
   TenantRepository,
@@ -24,6 +25,7 @@ const REPOSITORIES = [
   MemoryRepository,
   ModelRepository,
   KvCacheRepository,
+  BankRepository,
 ];
 
 /** Provides the config, the database (embedded or external, migrated) and every repository. */
