@@ -361,15 +361,20 @@ async function main(): Promise<void> {
   const cold: number[] = [];
   const warm: number[] = [];
   const ramOnly: number[] = [];
+  const repeat: number[] = [];
   for (let rep = 0; rep < 5; rep++) {
     for (const path of samplePaths) {
       store.invalidate();
       let t = performance.now();
       store.fetch(path);
       cold.push(performance.now() - t);
+      store.dropPathCache();
       t = performance.now();
       store.fetch(path);
       warm.push(performance.now() - t);
+      t = performance.now();
+      store.fetch(path);
+      repeat.push(performance.now() - t);
       t = performance.now();
       store.block(1, path[0]);
       ramOnly.push(performance.now() - t);
@@ -480,13 +485,18 @@ async function main(): Promise<void> {
     const pathOf = (node: number) => [Math.floor(node / 256), Math.floor(node / 16), node];
     const coldPath: number[] = [];
     const warmPath: number[] = [];
+    const repeatPath: number[] = [];
     for (const node of picks) {
       let t = performance.now();
       bigStore.fetch(pathOf(node));
       coldPath.push(performance.now() - t);
+      bigStore.dropPathCache();
       t = performance.now();
       bigStore.fetch(pathOf(node));
       warmPath.push(performance.now() - t);
+      t = performance.now();
+      bigStore.fetch(pathOf(node));
+      repeatPath.push(performance.now() - t);
     }
     const mem = bigStore.fetch(pathOf(picks[0]));
     bigStore.bank.close();
@@ -543,10 +553,12 @@ async function main(): Promise<void> {
       pathFetchColdMs: r2(median(coldPath)),
       pathFetchColdMsP95: r2(pct(coldPath, 0.95)),
       pathFetchWarmMs: r2(median(warmPath)),
+      pathFetchRepeatMs: r4(median(repeatPath)),
       decodeStepMs: r2(median(bigDecode)),
       decodeStepNoMemoryMs: r2(median(bigDecodeNoMem)),
       fetchShareColdPct: r2((100 * median(coldPath)) / median(bigDecode)),
       fetchShareWarmPct: r2((100 * median(warmPath)) / median(bigDecode)),
+      fetchShareRepeatPct: r4((100 * median(repeatPath)) / median(bigDecode)),
       diskTier: JSON.stringify(bigStore.metrics.disk),
     };
   }
@@ -602,6 +614,7 @@ async function main(): Promise<void> {
     fetchColdMs: r4(median(cold)),
     fetchWarmMs: r4(median(warm)),
     fetchRamTierMs: r4(median(ramOnly)),
+    fetchRepeatPathMs: r4(median(repeat)),
     attachMs: r4(median(attach)),
     decodeStepMs: r4(median(decode)),
     fetchAttachShareColdPct: r2((100 * (median(cold) + median(attach))) / median(decode)),
@@ -625,11 +638,11 @@ async function main(): Promise<void> {
     ['held-out ppl, router abstaining < cos ' + ABSTAIN, `${pplAbstain.toFixed(3)} (${figures.pplChangeAbstainingPct}%; abstained on ${(100 * figures.heldOutAbstainedShare).toFixed(0)}% of generic, ${(100 * (1 - questionsAnswered)).toFixed(0)}% of questions; exact match then ${(100 * accRoutedAbstaining).toFixed(1)}%)`],
     ['forget: victim before / after / anchor', `${(100 * victimBefore.acc).toFixed(0)}% / ${(100 * victimAfter.acc).toFixed(0)}% / ${(100 * victimAnchor.acc).toFixed(0)}%`],
     ['forget: neighbours before / after', `${(100 * neighboursBefore.acc).toFixed(1)}% / ${(100 * neighboursAfter.acc).toFixed(1)}% (${neighbours.length} people)`],
-    ['fetch cold / warm / RAM tier (ms)', `${figures.fetchColdMs} / ${figures.fetchWarmMs} / ${figures.fetchRamTierMs}`],
+    ['fetch cold / warm blocks / repeated path / RAM-tier block (ms)', `${figures.fetchColdMs} / ${figures.fetchWarmMs} / ${figures.fetchRepeatPathMs} / ${figures.fetchRamTierMs}`],
     ['decode step / fetch+attach share', `${figures.decodeStepMs} ms / cold ${figures.fetchAttachShareColdPct}% warm ${figures.fetchAttachShareWarmPct}%`],
     ['write', `${write.steps} steps, ${writeSeconds.toFixed(1)} s, loss ${write.firstLoss.toFixed(2)} → ${write.finalLoss.toFixed(2)}`],
     ['bank file', `${(bankBytes / 1024).toFixed(0)} KiB`],
-    ['512d×8L shape: path fetch cold / warm', big ? `${big.pathFetchColdMs} / ${big.pathFetchWarmMs} ms vs decode step ${big.decodeStepMs} ms (no memory ${big.decodeStepNoMemoryMs}) → ${big.fetchShareColdPct}% / ${big.fetchShareWarmPct}%` : 'skipped'],
+    ['512d×8L shape: path fetch cold / warm / repeat', big ? `${big.pathFetchColdMs} / ${big.pathFetchWarmMs} / ${big.pathFetchRepeatMs} ms vs decode step ${big.decodeStepMs} ms (no memory ${big.decodeStepNoMemoryMs}) → ${big.fetchShareColdPct}% / ${big.fetchShareWarmPct}% / ${big.fetchShareRepeatPct}%` : 'skipped'],
     ['1e9 bank cold reads (median/p95/max ms)', big ? `${big.coldReadMsMedian} / ${big.coldReadMsP95} / ${big.coldReadMsMax}; raw pread ${big.rawPreadMsMedian} / ${big.rawPreadMsP95} (${big.parameters} params, ${big.apparentGiB} GiB sparse, ${big.onDiskMiB} MiB used, cache dropped: ${big.pageCacheDropped})` : 'skipped'],
   ];
   const w = Math.max(...rows.map((r) => r[0].length));

@@ -156,7 +156,7 @@ describe('BlockStore', () => {
     const b1 = block(2, 1);
     const b2 = block(3, 2);
     bank.commit([{ level: 1, node: 1, block: b1 }, { level: 2, node: 4, block: b2 }]);
-    const store = new BlockStore(bank, { ramLevels: 1, cacheBytes: 2 * 3 * 4 * 2 * 4 * 3 });
+    const store = new BlockStore(bank, { ramLevels: 1, cacheBytes: 2 * 3 * 4 * 2 * 4 * 3, pathCache: 0 });
     const m = store.fetch([1, 4]);
     expect(m.rank).toBe(5);
     expect(m).toEqual(concatBlocks([b1, b2], 4, 2));
@@ -170,6 +170,22 @@ describe('BlockStore', () => {
     expect(store.metrics.disk.misses).toBe(4);
     expect(store.metrics.disk.evictions).toBeGreaterThan(0);
     expect(() => store.fetch([0, 4])).toThrow(/not a child/);
+    bank.close();
+  });
+
+  it('serves a repeated path from the path cache until a write invalidates it', () => {
+    const bank = BankFile.create(join(dir, 'p.bin'), init);
+    bank.commit([{ level: 2, node: 4, block: block(3, 2) }]);
+    const store = new BlockStore(bank, { pathCache: 2 });
+    const first = store.fetch([1, 4]);
+    expect(store.fetch([1, 4])).toBe(first);
+    expect(store.metrics.path.hits).toBe(1);
+    const next = block(3, 9);
+    bank.commit([{ level: 2, node: 4, block: next }]);
+    store.invalidate([{ level: 2, node: 4 }]);
+    const again = store.fetch([1, 4]);
+    expect(again).not.toBe(first);
+    expect(again.gate.subarray(2 * 4, 5 * 4)).toEqual(next.gate.subarray(0, 3 * 4));
     bank.close();
   });
 

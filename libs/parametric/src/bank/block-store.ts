@@ -23,6 +23,11 @@ export interface BlockStoreOptions {
   ramLevels?: number;
   /** LRU budget for the deep levels (default 64 MiB). */
   cacheBytes?: number;
+  /**
+   * Concatenated paths kept ready (default 4): the turns of one conversation route to the
+   * same path, so a repeated fetch costs no copy.
+   */
+  pathCache?: number;
 }
 
 const blockBytes = (b: MemoryBlock): number => (b.gate.byteLength + b.up.byteLength + b.down.byteLength);
@@ -33,18 +38,22 @@ export class BlockStore {
   private readonly ram = new Map<string, MemoryBlock>();
   private readonly lru = new Map<string, MemoryBlock>();
   private lruBytes = 0;
-  readonly metrics: { ram: TierMetrics; disk: TierMetrics };
+  private readonly pathCacheSize: number;
+  private readonly paths = new Map<string, MemoryBlock>();
+  readonly metrics: { ram: TierMetrics; disk: TierMetrics; path: TierMetrics };
 
   constructor(readonly bank: BankFile, options: BlockStoreOptions = {}) {
     this.ramLevels = Math.min(options.ramLevels ?? 1, bank.header.levels);
     this.cacheBytes = options.cacheBytes ?? 64 * 1024 * 1024;
     const zero = (): TierMetrics => ({ hits: 0, misses: 0, bytesRead: 0, bytesResident: 0, evictions: 0 });
-    this.metrics = { ram: zero(), disk: zero() };
+    this.pathCacheSize = options.pathCache ?? 4;
+    this.metrics = { ram: zero(), disk: zero(), path: zero() };
     this.loadRamTier();
   }
 
   /** (Re)loads the RAM tier, e.g. after a write committed a new generation. */
   loadRamTier(): void {
+    this.dropPathCache();
     this.ram.clear();
     this.metrics.ram.bytesResident = 0;
     for (let level = 1; level <= this.ramLevels; level++) {
@@ -62,6 +71,7 @@ export class BlockStore {
 
   /** Drops cached deep blocks (after a write, or to measure cold reads). */
   invalidate(keys?: ReadonlyArray<{ level: number; node: number }>): void {
+    this.dropPathCache();
     if (!keys) {
       this.lru.clear();
       this.lruBytes = 0;
@@ -76,6 +86,11 @@ export class BlockStore {
       }
     }
     this.metrics.disk.bytesResident = this.lruBytes;
+  }
+
+  dropPathCache(): void {
+    this.paths.clear();
+    this.metrics.path.bytesResident = 0;
   }
 
   block(level: number, node: number): MemoryBlock {
@@ -112,7 +127,7 @@ export class BlockStore {
     return r.block;
   }
 
-  /** One block per level along `path` (level 1..p node indices), concatenated along R. */
+  /** One block per level along `path` (level 1..p node indices), concatenated along R. Read-only: it may be shared with later fetches. */
   fetch(path: readonly number[]): MemoryBlock {
     const { levels, hidden, layers } = this.bank.header;
     if (path.length !== levels) throw new ParametricError(ParametricErrorCode.PathOutsideTree, `path of ${path.length} levels for a bank of ${levels}`);
@@ -120,7 +135,27 @@ export class BlockStore {
     for (let l = 1; l < path.length; l++) {
       if (Math.floor(path[l] / k) !== path[l - 1]) throw new ParametricError(ParametricErrorCode.PathOutsideTree, `node ${path[l]} at level ${l + 1} is not a child of ${path[l - 1]}`);
     }
-    return concatBlocks(path.map((node, i) => this.block(i + 1, node)), hidden, layers);
+    const key = path.join('/');
+    const hit = this.paths.get(key);
+    if (hit) {
+      this.paths.delete(key);
+      this.paths.set(key, hit);
+      this.metrics.path.hits++;
+      return hit;
+    }
+    this.metrics.path.misses++;
+    const m = concatBlocks(path.map((node, i) => this.block(i + 1, node)), hidden, layers);
+    if (this.pathCacheSize > 0) {
+      this.paths.set(key, m);
+      this.metrics.path.bytesResident += blockBytes(m);
+      while (this.paths.size > this.pathCacheSize) {
+        const [oldKey, old] = this.paths.entries().next().value as [string, MemoryBlock];
+        this.paths.delete(oldKey);
+        this.metrics.path.bytesResident -= blockBytes(old);
+        this.metrics.path.evictions++;
+      }
+    }
+    return m;
   }
 }
 
