@@ -68,6 +68,16 @@ describe('bad input', () => {
     expect(fields).toEqual(expect.arrayContaining(['scopes', 'cubeIds', 'expiresAt']));
   });
 
+  it('refuses a key limited to a cube of another tenant', async () => {
+    const tenant = await h.factory.tenant();
+    const res = await h.http
+      .post(`/v1/admin/tenants/${tenant.id}/keys`)
+      .set('Authorization', `Bearer ${h.adminToken}`)
+      .send({ scopes: ['memories:read'], cubeIds: [cubeId] });
+    expect(res.status).toBe(400);
+    expect(res.body.error.details).toEqual([expect.objectContaining({ field: 'cubeIds' })]);
+  });
+
   it('rejects a malformed cursor and limit', async () => {
     expect((await h.http.get('/v1/cubes').query({ cursor: 'garbage' }).set(auth())).status).toBe(400);
     expect((await h.http.get('/v1/cubes').query({ limit: 0 }).set(auth())).status).toBe(400);

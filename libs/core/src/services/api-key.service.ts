@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { ApiKeyRepository, TenantRepository } from '@engram/persistence';
+import { ApiKeyRepository, CubeRepository, TenantRepository } from '@engram/persistence';
 import { AccessService } from '../auth/access.service';
 import { Permission } from '../auth/permission';
 import { hashSecret, newApiKey } from '../auth/secret';
@@ -14,6 +14,7 @@ export class ApiKeyService {
     private readonly access: AccessService,
     private readonly tenants: TenantRepository,
     private readonly keys: ApiKeyRepository,
+    private readonly cubes: CubeRepository,
     private readonly audit: AuditService,
   ) {}
 
@@ -22,6 +23,13 @@ export class ApiKeyService {
     await this.requireTenant(tenantId);
     if (dto.expiresAt && dto.expiresAt.getTime() <= Date.now()) {
       throw EngramError.validation([{ field: 'expiresAt', problems: ['expiresAt must be in the future'] }]);
+    }
+    if (dto.cubeIds?.length) {
+      const missing: string[] = [];
+      for (const cubeId of new Set(dto.cubeIds)) if (!(await this.cubes.getLive(tenantId, cubeId))) missing.push(cubeId);
+      if (missing.length) {
+        throw EngramError.validation([{ field: 'cubeIds', problems: [`not cubes of this tenant: ${missing.join(', ')}`] }]);
+      }
     }
     const { key, prefix } = newApiKey();
     const record = await this.keys.create({
