@@ -80,7 +80,7 @@ const DAY = 86_400_000;
  * there are at most this many of them; above, the HNSW walk with the filter finds enough
  * admitted neighbours without exploring most of the graph.
  */
-const EXACT_FILTER_MAX = 4096;
+const EXACT_FILTER_MAX = 8192;
 const SELECTIVITY_SAMPLE = 256;
 const MIN_DENSE_SPAN = 0.2;
 
@@ -197,7 +197,10 @@ export class CubeIndex {
     const predicate = compileFilter(options.filter);
     const restricts = filterRestricts(options.filter) || this.nonActive > 0;
     const records = this.records;
+    const base = restricts ? this.filterBase(options.filter) : null;
+    const mask = base?.mask;
     const admits = (slot: number): boolean => {
+      if (mask !== undefined && mask[slot] !== 1) return false;
       const rec = records[slot];
       return rec !== undefined && (!restricts || predicate(rec.attrs));
     };
@@ -252,7 +255,7 @@ export class CubeIndex {
     }
 
     if (useDense) {
-      this.denseSearch(queryVector, pool, restricts ? admits : null, options.filter).forEach((hit, rank) => {
+      this.denseSearch(queryVector, pool, restricts ? admits : null, base?.slots ?? null).forEach((hit, rank) => {
         const c = candidate(hit.slot);
         c.denseRank = rank + 1;
       });
@@ -405,7 +408,7 @@ export class CubeIndex {
     vector: ArrayLike<number>,
     k: number,
     admits: ((slot: number) => boolean) | null,
-    filter: MemoryFilter | undefined,
+    base: readonly number[] | null,
   ): { slot: number; similarity: number }[] {
     const toSlots = (hits: DenseHit[]) =>
       hits.flatMap((h) => {
@@ -413,7 +416,6 @@ export class CubeIndex {
         return slot === undefined ? [] : [{ slot, similarity: h.similarity }];
       });
     if (admits === null) return toSlots(this.dense.search(vector, k));
-    const base = this.filterBase(filter);
     if (base !== null && base.length <= EXACT_FILTER_MAX) return this.exactDense(vector, k, base, admits);
     const share = this.admittedShare(admits);
     if (share * this.size <= EXACT_FILTER_MAX) return this.exactDense(vector, k, base ?? this.slotByLabel.values(), admits);
@@ -483,11 +485,11 @@ export class CubeIndex {
   }
 
   /**
-   * The slots a filter can only admit from, when it names sessions, kinds, roles or tags:
-   * the smallest of those lists (or their union within one field). Null when the filter
-   * has none of these fields, and the whole cube has to be considered.
+   * The documents a filter can only admit from, when it names sessions, kinds, roles or
+   * tags: the intersection of those fields (each field the union of its lists), as a list
+   * and a membership mask over slots. Null when the filter names none of these fields.
    */
-  private filterBase(filter: MemoryFilter | undefined): number[] | null {
+  private filterBase(filter: MemoryFilter | undefined): { slots: number[]; mask: Uint8Array } | null {
     if (!filter) return null;
     const fields: number[][] = [];
     if (filter.sessionIds) {
@@ -496,17 +498,29 @@ export class CubeIndex {
         return n === undefined ? [] : this.sessionSlots[n];
       }));
     }
-    const union = (prefix: string, values: readonly string[] | undefined): void => {
-      if (values) fields.push(values.flatMap((v) => this.attributeSlots.get(prefix + v) ?? []));
-    };
-    union('k:', filter.kinds);
-    union('r:', filter.roles);
-    if (filter.tagsAny && filter.tagsAny.length > 0) union('t:', filter.tagsAny);
-    if (filter.tagsAll) for (const tag of filter.tagsAll) union('t:', [tag]);
+    const union = (prefix: string, values: readonly string[]): number[] =>
+      values.flatMap((v) => this.attributeSlots.get(prefix + v) ?? []);
+    if (filter.kinds) fields.push(union('k:', filter.kinds));
+    if (filter.roles) fields.push(union('r:', filter.roles));
+    if (filter.tagsAny && filter.tagsAny.length > 0) fields.push(union('t:', filter.tagsAny));
+    if (filter.tagsAll) for (const tag of new Set(filter.tagsAll)) fields.push(union('t:', [tag]));
     if (fields.length === 0) return null;
-    let base = fields[0];
-    for (const f of fields) if (f.length < base.length) base = f;
-    return base;
+    fields.sort((a, b) => a.length - b.length);
+    // mask[slot] = number of fields (so far) the slot is in, counting each field once.
+    const mask = new Uint8Array(this.records.length);
+    fields.forEach((field, i) => {
+      for (const slot of field) if (mask[slot] === i) mask[slot] = i + 1;
+    });
+    const n = fields.length;
+    const slots: number[] = [];
+    for (const slot of fields[0]) {
+      if (mask[slot] === n) {
+        slots.push(slot);
+        mask[slot] = 255; // listed once even if the first field named it twice
+      }
+    }
+    for (let i = 0; i < mask.length; i++) mask[i] = mask[i] === 255 ? 1 : 0;
+    return { slots, mask };
   }
 
   private sessionNumber(id: string): number {
