@@ -107,6 +107,43 @@ describe('CubeIndex', () => {
     expect(common.every((l) => l % 50 !== 0)).toBe(true);
   });
 
+  it('admits exactly the documents a filter matches, whichever search path it takes', () => {
+    // Deterministic pseudo-random attributes; the expected sets are computed by brute force.
+    let seed = 7;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    const kinds = ['fact', 'episode', 'preference'];
+    const tags = ['a', 'b', 'c', 'd', 'e'];
+    const index = new CubeIndex({ dimension: 64 });
+    const all: IndexDocument[] = [];
+    for (let i = 1; i <= 3000; i++) {
+      const d = doc(i, `memory note ${i} ${tags[i % 5]}`, {
+        kind: kinds[Math.floor(next() * 3)],
+        tags: [tags[Math.floor(next() * 5)], tags[Math.floor(next() * 5)]],
+        sessionId: `s${i % 40}`,
+        observedAt: T0 + Math.floor(next() * 100) * DAY,
+        metadata: { n: i % 7 },
+      });
+      all.push(d);
+    }
+    index.upsertMany(all);
+    for (let i = 1; i <= 3000; i += 97) index.remove(i);
+    const live = all.filter((d) => index.has(d.label));
+    const cases: [object, (d: IndexDocument) => boolean][] = [
+      [{ kinds: ['fact'], tagsAny: ['a', 'b'] }, (d) => d.kind === 'fact' && d.tags!.some((t) => t === 'a' || t === 'b')],
+      [{ tagsAll: ['c', 'd'] }, (d) => d.tags!.includes('c') && d.tags!.includes('d')],
+      [{ sessionIds: ['s3', 's4'], kinds: ['episode', 'fact'] }, (d) => ['s3', 's4'].includes(d.sessionId!) && d.kind !== 'preference'],
+      [{ metadata: { n: { in: [1, 2] } }, observedAfter: T0 + 50 * DAY }, (d) => [1, 2].includes(d.metadata!.n as number) && d.observedAt! >= T0 + 50 * DAY],
+      [{ kinds: ['preference'] }, (d) => d.kind === 'preference'],
+    ];
+    for (const [filter, matches] of cases) {
+      const expected = live.filter(matches).map((d) => d.label).sort((a, b) => a - b);
+      for (const mode of ['hybrid', 'dense', 'lexical'] as const) {
+        const got = search(index, 'memory note', { topK: 3000, filter, ranking: { mode } }).sort((a, b) => a - b);
+        expect({ filter, mode, got }).toEqual({ filter, mode, got: expected });
+      }
+    }
+  });
+
   it('prefers the latest memory when the query asks for the latest', () => {
     const index = new CubeIndex({ dimension: 64 });
     index.upsert(doc(1, 'my personal best 5k time is 25 minutes', { observedAt: T0 }));
