@@ -10,6 +10,7 @@ import { MemoryController } from './controllers/memory.controller';
 import { SystemController } from './controllers/system.controller';
 import { ChatController } from './controllers/chat.controller';
 import { KvCacheController } from './controllers/kv-cache.controller';
+import { BankController } from './controllers/bank.controller';
 import { ModelAdminController } from './controllers/model-admin.controller';
 import { AuthGuard } from './http/auth.guard';
 import { ErrorFilter } from './http/error.filter';
@@ -39,7 +40,7 @@ export class AppModule {
         CoreModule.forRoot(config),
         SchedulerModule.forRoot({ runWorker: options.runWorker }),
       ],
-      controllers: [SystemController, AdminController, CubeController, MemoryController, ModelAdminController, KvCacheController, ChatController],
+      controllers: [SystemController, AdminController, CubeController, MemoryController, ModelAdminController, KvCacheController, BankController, ChatController],
       providers: [
         MetricsService,
         { provide: APP_GUARD, useClass: AuthGuard },

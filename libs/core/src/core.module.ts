@@ -20,8 +20,12 @@ import { KvCacheService } from './inference/kv-cache.service';
 import { MemoryChangeListener } from './inference/memory-change.listener';
 import { ModelRuntime } from './inference/model.runtime';
 import { ModelService } from './inference/model.service';
+import { BankChangeListener } from './parametric/bank-change.listener';
+import { BankJobs } from './parametric/bank-jobs.service';
+import { BankService } from './parametric/bank.service';
+import { BankStore } from './parametric/bank.store';
 
-const SERVICES = [AccessService, AuditService, AuditQueryService, AuthenticationService, TenantService, ApiKeyService, CubeService, JobQueueService, EmbedderRegistry, CubeIndexManager, MemoryService, SearchService, AccessRecorder, ModelRuntime, ActivationStore, ModelService, KvCacheService, ChatCompletionService, MemoryChangeListener];
+const SERVICES = [AccessService, AuditService, AuditQueryService, AuthenticationService, TenantService, ApiKeyService, CubeService, JobQueueService, EmbedderRegistry, CubeIndexManager, MemoryService, SearchService, AccessRecorder, ModelRuntime, ActivationStore, ModelService, KvCacheService, ChatCompletionService, MemoryChangeListener, BankStore, BankService, BankJobs, BankChangeListener];
 
 /** The domain services on top of persistence; shared by the server, the worker and the CLI. */
 @Module({})

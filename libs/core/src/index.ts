@@ -36,3 +36,7 @@ export * from './inference/model.service';
 export * from './inference/kv-cache.service';
 export * from './inference/chat-completion.service';
 export * from './inference/memory-change.listener';
+export * from './dtos/bank.dto';
+export * from './parametric/bank.store';
+export * from './parametric/bank.service';
+export * from './parametric/bank-jobs.service';

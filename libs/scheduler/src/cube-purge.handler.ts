@@ -2,13 +2,13 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
-import { ActivationStore, AuditService, CubePurgePayload, JobName } from '@engram/core';
+import { ActivationStore, AuditService, BankStore, CubePurgePayload, JobName } from '@engram/core';
 import { CubeRepository, JobRecord } from '@engram/persistence';
 import { JobControl, JobHandler } from './job-handler';
 
 /**
  * Hard-deletes a soft-deleted cube and everything it owns: its rows (through
- * ON DELETE CASCADE), its files under `<dataDir>/cubes/<id>` and its KV caches. Idempotent: a cube that
+ * ON DELETE CASCADE), its files under `<dataDir>/cubes/<id>` (parametric banks included) and its KV caches. Idempotent: a cube that
  * is already gone, or a rerun after a crash half way, finishes the same way.
  */
 @Injectable()
@@ -20,6 +20,7 @@ export class CubePurgeHandler implements JobHandler {
     private readonly cubes: CubeRepository,
     private readonly audit: AuditService,
     private readonly activation: ActivationStore,
+    private readonly bankStore: BankStore,
     @Inject(ENGRAM_CONFIG) private readonly config: EngramConfig,
   ) {}
 
@@ -31,6 +32,7 @@ export class CubePurgeHandler implements JobHandler {
       this.logger.warn(`cube ${cubeId} is live again; purge skipped`);
       return;
     }
+    this.bankStore.closeCube(cubeId); // bank files live under the cube folder; their rows go with the cube row
     await fs.rm(path.join(this.config.dataDir, 'cubes', cubeId), { recursive: true, force: true });
     await this.activation.deleteByOwner(cubeId); // KV blobs; their kv_caches rows go with the cube row
     await control.heartbeat({ step: 'files' });

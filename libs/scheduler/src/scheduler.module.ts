@@ -1,9 +1,10 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { BankBuildHandler, BankForgetHandler, BankWriteHandler } from './bank.handlers';
 import { CubePurgeHandler } from './cube-purge.handler';
 import { JOB_HANDLERS } from './job-handler';
 import { JOB_RUNNER_ENABLED, JobRunner } from './job-runner';
 
-const HANDLERS = [CubePurgeHandler];
+const HANDLERS = [CubePurgeHandler, BankBuildHandler, BankWriteHandler, BankForgetHandler];
 
 /** Job handlers and the runner. `runWorker: false` registers the handlers without polling. */
 @Module({})

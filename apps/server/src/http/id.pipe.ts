@@ -19,3 +19,13 @@ export const TenantId = new ResourceIdPipe('tenant');
 export const KeyId = new ResourceIdPipe('api key');
 export const MemoryId = new ResourceIdPipe('memory');
 export const KvCacheId = new ResourceIdPipe('KV cache');
+export const BankId = new ResourceIdPipe('bank');
+
+/** A block address part (level, node) that is not a small non-negative integer names no block: 404. */
+@Injectable()
+export class BlockIndexPipe implements PipeTransform<string, number> {
+  transform(value: string): number {
+    if (!/^\d{1,9}$/.test(value)) throw EngramError.notFound('block');
+    return Number(value);
+  }
+}

@@ -18,10 +18,12 @@ function requiredScope(permission: Permission): Scope | null {
     case Permission.CubeRead:
     case Permission.MemoryRead:
     case Permission.KvCacheRead:
+    case Permission.BankRead:
     case Permission.ModelUse:
       return Scope.MemoriesRead;
     case Permission.MemoryWrite:
     case Permission.KvCacheWrite:
+    case Permission.BankWrite:
       return Scope.MemoriesWrite;
     default:
       return assertUnreachable(permission);

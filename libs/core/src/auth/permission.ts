@@ -19,6 +19,8 @@ export enum Permission {
   MemoryWrite = 'memory.write',
   KvCacheRead = 'kv_cache.read',
   KvCacheWrite = 'kv_cache.write',
+  BankRead = 'bank.read',
+  BankWrite = 'bank.write',
   /** Run a registered model (chat completions). */
   ModelUse = 'model.use',
 }

@@ -64,6 +64,10 @@ export class ChatEngramDto {
   @MaxLength(MAX_TEXT_LENGTH, { message: `memoryText must be at most ${MAX_TEXT_LENGTH} characters` })
   @Matches(/\S/, { message: 'memoryText must not be empty or whitespace' })
   memoryText?: string;
+
+  @ApiPropertyOptional({ description: 'a ready parametric memory bank of the cube: the conversation is routed (one embedding) and the blocks of its path are attached to the model' })
+  @ValidateUUID({ optional: true })
+  bankId?: string;
 }
 
 export class ChatStreamOptionsDto {
@@ -119,6 +123,8 @@ export interface ChatEngramInfoDto {
   cachedTokens: number;
   tiers: string[];
   kvCacheIds: string[];
+  /** Only with `engram.bankId`: the bank, its generation, the routed path (node per level) and the attached rank. */
+  bank?: { id: string; generation: number; path: number[]; rank: number };
   timings: { prefillMs: number; timeToFirstTokenMs: number; decodeTokensPerSecond: number };
 }
 

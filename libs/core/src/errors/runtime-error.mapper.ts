@@ -1,5 +1,6 @@
 import { ActivationError, ActivationErrorCode } from '@engram/activation';
 import { InferenceError, InferenceErrorCode, SafetensorsError } from '@engram/inference';
+import { ParametricError, ParametricErrorCode } from '@engram/parametric';
 import { EngramError } from './engram.error';
 import { assertUnreachable, ErrorCode } from './error-code';
 
@@ -37,6 +38,28 @@ function activationCode(code: ActivationErrorCode): ErrorCode {
   }
 }
 
+function parametricCode(code: ParametricErrorCode): ErrorCode {
+  switch (code) {
+    case ParametricErrorCode.PathOutsideTree: // a block address outside the bank
+      return ErrorCode.NotFound;
+    case ParametricErrorCode.ModelMismatch:
+    case ParametricErrorCode.EmbedderMismatch:
+    case ParametricErrorCode.BlockLocked:
+      return ErrorCode.Conflict;
+    case ParametricErrorCode.InvalidConfig:
+    case ParametricErrorCode.PathOutsideRoot:
+      return ErrorCode.ValidationFailed;
+    case ParametricErrorCode.BankNotFound: // a row without its files: the server's fault, not the caller's
+    case ParametricErrorCode.BankCorrupt:
+    case ParametricErrorCode.BankTruncated:
+    case ParametricErrorCode.ChecksumMismatch:
+    case ParametricErrorCode.WriteFailed:
+      return ErrorCode.Internal;
+    default:
+      return assertUnreachable(code);
+  }
+}
+
 /**
  * Errors of the inference runtime and activation memory as domain errors, so that the
  * one code → HTTP switch (`httpStatusOf`) answers them too. Anything else: unchanged.
@@ -46,6 +69,10 @@ export function asEngramError(error: unknown): unknown {
   if (error instanceof SafetensorsError) return new EngramError(ErrorCode.ModelInvalid, error.message);
   if (error instanceof ActivationError) {
     const code = activationCode(error.code);
+    return new EngramError(code, code === ErrorCode.Internal ? 'internal error' : error.message, { runtimeCode: error.code });
+  }
+  if (error instanceof ParametricError) {
+    const code = parametricCode(error.code);
     return new EngramError(code, code === ErrorCode.Internal ? 'internal error' : error.message, { runtimeCode: error.code });
   }
   return error;

@@ -5,6 +5,7 @@ import { Permission } from '../auth/permission';
 import { ChatCompletionRequestDto } from '../dtos/chat-completion.dto';
 import { EngramError } from '../errors/engram.error';
 import { RequestContext } from '../services/request-context';
+import { BankService } from '../parametric/bank.service';
 import { ActivationStore } from './activation.store';
 import { ChatCompletionService } from './chat-completion.service';
 import { ModelRuntime } from './model.runtime';
@@ -29,7 +30,7 @@ const ownCache = { id: 'c1', cubeId: CUBE, modelId: 'm1', text: 'memory', tokenC
 const lm = { tokenizer: { encode: () => Array.from({ length: 12 }, (_, i) => i), applyChatTemplate: () => 'prompt' } };
 const result = { tokenIds: [1], text: 'ok', finishReason: 'stop', usage: { promptTokens: 12, cachedTokens: 5, completionTokens: 1 }, timings: { prefillMs: 1, timeToFirstTokenMs: 1, decodeMs: 1, decodeTokensPerSecond: 0 } };
 
-function service(overrides: { requireCube?: jest.Mock; prefixFor?: jest.Mock; generate?: jest.Mock; findByText?: jest.Mock } = {}) {
+function service(overrides: { requireCube?: jest.Mock; prefixFor?: jest.Mock; generate?: jest.Mock; findByText?: jest.Mock; routeForChat?: jest.Mock } = {}) {
   const generate = overrides.generate ?? jest.fn().mockResolvedValue(result);
   const access = strictMock<AccessService>({ requireCube: overrides.requireCube ?? jest.fn().mockResolvedValue({ id: CUBE }), requirePermission: jest.fn() });
   const models = strictMock<ModelService>({ resolve: jest.fn().mockResolvedValue(model) });
@@ -39,7 +40,8 @@ function service(overrides: { requireCube?: jest.Mock; prefixFor?: jest.Mock; ge
     prefixFor: overrides.prefixFor ?? jest.fn().mockResolvedValue({ prefix: kv(9), cachedTokens: 9, tiers: ['ram', 'ram', 'disk'] }),
     chunkTokens: 4,
   });
-  return { chat: new ChatCompletionService(access, models, kvCaches, runtime, activation), access, generate };
+  const banks = strictMock<BankService>(overrides.routeForChat ? { routeForChat: overrides.routeForChat } : {});
+  return { chat: new ChatCompletionService(access, models, kvCaches, runtime, activation, banks), access, generate };
 }
 
 const request = (engram?: object) => Object.assign(new ChatCompletionRequestDto(), { model: 'tiny', messages: [{ role: 'user', content: 'hi' }], temperature: 0, ...(engram ? { engram } : {}) });
@@ -66,5 +68,17 @@ describe('ChatCompletionService', () => {
     await chat.complete(ctx, request({ cubeId: CUBE, memoryText: 'someone else’s memory' }));
     expect(prefixFor).not.toHaveBeenCalled();
     expect(generate.mock.calls[0][2].prefix).toBeUndefined();
+  });
+
+  it('attaches the blocks of the routed bank path, reports the path, and prefills instead of reusing KV made without them', async () => {
+    const memory = { rank: 3, gate: new Float32Array(3), up: new Float32Array(3), down: new Float32Array(3) };
+    const routeForChat = jest.fn().mockResolvedValue({ bankId: 'b1', generation: 2, path: [1, 0], memory });
+    const prefixFor = jest.fn();
+    const { chat, generate } = service({ routeForChat, prefixFor });
+    const res = await chat.complete(ctx, request({ cubeId: CUBE, bankId: 'b1' }));
+    expect(routeForChat).toHaveBeenCalledWith(CUBE, 'b1', model, 'hi');
+    expect(generate.mock.calls[0][2]).toMatchObject({ memory, prefix: undefined });
+    expect(prefixFor).not.toHaveBeenCalled();
+    expect(res.engram.bank).toEqual({ id: 'b1', generation: 2, path: [1, 0], rank: 3 });
   });
 });

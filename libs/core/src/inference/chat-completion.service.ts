@@ -15,6 +15,7 @@ import {
 } from '../dtos/chat-completion.dto';
 import { EngramError } from '../errors/engram.error';
 import { RequestContext } from '../services/request-context';
+import { BankService, RoutedBankMemory } from '../parametric/bank.service';
 import { ActivationStore } from './activation.store';
 import { ModelRuntime } from './model.runtime';
 import { ModelService } from './model.service';
@@ -35,6 +36,17 @@ interface MemoryPrefix {
 }
 
 const DEFAULT_MAX_TOKENS = 256;
+/** The routing context is the end of the conversation: recent turns say what is asked. */
+const MAX_ROUTING_CHARS = 4000;
+
+/** The conversation as one text to route through a bank (embedded once per request). */
+function conversationText(dto: ChatCompletionRequestDto): string {
+  return dto.messages.map((m) => m.content).join('\n').slice(-MAX_ROUTING_CHARS);
+}
+
+function bankInfo(bank: RoutedBankMemory): NonNullable<ChatEngramInfoDto['bank']> {
+  return { id: bank.bankId, generation: bank.generation, path: bank.path, rank: bank.memory.rank };
+}
 
 /**
  * OpenAI-compatible chat completions over registered models. Memory goes in front of the
@@ -50,6 +62,7 @@ export class ChatCompletionService {
     private readonly kvCaches: KvCacheRepository,
     private readonly runtime: ModelRuntime,
     private readonly activation: ActivationStore,
+    private readonly banks: BankService,
   ) {}
 
   async complete(ctx: RequestContext, dto: ChatCompletionRequestDto, io: ChatIo = {}): Promise<ChatCompletionResponseDto> {
@@ -63,7 +76,9 @@ export class ChatCompletionService {
     const lm = await this.runtime.load(model);
     const messages: ChatMessage[] = [...memory.texts.map((content) => ({ role: 'system', content })), ...dto.messages.map((m) => ({ role: m.role, content: m.content, ...(m.name ? { name: m.name } : {}) }))];
     const prompt = chatPromptTokens(lm.tokenizer, messages);
-    const { prefix, tiers } = await this.reusablePrefix(lm, prompt, memory.owned);
+    const bank = dto.engram?.bankId ? await this.banks.routeForChat(dto.engram.cubeId, dto.engram.bankId, model, conversationText(dto)) : null;
+    // Cached KV was computed without the bank's blocks: with a bank, the whole prompt is prefilled.
+    const { prefix, tiers } = bank ? { prefix: undefined, tiers: [] } : await this.reusablePrefix(lm, prompt, memory.owned);
 
     const id = `chatcmpl-${randomUUID().replace(/-/g, '')}`;
     const created = Math.floor(Date.now() / 1000);
@@ -82,6 +97,7 @@ export class ChatCompletionService {
       seed: dto.seed,
       stop: dto.stop,
       prefix,
+      memory: bank?.memory,
       signal: io.signal,
       onToken: io.onChunk ? (event) => event.text && io.onChunk!(chunk({ content: event.text })) : undefined,
     });
@@ -96,6 +112,7 @@ export class ChatCompletionService {
       cachedTokens: result.usage.cachedTokens,
       tiers: result.usage.cachedTokens > 0 ? tiers : [],
       kvCacheIds: memory.kvCacheIds,
+      ...(bank ? { bank: bankInfo(bank) } : {}),
       timings: {
         prefillMs: result.timings.prefillMs,
         timeToFirstTokenMs: result.timings.timeToFirstTokenMs,

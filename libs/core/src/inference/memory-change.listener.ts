@@ -1,19 +1,23 @@
 import { Injectable } from '@nestjs/common';
 import { KvCacheRepository } from '@engram/persistence';
+import { BankChangeListener } from '../parametric/bank-change.listener';
 import { ActivationStore } from './activation.store';
 
 /**
  * Told by MemoryService when a memory's text changes or the memory is deleted: drops
- * what was derived from the old text (KV caches, by provenance), rows and blobs alike.
+ * what was derived from the old text (KV caches, by provenance), rows and blobs alike,
+ * and has the bank blocks written from it marked stale.
  */
 @Injectable()
 export class MemoryChangeListener {
   constructor(
     private readonly kvCaches: KvCacheRepository,
     private readonly activation: ActivationStore,
+    private readonly banks: BankChangeListener,
   ) {}
 
   async memoryChanged(cubeId: string, memoryId: string): Promise<void> {
+    await this.banks.memoryChanged(cubeId, memoryId); // parametric memory: blocks written from it become stale
     const entryIds = await this.kvCaches.deleteBySourceMemory(cubeId, memoryId);
     if (entryIds.length === 0) return; // the rows are the truth; no row, no cache to touch
     await this.activation.deleteEntries(entryIds);

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
 import { JobRecord, JobRepository } from '@engram/persistence';
-import { CubePurgePayload, JobName } from './job-names';
+import { BankBuildPayload, BankForgetPayload, BankWritePayload, CubePurgePayload, JobName } from './job-names';
 
 @Injectable()
 export class JobQueueService {
@@ -19,5 +19,24 @@ export class JobQueueService {
       singletonKey: `${JobName.CubePurge}:${payload.cubeId}`,
       maxAttempts: this.config.jobMaxAttempts,
     });
+  }
+
+  /** One build job per bank. */
+  enqueueBankBuild(tenantId: string, payload: BankBuildPayload): Promise<JobRecord> {
+    return this.jobs.enqueue({
+      name: JobName.BankBuild,
+      payload: { ...payload },
+      tenantId,
+      singletonKey: `${JobName.BankBuild}:${payload.bankId}`,
+      maxAttempts: this.config.jobMaxAttempts,
+    });
+  }
+
+  enqueueBankWrite(tenantId: string, payload: BankWritePayload): Promise<JobRecord> {
+    return this.jobs.enqueue({ name: JobName.BankWrite, payload: { ...payload }, tenantId, maxAttempts: this.config.jobMaxAttempts });
+  }
+
+  enqueueBankForget(payload: BankForgetPayload): Promise<JobRecord> {
+    return this.jobs.enqueue({ name: JobName.BankForget, payload: { ...payload }, tenantId: null, maxAttempts: this.config.jobMaxAttempts });
   }
 }

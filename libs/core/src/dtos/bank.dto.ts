@@ -1,0 +1,145 @@
+// Parametric memory banks of a cube (ADR 0302): request and response shapes.
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { BankRecord, BankState } from '@engram/persistence';
+import { ValidateUUID } from './validation';
+
+export const MAX_BANK_LEVELS = 6;
+export const MAX_BANK_BRANCHING = 64;
+export const MAX_BLOCK_RANK = 1024;
+export const MAX_BANK_WRITE_MEMORIES = 1000;
+/** Upper bound on the slots of a bank (sum of k^l), so a request cannot ask for an absurd file. */
+export const MAX_BANK_NODES = 1_200_000;
+
+export class CreateBankDto {
+  @ApiProperty({ description: 'name of a registered model (safetensors): the anchor the blocks belong to' })
+  @IsString()
+  @MaxLength(128)
+  model: string;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: MAX_BANK_LEVELS, default: 4, description: 'tree depth p' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_BANK_LEVELS)
+  levels?: number;
+
+  @ApiPropertyOptional({ minimum: 2, maximum: MAX_BANK_BRANCHING, default: 16, description: 'branching k' })
+  @IsOptional()
+  @IsInt()
+  @Min(2)
+  @Max(MAX_BANK_BRANCHING)
+  branching?: number;
+
+  @ApiPropertyOptional({ type: [Number], description: 'block rank (extra FFN neurons per layer) per level, coarse first; default 16 at every level' })
+  @IsOptional()
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(MAX_BANK_LEVELS)
+  @IsInt({ each: true })
+  @Min(0, { each: true })
+  @Max(MAX_BLOCK_RANK, { each: true })
+  blockSizes?: number[];
+
+  @ApiPropertyOptional({ description: 'embedder that clusters and routes (same shapes as a cube\'s settings.embedder); default: the cube\'s' })
+  @IsOptional()
+  embedder?: unknown;
+}
+
+export class WriteBankDto {
+  @ApiPropertyOptional({ type: [String], maxItems: MAX_BANK_WRITE_MEMORIES, description: 'active memories of the cube to write into their blocks' })
+  @ValidateUUID({ optional: true, each: true })
+  @IsArray()
+  @ArrayMinSize(1, { message: 'memoryIds must hold at least 1 memory id' })
+  @ArrayMaxSize(MAX_BANK_WRITE_MEMORIES)
+  memoryIds?: string[];
+
+  @ApiPropertyOptional({ description: 'first retrain the stale blocks (a memory in them was deleted or edited) without those memories' })
+  @IsOptional()
+  @IsBoolean()
+  rewriteStale?: boolean;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 200, default: 20, description: 'passes over the texts of the trained clusters' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(200)
+  epochs?: number;
+}
+
+export class BankLevelDto {
+  @ApiProperty() level: number;
+  @ApiProperty({ description: 'block rank at this level' }) rank: number;
+  @ApiProperty({ description: 'block slots (k^level)' }) nodes: number;
+  @ApiProperty({ description: 'nodes the tree uses' }) treeNodes: number;
+  @ApiProperty({ description: 'blocks written at least once' }) writtenBlocks: number;
+  @ApiProperty({ description: 'written blocks that hold a deleted or edited memory' }) staleBlocks: number;
+  @ApiProperty() blockParameters: number;
+}
+
+export class BankOccupancyDto {
+  @ApiProperty({ type: [BankLevelDto] }) levels: BankLevelDto[];
+  @ApiProperty({ description: 'memories assigned to leaves' }) texts: number;
+  @ApiProperty({ description: 'memories recorded as deleted' }) deleted: number;
+  @ApiProperty() fileBytes: number;
+  @ApiProperty() parameters: number;
+}
+
+export class BankResponseDto {
+  @ApiProperty() id: string;
+  @ApiProperty() cubeId: string;
+  @ApiProperty({ description: 'registered model name' }) model: string;
+  @ApiProperty() modelFingerprint: string;
+  @ApiProperty() embedderFingerprint: string;
+  @ApiProperty() levels: number;
+  @ApiProperty() branching: number;
+  @ApiProperty({ type: [Number] }) blockSizes: number[];
+  @ApiProperty({ enum: ['building', 'ready', 'failed'] }) state: BankState;
+  @ApiProperty({ description: 'phase, done, total of the build or of the last write' }) progress: Record<string, unknown>;
+  @ApiProperty() generation: number;
+  @ApiProperty({ nullable: true }) jobId: string | null;
+  @ApiProperty({ nullable: true }) error: string | null;
+  @ApiPropertyOptional({ type: BankOccupancyDto, description: 'only on a ready bank, in GET of one bank' }) occupancy?: BankOccupancyDto;
+  @ApiProperty() createdAt: string;
+}
+
+export class BankBlockResponseDto {
+  @ApiProperty() bankId: string;
+  @ApiProperty() level: number;
+  @ApiProperty() node: number;
+  @ApiProperty() rank: number;
+  @ApiProperty({ description: 'false: the block was never written (all zeros, no effect)' }) written: boolean;
+  @ApiProperty() locked: boolean;
+  @ApiProperty({ description: 'holds a memory that was deleted or edited since; rewrite it' }) stale: boolean;
+  @ApiProperty({ type: [String], description: 'provenance: the memories written into the block' }) memoryIds: string[];
+  @ApiProperty({ nullable: true }) generation: number | null;
+  @ApiProperty({ nullable: true }) steps: number | null;
+  @ApiProperty({ nullable: true }) finalLoss: number | null;
+  @ApiProperty({ nullable: true }) writtenAt: string | null;
+}
+
+export class BankJobResponseDto {
+  @ApiProperty() bankId: string;
+  @ApiProperty() jobId: string;
+  @ApiProperty({ enum: ['building', 'ready', 'failed'] }) state: BankState;
+}
+
+export function mapBank(bank: BankRecord, model: string, occupancy?: BankOccupancyDto): BankResponseDto {
+  return {
+    id: bank.id,
+    cubeId: bank.cubeId,
+    model,
+    modelFingerprint: bank.modelFingerprint,
+    embedderFingerprint: bank.embedderFingerprint,
+    levels: bank.levels,
+    branching: bank.branching,
+    blockSizes: bank.ranks,
+    state: bank.state,
+    progress: bank.progress,
+    generation: bank.generation,
+    jobId: bank.jobId,
+    error: bank.error,
+    ...(occupancy ? { occupancy } : {}),
+    createdAt: bank.createdAt.toISOString(),
+  };
+}

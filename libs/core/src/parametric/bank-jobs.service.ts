@@ -1,0 +1,172 @@
+// The work behind the bank jobs (build, write, forget), called by the scheduler's
+// handlers. Every method is idempotent: a rerun after a crash ends in the same state.
+import { Injectable, Logger } from '@nestjs/common';
+import { BankText, ParametricError, ParametricErrorCode, type TextEmbedder } from '@engram/parametric';
+import { BankRecord, BankRepository, JobRecord, MemoryRepository, ModelRepository } from '@engram/persistence';
+import { BankBuildPayload, BankForgetPayload, BankWritePayload } from '../jobs/job-names';
+import { EmbedderRegistry } from '../memories/embedder.registry';
+import { BankStore } from './bank.store';
+
+const PAGE = 500;
+/** Progress rows are written at most this often. */
+const PROGRESS_INTERVAL_MS = 250;
+
+export interface BankJobControl {
+  heartbeat(progress?: Record<string, unknown>): Promise<void>;
+}
+
+@Injectable()
+export class BankJobs {
+  private readonly logger = new Logger('BankJobs');
+
+  constructor(
+    private readonly banks: BankRepository,
+    private readonly memories: MemoryRepository,
+    private readonly modelRows: ModelRepository,
+    private readonly embedders: EmbedderRegistry,
+    private readonly store: BankStore,
+  ) {}
+
+  /** Clusters the cube's active memories and writes the empty bank; the row becomes ready (or failed). */
+  async build(job: JobRecord, control: BankJobControl): Promise<void> {
+    const { bankId } = job.payload as unknown as BankBuildPayload;
+    const bank = await this.banks.getAny(bankId);
+    if (!bank || bank.state !== 'building') return; // deleted, or built by an earlier attempt
+    try {
+      const model = (await this.modelRows.list()).find((m) => m.id === bank.modelId);
+      if (!model) throw new ParametricError(ParametricErrorCode.InvalidConfig, 'the model of the bank is no longer registered');
+      const texts = await this.activeTexts(bank.cubeId);
+      if (!texts.length) throw new ParametricError(ParametricErrorCode.InvalidConfig, 'the cube has no active memories to build a bank from');
+      const embedder = this.embedderOf(bank);
+      const progress = this.progressWriter(bank.id, control);
+      const generation = await this.store.build(
+        bank,
+        { hidden: Number(model.config.hiddenSize), layers: Number(model.config.layers) },
+        embedder,
+        texts,
+        (phase, done, total) => progress({ phase, done, total }),
+      );
+      await progress.flush();
+      if (!(await this.banks.markReady(bank.id, generation, { phase: 'ready', texts: texts.length }))) {
+        this.store.remove(bank); // deleted while it was being built
+      }
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      // A bad configuration does not get better on retry; anything else is retried until attempts run out.
+      const final = (error instanceof ParametricError && error.code === ParametricErrorCode.InvalidConfig) || job.attempts >= job.maxAttempts;
+      if (final) {
+        await this.banks.markFailed(bank.id, message);
+        this.logger.warn(`bank ${bank.id} failed to build: ${message}`);
+        return;
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Trains the blocks on the paths of the memories (anchor frozen); the corpus is these
+   * memories plus every still-active memory the bank already holds, so shared blocks are
+   * rehearsed, not overwritten. Runs under the bank's lock.
+   */
+  async write(job: JobRecord, control: BankJobControl): Promise<void> {
+    const payload = job.payload as unknown as BankWritePayload;
+    const initial = await this.banks.getAny(payload.bankId);
+    if (!initial || initial.state !== 'ready') return;
+    const model = (await this.modelRows.list()).find((m) => m.id === initial.modelId);
+    if (!model) return;
+    const anchor = this.store.anchor(model);
+    try {
+      await this.banks.withLock(initial.id, async () => {
+        const bank = await this.banks.getAny(initial.id);
+        if (!bank || bank.state !== 'ready') return;
+        const progress = this.progressWriter(bank.id, control);
+        const report = await this.store.mutate(bank, async (b) => {
+          const held = new Set<string>(payload.memoryIds);
+          for (const record of b.provenance.blocks.values()) for (const id of record.memoryIds) held.add(id);
+          const corpus = (await this.activeTexts(bank.cubeId)).filter((t) => held.has(t.id));
+          const active = new Set(corpus.map((t) => t.id));
+          const requested = payload.memoryIds.filter((id) => active.has(id)); // deleted since the request: skipped
+          await b.assign(this.embedderOf(bank), corpus);
+          const options = { epochs: payload.epochs ?? undefined, onProgress: (step: number, steps: number, loss: number) => progress({ phase: 'write', done: step, total: steps, loss }) };
+          const rewritten = payload.rewriteStale ? b.rewriteStale(anchor, corpus, options) : null;
+          const written = requested.length ? b.write(anchor, requested, corpus, options) : null;
+          return {
+            generation: b.file.generation,
+            written: requested.length,
+            blocks: (written?.blocks.length ?? 0) + (rewritten?.blocks.length ?? 0),
+            finalLoss: written?.finalLoss ?? rewritten?.finalLoss ?? null,
+          };
+        });
+        await progress.flush();
+        await this.banks.markReady(bank.id, report.generation, { phase: 'written', jobId: job.id, memories: report.written, blocks: report.blocks, finalLoss: report.finalLoss });
+      });
+    } catch (error) {
+      // The bank file keeps its previous generation (journaled commit); say why on the row.
+      await this.banks.recordError(initial.id, `write ${job.id} failed: ${error instanceof Error ? error.message : String(error)}`);
+      throw error;
+    }
+  }
+
+  /** Marks the blocks holding a deleted (or edited) memory stale in every ready bank of the cube. */
+  async forget(job: JobRecord): Promise<void> {
+    const { cubeId, memoryId, deleted } = job.payload as unknown as BankForgetPayload;
+    for (const initial of await this.banks.listByCube(cubeId, ['ready'])) {
+      await this.banks.withLock(initial.id, async () => {
+        const bank = await this.banks.getAny(initial.id);
+        if (!bank || bank.state !== 'ready') return;
+        await this.store.mutate(bank, (b) => (deleted ? b.deleteMemories([memoryId]).length : this.store.markStale(b, memoryId)));
+      });
+    }
+  }
+
+  private embedderOf(bank: BankRecord): TextEmbedder {
+    const embedder = this.embedders.forSettings({ embedder: bank.embedder });
+    if (embedder.fingerprint !== bank.embedderFingerprint) {
+      throw new ParametricError(ParametricErrorCode.EmbedderMismatch, `the embedder of bank ${bank.id} changed (now ${embedder.fingerprint}, built with ${bank.embedderFingerprint})`);
+    }
+    return { fingerprint: embedder.fingerprint, embed: (texts) => this.embedders.embed(embedder, texts) };
+  }
+
+  private async activeTexts(cubeId: string): Promise<BankText[]> {
+    const texts: BankText[] = [];
+    let cursor: string | null = null;
+    for (;;) {
+      const page = await this.memories.list(cubeId, {}, PAGE, cursor);
+      if (!page) break;
+      for (const m of page.items) texts.push({ id: m.id, text: m.text });
+      if (!page.nextCursor) break;
+      cursor = page.nextCursor;
+    }
+    return texts;
+  }
+
+  /** Progress from synchronous callbacks: written to the bank row and the job, throttled, in order. */
+  private progressWriter(bankId: string, control: BankJobControl): ((p: Record<string, unknown>) => void) & { flush(): Promise<void> } {
+    let chain: Promise<void> = Promise.resolve();
+    let last = 0;
+    let pending: Record<string, unknown> | null = null;
+    const send = (p: Record<string, unknown>) => {
+      chain = chain
+        .then(() => this.banks.setProgress(bankId, p))
+        .then(() => control.heartbeat(p))
+        .catch((error: unknown) => this.logger.warn(`progress of bank ${bankId}: ${String(error)}`));
+    };
+    const write = (p: Record<string, unknown>) => {
+      const now = Date.now();
+      if (now - last < PROGRESS_INTERVAL_MS) {
+        pending = p;
+        return;
+      }
+      last = now;
+      pending = null;
+      send(p);
+    };
+    return Object.assign(write, {
+      flush: async () => {
+        if (pending) send(pending);
+        pending = null;
+        await chain;
+      },
+    });
+  }
+}

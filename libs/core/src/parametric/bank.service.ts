@@ -1,0 +1,203 @@
+import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { MemoryBlock } from '@engram/inference';
+import { BankRecord, BankRepository, MemoryRepository, ModelRecord, ModelRepository } from '@engram/persistence';
+import { AccessService } from '../auth/access.service';
+import { Permission } from '../auth/permission';
+import {
+  BankBlockResponseDto,
+  BankJobResponseDto,
+  BankResponseDto,
+  CreateBankDto,
+  mapBank,
+  MAX_BANK_NODES,
+  WriteBankDto,
+} from '../dtos/bank.dto';
+import { EngramError } from '../errors/engram.error';
+import { ErrorCode } from '../errors/error-code';
+import { JobQueueService } from '../jobs/job-queue.service';
+import { EmbedderRegistry } from '../memories/embedder.registry';
+import { AuditService } from '../services/audit.service';
+import { RequestContext } from '../services/request-context';
+import { ModelService } from '../inference/model.service';
+import { BankStore } from './bank.store';
+
+const DEFAULT_LEVELS = 4;
+const DEFAULT_BRANCHING = 16;
+const DEFAULT_RANK = 16;
+
+/** What chat completions use of a bank: the routed path and the concatenated blocks. */
+export interface RoutedBankMemory {
+  bankId: string;
+  generation: number;
+  path: number[];
+  memory: MemoryBlock;
+}
+
+/**
+ * Parametric memory banks of a cube (ADR 0302). Building and writing train on the CPU
+ * and run as jobs; the routes answer 202 with the job and the bank reports progress.
+ */
+@Injectable()
+export class BankService {
+  constructor(
+    private readonly access: AccessService,
+    private readonly banks: BankRepository,
+    private readonly memories: MemoryRepository,
+    private readonly models: ModelService,
+    private readonly modelRows: ModelRepository,
+    private readonly embedders: EmbedderRegistry,
+    private readonly jobs: JobQueueService,
+    private readonly store: BankStore,
+    private readonly audit: AuditService,
+  ) {}
+
+  async create(ctx: RequestContext, cubeId: string, dto: CreateBankDto): Promise<BankJobResponseDto> {
+    const cube = await this.access.requireCube(ctx.auth, Permission.BankWrite, cubeId);
+    const model = await this.models.resolve(dto.model);
+    if (model.format !== 'safetensors') {
+      throw new EngramError(ErrorCode.ModelInvalid, `model "${model.name}" is an ONNX export without memory inputs; banks need a model engram builds the graph of (safetensors)`);
+    }
+    const levels = dto.levels ?? dto.blockSizes?.length ?? DEFAULT_LEVELS;
+    const branching = dto.branching ?? DEFAULT_BRANCHING;
+    if (dto.blockSizes && dto.blockSizes.length !== levels) {
+      throw EngramError.validation([{ field: 'blockSizes', problems: [`blockSizes must hold one rank per level (${levels})`] }]);
+    }
+    let nodes = 0;
+    for (let l = 1; l <= levels; l++) nodes += branching ** l;
+    if (nodes > MAX_BANK_NODES) {
+      throw EngramError.validation([{ field: 'levels', problems: [`${levels} levels of branching ${branching} make ${nodes} blocks; at most ${MAX_BANK_NODES}`] }]);
+    }
+    const settings = this.embedders.parse(dto.embedder === undefined ? cube.settings.embedder : dto.embedder);
+    const embedder = this.embedders.forSettings({ embedder: settings });
+    const some = await this.memories.list(cubeId, {}, 1, null);
+    if (!some?.items.length) throw EngramError.conflict('the cube has no active memories to build a bank from');
+    const id = randomUUID();
+    await this.banks.create({
+      id,
+      cubeId,
+      modelId: model.id,
+      modelFingerprint: model.fingerprint,
+      embedder: { ...settings },
+      embedderFingerprint: embedder.fingerprint,
+      levels,
+      branching,
+      ranks: dto.blockSizes ?? new Array<number>(levels).fill(DEFAULT_RANK),
+      directory: this.store.directoryOf(cubeId, id),
+    });
+    const job = await this.jobs.enqueueBankBuild(cube.tenantId, { bankId: id, cubeId });
+    await this.banks.setJob(id, job.id);
+    await this.audit.record(ctx.auth, ctx.requestId, {
+      action: 'bank.create',
+      targetType: 'bank',
+      targetId: id,
+      tenantId: cube.tenantId,
+      details: { cubeId, model: model.name, levels, branching, jobId: job.id },
+    });
+    return { bankId: id, jobId: job.id, state: 'building' };
+  }
+
+  async list(ctx: RequestContext, cubeId: string): Promise<{ items: BankResponseDto[] }> {
+    await this.access.requireCube(ctx.auth, Permission.BankRead, cubeId);
+    const rows = await this.banks.listByCube(cubeId);
+    const names = await this.modelNames();
+    return { items: rows.map((row) => mapBank(row, names.get(row.modelId) ?? row.modelId)) };
+  }
+
+  async get(ctx: RequestContext, cubeId: string, bankId: string): Promise<BankResponseDto> {
+    await this.access.requireCube(ctx.auth, Permission.BankRead, cubeId);
+    const bank = await this.requireBank(cubeId, bankId);
+    const names = await this.modelNames();
+    if (bank.state !== 'ready') return mapBank(bank, names.get(bank.modelId) ?? bank.modelId);
+    const { levels, texts, deleted, fileBytes, parameters } = this.store.inspect(bank);
+    return mapBank(bank, names.get(bank.modelId) ?? bank.modelId, { levels, texts, deleted, fileBytes, parameters });
+  }
+
+  async block(ctx: RequestContext, cubeId: string, bankId: string, level: number, node: number): Promise<BankBlockResponseDto> {
+    await this.access.requireCube(ctx.auth, Permission.BankRead, cubeId);
+    const bank = this.requireReady(await this.requireBank(cubeId, bankId));
+    const { rank, locked, record } = this.store.block(bank, level, node);
+    return {
+      bankId,
+      level,
+      node,
+      rank,
+      written: record !== undefined,
+      locked,
+      stale: record?.stale ?? false,
+      memoryIds: record?.memoryIds ?? [],
+      generation: record?.generation ?? null,
+      steps: record?.steps ?? null,
+      finalLoss: record?.finalLoss ?? null,
+      writtenAt: record?.writtenAt ?? null,
+    };
+  }
+
+  async write(ctx: RequestContext, cubeId: string, bankId: string, dto: WriteBankDto): Promise<BankJobResponseDto> {
+    const cube = await this.access.requireCube(ctx.auth, Permission.BankWrite, cubeId);
+    const bank = this.requireReady(await this.requireBank(cubeId, bankId));
+    if (!dto.memoryIds && !dto.rewriteStale) {
+      throw EngramError.validation([{ field: 'memoryIds', problems: ['give memoryIds, rewriteStale: true, or both'] }]);
+    }
+    const memoryIds = dto.memoryIds ?? [];
+    await this.requireActive(cubeId, memoryIds);
+    const job = await this.jobs.enqueueBankWrite(cube.tenantId, { bankId, cubeId, memoryIds, rewriteStale: dto.rewriteStale ?? false, epochs: dto.epochs ?? null });
+    await this.banks.setJob(bankId, job.id);
+    await this.audit.record(ctx.auth, ctx.requestId, {
+      action: 'bank.write',
+      targetType: 'bank',
+      targetId: bankId,
+      tenantId: cube.tenantId,
+      details: { cubeId, memoryIds, rewriteStale: dto.rewriteStale ?? false, jobId: job.id },
+    });
+    return { bankId, jobId: job.id, state: bank.state };
+  }
+
+  async delete(ctx: RequestContext, cubeId: string, bankId: string): Promise<void> {
+    const cube = await this.access.requireCube(ctx.auth, Permission.BankWrite, cubeId);
+    const deleted = await this.banks.delete(cubeId, bankId);
+    if (!deleted) throw EngramError.notFound('bank');
+    this.store.remove(deleted);
+    await this.audit.record(ctx.auth, ctx.requestId, { action: 'bank.delete', targetType: 'bank', targetId: bankId, tenantId: cube.tenantId, details: { cubeId } });
+  }
+
+  /**
+   * Routes a conversation through a ready bank of the cube (one embedding) and fetches the
+   * blocks of its path, for chat completions (which checked access to the cube already).
+   */
+  async routeForChat(cubeId: string, bankId: string, model: ModelRecord, context: string): Promise<RoutedBankMemory> {
+    const bank = this.requireReady(await this.requireBank(cubeId, bankId));
+    if (bank.modelFingerprint !== model.fingerprint) {
+      throw EngramError.conflict(`bank ${bankId} was built for another model; use the model it was built for or build a bank for "${model.name}"`);
+    }
+    const embedder = this.embedders.forSettings({ embedder: bank.embedder });
+    const { path, memory } = await this.store.routeAndFetch(bank, { fingerprint: embedder.fingerprint, embed: (texts) => this.embedders.embed(embedder, texts) }, context);
+    return { bankId, generation: bank.generation, path, memory };
+  }
+
+  private async requireBank(cubeId: string, bankId: string): Promise<BankRecord> {
+    const bank = await this.banks.get(cubeId, bankId);
+    if (!bank) throw EngramError.notFound('bank');
+    return bank;
+  }
+
+  private requireReady(bank: BankRecord): BankRecord {
+    if (bank.state === 'building') throw EngramError.conflict(`bank ${bank.id} is still building; poll GET …/banks/${bank.id}`);
+    if (bank.state === 'failed') throw EngramError.conflict(`bank ${bank.id} failed to build: ${bank.error ?? 'unknown error'}`);
+    return bank;
+  }
+
+  /** Each id must be an active memory of this cube: others 404, non-active 409. */
+  private async requireActive(cubeId: string, ids: string[]): Promise<void> {
+    if (new Set(ids).size !== ids.length) throw EngramError.validation([{ field: 'memoryIds', problems: ['memoryIds must not repeat an id'] }]);
+    for (const id of ids) {
+      const memory = await this.memories.get(cubeId, id);
+      if (!memory || memory.state === 'deleted') throw EngramError.notFound(`memory ${id}`);
+      if (memory.state !== 'active') throw EngramError.conflict(`memory ${id} is ${memory.state}; only active memories can be written`);
+    }
+  }
+
+  private async modelNames(): Promise<Map<string, string>> {
+    return new Map((await this.modelRows.list()).map((m) => [m.id, m.name]));
+  }
+}

@@ -1,0 +1,197 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { createTinyModel } from '@engram/inference';
+import { BankRepository, JobRepository } from '@engram/persistence';
+import { JobRunner } from '@engram/scheduler';
+import { createE2eHarness, E2eHarness } from '@engram/testing';
+
+/**
+ * Parametric memory banks over HTTP: build (a job), status and occupancy, provenance of a
+ * block, write (a job), chat with a bank, forgetting on memory delete, delete and purge.
+ * Tiny model (1 layer, hidden 16) and tiny banks (2 levels × 2 children, rank 2) keep it fast.
+ */
+describe('parametric memory banks over HTTP', () => {
+  let h: E2eHarness;
+  let modelsDir: string;
+  let key: string;
+  let tenantId: string;
+  let cubeId: string;
+  let bankId: string;
+  const memoryIds: string[] = [];
+  const auth = (k = key) => ({ Authorization: `Bearer ${k}` });
+  const admin = () => ({ Authorization: `Bearer ${h.adminToken}` });
+  const FACTS = [
+    'Alice Moreau was born in Lyon in 1961.',
+    'Alice Moreau works as a glassblower at Verrerie Nord.',
+    'Bruno Keller lives in Basel and studies geology.',
+    'Bruno Keller was born on a farm near Bern.',
+    'Chen Wei plays the cello in the Harbin orchestra.',
+    'Chen Wei moved to Harbin in 1999.',
+  ];
+  const TINY_BANK = { model: 'tiny', levels: 2, branching: 2, blockSizes: [2, 2] };
+  const drain = () => h.app.get(JobRunner).drain();
+  const banksOf = (cube = cubeId) => `/v1/cubes/${cube}/banks`;
+  const getBank = async (id = bankId, cube = cubeId) => (await h.http.get(`${banksOf(cube)}/${id}`).set(auth()).expect(200)).body;
+  const block = async (level: number, node: number, id = bankId) => (await h.http.get(`${banksOf()}/${id}/blocks/${level}/${node}`).set(auth()).expect(200)).body;
+  const addMemory = async (text: string, cube = cubeId) => (await h.http.post(`/v1/cubes/${cube}/memories`).set(auth()).send({ items: [{ text }] }).expect(201)).body.items[0].id as string;
+  /** The blocks (level 1) holding a memory, found through the provenance route. */
+  const level1Holding = async (memoryId: string) => {
+    const found = [];
+    for (const node of [0, 1]) {
+      const b = await block(1, node);
+      if (b.memoryIds.includes(memoryId)) found.push(b);
+    }
+    return found;
+  };
+
+  beforeAll(async () => {
+    h = await createE2eHarness();
+    modelsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'engram-models-'));
+    createTinyModel({ outDir: path.join(modelsDir, 'tiny'), layers: 1, hidden: 16, heads: 2, kvHeads: 1, vocab: 280, maxPositionEmbeddings: 128, seed: 1 });
+    createTinyModel({ outDir: path.join(modelsDir, 'tiny-other'), layers: 1, hidden: 16, heads: 2, kvHeads: 1, vocab: 280, maxPositionEmbeddings: 128, seed: 2 });
+    await h.http.post('/v1/admin/models').set(admin()).send({ path: path.join(modelsDir, 'tiny') }).expect(201);
+    await h.http.post('/v1/admin/models').set(admin()).send({ path: path.join(modelsDir, 'tiny-other') }).expect(201);
+    const owner = await h.factory.apiKey();
+    key = owner.key;
+    tenantId = owner.tenantId;
+    cubeId = (await h.factory.cube({ tenantId })).id;
+    for (const text of FACTS) memoryIds.push(await addMemory(text));
+  });
+  afterAll(async () => {
+    await h.close();
+    fs.rmSync(modelsDir, { recursive: true, force: true });
+  });
+
+  it('builds a bank from the cube’s active memories as a job, with progress and occupancy per level', async () => {
+    const res = await h.http.post(banksOf()).set(auth()).send(TINY_BANK).expect(202);
+    expect(res.body).toEqual({ bankId: expect.any(String), jobId: expect.any(String), state: 'building' });
+    bankId = res.body.bankId;
+    expect(await getBank()).toMatchObject({ id: bankId, state: 'building', model: 'tiny', levels: 2, branching: 2, blockSizes: [2, 2], jobId: res.body.jobId, progress: { phase: 'queued' } });
+    expect(await drain()).toBeGreaterThanOrEqual(1);
+    const bank = await getBank();
+    expect(bank).toMatchObject({ state: 'ready', error: null, progress: { phase: 'ready', texts: FACTS.length } });
+    expect(bank.occupancy).toMatchObject({ texts: FACTS.length, deleted: 0 });
+    expect(bank.occupancy.levels).toEqual([
+      expect.objectContaining({ level: 1, rank: 2, nodes: 2, writtenBlocks: 0, staleBlocks: 0 }),
+      expect.objectContaining({ level: 2, rank: 2, nodes: 4, writtenBlocks: 0 }),
+    ]);
+    expect(fs.existsSync(path.join(h.config.dataDir, 'cubes', cubeId, 'banks', bankId, 'bank.bin'))).toBe(true);
+    const job = await h.app.get(JobRepository).get(res.body.jobId);
+    expect(job?.state).toBe('completed');
+    const list = await h.http.get(banksOf()).set(auth()).expect(200);
+    expect(list.body.items.map((b: { id: string; state: string }) => [b.id, b.state])).toEqual([[bankId, 'ready']]);
+  });
+
+  it('reports an unwritten block as empty', async () => {
+    expect(await block(1, 0)).toMatchObject({ bankId, level: 1, node: 0, rank: 2, written: false, stale: false, locked: false, memoryIds: [], generation: null });
+  });
+
+  it('writes memories into the blocks of their path as a job and records their provenance', async () => {
+    const before = (await getBank()).generation;
+    const res = await h.http.post(`${banksOf()}/${bankId}/write`).set(auth()).send({ memoryIds: [memoryIds[0], memoryIds[1]], epochs: 2 }).expect(202);
+    expect(res.body).toMatchObject({ bankId, jobId: expect.any(String) });
+    expect(await drain()).toBeGreaterThanOrEqual(1);
+    const bank = await getBank();
+    expect(bank.generation).toBeGreaterThan(before);
+    expect(bank.progress).toMatchObject({ phase: 'written', memories: 2 });
+    expect(bank.occupancy.levels[0].writtenBlocks + bank.occupancy.levels[1].writtenBlocks).toBeGreaterThanOrEqual(2);
+    const holding = await level1Holding(memoryIds[0]);
+    expect(holding).toHaveLength(1);
+    expect(holding[0]).toMatchObject({ written: true, stale: false, generation: bank.generation, steps: expect.any(Number) });
+  });
+
+  it('answers a chat with the bank: routes the conversation, attaches its blocks and reports the path', async () => {
+    const res = await h.http
+      .post('/v1/chat/completions')
+      .set(auth())
+      .send({ model: 'tiny', max_tokens: 4, temperature: 0, messages: [{ role: 'user', content: 'Where was Alice Moreau born?' }], engram: { cubeId, bankId } })
+      .expect(200);
+    const bank = await getBank();
+    expect(res.body.engram.bank).toEqual({ id: bankId, generation: bank.generation, path: [expect.any(Number), expect.any(Number)], rank: 4 });
+    expect(res.body.engram.bank.path[0]).toBeLessThan(2);
+    expect(res.body.engram.cachedTokens).toBe(0);
+  });
+
+  it('marks the blocks of a deleted memory stale, and a rewrite retrains them without it', async () => {
+    const [before] = await level1Holding(memoryIds[0]);
+    await h.http.delete(`/v1/cubes/${cubeId}/memories/${memoryIds[0]}`).set(auth()).expect(204);
+    expect(await drain()).toBeGreaterThanOrEqual(1);
+    const stale = await block(1, before.node);
+    expect(stale).toMatchObject({ stale: true });
+    expect((await getBank()).occupancy).toMatchObject({ deleted: 1 });
+    await h.http.post(`${banksOf()}/${bankId}/write`).set(auth()).send({ rewriteStale: true, epochs: 1 }).expect(202);
+    await drain();
+    const rewritten = await block(1, before.node);
+    expect(rewritten.stale).toBe(false);
+    expect(rewritten.memoryIds).not.toContain(memoryIds[0]);
+    expect(rewritten.generation).toBeGreaterThan(before.generation);
+  });
+
+  describe('bad input', () => {
+    it('answers 404 for an unknown model and refuses unknown fields and bad geometry with 400', async () => {
+      expect((await h.http.post(banksOf()).set(auth()).send({ ...TINY_BANK, model: 'nope' })).status).toBe(404);
+      const unknownField = await h.http.post(banksOf()).set(auth()).send({ ...TINY_BANK, dtype: 'f64' });
+      expect(unknownField.status).toBe(400);
+      expect((await h.http.post(banksOf()).set(auth()).send({ ...TINY_BANK, blockSizes: [2, 2, 2] })).status).toBe(400);
+      expect((await h.http.post(banksOf()).set(auth()).send({ ...TINY_BANK, branching: 1 })).status).toBe(400);
+      expect((await h.http.post(banksOf()).set(auth()).send({ ...TINY_BANK, embedder: { type: 'hash', dimension: 3 } })).status).toBe(400);
+      expect((await h.http.get(banksOf()).set(auth()).expect(200)).body.items).toHaveLength(1);
+    });
+
+    it('refuses to build a bank of a cube without active memories', async () => {
+      const empty = (await h.factory.cube({ tenantId })).id;
+      const res = await h.http.post(banksOf(empty)).set(auth()).send(TINY_BANK);
+      expect(res.status).toBe(409);
+    });
+
+    it('answers 409 to a chat with a bank built for another model', async () => {
+      const res = await h.http
+        .post('/v1/chat/completions')
+        .set(auth())
+        .send({ model: 'tiny-other', max_tokens: 1, messages: [{ role: 'user', content: 'hi' }], engram: { cubeId, bankId } });
+      expect(res.status).toBe(409);
+      expect(res.body.error.message).toContain('another model');
+    });
+
+    it('answers 404 to a write of a memory of another cube or of a deleted memory, 400 to an empty write', async () => {
+      const other = (await h.factory.cube({ tenantId })).id;
+      const foreign = await addMemory('Dora lives in Quito.', other);
+      const res = await h.http.post(`${banksOf()}/${bankId}/write`).set(auth()).send({ memoryIds: [foreign] });
+      expect(res.status).toBe(404);
+      expect((await h.http.post(`${banksOf()}/${bankId}/write`).set(auth()).send({ memoryIds: [memoryIds[0]] })).status).toBe(404);
+      expect((await h.http.post(`${banksOf()}/${bankId}/write`).set(auth()).send({})).status).toBe(400);
+    });
+
+    it('answers 404 for an unknown bank and for a block outside the bank', async () => {
+      const unknown = '00000000-0000-4000-8000-000000000000';
+      expect((await h.http.get(`${banksOf()}/${unknown}`).set(auth())).status).toBe(404);
+      expect((await h.http.post(`${banksOf()}/${unknown}/write`).set(auth()).send({ memoryIds: [memoryIds[1]] })).status).toBe(404);
+      expect((await h.http.delete(`${banksOf()}/${unknown}`).set(auth())).status).toBe(404);
+      expect((await h.http.post('/v1/chat/completions').set(auth()).send({ model: 'tiny', max_tokens: 1, messages: [{ role: 'user', content: 'hi' }], engram: { cubeId, bankId: unknown } })).status).toBe(404);
+      expect((await h.http.get(`${banksOf()}/${bankId}/blocks/3/0`).set(auth())).status).toBe(404);
+      expect((await h.http.get(`${banksOf()}/${bankId}/blocks/1/2`).set(auth())).status).toBe(404);
+      expect((await h.http.get(`${banksOf()}/${bankId}/blocks/x/0`).set(auth())).status).toBe(404);
+    });
+  });
+
+  it('deletes a bank, its row and its directory', async () => {
+    const dir = path.join(h.config.dataDir, 'cubes', cubeId, 'banks', bankId);
+    expect(fs.existsSync(dir)).toBe(true);
+    await h.http.delete(`${banksOf()}/${bankId}`).set(auth()).expect(204);
+    expect(fs.existsSync(dir)).toBe(false);
+    expect((await h.http.get(`${banksOf()}/${bankId}`).set(auth())).status).toBe(404);
+  });
+
+  it('removes the banks of a deleted cube when the purge runs', async () => {
+    const cube = (await h.factory.cube({ tenantId })).id;
+    await addMemory('Emil repairs clocks in Graz.', cube);
+    const id = (await h.http.post(banksOf(cube)).set(auth()).send(TINY_BANK).expect(202)).body.bankId;
+    await drain();
+    expect((await getBank(id, cube)).state).toBe('ready');
+    await h.http.delete(`/v1/cubes/${cube}`).set(auth()).expect(202);
+    await drain();
+    expect(fs.existsSync(path.join(h.config.dataDir, 'cubes', cube))).toBe(false);
+    expect(await h.app.get(BankRepository).listByCube(cube)).toEqual([]);
+  });
+});
