@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createTinyModel } from '@engram/inference';
+import { JobRunner } from '@engram/scheduler';
 import { createE2eHarness, E2eHarness } from '@engram/testing';
 
 /**
@@ -10,8 +11,8 @@ import { createE2eHarness, E2eHarness } from '@engram/testing';
  */
 interface Route {
   method: 'get' | 'post' | 'patch' | 'delete';
-  path: (cubeId: string, memoryId: string, kvCacheId: string) => string;
-  body?: object | ((cubeId: string, kvCacheId: string) => object);
+  path: (cubeId: string, memoryId: string, kvCacheId: string, bankId: string) => string;
+  body?: object | ((cubeId: string, kvCacheId: string, bankId: string, memoryId: string) => object);
   write: boolean;
 }
 
@@ -32,6 +33,13 @@ const CUBE_ROUTES: Route[] = [
   { method: 'delete', path: (id, _m, k) => `/v1/cubes/${id}/kv-caches/${k}`, write: true },
   { method: 'post', path: () => '/v1/chat/completions', body: (id, k) => ({ model: 'tiny', max_tokens: 1, messages: [{ role: 'user', content: 'hi' }], engram: { cubeId: id, kvCacheIds: [k] } }), write: false },
   { method: 'post', path: () => '/v1/chat/completions', body: (id) => ({ model: 'tiny', max_tokens: 1, messages: [{ role: 'user', content: 'hi' }], engram: { cubeId: id, memoryText: 'victim-secret memory' } }), write: false },
+  { method: 'post', path: (id) => `/v1/cubes/${id}/banks`, body: { model: 'tiny', levels: 1, branching: 2, blockSizes: [1] }, write: true },
+  { method: 'get', path: (id) => `/v1/cubes/${id}/banks`, write: false },
+  { method: 'get', path: (id, _m, _k, b) => `/v1/cubes/${id}/banks/${b}`, write: false },
+  { method: 'get', path: (id, _m, _k, b) => `/v1/cubes/${id}/banks/${b}/blocks/1/0`, write: false },
+  { method: 'post', path: (id, _m, _k, b) => `/v1/cubes/${id}/banks/${b}/write`, body: (_id, _k, _b, m) => ({ memoryIds: [m] }), write: true },
+  { method: 'delete', path: (id, _m, _k, b) => `/v1/cubes/${id}/banks/${b}`, write: true },
+  { method: 'post', path: () => '/v1/chat/completions', body: (id, _k, b) => ({ model: 'tiny', max_tokens: 1, messages: [{ role: 'user', content: 'hi' }], engram: { cubeId: id, bankId: b } }), write: false },
   { method: 'delete', path: (id) => `/v1/cubes/${id}`, write: true },
 ];
 
@@ -41,6 +49,7 @@ describe('cross-tenant access', () => {
   let victimOtherCube: { id: string };
   let victimMemoryId: string;
   let victimKvCacheId: string;
+  let victimBankId: string;
   let modelsDir: string;
   const keys: Record<string, string> = {};
 
@@ -66,6 +75,9 @@ describe('cross-tenant access', () => {
     await h.http.post('/v1/admin/models').set({ Authorization: `Bearer ${h.adminToken}` }).send({ path: path.join(modelsDir, 'tiny') }).expect(201);
     const cache = await h.http.post(`/v1/cubes/${victimCube.id}/kv-caches`).set('Authorization', `Bearer ${keys.owner}`).send({ model: 'tiny', memoryIds: [victimMemoryId] }).expect(201);
     victimKvCacheId = cache.body.id;
+    const bank = await h.http.post(`/v1/cubes/${victimCube.id}/banks`).set('Authorization', `Bearer ${keys.owner}`).send({ model: 'tiny', levels: 1, branching: 2, blockSizes: [1] }).expect(202);
+    victimBankId = bank.body.bankId;
+    await h.app.get(JobRunner).drain();
     // An expired key: created valid, then its expiry passes.
     const expiresAt = new Date(Date.now() + 1000);
     const expiring = await h.factory.apiKey({ tenantId: victimCube.tenantId, expiresAt });
@@ -78,10 +90,10 @@ describe('cross-tenant access', () => {
     fs.rmSync(modelsDir, { recursive: true, force: true });
   });
 
-  const bodyOf = (route: Route, cubeId: string) => (typeof route.body === 'function' ? route.body(cubeId, victimKvCacheId) : route.body);
+  const bodyOf = (route: Route, cubeId: string) => (typeof route.body === 'function' ? route.body(cubeId, victimKvCacheId, victimBankId, victimMemoryId) : route.body);
 
   const send = (route: Route, cubeId: string, key: string) => {
-    const request = h.http[route.method](route.path(cubeId, victimMemoryId, victimKvCacheId)).set('Authorization', `Bearer ${key}`);
+    const request = h.http[route.method](route.path(cubeId, victimMemoryId, victimKvCacheId, victimBankId)).set('Authorization', `Bearer ${key}`);
     return route.body ? request.send(bodyOf(route, cubeId)) : request;
   };
 
@@ -120,7 +132,7 @@ describe('cross-tenant access', () => {
 
     it('answers 401 to a made-up key and to no key', async () => {
       expect((await send(route, victimCube.id, 'egm_000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA')).status).toBe(401);
-      const url = route.path(victimCube.id, victimMemoryId, victimKvCacheId);
+      const url = route.path(victimCube.id, victimMemoryId, victimKvCacheId, victimBankId);
       const anonymous = route.body ? h.http[route.method](url).send(bodyOf(route, victimCube.id)) : h.http[route.method](url);
       expect((await anonymous).status).toBe(401);
     });
@@ -141,6 +153,8 @@ describe('cross-tenant access', () => {
     expect(memories.body.items.map((m: { text: string; version: number }) => [m.text, m.version])).toEqual([['victim-secret memory: the vault code is 4711', 1]]);
     const caches = await h.http.get(`/v1/cubes/${victimCube.id}/kv-caches`).set('Authorization', `Bearer ${keys.owner}`).expect(200);
     expect(caches.body.items.map((c: { id: string }) => c.id)).toEqual([victimKvCacheId]);
+    const banks = await h.http.get(`/v1/cubes/${victimCube.id}/banks`).set('Authorization', `Bearer ${keys.owner}`).expect(200);
+    expect(banks.body.items.map((b: { id: string; state: string; generation: number }) => [b.id, b.state, b.generation])).toEqual([[victimBankId, 'ready', 1]]);
   });
 
   it('answers 404 for a memory id of another cube, even to the owner of both', async () => {
