@@ -188,7 +188,7 @@ function runLongMemEval(): void {
       any1: round(mean(r.map((x) => x.any[0]))), any3: round(mean(r.map((x) => x.any[1]))),
       any5: round(mean(r.map((x) => x.any[2]))), any10: round(mean(r.map((x) => x.any[3]))),
       all5: round(mean(r.map((x) => x.all[2]))), all10: round(mean(r.map((x) => x.all[3]))),
-      turnR10: round(mean(t.map((x) => x.turnRecall10))), turnMrr: round(mean(t.map((x) => x.turnMrr))),
+      turnR10: t.length ? round(mean(t.map((x) => x.turnRecall10))) : null, turnMrr: t.length ? round(mean(t.map((x) => x.turnMrr))) : null,
     };
   };
   summary.longmemeval = finalOnly
