@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { BankJobs } from '@engram/core';
 import { createTinyModel } from '@engram/inference';
 import { BankRepository, JobRepository } from '@engram/persistence';
 import { JobRunner } from '@engram/scheduler';
@@ -83,6 +84,15 @@ describe('parametric memory banks over HTTP', () => {
     expect(list.body.items.map((b: { id: string; state: string }) => [b.id, b.state])).toEqual([[bankId, 'ready']]);
   });
 
+  it('does not build the same bank twice when its job runs again', async () => {
+    const before = await getBank();
+    const job = await h.app.get(JobRepository).get(before.jobId);
+    await h.app.get(BankJobs).build(job!, { heartbeat: async () => undefined });
+    const after = await getBank();
+    expect(after).toMatchObject({ state: 'ready', generation: before.generation, progress: before.progress });
+    expect(after.occupancy).toEqual(before.occupancy);
+  });
+
   it('reports an unwritten block as empty', async () => {
     expect(await block(1, 0)).toMatchObject({ bankId, level: 1, node: 0, rank: 2, written: false, stale: false, locked: false, memoryIds: [], generation: null });
   });
@@ -111,6 +121,18 @@ describe('parametric memory banks over HTTP', () => {
     expect(res.body.engram.bank).toEqual({ id: bankId, generation: bank.generation, path: [expect.any(Number), expect.any(Number)], rank: 4 });
     expect(res.body.engram.bank.path[0]).toBeLessThan(2);
     expect(res.body.engram.cachedTokens).toBe(0);
+  });
+
+  it('marks the blocks of an edited memory stale but keeps the memory writable', async () => {
+    const [before] = await level1Holding(memoryIds[1]);
+    await h.http.patch(`/v1/cubes/${cubeId}/memories/${memoryIds[1]}`).set(auth()).send({ text: 'Alice Moreau works as a luthier in Lyon.' }).expect(200);
+    await drain();
+    expect(await block(1, before.node)).toMatchObject({ stale: true });
+    expect((await getBank()).occupancy.deleted).toBe(0);
+    await h.http.post(`${banksOf()}/${bankId}/write`).set(auth()).send({ memoryIds: [memoryIds[1]], rewriteStale: true, epochs: 1 }).expect(202);
+    await drain();
+    const [after] = await level1Holding(memoryIds[1]);
+    expect(after).toMatchObject({ stale: false });
   });
 
   it('marks the blocks of a deleted memory stale, and a rewrite retrains them without it', async () => {
@@ -173,6 +195,21 @@ describe('parametric memory banks over HTTP', () => {
       expect((await h.http.get(`${banksOf()}/${bankId}/blocks/1/2`).set(auth())).status).toBe(404);
       expect((await h.http.get(`${banksOf()}/${bankId}/blocks/x/0`).set(auth())).status).toBe(404);
     });
+  });
+
+  it('does not reach a bank of another tenant through the caller’s own cube', async () => {
+    const stranger = await h.factory.apiKey();
+    const own = (await h.factory.cube({ tenantId: stranger.tenantId })).id;
+    expect((await h.http.get(`${banksOf(own)}/${bankId}`).set(auth(stranger.key))).status).toBe(404);
+    expect((await h.http.get(`${banksOf(own)}/${bankId}/blocks/1/0`).set(auth(stranger.key))).status).toBe(404);
+    expect((await h.http.delete(`${banksOf(own)}/${bankId}`).set(auth(stranger.key))).status).toBe(404);
+    const chat = await h.http
+      .post('/v1/chat/completions')
+      .set(auth(stranger.key))
+      .send({ model: 'tiny', max_tokens: 1, messages: [{ role: 'user', content: 'hi' }], engram: { cubeId: own, bankId } });
+    expect(chat.status).toBe(404);
+    expect(JSON.stringify(chat.body)).not.toContain(bankId);
+    expect((await getBank()).state).toBe('ready');
   });
 
   it('deletes a bank, its row and its directory', async () => {
