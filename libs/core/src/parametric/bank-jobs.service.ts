@@ -88,8 +88,8 @@ export class BankJobs {
           const requested = payload.memoryIds.filter((id) => active.has(id)); // deleted since the request: skipped
           await b.assign(this.embedderOf(bank), corpus);
           const options = { epochs: payload.epochs ?? undefined, onProgress: (step: number, steps: number, loss: number) => progress({ phase: 'write', done: step, total: steps, loss }) };
-          const rewritten = payload.rewriteStale ? b.rewriteStale(anchor, corpus, options) : null;
-          const written = requested.length ? b.write(anchor, requested, corpus, options) : null;
+          const rewritten = payload.rewriteStale ? await b.rewriteStale(anchor, corpus, options) : null;
+          const written = requested.length ? await b.write(anchor, requested, corpus, options) : null;
           return {
             generation: b.file.generation,
             written: requested.length,
