@@ -56,3 +56,6 @@ export {
 export { trainAnchor, type AnchorTrainingOptions } from './training/anchor-trainer';
 export { loadAnchorModel } from './training/anchor-model';
 export { registerBankCommands, readTextsJsonl } from './cli/bank.commands';
+export { buildMemoryGradientGraph, GRADIENT_INPUTS, GRADIENT_OUTPUTS, type MemoryGradientGraphOptions } from './training/memory-gradient.graph';
+export { OnnxMemoryGradient, typescriptGradient, type MemoryGradientEngine, type GradientEngineKind } from './training/memory-gradient.engine';
+export { trainBlocksWith, type LeafBatchSource } from './training/block-trainer';

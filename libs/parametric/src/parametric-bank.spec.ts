@@ -126,6 +126,21 @@ describe('ParametricBank', () => {
     for (const i of neighbours) expect(answer(bank, i).hit).toBe(true);
   });
 
+  it('trains the same way with gradients from the ONNX gradient graph on ONNX Runtime', async () => {
+    const make = async (name: string) =>
+      ParametricBank.build({ dir: join(dir, name), modelFingerprint: 'tiny-anchor', hidden: 16, layers: 1, embedder, texts, levels: 2, branching: 2, ranks: [4, 8], seed: 1 });
+    const a = await make('ts');
+    const b = await make('onnx');
+    const ts = a.write(anchor, ['m1', 'm4'], texts, { steps: 12, batch: 4, lr: 0.03, seed: 5 });
+    const ort = await b.writeAsync(anchor, ['m1', 'm4'], texts, { steps: 12, batch: 4, lr: 0.03, seed: 5, gradient: 'onnx' });
+    expect(ort.gradient).toBe('onnx');
+    expect(ort.firstLoss).toBeCloseTo(ts.firstLoss, 4);
+    expect(Math.abs(ort.finalLoss - ts.finalLoss)).toBeLessThan(0.05 * ts.finalLoss);
+    expect(ort.finalLoss).toBeLessThan(ort.firstLoss);
+    a.close();
+    b.close();
+  });
+
   it('zeroes a block so it has no effect, and a locked block is not retrained', () => {
     const path = bank.tree.pathOf('m3')!;
     bank.lock(2, path[1]);

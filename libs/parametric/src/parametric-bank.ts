@@ -9,8 +9,20 @@ import { BankDtype, BlockFlag, blockParameters } from './bank/bank-layout';
 import { BlockStore, type BlockStoreOptions } from './bank/block-store';
 import { Provenance } from './bank/provenance';
 import { ParametricError, ParametricErrorCode } from './parametric.error';
-import { AnchorModel, freshBlock, toBlock64, toMemoryBlock, trainBlocks, type TrainableBlock, type BlockTrainingResult } from './training/block-trainer';
+import {
+  AnchorModel,
+  freshBlock,
+  toBlock64,
+  toMemoryBlock,
+  trainBlocks,
+  trainBlocksWith,
+  type BlockTrainingOptions,
+  type BlockTrainingResult,
+  type LeafBatchSource,
+  type TrainableBlock,
+} from './training/block-trainer';
 import { ClusterTree, type TextEmbedder } from './tree/cluster-tree';
+import { OnnxMemoryGradient, type GradientEngineKind } from './training/memory-gradient.engine';
 
 export interface BankText {
   id: string;
@@ -51,13 +63,25 @@ export interface WriteOptions {
   replay?: readonly string[];
   replayPerStep?: number;
   replayWeight?: number;
+  /** Where memory gradients come from (default 'typescript'; 'onnx' = the ORT gradient graph). */
+  gradient?: GradientEngineKind;
   onProgress?: (step: number, steps: number, loss: number) => void;
 }
 
 export interface WriteReport extends BlockTrainingResult {
+  gradient: GradientEngineKind;
   blocks: Array<{ level: number; node: number }>;
   texts: number;
   generation: number;
+}
+
+interface TrainingPlan {
+  trainable: Map<string, TrainableBlock>;
+  frozen: (level: number, node: number) => TrainableBlock;
+  idsPerNode: Map<string, string[]>;
+  count: number;
+  data: LeafBatchSource;
+  training: BlockTrainingOptions;
 }
 
 export const BANK_FILE = 'bank.bin';
@@ -173,13 +197,23 @@ export class ParametricBank {
    * same blocks is rehearsed, not overwritten.
    */
   write(anchor: AnchorModel, memoryIds: readonly string[], corpus: readonly BankText[], options: WriteOptions = {}): WriteReport {
+    const plan = this.plan(anchor, this.pathNodes(memoryIds), corpus, options, false);
+    return this.finish(plan, trainBlocks(anchor, plan.trainable, plan.frozen, plan.data, plan.training), 'typescript', options);
+  }
+
+  /** write() with a choice of gradient engine (`gradient: 'onnx'` runs the ONNX gradient graph). */
+  async writeAsync(anchor: AnchorModel, memoryIds: readonly string[], corpus: readonly BankText[], options: WriteOptions = {}): Promise<WriteReport> {
+    return this.trainAsync(anchor, this.pathNodes(memoryIds), corpus, options, false);
+  }
+
+  private pathNodes(memoryIds: readonly string[]): Set<string> {
     const nodes = new Set<string>();
     for (const id of memoryIds) {
       const path = this.tree.pathOf(id);
       if (!path) throw new ParametricError(ParametricErrorCode.PathOutsideTree, `memory ${id} is not assigned to the tree (assign it first)`);
       path.forEach((node, i) => nodes.add(`${i + 1}:${node}`));
     }
-    return this.train(anchor, nodes, corpus, options, false);
+    return nodes;
   }
 
   /** Marks the blocks holding these memories stale and records them as deleted. */
@@ -198,8 +232,16 @@ export class ParametricBank {
 
   /** Re-initialises every stale block and retrains it on its cluster's remaining texts. */
   rewriteStale(anchor: AnchorModel, corpus: readonly BankText[], options: WriteOptions = {}): WriteReport {
-    const nodes = new Set(this.provenance.staleBlocks().map((b) => Provenance.key(b.level, b.node)));
-    return this.train(anchor, nodes, corpus, options, true);
+    const plan = this.plan(anchor, this.staleNodes(), corpus, options, true);
+    return this.finish(plan, trainBlocks(anchor, plan.trainable, plan.frozen, plan.data, plan.training), 'typescript', options);
+  }
+
+  async rewriteStaleAsync(anchor: AnchorModel, corpus: readonly BankText[], options: WriteOptions = {}): Promise<WriteReport> {
+    return this.trainAsync(anchor, this.staleNodes(), corpus, options, true);
+  }
+
+  private staleNodes(): Set<string> {
+    return new Set(this.provenance.staleBlocks().map((b) => Provenance.key(b.level, b.node)));
   }
 
   /** Forgetting without retraining: the block's weights become zero (no effect). */
@@ -265,7 +307,23 @@ export class ParametricBank {
     }
   }
 
-  private train(anchor: AnchorModel, nodes: Set<string>, corpus: readonly BankText[], options: WriteOptions, reinitialise: boolean): WriteReport {
+  private async trainAsync(anchor: AnchorModel, nodes: Set<string>, corpus: readonly BankText[], options: WriteOptions, reinitialise: boolean): Promise<WriteReport> {
+    const plan = this.plan(anchor, nodes, corpus, options, reinitialise);
+    if (options.gradient !== 'onnx' || plan.trainable.size === 0) {
+      return this.finish(plan, trainBlocks(anchor, plan.trainable, plan.frozen, plan.data, plan.training), 'typescript', options);
+    }
+    let maxSeq = 1;
+    for (const seqs of plan.data.leaves.values()) for (const x of seqs) maxSeq = Math.max(maxSeq, x.length);
+    for (const x of plan.data.replay ?? []) maxSeq = Math.max(maxSeq, x.length);
+    const engine = await OnnxMemoryGradient.create(anchor, { maxSeq, rank: this.file.header.ranks.reduce((a, b) => a + b, 0) });
+    try {
+      return this.finish(plan, await trainBlocksWith(engine, anchor, plan.trainable, plan.frozen, plan.data, plan.training), 'onnx', options);
+    } finally {
+      await engine.dispose();
+    }
+  }
+
+  private plan(anchor: AnchorModel, nodes: Set<string>, corpus: readonly BankText[], options: WriteOptions, reinitialise: boolean): TrainingPlan {
     const h = this.file.header;
     if (anchor.fingerprint !== h.modelFingerprint) {
       throw new ParametricError(ParametricErrorCode.ModelMismatch, `bank was built for model ${h.modelFingerprint.slice(0, 16)}…, the anchor is ${anchor.fingerprint.slice(0, 16)}…`);
@@ -323,16 +381,27 @@ export class ParametricBank {
     };
     const steps = options.steps ?? Math.max(1, Math.ceil((sequences * (options.epochs ?? 20)) / (options.batch ?? 8)));
     const replay = (options.replay ?? []).map((t) => anchor.tokenize(t));
-    const result = trainBlocks(anchor, trainable, frozen, { leaves, pathOf: (leaf) => this.tree.pathOfLeaf(leaf), replay }, {
-      steps,
-      replayPerStep: options.replayPerStep,
-      replayWeight: options.replayWeight,
-      batch: options.batch,
-      lr: options.lr,
-      weightDecay: options.weightDecay,
-      seed,
-      onProgress: options.onProgress,
-    });
+    return {
+      trainable,
+      frozen,
+      idsPerNode,
+      count,
+      data: { leaves, pathOf: (leaf) => this.tree.pathOfLeaf(leaf), replay },
+      training: {
+        steps,
+        replayPerStep: options.replayPerStep,
+        replayWeight: options.replayWeight,
+        batch: options.batch,
+        lr: options.lr,
+        weightDecay: options.weightDecay,
+        seed,
+        onProgress: options.onProgress,
+      },
+    };
+  }
+
+  private finish(plan: TrainingPlan, result: BlockTrainingResult, gradient: GradientEngineKind, options: WriteOptions): WriteReport {
+    const { trainable, idsPerNode, count } = plan;
     const updates = [...trainable.values()].map((b) => ({ level: b.level, node: b.node, block: toMemoryBlock(b) }));
     const generation = updates.length ? this.file.commit(updates, options.faults) : this.file.generation;
     const now = new Date().toISOString();
@@ -349,7 +418,7 @@ export class ParametricBank {
       });
     }
     this.afterCommit(generation, updates);
-    return { ...result, blocks: updates.map(({ level, node }) => ({ level, node })), texts: count, generation };
+    return { ...result, blocks: updates.map(({ level, node }) => ({ level, node })), texts: count, generation, gradient };
   }
 
   private afterCommit(generation: number, touched: ReadonlyArray<{ level: number; node: number }>): void {

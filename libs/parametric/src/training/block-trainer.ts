@@ -5,6 +5,7 @@
 import { gaussian, mulberry32, type LlamaConfig, type MemoryBlock } from '@engram/inference';
 import { AdamW } from './adamw';
 import { forwardBackward, type Memory64, type Params64 } from './llama-backprop';
+import type { MemoryGradientEngine } from './memory-gradient.engine';
 
 /** The frozen anchor the blocks are trained against. */
 export interface AnchorModel {
@@ -109,9 +110,86 @@ function sliceGrad(m: Memory64, r0: number, r: number, hidden: number, layers: n
   }
 }
 
+/** One training run's state: the leaf schedule, the optimizers, the losses. */
+class BlockTrainingLoop {
+  private readonly rnd: () => number;
+  private readonly batch: number;
+  private readonly optimizers = new Map<string, { opt: AdamW; block: TrainableBlock }>();
+  private readonly leaves: Array<[number, number[][]]>;
+  private order: number[] = [];
+  private readonly losses: number[] = [];
+  private readonly trainable: Map<string, TrainableBlock>;
+
+  constructor(
+    private readonly anchor: AnchorModel,
+    trainable: Map<string, TrainableBlock>,
+    private readonly frozen: (level: number, node: number) => TrainableBlock,
+    private readonly data: LeafBatchSource,
+    private readonly options: BlockTrainingOptions,
+  ) {
+    this.rnd = mulberry32(options.seed ?? 1);
+    this.batch = options.batch ?? 8;
+    for (const [k, b] of trainable) this.optimizers.set(k, { opt: new AdamW([b.gate, b.up, b.down], { lr: options.lr ?? 1e-2, weightDecay: options.weightDecay ?? 0 }), block: b });
+    this.leaves = [...data.leaves.entries()].filter(([, seqs]) => seqs.length > 0);
+    this.trainable = trainable;
+  }
+
+  get empty(): boolean {
+    return this.leaves.length === 0 || this.trainable.size === 0;
+  }
+
+  /** The sequences of the next step (facts of one leaf, then replay) and the memory they run with. */
+  prepare(): { blocks: TrainableBlock[]; memory: Memory64; grad: Memory64; facts: number[][]; replay: number[][]; replayScale: number } {
+    const { hiddenSize: d, numLayers: L } = this.anchor.config;
+    if (this.order.length === 0) {
+      this.order = this.leaves.map((_, i) => i);
+      for (let i = this.order.length - 1; i > 0; i--) {
+        const j = Math.floor(this.rnd() * (i + 1));
+        [this.order[i], this.order[j]] = [this.order[j], this.order[i]];
+      }
+    }
+    const [leaf, seqs] = this.leaves[this.order.pop()!];
+    const path = this.data.pathOf(leaf);
+    const blocks = path.map((node, i) => this.trainable.get(`${i + 1}:${node}`) ?? this.frozen(i + 1, node));
+    const memory = concatMemory64(blocks, d, L);
+    const grad: Memory64 = { rank: memory.rank, gate: new Float64Array(memory.gate.length), up: new Float64Array(memory.up.length), down: new Float64Array(memory.down.length) };
+    const facts = seqs.length <= this.batch ? seqs : Array.from({ length: this.batch }, () => seqs[Math.floor(this.rnd() * seqs.length)]);
+    const pool = this.data.replay ?? [];
+    const replayN = pool.length ? (this.options.replayPerStep ?? Math.max(1, Math.floor(this.batch / 2))) : 0;
+    const replay = Array.from({ length: replayN }, () => pool[Math.floor(this.rnd() * pool.length)]);
+    return { blocks, memory, grad, facts, replay, replayScale: replayN ? (this.options.replayWeight ?? 1) / replayN : 0 };
+  }
+
+  /** AdamW on the trainable blocks of the step's path. */
+  apply(step: number, prepared: { blocks: TrainableBlock[]; grad: Memory64 }, loss: number): void {
+    const { hiddenSize: d, numLayers: L } = this.anchor.config;
+    this.losses.push(loss);
+    let r0 = 0;
+    for (const b of prepared.blocks) {
+      const entry = this.optimizers.get(`${b.level}:${b.node}`);
+      if (entry && entry.block === b) {
+        const g = { gate: new Float64Array(b.gate.length), up: new Float64Array(b.up.length), down: new Float64Array(b.down.length) };
+        sliceGrad(prepared.grad, r0, b.rank, d, L, g);
+        // Linear decay to 10% keeps late steps from undoing what other leaves wrote.
+        const lr = (this.options.lr ?? 1e-2) * (1 - (0.9 * step) / this.options.steps);
+        entry.opt.step([g.gate, g.up, g.down], lr);
+      }
+      r0 += b.rank;
+    }
+    this.options.onProgress?.(step + 1, this.options.steps, loss);
+  }
+
+  result(): BlockTrainingResult {
+    if (this.losses.length === 0) return { steps: 0, finalLoss: NaN, firstLoss: NaN };
+    const tail = this.losses.slice(-Math.max(1, Math.floor(this.losses.length / 10)));
+    return { steps: this.losses.length, finalLoss: tail.reduce((a, b) => a + b, 0) / tail.length, firstLoss: this.losses[0] };
+  }
+}
+
 /**
- * Trains `trainable` (keyed "level:node") in place. `frozen` supplies the other blocks of a
- * path (they shape the forward pass but are not updated).
+ * Trains `trainable` (keyed "level:node") in place with the TypeScript backward pass.
+ * `frozen` supplies the other blocks of a path (they shape the forward pass but are not
+ * updated).
  */
 export function trainBlocks(
   anchor: AnchorModel,
@@ -120,52 +198,35 @@ export function trainBlocks(
   data: LeafBatchSource,
   options: BlockTrainingOptions,
 ): BlockTrainingResult {
-  const { hiddenSize: d, numLayers: L } = anchor.config;
-  const rnd = mulberry32(options.seed ?? 1);
-  const batch = options.batch ?? 8;
-  const optimizers = new Map<string, { opt: AdamW; block: TrainableBlock }>();
-  for (const [k, b] of trainable) optimizers.set(k, { opt: new AdamW([b.gate, b.up, b.down], { lr: options.lr ?? 1e-2, weightDecay: options.weightDecay ?? 0 }), block: b });
-  const leaves = [...data.leaves.entries()].filter(([, seqs]) => seqs.length > 0);
-  if (leaves.length === 0 || trainable.size === 0) return { steps: 0, finalLoss: NaN, firstLoss: NaN };
-  let order: number[] = [];
-  const losses: number[] = [];
+  const loop = new BlockTrainingLoop(anchor, trainable, frozen, data, options);
+  if (loop.empty) return loop.result();
   for (let step = 0; step < options.steps; step++) {
-    if (order.length === 0) {
-      order = leaves.map((_, i) => i);
-      for (let i = order.length - 1; i > 0; i--) {
-        const j = Math.floor(rnd() * (i + 1));
-        [order[i], order[j]] = [order[j], order[i]];
-      }
-    }
-    const [leaf, seqs] = leaves[order.pop()!];
-    const path = data.pathOf(leaf);
-    const blocks = path.map((node, i) => trainable.get(`${i + 1}:${node}`) ?? frozen(i + 1, node));
-    const memory = concatMemory64(blocks, d, L);
-    const grad: Memory64 = { rank: memory.rank, gate: new Float64Array(memory.gate.length), up: new Float64Array(memory.up.length), down: new Float64Array(memory.down.length) };
-    const picks = seqs.length <= batch ? seqs : Array.from({ length: batch }, () => seqs[Math.floor(rnd() * seqs.length)]);
+    const p = loop.prepare();
     let loss = 0;
-    for (const ids of picks) loss += forwardBackward(anchor.config, anchor.params, ids, memory, { memoryGrad: grad, scale: 1 / picks.length }).loss / picks.length;
-    losses.push(loss);
-    const replay = data.replay ?? [];
-    const replayN = replay.length ? (options.replayPerStep ?? Math.max(1, Math.floor(batch / 2))) : 0;
-    for (let i = 0; i < replayN; i++) {
-      const ids = replay[Math.floor(rnd() * replay.length)];
-      forwardBackward(anchor.config, anchor.params, ids, memory, { memoryGrad: grad, scale: (options.replayWeight ?? 1) / replayN });
-    }
-    let r0 = 0;
-    for (const b of blocks) {
-      const entry = optimizers.get(`${b.level}:${b.node}`);
-      if (entry && entry.block === b) {
-        const g = { gate: new Float64Array(b.gate.length), up: new Float64Array(b.up.length), down: new Float64Array(b.down.length) };
-        sliceGrad(grad, r0, b.rank, d, L, g);
-        // Linear decay to 10% keeps late steps from undoing what other leaves wrote.
-        const lr = (options.lr ?? 1e-2) * (1 - (0.9 * step) / options.steps);
-        entry.opt.step([g.gate, g.up, g.down], lr);
-      }
-      r0 += b.rank;
-    }
-    options.onProgress?.(step + 1, options.steps, loss);
+    for (const ids of p.facts) loss += forwardBackward(anchor.config, anchor.params, ids, p.memory, { memoryGrad: p.grad, scale: 1 / p.facts.length }).loss / p.facts.length;
+    for (const ids of p.replay) forwardBackward(anchor.config, anchor.params, ids, p.memory, { memoryGrad: p.grad, scale: p.replayScale });
+    loop.apply(step, p, loss);
   }
-  const tail = losses.slice(-Math.max(1, Math.floor(losses.length / 10)));
-  return { steps: options.steps, finalLoss: tail.reduce((a, b) => a + b, 0) / tail.length, firstLoss: losses[0] };
+  return loop.result();
+}
+
+/** The same training with gradients from an engine (e.g. the ONNX gradient graph on ONNX Runtime). */
+export async function trainBlocksWith(
+  engine: MemoryGradientEngine,
+  anchor: AnchorModel,
+  trainable: Map<string, TrainableBlock>,
+  frozen: (level: number, node: number) => TrainableBlock,
+  data: LeafBatchSource,
+  options: BlockTrainingOptions,
+): Promise<BlockTrainingResult> {
+  const loop = new BlockTrainingLoop(anchor, trainable, frozen, data, options);
+  if (loop.empty) return loop.result();
+  for (let step = 0; step < options.steps; step++) {
+    const p = loop.prepare();
+    let loss = 0;
+    for (const ids of p.facts) loss += (await engine.accumulate(ids, p.memory, p.grad, 1 / p.facts.length)) / p.facts.length;
+    for (const ids of p.replay) await engine.accumulate(ids, p.memory, p.grad, p.replayScale);
+    loop.apply(step, p, loss);
+  }
+  return loop.result();
 }
