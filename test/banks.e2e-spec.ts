@@ -158,6 +158,7 @@ describe('parametric memory banks over HTTP', () => {
       expect((await h.http.post(banksOf()).set(auth()).send({ ...TINY_BANK, blockSizes: [2, 2, 2] })).status).toBe(400);
       expect((await h.http.post(banksOf()).set(auth()).send({ ...TINY_BANK, branching: 1 })).status).toBe(400);
       expect((await h.http.post(banksOf()).set(auth()).send({ ...TINY_BANK, embedder: { type: 'hash', dimension: 3 } })).status).toBe(400);
+      expect((await h.http.post(banksOf()).set(auth()).send({ ...TINY_BANK, blockSizes: [0, 0] })).status).toBe(400);
       expect((await h.http.get(banksOf()).set(auth()).expect(200)).body.items).toHaveLength(1);
     });
 
@@ -223,9 +224,9 @@ describe('parametric memory banks over HTTP', () => {
   it('removes the banks of a deleted cube when the purge runs', async () => {
     const cube = (await h.factory.cube({ tenantId })).id;
     await addMemory('Emil repairs clocks in Graz.', cube);
-    const id = (await h.http.post(banksOf(cube)).set(auth()).send(TINY_BANK).expect(202)).body.bankId;
+    const id = (await h.http.post(banksOf(cube)).set(auth()).send({ ...TINY_BANK, embedder: { type: 'hash', dimension: 64 } }).expect(202)).body.bankId;
     await drain();
-    expect((await getBank(id, cube)).state).toBe('ready');
+    expect(await getBank(id, cube)).toMatchObject({ state: 'ready', embedderFingerprint: expect.stringContaining('64') });
     await h.http.delete(`/v1/cubes/${cube}`).set(auth()).expect(202);
     await drain();
     expect(fs.existsSync(path.join(h.config.dataDir, 'cubes', cube))).toBe(false);

@@ -63,6 +63,9 @@ export class BankService {
     if (dto.blockSizes && dto.blockSizes.length !== levels) {
       throw EngramError.validation([{ field: 'blockSizes', problems: [`blockSizes must hold one rank per level (${levels})`] }]);
     }
+    if (dto.blockSizes?.every((rank) => rank === 0)) {
+      throw EngramError.validation([{ field: 'blockSizes', problems: ['at least one level needs a rank above 0'] }]);
+    }
     let nodes = 0;
     for (let l = 1; l <= levels; l++) nodes += branching ** l;
     if (nodes > MAX_BANK_NODES) {
