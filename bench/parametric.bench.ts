@@ -31,11 +31,13 @@ import {
   BlockStore,
   forwardBackward,
   initParams64,
+  OnnxMemoryGradient,
   ParametricBank,
   paramArrays,
   tinyLlamaConfig,
   toLlamaWeights,
   trainAnchor,
+  typescriptGradient,
   type AnchorModel,
   type BankText,
   type Memory64,
@@ -67,6 +69,7 @@ const BIG = arg('big', '1') === '1';
 const BIG_BLOCKS = Number(arg('big-blocks', '48'));
 const THREADS = Number(arg('threads', '0'));
 const SEED = Number(arg('seed', '7'));
+const GRADIENT = arg('gradient', 'onnx') as 'onnx' | 'typescript';
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))];
@@ -222,6 +225,31 @@ async function main(): Promise<void> {
     segment: (t) => t.split(' . ').map((s) => (s.endsWith('.') ? s : `${s} .`)),
   };
 
+  // 1b. Memory-gradient engines: TypeScript backward vs the ONNX gradient graph on ORT.
+  const R = RANKS.reduce((a, b) => a + b, 0);
+  const probe = factSentences(people).slice(0, 40).map((x) => tok.encode(x));
+  const maxSeq = Math.max(...factSentences(people).map((x) => tok.encode(x).length));
+  const probeMem = toMem64({ rank: R, gate: new Float32Array(LAYERS * R * HIDDEN).fill(0.01), up: new Float32Array(LAYERS * R * HIDDEN).fill(0.01), down: new Float32Array(LAYERS * R * HIDDEN).fill(0.01) });
+  const engines = [typescriptGradient(anchor), await OnnxMemoryGradient.create(anchor, { maxSeq, rank: R })];
+  const gradMs: Record<string, number> = {};
+  const grads: Float64Array[] = [];
+  for (const engine of engines) {
+    const grad = { rank: R, gate: new Float64Array(probeMem.gate.length), up: new Float64Array(probeMem.up.length), down: new Float64Array(probeMem.down.length) };
+    await engine.accumulate(probe[0], probeMem, { ...grad, gate: new Float64Array(grad.gate.length), up: new Float64Array(grad.up.length), down: new Float64Array(grad.down.length) }, 1);
+    const t = performance.now();
+    for (const ids of probe) await engine.accumulate(ids, probeMem, grad, 1 / probe.length);
+    gradMs[engine.kind] = (performance.now() - t) / probe.length;
+    grads.push(grad.down);
+    await engine.dispose();
+  }
+  let gradDiff = 0;
+  let gradScale = 0;
+  for (let i = 0; i < grads[0].length; i++) {
+    gradDiff = Math.max(gradDiff, Math.abs(grads[0][i] - grads[1][i]));
+    gradScale = Math.max(gradScale, Math.abs(grads[0][i]));
+  }
+  log(`memory gradient per sequence: typescript ${gradMs.typescript.toFixed(2)} ms, onnx ${gradMs.onnx.toFixed(2)} ms (max |Δ| ${gradDiff.toExponential(2)} of ${gradScale.toExponential(2)})`);
+
   // 2. Bank over the long-tail people (one memory = one person's bio).
   const embedder = new HashEmbedder({ dimension: 256 });
   const texts: BankText[] = people.map((p) => ({ id: p.id, text: bio(p, rnd) }));
@@ -245,7 +273,8 @@ async function main(): Promise<void> {
   tb = performance.now();
   let tokensWritten = 0;
   for (const t of texts) tokensWritten += anchor.segment!(t.text).reduce((a, s) => a + tok.encode(s).length, 0);
-  const write = bank.write(anchor, texts.map((t) => t.id), texts, {
+  const write = await bank.writeAsync(anchor, texts.map((t) => t.id), texts, {
+    gradient: GRADIENT,
     epochs: EPOCHS,
     batch: BATCH,
     lr: WRITE_LR,
@@ -349,7 +378,7 @@ async function main(): Promise<void> {
   const neighboursBefore = await accuracy(neighbours, 'oracle');
   const stale = bank.deleteMemories([victim.id]);
   const tr = performance.now();
-  const rewrite = bank.rewriteStale(anchor, texts, { epochs: EPOCHS, batch: BATCH, lr: WRITE_LR, seed: SEED + 1, replay: REPLAY > 0 ? generic : undefined, replayPerStep: REPLAY || undefined });
+  const rewrite = await bank.rewriteStaleAsync(anchor, texts, { gradient: GRADIENT, epochs: EPOCHS, batch: BATCH, lr: WRITE_LR, seed: SEED + 1, replay: REPLAY > 0 ? generic : undefined, replayPerStep: REPLAY || undefined });
   const rewriteSeconds = (performance.now() - tr) / 1000;
   const victimAfter = await accuracy([victim], 'oracle');
   const neighboursAfter = await accuracy(neighbours, 'oracle');
@@ -606,6 +635,11 @@ async function main(): Promise<void> {
     rewriteSeconds: r2(rewriteSeconds),
     buildSeconds: r2(buildSeconds),
     buildTextsPerSecond: r2(texts.length / buildSeconds),
+    writeGradient: write.gradient,
+    gradMsPerSeqTypescript: r4(gradMs.typescript),
+    gradMsPerSeqOnnx: r4(gradMs.onnx),
+    gradMaxAbsDiff: gradDiff,
+    gradMaxAbs: gradScale,
     writeSteps: write.steps,
     writeSeconds: r2(writeSeconds),
     writeTokensPerSecond: r2((tokensWritten * EPOCHS) / writeSeconds),
@@ -640,7 +674,8 @@ async function main(): Promise<void> {
     ['forget: neighbours before / after', `${(100 * neighboursBefore.acc).toFixed(1)}% / ${(100 * neighboursAfter.acc).toFixed(1)}% (${neighbours.length} people)`],
     ['fetch cold / warm blocks / repeated path / RAM-tier block (ms)', `${figures.fetchColdMs} / ${figures.fetchWarmMs} / ${figures.fetchRepeatPathMs} / ${figures.fetchRamTierMs}`],
     ['decode step / fetch+attach share', `${figures.decodeStepMs} ms / cold ${figures.fetchAttachShareColdPct}% warm ${figures.fetchAttachShareWarmPct}%`],
-    ['write', `${write.steps} steps, ${writeSeconds.toFixed(1)} s, loss ${write.firstLoss.toFixed(2)} → ${write.finalLoss.toFixed(2)}`],
+    ['memory gradient per sequence: TS / ONNX Runtime', `${gradMs.typescript.toFixed(2)} / ${gradMs.onnx.toFixed(2)} ms (max |Δ| ${gradDiff.toExponential(1)} vs max |g| ${gradScale.toExponential(1)})`],
+    [`write (${write.gradient} gradients)`, `${write.steps} steps, ${writeSeconds.toFixed(1)} s, loss ${write.firstLoss.toFixed(2)} → ${write.finalLoss.toFixed(2)}`],
     ['bank file', `${(bankBytes / 1024).toFixed(0)} KiB`],
     ['512d×8L shape: path fetch cold / warm / repeat', big ? `${big.pathFetchColdMs} / ${big.pathFetchWarmMs} / ${big.pathFetchRepeatMs} ms vs decode step ${big.decodeStepMs} ms (no memory ${big.decodeStepNoMemoryMs}) → ${big.fetchShareColdPct}% / ${big.fetchShareWarmPct}% / ${big.fetchShareRepeatPct}%` : 'skipped'],
     ['1e9 bank cold reads (median/p95/max ms)', big ? `${big.coldReadMsMedian} / ${big.coldReadMsP95} / ${big.coldReadMsMax}; raw pread ${big.rawPreadMsMedian} / ${big.rawPreadMsP95} (${big.parameters} params, ${big.apparentGiB} GiB sparse, ${big.onDiskMiB} MiB used, cache dropped: ${big.pageCacheDropped})` : 'skipped'],

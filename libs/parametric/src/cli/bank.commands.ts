@@ -102,6 +102,7 @@ export function registerBankCommands(program: Command): Command {
     .option('--epochs <n>', 'passes over the cluster texts', int('epochs'), 20)
     .option('--batch <n>', 'sequences per step', int('batch'), 8)
     .option('--lr <x>', 'AdamW learning rate', Number, 1e-2)
+    .option('--gradient <engine>', 'typescript | onnx (the ONNX gradient graph on ONNX Runtime)', 'onnx')
     .option('--embedding-dim <n>', 'hash embedder dimension', int('embedding-dim'), 256)
     .action(async (dir: string, o: Record<string, string | number>) => {
       const anchor = loadAnchorModel(resolve(String(o.model)));
@@ -111,7 +112,8 @@ export function registerBankCommands(program: Command): Command {
         await b.assign(embedderFor(Number(o.embeddingDim)), texts);
         const ids = o.ids ? list(String(o.ids)) : texts.map((t) => t.id).filter((id) => !b.provenance.deleted.has(id));
         const bar = progressBar('bank write');
-        const report = b.write(anchor, ids, texts, { epochs: Number(o.epochs), batch: Number(o.batch), lr: Number(o.lr), onProgress: (s, n, loss) => bar(s, n, `loss ${loss.toFixed(3)}`) });
+        const gradient = String(o.gradient) === 'typescript' ? 'typescript' : 'onnx';
+        const report = await b.writeAsync(anchor, ids, texts, { epochs: Number(o.epochs), batch: Number(o.batch), lr: Number(o.lr), gradient, onProgress: (s, n, loss) => bar(s, n, `loss ${loss.toFixed(3)}`) });
         process.stdout.write(`${JSON.stringify(report)}\n`);
       } finally {
         b.close();
