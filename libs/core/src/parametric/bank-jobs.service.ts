@@ -74,8 +74,8 @@ export class BankJobs {
     if (!initial || initial.state !== 'ready') return;
     const model = (await this.modelRows.list()).find((m) => m.id === initial.modelId);
     if (!model) return;
-    const anchor = this.store.anchor(model);
     try {
+      const anchor = this.store.anchor(model);
       await this.banks.withLock(initial.id, async () => {
         const bank = await this.banks.getAny(initial.id);
         if (!bank || bank.state !== 'ready') return;
@@ -110,13 +110,20 @@ export class BankJobs {
   /** Marks the blocks holding a deleted (or edited) memory stale in every ready bank of the cube. */
   async forget(job: JobRecord): Promise<void> {
     const { cubeId, memoryId, deleted } = job.payload as unknown as BankForgetPayload;
+    const failures: string[] = [];
     for (const initial of await this.banks.listByCube(cubeId, ['ready'])) {
-      await this.banks.withLock(initial.id, async () => {
-        const bank = await this.banks.getAny(initial.id);
-        if (!bank || bank.state !== 'ready') return;
-        await this.store.mutate(bank, (b) => (deleted ? b.deleteMemories([memoryId]).length : this.store.markStale(b, memoryId)));
-      });
+      try {
+        await this.banks.withLock(initial.id, async () => {
+          const bank = await this.banks.getAny(initial.id);
+          if (!bank || bank.state !== 'ready') return;
+          await this.store.mutate(bank, (b) => (deleted ? b.deleteMemories([memoryId]).length : this.store.markStale(b, memoryId)));
+        });
+      } catch (error) {
+        failures.push(`bank ${initial.id}: ${error instanceof Error ? error.message : String(error)}`);
+      }
     }
+    // One broken bank does not keep the others from forgetting; the retry redoes all (idempotent).
+    if (failures.length) throw new Error(`could not mark memory ${memoryId} stale in ${failures.join('; ')}`);
   }
 
   private embedderOf(bank: BankRecord): TextEmbedder {

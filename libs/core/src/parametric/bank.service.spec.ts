@@ -1,0 +1,78 @@
+import { BankRecord, BankRepository, MemoryRepository, ModelRecord, ModelRepository } from '@engram/persistence';
+import { AccessService } from '../auth/access.service';
+import { Permission } from '../auth/permission';
+import { CreateBankDto } from '../dtos/bank.dto';
+import { EngramError } from '../errors/engram.error';
+import { ModelService } from '../inference/model.service';
+import { JobQueueService } from '../jobs/job-queue.service';
+import { EmbedderRegistry } from '../memories/embedder.registry';
+import { AuditService } from '../services/audit.service';
+import { RequestContext } from '../services/request-context';
+import { BankService } from './bank.service';
+import { BankStore } from './bank.store';
+
+/** A strict mock: calling anything that was not stubbed fails the test. */
+function strictMock<T extends object>(stubs: Partial<Record<keyof T, unknown>>): T {
+  return new Proxy(stubs as T, {
+    get: (target, prop) => {
+      if (prop in target) return (target as Record<string | symbol, unknown>)[prop];
+      if (prop === 'then') return undefined;
+      throw new Error(`unexpected call: ${String(prop)}`);
+    },
+  });
+}
+
+const ctx: RequestContext = { auth: { kind: 'key', actorId: 'k', keyId: 'k', tenantId: 't', scopes: [], cubeIds: null }, requestId: 'r' };
+const CUBE = '11111111-1111-4111-8111-111111111111';
+const model = { id: 'm1', name: 'tiny', fingerprint: 'f', directory: '/m', format: 'safetensors', config: {}, createdAt: new Date() } as ModelRecord;
+const ready = { id: 'b1', cubeId: CUBE, state: 'ready', modelFingerprint: 'f', generation: 3, embedder: { type: 'hash', dimension: 8 } } as unknown as BankRecord;
+
+function service(stubs: { requireCube?: jest.Mock; get?: jest.Mock; resolve?: jest.Mock; routeAndFetch?: jest.Mock } = {}) {
+  const access = strictMock<AccessService>({ requireCube: stubs.requireCube ?? jest.fn().mockResolvedValue({ id: CUBE, tenantId: 't', settings: {} }) });
+  const banks = strictMock<BankRepository>({ get: stubs.get ?? jest.fn().mockResolvedValue(ready) });
+  const models = strictMock<ModelService>({ resolve: stubs.resolve ?? jest.fn().mockResolvedValue(model) });
+  const embedder = { fingerprint: 'hash:8', dimension: 8, embed: jest.fn() };
+  const embedders = strictMock<EmbedderRegistry>({ forSettings: jest.fn().mockReturnValue(embedder), embed: jest.fn(), parse: jest.fn().mockReturnValue({ type: 'hash', dimension: 8 }) });
+  const store = strictMock<BankStore>({ routeAndFetch: stubs.routeAndFetch ?? jest.fn() });
+  const svc = new BankService(access, banks, strictMock<MemoryRepository>({}), models, strictMock<ModelRepository>({}), embedders, strictMock<JobQueueService>({}), store, strictMock<AuditService>({}));
+  return { svc, access };
+}
+
+const dto = (fields: Partial<CreateBankDto>) => Object.assign(new CreateBankDto(), { model: 'tiny', ...fields });
+
+describe('BankService', () => {
+  it('checks access to the cube before anything else', async () => {
+    const denied = jest.fn().mockRejectedValue(EngramError.notFound('cube'));
+    const resolve = jest.fn();
+    const { svc } = service({ requireCube: denied, resolve });
+    await expect(svc.create(ctx, CUBE, dto({}))).rejects.toMatchObject({ message: 'cube not found' });
+    expect(denied).toHaveBeenCalledWith(ctx.auth, Permission.BankWrite, CUBE);
+    expect(resolve).not.toHaveBeenCalled();
+    await expect(svc.get(ctx, CUBE, 'b1')).rejects.toMatchObject({ message: 'cube not found' });
+    expect(denied).toHaveBeenLastCalledWith(ctx.auth, Permission.BankRead, CUBE);
+  });
+
+  it('refuses an ONNX export, a rank list of the wrong length and a geometry of too many blocks', async () => {
+    const onnx = service({ resolve: jest.fn().mockResolvedValue({ ...model, format: 'onnx' }) });
+    await expect(onnx.svc.create(ctx, CUBE, dto({}))).rejects.toMatchObject({ code: 'model_invalid' });
+    const { svc } = service();
+    await expect(svc.create(ctx, CUBE, dto({ levels: 2, blockSizes: [4] }))).rejects.toMatchObject({ code: 'validation_failed' });
+    await expect(svc.create(ctx, CUBE, dto({ levels: 6, branching: 64 }))).rejects.toMatchObject({ code: 'validation_failed' });
+  });
+
+  it('answers 409 for a bank of another model and for a bank still building', async () => {
+    const { svc } = service();
+    await expect(svc.routeForChat(CUBE, 'b1', { ...model, fingerprint: 'other' }, 'hi')).rejects.toMatchObject({ code: 'conflict' });
+    const building = service({ get: jest.fn().mockResolvedValue({ ...ready, state: 'building' }) });
+    await expect(building.svc.routeForChat(CUBE, 'b1', model, 'hi')).rejects.toMatchObject({ code: 'conflict' });
+  });
+
+  it('routes with the bank’s own embedder and reports the generation it used', async () => {
+    const memory = { rank: 2, gate: new Float32Array(2), up: new Float32Array(2), down: new Float32Array(2) };
+    const routeAndFetch = jest.fn().mockResolvedValue({ path: [1, 0], memory });
+    const { svc } = service({ routeAndFetch });
+    await expect(svc.routeForChat(CUBE, 'b1', model, 'where?')).resolves.toEqual({ bankId: 'b1', generation: 3, path: [1, 0], memory });
+    expect(routeAndFetch.mock.calls[0][1].fingerprint).toBe('hash:8');
+    expect(routeAndFetch.mock.calls[0][2]).toBe('where?');
+  });
+});
