@@ -491,21 +491,28 @@ export class CubeIndex {
    */
   private filterBase(filter: MemoryFilter | undefined): { slots: number[]; mask: Uint8Array } | null {
     if (!filter) return null;
-    const fields: number[][] = [];
+    const fields: (readonly number[])[] = [];
     if (filter.sessionIds) {
       fields.push(filter.sessionIds.flatMap((id) => {
         const n = this.sessionIds.get(id);
         return n === undefined ? [] : this.sessionSlots[n];
       }));
     }
-    const union = (prefix: string, values: readonly string[]): number[] =>
-      values.flatMap((v) => this.attributeSlots.get(prefix + v) ?? []);
+    const union = (prefix: string, values: readonly string[]): readonly number[] => {
+      const lists = [...new Set(values)].map((v) => this.attributeSlots.get(prefix + v) ?? []);
+      if (lists.length === 1) return lists[0]; // the common case: no copy
+      const out: number[] = [];
+      for (const list of lists) for (const slot of list) out.push(slot);
+      return out;
+    };
     if (filter.kinds) fields.push(union('k:', filter.kinds));
     if (filter.roles) fields.push(union('r:', filter.roles));
     if (filter.tagsAny && filter.tagsAny.length > 0) fields.push(union('t:', filter.tagsAny));
     if (filter.tagsAll) for (const tag of new Set(filter.tagsAll)) fields.push(union('t:', [tag]));
     if (fields.length === 0) return null;
     fields.sort((a, b) => a.length - b.length);
+    // A document in two lists of one field (e.g. tagsAny ['a', 'b']) is counted once per
+    // field because the mask only advances from i to i + 1 within field i.
     // mask[slot] = number of fields (so far) the slot is in, counting each field once.
     const mask = new Uint8Array(this.records.length);
     fields.forEach((field, i) => {
