@@ -104,7 +104,7 @@ describe('parametric memory banks over HTTP', () => {
     expect(await drain()).toBeGreaterThanOrEqual(1);
     const bank = await getBank();
     expect(bank.generation).toBeGreaterThan(before);
-    expect(bank.progress).toMatchObject({ phase: 'written', memories: 2 });
+    expect(bank.progress).toMatchObject({ phase: 'written', memories: 2, gradient: 'onnx', finalLoss: expect.any(Number) });
     expect(bank.occupancy.levels[0].writtenBlocks + bank.occupancy.levels[1].writtenBlocks).toBeGreaterThanOrEqual(2);
     const holding = await level1Holding(memoryIds[0]);
     expect(holding).toHaveLength(1);

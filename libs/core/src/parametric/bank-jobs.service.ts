@@ -87,18 +87,20 @@ export class BankJobs {
           const active = new Set(corpus.map((t) => t.id));
           const requested = payload.memoryIds.filter((id) => active.has(id)); // deleted since the request: skipped
           await b.assign(this.embedderOf(bank), corpus);
-          const options = { epochs: payload.epochs ?? undefined, onProgress: (step: number, steps: number, loss: number) => progress({ phase: 'write', done: step, total: steps, loss }) };
-          const rewritten = payload.rewriteStale ? await b.rewriteStale(anchor, corpus, options) : null;
-          const written = requested.length ? await b.write(anchor, requested, corpus, options) : null;
+          // Gradients from the ONNX gradient graph on ONNX Runtime (ADR 0301), as the CLI does by default.
+          const options = { epochs: payload.epochs ?? undefined, gradient: 'onnx' as const, onProgress: (step: number, steps: number, loss: number) => progress({ phase: 'write', done: step, total: steps, loss }) };
+          const rewritten = payload.rewriteStale ? await b.rewriteStaleAsync(anchor, corpus, options) : null;
+          const written = requested.length ? await b.writeAsync(anchor, requested, corpus, options) : null;
           return {
             generation: b.file.generation,
             written: requested.length,
             blocks: (written?.blocks.length ?? 0) + (rewritten?.blocks.length ?? 0),
             finalLoss: written?.finalLoss ?? rewritten?.finalLoss ?? null,
+            gradient: written?.gradient ?? rewritten?.gradient ?? null,
           };
         });
         await progress.flush();
-        await this.banks.markReady(bank.id, report.generation, { phase: 'written', jobId: job.id, memories: report.written, blocks: report.blocks, finalLoss: report.finalLoss });
+        await this.banks.markReady(bank.id, report.generation, { phase: 'written', jobId: job.id, memories: report.written, blocks: report.blocks, finalLoss: report.finalLoss, gradient: report.gradient });
       });
     } catch (error) {
       // The bank file keeps its previous generation (journaled commit); say why on the row.
