@@ -73,8 +73,13 @@ export function concatBlocks(blocks: readonly MemoryBlock[], hidden: number, lay
     for (let l = 0; l < layers; l++) {
       out.gate.set(b.gate.subarray(l * r * hidden, (l + 1) * r * hidden), (l * R + r0) * hidden);
       out.up.set(b.up.subarray(l * r * hidden, (l + 1) * r * hidden), (l * R + r0) * hidden);
+      // Plain index loops: a subarray per row would allocate L·d views per block.
+      const src = b.down;
+      const dst = out.down;
       for (let i = 0; i < hidden; i++) {
-        out.down.set(b.down.subarray((l * hidden + i) * r, (l * hidden + i + 1) * r), (l * hidden + i) * R + r0);
+        const s0 = (l * hidden + i) * r;
+        const d0 = (l * hidden + i) * R + r0;
+        for (let j = 0; j < r; j++) dst[d0 + j] = src[s0 + j];
       }
     }
     r0 += r;
