@@ -5,7 +5,7 @@
 // routed block / wrong block / a dense model with ~2x the anchor's parameters), locality,
 // forgetting, fetch latency per tier, fetch+attach vs one decode step, bank size, and
 // cold positional reads in a ≥1e9-parameter (sparse) bank. Table, then ONE JSON line.
-//   npm run bench:parametric -- [--people 32] [--anchor-steps 500] [--epochs 25] [--replay 4] [--abstain 0.3] [--dense 1] [--big 1] [--seed 7]
+//   npm run bench:parametric -- [--people 32] [--anchor-steps 500] [--epochs 30] [--replay 8] [--replay-weight 20] [--replay-target anchor|tokens] [--gradient onnx|typescript] [--abstain 0.3] [--dense 1] [--big 1] [--seed 7]
 import { spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -60,9 +60,11 @@ const BATCH = Number(arg('batch', '12'));
 const LEVELS = Number(arg('levels', '2'));
 const BRANCHING = Number(arg('branching', '4'));
 const RANKS = arg('ranks', '8,32').split(',').map(Number);
-const EPOCHS = Number(arg('epochs', '25'));
-const REPLAY = Number(arg('replay', '4'));
+const EPOCHS = Number(arg('epochs', '30'));
+const REPLAY = Number(arg('replay', '8'));
 const ABSTAIN = Number(arg('abstain', '0.3'));
+const REPLAY_TARGET = arg('replay-target', 'anchor') as 'anchor' | 'tokens';
+const REPLAY_WEIGHT = Number(arg('replay-weight', '20'));
 const WRITE_LR = Number(arg('write-lr', '0.01'));
 const DENSE = arg('dense', '1') === '1';
 const BIG = arg('big', '1') === '1';
@@ -281,6 +283,8 @@ async function main(): Promise<void> {
     seed: SEED,
     replay: REPLAY > 0 ? generic : undefined,
     replayPerStep: REPLAY || undefined,
+    replayTarget: REPLAY_TARGET,
+    replayWeight: REPLAY_WEIGHT,
     onProgress: (s, n, l) => s % 200 === 0 && log(`write step ${s}/${n} loss ${l.toFixed(3)}`),
   });
   const writeSeconds = (performance.now() - tb) / 1000;
@@ -378,7 +382,7 @@ async function main(): Promise<void> {
   const neighboursBefore = await accuracy(neighbours, 'oracle');
   const stale = bank.deleteMemories([victim.id]);
   const tr = performance.now();
-  const rewrite = await bank.rewriteStaleAsync(anchor, texts, { gradient: GRADIENT, epochs: EPOCHS, batch: BATCH, lr: WRITE_LR, seed: SEED + 1, replay: REPLAY > 0 ? generic : undefined, replayPerStep: REPLAY || undefined });
+  const rewrite = await bank.rewriteStaleAsync(anchor, texts, { gradient: GRADIENT, epochs: EPOCHS, batch: BATCH, lr: WRITE_LR, seed: SEED + 1, replay: REPLAY > 0 ? generic : undefined, replayPerStep: REPLAY || undefined, replayTarget: REPLAY_TARGET, replayWeight: REPLAY_WEIGHT });
   const rewriteSeconds = (performance.now() - tr) / 1000;
   const victimAfter = await accuracy([victim], 'oracle');
   const neighboursAfter = await accuracy(neighbours, 'oracle');
@@ -620,6 +624,8 @@ async function main(): Promise<void> {
     pplWithMemory: r4(pplMemory),
     pplChangePct: r2((100 * (pplMemory - pplAnchor)) / pplAnchor),
     pplDense2x: dense ? r4(dense.ppl) : null,
+    replayTarget: REPLAY_TARGET,
+    replayWeight: REPLAY_WEIGHT,
     abstainThreshold: ABSTAIN,
     pplWithMemoryAbstaining: r4(pplAbstain),
     pplChangeAbstainingPct: r2((100 * (pplAbstain - pplAnchor)) / pplAnchor),
@@ -668,7 +674,7 @@ async function main(): Promise<void> {
     ['exact match: anchor + wrong block', `${(100 * accWrong.acc).toFixed(1)}%`],
     ['exact match: dense 2x (facts in training)', dense ? `${(100 * dense.acc).toFixed(1)}%  (${dense.params} params, ${dense.seconds.toFixed(0)} s)` : 'skipped'],
     ['exact match: famous people, anchor', `${(100 * accFamous.acc).toFixed(1)}%`],
-    ['held-out ppl: anchor / + memory', `${pplAnchor.toFixed(3)} / ${pplMemory.toFixed(3)} (${figures.pplChangePct}%)`],
+    [`held-out ppl: anchor / + memory (replay → ${REPLAY_TARGET})`, `${pplAnchor.toFixed(3)} / ${pplMemory.toFixed(3)} (${figures.pplChangePct}%)`],
     ['held-out ppl, router abstaining < cos ' + ABSTAIN, `${pplAbstain.toFixed(3)} (${figures.pplChangeAbstainingPct}%; abstained on ${(100 * figures.heldOutAbstainedShare).toFixed(0)}% of generic, ${(100 * (1 - questionsAnswered)).toFixed(0)}% of questions; exact match then ${(100 * accRoutedAbstaining).toFixed(1)}%)`],
     ['forget: victim before / after / anchor', `${(100 * victimBefore.acc).toFixed(0)}% / ${(100 * victimAfter.acc).toFixed(0)}% / ${(100 * victimAnchor.acc).toFixed(0)}%`],
     ['forget: neighbours before / after', `${(100 * neighboursBefore.acc).toFixed(1)}% / ${(100 * neighboursAfter.acc).toFixed(1)}% (${neighbours.length} people)`],

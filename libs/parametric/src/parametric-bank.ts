@@ -22,6 +22,7 @@ import {
   type TrainableBlock,
 } from './training/block-trainer';
 import { ClusterTree, type TextEmbedder } from './tree/cluster-tree';
+import { nextTokenDistributions } from './training/llama-backprop';
 import { OnnxMemoryGradient, type GradientEngineKind } from './training/memory-gradient.engine';
 
 export interface BankText {
@@ -63,6 +64,11 @@ export interface WriteOptions {
   replay?: readonly string[];
   replayPerStep?: number;
   replayWeight?: number;
+  /**
+   * What replayed text is trained toward: 'tokens' (next-token loss) or 'anchor' (the
+   * anchor's own distributions without memory — a KL pull toward "no change"). Default 'tokens'.
+   */
+  replayTarget?: 'tokens' | 'anchor';
   /** Where memory gradients come from (default 'typescript'; 'onnx' = the ORT gradient graph). */
   gradient?: GradientEngineKind;
   onProgress?: (step: number, steps: number, loss: number) => void;
@@ -381,12 +387,13 @@ export class ParametricBank {
     };
     const steps = options.steps ?? Math.max(1, Math.ceil((sequences * (options.epochs ?? 20)) / (options.batch ?? 8)));
     const replay = (options.replay ?? []).map((t) => anchor.tokenize(t));
+    const replayTargets = options.replayTarget === 'anchor' ? replay.map((ids) => nextTokenDistributions(anchor.config, anchor.params, ids)) : undefined;
     return {
       trainable,
       frozen,
       idsPerNode,
       count,
-      data: { leaves, pathOf: (leaf) => this.tree.pathOfLeaf(leaf), replay },
+      data: { leaves, pathOf: (leaf) => this.tree.pathOfLeaf(leaf), replay, replayTargets },
       training: {
         steps,
         replayPerStep: options.replayPerStep,

@@ -36,6 +36,8 @@ export interface LeafBatchSource {
    * from degrading text it does not hold facts about (locality).
    */
   replay?: number[][];
+  /** Per replay sequence, the anchor's own next-token distributions: replay then pulls toward "no change" (KL) rather than toward the next tokens. */
+  replayTargets?: Float64Array[];
 }
 
 export interface BlockTrainingOptions {
@@ -139,7 +141,7 @@ class BlockTrainingLoop {
   }
 
   /** The sequences of the next step (facts of one leaf, then replay) and the memory they run with. */
-  prepare(): { blocks: TrainableBlock[]; memory: Memory64; grad: Memory64; facts: number[][]; replay: number[][]; replayScale: number } {
+  prepare(): { blocks: TrainableBlock[]; memory: Memory64; grad: Memory64; facts: number[][]; replay: number[][]; replaySoft: Array<Float64Array | undefined>; replayScale: number } {
     const { hiddenSize: d, numLayers: L } = this.anchor.config;
     if (this.order.length === 0) {
       this.order = this.leaves.map((_, i) => i);
@@ -156,8 +158,10 @@ class BlockTrainingLoop {
     const facts = seqs.length <= this.batch ? seqs : Array.from({ length: this.batch }, () => seqs[Math.floor(this.rnd() * seqs.length)]);
     const pool = this.data.replay ?? [];
     const replayN = pool.length ? (this.options.replayPerStep ?? Math.max(1, Math.floor(this.batch / 2))) : 0;
-    const replay = Array.from({ length: replayN }, () => pool[Math.floor(this.rnd() * pool.length)]);
-    return { blocks, memory, grad, facts, replay, replayScale: replayN ? (this.options.replayWeight ?? 1) / replayN : 0 };
+    const picks = Array.from({ length: replayN }, () => Math.floor(this.rnd() * pool.length));
+    const replay = picks.map((i) => pool[i]);
+    const replaySoft = picks.map((i) => this.data.replayTargets?.[i]);
+    return { blocks, memory, grad, facts, replay, replaySoft, replayScale: replayN ? (this.options.replayWeight ?? 1) / replayN : 0 };
   }
 
   /** AdamW on the trainable blocks of the step's path. */
@@ -204,7 +208,7 @@ export function trainBlocks(
     const p = loop.prepare();
     let loss = 0;
     for (const ids of p.facts) loss += forwardBackward(anchor.config, anchor.params, ids, p.memory, { memoryGrad: p.grad, scale: 1 / p.facts.length }).loss / p.facts.length;
-    for (const ids of p.replay) forwardBackward(anchor.config, anchor.params, ids, p.memory, { memoryGrad: p.grad, scale: p.replayScale });
+    p.replay.forEach((ids, i) => forwardBackward(anchor.config, anchor.params, ids, p.memory, { memoryGrad: p.grad, scale: p.replayScale, softTargets: p.replaySoft[i] }));
     loop.apply(step, p, loss);
   }
   return loop.result();
@@ -225,7 +229,7 @@ export async function trainBlocksWith(
     const p = loop.prepare();
     let loss = 0;
     for (const ids of p.facts) loss += (await engine.accumulate(ids, p.memory, p.grad, 1 / p.facts.length)) / p.facts.length;
-    for (const ids of p.replay) await engine.accumulate(ids, p.memory, p.grad, p.replayScale);
+    for (let i = 0; i < p.replay.length; i++) await engine.accumulate(p.replay[i], p.memory, p.grad, p.replayScale, p.replaySoft[i]);
     loop.apply(step, p, loss);
   }
   return loop.result();

@@ -1,5 +1,5 @@
 import { referenceForward, mulberry32, gaussian } from '@engram/inference';
-import { forwardBackward, Memory64, paramArrays, toLlamaWeights, zerosLike } from './llama-backprop';
+import { forwardBackward, Memory64, nextTokenDistributions, paramArrays, toLlamaWeights, zerosLike } from './llama-backprop';
 import { initParams64, tinyLlamaConfig } from './llama-init';
 
 const config = tinyLlamaConfig({ vocab: 23, hidden: 8, layers: 2, heads: 2, kvHeads: 1, intermediate: 12 });
@@ -54,6 +54,22 @@ describe('forwardBackward', () => {
     // Some gradient is not zero (a check that cannot pass vacuously).
     expect(Math.max(...grad.gate.map(Math.abs))).toBeGreaterThan(1e-4);
     paramArrays(p).forEach((a, i) => expect(a).toEqual(before[i]));
+  });
+
+  it('gives memory gradients for soft targets that agree with finite differences, and zero loss gradient at the model\'s own distribution without memory', () => {
+    const p = initParams64(config, 12, { normJitter: 0.1 });
+    const soft = nextTokenDistributions(config, p, ids);
+    const mem = memory(2, 13);
+    const grad: Memory64 = { rank: 2, gate: new Float64Array(mem.gate.length), up: new Float64Array(mem.up.length), down: new Float64Array(mem.down.length) };
+    forwardBackward(config, p, ids, mem, { memoryGrad: grad, softTargets: soft });
+    const loss = () => forwardBackward(config, p, ids, mem, { forwardOnly: true, softTargets: soft }).loss;
+    for (const [a, n] of finiteDifferences(mem.down, grad.down, loss, [1, 9, 20])) expect(Math.abs(a - n)).toBeLessThan(1e-6 + 1e-4 * Math.abs(n));
+    expect(Math.max(...grad.down.map(Math.abs))).toBeGreaterThan(1e-5);
+    // A zero block leaves the distribution unchanged: the down-gradient vanishes there.
+    const zero: Memory64 = { rank: 2, gate: mem.gate, up: mem.up, down: new Float64Array(mem.down.length) };
+    const g0: Memory64 = { rank: 2, gate: new Float64Array(mem.gate.length), up: new Float64Array(mem.up.length), down: new Float64Array(mem.down.length) };
+    forwardBackward(config, p, ids, zero, { memoryGrad: g0, softTargets: soft });
+    expect(Math.max(...g0.down.map(Math.abs))).toBeLessThan(1e-10);
   });
 
   it('gives anchor gradients that agree with finite differences for every tensor kind', () => {

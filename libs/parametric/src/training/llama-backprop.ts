@@ -251,6 +251,22 @@ function rope(x: Float64Array, S: number, heads: number, hd: number, cos: Float3
   }
 }
 
+/** The model's own next-token distributions [S, V] (last row zero): soft targets that say "change nothing". */
+export function nextTokenDistributions(config: LlamaConfig, p: Params64, ids: readonly number[], memory?: Memory64): Float64Array {
+  const V = config.vocabSize;
+  const logits = forwardBackward(config, p, ids, memory, { keepLogits: true, forwardOnly: true }).logits!;
+  const out = new Float64Array(ids.length * V);
+  for (let s = 0; s + 1 < ids.length; s++) {
+    const o = s * V;
+    let max = -Infinity;
+    for (let j = 0; j < V; j++) if (logits[o + j] > max) max = logits[o + j];
+    let sum = 0;
+    for (let j = 0; j < V; j++) sum += out[o + j] = Math.exp(logits[o + j] - max);
+    for (let j = 0; j < V; j++) out[o + j] /= sum;
+  }
+  return out;
+}
+
 export interface BackpropResult {
   /** Mean next-token loss (nats) over the scored positions. */
   loss: number;
@@ -269,7 +285,13 @@ export function forwardBackward(
   p: Params64,
   ids: readonly number[],
   memory: Memory64 | undefined,
-  options: BackpropOptions & { lossMask?: readonly boolean[]; keepLogits?: boolean; forwardOnly?: boolean } = {},
+  options: BackpropOptions & {
+    lossMask?: readonly boolean[];
+    keepLogits?: boolean;
+    forwardOnly?: boolean;
+    /** [S, V] target distributions per position (row s = next-token distribution after s) instead of ids[s+1]. */
+    softTargets?: Float64Array;
+  } = {},
 ): BackpropResult {
   const { hiddenSize: d, numHeads: H, numKvHeads: KVH, headDim: hd, numLayers: L, vocabSize: V, intermediateSize: ff, rmsNormEps: eps } = config;
   const S = ids.length;
@@ -380,10 +402,21 @@ export function forwardBackward(
     for (let j = 0; j < V; j++) if (logits[o + j] > max) max = logits[o + j];
     let sum = 0;
     for (let j = 0; j < V; j++) sum += Math.exp(logits[o + j] - max);
-    const target = ids[s + 1];
-    loss += Math.log(sum) + max - logits[o + target];
     for (let j = 0; j < V; j++) dlogits[o + j] = (Math.exp(logits[o + j] - max) / sum) * lscale;
-    dlogits[o + target] -= lscale;
+    const soft = options.softTargets;
+    if (soft) {
+      // Cross-entropy against a distribution (e.g. the anchor's own): −Σ p·log q.
+      for (let j = 0; j < V; j++) {
+        const pj = soft[o + j];
+        if (pj === 0) continue;
+        loss += pj * (Math.log(sum) + max - logits[o + j]);
+        dlogits[o + j] -= pj * lscale;
+      }
+    } else {
+      const target = ids[s + 1];
+      loss += Math.log(sum) + max - logits[o + target];
+      dlogits[o + target] -= lscale;
+    }
   }
   const result: BackpropResult = { loss: loss / Math.max(count, 1), count, logits: options.keepLogits ? logits : undefined };
   if (options.forwardOnly || (!options.anchorGrad && !options.memoryGrad)) return result;

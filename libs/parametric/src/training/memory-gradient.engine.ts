@@ -10,14 +10,15 @@ export type GradientEngineKind = 'typescript' | 'onnx';
 
 export interface MemoryGradientEngine {
   readonly kind: GradientEngineKind;
-  accumulate(ids: readonly number[], memory: Memory64, grad: Memory64, scale: number): Promise<number>;
+  /** `soft`: [len, V] target distributions instead of the next tokens (locality replay). */
+  accumulate(ids: readonly number[], memory: Memory64, grad: Memory64, scale: number, soft?: Float64Array): Promise<number>;
   dispose(): Promise<void>;
 }
 
 export function typescriptGradient(anchor: AnchorModel): MemoryGradientEngine {
   return {
     kind: 'typescript',
-    accumulate: async (ids, memory, grad, scale) => forwardBackward(anchor.config, anchor.params, ids, memory, { memoryGrad: grad, scale }).loss,
+    accumulate: async (ids, memory, grad, scale, soft) => forwardBackward(anchor.config, anchor.params, ids, memory, { memoryGrad: grad, scale, softTargets: soft }).loss,
     dispose: async () => undefined,
   };
 }
@@ -47,14 +48,15 @@ export class OnnxMemoryGradient implements MemoryGradientEngine {
     return new OnnxMemoryGradient(anchor, session, registry, options.maxSeq, options.rank);
   }
 
-  async accumulate(ids: readonly number[], memory: Memory64, grad: Memory64, scale: number): Promise<number> {
+  async accumulate(ids: readonly number[], memory: Memory64, grad: Memory64, scale: number, soft?: Float64Array): Promise<number> {
     const { vocabSize: V, numLayers: L, hiddenSize: d } = this.anchor.config;
     const S = this.maxSeq;
     if (ids.length > S) throw new RangeError(`sequence of ${ids.length} tokens exceeds the gradient graph's ${S}`);
     if (memory.rank !== this.rank) throw new RangeError(`memory rank ${memory.rank}, the gradient graph was built for ${this.rank}`);
     const padded = Array.from({ length: S }, (_, i) => (i < ids.length ? ids[i] : 0));
     const onehot = new Float32Array(S * V);
-    for (let s = 0; s + 1 < ids.length; s++) onehot[s * V + ids[s + 1]] = 1;
+    if (soft) onehot.set(soft.subarray(0, (ids.length - 1) * V));
+    else for (let s = 0; s + 1 < ids.length; s++) onehot[s * V + ids[s + 1]] = 1;
     const out = await this.session.run({
       input_ids: int64Tensor(padded, [S]),
       target_onehot: floatTensor(onehot, [S, V]),
