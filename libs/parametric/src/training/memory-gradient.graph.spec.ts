@@ -1,7 +1,7 @@
 import { encodeOnnxModel, floatTensor, gaussian, int64Tensor, mulberry32, OnnxSessionRegistry, type DecoderSession } from '@engram/inference';
-import { forwardBackward, toLlamaWeights, type Memory64 } from './llama-backprop';
+import { forwardBackward, paramArrays, toLlamaWeights, zerosLike, type Memory64 } from './llama-backprop';
 import { initParams64, tinyLlamaConfig } from './llama-init';
-import { buildMemoryGradientGraph } from './memory-gradient.graph';
+import { anchorWeightInputs, buildMemoryGradientGraph } from './memory-gradient.graph';
 
 const config = tinyLlamaConfig({ vocab: 19, hidden: 8, layers: 2, heads: 2, kvHeads: 1, intermediate: 12 });
 const ids = [3, 7, 1, 18, 5, 9, 0];
@@ -64,4 +64,56 @@ describe('buildMemoryGradientGraph (ONNX Runtime backward to the memory inputs)'
       expect(Math.abs((up - down) / (2 * h) - g[i])).toBeLessThan(2e-3 + 0.02 * Math.abs(g[i]));
     }
   });
+});
+
+describe('buildMemoryGradientGraph with anchorGradients (full-parameter training on ONNX Runtime)', () => {
+  for (const tie of [false, true]) {
+    it(`gives every anchor-weight gradient of the TypeScript pass (${tie ? 'tied' : 'untied'} head, q/k/v/o biases)`, async () => {
+      const cfg = tinyLlamaConfig({ vocab: 19, hidden: 8, layers: 2, heads: 2, kvHeads: 1, intermediate: 12, tie });
+      const params = initParams64(cfg, 21, { normJitter: 0.1 });
+      for (const l of params.layers) {
+        l.qBias = Float64Array.from({ length: 8 }, (_, i) => 0.03 * i);
+        l.kBias = Float64Array.from({ length: 4 }, (_, i) => -0.02 * i);
+        l.vBias = Float64Array.from({ length: 4 }, (_, i) => 0.01 * i);
+        l.oBias = Float64Array.from({ length: 8 }, (_, i) => 0.02 * i);
+      }
+      const rank = 2;
+      const normal = gaussian(mulberry32(22));
+      const nm = cfg.numLayers * rank * 8;
+      const mem: Memory64 = { rank, gate: Float64Array.from({ length: nm }, () => 0.5 * normal()), up: Float64Array.from({ length: nm }, () => 0.5 * normal()), down: Float64Array.from({ length: nm }, () => 0.5 * normal()) };
+      const weights = toLlamaWeights(cfg, params);
+      const registry = new OnnxSessionRegistry();
+      try {
+        const session = await registry.acquire({ key: `anchor-grad-${tie}`, build: () => encodeOnnxModel(buildMemoryGradientGraph(cfg, weights, { seqLen: ids.length, rank, anchorGradients: true }).model()) });
+        const oh = new Float32Array(ids.length * cfg.vocabSize);
+        for (let s = 0; s + 1 < ids.length; s++) oh[s * cfg.vocabSize + ids[s + 1]] = 1;
+        const inputs = anchorWeightInputs(weights);
+        const feeds: Record<string, ReturnType<typeof floatTensor>> = {
+          input_ids: int64Tensor(ids, [ids.length]),
+          target_onehot: floatTensor(oh, [ids.length, cfg.vocabSize]),
+          mem_gate: floatTensor(Float32Array.from(mem.gate), [2, rank, 8]),
+          mem_up: floatTensor(Float32Array.from(mem.up), [2, rank, 8]),
+          mem_down: floatTensor(Float32Array.from(mem.down), [2, 8, rank]),
+        };
+        for (const w of inputs) feeds[w.name] = floatTensor(w.data, w.dims);
+        const out = await session.run(feeds);
+        const grad = zerosLike(params);
+        const ts = forwardBackward(cfg, params, ids, mem, { anchorGrad: grad });
+        expect((out.loss.data as Float32Array)[0]).toBeCloseTo(ts.loss, 4);
+        // anchorWeightInputs lists tensors in the order paramArrays does.
+        const refs = paramArrays(grad);
+        expect(refs.length).toBe(inputs.length);
+        inputs.forEach((w, i) => {
+          const got = out[`grad.${w.name}`].data as Float32Array;
+          const ref = refs[i];
+          let scale = 0;
+          for (const v of ref) scale = Math.max(scale, Math.abs(v));
+          expect(scale).toBeGreaterThan(0);
+          for (let j = 0; j < ref.length; j++) expect(Math.abs(got[j] - ref[j])).toBeLessThan(1e-5 + 1e-3 * scale);
+        });
+      } finally {
+        await registry.disposeAll();
+      }
+    });
+  }
 });

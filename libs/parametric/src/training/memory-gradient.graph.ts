@@ -9,6 +9,12 @@ import { GraphBuilder, OnnxDataType, ropeTables, type LlamaConfig, type LlamaWei
 export interface MemoryGradientGraphOptions {
   seqLen: number;
   rank: number;
+  /**
+   * Also train the anchor: its weights become graph inputs (named like the initializers:
+   * `embed`, `layer0.q`, …, `final_norm`, `lm_head`) and the graph outputs `grad.<name>`
+   * for each. `weights` then only gives shapes and which optional tensors exist.
+   */
+  anchorGradients?: boolean;
 }
 
 export const GRADIENT_INPUTS = ['input_ids', 'target_onehot', 'mem_gate', 'mem_up', 'mem_down'] as const;
@@ -17,6 +23,36 @@ export const GRADIENT_OUTPUTS = ['loss', 'grad_mem_gate', 'grad_mem_up', 'grad_m
 function transposed(m: Matrix): Float32Array {
   const out = new Float32Array(m.rows * m.cols);
   for (let r = 0; r < m.rows; r++) for (let c = 0; c < m.cols; c++) out[c * m.rows + r] = m.data[r * m.cols + c];
+  return out;
+}
+
+/**
+ * Names, shapes and data of the anchor-weight inputs of a graph built with
+ * `anchorGradients`, in the order of `paramArrays` (so gradients line up with AdamW).
+ */
+export function anchorWeightInputs(w: LlamaWeights): Array<{ name: string; dims: number[]; data: Float32Array }> {
+  const out: Array<{ name: string; dims: number[]; data: Float32Array }> = [];
+  const m = (name: string, x: Matrix) => out.push({ name, dims: [x.rows, x.cols], data: x.data });
+  const v = (name: string, x: Float32Array | undefined) => x && out.push({ name, dims: [x.length], data: x });
+  m('embed', w.embed);
+  if (w.lmHead !== w.embed) m('lm_head', w.lmHead);
+  v('final_norm', w.finalNorm);
+  w.layers.forEach((lw, l) => {
+    const p = `layer${l}`;
+    v(`${p}.in_norm`, lw.inputNorm);
+    m(`${p}.q`, lw.q);
+    m(`${p}.k`, lw.k);
+    m(`${p}.v`, lw.v);
+    m(`${p}.o`, lw.o);
+    v(`${p}.q.bias`, lw.qBias);
+    v(`${p}.k.bias`, lw.kBias);
+    v(`${p}.v.bias`, lw.vBias);
+    v(`${p}.o.bias`, lw.oBias);
+    v(`${p}.post_norm`, lw.postNorm);
+    m(`${p}.gate`, lw.gate);
+    m(`${p}.up`, lw.up);
+    m(`${p}.down`, lw.down);
+  });
   return out;
 }
 
@@ -45,12 +81,21 @@ export function buildMemoryGradientGraph(config: LlamaConfig, w: LlamaWeights, o
   const tr = (x: string, perm: number[]) => op('Transpose', [x], { perm });
   const reshape = (x: string, shape: number[]) => op('Reshape', [x, g.int64(shape)]);
   const rsum = (x: string, axes: number[], keep: 0 | 1) => op('ReduceSum', [x, g.int64(axes)], { keepdims: keep });
-  // Initializers are memoised by name: the backward pass reuses the forward's weights.
+  // Weights are memoised by name: the backward pass reuses the forward's. Frozen anchor:
+  // initializers (the transposes precomputed); trained anchor: graph inputs.
+  const trainW = options.anchorGradients ?? false;
   const named = new Map<string, string>();
   const once = (name: string, make: () => string) => named.get(name) ?? (named.set(name, make()), named.get(name)!);
-  const mat = (name: string, m: Matrix) => once(name, () => g.floatTensor(name, [m.rows, m.cols], m.data));
-  const matT = (name: string, m: Matrix) => once(name, () => g.floatTensor(name, [m.cols, m.rows], transposed(m)));
-  const vec = (name: string, v: Float32Array) => once(name, () => g.floatTensor(name, [v.length], v));
+  const mat = (name: string, m: Matrix) => once(name, () => (trainW ? g.input(name, FLOAT, [m.rows, m.cols]) : g.floatTensor(name, [m.rows, m.cols], m.data)));
+  const matT = (name: string, m: Matrix) =>
+    once(`${name}T`, () => (trainW ? g.op1('Transpose', [mat(name, m)], { perm: [1, 0] }) : g.floatTensor(`${name}T`, [m.cols, m.rows], transposed(m))));
+  const vec = (name: string, v: Float32Array) => once(name, () => (trainW ? g.input(name, FLOAT, [v.length]) : g.floatTensor(name, [v.length], v)));
+  const grads = new Map<string, string[]>();
+  /** Records a gradient contribution; built only when the anchor is trained (no dead nodes otherwise). */
+  const acc = (name: string, t: () => string) => {
+    if (trainW) grads.set(name, [...(grads.get(name) ?? []), t()]);
+  };
+  const lmName = w.lmHead === w.embed ? 'embed' : 'lm_head';
 
   const rms = (x: string, weight: string) => {
     const inv = op('Div', [g.float(1), op('Sqrt', [add(op('ReduceMean', [mul(x, x)], { axes: [-1], keepdims: 1 }), g.float(eps))])]);
@@ -61,6 +106,11 @@ export function buildMemoryGradientGraph(config: LlamaConfig, w: LlamaWeights, o
     const dyw = mul(dy, weight);
     const dot = rsum(mul(dyw, x), [-1], 1);
     return sub(mul(inv, dyw), mul(x, mul(inv, inv, inv, g.float(1 / d)), dot));
+  };
+  /** rmsBack plus, when training the anchor, d weight = Σ_s dy ⊙ x ⊙ inv. */
+  const rmsBackW = (name: string, dy: string, x: string, weight: string, inv: string) => {
+    acc(name, () => rsum(mul(dy, x, inv), [0], 0));
+    return rmsBack(dy, x, weight, inv);
   };
   const silu = (x: string) => {
     const s = op('Sigmoid', [x]);
@@ -92,6 +142,9 @@ export function buildMemoryGradientGraph(config: LlamaConfig, w: LlamaWeights, o
   const scale = g.float(1 / Math.sqrt(hd));
 
   interface Saved {
+    xn: string;
+    a: string;
+    act: string;
     hIn: string;
     inv1: string;
     qh: string;
@@ -119,7 +172,7 @@ export function buildMemoryGradientGraph(config: LlamaConfig, w: LlamaWeights, o
     const p = `layer${l}`;
     const n1 = rms(h, vec(`${p}.in_norm`, lw.inputNorm));
     const proj = (name: string, m: Matrix, bias: Float32Array | undefined) => {
-      const y = mm(n1.y, matT(`${p}.${name}T`, m));
+      const y = mm(n1.y, matT(`${p}.${name}`, m));
       return bias ? add(y, vec(`${p}.${name}.bias`, bias)) : y;
     };
     const q = rope(reshape(proj('q', lw.q, lw.qBias), [S, H, hd]), sin);
@@ -130,14 +183,15 @@ export function buildMemoryGradientGraph(config: LlamaConfig, w: LlamaWeights, o
     const vh = tr(op('Gather', [v, kvIndex], { axis: 1 }), [1, 0, 2]);
     const P = op('Softmax', [add(mul(mm(qh, tr(keh, [0, 2, 1])), scale), causal)], { axis: -1 });
     const a = reshape(tr(mm(P, vh), [1, 0, 2]), [S, qd]);
-    let o = mm(a, matT(`${p}.oT`, lw.o));
+    let o = mm(a, matT(`${p}.o`, lw.o));
     if (lw.oBias) o = add(o, vec(`${p}.o.bias`, lw.oBias));
     const h1 = add(h, o);
     const n2 = rms(h1, vec(`${p}.post_norm`, lw.postNorm));
-    const gg = mm(n2.y, matT(`${p}.gateT`, lw.gate));
-    const uu = mm(n2.y, matT(`${p}.upT`, lw.up));
+    const gg = mm(n2.y, matT(`${p}.gate`, lw.gate));
+    const uu = mm(n2.y, matT(`${p}.up`, lw.up));
     const sgl = silu(gg);
-    const f = mm(mul(sgl.y, uu), matT(`${p}.downT`, lw.down));
+    const act = mul(sgl.y, uu);
+    const f = mm(act, matT(`${p}.down`, lw.down));
     const li = g.int64([l], true);
     const Mg = op('Gather', [memGate, li], { axis: 0 }); // [R, d]
     const Mu = op('Gather', [memUp, li], { axis: 0 });
@@ -147,17 +201,18 @@ export function buildMemoryGradientGraph(config: LlamaConfig, w: LlamaWeights, o
     const ms = silu(mg);
     const ma = mul(ms.y, mu);
     const fm = mm(ma, tr(Md, [1, 0]));
-    saved.push({ hIn: h, inv1: n1.inv, qh, keh, vh, P, h1, xn2: n2.y, inv2: n2.inv, gg, uu, sg: sgl.s, mg, mu, msg: ms.s, ma, Mg, Mu, Md });
+    saved.push({ xn: n1.y, a, act, hIn: h, inv1: n1.inv, qh, keh, vh, P, h1, xn2: n2.y, inv2: n2.inv, gg, uu, sg: sgl.s, mg, mu, msg: ms.s, ma, Mg, Mu, Md });
     h = add(h1, f, fm);
   }
   const finalNorm = vec('final_norm', w.finalNorm);
   const nf = rms(h, finalNorm);
-  const logits = mm(nf.y, matT('lm_headT', w.lmHead));
+  const logits = mm(nf.y, matT(lmName, w.lmHead));
   const count = rsum(onehot, [0, 1], 0);
   g.op1('Div', [op('Neg', [rsum(mul(onehot, op('LogSoftmax', [logits], { axis: -1 })), [0, 1], 0)]), count], {}, 'loss');
   const scored = rsum(onehot, [-1], 1);
   const dlogits = op('Div', [sub(mul(op('Softmax', [logits], { axis: -1 }), scored), onehot), count]);
-  let dh = rmsBack(mm(dlogits, mat('lm_head', w.lmHead)), h, finalNorm, nf.inv);
+  acc(lmName, () => mm(tr(dlogits, [1, 0]), nf.y));
+  let dh = rmsBackW('final_norm', mm(dlogits, mat(lmName, w.lmHead)), h, finalNorm, nf.inv);
 
   const gradGate: string[] = [];
   const gradUp: string[] = [];
@@ -173,8 +228,13 @@ export function buildMemoryGradientGraph(config: LlamaConfig, w: LlamaWeights, o
     gradDown[l] = mm(tr(df, [1, 0]), sv.ma);
     gradGate[l] = mm(tr(memB.da, [1, 0]), sv.xn2);
     gradUp[l] = mm(tr(memB.db, [1, 0]), sv.xn2);
+    acc(`${p}.down`, () => mm(tr(df, [1, 0]), sv.act));
+    acc(`${p}.gate`, () => mm(tr(ffnB.da, [1, 0]), sv.xn2));
+    acc(`${p}.up`, () => mm(tr(ffnB.db, [1, 0]), sv.xn2));
     const dxn2 = add(mm(ffnB.da, mat(`${p}.gate`, lw.gate)), mm(ffnB.db, mat(`${p}.up`, lw.up)), mm(memB.da, sv.Mg), mm(memB.db, sv.Mu));
-    const dh1 = add(dh, rmsBack(dxn2, sv.h1, vec(`${p}.post_norm`, lw.postNorm), sv.inv2));
+    const dh1 = add(dh, rmsBackW(`${p}.post_norm`, dxn2, sv.h1, vec(`${p}.post_norm`, lw.postNorm), sv.inv2));
+    acc(`${p}.o`, () => mm(tr(dh1, [1, 0]), sv.a));
+    if (lw.oBias) acc(`${p}.o.bias`, () => rsum(dh1, [0], 0));
     // Attention: h1 = hIn + o(a)
     const dah = tr(reshape(mm(dh1, mat(`${p}.o`, lw.o)), [S, H, hd]), [1, 0, 2]);
     const dP = mm(dah, tr(sv.vh, [0, 2, 1]));
@@ -187,8 +247,28 @@ export function buildMemoryGradientGraph(config: LlamaConfig, w: LlamaWeights, o
     const dv = rsum(reshape(dvExp, [S, KVH, group, hd]), [2], 0);
     const dqr = reshape(rope(dq, sinBack), [S, qd]);
     const dkr = reshape(rope(dk, sinBack), [S, kd]);
-    const dxn = add(mm(dqr, mat(`${p}.q`, lw.q)), mm(dkr, mat(`${p}.k`, lw.k)), mm(reshape(dv, [S, kd]), mat(`${p}.v`, lw.v)));
-    dh = add(dh1, rmsBack(dxn, sv.hIn, vec(`${p}.in_norm`, lw.inputNorm), sv.inv1));
+    const dvr = reshape(dv, [S, kd]);
+    acc(`${p}.q`, () => mm(tr(dqr, [1, 0]), sv.xn));
+    acc(`${p}.k`, () => mm(tr(dkr, [1, 0]), sv.xn));
+    acc(`${p}.v`, () => mm(tr(dvr, [1, 0]), sv.xn));
+    if (lw.qBias) acc(`${p}.q.bias`, () => rsum(dqr, [0], 0));
+    if (lw.kBias) acc(`${p}.k.bias`, () => rsum(dkr, [0], 0));
+    if (lw.vBias) acc(`${p}.v.bias`, () => rsum(dvr, [0], 0));
+    const dxn = add(mm(dqr, mat(`${p}.q`, lw.q)), mm(dkr, mat(`${p}.k`, lw.k)), mm(dvr, mat(`${p}.v`, lw.v)));
+    dh = add(dh1, rmsBackW(`${p}.in_norm`, dxn, sv.hIn, vec(`${p}.in_norm`, lw.inputNorm), sv.inv1));
+  }
+  if (trainW) {
+    // Embedding rows: one-hot(ids)ᵀ · d h0 (plus the tied head's share, already in `grads`).
+    const oneHotIds = op('OneHot', [ids, g.int64([V]), g.floatTensor('onehot_values', [2], Float32Array.of(0, 1))], { axis: -1 });
+    acc('embed', () => mm(tr(oneHotIds, [1, 0]), dh));
+    for (const input of anchorWeightInputs(w)) {
+      const parts = grads.get(input.name) ?? [];
+      const out = `grad.${input.name}`;
+      if (parts.length === 0) g.op1('Mul', [named.get(input.name)!, g.float(0)], {}, out);
+      else if (parts.length === 1) g.op1('Identity', parts, {}, out);
+      else g.op1('Sum', parts, {}, out);
+      g.output(out, FLOAT, input.dims);
+    }
   }
   const stack = (parts: string[], out: string) => g.op1('Concat', parts.map((x) => op('Unsqueeze', [x, g.int64([0])])), { axis: 0 }, out);
   stack(gradGate, 'grad_mem_gate');
