@@ -37,6 +37,7 @@ import {
   tinyLlamaConfig,
   toLlamaWeights,
   trainAnchor,
+  trainAnchorOnnx,
   typescriptGradient,
   type AnchorModel,
   type BankText,
@@ -72,6 +73,8 @@ const BIG_BLOCKS = Number(arg('big-blocks', '48'));
 const THREADS = Number(arg('threads', '0'));
 const SEED = Number(arg('seed', '7'));
 const GRADIENT = arg('gradient', 'onnx') as 'onnx' | 'typescript';
+const trainFull = (cfg: LlamaConfig, p: Params64, seqs: number[][], o: Parameters<typeof trainAnchor>[3]) =>
+  GRADIENT === 'onnx' ? trainAnchorOnnx(cfg, p, seqs, o) : Promise.resolve(trainAnchor(cfg, p, seqs, o));
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))];
@@ -210,7 +213,7 @@ async function main(): Promise<void> {
   const anchorData = [...generic, ...factSentences(famous), ...factSentences(famous)].map((s) => tok.encode(s));
   const anchorParams = initParams64(config, SEED);
   let ta = performance.now();
-  const anchorLoss = trainAnchor(config, anchorParams, anchorData, {
+  const anchorLoss = await trainFull(config, anchorParams, anchorData, {
     steps: ANCHOR_STEPS,
     batch: BATCH,
     lr: 3e-3,
@@ -218,7 +221,7 @@ async function main(): Promise<void> {
     onProgress: (s, n, l) => s % 100 === 0 && log(`anchor step ${s}/${n} loss ${l.toFixed(3)}`),
   });
   const anchorSeconds = (performance.now() - ta) / 1000;
-  log(`anchor trained in ${anchorSeconds.toFixed(1)} s (final loss ${anchorLoss.toFixed(3)})`);
+  log(`anchor trained in ${anchorSeconds.toFixed(1)} s with ${GRADIENT} gradients (final loss ${anchorLoss.toFixed(3)})`);
   const anchor: AnchorModel = {
     config,
     params: anchorParams,
@@ -364,7 +367,7 @@ async function main(): Promise<void> {
     const denseConfig = tinyLlamaConfig({ vocab: tok.size, hidden: HIDDEN, layers: LAYERS * 2, heads: 4, intermediate: HIDDEN * 3, maxPositions: 64 });
     const denseParams = initParams64(denseConfig, SEED + 1);
     const td = performance.now();
-    trainAnchor(denseConfig, denseParams, [...anchorData, ...factSentences(people).map((s) => tok.encode(s))], {
+    await trainFull(denseConfig, denseParams, [...anchorData, ...factSentences(people).map((s) => tok.encode(s))], {
       steps: ANCHOR_STEPS,
       batch: BATCH,
       lr: 3e-3,
@@ -611,6 +614,7 @@ async function main(): Promise<void> {
     bankParams,
     anchorSteps: ANCHOR_STEPS,
     anchorSeconds: r2(anchorSeconds),
+    anchorGradient: GRADIENT,
     chance: r4(chance),
     accAnchor: r4(accAnchor.acc),
     accRouted: r4(accRouted.acc),

@@ -53,9 +53,9 @@ export {
   type BlockTrainingOptions,
   type BlockTrainingResult,
 } from './training/block-trainer';
-export { trainAnchor, type AnchorTrainingOptions } from './training/anchor-trainer';
+export { trainAnchor, trainAnchorOnnx, type AnchorTrainingOptions } from './training/anchor-trainer';
 export { loadAnchorModel } from './training/anchor-model';
 export { registerBankCommands, readTextsJsonl } from './cli/bank.commands';
-export { buildMemoryGradientGraph, GRADIENT_INPUTS, GRADIENT_OUTPUTS, type MemoryGradientGraphOptions } from './training/memory-gradient.graph';
+export { buildMemoryGradientGraph, anchorWeightInputs, GRADIENT_INPUTS, GRADIENT_OUTPUTS, type MemoryGradientGraphOptions } from './training/memory-gradient.graph';
 export { OnnxMemoryGradient, typescriptGradient, type MemoryGradientEngine, type GradientEngineKind } from './training/memory-gradient.engine';
 export { trainBlocksWith, type LeafBatchSource } from './training/block-trainer';

@@ -1,9 +1,10 @@
 // Full-parameter training of a (tiny) anchor with the same backprop the block writer
 // uses: next-token loss, AdamW, linear warm-up then cosine decay. Used by the bench to
 // train its anchor and the dense baseline on CPU.
-import { mulberry32, type LlamaConfig } from '@engram/inference';
+import { encodeOnnxModel, floatTensor, int64Tensor, mulberry32, OnnxSessionRegistry, type HostTensor, type LlamaConfig } from '@engram/inference';
 import { AdamW } from './adamw';
-import { forwardBackward, paramArrays, zerosLike, type Params64 } from './llama-backprop';
+import { forwardBackward, paramArrays, toLlamaWeights, zerosLike, type Params64 } from './llama-backprop';
+import { anchorWeightInputs, buildMemoryGradientGraph } from './memory-gradient.graph';
 
 export interface AnchorTrainingOptions {
   steps: number;
@@ -36,6 +37,66 @@ export function trainAnchor(config: LlamaConfig, params: Params64, sequences: re
     opt.step(paramArrays(grad), rate);
     losses.push(loss);
     options.onProgress?.(step + 1, options.steps, loss);
+  }
+  const tail = losses.slice(-Math.max(1, Math.floor(losses.length / 10)));
+  return tail.reduce((a, b) => a + b, 0) / tail.length;
+}
+
+/**
+ * trainAnchor with gradients from the ONNX gradient graph (`anchorGradients`) on ONNX
+ * Runtime: the weights are fed as inputs every call, sequences are padded to the longest.
+ * Same schedule, same sampling, same AdamW as the TypeScript version.
+ */
+export async function trainAnchorOnnx(config: LlamaConfig, params: Params64, sequences: readonly number[][], options: AnchorTrainingOptions): Promise<number> {
+  const rnd = mulberry32(options.seed ?? 1);
+  const batch = options.batch ?? 16;
+  const lr = options.lr ?? 3e-3;
+  const warmup = options.warmup ?? Math.min(50, Math.floor(options.steps / 10));
+  const arrays = paramArrays(params);
+  const opt = new AdamW(arrays, { lr, weightDecay: options.weightDecay ?? 0.01 });
+  const S = Math.max(...sequences.map((s) => s.length));
+  const { vocabSize: V, numLayers: L, hiddenSize: d } = config;
+  // Rank-1 memory with a zero down projection: no effect, and the graph keeps static shapes.
+  const zeroMem = new Float32Array(L * d);
+  const registry = new OnnxSessionRegistry();
+  const losses: number[] = [];
+  try {
+    const session = await registry.acquire(
+      { key: `anchor-train:${S}`, build: () => encodeOnnxModel(buildMemoryGradientGraph(config, toLlamaWeights(config, params), { seqLen: S, rank: 1, anchorGradients: true }).model()) },
+      { intraOpThreads: 1 },
+    );
+    for (let step = 0; step < options.steps; step++) {
+      const weights = anchorWeightInputs(toLlamaWeights(config, params));
+      const grads = arrays.map((a) => new Float64Array(a.length));
+      let loss = 0;
+      for (let b = 0; b < batch; b++) {
+        const seq = sequences[Math.floor(rnd() * sequences.length)];
+        const onehot = new Float32Array(S * V);
+        for (let s = 0; s + 1 < seq.length; s++) onehot[s * V + seq[s + 1]] = 1;
+        const feeds: Record<string, HostTensor> = {
+          input_ids: int64Tensor(Array.from({ length: S }, (_, i) => (i < seq.length ? seq[i] : 0)), [S]),
+          target_onehot: floatTensor(onehot, [S, V]),
+          mem_gate: floatTensor(zeroMem, [L, 1, d]),
+          mem_up: floatTensor(zeroMem, [L, 1, d]),
+          mem_down: floatTensor(zeroMem, [L, d, 1]),
+        };
+        for (const w of weights) feeds[w.name] = floatTensor(w.data, w.dims);
+        const out = await session.run(feeds);
+        loss += (out.loss.data as Float32Array)[0] / batch;
+        weights.forEach((w, i) => {
+          const g = out[`grad.${w.name}`].data as Float32Array;
+          const acc = grads[i];
+          for (let j = 0; j < acc.length; j++) acc[j] += g[j] / batch;
+        });
+      }
+      const progress = step / options.steps;
+      const rate = step < warmup ? (lr * (step + 1)) / warmup : lr * (0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI * progress)));
+      opt.step(grads, rate);
+      losses.push(loss);
+      options.onProgress?.(step + 1, options.steps, loss);
+    }
+  } finally {
+    await registry.disposeAll();
   }
   const tail = losses.slice(-Math.max(1, Math.floor(losses.length / 10)));
   return tail.reduce((a, b) => a + b, 0) / tail.length;
