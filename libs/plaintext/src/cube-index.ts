@@ -102,6 +102,10 @@ export class CubeIndex {
   private readonly attributeSlots = new Map<string, number[]>();
   private staleAttributeEntries = 0;
   private sessionOfSlot = new Int32Array(1024);
+  /** Role of each slot as a small code (0 = none), so ranking reads a typed array, not the record. */
+  private roleOfSlot = new Uint8Array(1024);
+  private readonly roleCodes = new Map<string, number>();
+  private readonly roleNames: string[] = [''];
   private sessionLexical = new Float64Array(256);
   private lexicalScratch = new Float64Array(1024);
   private nonActive = 0;
@@ -157,6 +161,7 @@ export class CubeIndex {
     this.records.push({ label: doc.label, attrs, session });
     this.ensureSlots(slot + 1);
     this.sessionOfSlot[slot] = session;
+    this.roleOfSlot[slot] = this.roleCode(attrs.role);
     if (session >= 0) this.sessionSlots[session].push(slot);
     for (const key of attributeKeys(attrs)) {
       let list = this.attributeSlots.get(key);
@@ -208,10 +213,10 @@ export class CubeIndex {
     const useLexical = r.mode !== 'dense';
     const useDense = r.mode !== 'lexical' && queryVector !== null;
     const roleWeights = asksAssistant(query) ? {} : r.roleWeights;
-    const roleWeight = (slot: number): number => {
-      const role = records[slot]!.attrs.role;
-      return role === undefined ? 1 : roleWeights[role] ?? 1;
-    };
+    const weightOfRole = new Float64Array(this.roleNames.length);
+    this.roleNames.forEach((name, code) => (weightOfRole[code] = code === 0 ? 1 : roleWeights[name] ?? 1));
+    const roleOfSlot = this.roleOfSlot;
+    const roleWeight = (slot: number): number => weightOfRole[roleOfSlot[slot]];
 
     const candidates = new Map<number, Candidate>();
     const candidate = (slot: number): Candidate => {
@@ -545,6 +550,19 @@ export class CubeIndex {
     return n;
   }
 
+  private roleCode(role: string | undefined): number {
+    if (role === undefined) return 0;
+    let code = this.roleCodes.get(role);
+    if (code === undefined) {
+      // Past 255 distinct roles, further ones share "no role" (weight 1).
+      if (this.roleNames.length > 255) return 0;
+      code = this.roleNames.length;
+      this.roleNames.push(role);
+      this.roleCodes.set(role, code);
+    }
+    return code;
+  }
+
   private ensureSlots(n: number): void {
     if (n <= this.sessionOfSlot.length) return;
     let cap = this.sessionOfSlot.length;
@@ -552,6 +570,9 @@ export class CubeIndex {
     const sessions = new Int32Array(cap);
     sessions.set(this.sessionOfSlot);
     this.sessionOfSlot = sessions;
+    const roles = new Uint8Array(cap);
+    roles.set(this.roleOfSlot);
+    this.roleOfSlot = roles;
     const scratch = new Float64Array(cap);
     scratch.set(this.lexicalScratch);
     this.lexicalScratch = scratch;

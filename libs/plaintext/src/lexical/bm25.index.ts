@@ -130,6 +130,11 @@ export class Bm25Index {
     const b = this.b;
     const acc = this.accumulator;
     const touched = this.touched;
+    // Locals, not `this.` loads, inside the hot loop.
+    const alive = this.alive;
+    const docLength = this.docLength;
+    const lengthFactor = (k1 * b) / avgdl;
+    const baseNorm = k1 * (1 - b);
     let count = 0;
     const queryCounts = new Map<number, number>();
     for (const term of queryTerms) {
@@ -144,9 +149,9 @@ export class Bm25Index {
       const tfs = p.tfs;
       for (let i = 0; i < p.length; i++) {
         const s = slots[i];
-        if (this.alive[s] !== 1) continue;
+        if (alive[s] !== 1) continue;
         const tf = tfs[i];
-        const norm = k1 * (1 - b + (b * this.docLength[s]) / avgdl);
+        const norm = baseNorm + lengthFactor * docLength[s];
         const contribution = (idf * tf * (k1 + 1)) / (tf + norm);
         if (acc[s] === 0) touched[count++] = s;
         acc[s] += contribution;
