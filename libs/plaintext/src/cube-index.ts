@@ -490,7 +490,7 @@ export class CubeIndex {
   }
 
   /**
-   * The documents a filter can only admit from, when it names sessions, kinds, roles or
+   * The documents a filter can only admit from, when it names sessions, kinds, roles, metadata or
    * tags: the intersection of those fields (each field the union of its lists), as a list
    * and a membership mask over slots. Null when the filter names none of these fields.
    */
@@ -514,6 +514,11 @@ export class CubeIndex {
     if (filter.roles) fields.push(union('r:', filter.roles));
     if (filter.tagsAny && filter.tagsAny.length > 0) fields.push(union('t:', filter.tagsAny));
     if (filter.tagsAll) for (const tag of new Set(filter.tagsAll)) fields.push(union('t:', [tag]));
+    for (const [key, condition] of Object.entries(filter.metadata ?? {})) {
+      const values = condition !== null && typeof condition === 'object' && 'in' in condition ? condition.in : [condition];
+      // Only when every wanted value is indexed is the list a superset of the matches.
+      if (values.every(indexableMetadataValue)) fields.push(union('', values.map((v) => metadataKey(key, v))));
+    }
     if (fields.length === 0) return null;
     fields.sort((a, b) => a.length - b.length);
     // A document in two lists of one field (e.g. tagsAny ['a', 'b']) is counted once per
@@ -591,7 +596,23 @@ function attributeKeys(attrs: DocumentAttributes): string[] {
   if (attrs.kind !== undefined) keys.push('k:' + attrs.kind);
   if (attrs.role !== undefined) keys.push('r:' + attrs.role);
   if (attrs.tags) for (const tag of new Set(attrs.tags)) keys.push('t:' + tag);
+  // Top-level scalar metadata values, so metadata filters start from a list, not a scan.
+  if (attrs.metadata) {
+    for (const [key, value] of Object.entries(attrs.metadata)) {
+      if (indexableMetadataValue(value)) keys.push(metadataKey(key, value));
+    }
+  }
   return keys;
+}
+
+const MAX_INDEXED_METADATA_STRING = 256;
+
+function indexableMetadataValue(value: unknown): boolean {
+  return value === null || typeof value === 'number' || typeof value === 'boolean' || (typeof value === 'string' && value.length <= MAX_INDEXED_METADATA_STRING);
+}
+
+function metadataKey(key: string, value: unknown): string {
+  return `m:${key}\u0000${JSON.stringify(value)}`;
 }
 
 function toAttributes(doc: IndexDocument): DocumentAttributes {
