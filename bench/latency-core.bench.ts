@@ -7,6 +7,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { CubeIndex, HashEmbedder, IndexDocument } from '@engram/plaintext';
+import { rng } from './support/synthetic-corpus';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -19,18 +20,6 @@ const hnsw = { m: arg('m', 16), efConstruction: arg('efc', 40), efSearch: arg('e
 const SEED = arg('seed', 42);
 const DIM = arg('dim', 256);
 const REBUILD = arg('rebuild', 1) === 1;
-
-/** mulberry32: small, fast, seeded. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const random = rng(SEED);
 const SYLLABLES = ['ka', 'lo', 'mi', 'ren', 'to', 'sa', 'vel', 'dor', 'pi', 'qua', 'zen', 'mor', 'li', 'ba', 'cu', 'ne', 'tra', 'ol', 'gi', 'fa'];

@@ -4,13 +4,12 @@
 // offline hash embedder, prints tables, and ends with one JSON line of the key figures.
 //   npm run bench:retrieval            (build + run)
 //   node dist/bench/retrieval.bench.js [--only lme|madial|hotpot] [--set knob=value ...]
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { lmeDate, loadLongMemEval, sharedDataDir } from './support/longmemeval';
 import * as path from 'node:path';
 import { CubeIndex, HashEmbedder, IndexDocument, RankingOptions } from '@engram/plaintext';
 
-const REPO_ROOT = findRepoRoot(__dirname) ?? findRepoRoot(process.cwd());
-if (!REPO_ROOT) throw new Error('repository root (package.json) not found');
-const DATA = path.resolve(REPO_ROOT!, '..', 'shared', 'data');
+const DATA = sharedDataDir();
 
 type Overrides = Partial<Record<keyof RankingOptions, unknown>>;
 
@@ -59,31 +58,10 @@ const embedder = new HashEmbedder({ dimension });
 const summary: Record<string, unknown> = { embedder: embedder.fingerprint };
 
 // ---------------------------------------------------------------- LongMemEval-S
-interface LmeTurn { role: string; content: string; has_answer?: boolean }
-interface LmeQuestion {
-  question_id: string;
-  question_type: string;
-  question: string;
-  question_date: string;
-  haystack_session_ids: string[];
-  haystack_dates: string[];
-  haystack_sessions: LmeTurn[][];
-  answer_session_ids: string[];
-}
-
-/** "2023/05/20 (Sat) 00:59" → epoch ms (UTC). */
-function lmeDate(text: string): number {
-  const m = text.match(/(\d{4})\/(\d{2})\/(\d{2})\D+(\d{2}):(\d{2})/);
-  if (!m) throw new Error(`unparsed date ${text}`);
-  return Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5]);
-}
-
 const KS = [1, 3, 5, 10];
 
 function runLongMemEval(): void {
-  const dir = path.join(DATA, 'longmemeval-s-dev');
-  const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
-  const questions = files.map((f) => JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as LmeQuestion);
+  const questions = loadLongMemEval();
   type Row = { any: number[]; all: number[]; turnRecall10: number; turnMrr: number; sessionMrr: number; hasTurns: boolean; type: string };
   const BASELINE = 'baseline: BM25 over whole sessions (user turns)';
   const rows = new Map<string, Row[]>([[BASELINE, []], ...VARIANTS.map((v): [string, Row[]] => [v.name, []])]);
@@ -309,20 +287,6 @@ function f(x: number): string {
 
 function round(x: number): number {
   return Math.round(x * 1000) / 1000;
-}
-
-function findRepoRoot(start: string): string | null {
-  let dir = start;
-  for (;;) {
-    try {
-      readFileSync(path.join(dir, 'package.json'));
-      return dir;
-    } catch {
-      const parent = path.dirname(dir);
-      if (parent === dir) return null;
-      dir = parent;
-    }
-  }
 }
 
 const started = Date.now();

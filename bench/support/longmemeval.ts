@@ -3,6 +3,18 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 
+/** ../shared/data beside the repository (found from package.json upwards), or ENGRAM_EVAL_DATA's parent. */
+export function sharedDataDir(): string {
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    try {
+      readFileSync(path.join(dir, 'package.json'));
+      return path.resolve(dir, '..', 'shared', 'data');
+    } catch {
+      if (path.dirname(dir) === dir) throw new Error('repository root (package.json) not found');
+    }
+  }
+}
+
 export interface LmeTurn { role: string; content: string; has_answer?: boolean }
 export interface LmeQuestion {
   question_id: string;
@@ -18,7 +30,7 @@ export interface LmeQuestion {
 export const LME_KS = [1, 3, 5, 10];
 
 export function lmeDir(): string {
-  return process.env.ENGRAM_EVAL_DATA ?? path.resolve(__dirname, '..', '..', '..', '..', 'shared', 'data', 'longmemeval-s-dev');
+  return process.env.ENGRAM_EVAL_DATA ?? path.join(sharedDataDir(), 'longmemeval-s-dev');
 }
 
 export function loadLongMemEval(limit = Infinity): LmeQuestion[] {

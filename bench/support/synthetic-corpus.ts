@@ -1,17 +1,9 @@
 // A seeded synthetic memory corpus for speed benches: Zipf-like words over a 30k
 // vocabulary, 8–40 words a memory, kinds, tags, metadata, sessions and times.
 
-/** mulberry32: small, fast, seeded. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded PRNG of the project (mulberry32). */
+export { mulberry32 as rng } from '@engram/inference';
+import { mulberry32 as rng } from '@engram/inference';
 
 export interface SyntheticMemory {
   text: string;

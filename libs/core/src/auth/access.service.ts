@@ -44,7 +44,7 @@ const IMPLIED_BY: Partial<Record<Scope, Scope[]>> = {
 export class AccessService {
   constructor(private readonly cubes: CubeRepository) {}
 
-  /** Checks the permission alone (routes without a cube). Returns the tenant id for key callers. */
+  /** Checks the permission alone (routes without a cube). */
   requirePermission(auth: AuthContext, permission: Permission): void {
     const scope = requiredScope(permission);
     if (auth.kind === 'admin') return;

@@ -37,21 +37,11 @@ export interface MemoryChange extends MemoryRecord {
   embedding: Float32Array | null;
 }
 
-export interface NewMemory {
-  text: string;
-  kind: string;
-  role: string | null;
-  tags: string[];
-  metadata: Record<string, unknown>;
-  source: Record<string, unknown>;
-  sessionId: string | null;
-  observedAt: Date | null;
-  validFrom: Date | null;
-  validTo: Date | null;
-  importance: number | null;
-  embedding: Float32Array | null;
-  embedderFingerprint: string | null;
-}
+/** What a caller supplies for a new memory; the database decides the rest of the record. */
+export type NewMemory = Pick<
+  MemoryChange,
+  'text' | 'kind' | 'role' | 'tags' | 'metadata' | 'source' | 'sessionId' | 'observedAt' | 'validFrom' | 'validTo' | 'importance' | 'embedding' | 'embedderFingerprint'
+>;
 
 export interface MemoryActor {
   actorType: string;
@@ -334,14 +324,6 @@ export class MemoryRepository {
   async get(cubeId: string, id: string): Promise<MemoryRecord | null> {
     const rows = await queryRows<Row>(this.db, `SELECT ${COLUMNS} FROM memories WHERE cube_id = $1 AND id = $2`, [cubeId, id]);
     return rows.length ? toRecord(rows[0]) : null;
-  }
-
-  /** Memories by index label, in the order asked. */
-  async getByLabels(cubeId: string, labels: number[]): Promise<MemoryRecord[]> {
-    if (!labels.length) return [];
-    const rows = await queryRows<Row>(this.db, `SELECT ${COLUMNS} FROM memories WHERE cube_id = $1 AND label = ANY($2::bigint[])`, [cubeId, labels]);
-    const byLabel = new Map(rows.map((r) => [Number(r.label), toRecord(r)]));
-    return labels.map((l) => byLabel.get(l)).filter((m): m is MemoryRecord => m !== undefined);
   }
 
   /**
