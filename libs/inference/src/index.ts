@@ -10,7 +10,8 @@ export { type LlamaWeights, type LlamaLayerWeights, type Matrix } from './model/
 export { openModelDirectory, loadModelWeights, type ModelDirectory, type ModelFormat } from './model/model-directory';
 export {
   buildLlamaGraph,
-  MEMORY_INPUTS,
+  DEFAULT_MEMORY_SLOTS,
+  LLAMA_GRAPH_REVISION,
   pastKeyName,
   pastValueName,
   presentKeyName,
@@ -28,7 +29,8 @@ export { type ExecutionProvider, assertProviderAvailable } from './runtime/execu
 export { OnnxSessionRegistry, DecoderSession, type SessionOptions, type ModelSource, type IoSpec } from './runtime/onnx-session.registry';
 export { type HostTensor, floatTensor, int64Tensor } from './runtime/tensor';
 export { type KvState, type KvLayer, emptyKv, kvBytes, sliceKv, concatKv } from './runtime/kv-state';
-export { LanguageModel, loadLanguageModel, type MemoryBlock, type ForwardInput, type ForwardOutput, type LoadModelOptions } from './runtime/language-model';
+export { memoryFeeds, memoryInputName, memoryBlocks, memoryRank, concatMemoryBlocks, type MemoryBlock, type AttachedMemory, type MemoryPart } from './runtime/memory-feeds';
+export { LanguageModel, loadLanguageModel, type ForwardInput, type ForwardOutput, type LoadModelOptions } from './runtime/language-model';
 export { ModelHost } from './runtime/model-host';
 export { TextTokenizer, type ChatMessage } from './tokenizer/text-tokenizer';
 export { Sampler, argmax, type SamplingOptions } from './generation/sampler';

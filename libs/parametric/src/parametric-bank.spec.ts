@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildLlamaGraph, encodeOnnxModel, floatTensor, int64Tensor, OnnxSessionRegistry, pastKeyName, pastValueName } from '@engram/inference';
+import { buildLlamaGraph, DEFAULT_MEMORY_SLOTS, encodeOnnxModel, floatTensor, memoryFeeds, int64Tensor, OnnxSessionRegistry, pastKeyName, pastValueName } from '@engram/inference';
 import { HashEmbedder } from '@engram/plaintext';
 import { ParametricBank, type BankText } from './parametric-bank';
 import { ParametricErrorCode } from './parametric.error';
@@ -36,7 +36,7 @@ const toMem = (b: { rank: number; gate: Float32Array; up: Float32Array; down: Fl
 function answer(bank: ParametricBank | null, i: number, path?: number[]): { hit: boolean; nll: number } {
   const ids = tokenize(question(i));
   const target = vocab.get(PEOPLE[i][2])!;
-  const mem = bank ? toMem(bank.fetch(path ?? bank.tree.pathOf(`m${i}`)!)) : undefined;
+  const mem = bank ? toMem(bank.fetchConcatenated(path ?? bank.tree.pathOf(`m${i}`)!)) : undefined;
   const out = forwardBackward(config, anchor.params, [...ids, target], mem, { keepLogits: true, forwardOnly: true });
   const V = config.vocabSize;
   const row = out.logits!.subarray((ids.length - 1) * V, ids.length * V);
@@ -81,23 +81,22 @@ describe('ParametricBank', () => {
     expect(bank.inspect().levels.map((l) => l.writtenBlocks).reduce((a, b) => a + b)).toBeGreaterThan(2);
   });
 
-  it('feeds the fetched block to the ONNX graph with the same result as the TypeScript pass', async () => {
+  it('feeds the fetched blocks, one per level, to the ONNX graph with the same result as the TypeScript pass', async () => {
     const registry = new OnnxSessionRegistry();
     try {
       const session = await registry.acquire({ key: 'pbank-spec', build: () => encodeOnnxModel(buildLlamaGraph(config, toLlamaWeights(config, anchor.params)).model()) });
       const ids = tokenize(question(1));
-      const m = bank.fetch(bank.tree.pathOf('m1')!);
+      const blocks = bank.fetch(bank.tree.pathOf('m1')!);
+      expect(blocks.map((b) => b.rank)).toEqual([4, 8]);
       const out = await session.run({
         input_ids: int64Tensor(ids, [1, ids.length]),
         attention_mask: int64Tensor(ids.map(() => 1), [1, ids.length]),
         position_ids: int64Tensor(ids.map((_, i) => i), [1, ids.length]),
         [pastKeyName(0)]: floatTensor(new Float32Array(0), [1, 2, 0, 8]),
         [pastValueName(0)]: floatTensor(new Float32Array(0), [1, 2, 0, 8]),
-        mem_gate: floatTensor(m.gate, [1, m.rank, 16]),
-        mem_up: floatTensor(m.up, [1, m.rank, 16]),
-        mem_down: floatTensor(m.down, [1, 16, m.rank]),
+        ...memoryFeeds(blocks, DEFAULT_MEMORY_SLOTS, 1, 16),
       });
-      const ts = forwardBackward(config, anchor.params, ids, toMem(m), { keepLogits: true, forwardOnly: true }).logits!;
+      const ts = forwardBackward(config, anchor.params, ids, toMem(bank.fetchConcatenated(bank.tree.pathOf('m1')!)), { keepLogits: true, forwardOnly: true }).logits!;
       const ort = out.logits.data as Float32Array;
       for (let i = 0; i < ort.length; i++) expect(ort[i]).toBeCloseTo(ts[i], 3);
     } finally {
@@ -152,10 +151,10 @@ describe('ParametricBank', () => {
     expect(bank.isLocked(2, path[1])).toBe(true);
     bank.zero(2, path[1]);
     bank.zero(1, path[0]);
-    const z = bank.fetch(path);
+    const z = bank.fetchConcatenated(path);
     expect(z.down.every((v) => v === 0)).toBe(true);
     const reopened = ParametricBank.open(dir, { modelFingerprint: 'tiny-anchor', embedderFingerprint: embedder.fingerprint });
-    expect(reopened.fetch(path).down.every((v) => v === 0)).toBe(true);
+    expect(reopened.fetch(path).every((b) => b.down.every((v) => v === 0))).toBe(true);
     expect(reopened.provenance.get(2, path[1])!.memoryIds).toEqual([]);
     reopened.close();
   });

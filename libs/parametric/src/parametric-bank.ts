@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MemoryBlock } from '@engram/inference';
 import { BankFile, type CommitFaults } from './bank/bank-file';
+import { concatBlocks } from './bank/block.codec';
 import { BankDtype, BlockFlag, blockParameters } from './bank/bank-layout';
 import { BlockStore, type BlockStoreOptions } from './bank/block-store';
 import { Provenance } from './bank/provenance';
@@ -182,8 +183,15 @@ export class ParametricBank {
     return r.similarity >= minSimilarity ? r : null;
   }
 
-  fetch(path: readonly number[]): MemoryBlock {
+  /** The blocks of a path, one per level (read-only views of the store's cache): what a forward pass attaches. */
+  fetch(path: readonly number[]): readonly MemoryBlock[] {
     return this.store.fetch(path);
+  }
+
+  /** The blocks of a path concatenated along R (a copy): the form the TypeScript pass and training take. */
+  fetchConcatenated(path: readonly number[]): MemoryBlock {
+    const { hidden, layers } = this.file.header;
+    return concatBlocks(this.store.fetch(path), hidden, layers);
   }
 
   /** Assigns texts that are not in the tree yet to the leaf their embedding routes to. */

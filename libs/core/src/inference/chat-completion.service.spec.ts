@@ -71,7 +71,7 @@ describe('ChatCompletionService', () => {
   });
 
   it('attaches the blocks of the routed bank path, reports the path, and prefills instead of reusing KV made without them', async () => {
-    const memory = { rank: 3, gate: new Float32Array(3), up: new Float32Array(3), down: new Float32Array(3) };
+    const memory = [1, 2].map((rank) => ({ rank, gate: new Float32Array(rank), up: new Float32Array(rank), down: new Float32Array(rank) }));
     const routeForChat = jest.fn().mockResolvedValue({ bankId: 'b1', generation: 2, path: [1, 0], memory });
     const prefixFor = jest.fn();
     const { chat, generate } = service({ routeForChat, prefixFor });

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { chatPromptTokens } from '@engram/activation';
 import { ActivationError, ActivationErrorCode } from '@engram/activation';
-import { ChatMessage, KvState, LanguageModel, sliceKv } from '@engram/inference';
+import { ChatMessage, KvState, LanguageModel, memoryRank, sliceKv } from '@engram/inference';
 import { KvCacheRecord, KvCacheRepository, ModelRecord } from '@engram/persistence';
 import { AccessService } from '../auth/access.service';
 import { Permission } from '../auth/permission';
@@ -45,7 +45,7 @@ function conversationText(dto: ChatCompletionRequestDto): string {
 }
 
 function bankInfo(bank: RoutedBankMemory): NonNullable<ChatEngramInfoDto['bank']> {
-  return { id: bank.bankId, generation: bank.generation, path: bank.path, rank: bank.memory.rank };
+  return { id: bank.bankId, generation: bank.generation, path: bank.path, rank: memoryRank(bank.memory) };
 }
 
 /**

@@ -68,7 +68,7 @@ describe('BankService', () => {
   });
 
   it('routes with the bank’s own embedder and reports the generation it used', async () => {
-    const memory = { rank: 2, gate: new Float32Array(2), up: new Float32Array(2), down: new Float32Array(2) };
+    const memory = [{ rank: 2, gate: new Float32Array(2), up: new Float32Array(2), down: new Float32Array(2) }];
     const routeAndFetch = jest.fn().mockResolvedValue({ path: [1, 0], memory });
     const { svc } = service({ routeAndFetch });
     await expect(svc.routeForChat(CUBE, 'b1', model, 'where?')).resolves.toEqual({ bankId: 'b1', generation: 3, path: [1, 0], memory });

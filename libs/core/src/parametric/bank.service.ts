@@ -26,12 +26,12 @@ const DEFAULT_LEVELS = 4;
 const DEFAULT_BRANCHING = 16;
 const DEFAULT_RANK = 16;
 
-/** What chat completions use of a bank: the routed path and the concatenated blocks. */
+/** What chat completions use of a bank: the routed path and its blocks, one per level (attached as they are). */
 export interface RoutedBankMemory {
   bankId: string;
   generation: number;
   path: number[];
-  memory: MemoryBlock;
+  memory: readonly MemoryBlock[];
 }
 
 /**

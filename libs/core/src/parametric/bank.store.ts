@@ -76,8 +76,8 @@ export class BankStore implements OnModuleDestroy {
     return this.withFresh(bank, (b) => ({ rank: b.file.level(level).rank, locked: b.isLocked(level, node), record: b.provenance.get(level, node) }));
   }
 
-  /** Routes a context (one embedding) and fetches the concatenated blocks of the path. */
-  async routeAndFetch(bank: BankRecord, embedder: TextEmbedder, context: string): Promise<{ path: number[]; memory: MemoryBlock }> {
+  /** Routes a context (one embedding) and fetches the blocks of the path, one per level (the store's own, not copies). */
+  async routeAndFetch(bank: BankRecord, embedder: TextEmbedder, context: string): Promise<{ path: number[]; memory: readonly MemoryBlock[] }> {
     const open = this.cached(bank);
     const path = await open.route(embedder, context);
     return { path, memory: open.fetch(path) };

@@ -7,6 +7,7 @@ import { loadModelWeights, openModelDirectory } from '../model/model-directory';
 import { writeOnnxModel } from '../onnx/onnx-model.writer';
 import { referenceForward } from '../reference/llama.reference';
 import { LanguageModel, loadLanguageModel } from '../runtime/language-model';
+import { concatMemoryBlocks } from '../runtime/memory-feeds';
 import { OnnxSessionRegistry } from '../runtime/onnx-session.registry';
 import { createTinyModel } from '../tiny/tiny-model.generator';
 import { argmax } from './sampler';
@@ -38,6 +39,30 @@ describe('generate', () => {
     }
     expect(result.finishReason).toBe('length');
     expect(result.usage).toEqual({ promptTokens: prompt().length, cachedTokens: 0, completionTokens: 6 });
+  });
+
+  it('decodes with a routed path of blocks (one memory slot per level) like the reference with them concatenated', async () => {
+    const { hiddenSize: d, numLayers: L } = model.config;
+    const blocks = [3, 0, 5].map((rank, b) => {
+      const f = (o: number) => Float32Array.from({ length: L * rank * d }, (_, i) => 0.4 * Math.sin(b * 97 + o * 13 + i));
+      return { rank, gate: f(1), up: f(2), down: f(3) };
+    });
+    const feeds = model.attach(blocks);
+    expect(model.attach(blocks)).toBe(feeds); // built once per memory object, reused by every step
+    const result = await generate(model, prompt(), { temperature: 0, maxTokens: 5, ignoreEos: true, memory: blocks });
+    const plain = await generate(model, prompt(), { temperature: 0, maxTokens: 5, ignoreEos: true, keepLogits: true });
+    const memory = concatMemoryBlocks(blocks, d, L);
+    const weights = loadModelWeights(model.directory);
+    let ids = prompt();
+    for (const t of result.tokenIds) {
+      const ref = referenceForward(model.config, weights, { inputIds: ids, memory });
+      expect(argmax(ref.logits.subarray((ids.length - 1) * model.config.vocabSize))).toBe(t);
+      ids = [...ids, t];
+    }
+    // The blocks matter: the first step's logits differ from the anchor's alone.
+    const first = referenceForward(model.config, weights, { inputIds: prompt(), memory }).logits.subarray((prompt().length - 1) * model.config.vocabSize);
+    const alone = plain.logits![0];
+    expect(Math.max(...first.map((v, i) => Math.abs(v - alone[i])))).toBeGreaterThan(1e-2);
   });
 
   it('reproduces a sampled completion from the same seed, and differs across seeds', async () => {

@@ -5,7 +5,8 @@ import { performance } from 'node:perf_hooks';
 import { InferenceError, InferenceErrorCode } from '../inference.error';
 import type { ChatMessage } from '../tokenizer/text-tokenizer';
 import { KvState, sliceKv } from '../runtime/kv-state';
-import type { LanguageModel, MemoryBlock } from '../runtime/language-model';
+import type { LanguageModel } from '../runtime/language-model';
+import type { AttachedMemory } from '../runtime/memory-feeds';
 import { Sampler, SamplingOptions } from './sampler';
 
 export interface TokenEvent {
@@ -22,7 +23,7 @@ export interface GenerateOptions extends SamplingOptions {
   ignoreEos?: boolean;
   /** KV of the first `prefix.seq` prompt tokens (an injected activation-memory cache). */
   prefix?: KvState;
-  memory?: MemoryBlock;
+  memory?: AttachedMemory;
   onToken?: (event: TokenEvent) => void;
   signal?: AbortSignal;
   /** Keep the logits that chose each token (tests, exactness checks). */

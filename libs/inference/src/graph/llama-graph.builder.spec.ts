@@ -7,7 +7,8 @@ import { encodeOnnxModel } from '../onnx/onnx-model.encoder';
 import { referenceForward, ReferenceKv, ReferenceMemory } from '../reference/llama.reference';
 import { createTinyModel, TinyModelOptions } from '../tiny/tiny-model.generator';
 import { gaussian, mulberry32 } from '../tiny/seeded-random';
-import { buildLlamaGraph, pastKeyName, pastValueName, presentKeyName, presentValueName } from './llama-graph.builder';
+import { concatMemoryBlocks, memoryFeeds, type MemoryBlock } from '../runtime/memory-feeds';
+import { buildLlamaGraph, DEFAULT_MEMORY_SLOTS, pastKeyName, pastValueName, presentKeyName, presentValueName } from './llama-graph.builder';
 
 const root = mkdtempSync(join(tmpdir(), 'engram-graph-'));
 
@@ -44,7 +45,7 @@ describe.each(configs)('Llama graph vs TypeScript reference: %s', (label, opts) 
   });
   afterAll(async () => session.release());
 
-  const feeds = (ids: number[], past: ReferenceKv | undefined, mem: ReferenceMemory | undefined): Record<string, ort.Tensor> => {
+  const feeds = (ids: number[], past: ReferenceKv | undefined, mem: ReferenceMemory | readonly MemoryBlock[] | undefined): Record<string, ort.Tensor> => {
     const P = past?.seq ?? 0;
     const S = ids.length;
     const f: Record<string, ort.Tensor> = {
@@ -56,12 +57,9 @@ describe.each(configs)('Llama graph vs TypeScript reference: %s', (label, opts) 
       f[pastKeyName(l)] = new ort.Tensor('float32', past ? past.keys[l] : new Float32Array(0), [1, c.numKvHeads, P, c.headDim]);
       f[pastValueName(l)] = new ort.Tensor('float32', past ? past.values[l] : new Float32Array(0), [1, c.numKvHeads, P, c.headDim]);
     }
-    const R = mem?.rank ?? 0;
-    const L = c.numLayers;
-    const d = c.hiddenSize;
-    f.mem_gate = new ort.Tensor('float32', mem?.gate ?? new Float32Array(0), [L, R, d]);
-    f.mem_up = new ort.Tensor('float32', mem?.up ?? new Float32Array(0), [L, R, d]);
-    f.mem_down = new ort.Tensor('float32', mem?.down ?? new Float32Array(0), [L, d, R]);
+    for (const [name, t] of Object.entries(memoryFeeds(mem, DEFAULT_MEMORY_SLOTS, c.numLayers, c.hiddenSize))) {
+      f[name] = new ort.Tensor('float32', t.data as Float32Array, t.dims as number[]);
+    }
     return f;
   };
 
@@ -102,6 +100,24 @@ describe.each(configs)('Llama graph vs TypeScript reference: %s', (label, opts) 
     // Padding is not ignored: the unpadded sequence of the same tokens differs.
     const unpadded = referenceForward(c, weights, { inputIds: prompt });
     expect(maxAbsDiff(out.subarray(7 * V), unpadded.logits.subarray(7 * V))).toBeGreaterThan(1e-3);
+  });
+
+  it.each([
+    ['one block per level (three slots)', [3, 5, 2]],
+    ['a zero-rank level among them', [4, 0, 6]],
+    ['more levels than slots (the last slot takes a concatenation)', [2, 3, 1, 4, 2, 3]],
+  ])('sums per-level blocks like the reference with the blocks concatenated along R: %s', async (_m, ranks) => {
+    const blocks = ranks.map((r, i) => randomMemory(c.numLayers, r, c.hiddenSize, 20 + i));
+    const concatenated = concatMemoryBlocks(blocks, c.hiddenSize, c.numLayers);
+    const ref1 = referenceForward(c, weights, { inputIds: prompt, memory: concatenated });
+    const out1 = await session.run(feeds(prompt, undefined, blocks));
+    expect(maxAbsDiff(out1.logits.data as Float32Array, ref1.logits)).toBeLessThan(1e-4);
+    const ref2 = referenceForward(c, weights, { inputIds: cont, past: ref1.present, memory: concatenated });
+    const out2 = await session.run(feeds(cont, ref1.present, blocks));
+    expect(maxAbsDiff(out2.logits.data as Float32Array, ref2.logits)).toBeLessThan(1e-4);
+    // And it is not the same as one of the levels alone.
+    const first = await session.run(feeds(prompt, undefined, blocks.slice(0, 1)));
+    expect(maxAbsDiff(first.logits.data as Float32Array, ref1.logits)).toBeGreaterThan(1e-3);
   });
 
   it('memory inputs change the logits, and R = 0 or zero blocks give exactly the base model', async () => {

@@ -1,23 +1,32 @@
 // Builds the ONNX graph (opset 17, standard ops only) of a Llama-family decoder from
 // its config and weights. Interface matches HF/optimum decoder exports (input_ids,
 // attention_mask, position_ids, past_key_values.{i}.key|value → logits,
-// present.{i}.key|value) plus engram's parametric-memory inputs:
-//   mem_gate [L, R, d], mem_up [L, R, d], mem_down [L, d, R]  (R dynamic, may be 0)
-// adding mem_down[l] · (silu(mem_gate[l]·x) ⊙ (mem_up[l]·x)) to each FFN output, where x is
-// the FFN's normed input. Weights become initializers pre-transposed to [in, out].
+// present.{i}.key|value) plus engram's parametric-memory inputs, per slot s and layer l:
+//   mem.{s}.{l}.gate [R_s, d], mem.{s}.{l}.up [R_s, d], mem.{s}.{l}.down [d, R_s]  (R_s dynamic, may be 0)
+// adding Σ_s down · (silu(gate·x) ⊙ (up·x)) to each FFN output, where x is the FFN's normed
+// input. A slot holds one bank level's block: the sum over slots equals the blocks
+// concatenated along R, and each input is a view of a fetched block (memory-feeds.ts), so
+// attaching memory copies nothing. The memory matrices multiply xᵀ as stored (no
+// transpose of a weight-sized input per step). Weights become initializers pre-transposed
+// to [in, out].
 import { GraphBuilder } from '../onnx/graph.builder';
 import { OnnxDataType } from '../onnx/onnx-model.encoder';
 import { LlamaConfig, ropeTables } from '../model/model-config';
 import type { LlamaWeights, Matrix } from '../model/llama-weights';
+import { memoryInputName } from '../runtime/memory-feeds';
 
 export interface LlamaGraphOptions {
-  /** Add the mem_gate/mem_up/mem_down inputs (default true). */
+  /** Add the parametric-memory inputs (default true). */
   memoryInputs?: boolean;
+  /** Memory slots, one per bank level (default 4, the paper's depth; deeper banks share the last slot). */
+  memorySlots?: number;
   /** Rows of the precomputed RoPE tables (default max_position_embeddings). */
   maxPositions?: number;
 }
 
-export const MEMORY_INPUTS = ['mem_gate', 'mem_up', 'mem_down'] as const;
+export const DEFAULT_MEMORY_SLOTS = 4;
+/** Bumped when the graph's inputs or maths change (compiled graphs on disk are keyed by it). */
+export const LLAMA_GRAPH_REVISION = 2;
 export const pastKeyName = (layer: number): string => `past_key_values.${layer}.key`;
 export const pastValueName = (layer: number): string => `past_key_values.${layer}.value`;
 export const presentKeyName = (layer: number): string => `present.${layer}.key`;
@@ -35,7 +44,7 @@ function transposed(m: Matrix): Float32Array {
 
 export function buildLlamaGraph(config: LlamaConfig, weights: LlamaWeights, options: LlamaGraphOptions = {}): GraphBuilder {
   const { hiddenSize: d, numHeads: H, numKvHeads: KVH, headDim: hd, numLayers: L, vocabSize: V } = config;
-  const withMemory = options.memoryInputs ?? true;
+  const slots = (options.memoryInputs ?? true) ? (options.memorySlots ?? DEFAULT_MEMORY_SLOTS) : 0;
   const group = H / KVH;
   const g = new GraphBuilder('engram_llama');
 
@@ -46,10 +55,12 @@ export function buildLlamaGraph(config: LlamaConfig, weights: LlamaWeights, opti
     g.input(pastKeyName(l), FLOAT, ['batch_size', KVH, 'past_sequence_length', hd]);
     g.input(pastValueName(l), FLOAT, ['batch_size', KVH, 'past_sequence_length', hd]);
   }
-  if (withMemory) {
-    g.input('mem_gate', FLOAT, [L, 'mem_rank', d]);
-    g.input('mem_up', FLOAT, [L, 'mem_rank', d]);
-    g.input('mem_down', FLOAT, [L, d, 'mem_rank']);
+  for (let s = 0; s < slots; s++) {
+    for (let l = 0; l < L; l++) {
+      g.input(memoryInputName(s, l, 'gate'), FLOAT, [`mem_rank.${s}`, d]);
+      g.input(memoryInputName(s, l, 'up'), FLOAT, [`mem_rank.${s}`, d]);
+      g.input(memoryInputName(s, l, 'down'), FLOAT, [d, `mem_rank.${s}`]);
+    }
   }
   g.output('logits', FLOAT, ['batch_size', 'sequence_length', V]);
   for (let l = 0; l < L; l++) {
@@ -125,14 +136,17 @@ export function buildLlamaGraph(config: LlamaConfig, weights: LlamaWeights, opti
     const xf = rmsNorm(h, `${p}.post_attention_layernorm`, lw.postNorm);
     const act = g.op1('Mul', [silu(linear(xf, `${p}.mlp.gate_proj`, lw.gate)), linear(xf, `${p}.mlp.up_proj`, lw.up)]);
     let ffn = linear(act, `${p}.mlp.down_proj`, lw.down);
-    if (withMemory) {
-      const layer = g.int64([l], true);
-      const perm = { perm: [1, 0] };
-      const mg = g.op1('Transpose', [g.op1('Gather', ['mem_gate', layer], { axis: 0 })], perm); // [d, R]
-      const mu = g.op1('Transpose', [g.op1('Gather', ['mem_up', layer], { axis: 0 })], perm); // [d, R]
-      const md = g.op1('Transpose', [g.op1('Gather', ['mem_down', layer], { axis: 0 })], perm); // [R, d]
-      const memAct = g.op1('Mul', [silu(g.op1('MatMul', [xf, mg])), g.op1('MatMul', [xf, mu])]);
-      ffn = g.op1('Add', [ffn, g.op1('MatMul', [memAct, md])]);
+    if (slots > 0) {
+      // Feature-major: [d, R]ᵀ products on xᵀ [B, d, S], so the inputs are used as stored.
+      const xT = g.op1('Transpose', [xf], { perm: [0, 2, 1] });
+      const contributions: string[] = [];
+      for (let s = 0; s < slots; s++) {
+        const gateT = g.op1('MatMul', [memoryInputName(s, l, 'gate'), xT]); // [B, R, S]
+        const upT = g.op1('MatMul', [memoryInputName(s, l, 'up'), xT]);
+        contributions.push(g.op1('MatMul', [memoryInputName(s, l, 'down'), g.op1('Mul', [silu(gateT), upT])])); // [B, d, S]
+      }
+      const sum = contributions.length === 1 ? contributions[0] : g.op1('Sum', contributions);
+      ffn = g.op1('Add', [ffn, g.op1('Transpose', [sum], { perm: [0, 2, 1] })]);
     }
     h = g.op1('Add', [h, ffn]);
   }

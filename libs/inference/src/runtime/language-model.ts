@@ -2,7 +2,7 @@
 // run; prefill() runs a prompt in bounded chunks; generation lives in generation/.
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildLlamaGraph, pastKeyName, pastValueName, presentKeyName, presentValueName } from '../graph/llama-graph.builder';
+import { buildLlamaGraph, LLAMA_GRAPH_REVISION, pastKeyName, pastValueName, presentKeyName, presentValueName } from '../graph/llama-graph.builder';
 import { InferenceError, InferenceErrorCode } from '../inference.error';
 import type { LlamaConfig } from '../model/model-config';
 import { loadModelWeights, ModelDirectory, openModelDirectory } from '../model/model-directory';
@@ -11,22 +11,16 @@ import { writeOnnxModel } from '../onnx/onnx-model.writer';
 import { TextTokenizer } from '../tokenizer/text-tokenizer';
 import { emptyKv, KvState } from './kv-state';
 import { DecoderSession, OnnxSessionRegistry, SessionOptions } from './onnx-session.registry';
+import { AttachedMemory, memoryFeeds, memoryInputName } from './memory-feeds';
 import { floatTensor, HostTensor, int64Tensor } from './tensor';
-
-/** Parametric memory fed to the graph: R extra SwiGLU neurons per layer. */
-export interface MemoryBlock {
-  rank: number;
-  gate: Float32Array; // [L, R, d]
-  up: Float32Array; // [L, R, d]
-  down: Float32Array; // [L, d, R]
-}
 
 export interface ForwardInput {
   inputIds: readonly number[];
   /** Past KV (its length sets the positions of inputIds unless positionIds is given). */
   past?: KvState;
   positionIds?: readonly number[];
-  memory?: MemoryBlock;
+  /** One block or a routed path's blocks; its feeds are built once per memory object (keep it unchanged). */
+  memory?: AttachedMemory;
   /** Return logits for every position (default: the last one only). */
   allLogits?: boolean;
 }
@@ -50,7 +44,12 @@ export class LanguageModel {
   readonly config: LlamaConfig;
   readonly fingerprint: string;
   readonly supportsMemory: boolean;
+  /** Memory slots of the graph (one per bank level; 0 = no memory inputs). */
+  readonly memorySlots: number;
   private readonly feedsPositionIds: boolean;
+  /** Memory → its feeds (views of its blocks): the steps of one request attach it once. */
+  private readonly memoryFeedCache = new WeakMap<object, Record<string, HostTensor>>();
+  private noMemoryFeeds?: Record<string, HostTensor>;
 
   constructor(
     readonly directory: ModelDirectory,
@@ -60,7 +59,10 @@ export class LanguageModel {
   ) {
     this.config = directory.config;
     this.fingerprint = directory.fingerprint;
-    this.supportsMemory = session.hasInput('mem_gate');
+    let slots = 0;
+    while (session.hasInput(memoryInputName(slots, 0, 'gate'))) slots++;
+    this.memorySlots = slots;
+    this.supportsMemory = slots > 0;
     this.feedsPositionIds = session.hasInput('position_ids');
     const missing = ['input_ids', 'attention_mask', pastKeyName(0), pastValueName(0)].filter((n) => !session.hasInput(n));
     const missingOut = ['logits', presentKeyName(0), presentValueName(0)].filter((n) => !session.outputs.some((o) => o.name === n));
@@ -116,12 +118,7 @@ export class LanguageModel {
     if (input.memory && !this.supportsMemory) {
       throw new InferenceError(InferenceErrorCode.InputMismatch, `model ${this.directory.dir} has no memory inputs (an ONNX export?)`);
     }
-    if (this.supportsMemory) {
-      const m = input.memory ?? { rank: 0, gate: new Float32Array(0), up: new Float32Array(0), down: new Float32Array(0) };
-      feeds.mem_gate = floatTensor(m.gate, [c.numLayers, m.rank, c.hiddenSize]);
-      feeds.mem_up = floatTensor(m.up, [c.numLayers, m.rank, c.hiddenSize]);
-      feeds.mem_down = floatTensor(m.down, [c.numLayers, c.hiddenSize, m.rank]);
-    }
+    if (this.supportsMemory) Object.assign(feeds, this.attach(input.memory));
     const out = await this.session.run(feeds);
     const present: KvState = { ...this.emptyKv(), seq: P + S, layers: [] };
     for (let l = 0; l < c.numLayers; l++) {
@@ -133,8 +130,23 @@ export class LanguageModel {
     return { logits, present };
   }
 
+  /**
+   * The memory feeds of a forward pass: views of the memory's blocks, built on its first
+   * use and reused by every later step that passes the same memory object.
+   */
+  attach(memory: AttachedMemory | undefined): Record<string, HostTensor> {
+    const c = this.config;
+    if (!memory) return (this.noMemoryFeeds ??= memoryFeeds(undefined, this.memorySlots, c.numLayers, c.hiddenSize));
+    let feeds = this.memoryFeedCache.get(memory);
+    if (!feeds) {
+      feeds = memoryFeeds(memory, this.memorySlots, c.numLayers, c.hiddenSize);
+      this.memoryFeedCache.set(memory, feeds);
+    }
+    return feeds;
+  }
+
   /** Runs a prompt after `past` in chunks; returns the last position's logits and the KV. */
-  async prefill(tokens: readonly number[], options: { past?: KvState; memory?: MemoryBlock } = {}): Promise<ForwardOutput> {
+  async prefill(tokens: readonly number[], options: { past?: KvState; memory?: AttachedMemory } = {}): Promise<ForwardOutput> {
     let past = options.past ?? this.emptyKv();
     if (past.seq + tokens.length > this.maxContext) {
       throw new InferenceError(
@@ -162,7 +174,8 @@ export async function loadLanguageModel(dir: string, registry: OnnxSessionRegist
     session = await registry.acquire({ key, path: directory.weightFiles[0] }, options);
   } else {
     const compiledDir = options.compiledDir ?? join(dir, '.engram');
-    const compiled = join(compiledDir, `${directory.fingerprint.slice(0, 16)}.onnx`);
+    // The graph revision is part of the name: a graph compiled by an older builder is not reused.
+    const compiled = join(compiledDir, `${directory.fingerprint.slice(0, 16)}.g${LLAMA_GRAPH_REVISION}.onnx`);
     session = await registry.acquire(
       {
         key,

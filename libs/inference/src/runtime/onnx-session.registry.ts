@@ -30,6 +30,7 @@ export interface IoSpec {
 export class DecoderSession {
   readonly inputs: readonly IoSpec[];
   readonly outputs: readonly IoSpec[];
+  private readonly inputNames: ReadonlySet<string>;
   private released = false;
 
   constructor(readonly key: string, private readonly session: ort.InferenceSession) {
@@ -37,10 +38,11 @@ export class DecoderSession {
       m.isTensor ? { name: m.name, type: m.type, shape: m.shape } : { name: m.name, type: 'non-tensor', shape: [] };
     this.inputs = session.inputMetadata.map(spec);
     this.outputs = session.outputMetadata.map(spec);
+    this.inputNames = new Set(this.inputs.map((i) => i.name));
   }
 
   hasInput(name: string): boolean {
-    return this.inputs.some((i) => i.name === name);
+    return this.inputNames.has(name);
   }
 
   /** Checks names, element types and fixed dims, then runs. */

@@ -24,8 +24,8 @@ export interface BlockStoreOptions {
   /** LRU budget for the deep levels (default 64 MiB). */
   cacheBytes?: number;
   /**
-   * Concatenated paths kept ready (default 4): the turns of one conversation route to the
-   * same path, so a repeated fetch costs no copy.
+   * Paths kept ready (default 4): the turns of one conversation route to the same path and
+   * get the same array back, so the model reuses the feeds it built for it.
    */
   pathCache?: number;
 }
@@ -39,7 +39,8 @@ export class BlockStore {
   private readonly lru = new Map<string, MemoryBlock>();
   private lruBytes = 0;
   private readonly pathCacheSize: number;
-  private readonly paths = new Map<string, MemoryBlock>();
+  private readonly paths = new Map<string, readonly MemoryBlock[]>();
+  private readonly zeros = new Map<number, MemoryBlock>();
   readonly metrics: { ram: TierMetrics; disk: TierMetrics; path: TierMetrics };
 
   constructor(readonly bank: BankFile, options: BlockStoreOptions = {}) {
@@ -88,9 +89,9 @@ export class BlockStore {
     this.metrics.disk.bytesResident = this.lruBytes;
   }
 
+  /** Forgets the fetched paths (their blocks stay in their tiers). */
   dropPathCache(): void {
     this.paths.clear();
-    this.metrics.path.bytesResident = 0;
   }
 
   block(level: number, node: number): MemoryBlock {
@@ -100,7 +101,7 @@ export class BlockStore {
       this.bank.slotOffset(level, node); // validates the address
       const b = this.ram.get(k);
       this.metrics.ram.hits++;
-      return b ?? zeroOf(this.bank.level(level).rank, hidden, layers);
+      return b ?? this.zeroOf(level, hidden, layers);
     }
     const cached = this.lru.get(k);
     if (cached) {
@@ -127,9 +128,12 @@ export class BlockStore {
     return r.block;
   }
 
-  /** One block per level along `path` (level 1..p node indices), concatenated along R. Read-only: it may be shared with later fetches. */
-  fetch(path: readonly number[]): MemoryBlock {
-    const { levels, hidden, layers } = this.bank.header;
+  /**
+   * The blocks along `path` (level 1..p node indices), one per level: what the graph's
+   * memory slots take. Read-only: the blocks are the cache's own, shared with later fetches.
+   */
+  fetch(path: readonly number[]): readonly MemoryBlock[] {
+    const { levels } = this.bank.header;
     if (path.length !== levels) throw new ParametricError(ParametricErrorCode.PathOutsideTree, `path of ${path.length} levels for a bank of ${levels}`);
     const k = this.bank.header.branching;
     for (let l = 1; l < path.length; l++) {
@@ -144,22 +148,26 @@ export class BlockStore {
       return hit;
     }
     this.metrics.path.misses++;
-    const m = concatBlocks(path.map((node, i) => this.block(i + 1, node)), hidden, layers);
+    const blocks = Object.freeze(path.map((node, i) => this.block(i + 1, node)));
     if (this.pathCacheSize > 0) {
-      this.paths.set(key, m);
-      this.metrics.path.bytesResident += blockBytes(m);
+      this.paths.set(key, blocks);
       while (this.paths.size > this.pathCacheSize) {
-        const [oldKey, old] = this.paths.entries().next().value as [string, MemoryBlock];
-        this.paths.delete(oldKey);
-        this.metrics.path.bytesResident -= blockBytes(old);
+        this.paths.delete(this.paths.keys().next().value as string);
         this.metrics.path.evictions++;
       }
     }
-    return m;
+    return blocks;
   }
-}
 
-function zeroOf(rank: number, hidden: number, layers: number): MemoryBlock {
-  const n = rank * hidden * layers;
-  return { rank, gate: new Float32Array(n), up: new Float32Array(n), down: new Float32Array(n) };
+  /** A never-written RAM-tier block: zeros of the level's rank, one shared instance per level. */
+  private zeroOf(level: number, hidden: number, layers: number): MemoryBlock {
+    let z = this.zeros.get(level);
+    if (!z) {
+      const rank = this.bank.level(level).rank;
+      const n = rank * hidden * layers;
+      z = { rank, gate: new Float32Array(n), up: new Float32Array(n), down: new Float32Array(n) };
+      this.zeros.set(level, z);
+    }
+    return z;
+  }
 }

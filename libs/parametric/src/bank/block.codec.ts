@@ -1,7 +1,7 @@
 // One memory block <-> the payload bytes of its slot (per layer gate [r,d], up [r,d],
 // down [d,r], little-endian f32 or IEEE f16), plus the concatenation along R that turns
-// one block per level into the graph's memory inputs.
-import type { MemoryBlock } from '@engram/inference';
+// one block per level into one block (for the TypeScript pass and the gradient graph).
+import { concatMemoryBlocks, type MemoryBlock } from '@engram/inference';
 import type { BankDtype } from './bank-layout';
 
 export function zeroBlock(rank: number, hidden: number, layers: number): MemoryBlock {
@@ -62,29 +62,9 @@ export function decodeBlock(payload: Buffer, rank: number, hidden: number, layer
   return block;
 }
 
-/** Concatenates blocks along R: gate/up rows stack per layer, down columns append per row. */
+/** Concatenates blocks along R (the single-block form the TypeScript pass and the gradient graph take). */
 export function concatBlocks(blocks: readonly MemoryBlock[], hidden: number, layers: number): MemoryBlock {
-  const R = blocks.reduce((a, b) => a + b.rank, 0);
-  const out = zeroBlock(R, hidden, layers);
-  let r0 = 0;
-  for (const b of blocks) {
-    const r = b.rank;
-    if (r === 0) continue;
-    for (let l = 0; l < layers; l++) {
-      out.gate.set(b.gate.subarray(l * r * hidden, (l + 1) * r * hidden), (l * R + r0) * hidden);
-      out.up.set(b.up.subarray(l * r * hidden, (l + 1) * r * hidden), (l * R + r0) * hidden);
-      // Plain index loops: a subarray per row would allocate L·d views per block.
-      const src = b.down;
-      const dst = out.down;
-      for (let i = 0; i < hidden; i++) {
-        const s0 = (l * hidden + i) * r;
-        const d0 = (l * hidden + i) * R + r0;
-        for (let j = 0; j < r; j++) dst[d0 + j] = src[s0 + j];
-      }
-    }
-    r0 += r;
-  }
-  return out;
+  return concatMemoryBlocks(blocks, hidden, layers);
 }
 
 /** Splits a concatenated [L,R,·] memory (e.g. a gradient) back into per-block pieces. */
