@@ -51,7 +51,7 @@ describe('ParametricBank', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'pbank-'));
     bank = await ParametricBank.build({ dir, modelFingerprint: 'tiny-anchor', hidden: 16, layers: 1, embedder, texts, levels: 2, branching: 2, ranks: [4, 8], seed: 1 });
-    bank.write(anchor, texts.map((t) => t.id), texts, { epochs: 60, batch: 4, lr: 0.03, seed: 2 });
+    bank.write(anchor, texts.map((t) => t.id), texts, { epochs: 100, batch: 4, lr: 0.03, seed: 2 });
   });
   afterAll(() => {
     bank.close();
@@ -138,6 +138,37 @@ describe('ParametricBank', () => {
     expect(ort.finalLoss).toBeLessThan(ort.firstLoss);
     a.close();
     b.close();
+  });
+
+  it('does not shift the prediction made from the BOS alone, which every text pays for, unless told to score it', async () => {
+    // The first prediction of any text is made from the BOS alone, the same for every text:
+    // a block's effect there reaches all text. Replay of unrelated text pulls it back toward
+    // the anchor; scoring the facts there pushes it toward the cluster's names.
+    const replay = ['the home is in lisbon .', 'oslo is the home of lima .', 'the home of the home is kyoto .', 'lives in the home .', 'in quito is the home .', 'the home of dakar .'];
+    const bosShift = async (name: string, factsFirstTarget?: number) => {
+      const b = await ParametricBank.build({ dir: join(dir, name), modelFingerprint: 'tiny-anchor', hidden: 16, layers: 1, embedder, texts, levels: 2, branching: 2, ranks: [4, 8], seed: 1 });
+      b.write(anchor, texts.map((t) => t.id), texts, { epochs: 100, batch: 4, lr: 0.03, seed: 2, factsFirstTarget, replay, replayTarget: 'anchor', replayPerStep: 2, replayWeight: 4 });
+      const V = config.vocabSize;
+      const dist = (mem?: Memory64) => {
+        const row = forwardBackward(config, anchor.params, [0], mem, { keepLogits: true, forwardOnly: true }).logits!.subarray(0, V);
+        const max = Math.max(...row);
+        const z = row.reduce((a, x) => a + Math.exp(x - max), 0);
+        return Array.from(row, (x) => Math.exp(x - max) / z);
+      };
+      const p = dist();
+      let kl = 0;
+      for (let i = 0; i < PEOPLE.length; i++) {
+        const q = dist(toMem(b.fetchConcatenated(b.tree.pathOf(`m${i}`)!)));
+        kl += p.reduce((a, pj, j) => a + pj * Math.log(pj / q[j]), 0) / PEOPLE.length;
+      }
+      const recalled = PEOPLE.filter((_, i) => answer(b, i).hit).length;
+      b.close();
+      return { kl, recalled };
+    };
+    const scored = await bosShift('bos-scored', 1);
+    const left = await bosShift('bos-left-out');
+    expect(left.kl).toBeLessThan(0.1 * scored.kl);
+    expect(left.recalled).toBeGreaterThanOrEqual(5);
   });
 
   it('zeroes a block so it has no effect, and a locked block is not retrained', () => {

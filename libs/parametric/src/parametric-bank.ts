@@ -70,6 +70,12 @@ export interface WriteOptions {
    * anchor's own distributions without memory — a KL pull toward "no change"). Default 'tokens'.
    */
   replayTarget?: 'tokens' | 'anchor';
+  /**
+   * First token of a memory's sequences that the write's loss scores (default 2: the
+   * prediction from the first token alone — the BOS — is left out, so a block does not
+   * shift the model's prior over how any text begins). 1 scores every token.
+   */
+  factsFirstTarget?: number;
   /** Where memory gradients come from (default 'typescript'; 'onnx' = the ORT gradient graph). */
   gradient?: GradientEngineKind;
   onProgress?: (step: number, steps: number, loss: number) => void;
@@ -406,6 +412,7 @@ export class ParametricBank {
         steps,
         replayPerStep: options.replayPerStep,
         replayWeight: options.replayWeight,
+        factsFirstTarget: options.factsFirstTarget,
         batch: options.batch,
         lr: options.lr,
         weightDecay: options.weightDecay,

@@ -5,7 +5,10 @@
 import { gaussian, mulberry32, type LlamaConfig, type MemoryBlock } from '@engram/inference';
 import { AdamW } from './adamw';
 import { forwardBackward, type Memory64, type Params64 } from './llama-backprop';
-import type { MemoryGradientEngine } from './memory-gradient.engine';
+import { firstTargetMask, type MemoryGradientEngine } from './memory-gradient.engine';
+
+/** See BlockTrainingOptions.factsFirstTarget. */
+export const DEFAULT_FACTS_FIRST_TARGET = 2;
 
 /** The frozen anchor the blocks are trained against. */
 export interface AnchorModel {
@@ -50,6 +53,13 @@ export interface BlockTrainingOptions {
   replayPerStep?: number;
   /** Weight of the replay loss relative to the facts' loss (default 1). */
   replayWeight?: number;
+  /**
+   * Index of the first token of a fact sequence that its loss scores (default 2). The
+   * prediction made from the first token alone (the BOS) sees no content: all a block can
+   * learn there is which texts its cluster holds — a shift of the model's prior that every
+   * text then pays for (locality). 1 scores every next token.
+   */
+  factsFirstTarget?: number;
   onProgress?: (step: number, steps: number, loss: number) => void;
 }
 
@@ -141,7 +151,16 @@ class BlockTrainingLoop {
   }
 
   /** The sequences of the next step (facts of one leaf, then replay) and the memory they run with. */
-  prepare(): { blocks: TrainableBlock[]; memory: Memory64; grad: Memory64; facts: number[][]; replay: number[][]; replaySoft: Array<Float64Array | undefined>; replayScale: number } {
+  prepare(): {
+    blocks: TrainableBlock[];
+    memory: Memory64;
+    grad: Memory64;
+    facts: number[][];
+    factsFirstTarget: number;
+    replay: number[][];
+    replaySoft: Array<Float64Array | undefined>;
+    replayScale: number;
+  } {
     const { hiddenSize: d, numLayers: L } = this.anchor.config;
     if (this.order.length === 0) {
       this.order = this.leaves.map((_, i) => i);
@@ -161,7 +180,8 @@ class BlockTrainingLoop {
     const picks = Array.from({ length: replayN }, () => Math.floor(this.rnd() * pool.length));
     const replay = picks.map((i) => pool[i]);
     const replaySoft = picks.map((i) => this.data.replayTargets?.[i]);
-    return { blocks, memory, grad, facts, replay, replaySoft, replayScale: replayN ? (this.options.replayWeight ?? 1) / replayN : 0 };
+    const factsFirstTarget = this.options.factsFirstTarget ?? DEFAULT_FACTS_FIRST_TARGET;
+    return { blocks, memory, grad, facts, factsFirstTarget, replay, replaySoft, replayScale: replayN ? (this.options.replayWeight ?? 1) / replayN : 0 };
   }
 
   /** AdamW on the trainable blocks of the step's path. */
@@ -207,7 +227,9 @@ export function trainBlocks(
   for (let step = 0; step < options.steps; step++) {
     const p = loop.prepare();
     let loss = 0;
-    for (const ids of p.facts) loss += forwardBackward(anchor.config, anchor.params, ids, p.memory, { memoryGrad: p.grad, scale: 1 / p.facts.length }).loss / p.facts.length;
+    for (const ids of p.facts) {
+      loss += forwardBackward(anchor.config, anchor.params, ids, p.memory, { memoryGrad: p.grad, scale: 1 / p.facts.length, lossMask: firstTargetMask(ids.length, p.factsFirstTarget) }).loss / p.facts.length;
+    }
     p.replay.forEach((ids, i) => forwardBackward(anchor.config, anchor.params, ids, p.memory, { memoryGrad: p.grad, scale: p.replayScale, softTargets: p.replaySoft[i] }));
     loop.apply(step, p, loss);
   }
@@ -228,7 +250,7 @@ export async function trainBlocksWith(
   for (let step = 0; step < options.steps; step++) {
     const p = loop.prepare();
     let loss = 0;
-    for (const ids of p.facts) loss += (await engine.accumulate(ids, p.memory, p.grad, 1 / p.facts.length)) / p.facts.length;
+    for (const ids of p.facts) loss += (await engine.accumulate(ids, p.memory, p.grad, 1 / p.facts.length, undefined, p.factsFirstTarget)) / p.facts.length;
     for (let i = 0; i < p.replay.length; i++) await engine.accumulate(p.replay[i], p.memory, p.grad, p.replayScale, p.replaySoft[i]);
     loop.apply(step, p, loss);
   }

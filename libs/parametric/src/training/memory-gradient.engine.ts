@@ -10,15 +10,26 @@ export type GradientEngineKind = 'typescript' | 'onnx';
 
 export interface MemoryGradientEngine {
   readonly kind: GradientEngineKind;
-  /** `soft`: [len, V] target distributions instead of the next tokens (locality replay). */
-  accumulate(ids: readonly number[], memory: Memory64, grad: Memory64, scale: number, soft?: Float64Array): Promise<number>;
+  /**
+   * `soft`: [len, V] target distributions instead of the next tokens (locality replay).
+   * `firstTarget`: index of the first token scored (default 1: every next token; 2 leaves
+   * out the prediction made from the first token alone). Returns the mean loss over the
+   * scored tokens (0 when none is scored).
+   */
+  accumulate(ids: readonly number[], memory: Memory64, grad: Memory64, scale: number, soft?: Float64Array, firstTarget?: number): Promise<number>;
   dispose(): Promise<void>;
+}
+
+/** forwardBackward's loss mask for a first scored token (undefined = all scored). */
+export function firstTargetMask(length: number, firstTarget = 1): boolean[] | undefined {
+  return firstTarget <= 1 ? undefined : Array.from({ length }, (_, i) => i >= firstTarget);
 }
 
 export function typescriptGradient(anchor: AnchorModel): MemoryGradientEngine {
   return {
     kind: 'typescript',
-    accumulate: async (ids, memory, grad, scale, soft) => forwardBackward(anchor.config, anchor.params, ids, memory, { memoryGrad: grad, scale, softTargets: soft }).loss,
+    accumulate: async (ids, memory, grad, scale, soft, firstTarget) =>
+      forwardBackward(anchor.config, anchor.params, ids, memory, { memoryGrad: grad, scale, softTargets: soft, lossMask: firstTargetMask(ids.length, firstTarget) }).loss,
     dispose: async () => undefined,
   };
 }
@@ -48,15 +59,17 @@ export class OnnxMemoryGradient implements MemoryGradientEngine {
     return new OnnxMemoryGradient(anchor, session, registry, options.maxSeq, options.rank);
   }
 
-  async accumulate(ids: readonly number[], memory: Memory64, grad: Memory64, scale: number, soft?: Float64Array): Promise<number> {
+  async accumulate(ids: readonly number[], memory: Memory64, grad: Memory64, scale: number, soft?: Float64Array, firstTarget = 1): Promise<number> {
     const { vocabSize: V, numLayers: L, hiddenSize: d } = this.anchor.config;
     const S = this.maxSeq;
     if (ids.length > S) throw new RangeError(`sequence of ${ids.length} tokens exceeds the gradient graph's ${S}`);
     if (memory.rank !== this.rank) throw new RangeError(`memory rank ${memory.rank}, the gradient graph was built for ${this.rank}`);
+    const from = Math.max(1, firstTarget) - 1; // row s scores token s + 1
+    if (from + 1 >= ids.length) return 0; // nothing scored (the graph would divide by a zero count)
     const padded = Array.from({ length: S }, (_, i) => (i < ids.length ? ids[i] : 0));
     const onehot = new Float32Array(S * V);
-    if (soft) onehot.set(soft.subarray(0, (ids.length - 1) * V));
-    else for (let s = 0; s + 1 < ids.length; s++) onehot[s * V + ids[s + 1]] = 1;
+    if (soft) onehot.set(soft.subarray(from * V, (ids.length - 1) * V), from * V);
+    else for (let s = from; s + 1 < ids.length; s++) onehot[s * V + ids[s + 1]] = 1;
     const out = await this.session.run({
       input_ids: int64Tensor(padded, [S]),
       target_onehot: floatTensor(onehot, [S, V]),

@@ -2,6 +2,7 @@ import { encodeOnnxModel, floatTensor, gaussian, int64Tensor, mulberry32, OnnxSe
 import { forwardBackward, paramArrays, toLlamaWeights, zerosLike, type Memory64 } from './llama-backprop';
 import { initParams64, tinyLlamaConfig } from './llama-init';
 import { anchorWeightInputs, buildMemoryGradientGraph } from './memory-gradient.graph';
+import { OnnxMemoryGradient, typescriptGradient } from './memory-gradient.engine';
 
 const config = tinyLlamaConfig({ vocab: 19, hidden: 8, layers: 2, heads: 2, kvHeads: 1, intermediate: 12 });
 const ids = [3, 7, 1, 18, 5, 9, 0];
@@ -116,4 +117,35 @@ describe('buildMemoryGradientGraph with anchorGradients (full-parameter training
       }
     });
   }
+});
+
+describe('memory-gradient engines with a first scored token', () => {
+  const cfg = tinyLlamaConfig({ vocab: 19, hidden: 8, layers: 2, heads: 2, kvHeads: 1, intermediate: 12 });
+  const anchor = { config: cfg, params: initParams64(cfg, 5), fingerprint: 'engine-spec', tokenize: () => [] };
+  const rank = 2;
+  const normal = gaussian(mulberry32(31));
+  const nm = cfg.numLayers * rank * cfg.hiddenSize;
+  const mem: Memory64 = { rank, gate: Float64Array.from({ length: nm }, () => 0.5 * normal()), up: Float64Array.from({ length: nm }, () => 0.5 * normal()), down: Float64Array.from({ length: nm }, () => 0.5 * normal()) };
+  const zero = (): Memory64 => ({ rank, gate: new Float64Array(nm), up: new Float64Array(nm), down: new Float64Array(nm) });
+
+  it('leaves out the predictions before it in both engines alike, and scores nothing past the end', async () => {
+    const onnx = await OnnxMemoryGradient.create(anchor, { maxSeq: ids.length, rank });
+    try {
+      const ts = typescriptGradient(anchor);
+      const [gTs, gOrt, gAll] = [zero(), zero(), zero()];
+      const lossTs = await ts.accumulate(ids, mem, gTs, 1, undefined, 3);
+      const lossOrt = await onnx.accumulate(ids, mem, gOrt, 1, undefined, 3);
+      expect(lossOrt).toBeCloseTo(lossTs, 4);
+      for (let i = 0; i < nm; i++) expect(Math.abs(gOrt.down[i] - gTs.down[i])).toBeLessThan(1e-5);
+      // The same as an explicit loss mask over targets 3.., and not the full loss.
+      const masked = forwardBackward(cfg, anchor.params, ids, mem, { lossMask: ids.map((_, i) => i >= 3) });
+      expect(lossTs).toBeCloseTo(masked.loss, 10);
+      expect(await ts.accumulate(ids, mem, gAll, 1)).not.toBeCloseTo(lossTs, 3);
+      const untouched = zero();
+      expect(await onnx.accumulate(ids.slice(0, 2), mem, untouched, 1, undefined, 2)).toBe(0);
+      expect(untouched.down.every((v) => v === 0)).toBe(true);
+    } finally {
+      await onnx.dispose();
+    }
+  });
 });
