@@ -5,7 +5,7 @@
 // routed block / wrong block / a dense model with ~2x the anchor's parameters), locality,
 // forgetting, fetch latency per tier, fetch+attach vs one decode step, bank size, and
 // cold positional reads in a ≥1e9-parameter (sparse) bank. Table, then ONE JSON line.
-//   npm run bench:parametric -- [--people 32] [--anchor-steps 500] [--epochs 30] [--replay 8] [--replay-weight 20] [--replay-target anchor|tokens] [--gradient onnx|typescript] [--abstain 0.3] [--dense 1] [--big 1] [--seed 7]
+//   npm run bench:parametric -- [--people 32] [--anchor-steps 500] [--epochs 30] [--replay 8] [--replay-weight 20] [--replay-target anchor|tokens] [--gradient onnx|typescript] [--abstain 0.3] [--dense 1] [--big 1] [--facts-first-target 2] [--weight-decay 0] [--answer-tokens 32] [--seed 7]
 import { spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
