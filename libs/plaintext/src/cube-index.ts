@@ -238,7 +238,9 @@ export class CubeIndex {
     const touchedSlots: number[] = [];
     const touchedSessions: number[] = [];
     if (useLexical) {
-      const hits = this.lexical.score(analyzeQuery(query));
+      // Common query terms may only add to documents the rarer ones found, once those are
+      // at least a candidate pool (unfiltered: a filter may admit none of them).
+      const hits = this.lexical.score(analyzeQuery(query), { minMatches: restricts ? 0 : pool });
       const best = new TopK(pool);
       const power = r.contextPower;
       for (let i = 0; i < hits.count; i++) {

@@ -64,4 +64,55 @@ describe('Bm25Index', () => {
     const s = scores(index, 'tennis');
     expect([...s.keys()].sort((a, b) => a - b)).toEqual([90, 91, 92, 93, 94, 95, 96, 97, 98, 99]);
   });
+
+  describe('common terms', () => {
+    // 2,000 documents: "common" in every other one (50% > the 5% cutoff), "rare" in 150,
+    // "scarce" in 20.
+    function corpus(): Bm25Index {
+      const index = new Bm25Index();
+      for (let i = 0; i < 2000; i++) {
+        const words = ['filler', `w${i}`];
+        if (i % 2 === 0) words.push('common');
+        if (i % 13 === 0 && i < 1950) words.push('rare');
+        if (i % 100 === 0) words.push('scarce');
+        index.add(i, words);
+      }
+      return index;
+    }
+    const toMap = (hits: ReturnType<Bm25Index['score']>) => new Map(Array.from({ length: hits.count }, (_, i) => [hits.slots[i], hits.scores[i]]));
+
+    it('adds a common term only to documents the rarer terms matched, with the plain BM25 score', () => {
+      const index = corpus();
+      const plain = toMap(index.score(['rare', 'common']));
+      const limited = toMap(index.score(['rare', 'common'], { minMatches: 100 }));
+      expect(plain.size).toBe(150 + 1000 - 75);
+      expect(limited.size).toBe(150);
+      for (const [slot, score] of limited) expect(score).toBeCloseTo(plain.get(slot)!, 5);
+      // Documents with both terms still rank above those with the rare term alone.
+      expect(limited.get(26)!).toBeGreaterThan(limited.get(13)!);
+    });
+
+    it('lets a common term open documents while the rarer terms matched fewer than asked', () => {
+      const index = corpus();
+      const plain = toMap(index.score(['scarce', 'common']));
+      const limited = toMap(index.score(['scarce', 'common'], { minMatches: 100 }));
+      expect(limited.size).toBe(plain.size);
+      for (const [slot, score] of limited) expect(score).toBe(plain.get(slot));
+    });
+
+    it('lets the rarest term of an all-common query open documents', () => {
+      const index = corpus();
+      const plain = toMap(index.score(['common', 'filler']));
+      const limited = toMap(index.score(['common', 'filler'], { minMatches: 100 }));
+      expect(plain.size).toBe(2000);
+      expect(limited.size).toBe(1000);
+      for (const [slot, score] of limited) expect(score).toBeCloseTo(plain.get(slot)!, 5);
+    });
+
+    it('does not limit small indexes', () => {
+      const index = new Bm25Index();
+      for (let i = 0; i < 200; i++) index.add(i, i % 2 === 0 ? ['common', `w${i}`] : ['rare', 'common']);
+      expect(index.score(['rare', 'common'], { minMatches: 10 }).count).toBe(200);
+    });
+  });
 });

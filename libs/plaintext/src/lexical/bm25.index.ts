@@ -3,11 +3,33 @@
 // once (an update takes a new slot), removal marks the slot dead at once and postings are
 // compacted lazily when they are half dead, so add/remove stay O(terms of the document)
 // and a removed document can never score.
+//
+// Common terms (in more than `commonShare` of the documents) are evaluated as in
+// Lucene's common-terms query: once the rarer query terms have matched enough documents,
+// a common term only adds to the scores of documents already matched, so the caller ranks
+// thousands of documents instead of most of the index. Terms are taken rarest first and a
+// term opens new documents while fewer than the caller's pool are matched, so a query of
+// common terms only is opened by its rarest term, and rare terms that match too few
+// documents leave the common ones to score as plain BM25 does.
 
 export interface Bm25Options {
   readonly k1?: number;
   readonly b?: number;
+  /** Share of documents above which a term counts as common (default 0.05). */
+  readonly commonShare?: number;
 }
+
+export interface ScoreOptions {
+  /**
+   * Common terms are allowed to open new documents only while the rarer terms have
+   * matched fewer documents than this (the caller's candidate pool). 0 = never limited
+   * (plain BM25 over every matching document).
+   */
+  readonly minMatches?: number;
+}
+
+/** Below this many documents no term is treated as common: the index is small anyway. */
+const COMMON_MIN_DOCS = 1000;
 
 /** Scores of every live document that shares at least one term with the query. */
 export interface LexicalHits {
@@ -44,7 +66,7 @@ export class Bm25Index {
   private readonly b: number;
   private readonly termIds = new Map<string, number>();
   private readonly postings: Postings[] = [];
-  /** Per slot: term ids with their counts, kept to undo a document on removal. */
+  /** Per slot: term ids, kept to undo a document on removal. */
   private docTerms: (Int32Array | undefined)[] = [];
   private docLength = new Float32Array(1024);
   /** Per slot: 0 never used, 1 live, 2 removed. */
@@ -54,9 +76,12 @@ export class Bm25Index {
   private liveDocs = 0;
   private totalLength = 0;
 
+  private readonly commonShare: number;
+
   constructor(options: Bm25Options = {}) {
     this.k1 = options.k1 ?? 1.2;
     this.b = options.b ?? 0.75;
+    this.commonShare = options.commonShare ?? 0.05;
   }
 
   get size(): number {
@@ -119,40 +144,52 @@ export class Bm25Index {
   }
 
   /**
-   * BM25 of every live document against the analysed query terms (duplicates count once
-   * more each, as query term frequency). The returned arrays are reused by the next call.
+   * BM25 of the live documents that share a term with the analysed query (duplicates count
+   * once more each, as query term frequency); common terms as described at the top. The
+   * returned arrays are reused by the next call.
    */
-  score(queryTerms: readonly string[]): LexicalHits {
+  score(queryTerms: readonly string[], options: ScoreOptions = {}): LexicalHits {
     const n = this.liveDocs;
     if (n === 0 || queryTerms.length === 0) return { slots: this.touched, scores: new Float32Array(0), count: 0 };
     const avgdl = this.totalLength / n || 1;
     const k1 = this.k1;
-    const b = this.b;
     const acc = this.accumulator;
     const touched = this.touched;
     // Locals, not `this.` loads, inside the hot loop.
     const alive = this.alive;
     const docLength = this.docLength;
-    const lengthFactor = (k1 * b) / avgdl;
-    const baseNorm = k1 * (1 - b);
+    const lengthFactor = (k1 * this.b) / avgdl;
+    const baseNorm = k1 * (1 - this.b);
     let count = 0;
     const queryCounts = new Map<number, number>();
     for (const term of queryTerms) {
       const id = this.termIds.get(term);
-      if (id !== undefined) queryCounts.set(id, (queryCounts.get(id) ?? 0) + 1);
+      if (id !== undefined && this.postings[id].live > 0) queryCounts.set(id, (queryCounts.get(id) ?? 0) + 1);
     }
-    for (const [id, qtf] of queryCounts) {
+    // Rarest first, so that the common terms find the documents they may add to.
+    const terms = [...queryCounts].sort((x, y) => this.postings[x[0]].live - this.postings[y[0]].live || x[0] - y[0]);
+    const commonDf = n >= COMMON_MIN_DOCS ? this.commonShare * n : Infinity;
+    const minMatches = options.minMatches ?? 0;
+    for (const [id, qtf] of terms) {
       const p = this.postings[id];
-      if (p.live === 0) continue;
       const idf = this.idfOf(p.live) * qtf;
       const slots = p.slots;
       const tfs = p.tfs;
+      if (p.live > commonDf && minMatches > 0 && count >= minMatches) {
+        // Only documents already matched (a score above 0 means touched, hence live).
+        for (let i = 0; i < p.length; i++) {
+          const s = slots[i];
+          if (acc[s] === 0) continue;
+          const tf = tfs[i];
+          acc[s] += (idf * tf * (k1 + 1)) / (tf + baseNorm + lengthFactor * docLength[s]);
+        }
+        continue;
+      }
       for (let i = 0; i < p.length; i++) {
         const s = slots[i];
         if (alive[s] !== 1) continue;
         const tf = tfs[i];
-        const norm = baseNorm + lengthFactor * docLength[s];
-        const contribution = (idf * tf * (k1 + 1)) / (tf + norm);
+        const contribution = (idf * tf * (k1 + 1)) / (tf + baseNorm + lengthFactor * docLength[s]);
         if (acc[s] === 0) touched[count++] = s;
         acc[s] += contribution;
       }
