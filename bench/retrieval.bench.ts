@@ -3,7 +3,8 @@
 // For each set it runs the ablation dense-only / lexical-only / fused variants with the
 // offline hash embedder, prints tables, and ends with one JSON line of the key figures.
 //   npm run bench:retrieval            (build + run)
-//   node dist/bench/retrieval.bench.js [--only lme|madial|hotpot] [--set knob=value ...]
+//   node dist/bench/retrieval.bench.js [--only lme|madial|hotpot] [--set knob=value ...] [--misses]
+//   (--misses prints each LongMemEval question whose gold session is not ranked first)
 import { readFileSync } from 'node:fs';
 import { lmeDate, loadLongMemEval, sharedDataDir } from './support/longmemeval';
 import * as path from 'node:path';
@@ -43,6 +44,7 @@ function parseArgs(): { only: string | null; overrides: Overrides; dimension: nu
 }
 
 const { only, overrides, dimension, finalOnly, bm25 } = parseArgs();
+const SHOW_MISSES = process.argv.includes('--misses');
 const base = overrides as Partial<RankingOptions>;
 const ALL_VARIANTS: Variant[] = [
   { name: 'dense-only', ranking: { ...base, mode: 'dense' } },
@@ -123,6 +125,13 @@ function runLongMemEval(): void {
       }
       const firstGoldSession = sessions.findIndex((s) => gold.has(s));
       const firstGoldTurn = hits.findIndex((h) => goldTurns.has(h.label));
+      if (SHOW_MISSES && v.name === 'fused (final)' && firstGoldSession !== 0) {
+        const textOf = new Map(docs.map((d) => [d.label, d.text]));
+        console.log(`miss ${q.question_id} (${q.question_type}) gold session rank ${firstGoldSession + 1}, gold turn rank ${firstGoldTurn + 1}: ${q.question}`);
+        for (const h of hits.slice(0, 3)) console.log(`   ${h.score.toFixed(4)} ${gold.has(sessionOf.get(h.label)!) ? 'G' : ' '} ${textOf.get(h.label)!.slice(0, 160).replace(/\n/g, ' ')}`);
+        const g = hits[firstGoldTurn];
+        if (g) console.log(`   gold ${g.score.toFixed(4)} ${textOf.get(g.label)!.slice(0, 160).replace(/\n/g, ' ')}`);
+      }
       const top10 = hits.slice(0, 10).filter((h) => goldTurns.has(h.label)).length;
       rows.get(v.name)!.push({
         any: KS.map((k) => (sessions.slice(0, k).some((s) => gold.has(s)) ? 1 : 0)),

@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CoreModule, CubeIndexManager, MemoryService, SearchService } from '@engram/core';
+import { MemoryRepository } from '@engram/persistence';
 import { createMediumHarness, MediumHarness, TestKey } from '@engram/testing';
 
 /** Two engram processes on one database: each sees the other's writes through the change sequence. */
@@ -68,6 +69,24 @@ describe('search indexes derived from PostgreSQL', () => {
       expect(await search(fresh, 'lighthouse keeper', 1)).toEqual(['The lighthouse keeper is named Orla']);
     } finally {
       await fresh.close();
+    }
+  });
+
+  it('reads the change feed only when the cube changed since the index was brought up to date', async () => {
+    const feed = jest.spyOn(h.app.get(MemoryRepository), 'changesSince');
+    try {
+      await search(h.app, 'lighthouse');
+      feed.mockClear();
+      await search(h.app, 'lighthouse');
+      await search(h.app, 'ferry');
+      expect(feed).not.toHaveBeenCalled();
+      const { body } = await second.get(MemoryService).add(owner.ctx, cubeId, { items: [{ text: 'The lighthouse lamp is green' }] });
+      expect(await search(h.app, 'lighthouse lamp colour', 1)).toEqual(['The lighthouse lamp is green']);
+      expect(feed).toHaveBeenCalledTimes(1);
+      await second.get(MemoryService).update(owner.ctx, cubeId, body.items[0].id, { text: 'The lighthouse lamp is amber' });
+      expect(await search(h.app, 'lighthouse lamp colour', 1)).toEqual(['The lighthouse lamp is amber']);
+    } finally {
+      feed.mockRestore();
     }
   });
 

@@ -55,12 +55,29 @@ export class AccessService {
 
   /** Checks the permission, then that the cube is a live cube the key may reach; returns it. */
   async requireCube(auth: AuthContext, permission: Permission, cubeId: string): Promise<CubeRecord> {
+    const tenantId = this.cubeTenant(auth, permission, cubeId);
+    const cube = await this.cubes.getLive(tenantId, cubeId);
+    if (!cube) throw EngramError.notFound('cube');
+    return cube;
+  }
+
+  /**
+   * As requireCube, and the highest change sequence of the cube's memories read in the
+   * same round trip (search uses it to skip the change feed when its index is current).
+   */
+  async requireCubeWithChangeSeq(auth: AuthContext, permission: Permission, cubeId: string): Promise<{ cube: CubeRecord; changeSeq: number }> {
+    const tenantId = this.cubeTenant(auth, permission, cubeId);
+    const found = await this.cubes.getLiveWithChangeSeq(tenantId, cubeId);
+    if (!found) throw EngramError.notFound('cube');
+    return found;
+  }
+
+  /** The checks before a cube is read: the caller's tenant, when it may reach the cube at all. */
+  private cubeTenant(auth: AuthContext, permission: Permission, cubeId: string): string {
     if (auth.kind === 'admin') throw EngramError.notFound('cube');
     this.requirePermission(auth, permission);
     if (auth.cubeIds !== null && !auth.cubeIds.includes(cubeId)) throw EngramError.notFound('cube');
-    const cube = await this.cubes.getLive(auth.tenantId, cubeId);
-    if (!cube) throw EngramError.notFound('cube');
-    return cube;
+    return auth.tenantId;
   }
 
   tenantOf(auth: AuthContext): string {

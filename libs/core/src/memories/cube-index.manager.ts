@@ -48,8 +48,12 @@ export class CubeIndexManager implements OnApplicationShutdown {
     return path.join(this.config.dataDir, 'cubes', cubeId, 'hnsw');
   }
 
-  /** The cube's index and rows, current with every change committed before this call. */
-  async current(cubeId: string, embedder: Embedder): Promise<{ index: CubeIndex; records: ReadonlyMap<number, MemoryRecord> }> {
+  /**
+   * The cube's index and rows, current with every change committed before this call.
+   * `knownChangeSeq`, the cube's highest change sequence read by the caller after the call
+   * began, lets an index that already reflects it skip reading the change feed.
+   */
+  async current(cubeId: string, embedder: Embedder, knownChangeSeq?: number): Promise<{ index: CubeIndex; records: ReadonlyMap<number, MemoryRecord> }> {
     let loaded = this.cubes.get(cubeId);
     if (loaded) {
       const cube = await loaded;
@@ -69,7 +73,7 @@ export class CubeIndexManager implements OnApplicationShutdown {
       this.cubes.set(cubeId, loaded);
     }
     const cube = await loaded;
-    await this.sync(cubeId, cube);
+    if (knownChangeSeq === undefined || cube.seq < knownChangeSeq) await this.sync(cubeId, cube);
     return { index: cube.index, records: cube.records };
   }
 

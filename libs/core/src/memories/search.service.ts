@@ -20,11 +20,11 @@ export class SearchService {
   ) {}
 
   async search(ctx: RequestContext, cubeId: string, dto: SearchDto): Promise<{ results: SearchResultDto[] }> {
-    const cube = await this.access.requireCube(ctx.auth, Permission.MemoryRead, cubeId);
+    const { cube, changeSeq } = await this.access.requireCubeWithChangeSeq(ctx.auth, Permission.MemoryRead, cubeId);
     const filter: MemoryFilter = parseMemoryFilter(dto.filters);
     const embedder = this.embedders.forSettings(cube.settings);
     const [queryVector] = await this.embedders.embed(embedder, [dto.query]);
-    const { index, records } = await this.indexes.current(cubeId, embedder);
+    const { index, records } = await this.indexes.current(cubeId, embedder, changeSeq);
     const hits = index.search(dto.query, queryVector, {
       topK: dto.topK ?? 10,
       filter,

@@ -6,12 +6,17 @@ import { Scope } from '../auth/permission';
 import { hashSecret, prefixOfApiKey, randomToken, secretMatches } from '../auth/secret';
 
 const ADMIN_TOKEN_HASH = 'admin_token_hash';
+/** last_used_at is kept to the minute: this process writes it at most once a minute per key. */
+const TOUCH_EVERY_MS = 60_000;
+const TOUCHED_KEYS_LIMIT = 10_000;
 
 /** Turns a bearer token into an AuthContext, or null when it is not valid now. */
 @Injectable()
 export class AuthenticationService {
   private readonly logger = new Logger('Auth');
   private adminTokenHash: string | null = null;
+  /** When this process last recorded each key's use. */
+  private readonly touched = new Map<string, number>();
 
   constructor(
     private readonly keys: ApiKeyRepository,
@@ -45,7 +50,15 @@ export class AuthenticationService {
     if (!key || !secretMatches(token, key.keyHash)) return null;
     if (key.revokedAt !== null) return null;
     if (key.expiresAt !== null && key.expiresAt.getTime() <= Date.now()) return null;
-    this.keys.touch(key.id).catch((error: unknown) => this.logger.warn(`could not record key use: ${String(error)}`));
+    this.recordUse(key.id);
     return { kind: 'key', actorId: key.id, keyId: key.id, tenantId: key.tenantId, scopes: key.scopes as Scope[], cubeIds: key.cubeIds };
+  }
+
+  private recordUse(keyId: string): void {
+    const now = Date.now();
+    if (now - (this.touched.get(keyId) ?? 0) < TOUCH_EVERY_MS) return;
+    if (this.touched.size >= TOUCHED_KEYS_LIMIT) this.touched.clear();
+    this.touched.set(keyId, now);
+    this.keys.touch(keyId).catch((error: unknown) => this.logger.warn(`could not record key use: ${String(error)}`));
   }
 }

@@ -26,8 +26,28 @@ export class ApiKeyRepository {
     return this.db.getRepository(ApiKeyEntity).find({ where: { tenantId }, order: { createdAt: 'ASC', id: 'ASC' } });
   }
 
-  findByPrefix(prefix: string): Promise<ApiKeyRecord | null> {
-    return this.db.getRepository(ApiKeyEntity).findOneBy({ prefix });
+  /** The key with this public prefix, revoked or not (plain SQL: it runs on every request). */
+  async findByPrefix(prefix: string): Promise<ApiKeyRecord | null> {
+    const rows = await queryRows<Record<string, unknown>>(this.db,
+      `SELECT id, tenant_id, name, prefix, key_hash, scopes, cube_ids, expires_at, revoked_at, last_used_at, created_at
+         FROM api_keys WHERE prefix = $1`,
+      [prefix],
+    );
+    if (!rows.length) return null;
+    const r = rows[0];
+    return {
+      id: r.id as string,
+      tenantId: r.tenant_id as string,
+      name: (r.name as string | null) ?? null,
+      prefix: r.prefix as string,
+      keyHash: r.key_hash as string,
+      scopes: r.scopes as string[],
+      cubeIds: (r.cube_ids as string[] | null) ?? null,
+      expiresAt: (r.expires_at as Date | null) ?? null,
+      revokedAt: (r.revoked_at as Date | null) ?? null,
+      lastUsedAt: (r.last_used_at as Date | null) ?? null,
+      createdAt: r.created_at as Date,
+    };
   }
 
   /** Revokes a live key of the tenant; false when there is no such live key. */

@@ -3,6 +3,24 @@ import { DataSource, IsNull } from 'typeorm';
 import { CubeEntity } from '../entities';
 import { isUniqueViolation } from './tenant.repository';
 import { CubeRecord, decodeCursor, encodeCursor, Page } from './records';
+import { queryRows } from './sql';
+
+const CUBE_COLUMNS = 'c.id, c.tenant_id, c.name, c.description, c.settings, c.created_at, c.updated_at, c.deleted_at';
+
+type CubeRow = Record<string, unknown>;
+
+function toCube(r: CubeRow): CubeRecord {
+  return {
+    id: r.id as string,
+    tenantId: r.tenant_id as string,
+    name: r.name as string,
+    description: (r.description as string | null) ?? null,
+    settings: (r.settings as Record<string, unknown> | null) ?? {},
+    createdAt: r.created_at as Date,
+    updatedAt: r.updated_at as Date,
+    deletedAt: (r.deleted_at as Date | null) ?? null,
+  };
+}
 
 export interface NewCube {
   tenantId: string;
@@ -34,8 +52,23 @@ export class CubeRepository {
   }
 
   /** A live (not soft-deleted) cube of the tenant, or null. */
-  getLive(tenantId: string, id: string): Promise<CubeRecord | null> {
-    return this.db.getRepository(CubeEntity).findOneBy({ id, tenantId, deletedAt: IsNull() });
+  async getLive(tenantId: string, id: string): Promise<CubeRecord | null> {
+    // Plain SQL: this read guards every request of the hot paths.
+    const rows = await queryRows<CubeRow>(this.db, `SELECT ${CUBE_COLUMNS} FROM cubes c WHERE c.id = $1 AND c.tenant_id = $2 AND c.deleted_at IS NULL`, [id, tenantId]);
+    return rows.length ? toCube(rows[0]) : null;
+  }
+
+  /**
+   * A live cube of the tenant with the highest change sequence of its memories (0 for
+   * none), in one round trip: search checks access and index freshness together.
+   */
+  async getLiveWithChangeSeq(tenantId: string, id: string): Promise<{ cube: CubeRecord; changeSeq: number } | null> {
+    const rows = await queryRows<CubeRow>(this.db,
+      `SELECT ${CUBE_COLUMNS}, (SELECT max(m.change_seq) FROM memories m WHERE m.cube_id = c.id) AS change_seq
+         FROM cubes c WHERE c.id = $1 AND c.tenant_id = $2 AND c.deleted_at IS NULL`,
+      [id, tenantId],
+    );
+    return rows.length ? { cube: toCube(rows[0]), changeSeq: Number(rows[0].change_seq ?? 0) } : null;
   }
 
   /** Any cube by id, deleted or not: for the purge job. */
