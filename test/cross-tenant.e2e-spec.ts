@@ -67,7 +67,7 @@ describe('cross-tenant access', () => {
     const stored = await h.http
       .post(`/v1/cubes/${victimCube.id}/memories`)
       .set('Authorization', `Bearer ${keys.owner}`)
-      .send({ items: [{ text: 'victim-secret memory: the vault code is 4711' }] })
+      .send({ items: [{ text: 'victim-secret memory: the vault code is zorvex-quill' }] })
       .expect(201);
     victimMemoryId = stored.body.items[0].id;
     modelsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'engram-models-'));
@@ -101,7 +101,7 @@ describe('cross-tenant access', () => {
     const text = JSON.stringify(body);
     expect(text).not.toContain('victim-secret');
     expect(text).not.toContain(victimCube.tenantId);
-    expect(text).not.toContain('4711');
+    expect(text).not.toContain('zorvex'); // not hex: request ids in bodies are hex
   };
 
   describe.each(CUBE_ROUTES)('$method cube route', (route) => {
@@ -150,7 +150,7 @@ describe('cross-tenant access', () => {
     const res = await h.http.get(`/v1/cubes/${victimCube.id}`).set('Authorization', `Bearer ${keys.owner}`).expect(200);
     expect(res.body).toMatchObject({ id: victimCube.id, name: 'victim-secret', description: null });
     const memories = await h.http.get(`/v1/cubes/${victimCube.id}/memories`).set('Authorization', `Bearer ${keys.owner}`).expect(200);
-    expect(memories.body.items.map((m: { text: string; version: number }) => [m.text, m.version])).toEqual([['victim-secret memory: the vault code is 4711', 1]]);
+    expect(memories.body.items.map((m: { text: string; version: number }) => [m.text, m.version])).toEqual([['victim-secret memory: the vault code is zorvex-quill', 1]]);
     const caches = await h.http.get(`/v1/cubes/${victimCube.id}/kv-caches`).set('Authorization', `Bearer ${keys.owner}`).expect(200);
     expect(caches.body.items.map((c: { id: string }) => c.id)).toEqual([victimKvCacheId]);
     const banks = await h.http.get(`/v1/cubes/${victimCube.id}/banks`).set('Authorization', `Bearer ${keys.owner}`).expect(200);
