@@ -204,10 +204,14 @@ export class CubeIndex {
     const records = this.records;
     const base = restricts ? this.filterBase(options.filter) : null;
     const mask = base?.mask;
+    // When the attribute lists decide the filter and every document is active, the mask
+    // is the whole test.
+    const states = options.filter?.states;
+    const maskDecides = base?.exact === true && this.nonActive === 0 && (states === undefined || (states.length === 1 && states[0] === 'active'));
     const admits = (slot: number): boolean => {
       if (mask !== undefined && mask[slot] !== 1) return false;
       const rec = records[slot];
-      return rec !== undefined && (!restricts || predicate(rec.attrs));
+      return rec !== undefined && (!restricts || maskDecides || predicate(rec.attrs));
     };
     const pool = Math.max(topK, r.candidatePool);
     const useLexical = r.mode !== 'dense';
@@ -238,9 +242,9 @@ export class CubeIndex {
     const touchedSlots: number[] = [];
     const touchedSessions: number[] = [];
     if (useLexical) {
-      // Common query terms may only add to documents the rarer ones found, once those are
-      // at least a candidate pool (unfiltered: a filter may admit none of them).
-      const hits = this.lexical.score(analyzeQuery(query), { minMatches: restricts ? 0 : pool });
+      // Common query terms may only add to documents the rarer ones found, once those
+      // admitted by the filter are at least a candidate pool.
+      const hits = this.lexical.score(analyzeQuery(query), { minMatches: pool, admits: restricts ? admits : undefined });
       const best = new TopK(pool);
       const power = r.contextPower;
       for (let i = 0; i < hits.count; i++) {
@@ -496,9 +500,11 @@ export class CubeIndex {
    * tags: the intersection of those fields (each field the union of its lists), as a list
    * and a membership mask over slots. Null when the filter names none of these fields.
    */
-  private filterBase(filter: MemoryFilter | undefined): { slots: number[]; mask: Uint8Array } | null {
+  private filterBase(filter: MemoryFilter | undefined): { slots: number[]; mask: Uint8Array; exact: boolean } | null {
     if (!filter) return null;
     const fields: (readonly number[])[] = [];
+    // Exact: the lists decide the filter alone (no time bounds, every metadata value indexed).
+    let exact = filter.validAt === undefined && filter.observedAfter === undefined && filter.observedBefore === undefined;
     if (filter.sessionIds) {
       fields.push(filter.sessionIds.flatMap((id) => {
         const n = this.sessionIds.get(id);
@@ -520,6 +526,7 @@ export class CubeIndex {
       const values = condition !== null && typeof condition === 'object' && 'in' in condition ? condition.in : [condition];
       // Only when every wanted value is indexed is the list a superset of the matches.
       if (values.every(indexableMetadataValue)) fields.push(union('', values.map((v) => metadataKey(key, v))));
+      else exact = false;
     }
     if (fields.length === 0) return null;
     fields.sort((a, b) => a.length - b.length);
@@ -539,7 +546,7 @@ export class CubeIndex {
       }
     }
     for (let i = 0; i < mask.length; i++) mask[i] = mask[i] === 255 ? 1 : 0;
-    return { slots, mask };
+    return { slots, mask, exact };
   }
 
   private sessionNumber(id: string): number {

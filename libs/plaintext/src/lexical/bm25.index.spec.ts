@@ -100,6 +100,16 @@ describe('Bm25Index', () => {
       for (const [slot, score] of limited) expect(score).toBe(plain.get(slot));
     });
 
+    it('counts only the documents the caller admits towards the pool', () => {
+      const index = corpus();
+      const plain = toMap(index.score(['rare', 'common']));
+      // 77 of the 150 "rare" documents are below 1,000: fewer than asked, common opens too.
+      const few = toMap(index.score(['rare', 'common'], { minMatches: 100, admits: (slot) => slot < 1000 }));
+      expect(few.size).toBe(plain.size);
+      const enough = toMap(index.score(['rare', 'common'], { minMatches: 50, admits: (slot) => slot < 1000 }));
+      expect(enough.size).toBe(150);
+    });
+
     it('lets the rarest term of an all-common query open documents', () => {
       const index = corpus();
       const plain = toMap(index.score(['common', 'filler']));

@@ -26,6 +26,8 @@ export interface ScoreOptions {
    * (plain BM25 over every matching document).
    */
   readonly minMatches?: number;
+  /** Only documents it admits count towards minMatches (the caller's filter). */
+  readonly admits?: (slot: number) => boolean;
 }
 
 /** Below this many documents no term is treated as common: the index is small anyway. */
@@ -170,12 +172,20 @@ export class Bm25Index {
     const terms = [...queryCounts].sort((x, y) => this.postings[x[0]].live - this.postings[y[0]].live || x[0] - y[0]);
     const commonDf = n >= COMMON_MIN_DOCS ? this.commonShare * n : Infinity;
     const minMatches = options.minMatches ?? 0;
+    const admits = options.admits;
+    let matched = 0; // admitted documents among touched[0, counted)
+    let counted = 0;
+    const enoughMatched = (): boolean => {
+      if (admits === undefined) return count >= minMatches;
+      for (; counted < count && matched < minMatches; counted++) if (admits(touched[counted])) matched++;
+      return matched >= minMatches;
+    };
     for (const [id, qtf] of terms) {
       const p = this.postings[id];
       const idf = this.idfOf(p.live) * qtf;
       const slots = p.slots;
       const tfs = p.tfs;
-      if (p.live > commonDf && minMatches > 0 && count >= minMatches) {
+      if (p.live > commonDf && minMatches > 0 && enoughMatched()) {
         // Only documents already matched (a score above 0 means touched, hence live).
         for (let i = 0; i < p.length; i++) {
           const s = slots[i];
