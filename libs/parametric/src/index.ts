@@ -59,3 +59,14 @@ export { registerBankCommands, readTextsJsonl } from './cli/bank.commands';
 export { buildMemoryGradientGraph, anchorWeightInputs, GRADIENT_INPUTS, GRADIENT_OUTPUTS, type MemoryGradientGraphOptions } from './training/memory-gradient.graph';
 export { OnnxMemoryGradient, typescriptGradient, type MemoryGradientEngine, type GradientEngineKind } from './training/memory-gradient.engine';
 export { trainBlocksWith, type LeafBatchSource } from './training/block-trainer';
+export { sampleAnchorSequences, samplingStart, DEFAULT_SAMPLE_TOKENS, type AnchorSamplingOptions } from './training/anchor-replay';
+export {
+  anchorReplaySequences,
+  checkReplaySettings,
+  DEFAULT_REPLAY,
+  REPLAY_SOURCES,
+  REPLAY_LIMITS,
+  ANCHOR_REPLAY_FILE,
+  type ReplaySettings,
+  type ReplaySource,
+} from './write-replay';

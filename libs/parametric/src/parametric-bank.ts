@@ -3,7 +3,7 @@
 // inference; write / deleteMemories / rewriteStale / zero / lock for knowledge.
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { MemoryBlock } from '@engram/inference';
+import { mulberry32, type MemoryBlock } from '@engram/inference';
 import { BankFile, type CommitFaults } from './bank/bank-file';
 import { concatBlocks } from './bank/block.codec';
 import { BankDtype, BlockFlag, blockParameters } from './bank/bank-layout';
@@ -25,6 +25,7 @@ import {
 import { ClusterTree, type TextEmbedder } from './tree/cluster-tree';
 import { nextTokenDistributions } from './training/llama-backprop';
 import { OnnxMemoryGradient, type GradientEngineKind } from './training/memory-gradient.engine';
+import { anchorReplaySequences, checkReplaySettings, type ReplaySettings } from './write-replay';
 
 export interface BankText {
   id: string;
@@ -63,6 +64,10 @@ export interface WriteOptions {
   faults?: CommitFaults;
   /** General texts replayed with the memory attached so blocks keep unrelated text intact. */
   replay?: readonly string[];
+  /** Replay already tokenized (e.g. sampled from the anchor, `replayFor`); drawn together with `replay`. */
+  replaySequences?: readonly number[][];
+  /** Leaf of each `replaySequences` entry (null: none): a step replays only text routed outside its level-1 cluster. */
+  replayLeaves?: ReadonlyArray<number | null>;
   replayPerStep?: number;
   replayWeight?: number;
   /**
@@ -236,6 +241,51 @@ export class ParametricBank {
     return nodes;
   }
 
+  /**
+   * The replay part of a write's options for a source that needs no generic corpus
+   * (`write-replay.ts`): anchor samples (cached in the bank directory) or other memories of
+   * the cube (`texts`, routed with `embedder`; deleted ones left out), always scored against
+   * the anchor's own distributions.
+   */
+  async replayFor(
+    anchor: AnchorModel,
+    settings: ReplaySettings,
+    cube: { embedder?: TextEmbedder; texts?: readonly BankText[] } = {},
+  ): Promise<{ options: Pick<WriteOptions, 'replaySequences' | 'replayLeaves' | 'replayPerStep' | 'replayWeight' | 'replayTarget'>; sequences: number; cached: boolean }> {
+    checkReplaySettings(settings);
+    const base = { replayPerStep: settings.perStep, replayWeight: settings.weight, replayTarget: 'anchor' as const };
+    if (settings.source === 'none') return { options: {}, sequences: 0, cached: false };
+    if (settings.source === 'anchor') {
+      const { sequences, cached } = anchorReplaySequences(this.dir, anchor, settings.samples, this.file.header.config.seed === undefined ? 1 : Number(this.file.header.config.seed));
+      return { options: { ...base, replaySequences: sequences }, sequences: sequences.length, cached };
+    }
+    const rnd = mulberry32(settings.samples);
+    const pool = (cube.texts ?? []).filter((t) => !this.provenance.deleted.has(t.id));
+    for (let i = pool.length - 1; i > 0; i--) {
+      const j = Math.floor(rnd() * (i + 1));
+      [pool[i], pool[j]] = [pool[j], pool[i]];
+    }
+    const picked = pool.slice(0, settings.samples);
+    const unrouted = picked.filter((t) => !this.tree.leaves.has(t.id));
+    if (unrouted.length && !cube.embedder) throw new ParametricError(ParametricErrorCode.InvalidConfig, 'replay from memories needs the embedder to route memories that are not in the tree');
+    if (unrouted.length) this.checkEmbedder(cube.embedder!);
+    const embedded = unrouted.length ? await cube.embedder!.embed(unrouted.map((t) => t.text)) : [];
+    const routed = new Map(unrouted.map((t, i) => [t.id, this.tree.route(embedded[i]).at(-1)!]));
+    const maxLen = anchor.config.maxPositionEmbeddings;
+    const replaySequences: number[][] = [];
+    const replayLeaves: number[] = [];
+    for (const t of picked) {
+      const leaf = this.tree.leaves.get(t.id) ?? routed.get(t.id)!;
+      for (const part of anchor.segment ? anchor.segment(t.text) : [t.text]) {
+        const ids = anchor.tokenize(part).slice(0, maxLen);
+        if (ids.length < 2) continue;
+        replaySequences.push(ids);
+        replayLeaves.push(leaf);
+      }
+    }
+    return { options: { ...base, replaySequences, replayLeaves }, sequences: replaySequences.length, cached: false };
+  }
+
   /** Marks the blocks holding these memories stale and records them as deleted. */
   deleteMemories(memoryIds: readonly string[]): Array<{ level: number; node: number }> {
     const touched: Array<{ level: number; node: number }> = [];
@@ -400,14 +450,15 @@ export class ParametricBank {
       return b;
     };
     const steps = options.steps ?? Math.max(1, Math.ceil((sequences * (options.epochs ?? 20)) / (options.batch ?? 8)));
-    const replay = (options.replay ?? []).map((t) => anchor.tokenize(t));
+    const replay = [...(options.replaySequences ?? []), ...(options.replay ?? []).map((t) => anchor.tokenize(t))];
     const replayTargets = options.replayTarget === 'anchor' ? replay.map((ids) => nextTokenDistributions(anchor.config, anchor.params, ids)) : undefined;
+    const replayLeaves = options.replayLeaves ? replay.map((_, i) => options.replayLeaves?.[i] ?? null) : undefined;
     return {
       trainable,
       frozen,
       idsPerNode,
       count,
-      data: { leaves, pathOf: (leaf) => this.tree.pathOfLeaf(leaf), replay, replayTargets },
+      data: { leaves, pathOf: (leaf) => this.tree.pathOfLeaf(leaf), replay, replayTargets, replayLeaves },
       training: {
         steps,
         replayPerStep: options.replayPerStep,

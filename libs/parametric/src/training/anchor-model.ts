@@ -11,6 +11,7 @@ export function loadAnchorModel(dir: string): AnchorModel {
     config: directory.config,
     params: toParams64(loadModelWeights(directory)),
     fingerprint: directory.fingerprint,
+    eosTokenIds: directory.config.eosTokenIds,
     tokenize: (text) => {
       const ids = tokenizer.encode(text);
       return bos === null ? ids : [bos, ...ids];

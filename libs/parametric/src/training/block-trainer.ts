@@ -18,6 +18,8 @@ export interface AnchorModel {
   tokenize(text: string): number[];
   /** Splits a memory text into training sequences (e.g. sentences); default: the whole text. */
   segment?(text: string): string[];
+  /** Tokens that end a text (sampled replay stops there). */
+  eosTokenIds?: readonly number[];
 }
 
 export interface TrainableBlock {
@@ -41,6 +43,12 @@ export interface LeafBatchSource {
   replay?: number[][];
   /** Per replay sequence, the anchor's own next-token distributions: replay then pulls toward "no change" (KL) rather than toward the next tokens. */
   replayTargets?: Float64Array[];
+  /**
+   * Per replay sequence, the leaf its text routes to (null: none). A step then replays only
+   * sequences of other level-1 clusters: text routed through the step's own blocks is what
+   * those blocks are written to change.
+   */
+  replayLeaves?: ReadonlyArray<number | null>;
 }
 
 export interface BlockTrainingOptions {
@@ -131,6 +139,8 @@ class BlockTrainingLoop {
   private order: number[] = [];
   private readonly losses: number[] = [];
   private readonly trainable: Map<string, TrainableBlock>;
+  /** Level-1 node → replay sequences a step on that subtree may draw (with replayLeaves). */
+  private readonly replayPools = new Map<number, number[]>();
 
   constructor(
     private readonly anchor: AnchorModel,
@@ -176,12 +186,33 @@ class BlockTrainingLoop {
     const grad: Memory64 = { rank: memory.rank, gate: new Float64Array(memory.gate.length), up: new Float64Array(memory.up.length), down: new Float64Array(memory.down.length) };
     const facts = seqs.length <= this.batch ? seqs : Array.from({ length: this.batch }, () => seqs[Math.floor(this.rnd() * seqs.length)]);
     const pool = this.data.replay ?? [];
-    const replayN = pool.length ? (this.options.replayPerStep ?? Math.max(1, Math.floor(this.batch / 2))) : 0;
-    const picks = Array.from({ length: replayN }, () => Math.floor(this.rnd() * pool.length));
+    const allowed = this.replayPool(path[0]);
+    const available = allowed ? allowed.length : pool.length;
+    const replayN = available ? (this.options.replayPerStep ?? Math.max(1, Math.floor(this.batch / 2))) : 0;
+    const picks = Array.from({ length: replayN }, () => {
+      const i = Math.floor(this.rnd() * available);
+      return allowed ? allowed[i] : i;
+    });
     const replay = picks.map((i) => pool[i]);
     const replaySoft = picks.map((i) => this.data.replayTargets?.[i]);
     const factsFirstTarget = this.options.factsFirstTarget ?? DEFAULT_FACTS_FIRST_TARGET;
     return { blocks, memory, grad, facts, factsFirstTarget, replay, replaySoft, replayScale: replayN ? (this.options.replayWeight ?? 1) / replayN : 0 };
+  }
+
+  /** Indices of the replay sequences routed outside level-1 node `top` (null: every sequence may be drawn). */
+  private replayPool(top: number): number[] | null {
+    const leaves = this.data.replayLeaves;
+    if (!leaves) return null;
+    let pool = this.replayPools.get(top);
+    if (!pool) {
+      pool = [];
+      for (let i = 0; i < leaves.length; i++) {
+        const leaf = leaves[i];
+        if (leaf === null || this.data.pathOf(leaf)[0] !== top) pool.push(i);
+      }
+      this.replayPools.set(top, pool);
+    }
+    return pool;
   }
 
   /** AdamW on the trainable blocks of the step's path. */

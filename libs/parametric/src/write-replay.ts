@@ -1,0 +1,72 @@
+// Where a write's replay text comes from when the caller has no generic corpus (ADR 0304):
+// 'anchor' — sequences sampled from the frozen anchor, generated once per bank and model
+// and cached in the bank directory; 'memories' — other memories of the cube, each step
+// drawing only those routed outside its own level-1 cluster; 'none'. Either way the
+// replay is scored against the anchor's own distributions (replayTarget 'anchor').
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from './bank/atomic-file';
+import { ParametricError, ParametricErrorCode } from './parametric.error';
+import { DEFAULT_SAMPLE_TOKENS, sampleAnchorSequences } from './training/anchor-replay';
+import type { AnchorModel } from './training/block-trainer';
+
+export type ReplaySource = 'anchor' | 'memories' | 'none';
+export const REPLAY_SOURCES: readonly ReplaySource[] = ['anchor', 'memories', 'none'];
+
+export interface ReplaySettings {
+  source: ReplaySource;
+  /** Replay sequences per training step. */
+  perStep: number;
+  /** Weight of the replay loss relative to the facts' loss. */
+  weight: number;
+  /** Size of the replay pool: sequences sampled from the anchor, or memories drawn from the cube. */
+  samples: number;
+}
+
+/** On by default: the bench's replay (8 per step, weight 20) over 128 anchor samples. */
+export const DEFAULT_REPLAY: Readonly<ReplaySettings> = Object.freeze({ source: 'anchor', perStep: 8, weight: 20, samples: 128 });
+
+export const REPLAY_LIMITS = Object.freeze({ perStep: { min: 1, max: 64 }, weight: { min: 0, max: 1000 }, samples: { min: 1, max: 4096 } });
+
+export const ANCHOR_REPLAY_FILE = 'replay.json';
+
+interface AnchorReplayCache {
+  modelFingerprint: string;
+  samples: number;
+  maxTokens: number;
+  seed: number;
+  sequences: number[][];
+}
+
+/** Anchor samples for a bank: read from the bank directory when they match the model and count, else sampled and saved. */
+export function anchorReplaySequences(dir: string, anchor: AnchorModel, samples: number, seed = 1): { sequences: number[][]; cached: boolean } {
+  const path = join(dir, ANCHOR_REPLAY_FILE);
+  const maxTokens = Math.min(DEFAULT_SAMPLE_TOKENS, anchor.config.maxPositionEmbeddings);
+  if (existsSync(path)) {
+    try {
+      const cache = JSON.parse(readFileSync(path, 'utf8')) as AnchorReplayCache;
+      if (cache.modelFingerprint === anchor.fingerprint && cache.samples === samples && cache.maxTokens === maxTokens && cache.seed === seed) {
+        return { sequences: cache.sequences, cached: true };
+      }
+    } catch {
+      // A damaged cache is regenerated below.
+    }
+  }
+  const sequences = sampleAnchorSequences(anchor, { count: samples, maxTokens, seed });
+  const cache: AnchorReplayCache = { modelFingerprint: anchor.fingerprint, samples, maxTokens, seed, sequences };
+  writeFileAtomic(path, JSON.stringify(cache));
+  return { sequences, cached: false };
+}
+
+/** Checks settings that did not come through the API's validation (CLI, library callers). */
+export function checkReplaySettings(s: ReplaySettings): void {
+  const bad = (msg: string): never => {
+    throw new ParametricError(ParametricErrorCode.InvalidConfig, `replay: ${msg}`);
+  };
+  if (!REPLAY_SOURCES.includes(s.source)) bad(`source must be one of ${REPLAY_SOURCES.join(', ')}`);
+  for (const key of ['perStep', 'weight', 'samples'] as const) {
+    const { min, max } = REPLAY_LIMITS[key];
+    const v = s[key];
+    if (!Number.isFinite(v) || v < min || v > max || (key !== 'weight' && !Number.isInteger(v))) bad(`${key} must be ${key === 'weight' ? 'a number' : 'an integer'} in [${min}, ${max}]`);
+  }
+}
