@@ -69,6 +69,7 @@ describe('parametric memory banks over HTTP', () => {
     expect(res.body).toEqual({ bankId: expect.any(String), jobId: expect.any(String), state: 'building' });
     bankId = res.body.bankId;
     expect(await getBank()).toMatchObject({ id: bankId, state: 'building', model: 'tiny', levels: 2, branching: 2, blockSizes: [2, 2], jobId: res.body.jobId, progress: { phase: 'queued' } });
+    expect((await getBank()).replay).toEqual({ source: 'anchor', perStep: 8, weight: 20, samples: 128 });
     expect(await drain()).toBeGreaterThanOrEqual(1);
     const bank = await getBank();
     expect(bank).toMatchObject({ state: 'ready', error: null, progress: { phase: 'ready', texts: FACTS.length } });
@@ -105,6 +106,9 @@ describe('parametric memory banks over HTTP', () => {
     const bank = await getBank();
     expect(bank.generation).toBeGreaterThan(before);
     expect(bank.progress).toMatchObject({ phase: 'written', memories: 2, gradient: 'onnx', finalLoss: expect.any(Number) });
+    // Replay by default: sequences sampled from the model, cached in the bank directory.
+    expect(bank.progress.replay).toEqual({ source: 'anchor', perStep: 8, weight: 20, samples: 128, sequences: 128, cached: false });
+    expect(fs.existsSync(path.join(h.config.dataDir, 'cubes', cubeId, 'banks', bankId, 'replay.json'))).toBe(true);
     expect(bank.occupancy.levels[0].writtenBlocks + bank.occupancy.levels[1].writtenBlocks).toBeGreaterThanOrEqual(2);
     const holding = await level1Holding(memoryIds[0]);
     expect(holding).toHaveLength(1);
@@ -133,6 +137,19 @@ describe('parametric memory banks over HTTP', () => {
     await drain();
     const [after] = await level1Holding(memoryIds[1]);
     expect(after).toMatchObject({ stale: false });
+    expect((await getBank()).progress.replay).toMatchObject({ source: 'anchor', sequences: 128, cached: true });
+  });
+
+  it('writes with the replay a write asks for, its other settings from the bank, and keeps the bank’s own', async () => {
+    await addMemory('Greta Lund restores violins in Malmo.'); // in the cube, not in the bank
+    await h.http.post(`${banksOf()}/${bankId}/write`).set(auth()).send({ memoryIds: [memoryIds[2]], epochs: 1, replay: { source: 'memories', perStep: 2 } }).expect(202);
+    await drain();
+    const bank = await getBank();
+    expect(bank.error).toBeNull();
+    // The cube's memories, the one outside the bank included (routed for replay, not assigned).
+    expect(bank.progress.replay).toEqual({ source: 'memories', perStep: 2, weight: 20, samples: 128, sequences: FACTS.length + 1, cached: false });
+    expect(bank.replay).toEqual({ source: 'anchor', perStep: 8, weight: 20, samples: 128 });
+    expect(bank.occupancy.texts).toBe(FACTS.length);
   });
 
   it('marks the blocks of a deleted memory stale, and a rewrite retrains them without it', async () => {
@@ -159,6 +176,26 @@ describe('parametric memory banks over HTTP', () => {
       expect((await h.http.post(banksOf()).set(auth()).send({ ...TINY_BANK, branching: 1 })).status).toBe(400);
       expect((await h.http.post(banksOf()).set(auth()).send({ ...TINY_BANK, embedder: { type: 'hash', dimension: 3 } })).status).toBe(400);
       expect((await h.http.post(banksOf()).set(auth()).send({ ...TINY_BANK, blockSizes: [0, 0] })).status).toBe(400);
+      expect((await h.http.get(banksOf()).set(auth()).expect(200)).body.items).toHaveLength(1);
+    });
+
+    it('refuses replay settings out of range or of the wrong shape with 400, saying which field', async () => {
+      const bad: Array<[unknown, string]> = [
+        [{ source: 'web' }, 'replay.source must be one of anchor, memories, none'],
+        [{ perStep: 0 }, 'perStep'],
+        [{ perStep: 65 }, 'perStep'],
+        [{ weight: -1 }, 'weight'],
+        [{ samples: 1.5 }, 'samples'],
+        [{ samples: 5000 }, 'samples'],
+        [{ temperature: 2 }, 'temperature'],
+        ['anchor', 'replay must be a JSON object'],
+      ];
+      for (const [replay, problem] of bad) {
+        const res = await h.http.post(banksOf()).set(auth()).send({ ...TINY_BANK, replay });
+        expect(res.status).toBe(400);
+        expect(JSON.stringify(res.body)).toContain(problem);
+        expect((await h.http.post(`${banksOf()}/${bankId}/write`).set(auth()).send({ memoryIds: [memoryIds[1]], replay })).status).toBe(400);
+      }
       expect((await h.http.get(banksOf()).set(auth()).expect(200)).body.items).toHaveLength(1);
     });
 

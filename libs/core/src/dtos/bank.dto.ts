@@ -1,6 +1,8 @@
 // Parametric memory banks of a cube (ADR 0302): request and response shapes.
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { Type } from 'class-transformer';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsIn, IsInt, IsNumber, IsObject, IsOptional, IsString, Max, MaxLength, Min, ValidateNested } from 'class-validator';
+import { DEFAULT_REPLAY, REPLAY_LIMITS, REPLAY_SOURCES, type ReplaySettings, type ReplaySource } from '@engram/parametric';
 import { BankRecord, BankState } from '@engram/persistence';
 import { ValidateUUID } from './validation';
 
@@ -10,6 +12,57 @@ export const MAX_BLOCK_RANK = 1024;
 export const MAX_BANK_WRITE_MEMORIES = 1000;
 /** Upper bound on the slots of a bank (sum of k^l), so a request cannot ask for an absurd file. */
 export const MAX_BANK_NODES = 1_200_000;
+
+/**
+ * What a write replays so its blocks leave unrelated text alone (ADR 0304). Omitted fields
+ * take the bank's settings, and those the defaults (anchor samples, 8 per step, weight 20).
+ */
+export class BankReplayDto {
+  @ApiPropertyOptional({
+    enum: REPLAY_SOURCES,
+    default: DEFAULT_REPLAY.source,
+    description: "'anchor': text sampled from the model itself (generated once per bank, cached); 'memories': other memories of the cube, outside the trained cluster; 'none': facts only (locality suffers)",
+  })
+  @IsOptional()
+  @IsIn(REPLAY_SOURCES as ReplaySource[], { message: `replay.source must be one of ${REPLAY_SOURCES.join(', ')}` })
+  source?: ReplaySource;
+
+  @ApiPropertyOptional({ minimum: REPLAY_LIMITS.perStep.min, maximum: REPLAY_LIMITS.perStep.max, default: DEFAULT_REPLAY.perStep, description: 'replay sequences per training step' })
+  @IsOptional()
+  @IsInt()
+  @Min(REPLAY_LIMITS.perStep.min)
+  @Max(REPLAY_LIMITS.perStep.max)
+  perStep?: number;
+
+  @ApiPropertyOptional({ minimum: REPLAY_LIMITS.weight.min, maximum: REPLAY_LIMITS.weight.max, default: DEFAULT_REPLAY.weight, description: 'weight of the replay loss (a KL pull toward the model without memory) relative to the facts' })
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(REPLAY_LIMITS.weight.min)
+  @Max(REPLAY_LIMITS.weight.max)
+  weight?: number;
+
+  @ApiPropertyOptional({ minimum: REPLAY_LIMITS.samples.min, maximum: REPLAY_LIMITS.samples.max, default: DEFAULT_REPLAY.samples, description: 'replay pool: sequences sampled from the model, or memories drawn from the cube' })
+  @IsOptional()
+  @IsInt()
+  @Min(REPLAY_LIMITS.samples.min)
+  @Max(REPLAY_LIMITS.samples.max)
+  samples?: number;
+}
+
+/** Replay settings with every field filled: the request's, else `base`'s. */
+export function resolveReplay(dto: BankReplayDto | undefined, base: Readonly<ReplaySettings> = DEFAULT_REPLAY): ReplaySettings {
+  return { source: dto?.source ?? base.source, perStep: dto?.perStep ?? base.perStep, weight: dto?.weight ?? base.weight, samples: dto?.samples ?? base.samples };
+}
+
+function ValidateReplay(): PropertyDecorator {
+  return (target, key) => {
+    ApiPropertyOptional({ type: BankReplayDto, description: 'replay while writing (defaults: anchor samples, 8 per step, weight 20, 128 samples)' })(target, key);
+    IsOptional()(target, key);
+    IsObject({ message: 'replay must be a JSON object' })(target, key);
+    ValidateNested()(target, key);
+    Type(() => BankReplayDto)(target, key);
+  };
+}
 
 export class CreateBankDto {
   @ApiProperty({ description: 'name of a registered model (safetensors): the anchor the blocks belong to' })
@@ -44,6 +97,10 @@ export class CreateBankDto {
   @ApiPropertyOptional({ description: 'embedder that clusters and routes (same shapes as a cube\'s settings.embedder); default: the cube\'s' })
   @IsOptional()
   embedder?: unknown;
+
+  /** The bank's replay settings: what its writes use unless a write says otherwise. */
+  @ValidateReplay()
+  replay?: BankReplayDto;
 }
 
 export class WriteBankDto {
@@ -65,6 +122,10 @@ export class WriteBankDto {
   @Min(1)
   @Max(200)
   epochs?: number;
+
+  /** For this write only; omitted fields take the bank's settings. */
+  @ValidateReplay()
+  replay?: BankReplayDto;
 }
 
 export class BankLevelDto {
@@ -94,6 +155,7 @@ export class BankResponseDto {
   @ApiProperty() levels: number;
   @ApiProperty() branching: number;
   @ApiProperty({ type: [Number] }) blockSizes: number[];
+  @ApiProperty({ type: BankReplayDto, description: 'replay settings of the bank\'s writes (a write may override them; its progress reports what it used)' }) replay: ReplaySettings;
   @ApiProperty({ enum: ['building', 'ready', 'failed'] }) state: BankState;
   @ApiProperty({ description: 'phase, done, total of the build or of the last write' }) progress: Record<string, unknown>;
   @ApiProperty() generation: number;
@@ -134,6 +196,7 @@ export function mapBank(bank: BankRecord, model: string, occupancy?: BankOccupan
     levels: bank.levels,
     branching: bank.branching,
     blockSizes: bank.ranks,
+    replay: bank.replay,
     state: bank.state,
     progress: bank.progress,
     generation: bank.generation,

@@ -1,4 +1,6 @@
 /** Names and payloads of every job engram queues. */
+import type { BankReplaySettings } from '@engram/persistence';
+
 export enum JobName {
   CubePurge = 'cube.purge',
   BankBuild = 'bank.build',
@@ -22,6 +24,8 @@ export interface BankWritePayload {
   memoryIds: string[];
   rewriteStale: boolean;
   epochs: number | null;
+  /** Replay of this write, resolved at request time (absent in jobs queued before ADR 0304: the bank's settings). */
+  replay?: BankReplaySettings;
 }
 
 /** A memory of the cube was deleted (or its text edited): mark the blocks holding it stale in every bank of the cube. */

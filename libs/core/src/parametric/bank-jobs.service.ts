@@ -83,12 +83,25 @@ export class BankJobs {
         const report = await this.store.mutate(bank, async (b) => {
           const held = new Set<string>(payload.memoryIds);
           for (const record of b.provenance.blocks.values()) for (const id of record.memoryIds) held.add(id);
-          const corpus = (await this.activeTexts(bank.cubeId)).filter((t) => held.has(t.id));
+          const cubeTexts = await this.activeTexts(bank.cubeId);
+          const corpus = cubeTexts.filter((t) => held.has(t.id));
           const active = new Set(corpus.map((t) => t.id));
           const requested = payload.memoryIds.filter((id) => active.has(id)); // deleted since the request: skipped
-          await b.assign(this.embedderOf(bank), corpus);
+          const embedder = this.embedderOf(bank);
+          await b.assign(embedder, corpus);
+          // Replay keeps the blocks from changing unrelated text (ADR 0304): anchor samples
+          // (cached in the bank directory) or the cube's other memories.
+          const settings = payload.replay ?? bank.replay;
+          if (settings.source === 'anchor') progress({ phase: 'replay', done: 0, total: settings.samples });
+          const replay = await b.replayFor(anchor, settings, { embedder, texts: cubeTexts });
+          const replayed = { ...settings, sequences: replay.sequences, cached: replay.cached };
           // Gradients from the ONNX gradient graph on ONNX Runtime (ADR 0301), as the CLI does by default.
-          const options = { epochs: payload.epochs ?? undefined, gradient: 'onnx' as const, onProgress: (step: number, steps: number, loss: number) => progress({ phase: 'write', done: step, total: steps, loss }) };
+          const options = {
+            epochs: payload.epochs ?? undefined,
+            gradient: 'onnx' as const,
+            ...replay.options,
+            onProgress: (step: number, steps: number, loss: number) => progress({ phase: 'write', done: step, total: steps, loss }),
+          };
           const rewritten = payload.rewriteStale ? await b.rewriteStaleAsync(anchor, corpus, options) : null;
           const written = requested.length ? await b.writeAsync(anchor, requested, corpus, options) : null;
           return {
@@ -97,10 +110,11 @@ export class BankJobs {
             blocks: (written?.blocks.length ?? 0) + (rewritten?.blocks.length ?? 0),
             finalLoss: written?.finalLoss ?? rewritten?.finalLoss ?? null,
             gradient: written?.gradient ?? rewritten?.gradient ?? null,
+            replay: replayed,
           };
         });
         await progress.flush();
-        await this.banks.markReady(bank.id, report.generation, { phase: 'written', jobId: job.id, memories: report.written, blocks: report.blocks, finalLoss: report.finalLoss, gradient: report.gradient });
+        await this.banks.markReady(bank.id, report.generation, { phase: 'written', jobId: job.id, memories: report.written, blocks: report.blocks, finalLoss: report.finalLoss, gradient: report.gradient, replay: report.replay });
       });
     } catch (error) {
       // The bank file keeps its previous generation (journaled commit); say why on the row.

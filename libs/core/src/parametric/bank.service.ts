@@ -11,6 +11,7 @@ import {
   CreateBankDto,
   mapBank,
   MAX_BANK_NODES,
+  resolveReplay,
   WriteBankDto,
 } from '../dtos/bank.dto';
 import { EngramError } from '../errors/engram.error';
@@ -75,6 +76,7 @@ export class BankService {
     const embedder = this.embedders.forSettings({ embedder: settings });
     const some = await this.memories.list(cubeId, {}, 1, null);
     if (!some?.items.length) throw EngramError.conflict('the cube has no active memories to build a bank from');
+    const replay = resolveReplay(dto.replay);
     const id = randomUUID();
     await this.banks.create({
       id,
@@ -86,6 +88,7 @@ export class BankService {
       levels,
       branching,
       ranks: dto.blockSizes ?? new Array<number>(levels).fill(DEFAULT_RANK),
+      replay,
       directory: this.store.directoryOf(cubeId, id),
     });
     const job = await this.jobs.enqueueBankBuild(cube.tenantId, { bankId: id, cubeId });
@@ -95,7 +98,7 @@ export class BankService {
       targetType: 'bank',
       targetId: id,
       tenantId: cube.tenantId,
-      details: { cubeId, model: model.name, levels, branching, jobId: job.id },
+      details: { cubeId, model: model.name, levels, branching, replay, jobId: job.id },
     });
     return { bankId: id, jobId: job.id, state: 'building' };
   }
@@ -144,14 +147,15 @@ export class BankService {
     }
     const memoryIds = dto.memoryIds ?? [];
     await this.requireActive(cubeId, memoryIds);
-    const job = await this.jobs.enqueueBankWrite(cube.tenantId, { bankId, cubeId, memoryIds, rewriteStale: dto.rewriteStale ?? false, epochs: dto.epochs ?? null });
+    const replay = resolveReplay(dto.replay, bank.replay);
+    const job = await this.jobs.enqueueBankWrite(cube.tenantId, { bankId, cubeId, memoryIds, rewriteStale: dto.rewriteStale ?? false, epochs: dto.epochs ?? null, replay });
     await this.banks.setJob(bankId, job.id);
     await this.audit.record(ctx.auth, ctx.requestId, {
       action: 'bank.write',
       targetType: 'bank',
       targetId: bankId,
       tenantId: cube.tenantId,
-      details: { cubeId, memoryIds, rewriteStale: dto.rewriteStale ?? false, jobId: job.id },
+      details: { cubeId, memoryIds, rewriteStale: dto.rewriteStale ?? false, replay, jobId: job.id },
     });
     return { bankId, jobId: job.id, state: bank.state };
   }

@@ -4,6 +4,14 @@ import { ModelEntity } from './model.entity';
 
 export type BankState = 'building' | 'ready' | 'failed';
 
+/** Mirrors @engram/parametric's ReplaySettings (persistence does not depend on parametric). */
+export interface BankReplaySettings {
+  source: 'anchor' | 'memories' | 'none';
+  perStep: number;
+  weight: number;
+  samples: number;
+}
+
 /**
  * A parametric memory bank of a cube (ADR 0302). The blocks, the tree and the block
  * provenance live in the bank directory under `<dataDir>/cubes/<cubeId>/banks/<id>`; this
@@ -49,6 +57,10 @@ export class BankEntity {
   /** Block rank (extra FFN neurons per layer) at each level, coarse first. */
   @Column({ type: 'int', array: true })
   ranks: number[];
+
+  /** Replay settings of the bank's writes `{ source, perStep, weight, samples }` (ADR 0304), resolved at creation. */
+  @Column({ type: 'jsonb' })
+  replay: BankReplaySettings;
 
   @Column({ type: 'text', default: 'building' })
   state: BankState;

@@ -14,7 +14,7 @@ import { BankEntity } from './bank.entity';
 export { ApiKeyEntity, AuditEventEntity, CubeEntity, JobEntity, SystemSettingEntity, TenantEntity, MemoryEntity, MemoryVersionEntity, IdempotencyRecordEntity, ModelEntity, KvCacheEntity, BankEntity };
 export type { MemoryState } from './memory.entity';
 export type { JobState } from './job.entity';
-export type { BankState } from './bank.entity';
+export type { BankReplaySettings, BankState } from './bank.entity';
 
 /** Every entity engram persists; the data source and the drift check use this list. */
 export const ENTITIES = [TenantEntity, ApiKeyEntity, CubeEntity, AuditEventEntity, JobEntity, SystemSettingEntity, MemoryEntity, MemoryVersionEntity, IdempotencyRecordEntity, ModelEntity, KvCacheEntity, BankEntity];

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { BankEntity, BankState } from '../entities';
+import { BankEntity, BankReplaySettings, BankState } from '../entities';
 import { queryRows } from './sql';
 
 export type BankRecord = Readonly<Omit<BankEntity, 'cube' | 'model'>>;
@@ -15,6 +15,7 @@ export interface NewBank {
   levels: number;
   branching: number;
   ranks: number[];
+  replay: BankReplaySettings;
   directory: string;
 }
 
@@ -25,9 +26,9 @@ export class BankRepository {
 
   async create(bank: NewBank): Promise<BankRecord> {
     await queryRows(this.db,
-      `INSERT INTO banks (id, cube_id, model_id, model_fingerprint, embedder, embedder_fingerprint, levels, branching, ranks, state, progress, directory)
-       VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9::int[], 'building', '{"phase":"queued"}'::jsonb, $10)`,
-      [bank.id, bank.cubeId, bank.modelId, bank.modelFingerprint, JSON.stringify(bank.embedder), bank.embedderFingerprint, bank.levels, bank.branching, bank.ranks, bank.directory],
+      `INSERT INTO banks (id, cube_id, model_id, model_fingerprint, embedder, embedder_fingerprint, levels, branching, ranks, replay, state, progress, directory)
+       VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9::int[], $10::jsonb, 'building', '{"phase":"queued"}'::jsonb, $11)`,
+      [bank.id, bank.cubeId, bank.modelId, bank.modelFingerprint, JSON.stringify(bank.embedder), bank.embedderFingerprint, bank.levels, bank.branching, bank.ranks, JSON.stringify(bank.replay), bank.directory],
     );
     return this.db.getRepository(BankEntity).findOneByOrFail({ id: bank.id });
   }
