@@ -51,6 +51,7 @@ const ALL_VARIANTS: Variant[] = [
   { name: 'lexical-only', ranking: { ...base, mode: 'lexical' } },
   { name: 'fused-rrf', ranking: { ...base, mode: 'hybrid', fusion: 'rrf' } },
   { name: 'fused-no-context', ranking: { ...base, mode: 'hybrid', contextWeight: 0 } },
+  { name: 'fused-session-sum', ranking: { ...base, mode: 'hybrid', sessionScoring: 'sum' } },
   { name: 'fused-no-time', ranking: { ...base, mode: 'hybrid', timeIntentWeight: 0 } },
   { name: 'fused (final)', ranking: { ...base, mode: 'hybrid' } },
 ];

@@ -107,6 +107,11 @@ export class CubeIndex {
   private readonly roleCodes = new Map<string, number>();
   private readonly roleNames: string[] = [''];
   private sessionLexical = new Float64Array(256);
+  /** Per session: analysed terms of its live turns, and how many live turns it has. */
+  private sessionLength = new Float64Array(256);
+  private sessionLive = new Int32Array(256);
+  private liveSessions = 0;
+  private totalSessionLength = 0;
   private lexicalScratch = new Float64Array(1024);
   private nonActive = 0;
   private newestObservedAt = -Infinity;
@@ -169,7 +174,13 @@ export class CubeIndex {
       list.push(slot);
     }
     this.slotByLabel.set(doc.label, slot);
-    this.lexical.add(slot, analyze(doc.text));
+    const terms = analyze(doc.text);
+    this.lexical.add(slot, terms);
+    if (session >= 0) {
+      if (this.sessionLive[session]++ === 0) this.liveSessions++;
+      this.sessionLength[session] += terms.length;
+      this.totalSessionLength += terms.length;
+    }
     if ((attrs.state ?? 'active') !== 'active') this.nonActive++;
     if (attrs.observedAt !== undefined && attrs.observedAt > this.newestObservedAt) this.newestObservedAt = attrs.observedAt;
   }
@@ -244,9 +255,22 @@ export class CubeIndex {
     if (useLexical) {
       // Common query terms may only add to documents the rarer ones found, once those
       // admitted by the filter are at least a candidate pool.
-      const hits = this.lexical.score(analyzeQuery(query), { minMatches: pool, admits: restricts ? admits : undefined });
+      const queryTerms = analyzeQuery(query);
+      const hits = this.lexical.score(queryTerms, { minMatches: pool, admits: restricts ? admits : undefined });
       const best = new TopK(pool);
       const power = r.contextPower;
+      // Sessions as documents: BM25 over each session's turns taken together.
+      const sessionBm25 = r.sessionScoring === 'bm25' && r.contextWeight > 0;
+      if (sessionBm25) {
+        const groups = this.lexical.scoreGroups(
+          queryTerms,
+          { groupOf: this.sessionOfSlot, length: this.sessionLength, live: this.liveSessions, totalLength: this.totalSessionLength },
+        );
+        for (let i = 0; i < groups.count; i++) {
+          sessionLexical[groups.groups[i]] = groups.scores[i];
+          touchedSessions.push(groups.groups[i]);
+        }
+      }
       for (let i = 0; i < hits.count; i++) {
         const slot = hits.slots[i];
         if (restricts && !admits(slot)) continue;
@@ -255,7 +279,7 @@ export class CubeIndex {
         touchedSlots.push(slot);
         best.push(slot, s);
         const session = this.sessionOfSlot[slot];
-        if (session >= 0) {
+        if (session >= 0 && !sessionBm25) {
           if (sessionLexical[session] === 0) touchedSessions.push(session);
           sessionLexical[session] += power === 1 ? s : Math.pow(s, power);
         }
@@ -317,7 +341,7 @@ export class CubeIndex {
     }
     let maxSessionLexical = 0;
     for (const session of touchedSessions) {
-      if (r.contextPower !== 1) sessionLexical[session] = Math.pow(sessionLexical[session], 1 / r.contextPower);
+      if (r.contextPower !== 1 && r.sessionScoring === 'sum') sessionLexical[session] = Math.pow(sessionLexical[session], 1 / r.contextPower);
       if (sessionLexical[session] > maxSessionLexical) maxSessionLexical = sessionLexical[session];
     }
     for (const c of all) {
@@ -472,6 +496,12 @@ export class CubeIndex {
   private dropSlot(slot: number, keepVector: boolean): void {
     const rec = this.records[slot];
     if (!rec) return;
+    if (rec.session >= 0) {
+      const length = this.lexical.lengthOf(slot);
+      this.sessionLength[rec.session] -= length;
+      this.totalSessionLength -= length;
+      if (--this.sessionLive[rec.session] === 0) this.liveSessions--;
+    }
     this.lexical.remove(slot);
     this.vectors.clear(slot);
     if (!keepVector) this.dense.remove(rec.label);
@@ -556,9 +586,14 @@ export class CubeIndex {
       this.sessionIds.set(id, n);
       this.sessionSlots.push([]);
       if (n >= this.sessionLexical.length) {
-        const next = new Float64Array(this.sessionLexical.length * 2);
-        next.set(this.sessionLexical);
-        this.sessionLexical = next;
+        const cap = this.sessionLexical.length * 2;
+        const grow = <T extends Float64Array | Int32Array>(a: T, next: T): T => {
+          next.set(a);
+          return next;
+        };
+        this.sessionLexical = grow(this.sessionLexical, new Float64Array(cap));
+        this.sessionLength = grow(this.sessionLength, new Float64Array(cap));
+        this.sessionLive = grow(this.sessionLive, new Int32Array(cap));
       }
     }
     return n;

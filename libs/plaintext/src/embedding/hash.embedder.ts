@@ -3,7 +3,7 @@
 // buckets, sub-linear term weights, L2-normalised. Deterministic, no model, no network.
 // It is a lexical-semantic hybrid (n-grams catch morphology and typos), not a semantic
 // model; its value in the hybrid ranker is measured in bench/retrieval.bench.ts.
-import { isStopWord, rawTokens, stem } from '../text/analyzer';
+import { isStopWord, rawTokens, suffixStem } from '../text/analyzer';
 import { Embedder, l2Normalize } from './embedder';
 import { hash32 } from './feature-hash';
 
@@ -90,7 +90,7 @@ export class HashEmbedder implements Embedder {
     if (cached !== undefined) return cached;
     let features: WordFeatures | null = null;
     if (!isStopWord(token)) {
-      const stemmed = stem(token);
+      const stemmed = suffixStem(token);
       const padded = '^' + stemmed + '$';
       const chars: number[] = [];
       if (this.charWeight > 0) {

@@ -125,4 +125,49 @@ describe('Bm25Index', () => {
       expect(index.score(['rare', 'common'], { minMatches: 10 }).count).toBe(200);
     });
   });
+
+  describe('groups', () => {
+    const sessions = [
+      ['my violin teacher moved', 'violin lessons on monday', 'the weather is cold'],
+      ['we talked about violin strings for an hour and then about violin cases'],
+      ['a recipe for bread', 'bread needs flour'],
+      ['monday meeting notes'],
+    ];
+
+    it('scores a group exactly like one document made of its members', () => {
+      const turns = new Bm25Index();
+      const groupOf = new Int32Array(16).fill(-1);
+      const length = new Float64Array(sessions.length);
+      let slot = 0;
+      let total = 0;
+      sessions.forEach((turnsOfSession, g) => {
+        for (const text of turnsOfSession) {
+          const terms = analyze(text);
+          turns.add(slot, terms);
+          groupOf[slot++] = g;
+          length[g] += terms.length;
+          total += terms.length;
+        }
+      });
+      const whole = new Bm25Index();
+      sessions.forEach((turnsOfSession, g) => whole.add(g, analyze(turnsOfSession.join(' '))));
+      for (const query of ['violin lessons', 'monday', 'bread flour violin', 'nothing matches']) {
+        const hits = turns.scoreGroups(analyze(query), { groupOf, length, live: sessions.length, totalLength: total });
+        const got = new Map(Array.from({ length: hits.count }, (_, i) => [hits.groups[i], hits.scores[i]]));
+        const expected = scores(whole, query);
+        expect([...got.keys()].sort()).toEqual([...expected.keys()].sort());
+        for (const [g, score] of expected) expect(got.get(g)!).toBeCloseTo(score, 5);
+      }
+    });
+
+    it('saturates a term repeated over many members', () => {
+      const index = new Bm25Index();
+      const groupOf = Int32Array.from([0, 0, 0, 0, 1]);
+      const texts = ['violin', 'violin', 'violin', 'violin', 'violin'];
+      texts.forEach((t, i) => index.add(i, analyze(t)));
+      const hits = index.scoreGroups(['violin'], { groupOf, length: Float64Array.from([4, 1]), live: 2, totalLength: 5 });
+      const byGroup = new Map(Array.from({ length: hits.count }, (_, i) => [hits.groups[i], hits.scores[i]]));
+      expect(byGroup.get(0)! / byGroup.get(1)!).toBeLessThan(2.2); // k1 + 1 bounds the gain of 4 mentions
+    });
+  });
 });

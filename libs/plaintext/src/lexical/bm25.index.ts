@@ -41,6 +41,28 @@ export interface LexicalHits {
   readonly count: number;
 }
 
+/**
+ * Groups of documents (a cube's sessions) scored as if each group were one document made
+ * of its members: term counts add up over the members, length is the members' total.
+ */
+export interface DocumentGroups {
+  /** Group of each slot, -1 for none. */
+  readonly groupOf: Int32Array;
+  /** Per group: analysed terms of its live members. */
+  readonly length: Float64Array;
+  /** Groups with at least one live member. */
+  readonly live: number;
+  /** Sum of `length` over the groups. */
+  readonly totalLength: number;
+}
+
+export interface GroupHits {
+  /** Group numbers, in no particular order; valid until the next call to scoreGroups(). */
+  readonly groups: Int32Array;
+  readonly scores: Float64Array;
+  readonly count: number;
+}
+
 class Postings {
   slots = new Int32Array(4);
   tfs = new Uint16Array(4);
@@ -79,6 +101,14 @@ export class Bm25Index {
   private totalLength = 0;
 
   private readonly commonShare: number;
+  // Scratch of scoreGroups(), per group.
+  private groupAcc = new Float64Array(0);
+  private groupTf = new Float64Array(0);
+  private groupStamp = new Int32Array(0);
+  private groupTouched = new Int32Array(0);
+  private groupTermTouched = new Int32Array(0);
+  /** Stamp of the term being counted in scoreGroups(): a group's stamp says it was seen. */
+  private groupEpoch = 0;
 
   constructor(options: Bm25Options = {}) {
     this.k1 = options.k1 ?? 1.2;
@@ -136,6 +166,11 @@ export class Bm25Index {
       }
     }
     return true;
+  }
+
+  /** Analysed length of a live document (0 otherwise). */
+  lengthOf(slot: number): number {
+    return this.has(slot) ? this.docLength[slot] : 0;
   }
 
   /** Inverse document frequency of an analysed term (0 when unknown). */
@@ -211,6 +246,85 @@ export class Bm25Index {
       acc[s] = 0;
     }
     return { slots: touched, scores, count };
+  }
+
+  /**
+   * BM25 of document groups against the analysed query: each group counts as one document
+   * holding all its live members (term frequency summed, length the members' total, idf
+   * over groups), so a term said in many turns of a session saturates as in a long
+   * document. Common terms are left out: over groups their idf is smaller still, and
+   * walking their postings would cost what score() saves. The returned arrays are reused
+   * by the next call.
+   */
+  scoreGroups(queryTerms: readonly string[], groups: DocumentGroups): GroupHits {
+    const g = groups.live;
+    const size = groups.length.length;
+    if (this.groupAcc.length < size) {
+      this.groupAcc = new Float64Array(size);
+      this.groupTf = new Float64Array(size);
+      this.groupStamp = new Int32Array(size);
+      this.groupTouched = new Int32Array(size);
+      this.groupTermTouched = new Int32Array(size);
+    }
+    const acc = this.groupAcc;
+    const tfOf = this.groupTf;
+    const stamp = this.groupStamp;
+    const touched = this.groupTouched;
+    const termTouched = this.groupTermTouched;
+    if (this.groupEpoch > 0x3fffffff) {
+      stamp.fill(0);
+      this.groupEpoch = 0;
+    }
+    if (g === 0 || queryTerms.length === 0) return { groups: touched, scores: new Float64Array(0), count: 0 };
+    const k1 = this.k1;
+    const lengthFactor = (k1 * this.b) / (groups.totalLength / g || 1);
+    const baseNorm = k1 * (1 - this.b);
+    const groupOf = groups.groupOf;
+    const groupLength = groups.length;
+    const alive = this.alive;
+    const commonDf = this.liveDocs >= COMMON_MIN_DOCS ? this.commonShare * this.liveDocs : Infinity;
+    const queryCounts = new Map<number, number>();
+    for (const term of queryTerms) {
+      const id = this.termIds.get(term);
+      if (id === undefined) continue;
+      const p = this.postings[id];
+      if (p.live === 0 || p.live > commonDf) continue;
+      queryCounts.set(id, (queryCounts.get(id) ?? 0) + 1);
+    }
+    let count = 0;
+    for (const [id, qtf] of queryCounts) {
+      const p = this.postings[id];
+      const slots = p.slots;
+      const tfs = p.tfs;
+      const term = ++this.groupEpoch;
+      let df = 0;
+      for (let i = 0; i < p.length; i++) {
+        const s = slots[i];
+        if (alive[s] !== 1) continue;
+        const group = groupOf[s];
+        if (group < 0) continue;
+        if (stamp[group] !== term) {
+          stamp[group] = term;
+          termTouched[df++] = group;
+        }
+        tfOf[group] += tfs[i];
+      }
+      const idf = Math.log(1 + (g - df + 0.5) / (df + 0.5)) * qtf;
+      for (let j = 0; j < df; j++) {
+        const group = termTouched[j];
+        const tf = tfOf[group];
+        tfOf[group] = 0;
+        if (acc[group] === 0) touched[count++] = group;
+        acc[group] += (idf * tf * (k1 + 1)) / (tf + baseNorm + lengthFactor * groupLength[group]);
+      }
+    }
+    const scores = new Float64Array(count);
+    for (let i = 0; i < count; i++) {
+      const group = touched[i];
+      scores[i] = acc[group];
+      acc[group] = 0;
+    }
+    return { groups: touched, scores, count };
   }
 
   private idfOf(df: number): number {

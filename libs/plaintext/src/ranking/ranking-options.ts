@@ -3,6 +3,7 @@
 
 export type RetrievalMode = 'hybrid' | 'dense' | 'lexical';
 export type FusionMethod = 'weighted' | 'rrf';
+export type SessionScoring = 'bm25' | 'sum';
 
 export interface RankingOptions {
   readonly mode: RetrievalMode;
@@ -18,8 +19,14 @@ export interface RankingOptions {
    */
   readonly contextWeight: number;
   /**
-   * How a session's turn matches add up: (Σ bm25^p)^(1/p). 1 sums the evidence of every
-   * turn, larger values approach the best turn alone.
+   * How the lexical side of the session context is scored: 'bm25' treats each session as
+   * one document made of all its turns (term counts saturate over the session, idf over
+   * sessions); 'sum' adds up the turns' own BM25 scores as (Σ bm25^p)^(1/p).
+   */
+  readonly sessionScoring: SessionScoring;
+  /**
+   * For sessionScoring 'sum': 1 sums the evidence of every turn, larger values approach
+   * the best turn alone.
    */
   readonly contextPower: number;
   /** Multiplier spread of importance (0..1, 0.5 neutral): score × (1 + w·(importance − 0.5)). */
@@ -44,6 +51,7 @@ export const DEFAULT_RANKING: RankingOptions = {
   rrfK: 60,
   candidatePool: 100,
   contextWeight: 0.4,
+  sessionScoring: 'bm25',
   contextPower: 1,
   importanceWeight: 0.2,
   recencyWeight: 0,

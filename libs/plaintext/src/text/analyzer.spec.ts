@@ -1,4 +1,4 @@
-import { analyze, analyzeQuery, stem } from './analyzer';
+import { analyze, analyzeQuery, stem, suffixStem } from './analyzer';
 
 describe('analyze', () => {
   it('lower-cases, drops stop words and punctuation', () => {
@@ -10,6 +10,15 @@ describe('analyze', () => {
     expect(stem('baking')).toEqual(stem('bake'));
     expect(stem('played')).toEqual(stem('play'));
     expect(stem('stories')).toEqual(stem('story'));
+  });
+
+  it('keeps apart words the suffix rules would join with a different word', () => {
+    expect(stem('evening')).not.toEqual(stem('even'));
+    expect(stem('evenings')).toEqual(stem('evening'));
+    expect(stem('news')).not.toEqual(stem('new'));
+    expect(stem('goods')).not.toEqual(stem('good'));
+    // The hash embedder (v2) hashes the plain suffix stems: its stored vectors stay valid.
+    expect(suffixStem('evening')).toEqual('even');
   });
 
   it('keeps numbers and non-Latin letters', () => {

@@ -58,9 +58,19 @@ const VOWEL = /[aeiouy]/;
 /**
  * A light English stemmer: strong enough to join "recipes/recipe", "baking/bake",
  * "played/play", "quickly/quick", cheap enough for ingest at thousands of texts a second.
- * Over-stemming is harmless here because queries go through the same function.
+ * Queries go through the same function, so an over-stemmed word still meets itself; the
+ * harm is two different words meeting on one stem, which PROTECTED prevents for the
+ * common cases.
  */
 export function stem(word: string): string {
+  return PROTECTED.get(word) ?? suffixStem(word);
+}
+
+/**
+ * The suffix rules alone, without the protected forms: the hash embedder (v2) hashes these
+ * stems, and its vectors, stored per memory, must not change under a fingerprint.
+ */
+export function suffixStem(word: string): string {
   if (word.length <= 3 || /\d/.test(word)) return word;
   let w = word;
   if (w.endsWith('ies') && w.length > 4) w = w.slice(0, -3) + 'y';
@@ -82,6 +92,20 @@ export function stem(word: string): string {
   if (w.endsWith('e') && w.length > 3) w = w.slice(0, -1);
   return w;
 }
+
+/**
+ * Forms the suffix rules would turn into a different, common word ("evening" → "even",
+ * "news" → "new", "goods" → "good", "being" → "be"), mapped to their own stem instead.
+ */
+const PROTECTED: ReadonlyMap<string, string> = new Map([
+  ['evening', 'evening'],
+  ['evenings', 'evening'],
+  ['news', 'news'],
+  ['goods', 'goods'],
+  ['being', 'being'],
+  ['beings', 'being'],
+  ['during', 'during'],
+]);
 
 function undouble(w: string): string {
   const n = w.length;
