@@ -331,9 +331,9 @@ export class CubeIndex {
       }
     }
 
-    // Session context: how well the conversation around each candidate matches. Lexical
-    // evidence adds up over every matching turn of the session; the dense side takes the
-    // best candidate turn of the session.
+    // Session context: how well the conversation around each candidate matches — the
+    // session's lexical score (see sessionScoring) and, by contextDenseWeight, the best
+    // fused candidate turn of the session.
     const sessionBest = new Map<number, number>();
     for (const c of all) {
       const session = this.sessionOfSlot[c.slot];
@@ -351,7 +351,8 @@ export class CubeIndex {
       } else {
         const lex = maxSessionLexical > 0 ? sessionLexical[session] / maxSessionLexical : 0;
         const best = sessionBest.get(session) ?? 0;
-        c.context = r.mode === 'dense' ? best : r.mode === 'lexical' ? lex : wd * best + (1 - wd) * lex;
+        const cd = r.contextDenseWeight;
+        c.context = r.mode === 'dense' ? best : r.mode === 'lexical' ? lex : cd * best + (1 - cd) * lex;
       }
       c.combined = (1 - r.contextWeight) * c.document + r.contextWeight * c.context;
     }

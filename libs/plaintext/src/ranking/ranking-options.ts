@@ -25,6 +25,12 @@ export interface RankingOptions {
    */
   readonly sessionScoring: SessionScoring;
   /**
+   * Share of the session context (hybrid mode) taken by the session's best fused turn; the
+   * rest is the session's lexical score. 0: the session counts as a document only, and a
+   * strong turn is not counted twice (once itself, once as its session's best).
+   */
+  readonly contextDenseWeight: number;
+  /**
    * For sessionScoring 'sum': 1 sums the evidence of every turn, larger values approach
    * the best turn alone.
    */
@@ -50,8 +56,9 @@ export const DEFAULT_RANKING: RankingOptions = {
   denseWeight: 0.4,
   rrfK: 60,
   candidatePool: 100,
-  contextWeight: 0.4,
+  contextWeight: 0.5,
   sessionScoring: 'bm25',
+  contextDenseWeight: 0,
   contextPower: 1,
   importanceWeight: 0.2,
   recencyWeight: 0,
