@@ -29,6 +29,7 @@ describe('analyze', () => {
 describe('analyzeQuery', () => {
   it('drops the words that only frame a request', () => {
     expect(analyzeQuery('Can you suggest some tips for my sourdough?')).toEqual(['sourdough']);
+    expect(analyzeQuery('Any useful accessories for my phone?')).toEqual(analyze('accessories phone'));
   });
 
   it('falls back to every term when nothing else is left', () => {

@@ -34,7 +34,7 @@ export function analyze(text: string, options: AnalyzeOptions = {}): string[] {
 const REQUEST_WORDS: ReadonlySet<string> = new Set(
   (
     'suggest suggestion suggestions recommend recommendation recommendations tip tips advice idea ideas ' +
-    'help helpful wondering want wanted need looking trying any some good great remind ' +
+    'help helpful useful wondering want wanted need looking trying any some good great remind ' +
     'lately recently thinking thought sort kind type'
   ).split(' '),
 );
