@@ -40,6 +40,7 @@ describe('engram bank', () => {
     const written = await run(['bank', 'write', bank, '--model', join(dir, 'model'), '--texts', join(dir, 'texts.jsonl'), '--epochs', '2']);
     expect((written.blocks as unknown[]).length).toBeGreaterThan(0);
     expect(written.generation).toBe(2);
+    expect(written.replay).toEqual({ source: 'anchor', perStep: 8, weight: 20, samples: 128, sequences: 128, cached: false });
     const block = (written.blocks as Array<{ level: number; node: number }>).find((b) => b.level === 2)!;
     const inspected = await run(['bank', 'inspect', bank, '--block', `${block.level}:${block.node}`]);
     expect((inspected.block as { provenance: { memoryIds: string[] } }).provenance.memoryIds.length).toBeGreaterThan(0);
@@ -47,6 +48,7 @@ describe('engram bank', () => {
     expect((forgotten.stale as unknown[]).length).toBe(2);
     const after = await run(['bank', 'inspect', bank]);
     expect(after.deleted).toBe(1);
+    await expect(run(['bank', 'write', bank, '--model', join(dir, 'model'), '--texts', join(dir, 'texts.jsonl'), '--replay', 'web'])).rejects.toThrow('replay: source must be one of anchor, memories, none');
     expect((after.levels as Array<{ staleBlocks: number }>).every((l) => l.staleBlocks === 0)).toBe(true);
   });
 });

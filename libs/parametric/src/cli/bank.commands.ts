@@ -10,6 +10,7 @@ import { ParametricBank, type BankText } from '../parametric-bank';
 import { ParametricError, ParametricErrorCode } from '../parametric.error';
 import { loadAnchorModel } from '../training/anchor-model';
 import type { BankDtype } from '../bank/bank-layout';
+import { DEFAULT_REPLAY, type ReplaySettings, type ReplaySource } from '../write-replay';
 
 const int = (name: string) => (v: string): number => {
   const n = Number(v);
@@ -50,6 +51,22 @@ export function progressBar(label: string): (done: number, total: number, note?:
 }
 
 const embedderFor = (dim: number) => new HashEmbedder({ dimension: dim });
+
+/** The replay options of write and forget --rewrite (ADR 0304); `replayFor` checks the ranges. */
+function withReplayOptions(command: Command): Command {
+  return command
+    .option('--replay <source>', 'replay while writing: anchor (text sampled from the model) | memories (the other texts) | none', DEFAULT_REPLAY.source)
+    .option('--replay-per-step <n>', 'replay sequences per step', Number, DEFAULT_REPLAY.perStep)
+    .option('--replay-weight <x>', 'weight of the replay loss', Number, DEFAULT_REPLAY.weight)
+    .option('--replay-samples <n>', 'replay pool size', Number, DEFAULT_REPLAY.samples);
+}
+
+const replaySettings = (o: Record<string, unknown>): ReplaySettings => ({
+  source: String(o.replay) as ReplaySource,
+  perStep: Number(o.replayPerStep),
+  weight: Number(o.replayWeight),
+  samples: Number(o.replaySamples),
+});
 
 function parseNode(v: string): { level: number; node: number } {
   const [level, node] = v.split(':').map(Number);
@@ -93,8 +110,7 @@ export function registerBankCommands(program: Command): Command {
       process.stdout.write(`${JSON.stringify({ dir: b.dir, ...b.inspect() })}\n`);
       b.close();
     });
-  bank
-    .command('write <bankDir>')
+  withReplayOptions(bank.command('write <bankDir>'))
     .description('train the routed blocks (anchor frozen) on the texts; new texts are assigned to leaves first')
     .requiredOption('--model <dir>', 'anchor model directory')
     .requiredOption('--texts <jsonl>', 'JSONL of {"id","text"}: the corpus of the bank')
@@ -113,8 +129,10 @@ export function registerBankCommands(program: Command): Command {
         const ids = o.ids ? list(String(o.ids)) : texts.map((t) => t.id).filter((id) => !b.provenance.deleted.has(id));
         const bar = progressBar('bank write');
         const gradient = String(o.gradient) === 'typescript' ? 'typescript' : 'onnx';
-        const report = await b.writeAsync(anchor, ids, texts, { epochs: Number(o.epochs), batch: Number(o.batch), lr: Number(o.lr), gradient, onProgress: (s, n, loss) => bar(s, n, `loss ${loss.toFixed(3)}`) });
-        process.stdout.write(`${JSON.stringify(report)}\n`);
+        const settings = replaySettings(o);
+        const replay = await b.replayFor(anchor, settings, { embedder: embedderFor(Number(o.embeddingDim)), texts });
+        const report = await b.writeAsync(anchor, ids, texts, { epochs: Number(o.epochs), batch: Number(o.batch), lr: Number(o.lr), gradient, ...replay.options, onProgress: (s, n, loss) => bar(s, n, `loss ${loss.toFixed(3)}`) });
+        process.stdout.write(`${JSON.stringify({ ...report, replay: { ...settings, sequences: replay.sequences, cached: replay.cached } })}\n`);
       } finally {
         b.close();
       }
@@ -136,18 +154,18 @@ export function registerBankCommands(program: Command): Command {
         b.close();
       }
     });
-  bank
-    .command('forget <bankDir>')
+  withReplayOptions(bank.command('forget <bankDir>'))
     .description('delete memories (marks their blocks stale; --rewrite retrains them without), or zero / lock / unlock a block')
     .option('--ids <list>', 'memory ids to delete')
     .option('--rewrite', 'retrain the stale blocks now (needs --model and --texts)', false)
     .option('--model <dir>', 'anchor model directory (for --rewrite)')
     .option('--texts <jsonl>', 'corpus JSONL (for --rewrite)')
     .option('--epochs <n>', 'passes over the cluster texts', int('epochs'), 20)
+    .option('--embedding-dim <n>', 'hash embedder dimension (routes texts for --replay memories)', int('embedding-dim'), 256)
     .option('--zero <level:node>', 'zero a block')
     .option('--lock <level:node>', 'lock a block against writes')
     .option('--unlock <level:node>', 'unlock a block')
-    .action((dir: string, o: Record<string, string | boolean | number | undefined>) => {
+    .action(async (dir: string, o: Record<string, string | boolean | number | undefined>) => {
       const b = ParametricBank.open(resolve(dir));
       try {
         const out: Record<string, unknown> = {};
@@ -159,7 +177,9 @@ export function registerBankCommands(program: Command): Command {
           if (!o.model || !o.texts) throw new Error('--rewrite needs --model and --texts');
           const anchor = loadAnchorModel(resolve(String(o.model)));
           const bar = progressBar('bank rewrite');
-          out.rewrite = b.rewriteStale(anchor, readTextsJsonl(resolve(String(o.texts))), { epochs: Number(o.epochs), onProgress: (s, n, loss) => bar(s, n, `loss ${loss.toFixed(3)}`) });
+          const texts = readTextsJsonl(resolve(String(o.texts)));
+          const replay = await b.replayFor(anchor, replaySettings(o), { embedder: embedderFor(Number(o.embeddingDim)), texts });
+          out.rewrite = b.rewriteStale(anchor, texts, { epochs: Number(o.epochs), ...replay.options, onProgress: (s, n, loss) => bar(s, n, `loss ${loss.toFixed(3)}`) });
         }
         process.stdout.write(`${JSON.stringify(out)}\n`);
       } finally {
