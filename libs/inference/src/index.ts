@@ -5,6 +5,8 @@ export { serializeSafetensors, writeSafetensors, type TensorToWrite } from './sa
 export { encodeOnnxModel, OnnxDataType, type OnnxModel, type OnnxGraph, type OnnxNode, type OnnxTensor } from './onnx/onnx-model.encoder';
 export { GraphBuilder, OPSET_VERSION } from './onnx/graph.builder';
 export { writeOnnxModel } from './onnx/onnx-model.writer';
+export { writeFileAtomic } from './util/atomic-file';
+export { floatToHalf, halfToFloat } from './safetensors/float16';
 export { parseLlamaConfig, ropeTables, type LlamaConfig } from './model/model-config';
 export { type LlamaWeights, type LlamaLayerWeights, type Matrix } from './model/llama-weights';
 export { openModelDirectory, loadModelWeights, type ModelDirectory, type ModelFormat } from './model/model-directory';

@@ -12,7 +12,7 @@ export {
   type LevelLayout,
 } from './bank/bank-layout';
 export { BankFile, recoverJournal, resolveInside, journalPath, type NewBankHeader, type BlockUpdate, type CommitFaults, type ReadBlockResult, type BankExpectations } from './bank/bank-file';
-export { concatBlocks, splitBlocks, zeroBlock, toHalf, fromHalf } from './bank/block.codec';
+export { concatBlocks, splitBlocks, zeroBlock } from './bank/block.codec';
 export { BlockStore, type BlockStoreOptions, type TierMetrics } from './bank/block-store';
 export { Provenance, type BlockRecord } from './bank/provenance';
 export { balancedKMeans, l2NormalizeInPlace, type KMeansOptions, type KMeansResult } from './tree/balanced-kmeans';

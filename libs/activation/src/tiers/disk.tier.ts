@@ -1,9 +1,10 @@
 // Disk tier: content-addressed files <dir>/<k0k1>/<key>.ekv, written atomically
 // (temp + fsync + rename + directory fsync). The index is rebuilt from the directory on
 // open, so caches survive a restart; blobs carry their own checksum (kv-blob.codec).
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '@engram/inference';
 import { BlobTier, emptyMetrics, TierMetrics } from './tier-metrics';
 
 const SUFFIX = '.ekv';
@@ -74,25 +75,7 @@ export class DiskTier implements BlobTier {
     const path = this.path(key);
     const shard = join(this.dir, key.slice(0, 2));
     mkdirSync(shard, { recursive: true });
-    const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-    const fd = openSync(tmp, 'w');
-    try {
-      let off = 0;
-      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
-      fsyncSync(fd);
-    } catch (err) {
-      closeSync(fd);
-      rmSync(tmp, { force: true });
-      throw err;
-    }
-    closeSync(fd);
-    renameSync(tmp, path);
-    const dirFd = openSync(shard, 'r');
-    try {
-      fsyncSync(dirFd);
-    } finally {
-      closeSync(dirFd);
-    }
+    writeFileAtomic(path, bytes);
     this.index.set(key, bytes.length);
     this.stats.bytes += bytes.length;
     this.stats.puts++;

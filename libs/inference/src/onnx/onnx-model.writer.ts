@@ -1,7 +1,7 @@
 // Writes an OnnxModel to disk, moving large initializers to an external data file when
 // the model would exceed protobuf's 2 GiB limit (or when asked), atomically.
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
+import { writeFileAtomic } from '../util/atomic-file';
 import { encodeOnnxModel, OnnxModel, OnnxTensor } from './onnx-model.encoder';
 
 export interface WriteOnnxOptions {
@@ -11,29 +11,11 @@ export interface WriteOnnxOptions {
   external?: boolean;
 }
 
-function writeAtomic(path: string, parts: readonly Uint8Array[]): void {
-  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
-  const fd = openSync(tmp, 'w');
-  try {
-    for (const p of parts) {
-      let off = 0;
-      while (off < p.length) off += writeSync(fd, p, off, p.length - off);
-    }
-    fsyncSync(fd);
-  } catch (err) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw err;
-  }
-  closeSync(fd);
-  renameSync(tmp, path);
-}
-
 export function writeOnnxModel(model: OnnxModel, path: string, options: WriteOnnxOptions = {}): { dataFile?: string } {
   const total = model.graph.initializers.reduce((a, t) => a + (t.rawData?.length ?? 0), 0);
   const external = options.external ?? total > 1.8 * 1024 ** 3;
   if (!external) {
-    writeAtomic(path, [encodeOnnxModel(model)]);
+    writeFileAtomic(path, [encodeOnnxModel(model)]);
     return {};
   }
   const minBytes = options.externalMinBytes ?? 1024;
@@ -51,7 +33,7 @@ export function writeOnnxModel(model: OnnxModel, path: string, options: WriteOnn
     offset += t.rawData.length;
     return { name: t.name, dataType: t.dataType, dims: t.dims, external: ext };
   });
-  writeAtomic(dataFile, parts);
-  writeAtomic(path, [encodeOnnxModel({ ...model, graph: { ...model.graph, initializers } })]);
+  writeFileAtomic(dataFile, parts);
+  writeFileAtomic(path, [encodeOnnxModel({ ...model, graph: { ...model.graph, initializers } })]);
   return { dataFile };
 }

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { ParametricError, ParametricErrorCode } from '../parametric.error';
 import { BankFile, journalPath, resolveInside, type NewBankHeader } from './bank-file';
 import { computeLayout, SLOT_ALIGN } from './bank-layout';
-import { concatBlocks, fromHalf, toHalf } from './block.codec';
+import { floatToHalf, halfToFloat } from '@engram/inference';
+import { concatBlocks } from './block.codec';
 import { BlockStore } from './block-store';
 
 const init: NewBankHeader = { modelFingerprint: 'model-a', embedderFingerprint: 'hash:32', dtype: 'f32', levels: 2, branching: 3, ranks: [2, 3], hidden: 4, layers: 2, config: {} };
@@ -69,8 +70,8 @@ describe('BankFile', () => {
     bank.commit([{ level: 1, node: 0, block: b }]);
     const r = bank.readBlock(1, 0).block;
     for (let i = 0; i < b.up.length; i++) expect(r.up[i]).toBeCloseTo(b.up[i], 2);
-    expect(fromHalf(toHalf(1.5))).toBe(1.5);
-    expect(fromHalf(toHalf(-0.000123))).toBeCloseTo(-0.000123, 6);
+    expect(halfToFloat(floatToHalf(1.5))).toBe(1.5);
+    expect(halfToFloat(floatToHalf(-0.000123))).toBeCloseTo(-0.000123, 6);
     bank.close();
   });
 

@@ -1,7 +1,7 @@
 // One memory block <-> the payload bytes of its slot (per layer gate [r,d], up [r,d],
 // down [d,r], little-endian f32 or IEEE f16), plus the concatenation along R that turns
 // one block per level into one block (for the TypeScript pass and the gradient graph).
-import { concatMemoryBlocks, type MemoryBlock } from '@engram/inference';
+import { concatMemoryBlocks, floatToHalf, halfToFloat, type MemoryBlock } from '@engram/inference';
 import type { BankDtype } from './bank-layout';
 
 export function zeroBlock(rank: number, hidden: number, layers: number): MemoryBlock {
@@ -16,7 +16,7 @@ export function encodeBlock(block: MemoryBlock, hidden: number, layers: number, 
     if (dtype === 'f32') {
       for (let i = 0; i < src.length; i++, pos += 4) out.writeFloatLE(src[i], pos);
     } else {
-      for (let i = 0; i < src.length; i++, pos += 2) out.writeUInt16LE(toHalf(src[i]), pos);
+      for (let i = 0; i < src.length; i++, pos += 2) out.writeUInt16LE(floatToHalf(src[i]), pos);
     }
   };
   for (let l = 0; l < layers; l++) {
@@ -51,7 +51,7 @@ export function decodeBlock(payload: Buffer, rank: number, hidden: number, layer
     }
     return block;
   }
-  const get = (i: number) => (dtype === 'f16' ? fromHalf(payload.readUInt16LE(i * 2)) : payload.readFloatLE(i * 4));
+  const get = (i: number) => (dtype === 'f16' ? halfToFloat(payload.readUInt16LE(i * 2)) : payload.readFloatLE(i * 4));
   for (let l = 0; l < layers; l++) {
     for (let i = 0; i < per; i++) {
       block.gate[l * per + i] = get((3 * l) * per + i);
@@ -87,32 +87,7 @@ export function splitBlocks(m: { gate: ArrayLike<number>; up: ArrayLike<number>;
   });
 }
 
-// ---- IEEE 754 half precision ----
-
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
-export function toHalf(value: number): number {
-  f32[0] = value;
-  const x = u32[0];
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  const e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let half = mant >>> shift;
-    if ((mant >>> (shift - 1)) & 1 && ((mant & ((1 << (shift - 1)) - 1)) || half & 1)) half++;
-    return sign | half;
-  }
-  let half = sign | (e << 10) | (mant >>> 13);
-  if (mant & 0x1000 && (mant & 0x2fff)) half++;
-  return half;
-}
+// ---- IEEE 754 half precision (conversion shared with safetensors) ----
 
 let HALF_TABLE: Float32Array | null = null;
 
@@ -120,16 +95,8 @@ let HALF_TABLE: Float32Array | null = null;
 function halfTable(): Float32Array {
   if (!HALF_TABLE) {
     HALF_TABLE = new Float32Array(65536);
-    for (let h = 0; h < 65536; h++) HALF_TABLE[h] = fromHalf(h);
+    for (let h = 0; h < 65536; h++) HALF_TABLE[h] = halfToFloat(h);
   }
   return HALF_TABLE;
 }
 
-export function fromHalf(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >>> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
-}
