@@ -37,4 +37,48 @@ describe('HnswVectorIndex', () => {
   it('rejects a vector of the wrong dimension', () => {
     expect(() => new HnswVectorIndex(32).add(1, new Float32Array(16))).toThrow(RangeError);
   });
+
+  it('reuses the slots of deleted labels, so churn does not grow the graph', () => {
+    const index = new HnswVectorIndex(8, undefined, 64);
+    const unit = (i: number) => {
+      const v = Array.from({ length: 8 }, (_, d) => Math.sin(i * 0.7 + d * 1.3));
+      const n = Math.hypot(...v);
+      return v.map((x) => x / n);
+    };
+    for (let i = 0; i < 64; i++) index.add(i, unit(i));
+    // Ten rounds of: delete 40 labels, add 40 new ones.
+    let next = 64;
+    let alive = Array.from({ length: 64 }, (_, i) => i);
+    for (let round = 0; round < 10; round++) {
+      const gone = alive.slice(0, 40);
+      for (const label of gone) expect(index.remove(label)).toBe(true);
+      alive = alive.slice(40);
+      for (let j = 0; j < 40; j++) {
+        index.add(next, unit(next));
+        alive.push(next++);
+      }
+    }
+    expect(index.size).toBe(64);
+    expect(index.slotCapacity).toBe(64); // never grew
+    expect(index.deletedRatio).toBe(0);
+    expect(index.liveLabels().sort((a, b) => a - b)).toEqual([...alive].sort((a, b) => a - b));
+    // Every live label is found by its own vector; a deleted one never is.
+    for (const label of alive) expect(index.search(unit(label), 1)[0].label).toBe(label);
+    expect(index.search(unit(0), 64).map((h) => h.label)).not.toContain(0);
+    // A deleted label whose slot was taken comes back as a new element.
+    index.add(0, unit(0));
+    expect(index.search(unit(0), 1)[0].label).toBe(0);
+    expect(index.size).toBe(65);
+  });
+
+  it('revives a deleted label that still holds its slot', () => {
+    const index = new HnswVectorIndex(4, undefined, 16);
+    index.add(1, [1, 0, 0, 0]);
+    index.add(2, [0, 1, 0, 0]);
+    index.remove(1);
+    expect(index.deletedRatio).toBe(0.5);
+    index.add(1, [1, 0, 0, 0]);
+    expect(index.deletedRatio).toBe(0);
+    expect(index.search([1, 0, 0, 0], 1)[0].label).toBe(1);
+  });
 });

@@ -1,6 +1,8 @@
 // The dense half of a cube index: hnswlib-node over unit vectors with inner product,
-// grown by doubling, deletions by markDelete. Deleted elements keep their slot until the
-// caller rebuilds (see deletedRatio); re-adding a deleted label revives its slot.
+// grown by doubling, deletions by markDelete. A new label takes the slot of a deleted
+// element when there is one (hnswlib's replace-deleted), so a cube whose memories churn
+// (deletes, new versions) keeps a graph the size of its live memories instead of growing
+// with every deletion. Re-adding a deleted label revives its slot if it was not taken.
 // Labels are the caller's integers (the memory row sequence).
 import { HierarchicalNSW } from 'hnswlib-node';
 
@@ -23,8 +25,11 @@ export interface DenseHit {
 export class HnswVectorIndex {
   private index: HierarchicalNSW;
   private capacity: number;
-  /** label → true when live, false when marked deleted (and still in the graph). */
+  /** label → true when live, false when marked deleted (its slot may since have been reused). */
   private readonly labels = new Map<number, boolean>();
+  /** Live labels. */
+  private live = 0;
+  /** Deleted elements still holding a graph slot (hnswlib reuses them for new labels). */
   private deleted = 0;
 
   constructor(
@@ -37,12 +42,18 @@ export class HnswVectorIndex {
   }
 
   get size(): number {
-    return this.labels.size - this.deleted;
+    return this.live;
   }
 
-  /** Share of graph slots held by deleted elements: rebuild when it grows large. */
+  /** Share of graph slots held by deleted elements (new labels take them first). */
   get deletedRatio(): number {
-    return this.labels.size === 0 ? 0 : this.deleted / this.labels.size;
+    const slots = this.live + this.deleted;
+    return slots === 0 ? 0 : this.deleted / slots;
+  }
+
+  /** Graph slots allocated (live, deleted and free). */
+  get slotCapacity(): number {
+    return this.capacity;
   }
 
   has(label: number): boolean {
@@ -56,23 +67,47 @@ export class HnswVectorIndex {
     }
     const point = Array.from(vector);
     const state = this.labels.get(label);
-    if (state === undefined) {
-      if (this.labels.size >= this.capacity) this.grow();
+    if (state === true) {
+      this.index.addPoint(point, label); // replaces the vector in place
+      return;
+    }
+    if (state === false && this.revive(label)) {
       this.index.addPoint(point, label);
+    } else if (this.deleted > 0) {
+      this.index.addPoint(point, label, true); // into a deleted element's slot
+      this.deleted--;
+      // Some deleted label lost its slot; its entry is stale. Prune them now and then.
+      if (this.labels.size > 2 * (this.live + this.deleted) + 1024) this.pruneStale();
     } else {
-      if (!state) {
-        this.index.unmarkDelete(label);
-        this.deleted--;
-      }
+      if (this.live >= this.capacity) this.grow();
       this.index.addPoint(point, label);
     }
     this.labels.set(label, true);
+    this.live++;
+  }
+
+  /** Drops the entries of deleted labels whose slot a new label took. */
+  private pruneStale(): void {
+    const held = new Set(this.index.getIdsList());
+    for (const [label, live] of this.labels) if (!live && !held.has(label)) this.labels.delete(label);
+  }
+
+  /** Unmarks a deleted label that still has its slot; false when a new label took it. */
+  private revive(label: number): boolean {
+    try {
+      this.index.unmarkDelete(label);
+    } catch {
+      return false;
+    }
+    this.deleted--;
+    return true;
   }
 
   remove(label: number): boolean {
     if (this.labels.get(label) !== true) return false;
     this.index.markDelete(label);
     this.labels.set(label, false);
+    this.live--;
     this.deleted++;
     return true;
   }
@@ -112,15 +147,17 @@ export class HnswVectorIndex {
   /** Replaces the graph with the one in a file already verified by the caller. */
   readFrom(file: string, liveLabels: ReadonlySet<number> | null, capacity: number): void {
     const index = new HierarchicalNSW('ip', this.dimension);
-    index.readIndexSync(file, false);
+    index.readIndexSync(file, true);
     if (index.getNumDimensions() !== this.dimension) throw new Error('dimension mismatch in index file');
     this.index = index;
     this.capacity = Math.max(capacity, index.getMaxElements());
     this.labels.clear();
     this.deleted = 0;
+    this.live = 0;
     for (const label of index.getIdsList()) {
       const live = liveLabels === null || liveLabels.has(label);
       this.labels.set(label, live);
+      if (live) this.live++;
       if (!live) {
         try {
           index.markDelete(label);
@@ -144,7 +181,7 @@ export class HnswVectorIndex {
       m: this.params.m,
       efConstruction: this.params.efConstruction,
       randomSeed: this.params.seed,
-      allowReplaceDeleted: false,
+      allowReplaceDeleted: true,
     });
     index.setEf(this.params.efSearch);
     return index;
