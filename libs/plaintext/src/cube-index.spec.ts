@@ -183,6 +183,40 @@ describe('CubeIndex', () => {
     expect(hits[0].explain!.fusion.context).toBeGreaterThan(0);
   });
 
+  it('scores the same after updates and removals as an index built fresh from the final rows', () => {
+    // Session lengths and BM25 statistics must follow every upsert and removal.
+    const words = ['garden', 'tomato', 'violin', 'lesson', 'kitchen', 'paint', 'ferry', 'noon', 'bread', 'flour'];
+    let seed = 11;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    const text = () => Array.from({ length: 3 + Math.floor(next() * 6) }, () => words[Math.floor(next() * words.length)]).join(' ');
+    const churned = new CubeIndex({ dimension: 64 });
+    const final = new Map<number, IndexDocument>();
+    for (let i = 1; i <= 300; i++) {
+      const d = doc(i, text(), { sessionId: `s${i % 17}`, role: i % 2 ? 'user' : 'assistant' });
+      churned.upsert(d);
+      final.set(i, d);
+    }
+    for (let i = 1; i <= 300; i += 3) {
+      const d = doc(i, text(), { sessionId: `s${(i * 7) % 17}`, role: 'user' }); // new text and session
+      churned.upsert(d);
+      final.set(i, d);
+    }
+    for (let i = 2; i <= 300; i += 5) {
+      churned.remove(i);
+      final.delete(i);
+    }
+    const fresh = new CubeIndex({ dimension: 64 });
+    fresh.upsertMany([...final.values()]);
+    for (const query of ['garden tomato', 'violin lesson kitchen', 'ferry at noon', 'bread']) {
+      const scored = (index: CubeIndex) =>
+        new Map(index.search(query, embedder.embedOne(query), { topK: 300 }).map((h) => [h.label, h.score]));
+      const a = scored(churned);
+      const b = scored(fresh);
+      expect([...a.keys()].sort((x, y) => x - y)).toEqual([...b.keys()].sort((x, y) => x - y));
+      for (const [label, score] of b) expect(a.get(label)).toBeCloseTo(score, 4);
+    }
+  });
+
   it('explains each part of the score', () => {
     const index = new CubeIndex({ dimension: 64 });
     index.upsert(doc(1, 'favourite colour is teal', { importance: 0.9 }));
