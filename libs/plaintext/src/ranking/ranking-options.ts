@@ -53,7 +53,7 @@ export interface RankingOptions {
 export const DEFAULT_RANKING: RankingOptions = {
   mode: 'hybrid',
   fusion: 'weighted',
-  denseWeight: 0.4,
+  denseWeight: 0.3,
   rrfK: 60,
   candidatePool: 100,
   contextWeight: 0.5,
