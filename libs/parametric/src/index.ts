@@ -23,6 +23,7 @@ export {
   TREE_FILE,
   PROVENANCE_FILE,
   type BankText,
+  type ChangedBlock,
   type BuildBankOptions,
   type OpenBankOptions,
   type WriteOptions,

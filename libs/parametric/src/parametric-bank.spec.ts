@@ -1,9 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildLlamaGraph, DEFAULT_MEMORY_SLOTS, encodeOnnxModel, floatTensor, memoryFeeds, int64Tensor, OnnxSessionRegistry, pastKeyName, pastValueName } from '@engram/inference';
 import { HashEmbedder } from '@engram/plaintext';
-import { ParametricBank, type BankText } from './parametric-bank';
+import { ParametricBank, PROVENANCE_FILE, type BankText } from './parametric-bank';
 import { ParametricErrorCode } from './parametric.error';
 import { forwardBackward, toLlamaWeights, type Memory64 } from './training/llama-backprop';
 import { initParams64, tinyLlamaConfig } from './training/llama-init';
@@ -187,6 +187,48 @@ describe('ParametricBank', () => {
     const reopened = ParametricBank.open(dir, { modelFingerprint: 'tiny-anchor', embedderFingerprint: embedder.fingerprint });
     expect(reopened.fetch(path).every((b) => b.down.every((v) => v === 0))).toBe(true);
     expect(reopened.provenance.get(2, path[1])!.memoryIds).toEqual([]);
+    reopened.close();
+  });
+});
+
+describe('ParametricBank.changedSince (what a server copies into its own record after a commit)', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'pbank-changed-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  const open = () => ParametricBank.open(dir, { modelFingerprint: 'tiny-anchor', embedderFingerprint: embedder.fingerprint });
+  const nodesOf = (b: ParametricBank, id: string) => b.tree.pathOf(id)!.map((node, i) => ({ level: i + 1, node }));
+
+  it('reports the blocks a commit wrote with their sidecar records, and nothing for the generation it is at', async () => {
+    const bank = await ParametricBank.build({ dir, modelFingerprint: 'tiny-anchor', hidden: 16, layers: 1, embedder, texts, levels: 2, branching: 2, ranks: [4, 8], seed: 1 });
+    const before = bank.file.generation;
+    const report = bank.write(anchor, ['m0'], texts, { steps: 2 });
+    const changed = bank.changedSince(before);
+    expect(changed.map(({ level, node }) => ({ level, node }))).toEqual(nodesOf(bank, 'm0'));
+    for (const c of changed) expect(c).toMatchObject({ known: true, stale: false, locked: false, generation: report.generation, memoryIds: bank.provenance.get(c.level, c.node)!.memoryIds });
+    expect(bank.changedSince(report.generation)).toEqual([]);
+    bank.lock(1, nodesOf(bank, 'm0')[0].node);
+    expect(bank.changedSince(report.generation)).toEqual([expect.objectContaining({ level: 1, known: true, locked: true, memoryIds: changed[0].memoryIds })]);
+    bank.close();
+  });
+
+  it('reports a block committed without its sidecar record (a crash between the two) as stale, holding every text of its cluster', async () => {
+    const bank = await ParametricBank.build({ dir, modelFingerprint: 'tiny-anchor', hidden: 16, layers: 1, embedder, texts, levels: 2, branching: 2, ranks: [4, 8], seed: 1 });
+    const before = bank.file.generation;
+    copyFileSync(join(dir, PROVENANCE_FILE), join(dir, 'provenance.before'));
+    bank.write(anchor, ['m1'], texts, { steps: 2 });
+    bank.close();
+    copyFileSync(join(dir, 'provenance.before'), join(dir, PROVENANCE_FILE)); // the sidecar of the previous generation
+    const reopened = open();
+    const changed = reopened.changedSince(before);
+    expect(changed.map(({ level, node }) => ({ level, node }))).toEqual(nodesOf(reopened, 'm1'));
+    for (const c of changed) {
+      const cluster = texts.filter((t) => reopened.tree.contains(c.level, c.node, reopened.tree.leaves.get(t.id)!)).map((t) => t.id);
+      expect(c).toMatchObject({ known: false, stale: true, generation: reopened.file.generation });
+      expect(c.memoryIds.sort()).toEqual(cluster.sort());
+      expect(c.memoryIds).toContain('m1');
+    }
     reopened.close();
   });
 });

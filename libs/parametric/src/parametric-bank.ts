@@ -8,7 +8,7 @@ import { BankFile, type CommitFaults } from './bank/bank-file';
 import { concatBlocks } from './bank/block.codec';
 import { BankDtype, BlockFlag, blockParameters } from './bank/bank-layout';
 import { BlockStore, type BlockStoreOptions } from './bank/block-store';
-import { Provenance } from './bank/provenance';
+import { Provenance, type BlockRecord } from './bank/provenance';
 import { ParametricError, ParametricErrorCode } from './parametric.error';
 import {
   AnchorModel,
@@ -101,6 +101,9 @@ interface TrainingPlan {
   data: LeafBatchSource;
   training: BlockTrainingOptions;
 }
+
+/** A block committed after some generation (`changedSince`); `known: false` = no sidecar record of that commit, provenance assumed. */
+export type ChangedBlock = BlockRecord & { locked: boolean; known: boolean };
 
 export const BANK_FILE = 'bank.bin';
 export const TREE_FILE = 'tree.json';
@@ -333,12 +336,41 @@ export class ParametricBank {
   /** A locked block is never trained again (until unlocked). */
   lock(level: number, node: number, locked = true): number {
     const generation = this.file.commit([{ level, node, locked }]);
+    const rec = this.provenance.get(level, node);
+    if (rec) rec.generation = generation; // the record stays the one of the block's current trailer (changedSince)
     this.afterCommit(generation, [{ level, node }]);
     return generation;
   }
 
   isLocked(level: number, node: number): boolean {
     return (this.file.readBlock(level, node).flags & BlockFlag.Locked) !== 0;
+  }
+
+  /**
+   * The blocks committed after `generation`, with their provenance: found by the slot
+   * trailers of the tree's nodes (one small read each), so the answer holds even when the
+   * sidecar was not saved after the last commit (a crash between the two). A block whose
+   * sidecar record is not from its trailer's generation has unknown provenance and is
+   * reported conservatively: stale, holding every text of its cluster, so that deleting
+   * any of them finds it and a rewrite retrains it (ADR 0305).
+   */
+  changedSince(generation: number): ChangedBlock[] {
+    const changed: ChangedBlock[] = [];
+    for (const { level, index: node } of this.tree.nodes()) {
+      const trailer = this.file.readTrailer(level, node);
+      if (trailer.generation <= generation) continue;
+      const locked = (trailer.flags & BlockFlag.Locked) !== 0;
+      const record = this.provenance.get(level, node);
+      if (record && record.generation === trailer.generation) {
+        changed.push({ ...record, memoryIds: [...record.memoryIds], locked, known: true });
+        continue;
+      }
+      // No record, and the sidecar was saved after that commit: a block holding no memory (locked while empty).
+      if (!record && this.provenance.generation >= trailer.generation) continue;
+      const memoryIds = [...this.tree.leaves].filter(([, leaf]) => this.tree.contains(level, node, leaf)).map(([id]) => id);
+      changed.push({ level, node, memoryIds, stale: true, generation: trailer.generation, steps: record?.steps ?? 0, finalLoss: null, writtenAt: new Date().toISOString(), locked, known: false });
+    }
+    return changed.sort((a, b) => a.level - b.level || a.node - b.node);
   }
 
   /** Occupancy and sizes per level, for `bank inspect` and the API. */

@@ -212,6 +212,24 @@ export class BankFile {
     return { block: decodeBlock(buf.subarray(0, l.payloadBytes), l.rank, hidden, layers, dtype), flags, generation: buf.readUInt32LE(l.payloadBytes + 8), bytesRead: n };
   }
 
+  /**
+   * The generation and flags of one slot from its 16-byte trailer, without reading or
+   * checking the payload (0 / 0 for a never-written slot or a level of rank 0).
+   */
+  readTrailer(level: number, node: number): { generation: number; flags: number } {
+    const l = this.level(level);
+    const offset = this.slotOffset(level, node);
+    if (l.rank === 0) return { generation: 0, flags: 0 };
+    const buf = Buffer.alloc(TRAILER_BYTES);
+    const n = readAll(this.handle(), buf, offset + l.payloadBytes);
+    if (n === 0) return { generation: 0, flags: 0 }; // beyond the end of a sparse file
+    if (n < buf.length) throw new ParametricError(ParametricErrorCode.BankTruncated, `${this.path}: block (${level}, ${node}) is cut short`);
+    const magic = buf.readUInt32LE(0);
+    if (magic === 0) return { generation: 0, flags: 0 };
+    if (magic !== BLOCK_MAGIC) throw new ParametricError(ParametricErrorCode.ChecksumMismatch, `${this.path}: block (${level}, ${node}) has a damaged trailer`);
+    return { generation: buf.readUInt32LE(8), flags: buf.readUInt32LE(12) };
+  }
+
   /** Applies block updates as one new generation (journal → in place → drop journal). */
   commit(updates: readonly BlockUpdate[], faults: CommitFaults = {}, headerPatch: Partial<Pick<BankHeader, 'config'>> = {}): number {
     const fd = this.handle();

@@ -1,6 +1,7 @@
 // Which memories were written into which block, which blocks are stale (a memory in them
 // was deleted) and which memories are deleted. A JSON sidecar replaced atomically after
-// each bank commit; ADR 0301 gives the PostgreSQL schema that replaces it server-side.
+// each bank commit. The CLI keeps it as its record; the server keeps the record in
+// PostgreSQL and reads this file only to recover from a crash after a commit (ADR 0305).
 import { existsSync, readFileSync } from 'node:fs';
 import { ParametricError, ParametricErrorCode } from '../parametric.error';
 import { writeFileAtomic } from './atomic-file';
@@ -47,6 +48,15 @@ export class Provenance {
   /** Blocks that hold `memoryId`. */
   holding(memoryId: string): BlockRecord[] {
     return [...this.blocks.values()].filter((b) => b.memoryIds.includes(memoryId));
+  }
+
+  /** Takes another record's blocks, deleted ids and generation (a server loads PostgreSQL's record into an opened bank). */
+  replaceWith(other: { blocks: Iterable<BlockRecord>; deleted: Iterable<string>; generation: number }): void {
+    this.blocks.clear();
+    this.deleted.clear();
+    for (const b of other.blocks) this.set({ ...b, memoryIds: [...b.memoryIds] });
+    for (const d of other.deleted) this.deleted.add(d);
+    this.generation = other.generation;
   }
 
   save(path: string): void {
