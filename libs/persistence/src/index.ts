@@ -18,3 +18,4 @@ export * from './repositories/memory.repository';
 export * from './repositories/model.repository';
 export * from './repositories/kv-cache.repository';
 export * from './repositories/bank.repository';
+export * from './repositories/bank-block.repository';

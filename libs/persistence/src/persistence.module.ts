@@ -13,6 +13,7 @@ import { MemoryRepository } from './repositories/memory.repository';
 import { ModelRepository } from './repositories/model.repository';
 import { KvCacheRepository } from './repositories/kv-cache.repository';
 import { BankRepository } from './repositories/bank.repository';
+import { BankBlockRepository } from './repositories/bank-block.repository';
 
 const REPOSITORIES = [
   TenantRepository,
@@ -26,6 +27,7 @@ const REPOSITORIES = [
   ModelRepository,
   KvCacheRepository,
   BankRepository,
+  BankBlockRepository,
 ];
 
 /** Provides the config, the database (embedded or external, migrated) and every repository. */

@@ -13,9 +13,9 @@ export interface BankReplaySettings {
 }
 
 /**
- * A parametric memory bank of a cube (ADR 0302). The blocks, the tree and the block
- * provenance live in the bank directory under `<dataDir>/cubes/<cubeId>/banks/<id>`; this
- * row is what tenants list and what access, jobs and purge see.
+ * A parametric memory bank of a cube (ADR 0302). The blocks and the tree live in the bank
+ * directory under `<dataDir>/cubes/<cubeId>/banks/<id>`, block provenance in `bank_blocks`
+ * (ADR 0305); this row is what tenants list and what access, jobs and purge see.
  */
 @Entity('banks')
 @Index('IDX_banks_cube_created', ['cubeId', 'createdAt', 'id'])
@@ -69,7 +69,7 @@ export class BankEntity {
   @Column({ type: 'jsonb', default: () => "'{}'" })
   progress: Record<string, unknown>;
 
-  /** The bank file's generation after the last commit (0 before the first build). */
+  /** The bank file's generation whose block provenance the rows hold (0 before the first build); the file may be ahead after a crash (ADR 0305). */
   @Column({ type: 'int', default: 0 })
   generation: number;
 

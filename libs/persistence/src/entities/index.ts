@@ -10,11 +10,13 @@ import { IdempotencyRecordEntity } from './idempotency-record.entity';
 import { ModelEntity } from './model.entity';
 import { KvCacheEntity } from './kv-cache.entity';
 import { BankEntity } from './bank.entity';
+import { BankBlockEntity } from './bank-block.entity';
+import { BankDeletedMemoryEntity } from './bank-deleted-memory.entity';
 
-export { ApiKeyEntity, AuditEventEntity, CubeEntity, JobEntity, SystemSettingEntity, TenantEntity, MemoryEntity, MemoryVersionEntity, IdempotencyRecordEntity, ModelEntity, KvCacheEntity, BankEntity };
+export { ApiKeyEntity, AuditEventEntity, CubeEntity, JobEntity, SystemSettingEntity, TenantEntity, MemoryEntity, MemoryVersionEntity, IdempotencyRecordEntity, ModelEntity, KvCacheEntity, BankEntity, BankBlockEntity, BankDeletedMemoryEntity };
 export type { MemoryState } from './memory.entity';
 export type { JobState } from './job.entity';
 export type { BankReplaySettings, BankState } from './bank.entity';
 
 /** Every entity engram persists; the data source and the drift check use this list. */
-export const ENTITIES = [TenantEntity, ApiKeyEntity, CubeEntity, AuditEventEntity, JobEntity, SystemSettingEntity, MemoryEntity, MemoryVersionEntity, IdempotencyRecordEntity, ModelEntity, KvCacheEntity, BankEntity];
+export const ENTITIES = [TenantEntity, ApiKeyEntity, CubeEntity, AuditEventEntity, JobEntity, SystemSettingEntity, MemoryEntity, MemoryVersionEntity, IdempotencyRecordEntity, ModelEntity, KvCacheEntity, BankEntity, BankBlockEntity, BankDeletedMemoryEntity];

@@ -19,7 +19,7 @@ export interface NewBank {
   directory: string;
 }
 
-/** Parametric memory banks of cubes (metadata; blocks, tree and provenance are in the bank directory). */
+/** Parametric memory banks of cubes (metadata; blocks and tree are in the bank directory, block provenance in BankBlockRepository). */
 @Injectable()
 export class BankRepository {
   constructor(private readonly db: DataSource) {}
@@ -95,6 +95,15 @@ export class BankRepository {
     return this.db.transaction(async (tx) => {
       await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('engram.bank:' || $1, 0))`, [id]);
       return fn();
+    });
+  }
+
+  /** withLock without waiting: `acquired: false` (and `fn` not run) when another process holds the bank's lock. */
+  tryWithLock<T>(id: string, fn: () => Promise<T>): Promise<{ acquired: true; value: T } | { acquired: false }> {
+    return this.db.transaction(async (tx) => {
+      const [row] = await queryRows<{ locked: boolean }>(tx, `SELECT pg_try_advisory_xact_lock(hashtextextended('engram.bank:' || $1, 0)) AS locked`, [id]);
+      if (!row.locked) return { acquired: false as const };
+      return { acquired: true as const, value: await fn() };
     });
   }
 }
