@@ -3,9 +3,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { BankJobs } from '@engram/core';
 import { createTinyModel } from '@engram/inference';
-import { BankRepository, JobRepository } from '@engram/persistence';
+import { BankBlockRepository, BankRepository, JobRecord, JobRepository } from '@engram/persistence';
 import { JobRunner } from '@engram/scheduler';
+import { createApp } from '@engram/server';
 import { createE2eHarness, E2eHarness } from '@engram/testing';
+import supertest from 'supertest';
 
 /**
  * Parametric memory banks over HTTP: build (a job), status and occupancy, provenance of a
@@ -165,6 +167,85 @@ describe('parametric memory banks over HTTP', () => {
     expect(rewritten.stale).toBe(false);
     expect(rewritten.memoryIds).not.toContain(memoryIds[0]);
     expect(rewritten.generation).toBeGreaterThan(before.generation);
+  });
+
+  describe('block provenance in PostgreSQL (ADR 0305)', () => {
+    const dirOf = () => path.join(h.config.dataDir, 'cubes', cubeId, 'banks', bankId);
+    const sidecar = () => path.join(dirOf(), 'provenance.json');
+    const allBlocks = async (http = h.http) => {
+      const out = [];
+      for (const [level, nodes] of [[1, 2], [2, 4]]) {
+        for (let node = 0; node < nodes; node++) out.push((await http.get(`${banksOf()}/${bankId}/blocks/${level}/${node}`).set(auth()).expect(200)).body);
+      }
+      return out;
+    };
+    /** Runs a write job's work directly, once, with no retry to hide a crash. */
+    const writeOnce = (ids: string[]) =>
+      h.app.get(BankJobs).write(
+        { id: '00000000-0000-4000-8000-0000000000aa', attempts: 1, maxAttempts: 1, payload: { bankId, cubeId, memoryIds: ids, rewriteStale: false, epochs: 1, replay: { source: 'none', perStep: 8, weight: 20, samples: 128 } } } as unknown as JobRecord,
+        { heartbeat: async () => undefined },
+      );
+    const fileGeneration = () => fs.readFileSync(path.join(dirOf(), 'bank.bin')).subarray(0, 65536).toString('latin1').match(/"generation":(\d+)/)![1];
+
+    it('answers provenance and occupancy after a restart, from the rows, with the bank directory’s sidecar gone', async () => {
+      const blocks = await allBlocks();
+      const occupancy = (await getBank()).occupancy;
+      expect(blocks.some((b) => b.written)).toBe(true);
+      fs.rmSync(sidecar());
+      const restarted = await createApp(h.config, { quiet: true, runWorker: false });
+      await restarted.init();
+      try {
+        const http = supertest(restarted.getHttpServer());
+        expect(await allBlocks(http)).toEqual(blocks);
+        expect((await http.get(`${banksOf()}/${bankId}`).set(auth()).expect(200)).body.occupancy).toEqual(occupancy);
+      } finally {
+        await restarted.close();
+      }
+    });
+
+    it('records a memory delete as stale flags in bank_blocks and the memory as forgotten, without touching the bank directory', async () => {
+      const rows = h.app.get(BankBlockRepository);
+      const holding = await rows.holding(memoryIds[2]);
+      expect(holding.length).toBeGreaterThanOrEqual(1);
+      expect(holding.every((b) => b.bankId === bankId && !b.stale)).toBe(true);
+      const files = fs.readdirSync(dirOf()).map((f) => [f, fs.statSync(path.join(dirOf(), f)).mtimeMs]);
+      await h.http.delete(`/v1/cubes/${cubeId}/memories/${memoryIds[2]}`).set(auth()).expect(204);
+      await drain();
+      expect((await rows.holding(memoryIds[2])).map((b) => [b.level, b.node, b.stale])).toEqual(holding.map((b) => [b.level, b.node, true]));
+      expect(await rows.deletedIds(bankId)).toEqual(expect.arrayContaining([memoryIds[0], memoryIds[2]]));
+      expect(fs.readdirSync(dirOf()).map((f) => [f, fs.statSync(path.join(dirOf(), f)).mtimeMs])).toEqual(files);
+      for (const b of holding) expect(await block(b.level, b.node)).toMatchObject({ stale: true, memoryIds: expect.arrayContaining([memoryIds[2]]) });
+    });
+
+    it('recovers the rows of a commit whose database update was lost (file committed, rows not), from the sidecar', async () => {
+      const row = await h.app.get(BankRepository).getAny(bankId);
+      jest.spyOn(h.app.get(BankBlockRepository), 'commit').mockRejectedValueOnce(new Error('simulated crash after the file commit'));
+      await expect(writeOnce([memoryIds[3]])).rejects.toThrow('simulated crash');
+      expect((await h.app.get(BankRepository).getAny(bankId))!.generation).toBe(row!.generation);
+      expect(Number(fileGeneration())).toBe(row!.generation + 1);
+      const holding = await level1Holding(memoryIds[3]); // the read recovers first
+      expect(holding).toEqual([expect.objectContaining({ written: true, stale: false, generation: row!.generation + 1, steps: expect.any(Number), finalLoss: expect.any(Number) })]);
+      expect((await getBank()).generation).toBe(row!.generation + 1);
+    });
+
+    it('recovers a commit that left no sidecar record either: its blocks become stale, holding every text of their cluster', async () => {
+      const row = await h.app.get(BankRepository).getAny(bankId);
+      const untouched = (await allBlocks()).filter((b) => b.written);
+      const before = fs.readFileSync(sidecar());
+      jest.spyOn(h.app.get(BankBlockRepository), 'commit').mockRejectedValueOnce(new Error('simulated crash after the file commit'));
+      await expect(writeOnce([memoryIds[4]])).rejects.toThrow('simulated crash');
+      fs.writeFileSync(sidecar(), before); // the crash came before the sidecar was saved
+      const path4 = (await h.http.post('/v1/chat/completions').set(auth()).send({ model: 'tiny', max_tokens: 1, messages: [{ role: 'user', content: FACTS[4] }], engram: { cubeId, bankId } }).expect(200)).body.engram.bank;
+      expect(path4.generation).toBe(row!.generation + 1); // chat recovered the rows before routing
+      const recovered = (await allBlocks()).filter((b) => b.generation === row!.generation + 1);
+      expect(recovered.length).toBeGreaterThanOrEqual(1);
+      for (const b of recovered) expect(b).toMatchObject({ stale: true, steps: 0, finalLoss: null, memoryIds: expect.arrayContaining([memoryIds[4]]) });
+      for (const b of untouched.filter((u) => !recovered.some((r) => r.level === u.level && r.node === u.node))) expect(await block(b.level, b.node)).toEqual(b);
+      // A rewrite retrains them from what the cube still holds.
+      await h.http.post(`${banksOf()}/${bankId}/write`).set(auth()).send({ rewriteStale: true, epochs: 1, replay: { source: 'none' } }).expect(202);
+      await drain();
+      for (const b of recovered) expect(await block(b.level, b.node)).toMatchObject({ stale: false, steps: expect.any(Number) });
+    });
   });
 
   describe('bad input', () => {

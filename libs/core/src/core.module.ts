@@ -24,8 +24,9 @@ import { BankChangeListener } from './parametric/bank-change.listener';
 import { BankJobs } from './parametric/bank-jobs.service';
 import { BankService } from './parametric/bank.service';
 import { BankStore } from './parametric/bank.store';
+import { BankProvenance } from './parametric/bank-provenance.service';
 
-const SERVICES = [AccessService, AuditService, AuditQueryService, AuthenticationService, TenantService, ApiKeyService, CubeService, JobQueueService, EmbedderRegistry, CubeIndexManager, MemoryService, SearchService, AccessRecorder, ModelRuntime, ActivationStore, ModelService, KvCacheService, ChatCompletionService, MemoryChangeListener, BankStore, BankService, BankJobs, BankChangeListener];
+const SERVICES = [AccessService, AuditService, AuditQueryService, AuthenticationService, TenantService, ApiKeyService, CubeService, JobQueueService, EmbedderRegistry, CubeIndexManager, MemoryService, SearchService, AccessRecorder, ModelRuntime, ActivationStore, ModelService, KvCacheService, ChatCompletionService, MemoryChangeListener, BankStore, BankProvenance, BankService, BankJobs, BankChangeListener];
 
 /** The domain services on top of persistence; shared by the server, the worker and the CLI. */
 @Module({})

@@ -38,5 +38,6 @@ export * from './inference/chat-completion.service';
 export * from './inference/memory-change.listener';
 export * from './dtos/bank.dto';
 export * from './parametric/bank.store';
+export * from './parametric/bank-provenance.service';
 export * from './parametric/bank.service';
 export * from './parametric/bank-jobs.service';

@@ -3,7 +3,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsIn, IsInt, IsNumber, IsObject, IsOptional, IsString, Max, MaxLength, Min, ValidateNested } from 'class-validator';
 import { DEFAULT_REPLAY, REPLAY_LIMITS, REPLAY_SOURCES, type ReplaySettings, type ReplaySource } from '@engram/parametric';
-import { BankRecord, BankState } from '@engram/persistence';
+import { BankBlockRecord, BankRecord, BankState } from '@engram/persistence';
 import { ValidateUUID } from './validation';
 
 export const MAX_BANK_LEVELS = 6;
@@ -184,6 +184,24 @@ export class BankJobResponseDto {
   @ApiProperty() bankId: string;
   @ApiProperty() jobId: string;
   @ApiProperty({ enum: ['building', 'ready', 'failed'] }) state: BankState;
+}
+
+/** A block's provenance record (null: never written) as the API shows it. */
+export function mapBankBlock(bankId: string, level: number, node: number, rank: number, record: BankBlockRecord | null): BankBlockResponseDto {
+  return {
+    bankId,
+    level,
+    node,
+    rank,
+    written: record !== null,
+    locked: record?.locked ?? false,
+    stale: record?.stale ?? false,
+    memoryIds: record?.memoryIds ?? [],
+    generation: record?.generation ?? null,
+    steps: record?.steps ?? null,
+    finalLoss: record?.finalLoss ?? null,
+    writtenAt: record?.writtenAt.toISOString() ?? null,
+  };
 }
 
 export function mapBank(bank: BankRecord, model: string, occupancy?: BankOccupancyDto): BankResponseDto {

@@ -2,9 +2,10 @@
 // handlers. Every method is idempotent: a rerun after a crash ends in the same state.
 import { Injectable, Logger } from '@nestjs/common';
 import { BankText, ParametricError, ParametricErrorCode, type TextEmbedder } from '@engram/parametric';
-import { BankRecord, BankRepository, JobRecord, MemoryRepository, ModelRepository } from '@engram/persistence';
+import { BankBlockRepository, BankRecord, BankRepository, JobRecord, MemoryRepository, ModelRepository } from '@engram/persistence';
 import { BankBuildPayload, BankForgetPayload, BankWritePayload } from '../jobs/job-names';
 import { EmbedderRegistry } from '../memories/embedder.registry';
+import { BankProvenance } from './bank-provenance.service';
 import { BankStore } from './bank.store';
 
 const PAGE = 500;
@@ -21,10 +22,12 @@ export class BankJobs {
 
   constructor(
     private readonly banks: BankRepository,
+    private readonly blockRows: BankBlockRepository,
     private readonly memories: MemoryRepository,
     private readonly modelRows: ModelRepository,
     private readonly embedders: EmbedderRegistry,
     private readonly store: BankStore,
+    private readonly provenance: BankProvenance,
   ) {}
 
   /** Clusters the cube's active memories and writes the empty bank; the row becomes ready (or failed). */
@@ -47,7 +50,8 @@ export class BankJobs {
         (phase, done, total) => progress({ phase, done, total }),
       );
       await progress.flush();
-      if (!(await this.banks.markReady(bank.id, generation, { phase: 'ready', texts: texts.length }))) {
+      // A rerun starts from an empty directory, so no block provenance survives it either.
+      if (!(await this.blockRows.reset(bank.id, generation, { phase: 'ready', texts: texts.length }))) {
         this.store.remove(bank); // deleted while it was being built
       }
     } catch (error) {
@@ -77,12 +81,14 @@ export class BankJobs {
     try {
       const anchor = this.store.anchor(model);
       await this.banks.withLock(initial.id, async () => {
-        const bank = await this.banks.getAny(initial.id);
-        if (!bank || bank.state !== 'ready') return;
+        const row = await this.banks.getAny(initial.id);
+        if (!row || row.state !== 'ready') return;
+        const bank = await this.provenance.recoverLocked(row);
+        const record = await this.provenance.load(bank);
         const progress = this.progressWriter(bank.id, control);
-        const report = await this.store.mutate(bank, async (b) => {
+        const { result: report, changes } = await this.store.mutate(bank, record, async (b) => {
           const held = new Set<string>(payload.memoryIds);
-          for (const record of b.provenance.blocks.values()) for (const id of record.memoryIds) held.add(id);
+          for (const block of record.blocks) for (const id of block.memoryIds) held.add(id);
           const cubeTexts = await this.activeTexts(bank.cubeId);
           const corpus = cubeTexts.filter((t) => held.has(t.id));
           const active = new Set(corpus.map((t) => t.id));
@@ -105,7 +111,6 @@ export class BankJobs {
           const rewritten = payload.rewriteStale ? await b.rewriteStaleAsync(anchor, corpus, options) : null;
           const written = requested.length ? await b.writeAsync(anchor, requested, corpus, options) : null;
           return {
-            generation: b.file.generation,
             written: requested.length,
             blocks: (written?.blocks.length ?? 0) + (rewritten?.blocks.length ?? 0),
             finalLoss: written?.finalLoss ?? rewritten?.finalLoss ?? null,
@@ -114,7 +119,8 @@ export class BankJobs {
           };
         });
         await progress.flush();
-        await this.banks.markReady(bank.id, report.generation, { phase: 'written', jobId: job.id, memories: report.written, blocks: report.blocks, finalLoss: report.finalLoss, gradient: report.gradient, replay: report.replay });
+        // The file committed first; its blocks' provenance and the generation follow in one transaction (ADR 0305).
+        await this.provenance.record(bank.id, changes, { phase: 'written', jobId: job.id, memories: report.written, blocks: report.blocks, finalLoss: report.finalLoss, gradient: report.gradient, replay: report.replay });
       });
     } catch (error) {
       // The bank file keeps its previous generation (journaled commit); say why on the row.
@@ -123,7 +129,7 @@ export class BankJobs {
     }
   }
 
-  /** Marks the blocks holding a deleted (or edited) memory stale in every ready bank of the cube. */
+  /** Marks the blocks holding a deleted (or edited) memory stale in every ready bank of the cube (rows only: the weights do not change). */
   async forget(job: JobRecord): Promise<void> {
     const { cubeId, memoryId, deleted } = job.payload as unknown as BankForgetPayload;
     const failures: string[] = [];
@@ -132,7 +138,9 @@ export class BankJobs {
         await this.banks.withLock(initial.id, async () => {
           const bank = await this.banks.getAny(initial.id);
           if (!bank || bank.state !== 'ready') return;
-          await this.store.mutate(bank, (b) => (deleted ? b.deleteMemories([memoryId]).length : this.store.markStale(b, memoryId)));
+          // Recovery first: a block whose commit the rows missed must be found holding the memory too.
+          await this.provenance.recoverLocked(bank);
+          await this.blockRows.markStale(bank.id, memoryId, deleted);
         });
       } catch (error) {
         failures.push(`bank ${initial.id}: ${error instanceof Error ? error.message : String(error)}`);

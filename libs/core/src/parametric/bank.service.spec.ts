@@ -1,4 +1,4 @@
-import { BankRecord, BankRepository, MemoryRepository, ModelRecord, ModelRepository } from '@engram/persistence';
+import { BankBlockRepository, BankRecord, BankRepository, MemoryRepository, ModelRecord, ModelRepository } from '@engram/persistence';
 import { AccessService } from '../auth/access.service';
 import { Permission } from '../auth/permission';
 import { CreateBankDto } from '../dtos/bank.dto';
@@ -9,6 +9,7 @@ import { EmbedderRegistry } from '../memories/embedder.registry';
 import { AuditService } from '../services/audit.service';
 import { RequestContext } from '../services/request-context';
 import { BankService } from './bank.service';
+import { BankProvenance } from './bank-provenance.service';
 import { BankStore } from './bank.store';
 
 /** A strict mock: calling anything that was not stubbed fails the test. */
@@ -34,7 +35,8 @@ function service(stubs: { requireCube?: jest.Mock; get?: jest.Mock; resolve?: je
   const embedder = { fingerprint: 'hash:8', dimension: 8, embed: jest.fn() };
   const embedders = strictMock<EmbedderRegistry>({ forSettings: jest.fn().mockReturnValue(embedder), embed: jest.fn(), parse: jest.fn().mockReturnValue({ type: 'hash', dimension: 8 }) });
   const store = strictMock<BankStore>({ routeAndFetch: stubs.routeAndFetch ?? jest.fn() });
-  const svc = new BankService(access, banks, strictMock<MemoryRepository>({}), models, strictMock<ModelRepository>({}), embedders, strictMock<JobQueueService>({}), store, strictMock<AuditService>({}));
+  const provenance = strictMock<BankProvenance>({ current: jest.fn(async (bank: BankRecord) => bank) });
+  const svc = new BankService(access, banks, strictMock<MemoryRepository>({}), models, strictMock<ModelRepository>({}), embedders, strictMock<JobQueueService>({}), store, provenance, strictMock<BankBlockRepository>({}), strictMock<AuditService>({}));
   return { svc, access };
 }
 

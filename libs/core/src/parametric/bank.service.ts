@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { MemoryBlock } from '@engram/inference';
-import { BankRecord, BankRepository, MemoryRepository, ModelRecord, ModelRepository } from '@engram/persistence';
+import { ParametricError, ParametricErrorCode } from '@engram/parametric';
+import { BankBlockRepository, BankRecord, BankRepository, MemoryRepository, ModelRecord, ModelRepository } from '@engram/persistence';
 import { AccessService } from '../auth/access.service';
 import { Permission } from '../auth/permission';
 import {
@@ -10,6 +11,7 @@ import {
   BankResponseDto,
   CreateBankDto,
   mapBank,
+  mapBankBlock,
   MAX_BANK_NODES,
   resolveReplay,
   WriteBankDto,
@@ -21,6 +23,7 @@ import { EmbedderRegistry } from '../memories/embedder.registry';
 import { AuditService } from '../services/audit.service';
 import { RequestContext } from '../services/request-context';
 import { ModelService } from '../inference/model.service';
+import { BankProvenance } from './bank-provenance.service';
 import { BankStore } from './bank.store';
 
 const DEFAULT_LEVELS = 4;
@@ -50,6 +53,8 @@ export class BankService {
     private readonly embedders: EmbedderRegistry,
     private readonly jobs: JobQueueService,
     private readonly store: BankStore,
+    private readonly provenance: BankProvenance,
+    private readonly blocks: BankBlockRepository,
     private readonly audit: AuditService,
   ) {}
 
@@ -112,31 +117,31 @@ export class BankService {
 
   async get(ctx: RequestContext, cubeId: string, bankId: string): Promise<BankResponseDto> {
     await this.access.requireCube(ctx.auth, Permission.BankRead, cubeId);
-    const bank = await this.requireBank(cubeId, bankId);
+    const bank = await this.provenance.current(await this.requireBank(cubeId, bankId));
     const names = await this.modelNames();
     if (bank.state !== 'ready') return mapBank(bank, names.get(bank.modelId) ?? bank.modelId);
-    const { levels, texts, deleted, fileBytes, parameters } = this.store.inspect(bank);
-    return mapBank(bank, names.get(bank.modelId) ?? bank.modelId, { levels, texts, deleted, fileBytes, parameters });
+    // Tree, texts and sizes from the files; written, stale and forgotten from PostgreSQL (ADR 0305).
+    const { levels, texts, fileBytes, parameters } = this.store.inspect(bank);
+    const counts = await this.blocks.counts(bank.id);
+    return mapBank(bank, names.get(bank.modelId) ?? bank.modelId, {
+      levels: levels.map((l) => ({ ...l, writtenBlocks: counts.levels.get(l.level)?.written ?? 0, staleBlocks: counts.levels.get(l.level)?.stale ?? 0 })),
+      texts,
+      deleted: counts.deleted,
+      fileBytes,
+      parameters,
+    });
   }
 
+  /** A block's provenance, from PostgreSQL; a level or node outside the bank's geometry is a 404. */
   async block(ctx: RequestContext, cubeId: string, bankId: string, level: number, node: number): Promise<BankBlockResponseDto> {
     await this.access.requireCube(ctx.auth, Permission.BankRead, cubeId);
-    const bank = this.requireReady(await this.requireBank(cubeId, bankId));
-    const { rank, locked, record } = this.store.block(bank, level, node);
-    return {
-      bankId,
-      level,
-      node,
-      rank,
-      written: record !== undefined,
-      locked,
-      stale: record?.stale ?? false,
-      memoryIds: record?.memoryIds ?? [],
-      generation: record?.generation ?? null,
-      steps: record?.steps ?? null,
-      finalLoss: record?.finalLoss ?? null,
-      writtenAt: record?.writtenAt ?? null,
-    };
+    const bank = await this.provenance.current(this.requireReady(await this.requireBank(cubeId, bankId)));
+    if (!Number.isInteger(level) || level < 1 || level > bank.levels) {
+      throw new ParametricError(ParametricErrorCode.PathOutsideTree, `level ${level} outside the bank's levels 1..${bank.levels}`);
+    }
+    const nodes = bank.branching ** level;
+    if (!Number.isInteger(node) || node < 0 || node >= nodes) throw new ParametricError(ParametricErrorCode.PathOutsideTree, `node ${node} outside level ${level} (0..${nodes - 1})`);
+    return mapBankBlock(bankId, level, node, bank.ranks[level - 1], await this.blocks.get(bank.id, level, node));
   }
 
   async write(ctx: RequestContext, cubeId: string, bankId: string, dto: WriteBankDto): Promise<BankJobResponseDto> {
@@ -173,7 +178,7 @@ export class BankService {
    * blocks of its path, for chat completions (which checked access to the cube already).
    */
   async routeForChat(cubeId: string, bankId: string, model: ModelRecord, context: string): Promise<RoutedBankMemory> {
-    const bank = this.requireReady(await this.requireBank(cubeId, bankId));
+    const bank = await this.provenance.current(this.requireReady(await this.requireBank(cubeId, bankId)));
     if (bank.modelFingerprint !== model.fingerprint) {
       throw EngramError.conflict(`bank ${bankId} was built for another model; use the model it was built for or build a bank for "${model.name}"`);
     }

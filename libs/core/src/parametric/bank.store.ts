@@ -6,7 +6,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
 import { InferenceError, InferenceErrorCode, MemoryBlock } from '@engram/inference';
-import { AnchorModel, BankText, loadAnchorModel, ParametricBank, Provenance, PROVENANCE_FILE, type TextEmbedder } from '@engram/parametric';
+import { AnchorModel, BANK_FILE, BankFile, BankText, BlockRecord, ChangedBlock, loadAnchorModel, ParametricBank, type TextEmbedder } from '@engram/parametric';
 import { BankRecord } from '@engram/persistence';
 
 /** Open banks kept for chat (each holds a file handle and its RAM tier). */
@@ -19,10 +19,17 @@ export interface BankGeometry {
 
 export type BankOccupancy = ReturnType<ParametricBank['inspect']>;
 
-export interface BankBlockInfo {
-  rank: number;
-  locked: boolean;
-  record: ReturnType<Provenance['get']>;
+/** A bank's provenance as its server record holds it (PostgreSQL, ADR 0305). */
+export interface ProvenanceRecord {
+  blocks: readonly BlockRecord[];
+  deleted: readonly string[];
+}
+
+/** What the files hold beyond a generation: the blocks committed since, with their provenance, and the forgotten memories. */
+export interface FileSideChanges {
+  generation: number;
+  blocks: ChangedBlock[];
+  deleted: string[];
 }
 
 @Injectable()
@@ -66,14 +73,24 @@ export class BankStore implements OnModuleDestroy {
     }
   }
 
-  /** Occupancy per level, read from the files as they are now (no RAM tier loaded). */
+  /** Occupancy per level as the files know it (tree nodes, texts, file size; no RAM tier loaded). Block counts come from PostgreSQL. */
   inspect(bank: BankRecord): BankOccupancy {
     return this.withFresh(bank, (b) => b.inspect());
   }
 
-  /** One block's rank, lock flag and provenance record; a level or node outside the bank is a PATH_OUTSIDE_TREE error. */
-  block(bank: BankRecord, level: number, node: number): BankBlockInfo {
-    return this.withFresh(bank, (b) => ({ rank: b.file.level(level).rank, locked: b.isLocked(level, node), record: b.provenance.get(level, node) }));
+  /** The generation the bank file is at (a complete journal is replayed first); reads only the header. */
+  fileGeneration(bank: BankRecord): number {
+    const file = BankFile.open(join(bank.directory, BANK_FILE));
+    try {
+      return file.generation;
+    } finally {
+      file.close();
+    }
+  }
+
+  /** The blocks committed after `generation` and the sidecar's forgotten memories: what recovery copies into PostgreSQL. */
+  changedSince(bank: BankRecord, generation: number): FileSideChanges {
+    return this.withFresh(bank, (b) => ({ generation: b.file.generation, blocks: b.changedSince(generation), deleted: [...b.provenance.deleted] }));
   }
 
   /** Routes a context (one embedding) and fetches the blocks of the path, one per level (the store's own, not copies). */
@@ -84,25 +101,23 @@ export class BankStore implements OnModuleDestroy {
   }
 
   /**
-   * Runs a change of the bank's files on a freshly opened bank (current provenance) and
-   * closes it. Callers serialise changes of one bank (BankRepository.withLock).
+   * Runs a change of the bank's files on a freshly opened bank whose provenance is the
+   * server's record (`record`, at the row's generation) and closes it. Returns `fn`'s
+   * result and what the change committed: the blocks written after the row's generation,
+   * to be recorded in PostgreSQL with the new generation. The library also saves the
+   * sidecar after its commit; recovery reads it when that database update is lost.
+   * Callers serialise changes of one bank (BankRepository.withLock).
    */
-  async mutate<T>(bank: BankRecord, fn: (b: ParametricBank) => Promise<T> | T): Promise<T> {
+  async mutate<T>(bank: BankRecord, record: ProvenanceRecord, fn: (b: ParametricBank) => Promise<T> | T): Promise<{ result: T; changes: FileSideChanges }> {
     this.evict(bank.id);
     const b = ParametricBank.open(bank.directory, { modelFingerprint: bank.modelFingerprint, embedderFingerprint: bank.embedderFingerprint, ramLevels: 0 });
     try {
-      return await fn(b);
+      b.provenance.replaceWith({ blocks: record.blocks, deleted: record.deleted, generation: bank.generation });
+      const result = await fn(b);
+      return { result, changes: { generation: b.file.generation, blocks: b.changedSince(bank.generation), deleted: [...b.provenance.deleted] } };
     } finally {
       b.close();
     }
-  }
-
-  /** Marks the blocks holding an edited memory stale without recording it as deleted (its new text may be written later). */
-  markStale(b: ParametricBank, memoryId: string): number {
-    const held = b.provenance.holding(memoryId);
-    for (const record of held) record.stale = true;
-    if (held.length) b.provenance.save(join(b.dir, PROVENANCE_FILE));
-    return held.length;
   }
 
   /** The frozen anchor of a registered model (float64 weights); the last one is kept. */
