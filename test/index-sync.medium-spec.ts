@@ -90,6 +90,16 @@ describe('search indexes derived from PostgreSQL', () => {
     }
   });
 
+  it('records the accesses of its last searches when it shuts down, before its database closes', async () => {
+    const { body } = await h.app.get(MemoryService).add(owner.ctx, cubeId, { items: [{ text: 'The quarry closes at dusk' }] });
+    const id = body.items[0].id;
+    const before = (await h.app.get(MemoryService).get(owner.ctx, cubeId, id)).accessCount;
+    const leaving = await NestFactory.createApplicationContext(CoreModule.forRoot({ ...h.config }), { logger: false });
+    expect(await search(leaving, 'when does the quarry close', 1)).toEqual(['The quarry closes at dusk']);
+    await leaving.close(); // the recorder's one-second timer has not fired: shutdown must flush
+    expect((await h.app.get(MemoryService).get(owner.ctx, cubeId, id)).accessCount).toBe(before + 1);
+  });
+
   it('keeps cubes apart in a shared process', async () => {
     const otherCube = (await h.factory.cube({ tenantId: owner.tenantId })).id;
     await h.app.get(MemoryService).add(owner.ctx, otherCube, { items: [{ text: 'Orla also keeps bees' }] });

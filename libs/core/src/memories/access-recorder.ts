@@ -1,4 +1,4 @@
-import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import { MemoryRepository } from '@engram/persistence';
 
 const FLUSH_EVERY_MS = 1000;
@@ -9,7 +9,7 @@ const FLUSH_EVERY_MS = 1000;
  * policies read these counts.
  */
 @Injectable()
-export class AccessRecorder implements OnApplicationShutdown {
+export class AccessRecorder implements BeforeApplicationShutdown {
   private readonly logger = new Logger('AccessRecorder');
   private pending = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
@@ -36,7 +36,8 @@ export class AccessRecorder implements OnApplicationShutdown {
     }
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /** Before any onApplicationShutdown hook: the database connection is still open. */
+  async beforeApplicationShutdown(): Promise<void> {
     await this.flush();
   }
 }
