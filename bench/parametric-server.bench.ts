@@ -14,6 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { mulberry32 } from '@engram/inference';
 import {
   DEFAULT_REPLAY,
+  DEFAULT_WRITE_EPOCHS,
   initParams64,
   ParametricBank,
   tinyLlamaConfig,
@@ -42,7 +43,7 @@ const LEVELS = Number(arg('levels', '2'));
 const BRANCHING = Number(arg('branching', '4'));
 const RANKS = arg('ranks', '8,32').split(',').map(Number);
 /** The server's default (WriteBankDto.epochs). */
-const EPOCHS = Number(arg('epochs', '20'));
+const EPOCHS = Number(arg('epochs', String(DEFAULT_WRITE_EPOCHS)));
 const SAMPLES = Number(arg('samples', String(DEFAULT_REPLAY.samples)));
 const PER_STEP = Number(arg('per-step', String(DEFAULT_REPLAY.perStep)));
 const WEIGHT = Number(arg('weight', String(DEFAULT_REPLAY.weight)));

@@ -28,6 +28,7 @@ export {
   type OpenBankOptions,
   type WriteOptions,
   type WriteReport,
+  DEFAULT_WRITE_EPOCHS,
 } from './parametric-bank';
 export {
   forwardBackward,

@@ -53,9 +53,16 @@ export interface OpenBankOptions extends BlockStoreOptions {
   embedderFingerprint?: string;
 }
 
+/**
+ * Passes over a write's texts by default. 40, not 20: with replay on (ADR 0304), 40 epochs
+ * recall more (56% vs 45% routed exact match, three seeds) and keep locality as well or
+ * better (+0.29% vs +0.52% held-out perplexity), for twice the write time.
+ */
+export const DEFAULT_WRITE_EPOCHS = 40;
+
 export interface WriteOptions {
   steps?: number;
-  /** Passes over the training sequences when `steps` is not given (default 20). */
+  /** Passes over the training sequences when `steps` is not given (default DEFAULT_WRITE_EPOCHS). */
   epochs?: number;
   batch?: number;
   lr?: number;
@@ -481,7 +488,7 @@ export class ParametricBank {
       }
       return b;
     };
-    const steps = options.steps ?? Math.max(1, Math.ceil((sequences * (options.epochs ?? 20)) / (options.batch ?? 8)));
+    const steps = options.steps ?? Math.max(1, Math.ceil((sequences * (options.epochs ?? DEFAULT_WRITE_EPOCHS)) / (options.batch ?? 8)));
     const replay = [...(options.replaySequences ?? []), ...(options.replay ?? []).map((t) => anchor.tokenize(t))];
     const replayTargets = options.replayTarget === 'anchor' ? replay.map((ids) => nextTokenDistributions(anchor.config, anchor.params, ids)) : undefined;
     const replayLeaves = options.replayLeaves ? replay.map((_, i) => options.replayLeaves?.[i] ?? null) : undefined;

@@ -2,7 +2,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsIn, IsInt, IsNumber, IsObject, IsOptional, IsString, Max, MaxLength, Min, ValidateNested } from 'class-validator';
-import { DEFAULT_REPLAY, REPLAY_LIMITS, REPLAY_SOURCES, type ReplaySettings, type ReplaySource } from '@engram/parametric';
+import { DEFAULT_REPLAY, DEFAULT_WRITE_EPOCHS, REPLAY_LIMITS, REPLAY_SOURCES, type ReplaySettings, type ReplaySource } from '@engram/parametric';
 import { BankBlockRecord, BankRecord, BankState } from '@engram/persistence';
 import { ValidateUUID } from './validation';
 
@@ -116,7 +116,7 @@ export class WriteBankDto {
   @IsBoolean()
   rewriteStale?: boolean;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: 200, default: 20, description: 'passes over the texts of the trained clusters' })
+  @ApiPropertyOptional({ minimum: 1, maximum: 200, default: DEFAULT_WRITE_EPOCHS, description: 'passes over the texts of the trained clusters' })
   @IsOptional()
   @IsInt()
   @Min(1)

@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { HashEmbedder } from '@engram/plaintext';
 import { openModelDirectory } from '@engram/inference';
-import { ParametricBank, type BankText } from '../parametric-bank';
+import { DEFAULT_WRITE_EPOCHS, ParametricBank, type BankText } from '../parametric-bank';
 import { ParametricError, ParametricErrorCode } from '../parametric.error';
 import { loadAnchorModel } from '../training/anchor-model';
 import type { BankDtype } from '../bank/bank-layout';
@@ -115,7 +115,7 @@ export function registerBankCommands(program: Command): Command {
     .requiredOption('--model <dir>', 'anchor model directory')
     .requiredOption('--texts <jsonl>', 'JSONL of {"id","text"}: the corpus of the bank')
     .option('--ids <list>', 'memory ids to write (default: every text in the file)')
-    .option('--epochs <n>', 'passes over the cluster texts', int('epochs'), 20)
+    .option('--epochs <n>', 'passes over the cluster texts', int('epochs'), DEFAULT_WRITE_EPOCHS)
     .option('--batch <n>', 'sequences per step', int('batch'), 8)
     .option('--lr <x>', 'AdamW learning rate', Number, 1e-2)
     .option('--gradient <engine>', 'typescript | onnx (the ONNX gradient graph on ONNX Runtime)', 'onnx')
@@ -160,7 +160,7 @@ export function registerBankCommands(program: Command): Command {
     .option('--rewrite', 'retrain the stale blocks now (needs --model and --texts)', false)
     .option('--model <dir>', 'anchor model directory (for --rewrite)')
     .option('--texts <jsonl>', 'corpus JSONL (for --rewrite)')
-    .option('--epochs <n>', 'passes over the cluster texts', int('epochs'), 20)
+    .option('--epochs <n>', 'passes over the cluster texts', int('epochs'), DEFAULT_WRITE_EPOCHS)
     .option('--embedding-dim <n>', 'hash embedder dimension (routes texts for --replay memories)', int('embedding-dim'), 256)
     .option('--zero <level:node>', 'zero a block')
     .option('--lock <level:node>', 'lock a block against writes')
