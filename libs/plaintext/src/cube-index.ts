@@ -2,7 +2,7 @@
 // over the same documents, the attributes filters and priors need, and the hybrid ranker.
 // It is derived data: PostgreSQL holds the truth, the caller feeds rows in by their change
 // sequence (upsert/remove) and may persist the HNSW graph with save()/loadDense().
-import { loadSnapshot, LoadResult, saveSnapshot, SnapshotManifest, SnapshotMeta } from './dense/hnsw-snapshot';
+import { loadSnapshot, LoadResult, saveSnapshot, SnapshotManifest, SnapshotMeta, SnapshotVectors } from './dense/hnsw-snapshot';
 import { DenseHit, DEFAULT_HNSW_PARAMS, HnswParams, HnswVectorIndex } from './dense/hnsw-vector.index';
 import { QuantizedVectorStore } from './dense/quantized-vector.store';
 import { compileFilter, DocumentAttributes, filterRestricts, MemoryFilter, TimeInput, toEpochMs } from './filter/memory-filter';
@@ -114,6 +114,8 @@ export class CubeIndex {
   private totalSessionLength = 0;
   private lexicalScratch = new Float64Array(1024);
   private nonActive = 0;
+  /** The snapshot's int8 vectors while the rows are replayed after loadDense (dropped at the first search). */
+  private loadedVectors: { readonly vectors: SnapshotVectors; readonly row: Map<number, number> } | null = null;
   private newestObservedAt = -Infinity;
 
   constructor(options: CubeIndexOptions) {
@@ -152,14 +154,17 @@ export class CubeIndex {
    */
   upsert(doc: IndexDocument): void {
     const previous = this.slotByLabel.get(doc.label);
-    if (previous !== undefined) this.dropSlot(previous, doc.vector === undefined);
     const slot = this.records.length;
+    // Without a vector, keep the one the index has: the previous slot's int8 copy, the
+    // loaded snapshot's, or (slowest) the graph's own float vector.
+    if (doc.vector === undefined && !(previous !== undefined && this.vectors.copy(previous, slot)) && !this.takeSnapshotVector(doc.label, slot)) {
+      const kept = this.dense.vector(doc.label);
+      if (kept) this.vectors.set(slot, kept);
+    }
+    if (previous !== undefined) this.dropSlot(previous, doc.vector === undefined);
     if (doc.vector !== undefined) {
       this.dense.add(doc.label, doc.vector);
       this.vectors.set(slot, doc.vector);
-    } else {
-      const kept = this.dense.vector(doc.label);
-      if (kept) this.vectors.set(slot, kept);
     }
     const session = doc.sessionId === undefined ? -1 : this.sessionNumber(doc.sessionId);
     const attrs = toAttributes(doc);
@@ -204,6 +209,7 @@ export class CubeIndex {
   }
 
   search(query: string, queryVector: ArrayLike<number> | null, options: SearchOptions = {}): SearchHit[] {
+    this.loadedVectors = null; // the rows are in: the snapshot's vectors have served
     const topK = Math.max(0, Math.floor(options.topK ?? 10));
     if (topK === 0 || this.size === 0) return [];
     if (queryVector !== null && queryVector.length !== this.dimension) {
@@ -420,7 +426,37 @@ export class CubeIndex {
    * Only the graph is saved: text and attributes come back from PostgreSQL on load.
    */
   save(dir: string, meta: SnapshotMeta): Promise<SnapshotManifest> {
-    return saveSnapshot(this.dense, dir, meta);
+    return saveSnapshot(this.dense, dir, meta, this.snapshotVectors());
+  }
+
+  /** The int8 copy of every indexed vector, by label, for the snapshot. */
+  private snapshotVectors(): SnapshotVectors {
+    const labels: number[] = [];
+    const slots: number[] = [];
+    for (const [label, slot] of this.slotByLabel) {
+      if (this.vectors.has(slot)) {
+        labels.push(label);
+        slots.push(slot);
+      }
+    }
+    const codes = new Int8Array(labels.length * this.dimension);
+    const scales = new Float32Array(labels.length);
+    slots.forEach((slot, i) => {
+      const v = this.vectors.read(slot)!;
+      codes.set(v.codes, i * this.dimension);
+      scales[i] = v.scale;
+    });
+    return { labels: Float64Array.from(labels), scales, codes };
+  }
+
+  /** Fills a slot from the loaded snapshot's int8 vectors; false when it has none for the label. */
+  private takeSnapshotVector(label: number, slot: number): boolean {
+    const loaded = this.loadedVectors;
+    if (loaded === null) return false;
+    const i = loaded.row.get(label);
+    if (i === undefined) return false;
+    this.vectors.setCodes(slot, loaded.vectors.codes, i * this.dimension, loaded.vectors.scales[i]);
+    return true;
   }
 
   /**
@@ -431,7 +467,13 @@ export class CubeIndex {
    */
   async loadDense(dir: string, expected: { readonly fingerprint: string }): Promise<LoadResult> {
     if (this.size > 0) throw new Error('loadDense() needs an empty index');
-    return loadSnapshot(this.dense, dir, expected);
+    const result = await loadSnapshot(this.dense, dir, expected);
+    if (result.vectors) {
+      const row = new Map<number, number>();
+      result.vectors.labels.forEach((label, i) => row.set(label, i));
+      this.loadedVectors = { vectors: result.vectors, row };
+    }
+    return result;
   }
 
   /**

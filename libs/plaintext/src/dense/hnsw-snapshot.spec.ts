@@ -85,7 +85,34 @@ describe('HNSW snapshots', () => {
     const result = await new CubeIndex({ dimension: 32 }).loadDense(dir, { fingerprint: embedder.fingerprint });
     expect(result).toMatchObject({ status: 'loaded', changeSeq: 8, count: 5 });
     const files = (await fs.readdir(dir)).sort();
-    expect(files).toEqual(['hnsw.bin', 'manifest.json']);
+    expect(files).toEqual(['hnsw.bin', 'manifest.json', 'vectors.bin']);
+  });
+
+  it('restores the int8 vectors from the snapshot, with the same scores as before the save', async () => {
+    const index = await saved();
+    const query = embedder.embedOne('allergic to seafood');
+    const before = index.search('allergic to seafood', query, { topK: 4, ranking: { mode: 'dense' }, explain: true });
+    const restored = new CubeIndex({ dimension: 32 });
+    const result = await restored.loadDense(dir, { fingerprint: embedder.fingerprint });
+    expect(result.vectors?.labels.length).toBe(4);
+    restored.upsertMany(docs().slice(0, 4).map(({ vector: _vector, ...rest }) => rest));
+    const after = restored.search('allergic to seafood', query, { topK: 4, ranking: { mode: 'dense' }, explain: true });
+    expect(after.map((h) => [h.label, h.explain!.dense!.similarity])).toEqual(before.map((h) => [h.label, h.explain!.dense!.similarity]));
+  });
+
+  it('loads the graph without the vectors file when that file is damaged, and still finds by vector', async () => {
+    await saved();
+    const file = path.join(dir, 'vectors.bin');
+    const bytes = await fs.readFile(file);
+    bytes[bytes.length - 1] ^= 0x7f;
+    await fs.writeFile(file, bytes);
+    const restored = new CubeIndex({ dimension: 32 });
+    const result = await restored.loadDense(dir, { fingerprint: embedder.fingerprint });
+    expect(result.status).toBe('loaded');
+    expect(result.vectors).toBeUndefined();
+    restored.upsertMany(docs().slice(0, 4).map(({ vector: _vector, ...rest }) => rest));
+    const hits = restored.search('half marathon', embedder.embedOne('half marathon'), { topK: 1, ranking: { mode: 'dense' } });
+    expect(hits[0].label).toBe(20);
   });
 
   it('refuses to load into an index that already holds documents', async () => {

@@ -3,6 +3,10 @@
 // sequence it reflects, the embedder fingerprint and the parameters. Loading checks all of
 // that *before* handing the file to hnswlib (which trusts its input), so a missing, stale,
 // foreign or corrupt snapshot is reported as such and the caller rebuilds from PostgreSQL.
+// Beside the graph, `vectors.bin` keeps the int8 copy of every live vector (labels, scales,
+// codes; its own sha256 in the manifest) so that a load does not read each vector back
+// out of hnswlib and quantise it again; a snapshot without it, or with a damaged one, still
+// loads and the vectors come from the graph.
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
@@ -10,12 +14,21 @@ import { HnswVectorIndex } from './hnsw-vector.index';
 
 export const SNAPSHOT_FORMAT = 'engram-hnsw/1';
 const GRAPH_FILE = 'hnsw.bin';
+const VECTORS_FILE = 'vectors.bin';
 const MANIFEST_FILE = 'manifest.json';
 
 export interface SnapshotMeta {
   /** The change sequence of the last change the graph includes. */
   readonly changeSeq: number;
   readonly fingerprint: string;
+}
+
+/** The int8 vectors of the live labels, as QuantizedVectorStore keeps them. */
+export interface SnapshotVectors {
+  readonly labels: Float64Array;
+  readonly scales: Float32Array;
+  /** labels.length × dimension codes, in label order. */
+  readonly codes: Int8Array;
 }
 
 export interface SnapshotManifest extends SnapshotMeta {
@@ -28,6 +41,8 @@ export interface SnapshotManifest extends SnapshotMeta {
   readonly bytes: number;
   readonly liveLabels: number[];
   readonly savedAt: string;
+  /** The vectors file, when one was written. */
+  readonly vectors?: { readonly count: number; readonly sha256: string; readonly bytes: number };
 }
 
 export type LoadStatus = 'loaded' | 'missing' | 'corrupt' | 'mismatch';
@@ -39,14 +54,24 @@ export interface LoadResult {
   readonly count?: number;
   /** Why the snapshot was not used. */
   readonly reason?: string;
+  /** The saved int8 vectors, when present and intact. */
+  readonly vectors?: SnapshotVectors;
 }
 
-export async function saveSnapshot(index: HnswVectorIndex, dir: string, meta: SnapshotMeta): Promise<SnapshotManifest> {
+export async function saveSnapshot(index: HnswVectorIndex, dir: string, meta: SnapshotMeta, vectors?: SnapshotVectors): Promise<SnapshotManifest> {
   await fs.mkdir(dir, { recursive: true });
   const tmpGraph = path.join(dir, `${GRAPH_FILE}.${process.pid}.tmp`);
   index.writeTo(tmpGraph);
   await fsyncFile(tmpGraph);
   const { sha256, bytes } = await digest(tmpGraph);
+  let vectorsEntry: SnapshotManifest['vectors'];
+  const tmpVectors = path.join(dir, `${VECTORS_FILE}.${process.pid}.tmp`);
+  if (vectors) {
+    const data = encodeVectors(vectors);
+    await fs.writeFile(tmpVectors, data);
+    await fsyncFile(tmpVectors);
+    vectorsEntry = { count: vectors.labels.length, sha256: createHash('sha256').update(data).digest('hex'), bytes: data.length };
+  }
   const liveLabels = index.liveLabels();
   const manifest: SnapshotManifest = {
     format: SNAPSHOT_FORMAT,
@@ -60,11 +85,14 @@ export async function saveSnapshot(index: HnswVectorIndex, dir: string, meta: Sn
     changeSeq: meta.changeSeq,
     fingerprint: meta.fingerprint,
     savedAt: new Date().toISOString(),
+    ...(vectorsEntry ? { vectors: vectorsEntry } : {}),
   };
   // The old manifest must never point at the new graph: drop it, swap the graph, then
   // publish the new manifest.
   await fs.rm(path.join(dir, MANIFEST_FILE), { force: true });
   await fs.rename(tmpGraph, path.join(dir, GRAPH_FILE));
+  if (vectorsEntry) await fs.rename(tmpVectors, path.join(dir, VECTORS_FILE));
+  else await fs.rm(path.join(dir, VECTORS_FILE), { force: true });
   const tmpManifest = path.join(dir, `${MANIFEST_FILE}.${process.pid}.tmp`);
   await fs.writeFile(tmpManifest, JSON.stringify(manifest));
   await fsyncFile(tmpManifest);
@@ -110,7 +138,39 @@ export async function loadSnapshot(
   } catch (error) {
     return { status: 'corrupt', reason: `hnswlib refused the graph: ${(error as Error).message}` };
   }
-  return { status: 'loaded', changeSeq: manifest.changeSeq, count: manifest.count };
+  return { status: 'loaded', changeSeq: manifest.changeSeq, count: manifest.count, vectors: await readVectors(dir, manifest) };
+}
+
+function encodeVectors(v: SnapshotVectors): Buffer {
+  const n = v.labels.length;
+  const out = Buffer.alloc(4 + 8 * n + 4 * n + v.codes.length);
+  out.writeUInt32LE(n, 0);
+  Buffer.from(v.labels.buffer, v.labels.byteOffset, 8 * n).copy(out, 4);
+  Buffer.from(v.scales.buffer, v.scales.byteOffset, 4 * n).copy(out, 4 + 8 * n);
+  Buffer.from(v.codes.buffer, v.codes.byteOffset, v.codes.length).copy(out, 4 + 12 * n);
+  return out;
+}
+
+/** The vectors file when the manifest names it and it is intact; undefined otherwise. */
+async function readVectors(dir: string, manifest: SnapshotManifest): Promise<SnapshotVectors | undefined> {
+  const entry = manifest.vectors;
+  if (!entry) return undefined;
+  let data: Buffer;
+  try {
+    data = await fs.readFile(path.join(dir, VECTORS_FILE));
+  } catch {
+    return undefined;
+  }
+  if (data.length !== entry.bytes || createHash('sha256').update(data).digest('hex') !== entry.sha256) return undefined;
+  const n = data.readUInt32LE(0);
+  if (n !== entry.count || data.length !== 4 + 12 * n + n * manifest.dimension) return undefined;
+  // Copies into fresh, aligned typed arrays (the Buffer's offset need not be aligned).
+  const labels = new Float64Array(n);
+  Buffer.from(labels.buffer).set(data.subarray(4, 4 + 8 * n));
+  const scales = new Float32Array(n);
+  Buffer.from(scales.buffer).set(data.subarray(4 + 8 * n, 4 + 12 * n));
+  const codes = new Int8Array(data.buffer, data.byteOffset + 4 + 12 * n, n * manifest.dimension).slice();
+  return { labels, scales, codes };
 }
 
 async function digest(file: string): Promise<{ sha256: string; bytes: number }> {

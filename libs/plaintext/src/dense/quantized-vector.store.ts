@@ -34,6 +34,26 @@ export class QuantizedVectorStore {
     this.scales[slot] = max / 127;
   }
 
+  /** Stores already-quantised codes (from a snapshot or another slot) without re-quantising. */
+  setCodes(slot: number, codes: Int8Array, codesOffset: number, scale: number): void {
+    this.ensure(slot + 1);
+    this.codes.set(codes.subarray(codesOffset, codesOffset + this.dimension), slot * this.dimension);
+    this.scales[slot] = scale;
+  }
+
+  /** Copies one slot's codes to another slot (a document re-indexed with its vector kept). */
+  copy(from: number, to: number): boolean {
+    if (!this.has(from)) return false;
+    this.setCodes(to, this.codes, from * this.dimension, this.scales[from]);
+    return true;
+  }
+
+  /** The codes and scale of a slot, for writing a snapshot (undefined when absent). */
+  read(slot: number): { codes: Int8Array; scale: number } | undefined {
+    if (!this.has(slot)) return undefined;
+    return { codes: this.codes.subarray(slot * this.dimension, (slot + 1) * this.dimension), scale: this.scales[slot] };
+  }
+
   has(slot: number): boolean {
     return slot < this.scales.length && this.scales[slot] !== 0;
   }
