@@ -8,7 +8,7 @@
 // out of hnswlib and quantise it again; a snapshot without it, or with a damaged one, still
 // loads and the vectors come from the graph.
 import { createHash } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { createReadStream, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { HnswVectorIndex } from './hnsw-vector.index';
 
@@ -173,9 +173,15 @@ async function readVectors(dir: string, manifest: SnapshotManifest): Promise<Sna
   return { labels, scales, codes };
 }
 
+/** sha256 and size of a file, read in chunks so a large graph never blocks the event loop for long. */
 async function digest(file: string): Promise<{ sha256: string; bytes: number }> {
-  const data = await fs.readFile(file);
-  return { sha256: createHash('sha256').update(data).digest('hex'), bytes: data.length };
+  const hash = createHash('sha256');
+  let bytes = 0;
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
+    hash.update(chunk as Buffer);
+    bytes += (chunk as Buffer).length;
+  }
+  return { sha256: hash.digest('hex'), bytes };
 }
 
 async function fsyncFile(file: string): Promise<void> {
