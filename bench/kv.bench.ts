@@ -19,11 +19,7 @@ import {
   OnnxSessionRegistry,
   referenceForward,
 } from '@engram/inference';
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-}
+import { textArg as arg } from './support/args';
 
 const LAYERS = Number(arg('layers', '4'));
 const HIDDEN = Number(arg('hidden', '256'));

@@ -8,11 +8,7 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { CubeIndex, HashEmbedder, IndexDocument } from '@engram/plaintext';
 import { rng } from './support/synthetic-corpus';
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
+import { arg } from './support/args';
 
 const N = arg('n', 100_000);
 const QUERIES = arg('queries', 1000);

@@ -16,7 +16,8 @@ import { MemoryRepository } from '@engram/persistence';
 import { HashEmbedder } from '@engram/plaintext';
 import { createApp } from '@engram/server';
 import { scratchDatabase } from './support/scratch-service';
-import { arg, summarize, SyntheticCorpus } from './support/synthetic-corpus';
+import { arg } from './support/args';
+import { summarize, SyntheticCorpus } from './support/synthetic-corpus';
 
 const N = arg('n', 100_000);
 const QUERIES = arg('queries', 500);

@@ -26,11 +26,7 @@ import {
 } from '@engram/parametric';
 import { HashEmbedder } from '@engram/plaintext';
 import { ATTRIBUTES, fingerprintOf, genericSentence, makePeople, nextToken, perplexity, question, sentences, toMem64, WordTokenizer, type Person } from './support/parametric-world';
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-}
+import { textArg as arg } from './support/args';
 
 const SEED = Number(arg('seed', '7'));
 const PEOPLE = Number(arg('people', '32'));

@@ -64,11 +64,7 @@ import {
   WordTokenizer,
   type Person,
 } from './support/parametric-world';
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-}
+import { textArg as arg } from './support/args';
 
 const PEOPLE = Number(arg('people', '32'));
 const FAMOUS = Number(arg('famous', '16'));

@@ -6,7 +6,7 @@
 // agree — a check that the service adds no loss.
 //   npm run bench:retrieval:service [-- --questions 60]
 import { performance } from 'node:perf_hooks';
-import { arg } from './support/synthetic-corpus';
+import { arg } from './support/args';
 import { LME_KS, lmeDate, LmeScore, loadLongMemEval, meanScores, scoreLongMemEval } from './support/longmemeval';
 import { startScratchService } from './support/scratch-service';
 

@@ -8,7 +8,8 @@ import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { arg, summarize } from './support/synthetic-corpus';
+import { arg } from './support/args';
+import { summarize } from './support/synthetic-corpus';
 
 const CLI = path.resolve(__dirname, '../apps/cli/src/main.js');
 

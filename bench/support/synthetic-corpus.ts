@@ -66,8 +66,3 @@ export function summarize(samples: number[]): { p50: number; p99: number; mean: 
   const mean = samples.reduce((s, v) => s + v, 0) / Math.max(1, samples.length);
   return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), mean };
 }
-
-export function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
