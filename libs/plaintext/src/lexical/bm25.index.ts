@@ -198,14 +198,9 @@ export class Bm25Index {
     const lengthFactor = (k1 * this.b) / avgdl;
     const baseNorm = k1 * (1 - this.b);
     let count = 0;
-    const queryCounts = new Map<number, number>();
-    for (const term of queryTerms) {
-      const id = this.termIds.get(term);
-      if (id !== undefined && this.postings[id].live > 0) queryCounts.set(id, (queryCounts.get(id) ?? 0) + 1);
-    }
+    const commonDf = this.commonDf();
     // Rarest first, so that the common terms find the documents they may add to.
-    const terms = [...queryCounts].sort((x, y) => this.postings[x[0]].live - this.postings[y[0]].live || x[0] - y[0]);
-    const commonDf = n >= COMMON_MIN_DOCS ? this.commonShare * n : Infinity;
+    const terms = [...this.queryTermCounts(queryTerms, Infinity)].sort((x, y) => this.postings[x[0]].live - this.postings[y[0]].live || x[0] - y[0]);
     const minMatches = options.minMatches ?? 0;
     const admits = options.admits;
     let matched = 0; // admitted documents among touched[0, counted)
@@ -282,15 +277,8 @@ export class Bm25Index {
     const groupOf = groups.groupOf;
     const groupLength = groups.length;
     const alive = this.alive;
-    const commonDf = this.liveDocs >= COMMON_MIN_DOCS ? this.commonShare * this.liveDocs : Infinity;
-    const queryCounts = new Map<number, number>();
-    for (const term of queryTerms) {
-      const id = this.termIds.get(term);
-      if (id === undefined) continue;
-      const p = this.postings[id];
-      if (p.live === 0 || p.live > commonDf) continue;
-      queryCounts.set(id, (queryCounts.get(id) ?? 0) + 1);
-    }
+    const commonDf = this.commonDf();
+    const queryCounts = this.queryTermCounts(queryTerms, commonDf);
     let count = 0;
     for (const [id, qtf] of queryCounts) {
       const p = this.postings[id];
@@ -325,6 +313,23 @@ export class Bm25Index {
       acc[group] = 0;
     }
     return { groups: touched, scores, count };
+  }
+
+  /** Live documents above which a term is common (Infinity for small indexes). */
+  private commonDf(): number {
+    return this.liveDocs >= COMMON_MIN_DOCS ? this.commonShare * this.liveDocs : Infinity;
+  }
+
+  /** Term id → query term frequency, for query terms in 1..maxDf live documents. */
+  private queryTermCounts(queryTerms: readonly string[], maxDf: number): Map<number, number> {
+    const counts = new Map<number, number>();
+    for (const term of queryTerms) {
+      const id = this.termIds.get(term);
+      if (id === undefined) continue;
+      const live = this.postings[id].live;
+      if (live > 0 && live <= maxDf) counts.set(id, (counts.get(id) ?? 0) + 1);
+    }
+    return counts;
   }
 
   private idfOf(df: number): number {
