@@ -1,8 +1,14 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Res } from '@nestjs/common';
+import type { Response } from 'express';
 import { ApiAcceptedResponse, ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import { CreateCubeDto, CubePageDto, CubeResponseDto, CubeService, PageQueryDto, RequestContext, UpdateCubeDto } from '@engram/core';
+import { CreateCubeDto, CubeCreateResult, CubeListQueryDto, CubePageDto, CubeResponseDto, CubeService, RequestContext, UpdateCubeDto } from '@engram/core';
 import { CubeId } from '../http/id.pipe';
 import { Ctx } from '../http/request-context.decorator';
+
+function created(res: Response, result: CubeCreateResult): CubeResponseDto {
+  res.status(result.created ? 201 : 200);
+  return result.cube;
+}
 
 @ApiTags('cubes')
 @ApiBearerAuth()
@@ -11,14 +17,15 @@ export class CubeController {
   constructor(private readonly cubes: CubeService) {}
 
   @Post()
-  @ApiCreatedResponse({ type: CubeResponseDto })
-  create(@Ctx() ctx: RequestContext, @Body() dto: CreateCubeDto) {
-    return this.cubes.create(ctx, dto);
+  @ApiCreatedResponse({ type: CubeResponseDto, description: 'created' })
+  @ApiOkResponse({ type: CubeResponseDto, description: 'with ifExists: "return", the live cube that already had this name' })
+  async create(@Ctx() ctx: RequestContext, @Body() dto: CreateCubeDto, @Res({ passthrough: true }) res: Response) {
+    return created(res, await this.cubes.createOrReturn(ctx, dto));
   }
 
   @Get()
   @ApiOkResponse({ type: CubePageDto })
-  list(@Ctx() ctx: RequestContext, @Query() query: PageQueryDto) {
+  list(@Ctx() ctx: RequestContext, @Query() query: CubeListQueryDto) {
     return this.cubes.list(ctx, query);
   }
 

@@ -1,6 +1,9 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsIn, IsOptional } from 'class-validator';
 import { CubeRecord } from '@engram/persistence';
-import { ValidateName, ValidateObject, ValidateText } from './validation';
+import { PageQueryDto, ValidateName, ValidateObject, ValidateText } from './validation';
+
+export const CUBE_IF_EXISTS = ['error', 'return'] as const;
 
 export class CreateCubeDto {
   @ValidateName()
@@ -11,6 +14,21 @@ export class CreateCubeDto {
 
   @ValidateObject({ optional: true, maxKeys: 100 })
   settings?: Record<string, unknown>;
+
+  @ApiPropertyOptional({
+    enum: CUBE_IF_EXISTS,
+    default: 'error',
+    description: 'when a live cube of this name exists: "error" answers 409, "return" answers it (200, unchanged): an idempotent get-or-create',
+  })
+  @IsOptional()
+  @IsIn(CUBE_IF_EXISTS as unknown as string[], { message: `ifExists must be one of: ${CUBE_IF_EXISTS.join(', ')}` })
+  ifExists?: (typeof CUBE_IF_EXISTS)[number];
+}
+
+export class CubeListQueryDto extends PageQueryDto {
+  @ValidateName({ optional: true })
+  @ApiPropertyOptional({ description: 'only the live cube with exactly this name (0 or 1 items)' })
+  name?: string;
 }
 
 export class UpdateCubeDto {

@@ -1,9 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { CubeRepository } from '@engram/persistence';
+import { CubeRecord, CubeRepository } from '@engram/persistence';
 import { AccessService } from '../auth/access.service';
 import { Permission } from '../auth/permission';
-import { CreateCubeDto, CubePageDto, CubeResponseDto, mapCube, UpdateCubeDto } from '../dtos/cube.dto';
-import { PageQueryDto } from '../dtos/validation';
+import { CreateCubeDto, CubeListQueryDto, CubePageDto, CubeResponseDto, mapCube, UpdateCubeDto } from '../dtos/cube.dto';
 import { EngramError } from '../errors/engram.error';
 import { JobQueueService } from '../jobs/job-queue.service';
 import { AuditService } from './audit.service';
@@ -11,6 +10,14 @@ import { CubeIndexManager } from '../memories/cube-index.manager';
 import { EmbedderRegistry } from '../memories/embedder.registry';
 import { MemoryRepository } from '@engram/persistence';
 import { RequestContext } from './request-context';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A create that may have found the cube instead (`ifExists: "return"`). */
+export interface CubeCreateResult {
+  created: boolean;
+  cube: CubeResponseDto;
+}
 
 @Injectable()
 export class CubeService {
@@ -25,25 +32,69 @@ export class CubeService {
   ) {}
 
   async create(ctx: RequestContext, dto: CreateCubeDto): Promise<CubeResponseDto> {
+    return (await this.createOrReturn(ctx, dto)).cube;
+  }
+
+  /**
+   * Creates the cube; with `ifExists: "return"` a live cube of the same name is answered
+   * instead (unchanged), so agents can keep one cube per end user without storing ids.
+   * Two concurrent calls both end with the same cube: the loser of the unique index reads it.
+   */
+  async createOrReturn(ctx: RequestContext, dto: CreateCubeDto): Promise<CubeCreateResult> {
     this.access.requirePermission(ctx.auth, Permission.CubeCreate);
     const tenantId = this.access.tenantOf(ctx.auth);
+    const name = dto.name.trim();
+    const returnExisting = dto.ifExists === 'return';
+    if (returnExisting) {
+      const existing = await this.findByName(ctx, name);
+      if (existing) return { created: false, cube: mapCube(existing) };
+    }
     if (ctx.auth.kind === 'key' && ctx.auth.cubeIds !== null) {
       throw EngramError.forbidden('this API key is limited to a list of cubes and cannot create new ones');
     }
     this.embedders.parse(dto.settings?.embedder);
-    const result = await this.cubes.create({ tenantId, name: dto.name.trim(), description: dto.description ?? null, settings: dto.settings ?? {} });
-    if (!result.ok) throw EngramError.conflict(`a cube named "${dto.name.trim()}" already exists`);
+    const result = await this.cubes.create({ tenantId, name, description: dto.description ?? null, settings: dto.settings ?? {} });
+    if (!result.ok) {
+      const winner = returnExisting ? await this.findByName(ctx, name) : null;
+      if (winner) return { created: false, cube: mapCube(winner) };
+      throw EngramError.conflict(`a cube named "${name}" already exists`);
+    }
     await this.audit.record(ctx.auth, ctx.requestId, { action: 'cube.create', targetType: 'cube', targetId: result.cube.id, tenantId, details: { name: result.cube.name } });
-    return mapCube(result.cube);
+    return { created: true, cube: mapCube(result.cube) };
   }
 
-  async list(ctx: RequestContext, query: PageQueryDto): Promise<CubePageDto> {
+  async list(ctx: RequestContext, query: CubeListQueryDto): Promise<CubePageDto> {
     this.access.requirePermission(ctx.auth, Permission.CubeList);
     const tenantId = this.access.tenantOf(ctx.auth);
+    if (query.name !== undefined) {
+      const cube = await this.findByName(ctx, query.name.trim());
+      return { items: cube ? [mapCube(cube)] : [], nextCursor: null };
+    }
     const onlyIds = ctx.auth.kind === 'key' ? ctx.auth.cubeIds : null;
     const page = await this.cubes.listLive(tenantId, query.limit ?? 50, query.cursor ?? null, onlyIds);
     if (!page) throw EngramError.validation([{ field: 'cursor', problems: ['cursor is not one this API returned'] }]);
     return { items: page.items.map(mapCube), nextCursor: page.nextCursor };
+  }
+
+  /**
+   * The id of a cube named by id or by name, checked for `permission` (MCP tools and the
+   * SDK take either). A UUID is an id; anything else is a name. Unknown → 404.
+   */
+  async resolveId(ctx: RequestContext, permission: Permission, idOrName: string): Promise<string> {
+    const ref = idOrName.trim();
+    if (UUID.test(ref)) return (await this.access.requireCube(ctx.auth, permission, ref.toLowerCase())).id;
+    this.access.requirePermission(ctx.auth, permission);
+    const cube = ref ? await this.findByName(ctx, ref) : null;
+    if (!cube) throw EngramError.notFound('cube');
+    return cube.id;
+  }
+
+  /** The caller's live cube of this name, within the key's cube list; null otherwise. */
+  private async findByName(ctx: RequestContext, name: string): Promise<CubeRecord | null> {
+    const cube = await this.cubes.getLiveByName(this.access.tenantOf(ctx.auth), name);
+    if (!cube) return null;
+    if (ctx.auth.kind === 'key' && ctx.auth.cubeIds !== null && !ctx.auth.cubeIds.includes(cube.id)) return null;
+    return cube;
   }
 
   async get(ctx: RequestContext, cubeId: string): Promise<CubeResponseDto> {

@@ -58,6 +58,12 @@ export class CubeRepository {
     return rows.length ? toCube(rows[0]) : null;
   }
 
+  /** The live cube of the tenant with this exact name (names are unique among live cubes), or null. */
+  async getLiveByName(tenantId: string, name: string): Promise<CubeRecord | null> {
+    const rows = await queryRows<CubeRow>(this.db, `SELECT ${CUBE_COLUMNS} FROM cubes c WHERE c.tenant_id = $1 AND c.name = $2 AND c.deleted_at IS NULL`, [tenantId, name]);
+    return rows.length ? toCube(rows[0]) : null;
+  }
+
   /**
    * A live cube of the tenant with the highest change sequence of its memories (0 for
    * none), in one round trip: search checks access and index freshness together.
