@@ -1,7 +1,7 @@
 import { Column, CreateDateColumn, Entity, Generated, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
 import { CubeEntity } from './cube.entity';
 
-export type MemoryState = 'active' | 'deleted' | 'archived' | 'expired' | 'merged';
+export type MemoryState = 'active' | 'deleted' | 'archived' | 'expired' | 'merged' | 'superseded';
 
 /**
  * A plaintext memory. `changeSeq` comes from one PostgreSQL sequence and is bumped by
@@ -12,6 +12,8 @@ export type MemoryState = 'active' | 'deleted' | 'archived' | 'expired' | 'merge
 @Index('IDX_memories_cube_change', ['cubeId', 'changeSeq'])
 @Index('IDX_memories_cube_created', ['cubeId', 'createdAt', 'id'])
 @Index('UQ_memories_label', ['label'], { unique: true })
+@Index('IDX_memories_cube_fact', ['cubeId', 'factKey'], { where: '"fact_key" IS NOT NULL' })
+@Index('IDX_memories_cube_expires', ['cubeId', 'expiresAt'], { where: '"expires_at" IS NOT NULL' })
 export class MemoryEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;
@@ -92,6 +94,40 @@ export class MemoryEntity {
 
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
   updatedAt: Date;
+
+  /** The scheduler never touches a pinned memory (no fusion, supersession, expiry or archiving). */
+  @Column({ type: 'boolean', default: false })
+  pinned: boolean;
+
+  /** An explicit time to live: the sweep expires the memory after it. */
+  @Column({ name: 'expires_at', type: 'timestamptz', nullable: true })
+  expiresAt: Date | null;
+
+  /** Set while `merged`: the survivor that absorbed it (the id keeps resolving). */
+  @Column({ name: 'merged_into', type: 'uuid', nullable: true })
+  mergedInto: string | null;
+
+  /** Set while `superseded`: the newer fact that replaced it. */
+  @Column({ name: 'superseded_by', type: 'uuid', nullable: true })
+  supersededBy: string | null;
+
+  /** A structured fact { subject, predicate, object } as given. */
+  @Column({ name: 'fact_subject', type: 'text', nullable: true })
+  factSubject: string | null;
+
+  @Column({ name: 'fact_predicate', type: 'text', nullable: true })
+  factPredicate: string | null;
+
+  @Column({ name: 'fact_object', type: 'text', nullable: true })
+  factObject: string | null;
+
+  /** Normalised "subject\u0001predicate": facts with the same key supersede each other. */
+  @Column({ name: 'fact_key', type: 'text', nullable: true })
+  factKey: string | null;
+
+  /** Last restore out of a lifecycle state: the scheduler does not undo a person's restore. */
+  @Column({ name: 'restored_at', type: 'timestamptz', nullable: true })
+  restoredAt: Date | null;
 
   /** When the system retired it (deleted, expired, merged); null while active. */
   @Column({ name: 'expired_at', type: 'timestamptz', nullable: true })
