@@ -18,6 +18,7 @@ interface Route {
 
 const CUBE_ROUTES: Route[] = [
   { method: 'get', path: (id) => `/v1/cubes/${id}`, write: false },
+  { method: 'get', path: (id) => `/v1/cubes/${id}/stats`, write: false },
   { method: 'patch', path: (id) => `/v1/cubes/${id}`, body: { description: 'hijacked' }, write: true },
   { method: 'post', path: (id) => `/v1/cubes/${id}/memories`, body: { items: [{ text: 'planted' }] }, write: true },
   { method: 'post', path: (id) => `/v1/cubes/${id}/messages`, body: { messages: [{ role: 'user', content: 'planted' }] }, write: true },

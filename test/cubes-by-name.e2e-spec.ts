@@ -86,3 +86,24 @@ describe('cubes by name', () => {
     expect(res.body.error.code).toBe('forbidden');
   });
 });
+
+describe('cube stats', () => {
+  let h: E2eHarness;
+  beforeAll(async () => {
+    h = await createE2eHarness();
+  });
+  afterAll(() => h.close());
+
+  it('counts memories by kind and state, deleted ones only by state', async () => {
+    const cube = await h.factory.cube();
+    const { key } = await h.factory.apiKey({ tenantId: cube.tenantId });
+    const auth = { Authorization: `Bearer ${key}` };
+    const added = await h.http.post(`/v1/cubes/${cube.id}/memories`).set(auth).send({ items: [{ text: 'a' }, { text: 'b', kind: 'preference' }, { text: 'c' }] }).expect(201);
+    await h.http.delete(`/v1/cubes/${cube.id}/memories/${added.body.items[2].id}`).set(auth).expect(204);
+    const res = await h.http.get(`/v1/cubes/${cube.id}/stats`).set(auth).expect(200);
+    expect(res.body).toEqual({
+      cube: expect.objectContaining({ id: cube.id, name: cube.name }),
+      memories: { total: 2, byKind: { fact: 1, preference: 1 }, byState: { active: 2, deleted: 1 } },
+    });
+  });
+});

@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { ApiAcceptedResponse, ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import { CreateCubeDto, CubeCreateResult, CubeListQueryDto, CubePageDto, CubeResponseDto, CubeService, RequestContext, UpdateCubeDto } from '@engram/core';
+import { CreateCubeDto, CubeCreateResult, CubeListQueryDto, CubePageDto, CubeResponseDto, CubeService, CubeStatsDto, RequestContext, UpdateCubeDto } from '@engram/core';
 import { CubeId } from '../http/id.pipe';
 import { Ctx } from '../http/request-context.decorator';
 
@@ -33,6 +33,12 @@ export class CubeController {
   @ApiOkResponse({ type: CubeResponseDto })
   get(@Ctx() ctx: RequestContext, @Param('cubeId', CubeId) cubeId: string) {
     return this.cubes.get(ctx, cubeId);
+  }
+
+  @Get(':cubeId/stats')
+  @ApiOkResponse({ type: CubeStatsDto, description: 'the cube and its memory counts by kind and state' })
+  stats(@Ctx() ctx: RequestContext, @Param('cubeId', CubeId) cubeId: string) {
+    return this.cubes.stats(ctx, cubeId);
   }
 
   @Patch(':cubeId')

@@ -56,6 +56,28 @@ export class CubePageDto {
   @ApiProperty({ nullable: true }) nextCursor: string | null;
 }
 
+export class CubeMemoryCountsDto {
+  @ApiProperty({ description: 'memories that are not deleted' }) total: number;
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'integer' }, description: 'not-deleted memories per kind', example: { fact: 12, message: 40 } }) byKind: Record<string, number>;
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'integer' }, description: 'memories per lifecycle state, deleted included', example: { active: 50, archived: 2 } }) byState: Record<string, number>;
+}
+
+export class CubeStatsDto {
+  @ApiProperty({ type: CubeResponseDto }) cube: CubeResponseDto;
+  @ApiProperty({ type: CubeMemoryCountsDto }) memories: CubeMemoryCountsDto;
+}
+
+export function mapCubeStats(cube: CubeRecord, counts: { kind: string; state: string; count: number }[]): CubeStatsDto {
+  const memories: CubeMemoryCountsDto = { total: 0, byKind: {}, byState: {} };
+  for (const { kind, state, count } of counts) {
+    memories.byState[state] = (memories.byState[state] ?? 0) + count;
+    if (state === 'deleted') continue;
+    memories.total += count;
+    memories.byKind[kind] = (memories.byKind[kind] ?? 0) + count;
+  }
+  return { cube: mapCube(cube), memories };
+}
+
 export function mapCube(cube: CubeRecord): CubeResponseDto {
   return {
     id: cube.id,

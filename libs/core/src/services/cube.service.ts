@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { CubeRecord, CubeRepository } from '@engram/persistence';
 import { AccessService } from '../auth/access.service';
 import { Permission } from '../auth/permission';
-import { CreateCubeDto, CubeListQueryDto, CubePageDto, CubeResponseDto, mapCube, UpdateCubeDto } from '../dtos/cube.dto';
+import { CreateCubeDto, CubeListQueryDto, CubePageDto, CubeResponseDto, CubeStatsDto, mapCube, mapCubeStats, UpdateCubeDto } from '../dtos/cube.dto';
 import { EngramError } from '../errors/engram.error';
 import { JobQueueService } from '../jobs/job-queue.service';
 import { AuditService } from './audit.service';
@@ -100,6 +100,12 @@ export class CubeService {
   async get(ctx: RequestContext, cubeId: string): Promise<CubeResponseDto> {
     const cube = await this.access.requireCube(ctx.auth, Permission.CubeRead, cubeId);
     return mapCube(cube);
+  }
+
+  /** The cube with its memory counts by kind and state (dashboards, the MCP cube resource). */
+  async stats(ctx: RequestContext, cubeId: string): Promise<CubeStatsDto> {
+    const cube = await this.access.requireCube(ctx.auth, Permission.CubeRead, cubeId);
+    return mapCubeStats(cube, await this.cubes.memoryCounts(cube.id));
   }
 
   async update(ctx: RequestContext, cubeId: string, dto: UpdateCubeDto): Promise<CubeResponseDto> {

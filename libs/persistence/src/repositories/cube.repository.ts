@@ -77,6 +77,12 @@ export class CubeRepository {
     return rows.length ? { cube: toCube(rows[0]), changeSeq: Number(rows[0].change_seq ?? 0) } : null;
   }
 
+  /** How many memories of the cube are in each (kind, state), soft-deleted ones included. */
+  async memoryCounts(cubeId: string): Promise<{ kind: string; state: string; count: number }[]> {
+    const rows = await queryRows<CubeRow>(this.db, 'SELECT kind, state, count(*)::int AS n FROM memories WHERE cube_id = $1 GROUP BY kind, state ORDER BY kind, state', [cubeId]);
+    return rows.map((r) => ({ kind: r.kind as string, state: r.state as string, count: Number(r.n) }));
+  }
+
   /** Any cube by id, deleted or not: for the purge job. */
   getAny(id: string): Promise<CubeRecord | null> {
     return this.db.getRepository(CubeEntity).findOneBy({ id });
