@@ -2,3 +2,4 @@ export * from './test-postgres';
 export * from './test-config';
 export * from './factories';
 export * from './harness';
+export * from './archive-crafter';
