@@ -108,6 +108,7 @@ export function loadConfig(env: Env): EngramConfig {
     embeddedPostgresPort: read.int('ENGRAM_EMBEDDED_PG_PORT', 54329, 1, 65535),
     adminToken,
     bodyLimitBytes: read.size('ENGRAM_BODY_LIMIT', 5 * 1024 * 1024),
+    importLimitBytes: read.size('ENGRAM_IMPORT_LIMIT', 2 * 1024 * 1024 * 1024),
     logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
     dbPoolSize: read.int('ENGRAM_DB_POOL_SIZE', 10, 1, 500),
     migrateOnStart: read.bool('ENGRAM_MIGRATE_ON_START', true),

@@ -11,6 +11,8 @@ export interface EngramConfig {
   adminToken: string | null;
   /** Maximum accepted JSON body, in bytes. */
   bodyLimitBytes: number;
+  /** Largest cube archive accepted by POST /v1/cubes/import (streamed, not parsed as JSON), in bytes. */
+  importLimitBytes: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   dbPoolSize: number;
   /** Run migrations (under an advisory lock) at startup. */

@@ -19,3 +19,4 @@ export * from './repositories/model.repository';
 export * from './repositories/kv-cache.repository';
 export * from './repositories/bank.repository';
 export * from './repositories/bank-block.repository';
+export * from './repositories/cube-archive.repository';

@@ -14,6 +14,7 @@ import { ModelRepository } from './repositories/model.repository';
 import { KvCacheRepository } from './repositories/kv-cache.repository';
 import { BankRepository } from './repositories/bank.repository';
 import { BankBlockRepository } from './repositories/bank-block.repository';
+import { CubeArchiveRepository } from './repositories/cube-archive.repository';
 
 const REPOSITORIES = [
   TenantRepository,
@@ -28,6 +29,7 @@ const REPOSITORIES = [
   KvCacheRepository,
   BankRepository,
   BankBlockRepository,
+  CubeArchiveRepository,
 ];
 
 /** Provides the config, the database (embedded or external, migrated) and every repository. */
