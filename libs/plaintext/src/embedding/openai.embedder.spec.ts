@@ -1,7 +1,7 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { dot } from './embedder';
-import { EmbeddingRequestError, OpenAiEmbedder } from './openai.embedder';
+import { EmbeddingRequestError, OpenAiEmbedder, openAiEmbeddingsUrl } from './openai.embedder';
 
 interface Seen {
   url: string;
@@ -68,18 +68,26 @@ describe('OpenAiEmbedder', () => {
     expect(seen[1].auth).toBeUndefined();
   });
 
-  it('reports the status and the server message of a failed request', async () => {
+  it('reports the status of a failed request, and keeps its body out of the message', async () => {
     reply = (_body, res) => {
       res.writeHead(401, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: { message: 'Incorrect API key provided' } }));
+      res.end(JSON.stringify({ error: { message: 'Incorrect API key provided: sk-secret-echo' } }));
     };
-    const embedder = new OpenAiEmbedder({ baseUrl, model: 'm', dimension: 4 });
-    await expect(embedder.embed(['x'])).rejects.toThrow(/answered 401: Incorrect API key provided/);
-    await expect(embedder.embed(['x'])).rejects.toBeInstanceOf(EmbeddingRequestError);
+    const embedder = new OpenAiEmbedder({ baseUrl, model: 'm', dimension: 4, label: 'embedding endpoint "local"' });
+    const error = (await embedder.embed(['x']).catch((e: unknown) => e)) as EmbeddingRequestError;
+    expect(error).toBeInstanceOf(EmbeddingRequestError);
+    expect(error.message).toBe('embedding endpoint "local" answered HTTP 401');
+    expect(error.status).toBe(401);
+    expect(error.detail).toContain('sk-secret-echo'); // for the server log only
   });
 
-  it('rejects vectors of the wrong dimension', async () => {
-    await expect(new OpenAiEmbedder({ baseUrl, model: 'm', dimension: 8 }).embed(['x'])).rejects.toThrow(/dimension 4, expected 8/);
+  it('rejects vectors of the wrong dimension or with non-numbers', async () => {
+    await expect(new OpenAiEmbedder({ baseUrl, model: 'm', dimension: 8 }).embed(['x'])).rejects.toThrow(/embedding 0 is not 8 finite numbers \(got dimension 4\)/);
+    reply = (_body, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ data: [{ index: 0, embedding: [1, 'x', 0, 0] }] }));
+    };
+    await expect(new OpenAiEmbedder({ baseUrl, model: 'm', dimension: 4 }).embed(['x'])).rejects.toThrow(/is not 4 finite numbers/);
   });
 
   it('rejects a response with the wrong number of vectors', async () => {
@@ -92,11 +100,30 @@ describe('OpenAiEmbedder', () => {
 
   it('reports an unreachable endpoint clearly', async () => {
     const embedder = new OpenAiEmbedder({ baseUrl: 'http://127.0.0.1:1', model: 'm', dimension: 4 });
-    await expect(embedder.embed(['x'])).rejects.toThrow(/embedding request to http:\/\/127\.0\.0\.1:1\/v1\/embeddings failed/);
+    await expect(embedder.embed(['x'])).rejects.toThrow('could not reach embedding endpoint http://127.0.0.1:1');
   });
 
   it('makes no request for no texts', async () => {
     expect(await new OpenAiEmbedder({ baseUrl, model: 'm', dimension: 4 }).embed([])).toEqual([]);
     expect(seen).toHaveLength(0);
+  });
+});
+
+describe('openAiEmbeddingsUrl', () => {
+  it('appends /v1/embeddings to the base path, with or without /v1', () => {
+    expect(openAiEmbeddingsUrl('https://api.openai.com').href).toBe('https://api.openai.com/v1/embeddings');
+    expect(openAiEmbeddingsUrl('https://api.openai.com/v1/').href).toBe('https://api.openai.com/v1/embeddings');
+    expect(openAiEmbeddingsUrl('http://10.0.0.5:8000/tei').href).toBe('http://10.0.0.5:8000/tei/v1/embeddings');
+  });
+
+  it('refuses what would swallow the path or carry credentials', () => {
+    expect(() => openAiEmbeddingsUrl('http://evil.example/?')).toThrow(/query or fragment/);
+    expect(() => openAiEmbeddingsUrl('http://evil.example/x?a=1')).toThrow(/query or fragment/);
+    expect(() => openAiEmbeddingsUrl('http://evil.example#')).toThrow(/query or fragment/);
+    expect(() => openAiEmbeddingsUrl('http://user:pw@evil.example')).toThrow(/credentials/);
+    expect(() => openAiEmbeddingsUrl('ftp://evil.example')).toThrow(/http or https/);
+    expect(() => openAiEmbeddingsUrl('file:///etc/passwd')).toThrow(/http or https/);
+    expect(() => openAiEmbeddingsUrl('not a url')).toThrow(/not a URL/);
+    expect(() => new OpenAiEmbedder({ baseUrl: 'http://x.example/?', model: 'm', dimension: 4 })).toThrow(/baseUrl must not contain a query/);
   });
 });

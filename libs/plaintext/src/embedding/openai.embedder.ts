@@ -1,32 +1,62 @@
 // Embeddings from any OpenAI-compatible endpoint (OpenAI, vLLM, Ollama, TEI):
 // POST {baseUrl}/v1/embeddings { model, input: string[] } → { data: [{ index, embedding }] }.
 // Batches the input, re-orders by `index`, checks the dimension, L2-normalises (some
-// servers do not), and fails with the status and the server's message.
+// servers do not). Requests go through boundedPost (ADR 0104): no redirects, a deadline,
+// a capped answer, and errors that name the endpoint and the status, never the body.
+import { boundedPost, HostResolver, OutboundRequestError } from '../outbound/bounded-post';
 import { Embedder, l2Normalize } from './embedder';
 
 export interface OpenAiEmbedderOptions {
-  /** e.g. https://api.openai.com or http://localhost:11434 (with or without a trailing /v1). */
+  /** e.g. https://api.openai.com or http://localhost:11434 (with or without a trailing /v1); no query, fragment or credentials. */
   readonly baseUrl: string;
   readonly model: string;
   readonly dimension: number;
+  /** Sent as a bearer token; only ever given for endpoints the operator named. */
   readonly apiKey?: string;
+  /** How errors name the endpoint (default: the URL's origin), e.g. `embedding endpoint "local"`. */
+  readonly label?: string;
+  /** Connect only to public addresses (tenant-supplied URLs; see boundedPost). */
+  readonly publicOnly?: boolean;
   /** Texts per request (OpenAI accepts up to 2048). */
   readonly batchSize?: number;
   readonly timeoutMs?: number;
+  /** Largest answer read per request; default 1 MiB plus 32 bytes per number asked for. */
+  readonly maxResponseBytes?: number;
   /** Ask the server to shorten vectors (text-embedding-3 models). */
   readonly requestDimensions?: boolean;
-  /** Injected for tests; defaults to the global fetch. */
-  readonly fetch?: typeof fetch;
+  /** Injected for tests; defaults to the system resolver. */
+  readonly resolve?: HostResolver;
 }
 
+/** An embedding request failed; `message` is safe for clients, `detail` (an error body, a socket error) is for server logs. */
 export class EmbeddingRequestError extends Error {
   constructor(
     message: string,
     readonly status?: number,
+    readonly detail?: string,
   ) {
     super(message);
     this.name = 'EmbeddingRequestError';
   }
+}
+
+/**
+ * `{baseUrl}/v1/embeddings`, built with the URL API. Throws a RangeError naming the problem
+ * for a URL that is not http(s), carries credentials, a query or a fragment (`?` and `#`
+ * would swallow the path that is appended).
+ */
+export function openAiEmbeddingsUrl(baseUrl: string): URL {
+  if (/[?#]/.test(baseUrl)) throw new RangeError('must not contain a query or fragment (? or #)');
+  let url: URL;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    throw new RangeError('is not a URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new RangeError('must be an http or https URL');
+  if (url.username || url.password) throw new RangeError('must not contain credentials (user:password@)');
+  url.pathname = `${url.pathname.replace(/\/+$/, '').replace(/\/v1$/, '')}/v1/embeddings`;
+  return url;
 }
 
 interface EmbeddingResponse {
@@ -36,10 +66,10 @@ interface EmbeddingResponse {
 export class OpenAiEmbedder implements Embedder {
   readonly dimension: number;
   readonly fingerprint: string;
-  private readonly url: string;
+  private readonly url: URL;
+  private readonly label: string;
   private readonly batchSize: number;
   private readonly timeoutMs: number;
-  private readonly fetchImpl: typeof fetch;
 
   constructor(private readonly options: OpenAiEmbedderOptions) {
     if (!options.model) throw new RangeError('openai embedder needs a model');
@@ -47,11 +77,14 @@ export class OpenAiEmbedder implements Embedder {
       throw new RangeError(`openai embedder dimension must be a positive integer, got ${options.dimension}`);
     }
     this.dimension = options.dimension;
-    const base = options.baseUrl.replace(/\/+$/, '').replace(/\/v1$/, '');
-    this.url = `${base}/v1/embeddings`;
+    try {
+      this.url = openAiEmbeddingsUrl(options.baseUrl);
+    } catch (error) {
+      throw new RangeError(`openai embedder baseUrl ${(error as Error).message}`);
+    }
+    this.label = options.label ?? `embedding endpoint ${this.url.origin}`;
     this.batchSize = Math.max(1, options.batchSize ?? 256);
     this.timeoutMs = options.timeoutMs ?? 30_000;
-    this.fetchImpl = options.fetch ?? fetch;
     this.fingerprint = `openai:${options.model}:${options.dimension}:v1`;
   }
 
@@ -68,34 +101,31 @@ export class OpenAiEmbedder implements Embedder {
     if (this.options.requestDimensions) body.dimensions = this.dimension;
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (this.options.apiKey) headers.authorization = `Bearer ${this.options.apiKey}`;
-    let response: Response;
+    const maxResponseBytes = this.options.maxResponseBytes ?? 1024 * 1024 + input.length * this.dimension * 32;
+    let response: { status: number; body: string };
     try {
-      response = await this.fetchImpl(this.url, {
-        method: 'POST',
+      response = await boundedPost(this.url, JSON.stringify(body), {
+        label: this.label,
         headers,
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(this.timeoutMs),
+        timeoutMs: this.timeoutMs,
+        maxResponseBytes,
+        publicOnly: this.options.publicOnly ?? false,
+        resolve: this.options.resolve,
       });
     } catch (error) {
-      throw new EmbeddingRequestError(`embedding request to ${this.url} failed: ${(error as Error).message}`);
-    }
-    const text = await response.text();
-    if (!response.ok) {
-      throw new EmbeddingRequestError(
-        `embedding endpoint ${this.url} answered ${response.status}: ${serverMessage(text)}`,
-        response.status,
-      );
+      if (error instanceof OutboundRequestError) throw new EmbeddingRequestError(error.message, error.status, error.detail);
+      throw error;
     }
     let parsed: EmbeddingResponse;
     try {
-      parsed = JSON.parse(text) as EmbeddingResponse;
+      parsed = JSON.parse(response.body) as EmbeddingResponse;
     } catch {
-      throw new EmbeddingRequestError(`embedding endpoint ${this.url} did not answer JSON`, response.status);
+      throw new EmbeddingRequestError(`${this.label} did not answer JSON`, response.status);
     }
     const data = parsed.data;
     if (!Array.isArray(data) || data.length !== input.length) {
       throw new EmbeddingRequestError(
-        `embedding endpoint returned ${Array.isArray(data) ? data.length : 'no'} vectors for ${input.length} texts`,
+        `${this.label} returned ${Array.isArray(data) ? data.length : 'no'} vectors for ${input.length} texts`,
         response.status,
       );
     }
@@ -103,29 +133,17 @@ export class OpenAiEmbedder implements Embedder {
     data.forEach((item, position) => {
       const index = typeof item.index === 'number' ? item.index : position;
       const embedding = item.embedding;
-      if (!Array.isArray(embedding) || embedding.length !== this.dimension) {
+      if (!Array.isArray(embedding) || embedding.length !== this.dimension || !embedding.every((x) => typeof x === 'number' && Number.isFinite(x))) {
         throw new EmbeddingRequestError(
-          `embedding ${index} has dimension ${Array.isArray(embedding) ? embedding.length : 'none'}, expected ${this.dimension}`,
+          `${this.label}: embedding ${index} is not ${this.dimension} finite numbers (got ${Array.isArray(embedding) ? `dimension ${embedding.length}` : 'none'})`,
           response.status,
         );
       }
-      if (index < 0 || index >= input.length || vectors[index]) {
-        throw new EmbeddingRequestError(`embedding endpoint returned a bad index ${index}`, response.status);
+      if (!Number.isInteger(index) || index < 0 || index >= input.length || vectors[index]) {
+        throw new EmbeddingRequestError(`${this.label} returned a bad index ${index}`, response.status);
       }
       vectors[index] = l2Normalize(Float32Array.from(embedding as number[]));
     });
     return vectors;
   }
-}
-
-function serverMessage(body: string): string {
-  try {
-    const parsed = JSON.parse(body) as { error?: { message?: string } | string; message?: string };
-    if (typeof parsed.error === 'string') return parsed.error;
-    if (parsed.error?.message) return parsed.error.message;
-    if (parsed.message) return parsed.message;
-  } catch {
-    // not JSON: fall through to the raw text
-  }
-  return body.slice(0, 300) || '(empty body)';
 }
