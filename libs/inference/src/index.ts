@@ -27,6 +27,9 @@ export { createTinyEncoder, type TinyEncoderOptions, type TinyEncoderResult } fr
 export { buildBertEncoderGraph, type BertEncoderConfig, type BertEncoderWeights, type BertLayerWeights } from './graph/bert-encoder.builder';
 export { readDeclaredIo, type DeclaredIo, type DeclaredValue } from './onnx/onnx-io.reader';
 export { OnnxSentenceEmbedder, meanPoolNormalized, type OnnxEmbedderOptions, type EmbeddingPooling } from './embedding/onnx-sentence.embedder';
+export { UseLiteEmbedder, USE_LITE_DIMENSION, type UseLiteEmbedderOptions } from './embedding/use-lite.embedder';
+export { SentencePieceTokenizer, type SentencePieceVocabulary } from './embedding/use-lite/sentencepiece.tokenizer';
+export { buildUseLiteEncoderGraph, USE_LITE_GRAPH_REVISION } from './graph/use-lite-encoder.builder';
 export { type ExecutionProvider, assertProviderAvailable } from './runtime/execution-providers';
 export { OnnxSessionRegistry, DecoderSession, type SessionOptions, type ModelSource, type IoSpec } from './runtime/onnx-session.registry';
 export { type HostTensor, floatTensor, int64Tensor } from './runtime/tensor';
