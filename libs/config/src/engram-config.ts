@@ -15,6 +15,12 @@ export interface EngramConfig {
   importLimitBytes: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   dbPoolSize: number;
+  /** How long a request waits for a pooled connection before it answers 503. */
+  dbAcquireTimeoutMs: number;
+  /** Session limits on every engram connection (0: off), so a mistake fails loudly instead of hanging. */
+  dbStatementTimeoutMs: number;
+  dbLockTimeoutMs: number;
+  dbIdleInTransactionTimeoutMs: number;
   /** Run migrations (under an advisory lock) at startup. */
   migrateOnStart: boolean;
   /** Run the job worker inside the server process (single-process installs). */

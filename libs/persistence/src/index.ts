@@ -20,3 +20,4 @@ export * from './repositories/kv-cache.repository';
 export * from './repositories/bank.repository';
 export * from './repositories/bank-block.repository';
 export * from './repositories/cube-archive.repository';
+export * from './database/advisory-lock';

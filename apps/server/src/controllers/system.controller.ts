@@ -1,4 +1,4 @@
-import { Controller, Get, Header, Res } from '@nestjs/common';
+import { Controller, Get, Header, Logger, Res } from '@nestjs/common';
 import { ApiExcludeEndpoint, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { HealthRepository } from '@engram/persistence';
 import type { Response } from 'express';
@@ -8,21 +8,29 @@ import { Public } from '../http/request-context.decorator';
 @ApiTags('system')
 @Controller()
 export class SystemController {
+  private readonly logger = new Logger('Health');
   constructor(
     private readonly health: HealthRepository,
     private readonly metrics: MetricsService,
   ) {}
 
-  /** Liveness plus a database round trip; 503 when PostgreSQL does not answer. */
+  /**
+   * Liveness plus a database round trip on a connection outside the pool: answers even when
+   * every pooled connection is busy. `degraded` (200) when requests are waiting for the
+   * pool; 503 when PostgreSQL does not answer. The driver's error stays in the server log.
+   */
   @Public()
   @Get('health')
-  @ApiOkResponse({ description: '{ status: "ok", database: { ok, latencyMs } }' })
+  @ApiOkResponse({ description: '{ status: "ok" | "degraded", database: { ok, latencyMs }, pool: { total, idle, waiting, max } }' })
   async getHealth(@Res() res: Response): Promise<void> {
+    const pool = this.health.poolStats();
     try {
       const latencyMs = await this.health.ping();
-      res.status(200).json({ status: 'ok', database: { ok: true, latencyMs: Math.round(latencyMs * 100) / 100 } });
+      const status = pool.waiting > 0 ? 'degraded' : 'ok';
+      res.status(200).json({ status, database: { ok: true, latencyMs: Math.round(latencyMs * 100) / 100 }, pool });
     } catch (error) {
-      res.status(503).json({ status: 'unavailable', database: { ok: false, error: String((error as Error).message ?? error) } });
+      this.logger.warn(`health: database ping failed: ${error instanceof Error ? error.message : String(error)}`);
+      res.status(503).json({ status: 'unavailable', database: { ok: false }, pool });
     }
   }
 

@@ -25,9 +25,12 @@ export class ErrorFilter implements ExceptionFilter {
     if (status >= 500) {
       const errorId = randomUUID();
       body.errorId = errorId;
-      this.logger.error({ errorId, requestId: request.id, err: exception }, `unhandled error ${errorId} on ${request.method} ${request.path}`);
+      if (status === 503) this.logger.warn({ errorId, requestId: request.id, err: exception }, `${error.message} (${errorId}) on ${request.method} ${request.path}`);
+      else this.logger.error({ errorId, requestId: request.id, err: exception }, `unhandled error ${errorId} on ${request.method} ${request.path}`);
     }
     if (response.headersSent) return;
+    const retryAfter = (error.details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
+    if (status === 503 && typeof retryAfter === 'number') response.setHeader('Retry-After', String(retryAfter));
     response.status(status).json({ error: body });
   }
 

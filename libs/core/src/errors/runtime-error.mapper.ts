@@ -1,6 +1,7 @@
 import { ActivationError, ActivationErrorCode } from '@engram/activation';
 import { InferenceError, InferenceErrorCode, SafetensorsError } from '@engram/inference';
 import { ParametricError, ParametricErrorCode } from '@engram/parametric';
+import { asDatabaseUnavailable } from './database-error.mapper';
 import { EngramError } from './engram.error';
 import { assertUnreachable, ErrorCode } from './error-code';
 
@@ -75,5 +76,5 @@ export function asEngramError(error: unknown): unknown {
     const code = parametricCode(error.code);
     return new EngramError(code, code === ErrorCode.Internal ? 'internal error' : error.message, { runtimeCode: error.code });
   }
-  return error;
+  return asDatabaseUnavailable(error) ?? error;
 }

@@ -64,7 +64,7 @@ export class MemoryService {
     const rows: NewMemory[] = dto.items.map((item, i) => this.newMemory(item, vectors[i], embedder.fingerprint));
     return this.write(ctx, cubeId, 'memories.add', dto, idempotencyKey, async (tx) => {
       const stored = await this.memories.insertMany(tx, cubeId, rows, actor(ctx));
-      await this.audit.record(ctx.auth, ctx.requestId, { action: 'memory.add', targetType: 'cube', targetId: cubeId, tenantId: cube.tenantId, details: { count: stored.length } });
+      await this.audit.record(ctx.auth, ctx.requestId, { action: 'memory.add', targetType: 'cube', targetId: cubeId, tenantId: cube.tenantId, details: { count: stored.length } }, tx);
       return { items: stored.map(mapMemory) };
     });
   }
@@ -92,7 +92,7 @@ export class MemoryService {
     }));
     return this.write(ctx, cubeId, 'messages.add', dto, idempotencyKey, async (tx) => {
       const stored = await this.memories.insertMany(tx, cubeId, rows, actor(ctx));
-      await this.audit.record(ctx.auth, ctx.requestId, { action: 'memory.add_messages', targetType: 'cube', targetId: cubeId, tenantId: cube.tenantId, details: { count: stored.length, sessionId: dto.sessionId ?? null } });
+      await this.audit.record(ctx.auth, ctx.requestId, { action: 'memory.add_messages', targetType: 'cube', targetId: cubeId, tenantId: cube.tenantId, details: { count: stored.length, sessionId: dto.sessionId ?? null } }, tx);
       return { ids: stored.map((m) => m.id), items: stored.map(mapMemory) };
     });
   }
@@ -151,34 +151,43 @@ export class MemoryService {
       changes.embedding = (await this.embedders.embed(embedder, [dto.text]))[0];
       changes.embedderFingerprint = embedder.fingerprint;
     }
-    const updated = await this.memories.update(cubeId, memoryId, changes, actor(ctx), dto.reason ?? null);
+    const updated = await this.memories.unitOfWork(async (tx) => {
+      const row = await this.memories.update(tx, cubeId, memoryId, changes, actor(ctx), dto.reason ?? null);
+      if (row) await this.audit.record(ctx.auth, ctx.requestId, { action: 'memory.update', targetType: 'memory', targetId: memoryId, tenantId: cube.tenantId, details: { cubeId, version: row.version } }, tx);
+      return row;
+    });
     if (!updated) throw EngramError.notFound('memory');
     if (changes.text !== undefined) await this.listener.memoryChanged(cubeId, memoryId);
-    await this.audit.record(ctx.auth, ctx.requestId, { action: 'memory.update', targetType: 'memory', targetId: memoryId, tenantId: cube.tenantId, details: { cubeId, version: updated.version } });
     return mapMemory(updated);
   }
 
   /** Soft delete: gone from reads and search at once, history kept, restorable. */
   async delete(ctx: RequestContext, cubeId: string, memoryId: string): Promise<void> {
     const cube = await this.access.requireCube(ctx.auth, Permission.MemoryWrite, cubeId);
-    const deleted = await this.memories.transition(cubeId, memoryId, ['active', 'archived', 'expired', 'merged'], 'deleted', 'delete', actor(ctx));
+    const deleted = await this.memories.unitOfWork(async (tx) => {
+      const row = await this.memories.transition(tx, cubeId, memoryId, ['active', 'archived', 'expired', 'merged'], 'deleted', 'delete', actor(ctx));
+      if (row) await this.audit.record(ctx.auth, ctx.requestId, { action: 'memory.delete', targetType: 'memory', targetId: memoryId, tenantId: cube.tenantId, details: { cubeId } }, tx);
+      return row;
+    });
     if (!deleted) {
       await this.requireMemory(cubeId, memoryId, false);
       return; // already deleted: deleting again changes nothing
     }
     await this.listener.memoryChanged(cubeId, memoryId);
-    await this.audit.record(ctx.auth, ctx.requestId, { action: 'memory.delete', targetType: 'memory', targetId: memoryId, tenantId: cube.tenantId, details: { cubeId } });
   }
 
   async restore(ctx: RequestContext, cubeId: string, memoryId: string): Promise<MemoryResponseDto> {
     const cube = await this.access.requireCube(ctx.auth, Permission.MemoryWrite, cubeId);
-    const restored = await this.memories.transition(cubeId, memoryId, ['deleted', 'archived', 'expired'], 'active', 'restore', actor(ctx));
+    const restored = await this.memories.unitOfWork(async (tx) => {
+      const row = await this.memories.transition(tx, cubeId, memoryId, ['deleted', 'archived', 'expired'], 'active', 'restore', actor(ctx));
+      if (row) await this.audit.record(ctx.auth, ctx.requestId, { action: 'memory.restore', targetType: 'memory', targetId: memoryId, tenantId: cube.tenantId, details: { cubeId } }, tx);
+      return row;
+    });
     if (!restored) {
       const current = await this.requireMemory(cubeId, memoryId, true);
       if (current.state === 'active') return mapMemory(current);
       throw EngramError.conflict(`a ${current.state} memory cannot be restored`);
     }
-    await this.audit.record(ctx.auth, ctx.requestId, { action: 'memory.restore', targetType: 'memory', targetId: memoryId, tenantId: cube.tenantId, details: { cubeId } });
     return mapMemory(restored);
   }
 

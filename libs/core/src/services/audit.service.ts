@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { EntityManager } from 'typeorm';
 import { AuditRepository } from '@engram/persistence';
 import { actorOf, AuthContext } from '../auth/auth-context';
 
@@ -15,8 +16,12 @@ export interface AuditEntry {
 export class AuditService {
   constructor(private readonly audit: AuditRepository) {}
 
-  async record(auth: AuthContext | null, requestId: string | null, entry: AuditEntry): Promise<void> {
+  /**
+   * Pass the unit of work's `tx` whenever there is one: a second pool connection taken
+   * while a transaction holds a lock can wait forever once the pool is busy.
+   */
+  async record(auth: AuthContext | null, requestId: string | null, entry: AuditEntry, tx?: EntityManager): Promise<void> {
     const actor = actorOf(auth);
-    await this.audit.record({ ...actor, requestId, ...entry });
+    await this.audit.record({ ...actor, requestId, ...entry }, tx);
   }
 }

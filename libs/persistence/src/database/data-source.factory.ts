@@ -2,14 +2,34 @@ import { DataSource } from 'typeorm';
 import { MIGRATIONS } from '../../../../migrations';
 import { ENTITIES } from '../entities';
 
+/** Limits that turn a stuck unit of work into an error instead of a hang (0: off). */
+export interface SessionLimits {
+  /** Longest wait for a pooled connection ("timeout exceeded when trying to connect"). */
+  acquireTimeoutMs: number;
+  statementTimeoutMs: number;
+  lockTimeoutMs: number;
+  idleInTransactionTimeoutMs: number;
+}
+
 export interface DataSourceOptions {
   url: string;
   poolSize?: number;
   applicationName?: string;
+  limits?: SessionLimits;
+}
+
+/** `-c name=value` startup options, so every connection of the pool carries the limits from its first statement. */
+export function sessionOptions(limits: SessionLimits): string {
+  return [
+    `-c statement_timeout=${limits.statementTimeoutMs}`,
+    `-c lock_timeout=${limits.lockTimeoutMs}`,
+    `-c idle_in_transaction_session_timeout=${limits.idleInTransactionTimeoutMs}`,
+  ].join(' ');
 }
 
 /** The one place a TypeORM DataSource is configured: entities, migrations, never synchronize. */
 export function createDataSource(options: DataSourceOptions): DataSource {
+  const limits = options.limits;
   return new DataSource({
     type: 'postgres',
     url: options.url,
@@ -20,6 +40,10 @@ export function createDataSource(options: DataSourceOptions): DataSource {
     synchronize: false,
     migrationsRun: false,
     logging: false,
-    extra: { max: options.poolSize ?? 10, application_name: options.applicationName ?? 'engram' },
+    extra: {
+      max: options.poolSize ?? 10,
+      application_name: options.applicationName ?? 'engram',
+      ...(limits ? { connectionTimeoutMillis: limits.acquireTimeoutMs, options: sessionOptions(limits) } : {}),
+    },
   });
 }

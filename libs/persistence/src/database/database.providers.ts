@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
-import { createDataSource } from './data-source.factory';
+import { createDataSource, SessionLimits } from './data-source.factory';
 import { startEmbeddedPostgres, EmbeddedPostgresHandle } from './embedded-postgres.launcher';
 import { runMigrationsLocked } from './migrator';
 
@@ -25,13 +25,29 @@ export async function openDatabaseServer(config: EngramConfig, logger = new Logg
   return new DatabaseServer(embedded.url, embedded);
 }
 
+export function sessionLimitsOf(config: EngramConfig): SessionLimits {
+  return {
+    acquireTimeoutMs: config.dbAcquireTimeoutMs,
+    statementTimeoutMs: config.dbStatementTimeoutMs,
+    lockTimeoutMs: config.dbLockTimeoutMs,
+    idleInTransactionTimeoutMs: config.dbIdleInTransactionTimeoutMs,
+  };
+}
+
 export async function openDataSource(config: EngramConfig, server: DatabaseServer, logger = new Logger('Database')): Promise<DataSource> {
-  const dataSource = createDataSource({ url: server.url, poolSize: config.dbPoolSize });
-  await dataSource.initialize();
   if (config.migrateOnStart) {
-    const applied = await runMigrationsLocked(dataSource, server.url);
-    if (applied.length) logger.log(`applied migrations: ${applied.join(', ')}`);
+    // Migrations may build indexes on large tables: they run on their own connections, without the serving limits.
+    const migrator = createDataSource({ url: server.url, poolSize: 2, applicationName: 'engram-migrator' });
+    await migrator.initialize();
+    try {
+      const applied = await runMigrationsLocked(migrator, server.url);
+      if (applied.length) logger.log(`applied migrations: ${applied.join(', ')}`);
+    } finally {
+      await migrator.destroy();
+    }
   }
+  const dataSource = createDataSource({ url: server.url, poolSize: config.dbPoolSize, limits: sessionLimitsOf(config) });
+  await dataSource.initialize();
   return dataSource;
 }
 

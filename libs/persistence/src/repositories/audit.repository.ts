@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { AuditEventEntity } from '../entities';
 import { AuditEventRecord, decodeCursor, encodeCursor, Page } from './records';
 
@@ -26,8 +26,9 @@ export interface AuditFilter {
 export class AuditRepository {
   constructor(private readonly db: DataSource) {}
 
-  async record(event: NewAuditEvent): Promise<void> {
-    await this.db.query(
+  /** With `tx`, the event commits or rolls back with the write it describes (and takes no second connection). */
+  async record(event: NewAuditEvent, tx?: EntityManager): Promise<void> {
+    await (tx ?? this.db).query(
       `INSERT INTO audit_events (request_id, actor_type, actor_id, tenant_id, action, target_type, target_id, details)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)`,
       [event.requestId, event.actorType, event.actorId, event.tenantId, event.action, event.targetType, event.targetId, JSON.stringify(event.details ?? {})],

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { BankEntity, BankReplaySettings, BankState } from '../entities';
 import { queryRows } from './sql';
+import { LockAttempt, withAdvisoryLock } from '../database/advisory-lock';
 
 export type BankRecord = Readonly<Omit<BankEntity, 'cube' | 'model'>>;
 
@@ -89,21 +90,17 @@ export class BankRepository {
 
   /**
    * Runs `fn` holding a PostgreSQL advisory lock on the bank, so that at most one process
-   * changes its files at a time (writes, forgetting); the lock goes with the transaction.
+   * changes its files at a time (writes, forgetting). The lock lives on a connection of its
+   * own, not in a pooled transaction: `fn` trains for minutes and uses the pool itself.
    */
-  withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    return this.db.transaction(async (tx) => {
-      await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('engram.bank:' || $1, 0))`, [id]);
-      return fn();
-    });
+  async withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const attempt = await withAdvisoryLock(this.db, `engram.bank:${id}`, true, fn);
+    if (!attempt.acquired) throw new Error(`bank ${id}: lock not acquired`);
+    return attempt.value;
   }
 
   /** withLock without waiting: `acquired: false` (and `fn` not run) when another process holds the bank's lock. */
-  tryWithLock<T>(id: string, fn: () => Promise<T>): Promise<{ acquired: true; value: T } | { acquired: false }> {
-    return this.db.transaction(async (tx) => {
-      const [row] = await queryRows<{ locked: boolean }>(tx, `SELECT pg_try_advisory_xact_lock(hashtextextended('engram.bank:' || $1, 0)) AS locked`, [id]);
-      if (!row.locked) return { acquired: false as const };
-      return { acquired: true as const, value: await fn() };
-    });
+  tryWithLock<T>(id: string, fn: () => Promise<T>): Promise<LockAttempt<T>> {
+    return withAdvisoryLock(this.db, `engram.bank:${id}`, false, fn);
   }
 }

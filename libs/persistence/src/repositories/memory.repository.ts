@@ -381,67 +381,71 @@ export class MemoryRepository {
     return { items, nextCursor: rows.length > limit && last ? encodeCursor([String(last.label)]) : null };
   }
 
+  /**
+   * Runs `work` as one unit of work on one connection: every repository call inside it
+   * takes this `tx` (audit rows included), never a second pool connection.
+   */
+  unitOfWork<T>(work: (tx: EntityManager) => Promise<T>): Promise<T> {
+    return this.db.transaction(work);
+  }
+
   /** Applies changes as a new version; null when there is no such memory in a state that allows it. */
-  async update(cubeId: string, id: string, changes: MemoryChanges, actor: MemoryActor, reason: string | null): Promise<MemoryRecord | null> {
-    return this.db.transaction(async (tx) => {
-      await this.lockCube(tx, cubeId);
-      const current = await queryRows<Row>(tx, `SELECT ${COLUMNS} FROM memories WHERE cube_id = $1 AND id = $2 AND state = 'active' FOR UPDATE`, [cubeId, id]);
-      if (!current.length) return null;
-      const before = toRecord(current[0]);
-      const rows = await queryRows<Row>(tx,
-        `UPDATE memories SET
-           text = COALESCE($3, text),
-           tags = CASE WHEN $4::boolean THEN $5::text[] ELSE tags END,
-           metadata = CASE WHEN $6::boolean THEN $7::jsonb ELSE metadata END,
-           valid_from = CASE WHEN $8::boolean THEN $9::timestamptz ELSE valid_from END,
-           valid_to = CASE WHEN $10::boolean THEN $11::timestamptz ELSE valid_to END,
-           importance = CASE WHEN $12::boolean THEN $13::real ELSE importance END,
-           embedding = CASE WHEN $14::boolean THEN $15::bytea ELSE embedding END,
-           embedder_fingerprint = CASE WHEN $14::boolean THEN $16 ELSE embedder_fingerprint END,
-           version = version + 1, change_seq = nextval('engram_change_seq'), updated_at = now()
-         WHERE cube_id = $1 AND id = $2 RETURNING ${COLUMNS}`,
-        [
-          cubeId,
-          id,
-          changes.text ?? null,
-          changes.tags !== undefined,
-          changes.tags ?? null,
-          changes.metadata !== undefined,
-          changes.metadata !== undefined ? JSON.stringify(changes.metadata) : null,
-          changes.validFrom !== undefined,
-          changes.validFrom ?? null,
-          changes.validTo !== undefined,
-          changes.validTo ?? null,
-          changes.importance !== undefined,
-          changes.importance ?? null,
-          changes.embedding !== undefined,
-          changes.embedding !== undefined ? encodeEmbedding(changes.embedding) : null,
-          changes.embedderFingerprint ?? null,
-        ],
-      );
-      const after = toRecord(rows[0]);
-      await this.insertVersions(tx, [{ memoryId: id, version: after.version, action: 'update', oldValues: versionValues(before), newValues: versionValues(after), reason }], actor);
-      return after;
-    });
+  async update(tx: EntityManager, cubeId: string, id: string, changes: MemoryChanges, actor: MemoryActor, reason: string | null): Promise<MemoryRecord | null> {
+    await this.lockCube(tx, cubeId);
+    const current = await queryRows<Row>(tx, `SELECT ${COLUMNS} FROM memories WHERE cube_id = $1 AND id = $2 AND state = 'active' FOR UPDATE`, [cubeId, id]);
+    if (!current.length) return null;
+    const before = toRecord(current[0]);
+    const rows = await queryRows<Row>(tx,
+      `UPDATE memories SET
+         text = COALESCE($3, text),
+         tags = CASE WHEN $4::boolean THEN $5::text[] ELSE tags END,
+         metadata = CASE WHEN $6::boolean THEN $7::jsonb ELSE metadata END,
+         valid_from = CASE WHEN $8::boolean THEN $9::timestamptz ELSE valid_from END,
+         valid_to = CASE WHEN $10::boolean THEN $11::timestamptz ELSE valid_to END,
+         importance = CASE WHEN $12::boolean THEN $13::real ELSE importance END,
+         embedding = CASE WHEN $14::boolean THEN $15::bytea ELSE embedding END,
+         embedder_fingerprint = CASE WHEN $14::boolean THEN $16 ELSE embedder_fingerprint END,
+         version = version + 1, change_seq = nextval('engram_change_seq'), updated_at = now()
+       WHERE cube_id = $1 AND id = $2 RETURNING ${COLUMNS}`,
+      [
+        cubeId,
+        id,
+        changes.text ?? null,
+        changes.tags !== undefined,
+        changes.tags ?? null,
+        changes.metadata !== undefined,
+        changes.metadata !== undefined ? JSON.stringify(changes.metadata) : null,
+        changes.validFrom !== undefined,
+        changes.validFrom ?? null,
+        changes.validTo !== undefined,
+        changes.validTo ?? null,
+        changes.importance !== undefined,
+        changes.importance ?? null,
+        changes.embedding !== undefined,
+        changes.embedding !== undefined ? encodeEmbedding(changes.embedding) : null,
+        changes.embedderFingerprint ?? null,
+      ],
+    );
+    const after = toRecord(rows[0]);
+    await this.insertVersions(tx, [{ memoryId: id, version: after.version, action: 'update', oldValues: versionValues(before), newValues: versionValues(after), reason }], actor);
+    return after;
   }
 
   /** Moves a memory between lifecycle states as a new version; null when `from` does not hold. */
-  async transition(cubeId: string, id: string, from: MemoryState[], to: MemoryState, action: string, actor: MemoryActor): Promise<MemoryRecord | null> {
-    return this.db.transaction(async (tx) => {
-      await this.lockCube(tx, cubeId);
-      const current = await queryRows<Row>(tx, `SELECT ${COLUMNS} FROM memories WHERE cube_id = $1 AND id = $2 FOR UPDATE`, [cubeId, id]);
-      if (!current.length || !from.includes(current[0].state as MemoryState)) return null;
-      const before = toRecord(current[0]);
-      const rows = await queryRows<Row>(tx,
-        `UPDATE memories SET state = $3, expired_at = CASE WHEN $3 = 'active' THEN NULL ELSE now() END,
-                version = version + 1, change_seq = nextval('engram_change_seq'), updated_at = now()
-          WHERE cube_id = $1 AND id = $2 RETURNING ${COLUMNS}`,
-        [cubeId, id, to],
-      );
-      const after = toRecord(rows[0]);
-      await this.insertVersions(tx, [{ memoryId: id, version: after.version, action, oldValues: { state: before.state }, newValues: { state: after.state }, reason: null }], actor);
-      return after;
-    });
+  async transition(tx: EntityManager, cubeId: string, id: string, from: MemoryState[], to: MemoryState, action: string, actor: MemoryActor): Promise<MemoryRecord | null> {
+    await this.lockCube(tx, cubeId);
+    const current = await queryRows<Row>(tx, `SELECT ${COLUMNS} FROM memories WHERE cube_id = $1 AND id = $2 FOR UPDATE`, [cubeId, id]);
+    if (!current.length || !from.includes(current[0].state as MemoryState)) return null;
+    const before = toRecord(current[0]);
+    const rows = await queryRows<Row>(tx,
+      `UPDATE memories SET state = $3, expired_at = CASE WHEN $3 = 'active' THEN NULL ELSE now() END,
+              version = version + 1, change_seq = nextval('engram_change_seq'), updated_at = now()
+        WHERE cube_id = $1 AND id = $2 RETURNING ${COLUMNS}`,
+      [cubeId, id, to],
+    );
+    const after = toRecord(rows[0]);
+    await this.insertVersions(tx, [{ memoryId: id, version: after.version, action, oldValues: { state: before.state }, newValues: { state: after.state }, reason: null }], actor);
+    return after;
   }
 
   /**

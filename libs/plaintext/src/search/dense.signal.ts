@@ -1,0 +1,114 @@
+// The dense signal: cosine similarity of the query vector to the documents' vectors,
+// proposed by the HNSW graph (or an exact int8 scan when a filter admits few documents)
+// and scored for every candidate from the int8 copies.
+import { DenseHit, HnswVectorIndex } from '../dense/hnsw-vector.index';
+import { QuantizedVectorStore } from '../dense/quantized-vector.store';
+import { RankingOptions } from '../ranking/ranking-options';
+import { TopK } from '../ranking/top-k';
+import { DocumentStore } from '../store/document-store';
+import { Candidate, CandidatePool } from './candidate';
+import { CandidateSignal, denseWeightOf } from './candidate-signal';
+import { SearchQuery } from './search-query';
+
+/**
+ * A filtered dense search scans the admitted documents exactly (int8 dot products) when
+ * there are at most this many of them; above, the HNSW walk with the filter finds enough
+ * admitted neighbours without exploring most of the graph.
+ */
+const EXACT_FILTER_MAX = 8192;
+/** The normalised dense score spans at least this cosine range (see normaliser). */
+const MIN_DENSE_SPAN = 0.2;
+
+export class DenseSignal implements CandidateSignal {
+  readonly name = 'dense';
+
+  constructor(
+    private readonly graph: HnswVectorIndex,
+    private readonly vectors: QuantizedVectorStore,
+    private readonly store: DocumentStore,
+  ) {}
+
+  enabled(q: SearchQuery): boolean {
+    return q.ranking.mode !== 'lexical' && q.vector !== null;
+  }
+
+  propose(q: SearchQuery, pool: CandidatePool): void {
+    this.nearest(q.vector!, q.pool, q.restricts ? q.admits : null, q.base?.slots ?? null).forEach((hit, rank) => {
+      pool.get(hit.slot).signals.dense = { score: 0, rank: rank + 1 };
+    });
+  }
+
+  complete(q: SearchQuery, candidates: readonly Candidate[]): void {
+    for (const c of candidates) {
+      c.signals.dense = { score: this.vectors.dot(c.slot, q.vector!), rank: c.signals.dense?.rank ?? null };
+    }
+  }
+
+  weight(r: RankingOptions): number {
+    return denseWeightOf(r);
+  }
+
+  /**
+   * Min–max over the candidates, but never over a span narrower than MIN_DENSE_SPAN: with
+   * few candidates a cosine gap of 0.01 must not turn into the whole 0..1 range. Scaled by
+   * the role weight (the lexical score carries it already).
+   */
+  normaliser(q: SearchQuery, candidates: readonly Candidate[]): (c: Candidate) => number {
+    if (!this.enabled(q)) return () => 0;
+    let max = -Infinity;
+    let min = Infinity;
+    for (const c of candidates) {
+      const s = c.signals.dense.score;
+      if (s > max) max = s;
+      if (s < min) min = s;
+    }
+    const span = Math.max(max - min, MIN_DENSE_SPAN);
+    return (c) => ((c.signals.dense.score - min) / span) * q.roleWeight(c.slot);
+  }
+
+  /**
+   * Nearest admitted documents by the dense vector. Unfiltered: the HNSW graph. Filtered:
+   * exact over the documents of the named sessions/kinds/roles/tags when they are few, or
+   * over everything when a sample says the filter admits few documents; otherwise the
+   * graph walk with the filter (and exact when it comes short).
+   */
+  private nearest(
+    vector: ArrayLike<number>,
+    k: number,
+    admits: ((slot: number) => boolean) | null,
+    base: readonly number[] | null,
+  ): { slot: number; similarity: number }[] {
+    const slotByLabel = this.store.slotByLabel;
+    const toSlots = (hits: DenseHit[]) =>
+      hits.flatMap((h) => {
+        const slot = slotByLabel.get(h.label);
+        return slot === undefined ? [] : [{ slot, similarity: h.similarity }];
+      });
+    if (admits === null) return toSlots(this.graph.search(vector, k));
+    if (base !== null && base.length <= EXACT_FILTER_MAX) return this.exact(vector, k, base, admits);
+    const share = this.store.admittedShare(admits);
+    if (share * this.store.size <= EXACT_FILTER_MAX) return this.exact(vector, k, base ?? slotByLabel.values(), admits);
+    const filterLabel = (label: number): boolean => {
+      const slot = slotByLabel.get(label);
+      return slot !== undefined && admits(slot);
+    };
+    const ef = Math.min(1000, Math.ceil(Math.max(this.graph.params.efSearch, k) / share));
+    const hits = toSlots(this.graph.search(vector, k, filterLabel, ef));
+    if (hits.length >= k) return hits;
+    return this.exact(vector, k, slotByLabel.values(), admits);
+  }
+
+  private exact(
+    vector: ArrayLike<number>,
+    k: number,
+    slots: Iterable<number>,
+    admits: (slot: number) => boolean,
+  ): { slot: number; similarity: number }[] {
+    const best = new TopK(k);
+    for (const slot of slots) {
+      if (!this.vectors.has(slot) || !admits(slot)) continue;
+      best.push(slot, this.vectors.dot(slot, vector));
+    }
+    return best.sorted().map((slot) => ({ slot, similarity: this.vectors.dot(slot, vector) }));
+  }
+}

@@ -1,0 +1,32 @@
+// Document-level fusion of the signals' scores: a weighted sum of the normalised scores,
+// or reciprocal-rank fusion over the candidates (hybrid mode only).
+import { Candidate, signalScore } from './candidate';
+import { CandidateSignal } from './candidate-signal';
+import { SearchQuery } from './search-query';
+
+export function fuseDocuments(q: SearchQuery, signals: readonly CandidateSignal[], candidates: readonly Candidate[]): void {
+  const r = q.ranking;
+  if (r.fusion === 'rrf' && r.mode === 'hybrid') {
+    const share = 1 / signals.length;
+    const ranks = signals.map((s) => rankOf(candidates, (c) => signalScore(c, s.name)));
+    for (const c of candidates) {
+      let sum = 0;
+      for (const rank of ranks) sum += share / (r.rrfK + rank.get(c)!);
+      c.document = (r.rrfK + 1) * sum;
+    }
+    return;
+  }
+  const parts = signals.map((s) => ({ weight: s.weight(r), normalised: s.normaliser(q, candidates) }));
+  for (const c of candidates) {
+    let sum = 0;
+    for (const part of parts) sum += part.weight * part.normalised(c);
+    c.document = sum;
+  }
+}
+
+function rankOf<T>(items: readonly T[], score: (item: T) => number): Map<T, number> {
+  const sorted = [...items].sort((a, b) => score(b) - score(a));
+  const ranks = new Map<T, number>();
+  sorted.forEach((item, i) => ranks.set(item, i + 1));
+  return ranks;
+}

@@ -1,0 +1,101 @@
+// The lexical signal: BM25 over the documents' analysed terms (weighted by role), and as a
+// by-product the lexical score of every session the session context needs.
+import { Bm25Index } from '../lexical/bm25.index';
+import { RankingOptions } from '../ranking/ranking-options';
+import { TopK } from '../ranking/top-k';
+import { DocumentStore } from '../store/document-store';
+import { analyzeQuery } from '../text/analyzer';
+import { Candidate, CandidatePool } from './candidate';
+import { CandidateSignal, denseWeightOf } from './candidate-signal';
+import { SearchQuery } from './search-query';
+
+export class LexicalSignal implements CandidateSignal {
+  readonly name = 'lexical';
+  /** Score of every matching slot of the current search (zeroed after complete()). */
+  private scratch = new Float64Array(1024);
+  private touched: number[] = [];
+
+  constructor(
+    private readonly bm25: Bm25Index,
+    private readonly store: DocumentStore,
+  ) {}
+
+  enabled(q: SearchQuery): boolean {
+    return q.ranking.mode !== 'dense';
+  }
+
+  /**
+   * Every matching document is scored (the session context needs them all); the best
+   * q.pool become candidates. Common query terms may only add to documents the rarer ones
+   * found, once those admitted by the filter are at least a candidate pool.
+   */
+  propose(q: SearchQuery, pool: CandidatePool): void {
+    const r = q.ranking;
+    if (this.scratch.length < this.store.slotCount) {
+      let cap = this.scratch.length;
+      while (cap < this.store.slotCount) cap *= 2;
+      this.scratch = new Float64Array(cap);
+    }
+    const scratch = this.scratch;
+    const sessionLexical = q.sessionLexical;
+    const sessionOfSlot = this.store.sessionOfSlot;
+    const queryTerms = analyzeQuery(q.text);
+    const hits = this.bm25.score(queryTerms, { minMatches: q.pool, admits: q.restricts ? q.admits : undefined });
+    const best = new TopK(q.pool);
+    const power = r.contextPower;
+    // Sessions as documents: BM25 over each session's turns taken together.
+    const sessionBm25 = r.sessionScoring === 'bm25' && r.contextWeight > 0;
+    if (sessionBm25) {
+      const store = this.store;
+      const groups = this.bm25.scoreGroups(queryTerms, {
+        groupOf: sessionOfSlot,
+        length: store.sessionLength,
+        live: store.liveSessions,
+        totalLength: store.totalSessionLength,
+      });
+      for (let i = 0; i < groups.count; i++) {
+        sessionLexical[groups.groups[i]] = groups.scores[i];
+        q.touchedSessions.push(groups.groups[i]);
+      }
+    }
+    for (let i = 0; i < hits.count; i++) {
+      const slot = hits.slots[i];
+      if (q.restricts && !q.admits(slot)) continue;
+      const s = hits.scores[i] * q.roleWeight(slot);
+      scratch[slot] = s;
+      this.touched.push(slot);
+      best.push(slot, s);
+      const session = sessionOfSlot[slot];
+      if (session >= 0 && !sessionBm25) {
+        if (sessionLexical[session] === 0) q.touchedSessions.push(session);
+        sessionLexical[session] += power === 1 ? s : Math.pow(s, power);
+      }
+    }
+    best.sorted().forEach((slot, rank) => {
+      pool.get(slot).signals.lexical = { score: 0, rank: rank + 1 };
+    });
+  }
+
+  complete(_q: SearchQuery, candidates: readonly Candidate[]): void {
+    const scratch = this.scratch;
+    for (const c of candidates) {
+      const own = c.signals.lexical;
+      c.signals.lexical = { score: c.slot < scratch.length ? scratch[c.slot] : 0, rank: own?.rank ?? null };
+    }
+    for (const slot of this.touched) scratch[slot] = 0;
+    this.touched = [];
+  }
+
+  weight(r: RankingOptions): number {
+    return 1 - denseWeightOf(r);
+  }
+
+  normaliser(_q: SearchQuery, candidates: readonly Candidate[]): (c: Candidate) => number {
+    let max = 0;
+    for (const c of candidates) {
+      const s = c.signals.lexical?.score ?? 0;
+      if (s > max) max = s;
+    }
+    return (c) => (max > 0 ? (c.signals.lexical?.score ?? 0) / max : 0);
+  }
+}
