@@ -25,7 +25,7 @@ class ByteLimit extends Transform {
   constructor(private readonly limit: number) {
     super();
   }
-  _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     this.seen += chunk.length;
     if (this.seen > this.limit) {
       done(new EngramError(ErrorCode.PayloadTooLarge, `the archive is larger than the import limit of ${this.limit} bytes (ENGRAM_IMPORT_LIMIT)`));
@@ -42,7 +42,7 @@ class PartCheck extends Transform {
   constructor(private readonly part: ManifestPart) {
     super();
   }
-  _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     this.bytes += chunk.length;
     if (this.bytes > this.part.bytes) {
       done(archiveError(`part ${this.part.name} is larger than its manifest says (${this.part.bytes} bytes)`));

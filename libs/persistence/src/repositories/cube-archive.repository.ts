@@ -1,0 +1,251 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import { decodeEmbedding, encodeEmbedding } from './memory.repository';
+import { queryRows } from './sql';
+
+/** One memory as an archive carries it: its columns by name (snake_case), its versions, its vector. */
+export interface ArchivedMemory {
+  /** Every column of `memories` but the cube-local ones (cube, label, change sequence, embedding). */
+  memory: Record<string, unknown>;
+  /** Every column of `memory_versions` but its own id and the memory id, oldest first. */
+  versions: Record<string, unknown>[];
+}
+
+export interface ExportedMemory extends ArchivedMemory {
+  label: number;
+  embedding: Float32Array | null;
+  embedderFingerprint: string | null;
+}
+
+/** A memory to import, ids already mapped; `embedding` null: filled later from the vectors part. */
+export interface ImportedMemory extends ArchivedMemory {
+  embedding: Float32Array | null;
+  embedderFingerprint: string | null;
+}
+
+interface ColumnInfo {
+  name: string;
+  udt: string;
+  /** The column's DEFAULT expression as the catalog prints it, or null. */
+  defaultSql: string | null;
+}
+
+/** Columns an archive never carries for a memory: they belong to the cube it lives in. */
+const MEMORY_LOCAL = ['cube_id', 'label', 'change_seq', 'embedding', 'embedder_fingerprint', 'created_by'];
+const VERSION_LOCAL = ['id', 'memory_id'];
+const EVENT_LOCAL = ['id', 'cube_id', 'tenant_id', 'run_id'];
+
+const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
+
+/**
+ * The SQL of cube export and import. Memories and their versions travel column by column
+ * (to_jsonb / jsonb_populate_recordset), so columns added later (lifecycle fields, facts)
+ * move with them without this file knowing them; uuid columns other than the memory's own
+ * id are references to other memories and are remapped after every row is in.
+ */
+@Injectable()
+export class CubeArchiveRepository {
+  private readonly columns = new Map<string, Promise<ColumnInfo[]>>();
+
+  constructor(private readonly db: DataSource) {}
+
+  private columnsOf(table: string): Promise<ColumnInfo[]> {
+    let found = this.columns.get(table);
+    if (!found) {
+      found = queryRows<{ column_name: string; udt_name: string; column_default: string | null }>(this.db,
+        `SELECT column_name, udt_name, column_default FROM information_schema.columns
+          WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position`,
+        [table],
+      ).then((rows) => rows.map((r) => ({ name: r.column_name, udt: r.udt_name, defaultSql: r.column_default })));
+      this.columns.set(table, found);
+    }
+    return found;
+  }
+
+  /** Whether a table exists (parts for tables of newer schemas are optional). */
+  async hasTable(table: string): Promise<boolean> {
+    const rows = await queryRows<{ t: string | null }>(this.db, `SELECT to_regclass($1)::text AS t`, [table]);
+    return rows[0]?.t !== null && rows[0]?.t !== undefined;
+  }
+
+  /** Uuid (or uuid[]) columns of memories that point at other memories. */
+  async memoryReferenceColumns(): Promise<{ name: string; array: boolean }[]> {
+    return (await this.columnsOf('memories'))
+      .filter((c) => (c.udt === 'uuid' || c.udt === '_uuid') && !['id', ...MEMORY_LOCAL].includes(c.name))
+      .map((c) => ({ name: c.name, array: c.udt === '_uuid' }));
+  }
+
+  /** The next memories of a cube after `afterLabel` in label order (deleted ones are not exported). */
+  async exportBatch(cubeId: string, afterLabel: number, limit: number): Promise<ExportedMemory[]> {
+    const rows = await queryRows<{ label: string; memory: Record<string, unknown>; embedding: Buffer | null; fp: string | null; versions: Record<string, unknown>[] | null }>(this.db,
+      `SELECT m.label, to_jsonb(m) - $4::text[] AS memory, m.embedding, m.embedder_fingerprint AS fp,
+              (SELECT jsonb_agg(to_jsonb(v) - $5::text[] ORDER BY v.version, v.id) FROM memory_versions v WHERE v.memory_id = m.id) AS versions
+         FROM memories m
+        WHERE m.cube_id = $1 AND m.label > $2 AND m.state <> 'deleted'
+        ORDER BY m.label LIMIT $3`,
+      [cubeId, afterLabel, limit, MEMORY_LOCAL, VERSION_LOCAL],
+    );
+    return rows.map((r) => ({
+      label: Number(r.label),
+      memory: r.memory,
+      versions: r.versions ?? [],
+      embedding: decodeEmbedding(r.embedding),
+      embedderFingerprint: r.fp,
+    }));
+  }
+
+  /** Lifecycle events of a cube after `afterId` (empty when this schema has none). */
+  async exportEvents(cubeId: string, afterId: number, limit: number): Promise<{ id: number; event: Record<string, unknown> }[]> {
+    const rows = await queryRows<{ id: string; event: Record<string, unknown> }>(this.db,
+      `SELECT e.id, to_jsonb(e) - $4::text[] AS event FROM lifecycle_events e WHERE e.cube_id = $1 AND e.id > $2 ORDER BY e.id LIMIT $3`,
+      [cubeId, afterId, limit, EVENT_LOCAL],
+    );
+    return rows.map((r) => ({ id: Number(r.id), event: r.event }));
+  }
+
+  /** The cube's own lifecycle policy overrides, when this schema has policies. */
+  async cubePolicy(cubeId: string): Promise<Record<string, unknown> | null> {
+    if (!(await this.hasTable('lifecycle_policies'))) return null;
+    const rows = await queryRows<{ policy: Record<string, unknown> }>(this.db, `SELECT policy FROM lifecycle_policies WHERE scope = $1`, [`cube:${cubeId}`]);
+    return rows[0]?.policy ?? null;
+  }
+
+  async setCubePolicy(cubeId: string, policy: Record<string, unknown>): Promise<void> {
+    await this.db.query(
+      `INSERT INTO lifecycle_policies (scope, policy) VALUES ($1, $2::jsonb) ON CONFLICT (scope) DO UPDATE SET policy = EXCLUDED.policy`,
+      [`cube:${cubeId}`, JSON.stringify(policy)],
+    );
+  }
+
+  /** A cube row that no read sees (it is born soft-deleted) until `reveal`. */
+  async createStaging(tenantId: string, name: string, description: string | null, settings: Record<string, unknown>): Promise<string> {
+    const rows = await queryRows<{ id: string }>(this.db,
+      `INSERT INTO cubes (tenant_id, name, description, settings, deleted_at) VALUES ($1, $2, $3, $4::jsonb, now()) RETURNING id`,
+      [tenantId, name, description, JSON.stringify(settings)],
+    );
+    return rows[0].id;
+  }
+
+  /** Makes a staging cube live; false when a live cube of the tenant already has its name. */
+  async reveal(tenantId: string, cubeId: string): Promise<boolean> {
+    try {
+      await this.db.query(`UPDATE cubes SET deleted_at = NULL, updated_at = now() WHERE id = $1 AND tenant_id = $2 AND deleted_at IS NOT NULL`, [cubeId, tenantId]);
+      return true;
+    } catch (error) {
+      if ((error as { code?: string }).code === '23505' || (error as { driverError?: { code?: string } }).driverError?.code === '23505') return false;
+      throw error;
+    }
+  }
+
+  /** Removes a staging cube and every row it owns (ON DELETE CASCADE). */
+  async discard(cubeId: string): Promise<void> {
+    await this.db.query(`DELETE FROM cubes WHERE id = $1 AND deleted_at IS NOT NULL`, [cubeId]);
+  }
+
+  /** Inserts memories (ids already mapped, references left for `setReferences`) and their versions, in order. */
+  async importBatch(cubeId: string, memories: ImportedMemory[]): Promise<void> {
+    if (memories.length === 0) return;
+    const refs = new Set((await this.memoryReferenceColumns()).map((c) => c.name));
+    const memoryCols = (await this.columnsOf('memories')).filter((c) => !MEMORY_LOCAL.includes(c.name) && !refs.has(c.name));
+    const versionCols = (await this.columnsOf('memory_versions')).filter((c) => !VERSION_LOCAL.includes(c.name));
+    const value = (c: ColumnInfo) => (c.defaultSql !== null ? `COALESCE(r.${quote(c.name)}, ${c.defaultSql})` : `r.${quote(c.name)}`);
+    await this.db.transaction(async (tx: EntityManager) => {
+      await tx.query(
+        `INSERT INTO memories (cube_id, change_seq, embedding, embedder_fingerprint, ${memoryCols.map((c) => quote(c.name)).join(', ')})
+         SELECT $1, nextval('engram_change_seq'), e.embedding, e.fp, ${memoryCols.map(value).join(', ')}
+           FROM jsonb_populate_recordset(NULL::memories, $2::jsonb) WITH ORDINALITY AS r
+           JOIN unnest($3::bytea[], $4::text[]) WITH ORDINALITY AS e(embedding, fp, ord) ON e.ord = r.ordinality
+          ORDER BY r.ordinality`,
+        [
+          cubeId,
+          JSON.stringify(memories.map((m) => m.memory)),
+          memories.map((m) => encodeEmbedding(m.embedding)),
+          memories.map((m) => m.embedderFingerprint),
+        ],
+      );
+      const versions = memories.flatMap((m) => m.versions.map((v) => ({ ...v, memory_id: m.memory.id })));
+      if (versions.length) {
+        await tx.query(
+          `INSERT INTO memory_versions (memory_id, ${versionCols.map((c) => quote(c.name)).join(', ')})
+           SELECT r.memory_id, ${versionCols.map(value).join(', ')}
+             FROM jsonb_populate_recordset(NULL::memory_versions, $1::jsonb) AS r`,
+          [JSON.stringify(versions)],
+        );
+      }
+    });
+  }
+
+  /**
+   * Gives the next `vectors.length` memories of the cube that still lack an embedding (in
+   * label order after `afterLabel`) those vectors; returns the last label it filled.
+   */
+  async assignEmbeddings(cubeId: string, afterLabel: number, vectors: Float32Array[], fingerprint: string): Promise<{ lastLabel: number; filled: number }> {
+    const rows = await queryRows<{ label: string }>(this.db,
+      `WITH targets AS (
+         SELECT id, label, row_number() OVER (ORDER BY label) AS ord FROM (
+           SELECT id, label FROM memories WHERE cube_id = $1 AND label > $2 AND embedding IS NULL ORDER BY label LIMIT $3) t
+       )
+       UPDATE memories m SET embedding = v.embedding, embedder_fingerprint = $5
+         FROM targets t JOIN unnest($4::bytea[]) WITH ORDINALITY AS v(embedding, ord) ON v.ord = t.ord
+        WHERE m.id = t.id
+       RETURNING m.label`,
+      [cubeId, afterLabel, vectors.length, vectors.map((v) => encodeEmbedding(v)), fingerprint],
+    );
+    return { lastLabel: rows.reduce((max, r) => Math.max(max, Number(r.label)), afterLabel), filled: rows.length };
+  }
+
+  /** Memories of the cube still without an embedding (after the vectors part: should be none). */
+  async withoutEmbedding(cubeId: string, limit: number): Promise<{ id: string; text: string }[]> {
+    return queryRows(this.db, `SELECT id, text FROM memories WHERE cube_id = $1 AND embedding IS NULL ORDER BY label LIMIT $2`, [cubeId, limit]);
+  }
+
+  async setEmbeddings(ids: string[], vectors: Float32Array[], fingerprint: string): Promise<void> {
+    await this.db.query(
+      `UPDATE memories m SET embedding = v.embedding, embedder_fingerprint = $3 FROM unnest($1::uuid[], $2::bytea[]) AS v(id, embedding) WHERE m.id = v.id`,
+      [ids, vectors.map((v) => encodeEmbedding(v)), fingerprint],
+    );
+  }
+
+  /** Sets reference columns (mergedInto …) once every memory is in; references to memories the cube lacks stay null. */
+  async setReferences(cubeId: string, column: string, array: boolean, ids: string[], values: (string | string[])[]): Promise<void> {
+    if (!ids.length) return;
+    const refs = await this.memoryReferenceColumns();
+    if (!refs.some((c) => c.name === column)) throw new Error(`${column} is not a reference column of memories`);
+    if (array) {
+      await this.db.query(
+        `UPDATE memories m SET ${quote(column)} = ARRAY(SELECT x FROM jsonb_array_elements_text(v.refs) AS x WHERE EXISTS (SELECT 1 FROM memories t WHERE t.id = x::uuid AND t.cube_id = $1))::uuid[]
+           FROM unnest($2::uuid[], $3::jsonb[]) AS v(id, refs) WHERE m.id = v.id`,
+        [cubeId, ids, values.map((v) => JSON.stringify(v))],
+      );
+      return;
+    }
+    await this.db.query(
+      `UPDATE memories m SET ${quote(column)} = v.ref
+         FROM unnest($2::uuid[], $3::uuid[]) AS v(id, ref)
+        WHERE m.id = v.id AND EXISTS (SELECT 1 FROM memories t WHERE t.id = v.ref AND t.cube_id = $1)`,
+      [cubeId, ids, values],
+    );
+  }
+
+  /** Inserts lifecycle events (memory ids already mapped) for the cube. */
+  async importEvents(cubeId: string, tenantId: string, events: Record<string, unknown>[]): Promise<void> {
+    if (!events.length) return;
+    const cols = (await this.columnsOf('lifecycle_events')).filter((c) => !EVENT_LOCAL.includes(c.name));
+    const value = (c: ColumnInfo) => (c.defaultSql !== null ? `COALESCE(r.${quote(c.name)}, ${c.defaultSql})` : `r.${quote(c.name)}`);
+    await this.db.query(
+      `INSERT INTO lifecycle_events (cube_id, tenant_id, ${cols.map((c) => quote(c.name)).join(', ')})
+       SELECT $1, $2, ${cols.map(value).join(', ')} FROM jsonb_populate_recordset(NULL::lifecycle_events, $3::jsonb) WITH ORDINALITY AS r ORDER BY r.ordinality`,
+      [cubeId, tenantId, JSON.stringify(events)],
+    );
+  }
+
+  /** Counts of what a cube holds (import reports them). */
+  async counts(cubeId: string): Promise<{ memories: number; versions: number }> {
+    const rows = await queryRows<{ memories: string; versions: string }>(this.db,
+      `SELECT (SELECT count(*) FROM memories WHERE cube_id = $1) AS memories,
+              (SELECT count(*) FROM memory_versions v JOIN memories m ON m.id = v.memory_id WHERE m.cube_id = $1) AS versions`,
+      [cubeId],
+    );
+    return { memories: Number(rows[0].memories), versions: Number(rows[0].versions) };
+  }
+}
