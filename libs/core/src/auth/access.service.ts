@@ -25,6 +25,8 @@ function requiredScope(permission: Permission): Scope | null {
     case Permission.KvCacheWrite:
     case Permission.BankWrite:
       return Scope.MemoriesWrite;
+    case Permission.CubeExport:
+      return Scope.CubesExport;
     default:
       return assertUnreachable(permission);
   }

@@ -3,6 +3,8 @@ export enum Scope {
   CubesWrite = 'cubes:write',
   MemoriesRead = 'memories:read',
   MemoriesWrite = 'memories:write',
+  /** Export a whole cube (every memory it holds) as an archive. */
+  CubesExport = 'cubes:export',
 }
 
 export const ALL_SCOPES: readonly Scope[] = Object.values(Scope);
@@ -21,6 +23,8 @@ export enum Permission {
   KvCacheWrite = 'kv_cache.write',
   BankRead = 'bank.read',
   BankWrite = 'bank.write',
+  /** Download a cube archive (every memory of the cube at once). */
+  CubeExport = 'cube.export',
   /** Run a registered model (chat completions). */
   ModelUse = 'model.use',
 }
