@@ -38,3 +38,53 @@ describe('loadConfig', () => {
     for (const name of ['PORT', 'LOG_LEVEL', 'DATABASE_URL', 'ENGRAM_ADMIN_TOKEN']) expect(problems).toContain(name);
   });
 });
+
+describe('loadConfig: operator-named embedding endpoints (ENGRAM_EMBEDDERS)', () => {
+  const local = { baseUrl: 'http://127.0.0.1:8000/v1', model: 'bge-small', dimension: 384 };
+
+  it('has none and refuses tenant URLs by default', () => {
+    expect(loadConfig({})).toMatchObject({ embedders: {}, allowTenantEmbedderUrls: false });
+    expect(loadConfig({ ENGRAM_ALLOW_TENANT_EMBEDDER_URLS: 'true' }).allowTenantEmbedderUrls).toBe(true);
+  });
+
+  it('reads named endpoints; the deprecated ENGRAM_OPENAI_API_KEY is the key of entries that set none', () => {
+    const config = loadConfig({
+      ENGRAM_OPENAI_API_KEY: 'sk-legacy',
+      ENGRAM_EMBEDDERS: JSON.stringify({ local: { ...local, apiKey: null }, openai: { baseUrl: 'https://api.openai.com', model: 'text-embedding-3-small', dimension: 1536 }, tei: { ...local, apiKey: 'sk-tei' } }),
+    });
+    expect(config.embedders).toEqual({
+      local: { ...local, apiKey: null },
+      openai: { baseUrl: 'https://api.openai.com', model: 'text-embedding-3-small', dimension: 1536, apiKey: 'sk-legacy' },
+      tei: { ...local, apiKey: 'sk-tei' },
+    });
+  });
+
+  it('lists every bad entry and field, and never quotes a key', () => {
+    let problems = '';
+    try {
+      loadConfig({
+        ENGRAM_EMBEDDERS: JSON.stringify({
+          query: { ...local, baseUrl: 'http://x.example/?' },
+          creds: { ...local, baseUrl: 'http://user:sk-in-url@x.example' },
+          ftp: { ...local, baseUrl: 'ftp://x.example' },
+          dim: { ...local, dimension: 4 },
+          extra: { ...local, headers: {} },
+          'bad name!': local,
+          key: { ...local, apiKey: 42 },
+        }),
+      });
+    } catch (e) {
+      problems = (e as ConfigError).problems.join('\n');
+    }
+    expect(problems).toContain('ENGRAM_EMBEDDERS.query.baseUrl: must not contain a query or fragment');
+    expect(problems).toContain('ENGRAM_EMBEDDERS.creds.baseUrl: must not contain credentials');
+    expect(problems).toContain('ENGRAM_EMBEDDERS.ftp.baseUrl: expected an http(s) URL');
+    expect(problems).toContain('ENGRAM_EMBEDDERS.dim.dimension');
+    expect(problems).toContain('ENGRAM_EMBEDDERS.extra: unknown field(s) headers');
+    expect(problems).toContain('ENGRAM_EMBEDDERS.bad name!: names are');
+    expect(problems).toContain('ENGRAM_EMBEDDERS.key.apiKey');
+    expect(problems).not.toContain('sk-in-url');
+    expect(() => loadConfig({ ENGRAM_EMBEDDERS: '{not json' })).toThrow(/ENGRAM_EMBEDDERS: expected JSON/);
+    expect(() => loadConfig({ ENGRAM_EMBEDDERS: '[]' })).toThrow(/ENGRAM_EMBEDDERS: expected a JSON object/);
+  });
+});

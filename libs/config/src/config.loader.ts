@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { EngramConfig } from './engram-config';
+import { EmbeddingEndpointConfig, EngramConfig } from './engram-config';
 
 /** Raised when one or more environment variables are invalid; lists every problem at once. */
 export class ConfigError extends Error {
@@ -12,6 +12,22 @@ export class ConfigError extends Error {
 type Env = Record<string, string | undefined>;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const ENDPOINT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** Why an embedding endpoint's base URL is unusable, or null (the same rules as plaintext's openAiEmbeddingsUrl). */
+function endpointUrlProblem(value: string): string | null {
+  if (/[?#]/.test(value)) return 'must not contain a query or fragment (? or #)';
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return 'expected an http(s) URL';
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'expected an http(s) URL';
+  if (url.username || url.password) return 'must not contain credentials; put the key in apiKey';
+  return null;
+}
+
 const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
 
 class EnvReader {
@@ -76,6 +92,49 @@ class EnvReader {
     return value as T;
   }
 
+  /**
+   * `ENGRAM_EMBEDDERS`: JSON `{ "<name>": { "baseUrl", "model", "dimension", "apiKey"? } }`.
+   * An entry without `apiKey` takes `fallbackKey` (the deprecated ENGRAM_OPENAI_API_KEY);
+   * `"apiKey": null` sends none. Problems never quote a key.
+   */
+  embedders(name: string, fallbackKey: string | null): Record<string, EmbeddingEndpointConfig> {
+    const value = this.raw(name);
+    if (value === undefined) return {};
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      this.problems.push(`${name}: expected JSON such as {"openai":{"baseUrl":"https://api.openai.com","model":"text-embedding-3-small","dimension":1536}}`);
+      return {};
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      this.problems.push(`${name}: expected a JSON object of endpoint name → { baseUrl, model, dimension, apiKey? }`);
+      return {};
+    }
+    const out: Record<string, EmbeddingEndpointConfig> = {};
+    for (const [endpoint, spec] of Object.entries(parsed as Record<string, unknown>)) {
+      const problem = (field: string, text: string) => this.problems.push(`${name}.${endpoint}${field ? `.${field}` : ''}: ${text}`);
+      const before = this.problems.length;
+      if (!ENDPOINT_NAME.test(endpoint)) problem('', 'names are 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit');
+      if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) {
+        problem('', 'expected an object { baseUrl, model, dimension, apiKey? }');
+        continue;
+      }
+      const entry = spec as Record<string, unknown>;
+      const unknown = Object.keys(entry).filter((k) => !['baseUrl', 'model', 'dimension', 'apiKey'].includes(k));
+      if (unknown.length) problem('', `unknown field(s) ${unknown.join(', ')}`);
+      const urlProblem = typeof entry.baseUrl === 'string' ? endpointUrlProblem(entry.baseUrl) : 'expected an http(s) URL';
+      if (urlProblem) problem('baseUrl', urlProblem);
+      if (typeof entry.model !== 'string' || !entry.model.trim() || entry.model.length > 200) problem('model', 'expected the name of the embedding model');
+      if (!Number.isInteger(entry.dimension) || (entry.dimension as number) < 8 || (entry.dimension as number) > 8192) problem('dimension', 'expected an integer between 8 and 8192');
+      if (entry.apiKey !== undefined && entry.apiKey !== null && (typeof entry.apiKey !== 'string' || !entry.apiKey.trim())) problem('apiKey', 'expected a non-empty string or null');
+      if (this.problems.length > before) continue;
+      const apiKey = entry.apiKey === undefined ? fallbackKey : (entry.apiKey as string | null);
+      out[endpoint] = { baseUrl: entry.baseUrl as string, model: entry.model as string, dimension: entry.dimension as number, apiKey };
+    }
+    return out;
+  }
+
   url(name: string): string | null {
     const value = this.raw(name);
     if (value === undefined) return null;
@@ -100,6 +159,7 @@ export function loadConfig(env: Env): EngramConfig {
   if (adminToken !== null && adminToken.length < 16) {
     read.problems.push('ENGRAM_ADMIN_TOKEN: must be at least 16 characters');
   }
+  const openaiApiKey = read.optionalString('ENGRAM_OPENAI_API_KEY');
   const config: EngramConfig = {
     port: read.int('PORT', 8080, 0, 65535),
     host: read.string('HOST', '127.0.0.1'),
@@ -120,7 +180,9 @@ export function loadConfig(env: Env): EngramConfig {
     jobPollIntervalMs: read.int('ENGRAM_JOB_POLL_MS', 1000, 10, 600_000),
     jobLeaseMs: read.int('ENGRAM_JOB_LEASE_MS', 60_000, 100, 86_400_000),
     jobMaxAttempts: read.int('ENGRAM_JOB_MAX_ATTEMPTS', 5, 1, 100),
-    openaiApiKey: read.optionalString('ENGRAM_OPENAI_API_KEY'),
+    openaiApiKey,
+    embedders: read.embedders('ENGRAM_EMBEDDERS', openaiApiKey),
+    allowTenantEmbedderUrls: read.bool('ENGRAM_ALLOW_TENANT_EMBEDDER_URLS', false),
     modelsDir: path.resolve(read.string('ENGRAM_MODELS_DIR', path.join(read.string('ENGRAM_DATA_DIR', './data'), 'models'))),
     indexCacheCubes: read.int('ENGRAM_INDEX_CACHE_CUBES', 256, 1, 100_000),
     inferenceProvider: read.oneOf('ENGRAM_INFERENCE_PROVIDER', ['cpu', 'cuda'] as const, 'cpu'),

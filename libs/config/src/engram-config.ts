@@ -1,3 +1,13 @@
+/** One operator-named embedding endpoint (an `ENGRAM_EMBEDDERS` entry). */
+export interface EmbeddingEndpointConfig {
+  /** http(s) base URL without credentials, query or fragment; `/v1/embeddings` is appended. */
+  baseUrl: string;
+  model: string;
+  dimension: number;
+  /** Bearer key for this endpoint (the entry's `apiKey`, else the deprecated ENGRAM_OPENAI_API_KEY); null: none. */
+  apiKey: string | null;
+}
+
 /** The typed configuration of an engram process. Built once at boot by `loadConfig`. */
 export interface EngramConfig {
   /** HTTP listen port and host. */
@@ -30,8 +40,19 @@ export interface EngramConfig {
   jobMaxAttempts: number;
   /** Folder of model directories that tenants may name (onnx embedders). */
   modelsDir: string;
-  /** Bearer key sent to OpenAI-compatible embedding endpoints of cubes that use them. */
+  /**
+   * Deprecated (ADR 0104): the bearer key of `embedders` entries that set no `apiKey`.
+   * It is sent to no URL the operator did not name.
+   */
   openaiApiKey: string | null;
+  /**
+   * OpenAI-compatible embedding endpoints named by the operator (`ENGRAM_EMBEDDERS`, JSON
+   * `{ "<name>": { "baseUrl", "model", "dimension", "apiKey"? } }`); cubes choose one with
+   * `{ "type": "openai", "name" }`. The only endpoints that ever receive a key.
+   */
+  embedders: Readonly<Record<string, EmbeddingEndpointConfig>>;
+  /** Whether cubes may name their own embedding URL (`baseUrl`): never sent a key, public addresses only. Off by default. */
+  allowTenantEmbedderUrls: boolean;
   /** How many cubes keep their search index in memory (least recently used are dropped). */
   indexCacheCubes: number;
   /** Execution provider of the inference runtime: `cpu`, or `cuda` where its libraries are installed. */
