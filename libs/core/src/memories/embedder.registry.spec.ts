@@ -41,3 +41,12 @@ describe('parseEmbedderSettings for onnx', () => {
     expect(parseEmbedderSettings({ type: 'openai', baseUrl: 'http://x', model: 'm', dimension: 8 })).toEqual({ type: 'openai', baseUrl: 'http://x', model: 'm', dimension: 8 });
   });
 });
+
+describe('parseEmbedderSettings for use-lite', () => {
+  it('accepts "use-lite" as a string or an object, and nothing else beside the type', () => {
+    expect(parseEmbedderSettings('use-lite')).toEqual({ type: 'use-lite' });
+    expect(parseEmbedderSettings({ type: 'use-lite' })).toEqual({ type: 'use-lite' });
+    expect(() => parseEmbedderSettings({ type: 'use-lite', dimension: 256 })).toThrow(/unknown field\(s\) for the use-lite embedder: dimension/);
+    expect(() => parseEmbedderSettings({ type: 'use-large' })).toThrow(/hash, use-lite, openai, onnx/);
+  });
+});

@@ -2,7 +2,7 @@ import { existsSync, statSync, realpathSync } from 'node:fs';
 import { isAbsolute, resolve, sep } from 'node:path';
 import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
 import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
-import { OnnxSentenceEmbedder, OnnxSessionRegistry } from '@engram/inference';
+import { OnnxSentenceEmbedder, OnnxSessionRegistry, UseLiteEmbedder } from '@engram/inference';
 import { Embedder, EmbeddingRequestError, HashEmbedder, OpenAiEmbedder } from '@engram/plaintext';
 import { EngramError } from '../errors/engram.error';
 import { ErrorCode } from '../errors/error-code';
@@ -11,7 +11,8 @@ import { ErrorCode } from '../errors/error-code';
 export type EmbedderSettings =
   | { type: 'hash'; dimension: number }
   | { type: 'openai'; baseUrl: string; model: string; dimension: number }
-  | { type: 'onnx'; path: string };
+  | { type: 'onnx'; path: string }
+  | { type: 'use-lite' };
 
 export const DEFAULT_EMBEDDER: Extract<EmbedderSettings, { type: 'hash' }> = { type: 'hash', dimension: 256 };
 
@@ -30,8 +31,9 @@ function dimensionOf(value: unknown, fallback: number | null, fail: (p: string) 
 
 /**
  * Reads and validates `settings.embedder`: "hash", { type: "hash", dimension },
- * { type: "openai", baseUrl, model, dimension } or { type: "onnx", path } (a model
- * directory on the server; its dimension comes from the model).
+ * { type: "openai", baseUrl, model, dimension }, { type: "onnx", path } (a model
+ * directory on the server; its dimension comes from the model) or "use-lite" (Universal
+ * Sentence Encoder Lite, 512-d, built in and offline).
  */
 export function parseEmbedderSettings(value: unknown, modelsRoot: string | null = null): EmbedderSettings {
   if (value === undefined || value === null) return DEFAULT_EMBEDDER;
@@ -70,8 +72,11 @@ export function parseEmbedderSettings(value: unknown, modelsRoot: string | null 
       }
       return { type: 'onnx', path };
     }
+    case 'use-lite':
+      allowedKeys(spec, ['type'], fail, 'use-lite');
+      return { type: 'use-lite' };
     default:
-      throw fail(`settings.embedder.type must be one of: hash, openai, onnx (got ${JSON.stringify(spec.type)})`);
+      throw fail(`settings.embedder.type must be one of: hash, use-lite, openai, onnx (got ${JSON.stringify(spec.type)})`);
   }
 }
 
@@ -120,6 +125,12 @@ export class EmbedderRegistry implements OnModuleDestroy {
         return new OpenAiEmbedder({ baseUrl: spec.baseUrl, model: spec.model, dimension: spec.dimension, apiKey: this.config.openaiApiKey ?? undefined });
       case 'onnx':
         return OnnxSentenceEmbedder.open(spec.path, {
+          registry: this.sessions,
+          session: { provider: this.config.inferenceProvider, intraOpThreads: this.config.inferenceThreads },
+        });
+      case 'use-lite':
+        // Loads its weights on the first embed; one instance per process (this cache).
+        return new UseLiteEmbedder({
           registry: this.sessions,
           session: { provider: this.config.inferenceProvider, intraOpThreads: this.config.inferenceThreads },
         });
