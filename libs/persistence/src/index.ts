@@ -21,3 +21,4 @@ export * from './repositories/bank.repository';
 export * from './repositories/bank-block.repository';
 export * from './repositories/cube-archive.repository';
 export * from './database/advisory-lock';
+export * from './repositories/lifecycle.repository';

@@ -14,6 +14,7 @@ import { ModelRepository } from './repositories/model.repository';
 import { KvCacheRepository } from './repositories/kv-cache.repository';
 import { BankRepository } from './repositories/bank.repository';
 import { BankBlockRepository } from './repositories/bank-block.repository';
+import { LifecycleRepository } from './repositories/lifecycle.repository';
 import { CubeArchiveRepository } from './repositories/cube-archive.repository';
 
 const REPOSITORIES = [
@@ -30,6 +31,7 @@ const REPOSITORIES = [
   BankRepository,
   BankBlockRepository,
   CubeArchiveRepository,
+  LifecycleRepository,
 ];
 
 /** Provides the config, the database (embedded or external, migrated) and every repository. */

@@ -15,10 +15,14 @@ export function requestId(req: Request, res: Response, next: NextFunction): void
   next();
 }
 
-/** A request that carries a body must send it as JSON. */
+/** Routes whose body is a stream the service reads itself (never parsed as JSON, not held by ENGRAM_BODY_LIMIT). */
+const STREAMED_BODY_ROUTES = new Set(['POST /v1/cubes/import']);
+
+/** A request that carries a body must send it as JSON (streamed-body routes check their own media type). */
 export function requireJsonBody(req: Request, _res: Response, next: NextFunction): void {
   const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
   if (!hasBody || !['POST', 'PUT', 'PATCH', 'DELETE'].includes(req.method)) return next();
+  if (STREAMED_BODY_ROUTES.has(`${req.method} ${req.path}`)) return next();
   const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
   if (type === 'application/json' || /^application\/[a-z0-9.+-]+\+json$/.test(type)) return next();
   next(new EngramError(ErrorCode.UnsupportedMediaType, `the request body must be application/json, got ${type || 'no content type'}`));
