@@ -7,11 +7,18 @@ import { registerAdminCommands } from './commands/admin.command';
 import { registerMigrateCommands } from './commands/migrate.command';
 import { registerModelRegistryCommands } from './commands/model.command';
 import { registerServeCommands } from './commands/serve.command';
+import { registerMcpCommand } from './commands/mcp.command';
+import { ClientEnv } from './commands/remote.options';
 import { registerBankCommands } from '@engram/parametric';
 
 /** The only reader of process.env: the configuration is validated once, here. */
 function config(): EngramConfig {
   return loadConfig(process.env);
+}
+
+/** The tenant commands' connection (`engram mcp`, `engram memories` …): env defaults for --url/--key. */
+function clientEnv(): ClientEnv {
+  return { url: process.env.ENGRAM_URL || undefined, key: process.env.ENGRAM_API_KEY || undefined };
 }
 
 function explain(thrown: unknown): string {
@@ -30,6 +37,7 @@ async function main(argv: string[]): Promise<void> {
   registerAdminCommands(program, config);
   registerModelRegistryCommands(program, config);
   registerBankCommands(program);
+  registerMcpCommand(program, clientEnv);
   await program.parseAsync(argv);
 }
 

@@ -12,6 +12,8 @@ import { ChatController } from './controllers/chat.controller';
 import { KvCacheController } from './controllers/kv-cache.controller';
 import { BankController } from './controllers/bank.controller';
 import { ModelAdminController } from './controllers/model-admin.controller';
+import { McpController } from './controllers/mcp.controller';
+import { McpService } from './mcp/mcp.service';
 import { AuthGuard } from './http/auth.guard';
 import { ErrorFilter } from './http/error.filter';
 import { MetricsService } from './http/metrics.service';
@@ -40,9 +42,10 @@ export class AppModule {
         CoreModule.forRoot(config),
         SchedulerModule.forRoot({ runWorker: options.runWorker }),
       ],
-      controllers: [SystemController, AdminController, CubeController, MemoryController, ModelAdminController, KvCacheController, BankController, ChatController],
+      controllers: [SystemController, AdminController, CubeController, MemoryController, ModelAdminController, KvCacheController, BankController, ChatController, McpController],
       providers: [
         MetricsService,
+        McpService,
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: ErrorFilter },
         { provide: APP_PIPE, useClass: EngramValidationPipe },

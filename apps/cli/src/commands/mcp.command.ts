@@ -1,0 +1,52 @@
+import { Command } from 'commander';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import {
+  CallToolRequestSchema,
+  ListResourcesRequestSchema,
+  ListResourceTemplatesRequestSchema,
+  ListToolsRequestSchema,
+  ReadResourceRequestSchema,
+} from '@modelcontextprotocol/sdk/types.js';
+import { ClientEnv, remoteOptions } from './remote.options';
+
+/**
+ * `engram mcp`: MCP over stdio for desktop agents, proxied to a running engram's /mcp
+ * (ADR 0502). The tools, their schemas and their errors are the server's own, so stdio
+ * and HTTP cannot drift apart; the key never leaves this process except to engram.
+ */
+export async function serveMcpOverStdio(url: string, key: string, cube: string | undefined): Promise<void> {
+  const endpoint = new URL('mcp', url.endsWith('/') ? url : `${url}/`);
+  if (cube) endpoint.searchParams.set('cube', cube);
+  const upstream = new Client({ name: 'engram-stdio-proxy', version: '0.1.0' });
+  await upstream.connect(new StreamableHTTPClientTransport(endpoint, { requestInit: { headers: { Authorization: `Bearer ${key}` } } }));
+  const info = upstream.getServerVersion() ?? { name: 'engram', version: '0.1.0' };
+  const server = new Server({ name: info.name, version: info.version }, { capabilities: { tools: {}, resources: {} }, instructions: upstream.getInstructions() });
+  server.setRequestHandler(ListToolsRequestSchema, (request) => upstream.listTools(request.params));
+  server.setRequestHandler(CallToolRequestSchema, (request) => upstream.callTool(request.params));
+  server.setRequestHandler(ListResourcesRequestSchema, (request) => upstream.listResources(request.params));
+  server.setRequestHandler(ListResourceTemplatesRequestSchema, (request) => upstream.listResourceTemplates(request.params));
+  server.setRequestHandler(ReadResourceRequestSchema, (request) => upstream.readResource(request.params));
+  server.onclose = () => void upstream.close();
+  await server.connect(new StdioServerTransport());
+}
+
+export function registerMcpCommand(program: Command, env: () => ClientEnv): void {
+  remoteOptions(program.command('mcp'))
+    .description('serve engram\'s MCP tools over stdio, proxied to a running engram (for desktop agents)')
+    .option('--cube <idOrName>', 'fix the cube for every tool call (id or name)')
+    .action(async (options: { url?: string; key?: string; cube?: string }) => {
+      const { url, key } = resolveRemote(options, env());
+      await serveMcpOverStdio(url, key, options.cube);
+    });
+}
+
+export function resolveRemote(options: { url?: string; key?: string }, env: ClientEnv): { url: string; key: string } {
+  const url = options.url ?? env.url;
+  const key = options.key ?? env.key;
+  if (!url) throw new Error('give --url or set ENGRAM_URL (e.g. http://localhost:3000)');
+  if (!key) throw new Error('give --key or set ENGRAM_API_KEY');
+  return { url, key };
+}
