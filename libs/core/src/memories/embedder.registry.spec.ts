@@ -36,9 +36,34 @@ describe('parseEmbedderSettings for onnx', () => {
     }
   });
 
-  it('keeps the hash and openai settings as they were', () => {
+  it('answers the same whether a path outside the models folder exists or not', () => {
+    const models = join(root, 'models-same');
+    mkdirSync(models, { recursive: true });
+    const outside = mkdtempSync(join(tmpdir(), 'engram-outside-'));
+    const message = (path: string) => {
+      try {
+        parseEmbedderSettings({ type: 'onnx', path }, models);
+      } catch (error) {
+        return JSON.stringify((error as { details?: unknown }).details ?? (error as Error).message);
+      }
+      return 'accepted';
+    };
+    try {
+      const existing = message(outside);
+      expect(existing).toMatch(/inside the models folder/);
+      expect(message(join(outside, 'missing'))).toBe(existing);
+      expect(message('/etc')).toBe(existing);
+      expect(message('../../nope')).toBe(existing);
+      expect(message(join(models, 'missing'))).toBe(existing);
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps the hash settings as they were; openai ones follow ADR 0104', () => {
     expect(parseEmbedderSettings(undefined)).toEqual({ type: 'hash', dimension: 256 });
-    expect(parseEmbedderSettings({ type: 'openai', baseUrl: 'http://x', model: 'm', dimension: 8 })).toEqual({ type: 'openai', baseUrl: 'http://x', model: 'm', dimension: 8 });
+    expect(() => parseEmbedderSettings({ type: 'openai', baseUrl: 'http://x', model: 'm', dimension: 8 })).toThrow(/does not call embedding URLs chosen by tenants/);
+    expect(parseEmbedderSettings({ type: 'openai', baseUrl: 'http://x', model: 'm', dimension: 8 }, null, { endpoints: {}, allowTenantUrls: true })).toEqual({ type: 'openai', baseUrl: 'http://x', model: 'm', dimension: 8 });
   });
 });
 

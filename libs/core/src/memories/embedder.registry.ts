@@ -1,16 +1,17 @@
 import { existsSync, statSync, realpathSync } from 'node:fs';
 import { isAbsolute, resolve, sep } from 'node:path';
-import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
 import { OnnxSentenceEmbedder, OnnxSessionRegistry, UseLiteEmbedder } from '@engram/inference';
-import { Embedder, EmbeddingRequestError, HashEmbedder, OpenAiEmbedder } from '@engram/plaintext';
+import { Embedder, EmbeddingRequestError, HashEmbedder } from '@engram/plaintext';
 import { EngramError } from '../errors/engram.error';
 import { ErrorCode } from '../errors/error-code';
+import { checkTenantUrl, createOpenAiEmbedder, NO_OPENAI_ENDPOINTS, OpenAiEmbedderSettings, OpenAiEndpointPolicy, parseOpenAiSettings, SettingsOrigin } from './openai-embedder.settings';
 
 /** A cube's embedder, as chosen in `settings.embedder` at creation. */
 export type EmbedderSettings =
   | { type: 'hash'; dimension: number }
-  | { type: 'openai'; baseUrl: string; model: string; dimension: number }
+  | OpenAiEmbedderSettings
   | { type: 'onnx'; path: string }
   | { type: 'use-lite' };
 
@@ -29,46 +30,53 @@ function dimensionOf(value: unknown, fallback: number | null, fail: (p: string) 
   return dimension as number;
 }
 
+/** Whether `path` is an existing directory inside `modelsRoot` (symlinks resolved); null root: any directory. */
+function isModelDirectory(path: string, modelsRoot: string | null): boolean {
+  const inside = (candidate: string, root: string) => candidate === root || candidate.startsWith(root + sep);
+  try {
+    // Outside the folder, the file system is not even asked.
+    const realRoot = modelsRoot === null ? null : existsSync(modelsRoot) ? realpathSync(modelsRoot) : resolve(modelsRoot);
+    if (modelsRoot !== null && !inside(path, resolve(modelsRoot)) && !inside(path, realRoot!)) return false;
+    if (!statSync(path).isDirectory()) return false;
+    return realRoot === null || inside(realpathSync(path), realRoot);
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Reads and validates `settings.embedder`: "hash", { type: "hash", dimension },
- * { type: "openai", baseUrl, model, dimension }, { type: "onnx", path } (a model
+ * { type: "openai", name } (an endpoint the operator named; or { type: "openai", baseUrl,
+ * model, dimension } where allowed, see openai-embedder.settings.ts), { type: "onnx", path } (a model
  * directory on the server; its dimension comes from the model) or "use-lite" (Universal
  * Sentence Encoder Lite, 512-d, built in and offline).
  */
-export function parseEmbedderSettings(value: unknown, modelsRoot: string | null = null): EmbedderSettings {
+export function parseEmbedderSettings(
+  value: unknown,
+  modelsRoot: string | null = null,
+  openai: OpenAiEndpointPolicy = NO_OPENAI_ENDPOINTS,
+  origin: SettingsOrigin = 'request',
+): EmbedderSettings {
   if (value === undefined || value === null) return DEFAULT_EMBEDDER;
   const fail = (problem: string) => EngramError.validation([{ field: 'settings.embedder', problems: [problem] }]);
-  if (typeof value === 'string') return parseEmbedderSettings({ type: value }, modelsRoot);
+  if (typeof value === 'string') return parseEmbedderSettings({ type: value }, modelsRoot, openai, origin);
   if (typeof value !== 'object' || Array.isArray(value)) throw fail('settings.embedder must be an object such as { "type": "hash" }');
   const spec = value as Record<string, unknown>;
   switch (spec.type) {
     case 'hash':
       allowedKeys(spec, ['type', 'dimension'], fail, 'hash');
       return { type: 'hash', dimension: dimensionOf(spec.dimension, DEFAULT_EMBEDDER.dimension, fail) };
-    case 'openai': {
-      allowedKeys(spec, ['type', 'baseUrl', 'model', 'dimension'], fail, 'openai');
-      let url: URL | null = null;
-      try {
-        url = typeof spec.baseUrl === 'string' ? new URL(spec.baseUrl) : null;
-      } catch {
-        url = null;
-      }
-      if (!url || !['http:', 'https:'].includes(url.protocol)) throw fail('settings.embedder.baseUrl must be an http(s) URL of an OpenAI-compatible server');
-      if (typeof spec.model !== 'string' || !spec.model.trim() || spec.model.length > 200) throw fail('settings.embedder.model must name the embedding model');
-      return { type: 'openai', baseUrl: spec.baseUrl as string, model: spec.model, dimension: dimensionOf(spec.dimension, null, fail) };
-    }
+    case 'openai':
+      return parseOpenAiSettings(spec, openai, origin, fail);
     case 'onnx': {
       allowedKeys(spec, ['type', 'path'], fail, 'onnx');
       if (typeof spec.path !== 'string' || !spec.path.trim()) throw fail('settings.embedder.path must name a model directory (model.onnx + tokenizer.json)');
       // Tenants name models inside the operator's models folder, never arbitrary server paths.
+      // One answer for missing, not a directory and outside the folder: it must not tell
+      // a tenant what exists elsewhere on the server.
       const path = modelsRoot !== null && !isAbsolute(spec.path) ? resolve(modelsRoot, spec.path) : resolve(spec.path);
-      if (!existsSync(path) || !statSync(path).isDirectory()) throw fail(`settings.embedder.path ${JSON.stringify(spec.path)} is not an existing directory`);
-      if (modelsRoot !== null) {
-        const root = existsSync(modelsRoot) ? realpathSync(modelsRoot) : resolve(modelsRoot);
-        const real = realpathSync(path);
-        if (real !== root && !real.startsWith(root + sep)) {
-          throw fail(`settings.embedder.path must be a model directory inside the models folder (ENGRAM_MODELS_DIR)`);
-        }
+      if (!isModelDirectory(path, modelsRoot)) {
+        throw fail(`settings.embedder.path must name an existing model directory${modelsRoot !== null ? ' inside the models folder (ENGRAM_MODELS_DIR)' : ''}`);
       }
       return { type: 'onnx', path };
     }
@@ -82,15 +90,28 @@ export function parseEmbedderSettings(value: unknown, modelsRoot: string | null 
 
 /** One embedder instance per distinct settings; embedders are stateless and shared. */
 @Injectable()
-export class EmbedderRegistry implements OnModuleDestroy {
+export class EmbedderRegistry implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger('Embedders');
   private readonly cache = new Map<string, Embedder>();
   /** ONNX sessions of `onnx` embedders, released on shutdown. */
   private readonly sessions = new OnnxSessionRegistry();
 
-  constructor(@Inject(ENGRAM_CONFIG) private readonly config: EngramConfig) {}
+  /** Who `openai` embedders may call (ADR 0104). */
+  private readonly openai: OpenAiEndpointPolicy;
 
+  constructor(@Inject(ENGRAM_CONFIG) private readonly config: EngramConfig) {
+    this.openai = { endpoints: config.embedders, allowTenantUrls: config.allowTenantEmbedderUrls };
+  }
+
+  onModuleInit(): void {
+    if (this.config.openaiApiKey !== null && Object.keys(this.config.embedders).length === 0) {
+      this.logger.warn('ENGRAM_OPENAI_API_KEY is deprecated and sent nowhere: name the embedding endpoints in ENGRAM_EMBEDDERS (ADR 0104)');
+    }
+  }
+
+  /** The embedder of a cube's (or a bank's) stored settings. */
   forSettings(settings: Record<string, unknown>): Embedder {
-    const spec = this.parse(settings.embedder);
+    const spec = this.stored(settings.embedder);
     const key = JSON.stringify(spec);
     let embedder = this.cache.get(key);
     if (!embedder) {
@@ -100,9 +121,24 @@ export class EmbedderRegistry implements OnModuleDestroy {
     return embedder;
   }
 
-  /** Validates `settings.embedder` as this server will use it (models folder included); throws a 400. */
+  /**
+   * Validates `settings.embedder` from a request (models folder, operator endpoints, the
+   * tenant-URL switch, and for a tenant URL the addresses its host resolves to); throws a 400.
+   */
+  async validate(value: unknown): Promise<EmbedderSettings> {
+    const settings = parseEmbedderSettings(value, this.config.modelsDir, this.openai, 'request');
+    if (settings.type === 'openai') await checkTenantUrl(settings, this.openai);
+    return settings;
+  }
+
+  /** @deprecated request-mode checks without resolving a tenant URL's host; use `validate`. */
   parse(value: unknown): EmbedderSettings {
-    return parseEmbedderSettings(value, this.config.modelsDir);
+    return parseEmbedderSettings(value, this.config.modelsDir, this.openai, 'request');
+  }
+
+  /** Reads back settings a cube or bank row holds (a legacy baseUrl an operator endpoint serves becomes that endpoint). */
+  stored(value: unknown): EmbedderSettings {
+    return parseEmbedderSettings(value, this.config.modelsDir, this.openai, 'stored');
   }
 
   /** Embeds texts; a remote embedder that fails becomes a 503 that says which one. */
@@ -111,6 +147,8 @@ export class EmbedderRegistry implements OnModuleDestroy {
       return await embedder.embed(texts);
     } catch (error) {
       if (error instanceof EmbeddingRequestError) {
+        // The detail (an error body, a socket error) stays in the server log; the message names endpoint and status only.
+        if (error.detail) this.logger.debug(`${error.message}: ${error.detail.slice(0, 500)}`);
         throw new EngramError(ErrorCode.Unavailable, `the cube's embedder is unavailable: ${error.message}; nothing was stored`);
       }
       throw error;
@@ -122,7 +160,7 @@ export class EmbedderRegistry implements OnModuleDestroy {
       case 'hash':
         return new HashEmbedder({ dimension: spec.dimension });
       case 'openai':
-        return new OpenAiEmbedder({ baseUrl: spec.baseUrl, model: spec.model, dimension: spec.dimension, apiKey: this.config.openaiApiKey ?? undefined });
+        return createOpenAiEmbedder(spec, this.openai);
       case 'onnx':
         return OnnxSentenceEmbedder.open(spec.path, {
           registry: this.sessions,

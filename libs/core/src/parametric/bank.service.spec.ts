@@ -33,7 +33,7 @@ function service(stubs: { requireCube?: jest.Mock; get?: jest.Mock; resolve?: je
   const banks = strictMock<BankRepository>({ get: stubs.get ?? jest.fn().mockResolvedValue(ready) });
   const models = strictMock<ModelService>({ resolve: stubs.resolve ?? jest.fn().mockResolvedValue(model) });
   const embedder = { fingerprint: 'hash:8', dimension: 8, embed: jest.fn() };
-  const embedders = strictMock<EmbedderRegistry>({ forSettings: jest.fn().mockReturnValue(embedder), embed: jest.fn(), parse: jest.fn().mockReturnValue({ type: 'hash', dimension: 8 }) });
+  const embedders = strictMock<EmbedderRegistry>({ forSettings: jest.fn().mockReturnValue(embedder), embed: jest.fn(), stored: jest.fn().mockReturnValue({ type: 'hash', dimension: 8 }), validate: jest.fn().mockResolvedValue({ type: 'hash', dimension: 8 }) });
   const store = strictMock<BankStore>({ routeAndFetch: stubs.routeAndFetch ?? jest.fn() });
   const provenance = strictMock<BankProvenance>({ current: jest.fn(async (bank: BankRecord) => bank) });
   const svc = new BankService(access, banks, strictMock<MemoryRepository>({}), models, strictMock<ModelRepository>({}), embedders, strictMock<JobQueueService>({}), store, provenance, strictMock<BankBlockRepository>({}), strictMock<AuditService>({}));

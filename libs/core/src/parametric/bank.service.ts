@@ -77,7 +77,7 @@ export class BankService {
     if (nodes > MAX_BANK_NODES) {
       throw EngramError.validation([{ field: 'levels', problems: [`${levels} levels of branching ${branching} make ${nodes} blocks; at most ${MAX_BANK_NODES}`] }]);
     }
-    const settings = this.embedders.parse(dto.embedder === undefined ? cube.settings.embedder : dto.embedder);
+    const settings = dto.embedder === undefined ? this.embedders.stored(cube.settings.embedder) : await this.embedders.validate(dto.embedder);
     const embedder = this.embedders.forSettings({ embedder: settings });
     const some = await this.memories.list(cubeId, {}, 1, null);
     if (!some?.items.length) throw EngramError.conflict('the cube has no active memories to build a bank from');

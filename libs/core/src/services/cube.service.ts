@@ -52,7 +52,7 @@ export class CubeService {
     if (ctx.auth.kind === 'key' && ctx.auth.cubeIds !== null) {
       throw EngramError.forbidden('this API key is limited to a list of cubes and cannot create new ones');
     }
-    this.embedders.parse(dto.settings?.embedder);
+    await this.embedders.validate(dto.settings?.embedder);
     const result = await this.cubes.create({ tenantId, name, description: dto.description ?? null, settings: dto.settings ?? {} });
     if (!result.ok) {
       const winner = returnExisting ? await this.findByName(ctx, name) : null;
@@ -116,9 +116,10 @@ export class CubeService {
       ...(dto.settings !== undefined ? { settings: dto.settings } : {}),
     };
     if (Object.keys(changes).length === 0) return mapCube(cube);
-    if (dto.settings !== undefined) {
-      const before = JSON.stringify(this.embedders.parse(cube.settings.embedder));
-      const after = JSON.stringify(this.embedders.parse(dto.settings.embedder));
+    // Settings that keep the embedder as stored are not re-validated (a cube from before ADR 0104 may hold a baseUrl).
+    if (dto.settings !== undefined && JSON.stringify(dto.settings.embedder ?? null) !== JSON.stringify(cube.settings.embedder ?? null)) {
+      const before = JSON.stringify(this.embedders.stored(cube.settings.embedder));
+      const after = JSON.stringify(await this.embedders.validate(dto.settings.embedder));
       if (before !== after && (await this.memories.lastChangeSeq(cubeId)) > 0) {
         throw EngramError.conflict('this cube already holds memories embedded with another embedder; create a new cube for the new embedder');
       }
