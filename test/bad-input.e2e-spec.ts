@@ -84,6 +84,21 @@ describe('bad input', () => {
     expect((await h.http.get('/v1/cubes').query({ limit: 'ten' }).set(auth())).status).toBe(400);
   });
 
+  it('rejects cursors that look right but would fail the database cast (400, not 500)', async () => {
+    const cursor = (parts: unknown[]) => Buffer.from(JSON.stringify(parts)).toString('base64url');
+    const admin = { Authorization: `Bearer ${h.adminToken}` };
+    const cases: [string, Record<string, string>, string][] = [
+      ['/v1/cubes', auth(), cursor(['1700000000000000', '-'.repeat(36)])],
+      ['/v1/cubes', auth(), cursor(['99999999999999999999', '00000000-0000-0000-0000-000000000000'])],
+      [`/v1/cubes/${cubeId}/memories`, auth(), cursor(['99999999999999999999'])],
+      ['/v1/admin/audit', admin, cursor(['99999999999999999999'])],
+    ];
+    for (const [path, headers, c] of cases) {
+      const res = await h.http.get(path).query({ cursor: c }).set(headers);
+      expect({ path, status: res.status, field: res.body.error?.details?.[0]?.field }).toEqual({ path, status: 400, field: 'cursor' });
+    }
+  });
+
   it('answers an unknown route with 404 in the error envelope', async () => {
     const res = await h.http.get('/v1/nothing-here').set(auth());
     expect(res.status).toBe(404);

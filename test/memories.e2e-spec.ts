@@ -141,4 +141,15 @@ describe('plaintext memories over HTTP', () => {
     const observed = await search({ query: 'Eve', filters: { observedAfter: '2015-06-01T00:00:00Z', observedBefore: '2017-01-01T00:00:00Z' } }).expect(200);
     expect(observed.body.results.map((r: { text: string }) => r.text)).toEqual(['Eve lives in Berlin']);
   });
+
+  it('refuses reserved JavaScript key names in metadata instead of dropping them silently', async () => {
+    const body = '{"items":[{"text":"Prototype keys","metadata":{"__proto__":"yes","n":1}}]}';
+    const res = await h.http.post(`/v1/cubes/${cubeId}/memories`).set(auth()).set('Content-Type', 'application/json').send(body).expect(400);
+    expect(res.body.error.details).toEqual([{ field: 'items.0.metadata.__proto__', problems: [expect.stringMatching(/reserved/)] }]);
+    const filter = await h.http.post(`/v1/cubes/${cubeId}/search`).set(auth()).set('Content-Type', 'application/json')
+      .send('{"query":"prototype","filters":{"metadata":{"constructor":"x"}}}').expect(400);
+    expect(filter.body.error.details[0].field).toBe('filters.metadata.constructor');
+    const listed = await h.http.get(`/v1/cubes/${cubeId}/memories`).query({ limit: 200 }).set(auth()).expect(200);
+    expect(listed.body.items.map((m: { text: string }) => m.text)).not.toContain('Prototype keys');
+  });
 });

@@ -42,4 +42,15 @@ describe('parseMemoryFilter', () => {
     expect(() => parseMemoryFilter({ state: 'deleted' })).toThrow(EngramError);
     expect(parseMemoryFilter({ state: 'deleted' }, { allowDeleted: true })).toEqual({ states: ['deleted'] });
   });
+
+  it('refuses more metadata conditions than the index can intersect, naming the limit', () => {
+    const many = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`k${i}`, i]));
+    expect(() => parseMemoryFilter({ metadata: many })).toThrow(/at most 64 keys \(got 300\)/);
+    expect(Object.keys(parseMemoryFilter({ metadata: Object.fromEntries(Object.entries(many).slice(0, 64)) }).metadata ?? {})).toHaveLength(64);
+  });
+
+  it('keeps a metadata condition on a key named __proto__', () => {
+    const parsed = parseMemoryFilter(JSON.parse('{"metadata": {"__proto__": "x", "a": 1}}'));
+    expect(Object.entries(parsed.metadata ?? {})).toEqual([['__proto__', 'x'], ['a', 1]]);
+  });
 });

@@ -15,6 +15,9 @@ export interface ParsedMemoryFilter {
   validAt?: Date;
 }
 
+/** Conditions in one metadata filter; the index intersects them with a byte-wide counter. */
+export const MAX_METADATA_CONDITIONS = 64;
+
 const KNOWN = ['kind', 'role', 'tags', 'metadata', 'state', 'observedAfter', 'observedBefore', 'validAt', 'sessionId'];
 type Scalar = string | number | boolean | null;
 
@@ -85,8 +88,14 @@ export function parseMemoryFilter(raw: Record<string, unknown> | undefined, opti
           problem(key, 'metadata must be an object of { key: value | { in: [values] } }');
           break;
         }
-        const conditions: ParsedMemoryFilter['metadata'] = {};
-        for (const [metaKey, condition] of Object.entries(value as Record<string, unknown>)) {
+        const entries = Object.entries(value as Record<string, unknown>);
+        if (entries.length > MAX_METADATA_CONDITIONS) {
+          problem(key, `metadata takes at most ${MAX_METADATA_CONDITIONS} keys (got ${entries.length})`);
+          break;
+        }
+        // No prototype: a key named "__proto__" is a condition like any other, not a silent no-op.
+        const conditions: NonNullable<ParsedMemoryFilter['metadata']> = Object.create(null);
+        for (const [metaKey, condition] of entries) {
           if (isScalar(condition)) conditions[metaKey] = condition;
           else if (condition && typeof condition === 'object' && !Array.isArray(condition)) {
             const spec = condition as Record<string, unknown>;

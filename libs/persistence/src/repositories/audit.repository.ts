@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { AuditEventEntity } from '../entities';
-import { AuditEventRecord, decodeCursor, encodeCursor, Page } from './records';
+import { AuditEventRecord, decodeCursor, encodeCursor, isCursorBigint, Page } from './records';
 
 export interface NewAuditEvent {
   requestId: string | null;
@@ -49,7 +49,7 @@ export class AuditRepository {
     if (filter.until) query.andWhere('a.at < :until', { until: filter.until });
     if (cursor !== null) {
       const parts = decodeCursor(cursor, 1);
-      if (parts === null || !/^\d+$/.test(String(parts[0]))) return null;
+      if (parts === null || !isCursorBigint(parts[0])) return null;
       query.andWhere('a.id < :before', { before: String(parts[0]) });
     }
     const rows = await query.getMany();

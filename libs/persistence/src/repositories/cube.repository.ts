@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, IsNull } from 'typeorm';
 import { CubeEntity } from '../entities';
 import { isUniqueViolation } from './tenant.repository';
-import { CubeRecord, decodeCursor, encodeCursor, Page } from './records';
+import { CubeRecord, decodeCursor, encodeCursor, isCursorBigint, isCursorUuid, Page } from './records';
 import { queryRows } from './sql';
 
 const CUBE_COLUMNS = 'c.id, c.tenant_id, c.name, c.description, c.settings, c.created_at, c.updated_at, c.deleted_at';
@@ -104,7 +104,7 @@ export class CubeRepository {
     if (onlyIds !== null) query.andWhere('c.id = ANY(:onlyIds)', { onlyIds });
     if (cursor !== null) {
       const parts = decodeCursor(cursor, 2);
-      if (parts === null || !/^\d+$/.test(String(parts[0])) || !/^[0-9a-f-]{36}$/.test(String(parts[1]))) return null;
+      if (parts === null || !isCursorBigint(parts[0]) || !isCursorUuid(parts[1])) return null;
       query.andWhere("(c.created_at, c.id) > ('epoch'::timestamptz + :micros::bigint * interval '1 microsecond', :id::uuid)", { micros: String(parts[0]), id: parts[1] });
     }
     const { entities, raw } = await query.getRawAndEntities<{ c_micros: string }>();

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { MemoryState } from '../entities';
-import { decodeCursor, encodeCursor, Page } from './records';
+import { decodeCursor, encodeCursor, isCursorBigint, Page } from './records';
 import { queryRows } from './sql';
 
 /** A plaintext memory as stored (embedding excluded). */
@@ -371,7 +371,7 @@ export class MemoryRepository {
     }
     if (cursor !== null) {
       const parts = decodeCursor(cursor, 1);
-      if (parts === null || !/^\d+$/.test(String(parts[0]))) return null;
+      if (parts === null || !isCursorBigint(parts[0])) return null;
       add((p) => `label > ${p}::bigint`, String(parts[0]));
     }
     params.push(limit + 1);

@@ -28,3 +28,17 @@ export function decodeCursor(cursor: string, arity: number): (string | number)[]
     return null;
   }
 }
+
+const BIGINT_MAX = 9223372036854775807n;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A cursor part that PostgreSQL will cast to a non-negative bigint (not merely digits: 20 nines overflow). */
+export function isCursorBigint(part: string | number | undefined): boolean {
+  const text = String(part);
+  return /^\d{1,19}$/.test(text) && BigInt(text) <= BIGINT_MAX;
+}
+
+/** A cursor part that PostgreSQL will cast to uuid (not 36 dashes). */
+export function isCursorUuid(part: string | number | undefined): boolean {
+  return UUID.test(String(part));
+}
