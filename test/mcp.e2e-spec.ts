@@ -142,10 +142,10 @@ describe('MCP server', () => {
     expect(resources.map((r) => r.name).sort()).toEqual(['alice', 'bob']);
     const bob = resources.find((r) => r.name === 'bob')!;
     const read = await client.readResource({ uri: bob.uri });
-    const overview = JSON.parse(String(read.contents[0].text));
+    const overview = JSON.parse(String((read.contents[0] as { text: string }).text));
     expect(overview).toMatchObject({ cube: { name: 'bob' }, memories: { total: 3, byKind: { message: 2, fact: 1 } } });
     const byName = await client.readResource({ uri: 'engram://cubes/bob' });
-    expect(JSON.parse(String(byName.contents[0].text)).cube.id).toBe(overview.cube.id);
+    expect(JSON.parse(String((byName.contents[0] as { text: string }).text)).cube.id).toBe(overview.cube.id);
   });
 
   it('chats with a local model, putting the most relevant memories first', async () => {
@@ -164,7 +164,7 @@ describe('MCP server', () => {
     await expect(connect('egk_not-a-key')).rejects.toThrow(/401|unauthenticated/);
     const res = await fetch(`${baseUrl}/mcp`, { method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' }, body: '{}' });
     expect(res.status).toBe(401);
-    expect((await res.json()).error.code).toBe('unauthenticated');
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('unauthenticated');
   });
 
   it('serves the same tools over stdio through `engram mcp`, proxied to the HTTP server', async () => {

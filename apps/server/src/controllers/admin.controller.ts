@@ -1,6 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import {
+  ApiKeyListDto,
   ApiKeyService,
   AuditQueryDto,
   AuditQueryService,
@@ -8,6 +9,7 @@ import {
   CreatedApiKeyResponseDto,
   CreateTenantDto,
   RequestContext,
+  TenantListDto,
   TenantResponseDto,
   TenantService,
 } from '@engram/core';
@@ -31,6 +33,7 @@ export class AdminController {
   }
 
   @Get('tenants')
+  @ApiOkResponse({ type: TenantListDto })
   listTenants(@Ctx() ctx: RequestContext) {
     return this.tenants.list(ctx);
   }
@@ -42,12 +45,14 @@ export class AdminController {
   }
 
   @Get('tenants/:tenantId/keys')
+  @ApiOkResponse({ type: ApiKeyListDto, description: 'prefixes only: secrets are shown once, at creation' })
   listKeys(@Ctx() ctx: RequestContext, @Param('tenantId', TenantId) tenantId: string) {
     return this.keys.list(ctx, tenantId);
   }
 
   @Delete('tenants/:tenantId/keys/:keyId')
   @HttpCode(204)
+  @ApiNoContentResponse({ description: 'revoked at once' })
   revokeKey(@Ctx() ctx: RequestContext, @Param('tenantId', TenantId) tenantId: string, @Param('keyId', KeyId) keyId: string) {
     return this.keys.revoke(ctx, tenantId, keyId);
   }

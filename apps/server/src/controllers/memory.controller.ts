@@ -1,9 +1,14 @@
 import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Patch, Post, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiHeader, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiCreatedResponse, ApiHeader, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import {
   AddMemoriesDto,
   AddMessagesDto,
+  AddMessagesResultDto,
+  MemoryHistoryDto,
+  MemoryListDto,
+  MemoryPageDto,
+  SearchResponseDto,
   MemoryListQueryDto,
   MemoryResponseDto,
   MemoryService,
@@ -33,24 +38,27 @@ export class MemoryController {
 
   @Post('memories')
   @ApiHeader({ name: 'Idempotency-Key', required: false })
-  @ApiCreatedResponse({ description: '{ items: Memory[] } in input order, after commit' })
+  @ApiCreatedResponse({ type: MemoryListDto, description: 'the memories in input order, after commit (200 with Idempotent-Replayed: true on a replay)' })
   async add(@Ctx() ctx: RequestContext, @Param('cubeId', CubeId) cubeId: string, @Body() dto: AddMemoriesDto, @Headers('idempotency-key') key: string | undefined, @Res({ passthrough: true }) res: Response) {
     return send(res, await this.memories.add(ctx, cubeId, dto, key));
   }
 
   @Post('messages')
   @ApiHeader({ name: 'Idempotency-Key', required: false })
+  @ApiCreatedResponse({ type: AddMessagesResultDto, description: 'one message memory per turn, in order' })
   async addMessages(@Ctx() ctx: RequestContext, @Param('cubeId', CubeId) cubeId: string, @Body() dto: AddMessagesDto, @Headers('idempotency-key') key: string | undefined, @Res({ passthrough: true }) res: Response) {
     return send(res, await this.memories.addMessages(ctx, cubeId, dto, key));
   }
 
   @Post('search')
   @HttpCode(200)
+  @ApiOkResponse({ type: SearchResponseDto })
   search(@Ctx() ctx: RequestContext, @Param('cubeId', CubeId) cubeId: string, @Body() dto: SearchDto) {
     return this.searcher.search(ctx, cubeId, dto);
   }
 
   @Get('memories')
+  @ApiOkResponse({ type: MemoryPageDto })
   list(@Ctx() ctx: RequestContext, @Param('cubeId', CubeId) cubeId: string, @Query() query: MemoryListQueryDto) {
     return this.memories.list(ctx, cubeId, query);
   }
@@ -69,17 +77,20 @@ export class MemoryController {
 
   @Delete('memories/:memoryId')
   @HttpCode(204)
+  @ApiNoContentResponse({ description: 'soft-deleted: gone from search and lists at once' })
   delete(@Ctx() ctx: RequestContext, @Param('cubeId', CubeId) cubeId: string, @Param('memoryId', MemoryId) memoryId: string) {
     return this.memories.delete(ctx, cubeId, memoryId);
   }
 
   @Post('memories/:memoryId/restore')
   @HttpCode(200)
+  @ApiOkResponse({ type: MemoryResponseDto })
   restore(@Ctx() ctx: RequestContext, @Param('cubeId', CubeId) cubeId: string, @Param('memoryId', MemoryId) memoryId: string) {
     return this.memories.restore(ctx, cubeId, memoryId);
   }
 
   @Get('memories/:memoryId/history')
+  @ApiOkResponse({ type: MemoryHistoryDto })
   history(@Ctx() ctx: RequestContext, @Param('cubeId', CubeId) cubeId: string, @Param('memoryId', MemoryId) memoryId: string) {
     return this.memories.history(ctx, cubeId, memoryId);
   }

@@ -42,6 +42,10 @@ export class CreatedApiKeyResponseDto extends ApiKeyResponseDto {
   @ApiProperty() key: string;
 }
 
+export class ApiKeyListDto {
+  @ApiProperty({ type: [ApiKeyResponseDto] }) items: ApiKeyResponseDto[];
+}
+
 export function mapApiKey(key: ApiKeyRecord): ApiKeyResponseDto {
   return {
     id: key.id,

@@ -13,6 +13,10 @@ export class TenantResponseDto {
   @ApiProperty() createdAt: string;
 }
 
+export class TenantListDto {
+  @ApiProperty({ type: [TenantResponseDto] }) items: TenantResponseDto[];
+}
+
 export function mapTenant(tenant: TenantRecord): TenantResponseDto {
   return { id: tenant.id, name: tenant.name, createdAt: tenant.createdAt.toISOString() };
 }
