@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createTinyModel } from '@engram/inference';
+import { ALL_SCOPES } from '@engram/core';
 import { JobRunner } from '@engram/scheduler';
 import { createE2eHarness, E2eHarness } from '@engram/testing';
 
@@ -19,6 +20,7 @@ interface Route {
 const CUBE_ROUTES: Route[] = [
   { method: 'get', path: (id) => `/v1/cubes/${id}`, write: false },
   { method: 'get', path: (id) => `/v1/cubes/${id}/stats`, write: false },
+  { method: 'get', path: (id) => `/v1/cubes/${id}/export?include=vectors`, write: false },
   { method: 'patch', path: (id) => `/v1/cubes/${id}`, body: { description: 'hijacked' }, write: true },
   { method: 'post', path: (id) => `/v1/cubes/${id}/memories`, body: { items: [{ text: 'planted' }] }, write: true },
   { method: 'post', path: (id) => `/v1/cubes/${id}/messages`, body: { messages: [{ role: 'user', content: 'planted' }] }, write: true },
@@ -58,8 +60,9 @@ describe('cross-tenant access', () => {
     h = await createE2eHarness();
     victimCube = await h.factory.cube({ name: 'victim-secret' });
     victimOtherCube = await h.factory.cube({ tenantId: victimCube.tenantId });
-    keys.otherTenant = (await h.factory.apiKey()).key;
-    keys.scopedToOtherCube = (await h.factory.apiKey({ tenantId: victimCube.tenantId, cubeIds: [victimOtherCube.id] })).key;
+    // The strongest outsiders: every scope (cubes:export included), only not for this cube.
+    keys.otherTenant = (await h.factory.apiKey({ scopes: [...ALL_SCOPES] })).key;
+    keys.scopedToOtherCube = (await h.factory.apiKey({ tenantId: victimCube.tenantId, cubeIds: [victimOtherCube.id], scopes: [...ALL_SCOPES] })).key;
     const revoked = await h.factory.apiKey({ tenantId: victimCube.tenantId });
     await h.http.delete(`/v1/admin/tenants/${victimCube.tenantId}/keys/${revoked.id}`).set({ Authorization: `Bearer ${h.adminToken}` }).expect(204);
     keys.revoked = revoked.key;

@@ -6,6 +6,7 @@ import { CoreModule } from '@engram/core';
 import { SchedulerModule } from '@engram/scheduler';
 import { AdminController } from './controllers/admin.controller';
 import { CubeController } from './controllers/cube.controller';
+import { CubeArchiveController } from './controllers/cube-archive.controller';
 import { MemoryController } from './controllers/memory.controller';
 import { SystemController } from './controllers/system.controller';
 import { ChatController } from './controllers/chat.controller';
@@ -42,7 +43,7 @@ export class AppModule {
         CoreModule.forRoot(config),
         SchedulerModule.forRoot({ runWorker: options.runWorker }),
       ],
-      controllers: [SystemController, AdminController, CubeController, MemoryController, ModelAdminController, KvCacheController, BankController, ChatController, McpController],
+      controllers: [SystemController, AdminController, CubeController, CubeArchiveController, MemoryController, ModelAdminController, KvCacheController, BankController, ChatController, McpController],
       providers: [
         MetricsService,
         McpService,

@@ -8,10 +8,13 @@ import { AuditQueryService } from './services/audit-query.service';
 import { AuditService } from './services/audit.service';
 import { AuthenticationService } from './services/authentication.service';
 import { CubeService } from './services/cube.service';
+import { CubeExportService } from './portable/cube-export.service';
+import { CubeImportService } from './portable/cube-import.service';
 import { TenantService } from './services/tenant.service';
 import { CubeIndexManager } from './memories/cube-index.manager';
 import { EmbedderRegistry } from './memories/embedder.registry';
 import { MemoryService } from './memories/memory.service';
+import { DeferredEmbeddingService } from './memories/deferred-embedding.service';
 import { SearchService } from './memories/search.service';
 import { AccessRecorder } from './memories/access-recorder';
 import { ActivationStore } from './inference/activation.store';
@@ -26,7 +29,7 @@ import { BankService } from './parametric/bank.service';
 import { BankStore } from './parametric/bank.store';
 import { BankProvenance } from './parametric/bank-provenance.service';
 
-const SERVICES = [AccessService, AuditService, AuditQueryService, AuthenticationService, TenantService, ApiKeyService, CubeService, JobQueueService, EmbedderRegistry, CubeIndexManager, MemoryService, SearchService, AccessRecorder, ModelRuntime, ActivationStore, ModelService, KvCacheService, ChatCompletionService, MemoryChangeListener, BankStore, BankProvenance, BankService, BankJobs, BankChangeListener];
+const SERVICES = [AccessService, AuditService, AuditQueryService, AuthenticationService, TenantService, ApiKeyService, CubeService, JobQueueService, EmbedderRegistry, CubeIndexManager, DeferredEmbeddingService, MemoryService, SearchService, AccessRecorder, ModelRuntime, ActivationStore, ModelService, KvCacheService, ChatCompletionService, MemoryChangeListener, BankStore, BankProvenance, BankService, BankJobs, BankChangeListener, CubeExportService, CubeImportService];
 
 /** The domain services on top of persistence; shared by the server, the worker and the CLI. */
 @Module({})

@@ -6,6 +6,8 @@ import { EngramError } from '../errors/engram.error';
 export const ARCHIVE_FORMAT = 'engram-cube-archive';
 /** Bump when a reader of the previous version could misread an archive of the new one. */
 export const ARCHIVE_FORMAT_VERSION = 1;
+/** Written into manifests (informative: readers go by formatVersion). */
+export const ENGRAM_VERSION = '0.1.0';
 export const MANIFEST_NAME = 'manifest.json';
 export const MANIFEST_MAX_BYTES = 4 * 1024 * 1024;
 

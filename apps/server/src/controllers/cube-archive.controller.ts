@@ -1,0 +1,33 @@
+import { Controller, Get, Param, Post, Query, Req, StreamableFile } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiConsumes, ApiCreatedResponse, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { Request } from 'express';
+import { CubeExportQueryDto, CubeExportService, CubeImportQueryDto, CubeImportResultDto, CubeImportService, RequestContext } from '@engram/core';
+import { CubeId } from '../http/id.pipe';
+import { Ctx } from '../http/request-context.decorator';
+
+/** Portable cubes: one archive out, one archive in (docs/cube-archive.md). */
+@ApiTags('cubes')
+@ApiBearerAuth()
+@Controller('v1/cubes')
+export class CubeArchiveController {
+  constructor(
+    private readonly exports: CubeExportService,
+    private readonly imports: CubeImportService,
+  ) {}
+
+  @Get(':cubeId/export')
+  @ApiProduces('application/gzip')
+  @ApiOkResponse({ description: 'the cube archive (tar.gz, manifest.json first), streamed; needs the scope cubes:export' })
+  async export(@Ctx() ctx: RequestContext, @Param('cubeId', CubeId) cubeId: string, @Query() query: CubeExportQueryDto) {
+    const archive = await this.exports.export(ctx, cubeId, query);
+    return new StreamableFile(archive.stream, { type: 'application/gzip', disposition: `attachment; filename="${archive.filename}"` });
+  }
+
+  @Post('import')
+  @ApiConsumes('application/gzip')
+  @ApiBody({ description: 'a cube archive as made by GET /v1/cubes/{id}/export, streamed (ENGRAM_IMPORT_LIMIT)', schema: { type: 'string', format: 'binary' } })
+  @ApiCreatedResponse({ type: CubeImportResultDto })
+  import(@Ctx() ctx: RequestContext, @Query() query: CubeImportQueryDto, @Req() req: Request) {
+    return this.imports.import(ctx, query, req, req.headers['content-type'], req.headers['content-length'] !== undefined ? Number(req.headers['content-length']) : null);
+  }
+}

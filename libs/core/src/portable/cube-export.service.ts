@@ -1,0 +1,102 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
+import { CubeArchiveRepository } from '@engram/persistence';
+import { AccessService } from '../auth/access.service';
+import { Permission } from '../auth/permission';
+import { CubeExportQueryDto, EXPORT_INCLUDES, ExportInclude } from '../dtos/cube-archive.dto';
+import { EngramError } from '../errors/engram.error';
+import { EmbedderRegistry } from '../memories/embedder.registry';
+import { AuditService } from '../services/audit.service';
+import { RequestContext } from '../services/request-context';
+import { ArchiveManifest, ENGRAM_VERSION, PART } from './cube-archive.format';
+import { CubeArchiveWriter } from './cube-archive.writer';
+
+/** Rows read per round trip: the export holds one batch in memory, whatever the cube's size. */
+const BATCH = 1000;
+
+export interface CubeExport {
+  filename: string;
+  manifest: ArchiveManifest;
+  stream: Readable;
+}
+
+export function parseIncludes(value: string | undefined): Set<ExportInclude> {
+  const items = (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const unknown = items.filter((i) => !(EXPORT_INCLUDES as readonly string[]).includes(i));
+  if (unknown.length) throw EngramError.validation([{ field: 'include', problems: [`unknown part(s) ${unknown.join(', ')}; allowed: ${EXPORT_INCLUDES.join(', ')}`] }]);
+  return new Set(items as ExportInclude[]);
+}
+
+/**
+ * Streams a cube as an archive (docs/cube-archive.md). Memories are read in label order
+ * by keyset batches and spooled to disk while hashed, so memory use does not grow with
+ * the cube; the archive is sent once every part's checksum is known.
+ */
+@Injectable()
+export class CubeExportService {
+  constructor(
+    private readonly access: AccessService,
+    private readonly archives: CubeArchiveRepository,
+    private readonly embedders: EmbedderRegistry,
+    private readonly audit: AuditService,
+    @Inject(ENGRAM_CONFIG) private readonly config: EngramConfig,
+  ) {}
+
+  async export(ctx: RequestContext, cubeId: string, query: CubeExportQueryDto): Promise<CubeExport> {
+    const cube = await this.access.requireCube(ctx.auth, Permission.CubeExport, cubeId);
+    const include = parseIncludes(query.include);
+    const embedder = this.embedders.forSettings(cube.settings);
+    const spool = join(this.config.dataDir, 'tmp');
+    await mkdir(spool, { recursive: true });
+    const writer = await CubeArchiveWriter.create(spool);
+    const counts = { memories: 0, versions: 0, vectors: 0, lifecycleEvents: 0 };
+    try {
+      const memories = writer.part(PART.memories, 'memories', true);
+      const vectors = include.has('vectors') ? writer.part(PART.vectors, 'vectors', false) : null;
+      for (let after = 0; ; ) {
+        const batch = await this.archives.exportBatch(cubeId, after, BATCH);
+        if (!batch.length) break;
+        for (const m of batch) {
+          // Only vectors of the cube's current embedder travel; others are re-embedded on import.
+          const vector = vectors !== null && m.embedding !== null && m.embedderFingerprint === embedder.fingerprint && m.embedding.length === embedder.dimension;
+          await memories.line({ memory: m.memory, versions: m.versions, vector });
+          if (vector) {
+            await vectors!.write(Buffer.from(m.embedding!.buffer, m.embedding!.byteOffset, m.embedding!.byteLength), 1);
+            counts.vectors++;
+          }
+          counts.memories++;
+          counts.versions += m.versions.length;
+        }
+        after = batch[batch.length - 1].label;
+      }
+      if (await this.archives.hasTable('lifecycle_events')) {
+        const events = writer.part(PART.events, 'lifecycle-events', false);
+        for (let after = 0; ; ) {
+          const batch = await this.archives.exportEvents(cubeId, after, BATCH);
+          if (!batch.length) break;
+          for (const e of batch) await events.line(e.event);
+          counts.lifecycleEvents += batch.length;
+          after = batch[batch.length - 1].id;
+        }
+      }
+      const { manifest, stream } = await writer.finish({
+        engramVersion: ENGRAM_VERSION,
+        createdAt: new Date().toISOString(),
+        cube: { id: cube.id, name: cube.name, description: cube.description, settings: cube.settings },
+        lifecyclePolicy: await this.archives.cubePolicy(cube.id),
+        embedder: vectors ? { fingerprint: embedder.fingerprint, dimension: embedder.dimension } : null,
+        models: [],
+        counts,
+        source: null,
+      });
+      await this.audit.record(ctx.auth, ctx.requestId, { action: 'cube.export', targetType: 'cube', targetId: cube.id, tenantId: cube.tenantId, details: { ...counts, include: [...include] } });
+      return { filename: `${cube.name.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 100) || 'cube'}.engram.tar.gz`, manifest, stream };
+    } catch (error) {
+      await writer.dispose();
+      throw error;
+    }
+  }
+}

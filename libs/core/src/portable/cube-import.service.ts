@@ -1,0 +1,254 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { Readable } from 'node:stream';
+import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
+import { CubeArchiveRepository, CubeRepository, ImportedMemory } from '@engram/persistence';
+import { Embedder } from '@engram/plaintext';
+import { AccessService } from '../auth/access.service';
+import { Permission } from '../auth/permission';
+import { CubeImportQueryDto, CubeImportResultDto, ImportSkipDto } from '../dtos/cube-archive.dto';
+import { mapCube } from '../dtos/cube.dto';
+import { MAX_TEXT_LENGTH } from '../dtos/memory.dto';
+import { EngramError } from '../errors/engram.error';
+import { ErrorCode } from '../errors/error-code';
+import { EmbedderRegistry } from '../memories/embedder.registry';
+import { AuditService } from '../services/audit.service';
+import { RequestContext } from '../services/request-context';
+import { ArchiveManifest, archiveError, ManifestPart, PART } from './cube-archive.format';
+import { readCubeArchive } from './cube-archive.reader';
+import { IdMap, isUuid } from './id-map';
+import { float32Rows, jsonLines } from './jsonl';
+
+const BATCH = 500;
+const MAX_LINE_BYTES = 16 * 1024 * 1024;
+export const ARCHIVE_MEDIA_TYPES = ['application/gzip', 'application/x-gzip', 'application/octet-stream'];
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** The state of one import while the archive streams in. */
+interface ImportRun {
+  tenantId: string;
+  name: string;
+  cubeId: string | null;
+  manifest: ArchiveManifest | null;
+  embedder: Embedder | null;
+  reuseVectors: boolean;
+  ids: IdMap;
+  /** Reference columns (mergedInto …) set once every memory is in: column → [ids, values]. */
+  references: Map<string, { array: boolean; ids: string[]; values: (string | string[])[] }>;
+  counts: CubeImportResultDto['counts'];
+  skipped: ImportSkipDto[];
+}
+
+/**
+ * Imports a cube archive into a new cube. The cube is born invisible (soft-deleted) and
+ * is revealed in one statement after the last part was read and verified; any failure
+ * removes it with every row it got, so a failed import leaves nothing behind.
+ */
+@Injectable()
+export class CubeImportService {
+  constructor(
+    private readonly access: AccessService,
+    private readonly archives: CubeArchiveRepository,
+    private readonly cubes: CubeRepository,
+    private readonly embedders: EmbedderRegistry,
+    private readonly audit: AuditService,
+    @Inject(ENGRAM_CONFIG) private readonly config: EngramConfig,
+  ) {}
+
+  async import(ctx: RequestContext, query: CubeImportQueryDto, body: Readable, contentType: string | undefined, contentLength: number | null): Promise<CubeImportResultDto> {
+    this.access.requirePermission(ctx.auth, Permission.CubeCreate);
+    this.access.requirePermission(ctx.auth, Permission.MemoryWrite);
+    const tenantId = this.access.tenantOf(ctx.auth);
+    if (ctx.auth.kind === 'key' && ctx.auth.cubeIds !== null) throw EngramError.forbidden('this API key is limited to a list of cubes and cannot create new ones');
+    const type = (contentType ?? '').split(';')[0].trim().toLowerCase();
+    if (!ARCHIVE_MEDIA_TYPES.includes(type)) {
+      throw new EngramError(ErrorCode.UnsupportedMediaType, `a cube archive is sent as application/gzip (got ${type || 'no content type'})`);
+    }
+    if (contentLength !== null && contentLength > this.config.importLimitBytes) {
+      throw new EngramError(ErrorCode.PayloadTooLarge, `the archive (${contentLength} bytes) is larger than the import limit of ${this.config.importLimitBytes} bytes (ENGRAM_IMPORT_LIMIT)`);
+    }
+    if (query.name !== undefined) await this.requireFreeName(tenantId, query.name.trim());
+    const run: ImportRun = {
+      tenantId,
+      name: query.name?.trim() ?? '',
+      cubeId: null,
+      manifest: null,
+      embedder: null,
+      reuseVectors: false,
+      ids: new IdMap(),
+      references: new Map(),
+      counts: { memories: 0, versions: 0, lifecycleEvents: 0, vectorsReused: 0, reembedded: 0 },
+      skipped: [],
+    };
+    try {
+      await readCubeArchive(body, this.config.importLimitBytes, {
+        manifest: (manifest) => this.begin(run, manifest),
+        part: (part, stream) => this.readPart(run, part, stream),
+      });
+      await this.finishEmbeddings(run);
+      for (const [column, refs] of run.references) await this.archives.setReferences(run.cubeId!, column, refs.array, refs.ids, refs.values);
+      if (run.manifest?.lifecyclePolicy && (await this.archives.hasTable('lifecycle_policies'))) await this.archives.setCubePolicy(run.cubeId!, run.manifest.lifecyclePolicy);
+      if (!(await this.archives.reveal(tenantId, run.cubeId!))) throw EngramError.conflict(`a cube named "${run.name}" already exists`);
+    } catch (error) {
+      if (run.cubeId) await this.archives.discard(run.cubeId);
+      throw error;
+    }
+    const cube = await this.cubes.getLive(tenantId, run.cubeId!);
+    if (!cube) throw EngramError.notFound('cube');
+    await this.audit.record(ctx.auth, ctx.requestId, {
+      action: 'cube.import',
+      targetType: 'cube',
+      targetId: cube.id,
+      tenantId,
+      details: { ...run.counts, from: run.manifest?.cube.id ?? null, source: run.manifest?.source ?? null, skipped: run.skipped },
+    });
+    return { cube: mapCube(cube), counts: run.counts, skipped: run.skipped };
+  }
+
+  private async requireFreeName(tenantId: string, name: string): Promise<void> {
+    if (await this.cubes.getLiveByName(tenantId, name)) throw EngramError.conflict(`a cube named "${name}" already exists`);
+  }
+
+  /** Checks the manifest against this server and creates the invisible staging cube. */
+  private async begin(run: ImportRun, manifest: ArchiveManifest): Promise<void> {
+    run.manifest = manifest;
+    const known = new Set<string>([PART.memories, PART.vectors, PART.events]);
+    const unknownRequired = manifest.parts.find((p) => p.required && !known.has(p.name));
+    if (unknownRequired) throw archiveError(`required part ${unknownRequired.name} (${unknownRequired.kind}) is not understood by this engram`);
+    if (!manifest.parts.some((p) => p.name === PART.memories)) throw archiveError(`the archive has no ${PART.memories} part`);
+    if (!run.name) {
+      run.name = manifest.cube.name.trim();
+      if (!run.name || run.name.length > 200) throw archiveError('manifest.json cube.name must be 1 to 200 characters; pass ?name= to choose one');
+      await this.requireFreeName(run.tenantId, run.name);
+    }
+    const settings = manifest.cube.settings;
+    await this.embedders.validate(settings.embedder);
+    run.embedder = this.embedders.forSettings(settings);
+    const vectorsPart = manifest.parts.find((p) => p.name === PART.vectors);
+    if (vectorsPart) {
+      run.reuseVectors = manifest.embedder !== null && manifest.embedder.fingerprint === run.embedder.fingerprint && manifest.embedder.dimension === run.embedder.dimension;
+      if (!run.reuseVectors) {
+        run.skipped.push({ part: PART.vectors, reason: `embedder fingerprint ${manifest.embedder?.fingerprint ?? 'unknown'} differs from this cube's ${run.embedder.fingerprint}: memories were embedded again` });
+      }
+    }
+    run.cubeId = await this.archives.createStaging(run.tenantId, run.name, manifest.cube.description, settings);
+  }
+
+  private async readPart(run: ImportRun, part: ManifestPart, stream: Readable): Promise<void> {
+    switch (part.name) {
+      case PART.memories:
+        return this.readMemories(run, part, stream);
+      case PART.vectors:
+        return run.reuseVectors ? this.readVectors(run, stream) : drain(stream);
+      case PART.events:
+        if (!(await this.archives.hasTable('lifecycle_events'))) {
+          run.skipped.push({ part: part.name, reason: 'this engram keeps no lifecycle events' });
+          return drain(stream);
+        }
+        return this.readEvents(run, part, stream);
+      default:
+        run.skipped.push({ part: part.name, reason: `optional part of kind ${part.kind} is not understood by this engram` });
+        return drain(stream);
+    }
+  }
+
+  private async readMemories(run: ImportRun, part: ManifestPart, stream: Readable): Promise<void> {
+    const refColumns = await this.archives.memoryReferenceColumns();
+    let batch: (ImportedMemory & { vector: boolean })[] = [];
+    const flush = async () => {
+      if (!batch.length) return;
+      const toEmbed = batch.filter((m) => !m.vector);
+      if (toEmbed.length) {
+        const vectors = await this.embedders.embed(run.embedder!, toEmbed.map((m) => m.memory.text as string));
+        toEmbed.forEach((m, i) => {
+          m.embedding = vectors[i];
+          m.embedderFingerprint = run.embedder!.fingerprint;
+        });
+        run.counts.reembedded += toEmbed.length;
+      }
+      await this.archives.importBatch(run.cubeId!, batch);
+      batch = [];
+    };
+    for await (const { line, value } of jsonLines(stream, part.name, MAX_LINE_BYTES)) {
+      const at = `${part.name} line ${line}`;
+      if (!isObject(value) || !isObject(value.memory)) throw archiveError(`${at} must be { "memory": {…}, "versions": […] }`);
+      const memory = { ...value.memory };
+      if (typeof memory.id !== 'string' || !memory.id) throw archiveError(`${at}: memory.id must be a string`);
+      if (typeof memory.text !== 'string' || !memory.text.trim()) throw archiveError(`${at}: memory.text must be a non-empty string`);
+      if (memory.text.length > MAX_TEXT_LENGTH) throw archiveError(`${at}: memory.text is longer than ${MAX_TEXT_LENGTH} characters`);
+      if (memory.state === 'deleted') continue;
+      const versions = value.versions ?? [];
+      if (!Array.isArray(versions) || !versions.every(isObject)) throw archiveError(`${at}: versions must be a list of objects`);
+      const id = run.ids.map(memory.id);
+      memory.id = id;
+      for (const ref of refColumns) {
+        const target = memory[ref.name];
+        delete memory[ref.name];
+        if (target === null || target === undefined) continue;
+        const mapped = ref.array ? (Array.isArray(target) ? target.filter(isUuid).map((t) => run.ids.map(t)) : null) : isUuid(target) ? run.ids.map(target) : null;
+        if (mapped === null) continue;
+        const refs = run.references.get(ref.name) ?? { array: ref.array, ids: [], values: [] };
+        refs.ids.push(id);
+        refs.values.push(mapped);
+        run.references.set(ref.name, refs);
+      }
+      const vector = run.reuseVectors && value.vector === true;
+      if (vector) run.counts.vectorsReused++;
+      // Who changed a memory is a key of the exporting tenant: kept as a kind, not as an id.
+      batch.push({ memory, versions: versions.map((v) => ({ ...v, actor_id: null })), embedding: null, embedderFingerprint: null, vector });
+      run.counts.memories++;
+      run.counts.versions += versions.length;
+      if (batch.length >= BATCH) await flush();
+    }
+    await flush();
+    if (part.records && run.counts.memories > part.records) throw archiveError(`${part.name} holds more memories than its manifest says (${part.records})`);
+  }
+
+  private async readVectors(run: ImportRun, stream: Readable): Promise<void> {
+    const embedder = run.embedder!;
+    let after = 0;
+    for await (const rows of float32Rows(stream, embedder.dimension, BATCH)) {
+      const filled = await this.archives.assignEmbeddings(run.cubeId!, after, rows, embedder.fingerprint);
+      if (filled.filled !== rows.length) throw archiveError(`${PART.vectors} has more rows than memories.jsonl marks with "vector": true`);
+      after = filled.lastLabel;
+    }
+  }
+
+  /** Memories marked for a vector the archive did not deliver are embedded here. */
+  private async finishEmbeddings(run: ImportRun): Promise<void> {
+    for (;;) {
+      const missing = await this.archives.withoutEmbedding(run.cubeId!, BATCH);
+      if (!missing.length) return;
+      const vectors = await this.embedders.embed(run.embedder!, missing.map((m) => m.text));
+      await this.archives.setEmbeddings(missing.map((m) => m.id), vectors, run.embedder!.fingerprint);
+      run.counts.vectorsReused -= missing.length;
+      run.counts.reembedded += missing.length;
+    }
+  }
+
+  private async readEvents(run: ImportRun, part: ManifestPart, stream: Readable): Promise<void> {
+    let batch: Record<string, unknown>[] = [];
+    for await (const { line, value } of jsonLines(stream, part.name, MAX_LINE_BYTES)) {
+      if (!isObject(value)) throw archiveError(`${part.name} line ${line} must be an object`);
+      const event = { ...value };
+      if (Array.isArray(event.memory_ids)) event.memory_ids = event.memory_ids.filter(isUuid).map((id) => run.ids.map(id));
+      for (const key of ['before', 'after']) {
+        if (isObject(event[key])) event[key] = Object.fromEntries(Object.entries(event[key] as object).map(([k, v]) => [isUuid(k) ? run.ids.map(k) : k, v]));
+      }
+      batch.push(event);
+      if (batch.length >= BATCH) {
+        await this.archives.importEvents(run.cubeId!, run.tenantId, batch);
+        run.counts.lifecycleEvents += batch.length;
+        batch = [];
+      }
+    }
+    await this.archives.importEvents(run.cubeId!, run.tenantId, batch);
+    run.counts.lifecycleEvents += batch.length;
+  }
+}
+
+async function drain(stream: Readable): Promise<void> {
+  for await (const _ of stream) void _;
+}

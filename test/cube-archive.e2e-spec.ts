@@ -1,0 +1,249 @@
+import { request } from 'node:http';
+import { Readable } from 'node:stream';
+import { DataSource } from 'typeorm';
+import { ArchiveManifest, readCubeArchive, Scope } from '@engram/core';
+import { craftArchive, craftManifest, createE2eHarness, E2eHarness } from '@engram/testing';
+
+const ALL_SCOPES = [Scope.CubesWrite, Scope.MemoriesRead, Scope.MemoriesWrite, Scope.CubesExport];
+
+/** supertest hands binary bodies over as a Buffer with this parser. */
+function binary(res: unknown, done: (error: Error | null, body: unknown) => void): void {
+  const chunks: Buffer[] = [];
+  const stream = res as NodeJS.ReadableStream;
+  stream.on('data', (c: Buffer) => chunks.push(c));
+  stream.on('end', () => done(null, Buffer.concat(chunks)));
+}
+
+async function partsOf(archive: Buffer): Promise<{ manifest: ArchiveManifest; parts: Record<string, Buffer> }> {
+  const parts: Record<string, Buffer> = {};
+  const manifest = await readCubeArchive(Readable.from([archive]), 1 << 30, {
+    manifest: async () => undefined,
+    part: async (part, stream) => {
+      const chunks: Buffer[] = [];
+      for await (const c of stream) chunks.push(c as Buffer);
+      parts[part.name] = Buffer.concat(chunks);
+    },
+  });
+  return { manifest, parts };
+}
+
+const MEMORIES = [
+  { text: 'Alice moved to Lisbon in 2021', kind: 'fact', tags: ['alice', 'travel'], metadata: { topic: 'home' }, source: { id: 'msg-1', type: 'chat', sessionId: 's1' }, observedAt: '2024-03-01T10:00:00Z', importance: 0.8 },
+  { text: 'Bob prefers green tea over coffee', kind: 'preference', tags: ['bob'], metadata: { topic: 'food' } },
+  { text: 'Zoë aime le café crème à Montréal ☕', kind: 'fact', tags: ['zoë'] },
+  { text: '東京の天気は晴れ、気温は二十度', kind: 'episode' },
+  { text: 'To deploy, run make release then tag the commit', kind: 'procedure' },
+  { text: 'Alice works as a nurse at the Lisbon city hospital', kind: 'fact', tags: ['alice'] },
+  { text: 'The quarterly report is due on the first Monday of April', kind: 'fact' },
+  { text: 'Bob dislikes long meetings before lunch', kind: 'preference', tags: ['bob'] },
+];
+const QUERIES = ['Where does Alice live?', 'what does Bob drink', 'café Montréal', 'deploy release', 'report deadline April', '東京 天気'];
+
+describe('portable cubes: export and import', () => {
+  let source: E2eHarness;
+  let target: E2eHarness;
+  let sourceKey: string;
+  let sourceTenantId: string;
+  let targetKey: string;
+  let targetTenantId: string;
+  let cubeId: string;
+  let deletedId: string;
+  let updatedId: string;
+  let archive: Buffer;
+
+  const as = (key: string) => ({ Authorization: `Bearer ${key}` });
+  const search = (h: E2eHarness, key: string, id: string, query: string) => h.http.post(`/v1/cubes/${id}/search`).set(as(key)).send({ query, topK: 5 }).expect(200);
+  const importArchive = (body: Buffer, name?: string, key = targetKey) =>
+    target.http.post(`/v1/cubes/import${name ? `?name=${encodeURIComponent(name)}` : ''}`).set(as(key)).set('Content-Type', 'application/gzip').send(body);
+  const cubesOfTarget = async () => {
+    const rows: { n: string }[] = await target.app.get(DataSource).query(`SELECT count(*) AS n FROM cubes WHERE tenant_id = $1`, [targetTenantId]);
+    const memories: { n: string }[] = await target.app.get(DataSource).query(`SELECT count(*) AS n FROM memories m JOIN cubes c ON c.id = m.cube_id WHERE c.tenant_id = $1`, [targetTenantId]);
+    return { cubes: Number(rows[0].n), memories: Number(memories[0].n) };
+  };
+
+  beforeAll(async () => {
+    [source, target] = await Promise.all([createE2eHarness(), createE2eHarness()]);
+    const owner = await source.factory.apiKey({ scopes: ALL_SCOPES });
+    sourceKey = owner.key;
+    sourceTenantId = owner.tenantId;
+    cubeId = (await source.http.post('/v1/cubes').set(as(sourceKey)).send({ name: 'assistant', description: 'the agent cube', settings: { embedder: { type: 'hash', dimension: 128 } } }).expect(201)).body.id;
+    const added = await source.http.post(`/v1/cubes/${cubeId}/memories`).set(as(sourceKey)).send({ items: [...MEMORIES, { text: 'a memory the user deleted' }] }).expect(201);
+    const ids: string[] = added.body.items.map((m: { id: string }) => m.id);
+    updatedId = ids[1];
+    deletedId = ids[ids.length - 1];
+    await source.http.patch(`/v1/cubes/${cubeId}/memories/${updatedId}`).set(as(sourceKey)).send({ text: 'Bob prefers green tea over coffee, and oolong at night' }).expect(200);
+    await source.http.delete(`/v1/cubes/${cubeId}/memories/${deletedId}`).set(as(sourceKey)).expect((r) => expect([200, 204]).toContain(r.status));
+    const other = await target.factory.apiKey({ scopes: ALL_SCOPES });
+    targetKey = other.key;
+    targetTenantId = other.tenantId;
+  });
+  afterAll(async () => {
+    await Promise.all([source?.close(), target?.close()]);
+  });
+
+  it('streams the cube as application/gzip with the manifest first and every part checksummed', async () => {
+    const res = await source.http.get(`/v1/cubes/${cubeId}/export?include=vectors`).set(as(sourceKey)).buffer(true).parse(binary).expect(200);
+    expect(res.headers['content-type']).toMatch(/^application\/gzip/);
+    expect(res.headers['content-disposition']).toContain('assistant.engram.tar.gz');
+    archive = res.body as Buffer;
+    const { manifest, parts } = await partsOf(archive);
+    expect(manifest).toMatchObject({ format: 'engram-cube-archive', formatVersion: 1, cube: { name: 'assistant', description: 'the agent cube', settings: { embedder: { type: 'hash', dimension: 128 } } } });
+    expect(manifest.embedder).toEqual({ fingerprint: expect.stringMatching(/^hash:128:/), dimension: 128 });
+    expect(manifest.counts).toMatchObject({ memories: MEMORIES.length, vectors: MEMORIES.length, versions: MEMORIES.length + 1 });
+    expect(manifest.parts.map((p) => p.name).slice(0, 2)).toEqual(['memories.jsonl', 'vectors.f32']);
+    expect(parts['vectors.f32'].length).toBe(MEMORIES.length * 128 * 4);
+    const lines = parts['memories.jsonl'].toString('utf8').trim().split('\n').map((l) => JSON.parse(l));
+    // The user's deletion travels: the deleted memory is not in the archive.
+    expect(lines.map((l) => l.memory.id)).not.toContain(deletedId);
+    const updated = lines.find((l) => l.memory.id === updatedId);
+    expect(updated.versions.map((v: { version: number; action: string }) => [v.version, v.action])).toEqual([[1, 'create'], [2, 'update']]);
+    expect(lines.find((l) => l.memory.text.startsWith('Zoë')).memory.tags).toEqual(['zoë']);
+  });
+
+  it('needs the cubes:export scope: a key that may read and write every memory may not take them all at once', async () => {
+    const writer = await source.factory.apiKey({ tenantId: sourceTenantId, scopes: [Scope.CubesWrite, Scope.MemoriesRead, Scope.MemoriesWrite] });
+    const res = await source.http.get(`/v1/cubes/${cubeId}/export`).set(as(writer.key)).expect(403);
+    expect(res.body.error.message).toContain('cubes:export');
+  });
+
+  it('imports into another engram (its own database) and searches identically: same order, same scores, ids mapped', async () => {
+    const res = await importArchive(archive, 'moved-in').expect(201);
+    expect(res.body.cube).toMatchObject({ name: 'moved-in', description: 'the agent cube', settings: { embedder: { type: 'hash', dimension: 128 } } });
+    expect(res.body.counts).toEqual({ memories: MEMORIES.length, versions: MEMORIES.length + 1, lifecycleEvents: 0, vectorsReused: MEMORIES.length, reembedded: 0 });
+    expect(res.body.skipped).toEqual([]);
+    const imported = res.body.cube.id as string;
+    for (const query of QUERIES) {
+      const [a, b] = [await search(source, sourceKey, cubeId, query), await search(target, targetKey, imported, query)];
+      const sideA = a.body.results.map((r: { text: string; score: number }) => [r.text, r.score]);
+      const sideB = b.body.results.map((r: { text: string; score: number }) => [r.text, r.score]);
+      expect(sideB.map((r: unknown[]) => r[0])).toEqual(sideA.map((r: unknown[]) => r[0]));
+      sideB.forEach((r: [string, number], i: number) => expect(r[1]).toBeCloseTo(sideA[i][1], 6));
+      // ids are new, and none of the source's ids leaked into the target.
+      const sourceIds = new Set(a.body.results.map((r: { id: string }) => r.id));
+      expect(b.body.results.filter((r: { id: string }) => sourceIds.has(r.id))).toEqual([]);
+    }
+    const list = await target.http.get(`/v1/cubes/${imported}/memories?limit=100`).set(as(targetKey)).expect(200);
+    const bob = list.body.items.find((m: { text: string }) => m.text.startsWith('Bob prefers'));
+    expect(bob).toMatchObject({ version: 2, text: 'Bob prefers green tea over coffee, and oolong at night' });
+    const history = await target.http.get(`/v1/cubes/${imported}/memories/${bob.id}/history`).set(as(targetKey)).expect(200);
+    const versions = Array.isArray(history.body) ? history.body : history.body.items;
+    expect(versions.map((v: { action: string }) => v.action)).toEqual(['create', 'update']);
+    const alice = list.body.items.find((m: { text: string }) => m.text === MEMORIES[0].text);
+    expect(alice).toMatchObject({ tags: ['alice', 'travel'], metadata: { topic: 'home' }, source: { id: 'msg-1', type: 'chat', sessionId: 's1' }, observedAt: '2024-03-01T10:00:00.000Z' });
+  });
+
+  it('re-embeds when the archive carries no vectors, and finds the same memories', async () => {
+    const res = await source.http.get(`/v1/cubes/${cubeId}/export`).set(as(sourceKey)).buffer(true).parse(binary).expect(200);
+    const imported = await importArchive(res.body as Buffer, 'no-vectors').expect(201);
+    expect(imported.body.counts).toMatchObject({ memories: MEMORIES.length, vectorsReused: 0, reembedded: MEMORIES.length });
+    const a = await search(source, sourceKey, cubeId, QUERIES[0]);
+    const b = await search(target, targetKey, imported.body.cube.id, QUERIES[0]);
+    expect(b.body.results.map((r: { text: string }) => r.text)).toEqual(a.body.results.map((r: { text: string }) => r.text));
+  });
+
+  it('refuses a name that a live cube of the tenant already has (409) and imports under the archive name by default', async () => {
+    const clash = await importArchive(archive, 'moved-in').expect(409);
+    expect(clash.body.error.message).toContain('moved-in');
+    const byDefault = await importArchive(archive).expect(201);
+    expect(byDefault.body.cube.name).toBe('assistant');
+  });
+
+  it('does not show an imported cube to another tenant', async () => {
+    const stranger = await target.factory.apiKey({ scopes: ALL_SCOPES });
+    const listed = await target.http.get('/v1/cubes').set(as(stranger.key)).expect(200);
+    expect(listed.body.items).toEqual([]);
+  });
+
+  describe('bad archives: a clear 4xx and nothing left behind', () => {
+    const memoriesBody = `${JSON.stringify({ memory: { id: 'a3a0c8a4-1111-4111-8111-111111111111', text: 'one' }, versions: [] })}\n${JSON.stringify({ memory: { id: 'b3a0c8a4-1111-4111-8111-111111111111', text: 'two' }, versions: [] })}\n`;
+    const manifest = (overrides: Record<string, unknown> = {}, body = memoriesBody) => craftManifest([{ name: 'memories.jsonl', kind: 'memories', body, records: 2 }], overrides);
+    let before: { cubes: number; memories: number };
+
+    beforeEach(async () => {
+      before = await cubesOfTarget();
+    });
+    afterEach(async () => {
+      expect(await cubesOfTarget()).toEqual(before);
+    });
+
+    it('checksum mismatch', async () => {
+      const res = await importArchive(await craftArchive([{ name: 'manifest.json', body: manifest() }, { name: 'memories.jsonl', body: memoriesBody.replace('one', 'onE') }]), 'bad-1').expect(400);
+      expect(res.body.error.message).toContain('checksum mismatch in part memories.jsonl');
+    });
+
+    it('truncated archive', async () => {
+      const big = Array.from({ length: 300 }, (_, i) => JSON.stringify({ memory: { id: `m-${i}`, text: `memory number ${i} ${'x'.repeat(i % 50)}` }, versions: [] })).join('\n') + '\n';
+      const whole = await craftArchive([{ name: 'manifest.json', body: manifest({}, big) }, { name: 'memories.jsonl', body: big }]);
+      const res = await importArchive(whole.subarray(0, Math.floor(whole.length * 0.7)), 'bad-2').expect(400);
+      expect(res.body.error.message).toMatch(/truncated/);
+    });
+
+    it('unknown format version', async () => {
+      const res = await importArchive(await craftArchive([{ name: 'manifest.json', body: manifest({ formatVersion: 2 }) }, { name: 'memories.jsonl', body: memoriesBody }]), 'bad-3').expect(400);
+      expect(res.body.error.message).toContain('unsupported archive format version 2');
+    });
+
+    it('a path that escapes the archive', async () => {
+      const res = await importArchive(await craftArchive([{ name: 'manifest.json', body: manifest() }, { name: '../../etc/cron.d/x', body: memoriesBody }]), 'bad-4').expect(400);
+      expect(res.body.error.message).toContain('escapes the archive');
+    });
+
+    it('a part larger than its manifest says', async () => {
+      const lying = JSON.parse(manifest());
+      lying.parts[0].bytes = 20;
+      const res = await importArchive(await craftArchive([{ name: 'manifest.json', body: JSON.stringify(lying) }, { name: 'memories.jsonl', body: memoriesBody }]), 'bad-5').expect(400);
+      expect(res.body.error.message).toContain('larger than its manifest says');
+    });
+
+    it('a bad line after good ones (the staged memories go too)', async () => {
+      const body = `${memoriesBody}{"memory": {"id": "c"}}\n`;
+      const res = await importArchive(await craftArchive([{ name: 'manifest.json', body: manifest({}, body) }, { name: 'memories.jsonl', body }]), 'bad-6').expect(400);
+      expect(res.body.error.message).toContain('memories.jsonl line 3: memory.text must be a non-empty string');
+    });
+
+    it('not gzip, or not sent as an archive', async () => {
+      expect((await importArchive(Buffer.from('hello'), 'bad-7').expect(400)).body.error.message).toMatch(/not a valid gzip stream/);
+      const json = await target.http.post('/v1/cubes/import?name=bad-8').set(as(targetKey)).send({ memories: [] }).expect(415);
+      expect(json.body.error.message).toContain('application/gzip');
+    });
+  });
+
+  it('needs cubes:write and memories:write to import', async () => {
+    const reader = await target.factory.apiKey({ scopes: [Scope.MemoriesRead, Scope.CubesExport] });
+    await importArchive(archive, 'not-allowed', reader.key).expect(403);
+  });
+});
+
+describe('portable cubes: the import limit', () => {
+  let h: E2eHarness;
+  afterAll(() => h?.close());
+
+  it('refuses an archive over ENGRAM_IMPORT_LIMIT with 413, by its length or as it streams', async () => {
+    h = await createE2eHarness({ importLimitBytes: 2048 });
+    const key = (await h.factory.apiKey()).key;
+    const body = Array.from({ length: 2000 }, (_, i) => JSON.stringify({ memory: { id: `m-${i}`, text: `memory ${i} ${Math.random()}` } })).join('\n');
+    const archive = await craftArchive([{ name: 'manifest.json', body: craftManifest([{ name: 'memories.jsonl', kind: 'memories', body }]) }, { name: 'memories.jsonl', body }]);
+    expect(archive.length).toBeGreaterThan(2048);
+    const res = await h.http.post('/v1/cubes/import?name=big').set({ Authorization: `Bearer ${key}` }).set('Content-Type', 'application/gzip').send(archive).expect(413);
+    expect(res.body.error.message).toContain('ENGRAM_IMPORT_LIMIT');
+    // Without a Content-Length the limit is enforced while the body streams in.
+    const server = h.app.getHttpServer() as import('node:http').Server;
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    const { port } = server.address() as import('node:net').AddressInfo;
+    const chunked = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/v1/cubes/import?name=big', headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/gzip' } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      });
+      req.on('error', reject);
+      for (let i = 0; i < archive.length; i += 512) req.write(archive.subarray(i, i + 512));
+      req.end();
+    });
+    server.close();
+    expect(chunked.status).toBe(413);
+    expect(chunked.body).toContain('ENGRAM_IMPORT_LIMIT');
+    const cubes: { n: string }[] = await h.app.get(DataSource).query(`SELECT count(*) AS n FROM cubes`);
+    expect(Number(cubes[0].n)).toBe(0);
+  });
+});
