@@ -42,7 +42,7 @@ describe('a cube with a local onnx embedder', () => {
   it('refuses a path that is not a directory', async () => {
     const res = await h.http.post('/v1/cubes').set(auth()).send({ name: 'bad', settings: { embedder: { type: 'onnx', path: join(root, 'missing') } } });
     expect(res.status).toBe(400);
-    expect(JSON.stringify(res.body)).toMatch(/not an existing directory/);
+    expect(JSON.stringify(res.body)).toMatch(/must name an existing model directory inside the models folder/);
   });
 
   it('refuses unknown fields of the onnx embedder', async () => {

@@ -41,12 +41,13 @@ describe('a cube with an OpenAI-compatible embedder', () => {
 
   beforeAll(async () => {
     server = await startEmbeddingServer();
-    h = await createE2eHarness({ openaiApiKey: 'sk-test-123' });
+    // The operator names the endpoint (loopback is fine for the operator); tenants choose the name.
+    h = await createE2eHarness({ embedders: { tiny: { baseUrl: server.url, model: 'tiny-embed', dimension: 32, apiKey: 'sk-test-123' } } });
     key = (await h.factory.apiKey()).key;
     const cube = await h.http
       .post('/v1/cubes')
       .set(auth())
-      .send({ name: 'remote', settings: { embedder: { type: 'openai', baseUrl: server.url, model: 'tiny-embed', dimension: 32 } } })
+      .send({ name: 'remote', settings: { embedder: { type: 'openai', name: 'tiny' } } })
       .expect(201);
     cubeId = cube.body.id;
   });
@@ -63,16 +64,17 @@ describe('a cube with an OpenAI-compatible embedder', () => {
     expect(server.requests.every((r) => r.auth === 'Bearer sk-test-123' && r.model === 'tiny-embed')).toBe(true);
   });
 
-  it('refuses an embedder with a missing dimension', async () => {
-    const res = await h.http.post('/v1/cubes').set(auth()).send({ name: 'bad', settings: { embedder: { type: 'openai', baseUrl: server.url, model: 'm' } } });
+  it('refuses a name the operator did not configure', async () => {
+    const res = await h.http.post('/v1/cubes').set(auth()).send({ name: 'bad', settings: { embedder: { type: 'openai', name: 'other' } } });
     expect(res.status).toBe(400);
+    expect(res.body.error.details[0].problems[0]).toMatch(/must name an embedding endpoint of this server \(this server names: tiny\)/);
   });
 
   it('answers 503 and stores nothing when the endpoint is down', async () => {
     await server.close();
     const res = await h.http.post(`/v1/cubes/${cubeId}/memories`).set(auth()).send({ items: [{ text: 'never stored' }] });
     expect(res.status).toBe(503);
-    expect(res.body.error.message).toMatch(/embedder is unavailable/);
+    expect(res.body.error.message).toBe('the cube\'s embedder is unavailable: could not reach embedding endpoint "tiny"; nothing was stored');
     const list = await h.http.get(`/v1/cubes/${cubeId}/memories`).set(auth()).expect(200);
     expect(list.body.items.map((m: { text: string }) => m.text)).not.toContain('never stored');
   });
