@@ -94,7 +94,9 @@ export class CreateBankDto {
   @Max(MAX_BLOCK_RANK, { each: true })
   blockSizes?: number[];
 
-  @ApiPropertyOptional({ description: 'embedder that clusters and routes (same shapes as a cube\'s settings.embedder); default: the cube\'s' })
+  @ApiPropertyOptional({
+    description: 'embedder that clusters and routes, in the shapes of a cube\'s settings.embedder ("hash", { type: "openai", name } naming an operator endpoint, …; tenant URLs only where the operator allows them, ADR 0104); default: the cube\'s',
+  })
   @IsOptional()
   embedder?: unknown;
 
