@@ -22,6 +22,14 @@ describe('tenants, keys and cubes over HTTP', () => {
 
   afterAll(() => h.close());
 
+  it('accepts the operator token and nothing near it', async () => {
+    await h.http.get('/v1/admin/tenants').set(admin()).expect(200);
+    const near = h.adminToken.slice(0, -1) + (h.adminToken.endsWith('a') ? 'b' : 'a');
+    for (const token of [near, h.adminToken.slice(0, -1), `${h.adminToken}x`, 'egm_admin_guess']) {
+      await h.http.get('/v1/admin/tenants').set({ Authorization: `Bearer ${token}` }).expect(401);
+    }
+  });
+
   it('creates a tenant and lists it', async () => {
     const res = await h.http.get('/v1/admin/tenants').set(admin()).expect(200);
     expect(res.body.items).toEqual([expect.objectContaining({ id: tenantId, name: 'acme', createdAt: expect.any(String) })]);

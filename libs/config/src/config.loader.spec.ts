@@ -87,4 +87,8 @@ describe('loadConfig: operator-named embedding endpoints (ENGRAM_EMBEDDERS)', ()
     expect(() => loadConfig({ ENGRAM_EMBEDDERS: '{not json' })).toThrow(/ENGRAM_EMBEDDERS: expected JSON/);
     expect(() => loadConfig({ ENGRAM_EMBEDDERS: '[]' })).toThrow(/ENGRAM_EMBEDDERS: expected a JSON object/);
   });
+  it('wants an operator token of 32+ characters and says how to make one', () => {
+    expect(() => loadConfig({ ENGRAM_ADMIN_TOKEN: 'a'.repeat(31) })).toThrow(/ENGRAM_ADMIN_TOKEN: must be at least 32 characters/);
+    expect(loadConfig({ ENGRAM_ADMIN_TOKEN: 'a'.repeat(32) }).adminToken).toBe('a'.repeat(32));
+  });
 });

@@ -156,8 +156,8 @@ class EnvReader {
 export function loadConfig(env: Env): EngramConfig {
   const read = new EnvReader(env);
   const adminToken = read.optionalString('ENGRAM_ADMIN_TOKEN');
-  if (adminToken !== null && adminToken.length < 16) {
-    read.problems.push('ENGRAM_ADMIN_TOKEN: must be at least 16 characters');
+  if (adminToken !== null && adminToken.length < 32) {
+    read.problems.push('ENGRAM_ADMIN_TOKEN: must be at least 32 characters (e.g. `openssl rand -hex 24`), or unset to have one generated');
   }
   const openaiApiKey = read.optionalString('ENGRAM_OPENAI_API_KEY');
   const config: EngramConfig = {

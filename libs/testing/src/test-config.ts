@@ -10,7 +10,7 @@ export function testConfig(databaseUrl: string, overrides: Partial<EngramConfig>
     ...loadConfig({ DATABASE_URL: databaseUrl, ENGRAM_DATA_DIR: dataDir, LOG_LEVEL: 'silent' }),
     migrateOnStart: false,
     workerInProcess: false,
-    adminToken: 'test-admin-token-0123456789',
+    adminToken: 'test-admin-token-0123456789-abcdef',
     jobPollIntervalMs: 50,
     // Tests generate model directories under the system temp folder.
     modelsDir: os.tmpdir(),

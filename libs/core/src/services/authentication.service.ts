@@ -22,7 +22,9 @@ export class AuthenticationService {
     private readonly keys: ApiKeyRepository,
     private readonly settings: SystemSettingRepository,
     @Inject(ENGRAM_CONFIG) private readonly config: EngramConfig,
-  ) {}
+  ) {
+    if (config.adminToken) this.adminTokenHash = hashSecret(config.adminToken);
+  }
 
   /**
    * Sets up the operator token: ENGRAM_ADMIN_TOKEN when given (its hash is stored),
@@ -40,10 +42,10 @@ export class AuthenticationService {
   }
 
   async authenticate(token: string): Promise<AuthContext | null> {
-    if (token.startsWith('egm_admin_') || (this.config.adminToken !== null && token === this.config.adminToken)) {
-      const hash = this.adminTokenHash ?? (await this.settings.get<string>(ADMIN_TOKEN_HASH));
-      return hash !== null && secretMatches(token, hash) ? { kind: 'admin', actorId: 'admin' } : null;
-    }
+    // Only hashes are compared, in constant time: the token itself is never compared with ===.
+    const adminHash = this.adminTokenHash ?? (token.startsWith('egm_admin_') ? await this.settings.get<string>(ADMIN_TOKEN_HASH) : null);
+    if (adminHash !== null && secretMatches(token, adminHash)) return { kind: 'admin', actorId: 'admin' };
+    if (token.startsWith('egm_admin_')) return null;
     const prefix = prefixOfApiKey(token);
     if (prefix === null) return null;
     const key = await this.keys.findByPrefix(prefix);
