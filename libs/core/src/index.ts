@@ -24,6 +24,7 @@ export * from './memories/embedder.registry';
 export * from './memories/memory-filter.parser';
 export * from './memories/cube-index.manager';
 export * from './memories/memory.service';
+export * from './memories/deferred-embedding.service';
 export * from './memories/search.service';
 export * from './memories/access-recorder';
 export * from './errors/runtime-error.mapper';

@@ -22,3 +22,4 @@ export * from './repositories/bank-block.repository';
 export * from './repositories/cube-archive.repository';
 export * from './database/advisory-lock';
 export * from './repositories/lifecycle.repository';
+export * from './repositories/pending-embedding.repository';

@@ -16,6 +16,7 @@ import { BankRepository } from './repositories/bank.repository';
 import { BankBlockRepository } from './repositories/bank-block.repository';
 import { LifecycleRepository } from './repositories/lifecycle.repository';
 import { CubeArchiveRepository } from './repositories/cube-archive.repository';
+import { PendingEmbeddingRepository } from './repositories/pending-embedding.repository';
 
 const REPOSITORIES = [
   TenantRepository,
@@ -32,6 +33,7 @@ const REPOSITORIES = [
   BankBlockRepository,
   CubeArchiveRepository,
   LifecycleRepository,
+  PendingEmbeddingRepository,
 ];
 
 /** Provides the config, the database (embedded or external, migrated) and every repository. */

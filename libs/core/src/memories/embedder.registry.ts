@@ -131,11 +131,6 @@ export class EmbedderRegistry implements OnModuleInit, OnModuleDestroy {
     return settings;
   }
 
-  /** @deprecated request-mode checks without resolving a tenant URL's host; use `validate`. */
-  parse(value: unknown): EmbedderSettings {
-    return parseEmbedderSettings(value, this.config.modelsDir, this.openai, 'request');
-  }
-
   /** Reads back settings a cube or bank row holds (a legacy baseUrl an operator endpoint serves becomes that endpoint). */
   stored(value: unknown): EmbedderSettings {
     return parseEmbedderSettings(value, this.config.modelsDir, this.openai, 'stored');

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { EntityManager } from 'typeorm';
 import { MemoryActor, MemoryChanges, MemoryRecord, MemoryRepository, NewMemory } from '@engram/persistence';
+import { Embedder } from '@engram/plaintext';
 import { AccessService } from '../auth/access.service';
 import { actorOf } from '../auth/auth-context';
 import { Permission } from '../auth/permission';
@@ -20,6 +21,7 @@ import { EngramError } from '../errors/engram.error';
 import { AuditService } from '../services/audit.service';
 import { RequestContext } from '../services/request-context';
 import { MemoryChangeListener } from '../inference/memory-change.listener';
+import { DeferredEmbeddingService } from './deferred-embedding.service';
 import { EmbedderRegistry } from './embedder.registry';
 import { parseMemoryFilter } from './memory-filter.parser';
 
@@ -51,7 +53,18 @@ export class MemoryService {
     private readonly embedders: EmbedderRegistry,
     private readonly audit: AuditService,
     private readonly listener: MemoryChangeListener,
+    private readonly deferred: DeferredEmbeddingService,
   ) {}
+
+  /** Vectors for new memories, or nulls when the cube's embedder embeds after the commit (ADR 0106). */
+  private async vectorsFor(embedder: Embedder, texts: string[]): Promise<(Float32Array | null)[]> {
+    return embedder.deferWrites ? texts.map(() => null) : this.embedders.embed(embedder, texts);
+  }
+
+  private afterWrite<T>(cubeId: string, embedder: Embedder, result: T): T {
+    if (embedder.deferWrites) this.deferred.schedule(cubeId);
+    return result;
+  }
 
   /** Stores a batch all-or-nothing; with an Idempotency-Key a retry replays the first response. */
   async add(ctx: RequestContext, cubeId: string, dto: AddMemoriesDto, idempotencyKey?: string): Promise<WriteResult<{ items: MemoryResponseDto[] }>> {
@@ -60,20 +73,21 @@ export class MemoryService {
     dto.items.forEach((item, i) => checkValidity(problems, `items.${i}.validTo`, item.validFrom, item.validTo));
     if (problems.length) throw EngramError.validation(problems);
     const embedder = this.embedders.forSettings(cube.settings);
-    const vectors = await this.embedders.embed(embedder, dto.items.map((i) => i.text));
-    const rows: NewMemory[] = dto.items.map((item, i) => this.newMemory(item, vectors[i], embedder.fingerprint));
-    return this.write(ctx, cubeId, 'memories.add', dto, idempotencyKey, async (tx) => {
+    const vectors = await this.vectorsFor(embedder, dto.items.map((i) => i.text));
+    const rows: NewMemory[] = dto.items.map((item, i) => this.newMemory(item, vectors[i], vectors[i] ? embedder.fingerprint : null));
+    const result = await this.write(ctx, cubeId, 'memories.add', dto, idempotencyKey, async (tx) => {
       const stored = await this.memories.insertMany(tx, cubeId, rows, actor(ctx));
       await this.audit.record(ctx.auth, ctx.requestId, { action: 'memory.add', targetType: 'cube', targetId: cubeId, tenantId: cube.tenantId, details: { count: stored.length } }, tx);
       return { items: stored.map(mapMemory) };
     });
+    return this.afterWrite(cubeId, embedder, result);
   }
 
   /** Raw mode: each message becomes a `message` memory with its role, session and time. */
   async addMessages(ctx: RequestContext, cubeId: string, dto: AddMessagesDto, idempotencyKey?: string): Promise<WriteResult<{ ids: string[]; items: MemoryResponseDto[] }>> {
     const cube = await this.access.requireCube(ctx.auth, Permission.MemoryWrite, cubeId);
     const embedder = this.embedders.forSettings(cube.settings);
-    const vectors = await this.embedders.embed(embedder, dto.messages.map((m) => m.content));
+    const vectors = await this.vectorsFor(embedder, dto.messages.map((m) => m.content));
     const now = new Date();
     const rows: NewMemory[] = dto.messages.map((message, i) => ({
       text: message.content,
@@ -88,13 +102,14 @@ export class MemoryService {
       validTo: null,
       importance: null,
       embedding: vectors[i],
-      embedderFingerprint: embedder.fingerprint,
+      embedderFingerprint: vectors[i] ? embedder.fingerprint : null,
     }));
-    return this.write(ctx, cubeId, 'messages.add', dto, idempotencyKey, async (tx) => {
+    const result = await this.write(ctx, cubeId, 'messages.add', dto, idempotencyKey, async (tx) => {
       const stored = await this.memories.insertMany(tx, cubeId, rows, actor(ctx));
       await this.audit.record(ctx.auth, ctx.requestId, { action: 'memory.add_messages', targetType: 'cube', targetId: cubeId, tenantId: cube.tenantId, details: { count: stored.length, sessionId: dto.sessionId ?? null } }, tx);
       return { ids: stored.map((m) => m.id), items: stored.map(mapMemory) };
     });
+    return this.afterWrite(cubeId, embedder, result);
   }
 
   async get(ctx: RequestContext, cubeId: string, memoryId: string): Promise<MemoryResponseDto> {
@@ -203,7 +218,7 @@ export class MemoryService {
     return memory;
   }
 
-  private newMemory(item: MemoryInputDto, vector: Float32Array, fingerprint: string): NewMemory {
+  private newMemory(item: MemoryInputDto, vector: Float32Array | null, fingerprint: string | null): NewMemory {
     const source: Record<string, unknown> = { ...(item.source ?? {}) };
     return {
       text: item.text,

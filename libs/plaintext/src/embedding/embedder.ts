@@ -6,6 +6,11 @@
 export interface Embedder {
   readonly fingerprint: string;
   readonly dimension: number;
+  /**
+   * Too slow for the write path (a neural encoder on the CPU): memories are committed
+   * without a vector and embedded right after, in the background (ADR 0106).
+   */
+  readonly deferWrites?: boolean;
   embed(texts: string[]): Promise<Float32Array[]>;
 }
 
