@@ -27,13 +27,13 @@ export class CreateApiKeyDto {
 
 export class ApiKeyResponseDto {
   @ApiProperty() id: string;
-  @ApiProperty({ nullable: true }) name: string | null;
+  @ApiProperty({ type: String, nullable: true }) name: string | null;
   @ApiProperty() prefix: string;
   @ApiProperty({ enum: Scope, isArray: true }) scopes: string[];
   @ApiProperty({ type: [String], nullable: true }) cubeIds: string[] | null;
-  @ApiProperty({ nullable: true }) expiresAt: string | null;
-  @ApiProperty({ nullable: true }) revokedAt: string | null;
-  @ApiProperty({ nullable: true }) lastUsedAt: string | null;
+  @ApiProperty({ type: String, nullable: true }) expiresAt: string | null;
+  @ApiProperty({ type: String, nullable: true }) revokedAt: string | null;
+  @ApiProperty({ type: String, nullable: true }) lastUsedAt: string | null;
   @ApiProperty() createdAt: string;
 }
 

@@ -14,13 +14,13 @@ export class AuditQueryDto extends PageQueryDto {
 export class AuditEventResponseDto {
   @ApiProperty() id: string;
   @ApiProperty() at: string;
-  @ApiProperty({ nullable: true }) requestId: string | null;
+  @ApiProperty({ type: String, nullable: true }) requestId: string | null;
   @ApiProperty() actorType: string;
-  @ApiProperty({ nullable: true }) actorId: string | null;
-  @ApiProperty({ nullable: true }) tenantId: string | null;
+  @ApiProperty({ type: String, nullable: true }) actorId: string | null;
+  @ApiProperty({ type: String, nullable: true }) tenantId: string | null;
   @ApiProperty() action: string;
   @ApiProperty() targetType: string;
-  @ApiProperty({ nullable: true }) targetId: string | null;
+  @ApiProperty({ type: String, nullable: true }) targetId: string | null;
   @ApiProperty({ type: 'object', additionalProperties: true }) details: Record<string, unknown>;
 }
 

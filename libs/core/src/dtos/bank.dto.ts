@@ -161,8 +161,8 @@ export class BankResponseDto {
   @ApiProperty({ enum: ['building', 'ready', 'failed'] }) state: BankState;
   @ApiProperty({ description: 'phase, done, total of the build or of the last write' }) progress: Record<string, unknown>;
   @ApiProperty() generation: number;
-  @ApiProperty({ nullable: true }) jobId: string | null;
-  @ApiProperty({ nullable: true }) error: string | null;
+  @ApiProperty({ type: String, nullable: true }) jobId: string | null;
+  @ApiProperty({ type: String, nullable: true }) error: string | null;
   @ApiPropertyOptional({ type: BankOccupancyDto, description: 'only on a ready bank, in GET of one bank' }) occupancy?: BankOccupancyDto;
   @ApiProperty() createdAt: string;
 }
@@ -176,10 +176,10 @@ export class BankBlockResponseDto {
   @ApiProperty() locked: boolean;
   @ApiProperty({ description: 'holds a memory that was deleted or edited since; rewrite it' }) stale: boolean;
   @ApiProperty({ type: [String], description: 'provenance: the memories written into the block' }) memoryIds: string[];
-  @ApiProperty({ nullable: true }) generation: number | null;
-  @ApiProperty({ nullable: true }) steps: number | null;
-  @ApiProperty({ nullable: true }) finalLoss: number | null;
-  @ApiProperty({ nullable: true }) writtenAt: string | null;
+  @ApiProperty({ type: Number, nullable: true }) generation: number | null;
+  @ApiProperty({ type: Number, nullable: true }) steps: number | null;
+  @ApiProperty({ type: Number, nullable: true }) finalLoss: number | null;
+  @ApiProperty({ type: String, nullable: true }) writtenAt: string | null;
 }
 
 export class BankJobResponseDto {

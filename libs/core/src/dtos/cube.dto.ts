@@ -45,7 +45,7 @@ export class UpdateCubeDto {
 export class CubeResponseDto {
   @ApiProperty() id: string;
   @ApiProperty() name: string;
-  @ApiProperty({ nullable: true }) description: string | null;
+  @ApiProperty({ type: String, nullable: true }) description: string | null;
   @ApiProperty({ type: 'object', additionalProperties: true }) settings: Record<string, unknown>;
   @ApiProperty() createdAt: string;
   @ApiProperty() updatedAt: string;
@@ -53,7 +53,7 @@ export class CubeResponseDto {
 
 export class CubePageDto {
   @ApiProperty({ type: [CubeResponseDto] }) items: CubeResponseDto[];
-  @ApiProperty({ nullable: true }) nextCursor: string | null;
+  @ApiProperty({ type: String, nullable: true }) nextCursor: string | null;
 }
 
 export class CubeMemoryCountsDto {

@@ -150,35 +150,35 @@ export class MemoryResponseDto {
   @ApiProperty() cubeId: string;
   @ApiProperty() text: string;
   @ApiProperty({ enum: MEMORY_KINDS }) kind: string;
-  @ApiProperty({ nullable: true }) role: string | null;
+  @ApiProperty({ type: String, nullable: true }) role: string | null;
   @ApiProperty({ type: [String] }) tags: string[];
   @ApiProperty({ type: 'object', additionalProperties: true }) metadata: Record<string, unknown>;
   @ApiProperty({ type: 'object', additionalProperties: true }) source: Record<string, unknown>;
-  @ApiProperty({ nullable: true }) observedAt: string | null;
-  @ApiProperty({ nullable: true }) validFrom: string | null;
-  @ApiProperty({ nullable: true }) validTo: string | null;
-  @ApiProperty({ nullable: true }) importance: number | null;
+  @ApiProperty({ type: String, nullable: true }) observedAt: string | null;
+  @ApiProperty({ type: String, nullable: true }) validFrom: string | null;
+  @ApiProperty({ type: String, nullable: true }) validTo: string | null;
+  @ApiProperty({ type: Number, nullable: true }) importance: number | null;
   @ApiProperty() state: string;
   @ApiProperty() version: number;
   @ApiProperty() createdAt: string;
   @ApiProperty() updatedAt: string;
-  @ApiProperty({ nullable: true }) expiredAt: string | null;
+  @ApiProperty({ type: String, nullable: true }) expiredAt: string | null;
   @ApiProperty({ description: 'how often search returned it' }) accessCount: number;
-  @ApiProperty({ nullable: true }) lastAccessedAt: string | null;
+  @ApiProperty({ type: String, nullable: true }) lastAccessedAt: string | null;
 }
 
 export class SearchResultDto {
   @ApiProperty() id: string;
   @ApiProperty() text: string;
   @ApiProperty() kind: string;
-  @ApiProperty({ nullable: true }) role: string | null;
+  @ApiProperty({ type: String, nullable: true }) role: string | null;
   @ApiProperty() score: number;
   @ApiProperty({ type: [String] }) tags: string[];
   @ApiProperty({ type: 'object', additionalProperties: true }) metadata: Record<string, unknown>;
   @ApiProperty({ type: 'object', additionalProperties: true }) source: Record<string, unknown>;
-  @ApiProperty({ nullable: true }) observedAt: string | null;
-  @ApiProperty({ nullable: true }) validFrom: string | null;
-  @ApiProperty({ nullable: true }) validTo: string | null;
+  @ApiProperty({ type: String, nullable: true }) observedAt: string | null;
+  @ApiProperty({ type: String, nullable: true }) validFrom: string | null;
+  @ApiProperty({ type: String, nullable: true }) validTo: string | null;
   @ApiPropertyOptional({ type: 'object', additionalProperties: true }) explain?: unknown;
 }
 
@@ -186,11 +186,11 @@ export class MemoryVersionDto {
   @ApiProperty() version: number;
   @ApiProperty() action: string;
   @ApiProperty() actorType: string;
-  @ApiProperty({ nullable: true }) actorId: string | null;
-  @ApiProperty({ nullable: true }) requestId: string | null;
+  @ApiProperty({ type: String, nullable: true }) actorId: string | null;
+  @ApiProperty({ type: String, nullable: true }) requestId: string | null;
   @ApiProperty({ type: 'object', nullable: true, additionalProperties: true }) oldValues: Record<string, unknown> | null;
   @ApiProperty({ type: 'object', nullable: true, additionalProperties: true }) newValues: Record<string, unknown> | null;
-  @ApiProperty({ nullable: true }) reason: string | null;
+  @ApiProperty({ type: String, nullable: true }) reason: string | null;
   @ApiProperty() at: string;
 }
 
