@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 const LIBS = ['config', 'core', 'persistence', 'plaintext', 'activation', 'parametric', 'inference', 'scheduler', 'testing'];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'data/**', 'coverage/**', '**/*.js', '**/*.mjs'] },
+  { ignores: ['dist/**', 'packages/*/dist/**', 'node_modules/**', 'data/**', 'coverage/**', '**/*.js', '**/*.mjs'] },
   {
     files: ['**/*.ts'],
     extends: [tseslint.configs.base],

@@ -9,6 +9,7 @@ const common = {
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
   moduleFileExtensions: ['ts', 'js', 'json'],
   moduleNameMapper,
+  resolver: '<rootDir>/libs/testing/src/ts-extension.resolver.js',
   rootDir: __dirname,
 };
 

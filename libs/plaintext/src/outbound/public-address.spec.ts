@@ -1,3 +1,4 @@
+import * as fc from 'fast-check';
 import { refusedAddressReason } from './public-address';
 
 describe('refusedAddressReason', () => {
@@ -82,5 +83,29 @@ describe('refusedAddressReason', () => {
     expect(refusedAddressReason('0x7f000001')).toBe('not an IP address');
     expect(refusedAddressReason('')).toBe('not an IP address');
     expect(refusedAddressReason('fe80::1%eth0')).toBe('scoped (zone id)');
+  });
+
+  it('judges an IPv4 address the same in every IPv6 form that reaches it (mapped, NAT64, 6to4)', () => {
+    const hex = (a: number, b: number) => ((a << 8) | b).toString(16);
+    fc.assert(
+      fc.property(fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)), ([a, b, c, d]) => {
+        const v4 = refusedAddressReason(`${a}.${b}.${c}.${d}`);
+        expect(refusedAddressReason(`::ffff:${a}.${b}.${c}.${d}`) === null).toBe(v4 === null);
+        expect(refusedAddressReason(`::ffff:${hex(a, b)}:${hex(c, d)}`) === null).toBe(v4 === null);
+        expect(refusedAddressReason(`64:ff9b::${hex(a, b)}:${hex(c, d)}`) === null).toBe(v4 === null);
+        expect(refusedAddressReason(`2002:${hex(a, b)}:${hex(c, d)}::1`) === null).toBe(v4 === null);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('refuses every address of the loopback, private and link-local IPv4 ranges', () => {
+    fc.assert(
+      fc.property(fc.nat(255), fc.nat(255), fc.nat(255), (x, y, z) => {
+        for (const address of [`127.${x}.${y}.${z}`, `10.${x}.${y}.${z}`, `192.168.${y}.${z}`, `172.${16 + (x % 16)}.${y}.${z}`, `169.254.${y}.${z}`, `100.${64 + (x % 64)}.${y}.${z}`]) {
+          expect(refusedAddressReason(address)).not.toBeNull();
+        }
+      }),
+    );
   });
 });
