@@ -1,0 +1,177 @@
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { ConversationsImporter, importerFor, jsonElements, LettaImporter, Mem0Importer, MemosImporter, newReport, SourceImporter, SourceRecord, toUtcIso } from '.';
+
+const FIXTURES = join(process.cwd(), 'test/fixtures/importers');
+
+async function collect(importer: SourceImporter, file: string) {
+  const report = newReport();
+  const records: SourceRecord[] = [];
+  for await (const r of importer.records(join(FIXTURES, file), report)) records.push(r);
+  return { records, report, texts: records.map((r) => r.memory.text) };
+}
+
+describe('source timestamps', () => {
+  it.each([
+    ['2026-03-01T09:15:02.118342+00:00', '2026-03-01T09:15:02.118342Z'],
+    ['2025-05-20T08:00:00-07:00', '2025-05-20T15:00:00.000Z'],
+    ['2026-04-01T07:30:12.000000000+00:00', '2026-04-01T07:30:12.000000Z'],
+    ['2025-06-03T00:00:00', '2025-06-03T00:00:00.000Z'],
+    ['2025-04-10', '2025-04-10T00:00:00.000Z'],
+    ['2023/04/03 (Mon) 08:12', '2023-04-03T08:12:00.000Z'],
+    [1714550400, '2024-05-01T08:00:00.000Z'],
+    ['07:30 AM on 01 April, 2026', null],
+    [null, null],
+  ])('reads %p as %p', (value, expected) => expect(toUtcIso(value)).toBe(expected));
+});
+
+describe('streaming JSON elements', () => {
+  it('yields the first element before the file has ended (one element held at a time)', async () => {
+    const input = new PassThrough();
+    const elements = jsonElements(input, { key: 'results' });
+    input.write('{"count": 2, "results": [{"id": "a", "memory": "x [not] {a bracket}"}, ');
+    const first = await elements.next();
+    expect(first.value).toEqual({ id: 'a', memory: 'x [not] {a bracket}' });
+    input.end('"scalar", 3]}');
+    const rest: unknown[] = [];
+    for await (const e of elements) rest.push(e);
+    expect(rest).toEqual(['scalar', 3]);
+  });
+
+  it('reads elements split across any chunk boundary, multi-byte characters included', async () => {
+    const doc = JSON.stringify([{ t: 'Zoë 🍵 東京' }, { t: 'a\\"b' }, [1, [2]], 'x']);
+    for (const size of [1, 2, 3, 7]) {
+      const input = new PassThrough();
+      const out: unknown[] = [];
+      const reading = (async () => {
+        for await (const e of jsonElements(input)) out.push(e);
+      })();
+      const bytes = Buffer.from(doc, 'utf8');
+      for (let i = 0; i < bytes.length; i += size) input.write(bytes.subarray(i, i + size));
+      input.end();
+      await reading;
+      expect(out).toEqual(JSON.parse(doc));
+    }
+  });
+
+  it('says when the file is truncated or has no list', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'engram-json-'));
+    try {
+      writeFileSync(join(dir, 'cut.json'), '[{"a": 1}, {"b":');
+      await expect((async () => { for await (const _ of jsonElements(join(dir, 'cut.json'))) void _; })()).rejects.toThrow(/truncated/);
+      writeFileSync(join(dir, 'obj.json'), '{"other": []}');
+      await expect((async () => { for await (const _ of jsonElements(join(dir, 'obj.json'), { key: 'results' })) void _; })()).rejects.toThrow(/no "results" list/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('mem0 importer', () => {
+  it('maps get_all items: scope ids to tags and source, history to versions, UTC times, duplicates and empty items left out', async () => {
+    const { records, report, texts } = await collect(new Mem0Importer(), 'mem0-get-all.json');
+    expect(texts).toEqual(['Prefers aisle seats on long flights', 'Allergic to peanuts', 'Zoë préfère le thé vert 🍵 — 東京に住んでいる', 'Gym membership ends soon']);
+    expect(report).toEqual({ read: 7, written: 0, duplicates: 2, skipped: { 'no id or no memory text': 1 } });
+    const aisle = records[0];
+    expect(aisle.memory).toMatchObject({
+      kind: 'fact',
+      tags: ['user:ana', 'agent:travel-bot'],
+      metadata: { source: 'onboarding' },
+      source: { type: 'mem0', userId: 'ana', agentId: 'travel-bot', hash: '5f1c0d0e9a1b2c3d4e5f60718293a4b5' },
+      created_at: '2026-03-01T09:15:02.118342Z',
+      version: 2,
+    });
+    expect(aisle.memory.metadata).not.toHaveProperty('text_lemmatized');
+    expect(aisle.versions.map((v) => [v.action, (v.old_values as { text?: string } | null)?.text ?? null, (v.new_values as { text: string }).text])).toEqual([
+      ['create', null, 'Prefers aisle seats'],
+      ['update', 'Prefers aisle seats', 'Prefers aisle seats on long flights'],
+    ]);
+    // Old mem0 wrote US/Pacific times: normalised to UTC.
+    expect(records[1].memory.created_at).toBe('2025-05-20T15:00:00.000Z');
+    expect(records[2].memory).toMatchObject({ kind: 'procedure', role: 'user', session_id: 'trip-2026', tags: ['user:zoë', 'run:trip-2026'], created_at: null });
+    expect(records[3].memory.expires_at).toBe('2026-12-31T00:00:00.000Z');
+  });
+
+  it('reads the TypeScript library shape: a bare list, camelCase times, history newest first', async () => {
+    const { records } = await collect(importerFor('mem0'), 'mem0-ts-list.json');
+    expect(records.map((r) => r.memory.created_at)).toEqual(['2026-02-02T10:00:00.000000Z', '2026-02-03T10:00:00.000000Z']);
+    expect(records[0].memory.metadata).toEqual({ attributedTo: 'user' });
+    expect(records[1].versions.map((v) => (v.new_values as { text: string }).text)).toEqual(['Team standup at 9:00', 'Team standup at 9:30']);
+    // The legacy camelCase scope key in metadata is read as the user scope.
+    expect(records[1].memory).toMatchObject({ tags: ['user:ana'], metadata: {} });
+  });
+});
+
+describe('letta importer', () => {
+  it('imports core memory blocks as facts and the conversation as messages, without system events or tool returns', async () => {
+    const { records, report, texts } = await collect(new LettaImporter(), 'letta-agent.af');
+    expect(texts).toEqual([
+      'Name: Rui\nCity: Porto (moved Feb 2026)',
+      'I am a friendly guide to northern Portugal.',
+      'I just moved to Porto.',
+      'Welcome to Porto! Olá 👋',
+      'Where should I eat francesinha?',
+      "Rui's favourite football club is FC Porto.",
+    ]);
+    expect(records[0].memory).toMatchObject({ kind: 'fact', tags: ['letta', 'core-memory', 'block:human'], metadata: { letta: { label: 'human', limit: 20000, usedBy: ['porto-helper'] } } });
+    expect(records[3].memory).toMatchObject({ kind: 'message', role: 'assistant', session_id: 'letta:agent-0', created_at: '2026-02-10T14:03:13.000000Z' });
+    expect(records[4].memory.created_at).toBeNull();
+    expect(report.skipped).toEqual({ 'empty core memory block': 1, 'system message': 1, 'system event sent as a user message': 1, 'tool message': 1 });
+  });
+
+  it('reads the legacy v1 agent shape', async () => {
+    const { texts, records } = await collect(new LettaImporter(), 'letta-legacy.af');
+    expect(texts).toEqual(['The user asks big questions.', 'What is the answer?', 'Forty-two.']);
+    expect(records[0].memory.metadata).toMatchObject({ letta: { metadata: { v: 1 } } });
+  });
+});
+
+describe('memos importer', () => {
+  it('reads a tree_text dump folder: history to versions, double-encoded sources, one copy of a WorkingMemory duplicate, deleted left out', async () => {
+    const { records, report, texts } = await collect(new MemosImporter(), 'memos-tree');
+    expect(texts).toEqual(['The user is training for a half marathon in October 2026.', '用户喜欢在早上喝咖啡。', 'Old plan: run a full marathon in 2025.']);
+    expect(report.duplicates).toBe(1);
+    expect(report.skipped).toEqual({ 'deleted in MemOS': 1 });
+    const first = records[0];
+    expect(first.memory).toMatchObject({ kind: 'fact', session_id: 's-0401', importance: 0.95, tags: ['running', 'LongTermMemory'], created_at: '2026-04-01T07:30:12.000000Z', version: 2 });
+    expect(JSON.parse((first.memory.source as { refs: string[] }).refs[0])).toMatchObject({ type: 'chat', role: 'user', content: "I'm training for a half" });
+    expect(first.versions.map((v) => (v.new_values as { text: string }).text)).toEqual(['The user runs on weekends.', 'The user is training for a half marathon in October 2026.']);
+    expect(records[1].memory.importance).toBe(1);
+    expect(records[2].memory).toMatchObject({ state: 'archived', kind: 'episode' });
+  });
+
+  it('reads a general_text dump (payload-wrapped items)', async () => {
+    const { records } = await collect(new MemosImporter(), 'memos-general.json');
+    expect(records[0].memory).toMatchObject({ text: 'User visited Kyoto in spring.', kind: 'episode', created_at: '2025-04-10T00:00:00.000Z', importance: 0.99, metadata: { memos: { entities: ['Kyoto'] } } });
+  });
+});
+
+describe('conversations importer', () => {
+  it('reads LongMemEval instances: turns as messages with session ids and session times, a repeated session once', async () => {
+    const { records, report } = await collect(new ConversationsImporter(), 'longmemeval-sample.json');
+    expect(records.map((r) => [r.memory.session_id, r.memory.role, r.memory.text])).toEqual([
+      ['answer_9f3c_1', 'user', 'My sister lives in Madrid.'],
+      ['answer_9f3c_1', 'assistant', 'Nice city!'],
+      ['sharegpt_Xy12_0', 'user', 'Any quick pasta ideas?'],
+      ['sharegpt_Xy12_0', 'assistant', 'Try aglio e olio.'],
+      ['answer_9f3c_2', 'user', 'My sister just moved to Lisbon.'],
+      ['answer_9f3c_2', 'assistant', 'Big change!'],
+      ['ultrachat_77_1', 'user', 'Explain the café au lait — naïvely.'],
+      ['ultrachat_77_1', 'assistant', 'Coffee with hot milk ☕.'],
+    ]);
+    expect(report.duplicates).toBe(4);
+    expect(records[0].memory).toMatchObject({ kind: 'message', observed_at: '2023-04-03T08:12:00.000Z', metadata: { turnIndex: 0, hasAnswer: true }, tags: ['question:q_demo_01'] });
+  });
+
+  it('reads plain sessions, per-turn times over the session time, and leaves out turns without role or text', async () => {
+    const { records, report } = await collect(new ConversationsImporter(), 'conversations.json');
+    expect(records.map((r) => [r.memory.session_id, r.memory.text, r.memory.observed_at])).toEqual([
+      ['s1', 'I adopted a cat named Miso.', '2024-05-01T09:00:00.000Z'],
+      ['s1', 'Miso is a lovely name!', '2024-05-01T09:00:05.000Z'],
+      ['s2', 'No time on this session at all.', null],
+    ]);
+    expect(report.skipped).toEqual({ 'turn without role or content': 2 });
+  });
+});

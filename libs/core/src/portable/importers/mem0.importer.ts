@@ -1,0 +1,130 @@
+// mem0 (open-source library, REST server, OpenMemory list): its get_all JSON, either
+// { "results": [...] } or a bare list, Python (snake_case) or TypeScript (camelCase)
+// payload keys. History rows ride along as `history` on an item (what Memory.history(id)
+// returns), Python (old_memory/new_memory/event) or TypeScript (previous_value/new_value/
+// action) shape. Field names: ../shared/reference/peer-formats.md §1–3.
+import { createReadStream } from 'node:fs';
+import { jsonElements } from './json-elements';
+import { ImportReport, skip, SourceImporter, SourceRecord } from './source-importer';
+import { toUtcIso } from './source-time';
+
+type Item = Record<string, unknown>;
+const str = (v: unknown): string | null => (typeof v === 'string' && v.trim() ? v : null);
+
+/** Payload keys that are mem0's own bookkeeping, not user metadata. */
+const DROP_METADATA = new Set(['text_lemmatized', 'textLemmatized', 'data', 'hash', 'created_at', 'updated_at', 'createdAt', 'updatedAt']);
+
+const KIND_OF_MEMORY_TYPE: Record<string, string> = { procedural_memory: 'procedure', episodic_memory: 'episode', semantic_memory: 'fact' };
+const ACTION_OF_EVENT: Record<string, string> = { ADD: 'create', UPDATE: 'update', DELETE: 'delete' };
+
+async function firstChar(file: string): Promise<string> {
+  for await (const chunk of createReadStream(file, { encoding: 'utf8', highWaterMark: 4096 })) {
+    const c = (chunk as string).trimStart();
+    if (c) return c[0];
+  }
+  return '';
+}
+
+export class Mem0Importer implements SourceImporter {
+  readonly system = 'mem0' as const;
+
+  async *records(file: string, report: ImportReport): AsyncGenerator<SourceRecord> {
+    const elements = (await firstChar(file)) === '{' ? jsonElements(file, { key: 'results' }) : jsonElements(file);
+    const seen = new Set<string>();
+    for await (const element of elements) {
+      report.read++;
+      if (typeof element !== 'object' || element === null || Array.isArray(element)) {
+        skip(report, 'not an object');
+        continue;
+      }
+      const item = element as Item;
+      const text = str(item.memory) ?? str(item.data) ?? str(item.content);
+      const id = str(item.id);
+      if (!text || !id) {
+        skip(report, 'no id or no memory text');
+        continue;
+      }
+      const metadata: Item = typeof item.metadata === 'object' && item.metadata !== null && !Array.isArray(item.metadata) ? { ...(item.metadata as Item) } : {};
+      const userId = str(item.user_id) ?? str(item.userId) ?? str(metadata.user_id) ?? str(metadata.userId);
+      const agentId = str(item.agent_id) ?? str(item.agentId) ?? str(metadata.agent_id) ?? str(metadata.agentId);
+      // The Platform calls the run scope session_id in lists (run_id in search).
+      const runId = str(item.run_id) ?? str(item.runId) ?? str(item.session_id) ?? str(metadata.run_id) ?? str(metadata.runId);
+      const hash = str(item.hash);
+      // One memory per id; a re-export of the same scope may repeat it. mem0 itself
+      // de-duplicates by MD5 within a scope, so the same hash in the same scope is a repeat too.
+      const scopeKey = hash ? `${userId}|${agentId}|${runId}|${hash}` : null;
+      if (seen.has(id) || (scopeKey && seen.has(scopeKey))) {
+        report.duplicates++;
+        continue;
+      }
+      seen.add(id);
+      if (scopeKey) seen.add(scopeKey);
+      // Scope keys (legacy camelCase ones included) live in tags and source, not metadata.
+      for (const key of ['user_id', 'agent_id', 'run_id', 'userId', 'agentId', 'runId', 'actor_id', 'role', 'attributed_to', 'expiration_date']) delete metadata[key];
+      for (const key of DROP_METADATA) delete metadata[key];
+      const memoryType = str(metadata.memory_type) ?? str(item.memory_type);
+      const createdAt = toUtcIso(item.created_at ?? item.createdAt ?? (item.metadata as Item | null)?.created_at);
+      const updatedAt = toUtcIso(item.updated_at ?? item.updatedAt) ?? createdAt;
+      const expiration = toUtcIso(item.expiration_date);
+      const tags = [userId && `user:${userId}`, agentId && `agent:${agentId}`, runId && `run:${runId}`, ...(Array.isArray(item.categories) ? item.categories.filter((c): c is string => typeof c === 'string') : [])].filter(
+        (t): t is string => typeof t === 'string',
+      );
+      const versions = this.versions(item, text, createdAt);
+      yield {
+        memory: {
+          id,
+          text,
+          kind: (memoryType && KIND_OF_MEMORY_TYPE[memoryType]) ?? 'fact',
+          role: str(item.role),
+          tags: tags.map((t) => t.slice(0, 128)),
+          metadata: { ...metadata, ...(str(item.attributed_to ?? item.attributedTo) ? { attributedTo: item.attributed_to ?? item.attributedTo } : {}) },
+          source: {
+            id,
+            type: 'mem0',
+            ...(userId ? { userId } : {}),
+            ...(agentId ? { agentId } : {}),
+            ...(runId ? { runId } : {}),
+            ...(str(item.actor_id) ? { actorId: item.actor_id } : {}),
+            ...(str(item.app_id) ? { appId: item.app_id } : {}),
+            ...(hash ? { hash } : {}),
+          },
+          session_id: runId,
+          observed_at: createdAt,
+          created_at: createdAt,
+          updated_at: updatedAt,
+          expires_at: expiration,
+          version: Math.max(1, versions.length),
+        },
+        versions,
+      };
+    }
+  }
+
+  /** History rows (oldest first) as version rows; none: one synthetic create. */
+  private versions(item: Item, text: string, createdAt: string | null): Record<string, unknown>[] {
+    const rows = Array.isArray(item.history) ? (item.history as Item[]).filter((r) => typeof r === 'object' && r !== null) : [];
+    const events = rows
+      .map((r) => ({
+        event: String(r.event ?? r.action ?? '').toUpperCase(),
+        old: str(r.old_memory) ?? str(r.previous_value) ?? str(r.previousValue),
+        new: str(r.new_memory) ?? str(r.new_value) ?? str(r.newValue),
+        // A row's created_at is the memory's; its updated_at is when the event happened.
+        at: toUtcIso(r.updated_at ?? r.updatedAt) ?? toUtcIso(r.created_at ?? r.createdAt),
+        deleted: r.is_deleted === true || r.is_deleted === 1,
+      }))
+      .filter((e) => e.event in ACTION_OF_EVENT && e.event !== 'DELETE')
+      .sort((a, b) => (a.at ?? '').localeCompare(b.at ?? ''));
+    if (!events.length) {
+      return [{ version: 1, action: 'create', actor_type: 'import', new_values: { text }, reason: 'imported from mem0', at: createdAt }];
+    }
+    return events.map((e, i) => ({
+      version: i + 1,
+      action: i === 0 ? 'create' : 'update',
+      actor_type: 'import',
+      old_values: e.old ? { text: e.old } : null,
+      new_values: { text: e.new ?? text },
+      reason: `mem0 ${e.event}`,
+      at: e.at ?? createdAt,
+    }));
+  }
+}
