@@ -62,6 +62,20 @@ describe('ActivationMemory', () => {
     expect(rebuilt.prefilledTokens).toBe(0);
   });
 
+  it('shares chunks only within a partition (tenant): another partition prefills everything and finds nothing', async () => {
+    const memory = new ActivationMemory(new KvCacheStore({ chunkTokens: CHUNK }));
+    const a = await memory.build(model, { format: 'raw', text: MEMORY, partition: 'tenant-a' });
+    const toks = memoryTokens();
+    expect((await memory.prefixFor(model, toks, 'tenant-a')).cachedTokens).toBe(toks.length);
+    expect((await memory.prefixFor(model, toks, 'tenant-b')).cachedTokens).toBe(0);
+    expect((await memory.prefixFor(model, toks)).cachedTokens).toBe(0);
+    const b = await memory.build(model, { format: 'raw', text: MEMORY, partition: 'tenant-b' });
+    expect(b.reusedTokens).toBe(0);
+    expect(b.prefilledTokens).toBe(toks.length);
+    expect(b.entry.chunkHashes.some((h) => a.entry.chunkHashes.includes(h))).toBe(false);
+    expect((await memory.build(model, { format: 'raw', text: MEMORY, partition: 'tenant-b' })).prefilledTokens).toBe(0);
+  });
+
   it('reloads caches from disk after a restart, and drops a corrupt chunk instead of serving it', async () => {
     const dir = join(root, 'restart');
     const first = new ActivationMemory(new KvCacheStore({ chunkTokens: CHUNK, dir }));

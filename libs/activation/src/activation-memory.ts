@@ -22,6 +22,8 @@ export interface BuildKvCacheRequest {
   /** Provenance: the plaintext memories the text came from. */
   sources?: readonly { memoryId: string; text: string }[] | readonly KvCacheSource[];
   owner?: string | null;
+  /** Chunk-key partition (a tenant id): prefix reuse happens only within it. */
+  partition?: string;
   pin?: boolean;
 }
 
@@ -57,17 +59,19 @@ export class ActivationMemory {
     if (tokens.length > model.maxContext) {
       throw new ActivationError(ActivationErrorCode.InvalidRequest, `memory text of ${tokens.length} tokens exceeds the model's context length of ${model.maxContext}`);
     }
-    const hit = await this.store.lookup(model.fingerprint, tokens);
+    const partition = request.partition ?? '';
+    const hit = await this.store.lookup(model.fingerprint, tokens, partition);
     let kv = hit.kv;
     if (hit.tokens < tokens.length) {
       const rest = await model.prefill(tokens.slice(hit.tokens), { past: hit.kv });
       kv = rest.present;
     }
-    const chunkHashes = await this.store.putChunks(model.fingerprint, tokens, kv!);
+    const chunkHashes = await this.store.putChunks(model.fingerprint, tokens, kv!, partition);
     const bytes = kv!.layers.reduce((a, l) => a + l.key.byteLength + l.value.byteLength, 0);
     const entry = await this.store.saveEntry({
       fingerprint: model.fingerprint,
       owner: request.owner ?? null,
+      ...(partition ? { partition } : {}),
       tokens,
       chunkHashes,
       sources: (request.sources ?? []).map(toSource),
@@ -79,8 +83,8 @@ export class ActivationMemory {
   }
 
   /** Longest cached prefix of a prompt for this model (LMCache-style lookup). */
-  async prefixFor(model: PrefillModel, promptTokens: readonly number[]): Promise<PromptPrefix> {
-    const hit = await this.store.lookup(model.fingerprint, promptTokens);
+  async prefixFor(model: PrefillModel, promptTokens: readonly number[], partition = ''): Promise<PromptPrefix> {
+    const hit = await this.store.lookup(model.fingerprint, promptTokens, partition);
     return { prefix: hit.kv, cachedTokens: hit.tokens, tiers: hit.tiers };
   }
 
@@ -90,8 +94,9 @@ export class ActivationMemory {
    * (a later cache was computed without the earlier text before it); the store's chained
    * keys find exactly what is reusable and the rest is prefilled.
    */
-  async withCaches(model: PrefillModel, cacheIds: readonly string[], promptTokens: readonly number[]): Promise<{ tokens: number[] } & PromptPrefix> {
+  async withCaches(model: PrefillModel, cacheIds: readonly string[], promptTokens: readonly number[]): Promise<{ tokens: number[]; partition: string } & PromptPrefix> {
     const tokens: number[] = [];
+    let partition: string | undefined;
     for (const id of cacheIds) {
       const entry = this.store.getEntry(id);
       if (!entry) throw new ActivationError(ActivationErrorCode.CacheNotFound, `KV cache ${id} not found`);
@@ -101,18 +106,22 @@ export class ActivationMemory {
           `KV cache ${id} was built by model ${entry.fingerprint.slice(0, 12)}, not by ${model.fingerprint.slice(0, 12)}; rebuild it for this model`,
         );
       }
+      if (partition !== undefined && (entry.partition ?? '') !== partition) {
+        throw new ActivationError(ActivationErrorCode.InvalidRequest, `KV cache ${id} belongs to another partition than the caches before it`);
+      }
+      partition = entry.partition ?? '';
       tokens.push(...entry.tokens);
     }
     tokens.push(...promptTokens);
-    return { tokens, ...(await this.prefixFor(model, tokens)) };
+    return { tokens, partition: partition ?? '', ...(await this.prefixFor(model, tokens, partition ?? '')) };
   }
 
   /** The whole KV of one cache (recomputing chunks that were evicted from every tier). */
   async load(model: PrefillModel, cacheId: string): Promise<KvState> {
-    const { tokens, prefix, cachedTokens } = await this.withCaches(model, [cacheId], []);
+    const { tokens, partition, prefix, cachedTokens } = await this.withCaches(model, [cacheId], []);
     if (cachedTokens === tokens.length && prefix) return prefix;
     const rest = await model.prefill(tokens.slice(cachedTokens), { past: prefix });
-    await this.store.putChunks(model.fingerprint, tokens, rest.present);
+    await this.store.putChunks(model.fingerprint, tokens, rest.present, partition);
     return rest.present;
   }
 }

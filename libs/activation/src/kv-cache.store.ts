@@ -25,6 +25,8 @@ export interface KvCacheEntry {
   fingerprint: string;
   /** Owner label (a cube id); caches are listed and purged by it. */
   owner: string | null;
+  /** Chunk-key partition (a tenant id): chunks are shared only within it. Absent on older entries. */
+  partition?: string;
   tokens: number[];
   chunkHashes: string[];
   sources: KvCacheSource[];
@@ -107,7 +109,7 @@ export class KvCacheStore {
     const last = entry.tokens.length % this.chunkTokens;
     if (last !== 0) {
       const n = entry.chunkHashes.length;
-      const before = n >= 2 ? entry.chunkHashes[n - 2] : chainSeed(entry.fingerprint, this.chunkTokens);
+      const before = n >= 2 ? entry.chunkHashes[n - 2] : chainSeed(entry.fingerprint, this.chunkTokens, entry.partition ?? '');
       if (!this.tails.has(before)) this.tails.set(before, new Set());
       this.tails.get(before)!.add(last);
     }
@@ -115,11 +117,11 @@ export class KvCacheStore {
   }
 
   /** Stores the KV of `tokens` chunk by chunk; returns the chunk hashes. */
-  async putChunks(fingerprint: string, tokens: readonly number[], kv: KvState): Promise<string[]> {
+  async putChunks(fingerprint: string, tokens: readonly number[], kv: KvState, partition = ''): Promise<string[]> {
     if (kv.seq !== tokens.length) {
       throw new ActivationError(ActivationErrorCode.InvalidRequest, `KV covers ${kv.seq} tokens, but ${tokens.length} tokens were given`);
     }
-    const keys = chunkKeys(fingerprint, tokens, this.chunkTokens);
+    const keys = chunkKeys(fingerprint, tokens, this.chunkTokens, partition);
     for (const k of keys) {
       const missingBelow: BlobTier[] = [];
       for (const tier of this.lower()) if (!(await tier.has(k.hash))) missingBelow.push(tier);
@@ -162,10 +164,10 @@ export class KvCacheStore {
   }
 
   /** Longest cached prefix of `tokens` (whole chunks, then a cached partial tail). */
-  async lookup(fingerprint: string, tokens: readonly number[]): Promise<PrefixHit> {
+  async lookup(fingerprint: string, tokens: readonly number[], partition = ''): Promise<PrefixHit> {
     const parts: KvState[] = [];
     const tiers: TierName[] = [];
-    let prev = chainSeed(fingerprint, this.chunkTokens);
+    let prev = chainSeed(fingerprint, this.chunkTokens, partition);
     let matched = 0;
     while (matched + this.chunkTokens <= tokens.length) {
       const hash = chainHash(prev, tokens.slice(matched, matched + this.chunkTokens));

@@ -1,7 +1,9 @@
 // LMCache-style chunk keys: tokens are cut into fixed-size chunks and chunk i is keyed by
 // a hash chained over every token before it (and the model fingerprint), so equal keys
 // imply equal KV and a prefix match is a walk over the keys. The last, partial chunk is
-// keyed the same way over its own tokens.
+// keyed the same way over its own tokens. A partition (engram: the tenant) is mixed into
+// the seed, so two tenants never share a chunk: neither a hit nor a tier's timing can tell
+// one tenant what another cached.
 import { createHash } from 'node:crypto';
 
 export const DEFAULT_CHUNK_TOKENS = 256;
@@ -14,8 +16,9 @@ export interface ChunkKey {
   hash: string;
 }
 
-export function chainSeed(fingerprint: string, chunkTokens: number): string {
-  return createHash('sha256').update(`engram-kv-v1\0${fingerprint}\0${chunkTokens}`).digest('hex');
+export function chainSeed(fingerprint: string, chunkTokens: number, partition = ''): string {
+  const scope = partition === '' ? '' : `\0partition:${partition}`;
+  return createHash('sha256').update(`engram-kv-v1\0${fingerprint}\0${chunkTokens}${scope}`).digest('hex');
 }
 
 export function chainHash(previous: string, tokens: readonly number[]): string {
@@ -25,9 +28,9 @@ export function chainHash(previous: string, tokens: readonly number[]): string {
 }
 
 /** Keys of every chunk of `tokens`, the last one possibly partial. */
-export function chunkKeys(fingerprint: string, tokens: readonly number[], chunkTokens = DEFAULT_CHUNK_TOKENS): ChunkKey[] {
+export function chunkKeys(fingerprint: string, tokens: readonly number[], chunkTokens = DEFAULT_CHUNK_TOKENS, partition = ''): ChunkKey[] {
   const keys: ChunkKey[] = [];
-  let prev = chainSeed(fingerprint, chunkTokens);
+  let prev = chainSeed(fingerprint, chunkTokens, partition);
   for (let start = 0, index = 0; start < tokens.length; start += chunkTokens, index++) {
     const end = Math.min(start + chunkTokens, tokens.length);
     prev = chainHash(prev, tokens.slice(start, end));

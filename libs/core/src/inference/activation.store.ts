@@ -34,8 +34,9 @@ export class ActivationStore {
     return this.memory.build(model, request);
   }
 
-  prefixFor(model: PrefillModel, promptTokens: readonly number[]): Promise<PromptPrefix> {
-    return this.memory.prefixFor(model, promptTokens);
+  /** Prefix reuse within one tenant's chunks (`partition`: the tenant id). */
+  prefixFor(model: PrefillModel, promptTokens: readonly number[], partition: string): Promise<PromptPrefix> {
+    return this.memory.prefixFor(model, promptTokens, partition);
   }
 
   async tierOf(entryId: string): Promise<StoreTier> {

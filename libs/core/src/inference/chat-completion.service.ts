@@ -66,8 +66,8 @@ export class ChatCompletionService {
   ) {}
 
   async complete(ctx: RequestContext, dto: ChatCompletionRequestDto, io: ChatIo = {}): Promise<ChatCompletionResponseDto> {
-    if (dto.engram) await this.access.requireCube(ctx.auth, Permission.ModelUse, dto.engram.cubeId);
-    else this.access.requirePermission(ctx.auth, Permission.ModelUse);
+    const cube = dto.engram ? await this.access.requireCube(ctx.auth, Permission.ModelUse, dto.engram.cubeId) : null;
+    if (!cube) this.access.requirePermission(ctx.auth, Permission.ModelUse);
     if (dto.engram?.kvCacheIds && dto.engram.memoryText !== undefined) {
       throw EngramError.validation([{ field: 'engram', problems: ['give kvCacheIds or memoryText, not both'] }]);
     }
@@ -78,7 +78,7 @@ export class ChatCompletionService {
     const prompt = chatPromptTokens(lm.tokenizer, messages);
     const bank = dto.engram?.bankId ? await this.banks.routeForChat(dto.engram.cubeId, dto.engram.bankId, model, conversationText(dto)) : null;
     // Cached KV was computed without the bank's blocks: with a bank, the whole prompt is prefilled.
-    const { prefix, tiers } = bank ? { prefix: undefined, tiers: [] } : await this.reusablePrefix(lm, prompt, memory.owned);
+    const { prefix, tiers } = bank ? { prefix: undefined, tiers: [] } : await this.reusablePrefix(lm, prompt, memory.owned, cube?.tenantId ?? '');
 
     const id = `chatcmpl-${randomUUID().replace(/-/g, '')}`;
     const created = Math.floor(Date.now() / 1000);
@@ -158,13 +158,13 @@ export class ChatCompletionService {
   }
 
   /**
-   * The cached KV of the prompt's start, limited to the tokens of the cube's own cache:
-   * chunks are shared by content across cubes, and reusing (or even reporting) a longer
-   * match would tell a tenant what another tenant cached.
+   * The cached KV of the prompt's start, limited to the tokens of the cube's own cache.
+   * Chunks are keyed per tenant (`partition`), so no match can come from another tenant;
+   * within a tenant, the limit keeps a cube from reusing what only another cube cached.
    */
-  private async reusablePrefix(lm: LanguageModel, prompt: number[], owned: KvCacheRecord | null): Promise<{ prefix?: KvState; tiers: string[] }> {
+  private async reusablePrefix(lm: LanguageModel, prompt: number[], owned: KvCacheRecord | null, partition: string): Promise<{ prefix?: KvState; tiers: string[] }> {
     if (!owned) return { tiers: [] };
-    const hit = await this.activation.prefixFor(lm, prompt);
+    const hit = await this.activation.prefixFor(lm, prompt, partition);
     const usable = Math.min(hit.cachedTokens, owned.tokenCount);
     if (!hit.prefix || usable === 0) return { tiers: [] };
     const chunks = Math.ceil(usable / this.activation.chunkTokens);

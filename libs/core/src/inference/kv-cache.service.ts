@@ -39,7 +39,7 @@ export class KvCacheService {
     const sources = dto.memoryIds ? await this.activeMemories(cubeId, dto.memoryIds) : [];
     const text = dto.text ?? sources.map((m) => m.text).join(MEMORY_TEXT_SEPARATOR);
     const lm = await this.runtime.load(model);
-    const built = await this.activation.build(lm, { text, sources: sources.map((m) => ({ memoryId: m.id, text: m.text })), owner: cubeId });
+    const built = await this.activation.build(lm, { text, sources: sources.map((m) => ({ memoryId: m.id, text: m.text })), owner: cubeId, partition: cube.tenantId });
     const { record, created } = await this.kvCaches.upsert({
       cubeId,
       modelId: model.id,
