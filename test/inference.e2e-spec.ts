@@ -66,6 +66,18 @@ describe('models, KV caches and chat completions over HTTP', () => {
       expect(list.body.items[0].fingerprint).toBe(res.body.fingerprint);
     });
 
+    it('resolves a relative path under ENGRAM_MODELS_DIR, not the working directory, and never above it', async () => {
+      const relativeDir = `${path.basename(modelsDir)}/tiny`; // the harness's models dir is the system temp folder
+      const res = await h.http.post('/v1/admin/models').set(admin()).send({ name: 'tiny-relative', path: relativeDir }).expect(201);
+      expect(res.body.fingerprint).toBe((await h.http.get('/v1/admin/models').set(admin())).body.items.find((m: { name: string }) => m.name === 'tiny').fingerprint);
+      for (const bad of ['../etc', 'nowhere-at-all', '.']) {
+        const refused = await h.http.post('/v1/admin/models').set(admin()).send({ name: `bad-${bad.length}`, path: bad });
+        expect(refused.status).toBe(422);
+        expect(refused.body.error.message).toMatch(/ENGRAM_MODELS_DIR/);
+        expect(refused.body.error.message).not.toContain(process.cwd());
+      }
+    });
+
     it('refuses a second model under a taken name', async () => {
       const res = await h.http.post('/v1/admin/models').set(admin()).send({ name: 'tiny', path: path.join(modelsDir, 'tiny-other') });
       expect(res.status).toBe(409);

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { EngramConfig } from '@engram/config';
 import { ImportModelDto, ModelService } from '@engram/core';
@@ -16,7 +17,8 @@ export function registerModelRegistryCommands(program: Command, config: () => En
     .description('register a model directory (fingerprint = hash of config + weights + tokenizer); served under --name')
     .option('--name <name>', 'name clients use as `model` (default: the directory name)')
     .action(async (dir: string, options: { name?: string }) => {
-      const dto = await validated(ImportModelDto, { path: dir, name: options.name });
+      // On the command line a relative path means the shell's directory (the API resolves it under ENGRAM_MODELS_DIR).
+      const dto = await validated(ImportModelDto, { path: resolve(dir), name: options.name });
       const imported = await withCore(config(), (get) => get(ModelService).import(CLI_CONTEXT, dto));
       process.stdout.write(`${JSON.stringify(imported)}\n`);
     });

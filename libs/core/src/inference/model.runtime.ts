@@ -1,7 +1,7 @@
 // The side-effect boundary of the inference runtime (ONNX Runtime sessions, model files):
 // services reach models only through here, so they can be tested with a mock.
 import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
 import { generate, GenerateOptions, GenerateResult, InferenceError, InferenceErrorCode, LanguageModel, ModelDirectory, ModelHost, openModelDirectory } from '@engram/inference';
 
@@ -12,8 +12,24 @@ export class ModelRuntime implements OnModuleDestroy {
   constructor(@Inject(ENGRAM_CONFIG) private readonly config: EngramConfig) {}
 
   /** Reads and validates a model directory (config, tokenizer, weights) and fingerprints it. */
+  /**
+   * A relative path is resolved under ENGRAM_MODELS_DIR (never against the server's working
+   * directory) and may not climb out of it; an operator may still give an absolute path.
+   */
   inspect(dir: string): ModelDirectory {
-    return openModelDirectory(resolve(dir));
+    const base = resolve(this.config.modelsDir);
+    const full = isAbsolute(dir) ? resolve(dir) : resolve(base, dir);
+    if (!isAbsolute(dir) && (full === base || relative(base, full).startsWith('..'))) {
+      throw new InferenceError(InferenceErrorCode.ModelNotFound, `"${dir}" is not a model directory under ENGRAM_MODELS_DIR (relative paths resolve there); give a folder inside it, or an absolute path`);
+    }
+    try {
+      return openModelDirectory(full);
+    } catch (error) {
+      if (error instanceof InferenceError && error.code === InferenceErrorCode.ModelNotFound && !isAbsolute(dir)) {
+        throw new InferenceError(InferenceErrorCode.ModelNotFound, `no model directory "${dir}" under ENGRAM_MODELS_DIR (relative paths resolve there, not against the server's working directory)`);
+      }
+      throw error;
+    }
   }
 
   /** The loaded model of a registered directory; refuses files that changed since import. */
