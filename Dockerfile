@@ -11,6 +11,7 @@ COPY apps ./apps
 COPY libs ./libs
 COPY migrations ./migrations
 COPY bench ./bench
+COPY packages ./packages
 RUN npm run build && npm prune --omit=dev
 
 # Runtime stage: compiled code and production dependencies only, as a non-root user.

@@ -4,11 +4,17 @@
 // offline hash embedder, prints tables, and ends with one JSON line of the key figures.
 //   npm run bench:retrieval            (build + run)
 //   node dist/bench/retrieval.bench.js [--only lme|madial|hotpot] [--set knob=value ...] [--misses]
+//     [--embedder hash|use-lite] [--dim 256 (hash)] [--threads N (use-lite)]
+//   (use-lite vectors are cached under os.tmpdir()/engram-bench-embeddings between runs)
 //   (--misses prints each LongMemEval question whose gold session is not ranked first)
+//   --mode deep: the default search against deep (multi-hop) search and its ablations, with
+//   the p50 latency of each in this process; --deep knob=value overrides a DeepOptions knob.
 import { readFileSync } from 'node:fs';
 import { lmeDate, loadLongMemEval, sharedDataDir } from './support/longmemeval';
 import * as path from 'node:path';
-import { CubeIndex, HashEmbedder, IndexDocument, RankingOptions } from '@engram/plaintext';
+import { CubeIndex, DeepOptions, IndexDocument, RankingOptions } from '@engram/plaintext';
+import { textArg, arg } from './support/args';
+import { benchEmbedder } from './support/embedding-cache';
 
 const DATA = sharedDataDir();
 
@@ -17,6 +23,7 @@ type Overrides = Partial<Record<keyof RankingOptions, unknown>>;
 interface Variant {
   readonly name: string;
   readonly ranking: Partial<RankingOptions>;
+  readonly deep?: Partial<DeepOptions>;
 }
 
 function parseArgs(): { only: string | null; overrides: Overrides; dimension: number; finalOnly: boolean; bm25: { k1?: number; b?: number } } {
@@ -55,16 +62,40 @@ const ALL_VARIANTS: Variant[] = [
   { name: 'fused-no-time', ranking: { ...base, mode: 'hybrid', timeIntentWeight: 0 } },
   { name: 'fused (final)', ranking: { ...base, mode: 'hybrid' } },
 ];
-const VARIANTS = finalOnly ? ALL_VARIANTS.filter((v) => v.name === 'fused (final)') : ALL_VARIANTS;
+const DEEP_MODE = textArg('mode', 'default') === 'deep';
+const deepBase: Partial<DeepOptions> = {};
+process.argv.forEach((a, i) => {
+  if (a !== '--deep') return;
+  const [key, raw] = process.argv[i + 1].split('=');
+  (deepBase as Record<string, number>)[key] = Number(raw);
+});
+// Deep mode's ablations: each part of the expansion alone, then all of them ('fused (final)').
+const DEEP_VARIANTS: Variant[] = [
+  { name: 'default (not deep)', ranking: base },
+  { name: 'deep: lexical PRF only', ranking: base, deep: { ...deepBase, neighbourWeight: 0, denseFeedback: 0 } },
+  { name: 'deep: PRF + neighbours', ranking: base, deep: { ...deepBase, denseFeedback: 0 } },
+  { name: 'deep: dense feedback only', ranking: base, deep: { ...deepBase, expansionTerms: 0 } },
+  { name: 'fused (final)', ranking: base, deep: deepBase },
+];
+const VARIANTS = DEEP_MODE ? DEEP_VARIANTS : finalOnly ? ALL_VARIANTS.filter((v) => v.name === 'fused (final)') : ALL_VARIANTS;
+/** Milliseconds of each search, by variant, to compare deep with default in one process. */
+const timings = new Map<string, number[]>(VARIANTS.map((v) => [v.name, []]));
+function timedSearch(index: CubeIndex, v: Variant, query: string, vector: ArrayLike<number> | null, options: Parameters<CubeIndex['search']>[2]): ReturnType<CubeIndex['search']> {
+  const started = process.hrtime.bigint();
+  const hits = index.search(query, vector, { ...options, ranking: v.ranking, deep: v.deep });
+  timings.get(v.name)!.push(Number(process.hrtime.bigint() - started) / 1e6);
+  return hits;
+}
 
-const embedder = new HashEmbedder({ dimension });
+const embedder = benchEmbedder(textArg('embedder', 'hash'), dimension, arg('threads', 0));
 const summary: Record<string, unknown> = { embedder: embedder.fingerprint };
 
 // ---------------------------------------------------------------- LongMemEval-S
 const KS = [1, 3, 5, 10];
 
-function runLongMemEval(): void {
+async function runLongMemEval(): Promise<void> {
   const questions = loadLongMemEval();
+  await embedder.prepare(questions.flatMap((q) => [q.question, ...q.haystack_sessions.flatMap((s) => s.map((t) => t.content))]), 'LongMemEval texts');
   type Row = { any: number[]; all: number[]; turnRecall10: number; turnMrr: number; sessionMrr: number; hasTurns: boolean; type: string };
   const BASELINE = 'baseline: BM25 over whole sessions (user turns)';
   const rows = new Map<string, Row[]>([[BASELINE, []], ...VARIANTS.map((v): [string, Row[]] => [v.name, []])]);
@@ -118,7 +149,7 @@ function runLongMemEval(): void {
       type: q.question_type,
     });
     for (const v of VARIANTS) {
-      const hits = index.search(q.question, queryVector, { topK: 300, referenceTime: lmeDate(q.question_date), ranking: v.ranking });
+      const hits = timedSearch(index, v, q.question, queryVector, { topK: 300, referenceTime: lmeDate(q.question_date) });
       const sessions: string[] = [];
       for (const h of hits) {
         const s = sessionOf.get(h.label)!;
@@ -179,16 +210,23 @@ function runLongMemEval(): void {
       turnR10: t.length ? round(mean(t.map((x) => x.turnRecall10))) : null, turnMrr: t.length ? round(mean(t.map((x) => x.turnMrr))) : null,
     };
   };
-  summary.longmemeval = finalOnly
+  summary.longmemeval = finalOnly || DEEP_MODE
     ? { final: pick('fused (final)'), sessionBm25: pick(BASELINE) }
     : { final: pick('fused (final)'), dense: pick('dense-only'), lexical: pick('lexical-only'), sessionBm25: pick(BASELINE) };
 }
 
 // ---------------------------------------------------------------- MADial-Bench
-function runMadial(): void {
+async function runMadial(): Promise<void> {
   const dir = path.join(DATA, 'madial-bench', 'en');
   const dialogues = jsonl<{ dialogue: string[]; 'test-turn': number[]; 'relevant-id': number[] }>(path.join(dir, 'MADial-Bench-en-dialogue.json'));
   const archive = jsonl<Record<string, { time: string; scene: string; emotion: string; event: string }>>(path.join(dir, 'MADial-Bench-en-memory.json'));
+  const queryOf = (d: { dialogue: string[]; 'test-turn': number[] }): string =>
+    d.dialogue
+      .slice(0, d['test-turn'][0])
+      .map((line) => line.replace(/^<[^>]*>:?\s*/, '').replace(/^"|"\s*$/g, '').trim())
+      .filter((line) => line.length > 0)
+      .join('\n');
+  await embedder.prepare([...archive.flatMap((entry) => Object.values(entry).map((m) => m.event)), ...dialogues.map(queryOf)], 'MADial texts');
   const index = new CubeIndex({ dimension: embedder.dimension, bm25 });
   for (const entry of archive) {
     for (const [id, m] of Object.entries(entry)) {
@@ -199,16 +237,11 @@ function runMadial(): void {
   const ks = [1, 3, 5, 10];
   const table = new Map<string, { recall: number[]; mrr: number[]; ndcg: number[] }[]>(VARIANTS.map((v) => [v.name, []]));
   for (const d of dialogues) {
-    const turn = d['test-turn'][0];
-    const query = d.dialogue
-      .slice(0, turn)
-      .map((line) => line.replace(/^<[^>]*>:?\s*/, '').replace(/^"|"\s*$/g, '').trim())
-      .filter((line) => line.length > 0)
-      .join('\n');
+    const query = queryOf(d);
     const gold = new Set(d['relevant-id']);
     const vector = embedder.embedOne(query);
     for (const v of VARIANTS) {
-      const hits = index.search(query, vector, { topK: 10, ranking: v.ranking }).map((h) => h.label);
+      const hits = timedSearch(index, v, query, vector, { topK: 10 }).map((h) => h.label);
       const firstGold = hits.findIndex((h) => gold.has(h));
       table.get(v.name)!.push({
         recall: ks.map((k) => hits.slice(0, k).filter((h) => gold.has(h)).length / gold.size),
@@ -231,10 +264,11 @@ function runMadial(): void {
 }
 
 // ---------------------------------------------------------------- HotpotQA
-function runHotpot(): void {
+async function runHotpot(): Promise<void> {
   const rowsIn = jsonl<{ question: string; context: [string, string[]][]; supporting_facts: [string, ...unknown[]][] }>(
     path.join(DATA, 'hotpotqa-dev100', 'hotpotqa_dev100_amor.jsonl'),
   );
+  await embedder.prepare([...rowsIn.flatMap((r) => r.context.map(([title, sentences]) => `${title}. ${sentences.join(' ')}`)), ...rowsIn.map((r) => r.question)], 'HotpotQA texts');
   const index = new CubeIndex({ dimension: embedder.dimension, bm25 });
   const labelOf = new Map<string, number>();
   for (const row of rowsIn) {
@@ -252,7 +286,7 @@ function runHotpot(): void {
     const gold = new Set(row.supporting_facts.map((s) => labelOf.get(s[0])!));
     const vector = embedder.embedOne(row.question);
     for (const v of VARIANTS) {
-      const hits = index.search(row.question, vector, { topK: 10, ranking: v.ranking }).map((h) => h.label);
+      const hits = timedSearch(index, v, row.question, vector, { topK: 10 }).map((h) => h.label);
       const firstGold = hits.findIndex((h) => gold.has(h));
       table.get(v.name)!.push({
         all: ks.map((k) => ([...gold].every((g) => hits.slice(0, k).includes(g)) ? 1 : 0)),
@@ -270,6 +304,17 @@ function runHotpot(): void {
   }
   const r = table.get('fused (final)')!;
   summary.hotpotqa = { all2: round(mean(r.map((x) => x.all[0]))), all5: round(mean(r.map((x) => x.all[1]))), all10: round(mean(r.map((x) => x.all[2]))), mrr: round(mean(r.map((x) => x.mrr))) };
+}
+
+function printDeepLatency(): void {
+  console.log('\n## Search latency in this process (all sets; noisy on a shared machine)\n');
+  console.log('| variant | searches | p50 ms | p99 ms | p50 / default |');
+  console.log('|---|---|---|---|---|');
+  const p = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? 0;
+  const defaultP50 = p(timings.get('default (not deep)')!, 0.5);
+  for (const [name, xs] of timings) console.log(`| ${name} | ${xs.length} | ${f(p(xs, 0.5))} | ${f(p(xs, 0.99))} | ${f(p(xs, 0.5) / defaultP50)} |`);
+  const deepP50 = p(timings.get('fused (final)')!, 0.5);
+  summary.deep = { options: deepBase, p50Ms: round(deepP50), defaultP50Ms: round(defaultP50), p50Ratio: round(deepP50 / defaultP50) };
 }
 
 // ---------------------------------------------------------------- helpers
@@ -299,10 +344,18 @@ function round(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
 
-const started = Date.now();
-if (!only || only === 'lme') runLongMemEval();
-if (!only || only === 'madial') runMadial();
-if (!only || only === 'hotpot') runHotpot();
-summary.overrides = overrides;
-summary.seconds = round((Date.now() - started) / 1000);
-console.log('\n' + JSON.stringify({ bench: 'retrieval', ...summary }));
+async function main(): Promise<void> {
+  const started = Date.now();
+  if (!only || only === 'lme') await runLongMemEval();
+  if (!only || only === 'madial') await runMadial();
+  if (!only || only === 'hotpot') await runHotpot();
+  if (DEEP_MODE) printDeepLatency();
+  summary.overrides = overrides;
+  summary.seconds = round((Date.now() - started) / 1000);
+  console.log('\n' + JSON.stringify({ bench: 'retrieval', ...summary }));
+}
+
+void main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
