@@ -5,6 +5,8 @@ import { EngramConfig } from '@engram/config';
 import { CoreModule } from '@engram/core';
 import { SchedulerModule } from '@engram/scheduler';
 import { AdminController } from './controllers/admin.controller';
+import { AdminLifecycleController } from './controllers/admin-lifecycle.controller';
+import { LifecycleController } from './controllers/lifecycle.controller';
 import { CubeController } from './controllers/cube.controller';
 import { CubeArchiveController } from './controllers/cube-archive.controller';
 import { MemoryController } from './controllers/memory.controller';
@@ -43,7 +45,7 @@ export class AppModule {
         CoreModule.forRoot(config),
         SchedulerModule.forRoot({ runWorker: options.runWorker }),
       ],
-      controllers: [SystemController, AdminController, CubeController, CubeArchiveController, MemoryController, ModelAdminController, KvCacheController, BankController, ChatController, McpController],
+      controllers: [SystemController, AdminController, CubeController, CubeArchiveController, MemoryController, ModelAdminController, KvCacheController, BankController, ChatController, McpController, LifecycleController, AdminLifecycleController],
       providers: [
         MetricsService,
         McpService,

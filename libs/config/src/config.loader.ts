@@ -149,6 +149,32 @@ class EnvReader {
   }
 }
 
+/** The operator's LLM endpoint, or null when ENGRAM_LLM_BASE_URL is unset. */
+function readLlm(read: EnvReader): EngramConfig['llm'] {
+  const baseUrl = read.optionalString('ENGRAM_LLM_BASE_URL');
+  const model = read.optionalString('ENGRAM_LLM_MODEL');
+  const apiKey = read.optionalString('ENGRAM_LLM_API_KEY');
+  const timeoutMs = read.int('ENGRAM_LLM_TIMEOUT_MS', 30_000, 100, 600_000);
+  const maxAttempts = read.int('ENGRAM_LLM_MAX_ATTEMPTS', 3, 1, 10);
+  const tenantDailyTokens = read.int('ENGRAM_LLM_TENANT_DAILY_TOKENS', 1_000_000, 0, 2_000_000_000);
+  if (baseUrl === null) {
+    if (model !== null) read.problems.push('ENGRAM_LLM_MODEL: set ENGRAM_LLM_BASE_URL too, or unset it');
+    return null;
+  }
+  try {
+    const url = new URL(baseUrl);
+    if (!['http:', 'https:'].includes(url.protocol) || url.username || url.password) throw new Error('url');
+  } catch {
+    read.problems.push('ENGRAM_LLM_BASE_URL: expected an http(s) URL without credentials');
+    return null;
+  }
+  if (model === null) {
+    read.problems.push('ENGRAM_LLM_MODEL: required with ENGRAM_LLM_BASE_URL');
+    return null;
+  }
+  return { baseUrl: baseUrl.replace(/\/+$/, ''), model, apiKey, timeoutMs, maxAttempts, tenantDailyTokens };
+}
+
 /**
  * Validates the environment into an EngramConfig. The only reader of `process.env`
  * in engram is the caller of this function (the CLI entry point).
@@ -190,6 +216,8 @@ export function loadConfig(env: Env): EngramConfig {
     kvRamBytes: read.size('ENGRAM_KV_RAM', 512 * 1024 ** 2),
     kvDiskBytes: read.optionalSize('ENGRAM_KV_DISK'),
     kvChunkTokens: read.int('ENGRAM_KV_CHUNK_TOKENS', 256, 1, 65_536),
+    lifecycleSweepIntervalMs: read.int('ENGRAM_LIFECYCLE_SWEEP_MS', 600_000, 1000, 86_400_000),
+    llm: readLlm(read),
   };
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return config;

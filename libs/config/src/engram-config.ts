@@ -65,4 +65,24 @@ export interface EngramConfig {
   kvDiskBytes: number | null;
   /** Tokens per KV chunk (the unit of prefix reuse). */
   kvChunkTokens: number;
+  /** How often the scheduler sweeps every cube for TTL and idleness. */
+  lifecycleSweepIntervalMs: number;
+  /**
+   * The OpenAI-compatible chat endpoint of LLM-mode fusion and extraction
+   * (`ENGRAM_LLM_BASE_URL`, `ENGRAM_LLM_MODEL`, `ENGRAM_LLM_API_KEY`): only the operator names
+   * it, tenants cannot point it anywhere. Null: rules mode only, extraction off.
+   */
+  llm: LlmEndpointConfig | null;
+}
+
+export interface LlmEndpointConfig {
+  /** Base URL; `/v1/chat/completions` is appended unless it already ends in `/v1`. */
+  baseUrl: string;
+  model: string;
+  apiKey: string | null;
+  timeoutMs: number;
+  /** Attempts per call (timeouts, 5xx, unparsable answers). */
+  maxAttempts: number;
+  /** Tokens (prompt + completion, as the endpoint reports them) a tenant may use per day. */
+  tenantDailyTokens: number;
 }

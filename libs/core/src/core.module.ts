@@ -28,8 +28,18 @@ import { BankJobs } from './parametric/bank-jobs.service';
 import { BankService } from './parametric/bank.service';
 import { BankStore } from './parametric/bank.store';
 import { BankProvenance } from './parametric/bank-provenance.service';
+import { LifecyclePolicies } from './lifecycle/lifecycle-policy.service';
+import { LifecycleEngine } from './lifecycle/lifecycle.engine';
+import { LifecycleMetrics } from './lifecycle/lifecycle.metrics';
+import { LifecycleTrigger } from './lifecycle/lifecycle.trigger';
+import { LifecycleService } from './lifecycle/lifecycle.service';
+import { LifecycleAdminService } from './lifecycle/lifecycle-admin.service';
+import { SchedulerControl } from './lifecycle/scheduler-control';
+import { LlmGate } from './lifecycle/llm.gate';
 
-const SERVICES = [AccessService, AuditService, AuditQueryService, AuthenticationService, TenantService, ApiKeyService, CubeService, JobQueueService, EmbedderRegistry, CubeIndexManager, DeferredEmbeddingService, MemoryService, SearchService, AccessRecorder, ModelRuntime, ActivationStore, ModelService, KvCacheService, ChatCompletionService, MemoryChangeListener, BankStore, BankProvenance, BankService, BankJobs, BankChangeListener, CubeExportService, CubeImportService];
+const LIFECYCLE = [LifecyclePolicies, LifecycleEngine, LifecycleMetrics, LifecycleTrigger, LifecycleService, LifecycleAdminService, SchedulerControl, LlmGate];
+
+const SERVICES = [AccessService, AuditService, AuditQueryService, AuthenticationService, TenantService, ApiKeyService, CubeService, JobQueueService, EmbedderRegistry, CubeIndexManager, DeferredEmbeddingService, MemoryService, SearchService, AccessRecorder, ModelRuntime, ActivationStore, ModelService, KvCacheService, ChatCompletionService, MemoryChangeListener, BankStore, BankProvenance, BankService, BankJobs, BankChangeListener, CubeExportService, CubeImportService, ...LIFECYCLE];
 
 /** The domain services on top of persistence; shared by the server, the worker and the CLI. */
 @Module({})

@@ -2,4 +2,5 @@ export * from './job-handler';
 export * from './job-runner';
 export * from './cube-purge.handler';
 export * from './bank.handlers';
+export * from './lifecycle.handlers';
 export * from './scheduler.module';

@@ -1,10 +1,11 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { BankBuildHandler, BankForgetHandler, BankWriteHandler } from './bank.handlers';
 import { CubePurgeHandler } from './cube-purge.handler';
+import { LifecycleRunHandler, LifecycleSweepHandler, LifecycleSweepStarter, LifecycleTickHandler } from './lifecycle.handlers';
 import { JOB_HANDLERS } from './job-handler';
 import { JOB_RUNNER_ENABLED, JobRunner } from './job-runner';
 
-const HANDLERS = [CubePurgeHandler, BankBuildHandler, BankWriteHandler, BankForgetHandler];
+const HANDLERS = [CubePurgeHandler, BankBuildHandler, BankWriteHandler, BankForgetHandler, LifecycleTickHandler, LifecycleRunHandler, LifecycleSweepHandler];
 
 /** Job handlers and the runner. `runWorker: false` registers the handlers without polling. */
 @Module({})
@@ -17,6 +18,7 @@ export class SchedulerModule {
         { provide: JOB_HANDLERS, useFactory: (...handlers: unknown[]) => handlers, inject: HANDLERS },
         { provide: JOB_RUNNER_ENABLED, useValue: options.runWorker },
         JobRunner,
+        LifecycleSweepStarter,
       ],
       exports: [JobRunner, ...HANDLERS],
     };

@@ -18,10 +18,11 @@ import {
 } from 'class-validator';
 import { MemoryRecord, MemoryVersionRecord } from '@engram/persistence';
 import { ValidateDate, ValidateObject } from './validation';
+import { heatOf } from '../lifecycle/heat';
 
 export const MEMORY_KINDS = ['fact', 'episode', 'preference', 'procedure', 'message'] as const;
 export type MemoryKind = (typeof MEMORY_KINDS)[number];
-export const MEMORY_STATES = ['active', 'archived', 'expired', 'merged'] as const;
+export const MEMORY_STATES = ['active', 'archived', 'expired', 'merged', 'superseded'] as const;
 export const MAX_TEXT_LENGTH = 32_000;
 export const MAX_BATCH = 1000;
 export const MAX_TOP_K = 200;
@@ -31,6 +32,13 @@ export class MemorySourceDto {
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(64) type?: string;
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(512) sessionId?: string;
   @ApiPropertyOptional({ type: [String] }) @IsOptional() @IsArray() @ArrayMaxSize(100) @IsString({ each: true }) @MaxLength(512, { each: true }) refs?: string[];
+}
+
+/** A structured fact: a newer one with the same subject and predicate supersedes the older. */
+export class FactDto {
+  @ApiProperty({ maxLength: 500 }) @IsString({ message: 'subject must be a string' }) @MaxLength(500) @Matches(/\S/, { message: 'subject must not be empty' }) subject: string;
+  @ApiProperty({ maxLength: 500 }) @IsString({ message: 'predicate must be a string' }) @MaxLength(500) @Matches(/\S/, { message: 'predicate must not be empty' }) predicate: string;
+  @ApiProperty({ maxLength: 4000 }) @IsString({ message: 'object must be a string' }) @MaxLength(4000) object: string;
 }
 
 export class MemoryInputDto {
@@ -49,6 +57,13 @@ export class MemoryInputDto {
   @ValidateDate({ optional: true }) validFrom?: Date;
   @ValidateDate({ optional: true }) validTo?: Date;
   @ApiPropertyOptional({ minimum: 0, maximum: 1 }) @IsOptional() @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) @Max(1) importance?: number;
+  @ApiPropertyOptional({ type: FactDto, description: '{ subject, predicate, object }; case and whitespace are folded for matching' })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => FactDto)
+  fact?: FactDto;
+  @ApiPropertyOptional({ description: 'the scheduler never merges, supersedes, expires or archives a pinned memory' }) @IsOptional() @IsBoolean() pinned?: boolean;
+  @ValidateDate({ optional: true }) expiresAt?: Date;
 }
 
 export class AddMemoriesDto {
@@ -101,6 +116,8 @@ export class UpdateMemoryDto {
   @ValidateDate({ optional: true }) validTo?: Date;
   @ApiPropertyOptional({ minimum: 0, maximum: 1 }) @IsOptional() @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) @Max(1) importance?: number;
   @ApiPropertyOptional({ description: 'why the memory changed; kept in its history' }) @IsOptional() @IsString() @MaxLength(1000) reason?: string;
+  @ApiPropertyOptional() @IsOptional() @IsBoolean() pinned?: boolean;
+  @ValidateDate({ optional: true }) expiresAt?: Date;
 }
 
 export class SearchDto {
@@ -165,6 +182,12 @@ export class MemoryResponseDto {
   @ApiProperty({ type: String, nullable: true }) expiredAt: string | null;
   @ApiProperty({ description: 'how often search returned it' }) accessCount: number;
   @ApiProperty({ type: String, nullable: true }) lastAccessedAt: string | null;
+  @ApiProperty() pinned: boolean;
+  @ApiProperty({ type: String, nullable: true }) expiresAt: string | null;
+  @ApiProperty({ nullable: true, description: 'while merged: the memory that absorbed this one' }) mergedInto: string | null;
+  @ApiProperty({ nullable: true, description: 'while superseded: the newer fact' }) supersededBy: string | null;
+  @ApiProperty({ type: FactDto, nullable: true }) fact: FactDto | null;
+  @ApiProperty({ description: '(1 + ln(1 + accessCount)) × ½^(days since last access / 7) × (0.5 + importance)' }) heat: number;
 }
 
 export class SearchResultDto {
@@ -240,6 +263,12 @@ export function mapMemory(m: MemoryRecord): MemoryResponseDto {
     expiredAt: iso(m.expiredAt),
     accessCount: m.accessCount,
     lastAccessedAt: iso(m.lastAccessedAt),
+    pinned: m.pinned,
+    expiresAt: iso(m.expiresAt),
+    mergedInto: m.mergedInto,
+    supersededBy: m.supersededBy,
+    fact: m.fact,
+    heat: heatOf(m, Date.now()),
   };
 }
 

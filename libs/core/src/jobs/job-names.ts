@@ -6,6 +6,21 @@ export enum JobName {
   BankBuild = 'bank.build',
   BankWrite = 'bank.write',
   BankForget = 'bank.forget',
+  /** Debounced per-cube pass over the change feed: fusion and fact invalidation. */
+  LifecycleTick = 'lifecycle.tick',
+  /** A requested full lifecycle run of one cube (lifecycle_runs row). */
+  LifecycleRun = 'lifecycle.run',
+  /** The periodic sweep of every cube for TTL and idleness; re-enqueues itself. */
+  LifecycleSweep = 'lifecycle.sweep',
+}
+
+export interface LifecycleTickPayload {
+  cubeId: string;
+}
+
+export interface LifecycleRunPayload {
+  cubeId: string;
+  runId: string;
 }
 
 export interface CubePurgePayload {

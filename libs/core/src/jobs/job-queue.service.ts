@@ -1,7 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
 import { JobRecord, JobRepository } from '@engram/persistence';
-import { BankBuildPayload, BankForgetPayload, BankWritePayload, CubePurgePayload, JobName } from './job-names';
+import { BankBuildPayload, BankForgetPayload, BankWritePayload, CubePurgePayload, JobName, LifecycleRunPayload, LifecycleTickPayload } from './job-names';
+
+/** Writes within this window share one lifecycle tick of their cube. */
+export const LIFECYCLE_TICK_DEBOUNCE_MS = 250;
 
 @Injectable()
 export class JobQueueService {
@@ -38,5 +41,29 @@ export class JobQueueService {
 
   enqueueBankForget(payload: BankForgetPayload): Promise<JobRecord> {
     return this.jobs.enqueue({ name: JobName.BankForget, payload: { ...payload }, tenantId: null, maxAttempts: this.config.jobMaxAttempts });
+  }
+
+  /**
+   * The cube's debounced lifecycle tick: the first write after a tick started queues one
+   * to run after the debounce window, and the writes inside the window join it.
+   */
+  enqueueLifecycleTick(tenantId: string, payload: LifecycleTickPayload, debounceMs = LIFECYCLE_TICK_DEBOUNCE_MS): Promise<JobRecord> {
+    return this.jobs.enqueue({
+      name: JobName.LifecycleTick,
+      payload: { ...payload },
+      tenantId,
+      singletonKey: `${JobName.LifecycleTick}:${payload.cubeId}`,
+      maxAttempts: this.config.jobMaxAttempts,
+      runAfter: new Date(Date.now() + debounceMs),
+    });
+  }
+
+  enqueueLifecycleRun(tenantId: string, payload: LifecycleRunPayload): Promise<JobRecord> {
+    return this.jobs.enqueue({ name: JobName.LifecycleRun, payload: { ...payload }, tenantId, maxAttempts: this.config.jobMaxAttempts });
+  }
+
+  /** One pending sweep for the whole instance. */
+  enqueueLifecycleSweep(runAfter: Date): Promise<JobRecord> {
+    return this.jobs.enqueue({ name: JobName.LifecycleSweep, payload: {}, tenantId: null, singletonKey: JobName.LifecycleSweep, maxAttempts: this.config.jobMaxAttempts, runAfter });
   }
 }

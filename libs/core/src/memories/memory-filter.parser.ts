@@ -117,5 +117,7 @@ export function parseMemoryFilter(raw: Record<string, unknown> | undefined, opti
     }
   }
   if (problems.length) throw EngramError.validation(problems);
+  // A point in time asks for the history too: what was superseded was current then.
+  if (out.validAt && !out.states) out.states = ['active', 'superseded'];
   return out;
 }

@@ -24,6 +24,8 @@ import { MemoryChangeListener } from '../inference/memory-change.listener';
 import { DeferredEmbeddingService } from './deferred-embedding.service';
 import { EmbedderRegistry } from './embedder.registry';
 import { parseMemoryFilter } from './memory-filter.parser';
+import { LifecycleRepository } from '@engram/persistence';
+import { LifecycleTrigger } from '../lifecycle/lifecycle.trigger';
 
 export interface WriteResult<T> {
   statusCode: number;
@@ -53,6 +55,8 @@ export class MemoryService {
     private readonly embedders: EmbedderRegistry,
     private readonly audit: AuditService,
     private readonly listener: MemoryChangeListener,
+    private readonly lifecycle: LifecycleRepository,
+    private readonly trigger: LifecycleTrigger,
     private readonly deferred: DeferredEmbeddingService,
   ) {}
 
@@ -98,6 +102,9 @@ export class MemoryService {
       source: { type: 'message', ...(dto.sessionId ? { sessionId: dto.sessionId } : {}) },
       sessionId: dto.sessionId ?? null,
       observedAt: message.at ?? now,
+      pinned: false,
+      expiresAt: null,
+      fact: null,
       validFrom: null,
       validTo: null,
       importance: null,
@@ -159,6 +166,8 @@ export class MemoryService {
       validFrom: dto.validFrom,
       validTo: dto.validTo,
       importance: dto.importance,
+      pinned: dto.pinned,
+      expiresAt: dto.expiresAt,
     };
     if (dto.text !== undefined && dto.text !== current.text) {
       const embedder = this.embedders.forSettings(cube.settings);
@@ -173,6 +182,7 @@ export class MemoryService {
     });
     if (!updated) throw EngramError.notFound('memory');
     if (changes.text !== undefined) await this.listener.memoryChanged(cubeId, memoryId);
+    await this.trigger.cubeWritten(cube.tenantId, cubeId);
     return mapMemory(updated);
   }
 
@@ -193,17 +203,15 @@ export class MemoryService {
 
   async restore(ctx: RequestContext, cubeId: string, memoryId: string): Promise<MemoryResponseDto> {
     const cube = await this.access.requireCube(ctx.auth, Permission.MemoryWrite, cubeId);
-    const restored = await this.memories.unitOfWork(async (tx) => {
-      const row = await this.memories.transition(tx, cubeId, memoryId, ['deleted', 'archived', 'expired'], 'active', 'restore', actor(ctx));
-      if (row) await this.audit.record(ctx.auth, ctx.requestId, { action: 'memory.restore', targetType: 'memory', targetId: memoryId, tenantId: cube.tenantId, details: { cubeId } }, tx);
-      return row;
-    });
-    if (!restored) {
-      const current = await this.requireMemory(cubeId, memoryId, true);
-      if (current.state === 'active') return mapMemory(current);
-      throw EngramError.conflict(`a ${current.state} memory cannot be restored`);
-    }
-    return mapMemory(restored);
+    // Any non-active state comes back (a merge is undone, a superseded fact's validTo returns),
+    // recorded as a lifecycle event in the same transaction as the change and its audit row.
+    const lifecycleActor = { actorType: 'key' as const, actorId: actorOf(ctx.auth).actorId, requestId: ctx.requestId };
+    const outcome = await this.lifecycle.restore(cubeId, cube.tenantId, memoryId, lifecycleActor, (tx) =>
+      this.audit.record(ctx.auth, ctx.requestId, { action: 'memory.restore', targetType: 'memory', targetId: memoryId, tenantId: cube.tenantId, details: { cubeId } }, tx),
+    );
+    if (!outcome) throw EngramError.notFound('memory');
+    if (!outcome.restored) throw EngramError.conflict('memory is active; only archived, expired, merged, superseded or deleted memories can be restored');
+    return mapMemory(await this.requireMemory(cubeId, memoryId, true));
   }
 
   async history(ctx: RequestContext, cubeId: string, memoryId: string): Promise<{ items: MemoryVersionDto[] }> {
@@ -232,6 +240,9 @@ export class MemoryService {
       validFrom: item.validFrom ?? null,
       validTo: item.validTo ?? null,
       importance: item.importance ?? null,
+      pinned: item.pinned ?? false,
+      expiresAt: item.expiresAt ?? null,
+      fact: item.fact ? { subject: item.fact.subject, predicate: item.fact.predicate, object: item.fact.object } : null,
       embedding: vector,
       embedderFingerprint: fingerprint,
     };
@@ -258,7 +269,11 @@ export class MemoryService {
       const body = await run(tx);
       return { value: body, statusCode: 201, response: body };
     });
-    if (result.kind === 'fresh') return { statusCode: 201, body: result.value, replayed: false };
+    if (result.kind === 'fresh') {
+      // Committed: the cube's lifecycle tick (fusion, invalidation) will look at it.
+      if (ctx.auth.kind === 'key') await this.trigger.cubeWritten(ctx.auth.tenantId, cubeId);
+      return { statusCode: 201, body: result.value, replayed: false };
+    }
     if (claim && result.requestHash !== claim.requestHash) {
       throw EngramError.conflict('this Idempotency-Key was already used with a different request body');
     }

@@ -111,4 +111,56 @@ export class JobRepository {
     );
     return rows.map((r) => ({ name: r.name, state: r.state, count: Number(r.count) }));
   }
+
+  /**
+   * Frees a running job's singleton key, so the next enqueue with that key makes a new job
+   * (a debounced tick that starts lets the writes that arrive meanwhile queue the next one).
+   */
+  async releaseSingleton(jobId: string): Promise<void> {
+    await this.db.query(`UPDATE jobs SET singleton_key = NULL, updated_at = now() WHERE id = $1`, [jobId]);
+  }
+
+  /** Operator retry of a failed job: back to the queue with its attempts reset; false when it was not failed. */
+  async retry(jobId: string): Promise<JobRecord | null> {
+    const rows = await queryRows<{ id: string }>(this.db,
+      `UPDATE jobs SET state = 'queued', attempts = 0, run_after = now(), finished_at = NULL, locked_by = NULL, locked_until = NULL, updated_at = now()
+        WHERE id = $1 AND state = 'failed' RETURNING id`,
+      [jobId],
+    );
+    return rows.length ? this.get(jobId) : null;
+  }
+
+  /**
+   * Operator cancel: a queued (or running) job is failed with "cancelled"; a running one's
+   * worker then loses its lease and its completion is not recorded. Null when already finished.
+   */
+  async cancel(jobId: string): Promise<JobRecord | null> {
+    const rows = await queryRows<{ id: string }>(this.db,
+      `UPDATE jobs SET state = 'failed', last_error = 'cancelled by the operator', finished_at = now(), locked_by = NULL, locked_until = NULL,
+              singleton_key = NULL, updated_at = now()
+        WHERE id = $1 AND state IN ('queued', 'running') RETURNING id`,
+      [jobId],
+    );
+    return rows.length ? this.get(jobId) : null;
+  }
+
+  /** The latest failed jobs, newest first. */
+  async recentFailures(limit: number, names?: string[]): Promise<JobRecord[]> {
+    const rows = await queryRows<{ id: string }>(this.db,
+      `SELECT id FROM jobs WHERE state = 'failed' AND ($2::text[] IS NULL OR name = ANY($2::text[])) ORDER BY finished_at DESC NULLS LAST LIMIT $1`,
+      [limit, names ?? null],
+    );
+    if (!rows.length) return [];
+    const found = await this.db.getRepository(JobEntity).findBy(rows.map((r) => ({ id: r.id })));
+    const byId = new Map(found.map((j) => [j.id, j]));
+    return rows.map((r) => byId.get(r.id)!).filter(Boolean);
+  }
+
+  /** Seconds the oldest runnable queued job of each name has waited (queue lag). */
+  async queueLag(): Promise<{ name: string; oldestWaitingMs: number }[]> {
+    const rows = await queryRows<{ name: string; ms: number }>(this.db,
+      `SELECT name, EXTRACT(EPOCH FROM (now() - min(run_after))) * 1000 AS ms FROM jobs WHERE state = 'queued' AND run_after <= now() GROUP BY name`,
+    );
+    return rows.map((r) => ({ name: r.name, oldestWaitingMs: Math.max(0, Number(r.ms)) }));
+  }
 }

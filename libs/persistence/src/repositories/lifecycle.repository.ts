@@ -50,7 +50,8 @@ export interface LifecycleActionInput {
   versions: Record<string, number>;
 }
 
-export type ApplyOutcome = { applied: true; eventId: string } | { applied: false; why: string };
+/** Applied: the event and every involved memory's new version; else why nothing changed. */
+export type ApplyOutcome = { applied: true; eventId: string; versions: Record<string, number> } | { applied: false; why: string };
 
 export interface LifecycleEventRecord {
   id: string;
@@ -347,7 +348,8 @@ export class LifecycleRepository {
       }
       await this.insertVersions(tx, versions, actor);
       const eventId = await this.insertEvent(tx, { cubeId, tenantId, memoryIds: ids, action: action.type, reason: { ...action.reason, ...(action.targetId ? { targetId: action.targetId } : {}) }, actor, runId, before, after });
-      return { applied: true, eventId };
+      const newVersions = Object.fromEntries(ids.map((id) => [id, ((after[id] ?? before[id]) as { version: number }).version]));
+      return { applied: true, eventId, versions: newVersions };
     });
   }
 

@@ -30,6 +30,14 @@ export interface MemoryRecord {
   createdAt: Date;
   updatedAt: Date;
   expiredAt: Date | null;
+  /** Lifecycle (see LifecycleRepository): the scheduler never touches a pinned memory. */
+  pinned: boolean;
+  expiresAt: Date | null;
+  mergedInto: string | null;
+  supersededBy: string | null;
+  restoredAt: Date | null;
+  /** A structured fact; facts with the same subject and predicate supersede each other. */
+  fact: { subject: string; predicate: string; object: string } | null;
 }
 
 /** What an index follower needs of a changed memory. */
@@ -40,7 +48,7 @@ export interface MemoryChange extends MemoryRecord {
 /** What a caller supplies for a new memory; the database decides the rest of the record. */
 export type NewMemory = Pick<
   MemoryChange,
-  'text' | 'kind' | 'role' | 'tags' | 'metadata' | 'source' | 'sessionId' | 'observedAt' | 'validFrom' | 'validTo' | 'importance' | 'embedding' | 'embedderFingerprint'
+  'text' | 'kind' | 'role' | 'tags' | 'metadata' | 'source' | 'sessionId' | 'observedAt' | 'validFrom' | 'validTo' | 'importance' | 'embedding' | 'embedderFingerprint' | 'pinned' | 'expiresAt' | 'fact'
 >;
 
 export interface MemoryActor {
@@ -59,6 +67,8 @@ export interface MemoryChanges {
   importance?: number | null;
   embedding?: Float32Array | null;
   embedderFingerprint?: string | null;
+  pinned?: boolean;
+  expiresAt?: Date | null;
 }
 
 /** SQL-level list filters (the same vocabulary as search filters). */
@@ -96,7 +106,8 @@ export type IdempotentResult<T> = { kind: 'fresh'; value: T } | { kind: 'replay'
 
 const COLUMNS = `id, cube_id, label, change_seq, text, kind, role, tags, metadata, source, session_id, observed_at,
   valid_from, valid_to, importance, state, version, access_count, last_accessed_at, embedder_fingerprint,
-  created_by, created_at, updated_at, expired_at`;
+  created_by, created_at, updated_at, expired_at, pinned, expires_at, merged_into, superseded_by, restored_at,
+  fact_subject, fact_predicate, fact_object`;
 
 type Row = Record<string, unknown>;
 
@@ -126,8 +137,20 @@ function toRecord(row: Row): MemoryRecord {
     createdAt: row.created_at as Date,
     updatedAt: row.updated_at as Date,
     expiredAt: (row.expired_at as Date | null) ?? null,
+    pinned: row.pinned === true,
+    expiresAt: (row.expires_at as Date | null) ?? null,
+    mergedInto: (row.merged_into as string | null) ?? null,
+    supersededBy: (row.superseded_by as string | null) ?? null,
+    restoredAt: (row.restored_at as Date | null) ?? null,
+    fact:
+      row.fact_subject === null || row.fact_subject === undefined
+        ? null
+        : { subject: row.fact_subject as string, predicate: row.fact_predicate as string, object: row.fact_object as string },
   };
 }
+
+/** The key facts supersede each other by: subject and predicate, case and whitespace folded. */
+const FACT_PART = (sql: string) => `lower(regexp_replace(btrim(normalize(${sql}, NFKC)), '\\s+', ' ', 'g'))`;
 
 export function encodeEmbedding(vector: Float32Array | null): Buffer | null {
   if (vector === null) return null;
@@ -151,6 +174,8 @@ function versionValues(m: MemoryRecord): Record<string, unknown> {
     validTo: m.validTo?.toISOString() ?? null,
     importance: m.importance,
     state: m.state,
+    pinned: m.pinned,
+    expiresAt: m.expiresAt?.toISOString() ?? null,
   };
 }
 
@@ -222,15 +247,19 @@ export class MemoryRepository {
     const rows = await queryRows<Row>(tx,
       `WITH input AS (
          SELECT * FROM unnest($3::text[], $4::text[], $5::text[], $6::jsonb[], $7::jsonb[], $8::jsonb[], $9::text[],
-                              $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], $13::real[], $14::bytea[], $15::text[])
+                              $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], $13::real[], $14::bytea[], $15::text[],
+                              $18::boolean[], $19::timestamptz[], $20::text[], $21::text[], $22::text[])
               WITH ORDINALITY AS m(text, kind, role, tags, metadata, source, session_id, observed_at, valid_from,
-                                   valid_to, importance, embedding, embedder_fingerprint, ord)
+                                   valid_to, importance, embedding, embedder_fingerprint, pinned, expires_at,
+                                   fact_subject, fact_predicate, fact_object, ord)
        ), inserted AS (
          INSERT INTO memories (cube_id, change_seq, text, kind, role, tags, metadata, source, session_id, observed_at,
-                               valid_from, valid_to, importance, embedding, embedder_fingerprint, created_by)
+                               valid_from, valid_to, importance, embedding, embedder_fingerprint, created_by,
+                               pinned, expires_at, fact_subject, fact_predicate, fact_object, fact_key)
          SELECT $1, nextval('engram_change_seq'), m.text, m.kind, m.role, ARRAY(SELECT jsonb_array_elements_text(m.tags)),
                 m.metadata, m.source, m.session_id, m.observed_at, m.valid_from, m.valid_to, m.importance, m.embedding,
-                m.embedder_fingerprint, $2
+                m.embedder_fingerprint, $2, COALESCE(m.pinned, false), m.expires_at, m.fact_subject, m.fact_predicate, m.fact_object,
+                CASE WHEN m.fact_subject IS NULL THEN NULL ELSE ${FACT_PART('m.fact_subject')} || chr(1) || ${FACT_PART('m.fact_predicate')} END
            FROM input m ORDER BY m.ord
          RETURNING id, label, change_seq, text, tags, metadata, valid_from, valid_to, importance, state, created_at
        ), versions AS (
@@ -259,6 +288,11 @@ export class MemoryRepository {
         memories.map((m) => m.embedderFingerprint),
         actor.actorType,
         actor.requestId,
+        memories.map((m) => m.pinned),
+        memories.map((m) => m.expiresAt),
+        memories.map((m) => m.fact?.subject ?? null),
+        memories.map((m) => m.fact?.predicate ?? null),
+        memories.map((m) => m.fact?.object ?? null),
       ],
     );
     if (rows.length !== memories.length) throw new Error(`inserted ${rows.length} of ${memories.length} memories`);
@@ -292,6 +326,12 @@ export class MemoryRepository {
         createdAt,
         updatedAt: createdAt,
         expiredAt: null,
+        pinned: m.pinned,
+        expiresAt: m.expiresAt,
+        mergedInto: null,
+        supersededBy: null,
+        restoredAt: null,
+        fact: m.fact,
       };
     });
     return records;
@@ -405,6 +445,8 @@ export class MemoryRepository {
          importance = CASE WHEN $12::boolean THEN $13::real ELSE importance END,
          embedding = CASE WHEN $14::boolean THEN $15::bytea ELSE embedding END,
          embedder_fingerprint = CASE WHEN $14::boolean THEN $16 ELSE embedder_fingerprint END,
+         pinned = COALESCE($17::boolean, pinned),
+         expires_at = CASE WHEN $18::boolean THEN $19::timestamptz ELSE expires_at END,
          version = version + 1, change_seq = nextval('engram_change_seq'), updated_at = now()
        WHERE cube_id = $1 AND id = $2 RETURNING ${COLUMNS}`,
       [
@@ -424,6 +466,9 @@ export class MemoryRepository {
         changes.embedding !== undefined,
         changes.embedding !== undefined ? encodeEmbedding(changes.embedding) : null,
         changes.embedderFingerprint ?? null,
+        changes.pinned ?? null,
+        changes.expiresAt !== undefined,
+        changes.expiresAt ?? null,
       ],
     );
     const after = toRecord(rows[0]);

@@ -1,0 +1,226 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { CubeRecord, CubeRepository, LifecycleActor, LifecycleMemory, LifecycleRepository } from '@engram/persistence';
+import { CubeIndexManager } from '../memories/cube-index.manager';
+import { EmbedderRegistry } from '../memories/embedder.registry';
+import { LifecycleMetrics } from './lifecycle.metrics';
+import { LifecyclePolicy } from './lifecycle-policy';
+import { LifecyclePolicies } from './lifecycle-policy.service';
+import { PlannedAction, planChanges, planSweep } from './lifecycle.planner';
+
+/** Memories read per planning batch: a 100k cube is never loaded at once. */
+const TICK_BATCH = 500;
+const SWEEP_BATCH = 2000;
+/** Index neighbours looked at per changed memory (rules mode). */
+const NEIGHBOURS = 6;
+/** Words of a memory used as its neighbour query: duplicates share all of their words, a few find them. */
+const QUERY_WORDS = 32;
+
+export interface ExecutedAction {
+  type: PlannedAction['type'];
+  memoryIds: string[];
+  targetId?: string;
+  reason: Record<string, unknown>;
+  status: 'applied' | 'skipped';
+  why?: string;
+}
+
+export interface Heartbeat {
+  (progress?: Record<string, unknown>): Promise<void>;
+}
+
+/**
+ * The scheduler's side of "plan, then apply": builds the planner's snapshots from the
+ * database and the cube's own index, batch by batch, and applies each planned action in
+ * its own short transaction (LifecycleRepository.apply re-checks every version there).
+ */
+@Injectable()
+export class LifecycleEngine {
+  private readonly logger = new Logger('Lifecycle');
+
+  constructor(
+    private readonly lifecycle: LifecycleRepository,
+    private readonly cubes: CubeRepository,
+    private readonly policies: LifecyclePolicies,
+    private readonly indexes: CubeIndexManager,
+    private readonly embedders: EmbedderRegistry,
+    private readonly metrics: LifecycleMetrics,
+  ) {}
+
+  /** A live cube or null (deleted cubes are not worked on). */
+  async liveCube(cubeId: string): Promise<CubeRecord | null> {
+    const cube = await this.cubes.getAny(cubeId);
+    return cube && cube.deletedAt === null ? cube : null;
+  }
+
+  /** Fusion and invalidation over the cube's change feed since the last tick. */
+  async tick(cubeId: string, heartbeat?: Heartbeat): Promise<{ processed: number; actions: ExecutedAction[] }> {
+    const cube = await this.liveCube(cubeId);
+    if (!cube) return { processed: 0, actions: [] };
+    const policy = await this.policies.effective(cube.tenantId, cubeId);
+    let seq = await this.lifecycle.processedSeq(cubeId);
+    let processed = 0;
+    const executed: ExecutedAction[] = [];
+    for (;;) {
+      const batch = await this.lifecycle.changedSince(cubeId, seq, TICK_BATCH);
+      if (!batch.length) break;
+      const planned = await this.planBatch(cube, policy, batch);
+      executed.push(...(await this.execute(cube, planned, null, true)));
+      const now = Date.now();
+      for (const m of batch) if (m.version === 1) this.metrics.recordLag(now - m.createdAt.getTime());
+      seq = batch[batch.length - 1].changeSeq;
+      await this.lifecycle.advanceProcessedSeq(cubeId, seq);
+      processed += batch.length;
+      await heartbeat?.({ processed, seq });
+      if (batch.length < TICK_BATCH) break;
+    }
+    return { processed, actions: executed };
+  }
+
+  /** TTL and idleness over every active memory of the cube, in label-ordered batches. */
+  async sweep(cubeId: string, heartbeat?: Heartbeat): Promise<ExecutedAction[]> {
+    const cube = await this.liveCube(cubeId);
+    if (!cube) return [];
+    const policy = await this.policies.effective(cube.tenantId, cubeId);
+    const executed: ExecutedAction[] = [];
+    for await (const planned of this.sweepPlans(cubeId, policy, new Date())) {
+      executed.push(...(await this.execute(cube, planned, null, false)));
+      await heartbeat?.({ swept: executed.length });
+    }
+    await this.lifecycle.markSwept(cubeId);
+    return executed;
+  }
+
+  /**
+   * The whole plan for a cube now: fusion and invalidation over every active memory, then
+   * TTL and idleness. Nothing changes; a dry run answers this.
+   */
+  async plan(cube: CubeRecord): Promise<PlannedAction[]> {
+    const policy = await this.policies.effective(cube.tenantId, cube.id);
+    const actions: PlannedAction[] = [];
+    const touched = new Set<string>();
+    const keep = (a: PlannedAction) => {
+      if (a.memoryIds.some((id) => touched.has(id)) || (a.targetId && touched.has(a.targetId))) return;
+      for (const id of a.memoryIds) touched.add(id);
+      actions.push(a);
+    };
+    let after = 0;
+    for (;;) {
+      const batch = await this.lifecycle.activeAfter(cube.id, after, TICK_BATCH);
+      if (!batch.length) break;
+      for (const a of await this.planBatch(cube, policy, batch)) keep(a);
+      after = batch[batch.length - 1].label;
+    }
+    for await (const planned of this.sweepPlans(cube.id, policy, new Date())) for (const a of planned) keep(a);
+    return actions;
+  }
+
+  /** Plans and applies everything for a cube (a requested run). */
+  async run(cube: CubeRecord, runId: string, heartbeat?: Heartbeat): Promise<ExecutedAction[]> {
+    const planned = await this.plan(cube);
+    await heartbeat?.({ planned: planned.length });
+    return this.execute(cube, planned, runId, false);
+  }
+
+  private async *sweepPlans(cubeId: string, policy: LifecyclePolicy, now: Date): AsyncGenerator<PlannedAction[]> {
+    const rules = {
+      now,
+      kinds: Object.keys(policy.ttl.byKind),
+      tags: Object.keys(policy.ttl.byTag),
+      idleBefore: policy.archiveAfterIdleDays === null ? null : new Date(now.getTime() - policy.archiveAfterIdleDays * 86_400_000),
+    };
+    let after = 0;
+    for (;;) {
+      const { rows, lastLabel } = await this.lifecycle.sweepCandidates(cubeId, after, SWEEP_BATCH, rules);
+      if (lastLabel === null) return;
+      const planned = planSweep(rows, policy, now.getTime());
+      if (planned.length) yield planned;
+      after = lastLabel;
+    }
+  }
+
+  /** The snapshot for one batch: index neighbours and fact peers, then the pure planner. */
+  private async planBatch(cube: CubeRecord, policy: LifecyclePolicy, batch: LifecycleMemory[]): Promise<PlannedAction[]> {
+    const active = batch.filter((m) => m.state === 'active' && !m.pinned);
+    if (!active.length) return [];
+    this.remember(batch);
+    const neighbours = new Map<string, LifecycleMemory[]>();
+    if (policy.fusion.enabled && policy.fusion.mode === 'rules') {
+      const embedder = this.embedders.forSettings(cube.settings);
+      const { index } = await this.indexes.current(cube.id, embedder);
+      const labelsOf = new Map<string, number[]>();
+      const wanted = new Set<number>();
+      for (const m of active) {
+        const query = [...new Set(m.text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [])].slice(0, QUERY_WORDS).join(' ');
+        if (!query) continue;
+        const labels = index
+          .search(query, null, { topK: NEIGHBOURS, filter: { states: ['active'] } })
+          .map((h) => h.label)
+          .filter((l) => l !== m.label);
+        labelsOf.set(m.id, labels);
+        for (const l of labels) wanted.add(l);
+      }
+      const rows = await this.lifecycle.byLabels(cube.id, [...wanted]);
+      this.remember(rows);
+      const byLabel = new Map(rows.map((r) => [r.label, r]));
+      for (const [id, labels] of labelsOf) neighbours.set(id, labels.map((l) => byLabel.get(l)).filter((r): r is LifecycleMemory => r !== undefined));
+    }
+    const factPeers = new Map<string, LifecycleMemory[]>();
+    const keys = [...new Set(active.filter((m) => m.factKey !== null).map((m) => m.factKey!))];
+    if (policy.invalidation.enabled && keys.length) {
+      for (const m of await this.lifecycle.activeByFactKeys(cube.id, keys)) {
+        const list = factPeers.get(m.factKey!) ?? [];
+        list.push(m);
+        factPeers.set(m.factKey!, list);
+      }
+    }
+    return planChanges({ policy, changed: active, neighbours, factPeers });
+  }
+
+  /**
+   * Applies actions one by one, each in its own transaction. Versions this executor itself
+   * moved (a survivor absorbing several duplicates) are carried forward; any other change
+   * since the plan makes the action a skip, with why.
+   */
+  async execute(cube: CubeRecord, actions: PlannedAction[], runId: string | null, measureLag: boolean): Promise<ExecutedAction[]> {
+    const ours = new Map<string, { planned: number; now: number }>();
+    const out: ExecutedAction[] = [];
+    for (const action of actions) {
+      const versions = { ...action.versions };
+      for (const [id, v] of Object.entries(versions)) {
+        const moved = ours.get(id);
+        if (moved && moved.planned === v) versions[id] = moved.now;
+      }
+      const reason: Record<string, unknown> = { ...action.reason };
+      if (measureLag) reason.lagMs = Date.now() - (await this.newestCreation(cube.id, action));
+      const actor: LifecycleActor = { actorType: 'policy', actorId: action.reason.policy, requestId: null };
+      const outcome = await this.lifecycle.apply(cube.id, cube.tenantId, { type: action.type, memoryIds: action.memoryIds, targetId: action.targetId, reason, versions }, actor, runId);
+      const base = { type: action.type, memoryIds: action.memoryIds, ...(action.targetId ? { targetId: action.targetId } : {}), reason };
+      if (outcome.applied) {
+        for (const [id, v] of Object.entries(outcome.versions)) ours.set(id, { planned: ours.get(id)?.planned ?? action.versions[id] ?? v, now: v });
+        this.metrics.recordAction(action.reason.policy, action.type);
+        out.push({ ...base, status: 'applied' });
+      } else {
+        out.push({ ...base, status: 'skipped', why: outcome.why });
+      }
+    }
+    if (out.length) this.logger.debug(`cube ${cube.id}: ${out.filter((a) => a.status === 'applied').length} of ${out.length} lifecycle actions applied`);
+    return out;
+  }
+
+  private readonly creation = new Map<string, number>();
+
+  private remember(memories: LifecycleMemory[]): void {
+    if (this.creation.size > 50_000) this.creation.clear();
+    for (const m of memories) this.creation.set(m.id, m.createdAt.getTime());
+  }
+
+  /** When the newest memory an action involves was written (its decision lag starts there). */
+  private async newestCreation(cubeId: string, action: PlannedAction): Promise<number> {
+    const ids = [...action.memoryIds, ...(action.targetId ? [action.targetId] : [])];
+    const missing = ids.filter((id) => !this.creation.has(id));
+    if (missing.length) {
+      this.remember(await this.lifecycle.byIds(cubeId, missing));
+    }
+    return Math.max(...ids.map((id) => this.creation.get(id) ?? 0));
+  }
+}
