@@ -8,6 +8,7 @@ import { registerMigrateCommands } from './commands/migrate.command';
 import { registerModelRegistryCommands } from './commands/model.command';
 import { registerServeCommands } from './commands/serve.command';
 import { registerMcpCommand } from './commands/mcp.command';
+import { registerCubeArchiveCommands } from './commands/cube-archive.command';
 import { ClientEnv } from './commands/remote.options';
 import { registerBankCommands } from '@engram/parametric';
 
@@ -38,6 +39,7 @@ async function main(argv: string[]): Promise<void> {
   registerModelRegistryCommands(program, config);
   registerBankCommands(program);
   registerMcpCommand(program, clientEnv);
+  registerCubeArchiveCommands(program, clientEnv);
   await program.parseAsync(argv);
 }
 
