@@ -11,7 +11,7 @@ import { createE2eHarness, E2eHarness } from '@engram/testing';
  * reach the target cube, is refused without data and without a hint that it exists.
  */
 interface Route {
-  method: 'get' | 'post' | 'patch' | 'delete';
+  method: 'get' | 'post' | 'patch' | 'put' | 'delete';
   path: (cubeId: string, memoryId: string, kvCacheId: string, bankId: string) => string;
   body?: object | ((cubeId: string, kvCacheId: string, bankId: string, memoryId: string) => object);
   write: boolean;
@@ -43,6 +43,12 @@ const CUBE_ROUTES: Route[] = [
   { method: 'post', path: (id, _m, _k, b) => `/v1/cubes/${id}/banks/${b}/write`, body: (_id, _k, _b, m) => ({ memoryIds: [m] }), write: true },
   { method: 'delete', path: (id, _m, _k, b) => `/v1/cubes/${id}/banks/${b}`, write: true },
   { method: 'post', path: () => '/v1/chat/completions', body: (id, _k, b) => ({ model: 'tiny', max_tokens: 1, messages: [{ role: 'user', content: 'hi' }], engram: { cubeId: id, bankId: b } }), write: false },
+  { method: 'get', path: (id) => `/v1/cubes/${id}/lifecycle`, write: false },
+  { method: 'put', path: (id) => `/v1/cubes/${id}/lifecycle`, body: { fusion: { enabled: false } }, write: true },
+  { method: 'get', path: (id, m) => `/v1/cubes/${id}/lifecycle/events?memoryId=${m}`, write: false },
+  { method: 'post', path: (id) => `/v1/cubes/${id}/lifecycle/run`, body: { dryRun: true }, write: false },
+  { method: 'post', path: (id) => `/v1/cubes/${id}/lifecycle/run`, body: {}, write: true },
+  { method: 'get', path: (id, m) => `/v1/cubes/${id}/lifecycle/runs/${m}`, write: false },
   { method: 'delete', path: (id) => `/v1/cubes/${id}`, write: true },
 ];
 
@@ -178,6 +184,26 @@ describe('cross-tenant access', () => {
     expect(tenantOnAdmin.status).toBe(404);
     const adminOnTenant = await h.http.get(`/v1/cubes/${victimCube.id}`).set('Authorization', `Bearer ${h.adminToken}`);
     expect(adminOnTenant.status).toBe(404);
+    const adminRoutes: [method: 'get' | 'put' | 'post', url: string][] = [
+      ['get', '/v1/admin/lifecycle-defaults'],
+      ['put', '/v1/admin/lifecycle-defaults'],
+      ['get', `/v1/admin/tenants/${victimCube.tenantId}/lifecycle-defaults`],
+      ['put', `/v1/admin/tenants/${victimCube.tenantId}/lifecycle-defaults`],
+      ['get', `/v1/admin/cubes?tenantId=${victimCube.tenantId}`],
+      ['post', `/v1/admin/cubes/${victimCube.id}/lifecycle/run`],
+      ['get', '/v1/admin/scheduler'],
+      ['post', '/v1/admin/scheduler/pause'],
+      ['post', '/v1/admin/scheduler/resume'],
+      ['post', `/v1/admin/jobs/${victimMemoryId}/retry`],
+      ['post', `/v1/admin/jobs/${victimMemoryId}/cancel`],
+    ];
+    for (const [method, url] of adminRoutes) {
+      const res = await h.http[method](url).set('Authorization', `Bearer ${keys.owner}`).send({});
+      expect([url, res.status]).toEqual([url, 404]);
+      expectNoLeak(res.body);
+    }
+    const lifecycle = await h.http.get(`/v1/cubes/${victimCube.id}/lifecycle`).set('Authorization', `Bearer ${keys.owner}`).expect(200);
+    expect(lifecycle.body.overrides).toEqual({});
   });
 
   it('does not let a scoped key create cubes outside its list', async () => {
