@@ -1,0 +1,55 @@
+/** OpenAI-compatible chat shapes with engram's `engram` block (the server declares them as interfaces, outside OpenAPI). */
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant' | 'tool';
+  content: string;
+  name?: string;
+}
+
+export interface ChatRequest {
+  model: string;
+  messages: ChatMessage[];
+  max_tokens?: number;
+  temperature?: number;
+  top_p?: number;
+  seed?: number;
+  stop?: string | string[];
+  stream_options?: { include_usage?: boolean };
+  /** A cube's memory in front of the conversation: a cube id or name, and what to put there. */
+  engram?: { cube: string; kvCacheIds?: string[]; memoryText?: string; bankId?: string };
+}
+
+export interface ChatUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  prompt_tokens_details: { cached_tokens: number };
+}
+
+export interface ChatEngramInfo {
+  cubeId: string | null;
+  cachedTokens: number;
+  tiers: string[];
+  kvCacheIds: string[];
+  bank?: { id: string; generation: number; path: number[]; rank: number };
+  timings: { prefillMs: number; timeToFirstTokenMs: number; decodeTokensPerSecond: number };
+}
+
+export interface ChatCompletion {
+  id: string;
+  object: 'chat.completion';
+  created: number;
+  model: string;
+  choices: { index: number; message: { role: 'assistant'; content: string }; finish_reason: 'stop' | 'length'; logprobs: null }[];
+  usage: ChatUsage;
+  engram: ChatEngramInfo;
+}
+
+export interface ChatCompletionChunk {
+  id: string;
+  object: 'chat.completion.chunk';
+  created: number;
+  model: string;
+  choices: { index: number; delta: { role?: 'assistant'; content?: string }; finish_reason: 'stop' | 'length' | null; logprobs: null }[];
+  usage?: ChatUsage;
+  engram?: ChatEngramInfo;
+}

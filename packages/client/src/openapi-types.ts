@@ -1,0 +1,786 @@
+// Generated from engram's OpenAPI document by packages/client/scripts/openapi-to-ts.ts. Do not edit:
+// run `UPDATE_CLIENT_TYPES=1 npx jest test/client-types` after changing a route or DTO.
+
+export interface AddMemoriesDto {
+  items: MemoryInputDto[];
+}
+
+export interface AddMessagesDto {
+  messages: MessageInputDto[];
+  sessionId?: string;
+  metadata?: Record<string, unknown>;
+}
+
+export interface AddMessagesResultDto {
+  ids: string[];
+  items: MemoryResponseDto[];
+}
+
+export interface ApiKeyListDto {
+  items: ApiKeyResponseDto[];
+}
+
+export interface ApiKeyResponseDto {
+  id: string;
+  name: string | null;
+  prefix: string;
+  scopes: Array<"cubes:write" | "memories:read" | "memories:write" | "cubes:export">;
+  cubeIds: string[] | null;
+  expiresAt: string | null;
+  revokedAt: string | null;
+  lastUsedAt: string | null;
+  createdAt: string;
+}
+
+export interface BankBlockResponseDto {
+  bankId: string;
+  level: number;
+  node: number;
+  rank: number;
+  /** false: the block was never written (all zeros, no effect) */
+  written: boolean;
+  locked: boolean;
+  /** holds a memory that was deleted or edited since; rewrite it */
+  stale: boolean;
+  /** provenance: the memories written into the block */
+  memoryIds: string[];
+  generation: number | null;
+  steps: number | null;
+  finalLoss: number | null;
+  writtenAt: string | null;
+}
+
+export interface BankJobResponseDto {
+  bankId: string;
+  jobId: string;
+  state: "building" | "ready" | "failed";
+}
+
+export interface BankLevelDto {
+  level: number;
+  /** block rank at this level */
+  rank: number;
+  /** block slots (k^level) */
+  nodes: number;
+  /** nodes the tree uses */
+  treeNodes: number;
+  /** blocks written at least once */
+  writtenBlocks: number;
+  /** written blocks that hold a deleted or edited memory */
+  staleBlocks: number;
+  blockParameters: number;
+}
+
+export interface BankOccupancyDto {
+  levels: BankLevelDto[];
+  /** memories assigned to leaves */
+  texts: number;
+  /** memories recorded as deleted */
+  deleted: number;
+  fileBytes: number;
+  parameters: number;
+}
+
+export interface BankReplayDto {
+  /** 'anchor': text sampled from the model itself (generated once per bank, cached); 'memories': other memories of the cube, outside the trained cluster; 'none': facts only (locality suffers) */
+  source?: "anchor" | "memories" | "none";
+  /** replay sequences per training step */
+  perStep?: number;
+  /** weight of the replay loss (a KL pull toward the model without memory) relative to the facts */
+  weight?: number;
+  /** replay pool: sequences sampled from the model, or memories drawn from the cube */
+  samples?: number;
+}
+
+export interface BankResponseDto {
+  id: string;
+  cubeId: string;
+  /** registered model name */
+  model: string;
+  modelFingerprint: string;
+  embedderFingerprint: string;
+  levels: number;
+  branching: number;
+  blockSizes: number[];
+  /** replay settings of the bank's writes (a write may override them; its progress reports what it used) */
+  replay: BankReplayDto;
+  state: "building" | "ready" | "failed";
+  /** phase, done, total of the build or of the last write */
+  progress: Record<string, unknown>;
+  generation: number;
+  jobId: string | null;
+  error: string | null;
+  /** only on a ready bank, in GET of one bank */
+  occupancy?: BankOccupancyDto;
+  createdAt: string;
+}
+
+export interface ChatCompletionRequestDto {
+  /** name of a registered model */
+  model: string;
+  messages: ChatMessageDto[];
+  max_tokens?: number;
+  max_completion_tokens?: number;
+  temperature?: number;
+  top_p?: number;
+  seed?: number;
+  stop?: string | string[];
+  stream?: boolean;
+  stream_options?: ChatStreamOptionsDto;
+  /** only 1 is supported */
+  n?: number;
+  user?: string;
+  engram?: ChatEngramDto;
+}
+
+export interface ChatEngramDto {
+  /** the cube whose memory is used; checked before anything else */
+  cubeId: string;
+  /** KV caches of the cube, placed as leading system messages in this order */
+  kvCacheIds?: string[];
+  /** memory text put as the leading system message; reuses a KV cache of the cube built from the same text */
+  memoryText?: string;
+  /** a ready parametric memory bank of the cube: the conversation is routed (one embedding) and the blocks of its path are attached to the model */
+  bankId?: string;
+}
+
+export interface ChatMessageDto {
+  role: "system" | "user" | "assistant" | "tool";
+  /** text, or an array of { type: "text", text } parts (joined) */
+  content: string;
+  name?: string;
+}
+
+export interface ChatStreamOptionsDto {
+  include_usage?: boolean;
+}
+
+export interface CreateApiKeyDto {
+  name?: string;
+  scopes: Array<"cubes:write" | "memories:read" | "memories:write" | "cubes:export">;
+  /** limit the key to these cubes; omitted: every cube of the tenant */
+  cubeIds?: string[];
+  expiresAt?: string;
+}
+
+export interface CreateBankDto {
+  /** name of a registered model (safetensors): the anchor the blocks belong to */
+  model: string;
+  /** tree depth p */
+  levels?: number;
+  /** branching k */
+  branching?: number;
+  /** block rank (extra FFN neurons per layer) per level, coarse first; default 16 at every level */
+  blockSizes?: number[];
+  /** embedder that clusters and routes, in the shapes of a cube's settings.embedder ("hash", { type: "openai", name } naming an operator endpoint, …; tenant URLs only where the operator allows them, ADR 0104); default: the cube's */
+  embedder?: Record<string, unknown>;
+  /** replay while writing (defaults: anchor samples, 8 per step, weight 20, 128 samples) */
+  replay?: BankReplayDto;
+}
+
+export interface CreateCubeDto {
+  name: string;
+  description?: string | null;
+  settings?: Record<string, unknown>;
+  /** when a live cube of this name exists: "error" answers 409, "return" answers it (200, unchanged): an idempotent get-or-create */
+  ifExists?: "error" | "return";
+}
+
+export interface CreateKvCacheDto {
+  /** name of a registered model */
+  model: string;
+  memoryIds?: string[];
+  text?: string;
+}
+
+export interface CreateTenantDto {
+  name: string;
+}
+
+export interface CreatedApiKeyResponseDto {
+  id: string;
+  name: string | null;
+  prefix: string;
+  scopes: Array<"cubes:write" | "memories:read" | "memories:write" | "cubes:export">;
+  cubeIds: string[] | null;
+  expiresAt: string | null;
+  revokedAt: string | null;
+  lastUsedAt: string | null;
+  createdAt: string;
+  key: string;
+}
+
+export interface CubeImportCountsDto {
+  memories: number;
+  versions: number;
+  lifecycleEvents: number;
+  /** memories whose archived vectors were reused (same embedder fingerprint) */
+  vectorsReused: number;
+  /** memories embedded again by this cube’s embedder */
+  reembedded: number;
+}
+
+export interface CubeImportResultDto {
+  cube: CubeResponseDto;
+  counts: CubeImportCountsDto;
+  skipped: ImportSkipDto[];
+}
+
+export interface CubeMemoryCountsDto {
+  /** memories that are not deleted */
+  total: number;
+  /** not-deleted memories per kind */
+  byKind: Record<string, number>;
+  /** memories per lifecycle state, deleted included */
+  byState: Record<string, number>;
+}
+
+export interface CubePageDto {
+  items: CubeResponseDto[];
+  nextCursor: string | null;
+}
+
+export interface CubeResponseDto {
+  id: string;
+  name: string;
+  description: string | null;
+  settings: Record<string, unknown>;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface CubeStatsDto {
+  cube: CubeResponseDto;
+  memories: CubeMemoryCountsDto;
+}
+
+export interface FactDto {
+  subject: string;
+  predicate: string;
+  object: string;
+}
+
+export interface ImportModelDto {
+  name?: string;
+  /** model directory on the server machine */
+  path: string;
+}
+
+export interface ImportSkipDto {
+  part: string;
+  reason: string;
+}
+
+export interface KvCacheResponseDto {
+  id: string;
+  cubeId: string;
+  /** registered model name */
+  model: string;
+  modelFingerprint: string;
+  tokens: number;
+  bytes: number;
+  /** fastest tier holding every chunk; missing: recomputed on use */
+  tier: "ram" | "disk" | "object" | "missing";
+  sourceMemoryIds: string[];
+  createdAt: string;
+}
+
+export interface MemoryHistoryDto {
+  /** oldest first */
+  items: MemoryVersionDto[];
+}
+
+export interface MemoryInputDto {
+  text: string;
+  kind?: "fact" | "episode" | "preference" | "procedure" | "message";
+  role?: string;
+  tags?: string[];
+  metadata?: Record<string, unknown>;
+  source?: MemorySourceDto;
+  observedAt?: string;
+  validFrom?: string;
+  validTo?: string;
+  importance?: number;
+  /** { subject, predicate, object }; case and whitespace are folded for matching */
+  fact?: FactDto;
+  /** the scheduler never merges, supersedes, expires or archives a pinned memory */
+  pinned?: boolean;
+  expiresAt?: string;
+}
+
+export interface MemoryListDto {
+  items: MemoryResponseDto[];
+}
+
+export interface MemoryPageDto {
+  items: MemoryResponseDto[];
+  /** pass as cursor for the next page; null on the last */
+  nextCursor: string | null;
+}
+
+export interface MemoryResponseDto {
+  id: string;
+  cubeId: string;
+  text: string;
+  kind: "fact" | "episode" | "preference" | "procedure" | "message";
+  role: string | null;
+  tags: string[];
+  metadata: Record<string, unknown>;
+  source: Record<string, unknown>;
+  observedAt: string | null;
+  validFrom: string | null;
+  validTo: string | null;
+  importance: number | null;
+  state: string;
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+  expiredAt: string | null;
+  /** how often search returned it */
+  accessCount: number;
+  lastAccessedAt: string | null;
+  pinned: boolean;
+  expiresAt: string | null;
+  /** while merged: the memory that absorbed this one */
+  mergedInto: Record<string, unknown> | null;
+  /** while superseded: the newer fact */
+  supersededBy: Record<string, unknown> | null;
+  fact: FactDto | null;
+  /** (1 + ln(1 + accessCount)) × ½^(days since last access / 7) × (0.5 + importance) */
+  heat: number;
+}
+
+export interface MemorySourceDto {
+  id?: string;
+  type?: string;
+  sessionId?: string;
+  refs?: string[];
+}
+
+export interface MemoryVersionDto {
+  version: number;
+  action: string;
+  actorType: string;
+  actorId: string | null;
+  requestId: string | null;
+  oldValues: Record<string, unknown> | null;
+  newValues: Record<string, unknown> | null;
+  reason: string | null;
+  at: string;
+}
+
+export interface MessageInputDto {
+  role: string;
+  content: string;
+  name?: string;
+  at?: string;
+}
+
+export interface ModelResponseDto {
+  id: string;
+  name: string;
+  fingerprint: string;
+  directory: string;
+  format: "safetensors" | "onnx";
+  config?: Record<string, unknown>;
+  createdAt: string;
+}
+
+export interface SearchDto {
+  query: string;
+  topK?: number;
+  /** kind, tags ({ any } | { all } | string[]), metadata ({ key: value | { in: [...] } }), state, observedAfter, observedBefore, validAt, sessionId */
+  filters?: Record<string, unknown>;
+  explain?: boolean;
+  referenceTime?: string;
+}
+
+export interface SearchResponseDto {
+  /** best first */
+  results: SearchResultDto[];
+}
+
+export interface SearchResultDto {
+  id: string;
+  text: string;
+  kind: string;
+  role: string | null;
+  score: number;
+  tags: string[];
+  metadata: Record<string, unknown>;
+  source: Record<string, unknown>;
+  observedAt: string | null;
+  validFrom: string | null;
+  validTo: string | null;
+  explain?: Record<string, unknown>;
+}
+
+export interface TenantListDto {
+  items: TenantResponseDto[];
+}
+
+export interface TenantResponseDto {
+  id: string;
+  name: string;
+  createdAt: string;
+}
+
+export interface UpdateCubeDto {
+  name?: string;
+  description?: string | null;
+  settings?: Record<string, unknown>;
+}
+
+export interface UpdateMemoryDto {
+  text?: string;
+  tags?: string[];
+  metadata?: Record<string, unknown>;
+  validFrom?: string;
+  validTo?: string;
+  importance?: number;
+  /** why the memory changed; kept in its history */
+  reason?: string;
+  pinned?: boolean;
+  expiresAt?: string;
+}
+
+export interface WriteBankDto {
+  /** active memories of the cube to write into their blocks */
+  memoryIds?: string[];
+  /** first retrain the stale blocks (a memory in them was deleted or edited) without those memories */
+  rewriteStale?: boolean;
+  /** passes over the texts of the trained clusters */
+  epochs?: number;
+  /** replay while writing (defaults: anchor samples, 8 per step, weight 20, 128 samples) */
+  replay?: BankReplayDto;
+}
+
+/** Every operation of the API: method, path template, parameters, body and success response. */
+export interface Operations {
+  SystemController_getHealth: {
+    method: "GET";
+    path: "/health";
+    pathParams: never;
+    query: never;
+    body: never;
+    status: 200;
+    response: unknown;
+  };
+  AdminController_listAudit: {
+    method: "GET";
+    path: "/v1/admin/audit";
+    pathParams: never;
+    query: { action?: string; actorId?: string; cursor?: string; limit?: number; since?: string; tenantId?: string; until?: string };
+    body: never;
+    status: 200;
+    response: unknown;
+  };
+  ModelAdminController_list: {
+    method: "GET";
+    path: "/v1/admin/models";
+    pathParams: never;
+    query: never;
+    body: never;
+    status: 200;
+    response: unknown;
+  };
+  ModelAdminController_import: {
+    method: "POST";
+    path: "/v1/admin/models";
+    pathParams: never;
+    query: never;
+    body: ImportModelDto;
+    status: 201;
+    response: ModelResponseDto;
+  };
+  AdminController_listTenants: {
+    method: "GET";
+    path: "/v1/admin/tenants";
+    pathParams: never;
+    query: never;
+    body: never;
+    status: 200;
+    response: TenantListDto;
+  };
+  AdminController_createTenant: {
+    method: "POST";
+    path: "/v1/admin/tenants";
+    pathParams: never;
+    query: never;
+    body: CreateTenantDto;
+    status: 201;
+    response: TenantResponseDto;
+  };
+  AdminController_listKeys: {
+    method: "GET";
+    path: "/v1/admin/tenants/{tenantId}/keys";
+    pathParams: { tenantId: string };
+    query: never;
+    body: never;
+    status: 200;
+    response: ApiKeyListDto;
+  };
+  AdminController_createKey: {
+    method: "POST";
+    path: "/v1/admin/tenants/{tenantId}/keys";
+    pathParams: { tenantId: string };
+    query: never;
+    body: CreateApiKeyDto;
+    status: 201;
+    response: CreatedApiKeyResponseDto;
+  };
+  AdminController_revokeKey: {
+    method: "DELETE";
+    path: "/v1/admin/tenants/{tenantId}/keys/{keyId}";
+    pathParams: { keyId: string; tenantId: string };
+    query: never;
+    body: never;
+    status: 204;
+    response: unknown;
+  };
+  ChatController_complete: {
+    method: "POST";
+    path: "/v1/chat/completions";
+    pathParams: never;
+    query: never;
+    body: ChatCompletionRequestDto;
+    status: 200;
+    response: unknown;
+  };
+  CubeController_list: {
+    method: "GET";
+    path: "/v1/cubes";
+    pathParams: never;
+    query: { cursor?: string; limit?: number; name?: string };
+    body: never;
+    status: 200;
+    response: CubePageDto;
+  };
+  CubeController_create: {
+    method: "POST";
+    path: "/v1/cubes";
+    pathParams: never;
+    query: never;
+    body: CreateCubeDto;
+    status: 200;
+    response: CubeResponseDto;
+  };
+  CubeArchiveController_import: {
+    method: "POST";
+    path: "/v1/cubes/import";
+    pathParams: never;
+    query: { name?: string };
+    body: never;
+    status: 201;
+    response: CubeImportResultDto;
+  };
+  CubeController_delete: {
+    method: "DELETE";
+    path: "/v1/cubes/{cubeId}";
+    pathParams: { cubeId: string };
+    query: never;
+    body: never;
+    status: 202;
+    response: unknown;
+  };
+  CubeController_get: {
+    method: "GET";
+    path: "/v1/cubes/{cubeId}";
+    pathParams: { cubeId: string };
+    query: never;
+    body: never;
+    status: 200;
+    response: CubeResponseDto;
+  };
+  CubeController_update: {
+    method: "PATCH";
+    path: "/v1/cubes/{cubeId}";
+    pathParams: { cubeId: string };
+    query: never;
+    body: UpdateCubeDto;
+    status: 200;
+    response: CubeResponseDto;
+  };
+  BankController_list: {
+    method: "GET";
+    path: "/v1/cubes/{cubeId}/banks";
+    pathParams: { cubeId: string };
+    query: never;
+    body: never;
+    status: 200;
+    response: unknown;
+  };
+  BankController_create: {
+    method: "POST";
+    path: "/v1/cubes/{cubeId}/banks";
+    pathParams: { cubeId: string };
+    query: never;
+    body: CreateBankDto;
+    status: 202;
+    response: BankJobResponseDto;
+  };
+  BankController_delete: {
+    method: "DELETE";
+    path: "/v1/cubes/{cubeId}/banks/{bankId}";
+    pathParams: { bankId: string; cubeId: string };
+    query: never;
+    body: never;
+    status: 204;
+    response: unknown;
+  };
+  BankController_get: {
+    method: "GET";
+    path: "/v1/cubes/{cubeId}/banks/{bankId}";
+    pathParams: { bankId: string; cubeId: string };
+    query: never;
+    body: never;
+    status: 200;
+    response: BankResponseDto;
+  };
+  BankController_block: {
+    method: "GET";
+    path: "/v1/cubes/{cubeId}/banks/{bankId}/blocks/{level}/{node}";
+    pathParams: { bankId: string; cubeId: string; level: number; node: number };
+    query: never;
+    body: never;
+    status: 200;
+    response: BankBlockResponseDto;
+  };
+  BankController_write: {
+    method: "POST";
+    path: "/v1/cubes/{cubeId}/banks/{bankId}/write";
+    pathParams: { bankId: string; cubeId: string };
+    query: never;
+    body: WriteBankDto;
+    status: 202;
+    response: BankJobResponseDto;
+  };
+  CubeArchiveController_export: {
+    method: "GET";
+    path: "/v1/cubes/{cubeId}/export";
+    pathParams: { cubeId: string };
+    query: { include?: string };
+    body: never;
+    status: 200;
+    response: unknown;
+  };
+  KvCacheController_list: {
+    method: "GET";
+    path: "/v1/cubes/{cubeId}/kv-caches";
+    pathParams: { cubeId: string };
+    query: never;
+    body: never;
+    status: 200;
+    response: unknown;
+  };
+  KvCacheController_create: {
+    method: "POST";
+    path: "/v1/cubes/{cubeId}/kv-caches";
+    pathParams: { cubeId: string };
+    query: never;
+    body: CreateKvCacheDto;
+    status: 201;
+    response: KvCacheResponseDto;
+  };
+  KvCacheController_delete: {
+    method: "DELETE";
+    path: "/v1/cubes/{cubeId}/kv-caches/{cacheId}";
+    pathParams: { cacheId: string; cubeId: string };
+    query: never;
+    body: never;
+    status: 204;
+    response: unknown;
+  };
+  MemoryController_list: {
+    method: "GET";
+    path: "/v1/cubes/{cubeId}/memories";
+    pathParams: { cubeId: string };
+    query: { cursor?: string; kind?: string; limit?: number; metadata?: string; observedAfter?: string; observedBefore?: string; sessionId?: string; state?: string; tags?: string; tagsAll?: string; validAt?: string };
+    body: never;
+    status: 200;
+    response: MemoryPageDto;
+  };
+  MemoryController_add: {
+    method: "POST";
+    path: "/v1/cubes/{cubeId}/memories";
+    pathParams: { cubeId: string };
+    query: never;
+    body: AddMemoriesDto;
+    status: 201;
+    response: MemoryListDto;
+  };
+  MemoryController_delete: {
+    method: "DELETE";
+    path: "/v1/cubes/{cubeId}/memories/{memoryId}";
+    pathParams: { cubeId: string; memoryId: string };
+    query: never;
+    body: never;
+    status: 204;
+    response: unknown;
+  };
+  MemoryController_get: {
+    method: "GET";
+    path: "/v1/cubes/{cubeId}/memories/{memoryId}";
+    pathParams: { cubeId: string; memoryId: string };
+    query: never;
+    body: never;
+    status: 200;
+    response: MemoryResponseDto;
+  };
+  MemoryController_update: {
+    method: "PATCH";
+    path: "/v1/cubes/{cubeId}/memories/{memoryId}";
+    pathParams: { cubeId: string; memoryId: string };
+    query: never;
+    body: UpdateMemoryDto;
+    status: 200;
+    response: MemoryResponseDto;
+  };
+  MemoryController_history: {
+    method: "GET";
+    path: "/v1/cubes/{cubeId}/memories/{memoryId}/history";
+    pathParams: { cubeId: string; memoryId: string };
+    query: never;
+    body: never;
+    status: 200;
+    response: MemoryHistoryDto;
+  };
+  MemoryController_restore: {
+    method: "POST";
+    path: "/v1/cubes/{cubeId}/memories/{memoryId}/restore";
+    pathParams: { cubeId: string; memoryId: string };
+    query: never;
+    body: never;
+    status: 200;
+    response: MemoryResponseDto;
+  };
+  MemoryController_addMessages: {
+    method: "POST";
+    path: "/v1/cubes/{cubeId}/messages";
+    pathParams: { cubeId: string };
+    query: never;
+    body: AddMessagesDto;
+    status: 201;
+    response: AddMessagesResultDto;
+  };
+  MemoryController_search: {
+    method: "POST";
+    path: "/v1/cubes/{cubeId}/search";
+    pathParams: { cubeId: string };
+    query: never;
+    body: SearchDto;
+    status: 200;
+    response: SearchResponseDto;
+  };
+  CubeController_stats: {
+    method: "GET";
+    path: "/v1/cubes/{cubeId}/stats";
+    pathParams: { cubeId: string };
+    query: never;
+    body: never;
+    status: 200;
+    response: CubeStatsDto;
+  };
+}
+
+export type OperationId = keyof Operations;
