@@ -285,6 +285,66 @@ export interface KvCacheResponseDto {
   createdAt: string;
 }
 
+export interface LifecycleActionDto {
+  type: "merge" | "supersede" | "expire" | "archive";
+  memoryIds: string[];
+  targetId?: string;
+  reason: Record<string, unknown>;
+  status?: "applied" | "skipped";
+  why?: string;
+}
+
+export interface LifecycleEventDto {
+  id: string;
+  action: string;
+  memoryIds: string[];
+  reason: Record<string, unknown>;
+  /** policy | key | admin */
+  actorType: string;
+  /** the policy name or the key id */
+  actorId: Record<string, unknown> | null;
+  runId: Record<string, unknown> | null;
+  before: Record<string, unknown>;
+  after: Record<string, unknown>;
+  at: string;
+}
+
+export interface LifecycleEventPageDto {
+  items: LifecycleEventDto[];
+  nextCursor: string | null;
+}
+
+export interface LifecyclePolicyDto {
+  /** { byKind: { kind: days | null }, byTag: { tag: days | null } }; null drops an inherited entry */
+  ttl?: Record<string, unknown>;
+  /** archive active memories unused (no read, no write) for this many days; null: never */
+  archiveAfterIdleDays?: Record<string, unknown> | null;
+  /** { enabled, mode: "rules" | "llm", threshold (0, 1] } */
+  fusion?: Record<string, unknown>;
+  /** { enabled, multiValued: [predicates] } */
+  invalidation?: Record<string, unknown>;
+  /** { enabled } */
+  extraction?: Record<string, unknown>;
+}
+
+export interface LifecyclePolicyResponseDto {
+  /** the effective policy: defaults ← instance ← tenant ← cube, field by field */
+  effective: Record<string, unknown>;
+  /** this level's own fields */
+  overrides: Record<string, unknown>;
+  /** the levels it inherits from */
+  inherited?: Record<string, unknown>;
+}
+
+export interface LifecycleRunResponseDto {
+  runId: string;
+  status: "queued" | "running" | "done" | "failed";
+  actions: LifecycleActionDto[];
+  error?: string;
+  createdAt: string;
+  finishedAt: Record<string, unknown> | null;
+}
+
 export interface MemoryHistoryDto {
   /** oldest first */
   items: MemoryVersionDto[];
@@ -386,6 +446,16 @@ export interface ModelResponseDto {
   createdAt: string;
 }
 
+export interface RunLifecycleDto {
+  /** plan only: answer the actions, change nothing */
+  dryRun?: boolean;
+}
+
+export interface SchedulerPauseDto {
+  /** pause or resume one tenant only; absent: the whole instance */
+  tenantId?: string;
+}
+
 export interface SearchDto {
   query: string;
   topK?: number;
@@ -475,6 +545,60 @@ export interface Operations {
     status: 200;
     response: unknown;
   };
+  AdminLifecycleController_listCubes: {
+    method: "GET";
+    path: "/v1/admin/cubes";
+    pathParams: never;
+    query: { cursor?: string; limit?: number };
+    body: never;
+    status: 200;
+    response: unknown;
+  };
+  AdminLifecycleController_runCube: {
+    method: "POST";
+    path: "/v1/admin/cubes/{cubeId}/lifecycle/run";
+    pathParams: { cubeId: string };
+    query: never;
+    body: RunLifecycleDto;
+    status: 201;
+    response: unknown;
+  };
+  AdminLifecycleController_cancelJob: {
+    method: "POST";
+    path: "/v1/admin/jobs/{jobId}/cancel";
+    pathParams: { jobId: string };
+    query: never;
+    body: never;
+    status: 200;
+    response: unknown;
+  };
+  AdminLifecycleController_retryJob: {
+    method: "POST";
+    path: "/v1/admin/jobs/{jobId}/retry";
+    pathParams: { jobId: string };
+    query: never;
+    body: never;
+    status: 200;
+    response: unknown;
+  };
+  AdminLifecycleController_getDefaults: {
+    method: "GET";
+    path: "/v1/admin/lifecycle-defaults";
+    pathParams: never;
+    query: never;
+    body: never;
+    status: 200;
+    response: LifecyclePolicyResponseDto;
+  };
+  AdminLifecycleController_putDefaults: {
+    method: "PUT";
+    path: "/v1/admin/lifecycle-defaults";
+    pathParams: never;
+    query: never;
+    body: LifecyclePolicyDto;
+    status: 200;
+    response: LifecyclePolicyResponseDto;
+  };
   ModelAdminController_list: {
     method: "GET";
     path: "/v1/admin/models";
@@ -492,6 +616,33 @@ export interface Operations {
     body: ImportModelDto;
     status: 201;
     response: ModelResponseDto;
+  };
+  AdminLifecycleController_scheduler: {
+    method: "GET";
+    path: "/v1/admin/scheduler";
+    pathParams: never;
+    query: never;
+    body: never;
+    status: 200;
+    response: unknown;
+  };
+  AdminLifecycleController_pause: {
+    method: "POST";
+    path: "/v1/admin/scheduler/pause";
+    pathParams: never;
+    query: never;
+    body: SchedulerPauseDto;
+    status: 200;
+    response: unknown;
+  };
+  AdminLifecycleController_resume: {
+    method: "POST";
+    path: "/v1/admin/scheduler/resume";
+    pathParams: never;
+    query: never;
+    body: SchedulerPauseDto;
+    status: 200;
+    response: unknown;
   };
   AdminController_listTenants: {
     method: "GET";
@@ -537,6 +688,24 @@ export interface Operations {
     body: never;
     status: 204;
     response: unknown;
+  };
+  AdminLifecycleController_getTenantDefaults: {
+    method: "GET";
+    path: "/v1/admin/tenants/{tenantId}/lifecycle-defaults";
+    pathParams: { tenantId: string };
+    query: never;
+    body: never;
+    status: 200;
+    response: LifecyclePolicyResponseDto;
+  };
+  AdminLifecycleController_putTenantDefaults: {
+    method: "PUT";
+    path: "/v1/admin/tenants/{tenantId}/lifecycle-defaults";
+    pathParams: { tenantId: string };
+    query: never;
+    body: LifecyclePolicyDto;
+    status: 200;
+    response: LifecyclePolicyResponseDto;
   };
   ChatController_complete: {
     method: "POST";
@@ -690,6 +859,51 @@ export interface Operations {
     body: never;
     status: 204;
     response: unknown;
+  };
+  LifecycleController_getPolicy: {
+    method: "GET";
+    path: "/v1/cubes/{cubeId}/lifecycle";
+    pathParams: { cubeId: string };
+    query: never;
+    body: never;
+    status: 200;
+    response: LifecyclePolicyResponseDto;
+  };
+  LifecycleController_putPolicy: {
+    method: "PUT";
+    path: "/v1/cubes/{cubeId}/lifecycle";
+    pathParams: { cubeId: string };
+    query: never;
+    body: LifecyclePolicyDto;
+    status: 200;
+    response: LifecyclePolicyResponseDto;
+  };
+  LifecycleController_events: {
+    method: "GET";
+    path: "/v1/cubes/{cubeId}/lifecycle/events";
+    pathParams: { cubeId: string };
+    query: { action?: "merge" | "supersede" | "expire" | "archive" | "restore"; cursor?: string; limit?: number };
+    body: never;
+    status: 200;
+    response: LifecycleEventPageDto;
+  };
+  LifecycleController_run: {
+    method: "POST";
+    path: "/v1/cubes/{cubeId}/lifecycle/run";
+    pathParams: { cubeId: string };
+    query: never;
+    body: RunLifecycleDto;
+    status: 200;
+    response: unknown;
+  };
+  LifecycleController_getRun: {
+    method: "GET";
+    path: "/v1/cubes/{cubeId}/lifecycle/runs/{runId}";
+    pathParams: { cubeId: string; runId: string };
+    query: never;
+    body: never;
+    status: 200;
+    response: LifecycleRunResponseDto;
   };
   MemoryController_list: {
     method: "GET";
