@@ -75,6 +75,7 @@ const DEEP_VARIANTS: Variant[] = [
   { name: 'deep: lexical PRF only', ranking: base, deep: { ...deepBase, neighbourWeight: 0, denseFeedback: 0 } },
   { name: 'deep: PRF + neighbours', ranking: base, deep: { ...deepBase, denseFeedback: 0 } },
   { name: 'deep: dense feedback only', ranking: base, deep: { ...deepBase, expansionTerms: 0 } },
+  { name: "deep: 'blend' fusion of the passes", ranking: base, deep: { secondPassWeight: 0.5, ...deepBase, passFusion: 'blend' } },
   { name: 'fused (final)', ranking: base, deep: deepBase },
 ];
 const VARIANTS = DEEP_MODE ? DEEP_VARIANTS : finalOnly ? ALL_VARIANTS.filter((v) => v.name === 'fused (final)') : ALL_VARIANTS;

@@ -175,6 +175,7 @@ describe('bad input on memories', () => {
     ['an unknown filter key', { query: 'x', filters: { colour: 'red' } }, 'filters.colour'],
     ['a bad filter date', { query: 'x', filters: { validAt: 'soon' } }, 'filters.validAt'],
     ['a bad tags filter', { query: 'x', filters: { tags: 5 } }, 'filters.tags'],
+    ['an unknown mode', { query: 'x', mode: 'deeper' }, 'mode'],
   ])('refuses a search with %s', async (_name, body, field) => {
     const res = await h.http.post(`/v1/cubes/${cubeId}/search`).set(auth()).send(body);
     expect(res.status).toBe(400);

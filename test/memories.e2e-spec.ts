@@ -48,6 +48,12 @@ describe('plaintext memories over HTTP', () => {
     expect(res.body.results.length).toBeLessThanOrEqual(2);
   });
 
+  it('searches in deep mode, explaining both passes', async () => {
+    const res = await search({ query: 'Which city does Alice live in?', topK: 2, explain: true, mode: 'deep' }).expect(200);
+    expect(res.body.results[0]).toMatchObject({ text: 'Alice moved to Lisbon in 2021' });
+    expect(res.body.results[0].explain.deep).toEqual({ first: expect.any(Number), second: expect.any(Number), expansion: expect.any(Array) });
+  });
+
   it('counts how often search returns a memory, without a new version', async () => {
     const found = await search({ query: 'Which city does Alice live in?', topK: 1 }).expect(200);
     const id = found.body.results[0].id;

@@ -14,14 +14,15 @@ import { QuantizedVectorStore } from './dense/quantized-vector.store';
 import { DocumentAttributes, MemoryFilter, TimeInput } from './filter/memory-filter';
 import { Bm25Index, Bm25Options } from './lexical/bm25.index';
 import { DEFAULT_RANKING, RankingOptions } from './ranking/ranking-options';
-import { CandidatePool } from './search/candidate';
+import { Candidate, CandidatePool } from './search/candidate';
 import { CandidateSignal } from './search/candidate-signal';
 import { DenseSignal } from './search/dense.signal';
 import { fuseDocuments } from './search/document-fusion';
-import { explainCandidate, SearchHit } from './search/explain';
+import { DEFAULT_DEEP, DeepOptions, expandQuery, fusePasses } from './search/deep-expansion';
+import { explainCandidate, ScoreExplanation, SearchHit } from './search/explain';
 import { LexicalSignal } from './search/lexical.signal';
 import { applyPriors } from './search/priors';
-import { buildQuery } from './search/search-query';
+import { buildQuery, QueryInput, SearchQuery } from './search/search-query';
 import { blendSessionContext } from './search/session-context';
 import { DocumentStore } from './store/document-store';
 import { analyze } from './text/analyzer';
@@ -52,6 +53,8 @@ export interface SearchOptions {
   readonly explain?: boolean;
   /** Per-search overrides of the ranking knobs (ablations, experiments). */
   readonly ranking?: Partial<RankingOptions>;
+  /** Deep (multi-hop) search: expand the query from the first hits and search again (true: default knobs). */
+  readonly deep?: boolean | Partial<DeepOptions>;
 }
 
 export class CubeIndex {
@@ -151,15 +154,45 @@ export class CubeIndex {
       throw new RangeError(`query vector has dimension ${queryVector.length}, index expects ${this.dimension}`);
     }
     const ranking: RankingOptions = options.ranking ? { ...this.ranking, ...options.ranking } : this.ranking;
+    const input: QueryInput = { text: query, vector: queryVector, ranking, topK, filter: options.filter, referenceTime: options.referenceTime };
+    if (options.deep) return this.deepSearch(input, options.deep === true ? DEFAULT_DEEP : { ...DEFAULT_DEEP, ...options.deep }, options.explain === true);
+    const first = this.rank(input);
+    const records = this.store.records;
+    return first.ranked.slice(0, topK).map((c) => {
+      const label = records[c.slot]!.label;
+      if (!options.explain) return { label, score: c.score };
+      return { label, score: c.score, explain: first.explain(c) };
+    });
+  }
+
+  /**
+   * Retrieves, expands the query from the first pass's top hits (terms, neighbouring turns,
+   * vectors: see search/deep-expansion.ts), retrieves again and fuses the passes.
+   */
+  private deepSearch(input: QueryInput, deep: DeepOptions, explain: boolean): SearchHit[] {
+    const first = this.rank(input);
+    const expansion = expandQuery(first.query.terms, input.vector, first.ranked, { bm25: this.lexical, vectors: this.vectors, store: this.store }, deep);
+    const second = this.rank({ ...input, terms: expansion, vector: expansion.vector ?? input.vector });
+    const fused = fusePasses(first.ranked, second.ranked, deep.secondPassWeight, deep.passFusion);
+    const records = this.store.records;
+    const firstBySlot = new Map(first.ranked.map((c) => [c.slot, c]));
+    const secondBySlot = new Map(second.ranked.map((c) => [c.slot, c]));
+    const added = expansion.terms.slice(first.query.terms.length);
+    return fused.slice(0, input.topK).map((f) => {
+      const label = records[f.slot]!.label;
+      if (!explain) return { label, score: f.score };
+      const own = firstBySlot.get(f.slot);
+      const base = own ? first.explain(own) : second.explain(secondBySlot.get(f.slot)!);
+      return { label, score: f.score, explain: { ...base, deep: { first: f.first, second: f.second, expansion: added } } };
+    });
+  }
+
+  /** One retrieval: the signals propose and score candidates, then fusion, session context and priors rank them. */
+  private rank(input: QueryInput): { query: SearchQuery; ranked: Candidate[]; explain: (c: Candidate) => ScoreExplanation } {
     if (this.sessionLexical.length < this.store.sessionCount) {
-      const grown = new Float64Array(Math.max(this.store.sessionCount, this.sessionLexical.length * 2));
-      this.sessionLexical = grown;
+      this.sessionLexical = new Float64Array(Math.max(this.store.sessionCount, this.sessionLexical.length * 2));
     }
-    const q = buildQuery(
-      this.store,
-      { text: query, vector: queryVector, ranking, topK, filter: options.filter, referenceTime: options.referenceTime },
-      this.sessionLexical,
-    );
+    const q = buildQuery(this.store, input, this.sessionLexical);
     const enabled = this.signals.filter((s) => s.enabled(q));
     const pool = new CandidatePool();
     for (const signal of enabled) signal.propose(q, pool);
@@ -170,15 +203,9 @@ export class CubeIndex {
     fuseDocuments(q, this.signals, all);
     blendSessionContext(q, this.store, all);
     const intent = applyPriors(q, this.store, all);
-
     all.sort((a, b) => b.score - a.score || a.slot - b.slot);
     const names = new Set(enabled.map((s) => s.name));
-    const records = this.store.records;
-    return all.slice(0, topK).map((c) => {
-      const label = records[c.slot]!.label;
-      if (!options.explain) return { label, score: c.score };
-      return { label, score: c.score, explain: explainCandidate(q, c, names, intent) };
-    });
+    return { query: q, ranked: all, explain: (c) => explainCandidate(q, c, names, intent) };
   }
 
   /**

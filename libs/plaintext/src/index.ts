@@ -15,6 +15,8 @@ export type { LoadResult, LoadStatus, SnapshotManifest, SnapshotMeta } from './d
 export { compileFilter, toEpochMs } from './filter/memory-filter';
 export type { DocumentAttributes, MemoryFilter, MetadataCondition, MetadataScalar, TimeInput } from './filter/memory-filter';
 export { DEFAULT_RANKING } from './ranking/ranking-options';
+export { DEFAULT_DEEP } from './search/deep-expansion';
+export type { DeepOptions } from './search/deep-expansion';
 export type { FusionMethod, RankingOptions, RetrievalMode } from './ranking/ranking-options';
 export { parseTimeIntent } from './ranking/time-intent';
 export type { TimeIntent } from './ranking/time-intent';

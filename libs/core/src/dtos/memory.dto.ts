@@ -120,6 +120,9 @@ export class UpdateMemoryDto {
   @ValidateDate({ optional: true }) expiresAt?: Date;
 }
 
+export const SEARCH_MODES = ['default', 'deep'] as const;
+export type SearchMode = (typeof SEARCH_MODES)[number];
+
 export class SearchDto {
   @ApiProperty({ maxLength: MAX_TEXT_LENGTH })
   @IsString()
@@ -146,6 +149,15 @@ export class SearchDto {
 
   /** "Now" for time-aware ranking ("last week", "most recent"); defaults to the current time. */
   @ValidateDate({ optional: true }) referenceTime?: Date;
+
+  @ApiPropertyOptional({
+    enum: SEARCH_MODES,
+    default: 'default',
+    description: "'deep': multi-hop — retrieve, expand the query with terms, neighbouring turns and vectors of the top hits, retrieve again and fuse (about twice the latency)",
+  })
+  @IsOptional()
+  @IsIn(SEARCH_MODES as unknown as string[], { message: `mode must be one of: ${SEARCH_MODES.join(', ')}` })
+  mode?: SearchMode;
 }
 
 export class MemoryListQueryDto {

@@ -9,7 +9,7 @@ import { EmbedderRegistry } from './embedder.registry';
 import { parseMemoryFilter } from './memory-filter.parser';
 import type { RequestContext } from '../services/request-context';
 
-/** Hybrid retrieval in a cube: dense + lexical candidates, fused, filtered, with time priors. */
+/** Hybrid retrieval in a cube: dense + lexical candidates, fused, filtered, with time priors; deep mode searches twice. */
 @Injectable()
 export class SearchService {
   constructor(
@@ -30,6 +30,7 @@ export class SearchService {
       filter,
       referenceTime: dto.referenceTime ?? Date.now(),
       explain: dto.explain === true,
+      deep: dto.mode === 'deep',
     });
     const results: SearchResultDto[] = [];
     for (const hit of hits) {

@@ -28,6 +28,8 @@ export interface ScoreOptions {
   readonly minMatches?: number;
   /** Only documents it admits count towards minMatches (the caller's filter). */
   readonly admits?: (slot: number) => boolean;
+  /** Weight of each query term (parallel to queryTerms; 1 when absent), e.g. expansion terms below 1. */
+  readonly weights?: readonly number[];
 }
 
 /** Below this many documents no term is treated as common: the index is small anyway. */
@@ -90,6 +92,8 @@ export class Bm25Index {
   private readonly b: number;
   private readonly termIds = new Map<string, number>();
   private readonly postings: Postings[] = [];
+  /** Term by id (for termsOf()). */
+  private readonly termNames: string[] = [];
   /** Per slot: term ids, kept to undo a document on removal. */
   private docTerms: (Int32Array | undefined)[] = [];
   private docLength = new Float32Array(1024);
@@ -134,6 +138,7 @@ export class Bm25Index {
       if (id === undefined) {
         id = this.postings.length;
         this.termIds.set(term, id);
+        this.termNames.push(term);
         this.postings.push(new Postings());
       }
       counts.set(id, (counts.get(id) ?? 0) + 1);
@@ -200,7 +205,7 @@ export class Bm25Index {
     let count = 0;
     const commonDf = this.commonDf();
     // Rarest first, so that the common terms find the documents they may add to.
-    const terms = [...this.queryTermCounts(queryTerms, Infinity)].sort((x, y) => this.postings[x[0]].live - this.postings[y[0]].live || x[0] - y[0]);
+    const terms = [...this.queryTermCounts(queryTerms, Infinity, options.weights)].sort((x, y) => this.postings[x[0]].live - this.postings[y[0]].live || x[0] - y[0]);
     const minMatches = options.minMatches ?? 0;
     const admits = options.admits;
     let matched = 0; // admitted documents among touched[0, counted)
@@ -251,7 +256,7 @@ export class Bm25Index {
    * walking their postings would cost what score() saves. The returned arrays are reused
    * by the next call.
    */
-  scoreGroups(queryTerms: readonly string[], groups: DocumentGroups): GroupHits {
+  scoreGroups(queryTerms: readonly string[], groups: DocumentGroups, weights?: readonly number[]): GroupHits {
     const g = groups.live;
     const size = groups.length.length;
     if (this.groupAcc.length < size) {
@@ -278,7 +283,7 @@ export class Bm25Index {
     const groupLength = groups.length;
     const alive = this.alive;
     const commonDf = this.commonDf();
-    const queryCounts = this.queryTermCounts(queryTerms, commonDf);
+    const queryCounts = this.queryTermCounts(queryTerms, commonDf, weights);
     let count = 0;
     for (const [id, qtf] of queryCounts) {
       const p = this.postings[id];
@@ -320,16 +325,37 @@ export class Bm25Index {
     return this.liveDocs >= COMMON_MIN_DOCS ? this.commonShare * this.liveDocs : Infinity;
   }
 
-  /** Term id → query term frequency, for query terms in 1..maxDf live documents. */
-  private queryTermCounts(queryTerms: readonly string[], maxDf: number): Map<number, number> {
+  /** Term id → query term frequency (summed weights), for query terms in 1..maxDf live documents. */
+  private queryTermCounts(queryTerms: readonly string[], maxDf: number, weights?: readonly number[]): Map<number, number> {
     const counts = new Map<number, number>();
-    for (const term of queryTerms) {
+    queryTerms.forEach((term, i) => {
       const id = this.termIds.get(term);
-      if (id === undefined) continue;
+      if (id === undefined) return;
       const live = this.postings[id].live;
-      if (live > 0 && live <= maxDf) counts.set(id, (counts.get(id) ?? 0) + 1);
-    }
+      if (live > 0 && live <= maxDf) counts.set(id, (counts.get(id) ?? 0) + (weights?.[i] ?? 1));
+    });
     return counts;
+  }
+
+  /**
+   * The distinct analysed terms of a live document with their document frequency, for
+   * pseudo-relevance feedback (empty for a removed slot).
+   */
+  termsOf(slot: number): { readonly term: string; readonly df: number }[] {
+    const ids = this.has(slot) ? this.docTerms[slot] : undefined;
+    if (!ids) return [];
+    return [...ids].map((id) => ({ term: this.termNames[id], df: this.postings[id].live }));
+  }
+
+  /** Live documents holding an analysed term (0 when unknown). */
+  df(term: string): number {
+    const id = this.termIds.get(term);
+    return id === undefined ? 0 : this.postings[id].live;
+  }
+
+  /** Live documents above which a term counts as common. */
+  get commonLimit(): number {
+    return this.commonDf();
   }
 
   private idfOf(df: number): number {

@@ -10,6 +10,11 @@ export interface ScoreExplanation {
   readonly fusion: { readonly method: string; readonly document: number; readonly context: number; readonly combined: number };
   readonly priors: { readonly importance: number; readonly recency: number; readonly timeIntent: number };
   readonly timeIntent?: TimeIntent;
+  /**
+   * Deep search: the document's score in each pass (scaled to the pass's best), and the
+   * terms the first pass added to the query. The rest explains the pass that found it first.
+   */
+  readonly deep?: { readonly first: number; readonly second: number; readonly expansion: readonly string[] };
 }
 
 export interface SearchHit {

@@ -4,7 +4,6 @@ import { Bm25Index } from '../lexical/bm25.index';
 import { RankingOptions } from '../ranking/ranking-options';
 import { TopK } from '../ranking/top-k';
 import { DocumentStore } from '../store/document-store';
-import { analyzeQuery } from '../text/analyzer';
 import { Candidate, CandidatePool } from './candidate';
 import { CandidateSignal, denseWeightOf } from './candidate-signal';
 import { SearchQuery } from './search-query';
@@ -39,8 +38,8 @@ export class LexicalSignal implements CandidateSignal {
     const scratch = this.scratch;
     const sessionLexical = q.sessionLexical;
     const sessionOfSlot = this.store.sessionOfSlot;
-    const queryTerms = analyzeQuery(q.text);
-    const hits = this.bm25.score(queryTerms, { minMatches: q.pool, admits: q.restricts ? q.admits : undefined });
+    const queryTerms = q.terms;
+    const hits = this.bm25.score(queryTerms, { minMatches: q.pool, admits: q.restricts ? q.admits : undefined, weights: q.termWeights });
     const best = new TopK(q.pool);
     const power = r.contextPower;
     // Sessions as documents: BM25 over each session's turns taken together.
@@ -52,7 +51,7 @@ export class LexicalSignal implements CandidateSignal {
         length: store.sessionLength,
         live: store.liveSessions,
         totalLength: store.totalSessionLength,
-      });
+      }, q.termWeights);
       for (let i = 0; i < groups.count; i++) {
         sessionLexical[groups.groups[i]] = groups.scores[i];
         q.touchedSessions.push(groups.groups[i]);

@@ -4,9 +4,14 @@
 import { compileFilter, filterRestricts, MemoryFilter, TimeInput } from '../filter/memory-filter';
 import { RankingOptions } from '../ranking/ranking-options';
 import { DocumentStore, FilterBase } from '../store/document-store';
+import { analyzeQuery } from '../text/analyzer';
 
 export interface SearchQuery {
   readonly text: string;
+  /** Analysed terms the lexical signal matches: the query's own, plus expansion terms in deep mode. */
+  readonly terms: readonly string[];
+  /** Weight of each term (parallel to terms), or undefined for 1 each. */
+  readonly termWeights?: readonly number[];
   readonly vector: ArrayLike<number> | null;
   readonly ranking: RankingOptions;
   readonly topK: number;
@@ -27,6 +32,8 @@ export interface SearchQuery {
 
 export interface QueryInput {
   readonly text: string;
+  /** Weighted analysed terms instead of the query text's own (deep mode's second pass). */
+  readonly terms?: { readonly terms: readonly string[]; readonly weights: readonly number[] };
   readonly vector: ArrayLike<number> | null;
   readonly ranking: RankingOptions;
   readonly topK: number;
@@ -65,6 +72,8 @@ export function buildQuery(store: DocumentStore, input: QueryInput, sessionLexic
   const roleOfSlot = store.roleOfSlot;
   return {
     text: input.text,
+    terms: input.terms?.terms ?? analyzeQuery(input.text),
+    termWeights: input.terms?.weights,
     vector: input.vector,
     ranking: r,
     topK: input.topK,

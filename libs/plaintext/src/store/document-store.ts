@@ -111,6 +111,27 @@ export class DocumentStore {
     return rec;
   }
 
+  /**
+   * The turns next to a document in its session: by position when the turns carry one
+   * (position ± 1), otherwise the documents added just before and after it.
+   */
+  neighbours(slot: number): number[] {
+    const rec = this.records[slot];
+    if (!rec || rec.session < 0) return [];
+    const turns = this.sessionSlots[rec.session];
+    const position = rec.attrs.position;
+    if (position !== undefined) {
+      const out: number[] = [];
+      for (const other of turns) {
+        const p = this.records[other]?.attrs.position;
+        if (p !== undefined && Math.abs(p - position) === 1) out.push(other);
+      }
+      return out;
+    }
+    const i = turns.indexOf(slot);
+    return [turns[i - 1], turns[i + 1]].filter((s): s is number => s !== undefined);
+  }
+
   /** Share of live documents a filter admits, estimated on an even sample of slots. */
   admittedShare(admits: (slot: number) => boolean): number {
     const n = this.records.length;

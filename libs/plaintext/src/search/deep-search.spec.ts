@@ -1,0 +1,75 @@
+import { CubeIndex, IndexDocument } from '../cube-index';
+import { HashEmbedder } from '../embedding/hash.embedder';
+
+const embedder = new HashEmbedder({ dimension: 64 });
+
+function doc(label: number, text: string, attrs: Partial<IndexDocument> = {}): IndexDocument {
+  return { label, text, vector: embedder.embedOne(text), ...attrs };
+}
+
+/** A bridge question: the first hop names the film, the second hop only shares the actress's name with the first. */
+function bridgeIndex(): CubeIndex {
+  const index = new CubeIndex({ dimension: 64 });
+  index.upsert(doc(1, 'Kiss and Tell is a 1945 comedy film starring Shirley Temple as Corliss Archer'));
+  index.upsert(doc(2, 'Shirley Temple Black served as United States ambassador to Ghana and Czechoslovakia'));
+  const fillers = [
+    'The government published its annual budget in March',
+    'A position paper on trade was held back by the ministry',
+    'The film festival in Cannes takes place every May',
+    'Comedy clubs in Chicago reopened after the winter',
+    'The ambassador of Peru attended a state dinner',
+    'Temple ruins in Cambodia attract millions of visitors',
+    'Archer is an animated spy series on television',
+  ];
+  fillers.forEach((text, i) => index.upsert(doc(10 + i, text)));
+  return index;
+}
+
+const QUESTION = 'Which government position was held by the actress who played Corliss Archer in the film Kiss and Tell?';
+
+describe('deep search', () => {
+  it('finds a second hop that shares no word with the question', () => {
+    const index = bridgeIndex();
+    const vector = embedder.embedOne(QUESTION);
+    const plain = index.search(QUESTION, vector, { topK: 5 }).map((h) => h.label);
+    const deep = index.search(QUESTION, vector, { topK: 5, deep: true }).map((h) => h.label);
+    expect(plain[0]).toBe(1);
+    expect(plain).not.toContain(2);
+    expect(deep[0]).toBe(1);
+    expect(deep).toContain(2);
+  });
+
+  it('explains which pass found a document and which terms were added', () => {
+    const index = bridgeIndex();
+    const hits = index.search(QUESTION, embedder.embedOne(QUESTION), { topK: 5, deep: true, explain: true });
+    const second = hits.find((h) => h.label === 2)!;
+    expect(second.explain?.deep?.expansion).toEqual(expect.arrayContaining(['shirley', 'templ']));
+    expect(second.explain?.deep?.first).toBeLessThan(second.explain!.deep!.second);
+  });
+
+  it('takes expansion terms from the neighbouring turns of a hit', () => {
+    const index = new CubeIndex({ dimension: 64 });
+    index.upsert(doc(1, 'I finally booked the trip we talked about', { sessionId: 's1', position: 0 }));
+    index.upsert(doc(2, 'It is a week in Lisbon with my sister Ana', { sessionId: 's1', position: 1 }));
+    index.upsert(doc(3, 'Ana sent me the Lisbon hotel confirmation', { sessionId: 's2', position: 0 }));
+    index.upsert(doc(4, 'The weather was grey all week', { sessionId: 's3', position: 0 }));
+    const query = 'where does the booked trip go?';
+    const withNeighbours = index.search(query, null, { topK: 4, deep: { feedbackDocs: 1 }, explain: true });
+    const without = index.search(query, null, { topK: 4, deep: { feedbackDocs: 1, neighbourWeight: 0 }, explain: true });
+    expect(withNeighbours[0].explain?.deep?.expansion).toEqual(expect.arrayContaining(['lisbon', 'ana']));
+    expect(without[0].explain?.deep?.expansion).toEqual([]);
+  });
+
+  it('leaves the default search as it is when deep is not asked for', () => {
+    const index = bridgeIndex();
+    const vector = embedder.embedOne(QUESTION);
+    expect(index.search(QUESTION, vector, { topK: 5, deep: false })).toEqual(index.search(QUESTION, vector, { topK: 5 }));
+  });
+
+  it('respects the filter in both passes', () => {
+    const index = bridgeIndex();
+    index.upsert(doc(3, 'Shirley Temple Black was a diplomat', { tags: ['private'] }));
+    const hits = index.search(QUESTION, embedder.embedOne(QUESTION), { topK: 10, deep: true, filter: { states: ['active'], tagsAny: ['private'] } });
+    expect(hits.map((h) => h.label)).toEqual([3]);
+  });
+});
