@@ -1,4 +1,5 @@
-import { Column, CreateDateColumn, Entity, Index, PrimaryColumn } from 'typeorm';
+import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
+import { CubeEntity } from './cube.entity';
 
 /** The first response to a write sent with an Idempotency-Key, replayed on retries. */
 @Entity('idempotency_records')
@@ -16,6 +17,15 @@ export class IdempotencyRecordEntity {
 
   @Column({ type: 'jsonb' })
   response: unknown;
+
+  /** The cube the write went to: its records go with it (purge) and erase scrubs them. */
+  @Index('IDX_idempotency_records_cube')
+  @Column({ name: 'cube_id', type: 'uuid', nullable: true })
+  cubeId: string | null;
+
+  @ManyToOne(() => CubeEntity, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'cube_id' })
+  cube?: CubeEntity;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;

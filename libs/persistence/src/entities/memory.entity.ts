@@ -132,4 +132,8 @@ export class MemoryEntity {
   /** When the system retired it (deleted, expired, merged); null while active. */
   @Column({ name: 'expired_at', type: 'timestamptz', nullable: true })
   expiredAt: Date | null;
+
+  /** Erased for good: text, metadata and history contents are gone; the id still resolves. */
+  @Column({ name: 'erased_at', type: 'timestamptz', nullable: true })
+  erasedAt: Date | null;
 }

@@ -5,10 +5,15 @@ export class TenantEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;
 
-  @Index('UQ_tenants_name', { unique: true })
+  /** Unique among live tenants: an offboarded tenant's name can be given again. */
+  @Index('UQ_tenants_name_live', { unique: true, where: '"deleted_at" IS NULL' })
   @Column({ type: 'text' })
   name: string;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
+
+  /** Offboarded: keys revoked, cubes purged; the row stays as a tombstone for the audit log. */
+  @Column({ name: 'deleted_at', type: 'timestamptz', nullable: true })
+  deletedAt: Date | null;
 }
