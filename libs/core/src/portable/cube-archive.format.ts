@@ -16,6 +16,7 @@ export const PART = {
   memories: 'memories.jsonl',
   events: 'lifecycle-events.jsonl',
   vectors: 'vectors.f32',
+  kvCaches: 'kv-caches.jsonl',
 } as const;
 
 export interface ManifestPart {

@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
-import { CubeArchiveRepository } from '@engram/persistence';
+import { CubeArchiveRepository, KvCacheRepository, ModelRepository } from '@engram/persistence';
 import { AccessService } from '../auth/access.service';
 import { Permission } from '../auth/permission';
 import { CubeExportQueryDto, EXPORT_INCLUDES, ExportInclude } from '../dtos/cube-archive.dto';
@@ -42,6 +42,8 @@ export class CubeExportService {
     private readonly archives: CubeArchiveRepository,
     private readonly embedders: EmbedderRegistry,
     private readonly audit: AuditService,
+    private readonly kvCaches: KvCacheRepository,
+    private readonly models: ModelRepository,
     @Inject(ENGRAM_CONFIG) private readonly config: EngramConfig,
   ) {}
 
@@ -52,7 +54,8 @@ export class CubeExportService {
     const spool = join(this.config.dataDir, 'tmp');
     await mkdir(spool, { recursive: true });
     const writer = await CubeArchiveWriter.create(spool);
-    const counts = { memories: 0, versions: 0, vectors: 0, lifecycleEvents: 0 };
+    const counts = { memories: 0, versions: 0, vectors: 0, lifecycleEvents: 0, kvCaches: 0 };
+    const models = new Map<string, string | null>();
     try {
       const memories = writer.part(PART.memories, 'memories', true);
       const vectors = include.has('vectors') ? writer.part(PART.vectors, 'vectors', false) : null;
@@ -82,13 +85,24 @@ export class CubeExportService {
           after = batch[batch.length - 1].id;
         }
       }
+      if (include.has('kv')) {
+        // A KV cache travels as what defines it (model fingerprint, text, source memories):
+        // the blob is derived data that the same model recomputes bit for bit on import.
+        const kv = writer.part(PART.kvCaches, 'kv-caches', false);
+        const names = new Map((await this.models.list()).map((m) => [m.id, m.name]));
+        for (const row of await this.kvCaches.listByCube(cube.id)) {
+          await kv.line({ id: row.id, fingerprint: row.fingerprint, model: names.get(row.modelId) ?? null, text: row.text, token_count: row.tokenCount, source_memory_ids: row.sourceMemoryIds, created_at: row.createdAt.toISOString() });
+          models.set(row.fingerprint, names.get(row.modelId) ?? null);
+          counts.kvCaches++;
+        }
+      }
       const { manifest, stream } = await writer.finish({
         engramVersion: ENGRAM_VERSION,
         createdAt: new Date().toISOString(),
         cube: { id: cube.id, name: cube.name, description: cube.description, settings: cube.settings },
         lifecyclePolicy: await this.archives.cubePolicy(cube.id),
         embedder: vectors ? { fingerprint: embedder.fingerprint, dimension: embedder.dimension } : null,
-        models: [],
+        models: [...models].map(([fingerprint, name]) => ({ fingerprint, name })),
         counts,
         source: null,
       });

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Readable } from 'node:stream';
 import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
-import { CubeArchiveRepository, CubeRepository, ImportedMemory } from '@engram/persistence';
+import { CubeArchiveRepository, CubeRepository, ImportedMemory, KvCacheRepository, MemoryRepository, ModelRecord, ModelRepository } from '@engram/persistence';
 import { Embedder } from '@engram/plaintext';
 import { AccessService } from '../auth/access.service';
 import { Permission } from '../auth/permission';
@@ -11,6 +11,8 @@ import { MAX_TEXT_LENGTH } from '../dtos/memory.dto';
 import { EngramError } from '../errors/engram.error';
 import { ErrorCode } from '../errors/error-code';
 import { EmbedderRegistry } from '../memories/embedder.registry';
+import { ActivationStore } from '../inference/activation.store';
+import { ModelRuntime } from '../inference/model.runtime';
 import { AuditService } from '../services/audit.service';
 import { RequestContext } from '../services/request-context';
 import { ArchiveManifest, archiveError, ManifestPart, PART } from './cube-archive.format';
@@ -54,6 +56,11 @@ export class CubeImportService {
     private readonly cubes: CubeRepository,
     private readonly embedders: EmbedderRegistry,
     private readonly audit: AuditService,
+    private readonly memories: MemoryRepository,
+    private readonly models: ModelRepository,
+    private readonly runtime: ModelRuntime,
+    private readonly activation: ActivationStore,
+    private readonly kvCaches: KvCacheRepository,
     @Inject(ENGRAM_CONFIG) private readonly config: EngramConfig,
   ) {}
 
@@ -79,7 +86,7 @@ export class CubeImportService {
       reuseVectors: false,
       ids: new IdMap(),
       references: new Map(),
-      counts: { memories: 0, versions: 0, lifecycleEvents: 0, vectorsReused: 0, reembedded: 0 },
+      counts: { memories: 0, versions: 0, lifecycleEvents: 0, vectorsReused: 0, reembedded: 0, kvCaches: 0 },
       skipped: [],
     };
     try {
@@ -92,7 +99,10 @@ export class CubeImportService {
       if (run.manifest?.lifecyclePolicy && (await this.archives.hasTable('lifecycle_policies'))) await this.archives.setCubePolicy(run.cubeId!, run.manifest.lifecyclePolicy);
       if (!(await this.archives.reveal(tenantId, run.cubeId!))) throw EngramError.conflict(`a cube named "${run.name}" already exists`);
     } catch (error) {
-      if (run.cubeId) await this.archives.discard(run.cubeId);
+      if (run.cubeId) {
+        await this.activation.deleteByOwner(run.cubeId);
+        await this.archives.discard(run.cubeId);
+      }
       throw error;
     }
     const cube = await this.cubes.getLive(tenantId, run.cubeId!);
@@ -114,7 +124,7 @@ export class CubeImportService {
   /** Checks the manifest against this server and creates the invisible staging cube. */
   private async begin(run: ImportRun, manifest: ArchiveManifest): Promise<void> {
     run.manifest = manifest;
-    const known = new Set<string>([PART.memories, PART.vectors, PART.events]);
+    const known = new Set<string>([PART.memories, PART.vectors, PART.events, PART.kvCaches]);
     const unknownRequired = manifest.parts.find((p) => p.required && !known.has(p.name));
     if (unknownRequired) throw archiveError(`required part ${unknownRequired.name} (${unknownRequired.kind}) is not understood by this engram`);
     if (!manifest.parts.some((p) => p.name === PART.memories)) throw archiveError(`the archive has no ${PART.memories} part`);
@@ -142,6 +152,8 @@ export class CubeImportService {
         return this.readMemories(run, part, stream);
       case PART.vectors:
         return run.reuseVectors ? this.readVectors(run, stream) : drain(stream);
+      case PART.kvCaches:
+        return this.readKvCaches(run, part, stream);
       case PART.events:
         if (!(await this.archives.hasTable('lifecycle_events'))) {
           run.skipped.push({ part: part.name, reason: 'this engram keeps no lifecycle events' });
@@ -226,6 +238,49 @@ export class CubeImportService {
       run.counts.vectorsReused -= missing.length;
       run.counts.reembedded += missing.length;
     }
+  }
+
+  /**
+   * KV caches are recomputed from their text by a registered model with the archived
+   * fingerprint (same weights and tokenizer: the same cache); without one they are skipped.
+   * They come after the memories they were built from, so their sources are in.
+   */
+  private async readKvCaches(run: ImportRun, part: ManifestPart, stream: Readable): Promise<void> {
+    const byFingerprint = new Map<string, ModelRecord>();
+    for (const model of await this.models.list()) if (!byFingerprint.has(model.fingerprint)) byFingerprint.set(model.fingerprint, model);
+    const missing = new Map<string, number>();
+    for await (const { line, value } of jsonLines(stream, part.name, MAX_LINE_BYTES)) {
+      if (!isObject(value) || typeof value.fingerprint !== 'string' || typeof value.text !== 'string' || !value.text) throw archiveError(`${part.name} line ${line} must be { fingerprint, text, source_memory_ids }`);
+      const model = byFingerprint.get(value.fingerprint);
+      if (!model) {
+        missing.set(value.fingerprint, (missing.get(value.fingerprint) ?? 0) + 1);
+        continue;
+      }
+      const ids = (Array.isArray(value.source_memory_ids) ? value.source_memory_ids : []).filter(isUuid).map((id) => run.ids.map(id));
+      const sources = [];
+      for (const id of ids) {
+        const memory = await this.memories.get(run.cubeId!, id);
+        if (memory && memory.state === 'active') sources.push({ memoryId: memory.id, text: memory.text });
+      }
+      if (sources.length !== ids.length) {
+        run.skipped.push({ part: part.name, reason: `KV cache on line ${line}: a source memory is not an active memory of the archive; not rebuilt` });
+        continue;
+      }
+      const lm = await this.runtime.load(model);
+      const built = await this.activation.build(lm, { text: value.text, sources, owner: run.cubeId!, partition: run.tenantId });
+      await this.kvCaches.upsert({
+        cubeId: run.cubeId!,
+        modelId: model.id,
+        fingerprint: model.fingerprint,
+        entryId: built.entry.id,
+        text: value.text,
+        tokenCount: built.entry.tokens.length,
+        bytes: built.entry.bytes,
+        sourceMemoryIds: sources.map((s) => s.memoryId),
+      });
+      run.counts.kvCaches++;
+    }
+    for (const [fingerprint, n] of missing) run.skipped.push({ part: part.name, reason: `${n} KV cache(s) of model fingerprint ${fingerprint}: no model with that fingerprint is registered here` });
   }
 
   private async readEvents(run: ImportRun, part: ManifestPart, stream: Readable): Promise<void> {

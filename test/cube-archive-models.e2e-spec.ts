@@ -1,0 +1,72 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Scope } from '@engram/core';
+import { createTinyModel } from '@engram/inference';
+import { createE2eHarness, E2eHarness } from '@engram/testing';
+
+const SCOPES = [Scope.CubesWrite, Scope.MemoriesRead, Scope.MemoriesWrite, Scope.CubesExport];
+const MEMORIES = ['Alice lives in Paris and works as an engineer.', 'Bob prefers tea over coffee in the morning.'];
+const QUESTION = [{ role: 'user', content: 'Where does Alice live?' }];
+
+function binary(res: unknown, done: (error: Error | null, body: unknown) => void): void {
+  const chunks: Buffer[] = [];
+  const stream = res as NodeJS.ReadableStream;
+  stream.on('data', (c: Buffer) => chunks.push(c));
+  stream.on('end', () => done(null, Buffer.concat(chunks)));
+}
+
+describe('portable cubes with KV caches: export from one engram, import into another', () => {
+  let source: E2eHarness;
+  let target: E2eHarness;
+  let modelsDir: string;
+  const keys = { source: '', target: '' };
+  let cubeId: string;
+  let cacheId: string;
+  const as = (key: string) => ({ Authorization: `Bearer ${key}` });
+  const admin = (h: E2eHarness) => ({ Authorization: `Bearer ${h.adminToken}` });
+  const chat = (h: E2eHarness, key: string, model: string, engram: object) =>
+    h.http.post('/v1/chat/completions').set(as(key)).send({ model, max_tokens: 12, temperature: 0, messages: QUESTION, engram }).expect(200);
+
+  beforeAll(async () => {
+    [source, target] = await Promise.all([createE2eHarness({ kvChunkTokens: 16 }), createE2eHarness({ kvChunkTokens: 16 })]);
+    modelsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'engram-models-'));
+    createTinyModel({ outDir: path.join(modelsDir, 'tiny'), layers: 2, hidden: 32, heads: 4, kvHeads: 2, vocab: 300, maxPositionEmbeddings: 192, seed: 1 });
+    createTinyModel({ outDir: path.join(modelsDir, 'tiny-other'), layers: 2, hidden: 32, heads: 4, kvHeads: 2, vocab: 300, maxPositionEmbeddings: 192, seed: 2 });
+    await source.http.post('/v1/admin/models').set(admin(source)).send({ path: path.join(modelsDir, 'tiny') }).expect(201);
+    await source.http.post('/v1/admin/models').set(admin(source)).send({ name: 'tiny-other', path: path.join(modelsDir, 'tiny-other') }).expect(201);
+    // The target knows the same weights under another name, and not tiny-other at all.
+    await target.http.post('/v1/admin/models').set(admin(target)).send({ name: 'tiny-here', path: path.join(modelsDir, 'tiny') }).expect(201);
+    keys.source = (await source.factory.apiKey({ scopes: SCOPES })).key;
+    keys.target = (await target.factory.apiKey({ scopes: SCOPES })).key;
+    cubeId = (await source.http.post('/v1/cubes').set(as(keys.source)).send({ name: 'with-caches' }).expect(201)).body.id;
+    const ids = (await source.http.post(`/v1/cubes/${cubeId}/memories`).set(as(keys.source)).send({ items: MEMORIES.map((text) => ({ text })) }).expect(201)).body.items.map((m: { id: string }) => m.id);
+    cacheId = (await source.http.post(`/v1/cubes/${cubeId}/kv-caches`).set(as(keys.source)).send({ model: 'tiny', memoryIds: ids }).expect(201)).body.id;
+    await source.http.post(`/v1/cubes/${cubeId}/kv-caches`).set(as(keys.source)).send({ model: 'tiny-other', text: 'free text for another model' }).expect(201);
+  });
+  afterAll(async () => {
+    await Promise.all([source?.close(), target?.close()]);
+    if (modelsDir) fs.rmSync(modelsDir, { recursive: true, force: true });
+  });
+
+  it('answers the same greedy completion with the imported KV cache, recomputed by the model with the same fingerprint', async () => {
+    const before = await chat(source, keys.source, 'tiny', { cubeId, kvCacheIds: [cacheId] });
+    expect(before.body.engram.cachedTokens).toBeGreaterThan(0);
+    const archive = await source.http.get(`/v1/cubes/${cubeId}/export?include=vectors,kv`).set(as(keys.source)).buffer(true).parse(binary).expect(200);
+    const imported = await target.http.post('/v1/cubes/import').set(as(keys.target)).set('Content-Type', 'application/gzip').send(archive.body as Buffer).expect(201);
+    expect(imported.body.counts).toMatchObject({ memories: 2, kvCaches: 1, vectorsReused: 2 });
+    expect(imported.body.skipped).toEqual([{ part: 'kv-caches.jsonl', reason: expect.stringMatching(/^1 KV cache\(s\) of model fingerprint .*: no model with that fingerprint is registered here$/) }]);
+    const newCube = imported.body.cube.id as string;
+    const caches = (await target.http.get(`/v1/cubes/${newCube}/kv-caches`).set(as(keys.target)).expect(200)).body.items;
+    expect(caches).toHaveLength(1);
+    const sourceCache = (await source.http.get(`/v1/cubes/${cubeId}/kv-caches`).set(as(keys.source)).expect(200)).body.items.find((c: { id: string }) => c.id === cacheId);
+    expect(caches[0]).toMatchObject({ model: 'tiny-here', tokens: sourceCache.tokens, bytes: sourceCache.bytes });
+    const after = await chat(target, keys.target, 'tiny-here', { cubeId: newCube, kvCacheIds: [caches[0].id] });
+    expect(after.body.choices[0].message.content).toBe(before.body.choices[0].message.content);
+    expect(after.body.engram.cachedTokens).toBe(before.body.engram.cachedTokens);
+    // The imported cache's sources are the imported memories: editing one drops the cache.
+    const memories = (await target.http.get(`/v1/cubes/${newCube}/memories`).set(as(keys.target)).expect(200)).body.items;
+    await target.http.patch(`/v1/cubes/${newCube}/memories/${memories[0].id}`).set(as(keys.target)).send({ text: 'Alice moved to Lyon.' }).expect(200);
+    expect((await target.http.get(`/v1/cubes/${newCube}/kv-caches`).set(as(keys.target)).expect(200)).body.items).toEqual([]);
+  });
+});
