@@ -32,8 +32,12 @@ describe('UseLiteEmbedder', () => {
     expect(embedder.fingerprint).toBe('use-lite:512:v1');
   });
 
-  it('tokenises like the reference runtime', async () => {
-    for (const s of SENTENCES) expect(await embedder.tokenize(s)).toEqual(reference.tokenizer.encode(s));
+  it('tokenises like the reference runtime, unknown characters and long texts included', async () => {
+    const odd = ['I ❤️ 北京 and my 🐶🐶 named Ω-3!', 'naïve façade, straße; ½ ﬁ №5'];
+    for (const s of [...SENTENCES, ...odd]) expect(await embedder.tokenize(s)).toEqual(reference.tokenizer.encode(s));
+    // Only the first 128 pieces are read; the tokenizer stops after 128 words.
+    const long = Array.from({ length: 400 }, (_, i) => ['internationalisation', 'of', 'café', 'x', 'zyzzyva', '🐶'][i % 6] + (i % 7)).join(' ');
+    expect(await embedder.tokenize(long)).toEqual(reference.tokenizer.encode(long).slice(0, 128));
   });
 
   it('embeds like the reference runtime (cosine ≥ 0.9999), alone and in a padded batch', async () => {

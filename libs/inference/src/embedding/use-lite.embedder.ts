@@ -57,14 +57,14 @@ export class UseLiteEmbedder {
   /** Piece ids of one text as the encoder reads them (at most 128). */
   async tokenize(text: string): Promise<number[]> {
     const { tokenizer } = await this.load();
-    return tokenizer.encode(text).slice(0, USE_LITE_MAX_TOKENS);
+    return tokenizer.encode(text, USE_LITE_MAX_TOKENS);
   }
 
   async embed(texts: string[]): Promise<Float32Array[]> {
     const out = new Array<Float32Array>(texts.length);
     if (texts.length === 0) return out;
     const { tokenizer, session } = await this.load();
-    const tokenized = texts.map((t) => tokenizer.encode(t).slice(0, USE_LITE_MAX_TOKENS));
+    const tokenized = texts.map((t) => tokenizer.encode(t, USE_LITE_MAX_TOKENS));
     // Similar lengths share a batch (less padding); results go back in input order.
     const order = tokenized.map((_, i) => i).sort((a, b) => tokenized[a].length - tokenized[b].length);
     for (let start = 0; start < order.length; start += this.batchSize) {

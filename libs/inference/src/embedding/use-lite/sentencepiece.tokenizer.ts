@@ -17,6 +17,8 @@ export type SentencePieceVocabulary = ReadonlyArray<readonly [string, number]>;
 export class SentencePieceTokenizer {
   /** Piece text → [score, id]; a later duplicate replaces an earlier one (as the reference's trie does). */
   private readonly pieces = new Map<string, readonly [number, number]>();
+  /** Every proper prefix of a piece: the search from a position stops where none continues. */
+  private readonly prefixes = new Set<string>();
   private readonly maxPieceChars: number;
 
   constructor(vocabulary: SentencePieceVocabulary) {
@@ -25,37 +27,56 @@ export class SentencePieceTokenizer {
       const [piece, score] = vocabulary[id];
       if (!piece) continue;
       this.pieces.set(piece, [score, id]);
-      longest = Math.max(longest, Array.from(piece).length);
+      const chars = Array.from(piece);
+      longest = Math.max(longest, chars.length);
+      for (let k = 1; k < chars.length; k++) this.prefixes.add(chars.slice(0, k).join(''));
     }
     this.maxPieceChars = longest;
   }
 
-  /** Piece ids of one text (no special tokens). */
-  encode(text: string): number[] {
+  /**
+   * Piece ids of one text (no special tokens); with `maxPieces`, only the first ones.
+   * No piece holds a "▁" after its first character, so every word starts a piece and the
+   * first n pieces lie within the first n words: the text is cut there before the search.
+   */
+  encode(text: string, maxPieces = Infinity): number[] {
     const normalized = text.normalize('NFKC').replace(/\s+/g, ' ').trim();
     if (!normalized) return [];
-    const symbols = Array.from(SEPARATOR + normalized.replace(/ /g, SEPARATOR));
+    let body = SEPARATOR + normalized.replace(/ /g, SEPARATOR);
+    if (Number.isFinite(maxPieces)) {
+      let at = 0;
+      for (let words = 0; words < maxPieces && at >= 0; words++) at = body.indexOf(SEPARATOR, at + 1);
+      if (at > 0) body = body.slice(0, at);
+    }
+    const symbols = Array.from(body);
     const n = symbols.length;
+    const offsets = new Int32Array(n + 1);
+    for (let i = 0; i < n; i++) offsets[i + 1] = offsets[i] + symbols[i].length;
     const best = new Float64Array(n + 1);
     const chosen = new Int32Array(n + 1);
     const chosenLength = new Int32Array(n + 1);
-    // Candidates ending at `end` are visited by ascending start, as the reference does.
-    for (let end = 1; end <= n; end++) {
-      const from = Math.max(0, end - this.maxPieceChars);
-      let piece = symbols.slice(from, end).join('');
-      for (let start = from; start < end; start++) {
-        if (start > from) piece = piece.slice(symbols[start - 1].length);
-        let match = this.pieces.get(piece);
-        // A character no piece starts with becomes the unknown piece (score 0).
-        if (!match && end === start + 1 && !this.startsAnyPiece(symbols, start)) match = [0, UNKNOWN_PIECE];
-        if (!match) continue;
-        const score = match[0] + best[start];
-        if (best[end] === 0 || score >= best[end]) {
-          best[end] = score;
-          chosen[end] = match[1];
-          chosenLength[end] = end - start;
-        }
+    const relax = (start: number, end: number, score: number, id: number): void => {
+      const total = score + best[start];
+      if (best[end] === 0 || total >= best[end]) {
+        best[end] = total;
+        chosen[end] = id;
+        chosenLength[end] = end - start;
       }
+    };
+    // By ascending start, so the candidates of each end arrive in the reference's order.
+    for (let start = 0; start < n; start++) {
+      let matched = false;
+      for (let end = start + 1; end <= Math.min(n, start + this.maxPieceChars); end++) {
+        const piece = body.slice(offsets[start], offsets[end]);
+        const match = this.pieces.get(piece);
+        if (match) {
+          matched = true;
+          relax(start, end, match[0], match[1]);
+        }
+        if (!this.prefixes.has(piece)) break;
+      }
+      // A character no piece starts with becomes the unknown piece (score 0).
+      if (!matched) relax(start, start + 1, 0, UNKNOWN_PIECE);
     }
     const reversed: number[] = [];
     for (let at = n; at > 0; at -= chosenLength[at]) reversed.push(chosen[at]);
@@ -64,16 +85,6 @@ export class SentencePieceTokenizer {
       if (reversed[i] === UNKNOWN_PIECE && ids.length > 0 && ids[ids.length - 1] === UNKNOWN_PIECE) continue;
       ids.push(reversed[i]);
     }
-    return ids;
-  }
-
-  /** Whether some piece starting at `start` matches the text (the reference falls back to unknown only when none does). */
-  private startsAnyPiece(symbols: string[], start: number): boolean {
-    let piece = '';
-    for (let end = start; end < Math.min(symbols.length, start + this.maxPieceChars); end++) {
-      piece += symbols[end];
-      if (this.pieces.has(piece)) return true;
-    }
-    return false;
+    return ids.length > maxPieces ? ids.slice(0, maxPieces) : ids;
   }
 }
