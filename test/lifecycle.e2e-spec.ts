@@ -1,4 +1,5 @@
 import { DataSource } from 'typeorm';
+import { LifecycleEngine } from '@engram/core';
 import { JobRunner } from '@engram/scheduler';
 import { createE2eHarness, E2eHarness } from '@engram/testing';
 
@@ -152,6 +153,28 @@ describe('memory lifecycle over HTTP', () => {
     expect((await get(expiring.id, cube)).body.state).toBe('expired');
     const restored = await h.http.post(`/v1/cubes/${cube}/memories/${expiring.id}/restore`).set(auth()).expect(200);
     expect(restored.body).toMatchObject({ state: 'active', expiresAt: null });
+  });
+
+  it('sweeps TTLs in batches, leaves pinned memories, and lets a person\'s edit made after planning win', async () => {
+    const cube = await newCube();
+    await h.http.put(`/v1/cubes/${cube}/lifecycle`).set(auth()).send({ ttl: { byTag: { temp: 0.00001 } } }).expect(200);
+    const stored = (await add([1, 2, 3, 4].map((i) => ({ text: `temporary note number ${i}`, tags: ['temp'], pinned: i === 4 })), cube)).body.items;
+    await sleep(1100);
+    const engine = h.app.get(LifecycleEngine);
+    const cubeRecord = (await engine.liveCube(cube))!;
+    const plan = (await engine.plan(cubeRecord)).filter((a) => a.type === 'expire');
+    expect(plan.map((a) => a.memoryIds[0]).sort()).toEqual(stored.slice(0, 3).map((m: { id: string }) => m.id).sort());
+    // A person edits one memory between the plan and its application: that action is skipped.
+    await h.http.patch(`/v1/cubes/${cube}/memories/${stored[0].id}`).set(auth()).send({ text: 'temporary note number 1, edited' }).expect(200);
+    const applied = await engine.execute(cubeRecord, plan, null, false);
+    expect(applied.find((a) => a.memoryIds[0] === stored[0].id)).toMatchObject({ status: 'skipped', why: expect.stringContaining('changed since the plan') });
+    expect((await get(stored[0].id, cube)).body).toMatchObject({ state: 'active', text: 'temporary note number 1, edited' });
+    // The periodic sweep takes the rest in one batch; the pinned memory stays.
+    const swept = await engine.sweep(cube);
+    expect(swept.filter((a) => a.status === 'applied').map((a) => a.memoryIds[0])).toEqual([stored[0].id]);
+    expect((await get(stored[3].id, cube)).body.state).toBe('active');
+    const events = await h.http.get(`/v1/cubes/${cube}/lifecycle/events`).query({ action: 'expire' }).set(auth()).expect(200);
+    expect(events.body.items.map((e: { actorId: string; memoryIds: string[] }) => [e.actorId, e.memoryIds.length])).toEqual([['ttl', 1], ['ttl', 1], ['ttl', 1]]);
   });
 
   it('answers 404 to a run on a deleted cube and to an unknown run', async () => {

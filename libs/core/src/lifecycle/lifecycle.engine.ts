@@ -12,8 +12,13 @@ const TICK_BATCH = 500;
 const SWEEP_BATCH = 2000;
 /** Index neighbours looked at per changed memory (rules mode). */
 const NEIGHBOURS = 6;
-/** Words of a memory used as its neighbour query: duplicates share all of their words, a few find them. */
-const QUERY_WORDS = 32;
+/**
+ * Words of a memory used as its neighbour query: duplicates share all of their content
+ * words, so a few of the longest (rarest, and cheapest to look up) find them.
+ */
+const QUERY_WORDS = 10;
+/** Memories a sweep expires or archives per transaction. */
+const SWEEP_ACTION_SIZE = 100;
 
 export interface ExecutedAction {
   type: PlannedAction['type'];
@@ -83,7 +88,13 @@ export class LifecycleEngine {
     const policy = await this.policies.effective(cube.tenantId, cubeId);
     const executed: ExecutedAction[] = [];
     for await (const planned of this.sweepPlans(cubeId, policy, new Date())) {
-      executed.push(...(await this.execute(cube, planned, null, false)));
+      for (const batch of batchTimeActions(planned)) {
+        const [outcome] = await this.execute(cube, [batch], null, false);
+        // A memory changed since planning spoils its batch: the others go one by one.
+        if (outcome.status === 'skipped' && batch.memoryIds.length > 1) {
+          executed.push(...(await this.execute(cube, planned.filter((a) => batch.memoryIds.includes(a.memoryIds[0])), null, false)));
+        } else executed.push(...explode(outcome));
+      }
       await heartbeat?.({ swept: executed.length });
     }
     await this.lifecycle.markSwept(cubeId);
@@ -150,7 +161,8 @@ export class LifecycleEngine {
       const labelsOf = new Map<string, number[]>();
       const wanted = new Set<number>();
       for (const m of active) {
-        const query = [...new Set(m.text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [])].slice(0, QUERY_WORDS).join(' ');
+        const words = [...new Set(m.text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [])];
+        const query = words.sort((x, y) => y.length - x.length).slice(0, QUERY_WORDS).join(' ');
         if (!query) continue;
         const labels = index
           .search(query, null, { topK: NEIGHBOURS, filter: { states: ['active'] } })
@@ -223,4 +235,33 @@ export class LifecycleEngine {
     }
     return Math.max(...ids.map((id) => this.creation.get(id) ?? 0));
   }
+}
+
+/** Expire and archive actions with the same rule, grouped into batches of one transaction each. */
+function batchTimeActions(planned: PlannedAction[]): PlannedAction[] {
+  const groups = new Map<string, PlannedAction[]>();
+  for (const a of planned) {
+    const key = `${a.type}\u0001${String(a.reason.rule)}`;
+    const list = groups.get(key) ?? [];
+    list.push(a);
+    groups.set(key, list);
+  }
+  const out: PlannedAction[] = [];
+  for (const list of groups.values()) {
+    for (let i = 0; i < list.length; i += SWEEP_ACTION_SIZE) {
+      const chunk = list.slice(i, i + SWEEP_ACTION_SIZE);
+      out.push({
+        type: chunk[0].type,
+        memoryIds: chunk.flatMap((a) => a.memoryIds),
+        reason: { policy: chunk[0].reason.policy, rule: chunk[0].reason.rule, ...(chunk.length === 1 ? chunk[0].reason : {}) },
+        versions: Object.assign({}, ...chunk.map((a) => a.versions)) as Record<string, number>,
+      });
+    }
+  }
+  return out;
+}
+
+/** An applied batch reported per memory, as the planner planned it. */
+function explode(outcome: ExecutedAction): ExecutedAction[] {
+  return outcome.memoryIds.length === 1 ? [outcome] : outcome.memoryIds.map((id) => ({ ...outcome, memoryIds: [id] }));
 }

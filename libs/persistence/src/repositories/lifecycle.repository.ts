@@ -340,11 +340,19 @@ export class LifecycleRepository {
           break;
         }
         case 'expire':
-          for (const id of action.memoryIds) await transition(id, 'expired', {});
+        case 'archive': {
+          // One statement for the whole batch (a sweep expires many memories at once).
+          const updated = await queryRows<Row>(tx,
+            `UPDATE memories SET state = $3, expired_at = now(), version = version + 1, change_seq = nextval('engram_change_seq'), updated_at = now()
+              WHERE cube_id = $1 AND id = ANY($2::uuid[]) RETURNING ${COLUMNS}`,
+            [cubeId, action.memoryIds, action.type === 'expire' ? 'expired' : 'archived'],
+          );
+          for (const m of updated.map(toMemory)) {
+            after[m.id] = lifecycleValues(m);
+            versions.push({ memoryId: m.id, version: m.version, action: action.type, oldValues: before[m.id], newValues: after[m.id], reason: reasonText });
+          }
           break;
-        case 'archive':
-          for (const id of action.memoryIds) await transition(id, 'archived', {});
-          break;
+        }
       }
       await this.insertVersions(tx, versions, actor);
       const eventId = await this.insertEvent(tx, { cubeId, tenantId, memoryIds: ids, action: action.type, reason: { ...action.reason, ...(action.targetId ? { targetId: action.targetId } : {}) }, actor, runId, before, after });
