@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Scope } from '@engram/core';
 import { createTinyModel } from '@engram/inference';
+import { JobRunner } from '@engram/scheduler';
 import { createE2eHarness, E2eHarness } from '@engram/testing';
 
 const SCOPES = [Scope.CubesWrite, Scope.MemoriesRead, Scope.MemoriesWrite, Scope.CubesExport];
@@ -33,6 +34,10 @@ describe('portable cubes with KV caches: export from one engram, import into ano
     modelsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'engram-models-'));
     createTinyModel({ outDir: path.join(modelsDir, 'tiny'), layers: 2, hidden: 32, heads: 4, kvHeads: 2, vocab: 300, maxPositionEmbeddings: 192, seed: 1 });
     createTinyModel({ outDir: path.join(modelsDir, 'tiny-other'), layers: 2, hidden: 32, heads: 4, kvHeads: 2, vocab: 300, maxPositionEmbeddings: 192, seed: 2 });
+    // Banks train blocks: the smallest anchor keeps the test quick.
+    createTinyModel({ outDir: path.join(modelsDir, 'tiny-bank'), layers: 1, hidden: 16, heads: 2, kvHeads: 1, vocab: 280, maxPositionEmbeddings: 128, seed: 3 });
+    await source.http.post('/v1/admin/models').set(admin(source)).send({ name: 'tiny-bank', path: path.join(modelsDir, 'tiny-bank') }).expect(201);
+    await target.http.post('/v1/admin/models').set(admin(target)).send({ name: 'tiny-bank-here', path: path.join(modelsDir, 'tiny-bank') }).expect(201);
     await source.http.post('/v1/admin/models').set(admin(source)).send({ path: path.join(modelsDir, 'tiny') }).expect(201);
     await source.http.post('/v1/admin/models').set(admin(source)).send({ name: 'tiny-other', path: path.join(modelsDir, 'tiny-other') }).expect(201);
     // The target knows the same weights under another name, and not tiny-other at all.
@@ -68,5 +73,35 @@ describe('portable cubes with KV caches: export from one engram, import into ano
     const memories = (await target.http.get(`/v1/cubes/${newCube}/memories`).set(as(keys.target)).expect(200)).body.items;
     await target.http.patch(`/v1/cubes/${newCube}/memories/${memories[0].id}`).set(as(keys.target)).send({ text: 'Alice moved to Lyon.' }).expect(200);
     expect((await target.http.get(`/v1/cubes/${newCube}/kv-caches`).set(as(keys.target)).expect(200)).body.items).toEqual([]);
+  });
+
+  it('answers the same greedy completion with the imported parametric bank (files, rows and block provenance)', async () => {
+    const memoryIds = (await source.http.get(`/v1/cubes/${cubeId}/memories`).set(as(keys.source)).expect(200)).body.items.map((m: { id: string }) => m.id);
+    const bankId = (await source.http.post(`/v1/cubes/${cubeId}/banks`).set(as(keys.source)).send({ model: 'tiny-bank', levels: 2, branching: 2, blockSizes: [2, 2], replay: { source: 'none' } }).expect(202)).body.bankId;
+    await source.app.get(JobRunner).drain();
+    await source.http.post(`/v1/cubes/${cubeId}/banks/${bankId}/write`).set(as(keys.source)).send({ memoryIds, epochs: 2, replay: { source: 'none' } }).expect(202);
+    await source.app.get(JobRunner).drain();
+    const ask = (h: E2eHarness, key: string, model: string, cube: string, bank: string) =>
+      h.http.post('/v1/chat/completions').set(as(key)).send({ model, max_tokens: 6, temperature: 0, messages: [{ role: 'user', content: 'Where does Alice live?' }], engram: { cubeId: cube, bankId: bank } }).expect(200);
+    const before = await ask(source, keys.source, 'tiny-bank', cubeId, bankId);
+    expect(before.body.engram.bank.rank).toBe(4);
+    const sourceBank = (await source.http.get(`/v1/cubes/${cubeId}/banks/${bankId}`).set(as(keys.source)).expect(200)).body;
+
+    const archive = await source.http.get(`/v1/cubes/${cubeId}/export?include=banks`).set(as(keys.source)).buffer(true).parse(binary).expect(200);
+    const imported = await target.http.post('/v1/cubes/import?name=with-bank').set(as(keys.target)).set('Content-Type', 'application/gzip').send(archive.body as Buffer).expect(201);
+    expect(imported.body.counts).toMatchObject({ memories: 2, banks: 1 });
+    const newCube = imported.body.cube.id as string;
+    const banks = (await target.http.get(`/v1/cubes/${newCube}/banks`).set(as(keys.target)).expect(200)).body.items;
+    expect(banks).toHaveLength(1);
+    expect(banks[0]).toMatchObject({ state: 'ready', model: 'tiny-bank-here', generation: sourceBank.generation, levels: 2, branching: 2, blockSizes: [2, 2] });
+    const after = await ask(target, keys.target, 'tiny-bank-here', newCube, banks[0].id);
+    expect(after.body.choices[0].message.content).toBe(before.body.choices[0].message.content);
+    expect(after.body.engram.bank).toEqual({ ...before.body.engram.bank, id: banks[0].id });
+    // Block provenance names the imported memories: forgetting one marks its blocks stale there.
+    const importedIds = (await target.http.get(`/v1/cubes/${newCube}/memories`).set(as(keys.target)).expect(200)).body.items.map((m: { id: string }) => m.id);
+    const path0 = after.body.engram.bank.path;
+    const block = (await target.http.get(`/v1/cubes/${newCube}/banks/${banks[0].id}/blocks/1/${path0[0]}`).set(as(keys.target)).expect(200)).body;
+    expect(block.written).toBe(true);
+    expect(block.memoryIds.every((id: string) => importedIds.includes(id))).toBe(true);
   });
 });

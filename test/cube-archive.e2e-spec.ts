@@ -109,7 +109,7 @@ describe('portable cubes: export and import', () => {
   it('imports into another engram (its own database) and searches identically: same order, same scores, ids mapped', async () => {
     const res = await importArchive(archive, 'moved-in').expect(201);
     expect(res.body.cube).toMatchObject({ name: 'moved-in', description: 'the agent cube', settings: { embedder: { type: 'hash', dimension: 128 } } });
-    expect(res.body.counts).toEqual({ memories: MEMORIES.length, versions: MEMORIES.length + 1, lifecycleEvents: 0, vectorsReused: MEMORIES.length, reembedded: 0, kvCaches: 0 });
+    expect(res.body.counts).toEqual({ memories: MEMORIES.length, versions: MEMORIES.length + 1, lifecycleEvents: 0, vectorsReused: MEMORIES.length, reembedded: 0, kvCaches: 0, banks: 0 });
     expect(res.body.skipped).toEqual([]);
     const imported = res.body.cube.id as string;
     for (const query of QUERIES) {

@@ -4,12 +4,12 @@ import { CubeResponseDto } from './cube.dto';
 import { ValidateName } from './validation';
 
 /** Optional parts an export may add to the memories (comma-separated). */
-export const EXPORT_INCLUDES = ['vectors', 'kv'] as const;
+export const EXPORT_INCLUDES = ['vectors', 'kv', 'banks'] as const;
 export type ExportInclude = (typeof EXPORT_INCLUDES)[number];
 
 export class CubeExportQueryDto {
   @IsOptional()
-  @ApiPropertyOptional({ type: String, description: `comma-separated optional parts: ${EXPORT_INCLUDES.join(', ')}`, example: 'vectors,kv' })
+  @ApiPropertyOptional({ type: String, description: `comma-separated optional parts: ${EXPORT_INCLUDES.join(', ')}`, example: 'vectors,kv,banks' })
   @IsString()
   @MaxLength(200)
   @Matches(/^[a-z,]*$/, { message: '$property must be a comma-separated list such as vectors' })
@@ -34,6 +34,7 @@ export class CubeImportCountsDto {
   @ApiProperty({ description: 'memories whose archived vectors were reused (same embedder fingerprint)' }) vectorsReused: number;
   @ApiProperty({ description: 'memories embedded again by this cube’s embedder' }) reembedded: number;
   @ApiProperty({ description: 'KV caches recomputed by a model with the archived fingerprint' }) kvCaches: number;
+  @ApiProperty({ description: 'parametric banks restored for a model with the archived fingerprint' }) banks: number;
 }
 
 export class CubeImportResultDto {

@@ -17,7 +17,11 @@ export const PART = {
   events: 'lifecycle-events.jsonl',
   vectors: 'vectors.f32',
   kvCaches: 'kv-caches.jsonl',
+  banks: 'banks.jsonl',
 } as const;
+
+/** Files of bank number `n` travel as parts `banks/<n>/<file name>`. */
+export const BANK_FILE_PART = /^banks\/(\d+)\/([a-z0-9][a-z0-9._-]*)$/;
 
 export interface ManifestPart {
   /** Path inside the archive: lower-case letters, digits, `._-/`, no `..`, not absolute. */

@@ -21,7 +21,6 @@ export class PartSink {
   private readonly hash: Hash = createHash('sha256');
   private bytes = 0;
   private records = 0;
-  private done = false;
 
   constructor(
     readonly name: string,
@@ -45,13 +44,16 @@ export class PartSink {
     return this.write(`${JSON.stringify(record)}\n`, 1);
   }
 
-  async close(): Promise<ManifestPart> {
-    if (!this.done) {
-      this.done = true;
+  private closed: Promise<ManifestPart> | null = null;
+
+  /** Ends the spool file (once; later calls answer the same). */
+  close(): Promise<ManifestPart> {
+    this.closed ??= (async () => {
       this.out.end();
       await once(this.out, 'close');
-    }
-    return { name: this.name, kind: this.kind, required: this.required, bytes: this.bytes, sha256: this.hash.digest('hex'), records: this.records };
+      return { name: this.name, kind: this.kind, required: this.required, bytes: this.bytes, sha256: this.hash.digest('hex'), records: this.records };
+    })();
+    return this.closed;
   }
 }
 

@@ -1,9 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { mkdir } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
-import { CubeArchiveRepository, KvCacheRepository, ModelRepository } from '@engram/persistence';
+import { BankRepository, CubeArchiveRepository, KvCacheRepository, ModelRepository } from '@engram/persistence';
 import { AccessService } from '../auth/access.service';
 import { Permission } from '../auth/permission';
 import { CubeExportQueryDto, EXPORT_INCLUDES, ExportInclude } from '../dtos/cube-archive.dto';
@@ -11,7 +12,7 @@ import { EngramError } from '../errors/engram.error';
 import { EmbedderRegistry } from '../memories/embedder.registry';
 import { AuditService } from '../services/audit.service';
 import { RequestContext } from '../services/request-context';
-import { ArchiveManifest, ENGRAM_VERSION, PART } from './cube-archive.format';
+import { ArchiveManifest, ENGRAM_VERSION, isSafePartName, PART } from './cube-archive.format';
 import { CubeArchiveWriter } from './cube-archive.writer';
 
 /** Rows read per round trip: the export holds one batch in memory, whatever the cube's size. */
@@ -44,6 +45,7 @@ export class CubeExportService {
     private readonly audit: AuditService,
     private readonly kvCaches: KvCacheRepository,
     private readonly models: ModelRepository,
+    private readonly banks: BankRepository,
     @Inject(ENGRAM_CONFIG) private readonly config: EngramConfig,
   ) {}
 
@@ -54,7 +56,7 @@ export class CubeExportService {
     const spool = join(this.config.dataDir, 'tmp');
     await mkdir(spool, { recursive: true });
     const writer = await CubeArchiveWriter.create(spool);
-    const counts = { memories: 0, versions: 0, vectors: 0, lifecycleEvents: 0, kvCaches: 0 };
+    const counts = { memories: 0, versions: 0, vectors: 0, lifecycleEvents: 0, kvCaches: 0, banks: 0 };
     const models = new Map<string, string | null>();
     try {
       const memories = writer.part(PART.memories, 'memories', true);
@@ -96,6 +98,7 @@ export class CubeExportService {
           counts.kvCaches++;
         }
       }
+      if (include.has('banks')) await this.exportBanks(cube.id, writer, counts, models);
       const { manifest, stream } = await writer.finish({
         engramVersion: ENGRAM_VERSION,
         createdAt: new Date().toISOString(),
@@ -111,6 +114,33 @@ export class CubeExportService {
     } catch (error) {
       await writer.dispose();
       throw error;
+    }
+  }
+
+  /**
+   * Ready banks: banks.jsonl (rows and block provenance), then each bank's files as
+   * `banks/<n>/<file>`. Rows and files of one bank are read under the bank's lock, so a
+   * write cannot land between them.
+   */
+  private async exportBanks(cubeId: string, writer: CubeArchiveWriter, counts: { banks: number }, models: Map<string, string | null>): Promise<void> {
+    const index = writer.part(PART.banks, 'banks', false);
+    const names = new Map((await this.models.list()).map((m) => [m.id, m.name]));
+    const listed = await this.archives.exportBanks(cubeId);
+    for (const [n, { id }] of listed.entries()) {
+      await this.banks.withLock(id, async () => {
+        const [bank] = await this.archives.exportBanks(cubeId, id);
+        if (!bank) return;
+        const files = (await readdir(bank.directory, { withFileTypes: true })).filter((f) => f.isFile() && isSafePartName(f.name) && !f.name.includes('.tmp')).map((f) => f.name).sort();
+        await index.line({ bank: bank.bank, blocks: bank.blocks, files: files.map((f) => `banks/${n}/${f}`) });
+        for (const file of files) {
+          const sink = writer.part(`banks/${n}/${file}`, 'bank-file', false);
+          for await (const chunk of createReadStream(join(bank.directory, file))) await sink.write(chunk as Buffer);
+          await sink.close();
+        }
+        const row = (await this.banks.getAny(id))!;
+        models.set(row.modelFingerprint, names.get(row.modelId) ?? null);
+        counts.banks++;
+      });
     }
   }
 }

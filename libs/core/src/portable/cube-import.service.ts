@@ -1,5 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { createWriteStream } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
 import { CubeArchiveRepository, CubeRepository, ImportedMemory, KvCacheRepository, MemoryRepository, ModelRecord, ModelRepository } from '@engram/persistence';
 import { Embedder } from '@engram/plaintext';
@@ -15,7 +19,7 @@ import { ActivationStore } from '../inference/activation.store';
 import { ModelRuntime } from '../inference/model.runtime';
 import { AuditService } from '../services/audit.service';
 import { RequestContext } from '../services/request-context';
-import { ArchiveManifest, archiveError, ManifestPart, PART } from './cube-archive.format';
+import { ArchiveManifest, archiveError, BANK_FILE_PART, ManifestPart, PART } from './cube-archive.format';
 import { readCubeArchive } from './cube-archive.reader';
 import { IdMap, isUuid } from './id-map';
 import { float32Rows, jsonLines } from './jsonl';
@@ -41,6 +45,8 @@ interface ImportRun {
   references: Map<string, { array: boolean; ids: string[]; values: (string | string[])[] }>;
   counts: CubeImportResultDto['counts'];
   skipped: ImportSkipDto[];
+  /** Archive bank number → the directory its files go to (absent: the bank was skipped). */
+  bankDirs: Map<number, string>;
 }
 
 /**
@@ -86,8 +92,9 @@ export class CubeImportService {
       reuseVectors: false,
       ids: new IdMap(),
       references: new Map(),
-      counts: { memories: 0, versions: 0, lifecycleEvents: 0, vectorsReused: 0, reembedded: 0, kvCaches: 0 },
+      counts: { memories: 0, versions: 0, lifecycleEvents: 0, vectorsReused: 0, reembedded: 0, kvCaches: 0, banks: 0 },
       skipped: [],
+      bankDirs: new Map(),
     };
     try {
       await readCubeArchive(body, this.config.importLimitBytes, {
@@ -102,6 +109,7 @@ export class CubeImportService {
       if (run.cubeId) {
         await this.activation.deleteByOwner(run.cubeId);
         await this.archives.discard(run.cubeId);
+        await rm(join(this.config.dataDir, 'cubes', run.cubeId), { recursive: true, force: true });
       }
       throw error;
     }
@@ -124,8 +132,8 @@ export class CubeImportService {
   /** Checks the manifest against this server and creates the invisible staging cube. */
   private async begin(run: ImportRun, manifest: ArchiveManifest): Promise<void> {
     run.manifest = manifest;
-    const known = new Set<string>([PART.memories, PART.vectors, PART.events, PART.kvCaches]);
-    const unknownRequired = manifest.parts.find((p) => p.required && !known.has(p.name));
+    const known = new Set<string>([PART.memories, PART.vectors, PART.events, PART.kvCaches, PART.banks]);
+    const unknownRequired = manifest.parts.find((p) => p.required && !known.has(p.name) && !BANK_FILE_PART.test(p.name));
     if (unknownRequired) throw archiveError(`required part ${unknownRequired.name} (${unknownRequired.kind}) is not understood by this engram`);
     if (!manifest.parts.some((p) => p.name === PART.memories)) throw archiveError(`the archive has no ${PART.memories} part`);
     if (!run.name) {
@@ -154,6 +162,8 @@ export class CubeImportService {
         return run.reuseVectors ? this.readVectors(run, stream) : drain(stream);
       case PART.kvCaches:
         return this.readKvCaches(run, part, stream);
+      case PART.banks:
+        return this.readBanks(run, part, stream);
       case PART.events:
         if (!(await this.archives.hasTable('lifecycle_events'))) {
           run.skipped.push({ part: part.name, reason: 'this engram keeps no lifecycle events' });
@@ -161,6 +171,7 @@ export class CubeImportService {
         }
         return this.readEvents(run, part, stream);
       default:
+        if (BANK_FILE_PART.test(part.name)) return this.readBankFile(run, part, stream);
         run.skipped.push({ part: part.name, reason: `optional part of kind ${part.kind} is not understood by this engram` });
         return drain(stream);
     }
@@ -224,7 +235,7 @@ export class CubeImportService {
     for await (const rows of float32Rows(stream, embedder.dimension, BATCH)) {
       const filled = await this.archives.assignEmbeddings(run.cubeId!, after, rows, embedder.fingerprint);
       if (filled.filled !== rows.length) throw archiveError(`${PART.vectors} has more rows than memories.jsonl marks with "vector": true`);
-      after = filled.lastLabel;
+      after = filled.lastSeq;
     }
   }
 
@@ -283,6 +294,59 @@ export class CubeImportService {
     for (const [fingerprint, n] of missing) run.skipped.push({ part: part.name, reason: `${n} KV cache(s) of model fingerprint ${fingerprint}: no model with that fingerprint is registered here` });
   }
 
+  /**
+   * Banks come back for a registered model with the archived fingerprint (the blocks are
+   * FFN weights of that model); rows and block provenance first, files after.
+   */
+  private async readBanks(run: ImportRun, part: ManifestPart, stream: Readable): Promise<void> {
+    const byFingerprint = new Map<string, ModelRecord>();
+    for (const model of await this.models.list()) if (!byFingerprint.has(model.fingerprint)) byFingerprint.set(model.fingerprint, model);
+    let n = -1;
+    for await (const { line, value } of jsonLines(stream, part.name, MAX_LINE_BYTES)) {
+      n++;
+      if (!isObject(value) || !isObject(value.bank) || typeof value.bank.id !== 'string' || typeof value.bank.model_fingerprint !== 'string') {
+        throw archiveError(`${part.name} line ${line} must be { bank: { id, model_fingerprint, … }, blocks, files }`);
+      }
+      const model = byFingerprint.get(value.bank.model_fingerprint);
+      if (!model) {
+        run.skipped.push({ part: part.name, reason: `bank ${n}: no model with fingerprint ${value.bank.model_fingerprint} is registered here` });
+        continue;
+      }
+      const bankId = run.ids.map(value.bank.id);
+      const directory = join(this.config.dataDir, 'cubes', run.cubeId!, 'banks', bankId);
+      const blocks = (Array.isArray(value.blocks) ? value.blocks.filter(isObject) : []).map((b) => ({
+        ...b,
+        memory_ids: (Array.isArray(b.memory_ids) ? b.memory_ids : []).filter(isUuid).map((id) => run.ids.map(id)),
+      }));
+      await mkdir(directory, { recursive: true });
+      await this.archives.importBank(run.cubeId!, model.id, directory, { ...value.bank, id: bankId }, blocks);
+      run.bankDirs.set(n, directory);
+      run.counts.banks++;
+    }
+  }
+
+  private async readBankFile(run: ImportRun, part: ManifestPart, stream: Readable): Promise<void> {
+    const [, n, file] = BANK_FILE_PART.exec(part.name)!;
+    const directory = run.bankDirs.get(Number(n));
+    if (!directory) return drain(stream);
+    const path = join(directory, file);
+    if (!file.endsWith('.json')) {
+      await pipeline(stream, createWriteStream(path));
+      return;
+    }
+    // JSON sidecars (provenance) name memories: by their new ids here.
+    await pipeline(stream, createWriteStream(`${path}.import`));
+    const text = await readFile(`${path}.import`, 'utf8');
+    await rm(`${path}.import`);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw archiveError(`${part.name} is not valid JSON`);
+    }
+    await writeFile(path, JSON.stringify(remapUuids(parsed, run.ids)));
+  }
+
   private async readEvents(run: ImportRun, part: ManifestPart, stream: Readable): Promise<void> {
     let batch: Record<string, unknown>[] = [];
     for await (const { line, value } of jsonLines(stream, part.name, MAX_LINE_BYTES)) {
@@ -302,6 +366,14 @@ export class CubeImportService {
     await this.archives.importEvents(run.cubeId!, run.tenantId, batch);
     run.counts.lifecycleEvents += batch.length;
   }
+}
+
+/** Every uuid string in a JSON value (keys included), mapped to its new id. */
+function remapUuids(value: unknown, ids: IdMap): unknown {
+  if (typeof value === 'string') return isUuid(value) ? ids.map(value) : value;
+  if (Array.isArray(value)) return value.map((v) => remapUuids(v, ids));
+  if (isObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [isUuid(k) ? ids.map(k) : k, remapUuids(v, ids)]));
+  return value;
 }
 
 async function drain(stream: Readable): Promise<void> {

@@ -34,6 +34,8 @@ interface ColumnInfo {
 const MEMORY_LOCAL = ['cube_id', 'label', 'change_seq', 'embedding', 'embedder_fingerprint', 'created_by'];
 const VERSION_LOCAL = ['id', 'memory_id'];
 const EVENT_LOCAL = ['id', 'cube_id', 'tenant_id', 'run_id'];
+const BANK_LOCAL = ['cube_id', 'model_id', 'directory', 'job_id'];
+const BLOCK_LOCAL = ['bank_id'];
 
 const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
@@ -177,21 +179,23 @@ export class CubeArchiveRepository {
 
   /**
    * Gives the next `vectors.length` memories of the cube that still lack an embedding (in
-   * label order after `afterLabel`) those vectors; returns the last label it filled.
+   * insertion order, after change sequence `afterSeq`) those vectors; returns where it stopped.
+   * The (cube_id, change_seq) index serves the walk; an import inserts in order and never
+   * bumps the sequence of its staging cube's rows.
    */
-  async assignEmbeddings(cubeId: string, afterLabel: number, vectors: Float32Array[], fingerprint: string): Promise<{ lastLabel: number; filled: number }> {
-    const rows = await queryRows<{ label: string }>(this.db,
+  async assignEmbeddings(cubeId: string, afterSeq: number, vectors: Float32Array[], fingerprint: string): Promise<{ lastSeq: number; filled: number }> {
+    const rows = await queryRows<{ seq: string }>(this.db,
       `WITH targets AS (
-         SELECT id, label, row_number() OVER (ORDER BY label) AS ord FROM (
-           SELECT id, label FROM memories WHERE cube_id = $1 AND label > $2 AND embedding IS NULL ORDER BY label LIMIT $3) t
+         SELECT id, change_seq, row_number() OVER (ORDER BY change_seq) AS ord FROM (
+           SELECT id, change_seq FROM memories WHERE cube_id = $1 AND change_seq > $2 AND embedding IS NULL ORDER BY change_seq LIMIT $3) t
        )
        UPDATE memories m SET embedding = v.embedding, embedder_fingerprint = $5
          FROM targets t JOIN unnest($4::bytea[]) WITH ORDINALITY AS v(embedding, ord) ON v.ord = t.ord
         WHERE m.id = t.id
-       RETURNING m.label`,
-      [cubeId, afterLabel, vectors.length, vectors.map((v) => encodeEmbedding(v)), fingerprint],
+       RETURNING t.change_seq AS seq`,
+      [cubeId, afterSeq, vectors.length, vectors.map((v) => encodeEmbedding(v)), fingerprint],
     );
-    return { lastLabel: rows.reduce((max, r) => Math.max(max, Number(r.label)), afterLabel), filled: rows.length };
+    return { lastSeq: rows.reduce((max, r) => Math.max(max, Number(r.seq)), afterSeq), filled: rows.length };
   }
 
   /** Memories of the cube still without an embedding (after the vectors part: should be none). */
@@ -237,6 +241,38 @@ export class CubeArchiveRepository {
        SELECT $1, $2, ${cols.map(value).join(', ')} FROM jsonb_populate_recordset(NULL::lifecycle_events, $3::jsonb) WITH ORDINALITY AS r ORDER BY r.ordinality`,
       [cubeId, tenantId, JSON.stringify(events)],
     );
+  }
+
+  /** The cube's ready banks, column by column (the files are the caller's), with their block provenance rows. */
+  async exportBanks(cubeId: string, bankId: string | null = null): Promise<{ id: string; directory: string; bank: Record<string, unknown>; blocks: Record<string, unknown>[] }[]> {
+    const rows = await queryRows<{ id: string; directory: string; bank: Record<string, unknown>; blocks: Record<string, unknown>[] | null }>(this.db,
+      `SELECT b.id, b.directory, to_jsonb(b) - $2::text[] AS bank,
+              (SELECT jsonb_agg(to_jsonb(bb) - $3::text[] ORDER BY bb.level, bb.node) FROM bank_blocks bb WHERE bb.bank_id = b.id) AS blocks
+         FROM banks b WHERE b.cube_id = $1 AND b.state = 'ready' AND ($4::uuid IS NULL OR b.id = $4) ORDER BY b.created_at, b.id`,
+      [cubeId, BANK_LOCAL, BLOCK_LOCAL, bankId],
+    );
+    return rows.map((r) => ({ id: r.id, directory: r.directory, bank: r.bank, blocks: r.blocks ?? [] }));
+  }
+
+  /** Inserts a bank (id already mapped) of the cube for `modelId`, with its block rows (memory ids already mapped). */
+  async importBank(cubeId: string, modelId: string, directory: string, bank: Record<string, unknown>, blocks: Record<string, unknown>[]): Promise<void> {
+    const bankCols = (await this.columnsOf('banks')).filter((c) => !BANK_LOCAL.includes(c.name));
+    const blockCols = (await this.columnsOf('bank_blocks')).filter((c) => !BLOCK_LOCAL.includes(c.name));
+    const value = (c: ColumnInfo) => (c.defaultSql !== null ? `COALESCE(r.${quote(c.name)}, ${c.defaultSql})` : `r.${quote(c.name)}`);
+    await this.db.transaction(async (tx: EntityManager) => {
+      await tx.query(
+        `INSERT INTO banks (cube_id, model_id, directory, job_id, ${bankCols.map((c) => quote(c.name)).join(', ')})
+         SELECT $1, $2, $3, NULL, ${bankCols.map(value).join(', ')} FROM jsonb_populate_record(NULL::banks, $4::jsonb) AS r`,
+        [cubeId, modelId, directory, JSON.stringify(bank)],
+      );
+      if (blocks.length) {
+        await tx.query(
+          `INSERT INTO bank_blocks (bank_id, ${blockCols.map((c) => quote(c.name)).join(', ')})
+           SELECT $1, ${blockCols.map(value).join(', ')} FROM jsonb_populate_recordset(NULL::bank_blocks, $2::jsonb) AS r`,
+          [bank.id, JSON.stringify(blocks)],
+        );
+      }
+    });
   }
 
   /** Counts of what a cube holds (import reports them). */
