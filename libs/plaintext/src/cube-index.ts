@@ -29,6 +29,9 @@ import { analyze } from './text/analyzer';
 
 export type { ScoreExplanation, SearchHit } from './search/explain';
 
+const DOCUMENTS_FILE = 'documents.json';
+const LEXICAL_FILE = 'lexical.bin';
+
 export interface IndexDocument extends DocumentAttributes {
   /** The caller's integer key (the memory row sequence). */
   readonly label: number;
@@ -61,11 +64,12 @@ export class CubeIndex {
   readonly dimension: number;
   private readonly dense: HnswVectorIndex;
   private readonly vectors: QuantizedVectorStore;
-  private readonly lexical: Bm25Index;
-  private readonly store = new DocumentStore();
+  private lexical: Bm25Index;
+  private store = new DocumentStore();
+  private readonly bm25Options?: Bm25Options;
   private readonly ranking: RankingOptions;
   /** The candidate signals, in the order they propose candidates. */
-  private readonly signals: readonly CandidateSignal[];
+  private signals: readonly CandidateSignal[] = [];
   /** Per-session lexical scores of the current search (zeroed after each). */
   private sessionLexical = new Float64Array(256);
   /** The snapshot's int8 vectors while the rows are replayed after loadDense (dropped at the first search). */
@@ -79,8 +83,13 @@ export class CubeIndex {
       options.initialCapacity ?? 1024,
     );
     this.vectors = new QuantizedVectorStore(options.dimension, options.initialCapacity ?? 1024);
+    this.bm25Options = options.bm25;
     this.lexical = new Bm25Index(options.bm25);
     this.ranking = { ...DEFAULT_RANKING, ...options.ranking };
+    this.wireSignals();
+  }
+
+  private wireSignals(): void {
     this.signals = [
       new LexicalSignal(this.lexical, this.store),
       new DenseSignal(this.dense, this.vectors, this.store),
@@ -213,7 +222,40 @@ export class CubeIndex {
    * Only the graph is saved: text and attributes come back from PostgreSQL on load.
    */
   save(dir: string, meta: SnapshotMeta): Promise<SnapshotManifest> {
-    return saveSnapshot(this.dense, dir, meta, this.snapshotVectors());
+    const extras = new Map([
+      [DOCUMENTS_FILE, this.store.encode()],
+      [LEXICAL_FILE, this.lexical.encode()],
+    ]);
+    return saveSnapshot(this.dense, dir, meta, this.snapshotVectors(), extras);
+  }
+
+  /**
+   * Loads a whole saved index into an empty one: graph, int8 vectors, documents and BM25
+   * postings, so nothing is analysed or inserted again (`documents: true`); the caller then
+   * replays the changes after the returned changeSeq. A snapshot with the graph only (or
+   * damaged document files) loads as loadDense() does (`documents: false`): the caller
+   * upserts every row, without vectors for labels the graph holds.
+   */
+  async load(dir: string, expected: { readonly fingerprint: string }): Promise<LoadResult & { readonly documents: boolean }> {
+    const result = await this.loadDense(dir, expected);
+    const documents = result.extras?.get(DOCUMENTS_FILE);
+    const lexical = result.extras?.get(LEXICAL_FILE);
+    if (result.status !== 'loaded' || !documents || !lexical || !result.vectors) return { ...result, documents: false };
+    let store: DocumentStore;
+    let bm25: Bm25Index;
+    try {
+      bm25 = Bm25Index.decode(lexical, this.bm25Options);
+      store = DocumentStore.decode(documents, (slot) => bm25.lengthOf(slot));
+    } catch {
+      return { ...result, documents: false };
+    }
+    // Documents saved without a vector (found by words alone) stay without one.
+    for (const [label, slot] of store.slotByLabel) this.takeSnapshotVector(label, slot);
+    this.store = store;
+    this.lexical = bm25;
+    this.loadedVectors = null;
+    this.wireSignals();
+    return { ...result, documents: true };
   }
 
   /** The int8 copy of every indexed vector, by label, for the snapshot. */

@@ -85,7 +85,7 @@ describe('HNSW snapshots', () => {
     const result = await new CubeIndex({ dimension: 32 }).loadDense(dir, { fingerprint: embedder.fingerprint });
     expect(result).toMatchObject({ status: 'loaded', changeSeq: 8, count: 5 });
     const files = (await fs.readdir(dir)).sort();
-    expect(files).toEqual(['hnsw.bin', 'manifest.json', 'vectors.bin']);
+    expect(files).toEqual(['documents.json', 'hnsw.bin', 'lexical.bin', 'manifest.json', 'vectors.bin']); // no temp file left
   });
 
   it('restores the int8 vectors from the snapshot, with the same scores as before the save', async () => {

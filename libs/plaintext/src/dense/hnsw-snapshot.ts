@@ -6,7 +6,9 @@
 // Beside the graph, `vectors.bin` keeps the int8 copy of every live vector (labels, scales,
 // codes; its own sha256 in the manifest) so that a load does not read each vector back
 // out of hnswlib and quantise it again; a snapshot without it, or with a damaged one, still
-// loads and the vectors come from the graph.
+// loads and the vectors come from the graph. A caller may add files of its own (extras:
+// the cube index writes its documents and BM25 postings, so a load rebuilds nothing); each
+// is checksummed in the manifest and returned only when intact.
 import { createHash } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
 import * as path from 'node:path';
@@ -43,6 +45,8 @@ export interface SnapshotManifest extends SnapshotMeta {
   readonly savedAt: string;
   /** The vectors file, when one was written. */
   readonly vectors?: { readonly count: number; readonly sha256: string; readonly bytes: number };
+  /** The caller's extra files, by name. */
+  readonly extras?: Readonly<Record<string, { readonly sha256: string; readonly bytes: number }>>;
 }
 
 export type LoadStatus = 'loaded' | 'missing' | 'corrupt' | 'mismatch';
@@ -56,9 +60,17 @@ export interface LoadResult {
   readonly reason?: string;
   /** The saved int8 vectors, when present and intact. */
   readonly vectors?: SnapshotVectors;
+  /** The extra files saved with the graph that are present and intact, by name. */
+  readonly extras?: ReadonlyMap<string, Buffer>;
 }
 
-export async function saveSnapshot(index: HnswVectorIndex, dir: string, meta: SnapshotMeta, vectors?: SnapshotVectors): Promise<SnapshotManifest> {
+export async function saveSnapshot(
+  index: HnswVectorIndex,
+  dir: string,
+  meta: SnapshotMeta,
+  vectors?: SnapshotVectors,
+  extras: ReadonlyMap<string, Buffer> = new Map(),
+): Promise<SnapshotManifest> {
   await fs.mkdir(dir, { recursive: true });
   const tmpGraph = path.join(dir, `${GRAPH_FILE}.${process.pid}.tmp`);
   index.writeTo(tmpGraph);
@@ -71,6 +83,14 @@ export async function saveSnapshot(index: HnswVectorIndex, dir: string, meta: Sn
     await fs.writeFile(tmpVectors, data);
     await fsyncFile(tmpVectors);
     vectorsEntry = { count: vectors.labels.length, sha256: createHash('sha256').update(data).digest('hex'), bytes: data.length };
+  }
+  const extrasEntry: Record<string, { sha256: string; bytes: number }> = {};
+  for (const [name, data] of extras) {
+    if (!/^[a-z][a-z0-9-]*\.[a-z]+$/.test(name) || [GRAPH_FILE, VECTORS_FILE, MANIFEST_FILE].includes(name)) throw new Error(`bad snapshot extra name ${name}`);
+    const tmp = path.join(dir, `${name}.${process.pid}.tmp`);
+    await fs.writeFile(tmp, data);
+    await fsyncFile(tmp);
+    extrasEntry[name] = { sha256: createHash('sha256').update(data).digest('hex'), bytes: data.length };
   }
   const liveLabels = index.liveLabels();
   const manifest: SnapshotManifest = {
@@ -86,6 +106,7 @@ export async function saveSnapshot(index: HnswVectorIndex, dir: string, meta: Sn
     fingerprint: meta.fingerprint,
     savedAt: new Date().toISOString(),
     ...(vectorsEntry ? { vectors: vectorsEntry } : {}),
+    ...(extras.size > 0 ? { extras: extrasEntry } : {}),
   };
   // The old manifest must never point at the new graph: drop it, swap the graph, then
   // publish the new manifest.
@@ -93,6 +114,7 @@ export async function saveSnapshot(index: HnswVectorIndex, dir: string, meta: Sn
   await fs.rename(tmpGraph, path.join(dir, GRAPH_FILE));
   if (vectorsEntry) await fs.rename(tmpVectors, path.join(dir, VECTORS_FILE));
   else await fs.rm(path.join(dir, VECTORS_FILE), { force: true });
+  for (const name of extras.keys()) await fs.rename(path.join(dir, `${name}.${process.pid}.tmp`), path.join(dir, name));
   const tmpManifest = path.join(dir, `${MANIFEST_FILE}.${process.pid}.tmp`);
   await fs.writeFile(tmpManifest, JSON.stringify(manifest));
   await fsyncFile(tmpManifest);
@@ -138,7 +160,7 @@ export async function loadSnapshot(
   } catch (error) {
     return { status: 'corrupt', reason: `hnswlib refused the graph: ${(error as Error).message}` };
   }
-  return { status: 'loaded', changeSeq: manifest.changeSeq, count: manifest.count, vectors: await readVectors(dir, manifest) };
+  return { status: 'loaded', changeSeq: manifest.changeSeq, count: manifest.count, vectors: await readVectors(dir, manifest), extras: await readExtras(dir, manifest) };
 }
 
 function encodeVectors(v: SnapshotVectors): Buffer {
@@ -171,6 +193,22 @@ async function readVectors(dir: string, manifest: SnapshotManifest): Promise<Sna
   Buffer.from(scales.buffer).set(data.subarray(4 + 8 * n, 4 + 12 * n));
   const codes = new Int8Array(data.buffer, data.byteOffset + 4 + 12 * n, n * manifest.dimension).slice();
   return { labels, scales, codes };
+}
+
+/** The extra files the manifest names that are present and intact. */
+async function readExtras(dir: string, manifest: SnapshotManifest): Promise<ReadonlyMap<string, Buffer>> {
+  const out = new Map<string, Buffer>();
+  for (const [name, entry] of Object.entries(manifest.extras ?? {})) {
+    if (name.includes('/') || name.includes('\\') || name.startsWith('.')) continue;
+    let data: Buffer;
+    try {
+      data = await fs.readFile(path.join(dir, name));
+    } catch {
+      continue;
+    }
+    if (data.length === entry.bytes && createHash('sha256').update(data).digest('hex') === entry.sha256) out.set(name, data);
+  }
+  return out;
 }
 
 /** sha256 and size of a file, read in chunks so a large graph never blocks the event loop for long. */

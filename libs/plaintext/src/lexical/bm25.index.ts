@@ -65,6 +65,20 @@ export interface GroupHits {
   readonly count: number;
 }
 
+const BM25_MAGIC = 0x35324d42; // "BM25"
+
+function bytes(a: ArrayBufferView): Buffer {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+}
+
+function align4(n: number): number {
+  return (n + 3) & ~3;
+}
+
+function pad4(b: Buffer): Buffer {
+  return b.length % 4 === 0 ? b : Buffer.concat([b, Buffer.alloc(4 - (b.length % 4))]);
+}
+
 class Postings {
   slots = new Int32Array(4);
   tfs = new Uint16Array(4);
@@ -356,6 +370,108 @@ export class Bm25Index {
   /** Live documents above which a term counts as common. */
   get commonLimit(): number {
     return this.commonDf();
+  }
+
+  /**
+   * The index as bytes (vocabulary in id order, document lengths, live postings), so that
+   * decode() rebuilds it without analysing a text: term ids, slots and posting order stay
+   * as they are, hence every score stays the same.
+   */
+  encode(): Buffer {
+    const slotCount = this.alive.length;
+    const vocab = Buffer.from(this.termNames.join('\n'), 'utf8');
+    const counts = new Uint32Array(this.postings.length);
+    let total = 0;
+    this.postings.forEach((p, id) => {
+      let live = 0;
+      for (let i = 0; i < p.length; i++) if (this.alive[p.slots[i]] === 1) live++;
+      counts[id] = live;
+      total += live;
+    });
+    const slots = new Int32Array(total);
+    const tfs = new Uint16Array(total);
+    let at = 0;
+    for (const p of this.postings) {
+      for (let i = 0; i < p.length; i++) {
+        if (this.alive[p.slots[i]] !== 1) continue;
+        slots[at] = p.slots[i];
+        tfs[at++] = p.tfs[i];
+      }
+    }
+    const header = new Uint32Array([BM25_MAGIC, this.postings.length, slotCount, vocab.length, total]);
+    return Buffer.concat([
+      bytes(header),
+      pad4(vocab),
+      bytes(this.docLength.subarray(0, slotCount)),
+      pad4(Buffer.from(this.alive.buffer, this.alive.byteOffset, slotCount)),
+      bytes(counts),
+      bytes(slots),
+      pad4(bytes(tfs)),
+    ]);
+  }
+
+  /** The index encode() wrote; throws on bytes that are not one. */
+  static decode(data: Buffer, options: Bm25Options = {}): Bm25Index {
+    const buffer = data.buffer.slice(data.byteOffset, data.byteOffset + data.length); // aligned copy
+    const header = new Uint32Array(buffer, 0, 5);
+    const [magic, termCount, slotCount, vocabBytes, total] = header;
+    if (magic !== BM25_MAGIC) throw new Error('not a BM25 index');
+    let at = 20;
+    const terms = vocabBytes === 0 ? [] : Buffer.from(buffer, at, vocabBytes).toString('utf8').split('\n');
+    if (terms.length !== termCount) throw new Error('BM25 vocabulary does not match its term count');
+    at += align4(vocabBytes);
+    const docLength = new Float32Array(buffer, at, slotCount);
+    at += 4 * slotCount;
+    const alive = new Uint8Array(buffer, at, slotCount);
+    at += align4(slotCount);
+    const counts = new Uint32Array(buffer, at, termCount);
+    at += 4 * termCount;
+    const slots = new Int32Array(buffer, at, total);
+    at += 4 * total;
+    const tfs = new Uint16Array(buffer, at, total);
+    if (at + align4(2 * total) !== buffer.byteLength) throw new Error('BM25 index has the wrong length');
+    const index = new Bm25Index(options);
+    index.ensureCapacity(Math.max(1, slotCount));
+    index.docLength.set(docLength);
+    index.alive.set(alive);
+    const perDoc = new Int32Array(slotCount);
+    for (let i = 0; i < total; i++) {
+      if (slots[i] < 0 || slots[i] >= slotCount || alive[slots[i]] !== 1) throw new Error('BM25 posting names a dead slot');
+      perDoc[slots[i]]++;
+    }
+    let offset = 0;
+    terms.forEach((term, id) => {
+      index.termIds.set(term, id);
+      index.termNames.push(term);
+      const p = new Postings();
+      const n = counts[id];
+      p.slots = slots.slice(offset, offset + n);
+      p.tfs = tfs.slice(offset, offset + n);
+      if (n === 0) {
+        p.slots = new Int32Array(4);
+        p.tfs = new Uint16Array(4);
+      }
+      p.length = n;
+      p.live = n;
+      offset += n;
+      index.postings.push(p);
+    });
+    const docTerms: (Int32Array | undefined)[] = new Array<Int32Array | undefined>(slotCount);
+    const filled = new Int32Array(slotCount);
+    for (let slot = 0; slot < slotCount; slot++) {
+      if (alive[slot] !== 1) continue;
+      docTerms[slot] = new Int32Array(perDoc[slot]);
+      index.liveDocs++;
+      index.totalLength += docLength[slot];
+    }
+    index.postings.forEach((p, id) => {
+      for (let i = 0; i < p.length; i++) {
+        const slot = p.slots[i];
+        docTerms[slot]![filled[slot]++] = id;
+      }
+    });
+    index.docTerms = docTerms;
+    return index;
   }
 
   private idfOf(df: number): number {

@@ -18,6 +18,7 @@ export interface FilterBase {
 }
 
 const SELECTIVITY_SAMPLE = 256;
+const DOCUMENTS_FORMAT = 'engram-documents/1';
 const MAX_INDEXED_METADATA_STRING = 256;
 
 export class DocumentStore {
@@ -130,6 +131,34 @@ export class DocumentStore {
     }
     const i = turns.indexOf(slot);
     return [turns[i - 1], turns[i + 1]].filter((s): s is number => s !== undefined);
+  }
+
+  /**
+   * The documents as JSON bytes: sessions in number order and every slot (null for a
+   * dropped one), so that decode() gives each document its slot and session number back.
+   */
+  encode(): Buffer {
+    const sessions = [...this.sessionIds.keys()];
+    const slots = this.records.map((rec) => (rec ? [rec.label, rec.attrs] : null));
+    return Buffer.from(JSON.stringify({ format: DOCUMENTS_FORMAT, sessions, slots }), 'utf8');
+  }
+
+  /** The store encode() wrote; termCount gives the analysed length of a slot (from the lexical index). */
+  static decode(data: Buffer, termCount: (slot: number) => number): DocumentStore {
+    const parsed = JSON.parse(data.toString('utf8')) as { format?: string; sessions?: unknown; slots?: unknown };
+    if (parsed.format !== DOCUMENTS_FORMAT || !Array.isArray(parsed.sessions) || !Array.isArray(parsed.slots)) throw new Error('not a document store');
+    const store = new DocumentStore();
+    for (const id of parsed.sessions) store.sessionNumber(String(id));
+    (parsed.slots as ([number, DocumentAttributes] | null)[]).forEach((entry, slot) => {
+      if (entry === null) {
+        store.records.push(undefined);
+        return;
+      }
+      const [label, attrs] = entry;
+      if (typeof label !== 'number' || typeof attrs !== 'object' || attrs === null) throw new Error(`bad document at slot ${slot}`);
+      store.add(label, attrs, termCount(slot));
+    });
+    return store;
   }
 
   /** Share of live documents a filter admits, estimated on an even sample of slots. */
