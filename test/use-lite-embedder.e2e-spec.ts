@@ -1,0 +1,64 @@
+import { DataSource } from 'typeorm';
+import { DeferredEmbeddingService } from '@engram/core';
+import { PendingEmbeddingRepository } from '@engram/persistence';
+import { createE2eHarness, E2eHarness } from '@engram/testing';
+
+describe('a cube with the use-lite embedder', () => {
+  let h: E2eHarness;
+  let key: string;
+  let cubeId: string;
+  const auth = () => ({ Authorization: `Bearer ${key}` });
+  const search = async (query: string) =>
+    (await h.http.post(`/v1/cubes/${cubeId}/search`).set(auth()).send({ query, topK: 3, explain: true }).expect(200)).body.results as {
+      text: string;
+      explain: { dense?: { similarity: number } };
+    }[];
+
+  beforeAll(async () => {
+    h = await createE2eHarness();
+    key = (await h.factory.apiKey()).key;
+    cubeId = (await h.http.post('/v1/cubes').set(auth()).send({ name: 'semantic', settings: { embedder: 'use-lite' } }).expect(201)).body.id;
+  });
+  afterAll(() => h.close());
+
+  it('finds a new memory lexically at once and semantically once it is embedded', async () => {
+    const items = [{ text: 'I just adopted a beagle' }, { text: 'I work as a nurse at the city hospital' }, { text: 'My favourite colour is green' }];
+    await h.http.post(`/v1/cubes/${cubeId}/memories`).set(auth()).send({ items }).expect(201);
+    expect((await search('beagle'))[0].text).toBe('I just adopted a beagle');
+
+    await h.app.get(DeferredEmbeddingService).idle();
+    const hits = await search('what pet do I have?');
+    expect(hits[0].text).toBe('I just adopted a beagle');
+    expect(hits[0].explain.dense?.similarity).toBeGreaterThan(0.3);
+  });
+
+  it('embeds messages and memories added later, and a rewritten text again', async () => {
+    const added = await h.http
+      .post(`/v1/cubes/${cubeId}/messages`)
+      .set(auth())
+      .send({ sessionId: 's1', messages: [{ role: 'user', content: 'I am allergic to peanuts' }] })
+      .expect(201);
+    await h.app.get(DeferredEmbeddingService).idle();
+    expect((await search('what food must I avoid?'))[0].text).toBe('I am allergic to peanuts');
+
+    const id = added.body.ids[0] as string;
+    await h.http.patch(`/v1/cubes/${cubeId}/memories/${id}`).set(auth()).send({ text: 'I play the cello in an orchestra' }).expect(200);
+    const hits = await search('which musical instrument do I play?');
+    expect(hits[0].text).toBe('I play the cello in an orchestra');
+    expect(hits[0].explain.dense?.similarity).toBeGreaterThan(0.3);
+  });
+
+  it('embeds after a restart what an earlier process committed without a vector', async () => {
+    // As if the process had stopped between the commit and the embedding.
+    await h.app.get(DataSource).query(`UPDATE memories SET embedding = NULL, embedder_fingerprint = NULL WHERE cube_id = $1`, [cubeId]);
+    const pending = h.app.get(PendingEmbeddingRepository);
+    expect(await pending.countPending(cubeId)).toBe(4);
+    expect(await pending.cubesWithPending()).toEqual([cubeId]);
+    const deferred = h.app.get(DeferredEmbeddingService);
+    await deferred.sweep();
+    await deferred.idle();
+    expect(await pending.countPending(cubeId)).toBe(0);
+    const [row] = (await h.app.get(DataSource).query(`SELECT count(*)::int AS n FROM memories WHERE cube_id = $1 AND embedder_fingerprint = 'use-lite:512:v1'`, [cubeId])) as { n: number }[];
+    expect(row.n).toBe(4);
+  });
+});
