@@ -10,6 +10,10 @@ import { registerServeCommands } from './commands/serve.command';
 import { registerMcpCommand } from './commands/mcp.command';
 import { registerCubeArchiveCommands } from './commands/cube-archive.command';
 import { ClientEnv } from './commands/remote.options';
+import { registerCubesCommands } from './commands/cubes.command';
+import { registerMemoriesCommands } from './commands/memories.command';
+import { registerChatCommand } from './commands/chat.command';
+import { EngramApiError } from '@engram/client';
 import { registerBankCommands } from '@engram/parametric';
 
 /** The only reader of process.env: the configuration is validated once, here. */
@@ -26,6 +30,7 @@ function explain(thrown: unknown): string {
   const error = asEngramError(thrown);
   if (error instanceof ConfigError) return `${error.message}\nfix the variables above and start again.`;
   if (error instanceof EngramError) return `${error.code}: ${error.message}`;
+  if (error instanceof EngramApiError) return `${error.code}: ${error.message}${error.details ? `\n${JSON.stringify(error.details)}` : ''}`;
   const message = error instanceof Error ? error.message : String(error);
   if (/ECONNREFUSED/.test(message)) return `${message}\nis PostgreSQL running at DATABASE_URL? unset DATABASE_URL to use the embedded one.`;
   return message;
@@ -39,6 +44,9 @@ async function main(argv: string[]): Promise<void> {
   registerModelRegistryCommands(program, config);
   registerBankCommands(program);
   registerMcpCommand(program, clientEnv);
+  registerCubesCommands(program, clientEnv);
+  registerMemoriesCommands(program, clientEnv);
+  registerChatCommand(program, clientEnv);
   registerCubeArchiveCommands(program, clientEnv);
   await program.parseAsync(argv);
 }

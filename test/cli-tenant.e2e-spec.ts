@@ -1,0 +1,114 @@
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { createTinyModel } from '@engram/inference';
+import { createE2eHarness, E2eHarness } from '@engram/testing';
+
+const CLI = path.resolve(__dirname, '../dist/apps/cli/src/main.js');
+
+/** `engram cubes|memories|chat` (the built CLI over @engram/client) against a listening engram. */
+describe('tenant CLI', () => {
+  let h: E2eHarness;
+  let env: NodeJS.ProcessEnv;
+  let dir: string;
+
+  // Asynchronous: the server answering the CLI runs in this process.
+  const engram = async (...args: string[]) => {
+    try {
+      const { stdout, stderr } = await promisify(execFile)(process.execPath, [CLI, ...args], { env, encoding: 'utf8', timeout: 60_000 });
+      return { code: 0, stdout, stderr };
+    } catch (error) {
+      const e = error as { code: number; stdout: string; stderr: string };
+      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+    }
+  };
+
+  beforeAll(async () => {
+    h = await createE2eHarness();
+    await h.app.listen(0, '127.0.0.1');
+    const url = `http://127.0.0.1:${(h.app.getHttpServer().address() as { port: number }).port}`;
+    const admin = { Authorization: `Bearer ${h.adminToken}` };
+    const tenant = (await h.http.post('/v1/admin/tenants').set(admin).send({ name: 'cli' }).expect(201)).body;
+    const key = (await h.http.post(`/v1/admin/tenants/${tenant.id}/keys`).set(admin).send({ scopes: ['cubes:write', 'memories:read', 'memories:write'] }).expect(201)).body.key;
+    env = { PATH: process.env.PATH ?? '', ENGRAM_URL: url, ENGRAM_API_KEY: key, COLUMNS: '200' };
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'engram-cli-'));
+    createTinyModel({ outDir: path.join(dir, 'tiny'), layers: 1, hidden: 16, heads: 2, vocab: 280, maxPositionEmbeddings: 256 });
+    await h.http.post('/v1/admin/models').set(admin).send({ path: path.join(dir, 'tiny') }).expect(201);
+  });
+
+  afterAll(async () => {
+    await h.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('creates a cube idempotently and lists it as a table and as JSON', async () => {
+    const created = await engram('cubes', 'create', 'user-7', '--description', 'Bob', '--json');
+    expect(created.code).toBe(0);
+    const cube = JSON.parse(created.stdout);
+    expect(JSON.parse((await engram('cubes', 'create', 'user-7', '--if-exists', '--json')).stdout).id).toBe(cube.id);
+    const again = await engram('cubes', 'create', 'user-7');
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('conflict');
+    const table = await engram('cubes', 'list');
+    expect(table.stdout.split('\n')[0]).toMatch(/^ID\s+NAME\s+CREATEDAT\s+DESCRIPTION$/);
+    expect(table.stdout).toMatch(new RegExp(`${cube.id}\\s+user-7\\s+\\S+\\s+Bob`));
+  });
+
+  it('adds, searches, gets, lists and deletes memories in a cube named by its name', async () => {
+    const added = JSON.parse((await engram('memories', 'add', 'user-7', 'Bob', 'drinks', 'oat', 'milk', '--kind', 'preference', '--tags', 'food,drinks', '--json')).stdout);
+    expect(added).toMatchObject({ text: 'Bob drinks oat milk', kind: 'preference', tags: ['food', 'drinks'] });
+    const search = await engram('memories', 'search', 'user-7', 'what', 'milk?', '-k', '3');
+    expect(search.stdout.split('\n')[0]).toMatch(/^SCORE\s+ID\s+KIND\s+TEXT$/);
+    expect(search.stdout).toContain('Bob drinks oat milk');
+    expect(JSON.parse((await engram('memories', 'get', 'user-7', added.id, '--json')).stdout).id).toBe(added.id);
+    expect((await engram('memories', 'list', 'user-7', '--kind', 'preference')).stdout).toContain(added.id);
+    expect((await engram('memories', 'delete', 'user-7', added.id)).code).toBe(0);
+    const gone = await engram('memories', 'get', 'user-7', added.id);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toContain('not_found');
+  });
+
+  it('imports a JSONL file in batches with a progress bar, and a second run stores nothing twice', async () => {
+    const file = path.join(dir, 'memories.jsonl');
+    const lines = Array.from({ length: 1234 }, (_, i) => (i % 2 ? JSON.stringify({ text: `imported fact ${i}`, tags: ['bulk'] }) : JSON.stringify(`imported line ${i}`)));
+    fs.writeFileSync(file, `${lines.join('\n')}\n\n`);
+    const run = await engram('memories', 'import', 'user-7', file, '--batch', '500', '--json');
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toEqual({ imported: 1234, batches: 3 });
+    expect(run.stderr).toContain('100% 1234/1234');
+    expect(run.stderr).toMatch(/\] 0% 0\/1234/);
+    const rerun = await engram('memories', 'import', 'user-7', file, '--json');
+    expect(JSON.parse(rerun.stdout).imported).toBe(1234);
+    const stats = JSON.parse((await engram('cubes', 'get', 'user-7', '--json')).stdout);
+    expect(stats.memories.total).toBe(1234);
+  });
+
+  it('names the line of a bad JSONL record', async () => {
+    const file = path.join(dir, 'bad.jsonl');
+    fs.writeFileSync(file, '"fine"\n{"nope": 1}\n');
+    const run = await engram('memories', 'import', 'user-7', file);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('line 2');
+  });
+
+  it('chats with a local model and streams the answer', async () => {
+    await engram('cubes', 'create', 'chatty', '--if-exists');
+    await engram('memories', 'add', 'chatty', 'Bob', 'likes', 'tea');
+    const streamed = await engram('chat', '--model', 'tiny', '--cube', 'chatty', '--max-tokens', '3', '--temperature', '0', 'hello');
+    expect(streamed).toMatchObject({ code: 0, stderr: '' });
+    const json = JSON.parse((await engram('chat', '--model', 'tiny', '--cube', 'chatty', '--max-tokens', '3', '--temperature', '0', '--json', 'hello')).stdout);
+    expect(streamed.stdout).toBe(`${json.answer}\n`);
+    expect(json.memories.length).toBeGreaterThan(0);
+  });
+
+  it('says how to connect when no URL or key is given', async () => {
+    const saved = env;
+    env = { PATH: saved.PATH };
+    const run = await engram('cubes', 'list');
+    env = saved;
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('--url');
+  });
+});
