@@ -216,6 +216,10 @@ describe('memory lifecycle over HTTP', () => {
     const scheduler = await h.http.get('/v1/admin/scheduler').set(admin()).expect(200);
     expect(scheduler.body).toMatchObject({ paused: { global: false, tenants: [] }, jobs: expect.objectContaining({ 'lifecycle.tick': expect.any(Object) }) });
     expect(scheduler.body.actionsLastHour).toEqual(expect.arrayContaining([expect.objectContaining({ policy: 'fusion.rules', action: 'merge' })]));
+    const metrics = await h.http.get('/metrics').expect(200);
+    expect(metrics.text).toMatch(/engram_lifecycle_actions_last_hour\{policy="fusion.rules",action="merge"\} [1-9]/);
+    expect(metrics.text).toMatch(/engram_lifecycle_decision_lag_ms\{quantile="0.99"\} \d/);
+    expect(metrics.text).toContain('engram_scheduler_paused{scope="instance"} 0');
 
     await h.http.post('/v1/admin/scheduler/pause').set(admin()).send({ tenantId }).expect(200);
     const cube = await newCube();

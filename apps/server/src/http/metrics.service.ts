@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { ActivationStore } from '@engram/core';
-import { HealthRepository, JobRepository } from '@engram/persistence';
+import { ActivationStore, LifecycleMetrics, SchedulerControl } from '@engram/core';
+import { HealthRepository, JobRepository, LifecycleRepository } from '@engram/persistence';
 import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /** Prometheus metrics of one process: HTTP latency by route, DB pool, jobs by state, KV cache tiers. */
@@ -9,7 +9,7 @@ export class MetricsService {
   readonly registry = new Registry();
   private readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
 
-  constructor(health: HealthRepository, jobs: JobRepository, activation: ActivationStore) {
+  constructor(health: HealthRepository, jobs: JobRepository, activation: ActivationStore, lifecycle: LifecycleMetrics, lifecycleEvents: LifecycleRepository, control: SchedulerControl) {
     collectDefaultMetrics({ register: this.registry, prefix: 'engram_process_' });
     this.httpDuration = new Histogram({
       name: 'engram_http_request_duration_seconds',
@@ -38,6 +38,50 @@ export class MetricsService {
       async collect() {
         this.reset();
         for (const row of await jobs.countsByState()) this.set({ name: row.name, state: row.state }, row.count);
+      },
+    });
+    new Gauge({
+      name: 'engram_lifecycle_actions_last_hour',
+      help: 'Lifecycle actions applied in the last hour (all processes), by policy and action',
+      labelNames: ['policy', 'action'],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const row of (await lifecycleEvents.recentActivity(3_600_000)).byPolicy) this.set({ policy: row.policy, action: row.action }, row.count);
+      },
+    });
+    new Gauge({
+      name: 'engram_lifecycle_decision_lag_ms',
+      help: 'Write-to-decision lag of lifecycle ticks in this process (last 10k memories), by quantile',
+      labelNames: ['quantile'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const q of [0.5, 0.99]) {
+          const value = lifecycle.lagPercentile(q);
+          if (value !== null) this.set({ quantile: String(q) }, value);
+        }
+      },
+    });
+    new Gauge({
+      name: 'engram_lifecycle_failures',
+      help: 'Lifecycle jobs that failed (queue rows in state failed), by job name',
+      labelNames: ['name'],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const row of await jobs.countsByState()) if (row.state === 'failed' && row.name.startsWith('lifecycle.')) this.set({ name: row.name }, row.count);
+      },
+    });
+    new Gauge({
+      name: 'engram_scheduler_paused',
+      help: '1 while the operator has paused the scheduler (scope: instance, or the number of paused tenants)',
+      labelNames: ['scope'],
+      registers: [this.registry],
+      async collect() {
+        const state = await control.state();
+        this.set({ scope: 'instance' }, state.global ? 1 : 0);
+        this.set({ scope: 'tenants' }, state.tenants.length);
       },
     });
     new Gauge({
