@@ -213,6 +213,7 @@ export function loadConfig(env: Env): EngramConfig {
     indexCacheCubes: read.int('ENGRAM_INDEX_CACHE_CUBES', 256, 1, 100_000),
     inferenceProvider: read.oneOf('ENGRAM_INFERENCE_PROVIDER', ['cpu', 'cuda'] as const, 'cpu'),
     inferenceThreads: read.int('ENGRAM_INFERENCE_THREADS', 0, 0, 1024),
+    newCubeEmbedder: read.oneOf('ENGRAM_NEW_CUBE_EMBEDDER', ['use-lite', 'hash'] as const, 'use-lite'),
     kvRamBytes: read.size('ENGRAM_KV_RAM', 512 * 1024 ** 2),
     kvDiskBytes: read.optionalSize('ENGRAM_KV_DISK'),
     kvChunkTokens: read.int('ENGRAM_KV_CHUNK_TOKENS', 256, 1, 65_536),

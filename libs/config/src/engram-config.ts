@@ -59,6 +59,12 @@ export interface EngramConfig {
   inferenceProvider: 'cpu' | 'cuda';
   /** ONNX Runtime intra-op threads per session (0: its default). */
   inferenceThreads: number;
+  /**
+   * The embedder of a new cube that names none (ADR 0106): `use-lite` (semantic, embedded
+   * after the commit) or `hash`. Written into the cube's settings, so changing it later
+   * leaves existing cubes as they are; a cube without `settings.embedder` is a hash cube.
+   */
+  newCubeEmbedder: 'use-lite' | 'hash';
   /** KV caches (activation memory, blobs under `dataDir/kv`): RAM tier budget in bytes. */
   kvRamBytes: number;
   /** Disk tier budget in bytes; null: unbounded. */

@@ -14,6 +14,8 @@ export function testConfig(databaseUrl: string, overrides: Partial<EngramConfig>
     jobPollIntervalMs: 50,
     // Tests generate model directories under the system temp folder.
     modelsDir: os.tmpdir(),
+    // Suites choose use-lite explicitly where they test it; the rest rank with hash, as written.
+    newCubeEmbedder: 'hash',
     ...overrides,
   };
 }

@@ -131,6 +131,17 @@ export class EmbedderRegistry implements OnModuleInit, OnModuleDestroy {
     return settings;
   }
 
+  /**
+   * The settings a new cube is stored with: when it names no embedder, the server's default
+   * for new cubes (ENGRAM_NEW_CUBE_EMBEDDER) is written in, so the cube keeps it if that
+   * default changes. No `embedder` at all still reads as hash (cubes made before, ADR 0106).
+   */
+  settingsForNewCube(settings: Record<string, unknown> | undefined): Record<string, unknown> {
+    const given = settings ?? {};
+    if (given.embedder !== undefined || this.config.newCubeEmbedder === 'hash') return given;
+    return { ...given, embedder: this.config.newCubeEmbedder };
+  }
+
   /** Reads back settings a cube or bank row holds (a legacy baseUrl an operator endpoint serves becomes that endpoint). */
   stored(value: unknown): EmbedderSettings {
     return parseEmbedderSettings(value, this.config.modelsDir, this.openai, 'stored');

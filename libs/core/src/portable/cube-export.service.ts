@@ -61,9 +61,7 @@ export class CubeExportService {
     try {
       const memories = writer.part(PART.memories, 'memories', true);
       const vectors = include.has('vectors') ? writer.part(PART.vectors, 'vectors', false) : null;
-      for (let after = 0; ; ) {
-        const batch = await this.archives.exportBatch(cubeId, after, BATCH);
-        if (!batch.length) break;
+      for await (const batch of this.archives.exportMemories(cubeId, BATCH)) {
         for (const m of batch) {
           // Only vectors of the cube's current embedder travel; others are re-embedded on import.
           const vector = vectors !== null && m.embedding !== null && m.embedderFingerprint === embedder.fingerprint && m.embedding.length === embedder.dimension;
@@ -75,7 +73,6 @@ export class CubeExportService {
           counts.memories++;
           counts.versions += m.versions.length;
         }
-        after = batch[batch.length - 1].label;
       }
       if (await this.archives.hasTable('lifecycle_events')) {
         const events = writer.part(PART.events, 'lifecycle-events', false);
@@ -102,7 +99,8 @@ export class CubeExportService {
       const { manifest, stream } = await writer.finish({
         engramVersion: ENGRAM_VERSION,
         createdAt: new Date().toISOString(),
-        cube: { id: cube.id, name: cube.name, description: cube.description, settings: cube.settings },
+        // The effective embedder is written out, so an engram whose default differs re-creates the same one.
+        cube: { id: cube.id, name: cube.name, description: cube.description, settings: { ...cube.settings, embedder: cube.settings.embedder ?? this.embedders.stored(cube.settings.embedder) } },
         lifecyclePolicy: await this.archives.cubePolicy(cube.id),
         embedder: vectors ? { fingerprint: embedder.fingerprint, dimension: embedder.dimension } : null,
         models: [...models].map(([fingerprint, name]) => ({ fingerprint, name })),

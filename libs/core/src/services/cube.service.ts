@@ -53,7 +53,8 @@ export class CubeService {
       throw EngramError.forbidden('this API key is limited to a list of cubes and cannot create new ones');
     }
     await this.embedders.validate(dto.settings?.embedder);
-    const result = await this.cubes.create({ tenantId, name, description: dto.description ?? null, settings: dto.settings ?? {} });
+    const settings = this.embedders.settingsForNewCube(dto.settings);
+    const result = await this.cubes.create({ tenantId, name, description: dto.description ?? null, settings });
     if (!result.ok) {
       const winner = returnExisting ? await this.findByName(ctx, name) : null;
       if (winner) return { created: false, cube: mapCube(winner) };
@@ -110,16 +111,19 @@ export class CubeService {
 
   async update(ctx: RequestContext, cubeId: string, dto: UpdateCubeDto): Promise<CubeResponseDto> {
     const cube = await this.access.requireCube(ctx.auth, Permission.CubeUpdate, cubeId);
+    // Settings that name no embedder keep the cube's (ADR 0106: new cubes store theirs).
+    const settings =
+      dto.settings !== undefined && dto.settings.embedder === undefined && cube.settings.embedder !== undefined ? { ...dto.settings, embedder: cube.settings.embedder } : dto.settings;
     const changes = {
       ...(dto.name !== undefined ? { name: dto.name.trim() } : {}),
       ...(dto.description !== undefined ? { description: dto.description } : {}),
-      ...(dto.settings !== undefined ? { settings: dto.settings } : {}),
+      ...(settings !== undefined ? { settings } : {}),
     };
     if (Object.keys(changes).length === 0) return mapCube(cube);
     // Settings that keep the embedder as stored are not re-validated (a cube from before ADR 0104 may hold a baseUrl).
-    if (dto.settings !== undefined && JSON.stringify(dto.settings.embedder ?? null) !== JSON.stringify(cube.settings.embedder ?? null)) {
+    if (settings !== undefined && JSON.stringify(settings.embedder ?? null) !== JSON.stringify(cube.settings.embedder ?? null)) {
       const before = JSON.stringify(this.embedders.stored(cube.settings.embedder));
-      const after = JSON.stringify(await this.embedders.validate(dto.settings.embedder));
+      const after = JSON.stringify(await this.embedders.validate(settings.embedder));
       if (before !== after && (await this.memories.lastChangeSeq(cubeId)) > 0) {
         throw EngramError.conflict('this cube already holds memories embedded with another embedder; create a new cube for the new embedder');
       }

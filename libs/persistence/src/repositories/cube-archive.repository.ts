@@ -77,23 +77,41 @@ export class CubeArchiveRepository {
       .map((c) => ({ name: c.name, array: c.udt === '_uuid' }));
   }
 
-  /** The next memories of a cube after `afterLabel` in label order (deleted ones are not exported). */
-  async exportBatch(cubeId: string, afterLabel: number, limit: number): Promise<ExportedMemory[]> {
-    const rows = await queryRows<{ label: string; memory: Record<string, unknown>; embedding: Buffer | null; fp: string | null; versions: Record<string, unknown>[] | null }>(this.db,
-      `SELECT m.label, to_jsonb(m) - $4::text[] AS memory, m.embedding, m.embedder_fingerprint AS fp,
-              (SELECT jsonb_agg(to_jsonb(v) - $5::text[] ORDER BY v.version, v.id) FROM memory_versions v WHERE v.memory_id = m.id) AS versions
-         FROM memories m
-        WHERE m.cube_id = $1 AND m.label > $2 AND m.state <> 'deleted'
-        ORDER BY m.label LIMIT $3`,
-      [cubeId, afterLabel, limit, MEMORY_LOCAL, VERSION_LOCAL],
-    );
-    return rows.map((r) => ({
-      label: Number(r.label),
-      memory: r.memory,
-      versions: r.versions ?? [],
-      embedding: decodeEmbedding(r.embedding),
-      embedderFingerprint: r.fp,
-    }));
+  /**
+   * Every memory of a cube but deleted ones, in label order, in batches, from one
+   * REPEATABLE READ snapshot (a consistent export, however long it takes). A server-side
+   * cursor walks the ids (only they are sorted); each batch's rows and versions are read by
+   * id in the same snapshot, so one batch is held in memory at a time.
+   */
+  async *exportMemories(cubeId: string, batch: number): AsyncGenerator<ExportedMemory[]> {
+    const runner = this.db.createQueryRunner();
+    await runner.connect();
+    try {
+      await runner.startTransaction('REPEATABLE READ');
+      await runner.query(`DECLARE export_ids NO SCROLL CURSOR FOR SELECT id FROM memories WHERE cube_id = $1 AND state <> 'deleted' ORDER BY label`, [cubeId]);
+      for (;;) {
+        const ids = ((await runner.query(`FETCH ${Math.max(1, Math.floor(batch))} FROM export_ids`)) as { id: string }[]).map((r) => r.id);
+        if (!ids.length) break;
+        const rows = (await runner.query(
+          `SELECT m.label, to_jsonb(m) - $2::text[] AS memory, m.embedding, m.embedder_fingerprint AS fp,
+                  (SELECT jsonb_agg(to_jsonb(v) - $3::text[] ORDER BY v.version, v.id) FROM memory_versions v WHERE v.memory_id = m.id) AS versions
+             FROM memories m WHERE m.id = ANY($1::uuid[]) ORDER BY m.label`,
+          [ids, MEMORY_LOCAL, VERSION_LOCAL],
+        )) as { label: string; memory: Record<string, unknown>; embedding: Buffer | null; fp: string | null; versions: Record<string, unknown>[] | null }[];
+        yield rows.map((r) => ({
+          label: Number(r.label),
+          memory: r.memory,
+          versions: r.versions ?? [],
+          embedding: decodeEmbedding(r.embedding),
+          embedderFingerprint: r.fp,
+        }));
+      }
+      await runner.query('CLOSE export_ids');
+      await runner.commitTransaction();
+    } finally {
+      if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+      await runner.release();
+    }
   }
 
   /** Lifecycle events of a cube after `afterId` (empty when this schema has none). */
