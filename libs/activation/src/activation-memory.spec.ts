@@ -76,6 +76,21 @@ describe('ActivationMemory', () => {
     expect((await memory.build(model, { format: 'raw', text: MEMORY, partition: 'tenant-b' })).prefilledTokens).toBe(0);
   });
 
+  it('deletes by owner and by source the caches another process wrote after this one opened the directory', async () => {
+    const dir = join(root, 'two-processes');
+    const worker = new KvCacheStore({ chunkTokens: CHUNK, dir }); // opened first, like a separate worker
+    const server = new ActivationMemory(new KvCacheStore({ chunkTokens: CHUNK, dir }));
+    const byOwner = await server.build(model, { format: 'raw', text: MEMORY, owner: 'cube-1' });
+    const bySource = await server.build(model, { format: 'raw', text: QUESTION, owner: 'cube-2', sources: [{ memoryId: 'm-1', text: QUESTION }] });
+    expect(await worker.deleteByOwner('cube-1')).toBe(1);
+    expect(await worker.invalidate('m-1')).toEqual([bySource.entry.id]);
+    const reopened = new KvCacheStore({ chunkTokens: CHUNK, dir });
+    expect(reopened.getEntry(byOwner.entry.id)).toBeUndefined();
+    expect(reopened.getEntry(bySource.entry.id)).toBeUndefined();
+    const blobs = (readdirSync(join(dir, 'chunks'), { recursive: true }) as string[]).filter((f) => /[0-9a-f]{64}/.test(f));
+    expect(blobs).toEqual([]);
+  });
+
   it('reloads caches from disk after a restart, and drops a corrupt chunk instead of serving it', async () => {
     const dir = join(root, 'restart');
     const first = new ActivationMemory(new KvCacheStore({ chunkTokens: CHUNK, dir }));

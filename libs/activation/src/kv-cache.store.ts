@@ -88,16 +88,30 @@ export class KvCacheStore {
       this.disk = new DiskTier(join(options.dir, 'chunks'), options.diskBytes, (k) => this.ram.isPinned(k));
       this.entriesDir = join(options.dir, 'entries');
       mkdirSync(this.entriesDir, { recursive: true });
-      for (const f of readdirSync(this.entriesDir)) {
-        if (!f.endsWith('.json')) {
-          rmSync(join(this.entriesDir, f), { force: true });
-          continue;
-        }
-        const entry = JSON.parse(readFileSync(join(this.entriesDir, f), 'utf8')) as KvCacheEntry;
-        this.index(entry);
-      }
+      this.readEntries(true);
     }
     if (options.objectStore) this.object = new ObjectStoreTier(options.objectStore);
+  }
+
+  /**
+   * Indexes entry files this process does not know yet: another process sharing the
+   * directory (a separate worker, the server) may have written them since this one opened
+   * it, and deleting by owner or by source must find those too.
+   */
+  private readEntries(atOpen = false): void {
+    if (!this.entriesDir) return;
+    for (const f of readdirSync(this.entriesDir)) {
+      if (!f.endsWith('.json')) {
+        if (atOpen) rmSync(join(this.entriesDir, f), { force: true }); // a temp file of a crashed write
+        continue;
+      }
+      if (this.entries.has(f.slice(0, -'.json'.length))) continue;
+      try {
+        this.index(JSON.parse(readFileSync(join(this.entriesDir, f), 'utf8')) as KvCacheEntry);
+      } catch {
+        // deleted or being written by another process right now
+      }
+    }
   }
 
   private lower(): BlobTier[] {
@@ -268,6 +282,7 @@ export class KvCacheStore {
 
   /** Deletes an entry and every chunk no other entry uses. */
   async deleteEntry(id: string): Promise<boolean> {
+    if (!this.entries.has(id)) this.readEntries();
     const e = this.entries.get(id);
     if (!e) return false;
     if (e.pinned) for (const h of e.chunkHashes) this.ram.unpin(h);
@@ -289,7 +304,7 @@ export class KvCacheStore {
       const last = e.tokens.length % this.chunkTokens;
       if (last === 0) continue;
       const n = e.chunkHashes.length;
-      const before = n >= 2 ? e.chunkHashes[n - 2] : chainSeed(e.fingerprint, this.chunkTokens);
+      const before = n >= 2 ? e.chunkHashes[n - 2] : chainSeed(e.fingerprint, this.chunkTokens, e.partition ?? '');
       if (!this.tails.has(before)) this.tails.set(before, new Set());
       this.tails.get(before)!.add(last);
     }
@@ -297,6 +312,7 @@ export class KvCacheStore {
 
   /** Provenance: deletes every cache computed from this memory; returns their ids. */
   async invalidate(memoryId: string): Promise<string[]> {
+    this.readEntries();
     const ids = [...this.entries.values()].filter((e) => e.sources.some((s) => s.memoryId === memoryId)).map((e) => e.id);
     for (const id of ids) await this.deleteEntry(id);
     return ids;
@@ -312,6 +328,7 @@ export class KvCacheStore {
   }
 
   async deleteByOwner(owner: string): Promise<number> {
+    this.readEntries();
     const ids = this.listEntries({ owner }).map((e) => e.id);
     for (const id of ids) await this.deleteEntry(id);
     return ids.length;

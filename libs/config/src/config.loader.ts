@@ -201,6 +201,7 @@ export function loadConfig(env: Env): EngramConfig {
     dbStatementTimeoutMs: read.int('ENGRAM_DB_STATEMENT_TIMEOUT_MS', 120_000, 0, 86_400_000),
     dbLockTimeoutMs: read.int('ENGRAM_DB_LOCK_TIMEOUT_MS', 10_000, 0, 86_400_000),
     dbIdleInTransactionTimeoutMs: read.int('ENGRAM_DB_IDLE_TX_TIMEOUT_MS', 60_000, 0, 86_400_000),
+    idempotencyTtlMs: read.int('ENGRAM_IDEMPOTENCY_TTL_HOURS', 24, 1, 24 * 365) * 3_600_000,
     migrateOnStart: read.bool('ENGRAM_MIGRATE_ON_START', true),
     workerInProcess: read.bool('ENGRAM_WORKER_IN_PROCESS', true),
     jobPollIntervalMs: read.int('ENGRAM_JOB_POLL_MS', 1000, 10, 600_000),

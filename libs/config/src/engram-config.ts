@@ -31,6 +31,8 @@ export interface EngramConfig {
   dbStatementTimeoutMs: number;
   dbLockTimeoutMs: number;
   dbIdleInTransactionTimeoutMs: number;
+  /** How long a write's response is replayed for a retry with the same Idempotency-Key. */
+  idempotencyTtlMs: number;
   /** Run migrations (under an advisory lock) at startup. */
   migrateOnStart: boolean;
   /** Run the job worker inside the server process (single-process installs). */

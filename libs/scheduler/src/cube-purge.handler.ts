@@ -37,6 +37,9 @@ export class CubePurgeHandler implements JobHandler {
     await this.activation.deleteByOwner(cubeId); // KV blobs; their kv_caches rows go with the cube row
     await control.heartbeat({ step: 'files' });
     const removed = cube ? await this.cubes.hardDeleteSoftDeleted(cubeId) : false;
+    // A snapshot save that was already under way when the files went can have recreated the
+    // folder; with the row gone no new save starts (CubeIndexManager checks it), so a second pass ends it.
+    await fs.rm(path.join(this.config.dataDir, 'cubes', cubeId), { recursive: true, force: true });
     if (removed) {
       await this.audit.record(null, null, { action: 'cube.purge', targetType: 'cube', targetId: cubeId, tenantId, details: { jobId: job.id } });
     }

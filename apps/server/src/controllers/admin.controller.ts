@@ -10,6 +10,7 @@ import {
   CreateTenantDto,
   RequestContext,
   TenantListDto,
+  TenantOffboardedDto,
   TenantResponseDto,
   TenantService,
 } from '@engram/core';
@@ -36,6 +37,12 @@ export class AdminController {
   @ApiOkResponse({ type: TenantListDto })
   listTenants(@Ctx() ctx: RequestContext) {
     return this.tenants.list(ctx);
+  }
+
+  @Delete('tenants/:tenantId')
+  @ApiOkResponse({ type: TenantOffboardedDto, description: 'keys revoked at once, cubes deleted and purged by jobs; the tenant stays as a tombstone' })
+  offboardTenant(@Ctx() ctx: RequestContext, @Param('tenantId', TenantId) tenantId: string) {
+    return this.tenants.offboard(ctx, tenantId);
   }
 
   @Post('tenants/:tenantId/keys')

@@ -9,6 +9,7 @@ import {
   MemoryListDto,
   MemoryPageDto,
   SearchResponseDto,
+  DeleteMemoryQueryDto,
   MemoryListQueryDto,
   MemoryResponseDto,
   MemoryService,
@@ -77,9 +78,9 @@ export class MemoryController {
 
   @Delete('memories/:memoryId')
   @HttpCode(204)
-  @ApiNoContentResponse({ description: 'soft-deleted: gone from search and lists at once' })
-  delete(@Ctx() ctx: RequestContext, @Param('cubeId', CubeId) cubeId: string, @Param('memoryId', MemoryId) memoryId: string) {
-    return this.memories.delete(ctx, cubeId, memoryId);
+  @ApiNoContentResponse({ description: 'soft-deleted (restorable): gone from search and lists at once; with ?erase=true erased for good' })
+  delete(@Ctx() ctx: RequestContext, @Param('cubeId', CubeId) cubeId: string, @Param('memoryId', MemoryId) memoryId: string, @Query() query: DeleteMemoryQueryDto) {
+    return this.memories.delete(ctx, cubeId, memoryId, query);
   }
 
   @Post('memories/:memoryId/restore')

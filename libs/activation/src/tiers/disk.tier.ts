@@ -89,10 +89,10 @@ export class DiskTier implements BlobTier {
     this.stats.bytes -= size;
   }
 
+  /** Removes the blob, also when another process sharing the directory wrote it after this one opened it. */
   async delete(key: string): Promise<void> {
-    if (!this.index.has(key)) return;
     rmSync(this.path(key), { force: true });
-    this.forget(key);
+    if (this.index.has(key)) this.forget(key);
   }
 
   private shrink(): void {

@@ -27,6 +27,8 @@ function requiredScope(permission: Permission): Scope | null {
       return Scope.MemoriesWrite;
     case Permission.CubeExport:
       return Scope.CubesExport;
+    case Permission.MemoryErase:
+      return Scope.MemoriesErase;
     default:
       return assertUnreachable(permission);
   }

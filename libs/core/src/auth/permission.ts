@@ -5,6 +5,8 @@ export enum Scope {
   MemoriesWrite = 'memories:write',
   /** Export a whole cube (every memory it holds) as an archive. */
   CubesExport = 'cubes:export',
+  /** Erase memories for good (text, history, stored responses, caches, bank weights). */
+  MemoriesErase = 'memories:erase',
 }
 
 export const ALL_SCOPES: readonly Scope[] = Object.values(Scope);
@@ -27,4 +29,6 @@ export enum Permission {
   CubeExport = 'cube.export',
   /** Run a registered model (chat completions). */
   ModelUse = 'model.use',
+  /** Erase a memory for good (no restore). */
+  MemoryErase = 'memory.erase',
 }

@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
+import { Transform, Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   ArrayMinSize,
@@ -160,6 +160,17 @@ export class SearchDto {
   mode?: SearchMode;
 }
 
+export class DeleteMemoryQueryDto {
+  @ApiPropertyOptional({
+    description:
+      'true: erase for good (scope memories:erase) — text, metadata, history contents, stored responses, KV caches and bank weights; the id keeps resolving as an erased tombstone and cannot be restored',
+  })
+  @IsOptional()
+  @Transform(({ value }) => (value === 'true' ? true : value === 'false' ? false : value))
+  @IsBoolean({ message: 'erase must be true or false' })
+  erase?: boolean;
+}
+
 export class MemoryListQueryDto {
   @ApiPropertyOptional() @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(500) limit?: number;
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(1000) cursor?: string;
@@ -199,6 +210,7 @@ export class MemoryResponseDto {
   @ApiProperty({ nullable: true, description: 'while merged: the memory that absorbed this one' }) mergedInto: string | null;
   @ApiProperty({ nullable: true, description: 'while superseded: the newer fact' }) supersededBy: string | null;
   @ApiProperty({ type: FactDto, nullable: true }) fact: FactDto | null;
+  @ApiProperty({ type: String, nullable: true, description: 'when it was erased for good (text, metadata and history contents are gone)' }) erasedAt: string | null;
   @ApiProperty({ description: '(1 + ln(1 + accessCount)) × ½^(days since last access / 7) × (0.5 + importance)' }) heat: number;
 }
 
@@ -280,6 +292,7 @@ export function mapMemory(m: MemoryRecord): MemoryResponseDto {
     mergedInto: m.mergedInto,
     supersededBy: m.supersededBy,
     fact: m.fact,
+    erasedAt: iso(m.erasedAt),
     heat: heatOf(m, Date.now()),
   };
 }

@@ -11,6 +11,14 @@ export class TenantResponseDto {
   @ApiProperty() id: string;
   @ApiProperty() name: string;
   @ApiProperty() createdAt: string;
+  @ApiProperty({ type: String, nullable: true, description: 'offboarded: keys revoked, cubes purged; kept as a tombstone for the audit log' }) deletedAt: string | null;
+}
+
+export class TenantOffboardedDto {
+  @ApiProperty() tenantId: string;
+  @ApiProperty() keysRevoked: number;
+  @ApiProperty({ type: [String], description: 'cubes deleted now and purged by jobs' }) cubeIds: string[];
+  @ApiProperty({ type: [String] }) purgeJobIds: string[];
 }
 
 export class TenantListDto {
@@ -18,5 +26,5 @@ export class TenantListDto {
 }
 
 export function mapTenant(tenant: TenantRecord): TenantResponseDto {
-  return { id: tenant.id, name: tenant.name, createdAt: tenant.createdAt.toISOString() };
+  return { id: tenant.id, name: tenant.name, createdAt: tenant.createdAt.toISOString(), deletedAt: tenant.deletedAt?.toISOString() ?? null };
 }

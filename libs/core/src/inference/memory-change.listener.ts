@@ -18,6 +18,16 @@ export class MemoryChangeListener {
 
   async memoryChanged(cubeId: string, memoryId: string): Promise<void> {
     await this.banks.memoryChanged(cubeId, memoryId); // parametric memory: blocks written from it become stale
+    await this.dropCaches(cubeId, memoryId);
+  }
+
+  /** Erased: its KV caches go, and the bank blocks holding it are marked and retrained without it. */
+  async memoryErased(cubeId: string, tenantId: string, memoryId: string): Promise<void> {
+    await this.banks.memoryErased(cubeId, tenantId, memoryId);
+    await this.dropCaches(cubeId, memoryId);
+  }
+
+  private async dropCaches(cubeId: string, memoryId: string): Promise<void> {
     const entryIds = await this.kvCaches.deleteBySourceMemory(cubeId, memoryId);
     if (entryIds.length === 0) return; // the rows are the truth; no row, no cache to touch
     await this.activation.deleteEntries(entryIds);

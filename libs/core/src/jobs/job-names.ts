@@ -48,4 +48,8 @@ export interface BankForgetPayload {
   cubeId: string;
   memoryId: string;
   deleted: boolean;
+  /** Erase: once marked, retrain the stale blocks from fresh weights so the memory leaves the bank's weights too. */
+  rewrite?: boolean;
+  /** Tenant of the cube, for the rewrite job it queues. */
+  tenantId?: string;
 }

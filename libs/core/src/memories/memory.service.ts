@@ -187,7 +187,8 @@ export class MemoryService {
   }
 
   /** Soft delete: gone from reads and search at once, history kept, restorable. */
-  async delete(ctx: RequestContext, cubeId: string, memoryId: string): Promise<void> {
+  async delete(ctx: RequestContext, cubeId: string, memoryId: string, options: { erase?: boolean } = {}): Promise<void> {
+    if (options.erase) return this.erase(ctx, cubeId, memoryId);
     const cube = await this.access.requireCube(ctx.auth, Permission.MemoryWrite, cubeId);
     const deleted = await this.memories.unitOfWork(async (tx) => {
       const row = await this.memories.transition(tx, cubeId, memoryId, ['active', 'archived', 'expired', 'merged'], 'deleted', 'delete', actor(ctx));
@@ -201,8 +202,26 @@ export class MemoryService {
     await this.listener.memoryChanged(cubeId, memoryId);
   }
 
+  /**
+   * Erase means gone: the text leaves the row, its versions, lifecycle events and stored
+   * responses in one transaction (audited without the text); then its KV caches are dropped,
+   * the bank blocks holding it are retrained without it, and search indexes holding its
+   * vector are rebuilt. Erasing again changes nothing.
+   */
+  private async erase(ctx: RequestContext, cubeId: string, memoryId: string): Promise<void> {
+    const cube = await this.access.requireCube(ctx.auth, Permission.MemoryErase, cubeId);
+    const erased = await this.memories.unitOfWork(async (tx) => {
+      const row = await this.memories.erase(tx, cubeId, memoryId, actor(ctx));
+      if (row) await this.audit.record(ctx.auth, ctx.requestId, { action: 'memory.erase', targetType: 'memory', targetId: memoryId, tenantId: cube.tenantId, details: { cubeId } }, tx);
+      return row;
+    });
+    if (!erased) throw EngramError.notFound('memory');
+    await this.listener.memoryErased(cubeId, cube.tenantId, memoryId);
+  }
+
   async restore(ctx: RequestContext, cubeId: string, memoryId: string): Promise<MemoryResponseDto> {
     const cube = await this.access.requireCube(ctx.auth, Permission.MemoryWrite, cubeId);
+    if ((await this.memories.get(cubeId, memoryId))?.erasedAt) throw EngramError.conflict('an erased memory cannot be restored: its contents are gone');
     // Any non-active state comes back (a merge is undone, a superseded fact's validTo returns),
     // recorded as a lifecycle event in the same transaction as the change and its audit row.
     const lifecycleActor = { actorType: 'key' as const, actorId: actorOf(ctx.auth).actorId, requestId: ctx.requestId };
@@ -263,6 +282,7 @@ export class MemoryService {
       ? {
           scope: createHash('sha256').update(`${ctx.auth.actorId}\n${route}\n${cubeId}\n${idempotencyKey}`).digest('hex'),
           requestHash: createHash('sha256').update(JSON.stringify(dto)).digest('hex'),
+          cubeId,
         }
       : null;
     const result = await this.memories.idempotent(claim, async (tx) => {

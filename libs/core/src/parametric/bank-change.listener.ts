@@ -20,4 +20,10 @@ export class BankChangeListener {
     const memory = await this.memories.get(cubeId, memoryId);
     await this.jobs.enqueueBankForget({ cubeId, memoryId, deleted: !memory || memory.state === 'deleted' });
   }
+
+  /** Erased: marked stale, then the blocks are rewritten so the weights no longer hold it. */
+  async memoryErased(cubeId: string, tenantId: string, memoryId: string): Promise<void> {
+    if (!(await this.banks.hasAny(cubeId))) return;
+    await this.jobs.enqueueBankForget({ cubeId, memoryId, deleted: true, rewrite: true, tenantId });
+  }
 }

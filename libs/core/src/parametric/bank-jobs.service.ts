@@ -4,6 +4,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { BankText, ParametricError, ParametricErrorCode, type TextEmbedder } from '@engram/parametric';
 import { BankBlockRepository, BankRecord, BankRepository, JobRecord, MemoryRepository, ModelRepository } from '@engram/persistence';
 import { BankBuildPayload, BankForgetPayload, BankWritePayload } from '../jobs/job-names';
+import { JobQueueService } from '../jobs/job-queue.service';
 import { EmbedderRegistry } from '../memories/embedder.registry';
 import { BankProvenance } from './bank-provenance.service';
 import { BankStore } from './bank.store';
@@ -28,6 +29,7 @@ export class BankJobs {
     private readonly embedders: EmbedderRegistry,
     private readonly store: BankStore,
     private readonly provenance: BankProvenance,
+    private readonly queue: JobQueueService,
   ) {}
 
   /** Clusters the cube's active memories and writes the empty bank; the row becomes ready (or failed). */
@@ -131,7 +133,7 @@ export class BankJobs {
 
   /** Marks the blocks holding a deleted (or edited) memory stale in every ready bank of the cube (rows only: the weights do not change). */
   async forget(job: JobRecord): Promise<void> {
-    const { cubeId, memoryId, deleted } = job.payload as unknown as BankForgetPayload;
+    const { cubeId, memoryId, deleted, rewrite, tenantId } = job.payload as unknown as BankForgetPayload;
     const failures: string[] = [];
     for (const initial of await this.banks.listByCube(cubeId, ['ready'])) {
       try {
@@ -142,6 +144,8 @@ export class BankJobs {
           await this.provenance.recoverLocked(bank);
           await this.blockRows.markStale(bank.id, memoryId, deleted);
         });
+        // Erase: the stale blocks are retrained from fresh weights on what they still hold (after the marking, never before).
+        if (rewrite && tenantId) await this.queue.enqueueBankWrite(tenantId, { bankId: initial.id, cubeId, memoryIds: [], rewriteStale: true, epochs: null });
       } catch (error) {
         failures.push(`bank ${initial.id}: ${error instanceof Error ? error.message : String(error)}`);
       }

@@ -70,6 +70,6 @@ export class ApiKeyService {
   }
 
   private async requireTenant(tenantId: string): Promise<void> {
-    if (!(await this.tenants.get(tenantId))) throw EngramError.notFound('tenant');
+    if (!(await this.tenants.getLive(tenantId))) throw EngramError.notFound('tenant');
   }
 }

@@ -3,7 +3,8 @@ import { TenantRepository } from '@engram/persistence';
 import { AccessService } from '../auth/access.service';
 import { Permission } from '../auth/permission';
 import { EngramError } from '../errors/engram.error';
-import { CreateTenantDto, mapTenant, TenantResponseDto } from '../dtos/tenant.dto';
+import { CreateTenantDto, mapTenant, TenantOffboardedDto, TenantResponseDto } from '../dtos/tenant.dto';
+import { JobQueueService } from '../jobs/job-queue.service';
 import { AuditService } from './audit.service';
 import { RequestContext } from './request-context';
 
@@ -13,6 +14,7 @@ export class TenantService {
     private readonly access: AccessService,
     private readonly tenants: TenantRepository,
     private readonly audit: AuditService,
+    private readonly jobs: JobQueueService,
   ) {}
 
   async create(ctx: RequestContext, dto: CreateTenantDto): Promise<TenantResponseDto> {
@@ -21,6 +23,21 @@ export class TenantService {
     if (!tenant) throw EngramError.conflict(`a tenant named "${dto.name.trim()}" already exists`);
     await this.audit.record(ctx.auth, ctx.requestId, { action: 'tenant.create', targetType: 'tenant', targetId: tenant.id, tenantId: tenant.id, details: { name: tenant.name } });
     return mapTenant(tenant);
+  }
+
+  /**
+   * Offboards a tenant: keys revoked at once and every cube deleted in one transaction, the
+   * cubes then purged by jobs (rows, files, caches, banks); the tenant row stays as a
+   * tombstone so the audit log keeps naming it. Offboarding again answers 404.
+   */
+  async offboard(ctx: RequestContext, tenantId: string): Promise<TenantOffboardedDto> {
+    this.access.requirePermission(ctx.auth, Permission.AdminAll);
+    const result = await this.tenants.offboard(tenantId);
+    if (!result) throw EngramError.notFound('tenant');
+    const purgeJobIds: string[] = [];
+    for (const cubeId of result.cubeIds) purgeJobIds.push((await this.jobs.enqueueCubePurge({ cubeId, tenantId })).id);
+    await this.audit.record(ctx.auth, ctx.requestId, { action: 'tenant.offboard', targetType: 'tenant', targetId: tenantId, tenantId, details: { keysRevoked: result.keysRevoked, cubes: result.cubeIds.length } });
+    return { tenantId, keysRevoked: result.keysRevoked, cubeIds: result.cubeIds, purgeJobIds };
   }
 
   async list(ctx: RequestContext): Promise<{ items: TenantResponseDto[] }> {

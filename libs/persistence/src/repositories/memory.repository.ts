@@ -1,5 +1,6 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
+import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
 import { MemoryState } from '../entities';
 import { decodeCursor, encodeCursor, isCursorBigint, Page } from './records';
 import { queryRows } from './sql';
@@ -36,6 +37,8 @@ export interface MemoryRecord {
   mergedInto: string | null;
   supersededBy: string | null;
   restoredAt: Date | null;
+  /** Erased for good (contents gone, the id still resolves). */
+  erasedAt: Date | null;
   /** A structured fact; facts with the same subject and predicate supersede each other. */
   fact: { subject: string; predicate: string; object: string } | null;
 }
@@ -100,6 +103,8 @@ export interface MemoryVersionRecord {
 export interface IdempotencyClaim {
   scope: string;
   requestHash: string;
+  /** The cube written to: the record goes with the cube, and erasing a memory scrubs it. */
+  cubeId: string;
 }
 
 export type IdempotentResult<T> = { kind: 'fresh'; value: T } | { kind: 'replay'; requestHash: string; statusCode: number; response: unknown };
@@ -107,7 +112,7 @@ export type IdempotentResult<T> = { kind: 'fresh'; value: T } | { kind: 'replay'
 const COLUMNS = `id, cube_id, label, change_seq, text, kind, role, tags, metadata, source, session_id, observed_at,
   valid_from, valid_to, importance, state, version, access_count, last_accessed_at, embedder_fingerprint,
   created_by, created_at, updated_at, expired_at, pinned, expires_at, merged_into, superseded_by, restored_at,
-  fact_subject, fact_predicate, fact_object`;
+  erased_at, fact_subject, fact_predicate, fact_object`;
 
 type Row = Record<string, unknown>;
 
@@ -142,6 +147,7 @@ function toRecord(row: Row): MemoryRecord {
     mergedInto: (row.merged_into as string | null) ?? null,
     supersededBy: (row.superseded_by as string | null) ?? null,
     restoredAt: (row.restored_at as Date | null) ?? null,
+    erasedAt: (row.erased_at as Date | null) ?? null,
     fact:
       row.fact_subject === null || row.fact_subject === undefined
         ? null
@@ -185,7 +191,15 @@ function versionValues(m: MemoryRecord): Record<string, unknown> {
  */
 @Injectable()
 export class MemoryRepository {
-  constructor(private readonly db: DataSource) {}
+  constructor(
+    private readonly db: DataSource,
+    @Inject(ENGRAM_CONFIG) private readonly config: EngramConfig,
+  ) {}
+
+  /** Seconds a stored response is replayed; older records count as absent and are removed by the maintenance job. */
+  private get idempotencyTtlSeconds(): number {
+    return Math.max(1, Math.round(this.config.idempotencyTtlMs / 1000));
+  }
 
   private async lockCube(tx: EntityManager, cubeId: string): Promise<void> {
     await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 7))`, [cubeId]);
@@ -207,9 +221,13 @@ export class MemoryRepository {
       return await this.db.transaction(async (tx) => {
         if (claim) {
           const inserted = await queryRows(tx,
-            `INSERT INTO idempotency_records (scope, request_hash, status_code, response) VALUES ($1, $2, 0, 'null'::jsonb)
-             ON CONFLICT (scope) DO NOTHING RETURNING scope`,
-            [claim.scope, claim.requestHash],
+            // An expired record with the same scope is taken over, not replayed.
+            `INSERT INTO idempotency_records (scope, request_hash, status_code, response, cube_id) VALUES ($1, $2, 0, 'null'::jsonb, $3)
+             ON CONFLICT (scope) DO UPDATE SET request_hash = EXCLUDED.request_hash, status_code = 0, response = 'null'::jsonb,
+                                               cube_id = EXCLUDED.cube_id, created_at = now()
+              WHERE idempotency_records.created_at < now() - make_interval(secs => $4)
+             RETURNING scope`,
+            [claim.scope, claim.requestHash, claim.cubeId, this.idempotencyTtlSeconds],
           );
           if (!inserted.length) throw new IdempotencyRace();
         }
@@ -233,10 +251,22 @@ export class MemoryRepository {
 
   private async findIdempotency(scope: string): Promise<{ requestHash: string; statusCode: number; response: unknown } | null> {
     const rows = await queryRows<{ request_hash: string; status_code: number; response: unknown }>(this.db,
-      `SELECT request_hash, status_code, response FROM idempotency_records WHERE scope = $1 AND status_code > 0`,
-      [scope],
+      `SELECT request_hash, status_code, response FROM idempotency_records
+        WHERE scope = $1 AND status_code > 0 AND created_at >= now() - make_interval(secs => $2)`,
+      [scope, this.idempotencyTtlSeconds],
     );
     return rows.length ? { requestHash: rows[0].request_hash, statusCode: rows[0].status_code, response: rows[0].response } : null;
+  }
+
+  /** Removes stored responses older than the TTL, a batch at a time; returns how many went. */
+  async deleteExpiredIdempotency(batch = 5_000): Promise<number> {
+    const rows = await queryRows(this.db,
+      `DELETE FROM idempotency_records WHERE scope IN (
+         SELECT scope FROM idempotency_records WHERE created_at < now() - make_interval(secs => $1) LIMIT $2
+       ) RETURNING scope`,
+      [this.idempotencyTtlSeconds, batch],
+    );
+    return rows.length;
   }
 
   /** Inserts memories in input order and writes their first version rows. */
@@ -331,6 +361,7 @@ export class MemoryRepository {
         mergedInto: null,
         supersededBy: null,
         restoredAt: null,
+        erasedAt: null,
         fact: m.fact,
       };
     });
@@ -490,6 +521,37 @@ export class MemoryRepository {
     );
     const after = toRecord(rows[0]);
     await this.insertVersions(tx, [{ memoryId: id, version: after.version, action, oldValues: { state: before.state }, newValues: { state: after.state }, reason: null }], actor);
+    return after;
+  }
+
+  /**
+   * Erases a memory for good, in the caller's unit of work: its text, tags, metadata,
+   * source, fact and embedding; the contents of its version rows and lifecycle events; and
+   * every stored write response of the cube that carries it. The row stays as a tombstone
+   * (state deleted, erased_at), so the id still resolves and the history still says who did
+   * what and when. Null when there is no such memory.
+   */
+  async erase(tx: EntityManager, cubeId: string, id: string, actor: MemoryActor): Promise<MemoryRecord | null> {
+    await this.lockCube(tx, cubeId);
+    const current = await queryRows<Row>(tx, `SELECT state, erased_at FROM memories WHERE cube_id = $1 AND id = $2 FOR UPDATE`, [cubeId, id]);
+    if (!current.length) return null;
+    const rows = await queryRows<Row>(tx,
+      `UPDATE memories SET text = '', tags = '{}', metadata = '{}'::jsonb, source = '{}'::jsonb, session_id = NULL,
+              embedding = NULL, fact_subject = NULL, fact_predicate = NULL, fact_object = NULL, fact_key = NULL,
+              state = 'deleted', expired_at = COALESCE(expired_at, now()), erased_at = COALESCE(erased_at, now()),
+              version = version + 1, change_seq = nextval('engram_change_seq'), updated_at = now()
+        WHERE cube_id = $1 AND id = $2 RETURNING ${COLUMNS}`,
+      [cubeId, id],
+    );
+    await tx.query(`UPDATE memory_versions SET old_values = NULL, new_values = NULL, reason = NULL WHERE memory_id = $1`, [id]);
+    const after = toRecord(rows[0]);
+    await this.insertVersions(tx, [{ memoryId: id, version: after.version, action: 'erase', oldValues: null, newValues: { state: 'deleted', erased: true }, reason: null }], actor);
+    await tx.query(
+      `UPDATE lifecycle_events SET before = before - $2::text, after = after - $2::text WHERE cube_id = $1 AND $2::uuid = ANY(memory_ids)`,
+      [cubeId, id],
+    );
+    // Stored responses are JSON of whole memories: any that names the id also holds its text.
+    await tx.query(`DELETE FROM idempotency_records WHERE cube_id = $1 AND strpos(response::text, $2) > 0`, [cubeId, id]);
     return after;
   }
 

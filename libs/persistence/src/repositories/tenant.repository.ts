@@ -24,6 +24,32 @@ export class TenantRepository {
   get(id: string): Promise<TenantRecord | null> {
     return this.db.getRepository(TenantEntity).findOneBy({ id });
   }
+
+  /** A tenant that is not offboarded. */
+  async getLive(id: string): Promise<TenantRecord | null> {
+    const tenant = await this.get(id);
+    return tenant && tenant.deletedAt === null ? tenant : null;
+  }
+
+  /**
+   * Offboards a live tenant in one transaction: the row becomes a tombstone, every key is
+   * revoked and every live cube soft-deleted (the caller queues their purges). Null when
+   * there is no such live tenant.
+   */
+  async offboard(id: string): Promise<{ keysRevoked: number; cubeIds: string[] } | null> {
+    return this.db.transaction(async (tx) => {
+      const marked = await tx.query(`UPDATE tenants SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL RETURNING id`, [id]);
+      if (!rowsOf(marked).length) return null;
+      const keys: unknown = await tx.query(`UPDATE api_keys SET revoked_at = now() WHERE tenant_id = $1 AND revoked_at IS NULL RETURNING id`, [id]);
+      const cubes: unknown = await tx.query(`UPDATE cubes SET deleted_at = now() WHERE tenant_id = $1 AND deleted_at IS NULL RETURNING id`, [id]);
+      return { keysRevoked: rowsOf(keys).length, cubeIds: rowsOf<{ id: string }>(cubes).map((c) => c.id) };
+    });
+  }
+}
+
+/** TypeORM answers an UPDATE … RETURNING with [rows, count]. */
+function rowsOf<T = unknown>(result: unknown): T[] {
+  return (Array.isArray(result) && Array.isArray(result[0]) ? result[0] : result) as T[];
 }
 
 export function isUniqueViolation(error: unknown): boolean {
