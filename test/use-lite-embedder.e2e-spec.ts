@@ -62,3 +62,37 @@ describe('a cube with the use-lite embedder', () => {
     expect(row.n).toBe(4);
   });
 });
+
+describe('the embedder of new cubes (ENGRAM_NEW_CUBE_EMBEDDER)', () => {
+  let h: E2eHarness;
+  let key: string;
+  const auth = () => ({ Authorization: `Bearer ${key}` });
+  beforeAll(async () => {
+    h = await createE2eHarness({ newCubeEmbedder: 'use-lite' });
+    key = (await h.factory.apiKey()).key;
+  });
+  afterAll(() => h.close());
+
+  it('writes use-lite into a new cube that names no embedder, and keeps it through a settings update', async () => {
+    const created = await h.http.post('/v1/cubes').set(auth()).send({ name: 'default', settings: { team: 'a' } }).expect(201);
+    expect(created.body.settings).toEqual({ team: 'a', embedder: 'use-lite' });
+    const id = created.body.id as string;
+    await h.http.post(`/v1/cubes/${id}/memories`).set(auth()).send({ items: [{ text: 'I just adopted a beagle' }] }).expect(201);
+    const updated = await h.http.patch(`/v1/cubes/${id}`).set(auth()).send({ settings: { team: 'b' } }).expect(200);
+    expect(updated.body.settings).toEqual({ team: 'b', embedder: 'use-lite' });
+    await h.app.get(DeferredEmbeddingService).idle();
+    const hits = (await h.http.post(`/v1/cubes/${id}/search`).set(auth()).send({ query: 'what pet do I have?', explain: true }).expect(200)).body.results;
+    expect(hits[0].explain.dense.similarity).toBeGreaterThan(0.3);
+  });
+
+  it('keeps an embedder the cube names, and reads a cube without one as hash', async () => {
+    const hash = await h.http.post('/v1/cubes').set(auth()).send({ name: 'hashed', settings: { embedder: 'hash' } }).expect(201);
+    expect(hash.body.settings).toEqual({ embedder: 'hash' });
+    // A cube stored before use-lite was the default has no embedder in its settings.
+    const legacy = (await h.http.post('/v1/cubes').set(auth()).send({ name: 'legacy' }).expect(201)).body.id as string;
+    await h.app.get(DataSource).query(`UPDATE cubes SET settings = '{}'::jsonb WHERE id = $1`, [legacy]);
+    await h.http.post(`/v1/cubes/${legacy}/memories`).set(auth()).send({ items: [{ text: 'Alice lives in Paris' }] }).expect(201);
+    const rows = (await h.app.get(DataSource).query(`SELECT embedder_fingerprint AS f FROM memories WHERE cube_id = $1`, [legacy])) as { f: string }[];
+    expect(rows.map((r) => r.f)).toEqual([expect.stringMatching(/^hash:256:/)]);
+  });
+});
