@@ -26,6 +26,11 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard runs in browsers: its own tsconfig (DOM, ES modules).
+    files: ['packages/dashboard/**/*.ts'],
+    languageOptions: { parserOptions: { project: './packages/dashboard/tsconfig.json', tsconfigRootDir: import.meta.dirname } },
+  },
+  {
     // The jest global setup cannot use path aliases (jest does not map them there).
     files: ['libs/testing/src/global-setup.ts'],
     rules: { 'no-restricted-imports': 'off' },

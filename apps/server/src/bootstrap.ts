@@ -6,6 +6,7 @@ import { EngramConfig } from '@engram/config';
 import { AuthenticationService } from '@engram/core';
 import { AppModule, AppModuleOptions } from './app.module';
 import { MetricsService } from './http/metrics.service';
+import { serveDashboard } from './http/dashboard';
 import { httpMetrics, jsonBody, requestId, requireJsonBody } from './http/request.middleware';
 
 export interface CreateAppOptions extends Partial<AppModuleOptions> {
@@ -24,6 +25,7 @@ export async function createApp(config: EngramConfig, options: CreateAppOptions 
   if (!options.quiet) app.useLogger(app.get(PinoLogger));
   app.disable('x-powered-by');
   app.use(requestId);
+  serveDashboard(app);
   app.use(httpMetrics(app.get(MetricsService)));
   app.use(requireJsonBody);
   app.use(jsonBody(config.bodyLimitBytes));

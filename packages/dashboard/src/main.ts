@@ -1,0 +1,62 @@
+// The engram dashboard: a hash-routed single page over @engram/client, no framework.
+import { EngramApiError } from '../../../packages/client/src/index.js';
+import { field, h, render, toast } from './dom.js';
+import { session, Session, signIn, signOut } from './session.js';
+import { keysPage, metricsPage, tenantsPage } from './views/operator.js';
+import { cubesPage, memoriesPage, memoryPage, searchPage } from './views/tenant.js';
+
+function signInPage(): void {
+  const form = h('form', { 'aria-label': 'Sign in', onsubmit: async (e: Event) => {
+    e.preventDefault();
+    try {
+      const s = await signIn(field(form, 'token'));
+      location.hash = s.kind === 'admin' ? '#/tenants' : '#/cubes';
+      await route();
+    } catch (error) {
+      toast(error instanceof EngramApiError ? `${error.code}: ${error.message}` : 'sign-in failed', 'error');
+    }
+  } },
+    h('label', {}, 'Admin token or API key', h('input', { name: 'token', type: 'password', required: true, autocomplete: 'off', id: 'token' })),
+    h('p', {}, h('button', { type: 'submit' }, 'Sign in')),
+  );
+  render(h('h1', {}, 'Sign in'), h('div', { class: 'card' }, h('p', { class: 'muted' }, 'Operators sign in with the admin token, tenants with an API key. It is kept for this tab only.'), form));
+}
+
+function chrome(s: Session | null): void {
+  const links: [string, string][] = !s ? [] : s.kind === 'admin' ? [['#/tenants', 'Tenants'], ['#/metrics', 'Metrics']] : [['#/cubes', 'Cubes']];
+  const here = location.hash.split('?')[0];
+  document.getElementById('nav')!.replaceChildren(...links.map(([href, label]) => h('a', { href, 'aria-current': here.startsWith(href) ? 'page' : undefined }, label)));
+  document.getElementById('who')!.replaceChildren(
+    ...(s ? [s.kind === 'admin' ? 'operator ' : 'tenant ', h('button', { class: 'secondary', onclick: () => { signOut(); location.hash = '#/'; void route(); } }, 'Sign out')] : []),
+  );
+}
+
+async function route(): Promise<void> {
+  const s = session();
+  chrome(s);
+  if (!s) return signInPage();
+  const [path, query = ''] = location.hash.replace(/^#/, '').split('?');
+  const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+  const params = new URLSearchParams(query);
+  try {
+    if (s.kind === 'admin') {
+      if (parts[0] === 'metrics') return await metricsPage();
+      if (parts[0] === 'tenants' && parts[1]) return await keysPage(s, parts[1]);
+      return await tenantsPage(s);
+    }
+    if (parts[0] === 'cubes' && parts[1] && parts[2] === 'memories' && parts[3]) return await memoryPage(s, parts[1], parts[3]);
+    if (parts[0] === 'cubes' && parts[1] && parts[2] === 'memories') return await memoriesPage(s, parts[1], params);
+    if (parts[0] === 'cubes' && parts[1] && parts[2] === 'search') return await searchPage(s, parts[1], params);
+    return await cubesPage(s);
+  } catch (error) {
+    if (error instanceof EngramApiError && error.status === 401) {
+      signOut();
+      return signInPage();
+    }
+    render(h('h1', {}, 'Something went wrong'), h('p', { role: 'alert' }, error instanceof EngramApiError ? `${error.code}: ${error.message}` : String(error)));
+  }
+}
+
+window.addEventListener('hashchange', () => void route());
+window.addEventListener('unhandledrejection', (e) => toast(e.reason instanceof EngramApiError ? `${e.reason.code}: ${e.reason.message}` : String(e.reason), 'error'));
+void route();

@@ -1,0 +1,141 @@
+import type { Memory, SearchResult } from '../../../../packages/client/src/index.js';
+import { wordDiff } from '../diff.js';
+import { field, h, render, table, toast } from '../dom.js';
+import type { Session } from '../session.js';
+
+const KINDS = ['fact', 'episode', 'preference', 'procedure', 'message'];
+const STATES = ['active', 'archived', 'expired', 'merged', 'superseded', 'deleted'];
+const esc = encodeURIComponent;
+
+/** Tenant: the key's cubes with their memory counts by kind and state. */
+export async function cubesPage(s: Session): Promise<void> {
+  const cubes = (await s.client.cubes.list({ limit: 200 })).items;
+  const stats = await Promise.all(cubes.map((c) => s.client.cubes.stats(c.id)));
+  const create = h('form', { class: 'inline', 'aria-label': 'Create cube', onsubmit: async (e: Event) => {
+    e.preventDefault();
+    const name = field(create, 'name');
+    if (!name) return toast('give the cube a name', 'error');
+    await s.client.cubes.getOrCreate(name, { description: field(create, 'description') || undefined });
+    toast(`cube ${name} ready`);
+    await cubesPage(s);
+  } }, h('label', {}, 'Cube name', h('input', { name: 'name', required: true, autocomplete: 'off' })), h('label', {}, 'Description', h('input', { name: 'description', autocomplete: 'off' })), h('button', { type: 'submit' }, 'Create cube'));
+  const counts = (m: Record<string, number>) => Object.entries(m).map(([k, n]) => h('span', { class: 'pill' }, `${k} ${n}`));
+  render(
+    h('h1', {}, 'Cubes'),
+    h('div', { class: 'card' }, create),
+    h('div', { class: 'card' }, table(['Cube', 'Memories', 'By kind', 'By state', ''], stats.map((st) => [
+      h('a', { href: `#/cubes/${esc(st.cube.id)}/memories` }, st.cube.name),
+      st.memories.total,
+      counts(st.memories.byKind),
+      counts(st.memories.byState),
+      h('a', { href: `#/cubes/${esc(st.cube.id)}/search`, 'aria-label': `Search ${st.cube.name}` }, 'Search'),
+    ]))),
+  );
+}
+
+function cubeNav(cubeId: string, name: string): HTMLElement {
+  return h('p', {}, h('a', { href: '#/cubes' }, '← Cubes'), ' · ', h('strong', {}, name), ' · ', h('a', { href: `#/cubes/${esc(cubeId)}/memories` }, 'Memories'), ' · ', h('a', { href: `#/cubes/${esc(cubeId)}/search` }, 'Search'));
+}
+
+/** Tenant: memory browser with filters and paging, and a form to add memories. */
+export async function memoriesPage(s: Session, cubeId: string, params: URLSearchParams): Promise<void> {
+  const cube = await s.client.cubes.get(cubeId);
+  const query = { limit: 25, kind: params.get('kind') || undefined, state: params.get('state') || undefined, tags: params.get('tags') || undefined, cursor: params.get('cursor') || undefined };
+  const page = await s.client.memories.list(cubeId, query);
+  const filters = h('form', { class: 'inline', role: 'search', 'aria-label': 'Filter memories', onsubmit: (e: Event) => {
+    e.preventDefault();
+    const next = new URLSearchParams();
+    for (const name of ['kind', 'state', 'tags']) if (field(filters, name)) next.set(name, field(filters, name));
+    location.hash = `#/cubes/${esc(cubeId)}/memories?${next}`;
+  } },
+    h('label', {}, 'Kind', h('select', { name: 'kind' }, h('option', { value: '' }, 'any'), KINDS.map((k) => h('option', { value: k, selected: query.kind === k }, k)))),
+    h('label', {}, 'State', h('select', { name: 'state' }, h('option', { value: '' }, 'active'), STATES.map((k) => h('option', { value: k, selected: query.state === k }, k)))),
+    h('label', {}, 'Tags (any)', h('input', { name: 'tags', value: query.tags ?? '', autocomplete: 'off' })),
+    h('button', { type: 'submit', class: 'secondary' }, 'Filter'),
+  );
+  const add = h('form', { 'aria-label': 'Add memories', onsubmit: async (e: Event) => {
+    e.preventDefault();
+    const texts = field(add, 'texts').split('\n').map((t) => t.trim()).filter(Boolean);
+    if (!texts.length) return toast('write at least one memory, one per line', 'error');
+    const kind = field(add, 'kind') || undefined;
+    await s.client.memories.add(cubeId, texts.map((text) => ({ text, kind: kind as Memory['kind'] as never })));
+    toast(`${texts.length} memor${texts.length === 1 ? 'y' : 'ies'} added`);
+    await memoriesPage(s, cubeId, params);
+  } },
+    h('label', {}, 'New memories, one per line', h('textarea', { name: 'texts', rows: 3 })),
+    h('div', { class: 'inline', style: 'display:flex;gap:8px;margin-top:8px;align-items:flex-end' }, h('label', {}, 'Kind', h('select', { name: 'kind' }, KINDS.map((k) => h('option', { value: k }, k)))), h('button', { type: 'submit' }, 'Add memories')),
+  );
+  const next = new URLSearchParams(params);
+  if (page.nextCursor) next.set('cursor', page.nextCursor);
+  render(
+    h('h1', {}, `Memories of ${cube.name}`),
+    cubeNav(cubeId, cube.name),
+    h('div', { class: 'card' }, add),
+    h('div', { class: 'card' }, filters),
+    h('div', { class: 'card' }, table(['Text', 'Kind', 'State', 'Tags', 'Version', 'Created'], page.items.map((m) => [
+      h('a', { href: `#/cubes/${esc(cubeId)}/memories/${esc(m.id)}` }, m.text),
+      m.kind,
+      m.state,
+      m.tags.map((t) => h('span', { class: 'pill' }, t)),
+      m.version,
+      new Date(m.createdAt).toLocaleString(),
+    ])), page.nextCursor ? h('p', {}, h('a', { href: `#/cubes/${esc(cubeId)}/memories?${next}` }, 'Next page →')) : null),
+  );
+}
+
+/** Tenant: one memory and its version history, each change shown as a word diff. */
+export async function memoryPage(s: Session, cubeId: string, memoryId: string): Promise<void> {
+  const [cube, memory, history] = await Promise.all([s.client.cubes.get(cubeId), s.client.memories.get(cubeId, memoryId), s.client.memories.history(cubeId, memoryId)]);
+  const edit = h('form', { 'aria-label': 'Edit memory', onsubmit: async (e: Event) => {
+    e.preventDefault();
+    await s.client.memories.update(cubeId, memoryId, { text: field(edit, 'text'), reason: field(edit, 'reason') || undefined });
+    toast('memory updated');
+    await memoryPage(s, cubeId, memoryId);
+  } }, h('label', {}, 'Text', h('textarea', { name: 'text', value: memory.text }, memory.text)), h('label', {}, 'Why it changed', h('input', { name: 'reason', autocomplete: 'off' })), h('p', {}, h('button', { type: 'submit' }, 'Save')));
+  render(
+    h('h1', {}, 'Memory'),
+    cubeNav(cubeId, cube.name),
+    h('div', { class: 'card' }, table(['Field', 'Value'], Object.entries(memory).map(([k, v]) => [k, typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v ?? '')]))),
+    h('div', { class: 'card' }, edit),
+    h('div', { class: 'card' }, h('h2', {}, 'History'), h('ol', { class: 'diff' }, history.map((v) => {
+      const before = typeof v.oldValues?.text === 'string' ? v.oldValues.text : '';
+      const after = typeof v.newValues?.text === 'string' ? v.newValues.text : before;
+      return h('li', {}, h('strong', {}, `v${v.version} ${v.action}`), ' ', h('span', { class: 'muted' }, `${new Date(v.at).toLocaleString()} by ${v.actorType}${v.reason ? ` — ${v.reason}` : ''}`), h('div', {}, wordDiff(before, after)));
+    }))),
+  );
+}
+
+function scoreBars(result: SearchResult): HTMLElement | null {
+  const ex = result.explain as { dense?: { similarity: number } | null; lexical?: { bm25: number } | null; fusion?: { combined: number }; priors?: { importance: number; recency: number; timeIntent: number } } | undefined;
+  if (!ex) return null;
+  const parts: [string, number][] = [
+    ['dense', ex.dense?.similarity ?? 0],
+    ['lexical', ex.lexical ? ex.lexical.bm25 / (1 + ex.lexical.bm25) : 0],
+    ['fused', ex.fusion?.combined ?? 0],
+    ['importance', ex.priors?.importance ?? 0],
+    ['recency', ex.priors?.recency ?? 0],
+    ['score', result.score],
+  ];
+  return h('div', { class: 'bars', role: 'list', 'aria-label': 'Score parts' }, parts.map(([label, value]) => [
+    h('span', { role: 'listitem' }, label),
+    h('div', { class: 'track', 'aria-hidden': 'true' }, h('div', { class: 'fill', style: `width:${Math.max(0, Math.min(1, value)) * 100}%` })),
+    h('span', {}, value.toFixed(3)),
+  ]));
+}
+
+/** Tenant: search playground; each result shows its score parts as bars (explain). */
+export async function searchPage(s: Session, cubeId: string, params: URLSearchParams): Promise<void> {
+  const cube = await s.client.cubes.get(cubeId);
+  const q = params.get('q') ?? '';
+  const results = q ? await s.client.memories.search(cubeId, q, { topK: 10, explain: true }) : [];
+  const form = h('form', { class: 'inline', role: 'search', 'aria-label': 'Search memories', onsubmit: (e: Event) => {
+    e.preventDefault();
+    location.hash = `#/cubes/${esc(cubeId)}/search?${new URLSearchParams({ q: field(form, 'q') })}`;
+  } }, h('label', { style: 'flex:1' }, 'Query', h('input', { name: 'q', value: q, autocomplete: 'off' })), h('button', { type: 'submit' }, 'Search'));
+  render(
+    h('h1', {}, `Search ${cube.name}`),
+    cubeNav(cubeId, cube.name),
+    h('div', { class: 'card' }, form),
+    h('div', { class: 'card', id: 'results' }, q && !results.length ? h('p', {}, 'No results.') : null, results.map((r, i) => h('div', { class: 'result' }, h('div', {}, h('strong', {}, `${i + 1}. `), r.text, ' ', h('span', { class: 'pill' }, r.kind)), scoreBars(r)))),
+  );
+}
