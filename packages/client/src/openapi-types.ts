@@ -24,7 +24,7 @@ export interface ApiKeyResponseDto {
   id: string;
   name: string | null;
   prefix: string;
-  scopes: Array<"cubes:write" | "memories:read" | "memories:write" | "cubes:export">;
+  scopes: Array<"cubes:write" | "memories:read" | "memories:write" | "cubes:export" | "memories:erase">;
   cubeIds: string[] | null;
   expiresAt: string | null;
   revokedAt: string | null;
@@ -157,7 +157,7 @@ export interface ChatStreamOptionsDto {
 
 export interface CreateApiKeyDto {
   name?: string;
-  scopes: Array<"cubes:write" | "memories:read" | "memories:write" | "cubes:export">;
+  scopes: Array<"cubes:write" | "memories:read" | "memories:write" | "cubes:export" | "memories:erase">;
   /** limit the key to these cubes; omitted: every cube of the tenant */
   cubeIds?: string[];
   expiresAt?: string;
@@ -201,7 +201,7 @@ export interface CreatedApiKeyResponseDto {
   id: string;
   name: string | null;
   prefix: string;
-  scopes: Array<"cubes:write" | "memories:read" | "memories:write" | "cubes:export">;
+  scopes: Array<"cubes:write" | "memories:read" | "memories:write" | "cubes:export" | "memories:erase">;
   cubeIds: string[] | null;
   expiresAt: string | null;
   revokedAt: string | null;
@@ -218,6 +218,10 @@ export interface CubeImportCountsDto {
   vectorsReused: number;
   /** memories embedded again by this cube’s embedder */
   reembedded: number;
+  /** KV caches recomputed by a model with the archived fingerprint */
+  kvCaches: number;
+  /** parametric banks restored for a model with the archived fingerprint */
+  banks: number;
 }
 
 export interface CubeImportResultDto {
@@ -406,6 +410,8 @@ export interface MemoryResponseDto {
   /** while superseded: the newer fact */
   supersededBy: Record<string, unknown> | null;
   fact: FactDto | null;
+  /** when it was erased for good (text, metadata and history contents are gone) */
+  erasedAt: string | null;
   /** (1 + ln(1 + accessCount)) × ½^(days since last access / 7) × (0.5 + importance) */
   heat: number;
 }
@@ -463,6 +469,8 @@ export interface SearchDto {
   filters?: Record<string, unknown>;
   explain?: boolean;
   referenceTime?: string;
+  /** 'deep': multi-hop — retrieve, expand the query with terms, neighbouring turns and vectors of the top hits, retrieve again and fuse (about twice the latency) */
+  mode?: "default" | "deep";
 }
 
 export interface SearchResponseDto {
@@ -489,10 +497,20 @@ export interface TenantListDto {
   items: TenantResponseDto[];
 }
 
+export interface TenantOffboardedDto {
+  tenantId: string;
+  keysRevoked: number;
+  /** cubes deleted now and purged by jobs */
+  cubeIds: string[];
+  purgeJobIds: string[];
+}
+
 export interface TenantResponseDto {
   id: string;
   name: string;
   createdAt: string;
+  /** offboarded: keys revoked, cubes purged; kept as a tombstone for the audit log */
+  deletedAt: string | null;
 }
 
 export interface UpdateCubeDto {
@@ -661,6 +679,15 @@ export interface Operations {
     body: CreateTenantDto;
     status: 201;
     response: TenantResponseDto;
+  };
+  AdminController_offboardTenant: {
+    method: "DELETE";
+    path: "/v1/admin/tenants/{tenantId}";
+    pathParams: { tenantId: string };
+    query: never;
+    body: never;
+    status: 200;
+    response: TenantOffboardedDto;
   };
   AdminController_listKeys: {
     method: "GET";
@@ -927,7 +954,7 @@ export interface Operations {
     method: "DELETE";
     path: "/v1/cubes/{cubeId}/memories/{memoryId}";
     pathParams: { cubeId: string; memoryId: string };
-    query: never;
+    query: { erase?: boolean };
     body: never;
     status: 204;
     response: unknown;
