@@ -106,6 +106,12 @@ describe('memory lifecycle over HTTP', () => {
     expect((await get(a.id, cube)).body.state).toBe('active');
   });
 
+  it('refuses extraction when the operator configured no LLM, naming the field', async () => {
+    const res = await h.http.post(`/v1/cubes/${cubeId}/messages`).set(auth()).send({ mode: 'extract', messages: [{ role: 'user', content: 'hello' }] }).expect(400);
+    expect(res.body.error.details[0].field).toBe('mode');
+    await h.http.post(`/v1/cubes/${cubeId}/messages`).set(auth()).send({ mode: 'summarise', messages: [{ role: 'user', content: 'hello' }] }).expect(400);
+  });
+
   it('refuses a fact without subject or predicate, naming the field', async () => {
     const res = await h.http.post(`/v1/cubes/${cubeId}/memories`).set(auth()).send({ items: [{ text: 'x', fact: { subject: 'Eve', object: 'y' } }] }).expect(400);
     expect(JSON.stringify(res.body.error.details)).toContain('items.0.fact.predicate');

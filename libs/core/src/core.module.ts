@@ -36,8 +36,10 @@ import { LifecycleService } from './lifecycle/lifecycle.service';
 import { LifecycleAdminService } from './lifecycle/lifecycle-admin.service';
 import { SchedulerControl } from './lifecycle/scheduler-control';
 import { LlmGate } from './lifecycle/llm.gate';
+import { LlmClient } from './lifecycle/llm.client';
+import { LifecycleExtraction } from './lifecycle/lifecycle.extraction';
 
-const LIFECYCLE = [LifecyclePolicies, LifecycleEngine, LifecycleMetrics, LifecycleTrigger, LifecycleService, LifecycleAdminService, SchedulerControl, LlmGate];
+const LIFECYCLE = [LifecyclePolicies, LifecycleEngine, LifecycleMetrics, LifecycleTrigger, LifecycleService, LifecycleAdminService, SchedulerControl, LlmGate, LlmClient, LifecycleExtraction];
 
 const SERVICES = [AccessService, AuditService, AuditQueryService, AuthenticationService, TenantService, ApiKeyService, CubeService, JobQueueService, EmbedderRegistry, CubeIndexManager, DeferredEmbeddingService, MemoryService, SearchService, AccessRecorder, ModelRuntime, ActivationStore, ModelService, KvCacheService, ChatCompletionService, MemoryChangeListener, BankStore, BankProvenance, BankService, BankJobs, BankChangeListener, CubeExportService, CubeImportService, ...LIFECYCLE];
 

@@ -42,6 +42,8 @@ export * from './lifecycle/lifecycle.service';
 export * from './lifecycle/lifecycle-admin.service';
 export * from './lifecycle/scheduler-control';
 export * from './lifecycle/llm.gate';
+export * from './lifecycle/llm.client';
+export * from './lifecycle/lifecycle.extraction';
 export * from './errors/runtime-error.mapper';
 export * from './dtos/model.dto';
 export * from './dtos/kv-cache.dto';

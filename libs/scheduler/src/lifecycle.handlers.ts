@@ -1,7 +1,7 @@
 // Handlers of the lifecycle jobs; the work is in LifecycleEngine (@engram/core).
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
-import { JobName, JobQueueService, LifecycleEngine, LifecycleRunPayload, LifecycleTickPayload, SchedulerControl } from '@engram/core';
+import { JobName, JobQueueService, LifecycleEngine, LifecycleExtraction, LifecycleExtractPayload, LifecycleRunPayload, LifecycleTickPayload, SchedulerControl } from '@engram/core';
 import { JobRecord, JobRepository, LifecycleRepository } from '@engram/persistence';
 import { JobControl, JobHandler } from './job-handler';
 import { JOB_RUNNER_ENABLED } from './job-runner';
@@ -118,5 +118,22 @@ export class LifecycleSweepStarter implements OnApplicationBootstrap {
 
   async onApplicationBootstrap(): Promise<void> {
     if (this.enabled) await this.queue.enqueueLifecycleSweep(new Date(Date.now() + Math.min(60_000, this.config.lifecycleSweepIntervalMs)));
+  }
+}
+
+/** Facts from stored turns by the operator's LLM; a failing LLM fails the job (retried with backoff), the turns stay. */
+@Injectable()
+export class LifecycleExtractHandler implements JobHandler {
+  readonly name = JobName.LifecycleExtract;
+  constructor(
+    private readonly engine: LifecycleEngine,
+    private readonly extraction: LifecycleExtraction,
+  ) {}
+
+  async handle(job: JobRecord): Promise<void> {
+    const { cubeId, memoryIds } = job.payload as unknown as LifecycleExtractPayload;
+    const cube = await this.engine.liveCube(cubeId);
+    if (!cube) return;
+    await this.extraction.run(cube, memoryIds);
   }
 }

@@ -1,11 +1,11 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { BankBuildHandler, BankForgetHandler, BankWriteHandler } from './bank.handlers';
 import { CubePurgeHandler } from './cube-purge.handler';
-import { LifecycleRunHandler, LifecycleSweepHandler, LifecycleSweepStarter, LifecycleTickHandler } from './lifecycle.handlers';
+import { LifecycleExtractHandler, LifecycleRunHandler, LifecycleSweepHandler, LifecycleSweepStarter, LifecycleTickHandler } from './lifecycle.handlers';
 import { JOB_HANDLERS } from './job-handler';
 import { JOB_RUNNER_ENABLED, JobRunner } from './job-runner';
 
-const HANDLERS = [CubePurgeHandler, BankBuildHandler, BankWriteHandler, BankForgetHandler, LifecycleTickHandler, LifecycleRunHandler, LifecycleSweepHandler];
+const HANDLERS = [CubePurgeHandler, BankBuildHandler, BankWriteHandler, BankForgetHandler, LifecycleTickHandler, LifecycleRunHandler, LifecycleSweepHandler, LifecycleExtractHandler];
 
 /** Job handlers and the runner. `runWorker: false` registers the handlers without polling. */
 @Module({})

@@ -100,6 +100,10 @@ export class AddMessagesDto {
 
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(512) sessionId?: string;
   @ValidateObject({ optional: true, maxKeys: 100 }) metadata?: Record<string, unknown>;
+  @ApiPropertyOptional({ enum: ['raw', 'extract'], description: 'extract: also add the facts the operator\'s LLM finds in the turns (a job; the turns are stored first either way). Default: the cube policy\'s extraction.enabled' })
+  @IsOptional()
+  @IsIn(['raw', 'extract'], { message: 'mode must be "raw" or "extract"' })
+  mode?: 'raw' | 'extract';
 }
 
 export class UpdateMemoryDto {

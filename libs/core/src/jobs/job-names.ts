@@ -12,6 +12,13 @@ export enum JobName {
   LifecycleRun = 'lifecycle.run',
   /** The periodic sweep of every cube for TTL and idleness; re-enqueues itself. */
   LifecycleSweep = 'lifecycle.sweep',
+  /** Facts extracted by the operator's LLM from stored message turns. */
+  LifecycleExtract = 'lifecycle.extract',
+}
+
+export interface LifecycleExtractPayload {
+  cubeId: string;
+  memoryIds: string[];
 }
 
 export interface LifecycleTickPayload {

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
 import { JobRecord, JobRepository } from '@engram/persistence';
-import { BankBuildPayload, BankForgetPayload, BankWritePayload, CubePurgePayload, JobName, LifecycleRunPayload, LifecycleTickPayload } from './job-names';
+import { BankBuildPayload, BankForgetPayload, BankWritePayload, CubePurgePayload, JobName, LifecycleExtractPayload, LifecycleRunPayload, LifecycleTickPayload } from './job-names';
 
 /** Writes within this window share one lifecycle tick of their cube. */
 export const LIFECYCLE_TICK_DEBOUNCE_MS = 250;
@@ -60,6 +60,10 @@ export class JobQueueService {
 
   enqueueLifecycleRun(tenantId: string, payload: LifecycleRunPayload): Promise<JobRecord> {
     return this.jobs.enqueue({ name: JobName.LifecycleRun, payload: { ...payload }, tenantId, maxAttempts: this.config.jobMaxAttempts });
+  }
+
+  enqueueLifecycleExtract(tenantId: string, payload: LifecycleExtractPayload): Promise<JobRecord> {
+    return this.jobs.enqueue({ name: JobName.LifecycleExtract, payload: { ...payload }, tenantId, maxAttempts: this.config.jobMaxAttempts });
   }
 
   /** One pending sweep for the whole instance. */

@@ -14,7 +14,7 @@ import { LifecycleService, RunAnswer, runCube } from './lifecycle.service';
 import { LlmGate } from './llm.gate';
 import { PauseState, SchedulerControl } from './scheduler-control';
 
-const LIFECYCLE_JOBS: string[] = [JobName.LifecycleTick, JobName.LifecycleRun, JobName.LifecycleSweep];
+const LIFECYCLE_JOBS: string[] = [JobName.LifecycleTick, JobName.LifecycleRun, JobName.LifecycleSweep, JobName.LifecycleExtract];
 
 export interface JobSummary {
   id: string;

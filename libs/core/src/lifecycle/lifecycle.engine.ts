@@ -5,7 +5,9 @@ import { EmbedderRegistry } from '../memories/embedder.registry';
 import { LifecycleMetrics } from './lifecycle.metrics';
 import { LifecyclePolicy } from './lifecycle-policy';
 import { LifecyclePolicies } from './lifecycle-policy.service';
-import { PlannedAction, planChanges, planSweep } from './lifecycle.planner';
+import { LlmClient, PairVerdict } from './llm.client';
+import { pairKey, PlannedAction, planChanges, planSweep } from './lifecycle.planner';
+import { analyseText, compareTexts } from './duplicate.rules';
 
 /** Memories read per planning batch: a 100k cube is never loaded at once. */
 const TICK_BATCH = 500;
@@ -19,6 +21,8 @@ const NEIGHBOURS = 6;
 const QUERY_WORDS = 10;
 /** Memories a sweep expires or archives per transaction. */
 const SWEEP_ACTION_SIZE = 100;
+/** Neighbours per changed memory that LLM mode asks about. */
+const LLM_PAIRS = 2;
 
 export interface ExecutedAction {
   type: PlannedAction['type'];
@@ -49,6 +53,7 @@ export class LifecycleEngine {
     private readonly indexes: CubeIndexManager,
     private readonly embedders: EmbedderRegistry,
     private readonly metrics: LifecycleMetrics,
+    private readonly llm: LlmClient,
   ) {}
 
   /** A live cube or null (deleted cubes are not worked on). */
@@ -155,7 +160,7 @@ export class LifecycleEngine {
     if (!active.length) return [];
     this.remember(batch);
     const neighbours = new Map<string, LifecycleMemory[]>();
-    if (policy.fusion.enabled && policy.fusion.mode === 'rules') {
+    if (policy.fusion.enabled) {
       const embedder = this.embedders.forSettings(cube.settings);
       const { index } = await this.indexes.current(cube.id, embedder);
       const labelsOf = new Map<string, number[]>();
@@ -185,7 +190,26 @@ export class LifecycleEngine {
         factPeers.set(m.factKey!, list);
       }
     }
-    return planChanges({ policy, changed: active, neighbours, factPeers });
+    const verdicts = policy.fusion.enabled && policy.fusion.mode === 'llm' ? await this.llmVerdicts(cube, active, neighbours) : undefined;
+    return planChanges({ policy, changed: active, neighbours, factPeers, verdicts });
+  }
+
+  /**
+   * LLM mode: the endpoint classifies each changed memory against its nearest neighbours
+   * (pairs that rules already call the same content need no call). A failing endpoint
+   * fails the tick, which the queue retries with backoff; nothing is changed meanwhile.
+   */
+  private async llmVerdicts(cube: CubeRecord, active: LifecycleMemory[], neighbours: Map<string, LifecycleMemory[]>): Promise<Map<string, PairVerdict>> {
+    const verdicts = new Map<string, PairVerdict>();
+    for (const m of active) {
+      for (const c of (neighbours.get(m.id) ?? []).filter((n) => n.kind === m.kind && n.state === 'active').slice(0, LLM_PAIRS)) {
+        const rules = compareTexts(analyseText(m.text), analyseText(c.text), 1);
+        if (rules.duplicate && rules.rule === 'same-content') continue;
+        const [first, second] = m.createdAt.getTime() <= c.createdAt.getTime() ? [m, c] : [c, m];
+        verdicts.set(pairKey(m.id, c.id), await this.llm.classifyPair(cube.tenantId, first.text, second.text));
+      }
+    }
+    return verdicts;
   }
 
   /**

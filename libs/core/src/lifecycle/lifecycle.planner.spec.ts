@@ -1,5 +1,5 @@
 import { effectivePolicy } from './lifecycle-policy';
-import { PlanMemory, planChanges, planSweep } from './lifecycle.planner';
+import { pairKey, PlanMemory, planChanges, planSweep } from './lifecycle.planner';
 import { factKey } from './fact-triple';
 
 let label = 0;
@@ -67,6 +67,23 @@ describe('lifecycle planner', () => {
     expect(actions[0].reason.validTo).toBe('2023-01-01T00:00:00.000Z');
     const multi = effectivePolicy([{ invalidation: { multiValued: ['LIVES IN'] } }]);
     expect(planChanges({ policy: multi, changed: [current], neighbours: new Map(), factPeers: peers })).toEqual([]);
+  });
+
+  it('in llm mode supersedes on an update and merges a duplicate by the verdicts it is given', () => {
+    const llm = effectivePolicy([{ fusion: { mode: 'llm' } }]);
+    const job = memory({ text: 'Kai works at Globex' });
+    const tea = memory({ text: 'Kai likes green tea' });
+    const newJob = memory({ text: 'Kai works at Initech now' });
+    const sameTea = memory({ text: 'Kai really enjoys green tea' });
+    const verdicts = new Map([
+      [pairKey(newJob.id, job.id), { relation: 'update' as const, mergedText: null }],
+      [pairKey(sameTea.id, tea.id), { relation: 'duplicate' as const, mergedText: 'Kai likes green tea' }],
+    ]);
+    const actions = planChanges({ policy: llm, changed: [newJob, sameTea], neighbours: new Map([[newJob.id, [job, tea]], [sameTea.id, [tea, job]]]), factPeers: new Map(), verdicts });
+    expect(actions.map((a) => [a.type, a.memoryIds[0], a.targetId, a.reason.policy])).toEqual([
+      ['supersede', job.id, newJob.id, 'fusion.llm'],
+      ['merge', sameTea.id, tea.id, 'fusion.llm'],
+    ]);
   });
 
   it('expires by explicit time, kind and tag TTL, and archives idle memories; pinned ones stay', () => {

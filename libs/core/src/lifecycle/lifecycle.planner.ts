@@ -56,7 +56,12 @@ export interface ChangePlanInput {
   neighbours: ReadonlyMap<string, PlanMemory[]>;
   /** Every active memory per fact key of the changed memories. */
   factPeers: ReadonlyMap<string, PlanMemory[]>;
+  /** LLM mode: the endpoint's verdict per pair (pairKey(changed, neighbour)), gathered before planning. */
+  verdicts?: ReadonlyMap<string, { relation: 'duplicate' | 'update' | 'contradiction' | 'independent'; mergedText: string | null }>;
 }
+
+/** The key of a (changed memory, neighbour) pair in `verdicts`. */
+export const pairKey = (changed: string, neighbour: string) => `${changed}|${neighbour}`;
 
 const time = (m: PlanMemory) => (m.validFrom ?? m.observedAt ?? m.createdAt).getTime();
 const older = (a: PlanMemory, b: PlanMemory) => a.createdAt.getTime() - b.createdAt.getTime() || a.label - b.label;
@@ -99,7 +104,8 @@ export function planChanges(input: ChangePlanInput): PlannedAction[] {
     }
   }
 
-  if (policy.fusion.enabled && policy.fusion.mode === 'rules') {
+  if (policy.fusion.enabled) {
+    const llm = policy.fusion.mode === 'llm';
     const analysed = new Map<string, AnalysedText>();
     const analyse = (m: PlanMemory) => {
       let a = analysed.get(m.id);
@@ -114,6 +120,40 @@ export function planChanges(input: ChangePlanInput): PlannedAction[] {
         // Two structured facts that disagree are invalidation's business, never fusion's.
         if (m.factKey !== null && c.factKey !== null && (m.factKey !== c.factKey || normaliseFactPart(m.factObject ?? '') !== normaliseFactPart(c.factObject ?? ''))) continue;
         const verdict = compareTexts(analyse(m), analyse(c), policy.fusion.threshold);
+        if (llm && !(verdict.duplicate && verdict.rule === 'same-content')) {
+          const answer = input.verdicts?.get(pairKey(m.id, c.id));
+          if (!answer || answer.relation === 'independent') continue;
+          if (answer.relation === 'update' || answer.relation === 'contradiction') {
+            // The newer statement wins; the older is superseded, not merged.
+            const [stale, next] = time(m) < time(c) || (time(m) === time(c) && older(m, c) < 0) ? [m, c] : [c, m];
+            if (surviving.has(stale.id) || losing.has(next.id) || heldByRestore(stale, next)) continue;
+            losing.add(stale.id);
+            surviving.add(next.id);
+            actions.push({
+              type: 'supersede',
+              memoryIds: [stale.id],
+              targetId: next.id,
+              reason: { policy: 'fusion.llm', rule: answer.relation, validTo: new Date(time(next)).toISOString() },
+              versions: { [stale.id]: stale.version, [next.id]: next.version },
+            });
+            continue;
+          }
+          // A duplicate by the LLM's word, still never across a changed number, date, name or negation.
+          if (!verdict.duplicate && verdict.reason.startsWith('differs in')) continue;
+          const survivor = older(m, c) <= 0 ? m : c;
+          const loser = survivor === m ? c : m;
+          if (surviving.has(loser.id) || heldByRestore(loser, survivor)) continue;
+          losing.add(loser.id);
+          surviving.add(survivor.id);
+          actions.push({
+            type: 'merge',
+            memoryIds: [loser.id],
+            targetId: survivor.id,
+            reason: { policy: 'fusion.llm', rule: 'duplicate', ...(answer.mergedText ? { mergedText: answer.mergedText } : {}) },
+            versions: { [loser.id]: loser.version, [survivor.id]: survivor.version },
+          });
+          continue;
+        }
         if (!verdict.duplicate) continue;
         // The survivor: the text that holds the other's words; else the older memory, whose id clients have had longest.
         let survivor = older(m, c) <= 0 ? m : c;

@@ -26,6 +26,7 @@ import { EmbedderRegistry } from './embedder.registry';
 import { parseMemoryFilter } from './memory-filter.parser';
 import { LifecycleRepository } from '@engram/persistence';
 import { LifecycleTrigger } from '../lifecycle/lifecycle.trigger';
+import { LifecycleExtraction } from '../lifecycle/lifecycle.extraction';
 
 export interface WriteResult<T> {
   statusCode: number;
@@ -57,6 +58,7 @@ export class MemoryService {
     private readonly listener: MemoryChangeListener,
     private readonly lifecycle: LifecycleRepository,
     private readonly trigger: LifecycleTrigger,
+    private readonly extraction: LifecycleExtraction,
     private readonly deferred: DeferredEmbeddingService,
   ) {}
 
@@ -92,6 +94,7 @@ export class MemoryService {
     const cube = await this.access.requireCube(ctx.auth, Permission.MemoryWrite, cubeId);
     const embedder = this.embedders.forSettings(cube.settings);
     const vectors = await this.vectorsFor(embedder, dto.messages.map((m) => m.content));
+    const extract = await this.extraction.wanted(cube, dto.mode);
     const now = new Date();
     const rows: NewMemory[] = dto.messages.map((message, i) => ({
       text: message.content,
@@ -116,6 +119,7 @@ export class MemoryService {
       await this.audit.record(ctx.auth, ctx.requestId, { action: 'memory.add_messages', targetType: 'cube', targetId: cubeId, tenantId: cube.tenantId, details: { count: stored.length, sessionId: dto.sessionId ?? null } }, tx);
       return { ids: stored.map((m) => m.id), items: stored.map(mapMemory) };
     });
+    if (extract && !result.replayed) await this.extraction.enqueue(cube, result.body.ids);
     return this.afterWrite(cubeId, embedder, result);
   }
 
@@ -191,7 +195,7 @@ export class MemoryService {
     if (options.erase) return this.erase(ctx, cubeId, memoryId);
     const cube = await this.access.requireCube(ctx.auth, Permission.MemoryWrite, cubeId);
     const deleted = await this.memories.unitOfWork(async (tx) => {
-      const row = await this.memories.transition(tx, cubeId, memoryId, ['active', 'archived', 'expired', 'merged'], 'deleted', 'delete', actor(ctx));
+      const row = await this.memories.transition(tx, cubeId, memoryId, ['active', 'archived', 'expired', 'merged', 'superseded'], 'deleted', 'delete', actor(ctx));
       if (row) await this.audit.record(ctx.auth, ctx.requestId, { action: 'memory.delete', targetType: 'memory', targetId: memoryId, tenantId: cube.tenantId, details: { cubeId } }, tx);
       return row;
     });

@@ -562,6 +562,31 @@ export class LifecycleRepository {
     return this.db.transaction(work);
   }
 
+  /** Whether facts were already extracted from exactly these memories (an extraction job's rerun). */
+  async hasExtraction(cubeId: string, memoryIds: string[]): Promise<boolean> {
+    const rows = await queryRows(this.db,
+      `SELECT 1 FROM memories WHERE cube_id = $1 AND source->>'type' = 'extraction' AND source->'refs' @> $2::jsonb AND jsonb_array_length(source->'refs') = $3 LIMIT 1`,
+      [cubeId, JSON.stringify(memoryIds), memoryIds.length],
+    );
+    return rows.length > 0;
+  }
+
+  // ---- LLM token budget ------------------------------------------------------------------
+
+  /** Tokens a tenant's lifecycle LLM calls used on `day` (YYYY-MM-DD). */
+  async llmTokens(tenantId: string, day: string): Promise<number> {
+    const rows = await queryRows<{ value: unknown }>(this.db, `SELECT value FROM system_settings WHERE key = $1`, [`llm.tokens:${tenantId}:${day}`]);
+    return rows.length ? Number(rows[0].value) : 0;
+  }
+
+  async addLlmTokens(tenantId: string, day: string, tokens: number): Promise<void> {
+    await this.db.query(
+      `INSERT INTO system_settings (key, value, updated_at) VALUES ($1, to_jsonb($2::bigint), now())
+       ON CONFLICT (key) DO UPDATE SET value = to_jsonb((system_settings.value #>> '{}')::bigint + $2::bigint), updated_at = now()`,
+      [`llm.tokens:${tenantId}:${day}`, Math.max(0, Math.round(tokens))],
+    );
+  }
+
   // ---- operator views --------------------------------------------------------------------
 
   /** Live cubes (optionally of one tenant), oldest first, with memory counts by state. */
