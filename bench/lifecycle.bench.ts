@@ -348,6 +348,7 @@ async function main(): Promise<void> {
     // 5: write-to-decision lag while ingesting at RATE memories/s, the runner polling.
     if (PARTS.has('lag')) {
     const lagCube = await b.cube('lag');
+    await b.settle(); // earlier parts' ticks are not this part's lag
     const metrics = app.get(LifecycleMetrics);
     metrics.reset();
     const runner = app.get(JobRunner);

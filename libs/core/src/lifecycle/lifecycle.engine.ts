@@ -165,7 +165,9 @@ export class LifecycleEngine {
       const { index } = await this.indexes.current(cube.id, embedder);
       const labelsOf = new Map<string, number[]>();
       const wanted = new Set<number>();
-      for (const m of active) {
+      for (const [i, m] of active.entries()) {
+        // Neighbour searches are CPU work: let requests in between (a worker inside the server).
+        if (i % 50 === 49) await new Promise((resolve) => setImmediate(resolve));
         const words = [...new Set(m.text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [])];
         const query = words.sort((x, y) => y.length - x.length).slice(0, QUERY_WORDS).join(' ');
         if (!query) continue;
