@@ -29,6 +29,10 @@ describe('asDatabaseUnavailable', () => {
     expect(asDatabaseUnavailable(new Error('Connection terminated unexpectedly'))?.message).toMatch(/unreachable/);
   });
 
+  it('recognises a socket error that is not an Error of this realm', () => {
+    expect(asDatabaseUnavailable({ message: 'connect ECONNREFUSED 127.0.0.1:5432', code: 'ECONNREFUSED' })?.code).toBe(ErrorCode.Unavailable);
+  });
+
   it('leaves other errors alone', () => {
     expect(asDatabaseUnavailable(pgError('23505'))).toBeNull(); // unique violation: a bug or a conflict, not "retry later"
     expect(asDatabaseUnavailable(new Error('something else'))).toBeNull();

@@ -22,7 +22,7 @@ const CONNECTION_MESSAGES: [RegExp, string][] = [
   [/Connection terminated|ECONNREFUSED|ECONNRESET|EPIPE|Client has encountered a connection error|Driver not Connected|the database system is/i, 'the database is unreachable'],
 ];
 
-function sqlState(error: Error): string | undefined {
+function sqlState(error: object): string | undefined {
   const own = (error as { code?: unknown }).code;
   if (typeof own === 'string') return own;
   const driver = (error as { driverError?: { code?: unknown } }).driverError?.code;
@@ -35,12 +35,13 @@ function sqlState(error: Error): string | undefined {
  * else unchanged. The raw driver message never reaches the client.
  */
 export function asDatabaseUnavailable(error: unknown): EngramError | null {
-  if (!(error instanceof Error)) return null;
+  // Not `instanceof Error`: socket errors can come from another realm (the driver's), and would slip through as 500s.
+  if (typeof error !== 'object' || error === null || typeof (error as Error).message !== 'string') return null;
   const state = sqlState(error);
   let reason: string | undefined;
   if (state && TRANSIENT_SQLSTATES[state]) reason = TRANSIENT_SQLSTATES[state];
   else if (state?.startsWith('08')) reason = 'the database connection failed';
-  else reason = CONNECTION_MESSAGES.find(([pattern]) => pattern.test(error.message))?.[1];
+  else reason = CONNECTION_MESSAGES.find(([pattern]) => pattern.test((error as Error).message))?.[1];
   if (!reason) return null;
   return new EngramError(ErrorCode.Unavailable, `the database cannot serve this request now: ${reason}; retry shortly`, { retryAfterSeconds: DATABASE_RETRY_AFTER_S });
 }

@@ -1,0 +1,124 @@
+// PostgreSQL restarts under a serving engram: requests answer 503 (with Retry-After) while
+// it is down, health says unavailable, nothing hangs, and everything works again once it is
+// back — without restarting engram. A private PostgreSQL cluster (the machine's own server
+// binaries, run as the postgres user) so the shared test server is never touched.
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { createApp } from '@engram/server';
+import { Factory, testConfig } from '@engram/testing';
+import supertest from 'supertest';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+/** A throwaway PostgreSQL cluster with trust auth on 127.0.0.1:`port`. */
+class PrivateCluster {
+  private readonly bin: string;
+  constructor(
+    private readonly dir: string,
+    readonly port: number,
+  ) {
+    const versions = fs.readdirSync('/usr/lib/postgresql').sort();
+    this.bin = path.join('/usr/lib/postgresql', versions[versions.length - 1], 'bin');
+  }
+
+  get url(): string {
+    return `postgres://postgres@127.0.0.1:${this.port}/postgres`;
+  }
+
+  init(): void {
+    fs.chmodSync(path.dirname(this.dir), 0o755);
+    fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    this.asPostgres('chown', ['postgres:postgres', this.dir], true);
+    this.asPostgres(path.join(this.bin, 'initdb'), ['-D', this.dir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8']);
+  }
+
+  start(): void {
+    this.asPostgres(path.join(this.bin, 'pg_ctl'), ['-D', this.dir, '-w', '-l', path.join(this.dir, 'server.log'), '-o', `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1`, 'start']);
+  }
+
+  stop(): void {
+    this.asPostgres(path.join(this.bin, 'pg_ctl'), ['-D', this.dir, '-w', '-m', 'fast', 'stop']);
+  }
+
+  private asPostgres(command: string, args: string[], root = false): void {
+    const isRoot = process.getuid?.() === 0;
+    if (root || !isRoot) execFileSync(command, args, { stdio: 'pipe' });
+    else execFileSync('runuser', ['-u', 'postgres', '--', command, ...args], { stdio: 'pipe' });
+  }
+}
+
+describe('a database restart while serving', () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'engram-pg-restart-'));
+  let pg: PrivateCluster;
+  let app: NestExpressApplication;
+  let http: ReturnType<typeof supertest>;
+  let key: string;
+  let cubeId: string;
+  const auth = () => ({ Authorization: `Bearer ${key}` });
+
+  beforeAll(async () => {
+    pg = new PrivateCluster(path.join(dataDir, 'cluster'), await freePort());
+    pg.init();
+    pg.start();
+    const config = testConfig(pg.url, { migrateOnStart: true, dbPoolSize: 4, dbAcquireTimeoutMs: 1_000 });
+    app = await createApp(config, { quiet: true, runWorker: false });
+    await app.init();
+    http = supertest(app.getHttpServer());
+    const factory = new Factory(app);
+    const owner = await factory.apiKey();
+    key = owner.key;
+    cubeId = (await factory.cube({ tenantId: owner.tenantId })).id;
+    await http.post(`/v1/cubes/${cubeId}/memories`).set(auth()).send({ items: [{ text: 'Written before the outage' }] }).expect(201);
+  }, 120_000);
+  afterAll(async () => {
+    await app?.close();
+    try {
+      pg?.stop();
+    } catch {
+      // already stopped
+    }
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('answers 503 during the outage and recovers by itself when PostgreSQL is back', async () => {
+    pg.stop();
+
+    const started = Date.now();
+    const write = await http.post(`/v1/cubes/${cubeId}/memories`).set(auth()).send({ items: [{ text: 'Written during the outage' }] });
+    expect(write.status).toBe(503);
+    expect(write.headers['retry-after']).toBe('1');
+    expect(write.body.error).toMatchObject({ code: 'unavailable', message: expect.stringMatching(/database/) });
+    const search = await http.post(`/v1/cubes/${cubeId}/search`).set(auth()).send({ query: 'outage' });
+    expect(search.status).toBe(503);
+    const health = await http.get('/health');
+    expect(health.status).toBe(503);
+    expect(health.body).toMatchObject({ status: 'unavailable', database: { ok: false } });
+    expect(JSON.stringify(health.body)).not.toMatch(/ECONNREFUSED|connect/); // the driver's words stay in the log
+    expect(Date.now() - started).toBeLessThan(30_000); // answered, not hung
+
+    pg.start();
+    let healthy = false;
+    for (let i = 0; i < 50 && !healthy; i++) {
+      healthy = (await http.get('/health')).status === 200;
+      if (!healthy) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(healthy).toBe(true);
+    await http.post(`/v1/cubes/${cubeId}/memories`).set(auth()).send({ items: [{ text: 'Written after the outage' }] }).expect(201);
+    const found = await http.post(`/v1/cubes/${cubeId}/search`).set(auth()).send({ query: 'written outage' }).expect(200);
+    const texts = found.body.results.map((r: { text: string }) => r.text).sort();
+    expect(texts).toEqual(['Written after the outage', 'Written before the outage']); // nothing from the refused write
+  }, 120_000);
+});
