@@ -26,6 +26,21 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ENGRAM_INFERENCE_PROVIDER: 'tpu', ENGRAM_KV_DISK: 'lots' })).toThrow(/ENGRAM_INFERENCE_PROVIDER[\s\S]*ENGRAM_KV_DISK/);
   });
 
+  it('reads the operator LLM endpoint, or none, and names a half-set one', () => {
+    expect(loadConfig({}).llm).toBeNull();
+    expect(loadConfig({ ENGRAM_LLM_BASE_URL: 'http://127.0.0.1:8080/', ENGRAM_LLM_MODEL: 'tiny', ENGRAM_LLM_API_KEY: 'sk-x' }).llm).toEqual({
+      baseUrl: 'http://127.0.0.1:8080',
+      model: 'tiny',
+      apiKey: 'sk-x',
+      timeoutMs: 30_000,
+      maxAttempts: 3,
+      tenantDailyTokens: 1_000_000,
+    });
+    expect(() => loadConfig({ ENGRAM_LLM_BASE_URL: 'http://127.0.0.1:8080' })).toThrow(/ENGRAM_LLM_MODEL: required/);
+    expect(() => loadConfig({ ENGRAM_LLM_BASE_URL: 'ftp://user:pw@host', ENGRAM_LLM_MODEL: 'm' })).toThrow(/ENGRAM_LLM_BASE_URL/);
+    expect(() => loadConfig({ ENGRAM_LLM_MODEL: 'm' })).toThrow(/ENGRAM_LLM_MODEL: set ENGRAM_LLM_BASE_URL/);
+  });
+
   it('lists every bad variable at once', () => {
     let error: unknown;
     try {
