@@ -84,6 +84,8 @@ export class CubeArchiveRepository {
    * id in the same snapshot, so one batch is held in memory at a time.
    */
   async *exportMemories(cubeId: string, batch: number): AsyncGenerator<ExportedMemory[]> {
+    // The carried columns by name: to_jsonb of the whole row would hex-encode the embedding only to drop it.
+    const carried = (await this.columnsOf('memories')).filter((c) => !MEMORY_LOCAL.includes(c.name)).map((c) => `m.${quote(c.name)}`).join(', ');
     const runner = this.db.createQueryRunner();
     await runner.connect();
     try {
@@ -93,10 +95,10 @@ export class CubeArchiveRepository {
         const ids = ((await runner.query(`FETCH ${Math.max(1, Math.floor(batch))} FROM export_ids`)) as { id: string }[]).map((r) => r.id);
         if (!ids.length) break;
         const rows = (await runner.query(
-          `SELECT m.label, to_jsonb(m) - $2::text[] AS memory, m.embedding, m.embedder_fingerprint AS fp,
-                  (SELECT jsonb_agg(to_jsonb(v) - $3::text[] ORDER BY v.version, v.id) FROM memory_versions v WHERE v.memory_id = m.id) AS versions
+          `SELECT m.label, (SELECT to_jsonb(x) FROM (SELECT ${carried}) x) AS memory, m.embedding, m.embedder_fingerprint AS fp,
+                  (SELECT jsonb_agg(to_jsonb(v) - $2::text[] ORDER BY v.version, v.id) FROM memory_versions v WHERE v.memory_id = m.id) AS versions
              FROM memories m WHERE m.id = ANY($1::uuid[]) ORDER BY m.label`,
-          [ids, MEMORY_LOCAL, VERSION_LOCAL],
+          [ids, VERSION_LOCAL],
         )) as { label: string; memory: Record<string, unknown>; embedding: Buffer | null; fp: string | null; versions: Record<string, unknown>[] | null }[];
         yield rows.map((r) => ({
           label: Number(r.label),
