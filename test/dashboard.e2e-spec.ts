@@ -32,20 +32,21 @@ describe('dashboard at /ui', () => {
     const data = `data:image/png;base64,${fs.readFileSync(file).toString('base64')}`;
     const probe = await browser.newPage();
     try {
-      return await probe.evaluate(async (src) => {
+      // A string: the code runs in the browser (this file is type-checked without the DOM library).
+      return await probe.evaluate<number>(`(async () => {
         const img = new Image();
-        img.src = src;
+        img.src = ${JSON.stringify(data)};
         await img.decode();
         const canvas = document.createElement('canvas');
         canvas.width = img.width;
         canvas.height = img.height;
-        const ctx = canvas.getContext('2d')!;
+        const ctx = canvas.getContext('2d');
         ctx.drawImage(img, 0, 0);
         const pixels = ctx.getImageData(0, 0, img.width, img.height).data;
-        const seen = new Set<number>();
+        const seen = new Set();
         for (let i = 0; i < pixels.length; i += 4 * 7) seen.add((pixels[i] << 16) | (pixels[i + 1] << 8) | pixels[i + 2]);
         return seen.size;
-      }, data);
+      })()`);
     } finally {
       await probe.close();
     }
@@ -120,7 +121,7 @@ describe('dashboard at /ui', () => {
     const first = page.locator('#results .result').first();
     await first.waitFor();
     expect(await first.textContent()).toContain('allergic to peanuts');
-    const widths = await first.locator('.fill').evaluateAll((bars) => bars.map((b) => (b as HTMLElement).getBoundingClientRect().width));
+    const widths = await first.locator('.fill').evaluateAll((bars) => bars.map((b) => (b as unknown as { getBoundingClientRect(): { width: number } }).getBoundingClientRect().width));
     expect(widths.length).toBe(6);
     expect(widths.filter((w) => w > 0).length).toBeGreaterThan(1);
     expect(await colours(await shot('tenant-search'))).toBeGreaterThan(8);
@@ -140,7 +141,7 @@ describe('dashboard at /ui', () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.getByRole('navigation').getByRole('link', { name: 'Cubes' }).click();
     await page.getByRole('heading', { name: 'Cubes' }).waitFor();
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
     expect(overflow).toBeLessThanOrEqual(0);
     expect(await colours(await shot('tenant-cubes-phone'))).toBeGreaterThan(8);
   });
