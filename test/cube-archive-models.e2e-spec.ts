@@ -1,10 +1,12 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Scope } from '@engram/core';
+import { Readable } from 'node:stream';
+import { DataSource } from 'typeorm';
+import { readCubeArchive, Scope } from '@engram/core';
 import { createTinyModel } from '@engram/inference';
 import { JobRunner } from '@engram/scheduler';
-import { createE2eHarness, E2eHarness } from '@engram/testing';
+import { craftArchive, createE2eHarness, E2eHarness } from '@engram/testing';
 
 const SCOPES = [Scope.CubesWrite, Scope.MemoriesRead, Scope.MemoriesWrite, Scope.CubesExport];
 const MEMORIES = ['Alice lives in Paris and works as an engineer.', 'Bob prefers tea over coffee in the morning.'];
@@ -24,6 +26,7 @@ describe('portable cubes with KV caches: export from one engram, import into ano
   const keys = { source: '', target: '' };
   let cubeId: string;
   let cacheId: string;
+  let bankArchive: Buffer;
   const as = (key: string) => ({ Authorization: `Bearer ${key}` });
   const admin = (h: E2eHarness) => ({ Authorization: `Bearer ${h.adminToken}` });
   const chat = (h: E2eHarness, key: string, model: string, engram: object) =>
@@ -87,7 +90,8 @@ describe('portable cubes with KV caches: export from one engram, import into ano
     expect(before.body.engram.bank.rank).toBe(4);
     const sourceBank = (await source.http.get(`/v1/cubes/${cubeId}/banks/${bankId}`).set(as(keys.source)).expect(200)).body;
 
-    const archive = await source.http.get(`/v1/cubes/${cubeId}/export?include=banks`).set(as(keys.source)).buffer(true).parse(binary).expect(200);
+    const archive = await source.http.get(`/v1/cubes/${cubeId}/export?include=banks,kv`).set(as(keys.source)).buffer(true).parse(binary).expect(200);
+    bankArchive = archive.body as Buffer;
     const imported = await target.http.post('/v1/cubes/import?name=with-bank').set(as(keys.target)).set('Content-Type', 'application/gzip').send(archive.body as Buffer).expect(201);
     expect(imported.body.counts).toMatchObject({ memories: 2, banks: 1 });
     const newCube = imported.body.cube.id as string;
@@ -103,5 +107,27 @@ describe('portable cubes with KV caches: export from one engram, import into ano
     const block = (await target.http.get(`/v1/cubes/${newCube}/banks/${banks[0].id}/blocks/1/${path0[0]}`).set(as(keys.target)).expect(200)).body;
     expect(block.written).toBe(true);
     expect(block.memoryIds.every((id: string) => importedIds.includes(id))).toBe(true);
+  });
+
+  it('leaves no rows, KV blobs or bank files behind when a bank file fails its checksum', async () => {
+    const entries: { name: string; body: Buffer }[] = [];
+    await readCubeArchive(Readable.from([bankArchive]), 1 << 30, {
+      manifest: async (m) => void entries.push({ name: 'manifest.json', body: Buffer.from(JSON.stringify(m)) }),
+      part: async (part, stream) => {
+        const chunks: Buffer[] = [];
+        for await (const c of stream) chunks.push(c as Buffer);
+        entries.push({ name: part.name, body: Buffer.concat(chunks) });
+      },
+    });
+    const bin = entries.find((e) => e.name.endsWith('/bank.bin'))!;
+    bin.body = Buffer.from(bin.body);
+    bin.body[bin.body.length - 1] ^= 0xff;
+    const cubesDir = path.join(target.config.dataDir, 'cubes');
+    const kvFiles = () => (fs.existsSync(path.join(target.config.dataDir, 'kv')) ? (fs.readdirSync(path.join(target.config.dataDir, 'kv'), { recursive: true }) as string[]).sort() : []);
+    const before = { kv: kvFiles(), dirs: fs.existsSync(cubesDir) ? fs.readdirSync(cubesDir).sort() : [], rows: await target.app.get(DataSource).query(`SELECT (SELECT count(*) FROM cubes) AS cubes, (SELECT count(*) FROM kv_caches) AS kv, (SELECT count(*) FROM banks) AS banks`) };
+    const res = await target.http.post('/v1/cubes/import?name=tampered').set(as(keys.target)).set('Content-Type', 'application/gzip').send(await craftArchive(entries)).expect(400);
+    expect(res.body.error.message).toMatch(/checksum mismatch in part banks\/0\/bank.bin/);
+    const after = { kv: kvFiles(), dirs: fs.existsSync(cubesDir) ? fs.readdirSync(cubesDir).sort() : [], rows: await target.app.get(DataSource).query(`SELECT (SELECT count(*) FROM cubes) AS cubes, (SELECT count(*) FROM kv_caches) AS kv, (SELECT count(*) FROM banks) AS banks`) };
+    expect(after).toEqual(before);
   });
 });
