@@ -76,6 +76,21 @@ describe('memory lifecycle over HTTP', () => {
     expect(history.body.items.map((v: { action: string }) => v.action)).toEqual(['create', 'merge', 'restore']);
   });
 
+  it('does not fuse the same pair twice, with two workers ticking the same cube at once', async () => {
+    const cube = await newCube();
+    const originals = (await add(['Ola keeps bees in Trondheim', 'Ravi collects vinyl records', 'Sofia runs the Boston marathon'].map((text) => ({ text })), cube)).body.items;
+    const copies = (await add(['ola keeps bees in trondheim!', 'By the way, Ravi collects vinyl records.', 'sofia runs the boston marathon'].map((text) => ({ text })), cube)).body.items;
+    const engine = h.app.get(LifecycleEngine);
+    const [first, second] = await Promise.all([engine.tick(cube), engine.tick(cube)]);
+    const applied = [...first.actions, ...second.actions].filter((a) => a.status === 'applied');
+    expect(applied.map((a) => a.memoryIds[0]).sort()).toEqual(copies.map((m: { id: string }) => m.id).sort());
+    for (const [i, copy] of copies.entries()) expect((await get(copy.id, cube)).body).toMatchObject({ state: 'merged', mergedInto: originals[i].id, version: 2 });
+    const events = await h.http.get(`/v1/cubes/${cube}/lifecycle/events`).query({ action: 'merge' }).set(auth()).expect(200);
+    expect(events.body.items).toHaveLength(3);
+    await settle();
+    expect((await h.http.get(`/v1/cubes/${cube}/lifecycle/events`).set(auth()).expect(200)).body.items).toHaveLength(3);
+  });
+
   it('never touches a pinned memory', async () => {
     const cube = await newCube();
     await add([{ text: 'Carol is allergic to peanuts' }], cube);
