@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsEnum, IsOptional } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsEnum, IsInt, IsOptional, Max, Min } from 'class-validator';
 import { ApiKeyRecord } from '@engram/persistence';
 import { Scope } from '../auth/permission';
 import { ValidateDate, ValidateName, ValidateUUID } from './validation';
@@ -23,6 +23,13 @@ export class CreateApiKeyDto {
 
   @ValidateDate({ optional: true })
   expiresAt?: Date;
+
+  @ApiPropertyOptional({ description: 'requests per minute for this key (429 with Retry-After above it); omitted: the instance default ENGRAM_RATE_LIMIT_PER_MINUTE' })
+  @IsOptional()
+  @IsInt({ message: 'rateLimitPerMinute must be an integer' })
+  @Min(1)
+  @Max(1_000_000)
+  rateLimitPerMinute?: number;
 }
 
 export class ApiKeyResponseDto {
@@ -34,6 +41,7 @@ export class ApiKeyResponseDto {
   @ApiProperty({ type: String, nullable: true }) expiresAt: string | null;
   @ApiProperty({ type: String, nullable: true }) revokedAt: string | null;
   @ApiProperty({ type: String, nullable: true }) lastUsedAt: string | null;
+  @ApiProperty({ type: Number, nullable: true, description: 'null: the instance default' }) rateLimitPerMinute: number | null;
   @ApiProperty() createdAt: string;
 }
 
@@ -56,6 +64,7 @@ export function mapApiKey(key: ApiKeyRecord): ApiKeyResponseDto {
     expiresAt: key.expiresAt?.toISOString() ?? null,
     revokedAt: key.revokedAt?.toISOString() ?? null,
     lastUsedAt: key.lastUsedAt?.toISOString() ?? null,
+    rateLimitPerMinute: key.rateLimitPerMinute,
     createdAt: key.createdAt.toISOString(),
   };
 }

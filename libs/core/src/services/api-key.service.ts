@@ -40,6 +40,7 @@ export class ApiKeyService {
       scopes: [...new Set(dto.scopes)],
       cubeIds: dto.cubeIds ? [...new Set(dto.cubeIds)] : null,
       expiresAt: dto.expiresAt ?? null,
+      rateLimitPerMinute: dto.rateLimitPerMinute ?? null,
     });
     await this.audit.record(ctx.auth, ctx.requestId, {
       action: 'api_key.create',

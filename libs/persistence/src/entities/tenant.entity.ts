@@ -13,6 +13,10 @@ export class TenantEntity {
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
 
+  /** Limits the operator set for this tenant, field by field over the instance defaults (ENGRAM_QUOTA_*). */
+  @Column({ type: 'jsonb', default: () => "'{}'" })
+  quotas: Record<string, number>;
+
   /** Offboarded: keys revoked, cubes purged; the row stays as a tombstone for the audit log. */
   @Column({ name: 'deleted_at', type: 'timestamptz', nullable: true })
   deletedAt: Date | null;

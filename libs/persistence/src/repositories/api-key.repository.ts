@@ -12,6 +12,7 @@ export interface NewApiKey {
   scopes: string[];
   cubeIds: string[] | null;
   expiresAt: Date | null;
+  rateLimitPerMinute: number | null;
 }
 
 @Injectable()
@@ -29,7 +30,7 @@ export class ApiKeyRepository {
   /** The key with this public prefix, revoked or not (plain SQL: it runs on every request). */
   async findByPrefix(prefix: string): Promise<ApiKeyRecord | null> {
     const rows = await queryRows<Record<string, unknown>>(this.db,
-      `SELECT id, tenant_id, name, prefix, key_hash, scopes, cube_ids, expires_at, revoked_at, last_used_at, created_at
+      `SELECT id, tenant_id, name, prefix, key_hash, scopes, cube_ids, expires_at, revoked_at, rate_limit_per_minute, last_used_at, created_at
          FROM api_keys WHERE prefix = $1`,
       [prefix],
     );
@@ -45,6 +46,7 @@ export class ApiKeyRepository {
       cubeIds: (r.cube_ids as string[] | null) ?? null,
       expiresAt: (r.expires_at as Date | null) ?? null,
       revokedAt: (r.revoked_at as Date | null) ?? null,
+      rateLimitPerMinute: (r.rate_limit_per_minute as number | null) ?? null,
       lastUsedAt: (r.last_used_at as Date | null) ?? null,
       createdAt: r.created_at as Date,
     };
