@@ -22,8 +22,13 @@ export interface UseLiteEmbedderOptions {
   /** Sessions are memoized here (shared with other models); default: a registry of its own. */
   registry?: OnnxSessionRegistry;
   session?: SessionOptions;
-  /** Texts per ONNX run (default 64). */
+  /** Texts per ONNX run at most (default 64). */
   batchSize?: number;
+  /**
+   * Padded tokens per ONNX run at most (default 1024): 8 texts of 128 pieces or 64 short ones.
+   * Larger runs are slower per text on the CPU (their activations leave the cache).
+   */
+  maxBatchTokens?: number;
   /** The package's dist folder; default: resolved from node_modules. */
   directory?: string;
 }
@@ -41,12 +46,14 @@ export class UseLiteEmbedder {
   private readonly registry: OnnxSessionRegistry;
   private readonly ownsRegistry: boolean;
   private readonly batchSize: number;
+  private readonly maxBatchTokens: number;
   private loaded: Promise<Loaded> | null = null;
 
   constructor(private readonly options: UseLiteEmbedderOptions = {}) {
     this.registry = options.registry ?? new OnnxSessionRegistry();
     this.ownsRegistry = !options.registry;
     this.batchSize = Math.max(1, options.batchSize ?? 64);
+    this.maxBatchTokens = Math.max(1, options.maxBatchTokens ?? 1024);
   }
 
   /** Whether the weights package is installed (the embedder cannot load otherwise). */
@@ -65,12 +72,16 @@ export class UseLiteEmbedder {
     if (texts.length === 0) return out;
     const { tokenizer, session } = await this.load();
     const tokenized = texts.map((t) => tokenizer.encode(t, USE_LITE_MAX_TOKENS));
-    // Similar lengths share a batch (less padding); results go back in input order.
+    // Similar lengths share a run (less padding), as many as fit the token budget (ascending
+    // lengths: the last row is the longest); results go back in input order.
     const order = tokenized.map((_, i) => i).sort((a, b) => tokenized[a].length - tokenized[b].length);
-    for (let start = 0; start < order.length; start += this.batchSize) {
-      const rows = order.slice(start, start + this.batchSize);
+    for (let start = 0; start < order.length; ) {
+      let end = start + 1;
+      while (end < order.length && end - start < this.batchSize && (end + 1 - start) * Math.max(1, tokenized[order[end]].length) <= this.maxBatchTokens) end++;
+      const rows = order.slice(start, end);
       const vectors = await this.runBatch(session, rows.map((i) => tokenized[i]));
       rows.forEach((i, r) => (out[i] = vectors[r]));
+      start = end;
     }
     return out;
   }
