@@ -2,6 +2,7 @@ import { request } from 'node:http';
 import { Readable } from 'node:stream';
 import { DataSource } from 'typeorm';
 import { ArchiveManifest, readCubeArchive, Scope } from '@engram/core';
+import { JobRunner } from '@engram/scheduler';
 import { craftArchive, craftManifest, createE2eHarness, E2eHarness } from '@engram/testing';
 
 const ALL_SCOPES = [Scope.CubesWrite, Scope.MemoriesRead, Scope.MemoriesWrite, Scope.CubesExport];
@@ -146,6 +147,18 @@ describe('portable cubes: export and import', () => {
     expect(clash.body.error.message).toContain('moved-in');
     const byDefault = await importArchive(archive).expect(201);
     expect(byDefault.body.cube.name).toBe('assistant');
+  });
+
+  it('leaves a delayed purge as a safety net for a crash mid-import, which spares the revealed cube', async () => {
+    const cube = (await target.http.get('/v1/cubes?name=moved-in').set(as(targetKey)).expect(200)).body.items[0];
+    const db = target.app.get(DataSource);
+    const jobs: { id: string; late: boolean }[] = await db.query(`SELECT id, run_after > now() + interval '23 hours' AS late FROM jobs WHERE name = 'cube.purge' AND payload->>'cubeId' = $1`, [cube.id]);
+    expect(jobs).toEqual([{ id: expect.any(String), late: true }]);
+    await db.query(`UPDATE jobs SET run_after = now() WHERE id = $1`, [jobs[0].id]);
+    await target.app.get(JobRunner).drain();
+    expect((await db.query(`SELECT state FROM jobs WHERE id = $1`, [jobs[0].id]))[0].state).toBe('completed');
+    await target.http.get(`/v1/cubes/${cube.id}`).set(as(targetKey)).expect(200);
+    expect((await search(target, targetKey, cube.id, QUERIES[0])).body.results.length).toBeGreaterThan(0);
   });
 
   it('does not show an imported cube to another tenant', async () => {

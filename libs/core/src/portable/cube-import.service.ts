@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
-import { CubeArchiveRepository, CubeRepository, ImportedMemory, KvCacheRepository, MemoryRepository, ModelRecord, ModelRepository } from '@engram/persistence';
+import { CubeArchiveRepository, CubeRepository, ImportedMemory, JobRepository, KvCacheRepository, MemoryRepository, ModelRecord, ModelRepository } from '@engram/persistence';
 import { Embedder } from '@engram/plaintext';
 import { AccessService } from '../auth/access.service';
 import { Permission } from '../auth/permission';
@@ -19,12 +19,15 @@ import { ActivationStore } from '../inference/activation.store';
 import { ModelRuntime } from '../inference/model.runtime';
 import { AuditService } from '../services/audit.service';
 import { RequestContext } from '../services/request-context';
+import { JobName } from '../jobs/job-names';
 import { ArchiveManifest, archiveError, BANK_FILE_PART, ManifestPart, PART } from './cube-archive.format';
 import { readCubeArchive } from './cube-archive.reader';
 import { IdMap, isUuid } from './id-map';
 import { float32Rows, jsonLines } from './jsonl';
 
 const BATCH = 500;
+/** When the safety-net purge of a staging cube runs (long after any import finishes). */
+const STAGING_SWEEP_AFTER_MS = 24 * 3600 * 1000;
 const MAX_LINE_BYTES = 16 * 1024 * 1024;
 export const ARCHIVE_MEDIA_TYPES = ['application/gzip', 'application/x-gzip', 'application/octet-stream'];
 
@@ -67,6 +70,7 @@ export class CubeImportService {
     private readonly runtime: ModelRuntime,
     private readonly activation: ActivationStore,
     private readonly kvCaches: KvCacheRepository,
+    private readonly jobs: JobRepository,
     @Inject(ENGRAM_CONFIG) private readonly config: EngramConfig,
   ) {}
 
@@ -152,6 +156,16 @@ export class CubeImportService {
       }
     }
     run.cubeId = await this.archives.createStaging(run.tenantId, run.name, manifest.cube.description, settings);
+    // Should this process die mid-import, the purge job removes the staging cube a day later
+    // (a revealed cube is live, and the purge skips live cubes).
+    await this.jobs.enqueue({
+      name: JobName.CubePurge,
+      payload: { cubeId: run.cubeId, tenantId: run.tenantId },
+      tenantId: run.tenantId,
+      singletonKey: `${JobName.CubePurge}:staging:${run.cubeId}`,
+      maxAttempts: this.config.jobMaxAttempts,
+      runAfter: new Date(Date.now() + STAGING_SWEEP_AFTER_MS),
+    });
   }
 
   private async readPart(run: ImportRun, part: ManifestPart, stream: Readable): Promise<void> {
