@@ -95,6 +95,12 @@ describe('dashboard at /ui', () => {
     tenantKey = (await page.locator('#new-key-secret').textContent())!.trim();
     expect(tenantKey.length).toBeGreaterThan(20);
     await expect(page.getByRole('button', { name: /Revoke key/ }).count()).resolves.toBe(1);
+    await page.getByRole('link', { name: 'Scheduler' }).click();
+    await page.getByRole('heading', { name: 'Jobs by type' }).waitFor();
+    await page.getByRole('button', { name: 'Pause' }).click();
+    await page.getByText('The scheduler is paused.').waitFor();
+    await page.getByRole('button', { name: 'Resume' }).click();
+    await page.getByText('The scheduler is running.').waitFor();
     await page.getByRole('link', { name: 'Metrics' }).click();
     const chart = page.getByRole('img', { name: 'Requests per latency band' });
     await chart.waitFor();
@@ -135,6 +141,14 @@ describe('dashboard at /ui', () => {
     await page.getByRole('button', { name: 'Save' }).click();
     await page.locator('.diff ins', { hasText: 'aisle' }).waitFor();
     expect(await page.locator('.diff del').first().textContent()).toBe('window');
+  });
+
+  it('shows the lifecycle timeline and the caches and banks of a cube', async () => {
+    await page.getByRole('link', { name: 'Lifecycle', exact: true }).click();
+    await page.getByRole('heading', { name: 'Lifecycle of user-1' }).waitFor();
+    await page.getByRole('link', { name: 'Caches and banks' }).click();
+    await page.getByRole('heading', { name: 'KV caches by tier' }).waitFor();
+    expect(await page.getByText('No memory banks.').count()).toBe(1);
   });
 
   it('fits a phone: the cube list at 390 px has no horizontal page scroll', async () => {

@@ -45,6 +45,14 @@ export class EngramClient {
     this.http = new HttpTransport(options);
   }
 
+  /**
+   * Any route, with the client's auth, retries and typed errors (for routes this client
+   * has no method for yet). `path` starts with `/v1/`.
+   */
+  request<T = unknown>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    return this.http.request<T>(method, path, options);
+  }
+
   /** The id of a cube given by id or name; a name unknown to this key throws EngramNotFoundError. */
   async cubeId(cube: string, signal?: AbortSignal): Promise<string> {
     if (UUID.test(cube)) return cube;

@@ -2,8 +2,8 @@
 import { EngramApiError } from '../../../packages/client/src/index.js';
 import { field, h, render, toast } from './dom.js';
 import { session, Session, signIn, signOut } from './session.js';
-import { keysPage, metricsPage, tenantsPage } from './views/operator.js';
-import { cubesPage, memoriesPage, memoryPage, searchPage } from './views/tenant.js';
+import { keysPage, metricsPage, schedulerPage, tenantsPage } from './views/operator.js';
+import { cachesPage, cubesPage, lifecyclePage, memoriesPage, memoryPage, searchPage } from './views/tenant.js';
 
 function signInPage(): void {
   const form = h('form', { 'aria-label': 'Sign in', onsubmit: async (e: Event) => {
@@ -23,7 +23,7 @@ function signInPage(): void {
 }
 
 function chrome(s: Session | null): void {
-  const links: [string, string][] = !s ? [] : s.kind === 'admin' ? [['#/tenants', 'Tenants'], ['#/metrics', 'Metrics']] : [['#/cubes', 'Cubes']];
+  const links: [string, string][] = !s ? [] : s.kind === 'admin' ? [['#/tenants', 'Tenants'], ['#/scheduler', 'Scheduler'], ['#/metrics', 'Metrics']] : [['#/cubes', 'Cubes']];
   const here = location.hash.split('?')[0];
   document.getElementById('nav')!.replaceChildren(...links.map(([href, label]) => h('a', { href, 'aria-current': here.startsWith(href) ? 'page' : undefined }, label)));
   document.getElementById('who')!.replaceChildren(
@@ -41,12 +41,15 @@ async function route(): Promise<void> {
   try {
     if (s.kind === 'admin') {
       if (parts[0] === 'metrics') return await metricsPage();
+      if (parts[0] === 'scheduler') return await schedulerPage(s);
       if (parts[0] === 'tenants' && parts[1]) return await keysPage(s, parts[1]);
       return await tenantsPage(s);
     }
     if (parts[0] === 'cubes' && parts[1] && parts[2] === 'memories' && parts[3]) return await memoryPage(s, parts[1], parts[3]);
     if (parts[0] === 'cubes' && parts[1] && parts[2] === 'memories') return await memoriesPage(s, parts[1], params);
     if (parts[0] === 'cubes' && parts[1] && parts[2] === 'search') return await searchPage(s, parts[1], params);
+    if (parts[0] === 'cubes' && parts[1] && parts[2] === 'lifecycle') return await lifecyclePage(s, parts[1]);
+    if (parts[0] === 'cubes' && parts[1] && parts[2] === 'caches') return await cachesPage(s, parts[1]);
     return await cubesPage(s);
   } catch (error) {
     if (error instanceof EngramApiError && error.status === 401) {

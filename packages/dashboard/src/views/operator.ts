@@ -76,3 +76,53 @@ export async function metricsPage(): Promise<void> {
     h('div', { class: 'card' }, h('h2', {}, 'Requests per route'), table(['Route', 'Requests'], [...perRoute].sort((a, b) => b[1] - a[1]).map(([route, n]) => [route, n]))),
   );
 }
+
+interface JobSummary {
+  id: string;
+  name: string;
+  state: string;
+  attempts?: number;
+  lastError?: string | null;
+  error?: string | null;
+  updatedAt?: string;
+}
+
+interface SchedulerState {
+  paused: unknown;
+  jobs: Record<string, Record<string, number>>;
+  queueLag: unknown;
+  failures: JobSummary[];
+  lag: { p50Ms: number | null; p99Ms: number | null };
+  actionsLastHour: unknown;
+}
+
+let refresh: ReturnType<typeof setInterval> | undefined;
+
+/** Operator: the job queue by type and state (refreshed every 5 s), failures with retry, pause/resume. */
+export async function schedulerPage(s: Session): Promise<void> {
+  clearInterval(refresh);
+  const state = await s.client.request<SchedulerState>('GET', '/v1/admin/scheduler');
+  const paused = typeof state.paused === 'object' && state.paused !== null ? Boolean((state.paused as { global?: unknown }).global) : Boolean(state.paused);
+  const toggle = async () => {
+    await s.client.request('POST', `/v1/admin/scheduler/${paused ? 'resume' : 'pause'}`, { body: {} });
+    toast(paused ? 'scheduler resumed' : 'scheduler paused');
+    await schedulerPage(s);
+  };
+  const retry = (id: string) => async () => {
+    await s.client.request('POST', `/v1/admin/jobs/${encodeURIComponent(id)}/retry`);
+    toast('job queued again');
+    await schedulerPage(s);
+  };
+  render(
+    h('h1', {}, 'Scheduler'),
+    h('div', { class: 'card' }, h('p', {}, `The scheduler is ${paused ? 'paused' : 'running'}. `, h('button', { class: paused ? '' : 'secondary', onclick: toggle }, paused ? 'Resume' : 'Pause')), h('p', { class: 'muted' }, `Decision lag p50 ${state.lag?.p50Ms ?? '–'} ms, p99 ${state.lag?.p99Ms ?? '–'} ms. Refreshes every 5 s.`)),
+    h('div', { class: 'card' }, h('h2', {}, 'Jobs by type'), table(['Job', 'Queued', 'Running', 'Completed', 'Failed'], Object.entries(state.jobs).map(([name, c]) => [name, c.queued ?? 0, c.running ?? 0, c.completed ?? 0, c.failed ?? 0]))),
+    h('div', { class: 'card' }, h('h2', {}, 'Recent failures'), state.failures.length
+      ? table(['Job', 'Error', 'Attempts', ''], state.failures.map((j) => [j.name, j.lastError ?? j.error ?? '', j.attempts ?? '', h('button', { onclick: retry(j.id), 'aria-label': `Retry job ${j.id}` }, 'Retry')]))
+      : h('p', { class: 'muted' }, 'No failures.')),
+  );
+  refresh = setInterval(() => {
+    if (location.hash.startsWith('#/scheduler')) void schedulerPage(s).catch(() => undefined);
+    else clearInterval(refresh);
+  }, 5000);
+}
