@@ -173,10 +173,12 @@ export class EmbedderRegistry implements OnModuleInit, OnModuleDestroy {
           session: { provider: this.config.inferenceProvider, intraOpThreads: this.config.inferenceThreads },
         });
       case 'use-lite':
-        // Loads its weights on the first embed; one instance per process (this cache).
+        // Loads its weights on the first embed; one instance per process (this cache). One
+        // intra-op thread unless configured: more spin on a busy CPU and cost more per text
+        // (bench:embedder, ADR 0106), and the other core keeps serving requests.
         return new UseLiteEmbedder({
           registry: this.sessions,
-          session: { provider: this.config.inferenceProvider, intraOpThreads: this.config.inferenceThreads },
+          session: { provider: this.config.inferenceProvider, intraOpThreads: this.config.inferenceThreads || 1 },
         });
     }
   }
