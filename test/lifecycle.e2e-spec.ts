@@ -200,9 +200,13 @@ describe('memory lifecycle over HTTP', () => {
 
   it('answers 404 to a run on a deleted cube and to an unknown run', async () => {
     const cube = await newCube();
+    await h.http.put(`/v1/cubes/${cube}/lifecycle`).set(auth()).send({ archiveAfterIdleDays: 30 }).expect(200);
     await h.http.delete(`/v1/cubes/${cube}`).set(auth()).expect(202);
     await h.http.post(`/v1/cubes/${cube}/lifecycle/run`).set(auth()).send({ dryRun: true }).expect(404);
     await h.http.post(`/v1/admin/cubes/${cube}/lifecycle/run`).set(admin()).send({}).expect(404);
+    // The purge takes the cube's policy level with it.
+    await h.app.get(JobRunner).drain();
+    expect(await h.app.get(DataSource).query(`SELECT scope FROM lifecycle_policies WHERE scope = $1`, [`cube:${cube}`])).toEqual([]);
     await h.http.get(`/v1/cubes/${cubeId}/lifecycle/runs/00000000-0000-4000-8000-000000000000`).set(auth()).expect(404);
   });
 

@@ -2,8 +2,8 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
-import { ActivationStore, AuditService, BankStore, CubePurgePayload, JobName } from '@engram/core';
-import { CubeRepository, JobRecord } from '@engram/persistence';
+import { ActivationStore, AuditService, BankStore, cubeScope, CubePurgePayload, JobName } from '@engram/core';
+import { CubeRepository, JobRecord, LifecycleRepository } from '@engram/persistence';
 import { JobControl, JobHandler } from './job-handler';
 
 /**
@@ -21,6 +21,7 @@ export class CubePurgeHandler implements JobHandler {
     private readonly audit: AuditService,
     private readonly activation: ActivationStore,
     private readonly bankStore: BankStore,
+    private readonly lifecycle: LifecycleRepository,
     @Inject(ENGRAM_CONFIG) private readonly config: EngramConfig,
   ) {}
 
@@ -37,6 +38,7 @@ export class CubePurgeHandler implements JobHandler {
     await this.activation.deleteByOwner(cubeId); // KV blobs; their kv_caches rows go with the cube row
     await control.heartbeat({ step: 'files' });
     const removed = cube ? await this.cubes.hardDeleteSoftDeleted(cubeId) : false;
+    await this.lifecycle.deletePolicy(cubeScope(cubeId)); // its events, runs and tick cursor went with the cube row
     // A snapshot save that was already under way when the files went can have recreated the
     // folder; with the row gone no new save starts (CubeIndexManager checks it), so a second pass ends it.
     await fs.rm(path.join(this.config.dataDir, 'cubes', cubeId), { recursive: true, force: true });

@@ -146,7 +146,10 @@ export class LifecycleEngine {
     };
     let after = 0;
     for (;;) {
-      const { rows, lastLabel } = await this.lifecycle.sweepCandidates(cubeId, after, SWEEP_BATCH, rules);
+      const onlyExplicit = !rules.kinds.length && !rules.tags.length && rules.idleBefore === null;
+      const { rows, lastLabel } = onlyExplicit
+        ? await this.lifecycle.explicitlyExpired(cubeId, after, SWEEP_BATCH, now)
+        : await this.lifecycle.sweepCandidates(cubeId, after, SWEEP_BATCH, rules);
       if (lastLabel === null) return;
       const planned = planSweep(rows, policy, now.getTime());
       if (planned.length) yield planned;

@@ -246,6 +246,17 @@ export class LifecycleRepository {
     return { rows: [], lastLabel: last[0]?.label === null || last[0]?.label === undefined ? null : Number(last[0].label) };
   }
 
+  /** With no TTL or idleness rule in the policy, only explicit expiries can be due: read those off their index. */
+  async explicitlyExpired(cubeId: string, afterLabel: number, limit: number, now: Date): Promise<{ rows: LifecycleMemory[]; lastLabel: number | null }> {
+    const rows = (await queryRows<Row>(this.db,
+      `SELECT ${COLUMNS} FROM memories
+        WHERE cube_id = $1 AND expires_at IS NOT NULL AND expires_at <= $4 AND state = 'active' AND NOT pinned AND label > $2
+        ORDER BY label LIMIT $3`,
+      [cubeId, afterLabel, limit, now],
+    )).map(toMemory);
+    return { rows, lastLabel: rows.length ? rows[rows.length - 1].label : null };
+  }
+
   async processedSeq(cubeId: string): Promise<number> {
     const rows = await queryRows<{ processed_seq: string }>(this.db, `SELECT processed_seq FROM cube_lifecycle_state WHERE cube_id = $1`, [cubeId]);
     return rows.length ? Number(rows[0].processed_seq) : 0;
@@ -555,6 +566,10 @@ export class LifecycleRepository {
        ON CONFLICT (scope) DO UPDATE SET policy = EXCLUDED.policy, updated_at = now()`,
       [scope, JSON.stringify(policy)],
     );
+  }
+
+  async deletePolicy(scope: string): Promise<void> {
+    await this.db.query(`DELETE FROM lifecycle_policies WHERE scope = $1`, [scope]);
   }
 
   /** Runs `work` as one unit of work on one connection. */
