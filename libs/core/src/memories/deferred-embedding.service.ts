@@ -16,6 +16,12 @@ const RETRY_MS = 5_000;
 export class DeferredEmbeddingService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('DeferredEmbedding');
   private readonly queued = new Set<string>();
+  /**
+   * Per cube, the change sequence up to which every memory has a vector (as far as this
+   * process knows): a cube's writes commit in change order under its lock, so the next
+   * pass reads only later changes. 0 (a full pass) the first time a process sees a cube.
+   */
+  private readonly embeddedUpTo = new Map<string, number>();
   private draining: Promise<void> | null = null;
   private stopped = false;
   private readonly retries = new Set<NodeJS.Timeout>();
@@ -36,9 +42,12 @@ export class DeferredEmbeddingService implements OnApplicationBootstrap, BeforeA
     await this.draining;
   }
 
-  /** Queues every cube that holds memories without a vector. */
+  /** Queues every cube that holds memories without a vector, each for a full pass. */
   async sweep(): Promise<void> {
-    for (const cubeId of await this.pending.cubesWithPending()) this.schedule(cubeId);
+    for (const cubeId of await this.pending.cubesWithPending()) {
+      this.embeddedUpTo.delete(cubeId);
+      this.schedule(cubeId);
+    }
   }
 
   /** Embeds the cube's waiting memories soon (after the write that called this committed). */
@@ -85,17 +94,23 @@ export class DeferredEmbeddingService implements OnApplicationBootstrap, BeforeA
     if (!settings) return; // the cube was deleted
     const embedder = this.embedders.forSettings(settings);
     let fruitless = 0;
+    let after = this.embeddedUpTo.get(cubeId) ?? 0;
     while (!this.stopped) {
-      const rows = await this.pending.pending(cubeId, BATCH);
-      if (rows.length === 0) return;
+      const rows = await this.pending.pending(cubeId, after, BATCH);
+      if (rows.length === 0) {
+        this.embeddedUpTo.set(cubeId, after);
+        return;
+      }
       const vectors = await this.embedders.embed(embedder, rows.map((r) => r.text));
       const applied = await this.pending.store(
         cubeId,
         embedder.fingerprint,
         rows.map((r, i) => ({ id: r.id, version: r.version, embedding: vectors[i] })),
       );
-      // Rows edited while they were embedded come back with their new version; a cube
-      // edited faster than it can be embedded yields to the others for a while.
+      // Rows edited while they were embedded come back with their new version (the window
+      // does not move past them); a cube edited faster than it can be embedded yields to
+      // the others for a while.
+      if (applied === rows.length) after = rows[rows.length - 1].changeSeq;
       fruitless = applied === 0 ? fruitless + 1 : 0;
       if (fruitless >= 3) {
         this.schedule(cubeId);

@@ -12,6 +12,7 @@ import { queryRows } from './sql';
 export interface PendingEmbedding {
   id: string;
   version: number;
+  changeSeq: number;
   text: string;
 }
 
@@ -42,15 +43,19 @@ export class PendingEmbeddingRepository {
     return rows.length ? (rows[0].settings ?? {}) : null;
   }
 
-  /** Up to `limit` memories of the cube that wait for a vector, oldest first. */
-  async pending(cubeId: string, limit: number): Promise<PendingEmbedding[]> {
-    const rows = await queryRows<{ id: string; version: number; text: string }>(
+  /**
+   * Up to `limit` memories of the cube that wait for a vector and changed after `afterSeq`,
+   * in change order: a caller that remembers how far it got reads only the cube's recent
+   * changes (the (cube_id, change_seq) index), not every row of a large cube.
+   */
+  async pending(cubeId: string, afterSeq: number, limit: number): Promise<PendingEmbedding[]> {
+    const rows = await queryRows<{ id: string; version: number; change_seq: string; text: string }>(
       this.db,
-      `SELECT id, version, text FROM memories
-        WHERE cube_id = $1 AND embedding IS NULL AND state <> 'deleted' ORDER BY label LIMIT $2`,
-      [cubeId, limit],
+      `SELECT id, version, change_seq, text FROM memories
+        WHERE cube_id = $1 AND change_seq > $2 AND embedding IS NULL AND state <> 'deleted' ORDER BY change_seq LIMIT $3`,
+      [cubeId, afterSeq, limit],
     );
-    return rows.map((r) => ({ id: r.id, version: Number(r.version), text: r.text }));
+    return rows.map((r) => ({ id: r.id, version: Number(r.version), changeSeq: Number(r.change_seq), text: r.text }));
   }
 
   /** How many memories of the cube wait for a vector. */
