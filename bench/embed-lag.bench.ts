@@ -42,7 +42,7 @@ function texts(n: number): string[] {
 
 async function main(): Promise<void> {
   const db = await scratchDatabase();
-  const config: EngramConfig = { ...loadConfig({ DATABASE_URL: db.url, ENGRAM_DATA_DIR: db.dataDir, LOG_LEVEL: 'silent' }), workerInProcess: false };
+  const config: EngramConfig = { ...loadConfig({ DATABASE_URL: db.url, ENGRAM_DATA_DIR: db.dataDir, LOG_LEVEL: 'silent', ENGRAM_RATE_LIMIT_PER_MINUTE: '0' }), workerInProcess: false };
   const app = await NestFactory.createApplicationContext(CoreModule.forRoot(config), { logger: false });
   const all = texts(N);
   const figures: Record<string, number> = { n: N };

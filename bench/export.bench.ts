@@ -24,7 +24,7 @@ const BATCH = 1000;
 const mb = (bytes: number) => bytes / 1048576;
 
 function configFor(url: string, dataDir: string): EngramConfig {
-  return { ...loadConfig({ DATABASE_URL: url, ENGRAM_DATA_DIR: dataDir, LOG_LEVEL: 'silent', ENGRAM_NEW_CUBE_EMBEDDER: 'hash' }), workerInProcess: false, migrateOnStart: false, adminToken: 'bench-admin-token-0123456789' };
+  return { ...loadConfig({ DATABASE_URL: url, ENGRAM_DATA_DIR: dataDir, LOG_LEVEL: 'silent', ENGRAM_RATE_LIMIT_PER_MINUTE: '0', ENGRAM_NEW_CUBE_EMBEDDER: 'hash' }), workerInProcess: false, migrateOnStart: false, adminToken: 'bench-admin-token-0123456789' };
 }
 
 /** Child: one export or one import, measured from inside. */

@@ -30,7 +30,7 @@ const fmt = (v: number, d = 2) => v.toFixed(d);
 
 async function main(): Promise<void> {
   const db = await scratchDatabase();
-  const config: EngramConfig = { ...loadConfig({ DATABASE_URL: db.url, ENGRAM_DATA_DIR: db.dataDir, LOG_LEVEL: 'silent', ENGRAM_NEW_CUBE_EMBEDDER: 'hash' }), workerInProcess: false, adminToken: 'bench-admin-token-0123456789' };
+  const config: EngramConfig = { ...loadConfig({ DATABASE_URL: db.url, ENGRAM_DATA_DIR: db.dataDir, LOG_LEVEL: 'silent', ENGRAM_RATE_LIMIT_PER_MINUTE: '0', ENGRAM_NEW_CUBE_EMBEDDER: 'hash' }), workerInProcess: false, adminToken: 'bench-admin-token-0123456789' };
 
   const corpus = new SyntheticCorpus(42);
   const rows: { text: string; kind: 'fact'; tags: string[]; metadata: Record<string, unknown>; source: { sessionId: string }; observedAt: Date; importance: number }[] = [];

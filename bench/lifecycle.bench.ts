@@ -219,7 +219,7 @@ class Bench {
 
 async function main(): Promise<void> {
   const scratch = await scratchDatabase();
-  const config = { ...loadConfig({ DATABASE_URL: scratch.url, ENGRAM_DATA_DIR: scratch.dataDir, LOG_LEVEL: 'silent', ENGRAM_NEW_CUBE_EMBEDDER: 'hash' }), jobPollIntervalMs: 50, workerInProcess: false };
+  const config = { ...loadConfig({ DATABASE_URL: scratch.url, ENGRAM_DATA_DIR: scratch.dataDir, LOG_LEVEL: 'silent', ENGRAM_RATE_LIMIT_PER_MINUTE: '0', ENGRAM_NEW_CUBE_EMBEDDER: 'hash' }), jobPollIntervalMs: 50, workerInProcess: false };
   const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config, { runWorker: false }), { logger: false });
   const results: Record<string, number> = {};
   const rows: [string, string][] = [];

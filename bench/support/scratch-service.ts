@@ -56,7 +56,7 @@ export interface ScratchService {
 export async function startScratchService(): Promise<ScratchService> {
   const db = await scratchDatabase();
   const config: EngramConfig = {
-    ...loadConfig({ DATABASE_URL: db.url, ENGRAM_DATA_DIR: db.dataDir, LOG_LEVEL: 'silent', ENGRAM_BODY_LIMIT: '64mb', ENGRAM_NEW_CUBE_EMBEDDER: process.env.ENGRAM_NEW_CUBE_EMBEDDER ?? 'hash' }),
+    ...loadConfig({ DATABASE_URL: db.url, ENGRAM_DATA_DIR: db.dataDir, LOG_LEVEL: 'silent', ENGRAM_RATE_LIMIT_PER_MINUTE: '0', ENGRAM_BODY_LIMIT: '64mb', ENGRAM_NEW_CUBE_EMBEDDER: process.env.ENGRAM_NEW_CUBE_EMBEDDER ?? 'hash' }),
     workerInProcess: false,
     adminToken: ADMIN_TOKEN,
   };

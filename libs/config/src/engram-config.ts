@@ -8,6 +8,18 @@ export interface EmbeddingEndpointConfig {
   apiKey: string | null;
 }
 
+/** Limits per tenant; 0 means no limit. */
+export interface TenantQuotas {
+  cubes: number;
+  /** Memories of live cubes that still hold text (deleted ones do not count). */
+  memories: number;
+  kvBytes: number;
+  /** Bank jobs queued or running at once. */
+  concurrentJobs: number;
+  /** Prompt plus completion tokens of chat completions, per minute. */
+  inferenceTokensPerMinute: number;
+}
+
 /** The typed configuration of an engram process. Built once at boot by `loadConfig`. */
 export interface EngramConfig {
   /** HTTP listen port and host. */
@@ -31,6 +43,10 @@ export interface EngramConfig {
   dbStatementTimeoutMs: number;
   dbLockTimeoutMs: number;
   dbIdleInTransactionTimeoutMs: number;
+  /** Requests per minute per API key (0: no limit); a key may carry its own. */
+  rateLimitPerMinute: number;
+  /** Per-tenant limits (0: none); the operator overrides them per tenant. */
+  quotas: TenantQuotas;
   /** How long a write's response is replayed for a retry with the same Idempotency-Key. */
   idempotencyTtlMs: number;
   /** Run migrations (under an advisory lock) at startup. */

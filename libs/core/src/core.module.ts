@@ -12,6 +12,7 @@ import { CubeExportService } from './portable/cube-export.service';
 import { CubeImportService } from './portable/cube-import.service';
 import { TenantService } from './services/tenant.service';
 import { CubeIndexManager } from './memories/cube-index.manager';
+import { QuotaService } from './quotas/quota.service';
 import { EmbedderRegistry } from './memories/embedder.registry';
 import { MemoryService } from './memories/memory.service';
 import { DeferredEmbeddingService } from './memories/deferred-embedding.service';
@@ -41,7 +42,7 @@ import { LifecycleExtraction } from './lifecycle/lifecycle.extraction';
 
 const LIFECYCLE = [LifecyclePolicies, LifecycleEngine, LifecycleMetrics, LifecycleTrigger, LifecycleService, LifecycleAdminService, SchedulerControl, LlmGate, LlmClient, LifecycleExtraction];
 
-const SERVICES = [AccessService, AuditService, AuditQueryService, AuthenticationService, TenantService, ApiKeyService, CubeService, JobQueueService, EmbedderRegistry, CubeIndexManager, DeferredEmbeddingService, MemoryService, SearchService, AccessRecorder, ModelRuntime, ActivationStore, ModelService, KvCacheService, ChatCompletionService, MemoryChangeListener, BankStore, BankProvenance, BankService, BankJobs, BankChangeListener, CubeExportService, CubeImportService, ...LIFECYCLE];
+const SERVICES = [AccessService, AuditService, AuditQueryService, AuthenticationService, TenantService, ApiKeyService, CubeService, JobQueueService, EmbedderRegistry, CubeIndexManager, DeferredEmbeddingService, MemoryService, SearchService, AccessRecorder, ModelRuntime, ActivationStore, ModelService, KvCacheService, ChatCompletionService, MemoryChangeListener, BankStore, BankProvenance, BankService, BankJobs, BankChangeListener, CubeExportService, CubeImportService, QuotaService, ...LIFECYCLE];
 
 /** The domain services on top of persistence; shared by the server, the worker and the CLI. */
 @Module({})

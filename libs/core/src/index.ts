@@ -16,6 +16,7 @@ export * from './services/audit.service';
 export * from './services/audit-query.service';
 export * from './services/authentication.service';
 export * from './services/tenant.service';
+export * from './quotas/quota.service';
 export * from './services/api-key.service';
 export * from './services/cube.service';
 export * from './core.module';

@@ -21,5 +21,6 @@ export * from './repositories/bank.repository';
 export * from './repositories/bank-block.repository';
 export * from './repositories/cube-archive.repository';
 export * from './database/advisory-lock';
+export * from './repositories/usage.repository';
 export * from './repositories/lifecycle.repository';
 export * from './repositories/pending-embedding.repository';

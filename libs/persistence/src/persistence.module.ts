@@ -14,6 +14,7 @@ import { ModelRepository } from './repositories/model.repository';
 import { KvCacheRepository } from './repositories/kv-cache.repository';
 import { BankRepository } from './repositories/bank.repository';
 import { BankBlockRepository } from './repositories/bank-block.repository';
+import { UsageRepository } from './repositories/usage.repository';
 import { LifecycleRepository } from './repositories/lifecycle.repository';
 import { CubeArchiveRepository } from './repositories/cube-archive.repository';
 import { PendingEmbeddingRepository } from './repositories/pending-embedding.repository';
@@ -34,6 +35,7 @@ const REPOSITORIES = [
   CubeArchiveRepository,
   LifecycleRepository,
   PendingEmbeddingRepository,
+  UsageRepository,
 ];
 
 /** Provides the config, the database (embedded or external, migrated) and every repository. */

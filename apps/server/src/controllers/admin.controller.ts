@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import {
   ApiKeyListDto,
@@ -11,6 +11,8 @@ import {
   RequestContext,
   TenantListDto,
   TenantOffboardedDto,
+  TenantQuotaReportDto,
+  TenantQuotasDto,
   TenantResponseDto,
   TenantService,
 } from '@engram/core';
@@ -43,6 +45,18 @@ export class AdminController {
   @ApiOkResponse({ type: TenantOffboardedDto, description: 'keys revoked at once, cubes deleted and purged by jobs; the tenant stays as a tombstone' })
   offboardTenant(@Ctx() ctx: RequestContext, @Param('tenantId', TenantId) tenantId: string) {
     return this.tenants.offboard(ctx, tenantId);
+  }
+
+  @Get('tenants/:tenantId/quotas')
+  @ApiOkResponse({ type: TenantQuotaReportDto })
+  getQuotas(@Ctx() ctx: RequestContext, @Param('tenantId', TenantId) tenantId: string) {
+    return this.tenants.quotaReport(ctx, tenantId);
+  }
+
+  @Put('tenants/:tenantId/quotas')
+  @ApiOkResponse({ type: TenantQuotaReportDto, description: 'the overrides are replaced; a field left out follows the instance default' })
+  setQuotas(@Ctx() ctx: RequestContext, @Param('tenantId', TenantId) tenantId: string, @Body() dto: TenantQuotasDto) {
+    return this.tenants.setQuotas(ctx, tenantId, dto);
   }
 
   @Post('tenants/:tenantId/keys')

@@ -1,6 +1,6 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { AuthenticationService, EngramError } from '@engram/core';
+import { AuthenticationService, EngramError, QuotaService } from '@engram/core';
 import { EngramRequest, PUBLIC_ROUTE_KEY } from './request-context.decorator';
 
 /** Resolves `Authorization: Bearer <token>` on every route not marked @Public(). */
@@ -9,6 +9,7 @@ export class AuthGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     private readonly authentication: AuthenticationService,
+    private readonly quotas: QuotaService,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -21,6 +22,7 @@ export class AuthGuard implements CanActivate {
     const auth = await this.authentication.authenticate(match[1]);
     if (!auth) throw EngramError.unauthenticated('the API key or admin token is invalid, revoked or expired');
     request.auth = auth;
+    if (auth.kind === 'key') await this.quotas.admitRequest(auth, auth.rateLimitPerMinute ?? null);
     return true;
   }
 }

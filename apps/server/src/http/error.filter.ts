@@ -30,7 +30,7 @@ export class ErrorFilter implements ExceptionFilter {
     }
     if (response.headersSent) return;
     const retryAfter = (error.details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
-    if (status === 503 && typeof retryAfter === 'number') response.setHeader('Retry-After', String(retryAfter));
+    if ((status === 503 || status === 429) && typeof retryAfter === 'number') response.setHeader('Retry-After', String(retryAfter));
     response.status(status).json({ error: body });
   }
 

@@ -17,6 +17,10 @@ export enum ErrorCode {
   RouteNotFound = 'route_not_found',
   MethodNotAllowed = 'method_not_allowed',
   Unavailable = 'unavailable',
+  /** Too many requests for this key now; Retry-After says when. */
+  RateLimited = 'rate_limited',
+  /** A limit the operator set for the tenant (cubes, memories, KV bytes, jobs, tokens per minute). */
+  QuotaExceeded = 'quota_exceeded',
   Internal = 'internal_error',
 }
 
@@ -52,6 +56,9 @@ export function httpStatusOf(code: ErrorCode): number {
       return 499;
     case ErrorCode.Unavailable:
       return 503;
+    case ErrorCode.RateLimited:
+    case ErrorCode.QuotaExceeded:
+      return 429;
     case ErrorCode.Internal:
       return 500;
     default:

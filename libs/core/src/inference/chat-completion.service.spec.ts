@@ -10,6 +10,7 @@ import { ActivationStore } from './activation.store';
 import { ChatCompletionService } from './chat-completion.service';
 import { ModelRuntime } from './model.runtime';
 import { ModelService } from './model.service';
+import { QuotaService } from '../quotas/quota.service';
 
 /** A strict mock: calling anything that was not stubbed fails the test. */
 function strictMock<T extends object>(stubs: Partial<Record<keyof T, unknown>>): T {
@@ -41,7 +42,7 @@ function service(overrides: { requireCube?: jest.Mock; prefixFor?: jest.Mock; ge
     chunkTokens: 4,
   });
   const banks = strictMock<BankService>(overrides.routeForChat ? { routeForChat: overrides.routeForChat } : {});
-  return { chat: new ChatCompletionService(access, models, kvCaches, runtime, activation, banks), access, generate };
+  return { chat: new ChatCompletionService(access, models, kvCaches, runtime, activation, banks, strictMock<QuotaService>({ requireTokens: jest.fn().mockResolvedValue(undefined), chargeTokens: jest.fn().mockResolvedValue(undefined) })), access, generate };
 }
 
 const request = (engram?: object) => Object.assign(new ChatCompletionRequestDto(), { model: 'tiny', messages: [{ role: 'user', content: 'hi' }], temperature: 0, ...(engram ? { engram } : {}) });

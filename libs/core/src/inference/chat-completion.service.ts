@@ -19,6 +19,7 @@ import { BankService, RoutedBankMemory } from '../parametric/bank.service';
 import { ActivationStore } from './activation.store';
 import { ModelRuntime } from './model.runtime';
 import { ModelService } from './model.service';
+import { QuotaService } from '../quotas/quota.service';
 
 export interface ChatIo {
   /** Aborted when the client goes away: generation stops at the next token. */
@@ -63,6 +64,7 @@ export class ChatCompletionService {
     private readonly runtime: ModelRuntime,
     private readonly activation: ActivationStore,
     private readonly banks: BankService,
+    private readonly quotas: QuotaService,
   ) {}
 
   async complete(ctx: RequestContext, dto: ChatCompletionRequestDto, io: ChatIo = {}): Promise<ChatCompletionResponseDto> {
@@ -76,6 +78,8 @@ export class ChatCompletionService {
     const lm = await this.runtime.load(model);
     const messages: ChatMessage[] = [...memory.texts.map((content) => ({ role: 'system', content })), ...dto.messages.map((m) => ({ role: m.role, content: m.content, ...(m.name ? { name: m.name } : {}) }))];
     const prompt = chatPromptTokens(lm.tokenizer, messages);
+    const tenantId = ctx.auth.kind === 'key' ? ctx.auth.tenantId : null;
+    if (tenantId) await this.quotas.requireTokens(tenantId, prompt.length);
     const bank = dto.engram?.bankId ? await this.banks.routeForChat(dto.engram.cubeId, dto.engram.bankId, model, conversationText(dto)) : null;
     // Cached KV was computed without the bank's blocks: with a bank, the whole prompt is prefilled.
     const { prefix, tiers } = bank ? { prefix: undefined, tiers: [] } : await this.reusablePrefix(lm, prompt, memory.owned, cube?.tenantId ?? '');
@@ -101,6 +105,7 @@ export class ChatCompletionService {
       signal: io.signal,
       onToken: io.onChunk ? (event) => event.text && io.onChunk!(chunk({ content: event.text })) : undefined,
     });
+    if (tenantId) await this.quotas.chargeTokens(tenantId, result.usage.promptTokens + result.usage.completionTokens);
     const usage: ChatUsageDto = {
       prompt_tokens: result.usage.promptTokens,
       completion_tokens: result.usage.completionTokens,

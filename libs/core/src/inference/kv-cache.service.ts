@@ -9,6 +9,7 @@ import { RequestContext } from '../services/request-context';
 import { ActivationStore } from './activation.store';
 import { ModelRuntime } from './model.runtime';
 import { ModelService } from './model.service';
+import { QuotaService } from '../quotas/quota.service';
 
 /** Joins the texts of the source memories into the one memory text a cache holds. */
 export const MEMORY_TEXT_SEPARATOR = '\n\n';
@@ -28,6 +29,7 @@ export class KvCacheService {
     private readonly runtime: ModelRuntime,
     private readonly activation: ActivationStore,
     private readonly audit: AuditService,
+    private readonly quotas: QuotaService,
   ) {}
 
   async create(ctx: RequestContext, cubeId: string, dto: CreateKvCacheDto): Promise<KvCacheResponseDto> {
@@ -35,6 +37,7 @@ export class KvCacheService {
     if ((dto.memoryIds === undefined) === (dto.text === undefined)) {
       throw EngramError.validation([{ field: 'memoryIds', problems: ['give exactly one of memoryIds and text'] }]);
     }
+    await this.quotas.requireKvBytes(cube.tenantId, 0); // the size is known after the prefill: a tenant at its limit builds no more
     const model = await this.models.resolve(dto.model);
     const sources = dto.memoryIds ? await this.activeMemories(cubeId, dto.memoryIds) : [];
     const text = dto.text ?? sources.map((m) => m.text).join(MEMORY_TEXT_SEPARATOR);

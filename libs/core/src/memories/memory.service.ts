@@ -21,6 +21,7 @@ import { EngramError } from '../errors/engram.error';
 import { AuditService } from '../services/audit.service';
 import { RequestContext } from '../services/request-context';
 import { MemoryChangeListener } from '../inference/memory-change.listener';
+import { QuotaService } from '../quotas/quota.service';
 import { DeferredEmbeddingService } from './deferred-embedding.service';
 import { EmbedderRegistry } from './embedder.registry';
 import { parseMemoryFilter } from './memory-filter.parser';
@@ -60,6 +61,7 @@ export class MemoryService {
     private readonly trigger: LifecycleTrigger,
     private readonly extraction: LifecycleExtraction,
     private readonly deferred: DeferredEmbeddingService,
+    private readonly quotas: QuotaService,
   ) {}
 
   /** Vectors for new memories, or nulls when the cube's embedder embeds after the commit (ADR 0106). */
@@ -75,6 +77,7 @@ export class MemoryService {
   /** Stores a batch all-or-nothing; with an Idempotency-Key a retry replays the first response. */
   async add(ctx: RequestContext, cubeId: string, dto: AddMemoriesDto, idempotencyKey?: string): Promise<WriteResult<{ items: MemoryResponseDto[] }>> {
     const cube = await this.access.requireCube(ctx.auth, Permission.MemoryWrite, cubeId);
+    await this.quotas.requireMemorySlots(cube.tenantId, dto.items.length);
     const problems: { field: string; problems: string[] }[] = [];
     dto.items.forEach((item, i) => checkValidity(problems, `items.${i}.validTo`, item.validFrom, item.validTo));
     if (problems.length) throw EngramError.validation(problems);
@@ -92,6 +95,7 @@ export class MemoryService {
   /** Raw mode: each message becomes a `message` memory with its role, session and time. */
   async addMessages(ctx: RequestContext, cubeId: string, dto: AddMessagesDto, idempotencyKey?: string): Promise<WriteResult<{ ids: string[]; items: MemoryResponseDto[] }>> {
     const cube = await this.access.requireCube(ctx.auth, Permission.MemoryWrite, cubeId);
+    await this.quotas.requireMemorySlots(cube.tenantId, dto.messages.length);
     const embedder = this.embedders.forSettings(cube.settings);
     const vectors = await this.vectorsFor(embedder, dto.messages.map((m) => m.content));
     const extract = await this.extraction.wanted(cube, dto.mode);

@@ -11,6 +11,7 @@ import { RequestContext } from '../services/request-context';
 import { BankService } from './bank.service';
 import { BankProvenance } from './bank-provenance.service';
 import { BankStore } from './bank.store';
+import { QuotaService } from '../quotas/quota.service';
 
 /** A strict mock: calling anything that was not stubbed fails the test. */
 function strictMock<T extends object>(stubs: Partial<Record<keyof T, unknown>>): T {
@@ -36,7 +37,7 @@ function service(stubs: { requireCube?: jest.Mock; get?: jest.Mock; resolve?: je
   const embedders = strictMock<EmbedderRegistry>({ forSettings: jest.fn().mockReturnValue(embedder), embed: jest.fn(), stored: jest.fn().mockReturnValue({ type: 'hash', dimension: 8 }), validate: jest.fn().mockResolvedValue({ type: 'hash', dimension: 8 }) });
   const store = strictMock<BankStore>({ routeAndFetch: stubs.routeAndFetch ?? jest.fn() });
   const provenance = strictMock<BankProvenance>({ current: jest.fn(async (bank: BankRecord) => bank) });
-  const svc = new BankService(access, banks, strictMock<MemoryRepository>({}), models, strictMock<ModelRepository>({}), embedders, strictMock<JobQueueService>({}), store, provenance, strictMock<BankBlockRepository>({}), strictMock<AuditService>({}));
+  const svc = new BankService(access, banks, strictMock<MemoryRepository>({}), models, strictMock<ModelRepository>({}), embedders, strictMock<JobQueueService>({}), store, provenance, strictMock<BankBlockRepository>({}), strictMock<QuotaService>({ requireJobSlot: jest.fn().mockResolvedValue(undefined) }), strictMock<AuditService>({}));
   return { svc, access };
 }
 

@@ -25,6 +25,7 @@ import { RequestContext } from '../services/request-context';
 import { ModelService } from '../inference/model.service';
 import { BankProvenance } from './bank-provenance.service';
 import { BankStore } from './bank.store';
+import { QuotaService } from '../quotas/quota.service';
 
 const DEFAULT_LEVELS = 4;
 const DEFAULT_BRANCHING = 16;
@@ -55,11 +56,13 @@ export class BankService {
     private readonly store: BankStore,
     private readonly provenance: BankProvenance,
     private readonly blocks: BankBlockRepository,
+    private readonly quotas: QuotaService,
     private readonly audit: AuditService,
   ) {}
 
   async create(ctx: RequestContext, cubeId: string, dto: CreateBankDto): Promise<BankJobResponseDto> {
     const cube = await this.access.requireCube(ctx.auth, Permission.BankWrite, cubeId);
+    await this.quotas.requireJobSlot(cube.tenantId);
     const model = await this.models.resolve(dto.model);
     if (model.format !== 'safetensors') {
       throw new EngramError(ErrorCode.ModelInvalid, `model "${model.name}" is an ONNX export without memory inputs; banks need a model engram builds the graph of (safetensors)`);
@@ -147,6 +150,7 @@ export class BankService {
   async write(ctx: RequestContext, cubeId: string, bankId: string, dto: WriteBankDto): Promise<BankJobResponseDto> {
     const cube = await this.access.requireCube(ctx.auth, Permission.BankWrite, cubeId);
     const bank = this.requireReady(await this.requireBank(cubeId, bankId));
+    await this.quotas.requireJobSlot(cube.tenantId);
     if (!dto.memoryIds && !dto.rewriteStale) {
       throw EngramError.validation([{ field: 'memoryIds', problems: ['give memoryIds, rewriteStale: true, or both'] }]);
     }

@@ -53,7 +53,7 @@ export class AuthenticationService {
     if (key.revokedAt !== null) return null;
     if (key.expiresAt !== null && key.expiresAt.getTime() <= Date.now()) return null;
     this.recordUse(key.id);
-    return { kind: 'key', actorId: key.id, keyId: key.id, tenantId: key.tenantId, scopes: key.scopes as Scope[], cubeIds: key.cubeIds };
+    return { kind: 'key', actorId: key.id, keyId: key.id, tenantId: key.tenantId, scopes: key.scopes as Scope[], cubeIds: key.cubeIds, rateLimitPerMinute: key.rateLimitPerMinute };
   }
 
   private recordUse(keyId: string): void {

@@ -7,6 +7,7 @@ import { EngramError } from '../errors/engram.error';
 import { JobQueueService } from '../jobs/job-queue.service';
 import { AuditService } from './audit.service';
 import { CubeIndexManager } from '../memories/cube-index.manager';
+import { QuotaService } from '../quotas/quota.service';
 import { EmbedderRegistry } from '../memories/embedder.registry';
 import { MemoryRepository } from '@engram/persistence';
 import { RequestContext } from './request-context';
@@ -29,6 +30,7 @@ export class CubeService {
     private readonly memories: MemoryRepository,
     private readonly indexes: CubeIndexManager,
     private readonly embedders: EmbedderRegistry,
+    private readonly quotas: QuotaService,
   ) {}
 
   async create(ctx: RequestContext, dto: CreateCubeDto): Promise<CubeResponseDto> {
@@ -53,6 +55,7 @@ export class CubeService {
       throw EngramError.forbidden('this API key is limited to a list of cubes and cannot create new ones');
     }
     await this.embedders.validate(dto.settings?.embedder);
+    await this.quotas.requireCubeSlot(tenantId);
     const settings = this.embedders.settingsForNewCube(dto.settings);
     const result = await this.cubes.create({ tenantId, name, description: dto.description ?? null, settings });
     if (!result.ok) {

@@ -3,7 +3,8 @@ import { TenantRepository } from '@engram/persistence';
 import { AccessService } from '../auth/access.service';
 import { Permission } from '../auth/permission';
 import { EngramError } from '../errors/engram.error';
-import { CreateTenantDto, mapTenant, TenantOffboardedDto, TenantResponseDto } from '../dtos/tenant.dto';
+import { CreateTenantDto, mapTenant, TenantOffboardedDto, TenantQuotaReportDto, TenantQuotasDto, TenantResponseDto } from '../dtos/tenant.dto';
+import { QuotaService } from '../quotas/quota.service';
 import { JobQueueService } from '../jobs/job-queue.service';
 import { AuditService } from './audit.service';
 import { RequestContext } from './request-context';
@@ -15,6 +16,7 @@ export class TenantService {
     private readonly tenants: TenantRepository,
     private readonly audit: AuditService,
     private readonly jobs: JobQueueService,
+    private readonly quotas: QuotaService,
   ) {}
 
   async create(ctx: RequestContext, dto: CreateTenantDto): Promise<TenantResponseDto> {
@@ -38,6 +40,22 @@ export class TenantService {
     for (const cubeId of result.cubeIds) purgeJobIds.push((await this.jobs.enqueueCubePurge({ cubeId, tenantId })).id);
     await this.audit.record(ctx.auth, ctx.requestId, { action: 'tenant.offboard', targetType: 'tenant', targetId: tenantId, tenantId, details: { keysRevoked: result.keysRevoked, cubes: result.cubeIds.length } });
     return { tenantId, keysRevoked: result.keysRevoked, cubeIds: result.cubeIds, purgeJobIds };
+  }
+
+  /** The tenant's limits in force, the operator's overrides and its usage now. */
+  async quotaReport(ctx: RequestContext, tenantId: string): Promise<TenantQuotaReportDto> {
+    this.access.requirePermission(ctx.auth, Permission.AdminAll);
+    return this.quotas.report(tenantId);
+  }
+
+  /** Replaces the overrides (a field left out follows the instance default again). */
+  async setQuotas(ctx: RequestContext, tenantId: string, dto: TenantQuotasDto): Promise<TenantQuotaReportDto> {
+    this.access.requirePermission(ctx.auth, Permission.AdminAll);
+    const overrides = Object.fromEntries(Object.entries(dto).filter(([, v]) => typeof v === 'number')) as Record<string, number>;
+    if (!(await this.tenants.setQuotas(tenantId, overrides))) throw EngramError.notFound('tenant');
+    this.quotas.forget(tenantId);
+    await this.audit.record(ctx.auth, ctx.requestId, { action: 'tenant.quotas', targetType: 'tenant', targetId: tenantId, tenantId, details: { overrides } });
+    return this.quotas.report(tenantId);
   }
 
   async list(ctx: RequestContext): Promise<{ items: TenantResponseDto[] }> {

@@ -25,6 +25,12 @@ export class TenantRepository {
     return this.db.getRepository(TenantEntity).findOneBy({ id });
   }
 
+  /** Replaces the operator's quota overrides of a live tenant; false when there is no such tenant. */
+  async setQuotas(id: string, quotas: Record<string, number>): Promise<boolean> {
+    const rows: unknown = await this.db.query(`UPDATE tenants SET quotas = $2::jsonb WHERE id = $1 AND deleted_at IS NULL RETURNING id`, [id, JSON.stringify(quotas)]);
+    return rowsOf(rows).length > 0;
+  }
+
   /** A tenant that is not offboarded. */
   async getLive(id: string): Promise<TenantRecord | null> {
     const tenant = await this.get(id);

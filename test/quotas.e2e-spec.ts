@@ -1,0 +1,116 @@
+// Per-key rate limits (429 + Retry-After, one count across replicas) and per-tenant quotas
+// the operator sets: cubes, memories, inference tokens per minute.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { createTinyModel } from '@engram/inference';
+import { createApp } from '@engram/server';
+import { createE2eHarness, E2eHarness } from '@engram/testing';
+import supertest from 'supertest';
+
+/** Waits for a fresh minute when the current one is nearly over, so one test stays in one window. */
+async function earlyInTheMinute(): Promise<void> {
+  const second = new Date().getUTCSeconds();
+  if (second > 45) await new Promise((r) => setTimeout(r, (61 - second) * 1000));
+}
+
+describe('rate limits and quotas', () => {
+  let h: E2eHarness;
+  let replica: NestExpressApplication;
+  let modelsDir: string;
+  const admin = () => ({ Authorization: `Bearer ${h.adminToken}` });
+  const bearer = (key: string) => ({ Authorization: `Bearer ${key}` });
+
+  async function tenantWithKey(body: object = {}): Promise<{ tenantId: string; key: string }> {
+    const tenant = (await h.http.post('/v1/admin/tenants').set(admin()).send({ name: `t-${Math.random().toString(36).slice(2)}` }).expect(201)).body;
+    const key = (await h.http.post(`/v1/admin/tenants/${tenant.id}/keys`).set(admin()).send({ scopes: ['cubes:write', 'memories:read', 'memories:write'], ...body }).expect(201)).body.key;
+    return { tenantId: tenant.id, key };
+  }
+
+  beforeAll(async () => {
+    h = await createE2eHarness({ rateLimitPerMinute: 1_000 });
+    replica = await createApp(h.config, { quiet: true, runWorker: false });
+    await replica.init();
+    modelsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'engram-models-'));
+    createTinyModel({ outDir: path.join(modelsDir, 'tiny'), layers: 1, hidden: 16, heads: 2, kvHeads: 1, vocab: 280, maxPositionEmbeddings: 128, seed: 1 });
+    await h.http.post('/v1/admin/models').set(admin()).send({ path: path.join(modelsDir, 'tiny') }).expect(201);
+  });
+  afterAll(async () => {
+    await replica.close();
+    await h.close();
+    fs.rmSync(modelsDir, { recursive: true, force: true });
+  });
+
+  it('limits a key to its requests per minute across replicas, with 429 and Retry-After', async () => {
+    const { key } = await tenantWithKey({ rateLimitPerMinute: 6 });
+    const other = await tenantWithKey();
+    const second = supertest(replica.getHttpServer());
+    await earlyInTheMinute();
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) statuses.push((await (i % 2 ? second : h.http).get('/v1/cubes').set(bearer(key))).status);
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 200]);
+    const limited = await second.get('/v1/cubes').set(bearer(key));
+    expect(limited.status).toBe(429);
+    expect(limited.body.error).toMatchObject({ code: 'rate_limited', message: expect.stringMatching(/6 requests/) });
+    const retryAfter = Number(limited.headers['retry-after']);
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    expect((await h.http.get('/v1/cubes').set(bearer(key))).status).toBe(429);
+    // Another key, and the operator, are not affected.
+    await h.http.get('/v1/cubes').set(bearer(other.key)).expect(200);
+    await h.http.get('/v1/admin/tenants').set(admin()).expect(200);
+    const listed = (await h.http.get(`/v1/admin/tenants/${other.tenantId}/keys`).set(admin()).expect(200)).body.items[0];
+    expect(listed.rateLimitPerMinute).toBeNull();
+  });
+
+  it('enforces the cube and memory quotas the operator sets, storing nothing past them', async () => {
+    const { tenantId, key } = await tenantWithKey();
+    const set = await h.http.put(`/v1/admin/tenants/${tenantId}/quotas`).set(admin()).send({ cubes: 1, memories: 3 }).expect(200);
+    expect(set.body.limits).toMatchObject({ cubes: 1, memories: 3 });
+    expect(set.body.overrides).toEqual({ cubes: 1, memories: 3 });
+    const cube = (await h.http.post('/v1/cubes').set(bearer(key)).send({ name: 'only' }).expect(201)).body.id;
+    const second = await h.http.post('/v1/cubes').set(bearer(key)).send({ name: 'second' }).expect(429);
+    expect(second.body.error).toMatchObject({ code: 'quota_exceeded', details: { quota: 'cubes', limit: 1, used: 1 } });
+    await h.http.post(`/v1/cubes/${cube}/memories`).set(bearer(key)).send({ items: [{ text: 'one' }, { text: 'two' }] }).expect(201);
+    const over = await h.http.post(`/v1/cubes/${cube}/memories`).set(bearer(key)).send({ items: [{ text: 'three' }, { text: 'four' }] }).expect(429);
+    expect(over.body.error.details).toMatchObject({ quota: 'memories', limit: 3, used: 2 });
+    await h.http.post(`/v1/cubes/${cube}/messages`).set(bearer(key)).send({ messages: [{ role: 'user', content: 'a' }, { role: 'user', content: 'b' }] }).expect(429);
+    const report = (await h.http.get(`/v1/admin/tenants/${tenantId}/quotas`).set(admin()).expect(200)).body;
+    expect(report.usage).toMatchObject({ cubes: 1, memories: 2 });
+    // Back to the defaults: the tenant may grow again.
+    await h.http.put(`/v1/admin/tenants/${tenantId}/quotas`).set(admin()).send({}).expect(200);
+    await h.http.post(`/v1/cubes/${cube}/memories`).set(bearer(key)).send({ items: [{ text: 'three' }, { text: 'four' }] }).expect(201);
+    await h.http.post('/v1/cubes').set(bearer(key)).send({ name: 'second' }).expect(201);
+  });
+
+  it('refuses chat once the tenant’s tokens for the minute are spent, saying when to retry', async () => {
+    const { tenantId, key } = await tenantWithKey();
+    await h.http.put(`/v1/admin/tenants/${tenantId}/quotas`).set(admin()).send({ inferenceTokensPerMinute: 60 }).expect(200);
+    await earlyInTheMinute();
+    const chat = () => h.http.post('/v1/chat/completions').set(bearer(key)).send({ model: 'tiny', max_tokens: 8, temperature: 0, messages: [{ role: 'user', content: 'hello there, how are you today?' }] });
+    const first = await chat().expect(200);
+    const spent = first.body.usage.total_tokens as number;
+    expect(spent).toBeGreaterThan(0);
+    let refused: supertest.Response | null = null;
+    for (let i = 0; i < Math.ceil(60 / spent) + 1 && !refused; i++) {
+      const res = await chat();
+      if (res.status === 429) refused = res;
+      else expect(res.status).toBe(200);
+    }
+    expect(refused).not.toBeNull();
+    expect(refused!.body.error).toMatchObject({ code: 'quota_exceeded', details: { quota: 'inferenceTokensPerMinute', limit: 60 } });
+    expect(Number(refused!.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    const report = (await h.http.get(`/v1/admin/tenants/${tenantId}/quotas`).set(admin()).expect(200)).body;
+    expect(report.usage.inferenceTokensPerMinute).toBeGreaterThan(0);
+  });
+
+  it('keeps the quota routes to the operator and names bad values', async () => {
+    const { tenantId, key } = await tenantWithKey();
+    await h.http.get(`/v1/admin/tenants/${tenantId}/quotas`).set(bearer(key)).expect(404);
+    const bad = await h.http.put(`/v1/admin/tenants/${tenantId}/quotas`).set(admin()).send({ cubes: -1, memories: 'many', tokens: 5 }).expect(400);
+    expect(bad.body.error.details.map((d: { field: string }) => d.field).sort()).toEqual(['cubes', 'memories', 'tokens']);
+    await h.http.get('/v1/admin/tenants/00000000-0000-4000-8000-000000000000/quotas').set(admin()).expect(404);
+    await h.http.post(`/v1/admin/tenants/${tenantId}/keys`).set(admin()).send({ scopes: ['memories:read'], rateLimitPerMinute: 0 }).expect(400);
+  });
+});
