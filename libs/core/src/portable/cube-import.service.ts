@@ -145,7 +145,9 @@ export class CubeImportService {
       if (!run.name || run.name.length > 200) throw archiveError('manifest.json cube.name must be 1 to 200 characters; pass ?name= to choose one');
       await this.requireFreeName(run.tenantId, run.name);
     }
-    const settings = manifest.cube.settings;
+    // An export always names its embedder; an archive converted from another system may not,
+    // and then the cube gets what any new cube of this engram gets.
+    const settings = this.embedders.settingsForNewCube(manifest.cube.settings);
     await this.embedders.validate(settings.embedder);
     run.embedder = this.embedders.forSettings(settings);
     const vectorsPart = manifest.parts.find((p) => p.name === PART.vectors);
