@@ -4,3 +4,4 @@ export * from './cube-purge.handler';
 export * from './bank.handlers';
 export * from './lifecycle.handlers';
 export * from './scheduler.module';
+export * from './maintenance.handler';

@@ -3,9 +3,10 @@ import { BankBuildHandler, BankForgetHandler, BankWriteHandler } from './bank.ha
 import { CubePurgeHandler } from './cube-purge.handler';
 import { LifecycleExtractHandler, LifecycleRunHandler, LifecycleSweepHandler, LifecycleSweepStarter, LifecycleTickHandler } from './lifecycle.handlers';
 import { JOB_HANDLERS } from './job-handler';
+import { MaintenanceHandler, MaintenanceStarter } from './maintenance.handler';
 import { JOB_RUNNER_ENABLED, JobRunner } from './job-runner';
 
-const HANDLERS = [CubePurgeHandler, BankBuildHandler, BankWriteHandler, BankForgetHandler, LifecycleTickHandler, LifecycleRunHandler, LifecycleSweepHandler, LifecycleExtractHandler];
+const HANDLERS = [CubePurgeHandler, BankBuildHandler, BankWriteHandler, BankForgetHandler, LifecycleTickHandler, LifecycleRunHandler, LifecycleSweepHandler, LifecycleExtractHandler, MaintenanceHandler];
 
 /** Job handlers and the runner. `runWorker: false` registers the handlers without polling. */
 @Module({})
@@ -19,6 +20,7 @@ export class SchedulerModule {
         { provide: JOB_RUNNER_ENABLED, useValue: options.runWorker },
         JobRunner,
         LifecycleSweepStarter,
+        MaintenanceStarter,
       ],
       exports: [JobRunner, ...HANDLERS],
     };

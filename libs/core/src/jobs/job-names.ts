@@ -12,6 +12,8 @@ export enum JobName {
   LifecycleRun = 'lifecycle.run',
   /** The periodic sweep of every cube for TTL and idleness; re-enqueues itself. */
   LifecycleSweep = 'lifecycle.sweep',
+  /** Housekeeping every few minutes (expired idempotency records, old rate-limit windows); re-enqueues itself. */
+  Maintenance = 'maintenance',
   /** Facts extracted by the operator's LLM from stored message turns. */
   LifecycleExtract = 'lifecycle.extract',
 }

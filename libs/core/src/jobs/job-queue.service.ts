@@ -67,6 +67,10 @@ export class JobQueueService {
   }
 
   /** One pending sweep for the whole instance. */
+  enqueueMaintenance(runAfter: Date): Promise<JobRecord> {
+    return this.jobs.enqueue({ name: JobName.Maintenance, payload: {}, tenantId: null, singletonKey: JobName.Maintenance, maxAttempts: this.config.jobMaxAttempts, runAfter });
+  }
+
   enqueueLifecycleSweep(runAfter: Date): Promise<JobRecord> {
     return this.jobs.enqueue({ name: JobName.LifecycleSweep, payload: {}, tenantId: null, singletonKey: JobName.LifecycleSweep, maxAttempts: this.config.jobMaxAttempts, runAfter });
   }
