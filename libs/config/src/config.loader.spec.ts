@@ -20,7 +20,7 @@ describe('loadConfig', () => {
   });
 
   it('reads the inference and KV cache settings', () => {
-    expect(loadConfig({})).toMatchObject({ inferenceProvider: 'cpu', kvRamBytes: 512 * 1024 ** 2, kvDiskBytes: null, kvChunkTokens: 256 });
+    expect(loadConfig({})).toMatchObject({ inferenceProvider: 'cpu', kvRamBytes: 512 * 1024 ** 2, kvDiskBytes: 8 * 1024 ** 3, kvChunkTokens: 256 });
     const config = loadConfig({ ENGRAM_INFERENCE_PROVIDER: 'cuda', ENGRAM_KV_RAM: '64mb', ENGRAM_KV_DISK: '2gb', ENGRAM_KV_CHUNK_TOKENS: '128' });
     expect(config).toMatchObject({ inferenceProvider: 'cuda', kvRamBytes: 64 * 1024 ** 2, kvDiskBytes: 2 * 1024 ** 3, kvChunkTokens: 128 });
     expect(() => loadConfig({ ENGRAM_INFERENCE_PROVIDER: 'tpu', ENGRAM_KV_DISK: 'lots' })).toThrow(/ENGRAM_INFERENCE_PROVIDER[\s\S]*ENGRAM_KV_DISK/);
@@ -105,5 +105,10 @@ describe('loadConfig: operator-named embedding endpoints (ENGRAM_EMBEDDERS)', ()
   it('wants an operator token of 32+ characters and says how to make one', () => {
     expect(() => loadConfig({ ENGRAM_ADMIN_TOKEN: 'a'.repeat(31) })).toThrow(/ENGRAM_ADMIN_TOKEN: must be at least 32 characters/);
     expect(loadConfig({ ENGRAM_ADMIN_TOKEN: 'a'.repeat(32) }).adminToken).toBe('a'.repeat(32));
+  });
+  it('bounds the KV disk tier by default, and lifts the bound only when asked', () => {
+    expect(loadConfig({}).kvDiskBytes).toBe(8 * 1024 ** 3);
+    expect(loadConfig({ ENGRAM_KV_DISK: '2gb' }).kvDiskBytes).toBe(2 * 1024 ** 3);
+    expect(loadConfig({ ENGRAM_KV_DISK: '0' }).kvDiskBytes).toBeNull();
   });
 });

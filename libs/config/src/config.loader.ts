@@ -224,7 +224,8 @@ export function loadConfig(env: Env): EngramConfig {
     inferenceThreads: read.int('ENGRAM_INFERENCE_THREADS', 0, 0, 1024),
     newCubeEmbedder: read.oneOf('ENGRAM_NEW_CUBE_EMBEDDER', ['use-lite', 'hash'] as const, 'use-lite'),
     kvRamBytes: read.size('ENGRAM_KV_RAM', 512 * 1024 ** 2),
-    kvDiskBytes: read.optionalSize('ENGRAM_KV_DISK'),
+    // Bounded by default: caches are recomputable, a full disk is not. `0` lifts the bound.
+    kvDiskBytes: ((bytes) => (bytes === 0 ? null : bytes))(read.size('ENGRAM_KV_DISK', 8 * 1024 ** 3)),
     kvChunkTokens: read.int('ENGRAM_KV_CHUNK_TOKENS', 256, 1, 65_536),
     lifecycleSweepIntervalMs: read.int('ENGRAM_LIFECYCLE_SWEEP_MS', 600_000, 1000, 86_400_000),
     llm: readLlm(read),
