@@ -218,11 +218,13 @@ export class CubeIndex {
   }
 
   /**
-   * Writes the HNSW graph and its manifest (checksum, change sequence, fingerprint) to dir.
-   * Only the graph is saved: text and attributes come back from PostgreSQL on load.
+   * Writes the index to dir: the HNSW graph, the int8 vectors, the documents (attributes)
+   * and BM25 postings, and the caller's own files (named `x.ext`), under one manifest
+   * (checksums, change sequence, fingerprint). Texts are not saved: the postings are.
    */
-  save(dir: string, meta: SnapshotMeta): Promise<SnapshotManifest> {
+  save(dir: string, meta: SnapshotMeta, callerFiles: ReadonlyMap<string, Buffer> = new Map()): Promise<SnapshotManifest> {
     const extras = new Map([
+      ...callerFiles,
       [DOCUMENTS_FILE, this.store.encode()],
       [LEXICAL_FILE, this.lexical.encode()],
     ]);

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
 import { MemoryChange, MemoryRecord, MemoryRepository } from '@engram/persistence';
 import { CubeIndex, Embedder, IndexDocument } from '@engram/plaintext';
+import { decodeIndexRows, encodeIndexRows, IndexRows, ROWS_FILE } from './index-rows.codec';
 
 const SYNC_BATCH = 5000;
 const SAVE_AFTER_CHANGES = 2000;
@@ -11,7 +12,7 @@ const YIELD_EVERY = 500;
 interface LoadedCube {
   index: CubeIndex;
   /** The current row of every indexed memory (no embedding), so results need no extra query. */
-  records: Map<number, MemoryRecord>;
+  records: IndexRows;
   fingerprint: string;
   /** The change sequence the index reflects. */
   seq: number;
@@ -30,9 +31,11 @@ export interface IndexStats {
 
 /**
  * Keeps one in-memory hybrid index per cube, derived from PostgreSQL: loaded from a
- * checksummed HNSW snapshot under `<dataDir>/cubes/<id>/hnsw` when it is intact (rebuilt
- * from stored embeddings otherwise), then brought up to date by reading every change with
- * a higher change sequence — which is also how writes of other processes arrive.
+ * checksummed snapshot under `<dataDir>/cubes/<id>/hnsw` when it is intact — graph,
+ * vectors, documents, BM25 postings and rows, so a cold load analyses and fetches nothing
+ * but the changes after it (rebuilt from PostgreSQL otherwise) — then brought up to date
+ * by reading every change with a higher change sequence, which is also how writes of
+ * other processes arrive.
  */
 @Injectable()
 export class CubeIndexManager implements OnApplicationShutdown {
@@ -53,7 +56,7 @@ export class CubeIndexManager implements OnApplicationShutdown {
    * `knownChangeSeq`, the cube's highest change sequence read by the caller after the call
    * began, lets an index that already reflects it skip reading the change feed.
    */
-  async current(cubeId: string, embedder: Embedder, knownChangeSeq?: number): Promise<{ index: CubeIndex; records: ReadonlyMap<number, MemoryRecord> }> {
+  async current(cubeId: string, embedder: Embedder, knownChangeSeq?: number): Promise<{ index: CubeIndex; records: Pick<IndexRows, 'get'> }> {
     let loaded = this.cubes.get(cubeId);
     if (loaded) {
       const cube = await loaded;
@@ -95,19 +98,28 @@ export class CubeIndexManager implements OnApplicationShutdown {
     const max = this.config.indexCacheCubes;
     while (this.cubes.size > max) {
       const oldest = this.cubes.keys().next().value as string;
+      const evicted = this.cubes.get(oldest)!;
       this.cubes.delete(oldest);
+      // Its changes since the last save are written, so its next load replays none of them.
+      void evicted.then((cube) => (cube.changesSinceSave > 0 ? this.save(oldest, cube) : undefined)).catch(() => undefined);
     }
   }
 
   private async load(cubeId: string, embedder: Embedder): Promise<LoadedCube> {
     const started = Date.now();
     const index = new CubeIndex({ dimension: embedder.dimension });
-    const snapshot = await index.loadDense(this.snapshotDir(cubeId), { fingerprint: embedder.fingerprint });
+    const snapshot = await index.load(this.snapshotDir(cubeId), { fingerprint: embedder.fingerprint });
+    // A whole saved index (documents, postings and rows): only the changes after it are read.
+    const savedRows = snapshot.documents ? decodeIndexRows(snapshot.extras?.get(ROWS_FILE)) : null;
     const snapshotSeq = snapshot.status === 'loaded' ? (snapshot.changeSeq ?? 0) : 0;
     if (snapshot.status === 'corrupt' || snapshot.status === 'mismatch') {
       this.logger.warn(`cube ${cubeId}: HNSW snapshot ${snapshot.status} (${snapshot.reason ?? ''}); rebuilding from PostgreSQL`);
     }
     const cube: LoadedCube = { index, records: new Map(), fingerprint: embedder.fingerprint, seq: 0, changesSinceSave: 0, lock: Promise.resolve(), saving: null };
+    if (savedRows) {
+      cube.records = savedRows;
+      cube.seq = snapshotSeq;
+    }
     let applied = 0;
     let afterSnapshot = 0;
     for (;;) {
@@ -124,7 +136,8 @@ export class CubeIndexManager implements OnApplicationShutdown {
     }
     cube.changesSinceSave = afterSnapshot;
     this.logger.log(`cube ${cubeId}: index loaded (${snapshot.status}, ${index.size} documents) in ${Date.now() - started} ms`);
-    if (snapshot.status !== 'loaded' && applied > 0) void this.save(cubeId, cube);
+    // Rebuilt, or loaded from a snapshot without documents and rows: write the whole index.
+    if (!savedRows && applied > 0) void this.save(cubeId, cube);
     return cube;
   }
 
@@ -162,7 +175,7 @@ export class CubeIndexManager implements OnApplicationShutdown {
     const seq = cube.seq;
     const pending = cube.changesSinceSave;
     cube.saving = cube.index
-      .save(this.snapshotDir(cubeId), { changeSeq: seq, fingerprint: cube.fingerprint })
+      .save(this.snapshotDir(cubeId), { changeSeq: seq, fingerprint: cube.fingerprint }, new Map([[ROWS_FILE, encodeIndexRows(cube.records)]]))
       .then(() => {
         cube.changesSinceSave = Math.max(0, cube.changesSinceSave - pending);
       })

@@ -10,7 +10,7 @@
 // the cube index writes its documents and BM25 postings, so a load rebuilds nothing); each
 // is checksummed in the manifest and returned only when intact.
 import { createHash } from 'node:crypto';
-import { createReadStream, promises as fs } from 'node:fs';
+import { createReadStream, promises as fs, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { HnswVectorIndex } from './hnsw-vector.index';
 
@@ -129,7 +129,7 @@ export async function loadSnapshot(
 ): Promise<LoadResult> {
   let manifest: SnapshotManifest;
   try {
-    manifest = JSON.parse(await fs.readFile(path.join(dir, MANIFEST_FILE), 'utf8')) as SnapshotManifest;
+    manifest = JSON.parse((await readFile(path.join(dir, MANIFEST_FILE))).toString('utf8')) as SnapshotManifest;
   } catch (error) {
     if (isNotFound(error)) return { status: 'missing', reason: 'no manifest' };
     return { status: 'corrupt', reason: `unreadable manifest: ${(error as Error).message}` };
@@ -179,7 +179,7 @@ async function readVectors(dir: string, manifest: SnapshotManifest): Promise<Sna
   if (!entry) return undefined;
   let data: Buffer;
   try {
-    data = await fs.readFile(path.join(dir, VECTORS_FILE));
+    data = await readFile(path.join(dir, VECTORS_FILE));
   } catch {
     return undefined;
   }
@@ -202,7 +202,7 @@ async function readExtras(dir: string, manifest: SnapshotManifest): Promise<Read
     if (name.includes('/') || name.includes('\\') || name.startsWith('.')) continue;
     let data: Buffer;
     try {
-      data = await fs.readFile(path.join(dir, name));
+      data = await readFile(path.join(dir, name));
     } catch {
       continue;
     }
@@ -211,8 +211,24 @@ async function readExtras(dir: string, manifest: SnapshotManifest): Promise<Read
   return out;
 }
 
-/** sha256 and size of a file, read in chunks so a large graph never blocks the event loop for long. */
+/**
+ * Files up to this size are read (and hashed) in one synchronous call: a small cube's
+ * snapshot loads without a round trip through the thread pool per file, which under load
+ * costs more than the read itself; larger ones are read in chunks so a large graph never
+ * blocks the event loop for long.
+ */
+const SYNC_READ_MAX = 4 << 20;
+
+async function readFile(file: string): Promise<Buffer> {
+  return statSync(file).size <= SYNC_READ_MAX ? readFileSync(file) : fs.readFile(file);
+}
+
+/** sha256 and size of a file. */
 async function digest(file: string): Promise<{ sha256: string; bytes: number }> {
+  if (statSync(file).size <= SYNC_READ_MAX) {
+    const data = readFileSync(file);
+    return { sha256: createHash('sha256').update(data).digest('hex'), bytes: data.length };
+  }
   const hash = createHash('sha256');
   let bytes = 0;
   for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {

@@ -23,7 +23,8 @@ export interface DenseHit {
 }
 
 export class HnswVectorIndex {
-  private index: HierarchicalNSW;
+  /** Allocated on first use: an index about to load a saved graph never allocates an empty one. */
+  private graph: HierarchicalNSW | null = null;
   private capacity: number;
   /** label → true when live, false when marked deleted (its slot may since have been reused). */
   private readonly labels = new Map<number, boolean>();
@@ -38,7 +39,10 @@ export class HnswVectorIndex {
     initialCapacity = 1024,
   ) {
     this.capacity = Math.max(16, initialCapacity);
-    this.index = this.fresh(this.capacity);
+  }
+
+  private get index(): HierarchicalNSW {
+    return (this.graph ??= this.fresh(this.capacity));
   }
 
   get size(): number {
@@ -149,7 +153,7 @@ export class HnswVectorIndex {
     const index = new HierarchicalNSW('ip', this.dimension);
     index.readIndexSync(file, true);
     if (index.getNumDimensions() !== this.dimension) throw new Error('dimension mismatch in index file');
-    this.index = index;
+    this.graph = index;
     this.capacity = Math.max(capacity, index.getMaxElements());
     this.labels.clear();
     this.deleted = 0;

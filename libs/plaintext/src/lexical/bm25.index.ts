@@ -87,10 +87,10 @@ class Postings {
 
   push(slot: number, tf: number): void {
     if (this.length === this.slots.length) {
-      const slots = new Int32Array(this.length * 2);
+      const slots = new Int32Array(Math.max(4, this.length * 2));
       slots.set(this.slots);
       this.slots = slots;
-      const tfs = new Uint16Array(this.length * 2);
+      const tfs = new Uint16Array(Math.max(4, this.length * 2));
       tfs.set(this.tfs);
       this.tfs = tfs;
     }
@@ -412,7 +412,7 @@ export class Bm25Index {
 
   /** The index encode() wrote; throws on bytes that are not one. */
   static decode(data: Buffer, options: Bm25Options = {}): Bm25Index {
-    const buffer = data.buffer.slice(data.byteOffset, data.byteOffset + data.length); // aligned copy
+    const buffer = new Uint8Array(data).buffer; // an aligned copy
     const header = new Uint32Array(buffer, 0, 5);
     const [magic, termCount, slotCount, vocabBytes, total] = header;
     if (magic !== BM25_MAGIC) throw new Error('not a BM25 index');
@@ -445,11 +445,10 @@ export class Bm25Index {
       index.termNames.push(term);
       const p = new Postings();
       const n = counts[id];
-      p.slots = slots.slice(offset, offset + n);
-      p.tfs = tfs.slice(offset, offset + n);
-      if (n === 0) {
-        p.slots = new Int32Array(4);
-        p.tfs = new Uint16Array(4);
+      // Views into the decoded buffer: a term's first new posting moves it to its own arrays.
+      if (n > 0) {
+        p.slots = slots.subarray(offset, offset + n);
+        p.tfs = tfs.subarray(offset, offset + n);
       }
       p.length = n;
       p.live = n;

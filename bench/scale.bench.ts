@@ -1,0 +1,181 @@
+// Search at the scale of many users (issue 12): many cubes of 1,000 memories, the server
+// restarted, then the first search of each cube (cold: index loaded from its on-disk form)
+// and the p99 of searches on hot cubes while the index cache turns over; optionally a
+// 1M-memory cube (--million: ingest rate, search p50/p99, RSS) and the RSS per memory of
+// a 100k cube (--per-memory). Ends with one JSON line.
+//   npm run bench:scale [-- --cubes 300 --per-cube 1000 --cache 64 --million --per-memory --embedder hash|use-lite]
+// In process (services, no HTTP), on a scratch database (bench/support/scratch-service.ts);
+// latencies are noisy on a shared machine.
+import 'reflect-metadata';
+import { INestApplicationContext } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { performance } from 'node:perf_hooks';
+import { EngramConfig, loadConfig } from '@engram/config';
+import { ApiKeyService, CoreModule, CubeService, MemoryService, RequestContext, Scope, SearchService, TenantService } from '@engram/core';
+import { scratchDatabase } from './support/scratch-service';
+import { arg, textArg } from './support/args';
+import { rng, summarize, SyntheticCorpus } from './support/synthetic-corpus';
+
+const CUBES = arg('cubes', 300);
+const PER_CUBE = arg('per-cube', 1000);
+/** Index cache size during the turnover phase (smaller than the cubes, so they keep being loaded and evicted). */
+const CACHE = arg('cache', 64);
+const HOT = arg('hot', 16);
+const MILLION = process.argv.includes('--million');
+const PER_MEMORY = process.argv.includes('--per-memory');
+const ADMIN: RequestContext = { auth: { kind: 'admin', actorId: 'admin' }, requestId: 'bench' };
+const BATCH = 1000;
+
+const ms = (t0: number) => performance.now() - t0;
+const round = (x: number) => Math.round(x * 100) / 100;
+
+type Row = { text: string; kind: 'fact'; tags: string[]; metadata: Record<string, unknown>; source: { sessionId: string }; observedAt: Date; importance: number };
+
+function rows(corpus: SyntheticCorpus, n: number): Row[] {
+  return Array.from({ length: n }, (_, i) => {
+    const m = corpus.memory(i);
+    return { text: m.text, kind: 'fact', tags: m.tags, metadata: m.metadata, source: { sessionId: m.sessionId }, observedAt: m.observedAt, importance: m.importance };
+  });
+}
+
+async function open(config: EngramConfig): Promise<INestApplicationContext> {
+  return NestFactory.createApplicationContext(CoreModule.forRoot(config), { logger: false });
+}
+
+async function main(): Promise<void> {
+  const db = await scratchDatabase();
+  // The index mechanics are measured with the hash embedder (--embedder use-lite for the default of new cubes).
+  const base = loadConfig({ DATABASE_URL: db.url, ENGRAM_DATA_DIR: db.dataDir, LOG_LEVEL: 'silent', ENGRAM_RATE_LIMIT_PER_MINUTE: '0', ENGRAM_NEW_CUBE_EMBEDDER: textArg('embedder', 'hash') });
+  const config: EngramConfig = { ...base, workerInProcess: false, adminToken: 'bench-admin-token-0123456789' };
+  const figures: Record<string, number | null> = {
+    cubes: CUBES, per_cube: PER_CUBE,
+    cold_first_search_p50_ms: null, cold_first_search_p99_ms: null, warm_p99_ms: null,
+    search_1m_p50_ms: null, search_1m_p99_ms: null, ingest_1m_per_s: null, rss_1m_mb: null, rss_per_memory_100k_bytes: null,
+  };
+  const corpus = new SyntheticCorpus(7);
+  const queries = Array.from({ length: 200 }, () => corpus.sentence(3, 8));
+  try {
+    let app = await open(config);
+    const tenant = await app.get(TenantService).create(ADMIN, { name: 'bench' });
+    const key = await app.get(ApiKeyService).create(ADMIN, tenant.id, { scopes: [Scope.CubesWrite, Scope.MemoriesRead, Scope.MemoriesWrite] });
+    const ctx: RequestContext = { auth: { kind: 'key', actorId: key.id, keyId: key.id, tenantId: tenant.id, scopes: key.scopes as Scope[], cubeIds: null }, requestId: 'bench' };
+
+    // Many cubes: ingest, each searched once (its index is built and written to disk, as a
+    // cube in use has), then a restart.
+    const cubeIds: string[] = [];
+    let t0 = performance.now();
+    for (let c = 0; c < CUBES; c++) {
+      const cube = await app.get(CubeService).create(ctx, { name: `user-${c}` });
+      cubeIds.push(cube.id);
+      const items = rows(corpus, PER_CUBE);
+      for (let i = 0; i < items.length; i += BATCH) await app.get(MemoryService).add(ctx, cube.id, { items: items.slice(i, i + BATCH) });
+      process.stderr.write(`\ringest cube ${c + 1}/${CUBES}`);
+    }
+    figures.ingest_many_per_s = round((CUBES * PER_CUBE) / (ms(t0) / 1000));
+    process.stderr.write('\n');
+    const firstBuild: number[] = [];
+    for (const [c, cubeId] of cubeIds.entries()) {
+      t0 = performance.now();
+      await app.get(SearchService).search(ctx, cubeId, { query: queries[c % queries.length], topK: 10 });
+      firstBuild.push(ms(t0));
+    }
+    figures.first_search_no_disk_index_p50_ms = round(summarize(firstBuild).p50);
+    await app.close(); // writes what is still unsaved
+    app = await open(config);
+    const cold: number[] = [];
+    for (const [c, cubeId] of cubeIds.entries()) {
+      t0 = performance.now();
+      await app.get(SearchService).search(ctx, cubeId, { query: queries[(c + 7) % queries.length], topK: 10 });
+      cold.push(ms(t0));
+    }
+    figures.cold_first_search_p50_ms = round(summarize(cold).p50);
+    figures.cold_first_search_p99_ms = round(summarize(cold).p99);
+    const warmAlone: number[] = [];
+    for (let i = 0; i < 500; i++) {
+      t0 = performance.now();
+      await app.get(SearchService).search(ctx, cubeIds[i % HOT], { query: queries[i % queries.length], topK: 10 });
+      warmAlone.push(ms(t0));
+    }
+    figures.warm_alone_p99_ms = round(summarize(warmAlone).p99);
+    await app.close();
+
+    // Turnover: a small index cache; hot cubes are searched while a stream of searches on
+    // the other cubes keeps loading and evicting indexes in the same process.
+    app = await open({ ...config, indexCacheCubes: CACHE });
+    const search = app.get(SearchService);
+    const random = rng(3);
+    const warm: number[] = [];
+    let churned = 0;
+    let stop = false;
+    const churn = (async () => {
+      while (!stop) {
+        const cubeId = cubeIds[HOT + Math.floor(random() * (cubeIds.length - HOT))];
+        await search.search(ctx, cubeId, { query: queries[churned % queries.length], topK: 10 });
+        churned++;
+      }
+    })();
+    for (let i = 0; i < 1000; i++) {
+      t0 = performance.now();
+      await search.search(ctx, cubeIds[i % HOT], { query: queries[i % queries.length], topK: 10 });
+      warm.push(ms(t0));
+    }
+    stop = true;
+    await churn;
+    figures.warm_p99_ms = round(summarize(warm.slice(HOT)).p99);
+    figures.warm_p50_ms = round(summarize(warm.slice(HOT)).p50);
+    figures.turnover_cold_loads = churned;
+    await app.close();
+
+    if (PER_MEMORY || MILLION) {
+      app = await open(config);
+      const n = MILLION ? 1_000_000 : 100_000;
+      const big = await app.get(CubeService).create(ctx, { name: 'big' });
+      const bigCorpus = new SyntheticCorpus(11);
+      const service = app.get(MemoryService);
+      t0 = performance.now();
+      let at100k = 0;
+      const rssBefore = process.memoryUsage().rss;
+      for (let i = 0; i < n; i += BATCH) {
+        await service.add(ctx, big.id, { items: rows(bigCorpus, BATCH) });
+        if ((i / BATCH) % 20 === 0) process.stderr.write(`\ringest ${i + BATCH}/${n}`);
+        if (i + BATCH === 100_000) at100k = performance.now();
+      }
+      process.stderr.write('\n');
+      const ingestS = ms(t0) / 1000;
+      if (MILLION) figures.ingest_1m_per_s = round(n / ingestS);
+      else figures.ingest_100k_per_s = round(n / ((at100k - t0) / 1000));
+      // RSS of the loaded index and rows: after the first search builds them.
+      global.gc?.();
+      const before = process.memoryUsage().rss;
+      await app.get(SearchService).search(ctx, big.id, { query: queries[0], topK: 10 });
+      global.gc?.();
+      const after = process.memoryUsage().rss;
+      const times: number[] = [];
+      for (let i = 0; i < 300; i++) {
+        t0 = performance.now();
+        await app.get(SearchService).search(ctx, big.id, { query: queries[i % queries.length], topK: 10 });
+        times.push(ms(t0));
+      }
+      if (MILLION) {
+        figures.search_1m_p50_ms = round(summarize(times).p50);
+        figures.search_1m_p99_ms = round(summarize(times).p99);
+        figures.rss_1m_mb = round(process.memoryUsage().rss / 1048576);
+      } else {
+        figures.search_100k_p50_ms = round(summarize(times).p50);
+        figures.search_100k_p99_ms = round(summarize(times).p99);
+        figures.rss_per_memory_100k_bytes = Math.round((after - Math.min(before, rssBefore)) / n);
+      }
+      await app.close();
+    }
+  } finally {
+    await db.drop();
+  }
+  console.log(`\n| figure | value |\n|---|---|`);
+  for (const [k, v] of Object.entries(figures)) console.log(`| ${k} | ${v} |`);
+  console.log('\n' + JSON.stringify({ bench: 'scale', ...figures }));
+}
+
+void main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
