@@ -43,6 +43,8 @@ export interface EngramConfig {
   dbStatementTimeoutMs: number;
   dbLockTimeoutMs: number;
   dbIdleInTransactionTimeoutMs: number;
+  /** Largest bank file a geometry may ask for (slots × rank × layers × hidden). */
+  bankMaxBytes: number;
   /** Requests per minute per API key (0: no limit); a key may carry its own. */
   rateLimitPerMinute: number;
   /** Per-tenant limits (0: none); the operator overrides them per tenant. */

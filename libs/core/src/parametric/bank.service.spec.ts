@@ -12,6 +12,7 @@ import { BankService } from './bank.service';
 import { BankProvenance } from './bank-provenance.service';
 import { BankStore } from './bank.store';
 import { QuotaService } from '../quotas/quota.service';
+import type { EngramConfig } from '@engram/config';
 
 /** A strict mock: calling anything that was not stubbed fails the test. */
 function strictMock<T extends object>(stubs: Partial<Record<keyof T, unknown>>): T {
@@ -37,7 +38,7 @@ function service(stubs: { requireCube?: jest.Mock; get?: jest.Mock; resolve?: je
   const embedders = strictMock<EmbedderRegistry>({ forSettings: jest.fn().mockReturnValue(embedder), embed: jest.fn(), stored: jest.fn().mockReturnValue({ type: 'hash', dimension: 8 }), validate: jest.fn().mockResolvedValue({ type: 'hash', dimension: 8 }) });
   const store = strictMock<BankStore>({ routeAndFetch: stubs.routeAndFetch ?? jest.fn() });
   const provenance = strictMock<BankProvenance>({ current: jest.fn(async (bank: BankRecord) => bank) });
-  const svc = new BankService(access, banks, strictMock<MemoryRepository>({}), models, strictMock<ModelRepository>({}), embedders, strictMock<JobQueueService>({}), store, provenance, strictMock<BankBlockRepository>({}), strictMock<QuotaService>({ requireJobSlot: jest.fn().mockResolvedValue(undefined) }), strictMock<AuditService>({}));
+  const svc = new BankService(access, banks, strictMock<MemoryRepository>({}), models, strictMock<ModelRepository>({}), embedders, strictMock<JobQueueService>({}), store, provenance, strictMock<BankBlockRepository>({}), strictMock<QuotaService>({ requireJobSlot: jest.fn().mockResolvedValue(undefined) }), { bankMaxBytes: 1024 ** 3 } as EngramConfig, strictMock<AuditService>({}));
   return { svc, access };
 }
 
@@ -61,6 +62,13 @@ describe('BankService', () => {
     const { svc } = service();
     await expect(svc.create(ctx, CUBE, dto({ levels: 2, blockSizes: [4] }))).rejects.toMatchObject({ code: 'validation_failed' });
     await expect(svc.create(ctx, CUBE, dto({ levels: 6, branching: 64 }))).rejects.toMatchObject({ code: 'validation_failed' });
+  });
+
+  it('refuses a geometry whose file would pass ENGRAM_BANK_MAX_BYTES for this model (rank × model size, not slots alone)', async () => {
+    // 16 + 256 + 4096 slots of rank 256 on 32 layers × 4096 hidden: far past 1 GiB.
+    const big = service({ resolve: jest.fn().mockResolvedValue({ ...model, config: { layers: 32, hiddenSize: 4096 } }) });
+    const refused = big.svc.create(ctx, CUBE, dto({ levels: 3, branching: 16, blockSizes: [256, 256, 256] }));
+    await expect(refused).rejects.toMatchObject({ code: 'validation_failed', message: expect.stringMatching(/ENGRAM_BANK_MAX_BYTES/) });
   });
 
   it('answers 409 for a bank of another model and for a bank still building', async () => {

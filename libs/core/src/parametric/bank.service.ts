@@ -1,7 +1,8 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
 import { randomUUID } from 'node:crypto';
 import { MemoryBlock } from '@engram/inference';
-import { ParametricError, ParametricErrorCode } from '@engram/parametric';
+import { computeLayout, ParametricError, ParametricErrorCode } from '@engram/parametric';
 import { BankBlockRepository, BankRecord, BankRepository, MemoryRepository, ModelRecord, ModelRepository } from '@engram/persistence';
 import { AccessService } from '../auth/access.service';
 import { Permission } from '../auth/permission';
@@ -57,6 +58,7 @@ export class BankService {
     private readonly provenance: BankProvenance,
     private readonly blocks: BankBlockRepository,
     private readonly quotas: QuotaService,
+    @Inject(ENGRAM_CONFIG) private readonly config: EngramConfig,
     private readonly audit: AuditService,
   ) {}
 
@@ -80,6 +82,15 @@ export class BankService {
     if (nodes > MAX_BANK_NODES) {
       throw EngramError.validation([{ field: 'levels', problems: [`${levels} levels of branching ${branching} make ${nodes} blocks; at most ${MAX_BANK_NODES}`] }]);
     }
+    // What the bank costs on disk is slots × rank × the model's size, not slots alone.
+    const ranks = dto.blockSizes ?? new Array<number>(levels).fill(DEFAULT_RANK);
+    const shape = model.config as { layers?: number; hiddenSize?: number };
+    const bytes = shape.layers && shape.hiddenSize ? computeLayout({ levels, branching, ranks, hidden: shape.hiddenSize, layers: shape.layers, dtype: 'f32' }).totalBytes : 0;
+    if (bytes > this.config.bankMaxBytes) {
+      throw EngramError.validation([
+        { field: 'blockSizes', problems: [`this geometry makes a ${formatBytes(bytes)} bank for "${model.name}" (${shape.layers} layers × hidden ${shape.hiddenSize}); at most ${formatBytes(this.config.bankMaxBytes)} (ENGRAM_BANK_MAX_BYTES): use fewer levels, a smaller branching or smaller ranks`] },
+      ]);
+    }
     const settings = dto.embedder === undefined ? this.embedders.stored(cube.settings.embedder) : await this.embedders.validate(dto.embedder);
     const embedder = this.embedders.forSettings({ embedder: settings });
     const some = await this.memories.list(cubeId, {}, 1, null);
@@ -95,7 +106,7 @@ export class BankService {
       embedderFingerprint: embedder.fingerprint,
       levels,
       branching,
-      ranks: dto.blockSizes ?? new Array<number>(levels).fill(DEFAULT_RANK),
+      ranks,
       replay,
       directory: this.store.directoryOf(cubeId, id),
     });
@@ -216,4 +227,15 @@ export class BankService {
   private async modelNames(): Promise<Map<string, string>> {
     return new Map((await this.modelRows.list()).map((m) => [m.id, m.name]));
   }
+}
+
+function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
 }
