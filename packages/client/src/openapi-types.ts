@@ -9,6 +9,8 @@ export interface AddMessagesDto {
   messages: MessageInputDto[];
   sessionId?: string;
   metadata?: Record<string, unknown>;
+  /** extract: also add the facts the operator's LLM finds in the turns (a job; the turns are stored first either way). Default: the cube policy's extraction.enabled */
+  mode?: "raw" | "extract";
 }
 
 export interface AddMessagesResultDto {
@@ -29,6 +31,8 @@ export interface ApiKeyResponseDto {
   expiresAt: string | null;
   revokedAt: string | null;
   lastUsedAt: string | null;
+  /** null: the instance default */
+  rateLimitPerMinute: number | null;
   createdAt: string;
 }
 
@@ -161,6 +165,8 @@ export interface CreateApiKeyDto {
   /** limit the key to these cubes; omitted: every cube of the tenant */
   cubeIds?: string[];
   expiresAt?: string;
+  /** requests per minute for this key (429 with Retry-After above it); omitted: the instance default ENGRAM_RATE_LIMIT_PER_MINUTE */
+  rateLimitPerMinute?: number;
 }
 
 export interface CreateBankDto {
@@ -206,6 +212,8 @@ export interface CreatedApiKeyResponseDto {
   expiresAt: string | null;
   revokedAt: string | null;
   lastUsedAt: string | null;
+  /** null: the instance default */
+  rateLimitPerMinute: number | null;
   createdAt: string;
   key: string;
 }
@@ -505,6 +513,35 @@ export interface TenantOffboardedDto {
   purgeJobIds: string[];
 }
 
+export interface TenantQuotaFiguresDto {
+  cubes: number;
+  memories: number;
+  kvBytes: number;
+  concurrentJobs: number;
+  inferenceTokensPerMinute: number;
+}
+
+export interface TenantQuotaReportDto {
+  /** in force: defaults with the overrides */
+  limits: TenantQuotaFiguresDto;
+  overrides: TenantQuotasDto;
+  /** what the tenant uses now (tokens: this minute) */
+  usage: TenantQuotaFiguresDto;
+}
+
+export interface TenantQuotasDto {
+  /** live cubes — tenant limit (0: none); omitted: the instance default */
+  cubes?: number;
+  /** memories that hold text — tenant limit (0: none); omitted: the instance default */
+  memories?: number;
+  /** bytes of KV caches — tenant limit (0: none); omitted: the instance default */
+  kvBytes?: number;
+  /** bank jobs queued or running — tenant limit (0: none); omitted: the instance default */
+  concurrentJobs?: number;
+  /** chat tokens (prompt + completion) per minute — tenant limit (0: none); omitted: the instance default */
+  inferenceTokensPerMinute?: number;
+}
+
 export interface TenantResponseDto {
   id: string;
   name: string;
@@ -733,6 +770,24 @@ export interface Operations {
     body: LifecyclePolicyDto;
     status: 200;
     response: LifecyclePolicyResponseDto;
+  };
+  AdminController_getQuotas: {
+    method: "GET";
+    path: "/v1/admin/tenants/{tenantId}/quotas";
+    pathParams: { tenantId: string };
+    query: never;
+    body: never;
+    status: 200;
+    response: TenantQuotaReportDto;
+  };
+  AdminController_setQuotas: {
+    method: "PUT";
+    path: "/v1/admin/tenants/{tenantId}/quotas";
+    pathParams: { tenantId: string };
+    query: never;
+    body: TenantQuotasDto;
+    status: 200;
+    response: TenantQuotaReportDto;
   };
   ChatController_complete: {
     method: "POST";
