@@ -8,7 +8,7 @@ import { createTinyModel } from '@engram/inference';
 import { JobRunner } from '@engram/scheduler';
 import { craftArchive, createE2eHarness, E2eHarness } from '@engram/testing';
 
-const SCOPES = [Scope.CubesWrite, Scope.MemoriesRead, Scope.MemoriesWrite, Scope.CubesExport];
+const SCOPES = [Scope.CubesWrite, Scope.MemoriesRead, Scope.MemoriesWrite, Scope.CubesExport, Scope.InferenceRun, Scope.BanksWrite];
 const MEMORIES = ['Alice lives in Paris and works as an engineer.', 'Bob prefers tea over coffee in the morning.'];
 const QUESTION = [{ role: 'user', content: 'Where does Alice live?' }];
 

@@ -165,12 +165,12 @@ describe('embedding endpoints and the operator key (issue 10)', () => {
       }
     });
 
-    it('refuses a tenant URL as a bank embedder too (banks need only memories:write)', async () => {
+    it('refuses a tenant URL as a bank embedder too (a key that may build banks)', async () => {
       const modelsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'engram-ssrf-models-'));
       try {
         createTinyModel({ outDir: path.join(modelsDir, 'tiny'), layers: 1, hidden: 16, heads: 2, kvHeads: 1, vocab: 280, maxPositionEmbeddings: 128, seed: 1 });
         await h.http.post('/v1/admin/models').set({ Authorization: `Bearer ${h.adminToken}` }).send({ path: path.join(modelsDir, 'tiny') }).expect(201);
-        const writer = await h.factory.apiKey({ tenantId, scopes: [Scope.MemoriesWrite] });
+        const writer = await h.factory.apiKey({ tenantId, scopes: [Scope.BanksWrite] });
         const res = await h.http
           .post(`/v1/cubes/${cubeId}/banks`)
           .set({ Authorization: `Bearer ${writer.key}` })

@@ -93,7 +93,7 @@ describe('erase and purge leave nothing', () => {
     modelsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'engram-models-'));
     createTinyModel({ outDir: path.join(modelsDir, 'tiny'), layers: 1, hidden: 16, heads: 2, kvHeads: 1, vocab: 280, maxPositionEmbeddings: 128, seed: 1 });
     await h.http.post('/v1/admin/models').set(admin()).send({ path: path.join(modelsDir, 'tiny') }).expect(201);
-    const owner = await h.factory.apiKey({ scopes: ['cubes:write', 'memories:read', 'memories:write', 'memories:erase'] as never });
+    const owner = await h.factory.apiKey({ scopes: ['cubes:write', 'memories:read', 'memories:write', 'memories:erase', 'banks:write'] as never });
     key = owner.key;
     tenantId = owner.tenantId;
     writerKey = (await h.factory.apiKey({ tenantId })).key;

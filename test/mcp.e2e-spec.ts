@@ -37,7 +37,7 @@ describe('MCP server', () => {
     const address = h.app.getHttpServer().address() as { port: number };
     baseUrl = `http://127.0.0.1:${address.port}`;
     tenantId = (await h.http.post('/v1/admin/tenants').set({ Authorization: `Bearer ${h.adminToken}` }).send({ name: 'mcp' }).expect(201)).body.id;
-    ownerKey = await keyFor(['cubes:write', 'memories:read', 'memories:write']);
+    ownerKey = await keyFor(['cubes:write', 'memories:read', 'memories:write', 'inference:run']);
     await h.http.post('/v1/cubes').set({ Authorization: `Bearer ${ownerKey}` }).send({ name: 'alice' }).expect(201);
     await h.http.post('/v1/cubes').set({ Authorization: `Bearer ${ownerKey}` }).send({ name: 'bob' }).expect(201);
     modelsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'engram-mcp-models-'));

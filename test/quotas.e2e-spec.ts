@@ -24,7 +24,7 @@ describe('rate limits and quotas', () => {
 
   async function tenantWithKey(body: object = {}): Promise<{ tenantId: string; key: string }> {
     const tenant = (await h.http.post('/v1/admin/tenants').set(admin()).send({ name: `t-${Math.random().toString(36).slice(2)}` }).expect(201)).body;
-    const key = (await h.http.post(`/v1/admin/tenants/${tenant.id}/keys`).set(admin()).send({ scopes: ['cubes:write', 'memories:read', 'memories:write'], ...body }).expect(201)).body.key;
+    const key = (await h.http.post(`/v1/admin/tenants/${tenant.id}/keys`).set(admin()).send({ scopes: ['cubes:write', 'memories:read', 'memories:write', 'inference:run'], ...body }).expect(201)).body.key;
     return { tenantId: tenant.id, key };
   }
 

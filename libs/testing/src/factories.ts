@@ -23,7 +23,7 @@ export class Factory {
   async apiKey(overrides: { tenantId?: string; scopes?: Scope[]; cubeIds?: string[]; expiresAt?: Date } = {}): Promise<TestKey> {
     const tenantId = overrides.tenantId ?? (await this.tenant()).id;
     const created = await this.app.get(ApiKeyService).create(ADMIN, tenantId, {
-      scopes: overrides.scopes ?? [Scope.CubesWrite, Scope.MemoriesRead, Scope.MemoriesWrite],
+      scopes: overrides.scopes ?? [Scope.CubesWrite, Scope.MemoriesRead, Scope.MemoriesWrite, Scope.InferenceRun, Scope.BanksWrite],
       cubeIds: overrides.cubeIds,
       expiresAt: overrides.expiresAt,
     });

@@ -19,12 +19,14 @@ function requiredScope(permission: Permission): Scope | null {
     case Permission.MemoryRead:
     case Permission.KvCacheRead:
     case Permission.BankRead:
-    case Permission.ModelUse:
       return Scope.MemoriesRead;
     case Permission.MemoryWrite:
     case Permission.KvCacheWrite:
-    case Permission.BankWrite:
       return Scope.MemoriesWrite;
+    case Permission.ModelUse:
+      return Scope.InferenceRun;
+    case Permission.BankWrite:
+      return Scope.BanksWrite;
     case Permission.CubeExport:
       return Scope.CubesExport;
     case Permission.MemoryErase:

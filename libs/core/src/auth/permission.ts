@@ -7,6 +7,10 @@ export enum Scope {
   CubesExport = 'cubes:export',
   /** Erase memories for good (text, history, stored responses, caches, bank weights). */
   MemoriesErase = 'memories:erase',
+  /** Run a model (chat completions): it costs inference time and tokens. */
+  InferenceRun = 'inference:run',
+  /** Build, write and delete parametric banks: long training jobs. */
+  BanksWrite = 'banks:write',
 }
 
 export const ALL_SCOPES: readonly Scope[] = Object.values(Scope);
