@@ -72,6 +72,32 @@ describe('search indexes derived from PostgreSQL', () => {
     }
   });
 
+  it('loads the whole index from its snapshot, reading from PostgreSQL only the changes after it', async () => {
+    await h.app.get(MemoryService).add(owner.ctx, cubeId, { items: [{ text: 'The lamplighter of the pier is named Ivo', observedAt: new Date('2024-05-01T00:00:00Z') }] });
+    await search(h.app, 'lamplighter'); // the index takes the change in
+    await h.app.get(CubeIndexManager).onApplicationShutdown(); // and writes its snapshot
+    const manifest = JSON.parse(fs.readFileSync(path.join(h.app.get(CubeIndexManager).snapshotDir(cubeId), 'manifest.json'), 'utf8')) as { changeSeq: number; extras?: Record<string, unknown> };
+    expect(Object.keys(manifest.extras ?? {}).sort()).toEqual(['documents.json', 'lexical.bin', 'rows.jsonl']);
+    await h.app.get(MemoryService).add(owner.ctx, cubeId, { items: [{ text: 'The net mender lives above the bakery', tags: ['late'] }] });
+    const fresh = await NestFactory.createApplicationContext(CoreModule.forRoot({ ...h.config }), { logger: false });
+    try {
+      const reads: number[] = [];
+      const repo = fresh.get(MemoryRepository);
+      const changesSince = repo.changesSince.bind(repo);
+      jest.spyOn(repo, 'changesSince').mockImplementation((id, after, limit, embeddingsAfter) => {
+        reads.push(after);
+        return changesSince(id, after, limit, embeddingsAfter);
+      });
+      const found = await fresh.get(SearchService).search(owner.ctx, cubeId, { query: 'who lights the pier lamps', topK: 1 });
+      expect(found.results[0]).toMatchObject({ id: expect.any(String), text: 'The lamplighter of the pier is named Ivo', observedAt: '2024-05-01T00:00:00.000Z' });
+      expect(await search(fresh, 'net mender bakery', 1)).toEqual(['The net mender lives above the bakery']);
+      expect(reads.length).toBeGreaterThan(0);
+      expect(Math.min(...reads)).toBe(manifest.changeSeq); // no read from the start of the cube
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('reads the change feed only when the cube changed since the index was brought up to date', async () => {
     const feed = jest.spyOn(h.app.get(MemoryRepository), 'changesSince');
     try {
