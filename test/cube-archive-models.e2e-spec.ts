@@ -109,6 +109,13 @@ describe('portable cubes with KV caches: export from one engram, import into ano
     expect(block.memoryIds.every((id: string) => importedIds.includes(id))).toBe(true);
   });
 
+  it('restores banks only for a key that may write banks (banks:write); the rest of the archive comes in', async () => {
+    const noBanks = (await target.factory.apiKey({ scopes: [Scope.CubesWrite, Scope.MemoriesRead, Scope.MemoriesWrite] })).key;
+    const res = await target.http.post('/v1/cubes/import?name=no-banks').set(as(noBanks)).set('Content-Type', 'application/gzip').send(bankArchive).expect(201);
+    expect(res.body.counts).toMatchObject({ memories: 2, banks: 0 });
+    expect(res.body.skipped).toContainEqual({ part: 'banks.jsonl', reason: 'bank 0: this API key lacks the scope banks:write' });
+  });
+
   it('leaves no rows, KV blobs or bank files behind when a bank file fails its checksum', async () => {
     const entries: { name: string; body: Buffer }[] = [];
     await readCubeArchive(Readable.from([bankArchive]), 1 << 30, {

@@ -50,6 +50,8 @@ interface ImportRun {
   skipped: ImportSkipDto[];
   /** Archive bank number → the directory its files go to (absent: the bank was skipped). */
   bankDirs: Map<number, string>;
+  /** Banks are restored only for a key that may write banks (banks:write). */
+  mayWriteBanks: boolean;
 }
 
 /**
@@ -99,6 +101,7 @@ export class CubeImportService {
       counts: { memories: 0, versions: 0, lifecycleEvents: 0, vectorsReused: 0, reembedded: 0, kvCaches: 0, banks: 0 },
       skipped: [],
       bankDirs: new Map(),
+      mayWriteBanks: this.mayWriteBanks(ctx),
     };
     try {
       await readCubeArchive(body, this.config.importLimitBytes, {
@@ -127,6 +130,16 @@ export class CubeImportService {
       details: { ...run.counts, from: run.manifest?.cube.id ?? null, source: run.manifest?.source ?? null, skipped: run.skipped },
     });
     return { cube: mapCube(cube), counts: run.counts, skipped: run.skipped };
+  }
+
+  private mayWriteBanks(ctx: RequestContext): boolean {
+    try {
+      this.access.requirePermission(ctx.auth, Permission.BankWrite);
+      return true;
+    } catch (error) {
+      if (error instanceof EngramError && error.code === ErrorCode.Forbidden) return false;
+      throw error;
+    }
   }
 
   private async requireFreeName(tenantId: string, name: string): Promise<void> {
@@ -320,6 +333,10 @@ export class CubeImportService {
     let n = -1;
     for await (const { line, value } of jsonLines(stream, part.name, MAX_LINE_BYTES)) {
       n++;
+      if (!run.mayWriteBanks) {
+        run.skipped.push({ part: part.name, reason: `bank ${n}: this API key lacks the scope banks:write` });
+        continue;
+      }
       if (!isObject(value) || !isObject(value.bank) || typeof value.bank.id !== 'string' || typeof value.bank.model_fingerprint !== 'string') {
         throw archiveError(`${part.name} line ${line} must be { bank: { id, model_fingerprint, … }, blocks, files }`);
       }
