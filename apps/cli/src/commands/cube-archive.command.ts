@@ -126,10 +126,13 @@ export async function importFrom(options: {
   url?: string;
   key?: string;
   archiveOut?: string;
+  /** mem0 only: a JSON list of history rows (history.db), joined to the memories by memory_id. */
+  history?: string;
   onRecord?: (report: ImportReport) => void;
   progress?: Progress;
 }): Promise<{ report: ImportReport; result: unknown }> {
-  const { stream, report } = await archiveFromSource(importerFor(options.system), options.file, { cubeName: options.cube, onRecord: options.onRecord });
+  if (options.history && options.system !== 'mem0') throw new InvalidArgumentError('--history is for --from mem0');
+  const { stream, report } = await archiveFromSource(importerFor(options.system, { history: options.history }), options.file, { cubeName: options.cube, onRecord: options.onRecord });
   if (options.archiveOut) {
     await pipeline(stream, counting((n) => options.progress?.(n, null)), createWriteStream(options.archiveOut));
     return { report, result: { archive: options.archiveOut } };
@@ -175,7 +178,8 @@ export function registerCubeArchiveCommands(program: Command, env: () => ClientE
     .requiredOption('--from <system>', SOURCE_SYSTEMS.join('|'), system)
     .requiredOption('--cube <name>', 'name of the new cube')
     .option('--archive <file>', 'write the converted archive here instead of sending it (no server needed)')
-    .action(async (file: string, o: { url?: string; key?: string; from: SourceSystem; cube: string; archive?: string }) => {
+    .option('--history <file>', 'mem0: history rows as a JSON list (history.db `history` table), joined by memory_id')
+    .action(async (file: string, o: { url?: string; key?: string; from: SourceSystem; cube: string; archive?: string; history?: string }) => {
       const remote = o.archive ? { url: undefined, key: undefined } : resolveRemote(o, env());
       let lastDraw = 0;
       const onRecord = (r: ImportReport) => {
@@ -185,7 +189,7 @@ export function registerCubeArchiveCommands(program: Command, env: () => ClientE
         process.stderr.write(`\rconvert ${o.from}: ${r.read} read, ${r.written} kept, ${r.duplicates} duplicates`);
       };
       const bar = byteProgress(o.archive ? 'write' : 'upload');
-      const { report, result } = await importFrom({ system: o.from, file, cube: o.cube, url: remote.url, key: remote.key, archiveOut: o.archive, onRecord, progress: bar });
+      const { report, result } = await importFrom({ system: o.from, file, cube: o.cube, url: remote.url, key: remote.key, archiveOut: o.archive, history: o.history, onRecord, progress: bar });
       process.stderr.write(`\rconvert ${o.from}: ${report.read} read, ${report.written} kept, ${report.duplicates} duplicates\n`);
       bar.end();
       process.stdout.write(`${JSON.stringify({ report, result })}\n`);

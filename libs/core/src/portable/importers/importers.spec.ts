@@ -102,6 +102,19 @@ describe('mem0 importer', () => {
     // The legacy camelCase scope key in metadata is read as the user scope.
     expect(records[1].memory).toMatchObject({ tags: ['user:ana'], metadata: {} });
   });
+
+  it('takes history from a separate history.db dump (--history), by memory id', async () => {
+    const report = newReport();
+    const records: SourceRecord[] = [];
+    for await (const r of new Mem0Importer(join(FIXTURES, 'mem0-history.json')).records(join(FIXTURES, 'mem0-ts-list.json'), report)) records.push(r);
+    expect(records[0].memory).toMatchObject({ text: 'Works remotely on Fridays', version: 2 });
+    expect(records[0].versions.map((v) => [v.action, (v.new_values as { text: string }).text, v.at])).toEqual([
+      ['create', 'Works remotely on Mondays', '2026-02-01T10:00:00.000Z'],
+      ['update', 'Works remotely on Fridays', '2026-02-02T10:00:00.000Z'],
+    ]);
+    // Its own embedded history wins over the file.
+    expect(records[1].versions.map((v) => (v.new_values as { text: string }).text)).toEqual(['Team standup at 9:00', 'Team standup at 9:30']);
+  });
 });
 
 describe('letta importer', () => {

@@ -9,10 +9,10 @@ export * from './source-time';
 export * from './json-elements';
 export { Mem0Importer, LettaImporter, MemosImporter, ConversationsImporter };
 
-export function importerFor(system: SourceSystem): SourceImporter {
+export function importerFor(system: SourceSystem, options: { history?: string } = {}): SourceImporter {
   switch (system) {
     case 'mem0':
-      return new Mem0Importer();
+      return new Mem0Importer(options.history ?? null);
     case 'letta':
       return new LettaImporter();
     case 'memos':

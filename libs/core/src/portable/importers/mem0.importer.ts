@@ -28,7 +28,24 @@ async function firstChar(file: string): Promise<string> {
 export class Mem0Importer implements SourceImporter {
   readonly system = 'mem0' as const;
 
+  /** `historyFile`: history rows of many memories in one JSON list (history.db's `history` table, or `memory_history` of the TypeScript library). */
+  constructor(private readonly historyFile: string | null = null) {}
+
+  /** History rows by memory id (they are few next to the memories, and must be at hand when each memory streams by). */
+  private async loadHistory(): Promise<Map<string, Item[]>> {
+    const byMemory = new Map<string, Item[]>();
+    if (!this.historyFile) return byMemory;
+    for await (const row of jsonElements(this.historyFile)) {
+      if (typeof row !== 'object' || row === null || Array.isArray(row)) continue;
+      const id = str((row as Item).memory_id) ?? str((row as Item).memoryId);
+      if (!id) continue;
+      byMemory.set(id, [...(byMemory.get(id) ?? []), row as Item]);
+    }
+    return byMemory;
+  }
+
   async *records(file: string, report: ImportReport): AsyncGenerator<SourceRecord> {
+    const history = await this.loadHistory();
     const elements = (await firstChar(file)) === '{' ? jsonElements(file, { key: 'results' }) : jsonElements(file);
     const seen = new Set<string>();
     for await (const element of elements) {
@@ -38,6 +55,7 @@ export class Mem0Importer implements SourceImporter {
         continue;
       }
       const item = element as Item;
+      if (!Array.isArray(item.history) && typeof item.id === 'string' && history.has(item.id)) item.history = history.get(item.id);
       const text = str(item.memory) ?? str(item.data) ?? str(item.content);
       const id = str(item.id);
       if (!text || !id) {
