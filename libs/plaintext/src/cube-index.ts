@@ -246,7 +246,10 @@ export class CubeIndex {
     let store: DocumentStore;
     let bm25: Bm25Index;
     try {
+      // Between the steps, searches of other (hot) cubes waiting on the event loop run.
+      await yieldToEventLoop();
       bm25 = Bm25Index.decode(lexical, this.bm25Options);
+      await yieldToEventLoop();
       store = DocumentStore.decode(documents, (slot) => bm25.lengthOf(slot));
     } catch {
       return { ...result, documents: false };
@@ -315,6 +318,10 @@ export class CubeIndex {
     this.vectors.clear(slot);
     if (!keepVector) this.dense.remove(rec.label);
   }
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function toAttributes(doc: IndexDocument): DocumentAttributes {
