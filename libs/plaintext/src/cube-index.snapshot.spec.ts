@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { CubeIndex, IndexDocument } from './cube-index';
 import { HashEmbedder } from './embedding/hash.embedder';
+import { manifestChecksum, SnapshotManifest } from './dense/hnsw-snapshot';
 
 const embedder = new HashEmbedder({ dimension: 32 });
 const WORDS = ['trip', 'Lisbon', 'sister', 'budget', 'marathon', 'cat', 'nurse', 'shellfish', 'Portuguese', 'hotel', 'train', 'night'];
@@ -102,7 +103,8 @@ describe('CubeIndex load()', () => {
     const manifestFile = path.join(dir, 'manifest.json');
     const manifest = JSON.parse(await fs.readFile(manifestFile, 'utf8')) as Record<string, unknown>;
     delete manifest.extras;
-    await fs.writeFile(manifestFile, JSON.stringify(manifest));
+    delete manifest.manifestSha256;
+    await fs.writeFile(manifestFile, JSON.stringify({ ...manifest, manifestSha256: manifestChecksum(manifest as unknown as SnapshotManifest) }));
     const result = await new CubeIndex({ dimension: 32 }).load(dir, { fingerprint: embedder.fingerprint });
     expect(result).toMatchObject({ status: 'loaded', documents: false });
   });

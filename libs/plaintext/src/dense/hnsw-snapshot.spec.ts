@@ -70,6 +70,29 @@ describe('HNSW snapshots', () => {
     expect((await new CubeIndex({ dimension: 32 }).loadDense(dir, { fingerprint: embedder.fingerprint })).status).toBe('corrupt');
   });
 
+  it('detects a manifest damaged so that it still parses (a change sequence grown by one bit, a label changed)', async () => {
+    await saved();
+    const file = path.join(dir, 'manifest.json');
+    const intact = await fs.readFile(file, 'utf8');
+    expect(intact).toContain('"changeSeq":7');
+    await fs.writeFile(file, intact.replace('"changeSeq":7', '"changeSeq":15')); // '7' ^ 0x06 = '1', then one more digit
+    const grown = await new CubeIndex({ dimension: 32 }).loadDense(dir, { fingerprint: embedder.fingerprint });
+    expect(grown).toMatchObject({ status: 'corrupt', reason: 'manifest checksum mismatch' });
+    await fs.writeFile(file, intact.replace('"liveLabels":[10,', '"liveLabels":[50,'));
+    expect((await new CubeIndex({ dimension: 32 }).loadDense(dir, { fingerprint: embedder.fingerprint })).status).toBe('corrupt');
+    await fs.writeFile(file, intact);
+    expect((await new CubeIndex({ dimension: 32 }).loadDense(dir, { fingerprint: embedder.fingerprint })).status).toBe('loaded');
+  });
+
+  it('does not trust a manifest without a checksum of its own (older, or its name damaged): rebuilt', async () => {
+    await saved();
+    const file = path.join(dir, 'manifest.json');
+    const manifest = JSON.parse(await fs.readFile(file, 'utf8')) as Record<string, unknown>;
+    delete manifest.manifestSha256;
+    await fs.writeFile(file, JSON.stringify(manifest));
+    expect(await new CubeIndex({ dimension: 32 }).loadDense(dir, { fingerprint: embedder.fingerprint })).toMatchObject({ status: 'mismatch', reason: expect.stringContaining('checksum') });
+  });
+
   it('refuses a snapshot made by another embedder or dimension', async () => {
     await saved();
     const other = await new CubeIndex({ dimension: 32 }).loadDense(dir, { fingerprint: 'hash:32:v0:other' });

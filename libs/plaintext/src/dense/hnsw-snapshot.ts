@@ -3,6 +3,8 @@
 // sequence it reflects, the embedder fingerprint and the parameters. Loading checks all of
 // that *before* handing the file to hnswlib (which trusts its input), so a missing, stale,
 // foreign or corrupt snapshot is reported as such and the caller rebuilds from PostgreSQL.
+// The manifest carries a checksum of its own (`manifestSha256`): a flipped bit that still
+// parses (a change sequence that grew, a label that changed) is caught, not trusted.
 // Beside the graph, `vectors.bin` keeps the int8 copy of every live vector (labels, scales,
 // codes; its own sha256 in the manifest) so that a load does not read each vector back
 // out of hnswlib and quantise it again; a snapshot without it, or with a damaged one, still
@@ -47,6 +49,14 @@ export interface SnapshotManifest extends SnapshotMeta {
   readonly vectors?: { readonly count: number; readonly sha256: string; readonly bytes: number };
   /** The caller's extra files, by name. */
   readonly extras?: Readonly<Record<string, { readonly sha256: string; readonly bytes: number }>>;
+  /** sha256 of the manifest's JSON without this field (manifestChecksum); absent before it was added. */
+  readonly manifestSha256?: string;
+}
+
+/** sha256 of a manifest's JSON without its own checksum field, the fields in their written order. */
+export function manifestChecksum(manifest: SnapshotManifest): string {
+  const { manifestSha256: _own, ...rest } = manifest;
+  return createHash('sha256').update(JSON.stringify(rest)).digest('hex');
 }
 
 export type LoadStatus = 'loaded' | 'missing' | 'corrupt' | 'mismatch';
@@ -93,7 +103,7 @@ export async function saveSnapshot(
     extrasEntry[name] = { sha256: createHash('sha256').update(data).digest('hex'), bytes: data.length };
   }
   const liveLabels = index.liveLabels();
-  const manifest: SnapshotManifest = {
+  const unsealed: SnapshotManifest = {
     format: SNAPSHOT_FORMAT,
     dimension: index.dimension,
     m: index.params.m,
@@ -108,6 +118,7 @@ export async function saveSnapshot(
     ...(vectorsEntry ? { vectors: vectorsEntry } : {}),
     ...(extras.size > 0 ? { extras: extrasEntry } : {}),
   };
+  const manifest: SnapshotManifest = { ...unsealed, manifestSha256: manifestChecksum(unsealed) };
   // The old manifest must never point at the new graph: drop it, swap the graph, then
   // publish the new manifest.
   await fs.rm(path.join(dir, MANIFEST_FILE), { force: true });
@@ -134,6 +145,10 @@ export async function loadSnapshot(
     if (isNotFound(error)) return { status: 'missing', reason: 'no manifest' };
     return { status: 'corrupt', reason: `unreadable manifest: ${(error as Error).message}` };
   }
+  if (typeof manifest !== 'object' || manifest === null) return { status: 'corrupt', reason: 'manifest is not a JSON object' };
+  // Without its checksum: written before manifests carried one, or its name was damaged.
+  if (typeof manifest.manifestSha256 !== 'string') return { status: 'mismatch', reason: 'manifest without a checksum of its own' };
+  if (manifestChecksum(manifest) !== manifest.manifestSha256) return { status: 'corrupt', reason: 'manifest checksum mismatch' };
   if (manifest.format !== SNAPSHOT_FORMAT) return { status: 'mismatch', reason: `format ${String(manifest.format)}` };
   if (manifest.fingerprint !== expected.fingerprint) {
     return { status: 'mismatch', reason: `embedder ${manifest.fingerprint}, expected ${expected.fingerprint}` };
