@@ -115,7 +115,7 @@ describe('parametric memory banks over HTTP', () => {
     const holding = await level1Holding(memoryIds[0]);
     expect(holding).toHaveLength(1);
     expect(holding[0]).toMatchObject({ written: true, stale: false, generation: bank.generation, steps: expect.any(Number) });
-  });
+  }, 180_000); // a training job: 10–35 s alone, longer on a busy machine
 
   it('answers a chat with the bank: routes the conversation, attaches its blocks and reports the path', async () => {
     const res = await h.http
