@@ -50,5 +50,5 @@ describe('engram bank', () => {
     expect(after.deleted).toBe(1);
     await expect(run(['bank', 'write', bank, '--model', join(dir, 'model'), '--texts', join(dir, 'texts.jsonl'), '--replay', 'web'])).rejects.toThrow('replay: source must be one of anchor, memories, none');
     expect((after.levels as Array<{ staleBlocks: number }>).every((l) => l.staleBlocks === 0)).toBe(true);
-  });
+  }, 180_000); // trains twice with the default epochs: slow on a busy machine
 });
