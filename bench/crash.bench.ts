@@ -18,10 +18,10 @@ async function main(): Promise<void> {
   try {
     console.log(`crash suite: ${rounds} rounds, ${writers} writers, seed ${seed}`);
     const report = await runCrashSuite({ cli: CLI, databaseUrl: db.url, dataDir: db.dataDir, rounds, writers, seed, log: (line) => console.log(line) });
-    console.log('\nround  kill ms  requests  unanswered  retried  replayed  restart ms  acknowledged  missing  duplicates  unsearchable');
+    console.log('\nround  kill ms  requests  edits  unanswered  retried  replayed  restart ms  acknowledged  missing  duplicates  unsearchable');
     for (const r of report.perRound) {
-      const cells = [r.round, r.killAfterMs, r.requests, r.unanswered, r.retried, r.replayed, r.restartMs, r.acknowledged, r.missing, r.duplicates, r.unsearchable];
-      const widths = [5, 7, 8, 10, 7, 8, 10, 12, 7, 10, 12];
+      const cells = [r.round, r.killAfterMs, r.requests, r.edits, r.unanswered, r.retried, r.replayed, r.restartMs, r.acknowledged, r.missing, r.duplicates, r.unsearchable];
+      const widths = [5, 7, 8, 5, 10, 7, 8, 10, 12, 7, 10, 12];
       console.log(cells.map((c, i) => String(c).padStart(widths[i])).join('  '));
     }
     for (const problem of report.problems.slice(0, 50)) console.log(`PROBLEM ${problem}`);

@@ -27,6 +27,8 @@ export interface CrashRound {
   killAfterMs: number;
   /** Write requests sent in the round (first attempts, not retries). */
   requests: number;
+  /** Of those, PATCH edits of acknowledged memories. */
+  edits: number;
   /** Requests in flight or refused around the kill whose outcome the client never saw. */
   unanswered: number;
   /** Idempotent writes retried after the restart until acknowledged. */
@@ -241,6 +243,7 @@ export async function runCrashSuite(options: CrashOptions): Promise<CrashReport>
   for (let round = 1; round <= options.rounds; round++) {
     let up = true;
     let requests = 0;
+    let edits = 0;
     let unanswered = 0;
     const pending: PendingIdempotent[] = [];
 
@@ -252,6 +255,7 @@ export async function runCrashSuite(options: CrashOptions): Promise<CrashReport>
         if (dice < 0.15 && own.length > 0) {
           // An edit of one of this writer's acknowledged memories (one writer per memory, so edits are ordered).
           const t = own[Math.floor(random() * own.length)];
+          edits++;
           const text = `${textFor(t.marker)} edited`;
           try {
             const res = await api<MemoryBody>('PATCH', `${memories}/${t.id}`, { text });
@@ -315,9 +319,9 @@ export async function runCrashSuite(options: CrashOptions): Promise<CrashReport>
     );
 
     const check = await verify(round, round === options.rounds);
-    perRound.push({ round, killAfterMs, requests, unanswered, retried: pending.length, replayed, restartMs, ...check });
+    perRound.push({ round, killAfterMs, requests, edits, unanswered, retried: pending.length, replayed, restartMs, ...check });
     log(
-      `round ${round}: kill at ${killAfterMs} ms, ${requests} requests, ${unanswered} unanswered, ${pending.length} retried (${replayed} replayed), ` +
+      `round ${round}: kill at ${killAfterMs} ms, ${requests} requests (${edits} edits), ${unanswered} unanswered, ${pending.length} retried (${replayed} replayed), ` +
         `restart ${restartMs} ms, ${check.acknowledged} acknowledged, ${check.missing} missing, ${check.duplicates} duplicates, ${check.unsearchable} unsearchable`,
     );
   }
