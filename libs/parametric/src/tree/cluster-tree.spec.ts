@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gaussian, mulberry32 } from '@engram/inference';
@@ -57,6 +57,31 @@ describe('ClusterTree', () => {
       expect(back.route(pts[5])).toEqual(tree.route(pts[5]));
       expect(back.pathOf('m5')).toEqual(tree.pathOf('m5'));
       expect(() => ClusterTree.load(join(dir, 't.json'), 'emb-2')).toThrow(expect.objectContaining({ code: ParametricErrorCode.EmbedderMismatch }));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a saved tree damaged so that it still parses (one bit of a centroid), and still loads one saved without a checksum', () => {
+    const pts = blobs(4, 3, 8, 3);
+    const tree = ClusterTree.build(pts.map((_, i) => `m${i}`), pts, 'emb-1', { levels: 1, branching: 2, seed: 1 });
+    const dir = mkdtempSync(join(tmpdir(), 'tree-'));
+    try {
+      const file = join(dir, 't.json');
+      tree.save(file);
+      const json = JSON.parse(readFileSync(file, 'utf8')) as { nodes: Array<{ centroid: string }>; sha256?: string };
+      const intact = json.nodes[0].centroid;
+      let at = intact.length >> 1;
+      while (!/[B-Yb-y0-9]/.test(intact[at])) at++;
+      const flipped = String.fromCharCode(intact.charCodeAt(at) ^ 0x01); // another base64 letter or digit
+      expect(/[A-Za-z0-9+/]/.test(flipped)).toBe(true);
+      json.nodes[0].centroid = intact.slice(0, at) + flipped + intact.slice(at + 1);
+      writeFileSync(file, JSON.stringify(json));
+      expect(() => ClusterTree.load(file, 'emb-1')).toThrow(expect.objectContaining({ code: ParametricErrorCode.BankCorrupt, message: expect.stringContaining('checksum') }));
+      json.nodes[0].centroid = intact;
+      delete json.sha256;
+      writeFileSync(file, JSON.stringify(json));
+      expect(ClusterTree.load(file, 'emb-1').route(pts[0])).toEqual(tree.route(pts[0]));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,7 +1,10 @@
 // The bank's tree: p levels of balanced k-means over L2-normalised text embeddings.
 // A node at level l is addressed by its index in [0, k^l): child c of node i is i·k + c,
 // the same addressing as the bank file's slots. The tree stores every existing node's
-// centroid and every text's leaf; it is saved as a JSON sidecar next to the bank.
+// centroid and every text's leaf; it is saved as a JSON sidecar next to the bank, with the
+// sha256 of its own JSON, so that damage that still parses (a flipped bit in a base64
+// centroid) is refused instead of routing conversations to other blocks.
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ParametricError, ParametricErrorCode } from '../parametric.error';
 import { writeFileAtomic } from '../bank/atomic-file';
@@ -35,6 +38,13 @@ interface TreeJson {
   dimension: number;
   nodes: Array<{ level: number; index: number; count: number; centroid: string }>;
   leaves: Record<string, number>;
+  /** sha256 of the JSON without this field (treeChecksum); absent in trees saved before it was added. */
+  sha256?: string;
+}
+
+function treeChecksum(json: TreeJson): string {
+  const { sha256: _own, ...rest } = json;
+  return createHash('sha256').update(JSON.stringify(rest)).digest('hex');
 }
 
 const key = (level: number, index: number): string => `${level}:${index}`;
@@ -158,7 +168,7 @@ export class ClusterTree {
       nodes,
       leaves: Object.fromEntries(this.leaves),
     };
-    writeFileAtomic(path, JSON.stringify(json));
+    writeFileAtomic(path, JSON.stringify({ ...json, sha256: treeChecksum(json) }));
   }
 
   static load(path: string, expectEmbedder?: string): ClusterTree {
@@ -168,7 +178,8 @@ export class ClusterTree {
     } catch (cause) {
       throw new ParametricError(ParametricErrorCode.BankCorrupt, `bank tree ${path} cannot be read`, { cause });
     }
-    if (json.format !== 'engram-bank-tree') throw new ParametricError(ParametricErrorCode.BankCorrupt, `${path} is not an engram bank tree`);
+    if (typeof json !== 'object' || json === null || json.format !== 'engram-bank-tree') throw new ParametricError(ParametricErrorCode.BankCorrupt, `${path} is not an engram bank tree`);
+    if (json.sha256 !== undefined && json.sha256 !== treeChecksum(json)) throw new ParametricError(ParametricErrorCode.BankCorrupt, `bank tree ${path} fails its checksum`);
     if (expectEmbedder !== undefined && expectEmbedder !== json.embedderFingerprint) {
       throw new ParametricError(ParametricErrorCode.EmbedderMismatch, `bank tree ${path} was built with embedder ${json.embedderFingerprint}, not ${expectEmbedder}`);
     }
