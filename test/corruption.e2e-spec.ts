@@ -268,6 +268,34 @@ describe('derived files corrupted while serving', () => {
       fs.writeFileSync(bankFile, intact);
     });
 
+    for (const sidecar of ['tree.json', 'provenance.json']) {
+      for (const how of CORRUPTIONS) {
+        it(`${sidecar}, ${how}: the same answer or a clear error`, async () => {
+          const file = path.join(path.dirname(bankFile), sidecar);
+          const saved = fs.readFileSync(file);
+          corrupt(file, how);
+          const res = await withRestart((http) => chat(http, { cubeId, bankId }));
+          outcomes.push(`| banks/<id>/${sidecar} | ${how} | ${identicalOrError(res, before, pick)} (${res.status}) |`);
+          fs.writeFileSync(file, saved);
+        });
+      }
+    }
+
+    it('tree.json with one bit of a centroid flipped (still parses): a clear error, not another route', async () => {
+      const file = path.join(path.dirname(bankFile), 'tree.json');
+      const saved = fs.readFileSync(file);
+      const json = JSON.parse(saved.toString('utf8')) as { nodes: Array<{ level: number; index: number; centroid: string }> };
+      const node = json.nodes.find((n) => n.level === 1 && n.index === (before.bank as { path: number[] }).path[0])!;
+      let at = node.centroid.length >> 1;
+      while (!/[B-Yb-y0-9]/.test(node.centroid[at])) at++;
+      node.centroid = node.centroid.slice(0, at) + String.fromCharCode(node.centroid.charCodeAt(at) ^ 0x01) + node.centroid.slice(at + 1);
+      fs.writeFileSync(file, JSON.stringify(json));
+      const res = await withRestart((http) => chat(http, { cubeId, bankId }));
+      outcomes.push(`| banks/<id>/tree.json | one bit of a centroid (still parses) | ${identicalOrError(res, before, pick)} (${res.status}) |`);
+      expect(res.status).toBe(500);
+      fs.writeFileSync(file, saved);
+    });
+
     for (const how of CORRUPTIONS) {
       it(`bank.bin.journal of an unfinished commit, ${how}: dropped as torn, the same answer`, async () => {
         fs.writeFileSync(bankFile, intact);
