@@ -1,9 +1,9 @@
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildLlamaGraph, DEFAULT_MEMORY_SLOTS, encodeOnnxModel, floatTensor, memoryFeeds, int64Tensor, OnnxSessionRegistry, pastKeyName, pastValueName } from '@engram/inference';
 import { HashEmbedder } from '@engram/plaintext';
-import { ParametricBank, PROVENANCE_FILE, type BankText } from './parametric-bank';
+import { BANK_FILE, ParametricBank, PROVENANCE_FILE, TREE_FILE, type BankText } from './parametric-bank';
 import { ParametricErrorCode } from './parametric.error';
 import { forwardBackward, toLlamaWeights, type Memory64 } from './training/llama-backprop';
 import { initParams64, tinyLlamaConfig } from './training/llama-init';
@@ -188,6 +188,25 @@ describe('ParametricBank', () => {
     expect(reopened.fetch(path).every((b) => b.down.every((v) => v === 0))).toBe(true);
     expect(reopened.provenance.get(2, path[1])!.memoryIds).toEqual([]);
     reopened.close();
+  });
+
+  it('routes and fetches with a damaged provenance sidecar; only what reads provenance fails, clearly', async () => {
+    const copy = mkdtempSync(join(tmpdir(), 'pbank-copy-'));
+    try {
+      for (const f of [BANK_FILE, TREE_FILE]) copyFileSync(join(dir, f), join(copy, f));
+      writeFileSync(join(copy, PROVENANCE_FILE), '{"format":"engram-bank-prov');
+      const damaged = ParametricBank.open(copy, { modelFingerprint: 'tiny-anchor', embedderFingerprint: embedder.fingerprint });
+      try {
+        const path = await damaged.route(embedder, texts[1].text);
+        expect(path).toEqual(await bank.route(embedder, texts[1].text));
+        expect(damaged.fetchConcatenated(path)).toEqual(bank.fetchConcatenated(path));
+        expect(() => damaged.provenance).toThrow(expect.objectContaining({ code: ParametricErrorCode.BankCorrupt }));
+      } finally {
+        damaged.close();
+      }
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
   });
 });
 

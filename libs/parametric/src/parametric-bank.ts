@@ -118,15 +118,26 @@ export const PROVENANCE_FILE = 'provenance.json';
 
 export class ParametricBank {
   readonly store: BlockStore;
+  private loadedProvenance: Provenance | null;
 
   private constructor(
     readonly dir: string,
     readonly file: BankFile,
     readonly tree: ClusterTree,
-    readonly provenance: Provenance,
+    provenance: Provenance | null,
     storeOptions: BlockStoreOptions,
   ) {
     this.store = new BlockStore(file, storeOptions);
+    this.loadedProvenance = provenance;
+  }
+
+  /**
+   * The provenance sidecar, read on first use: routing and fetching never need it, so a
+   * damaged sidecar fails the writes and recoveries that read it, not a chat with the bank.
+   */
+  get provenance(): Provenance {
+    this.loadedProvenance ??= Provenance.load(join(this.dir, PROVENANCE_FILE));
+    return this.loadedProvenance;
   }
 
   static async build(options: BuildBankOptions): Promise<ParametricBank> {
@@ -175,7 +186,7 @@ export class ParametricBank {
       if (tree.levels !== file.header.levels || tree.branching !== file.header.branching) {
         throw new ParametricError(ParametricErrorCode.BankCorrupt, `tree (${tree.levels}×${tree.branching}) does not match bank file (${file.header.levels}×${file.header.branching})`);
       }
-      return new ParametricBank(dir, file, tree, Provenance.load(join(dir, PROVENANCE_FILE)), options);
+      return new ParametricBank(dir, file, tree, null, options);
     } catch (err) {
       file.close();
       throw err;
