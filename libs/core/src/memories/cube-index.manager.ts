@@ -1,7 +1,8 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
-import { MemoryChange, MemoryRecord, MemoryRepository } from '@engram/persistence';
+import { CubeRepository, MemoryChange, MemoryRecord, MemoryRepository } from '@engram/persistence';
 import { CubeIndex, Embedder, IndexDocument } from '@engram/plaintext';
 import { decodeIndexRows, encodeIndexRows, IndexRows, ROWS_FILE } from './index-rows.codec';
 
@@ -21,6 +22,14 @@ interface LoadedCube {
   lock: Promise<unknown>;
   /** The snapshot write in flight, if any. */
   saving: Promise<void> | null;
+  /**
+   * A memory was erased: its vector may still sit in the graph (hnswlib keeps a deleted
+   * element's data until the slot is reused) and in the snapshot, so this index is dropped
+   * and rebuilt from PostgreSQL, and its snapshot deleted.
+   */
+  erased: boolean;
+  /** Dropped after an erase: never saved again. */
+  dropped: boolean;
 }
 
 export interface IndexStats {
@@ -44,6 +53,7 @@ export class CubeIndexManager implements OnApplicationShutdown {
 
   constructor(
     private readonly memories: MemoryRepository,
+    private readonly cubeRows: CubeRepository,
     @Inject(ENGRAM_CONFIG) private readonly config: EngramConfig,
   ) {}
 
@@ -77,6 +87,7 @@ export class CubeIndexManager implements OnApplicationShutdown {
     }
     const cube = await loaded;
     if (knownChangeSeq === undefined || cube.seq < knownChangeSeq) await this.sync(cubeId, cube);
+    if (cube.erased) await this.dropErased(cubeId, cube); // this answer is already without it; the next one rebuilds
     return { index: cube.index, records: cube.records };
   }
 
@@ -115,7 +126,7 @@ export class CubeIndexManager implements OnApplicationShutdown {
     if (snapshot.status === 'corrupt' || snapshot.status === 'mismatch') {
       this.logger.warn(`cube ${cubeId}: HNSW snapshot ${snapshot.status} (${snapshot.reason ?? ''}); rebuilding from PostgreSQL`);
     }
-    const cube: LoadedCube = { index, records: new Map(), fingerprint: embedder.fingerprint, seq: 0, changesSinceSave: 0, lock: Promise.resolve(), saving: null };
+    const cube: LoadedCube = { index, records: new Map(), fingerprint: embedder.fingerprint, seq: 0, changesSinceSave: 0, lock: Promise.resolve(), saving: null, erased: false, dropped: false };
     if (savedRows) {
       cube.records = savedRows;
       cube.seq = snapshotSeq;
@@ -126,7 +137,7 @@ export class CubeIndexManager implements OnApplicationShutdown {
       const changes = await this.memories.changesSince(cubeId, cube.seq, SYNC_BATCH, snapshotSeq);
       if (!changes.length) break;
       for (const [i, change] of changes.entries()) {
-        this.apply(cube, change, change.changeSeq > snapshotSeq);
+        this.apply(cube, change, change.changeSeq > snapshotSeq, snapshot.status === 'loaded' && change.changeSeq > snapshotSeq);
         if (change.changeSeq > snapshotSeq) afterSnapshot++;
         // A large rebuild runs in slices so other requests (and /health) are served meanwhile.
         if (i % YIELD_EVERY === YIELD_EVERY - 1) await new Promise((resolve) => setImmediate(resolve));
@@ -157,7 +168,9 @@ export class CubeIndexManager implements OnApplicationShutdown {
     await run;
   }
 
-  private apply(cube: LoadedCube, change: MemoryChange, withVector: boolean): void {
+  private apply(cube: LoadedCube, change: MemoryChange, withVector: boolean, heldBySnapshot = false): void {
+    // Erased after this index took it in (or after the snapshot it loaded): the graph may still hold the vector.
+    if (change.erasedAt !== null && (cube.records.has(change.label) || heldBySnapshot)) cube.erased = true;
     if (change.state === 'deleted') {
       cube.index.remove(change.label);
       cube.records.delete(change.label);
@@ -169,13 +182,28 @@ export class CubeIndexManager implements OnApplicationShutdown {
     cube.index.upsert(toDocument(change, withVector && usable ? change.embedding! : undefined));
   }
 
-  /** Writes the cube's HNSW snapshot; concurrent callers share the write in flight. */
+  /** Drops an index that held an erased memory, and its snapshot: nothing derived keeps the vector or the text. */
+  private async dropErased(cubeId: string, cube: LoadedCube): Promise<void> {
+    cube.dropped = true;
+    if (this.cubes.has(cubeId) && (await this.cubes.get(cubeId)) === cube) this.cubes.delete(cubeId);
+    await cube.saving;
+    await fs.rm(this.snapshotDir(cubeId), { recursive: true, force: true });
+    this.logger.log(`cube ${cubeId}: a memory was erased; index dropped and snapshot deleted (rebuilt from PostgreSQL on next use)`);
+  }
+
+  /**
+   * Writes the cube's HNSW snapshot; concurrent callers share the write in flight. Not for
+   * a dropped index, nor for a cube deleted meanwhile (a save must not recreate the
+   * directory a purge removed).
+   */
   private save(cubeId: string, cube: LoadedCube): Promise<void> {
     if (cube.saving) return cube.saving;
+    if (cube.dropped) return Promise.resolve();
     const seq = cube.seq;
     const pending = cube.changesSinceSave;
-    cube.saving = cube.index
-      .save(this.snapshotDir(cubeId), { changeSeq: seq, fingerprint: cube.fingerprint }, new Map([[ROWS_FILE, encodeIndexRows(cube.records)]]))
+    cube.saving = this.cubeRows
+      .getAny(cubeId)
+      .then((row) => (row && row.deletedAt === null && !cube.dropped ? cube.index.save(this.snapshotDir(cubeId), { changeSeq: seq, fingerprint: cube.fingerprint }, new Map([[ROWS_FILE, encodeIndexRows(cube.records)]])) : undefined))
       .then(() => {
         cube.changesSinceSave = Math.max(0, cube.changesSinceSave - pending);
       })
