@@ -26,7 +26,7 @@ export interface ApiKeyResponseDto {
   id: string;
   name: string | null;
   prefix: string;
-  scopes: Array<"cubes:write" | "memories:read" | "memories:write" | "cubes:export" | "memories:erase">;
+  scopes: Array<"cubes:write" | "memories:read" | "memories:write" | "cubes:export" | "memories:erase" | "inference:run" | "banks:write">;
   cubeIds: string[] | null;
   expiresAt: string | null;
   revokedAt: string | null;
@@ -161,7 +161,7 @@ export interface ChatStreamOptionsDto {
 
 export interface CreateApiKeyDto {
   name?: string;
-  scopes: Array<"cubes:write" | "memories:read" | "memories:write" | "cubes:export" | "memories:erase">;
+  scopes: Array<"cubes:write" | "memories:read" | "memories:write" | "cubes:export" | "memories:erase" | "inference:run" | "banks:write">;
   /** limit the key to these cubes; omitted: every cube of the tenant */
   cubeIds?: string[];
   expiresAt?: string;
@@ -207,7 +207,7 @@ export interface CreatedApiKeyResponseDto {
   id: string;
   name: string | null;
   prefix: string;
-  scopes: Array<"cubes:write" | "memories:read" | "memories:write" | "cubes:export" | "memories:erase">;
+  scopes: Array<"cubes:write" | "memories:read" | "memories:write" | "cubes:export" | "memories:erase" | "inference:run" | "banks:write">;
   cubeIds: string[] | null;
   expiresAt: string | null;
   revokedAt: string | null;
