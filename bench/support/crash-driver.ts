@@ -20,6 +20,8 @@ export interface CrashOptions {
   killWindowMs?: [number, number];
   seed?: number;
   log?: (line: string) => void;
+  /** Runs after each restart, before the checks, with the ids acknowledged so far (tests use it to prove the checks can fail). */
+  beforeVerify?: (round: number, acknowledgedIds: string[]) => Promise<void>;
 }
 
 export interface CrashRound {
@@ -318,6 +320,7 @@ export async function runCrashSuite(options: CrashOptions): Promise<CrashReport>
       }),
     );
 
+    await options.beforeVerify?.(round, [...tracked.values()].flatMap((t) => (t.id ? [t.id] : [])));
     const check = await verify(round, round === options.rounds);
     perRound.push({ round, killAfterMs, requests, edits, unanswered, retried: pending.length, replayed, restartMs, ...check });
     log(
