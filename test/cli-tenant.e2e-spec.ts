@@ -31,7 +31,7 @@ describe('tenant CLI', () => {
     const url = `http://127.0.0.1:${(h.app.getHttpServer().address() as { port: number }).port}`;
     const admin = { Authorization: `Bearer ${h.adminToken}` };
     const tenant = (await h.http.post('/v1/admin/tenants').set(admin).send({ name: 'cli' }).expect(201)).body;
-    const key = (await h.http.post(`/v1/admin/tenants/${tenant.id}/keys`).set(admin).send({ scopes: ['cubes:write', 'memories:read', 'memories:write'] }).expect(201)).body.key;
+    const key = (await h.http.post(`/v1/admin/tenants/${tenant.id}/keys`).set(admin).send({ scopes: ['cubes:write', 'memories:read', 'memories:write', 'inference:run'] }).expect(201)).body.key;
     env = { PATH: process.env.PATH ?? '', ENGRAM_URL: url, ENGRAM_API_KEY: key, COLUMNS: '200' };
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'engram-cli-'));
     createTinyModel({ outDir: path.join(dir, 'tiny'), layers: 1, hidden: 16, heads: 2, vocab: 280, maxPositionEmbeddings: 256 });

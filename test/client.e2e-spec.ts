@@ -33,7 +33,7 @@ describe('@engram/client', () => {
     url = `http://127.0.0.1:${(h.app.getHttpServer().address() as { port: number }).port}`;
     const admin = new EngramClient({ url, apiKey: h.adminToken });
     const tenant = await admin.admin.createTenant('sdk');
-    apiKey = (await admin.admin.createKey(tenant.id, { scopes: ['cubes:write', 'memories:read', 'memories:write'] })).key;
+    apiKey = (await admin.admin.createKey(tenant.id, { scopes: ['cubes:write', 'memories:read', 'memories:write', 'inference:run'] })).key;
     engram = new EngramClient({ url, apiKey });
     modelsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'engram-sdk-models-'));
     createTinyModel({ outDir: path.join(modelsDir, 'tiny'), layers: 1, hidden: 16, heads: 2, vocab: 280, maxPositionEmbeddings: 256 });

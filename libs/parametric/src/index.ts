@@ -16,7 +16,7 @@ export { concatBlocks, splitBlocks, zeroBlock } from './bank/block.codec';
 export { BlockStore, type BlockStoreOptions, type TierMetrics } from './bank/block-store';
 export { Provenance, type BlockRecord } from './bank/provenance';
 export { balancedKMeans, l2NormalizeInPlace, type KMeansOptions, type KMeansResult } from './tree/balanced-kmeans';
-export { ClusterTree, type TextEmbedder, type TreeBuildOptions, type TreeNodeInfo } from './tree/cluster-tree';
+export { ClusterTree, resealTreeJson, type TextEmbedder, type TreeBuildOptions, type TreeNodeInfo } from './tree/cluster-tree';
 export {
   ParametricBank,
   BANK_FILE,

@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
 import { CubeArchiveRepository, CubeRepository, ImportedMemory, JobRepository, KvCacheRepository, MemoryRepository, ModelRecord, ModelRepository } from '@engram/persistence';
 import { Embedder } from '@engram/plaintext';
+import { resealTreeJson } from '@engram/parametric';
 import { AccessService } from '../auth/access.service';
 import { Permission } from '../auth/permission';
 import { CubeImportQueryDto, CubeImportResultDto, ImportSkipDto } from '../dtos/cube-archive.dto';
@@ -377,7 +378,8 @@ export class CubeImportService {
     } catch {
       throw archiveError(`${part.name} is not valid JSON`);
     }
-    await writeFile(path, JSON.stringify(remapUuids(parsed, run.ids)));
+    // The tree checksums its own JSON: the remapped tree is sealed again (the archive's part checksum vouched for what came in).
+    await writeFile(path, JSON.stringify(resealTreeJson(remapUuids(parsed, run.ids))));
   }
 
   private async readEvents(run: ImportRun, part: ManifestPart, stream: Readable): Promise<void> {

@@ -47,6 +47,16 @@ function treeChecksum(json: TreeJson): string {
   return createHash('sha256').update(JSON.stringify(rest)).digest('hex');
 }
 
+/**
+ * A tree's JSON after a deliberate rewrite (an import maps its memory ids to new ones),
+ * sealed again with the checksum of its new content; any other JSON is returned as is.
+ */
+export function resealTreeJson(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null || (value as TreeJson).format !== 'engram-bank-tree') return value;
+  const { sha256: _old, ...rest } = value as TreeJson;
+  return { ...rest, sha256: treeChecksum(rest as TreeJson) };
+}
+
 const key = (level: number, index: number): string => `${level}:${index}`;
 
 export class ClusterTree {
