@@ -105,6 +105,20 @@ describe('rate limits and quotas', () => {
     expect(report.usage.inferenceTokensPerMinute).toBeGreaterThan(0);
   });
 
+  it('counts the bytes of the tenant’s bank files against its bank quota before a build is queued', async () => {
+    const { tenantId, key } = await tenantWithKey({ scopes: ['cubes:write', 'memories:read', 'memories:write', 'banks:write'] });
+    const cube = (await h.http.post('/v1/cubes').set(bearer(key)).send({ name: 'banked' }).expect(201)).body.id;
+    await h.http.post(`/v1/cubes/${cube}/memories`).set(bearer(key)).send({ items: [{ text: 'Alice lives in Lyon' }, { text: 'Bob lives in Basel' }] }).expect(201);
+    const bank = { model: 'tiny', levels: 2, branching: 2, blockSizes: [2, 2] };
+    await h.http.put(`/v1/admin/tenants/${tenantId}/quotas`).set(admin()).send({ bankBytes: 1024 }).expect(200);
+    const refused = await h.http.post(`/v1/cubes/${cube}/banks`).set(bearer(key)).send(bank).expect(429);
+    expect(refused.body.error.details).toMatchObject({ quota: 'bankBytes', limit: 1024, used: 0 });
+    await h.http.put(`/v1/admin/tenants/${tenantId}/quotas`).set(admin()).send({}).expect(200);
+    await h.http.post(`/v1/cubes/${cube}/banks`).set(bearer(key)).send(bank).expect(202);
+    const report = (await h.http.get(`/v1/admin/tenants/${tenantId}/quotas`).set(admin()).expect(200)).body;
+    expect(report.usage.bankBytes).toBeGreaterThan(1024);
+  });
+
   it('keeps the quota routes to the operator and names bad values', async () => {
     const { tenantId, key } = await tenantWithKey();
     await h.http.get(`/v1/admin/tenants/${tenantId}/quotas`).set(bearer(key)).expect(404);

@@ -207,6 +207,7 @@ export function loadConfig(env: Env): EngramConfig {
       cubes: read.int('ENGRAM_QUOTA_CUBES', 10_000, 0, 100_000_000),
       memories: read.int('ENGRAM_QUOTA_MEMORIES', 10_000_000, 0, 2_000_000_000),
       kvBytes: read.size('ENGRAM_QUOTA_KV_BYTES', 4 * 1024 ** 3),
+      bankBytes: read.size('ENGRAM_QUOTA_BANK_BYTES', 32 * 1024 ** 3),
       concurrentJobs: read.int('ENGRAM_QUOTA_CONCURRENT_JOBS', 8, 0, 10_000),
       inferenceTokensPerMinute: read.int('ENGRAM_QUOTA_INFERENCE_TOKENS_PER_MINUTE', 200_000, 0, 1_000_000_000),
     },

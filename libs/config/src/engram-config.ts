@@ -14,6 +14,8 @@ export interface TenantQuotas {
   /** Memories of live cubes that still hold text (deleted ones do not count). */
   memories: number;
   kvBytes: number;
+  /** Bytes of the tenant's bank files (from each bank's geometry and model). */
+  bankBytes: number;
   /** Bank jobs queued or running at once. */
   concurrentJobs: number;
   /** Prompt plus completion tokens of chat completions, per minute. */

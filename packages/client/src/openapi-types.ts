@@ -517,6 +517,7 @@ export interface TenantQuotaFiguresDto {
   cubes: number;
   memories: number;
   kvBytes: number;
+  bankBytes: number;
   concurrentJobs: number;
   inferenceTokensPerMinute: number;
 }
@@ -536,6 +537,8 @@ export interface TenantQuotasDto {
   memories?: number;
   /** bytes of KV caches — tenant limit (0: none); omitted: the instance default */
   kvBytes?: number;
+  /** bytes of bank files — tenant limit (0: none); omitted: the instance default */
+  bankBytes?: number;
   /** bank jobs queued or running — tenant limit (0: none); omitted: the instance default */
   concurrentJobs?: number;
   /** chat tokens (prompt + completion) per minute — tenant limit (0: none); omitted: the instance default */

@@ -29,6 +29,7 @@ export class TenantQuotasDto {
   @ApiPropertyOptional({ description: `live cubes — ${QUOTA_DOC}` }) @IsOptional() @IsInt() @Min(0) @Max(100_000_000) cubes?: number;
   @ApiPropertyOptional({ description: `memories that hold text — ${QUOTA_DOC}` }) @IsOptional() @IsInt() @Min(0) @Max(2_000_000_000) memories?: number;
   @ApiPropertyOptional({ description: `bytes of KV caches — ${QUOTA_DOC}` }) @IsOptional() @IsInt() @Min(0) @Max(Number.MAX_SAFE_INTEGER) kvBytes?: number;
+  @ApiPropertyOptional({ description: `bytes of bank files — ${QUOTA_DOC}` }) @IsOptional() @IsInt() @Min(0) @Max(Number.MAX_SAFE_INTEGER) bankBytes?: number;
   @ApiPropertyOptional({ description: `bank jobs queued or running — ${QUOTA_DOC}` }) @IsOptional() @IsInt() @Min(0) @Max(10_000) concurrentJobs?: number;
   @ApiPropertyOptional({ description: `chat tokens (prompt + completion) per minute — ${QUOTA_DOC}` }) @IsOptional() @IsInt() @Min(0) @Max(1_000_000_000) inferenceTokensPerMinute?: number;
 }
@@ -37,6 +38,7 @@ export class TenantQuotaFiguresDto {
   @ApiProperty() cubes: number;
   @ApiProperty() memories: number;
   @ApiProperty() kvBytes: number;
+  @ApiProperty() bankBytes: number;
   @ApiProperty() concurrentJobs: number;
   @ApiProperty() inferenceTokensPerMinute: number;
 }

@@ -38,7 +38,7 @@ function service(stubs: { requireCube?: jest.Mock; get?: jest.Mock; resolve?: je
   const embedders = strictMock<EmbedderRegistry>({ forSettings: jest.fn().mockReturnValue(embedder), embed: jest.fn(), stored: jest.fn().mockReturnValue({ type: 'hash', dimension: 8 }), validate: jest.fn().mockResolvedValue({ type: 'hash', dimension: 8 }) });
   const store = strictMock<BankStore>({ routeAndFetch: stubs.routeAndFetch ?? jest.fn() });
   const provenance = strictMock<BankProvenance>({ current: jest.fn(async (bank: BankRecord) => bank) });
-  const svc = new BankService(access, banks, strictMock<MemoryRepository>({}), models, strictMock<ModelRepository>({}), embedders, strictMock<JobQueueService>({}), store, provenance, strictMock<BankBlockRepository>({}), strictMock<QuotaService>({ requireJobSlot: jest.fn().mockResolvedValue(undefined) }), { bankMaxBytes: 1024 ** 3 } as EngramConfig, strictMock<AuditService>({}));
+  const svc = new BankService(access, banks, strictMock<MemoryRepository>({}), models, strictMock<ModelRepository>({}), embedders, strictMock<JobQueueService>({}), store, provenance, strictMock<BankBlockRepository>({}), strictMock<QuotaService>({ requireJobSlot: jest.fn().mockResolvedValue(undefined), requireBankBytes: jest.fn().mockResolvedValue(undefined) }), { bankMaxBytes: 1024 ** 3 } as EngramConfig, strictMock<AuditService>({}));
   return { svc, access };
 }
 

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
 import { randomUUID } from 'node:crypto';
 import { MemoryBlock } from '@engram/inference';
-import { computeLayout, ParametricError, ParametricErrorCode } from '@engram/parametric';
+import { ParametricError, ParametricErrorCode } from '@engram/parametric';
 import { BankBlockRepository, BankRecord, BankRepository, MemoryRepository, ModelRecord, ModelRepository } from '@engram/persistence';
 import { AccessService } from '../auth/access.service';
 import { Permission } from '../auth/permission';
@@ -26,7 +26,7 @@ import { RequestContext } from '../services/request-context';
 import { ModelService } from '../inference/model.service';
 import { BankProvenance } from './bank-provenance.service';
 import { BankStore } from './bank.store';
-import { QuotaService } from '../quotas/quota.service';
+import { bankFileBytes, QuotaService } from '../quotas/quota.service';
 
 const DEFAULT_LEVELS = 4;
 const DEFAULT_BRANCHING = 16;
@@ -85,12 +85,13 @@ export class BankService {
     // What the bank costs on disk is slots × rank × the model's size, not slots alone.
     const ranks = dto.blockSizes ?? new Array<number>(levels).fill(DEFAULT_RANK);
     const shape = model.config as { layers?: number; hiddenSize?: number };
-    const bytes = shape.layers && shape.hiddenSize ? computeLayout({ levels, branching, ranks, hidden: shape.hiddenSize, layers: shape.layers, dtype: 'f32' }).totalBytes : 0;
+    const bytes = bankFileBytes({ levels, branching, ranks }, model.config);
     if (bytes > this.config.bankMaxBytes) {
       throw EngramError.validation([
         { field: 'blockSizes', problems: [`this geometry makes a ${formatBytes(bytes)} bank for "${model.name}" (${shape.layers} layers × hidden ${shape.hiddenSize}); at most ${formatBytes(this.config.bankMaxBytes)} (ENGRAM_BANK_MAX_BYTES): use fewer levels, a smaller branching or smaller ranks`] },
       ]);
     }
+    await this.quotas.requireBankBytes(cube.tenantId, bytes);
     const settings = dto.embedder === undefined ? this.embedders.stored(cube.settings.embedder) : await this.embedders.validate(dto.embedder);
     const embedder = this.embedders.forSettings({ embedder: settings });
     const some = await this.memories.list(cubeId, {}, 1, null);

@@ -3,13 +3,22 @@
 // (ENGRAM_RATE_LIMIT_PER_MINUTE, ENGRAM_QUOTA_*) overridden field by field per tenant or key.
 import { Inject, Injectable } from '@nestjs/common';
 import { EngramConfig, ENGRAM_CONFIG, TenantQuotas } from '@engram/config';
+import { computeLayout } from '@engram/parametric';
 import { TenantRepository, UsageRepository } from '@engram/persistence';
 import { AuthContext } from '../auth/auth-context';
 import { EngramError } from '../errors/engram.error';
 import { ErrorCode } from '../errors/error-code';
 
 export type QuotaName = keyof TenantQuotas;
-export const QUOTA_NAMES: readonly QuotaName[] = ['cubes', 'memories', 'kvBytes', 'concurrentJobs', 'inferenceTokensPerMinute'];
+export const QUOTA_NAMES: readonly QuotaName[] = ['cubes', 'memories', 'kvBytes', 'bankBytes', 'concurrentJobs', 'inferenceTokensPerMinute'];
+
+/** Bytes of a bank file of this geometry for a model of this shape (0 when the shape is unknown). */
+export function bankFileBytes(bank: { levels: number; branching: number; ranks: number[] }, model: Record<string, unknown>): number {
+  const layers = Number(model.layers);
+  const hidden = Number(model.hiddenSize);
+  if (!(layers > 0) || !(hidden > 0)) return 0;
+  return computeLayout({ levels: bank.levels, branching: bank.branching, ranks: bank.ranks, hidden, layers, dtype: 'f32' }).totalBytes;
+}
 
 /** How long a tenant's limits are reused before they are read again (operator changes apply within it). */
 const LIMITS_TTL_MS = 5_000;
@@ -83,6 +92,15 @@ export class QuotaService {
     if (limit > 0) this.check('kvBytes', limit, await this.usage.kvBytes(tenantId), adding);
   }
 
+  async requireBankBytes(tenantId: string, adding: number): Promise<void> {
+    const limit = (await this.effective(tenantId)).bankBytes;
+    if (limit > 0) this.check('bankBytes', limit, await this.bankBytes(tenantId), adding);
+  }
+
+  private async bankBytes(tenantId: string): Promise<number> {
+    return (await this.usage.bankShapes(tenantId)).reduce((sum, b) => sum + bankFileBytes(b, b.config), 0);
+  }
+
   async requireJobSlot(tenantId: string): Promise<void> {
     const limit = (await this.effective(tenantId)).concurrentJobs;
     if (limit > 0) this.check('concurrentJobs', limit, await this.usage.jobsInFlight(tenantId), 1);
@@ -112,17 +130,18 @@ export class QuotaService {
     const tenant = await this.tenants.getLive(tenantId);
     if (!tenant) throw EngramError.notFound('tenant');
     this.forget(tenantId);
-    const [cubes, memories, kvBytes, concurrentJobs, tokens] = await Promise.all([
+    const [cubes, memories, kvBytes, bankBytes, concurrentJobs, tokens] = await Promise.all([
       this.usage.liveCubes(tenantId),
       this.usage.storedMemories(tenantId),
       this.usage.kvBytes(tenantId),
+      this.bankBytes(tenantId),
       this.usage.jobsInFlight(tenantId),
       this.usage.current(`tokens:${tenantId}`),
     ]);
     return {
       limits: await this.effective(tenantId),
       overrides: tenant.quotas as Partial<TenantQuotas>,
-      usage: { cubes, memories, kvBytes, concurrentJobs, inferenceTokensPerMinute: tokens.count },
+      usage: { cubes, memories, kvBytes, bankBytes, concurrentJobs, inferenceTokensPerMinute: tokens.count },
     };
   }
 

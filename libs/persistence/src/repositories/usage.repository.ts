@@ -67,6 +67,15 @@ export class UsageRepository {
     return Number(rows[0].n ?? 0);
   }
 
+  /** The geometry and model shape of every bank of the tenant's live cubes (their file sizes follow from it). */
+  async bankShapes(tenantId: string): Promise<{ levels: number; branching: number; ranks: number[]; config: Record<string, unknown> }[]> {
+    return queryRows(this.db,
+      `SELECT b.levels, b.branching, b.ranks, m.config FROM banks b JOIN cubes c ON c.id = b.cube_id JOIN models m ON m.id = b.model_id
+        WHERE c.tenant_id = $1 AND c.deleted_at IS NULL`,
+      [tenantId],
+    );
+  }
+
   /** Jobs of the tenant queued or running (purges excluded: offboarding must never be refused). */
   async jobsInFlight(tenantId: string): Promise<number> {
     const rows = await queryRows<{ n: number }>(this.db,
