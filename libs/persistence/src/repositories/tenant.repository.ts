@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, QueryFailedError } from 'typeorm';
 import { TenantEntity } from '../entities';
 import { TenantRecord } from './records';
+import { queryRows } from './sql';
 
 @Injectable()
 export class TenantRepository {
@@ -27,8 +28,8 @@ export class TenantRepository {
 
   /** Replaces the operator's quota overrides of a live tenant; false when there is no such tenant. */
   async setQuotas(id: string, quotas: Record<string, number>): Promise<boolean> {
-    const rows: unknown = await this.db.query(`UPDATE tenants SET quotas = $2::jsonb WHERE id = $1 AND deleted_at IS NULL RETURNING id`, [id, JSON.stringify(quotas)]);
-    return rowsOf(rows).length > 0;
+    const rows = await queryRows(this.db, `UPDATE tenants SET quotas = $2::jsonb WHERE id = $1 AND deleted_at IS NULL RETURNING id`, [id, JSON.stringify(quotas)]);
+    return rows.length > 0;
   }
 
   /** A tenant that is not offboarded. */
@@ -44,18 +45,13 @@ export class TenantRepository {
    */
   async offboard(id: string): Promise<{ keysRevoked: number; cubeIds: string[] } | null> {
     return this.db.transaction(async (tx) => {
-      const marked = await tx.query(`UPDATE tenants SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL RETURNING id`, [id]);
-      if (!rowsOf(marked).length) return null;
-      const keys: unknown = await tx.query(`UPDATE api_keys SET revoked_at = now() WHERE tenant_id = $1 AND revoked_at IS NULL RETURNING id`, [id]);
-      const cubes: unknown = await tx.query(`UPDATE cubes SET deleted_at = now() WHERE tenant_id = $1 AND deleted_at IS NULL RETURNING id`, [id]);
-      return { keysRevoked: rowsOf(keys).length, cubeIds: rowsOf<{ id: string }>(cubes).map((c) => c.id) };
+      const marked = await queryRows(tx, `UPDATE tenants SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL RETURNING id`, [id]);
+      if (!marked.length) return null;
+      const keys = await queryRows(tx, `UPDATE api_keys SET revoked_at = now() WHERE tenant_id = $1 AND revoked_at IS NULL RETURNING id`, [id]);
+      const cubes = await queryRows<{ id: string }>(tx, `UPDATE cubes SET deleted_at = now() WHERE tenant_id = $1 AND deleted_at IS NULL RETURNING id`, [id]);
+      return { keysRevoked: keys.length, cubeIds: cubes.map((c) => c.id) };
     });
   }
-}
-
-/** TypeORM answers an UPDATE … RETURNING with [rows, count]. */
-function rowsOf<T = unknown>(result: unknown): T[] {
-  return (Array.isArray(result) && Array.isArray(result[0]) ? result[0] : result) as T[];
 }
 
 export function isUniqueViolation(error: unknown): boolean {
