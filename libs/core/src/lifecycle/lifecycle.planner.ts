@@ -76,6 +76,12 @@ export function planChanges(input: ChangePlanInput): PlannedAction[] {
   const losing = new Set<string>();
   const surviving = new Set<string>();
   const { policy } = input;
+  /** `loser` merges into or is superseded by `winner`; both are taken for the rest of the plan. */
+  const take = (type: 'merge' | 'supersede', loser: PlanMemory, winner: PlanMemory, reason: PlannedAction['reason']) => {
+    losing.add(loser.id);
+    surviving.add(winner.id);
+    actions.push({ type, memoryIds: [loser.id], targetId: winner.id, reason, versions: { [loser.id]: loser.version, [winner.id]: winner.version } });
+  };
 
   if (policy.invalidation.enabled) {
     const multiValued = new Set(policy.invalidation.multiValued.map(normaliseFactPart));
@@ -91,15 +97,7 @@ export function planChanges(input: ChangePlanInput): PlannedAction[] {
         if (!schedulerMayApply(stale, 'supersede') || losing.has(stale.id) || heldByRestore(stale, next)) continue;
         // The same value stated again is no update: the older statement stays true.
         if (normaliseFactPart(stale.factObject ?? '') === normaliseFactPart(next.factObject ?? '')) continue;
-        losing.add(stale.id);
-        surviving.add(next.id);
-        actions.push({
-          type: 'supersede',
-          memoryIds: [stale.id],
-          targetId: next.id,
-          reason: { policy: 'invalidation', rule: 'same-subject-predicate', factKey: key, validTo: new Date(time(next)).toISOString(), current: newest.id },
-          versions: { [stale.id]: stale.version, [next.id]: next.version },
-        });
+        take('supersede', stale, next, { policy: 'invalidation', rule: 'same-subject-predicate', factKey: key, validTo: new Date(time(next)).toISOString(), current: newest.id });
       }
     }
   }
@@ -127,15 +125,7 @@ export function planChanges(input: ChangePlanInput): PlannedAction[] {
             // The newer statement wins; the older is superseded, not merged.
             const [stale, next] = time(m) < time(c) || (time(m) === time(c) && older(m, c) < 0) ? [m, c] : [c, m];
             if (surviving.has(stale.id) || losing.has(next.id) || heldByRestore(stale, next)) continue;
-            losing.add(stale.id);
-            surviving.add(next.id);
-            actions.push({
-              type: 'supersede',
-              memoryIds: [stale.id],
-              targetId: next.id,
-              reason: { policy: 'fusion.llm', rule: answer.relation, validTo: new Date(time(next)).toISOString() },
-              versions: { [stale.id]: stale.version, [next.id]: next.version },
-            });
+            take('supersede', stale, next, { policy: 'fusion.llm', rule: answer.relation, validTo: new Date(time(next)).toISOString() });
             continue;
           }
           // A duplicate by the LLM's word, still never across a changed number, date, name or negation.
@@ -143,15 +133,7 @@ export function planChanges(input: ChangePlanInput): PlannedAction[] {
           const survivor = older(m, c) <= 0 ? m : c;
           const loser = survivor === m ? c : m;
           if (surviving.has(loser.id) || heldByRestore(loser, survivor)) continue;
-          losing.add(loser.id);
-          surviving.add(survivor.id);
-          actions.push({
-            type: 'merge',
-            memoryIds: [loser.id],
-            targetId: survivor.id,
-            reason: { policy: 'fusion.llm', rule: 'duplicate', ...(answer.mergedText ? { mergedText: answer.mergedText } : {}) },
-            versions: { [loser.id]: loser.version, [survivor.id]: survivor.version },
-          });
+          take('merge', loser, survivor, { policy: 'fusion.llm', rule: 'duplicate', ...(answer.mergedText ? { mergedText: answer.mergedText } : {}) });
           continue;
         }
         if (!verdict.duplicate) continue;
@@ -161,15 +143,7 @@ export function planChanges(input: ChangePlanInput): PlannedAction[] {
         if (verdict.container === 'b') survivor = c;
         const loser = survivor === m ? c : m;
         if (surviving.has(loser.id) || heldByRestore(loser, survivor)) continue;
-        losing.add(loser.id);
-        surviving.add(survivor.id);
-        actions.push({
-          type: 'merge',
-          memoryIds: [loser.id],
-          targetId: survivor.id,
-          reason: { policy: 'fusion.rules', rule: verdict.rule, similarity: Math.round(verdict.similarity * 1000) / 1000, threshold: policy.fusion.threshold },
-          versions: { [loser.id]: loser.version, [survivor.id]: survivor.version },
-        });
+        take('merge', loser, survivor, { policy: 'fusion.rules', rule: verdict.rule, similarity: Math.round(verdict.similarity * 1000) / 1000, threshold: policy.fusion.threshold });
       }
     }
   }
