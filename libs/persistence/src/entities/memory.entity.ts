@@ -14,6 +14,8 @@ export type MemoryState = 'active' | 'deleted' | 'archived' | 'expired' | 'merge
 @Index('UQ_memories_label', ['label'], { unique: true })
 @Index('IDX_memories_cube_fact', ['cubeId', 'factKey'], { where: '"fact_key" IS NOT NULL' })
 @Index('IDX_memories_cube_expires', ['cubeId', 'expiresAt'], { where: '"expires_at" IS NOT NULL' })
+// Deferred embedding (ADR 0106): the boot sweep and each cube's catch-up read only the rows still waiting for a vector.
+@Index('IDX_memories_pending_embedding', ['cubeId', 'changeSeq'], { where: `"embedding" IS NULL AND "state" <> 'deleted'` })
 export class MemoryEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;
