@@ -12,6 +12,7 @@ export type MemoryState = 'active' | 'deleted' | 'archived' | 'expired' | 'merge
 @Index('IDX_memories_cube_change', ['cubeId', 'changeSeq'])
 @Index('IDX_memories_cube_created', ['cubeId', 'createdAt', 'id'])
 @Index('UQ_memories_label', ['label'], { unique: true })
+@Index('IDX_memories_cube_label', ['cubeId', 'label'])
 @Index('IDX_memories_cube_fact', ['cubeId', 'factKey'], { where: '"fact_key" IS NOT NULL' })
 @Index('IDX_memories_cube_expires', ['cubeId', 'expiresAt'], { where: '"expires_at" IS NOT NULL' })
 // Deferred embedding (ADR 0106): the boot sweep and each cube's catch-up read only the rows still waiting for a vector.
