@@ -4,7 +4,7 @@
 // with vectors, and imports the archive again, each in a fresh child process that reports
 // its RSS after boot, its peak RSS while working (sampled every 20 ms) and the kernel's
 // max RSS. Flat memory means the peak over boot does not grow with the cube.
-//   npm run bench:export [-- --sizes 10000,100000]
+//   npm run bench:export [-- --sizes 10000,100000] [--steps export,import]
 // Uses ENGRAM_BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432/postgres).
 import 'reflect-metadata';
 import { execFileSync } from 'node:child_process';
@@ -65,6 +65,8 @@ async function child(): Promise<void> {
 
 async function main(): Promise<void> {
   const sizes = textArg('sizes', '10000,100000').split(',').map(Number);
+  /** `--steps export` skips the imports (a 1M-memory import takes long and is not the figure asked for). */
+  const steps = new Set(textArg('steps', 'export,import').split(','));
   const db = await scratchDatabase();
   const app = await NestFactory.createApplicationContext(CoreModule.forRoot(configFor(db.url, db.dataDir)), { logger: false });
   const tenant = await app.get(TenantService).create(ADMIN, { name: 'bench' });
@@ -93,7 +95,7 @@ async function main(): Promise<void> {
   for (const cube of cubes) {
     const file = join(db.dataDir, `bench-${cube.n}.engram.tar.gz`);
     const exported = run(['export', db.url, db.dataDir, tenant.id, key.id, cube.id, file]);
-    const imported = run(['import', db.url, db.dataDir, tenant.id, key.id, `imported-${cube.n}`, file]);
+    const imported = steps.has('import') ? run(['import', db.url, db.dataDir, tenant.id, key.id, `imported-${cube.n}`, file]) : null;
     rows.push({ n: cube.n, export: exported, import: imported });
   }
 
@@ -102,7 +104,8 @@ async function main(): Promise<void> {
   console.log('|---|---|---|---|---|---|---|---|---|');
   for (const row of rows) {
     for (const step of ['export', 'import'] as const) {
-      const r = row[step] as Record<string, number>;
+      const r = row[step] as Record<string, number> | null;
+      if (!r) continue;
       const archiveMb = step === 'export' ? (r.bytes / 1048576).toFixed(1) : '';
       console.log(`| ${row.n} | ${step} | ${archiveMb} | ${r.seconds.toFixed(1)} | ${r.bootRssMb.toFixed(0)} | ${r.peakRssMb.toFixed(0)} | ${(r.peakRssMb - r.bootRssMb).toFixed(0)} | ${r.maxRssMb.toFixed(0)} | ${r.liveHeapGrowthMb.toFixed(1)} |`);
     }
@@ -110,11 +113,12 @@ async function main(): Promise<void> {
   const first = rows[0];
   const last = rows[rows.length - 1];
   const growth = (step: 'export' | 'import') => {
-    const a = first[step] as Record<string, number>;
-    const b = last[step] as Record<string, number>;
+    const a = first[step] as Record<string, number> | null;
+    const b = last[step] as Record<string, number> | null;
+    if (!a || !b) return NaN;
     return (b.peakRssMb - b.bootRssMb) / Math.max(1, a.peakRssMb - a.bootRssMb);
   };
-  console.log(`\nsize ratio ${(last.n as number) / (first.n as number)}×: export working-set ratio ${growth('export').toFixed(2)}×, import ${growth('import').toFixed(2)}× (1.0 = flat)`);
+  console.log(`\nsize ratio ${(last.n as number) / (first.n as number)}×: export working-set ratio ${growth('export').toFixed(2)}×${steps.has('import') ? `, import ${growth('import').toFixed(2)}×` : ''} (1.0 = flat)`);
   console.log(JSON.stringify({ bench: 'export', rows, exportWorkingSetRatio: growth('export'), importWorkingSetRatio: growth('import') }));
   await db.drop();
 }
