@@ -20,6 +20,7 @@ import { SearchService } from './memories/search.service';
 import { AccessRecorder } from './memories/access-recorder';
 import { ActivationStore } from './inference/activation.store';
 import { ChatCompletionService } from './inference/chat-completion.service';
+import { ChatRetrieval } from './inference/chat-retrieval';
 import { KvCacheService } from './inference/kv-cache.service';
 import { MemoryChangeListener } from './inference/memory-change.listener';
 import { ModelRuntime } from './inference/model.runtime';
@@ -42,7 +43,7 @@ import { LifecycleExtraction } from './lifecycle/lifecycle.extraction';
 
 const LIFECYCLE = [LifecyclePolicies, LifecycleEngine, LifecycleMetrics, LifecycleTrigger, LifecycleService, LifecycleAdminService, SchedulerControl, LlmGate, LlmClient, LifecycleExtraction];
 
-const SERVICES = [AccessService, AuditService, AuditQueryService, AuthenticationService, TenantService, ApiKeyService, CubeService, JobQueueService, EmbedderRegistry, CubeIndexManager, DeferredEmbeddingService, MemoryService, SearchService, AccessRecorder, ModelRuntime, ActivationStore, ModelService, KvCacheService, ChatCompletionService, MemoryChangeListener, BankStore, BankProvenance, BankService, BankJobs, BankChangeListener, CubeExportService, CubeImportService, QuotaService, ...LIFECYCLE];
+const SERVICES = [AccessService, AuditService, AuditQueryService, AuthenticationService, TenantService, ApiKeyService, CubeService, JobQueueService, EmbedderRegistry, CubeIndexManager, DeferredEmbeddingService, MemoryService, SearchService, AccessRecorder, ModelRuntime, ActivationStore, ModelService, KvCacheService, ChatCompletionService, ChatRetrieval, MemoryChangeListener, BankStore, BankProvenance, BankService, BankJobs, BankChangeListener, CubeExportService, CubeImportService, QuotaService, ...LIFECYCLE];
 
 /** The domain services on top of persistence; shared by the server, the worker and the CLI. */
 @Module({})

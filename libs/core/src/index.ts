@@ -54,6 +54,7 @@ export * from './inference/activation.store';
 export * from './inference/model.service';
 export * from './inference/kv-cache.service';
 export * from './inference/chat-completion.service';
+export * from './inference/chat-retrieval';
 export * from './inference/memory-change.listener';
 export * from './dtos/bank.dto';
 export * from './parametric/bank.store';

@@ -146,6 +146,10 @@ export interface ChatEngramDto {
   memoryText?: string;
   /** a ready parametric memory bank of the cube: the conversation is routed (one embedding) and the blocks of its path are attached to the model */
   bankId?: string;
+  /** memories relevant to the last turns are searched in the cube and put in the prompt (default: on, topK 5, maxTokens 512); false turns it off */
+  retrieve?: boolean | ChatRetrieveDto;
+  /** use the cube's working memory (its policy's activation section) as the cached prompt prefix when no kvCacheIds or memoryText are given */
+  workingMemory?: boolean;
 }
 
 export interface ChatMessageDto {
@@ -153,6 +157,14 @@ export interface ChatMessageDto {
   /** text, or an array of { type: "text", text } parts (joined) */
   content: string;
   name?: string;
+}
+
+export interface ChatRetrieveDto {
+  /** at most this many memories */
+  topK?: number;
+  /** at most this many prompt tokens of memories (never more than the model's context leaves beside the conversation) */
+  maxTokens?: number;
+  filters?: Record<string, unknown>;
 }
 
 export interface ChatStreamOptionsDto {

@@ -1,7 +1,7 @@
 // OpenAI-compatible chat completion request/response shapes (snake_case as in the
 // OpenAI API), plus the optional `engram` block that puts a cube's memory in front.
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Transform, Type } from 'class-transformer';
+import { ApiExtraModels, ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
+import { plainToInstance, Transform, Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   ArrayMinSize,
@@ -11,16 +11,18 @@ import {
   IsIn,
   IsInt,
   IsNumber,
+  IsObject,
   IsOptional,
   IsString,
   Matches,
   Max,
   MaxLength,
   Min,
+  ValidateIf,
   ValidateNested,
 } from 'class-validator';
 import { MAX_TEXT_LENGTH } from './memory.dto';
-import { ValidateUUID } from './validation';
+import { ValidateObject, ValidateUUID } from './validation';
 
 export const CHAT_ROLES = ['system', 'user', 'assistant', 'tool'] as const;
 export const MAX_CHAT_MESSAGES = 256;
@@ -45,6 +47,37 @@ export class ChatMessageDto {
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(128) name?: string;
 }
 
+export const DEFAULT_RETRIEVE_TOP_K = 5;
+export const DEFAULT_RETRIEVE_MAX_TOKENS = 512;
+export const MAX_RETRIEVE_TOP_K = 50;
+
+/** How chat retrieves memories of the cube into the prompt (on by default with a cube). */
+export class ChatRetrieveDto {
+  @ApiPropertyOptional({ minimum: 1, maximum: MAX_RETRIEVE_TOP_K, default: DEFAULT_RETRIEVE_TOP_K, description: 'at most this many memories' })
+  @IsOptional()
+  @IsInt({ message: 'engram.retrieve.topK must be an integer' })
+  @Min(1, { message: 'engram.retrieve.topK must be at least 1' })
+  @Max(MAX_RETRIEVE_TOP_K, { message: `engram.retrieve.topK must be at most ${MAX_RETRIEVE_TOP_K}` })
+  topK?: number;
+
+  @ApiPropertyOptional({ minimum: 1, default: DEFAULT_RETRIEVE_MAX_TOKENS, description: "at most this many prompt tokens of memories (never more than the model's context leaves beside the conversation)" })
+  @IsOptional()
+  @IsInt({ message: 'engram.retrieve.maxTokens must be an integer' })
+  @Min(1, { message: 'engram.retrieve.maxTokens must be at least 1' })
+  maxTokens?: number;
+
+  @ValidateObject({ optional: true, maxKeys: 20 })
+  filters?: Record<string, unknown>;
+}
+
+/** `retrieve: false` stays false; `true` is the defaults; an object is a ChatRetrieveDto. */
+function retrieveValue(value: unknown): unknown {
+  if (value === true) return new ChatRetrieveDto();
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) return plainToInstance(ChatRetrieveDto, value);
+  return value;
+}
+
+@ApiExtraModels(ChatRetrieveDto)
 export class ChatEngramDto {
   @ApiProperty({ description: 'the cube whose memory is used; checked before anything else' })
   @ValidateUUID()
@@ -68,6 +101,22 @@ export class ChatEngramDto {
   @ApiPropertyOptional({ description: 'a ready parametric memory bank of the cube: the conversation is routed (one embedding) and the blocks of its path are attached to the model' })
   @ValidateUUID({ optional: true })
   bankId?: string;
+
+  @ApiPropertyOptional({
+    oneOf: [{ type: 'boolean' }, { $ref: getSchemaPath(ChatRetrieveDto) }],
+    description: 'memories relevant to the last turns are searched in the cube and put in the prompt (default: on, topK 5, maxTokens 512); false turns it off',
+  })
+  @IsOptional()
+  @Transform(({ value }) => retrieveValue(value))
+  @ValidateIf((_, value) => value !== false)
+  @IsObject({ message: 'engram.retrieve must be false, true or { topK?, maxTokens?, filters? }' })
+  @ValidateNested()
+  retrieve?: ChatRetrieveDto | false;
+
+  @ApiPropertyOptional({ default: true, description: "use the cube's working memory (its policy's activation section) as the cached prompt prefix when no kvCacheIds or memoryText are given" })
+  @IsOptional()
+  @IsBoolean({ message: 'engram.workingMemory must be a boolean' })
+  workingMemory?: boolean;
 }
 
 export class ChatStreamOptionsDto {
@@ -123,9 +172,31 @@ export interface ChatEngramInfoDto {
   cachedTokens: number;
   tiers: string[];
   kvCacheIds: string[];
+  /** Every memory whose text is in the prompt: the working memory's, then the retrieved ones. */
+  memoryIds: string[];
+  /** Retrieval into the prompt (absent when off): the memories used, best first, and their prompt tokens. */
+  retrieval?: { memoryIds: string[]; tokens: number };
+  /** The cube's working-memory KV cache (absent when the request does not use it). */
+  workingMemory?: ChatWorkingMemoryInfoDto;
   /** Only with `engram.bankId`: the bank, its generation, the routed path (node per level) and the attached rank. */
   bank?: { id: string; generation: number; path: number[]; rank: number };
   timings: { prefillMs: number; timeToFirstTokenMs: number; decodeTokensPerSecond: number };
+}
+
+/**
+ * state: ready (used), stale (a source changed; not used until rebuilt), building (not built
+ * yet) or off (another model, or a bank is attached). hit: its KV was reused from the store.
+ */
+export interface ChatWorkingMemoryInfoDto {
+  cacheId: string | null;
+  state: 'ready' | 'stale' | 'building' | 'off';
+  hit: boolean;
+  tier: string | null;
+  memoryIds: string[];
+  tokens: number;
+  /** Prompt tokens whose KV came from cache, and prompt tokens prefilled in this request. */
+  reusedTokens: number;
+  prefilledTokens: number;
 }
 
 export interface ChatCompletionResponseDto {

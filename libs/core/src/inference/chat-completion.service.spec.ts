@@ -8,6 +8,7 @@ import { RequestContext } from '../services/request-context';
 import { BankService } from '../parametric/bank.service';
 import { ActivationStore } from './activation.store';
 import { ChatCompletionService } from './chat-completion.service';
+import { ChatRetrieval } from './chat-retrieval';
 import { ModelRuntime } from './model.runtime';
 import { ModelService } from './model.service';
 import { QuotaService } from '../quotas/quota.service';
@@ -28,12 +29,12 @@ const ctx: RequestContext = { auth: { kind: 'key', actorId: 'k', keyId: 'k', ten
 const CUBE = '11111111-1111-4111-8111-111111111111';
 const model = { id: 'm1', name: 'tiny', fingerprint: 'f', directory: '/m', format: 'safetensors', config: {}, createdAt: new Date() } as ModelRecord;
 const ownCache = { id: 'c1', cubeId: CUBE, modelId: 'm1', text: 'memory', tokenCount: 5 } as KvCacheRecord;
-const lm = { tokenizer: { encode: () => Array.from({ length: 12 }, (_, i) => i), applyChatTemplate: () => 'prompt' } };
+const lm = { maxContext: 64, tokenizer: { encode: () => Array.from({ length: 12 }, (_, i) => i), applyChatTemplate: () => 'prompt' } };
 const result = { tokenIds: [1], text: 'ok', finishReason: 'stop', usage: { promptTokens: 12, cachedTokens: 5, completionTokens: 1 }, timings: { prefillMs: 1, timeToFirstTokenMs: 1, decodeMs: 1, decodeTokensPerSecond: 0 } };
 
 function service(overrides: { requireCube?: jest.Mock; prefixFor?: jest.Mock; generate?: jest.Mock; findByText?: jest.Mock; routeForChat?: jest.Mock } = {}) {
   const generate = overrides.generate ?? jest.fn().mockResolvedValue(result);
-  const access = strictMock<AccessService>({ requireCube: overrides.requireCube ?? jest.fn().mockResolvedValue({ id: CUBE }), requirePermission: jest.fn() });
+  const access = strictMock<AccessService>({ requireCubeWithChangeSeq: overrides.requireCube ?? jest.fn().mockResolvedValue({ cube: { id: CUBE }, changeSeq: 1 }), requirePermission: jest.fn() });
   const models = strictMock<ModelService>({ resolve: jest.fn().mockResolvedValue(model) });
   const kvCaches = strictMock<KvCacheRepository>({ findByText: overrides.findByText ?? jest.fn().mockResolvedValue(ownCache), getMany: jest.fn().mockResolvedValue([ownCache]) });
   const runtime = strictMock<ModelRuntime>({ load: jest.fn().mockResolvedValue(lm), generate });
@@ -41,8 +42,9 @@ function service(overrides: { requireCube?: jest.Mock; prefixFor?: jest.Mock; ge
     prefixFor: overrides.prefixFor ?? jest.fn().mockResolvedValue({ prefix: kv(9), cachedTokens: 9, tiers: ['ram', 'ram', 'disk'] }),
     chunkTokens: 4,
   });
+  const retrieval = strictMock<ChatRetrieval>({ retrieve: jest.fn().mockResolvedValue({ message: null, memoryIds: [], tokens: 0 }) });
   const banks = strictMock<BankService>(overrides.routeForChat ? { routeForChat: overrides.routeForChat } : {});
-  return { chat: new ChatCompletionService(access, models, kvCaches, runtime, activation, banks, strictMock<QuotaService>({ requireTokens: jest.fn().mockResolvedValue(undefined), chargeTokens: jest.fn().mockResolvedValue(undefined) })), access, generate };
+  return { chat: new ChatCompletionService(access, models, kvCaches, runtime, activation, banks, strictMock<QuotaService>({ requireTokens: jest.fn().mockResolvedValue(undefined), chargeTokens: jest.fn().mockResolvedValue(undefined) }), retrieval), access, generate, retrieval };
 }
 
 const request = (engram?: object) => Object.assign(new ChatCompletionRequestDto(), { model: 'tiny', messages: [{ role: 'user', content: 'hi' }], temperature: 0, ...(engram ? { engram } : {}) });

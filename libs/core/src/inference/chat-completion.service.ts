@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { chatPromptTokens } from '@engram/activation';
 import { ActivationError, ActivationErrorCode } from '@engram/activation';
 import { ChatMessage, KvState, LanguageModel, memoryRank, sliceKv } from '@engram/inference';
-import { KvCacheRecord, KvCacheRepository, ModelRecord } from '@engram/persistence';
+import { CubeRecord, KvCacheRecord, KvCacheRepository, ModelRecord } from '@engram/persistence';
 import { AccessService } from '../auth/access.service';
 import { Permission } from '../auth/permission';
 import {
@@ -17,6 +17,7 @@ import { EngramError } from '../errors/engram.error';
 import { RequestContext } from '../services/request-context';
 import { BankService, RoutedBankMemory } from '../parametric/bank.service';
 import { ActivationStore } from './activation.store';
+import { ChatRetrieval, RetrievedMemories } from './chat-retrieval';
 import { ModelRuntime } from './model.runtime';
 import { ModelService } from './model.service';
 import { QuotaService } from '../quotas/quota.service';
@@ -34,6 +35,8 @@ interface MemoryPrefix {
   /** The cube's own cache whose KV may be reused: the first text's. */
   owned: KvCacheRecord | null;
   kvCacheIds: string[];
+  /** The memories the prefix texts were built from (kept out of retrieval). */
+  sourceMemoryIds: string[];
 }
 
 const DEFAULT_MAX_TOKENS = 256;
@@ -65,10 +68,11 @@ export class ChatCompletionService {
     private readonly activation: ActivationStore,
     private readonly banks: BankService,
     private readonly quotas: QuotaService,
+    private readonly retrieval: ChatRetrieval,
   ) {}
 
   async complete(ctx: RequestContext, dto: ChatCompletionRequestDto, io: ChatIo = {}): Promise<ChatCompletionResponseDto> {
-    const cube = dto.engram ? await this.access.requireCube(ctx.auth, Permission.ModelUse, dto.engram.cubeId) : null;
+    const { cube, changeSeq } = dto.engram ? await this.access.requireCubeWithChangeSeq(ctx.auth, Permission.ModelUse, dto.engram.cubeId) : { cube: null, changeSeq: 0 };
     if (!cube) this.access.requirePermission(ctx.auth, Permission.ModelUse);
     if (dto.engram?.kvCacheIds && dto.engram.memoryText !== undefined) {
       throw EngramError.validation([{ field: 'engram', problems: ['give kvCacheIds or memoryText, not both'] }]);
@@ -76,13 +80,16 @@ export class ChatCompletionService {
     const model = await this.models.resolve(dto.model);
     const memory = await this.memoryPrefix(dto, model);
     const lm = await this.runtime.load(model);
-    const messages: ChatMessage[] = [...memory.texts.map((content) => ({ role: 'system', content })), ...dto.messages.map((m) => ({ role: m.role, content: m.content, ...(m.name ? { name: m.name } : {}) }))];
+    const conversation: ChatMessage[] = dto.messages.map((m) => ({ role: m.role, content: m.content, ...(m.name ? { name: m.name } : {}) }));
+    const prefix: ChatMessage[] = memory.texts.map((content) => ({ role: 'system', content }));
+    const retrieved = cube ? await this.retrieved(cube, changeSeq, dto, lm, prefix, conversation, memory.sourceMemoryIds) : null;
+    const messages: ChatMessage[] = [...prefix, ...(retrieved?.message ? [{ role: 'system', content: retrieved.message }] : []), ...conversation];
     const prompt = chatPromptTokens(lm.tokenizer, messages);
     const tenantId = ctx.auth.kind === 'key' ? ctx.auth.tenantId : null;
     if (tenantId) await this.quotas.requireTokens(tenantId, prompt.length);
     const bank = dto.engram?.bankId ? await this.banks.routeForChat(dto.engram.cubeId, dto.engram.bankId, model, conversationText(dto)) : null;
     // Cached KV was computed without the bank's blocks: with a bank, the whole prompt is prefilled.
-    const { prefix, tiers } = bank ? { prefix: undefined, tiers: [] } : await this.reusablePrefix(lm, prompt, memory.owned, cube?.tenantId ?? '');
+    const { prefix: cachedPrefix, tiers } = bank ? { prefix: undefined, tiers: [] } : await this.reusablePrefix(lm, prompt, memory.owned, cube?.tenantId ?? '');
 
     const id = `chatcmpl-${randomUUID().replace(/-/g, '')}`;
     const created = Math.floor(Date.now() / 1000);
@@ -100,7 +107,7 @@ export class ChatCompletionService {
       topP: dto.top_p ?? 1,
       seed: dto.seed,
       stop: dto.stop,
-      prefix,
+      prefix: cachedPrefix,
       memory: bank?.memory,
       signal: io.signal,
       onToken: io.onChunk ? (event) => event.text && io.onChunk!(chunk({ content: event.text })) : undefined,
@@ -117,6 +124,8 @@ export class ChatCompletionService {
       cachedTokens: result.usage.cachedTokens,
       tiers: result.usage.cachedTokens > 0 ? tiers : [],
       kvCacheIds: memory.kvCacheIds,
+      memoryIds: [...memory.sourceMemoryIds, ...(retrieved?.memoryIds ?? [])],
+      ...(retrieved ? { retrieval: { memoryIds: retrieved.memoryIds, tokens: retrieved.tokens } } : {}),
       ...(bank ? { bank: bankInfo(bank) } : {}),
       timings: {
         prefillMs: result.timings.prefillMs,
@@ -142,7 +151,7 @@ export class ChatCompletionService {
   /** The memory texts of the request, and the cube's own cache that may provide their KV. */
   private async memoryPrefix(dto: ChatCompletionRequestDto, model: ModelRecord): Promise<MemoryPrefix> {
     const cubeId = dto.engram?.cubeId;
-    if (!cubeId) return { texts: [], owned: null, kvCacheIds: [] };
+    if (!cubeId) return { texts: [], owned: null, kvCacheIds: [], sourceMemoryIds: [] };
     const ids = dto.engram?.kvCacheIds;
     if (ids) {
       const rows = new Map((await this.kvCaches.getMany(cubeId, ids)).map((r) => [r.id, r]));
@@ -154,12 +163,28 @@ export class ChatCompletionService {
         }
         return row;
       });
-      return { texts: ordered.map((r) => r.text), owned: ordered[0], kvCacheIds: ids };
+      return { texts: ordered.map((r) => r.text), owned: ordered[0], kvCacheIds: ids, sourceMemoryIds: [...new Set(ordered.flatMap((r) => r.sourceMemoryIds))] };
     }
     const text = dto.engram?.memoryText;
-    if (text === undefined) return { texts: [], owned: null, kvCacheIds: [] };
+    if (text === undefined) return { texts: [], owned: null, kvCacheIds: [], sourceMemoryIds: [] };
     const owned = await this.kvCaches.findByText(cubeId, model.id, text);
-    return { texts: [text], owned, kvCacheIds: owned ? [owned.id] : [] };
+    return { texts: [text], owned, kvCacheIds: owned ? [owned.id] : [], sourceMemoryIds: [] };
+  }
+
+  /**
+   * Memories of the cube relevant to the conversation (unless `engram.retrieve: false`), in
+   * the room the context leaves beside the prompt and part of the completion.
+   */
+  private async retrieved(cube: CubeRecord, changeSeq: number, dto: ChatCompletionRequestDto, lm: LanguageModel, prefix: ChatMessage[], conversation: ChatMessage[], exclude: string[]): Promise<RetrievedMemories | null> {
+    const options = dto.engram?.retrieve;
+    if (options === false) return null;
+    const countTokens = (text: string) => lm.tokenizer.encode(text).length;
+    const without = chatPromptTokens(lm.tokenizer, [...prefix, ...conversation]).length;
+    // What the template adds around one more system message (its markup), measured with a probe.
+    const markup = chatPromptTokens(lm.tokenizer, [...prefix, { role: 'system', content: 'x' }, ...conversation]).length - without - countTokens('x');
+    const completion = Math.min(dto.max_completion_tokens ?? dto.max_tokens ?? DEFAULT_MAX_TOKENS, Math.floor(lm.maxContext / 4));
+    const budget = { countTokens, available: lm.maxContext - without - markup - completion };
+    return this.retrieval.retrieve(cube, changeSeq, dto.messages, options ?? {}, budget, new Set(exclude));
   }
 
   /**

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { MemoryFilter } from '@engram/plaintext';
+import { CubeRecord } from '@engram/persistence';
 import { AccessService } from '../auth/access.service';
 import { Permission } from '../auth/permission';
 import { mapSearchResult, SearchDto, SearchResultDto } from '../dtos/memory.dto';
@@ -21,6 +22,17 @@ export class SearchService {
 
   async search(ctx: RequestContext, cubeId: string, dto: SearchDto): Promise<{ results: SearchResultDto[] }> {
     const { cube, changeSeq } = await this.access.requireCubeWithChangeSeq(ctx.auth, Permission.MemoryRead, cubeId);
+    const results = await this.searchCube(cube, changeSeq, dto);
+    this.accesses.record(results.map((r) => r.id));
+    return { results };
+  }
+
+  /**
+   * The search itself, for a cube whose access was checked by the caller (chat retrieval
+   * checks its own permission); accesses are not counted here: the caller counts what it uses.
+   */
+  async searchCube(cube: CubeRecord, changeSeq: number, dto: SearchDto): Promise<SearchResultDto[]> {
+    const cubeId = cube.id;
     const filter: MemoryFilter = parseMemoryFilter(dto.filters);
     const embedder = this.embedders.forSettings(cube.settings);
     const [queryVector] = await this.embedders.embed(embedder, [dto.query]);
@@ -38,8 +50,7 @@ export class SearchService {
       if (!record) continue;
       results.push(mapSearchResult(record, round(hit.score), dto.explain ? hit.explain : undefined));
     }
-    this.accesses.record(results.map((r) => r.id));
-    return { results };
+    return results;
   }
 }
 
