@@ -120,7 +120,7 @@ describe('lifecycle with the operator LLM', () => {
     const cube = (await h.factory.cube({ tenantId: owner.tenantId })).id;
     await h.http.put(`/v1/cubes/${cube}/lifecycle`).set(own()).send({ fusion: { mode: 'llm' } }).expect(200);
     llm.pair = (older, newer) =>
-      older.includes('Globex') && newer.includes('Initech') ? { relation: 'update', merged_text: null } : older.includes('tea') ? { relation: 'duplicate', merged_text: 'Kai likes green tea' } : { relation: 'independent', merged_text: null };
+      older.includes('Globex') && newer.includes('Initech') ? { relation: 'update', merged_text: null } : older.includes('tea') ? { relation: 'duplicate', merged_text: 'Kai likes and really enjoys green tea' } : { relation: 'independent', merged_text: null };
     const add = async (text: string) => (await h.http.post(`/v1/cubes/${cube}/memories`).set(own()).send({ items: [{ text }] }).expect(201)).body.items[0];
     const job = await add('Kai works at Globex');
     const tea = await add('Kai likes green tea');
@@ -132,6 +132,28 @@ describe('lifecycle with the operator LLM', () => {
     expect((await h.http.get(`/v1/cubes/${cube}/memories/${sameTea.id}`).set(own())).body).toMatchObject({ state: 'merged', mergedInto: tea.id });
     const events = await h.http.get(`/v1/cubes/${cube}/lifecycle/events`).set(own()).expect(200);
     expect(events.body.items.map((e: { action: string; actorId: string }) => [e.action, e.actorId]).sort()).toEqual([['merge', 'fusion.llm'], ['supersede', 'fusion.llm']]);
+
+    // The survivor now says both once: the endpoint's merged text, a new version, searchable, with a new vector.
+    const survivor = (await h.http.get(`/v1/cubes/${cube}/memories/${tea.id}`).set(own()).expect(200)).body;
+    expect(survivor).toMatchObject({ text: 'Kai likes and really enjoys green tea', state: 'active', version: 2 });
+    const merge = events.body.items.find((e: { action: string }) => e.action === 'merge');
+    expect(merge.reason).toMatchObject({ rule: 'duplicate', textRewritten: true });
+    expect(merge.before[tea.id]).toMatchObject({ text: 'Kai likes green tea' });
+    const history = (await h.http.get(`/v1/cubes/${cube}/memories/${tea.id}/history`).set(own()).expect(200)).body.items;
+    expect(history[history.length - 1]).toMatchObject({ action: 'absorb', oldValues: expect.objectContaining({ text: 'Kai likes green tea' }), newValues: expect.objectContaining({ text: 'Kai likes and really enjoys green tea' }) });
+    const hits = (await h.http.post(`/v1/cubes/${cube}/search`).set(own()).send({ query: 'enjoys green tea', topK: 3 }).expect(200)).body.results;
+    expect(hits[0]).toMatchObject({ id: tea.id });
+    const db = h.app.get(DataSource);
+    const vectorOf = async () => (await db.query(`SELECT embedding IS NOT NULL AS has FROM memories WHERE id = $1`, [tea.id]))[0].has as boolean;
+    for (let i = 0; i < 50 && !(await vectorOf()); i++) await sleep(100);
+    expect(await vectorOf()).toBe(true);
+
+    // Undoing the merge gives the survivor its own text back (nobody edited it since).
+    await h.http.post(`/v1/cubes/${cube}/memories/${sameTea.id}/restore`).set(own()).expect(200);
+    expect((await h.http.get(`/v1/cubes/${cube}/memories/${tea.id}`).set(own()).expect(200)).body).toMatchObject({ text: 'Kai likes green tea', version: 3 });
+    expect((await h.http.get(`/v1/cubes/${cube}/memories/${sameTea.id}`).set(own()).expect(200)).body).toMatchObject({ text: 'Kai really enjoys green tea', state: 'active', mergedInto: null });
+    for (let i = 0; i < 50 && !(await vectorOf()); i++) await sleep(100);
+    expect(await vectorOf()).toBe(true);
   });
 
   it('stops calling the LLM once the tenant\'s daily token budget is spent', async () => {

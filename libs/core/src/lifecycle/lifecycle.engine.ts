@@ -1,6 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { CubeRecord, CubeRepository, LifecycleActor, LifecycleMemory, LifecycleRepository } from '@engram/persistence';
+import { MemoryChangeListener } from '../inference/memory-change.listener';
 import { CubeIndexManager } from '../memories/cube-index.manager';
+import { DeferredEmbeddingService } from '../memories/deferred-embedding.service';
 import { EmbedderRegistry } from '../memories/embedder.registry';
 import { LifecycleMetrics } from './lifecycle.metrics';
 import { LifecyclePolicy } from './lifecycle-policy';
@@ -54,6 +56,8 @@ export class LifecycleEngine {
     private readonly embedders: EmbedderRegistry,
     private readonly metrics: LifecycleMetrics,
     private readonly llm: LlmClient,
+    private readonly changes: MemoryChangeListener,
+    private readonly deferred: DeferredEmbeddingService,
   ) {}
 
   /** A live cube or null (deleted cubes are not worked on). */
@@ -231,11 +235,12 @@ export class LifecycleEngine {
         const moved = ours.get(id);
         if (moved && moved.planned === v) versions[id] = moved.now;
       }
-      const reason: Record<string, unknown> = { ...action.reason };
+      const reason: Record<string, unknown> = { ...action.reason, ...(action.text !== undefined ? { textRewritten: true } : {}) };
       if (measureLag) reason.lagMs = Date.now() - (await this.newestCreation(cube.id, action));
       const actor: LifecycleActor = { actorType: 'policy', actorId: action.reason.policy, requestId: null };
-      const outcome = await this.lifecycle.apply(cube.id, cube.tenantId, { type: action.type, memoryIds: action.memoryIds, targetId: action.targetId, reason, versions }, actor, runId);
+      const outcome = await this.lifecycle.apply(cube.id, cube.tenantId, { type: action.type, memoryIds: action.memoryIds, targetId: action.targetId, text: action.text, reason, versions }, actor, runId);
       const base = { type: action.type, memoryIds: action.memoryIds, ...(action.targetId ? { targetId: action.targetId } : {}), reason };
+      if (outcome.applied && action.text !== undefined) await this.textChanged(cube.id, action.targetId!);
       if (outcome.applied) {
         for (const [id, v] of Object.entries(outcome.versions)) ours.set(id, { planned: ours.get(id)?.planned ?? action.versions[id] ?? v, now: v });
         this.metrics.recordAction(action.reason.policy, action.type);
@@ -246,6 +251,16 @@ export class LifecycleEngine {
     }
     if (out.length) this.logger.debug(`cube ${cube.id}: ${out.filter((a) => a.status === 'applied').length} of ${out.length} lifecycle actions applied`);
     return out;
+  }
+
+  /**
+   * A memory's text changed outside MemoryService (an LLM merge, or its undoing): what was
+   * derived from the old text goes (KV caches, bank blocks marked stale) and the new text
+   * is embedded after the commit, as every deferred write is.
+   */
+  async textChanged(cubeId: string, memoryId: string): Promise<void> {
+    await this.changes.memoryChanged(cubeId, memoryId);
+    this.deferred.schedule(cubeId);
   }
 
   private readonly creation = new Map<string, number>();

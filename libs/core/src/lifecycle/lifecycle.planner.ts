@@ -43,6 +43,8 @@ export interface PlannedAction {
   /** merge: the survivor; supersede: the newer fact. */
   targetId?: string;
   reason: Record<string, unknown> & { policy: string; rule: string };
+  /** merge in LLM mode: the survivor's new text, the endpoint's merge of both (it says each detail once). */
+  text?: string;
   /** The version of every memory involved when planned; the executor applies only if they still hold. */
   versions: Record<string, number>;
 }
@@ -77,10 +79,14 @@ export function planChanges(input: ChangePlanInput): PlannedAction[] {
   const surviving = new Set<string>();
   const { policy } = input;
   /** `loser` merges into or is superseded by `winner`; both are taken for the rest of the plan. */
-  const take = (type: 'merge' | 'supersede', loser: PlanMemory, winner: PlanMemory, reason: PlannedAction['reason']) => {
+  /** Survivors whose text an LLM merge of this plan rewrites: a second merge keeps that text (it was written from the first pair). */
+  const rewritten = new Set<string>();
+  const take = (type: 'merge' | 'supersede', loser: PlanMemory, winner: PlanMemory, reason: PlannedAction['reason'], text?: string) => {
     losing.add(loser.id);
     surviving.add(winner.id);
-    actions.push({ type, memoryIds: [loser.id], targetId: winner.id, reason, versions: { [loser.id]: loser.version, [winner.id]: winner.version } });
+    const rewrite = text !== undefined && text !== winner.text && !rewritten.has(winner.id);
+    if (rewrite) rewritten.add(winner.id);
+    actions.push({ type, memoryIds: [loser.id], targetId: winner.id, reason, ...(rewrite ? { text } : {}), versions: { [loser.id]: loser.version, [winner.id]: winner.version } });
   };
 
   if (policy.invalidation.enabled) {
@@ -133,7 +139,7 @@ export function planChanges(input: ChangePlanInput): PlannedAction[] {
           const survivor = older(m, c) <= 0 ? m : c;
           const loser = survivor === m ? c : m;
           if (surviving.has(loser.id) || heldByRestore(loser, survivor)) continue;
-          take('merge', loser, survivor, { policy: 'fusion.llm', rule: 'duplicate', ...(answer.mergedText ? { mergedText: answer.mergedText } : {}) });
+          take('merge', loser, survivor, { policy: 'fusion.llm', rule: 'duplicate' }, answer.mergedText ?? undefined);
           continue;
         }
         if (!verdict.duplicate) continue;

@@ -238,6 +238,11 @@ export class MemoryService {
     );
     if (!outcome) throw EngramError.notFound('memory');
     if (!outcome.restored) throw EngramError.conflict('memory is active; only archived, expired, merged, superseded or deleted memories can be restored');
+    // Undoing an LLM merge gave the survivor its old text back: derived forms follow.
+    for (const changed of outcome.textChanged) {
+      await this.listener.memoryChanged(cubeId, changed);
+      this.deferred.schedule(cubeId);
+    }
     return mapMemory(await this.requireMemory(cubeId, memoryId, true));
   }
 

@@ -46,12 +46,17 @@ export interface LifecycleActionInput {
   type: 'merge' | 'supersede' | 'expire' | 'archive';
   memoryIds: string[];
   targetId?: string;
+  /** merge: the survivor's new text (LLM mode). Its vector is dropped and computed again after the commit. */
+  text?: string;
   reason: Record<string, unknown>;
   versions: Record<string, number>;
 }
 
 /** Applied: the event and every involved memory's new version; else why nothing changed. */
 export type ApplyOutcome = { applied: true; eventId: string; versions: Record<string, number> } | { applied: false; why: string };
+
+/** Sets a memory's text and drops its vector (the deferred embedder computes the new one). */
+const SET_TEXT = `text = $6, embedding = NULL, embedder_fingerprint = NULL`;
 
 export interface LifecycleEventRecord {
   id: string;
@@ -329,14 +334,21 @@ export class LifecycleRepository {
           for (const l of losers) for (const r of Array.isArray(l.source.refs) ? (l.source.refs as string[]) : []) refs.add(r);
           const mergedFrom = [...(Array.isArray(survivor.source.mergedFrom) ? (survivor.source.mergedFrom as unknown[]) : []), ...losers.map((l) => ({ id: l.id, source: l.source }))];
           const source = { ...survivor.source, ...(refs.size ? { refs: [...refs] } : {}), mergedFrom };
+          // LLM mode: the survivor says both memories' details once. Its old text is kept in
+          // the event's before (restore brings it back) and in its version row.
+          const text = action.text !== undefined && action.text !== survivor.text ? action.text : undefined;
           const updated = await queryRows<Row>(tx,
-            `UPDATE memories SET tags = $3::text[], metadata = $4::jsonb, source = $5::jsonb,
+            `UPDATE memories SET tags = $3::text[], metadata = $4::jsonb, source = $5::jsonb${text === undefined ? '' : `, ${SET_TEXT}`},
                     version = version + 1, change_seq = nextval('engram_change_seq'), updated_at = now()
               WHERE cube_id = $1 AND id = $2 RETURNING ${COLUMNS}`,
-            [cubeId, survivor.id, tags, JSON.stringify(metadata), JSON.stringify(source)],
+            [cubeId, survivor.id, tags, JSON.stringify(metadata), JSON.stringify(source), ...(text === undefined ? [] : [text])],
           );
           const s = toMemory(updated[0]);
           after[s.id] = lifecycleValues(s);
+          if (text !== undefined) {
+            before[s.id] = { ...(before[s.id] as object), text: survivor.text };
+            after[s.id] = { ...(after[s.id] as object), text: s.text };
+          }
           versions.push({ memoryId: s.id, version: s.version, action: 'absorb', oldValues: before[s.id], newValues: after[s.id], reason: reasonText });
           for (const l of losers) await transition(l.id, 'merged', { mergedInto: survivor.id });
           break;
@@ -377,13 +389,20 @@ export class LifecycleRepository {
    * memory's survivor gets back the tags, metadata and source it had before the merge when
    * it has not changed since; a superseded one gets back its validTo.
    */
-  async restore(cubeId: string, tenantId: string, id: string, actor: LifecycleActor, audit: (tx: EntityManager) => Promise<void>): Promise<{ memory: LifecycleMemory; restored: boolean } | null> {
+  async restore(
+    cubeId: string,
+    tenantId: string,
+    id: string,
+    actor: LifecycleActor,
+    audit: (tx: EntityManager) => Promise<void>,
+  ): Promise<{ memory: LifecycleMemory; restored: boolean; textChanged: string[] } | null> {
     return this.db.transaction(async (tx) => {
       await this.lockCube(tx, cubeId);
       const found = await queryRows<Row>(tx, `SELECT ${COLUMNS} FROM memories WHERE cube_id = $1 AND id = $2 FOR UPDATE`, [cubeId, id]);
       if (!found.length) return null;
       const current = toMemory(found[0]);
-      if (current.state === 'active') return { memory: current, restored: false };
+      if (current.state === 'active') return { memory: current, restored: false, textChanged: [] };
+      const textChanged: string[] = [];
       const before: Record<string, unknown> = { [id]: lifecycleValues(current) };
       const after: Record<string, unknown> = {};
       const versions: { memoryId: string; version: number; action: string; oldValues: unknown; newValues: unknown; reason: string }[] = [];
@@ -400,20 +419,27 @@ export class LifecycleRepository {
         const own = event?.before[id] as { validTo?: string | null } | undefined;
         if (current.state === 'superseded' && own) validTo = own.validTo ? new Date(own.validTo) : null;
         if (current.state === 'merged' && event && current.mergedInto) {
-          const survivorBefore = event.before[current.mergedInto] as { tags: string[]; metadata: unknown; source: unknown } | undefined;
+          const survivorBefore = event.before[current.mergedInto] as { tags: string[]; metadata: unknown; source: unknown; text?: string } | undefined;
           const survivorAfter = event.after[current.mergedInto] as { version: number } | undefined;
           const survivorRows = await queryRows<Row>(tx, `SELECT ${COLUMNS} FROM memories WHERE cube_id = $1 AND id = $2 FOR UPDATE`, [cubeId, current.mergedInto]);
           const survivor = survivorRows.length ? toMemory(survivorRows[0]) : null;
           if (survivor && survivorBefore && survivorAfter && survivor.version === survivorAfter.version) {
             before[survivor.id] = lifecycleValues(survivor);
+            // An LLM merge rewrote the survivor's text: the text it had comes back too.
+            const text = typeof survivorBefore.text === 'string' && survivorBefore.text !== survivor.text ? survivorBefore.text : undefined;
             const updated = await queryRows<Row>(tx,
-              `UPDATE memories SET tags = $3::text[], metadata = $4::jsonb, source = $5::jsonb,
+              `UPDATE memories SET tags = $3::text[], metadata = $4::jsonb, source = $5::jsonb${text === undefined ? '' : `, ${SET_TEXT}`},
                       version = version + 1, change_seq = nextval('engram_change_seq'), updated_at = now()
                 WHERE cube_id = $1 AND id = $2 RETURNING ${COLUMNS}`,
-              [cubeId, survivor.id, survivorBefore.tags, JSON.stringify(survivorBefore.metadata), JSON.stringify(survivorBefore.source)],
+              [cubeId, survivor.id, survivorBefore.tags, JSON.stringify(survivorBefore.metadata), JSON.stringify(survivorBefore.source), ...(text === undefined ? [] : [text])],
             );
             const s = toMemory(updated[0]);
             after[s.id] = lifecycleValues(s);
+            if (text !== undefined) {
+              before[s.id] = { ...(before[s.id] as object), text: survivor.text };
+              after[s.id] = { ...(after[s.id] as object), text: s.text };
+              textChanged.push(s.id);
+            }
             versions.push({ memoryId: s.id, version: s.version, action: 'unabsorb', oldValues: before[s.id], newValues: after[s.id], reason: 'restore: merge undone' });
             reason.survivorReverted = true;
           } else if (survivor) {
@@ -435,7 +461,7 @@ export class LifecycleRepository {
       await this.insertVersions(tx, versions, actor);
       await this.insertEvent(tx, { cubeId, tenantId, memoryIds: Object.keys(before), action: 'restore', reason, actor, runId: null, before, after });
       await audit(tx);
-      return { memory: restored, restored: true };
+      return { memory: restored, restored: true, textChanged };
     });
   }
 
