@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client } from 'pg';
+import { DataSource } from 'typeorm';
 import { createTinyModel } from '@engram/inference';
 import { JobRunner } from '@engram/scheduler';
 import { createE2eHarness, E2eHarness } from '@engram/testing';
@@ -182,6 +183,12 @@ describe('erase and purge leave nothing', () => {
       await h.http.post(`/v1/cubes/${cube}/search`).set(auth(leavingKey)).send({ query: 'vault code' }).expect(200);
       cubes.push(cube);
     }
+    // Lifecycle defaults of the tenant and a policy of one cube: both go with it.
+    await h.http.put(`/v1/admin/tenants/${tenant.id}/lifecycle-defaults`).set(admin()).send({ archiveAfterIdleDays: 30 }).expect(200);
+    await h.http.put(`/v1/cubes/${cubes[0]}/lifecycle`).set(auth(leavingKey)).send({ archiveAfterIdleDays: 7 }).expect(200);
+    const policyScopes = async () =>
+      (await h.app.get(DataSource).query(`SELECT scope FROM lifecycle_policies WHERE scope = ANY($1::text[]) ORDER BY scope`, [[`tenant:${tenant.id}`, ...cubes.map((c) => `cube:${c}`)]])).map((r: { scope: string }) => r.scope);
+    expect(await policyScopes()).toEqual([`cube:${cubes[0]}`, `tenant:${tenant.id}`]);
     // Tenants cannot offboard anyone (the route does not exist for them).
     await h.http.delete(`/v1/admin/tenants/${tenant.id}`).set(auth(leavingKey)).expect(404);
 
@@ -192,6 +199,7 @@ describe('erase and purge leave nothing', () => {
     expect(await tablesHolding(h.db.url, secret)).toEqual([]);
     expect(filesHolding(h.config.dataDir, secret)).toEqual([]);
     for (const cube of cubes) expect(fs.existsSync(path.join(h.config.dataDir, 'cubes', cube))).toBe(false);
+    expect(await policyScopes()).toEqual([]);
 
     const tenants = (await h.http.get('/v1/admin/tenants').set(admin()).expect(200)).body.items;
     expect(tenants.find((t: { id: string }) => t.id === tenant.id)).toMatchObject({ name: 'leaving-co', deletedAt: expect.any(String) });

@@ -40,7 +40,8 @@ export class TenantRepository {
 
   /**
    * Offboards a live tenant in one transaction: the row becomes a tombstone, every key is
-   * revoked and every live cube soft-deleted (the caller queues their purges). Null when
+   * revoked, every live cube soft-deleted (the caller queues their purges) and its
+   * lifecycle defaults deleted. Null when
    * there is no such live tenant.
    */
   async offboard(id: string): Promise<{ keysRevoked: number; cubeIds: string[] } | null> {
@@ -49,6 +50,8 @@ export class TenantRepository {
       if (!marked.length) return null;
       const keys = await queryRows(tx, `UPDATE api_keys SET revoked_at = now() WHERE tenant_id = $1 AND revoked_at IS NULL RETURNING id`, [id]);
       const cubes = await queryRows<{ id: string }>(tx, `UPDATE cubes SET deleted_at = now() WHERE tenant_id = $1 AND deleted_at IS NULL RETURNING id`, [id]);
+      // The tenant's lifecycle defaults go with it (each cube's own policy goes with its purge).
+      await tx.query(`DELETE FROM lifecycle_policies WHERE scope = 'tenant:' || $1`, [id]);
       return { keysRevoked: keys.length, cubeIds: cubes.map((c) => c.id) };
     });
   }
