@@ -1,7 +1,7 @@
 // Lint: the rules that catch real bugs in this codebase, not style (tsc and review do that).
 import tseslint from 'typescript-eslint';
 
-const LIBS = ['config', 'core', 'persistence', 'plaintext', 'activation', 'parametric', 'inference', 'scheduler', 'testing'];
+const LIBS = ['config', 'core', 'persistence', 'plaintext', 'activation', 'parametric', 'inference', 'scheduler', 'testing', 'telemetry'];
 
 export default tseslint.config(
   { ignores: ['dist/**', 'packages/*/dist/**', 'node_modules/**', 'data/**', 'coverage/**', '**/*.js', '**/*.mjs'] },

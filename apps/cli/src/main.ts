@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First: tracing must patch http, express and pg before anything loads them.
+import './tracing.preload';
 import 'reflect-metadata';
 import { Command } from 'commander';
 import { ConfigError, EngramConfig, loadConfig } from '@engram/config';

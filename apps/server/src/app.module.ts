@@ -4,6 +4,7 @@ import { LoggerModule } from 'nestjs-pino';
 import { EngramConfig } from '@engram/config';
 import { CoreModule } from '@engram/core';
 import { SchedulerModule } from '@engram/scheduler';
+import { tracingEnabled } from '@engram/telemetry';
 import { AdminController } from './controllers/admin.controller';
 import { AdminLifecycleController } from './controllers/admin-lifecycle.controller';
 import { LifecycleController } from './controllers/lifecycle.controller';
@@ -40,6 +41,8 @@ export class AppModule {
             genReqId: (req) => (req as unknown as EngramRequest).id ?? 'unknown',
             redact: ['req.headers.authorization', 'req.headers.cookie'],
             customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'info' : 'debug'),
+            // With tracing on, every log line of a request names its trace (ADR 0505).
+            ...(tracingEnabled() ? { customProps: (req: unknown) => ({ traceId: (req as EngramRequest).traceId }) } : {}),
           },
         }),
         CoreModule.forRoot(config),

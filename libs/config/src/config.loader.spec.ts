@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from './config.loader';
+import { ConfigError, loadConfig, loadTracingConfig } from './config.loader';
 
 describe('loadConfig', () => {
   it('applies offline defaults to an empty environment', () => {
@@ -110,5 +110,13 @@ describe('loadConfig: operator-named embedding endpoints (ENGRAM_EMBEDDERS)', ()
     expect(loadConfig({}).kvDiskBytes).toBe(8 * 1024 ** 3);
     expect(loadConfig({ ENGRAM_KV_DISK: '2gb' }).kvDiskBytes).toBe(2 * 1024 ** 3);
     expect(loadConfig({ ENGRAM_KV_DISK: '0' }).kvDiskBytes).toBeNull();
+  });
+  it('turns tracing on only when an OTLP endpoint is set, and names a bad one', () => {
+    expect(loadConfig({}).tracing).toBeNull();
+    expect(loadTracingConfig({})).toBeNull();
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' }).tracing).toEqual({ tracesUrl: 'http://collector:4318/v1/traces', serviceName: null });
+    expect(loadTracingConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://t/x', OTEL_SERVICE_NAME: 'api' })).toEqual({ tracesUrl: 'https://t/x', serviceName: 'api' });
+    expect(() => loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' })).toThrow(/OTEL_EXPORTER_OTLP_ENDPOINT: expected an http\(s\) URL/);
+    expect(loadTracingConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'ftp://x' })).toBeNull();
   });
 });

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { EmbeddingEndpointConfig, EngramConfig } from './engram-config';
+import { EmbeddingEndpointConfig, EngramConfig, TracingConfig } from './engram-config';
 
 /** Raised when one or more environment variables are invalid; lists every problem at once. */
 export class ConfigError extends Error {
@@ -175,6 +175,47 @@ function readLlm(read: EnvReader): EngramConfig['llm'] {
   return { baseUrl: baseUrl.replace(/\/+$/, ''), model, apiKey, timeoutMs, maxAttempts, tenantDailyTokens };
 }
 
+/** Why an OTLP endpoint is unusable, or null. */
+function otlpUrlProblem(value: string): string | null {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? null : 'expected an http(s) URL';
+  } catch {
+    return 'expected an http(s) URL';
+  }
+}
+
+/**
+ * OpenTelemetry tracing, by the OTel names: on when OTEL_EXPORTER_OTLP_ENDPOINT (the collector's
+ * base URL) or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (the full traces URL) is set.
+ */
+function readTracing(read: EnvReader): TracingConfig | null {
+  const base = read.optionalString('OTEL_EXPORTER_OTLP_ENDPOINT');
+  const traces = read.optionalString('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
+  const serviceName = read.optionalString('OTEL_SERVICE_NAME');
+  for (const [name, value] of [['OTEL_EXPORTER_OTLP_ENDPOINT', base], ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', traces]] as const) {
+    const problem = value === null ? null : otlpUrlProblem(value);
+    if (problem) {
+      read.problems.push(`${name}: ${problem}, e.g. http://localhost:4318`);
+      return null;
+    }
+  }
+  if (traces !== null) return { tracesUrl: traces, serviceName };
+  if (base !== null) return { tracesUrl: `${base.replace(/\/+$/, '')}/v1/traces`, serviceName };
+  return null;
+}
+
+/**
+ * The tracing part of the configuration alone, read before anything else is loaded (the SDK
+ * must patch http, express and pg before they are required). Null when off or invalid:
+ * `loadConfig` then reports the problem with the others.
+ */
+export function loadTracingConfig(env: Env): TracingConfig | null {
+  const read = new EnvReader(env);
+  const tracing = readTracing(read);
+  return read.problems.length > 0 ? null : tracing;
+}
+
 /**
  * Validates the environment into an EngramConfig. The only reader of `process.env`
  * in engram is the caller of this function (the CLI entry point).
@@ -231,6 +272,7 @@ export function loadConfig(env: Env): EngramConfig {
     kvChunkTokens: read.int('ENGRAM_KV_CHUNK_TOKENS', 256, 1, 65_536),
     lifecycleSweepIntervalMs: read.int('ENGRAM_LIFECYCLE_SWEEP_MS', 600_000, 1000, 86_400_000),
     llm: readLlm(read),
+    tracing: readTracing(read),
   };
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return config;

@@ -101,6 +101,15 @@ export interface EngramConfig {
    * it, tenants cannot point it anywhere. Null: rules mode only, extraction off.
    */
   llm: LlmEndpointConfig | null;
+  /** OpenTelemetry tracing (ADR 0505); null when OTEL_EXPORTER_OTLP_ENDPOINT is unset: off, nothing loaded. */
+  tracing: TracingConfig | null;
+}
+
+export interface TracingConfig {
+  /** Where spans are POSTed (OTLP/HTTP JSON): OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else OTEL_EXPORTER_OTLP_ENDPOINT + `/v1/traces`. */
+  tracesUrl: string;
+  /** OTEL_SERVICE_NAME; null: `engram` for the server, `engram-worker` for the worker. */
+  serviceName: string | null;
 }
 
 export interface LlmEndpointConfig {

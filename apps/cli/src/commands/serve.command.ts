@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { EngramConfig } from '@engram/config';
 import { createApp } from '@engram/server';
 import { createWorker } from '@engram/worker';
+import { stopTracing } from '@engram/telemetry';
 
 export function registerServeCommands(program: Command, config: () => EngramConfig): void {
   program
@@ -40,13 +41,16 @@ function stopOnSignal(app: INestApplicationContext, what: string): void {
     if (closing) process.exit(1);
     closing = true;
     process.stdout.write(`engram ${what}: ${signal} received, shutting down\n`);
-    app.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        process.stderr.write(`engram ${what}: shutdown failed: ${String(error)}\n`);
-        process.exit(1);
-      },
-    );
+    app
+      .close()
+      .then(() => stopTracing()) // flush the spans not yet exported
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          process.stderr.write(`engram ${what}: shutdown failed: ${String(error)}\n`);
+          process.exit(1);
+        },
+      );
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

@@ -4,6 +4,8 @@ import type { Request } from 'express';
 
 export type EngramRequest = Omit<Request, 'id'> & {
   id?: string;
+  /** The OpenTelemetry trace this request belongs to (only when tracing is on). */
+  traceId?: string;
   auth?: AuthContext;
 };
 

@@ -1,17 +1,26 @@
 import { randomUUID } from 'node:crypto';
 import { json, type NextFunction, type Request, type Response } from 'express';
 import { EngramError, ErrorCode } from '@engram/core';
+import { activeTraceIds } from '@engram/telemetry';
 import { EngramRequest } from './request-context.decorator';
 import { MetricsService } from './metrics.service';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** Takes a well-formed X-Request-Id from the caller or makes one, and echoes it back. */
+/**
+ * Takes a well-formed X-Request-Id from the caller or makes one, and echoes it back. With
+ * tracing on (ADR 0505) the request's trace id goes back too, as X-Trace-Id, and into its logs.
+ */
 export function requestId(req: Request, res: Response, next: NextFunction): void {
   const given = req.header('x-request-id');
   const id = given && REQUEST_ID.test(given) ? given : randomUUID();
   (req as EngramRequest).id = id;
   res.setHeader('X-Request-Id', id);
+  const trace = activeTraceIds();
+  if (trace) {
+    (req as EngramRequest).traceId = trace.traceId;
+    res.setHeader('X-Trace-Id', trace.traceId);
+  }
   next();
 }
 
