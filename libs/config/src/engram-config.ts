@@ -77,8 +77,12 @@ export interface EngramConfig {
   allowTenantEmbedderUrls: boolean;
   /** How many cubes keep their search index in memory (least recently used are dropped). */
   indexCacheCubes: number;
-  /** Execution provider of the inference runtime: `cpu`, or `cuda` where its libraries are installed. */
-  inferenceProvider: 'cpu' | 'cuda';
+  /**
+   * Execution provider of the inference runtime: `cpu`; `cuda` where its libraries are
+   * installed; `webgpu` (bundled in onnxruntime-node's Linux binary) where a WebGPU adapter
+   * is found (Vulkan loader + GPU driver).
+   */
+  inferenceProvider: 'cpu' | 'cuda' | 'webgpu';
   /** ONNX Runtime intra-op threads per session (0: its default). */
   inferenceThreads: number;
   /**

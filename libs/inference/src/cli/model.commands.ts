@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { generateChat } from '../generation/generate';
 import { openModelDirectory } from '../model/model-directory';
+import { EXECUTION_PROVIDER_NAMES } from '../runtime/execution-providers';
 import { ModelHost } from '../runtime/model-host';
 import { createTinyModel } from '../tiny/tiny-model.generator';
 
@@ -62,10 +63,10 @@ export function registerModelCommands(program: Command): Command {
     .option('--temperature <t>', 'sampling temperature (0 = greedy)', Number, 0)
     .option('--top-p <p>', 'nucleus sampling mass', Number, 1)
     .option('--seed <n>', 'sampling seed', int('seed'))
-    .option('--provider <name>', 'execution provider: cpu | cuda', 'cpu')
+    .option('--provider <name>', 'execution provider: cpu | cuda | webgpu', 'cpu')
     .action(async (dir: string, o: Record<string, unknown>) => {
-      const provider = o.provider === 'cuda' ? 'cuda' : o.provider === 'cpu' ? 'cpu' : undefined;
-      if (!provider) throw new Error(`--provider must be cpu or cuda, got "${String(o.provider)}"`);
+      const provider = EXECUTION_PROVIDER_NAMES.find((p) => p === o.provider);
+      if (!provider) throw new Error(`--provider must be one of ${EXECUTION_PROVIDER_NAMES.join(', ')}, got "${String(o.provider)}"`);
       const host = new ModelHost({ provider });
       try {
         const lm = await host.load(resolve(dir));

@@ -6,6 +6,7 @@ import { InferenceError, InferenceErrorCode } from '../inference.error';
 import type { ChatMessage } from '../tokenizer/text-tokenizer';
 import { KvState, sliceKv } from '../runtime/kv-state';
 import type { LanguageModel } from '../runtime/language-model';
+import type { ResidentKv } from '../runtime/resident-kv';
 import type { AttachedMemory } from '../runtime/memory-feeds';
 import { Sampler, SamplingOptions } from './sampler';
 
@@ -69,11 +70,6 @@ export async function generate(model: LanguageModel, promptTokens: readonly numb
       `prompt of ${promptTokens.length} tokens exceeds the model's context length of ${model.maxContext}`,
     );
   }
-  const maxTokens = options.maxTokens ?? 256;
-  const sampler = new Sampler(options);
-  const stops = (options.stop ?? []).filter((s) => s.length > 0);
-  const stopIds = new Set([...(options.stopTokenIds ?? []), ...(options.ignoreEos ? [] : model.tokenizer.eosTokenIds)]);
-
   // At least the last prompt token is always run, to produce logits.
   let past: KvState | undefined;
   if (options.prefix && options.prefix.seq > 0) {
@@ -81,8 +77,40 @@ export async function generate(model: LanguageModel, promptTokens: readonly numb
     past = usable > 0 ? sliceKv(options.prefix, 0, usable) : undefined;
   }
   const cachedTokens = past?.seq ?? 0;
-  let step = await model.prefill(promptTokens.slice(cachedTokens), { past, memory: options.memory });
+  const prefilled = await model.prefill(promptTokens.slice(cachedTokens), { past, memory: options.memory });
+  return decode(model, prefilled, start, cachedTokens, promptTokens.length, options);
+}
+
+/**
+ * Generates from a prefilled prompt (`prefilled`: the last prompt position's logits and
+ * the prompt's KV; e.g. from a blended prefill, kv-blend.ts). Decode steps keep the KV
+ * where the provider put it (LanguageModel.step).
+ */
+export async function generateFrom(
+  model: LanguageModel,
+  prefilled: { logits: Float32Array; present: KvState },
+  usage: { promptTokens: number; cachedTokens: number },
+  options: GenerateOptions & { startedAt?: number } = {},
+): Promise<GenerateResult> {
+  if (prefilled.present.seq !== usage.promptTokens) throw new InferenceError(InferenceErrorCode.InputMismatch, `prefilled KV holds ${prefilled.present.seq} tokens, the prompt ${usage.promptTokens}`);
+  return decode(model, prefilled, options.startedAt ?? performance.now(), usage.cachedTokens, usage.promptTokens, options);
+}
+
+async function decode(
+  model: LanguageModel,
+  prefilled: { logits: Float32Array; present: KvState },
+  start: number,
+  cachedTokens: number,
+  promptLength: number,
+  options: GenerateOptions,
+): Promise<GenerateResult> {
+  const maxTokens = options.maxTokens ?? 256;
+  const sampler = new Sampler(options);
+  const stops = (options.stop ?? []).filter((s) => s.length > 0);
+  const stopIds = new Set([...(options.stopTokenIds ?? []), ...(options.ignoreEos ? [] : model.tokenizer.eosTokenIds)]);
   const prefillMs = performance.now() - start;
+  let step: { logits: Float32Array; present: KvState | ResidentKv } = prefilled;
+  let resident: ResidentKv | undefined;
 
   const tokenIds: number[] = [];
   const keptLogits: Float32Array[] = [];
@@ -91,6 +119,7 @@ export async function generate(model: LanguageModel, promptTokens: readonly numb
   let finishReason: FinishReason = 'length';
   let firstTokenAt = 0;
   const decodeStart = performance.now();
+  try {
   while (tokenIds.length < maxTokens) {
     throwIfAborted(options.signal);
     if (options.keepLogits) keptLogits.push(step.logits);
@@ -117,7 +146,13 @@ export async function generate(model: LanguageModel, promptTokens: readonly numb
     emitted = Math.max(emitted, safeEnd);
     if (tokenIds.length >= maxTokens) break;
     if (step.present.seq + 1 > model.maxContext) break; // context full: finish with 'length'
-    step = await model.forward({ inputIds: [next], past: step.present, memory: options.memory });
+    const out = await model.step({ inputIds: [next], past: step.present, memory: options.memory });
+    resident?.dispose();
+    resident = out.present;
+    step = out;
+  }
+  } finally {
+    resident?.dispose();
   }
   if (finishReason === 'length' && emitted < text.length) options.onToken?.({ tokenId: tokenIds[tokenIds.length - 1], text: text.slice(emitted) });
   const end = performance.now();
@@ -126,7 +161,7 @@ export async function generate(model: LanguageModel, promptTokens: readonly numb
     tokenIds,
     text,
     finishReason,
-    usage: { promptTokens: promptTokens.length, cachedTokens, completionTokens: tokenIds.length },
+    usage: { promptTokens: promptLength, cachedTokens, completionTokens: tokenIds.length },
     timings: {
       prefillMs,
       timeToFirstTokenMs: (firstTokenAt || end) - start,

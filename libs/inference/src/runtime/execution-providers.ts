@@ -1,14 +1,30 @@
-// Device → ONNX Runtime execution provider, and a preflight that turns a missing CUDA
-// provider library into a clear error instead of ORT's loader trace.
+// Device → ONNX Runtime execution provider, and preflights that turn a missing provider
+// into a clear error instead of ORT's loader trace: the CUDA provider libraries (files
+// next to the binding), and a WebGPU adapter (Dawn over Vulkan on Linux).
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { InferenceError, InferenceErrorCode } from '../inference.error';
 
-export type ExecutionProvider = 'cpu' | 'cuda';
+export type ExecutionProvider = 'cpu' | 'cuda' | 'webgpu';
+
+export const EXECUTION_PROVIDER_NAMES: readonly ExecutionProvider[] = Object.freeze(['cpu', 'cuda', 'webgpu'] as const);
 
 export const EXECUTION_PROVIDERS: Readonly<Record<ExecutionProvider, readonly string[]>> = Object.freeze({
   cpu: Object.freeze(['cpu']),
   cuda: Object.freeze(['cuda', 'cpu']),
+  // Nodes WebGPU has no kernel for fall back to the CPU provider.
+  webgpu: Object.freeze(['webgpu', 'cpu']),
+});
+
+/**
+ * Where a session puts its outputs: on a GPU provider the KV outputs stay in device
+ * memory ('gpu-buffer') and are fed back as the next step's past without a copy; the CPU
+ * provider accepts the same option and answers with host tensors.
+ */
+export const OUTPUT_LOCATION: Readonly<Record<ExecutionProvider, 'cpu' | 'gpu-buffer'>> = Object.freeze({
+  cpu: 'cpu',
+  cuda: 'cpu', // the Node binding binds device outputs for WebGPU only
+  webgpu: 'gpu-buffer',
 });
 
 export function ortBinaryDir(): string {
@@ -17,7 +33,7 @@ export function ortBinaryDir(): string {
 }
 
 export function assertProviderAvailable(provider: ExecutionProvider, binaryDir = ortBinaryDir()): void {
-  if (provider === 'cpu') return;
+  if (provider !== 'cuda') return; // webgpu is probed with a session (webgpuUnavailable)
   const needed = ['libonnxruntime_providers_shared.so', 'libonnxruntime_providers_cuda.so'];
   const missing = needed.filter((f) => !existsSync(join(binaryDir, f)));
   if (missing.length > 0) {
@@ -27,4 +43,15 @@ export function assertProviderAvailable(provider: ExecutionProvider, binaryDir =
         'Install the onnxruntime-node CUDA binaries (install flag --onnxruntime-node-install=cuda12) with CUDA 12 and cuDNN 9, or use provider "cpu".',
     );
   }
+}
+
+/** The error for a failed WebGPU probe (ORT's message kept as the detail). */
+export function webgpuUnavailable(cause: unknown): InferenceError {
+  const detail = (cause as Error)?.message?.split('\n')[0]?.replace(/^.*?(Failed to get a WebGPU adapter)/, '$1') ?? String(cause);
+  return new InferenceError(
+    InferenceErrorCode.ProviderUnavailable,
+    `execution provider "webgpu" is unavailable: no WebGPU adapter was found (${detail.trim()}). ` +
+      'On Linux, WebGPU runs on Vulkan: install the Vulkan loader (libvulkan1) and the GPU driver\'s Vulkan ICD, or use provider "cpu".',
+    { cause },
+  );
 }

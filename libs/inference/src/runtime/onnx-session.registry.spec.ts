@@ -51,6 +51,51 @@ describe('OnnxSessionRegistry', () => {
     expect(registry.size).toBe(0);
   });
 
+  it('refuses webgpu without an adapter, naming the fix, and caches nothing; with one, decodes like the CPU', async () => {
+    const registry = new OnnxSessionRegistry();
+    const loading = loadLanguageModel(dir, registry, { provider: 'webgpu' });
+    const err = await loading.then(() => undefined).catch((e: unknown) => e);
+    if (err === undefined) {
+      // A machine with a WebGPU adapter (bench/device/run.sh runs this spec there).
+      const gpu = await loading;
+      const cpu = await loadLanguageModel(dir, registry);
+      const prompt = [5, 9, 44, 3];
+      const a = await gpu.prefill(prompt);
+      const b = await cpu.prefill(prompt);
+      expect(Math.max(...a.logits.map((v, i) => Math.abs(v - b.logits[i])))).toBeLessThan(1e-3);
+      const step = await gpu.step({ inputIds: [7], past: a.present });
+      expect(step.present.location).toBe('gpu-buffer');
+      step.present.dispose();
+    } else {
+      expect(err).toMatchObject({ code: InferenceErrorCode.ProviderUnavailable, message: expect.stringMatching(/"webgpu" is unavailable: no WebGPU adapter was found .*use provider "cpu"/) });
+      expect(registry.size).toBe(0);
+    }
+    await registry.disposeAll();
+  });
+
+  it('keeps decode-step KV where the provider put it and feeds it back without a copy (host tensors on the CPU)', async () => {
+    const registry = new OnnxSessionRegistry();
+    const m = await loadLanguageModel(dir, registry);
+    const prompt = [5, 9, 44, 3, 100];
+    const pre = await m.prefill(prompt);
+    const s1 = await m.step({ inputIds: [7], past: pre.present });
+    expect(s1.present.location).toBe('cpu');
+    expect(s1.present.seq).toBe(6);
+    const s2 = await m.step({ inputIds: [8], past: s1.present });
+    const ref = await m.prefill([...prompt, 7, 8]);
+    expect(Math.max(...s2.logits.map((v, i) => Math.abs(v - ref.logits[i])))).toBeLessThan(1e-4);
+    const host = await s2.present.toHost();
+    expect(host.seq).toBe(7);
+    expect(Math.max(...host.layers[0].key.map((v, i) => Math.abs(v - ref.present.layers[0].key[i])))).toBeLessThan(1e-4);
+    s1.present.dispose();
+    await expect(m.step({ inputIds: [9], past: s1.present })).rejects.toThrow(/disposed device value/);
+    const other = new OnnxSessionRegistry();
+    const m2 = await loadLanguageModel(dir, other, { intraOpThreads: 1 });
+    await expect(m2.step({ inputIds: [9], past: s2.present })).rejects.toThrow(/another model session/);
+    await other.disposeAll();
+    await registry.disposeAll();
+  });
+
   it('checks input names, types and shapes before running', async () => {
     const registry = new OnnxSessionRegistry();
     const m = await loadLanguageModel(dir, registry);

@@ -1,10 +1,69 @@
 // The one place that creates onnxruntime-node sessions. Sessions are memoized by
 // model key + provider + options; a failed load is evicted (the next call retries);
-// disposeAll() releases everything on shutdown.
+// disposeAll() releases everything on shutdown. Outputs can be kept where the provider
+// put them (DeviceValue: GPU memory on WebGPU, a host tensor on CPU) and fed back.
 import * as ort from 'onnxruntime-node';
 import { InferenceError, InferenceErrorCode } from '../inference.error';
-import { assertProviderAvailable, EXECUTION_PROVIDERS, ExecutionProvider } from './execution-providers';
+import { assertProviderAvailable, EXECUTION_PROVIDERS, ExecutionProvider, OUTPUT_LOCATION, webgpuUnavailable } from './execution-providers';
+import { GraphBuilder } from '../onnx/graph.builder';
+import { encodeOnnxModel, OnnxDataType } from '../onnx/onnx-model.encoder';
 import type { HostTensor } from './tensor';
+
+/** y = x + x: the smallest graph that makes a provider initialize its device. */
+function probeModel(): Uint8Array {
+  const g = new GraphBuilder('engram_provider_probe');
+  g.input('x', OnnxDataType.FLOAT, [1]);
+  g.output('y', OnnxDataType.FLOAT, [1]);
+  g.op1('Add', ['x', 'x'], {}, 'y');
+  return encodeOnnxModel(g.model());
+}
+
+/**
+ * An output left where the execution provider put it (device memory on a GPU provider),
+ * to be fed to a later run of a session on the same provider without a host round trip.
+ * Dispose it when it is no longer needed (frees the GPU buffer; a no-op on the CPU).
+ */
+export class DeviceValue {
+  private disposed = false;
+
+  /** @internal constructed by DecoderSession only. */
+  constructor(readonly tensor: ort.Tensor) {}
+
+  get dims(): readonly number[] {
+    return this.tensor.dims;
+  }
+
+  get type(): HostTensor['type'] {
+    return this.tensor.type as HostTensor['type'];
+  }
+
+  /** 'cpu' on the CPU provider, 'gpu-buffer' when it lives in GPU memory. */
+  get location(): string {
+    return this.tensor.location;
+  }
+
+  async toHost(): Promise<HostTensor> {
+    if (this.disposed) throw new InferenceError(InferenceErrorCode.InputMismatch, 'device value was disposed');
+    return hostOf(this.tensor);
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (this.tensor.location !== 'cpu' && this.tensor.location !== 'cpu-pinned') this.tensor.dispose();
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+}
+
+export type Feed = HostTensor | DeviceValue;
+
+async function hostOf(t: ort.Tensor): Promise<HostTensor> {
+  const data = t.location === 'cpu' || t.location === 'cpu-pinned' ? t.data : await t.getData();
+  return { type: t.type as HostTensor['type'], data: data as Float32Array, dims: t.dims };
+}
 
 export interface SessionOptions {
   provider?: ExecutionProvider;
@@ -45,21 +104,45 @@ export class DecoderSession {
     return this.inputNames.has(name);
   }
 
-  /** Checks names, element types and fixed dims, then runs. */
-  async run(feeds: Record<string, HostTensor>, outputNames?: readonly string[]): Promise<Record<string, HostTensor>> {
+  /** Checks names, element types and fixed dims, then runs; every output comes back on the host. */
+  async run(feeds: Record<string, Feed>, outputNames?: readonly string[]): Promise<Record<string, HostTensor>> {
+    return (await this.runKeeping(feeds, new Set(), outputNames)).host;
+  }
+
+  /**
+   * Like run(), but the outputs named in `keep` stay where the provider put them (GPU
+   * memory on WebGPU) as DeviceValues; feed them to a later run and dispose them after.
+   */
+  async runKeeping(
+    feeds: Record<string, Feed>,
+    keep: ReadonlySet<string>,
+    outputNames?: readonly string[],
+  ): Promise<{ host: Record<string, HostTensor>; device: Record<string, DeviceValue> }> {
     if (this.released) throw new InferenceError(InferenceErrorCode.SessionLoadFailed, `session ${this.key} was released`);
     this.check(feeds);
     const ortFeeds: Record<string, ort.Tensor> = {};
-    for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor(t.type, t.data, t.dims as number[]);
-    const out = outputNames ? await this.session.run(ortFeeds, outputNames as string[]) : await this.session.run(ortFeeds);
-    const result: Record<string, HostTensor> = {};
-    for (const [name, t] of Object.entries(out)) {
-      result[name] = { type: t.type as HostTensor['type'], data: t.data as Float32Array, dims: t.dims };
+    for (const [name, t] of Object.entries(feeds)) {
+      if (t instanceof DeviceValue) {
+        if (t.isDisposed) throw new InferenceError(InferenceErrorCode.InputMismatch, `input "${name}" is a disposed device value`);
+        ortFeeds[name] = t.tensor;
+      } else {
+        ortFeeds[name] = new ort.Tensor(t.type, t.data, t.dims as number[]);
+      }
     }
-    return result;
+    const out = outputNames ? await this.session.run(ortFeeds, outputNames as string[]) : await this.session.run(ortFeeds);
+    const host: Record<string, HostTensor> = {};
+    const device: Record<string, DeviceValue> = {};
+    for (const [name, t] of Object.entries(out)) {
+      if (keep.has(name)) device[name] = new DeviceValue(t);
+      else {
+        host[name] = await hostOf(t);
+        if (t.location === 'gpu-buffer') t.dispose();
+      }
+    }
+    return { host, device };
   }
 
-  private check(feeds: Record<string, HostTensor>): void {
+  private check(feeds: Record<string, Feed>): void {
     const problems: string[] = [];
     for (const spec of this.inputs) {
       const t = feeds[spec.name];
@@ -78,7 +161,7 @@ export class DecoderSession {
         });
       }
       const n = t.dims.reduce((a, b) => a * b, 1);
-      if (n !== t.data.length) problems.push(`input "${spec.name}" has ${t.data.length} values for dims ${JSON.stringify(t.dims)}`);
+      if (!(t instanceof DeviceValue) && n !== t.data.length) problems.push(`input "${spec.name}" has ${t.data.length} values for dims ${JSON.stringify(t.dims)}`);
     }
     for (const name of Object.keys(feeds)) {
       if (!this.hasInput(name)) problems.push(`unknown input "${name}" (model inputs: ${this.inputs.map((i) => i.name).join(', ')})`);
@@ -97,6 +180,7 @@ export class DecoderSession {
 
 export class OnnxSessionRegistry {
   private readonly sessions = new Map<string, Promise<DecoderSession>>();
+  private webgpuProbe?: Promise<void>;
 
   private static memoKey(source: ModelSource, o: Required<SessionOptions>): string {
     return `${source.key}|${o.provider}|${o.intraOpThreads}|${o.graphOptimization}`;
@@ -121,9 +205,11 @@ export class OnnxSessionRegistry {
 
   private async load(source: ModelSource, o: Required<SessionOptions>): Promise<DecoderSession> {
     assertProviderAvailable(o.provider);
+    if (o.provider === 'webgpu') await this.probeWebGpu();
     const ortOptions: ort.InferenceSession.SessionOptions = {
       executionProviders: [...EXECUTION_PROVIDERS[o.provider]],
       graphOptimizationLevel: o.graphOptimization,
+      preferredOutputLocation: OUTPUT_LOCATION[o.provider],
       ...(o.intraOpThreads > 0 ? { intraOpNumThreads: o.intraOpThreads } : {}),
     };
     const bytes = source.bytes ?? source.build?.();
@@ -139,6 +225,23 @@ export class OnnxSessionRegistry {
         { cause: err },
       );
     }
+  }
+
+  /**
+   * Creates a one-node session on WebGPU once per registry: without an adapter (no GPU,
+   * no Vulkan loader or driver) it fails with PROVIDER_UNAVAILABLE naming the fix, before
+   * any model graph is built.
+   */
+  private probeWebGpu(): Promise<void> {
+    this.webgpuProbe ??= (async () => {
+      try {
+        const session = await ort.InferenceSession.create(probeModel(), { executionProviders: ['webgpu'] });
+        await session.release();
+      } catch (err) {
+        throw webgpuUnavailable(err);
+      }
+    })();
+    return this.webgpuProbe;
   }
 
   get size(): number {
