@@ -18,6 +18,9 @@ export {
   pastValueName,
   presentKeyName,
   presentValueName,
+  PAST_POSITION_IDS,
+  PROBE_KEY,
+  PROBE_VALUE,
   type LlamaGraphOptions,
 } from './graph/llama-graph.builder';
 export { referenceForward, type ReferenceInput, type ReferenceOutput, type ReferenceKv, type ReferenceMemory } from './reference/llama.reference';
@@ -30,14 +33,17 @@ export { OnnxSentenceEmbedder, meanPoolNormalized, type OnnxEmbedderOptions, typ
 export { UseLiteEmbedder, USE_LITE_DIMENSION, type UseLiteEmbedderOptions } from './embedding/use-lite.embedder';
 export { SentencePieceTokenizer, type SentencePieceVocabulary } from './embedding/use-lite/sentencepiece.tokenizer';
 export { buildUseLiteEncoderGraph, USE_LITE_GRAPH_REVISION } from './graph/use-lite-encoder.builder';
-export { type ExecutionProvider, assertProviderAvailable } from './runtime/execution-providers';
-export { OnnxSessionRegistry, DecoderSession, type SessionOptions, type ModelSource, type IoSpec } from './runtime/onnx-session.registry';
+export { type ExecutionProvider, EXECUTION_PROVIDER_NAMES, assertProviderAvailable } from './runtime/execution-providers';
+export { OnnxSessionRegistry, DecoderSession, DeviceValue, type Feed, type SessionOptions, type ModelSource, type IoSpec } from './runtime/onnx-session.registry';
 export { type HostTensor, floatTensor, int64Tensor } from './runtime/tensor';
 export { type KvState, type KvLayer, emptyKv, kvBytes, sliceKv, concatKv } from './runtime/kv-state';
 export { memoryFeeds, memoryInputName, memoryBlocks, memoryRank, concatMemoryBlocks, type MemoryBlock, type AttachedMemory, type MemoryPart } from './runtime/memory-feeds';
-export { LanguageModel, loadLanguageModel, type ForwardInput, type ForwardOutput, type LoadModelOptions } from './runtime/language-model';
+export { LanguageModel, loadLanguageModel, type ForwardInput, type ForwardOutput, type LoadModelOptions, type ProbeOutput, type StepOutput } from './runtime/language-model';
+export { ResidentKv } from './runtime/resident-kv';
+export { rerotateKv } from './blend/rerotate';
+export { blendPrefill, recomputeCount, DEFAULT_SELECT_LAYER, type BlendSegment, type BlendOptions, type BlendResult } from './blend/kv-blend';
 export { ModelHost } from './runtime/model-host';
 export { TextTokenizer, type ChatMessage } from './tokenizer/text-tokenizer';
 export { Sampler, argmax, type SamplingOptions } from './generation/sampler';
-export { generate, generateChat, type GenerateOptions, type GenerateResult, type TokenEvent, type FinishReason } from './generation/generate';
+export { generate, generateChat, generateFrom, type GenerateOptions, type GenerateResult, type TokenEvent, type FinishReason } from './generation/generate';
 export { registerModelCommands } from './cli/model.commands';

@@ -22,15 +22,31 @@ export interface LlamaGraphOptions {
   memorySlots?: number;
   /** Rows of the precomputed RoPE tables (default max_position_embeddings). */
   maxPositions?: number;
+  /**
+   * Add input `past_position_ids` [batch, past_sequence_length]: the position of each past
+   * KV entry. The causal mask then compares positions (key j is seen by query i iff
+   * pos(j) <= pos(i)) instead of indices, so past KV may hold any positions in any order
+   * (re-rotated caches, selective recompute: kv-blend.ts). Default false (export I/O).
+   */
+  pastPositions?: boolean;
+  /**
+   * Probe graph: run layers 0..probeLayer-1 and only the K/V projections of layer
+   * `probeLayer`; outputs `probe.key|value` [batch, kv_heads, sequence_length, head_dim]
+   * (keys rotated) instead of logits and present KV. Past KV inputs for layers below it.
+   */
+  probeLayer?: number;
 }
 
 export const DEFAULT_MEMORY_SLOTS = 4;
 /** Bumped when the graph's inputs or maths change (compiled graphs on disk are keyed by it). */
-export const LLAMA_GRAPH_REVISION = 2;
+export const LLAMA_GRAPH_REVISION = 3;
 export const pastKeyName = (layer: number): string => `past_key_values.${layer}.key`;
 export const pastValueName = (layer: number): string => `past_key_values.${layer}.value`;
 export const presentKeyName = (layer: number): string => `present.${layer}.key`;
 export const presentValueName = (layer: number): string => `present.${layer}.value`;
+export const PAST_POSITION_IDS = 'past_position_ids';
+export const PROBE_KEY = 'probe.key';
+export const PROBE_VALUE = 'probe.value';
 
 const FLOAT = OnnxDataType.FLOAT;
 const INT64 = OnnxDataType.INT64;
@@ -44,14 +60,18 @@ function transposed(m: Matrix): Float32Array {
 
 export function buildLlamaGraph(config: LlamaConfig, weights: LlamaWeights, options: LlamaGraphOptions = {}): GraphBuilder {
   const { hiddenSize: d, numHeads: H, numKvHeads: KVH, headDim: hd, numLayers: L, vocabSize: V } = config;
-  const slots = (options.memoryInputs ?? true) ? (options.memorySlots ?? DEFAULT_MEMORY_SLOTS) : 0;
+  const probe = options.probeLayer;
+  if (probe !== undefined && !(Number.isInteger(probe) && probe >= 0 && probe < L)) throw new RangeError(`probeLayer ${probe} outside [0, ${L})`);
+  const slots = probe === undefined && (options.memoryInputs ?? true) ? (options.memorySlots ?? DEFAULT_MEMORY_SLOTS) : 0;
   const group = H / KVH;
-  const g = new GraphBuilder('engram_llama');
+  const g = new GraphBuilder(probe === undefined ? 'engram_llama' : 'engram_llama_probe');
 
   const inputIds = g.input('input_ids', INT64, ['batch_size', 'sequence_length']);
   const attentionMask = g.input('attention_mask', INT64, ['batch_size', 'total_sequence_length']);
   const positionIds = g.input('position_ids', INT64, ['batch_size', 'sequence_length']);
-  for (let l = 0; l < L; l++) {
+  const pastPositions = options.pastPositions ? g.input(PAST_POSITION_IDS, INT64, ['batch_size', 'past_sequence_length']) : undefined;
+  const pastLayers = probe ?? L;
+  for (let l = 0; l < pastLayers; l++) {
     g.input(pastKeyName(l), FLOAT, ['batch_size', KVH, 'past_sequence_length', hd]);
     g.input(pastValueName(l), FLOAT, ['batch_size', KVH, 'past_sequence_length', hd]);
   }
@@ -62,10 +82,15 @@ export function buildLlamaGraph(config: LlamaConfig, weights: LlamaWeights, opti
       g.input(memoryInputName(s, l, 'down'), FLOAT, [d, `mem_rank.${s}`]);
     }
   }
-  g.output('logits', FLOAT, ['batch_size', 'sequence_length', V]);
-  for (let l = 0; l < L; l++) {
-    g.output(presentKeyName(l), FLOAT, ['batch_size', KVH, 'total_sequence_length', hd]);
-    g.output(presentValueName(l), FLOAT, ['batch_size', KVH, 'total_sequence_length', hd]);
+  if (probe === undefined) {
+    g.output('logits', FLOAT, ['batch_size', 'sequence_length', V]);
+    for (let l = 0; l < L; l++) {
+      g.output(presentKeyName(l), FLOAT, ['batch_size', KVH, 'total_sequence_length', hd]);
+      g.output(presentValueName(l), FLOAT, ['batch_size', KVH, 'total_sequence_length', hd]);
+    }
+  } else {
+    g.output(PROBE_KEY, FLOAT, ['batch_size', KVH, 'sequence_length', hd]);
+    g.output(PROBE_VALUE, FLOAT, ['batch_size', KVH, 'sequence_length', hd]);
   }
 
   const linear = (x: string, name: string, m: Matrix, bias?: Float32Array): string => {
@@ -87,35 +112,48 @@ export function buildLlamaGraph(config: LlamaConfig, weights: LlamaWeights, opti
   const cos = g.op1('Unsqueeze', [g.op1('Gather', [g.floatTensor('rope.cos', [maxPos, hd], tables.cos), positionIds]), g.int64([1])]);
   const sin = g.op1('Unsqueeze', [g.op1('Gather', [g.floatTensor('rope.sin', [maxPos, hd], tables.sin), positionIds]), g.int64([1])]);
   const half = hd / 2;
-  const rope = (x: string): string => {
+  const rope = (x: string, out?: string): string => {
     const axis = g.int64([3]);
     const x1 = g.op1('Slice', [x, g.int64([0]), g.int64([half]), axis]);
     const x2 = g.op1('Slice', [x, g.int64([half]), g.int64([hd]), axis]);
     const rotated = g.op1('Concat', [g.op1('Neg', [x2]), x1], { axis: -1 });
-    return g.op1('Add', [g.op1('Mul', [x, cos]), g.op1('Mul', [rotated, sin])]);
+    return g.op1('Add', [g.op1('Mul', [x, cos]), g.op1('Mul', [rotated, sin])], {}, out);
   };
 
-  // Additive mask [B, 1, S, T]: query i (absolute P+i) sees key j iff j <= P+i and mask[j].
-  const seqLen = g.op1('Gather', [g.op1('Shape', [inputIds]), g.int64([1], true)]);
-  const totalLen = g.op1('Gather', [g.op1('Shape', [attentionMask]), g.int64([1], true)]);
-  const pastLen = g.op1('Sub', [totalLen, seqLen]);
-  const zero = g.int64([0], true);
-  const one = g.int64([1], true);
-  const keyIdx = g.op1('Range', [zero, totalLen, one]);
-  const queryIdx = g.op1('Unsqueeze', [g.op1('Add', [g.op1('Range', [zero, seqLen, one]), pastLen]), g.int64([1])]);
-  const causal = g.op1('LessOrEqual', [keyIdx, queryIdx]);
+  // Additive mask [B, 1, S, T]: query i (absolute P+i) sees key j iff j <= P+i and mask[j];
+  // with past positions: iff pos(j) <= position_ids[i] and mask[j].
+  let causal: string;
+  if (pastPositions) {
+    const keyPos = g.op1('Unsqueeze', [g.op1('Concat', [pastPositions, positionIds], { axis: 1 }), g.int64([1, 2])]); // [B, 1, 1, T]
+    const queryPos = g.op1('Unsqueeze', [positionIds, g.int64([1, 3])]); // [B, 1, S, 1]
+    causal = g.op1('LessOrEqual', [keyPos, queryPos]);
+  } else {
+    const seqLen = g.op1('Gather', [g.op1('Shape', [inputIds]), g.int64([1], true)]);
+    const totalLen = g.op1('Gather', [g.op1('Shape', [attentionMask]), g.int64([1], true)]);
+    const pastLen = g.op1('Sub', [totalLen, seqLen]);
+    const zero = g.int64([0], true);
+    const one = g.int64([1], true);
+    const keyIdx = g.op1('Range', [zero, totalLen, one]);
+    const queryIdx = g.op1('Unsqueeze', [g.op1('Add', [g.op1('Range', [zero, seqLen, one]), pastLen]), g.int64([1])]);
+    causal = g.op1('LessOrEqual', [keyIdx, queryIdx]);
+  }
   const padding = g.op1('Unsqueeze', [g.op1('Cast', [attentionMask], { to: OnnxDataType.BOOL }), g.int64([1, 2])]);
   const maskBias = g.op1('Where', [g.op1('And', [causal, padding]), g.float(0), g.float(MASKED)]);
 
   const shapeBSHD = (heads: number): string => g.int64([0, 0, heads, hd]);
-  const toHeads = (x: string, heads: number): string =>
-    g.op1('Transpose', [g.op1('Reshape', [x, shapeBSHD(heads)])], { perm: [0, 2, 1, 3] });
+  const toHeads = (x: string, heads: number, out?: string): string =>
+    g.op1('Transpose', [g.op1('Reshape', [x, shapeBSHD(heads)])], { perm: [0, 2, 1, 3] }, out);
 
   let h = g.op1('Gather', [g.floatTensor('model.embed_tokens.weight', [V, d], weights.embed.data), inputIds]);
   for (let l = 0; l < L; l++) {
     const lw = weights.layers[l];
     const p = `model.layers.${l}`;
     const x = rmsNorm(h, `${p}.input_layernorm`, lw.inputNorm);
+    if (l === probe) {
+      rope(toHeads(linear(x, `${p}.self_attn.k_proj`, lw.k, lw.kBias), KVH), PROBE_KEY);
+      toHeads(linear(x, `${p}.self_attn.v_proj`, lw.v, lw.vBias), KVH, PROBE_VALUE);
+      return g;
+    }
     const q = rope(toHeads(linear(x, `${p}.self_attn.q_proj`, lw.q, lw.qBias), H));
     const k = rope(toHeads(linear(x, `${p}.self_attn.k_proj`, lw.k, lw.kBias), KVH));
     const v = toHeads(linear(x, `${p}.self_attn.v_proj`, lw.v, lw.vBias), KVH);

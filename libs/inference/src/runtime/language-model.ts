@@ -1,8 +1,20 @@
 // A loaded decoder: model directory + tokenizer + ONNX session. forward() is one graph
-// run; prefill() runs a prompt in bounded chunks; generation lives in generation/.
+// run; prefill() runs a prompt in bounded chunks; step() is a decode step whose KV stays
+// where the provider put it (ResidentKv); probe() runs the first layers only (kv-blend).
+// Generation lives in generation/.
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildLlamaGraph, LLAMA_GRAPH_REVISION, pastKeyName, pastValueName, presentKeyName, presentValueName } from '../graph/llama-graph.builder';
+import {
+  buildLlamaGraph,
+  LLAMA_GRAPH_REVISION,
+  PAST_POSITION_IDS,
+  pastKeyName,
+  pastValueName,
+  presentKeyName,
+  presentValueName,
+  PROBE_KEY,
+  PROBE_VALUE,
+} from '../graph/llama-graph.builder';
 import { InferenceError, InferenceErrorCode } from '../inference.error';
 import type { LlamaConfig } from '../model/model-config';
 import { loadModelWeights, ModelDirectory, openModelDirectory } from '../model/model-directory';
@@ -10,7 +22,8 @@ import { encodeOnnxModel } from '../onnx/onnx-model.encoder';
 import { writeOnnxModel } from '../onnx/onnx-model.writer';
 import { TextTokenizer } from '../tokenizer/text-tokenizer';
 import { emptyKv, KvState } from './kv-state';
-import { DecoderSession, OnnxSessionRegistry, SessionOptions } from './onnx-session.registry';
+import { DecoderSession, Feed, OnnxSessionRegistry, SessionOptions } from './onnx-session.registry';
+import { ResidentKv } from './resident-kv';
 import { AttachedMemory, memoryFeeds, memoryInputName } from './memory-feeds';
 import { floatTensor, HostTensor, int64Tensor } from './tensor';
 
@@ -19,6 +32,12 @@ export interface ForwardInput {
   /** Past KV (its length sets the positions of inputIds unless positionIds is given). */
   past?: KvState;
   positionIds?: readonly number[];
+  /**
+   * Position of each past KV entry (default 0..past.seq-1). Only graphs with a
+   * `past_position_ids` input (engram's own) take other values: the causal mask then
+   * compares positions, so past entries may come in any order.
+   */
+  pastPositionIds?: readonly number[];
   /** One block or a routed path's blocks; its feeds are built once per memory object (keep it unchanged). */
   memory?: AttachedMemory;
   /** Return logits for every position (default: the last one only). */
@@ -40,6 +59,30 @@ export interface LoadModelOptions extends SessionOptions {
 
 const EXTERNAL_DATA_THRESHOLD = 1.5 * 1024 ** 3;
 
+/** 0..n-1 as int64 (a view of a shared, growing buffer: decode steps feed it every token). */
+let iotaBuffer = new BigInt64Array(0);
+function iota(n: number): BigInt64Array {
+  if (iotaBuffer.length < n) {
+    iotaBuffer = new BigInt64Array(Math.max(n, 2 * iotaBuffer.length, 1024));
+    for (let i = 0; i < iotaBuffer.length; i++) iotaBuffer[i] = BigInt(i);
+  }
+  return iotaBuffer.subarray(0, n);
+}
+
+/** A session that runs the first layers of the model and returns one layer's fresh K/V. */
+export type ProbeSessionFactory = (layer: number) => Promise<DecoderSession>;
+
+export interface ProbeOutput {
+  /** [kv_heads, seq, head_dim] of the probed layer for the input tokens (keys rotated). */
+  key: Float32Array;
+  value: Float32Array;
+}
+
+export interface StepOutput {
+  logits: Float32Array;
+  present: ResidentKv;
+}
+
 export class LanguageModel {
   readonly config: LlamaConfig;
   readonly fingerprint: string;
@@ -47,6 +90,9 @@ export class LanguageModel {
   /** Memory slots of the graph (one per bank level; 0 = no memory inputs). */
   readonly memorySlots: number;
   private readonly feedsPositionIds: boolean;
+  /** The graph takes `past_position_ids` (engram graphs): past KV may be re-placed (kv-blend). */
+  readonly supportsPastPositions: boolean;
+  private readonly probes = new Map<number, Promise<DecoderSession>>();
   /** Memory → its feeds (views of its blocks): the steps of one request attach it once. */
   private readonly memoryFeedCache = new WeakMap<object, Record<string, HostTensor>>();
   private noMemoryFeeds?: Record<string, HostTensor>;
@@ -56,6 +102,7 @@ export class LanguageModel {
     readonly tokenizer: TextTokenizer,
     readonly session: DecoderSession,
     private readonly prefillChunk = 512,
+    private readonly probeFactory?: ProbeSessionFactory,
   ) {
     this.config = directory.config;
     this.fingerprint = directory.fingerprint;
@@ -64,6 +111,7 @@ export class LanguageModel {
     this.memorySlots = slots;
     this.supportsMemory = slots > 0;
     this.feedsPositionIds = session.hasInput('position_ids');
+    this.supportsPastPositions = session.hasInput(PAST_POSITION_IDS);
     const missing = ['input_ids', 'attention_mask', pastKeyName(0), pastValueName(0)].filter((n) => !session.hasInput(n));
     const missingOut = ['logits', presentKeyName(0), presentValueName(0)].filter((n) => !session.outputs.some((o) => o.name === n));
     if (missing.length || missingOut.length) {
@@ -93,12 +141,10 @@ export class LanguageModel {
     }
   }
 
-  async forward(input: ForwardInput): Promise<ForwardOutput> {
+  /** The feeds of one run: tokens, masks, positions and memory; past KV feeds are added by the caller. */
+  private tokenFeeds(input: Omit<ForwardInput, 'past'>, P: number, pastLayers = this.config.numLayers): Record<string, Feed> {
     const c = this.config;
-    const past = input.past ?? this.emptyKv();
-    this.checkKv(past);
     const S = input.inputIds.length;
-    const P = past.seq;
     if (S === 0) throw new InferenceError(InferenceErrorCode.InputMismatch, 'forward: no input tokens');
     if (P + S > this.maxContext) {
       throw new InferenceError(InferenceErrorCode.ContextOverflow, `${P + S} tokens exceed the model's context length of ${this.maxContext}`);
@@ -106,19 +152,43 @@ export class LanguageModel {
     for (const id of input.inputIds) {
       if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize) throw new InferenceError(InferenceErrorCode.InputMismatch, `token id ${id} outside vocabulary [0, ${c.vocabSize})`);
     }
-    const feeds: Record<string, HostTensor> = {
+    const feeds: Record<string, Feed> = {
       input_ids: int64Tensor(input.inputIds, [1, S]),
       attention_mask: int64Tensor(new BigInt64Array(P + S).fill(1n), [1, P + S]),
     };
-    if (this.feedsPositionIds) feeds.position_ids = int64Tensor(input.positionIds ?? Array.from({ length: S }, (_, i) => P + i), [1, S]);
-    for (let l = 0; l < c.numLayers; l++) {
-      feeds[pastKeyName(l)] = floatTensor(past.layers[l].key, [1, c.numKvHeads, P, c.headDim]);
-      feeds[pastValueName(l)] = floatTensor(past.layers[l].value, [1, c.numKvHeads, P, c.headDim]);
+    if (input.positionIds && input.positionIds.length !== S) {
+      throw new InferenceError(InferenceErrorCode.InputMismatch, `positionIds has ${input.positionIds.length} entries for ${S} tokens`);
     }
+    if (this.feedsPositionIds) feeds.position_ids = int64Tensor(input.positionIds ?? iota(P + S).subarray(P).slice(), [1, S]);
+    if (input.pastPositionIds) {
+      if (!this.supportsPastPositions) throw new InferenceError(InferenceErrorCode.InputMismatch, `model ${this.directory.dir} takes no past positions (an ONNX export?)`);
+      if (input.pastPositionIds.length !== P) throw new InferenceError(InferenceErrorCode.InputMismatch, `pastPositionIds has ${input.pastPositionIds.length} entries for ${P} past tokens`);
+    }
+    if (this.supportsPastPositions) feeds[PAST_POSITION_IDS] = int64Tensor(input.pastPositionIds ?? iota(P), [1, P]);
     if (input.memory && !this.supportsMemory) {
       throw new InferenceError(InferenceErrorCode.InputMismatch, `model ${this.directory.dir} has no memory inputs (an ONNX export?)`);
     }
-    if (this.supportsMemory) Object.assign(feeds, this.attach(input.memory));
+    if (this.supportsMemory && pastLayers === c.numLayers) Object.assign(feeds, this.attach(input.memory));
+    return feeds;
+  }
+
+  private hostPastFeeds(past: KvState, layers = this.config.numLayers): Record<string, HostTensor> {
+    const c = this.config;
+    const feeds: Record<string, HostTensor> = {};
+    for (let l = 0; l < layers; l++) {
+      feeds[pastKeyName(l)] = floatTensor(past.layers[l].key, [1, c.numKvHeads, past.seq, c.headDim]);
+      feeds[pastValueName(l)] = floatTensor(past.layers[l].value, [1, c.numKvHeads, past.seq, c.headDim]);
+    }
+    return feeds;
+  }
+
+  async forward(input: ForwardInput): Promise<ForwardOutput> {
+    const c = this.config;
+    const past = input.past ?? this.emptyKv();
+    this.checkKv(past);
+    const S = input.inputIds.length;
+    const P = past.seq;
+    const feeds = { ...this.tokenFeeds(input, P), ...this.hostPastFeeds(past) };
     const out = await this.session.run(feeds);
     const present: KvState = { ...this.emptyKv(), seq: P + S, layers: [] };
     for (let l = 0; l < c.numLayers; l++) {
@@ -128,6 +198,55 @@ export class LanguageModel {
     const V = c.vocabSize;
     const logits = input.allLogits ? all : all.slice((S - 1) * V, S * V);
     return { logits, present };
+  }
+
+  /**
+   * One decode step whose present KV stays where the provider put it (GPU memory on
+   * WebGPU; host tensors on the CPU, same code path): the next step feeds it back without
+   * a copy. The caller disposes `past` once it is replaced (generate() does).
+   */
+  async step(input: { inputIds: readonly number[]; past?: KvState | ResidentKv; memory?: AttachedMemory }): Promise<StepOutput> {
+    const c = this.config;
+    const past = input.past ?? this.emptyKv();
+    let pastFeeds: Record<string, Feed>;
+    if (past instanceof ResidentKv) {
+      if (past.session !== this.session) throw new InferenceError(InferenceErrorCode.InputMismatch, 'resident KV of another model session');
+      pastFeeds = past.pastFeeds();
+    } else {
+      this.checkKv(past);
+      pastFeeds = this.hostPastFeeds(past);
+    }
+    const P = past.seq;
+    const S = input.inputIds.length;
+    const feeds = { ...this.tokenFeeds({ inputIds: input.inputIds, memory: input.memory }, P), ...pastFeeds };
+    const keep = new Set<string>();
+    for (let l = 0; l < c.numLayers; l++) keep.add(presentKeyName(l)).add(presentValueName(l));
+    const out = await this.session.runKeeping(feeds, keep);
+    const V = c.vocabSize;
+    const all = out.host.logits.data as Float32Array;
+    return { logits: all.length === V ? all : all.slice((S - 1) * V, S * V), present: new ResidentKv(this.session, P + S, c.numLayers, c.numKvHeads, c.headDim, out.device) };
+  }
+
+  /**
+   * Runs layers 0..layer-1 over `tokens` after `past` (its first `layer` layers are used)
+   * and returns layer `layer`'s fresh K/V of the tokens: what CacheBlend compares cached
+   * KV against to pick the tokens to recompute. Engram graphs only (needs the weights).
+   */
+  async probe(tokens: readonly number[], layer: number, options: { past?: KvState; positionIds?: readonly number[]; pastPositionIds?: readonly number[] } = {}): Promise<ProbeOutput> {
+    if (!this.probeFactory) throw new InferenceError(InferenceErrorCode.InputMismatch, `model ${this.directory.dir} has no probe graph (an ONNX export?)`);
+    let session = this.probes.get(layer);
+    if (!session) {
+      session = this.probeFactory(layer).catch((err: unknown) => {
+        this.probes.delete(layer);
+        throw err;
+      });
+      this.probes.set(layer, session);
+    }
+    const past = options.past ?? this.emptyKv();
+    this.checkKv(past);
+    const feeds = { ...this.tokenFeeds({ inputIds: tokens, positionIds: options.positionIds, pastPositionIds: options.pastPositionIds }, past.seq, layer), ...this.hostPastFeeds(past, layer) };
+    const out = await (await session).run(feeds);
+    return { key: out[PROBE_KEY].data as Float32Array, value: out[PROBE_VALUE].data as Float32Array };
   }
 
   /**
@@ -170,6 +289,7 @@ export async function loadLanguageModel(dir: string, registry: OnnxSessionRegist
   const tokenizer = new TextTokenizer(directory.tokenizerJson, directory.tokenizerConfig, directory.config.eosTokenIds);
   const key = `${directory.fingerprint}`;
   let session: DecoderSession;
+  let probeFactory: ProbeSessionFactory | undefined;
   if (directory.format === 'onnx') {
     session = await registry.acquire({ key, path: directory.weightFiles[0] }, options);
   } else {
@@ -182,7 +302,7 @@ export async function loadLanguageModel(dir: string, registry: OnnxSessionRegist
         build: () => {
           if (existsSync(compiled)) return undefined;
           const weights = loadModelWeights(directory);
-          const model = buildLlamaGraph(directory.config, weights).model({ fingerprint: directory.fingerprint });
+          const model = buildLlamaGraph(directory.config, weights, { pastPositions: true }).model({ fingerprint: directory.fingerprint });
           const size = model.graph.initializers.reduce((a, t) => a + (t.rawData?.length ?? 0), 0);
           if (size < EXTERNAL_DATA_THRESHOLD) return encodeOnnxModel(model);
           mkdirSync(compiledDir, { recursive: true });
@@ -193,6 +313,12 @@ export async function loadLanguageModel(dir: string, registry: OnnxSessionRegist
       },
       options,
     );
+    // Probe graphs hold only the first layers' weights: built in memory, on first use.
+    probeFactory = (layer) =>
+      registry.acquire(
+        { key: `${key}#probe${layer}`, build: () => encodeOnnxModel(buildLlamaGraph(directory.config, loadModelWeights(directory), { pastPositions: true, probeLayer: layer }).model()) },
+        options,
+      );
   }
-  return new LanguageModel(directory, tokenizer, session, options.prefillChunk ?? 512);
+  return new LanguageModel(directory, tokenizer, session, options.prefillChunk ?? 512, probeFactory);
 }
