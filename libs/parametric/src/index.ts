@@ -72,3 +72,4 @@ export {
   type ReplaySettings,
   type ReplaySource,
 } from './write-replay';
+export { verifyWrite, type WriteVerification, type VerifyOptions } from './training/write-verification';

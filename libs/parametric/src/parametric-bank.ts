@@ -12,6 +12,7 @@ import { Provenance, type BlockRecord } from './bank/provenance';
 import { ParametricError, ParametricErrorCode } from './parametric.error';
 import {
   AnchorModel,
+  DEFAULT_FACTS_FIRST_TARGET,
   freshBlock,
   toBlock64,
   toMemoryBlock,
@@ -26,6 +27,7 @@ import { ClusterTree, type TextEmbedder } from './tree/cluster-tree';
 import { nextTokenDistributions } from './training/llama-backprop';
 import { OnnxMemoryGradient, type GradientEngineKind } from './training/memory-gradient.engine';
 import { anchorReplaySequences, checkReplaySettings, type ReplaySettings } from './write-replay';
+import { verifyWrite, type VerifyOptions, type WriteVerification } from './training/write-verification';
 
 export interface BankText {
   id: string;
@@ -91,6 +93,11 @@ export interface WriteOptions {
   /** Where memory gradients come from (default 'typescript'; 'onnx' = the ORT gradient graph). */
   gradient?: GradientEngineKind;
   onProgress?: (step: number, steps: number, loss: number) => void;
+  /**
+   * Verify the trained blocks before the commit (recall of the written texts, held-out
+   * perplexity against the anchor): a rejected write commits nothing (`rejected` says why).
+   */
+  verify?: VerifyOptions;
 }
 
 export interface WriteReport extends BlockTrainingResult {
@@ -98,6 +105,10 @@ export interface WriteReport extends BlockTrainingResult {
   blocks: Array<{ level: number; node: number }>;
   texts: number;
   generation: number;
+  /** With `verify`: the figures the write was judged on. */
+  verification?: WriteVerification;
+  /** With `verify`: why the write was rejected (nothing committed; `blocks` empty, `generation` the previous one). */
+  rejected?: string;
 }
 
 interface TrainingPlan {
@@ -250,6 +261,18 @@ export class ParametricBank {
   /** write() with a choice of gradient engine (`gradient: 'onnx'` runs the ONNX gradient graph). */
   async writeAsync(anchor: AnchorModel, memoryIds: readonly string[], corpus: readonly BankText[], options: WriteOptions = {}): Promise<WriteReport> {
     return this.trainAsync(anchor, this.pathNodes(memoryIds), corpus, options, false);
+  }
+
+  /**
+   * One verified step of consolidation (ADR 0403): the stale blocks are re-initialised and
+   * retrained on what their clusters still hold, the paths of `memoryIds` are trained, and
+   * all of it is committed as one generation — or, rejected by `options.verify`, not at all.
+   */
+  async consolidateAsync(anchor: AnchorModel, memoryIds: readonly string[], corpus: readonly BankText[], options: WriteOptions = {}): Promise<WriteReport> {
+    const stale = this.staleNodes();
+    const nodes = this.pathNodes(memoryIds);
+    for (const k of stale) nodes.add(k);
+    return this.trainAsync(anchor, nodes, corpus, options, stale);
   }
 
   private pathNodes(memoryIds: readonly string[]): Set<string> {
@@ -427,23 +450,23 @@ export class ParametricBank {
     }
   }
 
-  private async trainAsync(anchor: AnchorModel, nodes: Set<string>, corpus: readonly BankText[], options: WriteOptions, reinitialise: boolean): Promise<WriteReport> {
+  private async trainAsync(anchor: AnchorModel, nodes: Set<string>, corpus: readonly BankText[], options: WriteOptions, reinitialise: boolean | ReadonlySet<string>): Promise<WriteReport> {
     const plan = this.plan(anchor, nodes, corpus, options, reinitialise);
     if (options.gradient !== 'onnx' || plan.trainable.size === 0) {
-      return this.finish(plan, trainBlocks(anchor, plan.trainable, plan.frozen, plan.data, plan.training), 'typescript', options);
+      return this.finishVerified(anchor, corpus, plan, trainBlocks(anchor, plan.trainable, plan.frozen, plan.data, plan.training), 'typescript', options);
     }
     let maxSeq = 1;
     for (const seqs of plan.data.leaves.values()) for (const x of seqs) maxSeq = Math.max(maxSeq, x.length);
     for (const x of plan.data.replay ?? []) maxSeq = Math.max(maxSeq, x.length);
     const engine = await OnnxMemoryGradient.create(anchor, { maxSeq, rank: this.file.header.ranks.reduce((a, b) => a + b, 0) });
     try {
-      return this.finish(plan, await trainBlocksWith(engine, anchor, plan.trainable, plan.frozen, plan.data, plan.training), 'onnx', options);
+      return this.finishVerified(anchor, corpus, plan, await trainBlocksWith(engine, anchor, plan.trainable, plan.frozen, plan.data, plan.training), 'onnx', options);
     } finally {
       await engine.dispose();
     }
   }
 
-  private plan(anchor: AnchorModel, nodes: Set<string>, corpus: readonly BankText[], options: WriteOptions, reinitialise: boolean): TrainingPlan {
+  private plan(anchor: AnchorModel, nodes: Set<string>, corpus: readonly BankText[], options: WriteOptions, reinitialise: boolean | ReadonlySet<string>): TrainingPlan {
     const h = this.file.header;
     if (anchor.fingerprint !== h.modelFingerprint) {
       throw new ParametricError(ParametricErrorCode.ModelMismatch, `bank was built for model ${h.modelFingerprint.slice(0, 16)}…, the anchor is ${anchor.fingerprint.slice(0, 16)}…`);
@@ -460,7 +483,7 @@ export class ParametricBank {
       const current = this.file.readBlock(level, node);
       if (current.flags & BlockFlag.Locked) continue;
       const block =
-        reinitialise || !(current.flags & BlockFlag.Present)
+        (typeof reinitialise === 'boolean' ? reinitialise : reinitialise.has(k)) || !(current.flags & BlockFlag.Present)
           ? freshBlock(level, node, rank, h.hidden, h.layers, seed * 1000003 + level * 65537 + node)
           : toBlock64(current.block, level, node);
       trainable.set(k, block);
@@ -521,6 +544,34 @@ export class ParametricBank {
         onProgress: options.onProgress,
       },
     };
+  }
+
+  /** finish() after `options.verify` accepted the trained blocks; a rejected write commits nothing. */
+  private finishVerified(anchor: AnchorModel, corpus: readonly BankText[], plan: TrainingPlan, result: BlockTrainingResult, gradient: GradientEngineKind, options: WriteOptions): WriteReport {
+    const verify = options.verify;
+    if (!verify || plan.trainable.size === 0) return this.finish(plan, result, gradient, options);
+    const wanted = verify.memoryIds ? new Set(verify.memoryIds) : null;
+    const trained = new Set([...plan.idsPerNode.values()].flat());
+    const facts: Array<{ leaf: number; ids: number[] }> = [];
+    for (const t of corpus) {
+      if (!trained.has(t.id) || (wanted && !wanted.has(t.id))) continue;
+      const leaf = this.tree.leaves.get(t.id);
+      if (leaf === undefined) continue;
+      for (const part of anchor.segment ? anchor.segment(t.text) : [t.text]) facts.push({ leaf, ids: anchor.tokenize(part) });
+    }
+    const verification = verifyWrite({
+      anchor,
+      facts,
+      pathOf: (leaf) => this.tree.pathOfLeaf(leaf),
+      blockAt: (level, node) => plan.trainable.get(Provenance.key(level, node)) ?? plan.frozen(level, node),
+      heldOut: verify.heldOut,
+      firstTarget: options.factsFirstTarget ?? DEFAULT_FACTS_FIRST_TARGET,
+      maxFacts: verify.maxFacts ?? 64,
+      maxPaths: verify.maxPaths ?? 8,
+    });
+    const rejected = verify.accept(verification);
+    if (rejected === null) return { ...this.finish(plan, result, gradient, options), verification };
+    return { ...result, blocks: [], texts: plan.count, generation: this.file.generation, gradient, verification, rejected };
   }
 
   private finish(plan: TrainingPlan, result: BlockTrainingResult, gradient: GradientEngineKind, options: WriteOptions): WriteReport {
