@@ -124,7 +124,7 @@ describe('parametric memory banks over HTTP', () => {
       .send({ model: 'tiny', max_tokens: 4, temperature: 0, messages: [{ role: 'user', content: 'Where was Alice Moreau born?' }], engram: { cubeId, bankId } })
       .expect(200);
     const bank = await getBank();
-    expect(res.body.engram.bank).toEqual({ id: bankId, generation: bank.generation, path: [expect.any(Number), expect.any(Number)], rank: 4 });
+    expect(res.body.engram.bank).toEqual({ id: bankId, generation: bank.generation, path: [expect.any(Number), expect.any(Number)], rank: 4, staleLevels: [] });
     expect(res.body.engram.bank.path[0]).toBeLessThan(2);
     expect(res.body.engram.cachedTokens).toBe(0);
   });

@@ -27,6 +27,8 @@ import { ModelRuntime } from './inference/model.runtime';
 import { ModelService } from './inference/model.service';
 import { BankChangeListener } from './parametric/bank-change.listener';
 import { BankJobs } from './parametric/bank-jobs.service';
+import { BankConsolidation } from './parametric/bank-consolidation.service';
+import { ConsolidationGate } from './lifecycle/consolidation.gate';
 import { BankService } from './parametric/bank.service';
 import { BankStore } from './parametric/bank.store';
 import { BankProvenance } from './parametric/bank-provenance.service';
@@ -41,7 +43,7 @@ import { LlmGate } from './lifecycle/llm.gate';
 import { LlmClient } from './lifecycle/llm.client';
 import { LifecycleExtraction } from './lifecycle/lifecycle.extraction';
 
-const LIFECYCLE = [LifecyclePolicies, LifecycleEngine, LifecycleMetrics, LifecycleTrigger, LifecycleService, LifecycleAdminService, SchedulerControl, LlmGate, LlmClient, LifecycleExtraction];
+const LIFECYCLE = [LifecyclePolicies, LifecycleEngine, LifecycleMetrics, LifecycleTrigger, LifecycleService, LifecycleAdminService, SchedulerControl, LlmGate, LlmClient, LifecycleExtraction, ConsolidationGate, BankConsolidation];
 
 const SERVICES = [AccessService, AuditService, AuditQueryService, AuthenticationService, TenantService, ApiKeyService, CubeService, JobQueueService, EmbedderRegistry, CubeIndexManager, DeferredEmbeddingService, MemoryService, SearchService, AccessRecorder, ModelRuntime, ActivationStore, ModelService, KvCacheService, ChatCompletionService, ChatRetrieval, MemoryChangeListener, BankStore, BankProvenance, BankService, BankJobs, BankChangeListener, CubeExportService, CubeImportService, QuotaService, ...LIFECYCLE];
 

@@ -24,3 +24,4 @@ export * from './database/advisory-lock';
 export * from './repositories/usage.repository';
 export * from './repositories/lifecycle.repository';
 export * from './repositories/pending-embedding.repository';
+export * from './repositories/consolidation.repository';

@@ -18,6 +18,7 @@ import { UsageRepository } from './repositories/usage.repository';
 import { LifecycleRepository } from './repositories/lifecycle.repository';
 import { CubeArchiveRepository } from './repositories/cube-archive.repository';
 import { PendingEmbeddingRepository } from './repositories/pending-embedding.repository';
+import { ConsolidationRepository } from './repositories/consolidation.repository';
 
 const REPOSITORIES = [
   TenantRepository,
@@ -35,6 +36,7 @@ const REPOSITORIES = [
   CubeArchiveRepository,
   LifecycleRepository,
   PendingEmbeddingRepository,
+  ConsolidationRepository,
   UsageRepository,
 ];
 

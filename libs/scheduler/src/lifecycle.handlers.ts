@@ -1,7 +1,7 @@
 // Handlers of the lifecycle jobs; the work is in LifecycleEngine (@engram/core).
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
-import { JobName, JobQueueService, LifecycleEngine, LifecycleExtraction, LifecycleExtractPayload, LifecycleRunPayload, LifecycleTickPayload, SchedulerControl } from '@engram/core';
+import { BankConsolidation, JobName, JobQueueService, LifecycleEngine, LifecycleExtraction, LifecycleExtractPayload, LifecycleRunPayload, LifecycleTickPayload, SchedulerControl } from '@engram/core';
 import { JobRecord, JobRepository, LifecycleRepository } from '@engram/persistence';
 import { JobControl, JobHandler } from './job-handler';
 import { JOB_RUNNER_ENABLED } from './job-runner';
@@ -41,6 +41,7 @@ export class LifecycleRunHandler implements JobHandler {
     private readonly lifecycle: LifecycleRepository,
     private readonly queue: JobQueueService,
     private readonly control: SchedulerControl,
+    private readonly consolidation: BankConsolidation,
   ) {}
 
   async handle(job: JobRecord, control: JobControl): Promise<void> {
@@ -62,6 +63,8 @@ export class LifecycleRunHandler implements JobHandler {
     try {
       const actions = await this.engine.run(cube, runId, (progress) => control.heartbeat(progress));
       await this.lifecycle.updateRun(runId, { status: 'done', actions: actions as unknown as Record<string, unknown>[] });
+      // Then consolidation, on what the run left active (ADR 0403).
+      await this.consolidation.enqueueIfConfigured(cube.tenantId, cube.id);
     } catch (error) {
       // Visible on the run at once; the job retries with backoff and sets it running again.
       await this.lifecycle.updateRun(runId, { status: 'failed', error: error instanceof Error ? error.message : String(error) });
@@ -82,6 +85,7 @@ export class LifecycleSweepHandler implements JobHandler {
     private readonly lifecycle: LifecycleRepository,
     private readonly control: SchedulerControl,
     @Inject(ENGRAM_CONFIG) private readonly config: EngramConfig,
+    private readonly consolidation: BankConsolidation,
   ) {}
 
   async handle(job: JobRecord, control: JobControl): Promise<void> {
@@ -98,6 +102,7 @@ export class LifecycleSweepHandler implements JobHandler {
         if (await this.control.isPaused(cube.tenantId)) continue;
         if ((cube.counts.active ?? 0) === 0) continue;
         const actions = await this.engine.sweep(cube.id);
+        await this.consolidation.enqueueIfConfigured(cube.tenantId, cube.id);
         swept += actions.filter((a) => a.status === 'applied').length;
         await control.heartbeat({ cube: cube.id, applied: swept });
       }

@@ -1,12 +1,12 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { BankBuildHandler, BankForgetHandler, BankWriteHandler } from './bank.handlers';
+import { BankBuildHandler, BankConsolidateHandler, BankForgetHandler, BankWriteHandler } from './bank.handlers';
 import { CubePurgeHandler } from './cube-purge.handler';
 import { LifecycleExtractHandler, LifecycleRunHandler, LifecycleSweepHandler, LifecycleSweepStarter, LifecycleTickHandler } from './lifecycle.handlers';
 import { JOB_HANDLERS } from './job-handler';
 import { MaintenanceHandler, MaintenanceStarter } from './maintenance.handler';
 import { JOB_RUNNER_ENABLED, JobRunner } from './job-runner';
 
-const HANDLERS = [CubePurgeHandler, BankBuildHandler, BankWriteHandler, BankForgetHandler, LifecycleTickHandler, LifecycleRunHandler, LifecycleSweepHandler, LifecycleExtractHandler, MaintenanceHandler];
+const HANDLERS = [CubePurgeHandler, BankBuildHandler, BankWriteHandler, BankForgetHandler, BankConsolidateHandler, LifecycleTickHandler, LifecycleRunHandler, LifecycleSweepHandler, LifecycleExtractHandler, MaintenanceHandler];
 
 /** Job handlers and the runner. `runWorker: false` registers the handlers without polling. */
 @Module({})

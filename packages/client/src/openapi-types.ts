@@ -349,6 +349,8 @@ export interface LifecyclePolicyDto {
   invalidation?: Record<string, unknown>;
   /** { enabled } */
   extraction?: Record<string, unknown>;
+  /** { bankId (a bank of the cube; null: off), minAccesses, minAgeHours, maxPerRun, thresholds: { minRecall 0–1, maxPerplexityIncrease } } */
+  consolidation?: Record<string, unknown>;
 }
 
 export interface LifecyclePolicyResponseDto {
@@ -979,7 +981,7 @@ export interface Operations {
     method: "GET";
     path: "/v1/cubes/{cubeId}/lifecycle/events";
     pathParams: { cubeId: string };
-    query: { action?: "merge" | "supersede" | "expire" | "archive" | "restore"; cursor?: string; limit?: number };
+    query: { action?: "merge" | "supersede" | "expire" | "archive" | "restore" | "consolidate"; cursor?: string; limit?: number };
     body: never;
     status: 200;
     response: LifecycleEventPageDto;

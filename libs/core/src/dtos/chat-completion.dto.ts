@@ -178,8 +178,8 @@ export interface ChatEngramInfoDto {
   retrieval?: { memoryIds: string[]; tokens: number };
   /** The cube's working-memory KV cache (absent when the request does not use it). */
   workingMemory?: ChatWorkingMemoryInfoDto;
-  /** Only with `engram.bankId`: the bank, its generation, the routed path (node per level) and the attached rank. */
-  bank?: { id: string; generation: number; path: number[]; rank: number };
+  /** Only with `engram.bankId`: the bank, its generation, the routed path (node per level), the attached rank and the levels left out because their block is stale. */
+  bank?: { id: string; generation: number; path: number[]; rank: number; staleLevels: number[] };
   timings: { prefillMs: number; timeToFirstTokenMs: number; decodeTokensPerSecond: number };
 }
 

@@ -7,7 +7,7 @@ import { PlannedAction } from '../lifecycle/lifecycle.planner';
 import { ExecutedAction } from '../lifecycle/lifecycle.engine';
 import { ValidateUUID } from './validation';
 
-export const LIFECYCLE_EVENT_ACTIONS = ['merge', 'supersede', 'expire', 'archive', 'restore'] as const;
+export const LIFECYCLE_EVENT_ACTIONS = ['merge', 'supersede', 'expire', 'archive', 'restore', 'consolidate'] as const;
 
 /**
  * One level of lifecycle policy (PUT). Every field is optional and checked in depth by
@@ -19,6 +19,7 @@ export class LifecyclePolicyDto {
   @ApiPropertyOptional({ description: '{ enabled, mode: "rules" | "llm", threshold (0, 1] }' }) @IsOptional() @Allow() fusion?: unknown;
   @ApiPropertyOptional({ description: '{ enabled, multiValued: [predicates] }' }) @IsOptional() @Allow() invalidation?: unknown;
   @ApiPropertyOptional({ description: '{ enabled }' }) @IsOptional() @Allow() extraction?: unknown;
+  @ApiPropertyOptional({ description: '{ bankId (a bank of the cube; null: off), minAccesses, minAgeHours, maxPerRun, thresholds: { minRecall 0–1, maxPerplexityIncrease } }' }) @IsOptional() @Allow() consolidation?: unknown;
 }
 
 export class LifecyclePolicyResponseDto {

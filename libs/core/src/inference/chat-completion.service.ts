@@ -49,7 +49,7 @@ function conversationText(dto: ChatCompletionRequestDto): string {
 }
 
 function bankInfo(bank: RoutedBankMemory): NonNullable<ChatEngramInfoDto['bank']> {
-  return { id: bank.bankId, generation: bank.generation, path: bank.path, rank: memoryRank(bank.memory) };
+  return { id: bank.bankId, generation: bank.generation, path: bank.path, rank: memoryRank(bank.memory), staleLevels: bank.staleLevels };
 }
 
 /**

@@ -6,6 +6,8 @@ export enum JobName {
   BankBuild = 'bank.build',
   BankWrite = 'bank.write',
   BankForget = 'bank.forget',
+  /** A cube's consolidation run: stable, hot memories into its policy's bank, stale blocks rewritten (ADR 0403). */
+  BankConsolidate = 'bank.consolidate',
   /** Debounced per-cube pass over the change feed: fusion and fact invalidation. */
   LifecycleTick = 'lifecycle.tick',
   /** A requested full lifecycle run of one cube (lifecycle_runs row). */
@@ -16,6 +18,10 @@ export enum JobName {
   Maintenance = 'maintenance',
   /** Facts extracted by the operator's LLM from stored message turns. */
   LifecycleExtract = 'lifecycle.extract',
+}
+
+export interface BankConsolidatePayload {
+  cubeId: string;
 }
 
 export interface LifecycleExtractPayload {

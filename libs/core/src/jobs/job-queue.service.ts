@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
 import { JobRecord, JobRepository } from '@engram/persistence';
-import { BankBuildPayload, BankForgetPayload, BankWritePayload, CubePurgePayload, JobName, LifecycleExtractPayload, LifecycleRunPayload, LifecycleTickPayload } from './job-names';
+import { BankBuildPayload, BankConsolidatePayload, BankForgetPayload, BankWritePayload, CubePurgePayload, JobName, LifecycleExtractPayload, LifecycleRunPayload, LifecycleTickPayload } from './job-names';
 
 /** Writes within this window share one lifecycle tick of their cube. */
 export const LIFECYCLE_TICK_DEBOUNCE_MS = 250;
@@ -37,6 +37,18 @@ export class JobQueueService {
 
   enqueueBankWrite(tenantId: string, payload: BankWritePayload): Promise<JobRecord> {
     return this.jobs.enqueue({ name: JobName.BankWrite, payload: { ...payload }, tenantId, maxAttempts: this.config.jobMaxAttempts });
+  }
+
+  /** One pending consolidation run per cube. */
+  enqueueBankConsolidate(tenantId: string, payload: BankConsolidatePayload, delayMs = 0): Promise<JobRecord> {
+    return this.jobs.enqueue({
+      name: JobName.BankConsolidate,
+      payload: { ...payload },
+      tenantId,
+      singletonKey: `${JobName.BankConsolidate}:${payload.cubeId}`,
+      maxAttempts: this.config.jobMaxAttempts,
+      ...(delayMs ? { runAfter: new Date(Date.now() + delayMs) } : {}),
+    });
   }
 
   enqueueBankForget(payload: BankForgetPayload): Promise<JobRecord> {

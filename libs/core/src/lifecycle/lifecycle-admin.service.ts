@@ -12,9 +12,10 @@ import { INSTANCE_SCOPE, LifecyclePolicies, tenantScope } from './lifecycle-poli
 import { LifecycleMetrics } from './lifecycle.metrics';
 import { LifecycleService, RunAnswer, runCube } from './lifecycle.service';
 import { LlmGate } from './llm.gate';
+import { ConsolidationGate } from './consolidation.gate';
 import { PauseState, SchedulerControl } from './scheduler-control';
 
-const LIFECYCLE_JOBS: string[] = [JobName.LifecycleTick, JobName.LifecycleRun, JobName.LifecycleSweep, JobName.LifecycleExtract];
+const LIFECYCLE_JOBS: string[] = [JobName.LifecycleTick, JobName.LifecycleRun, JobName.LifecycleSweep, JobName.LifecycleExtract, JobName.BankConsolidate];
 
 export interface JobSummary {
   id: string;
@@ -57,6 +58,7 @@ export class LifecycleAdminService {
     private readonly metrics: LifecycleMetrics,
     private readonly service: LifecycleService,
     private readonly llm: LlmGate,
+    private readonly consolidation: ConsolidationGate,
   ) {}
 
   async getDefaults(ctx: RequestContext, tenantId: string | null): Promise<LifecyclePolicyResponseDto> {
@@ -75,6 +77,7 @@ export class LifecycleAdminService {
     const instance = tenantId === null ? own : await this.policies.level(INSTANCE_SCOPE);
     const effective = effectivePolicy(tenantId === null ? [own] : [instance, own]);
     this.llm.requireFor(effective);
+    this.consolidation.requireNoBank(own);
     await this.lifecycle.unitOfWork(async (tx) => {
       await this.policies.put(tenantId === null ? INSTANCE_SCOPE : tenantScope(tenantId), own, tx);
       await this.audit.record(ctx.auth, ctx.requestId, { action: 'lifecycle.defaults', targetType: tenantId === null ? 'instance' : 'tenant', targetId: tenantId, tenantId, details: { policy: own } }, tx);

@@ -1,5 +1,6 @@
 import { EngramError, FieldProblem } from '../errors/engram.error';
 import { MEMORY_KINDS } from '../dtos/memory.dto';
+import { ConsolidationPolicy, DEFAULT_CONSOLIDATION_POLICY, overlayConsolidation, parseConsolidation, PartialConsolidationPolicy } from './consolidation-policy';
 
 export type FusionMode = 'rules' | 'llm';
 
@@ -10,6 +11,7 @@ export interface LifecyclePolicy {
   fusion: { enabled: boolean; mode: FusionMode; threshold: number };
   invalidation: { enabled: boolean; multiValued: string[] };
   extraction: { enabled: boolean };
+  consolidation: ConsolidationPolicy;
 }
 
 /**
@@ -22,6 +24,7 @@ export interface PartialLifecyclePolicy {
   fusion?: Partial<LifecyclePolicy['fusion']>;
   invalidation?: Partial<LifecyclePolicy['invalidation']>;
   extraction?: Partial<LifecyclePolicy['extraction']>;
+  consolidation?: PartialConsolidationPolicy;
 }
 
 /**
@@ -34,6 +37,7 @@ export const DEFAULT_LIFECYCLE_POLICY: LifecyclePolicy = {
   fusion: { enabled: true, mode: 'rules', threshold: 0.8 },
   invalidation: { enabled: true, multiValued: [] },
   extraction: { enabled: false },
+  consolidation: DEFAULT_CONSOLIDATION_POLICY,
 };
 
 const MAX_DAYS = 36_500;
@@ -52,6 +56,7 @@ export function effectivePolicy(levels: PartialLifecyclePolicy[]): LifecyclePoli
     Object.assign(out.fusion, level.fusion ?? {});
     Object.assign(out.invalidation, level.invalidation ?? {});
     Object.assign(out.extraction, level.extraction ?? {});
+    overlayConsolidation(out.consolidation, level.consolidation);
   }
   out.invalidation.multiValued = [...new Set(out.invalidation.multiValued)];
   return out;
@@ -82,7 +87,7 @@ export function parseLifecyclePolicy(raw: unknown): PartialLifecyclePolicy {
   };
 
   if (!isObject(raw)) throw EngramError.validation([{ field: 'policy', problems: ['the policy must be a JSON object'] }]);
-  onlyKeys('', raw, ['ttl', 'archiveAfterIdleDays', 'fusion', 'invalidation', 'extraction']);
+  onlyKeys('', raw, ['ttl', 'archiveAfterIdleDays', 'fusion', 'invalidation', 'extraction', 'consolidation']);
   const out: PartialLifecyclePolicy = {};
 
   if (raw.ttl !== undefined) {
@@ -157,6 +162,7 @@ export function parseLifecyclePolicy(raw: unknown): PartialLifecyclePolicy {
       if (raw.extraction.enabled !== undefined) out.extraction.enabled = bool('extraction.enabled', raw.extraction.enabled);
     }
   }
+  if (raw.consolidation !== undefined) out.consolidation = parseConsolidation(raw.consolidation, problems);
   if (problems.length) throw EngramError.validation(problems);
   return out;
 }

@@ -23,6 +23,7 @@ import { LifecycleEngine } from './lifecycle.engine';
 import { effectivePolicy, parseLifecyclePolicy } from './lifecycle-policy';
 import { cubeScope, LifecyclePolicies } from './lifecycle-policy.service';
 import { LlmGate } from './llm.gate';
+import { ConsolidationGate } from './consolidation.gate';
 
 export type RunAnswer = { dryRun: true; body: { actions: LifecycleActionDto[] } } | { dryRun: false; body: { runId: string } };
 
@@ -37,6 +38,7 @@ export class LifecycleService {
     private readonly jobs: JobQueueService,
     private readonly audit: AuditService,
     private readonly llm: LlmGate,
+    private readonly consolidation: ConsolidationGate,
   ) {}
 
   async getPolicy(ctx: RequestContext, cubeId: string): Promise<LifecyclePolicyResponseDto> {
@@ -52,6 +54,7 @@ export class LifecycleService {
     const { instance, tenant } = await this.policies.levels(cube.tenantId, cubeId);
     const effective = effectivePolicy([instance, tenant, own]);
     this.llm.requireFor(effective);
+    await this.consolidation.requireUsable(cubeId, effective);
     await this.lifecycle.unitOfWork(async (tx) => {
       await this.policies.put(cubeScope(cubeId), own, tx);
       await this.audit.record(ctx.auth, ctx.requestId, { action: 'cube.lifecycle_policy', targetType: 'cube', targetId: cubeId, tenantId: cube.tenantId, details: { policy: own } }, tx);

@@ -154,7 +154,8 @@ export class BankJobs {
     if (failures.length) throw new Error(`could not mark memory ${memoryId} stale in ${failures.join('; ')}`);
   }
 
-  private embedderOf(bank: BankRecord): TextEmbedder {
+  /** The bank's embedder, refused when it no longer has the fingerprint the bank was built with. */
+  embedderOf(bank: BankRecord): TextEmbedder {
     const embedder = this.embedders.forSettings({ embedder: bank.embedder });
     if (embedder.fingerprint !== bank.embedderFingerprint) {
       throw new ParametricError(ParametricErrorCode.EmbedderMismatch, `the embedder of bank ${bank.id} changed (now ${embedder.fingerprint}, built with ${bank.embedderFingerprint})`);

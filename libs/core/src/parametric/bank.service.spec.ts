@@ -1,4 +1,4 @@
-import { BankBlockRepository, BankRecord, BankRepository, MemoryRepository, ModelRecord, ModelRepository } from '@engram/persistence';
+import { BankBlockRepository, BankRecord, BankRepository, ConsolidationRepository, MemoryRepository, ModelRecord, ModelRepository } from '@engram/persistence';
 import { AccessService } from '../auth/access.service';
 import { Permission } from '../auth/permission';
 import { CreateBankDto } from '../dtos/bank.dto';
@@ -30,7 +30,7 @@ const CUBE = '11111111-1111-4111-8111-111111111111';
 const model = { id: 'm1', name: 'tiny', fingerprint: 'f', directory: '/m', format: 'safetensors', config: {}, createdAt: new Date() } as ModelRecord;
 const ready = { id: 'b1', cubeId: CUBE, state: 'ready', modelFingerprint: 'f', generation: 3, embedder: { type: 'hash', dimension: 8 } } as unknown as BankRecord;
 
-function service(stubs: { requireCube?: jest.Mock; get?: jest.Mock; resolve?: jest.Mock; routeAndFetch?: jest.Mock } = {}) {
+function service(stubs: { requireCube?: jest.Mock; get?: jest.Mock; resolve?: jest.Mock; routeAndFetch?: jest.Mock; staleLevels?: jest.Mock } = {}) {
   const access = strictMock<AccessService>({ requireCube: stubs.requireCube ?? jest.fn().mockResolvedValue({ id: CUBE, tenantId: 't', settings: {} }) });
   const banks = strictMock<BankRepository>({ get: stubs.get ?? jest.fn().mockResolvedValue(ready) });
   const models = strictMock<ModelService>({ resolve: stubs.resolve ?? jest.fn().mockResolvedValue(model) });
@@ -38,7 +38,7 @@ function service(stubs: { requireCube?: jest.Mock; get?: jest.Mock; resolve?: je
   const embedders = strictMock<EmbedderRegistry>({ forSettings: jest.fn().mockReturnValue(embedder), embed: jest.fn(), stored: jest.fn().mockReturnValue({ type: 'hash', dimension: 8 }), validate: jest.fn().mockResolvedValue({ type: 'hash', dimension: 8 }) });
   const store = strictMock<BankStore>({ routeAndFetch: stubs.routeAndFetch ?? jest.fn() });
   const provenance = strictMock<BankProvenance>({ current: jest.fn(async (bank: BankRecord) => bank) });
-  const svc = new BankService(access, banks, strictMock<MemoryRepository>({}), models, strictMock<ModelRepository>({}), embedders, strictMock<JobQueueService>({}), store, provenance, strictMock<BankBlockRepository>({}), strictMock<QuotaService>({ requireJobSlot: jest.fn().mockResolvedValue(undefined), requireBankBytes: jest.fn().mockResolvedValue(undefined) }), { bankMaxBytes: 1024 ** 3 } as EngramConfig, strictMock<AuditService>({}));
+  const svc = new BankService(access, banks, strictMock<MemoryRepository>({}), models, strictMock<ModelRepository>({}), embedders, strictMock<JobQueueService>({}), store, provenance, strictMock<BankBlockRepository>({}), strictMock<QuotaService>({ requireJobSlot: jest.fn().mockResolvedValue(undefined), requireBankBytes: jest.fn().mockResolvedValue(undefined) }), { bankMaxBytes: 1024 ** 3 } as EngramConfig, strictMock<AuditService>({}), strictMock<ConsolidationRepository>({ staleLevels: stubs.staleLevels ?? jest.fn().mockResolvedValue([]) }));
   return { svc, access };
 }
 
@@ -82,8 +82,20 @@ describe('BankService', () => {
     const memory = [{ rank: 2, gate: new Float32Array(2), up: new Float32Array(2), down: new Float32Array(2) }];
     const routeAndFetch = jest.fn().mockResolvedValue({ path: [1, 0], memory });
     const { svc } = service({ routeAndFetch });
-    await expect(svc.routeForChat(CUBE, 'b1', model, 'where?')).resolves.toEqual({ bankId: 'b1', generation: 3, path: [1, 0], memory });
+    await expect(svc.routeForChat(CUBE, 'b1', model, 'where?')).resolves.toEqual({ bankId: 'b1', generation: 3, path: [1, 0], memory, staleLevels: [] });
     expect(routeAndFetch.mock.calls[0][1].fingerprint).toBe('hash:8');
     expect(routeAndFetch.mock.calls[0][2]).toBe('where?');
+  });
+
+  it('leaves a stale block of the path out (rank 0) and says which level', async () => {
+    const block = (rank: number) => ({ rank, gate: new Float32Array(rank), up: new Float32Array(rank), down: new Float32Array(rank) });
+    const memory = [block(2), block(3)];
+    const staleLevels = jest.fn().mockResolvedValue([2]);
+    const { svc } = service({ routeAndFetch: jest.fn().mockResolvedValue({ path: [1, 0], memory }), staleLevels });
+    const routed = await svc.routeForChat(CUBE, 'b1', model, 'where?');
+    expect(staleLevels).toHaveBeenCalledWith('b1', [1, 0]);
+    expect(routed.staleLevels).toEqual([2]);
+    expect(routed.memory.map((m) => m.rank)).toEqual([2, 0]);
+    expect(routed.memory[0]).toBe(memory[0]);
   });
 });

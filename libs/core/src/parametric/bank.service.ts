@@ -3,7 +3,7 @@ import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
 import { randomUUID } from 'node:crypto';
 import { MemoryBlock } from '@engram/inference';
 import { ParametricError, ParametricErrorCode } from '@engram/parametric';
-import { BankBlockRepository, BankRecord, BankRepository, MemoryRepository, ModelRecord, ModelRepository } from '@engram/persistence';
+import { BankBlockRepository, BankRecord, BankRepository, ConsolidationRepository, MemoryRepository, ModelRecord, ModelRepository } from '@engram/persistence';
 import { AccessService } from '../auth/access.service';
 import { Permission } from '../auth/permission';
 import {
@@ -38,7 +38,11 @@ export interface RoutedBankMemory {
   generation: number;
   path: number[];
   memory: readonly MemoryBlock[];
+  /** Levels whose block is stale (a memory it holds changed): left out of the request (ADR 0403). */
+  staleLevels: number[];
 }
+
+const NO_BLOCK: MemoryBlock = Object.freeze({ rank: 0, gate: new Float32Array(0), up: new Float32Array(0), down: new Float32Array(0) });
 
 /**
  * Parametric memory banks of a cube (ADR 0302). Building and writing train on the CPU
@@ -60,6 +64,7 @@ export class BankService {
     private readonly quotas: QuotaService,
     @Inject(ENGRAM_CONFIG) private readonly config: EngramConfig,
     private readonly audit: AuditService,
+    private readonly consolidation: ConsolidationRepository,
   ) {}
 
   async create(ctx: RequestContext, cubeId: string, dto: CreateBankDto): Promise<BankJobResponseDto> {
@@ -200,7 +205,9 @@ export class BankService {
     }
     const embedder = this.embedders.forSettings({ embedder: bank.embedder });
     const { path, memory } = await this.store.routeAndFetch(bank, { fingerprint: embedder.fingerprint, embed: (texts) => this.embedders.embed(embedder, texts) }, context);
-    return { bankId, generation: bank.generation, path, memory };
+    // A stale block holds a value that changed since it was written: the request runs without it until a rewrite.
+    const staleLevels = await this.consolidation.staleLevels(bank.id, path);
+    return { bankId, generation: bank.generation, path, memory: staleLevels.length ? memory.map((m, i) => (staleLevels.includes(i + 1) ? NO_BLOCK : m)) : memory, staleLevels };
   }
 
   private async requireBank(cubeId: string, bankId: string): Promise<BankRecord> {

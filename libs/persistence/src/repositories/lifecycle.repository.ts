@@ -500,6 +500,11 @@ export class LifecycleRepository {
 
   // ---- events ----------------------------------------------------------------------------
 
+  /** An event that changes no memory row (e.g. a consolidation into a bank), in its own transaction. */
+  recordEvent(e: { cubeId: string; tenantId: string; memoryIds: string[]; action: string; reason: Record<string, unknown>; actor: LifecycleActor; before: Record<string, unknown>; after: Record<string, unknown> }): Promise<string> {
+    return this.db.transaction((tx) => this.insertEvent(tx, { ...e, runId: null }));
+  }
+
   /** Newest first, keyset-paginated on id; null for a cursor this API did not make. */
   async events(cubeId: string, filter: { memoryId?: string; action?: string }, limit: number, cursor: string | null): Promise<Page<LifecycleEventRecord> | null> {
     const where = ['cube_id = $1'];
