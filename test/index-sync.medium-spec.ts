@@ -2,7 +2,7 @@ import { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CoreModule, CubeIndexManager, MemoryService, SearchService } from '@engram/core';
+import { CoreModule, CubeIndexManager, MemoryService, Scope, SearchService } from '@engram/core';
 import { MemoryRepository } from '@engram/persistence';
 import { createMediumHarness, MediumHarness, TestKey } from '@engram/testing';
 
@@ -77,7 +77,7 @@ describe('search indexes derived from PostgreSQL', () => {
     await search(h.app, 'lamplighter'); // the index takes the change in
     await h.app.get(CubeIndexManager).onApplicationShutdown(); // and writes its snapshot
     const manifest = JSON.parse(fs.readFileSync(path.join(h.app.get(CubeIndexManager).snapshotDir(cubeId), 'manifest.json'), 'utf8')) as { changeSeq: number; extras?: Record<string, unknown> };
-    expect(Object.keys(manifest.extras ?? {}).sort()).toEqual(['documents.json', 'lexical.bin', 'rows.jsonl']);
+    expect(Object.keys(manifest.extras ?? {}).sort()).toEqual(['documents.json', 'lexical.bin']); // no rows: results read them from PostgreSQL
     await h.app.get(MemoryService).add(owner.ctx, cubeId, { items: [{ text: 'The net mender lives above the bakery', tags: ['late'] }] });
     const fresh = await NestFactory.createApplicationContext(CoreModule.forRoot({ ...h.config }), { logger: false });
     try {
@@ -124,6 +124,30 @@ describe('search indexes derived from PostgreSQL', () => {
     expect(await search(leaving, 'when does the quarry close', 1)).toEqual(['The quarry closes at dusk']);
     await leaving.close(); // the recorder's one-second timer has not fired: shutdown must flush
     expect((await h.app.get(MemoryService).get(owner.ctx, cubeId, id)).accessCount).toBe(before + 1);
+  });
+
+  it('reads result rows from PostgreSQL as they are now, leaving out one erased after the index was brought up to date', async () => {
+    const { body } = await h.app.get(MemoryService).add(owner.ctx, cubeId, { items: [{ text: 'The signal box opens at six' }, { text: 'The signal box closes at ten' }] });
+    const [kept, erased] = body.items.map((m) => m.id);
+    const eraser = await h.factory.apiKey({ tenantId: owner.tenantId, scopes: [Scope.MemoriesRead, Scope.MemoriesErase] });
+    await h.app.get(MemoryService).update(owner.ctx, cubeId, kept, { text: 'The signal box opens at seven' });
+    await search(h.app, 'signal box'); // the index is current
+    // The erase commits between the index's sync and the read of the hits' rows.
+    const manager = h.app.get(CubeIndexManager);
+    const current = manager.current.bind(manager);
+    const spy = jest.spyOn(manager, 'current').mockImplementation(async (...args) => {
+      const answer = await current(...args);
+      await h.app.get(MemoryService).delete(eraser.ctx, cubeId, erased, { erase: true });
+      return answer;
+    });
+    try {
+      const found = await h.app.get(SearchService).search(owner.ctx, cubeId, { query: 'when does the signal box open or close', topK: 5 });
+      expect(found.results.map((r) => r.id)).toContain(kept);
+      expect(found.results.map((r) => r.id)).not.toContain(erased);
+      expect(found.results.find((r) => r.id === kept)?.text).toBe('The signal box opens at seven');
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('keeps cubes apart in a shared process', async () => {

@@ -2,9 +2,11 @@ import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/commo
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
-import { CubeRepository, MemoryChange, MemoryRecord, MemoryRepository } from '@engram/persistence';
+import { CubeRepository, MemoryChange, MemoryRepository } from '@engram/persistence';
 import { CubeIndex, Embedder, IndexDocument } from '@engram/plaintext';
-import { decodeIndexRows, encodeIndexRows, IndexRows, ROWS_FILE } from './index-rows.codec';
+
+/** Rows were once saved beside the index (snapshots written before ADR 0112); a save removes the file. */
+const LEGACY_ROWS_FILE = 'rows.jsonl';
 
 const SYNC_BATCH = 5000;
 const SAVE_AFTER_CHANGES = 2000;
@@ -12,8 +14,6 @@ const YIELD_EVERY = 500;
 
 interface LoadedCube {
   index: CubeIndex;
-  /** The current row of every indexed memory (no embedding), so results need no extra query. */
-  records: IndexRows;
   fingerprint: string;
   /** The change sequence the index reflects. */
   seq: number;
@@ -66,7 +66,7 @@ export class CubeIndexManager implements OnApplicationShutdown {
    * `knownChangeSeq`, the cube's highest change sequence read by the caller after the call
    * began, lets an index that already reflects it skip reading the change feed.
    */
-  async current(cubeId: string, embedder: Embedder, knownChangeSeq?: number): Promise<{ index: CubeIndex; records: Pick<IndexRows, 'get'> }> {
+  async current(cubeId: string, embedder: Embedder, knownChangeSeq?: number): Promise<{ index: CubeIndex }> {
     let loaded = this.cubes.get(cubeId);
     if (loaded) {
       const cube = await loaded;
@@ -88,7 +88,7 @@ export class CubeIndexManager implements OnApplicationShutdown {
     const cube = await loaded;
     if (knownChangeSeq === undefined || cube.seq < knownChangeSeq) await this.sync(cubeId, cube);
     if (cube.erased) await this.dropErased(cubeId, cube); // this answer is already without it; the next one rebuilds
-    return { index: cube.index, records: cube.records };
+    return { index: cube.index };
   }
 
   /** Forgets a cube's in-memory index (deleted cube, embedder change). */
@@ -120,17 +120,13 @@ export class CubeIndexManager implements OnApplicationShutdown {
     const started = Date.now();
     const index = new CubeIndex({ dimension: embedder.dimension });
     const snapshot = await index.load(this.snapshotDir(cubeId), { fingerprint: embedder.fingerprint });
-    // A whole saved index (documents, postings and rows): only the changes after it are read.
-    const savedRows = snapshot.documents ? decodeIndexRows(snapshot.extras?.get(ROWS_FILE)) : null;
+    // A whole saved index (documents and postings): only the changes after it are read.
+    const whole = snapshot.documents;
     const snapshotSeq = snapshot.status === 'loaded' ? (snapshot.changeSeq ?? 0) : 0;
     if (snapshot.status === 'corrupt' || snapshot.status === 'mismatch') {
       this.logger.warn(`cube ${cubeId}: HNSW snapshot ${snapshot.status} (${snapshot.reason ?? ''}); rebuilding from PostgreSQL`);
     }
-    const cube: LoadedCube = { index, records: new Map(), fingerprint: embedder.fingerprint, seq: 0, changesSinceSave: 0, lock: Promise.resolve(), saving: null, erased: false, dropped: false };
-    if (savedRows) {
-      cube.records = savedRows;
-      cube.seq = snapshotSeq;
-    }
+    const cube: LoadedCube = { index, fingerprint: embedder.fingerprint, seq: whole ? snapshotSeq : 0, changesSinceSave: 0, lock: Promise.resolve(), saving: null, erased: false, dropped: false };
     let applied = 0;
     let afterSnapshot = 0;
     for (;;) {
@@ -147,8 +143,8 @@ export class CubeIndexManager implements OnApplicationShutdown {
     }
     cube.changesSinceSave = afterSnapshot;
     this.logger.log(`cube ${cubeId}: index loaded (${snapshot.status}, ${index.size} documents) in ${Date.now() - started} ms`);
-    // Rebuilt, or loaded from a snapshot without documents and rows: write the whole index.
-    if (!savedRows && applied > 0) void this.save(cubeId, cube);
+    // Rebuilt, or loaded from a snapshot without documents: write the whole index.
+    if (!whole && applied > 0) void this.save(cubeId, cube);
     return cube;
   }
 
@@ -170,14 +166,11 @@ export class CubeIndexManager implements OnApplicationShutdown {
 
   private apply(cube: LoadedCube, change: MemoryChange, withVector: boolean, heldBySnapshot = false): void {
     // Erased after this index took it in (or after the snapshot it loaded): the graph may still hold the vector.
-    if (change.erasedAt !== null && (cube.records.has(change.label) || heldBySnapshot)) cube.erased = true;
+    if (change.erasedAt !== null && (cube.index.has(change.label) || heldBySnapshot)) cube.erased = true;
     if (change.state === 'deleted') {
       cube.index.remove(change.label);
-      cube.records.delete(change.label);
       return;
     }
-    const { embedding: _embedding, ...record } = change;
-    cube.records.set(change.label, record);
     const usable = change.embedding !== null && change.embedderFingerprint === cube.fingerprint;
     cube.index.upsert(toDocument(change, withVector && usable ? change.embedding! : undefined));
   }
@@ -203,7 +196,12 @@ export class CubeIndexManager implements OnApplicationShutdown {
     const pending = cube.changesSinceSave;
     cube.saving = this.cubeRows
       .getAny(cubeId)
-      .then((row) => (row && row.deletedAt === null && !cube.dropped ? cube.index.save(this.snapshotDir(cubeId), { changeSeq: seq, fingerprint: cube.fingerprint }, new Map([[ROWS_FILE, encodeIndexRows(cube.records)]])) : undefined))
+      .then(async (row) => {
+        if (!row || row.deletedAt !== null || cube.dropped) return;
+        const dir = this.snapshotDir(cubeId);
+        await cube.index.save(dir, { changeSeq: seq, fingerprint: cube.fingerprint });
+        await fs.rm(path.join(dir, LEGACY_ROWS_FILE), { force: true });
+      })
       .then(() => {
         cube.changesSinceSave = Math.max(0, cube.changesSinceSave - pending);
       })

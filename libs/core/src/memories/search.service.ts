@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { MemoryRepository } from '@engram/persistence';
 import { MemoryFilter } from '@engram/plaintext';
 import { CubeRecord } from '@engram/persistence';
 import { AccessService } from '../auth/access.service';
@@ -18,6 +19,7 @@ export class SearchService {
     private readonly embedders: EmbedderRegistry,
     private readonly indexes: CubeIndexManager,
     private readonly accesses: AccessRecorder,
+    private readonly memories: MemoryRepository,
   ) {}
 
   async search(ctx: RequestContext, cubeId: string, dto: SearchDto): Promise<{ results: SearchResultDto[] }> {
@@ -36,7 +38,7 @@ export class SearchService {
     const filter: MemoryFilter = parseMemoryFilter(dto.filters);
     const embedder = this.embedders.forSettings(cube.settings);
     const [queryVector] = await this.embedders.embed(embedder, [dto.query]);
-    const { index, records } = await this.indexes.current(cubeId, embedder, changeSeq);
+    const { index } = await this.indexes.current(cubeId, embedder, changeSeq);
     const hits = index.search(dto.query, queryVector, {
       topK: dto.topK ?? 10,
       filter,
@@ -44,10 +46,14 @@ export class SearchService {
       explain: dto.explain === true,
       deep: dto.mode === 'deep',
     });
+    // The hits' rows as stored now (ADR 0112): one query by label, instead of every row of
+    // every loaded cube in memory. A memory deleted or erased since the index was brought up
+    // to date is left out.
+    const rows = await this.memories.getByLabels(cubeId, hits.map((h) => h.label));
     const results: SearchResultDto[] = [];
     for (const hit of hits) {
-      const record = records.get(hit.label);
-      if (!record) continue;
+      const record = rows.get(hit.label);
+      if (!record || record.state === 'deleted' || record.erasedAt !== null) continue;
       results.push(mapSearchResult(record, round(hit.score), dto.explain ? hit.explain : undefined));
     }
     return results;

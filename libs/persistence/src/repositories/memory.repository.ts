@@ -398,6 +398,22 @@ export class MemoryRepository {
   }
 
   /**
+   * The current rows of the cube's memories with these labels (a search's hits), by label:
+   * result rows are read from here rather than kept in memory beside every index. One
+   * statement over the unique label index; labels of another cube are never returned.
+   */
+  async getByLabels(cubeId: string, labels: readonly number[]): Promise<Map<number, MemoryRecord>> {
+    const out = new Map<number, MemoryRecord>();
+    if (labels.length === 0) return out;
+    const rows = await queryRows<Row>(this.db, `SELECT ${COLUMNS} FROM memories WHERE cube_id = $1 AND label = ANY($2::bigint[])`, [cubeId, labels.map(String)]);
+    for (const row of rows) {
+      const record = toRecord(row);
+      out.set(record.label, record);
+    }
+    return out;
+  }
+
+  /**
    * Changes to apply to an index that reflects `afterSeq`, oldest first. Only changes
    * whose sequence is below every still-running writer's are safe to read, and the
    * per-cube advisory lock makes commit order equal sequence order within a cube.
