@@ -43,7 +43,11 @@ function everything(index: CubeIndex): unknown[] {
   return out;
 }
 
-describe('CubeIndex load()', () => {
+// Small indexes keep no graph (exact dense search over the int8 vectors); both forms must restore exactly.
+describe.each([
+  ['without a graph', undefined],
+  ['with a graph', 0],
+])('CubeIndex load() (%s)', (_form, graphMinDocuments) => {
   let dir: string;
   beforeEach(async () => {
     dir = await fs.mkdtemp(path.join(tmpdir(), 'engram-cube-index-'));
@@ -53,7 +57,7 @@ describe('CubeIndex load()', () => {
   });
 
   function churned(): CubeIndex {
-    const index = new CubeIndex({ dimension: 32 });
+    const index = new CubeIndex({ dimension: 32, graphMinDocuments });
     const docs = corpus(120);
     index.upsertMany(docs);
     for (let label = 3; label <= 120; label += 11) index.remove(label);
@@ -65,7 +69,7 @@ describe('CubeIndex load()', () => {
   it('restores documents and postings so that every search answers as before, without re-adding a row', async () => {
     const index = churned();
     await index.save(dir, { changeSeq: 42, fingerprint: embedder.fingerprint });
-    const restored = new CubeIndex({ dimension: 32 });
+    const restored = new CubeIndex({ dimension: 32, graphMinDocuments });
     const result = await restored.load(dir, { fingerprint: embedder.fingerprint });
     expect(result).toMatchObject({ status: 'loaded', changeSeq: 42, documents: true });
     expect(restored.size).toBe(index.size);
@@ -75,7 +79,7 @@ describe('CubeIndex load()', () => {
   it('keeps taking changes after a load', async () => {
     const index = churned();
     await index.save(dir, { changeSeq: 42, fingerprint: embedder.fingerprint });
-    const restored = new CubeIndex({ dimension: 32 });
+    const restored = new CubeIndex({ dimension: 32, graphMinDocuments });
     await restored.load(dir, { fingerprint: embedder.fingerprint });
     for (const i of [index, restored]) {
       i.remove(20);
@@ -91,7 +95,7 @@ describe('CubeIndex load()', () => {
     const bytes = await fs.readFile(file);
     bytes[bytes.length >> 1] ^= 0x55;
     await fs.writeFile(file, bytes);
-    const restored = new CubeIndex({ dimension: 32 });
+    const restored = new CubeIndex({ dimension: 32, graphMinDocuments });
     const result = await restored.load(dir, { fingerprint: embedder.fingerprint });
     expect(result).toMatchObject({ status: 'loaded', documents: false });
     expect(restored.size).toBe(0);
@@ -105,7 +109,7 @@ describe('CubeIndex load()', () => {
     delete manifest.extras;
     delete manifest.manifestSha256;
     await fs.writeFile(manifestFile, JSON.stringify({ ...manifest, manifestSha256: manifestChecksum(manifest as unknown as SnapshotManifest) }));
-    const result = await new CubeIndex({ dimension: 32 }).load(dir, { fingerprint: embedder.fingerprint });
+    const result = await new CubeIndex({ dimension: 32, graphMinDocuments }).load(dir, { fingerprint: embedder.fingerprint });
     expect(result).toMatchObject({ status: 'loaded', documents: false });
   });
 });

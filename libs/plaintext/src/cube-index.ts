@@ -46,7 +46,16 @@ export interface CubeIndexOptions {
   readonly bm25?: Bm25Options;
   readonly ranking?: Partial<RankingOptions>;
   readonly initialCapacity?: number;
+  /**
+   * Up to this many documents the index keeps no HNSW graph: dense search scans the int8
+   * vectors exactly (ADR 0112). The graph is built, from those vectors, when the index
+   * grows past it; 0 keeps a graph from the start.
+   */
+  readonly graphMinDocuments?: number;
 }
+
+/** A 256-d exact int8 scan of this many documents costs about what a graph walk does; below it a graph is only memory. */
+export const DEFAULT_GRAPH_MIN_DOCUMENTS = 2048;
 
 export interface SearchOptions {
   readonly topK?: number;
@@ -72,6 +81,9 @@ export class CubeIndex {
   private signals: readonly CandidateSignal[] = [];
   /** Per-session lexical scores of the current search (zeroed after each). */
   private sessionLexical = new Float64Array(256);
+  private readonly graphMinDocuments: number;
+  /** Whether the HNSW graph holds the vectors (false while the index is small: exact dense search). */
+  private graphBuilt: boolean;
   /** The snapshot's int8 vectors while the rows are replayed after loadDense (dropped at the first search). */
   private loadedVectors: { readonly vectors: SnapshotVectors; readonly row: Map<number, number> } | null = null;
 
@@ -86,13 +98,15 @@ export class CubeIndex {
     this.bm25Options = options.bm25;
     this.lexical = new Bm25Index(options.bm25);
     this.ranking = { ...DEFAULT_RANKING, ...options.ranking };
+    this.graphMinDocuments = Math.max(0, options.graphMinDocuments ?? DEFAULT_GRAPH_MIN_DOCUMENTS);
+    this.graphBuilt = this.graphMinDocuments === 0;
     this.wireSignals();
   }
 
   private wireSignals(): void {
     this.signals = [
       new LexicalSignal(this.lexical, this.store),
-      new DenseSignal(this.dense, this.vectors, this.store),
+      new DenseSignal(this.dense, this.vectors, this.store, () => this.graphBuilt),
     ];
   }
 
@@ -106,6 +120,16 @@ export class CubeIndex {
 
   has(label: number): boolean {
     return this.store.slotByLabel.has(label);
+  }
+
+  /** Whether dense search walks an HNSW graph (false: the index is small and scans its vectors). */
+  get hasGraph(): boolean {
+    return this.graphBuilt;
+  }
+
+  /** Estimated memory of the index (graph, int8 vectors, postings, documents), for a cache bounded by bytes. */
+  approximateBytes(): number {
+    return this.dense.approximateBytes() + this.vectors.approximateBytes() + this.lexical.approximateBytes() + this.store.approximateBytes();
   }
 
   /** Share of the HNSW graph taken by deleted vectors; rebuild the index when it is high. */
@@ -123,18 +147,28 @@ export class CubeIndex {
     const slot = this.store.nextSlot;
     // Without a vector, keep the one the index has: the previous slot's int8 copy, the
     // loaded snapshot's, or (slowest) the graph's own float vector.
-    if (doc.vector === undefined && !(previous !== undefined && this.vectors.copy(previous, slot)) && !this.takeSnapshotVector(doc.label, slot)) {
+    if (doc.vector === undefined && !(previous !== undefined && this.vectors.copy(previous, slot)) && !this.takeSnapshotVector(doc.label, slot) && this.graphBuilt) {
       const kept = this.dense.vector(doc.label);
       if (kept) this.vectors.set(slot, kept);
     }
     if (previous !== undefined) this.dropSlot(previous, doc.vector === undefined);
     if (doc.vector !== undefined) {
-      this.dense.add(doc.label, doc.vector);
+      if (this.graphBuilt) this.dense.add(doc.label, doc.vector);
       this.vectors.set(slot, doc.vector);
     }
     const terms = analyze(doc.text);
     this.store.add(doc.label, toAttributes(doc), terms.length);
     this.lexical.add(slot, terms);
+    if (!this.graphBuilt && this.store.size > this.graphMinDocuments) this.buildGraph();
+  }
+
+  /** The index outgrew exact dense search: the graph is built from the int8 vectors (it only proposes candidates; the int8 copies score them). */
+  private buildGraph(): void {
+    for (const [label, slot] of this.store.slotByLabel) {
+      const vector = this.vectors.decode(slot);
+      if (vector) this.dense.add(label, vector);
+    }
+    this.graphBuilt = true;
   }
 
   upsertMany(docs: Iterable<IndexDocument>): void {
@@ -228,7 +262,7 @@ export class CubeIndex {
       [DOCUMENTS_FILE, this.store.encode()],
       [LEXICAL_FILE, this.lexical.encode()],
     ]);
-    return saveSnapshot(this.dense, dir, meta, this.snapshotVectors(), extras);
+    return saveSnapshot(this.dense, dir, meta, this.snapshotVectors(), extras, this.graphBuilt);
   }
 
   /**
@@ -302,6 +336,7 @@ export class CubeIndex {
   async loadDense(dir: string, expected: { readonly fingerprint: string }): Promise<LoadResult> {
     if (this.size > 0) throw new Error('loadDense() needs an empty index');
     const result = await loadSnapshot(this.dense, dir, expected);
+    if (result.status === 'loaded') this.graphBuilt = result.graph !== false;
     if (result.vectors) {
       const row = new Map<number, number>();
       result.vectors.labels.forEach((label, i) => row.set(label, i));
@@ -316,7 +351,7 @@ export class CubeIndex {
     if (!rec) return;
     this.lexical.remove(slot);
     this.vectors.clear(slot);
-    if (!keepVector) this.dense.remove(rec.label);
+    if (!keepVector && this.graphBuilt) this.dense.remove(rec.label);
   }
 }
 

@@ -11,6 +11,7 @@ function docs(): IndexDocument[] {
   return TEXTS.map((text, i) => ({ label: (i + 1) * 10, text, vector: embedder.embedOne(text) }));
 }
 
+// These tests exercise the graph files: their indexes keep a graph however small (graphMinDocuments: 0).
 describe('HNSW snapshots', () => {
   let dir: string;
   beforeEach(async () => {
@@ -21,7 +22,7 @@ describe('HNSW snapshots', () => {
   });
 
   async function saved(): Promise<CubeIndex> {
-    const index = new CubeIndex({ dimension: 32 });
+    const index = new CubeIndex({ dimension: 32, graphMinDocuments: 0 });
     index.upsertMany(docs());
     index.remove(50);
     await index.save(dir, { changeSeq: 7, fingerprint: embedder.fingerprint });
@@ -30,7 +31,7 @@ describe('HNSW snapshots', () => {
 
   it('round-trips the graph with its change sequence', async () => {
     await saved();
-    const restored = new CubeIndex({ dimension: 32 });
+    const restored = new CubeIndex({ dimension: 32, graphMinDocuments: 0 });
     const result = await restored.loadDense(dir, { fingerprint: embedder.fingerprint });
     expect(result).toMatchObject({ status: 'loaded', changeSeq: 7, count: 4 });
     // Rows come back from the database without vectors; the graph supplies them.
@@ -42,7 +43,7 @@ describe('HNSW snapshots', () => {
   });
 
   it('reports a missing snapshot', async () => {
-    const result = await new CubeIndex({ dimension: 32 }).loadDense(dir, { fingerprint: embedder.fingerprint });
+    const result = await new CubeIndex({ dimension: 32, graphMinDocuments: 0 }).loadDense(dir, { fingerprint: embedder.fingerprint });
     expect(result.status).toBe('missing');
   });
 
@@ -52,7 +53,7 @@ describe('HNSW snapshots', () => {
     const bytes = await fs.readFile(file);
     bytes[Math.floor(bytes.length / 2)] ^= 0xff;
     await fs.writeFile(file, bytes);
-    const result = await new CubeIndex({ dimension: 32 }).loadDense(dir, { fingerprint: embedder.fingerprint });
+    const result = await new CubeIndex({ dimension: 32, graphMinDocuments: 0 }).loadDense(dir, { fingerprint: embedder.fingerprint });
     expect(result.status).toBe('corrupt');
     expect(result.reason).toMatch(/checksum/);
   });
@@ -61,13 +62,13 @@ describe('HNSW snapshots', () => {
     await saved();
     const file = path.join(dir, 'hnsw.bin');
     await fs.truncate(file, 100);
-    expect((await new CubeIndex({ dimension: 32 }).loadDense(dir, { fingerprint: embedder.fingerprint })).status).toBe('corrupt');
+    expect((await new CubeIndex({ dimension: 32, graphMinDocuments: 0 }).loadDense(dir, { fingerprint: embedder.fingerprint })).status).toBe('corrupt');
   });
 
   it('detects a garbled manifest', async () => {
     await saved();
     await fs.writeFile(path.join(dir, 'manifest.json'), '{"format": "engram-hnsw/1", "sha');
-    expect((await new CubeIndex({ dimension: 32 }).loadDense(dir, { fingerprint: embedder.fingerprint })).status).toBe('corrupt');
+    expect((await new CubeIndex({ dimension: 32, graphMinDocuments: 0 }).loadDense(dir, { fingerprint: embedder.fingerprint })).status).toBe('corrupt');
   });
 
   it('detects a manifest damaged so that it still parses (a change sequence grown by one bit, a label changed)', async () => {
@@ -76,12 +77,12 @@ describe('HNSW snapshots', () => {
     const intact = await fs.readFile(file, 'utf8');
     expect(intact).toContain('"changeSeq":7');
     await fs.writeFile(file, intact.replace('"changeSeq":7', '"changeSeq":15')); // '7' ^ 0x06 = '1', then one more digit
-    const grown = await new CubeIndex({ dimension: 32 }).loadDense(dir, { fingerprint: embedder.fingerprint });
+    const grown = await new CubeIndex({ dimension: 32, graphMinDocuments: 0 }).loadDense(dir, { fingerprint: embedder.fingerprint });
     expect(grown).toMatchObject({ status: 'corrupt', reason: 'manifest checksum mismatch' });
     await fs.writeFile(file, intact.replace('"liveLabels":[10,', '"liveLabels":[50,'));
-    expect((await new CubeIndex({ dimension: 32 }).loadDense(dir, { fingerprint: embedder.fingerprint })).status).toBe('corrupt');
+    expect((await new CubeIndex({ dimension: 32, graphMinDocuments: 0 }).loadDense(dir, { fingerprint: embedder.fingerprint })).status).toBe('corrupt');
     await fs.writeFile(file, intact);
-    expect((await new CubeIndex({ dimension: 32 }).loadDense(dir, { fingerprint: embedder.fingerprint })).status).toBe('loaded');
+    expect((await new CubeIndex({ dimension: 32, graphMinDocuments: 0 }).loadDense(dir, { fingerprint: embedder.fingerprint })).status).toBe('loaded');
   });
 
   it('does not trust a manifest without a checksum of its own (older, or its name damaged): rebuilt', async () => {
@@ -90,14 +91,14 @@ describe('HNSW snapshots', () => {
     const manifest = JSON.parse(await fs.readFile(file, 'utf8')) as Record<string, unknown>;
     delete manifest.manifestSha256;
     await fs.writeFile(file, JSON.stringify(manifest));
-    expect(await new CubeIndex({ dimension: 32 }).loadDense(dir, { fingerprint: embedder.fingerprint })).toMatchObject({ status: 'mismatch', reason: expect.stringContaining('checksum') });
+    expect(await new CubeIndex({ dimension: 32, graphMinDocuments: 0 }).loadDense(dir, { fingerprint: embedder.fingerprint })).toMatchObject({ status: 'mismatch', reason: expect.stringContaining('checksum') });
   });
 
   it('refuses a snapshot made by another embedder or dimension', async () => {
     await saved();
-    const other = await new CubeIndex({ dimension: 32 }).loadDense(dir, { fingerprint: 'hash:32:v0:other' });
+    const other = await new CubeIndex({ dimension: 32, graphMinDocuments: 0 }).loadDense(dir, { fingerprint: 'hash:32:v0:other' });
     expect(other.status).toBe('mismatch');
-    const wide = await new CubeIndex({ dimension: 64 }).loadDense(dir, { fingerprint: embedder.fingerprint });
+    const wide = await new CubeIndex({ dimension: 64, graphMinDocuments: 0 }).loadDense(dir, { fingerprint: embedder.fingerprint });
     expect(wide.status).toBe('mismatch');
   });
 
@@ -105,7 +106,7 @@ describe('HNSW snapshots', () => {
     const index = await saved();
     index.upsert({ label: 60, text: 'plays the cello', vector: embedder.embedOne('plays the cello') });
     await index.save(dir, { changeSeq: 8, fingerprint: embedder.fingerprint });
-    const result = await new CubeIndex({ dimension: 32 }).loadDense(dir, { fingerprint: embedder.fingerprint });
+    const result = await new CubeIndex({ dimension: 32, graphMinDocuments: 0 }).loadDense(dir, { fingerprint: embedder.fingerprint });
     expect(result).toMatchObject({ status: 'loaded', changeSeq: 8, count: 5 });
     const files = (await fs.readdir(dir)).sort();
     expect(files).toEqual(['documents.json', 'hnsw.bin', 'lexical.bin', 'manifest.json', 'vectors.bin']); // no temp file left
@@ -115,7 +116,7 @@ describe('HNSW snapshots', () => {
     const index = await saved();
     const query = embedder.embedOne('allergic to seafood');
     const before = index.search('allergic to seafood', query, { topK: 4, ranking: { mode: 'dense' }, explain: true });
-    const restored = new CubeIndex({ dimension: 32 });
+    const restored = new CubeIndex({ dimension: 32, graphMinDocuments: 0 });
     const result = await restored.loadDense(dir, { fingerprint: embedder.fingerprint });
     expect(result.vectors?.labels.length).toBe(4);
     restored.upsertMany(docs().slice(0, 4).map(({ vector: _vector, ...rest }) => rest));
@@ -129,7 +130,7 @@ describe('HNSW snapshots', () => {
     const bytes = await fs.readFile(file);
     bytes[bytes.length - 1] ^= 0x7f;
     await fs.writeFile(file, bytes);
-    const restored = new CubeIndex({ dimension: 32 });
+    const restored = new CubeIndex({ dimension: 32, graphMinDocuments: 0 });
     const result = await restored.loadDense(dir, { fingerprint: embedder.fingerprint });
     expect(result.status).toBe('loaded');
     expect(result.vectors).toBeUndefined();
@@ -140,7 +141,7 @@ describe('HNSW snapshots', () => {
 
   it('refuses to load into an index that already holds documents', async () => {
     await saved();
-    const index = new CubeIndex({ dimension: 32 });
+    const index = new CubeIndex({ dimension: 32, graphMinDocuments: 0 });
     index.upsert(docs()[0]);
     await expect(index.loadDense(dir, { fingerprint: embedder.fingerprint })).rejects.toThrow(/empty/);
   });

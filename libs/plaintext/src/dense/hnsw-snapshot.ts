@@ -11,6 +11,9 @@
 // loads and the vectors come from the graph. A caller may add files of its own (extras:
 // the cube index writes its documents and BM25 postings, so a load rebuilds nothing); each
 // is checksummed in the manifest and returned only when intact.
+// A small cube's index keeps no graph (ADR 0112): its snapshot has no graph file
+// (`sha256: null`) and its vectors file is then the only copy of the vectors, so a load
+// without an intact one is refused as corrupt and the caller rebuilds.
 import { createHash } from 'node:crypto';
 import { createReadStream, promises as fs, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
@@ -41,7 +44,8 @@ export interface SnapshotManifest extends SnapshotMeta {
   readonly m: number;
   readonly efConstruction: number;
   readonly count: number;
-  readonly sha256: string;
+  /** sha256 of the graph file; null when the index kept no graph (a small cube: exact search over the vectors file). */
+  readonly sha256: string | null;
   readonly bytes: number;
   readonly liveLabels: number[];
   readonly savedAt: string;
@@ -72,6 +76,8 @@ export interface LoadResult {
   readonly vectors?: SnapshotVectors;
   /** The extra files saved with the graph that are present and intact, by name. */
   readonly extras?: ReadonlyMap<string, Buffer>;
+  /** Whether a graph was loaded (false: the snapshot holds none, the vectors are everything). */
+  readonly graph?: boolean;
 }
 
 export async function saveSnapshot(
@@ -80,12 +86,19 @@ export async function saveSnapshot(
   meta: SnapshotMeta,
   vectors?: SnapshotVectors,
   extras: ReadonlyMap<string, Buffer> = new Map(),
+  withGraph = true,
 ): Promise<SnapshotManifest> {
   await fs.mkdir(dir, { recursive: true });
   const tmpGraph = path.join(dir, `${GRAPH_FILE}.${process.pid}.tmp`);
-  index.writeTo(tmpGraph);
-  await fsyncFile(tmpGraph);
-  const { sha256, bytes } = await digest(tmpGraph);
+  let sha256: string | null = null;
+  let bytes = 0;
+  if (withGraph) {
+    index.writeTo(tmpGraph);
+    await fsyncFile(tmpGraph);
+    ({ sha256, bytes } = await digest(tmpGraph));
+  } else if (!vectors) {
+    throw new Error('a snapshot without a graph needs the vectors');
+  }
   let vectorsEntry: SnapshotManifest['vectors'];
   const tmpVectors = path.join(dir, `${VECTORS_FILE}.${process.pid}.tmp`);
   if (vectors) {
@@ -102,7 +115,7 @@ export async function saveSnapshot(
     await fsyncFile(tmp);
     extrasEntry[name] = { sha256: createHash('sha256').update(data).digest('hex'), bytes: data.length };
   }
-  const liveLabels = index.liveLabels();
+  const liveLabels = withGraph ? index.liveLabels() : Array.from(vectors!.labels);
   const unsealed: SnapshotManifest = {
     format: SNAPSHOT_FORMAT,
     dimension: index.dimension,
@@ -122,7 +135,8 @@ export async function saveSnapshot(
   // The old manifest must never point at the new graph: drop it, swap the graph, then
   // publish the new manifest.
   await fs.rm(path.join(dir, MANIFEST_FILE), { force: true });
-  await fs.rename(tmpGraph, path.join(dir, GRAPH_FILE));
+  if (withGraph) await fs.rename(tmpGraph, path.join(dir, GRAPH_FILE));
+  else await fs.rm(path.join(dir, GRAPH_FILE), { force: true });
   if (vectorsEntry) await fs.rename(tmpVectors, path.join(dir, VECTORS_FILE));
   else await fs.rm(path.join(dir, VECTORS_FILE), { force: true });
   for (const name of extras.keys()) await fs.rename(path.join(dir, `${name}.${process.pid}.tmp`), path.join(dir, name));
@@ -159,6 +173,12 @@ export async function loadSnapshot(
   if (!Array.isArray(manifest.liveLabels) || typeof manifest.changeSeq !== 'number') {
     return { status: 'corrupt', reason: 'manifest lacks labels or change sequence' };
   }
+  if (manifest.sha256 === null) {
+    // No graph: the vectors file is the only copy of the vectors.
+    const vectors = await readVectors(dir, manifest);
+    if (!vectors) return { status: 'corrupt', reason: 'no graph and no intact vectors file' };
+    return { status: 'loaded', changeSeq: manifest.changeSeq, count: vectors.labels.length, vectors, extras: await readExtras(dir, manifest), graph: false };
+  }
   const graph = path.join(dir, GRAPH_FILE);
   let actual: { sha256: string; bytes: number };
   try {
@@ -175,7 +195,7 @@ export async function loadSnapshot(
   } catch (error) {
     return { status: 'corrupt', reason: `hnswlib refused the graph: ${(error as Error).message}` };
   }
-  return { status: 'loaded', changeSeq: manifest.changeSeq, count: manifest.count, vectors: await readVectors(dir, manifest), extras: await readExtras(dir, manifest) };
+  return { status: 'loaded', changeSeq: manifest.changeSeq, count: manifest.count, vectors: await readVectors(dir, manifest), extras: await readExtras(dir, manifest), graph: true };
 }
 
 function encodeVectors(v: SnapshotVectors): Buffer {

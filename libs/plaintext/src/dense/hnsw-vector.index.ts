@@ -60,6 +60,15 @@ export class HnswVectorIndex {
     return this.capacity;
   }
 
+  /**
+   * Estimated memory of the graph: per allocated element its float vector, its level-0
+   * links (2m) and upper-level share, label and bookkeeping; 0 while never allocated.
+   */
+  approximateBytes(): number {
+    if (this.graph === null) return 0;
+    return this.capacity * (this.dimension * 4 + this.params.m * 2 * 4 + this.params.m * 4 * 0.1 + 40) + this.labels.size * 40;
+  }
+
   has(label: number): boolean {
     return this.labels.get(label) === true;
   }

@@ -54,6 +54,20 @@ export class QuantizedVectorStore {
     return { codes: this.codes.subarray(slot * this.dimension, (slot + 1) * this.dimension), scale: this.scales[slot] };
   }
 
+  /** The stored vector as floats (codes × scale), e.g. to build a graph from the int8 copies. */
+  decode(slot: number): Float32Array | undefined {
+    if (!this.has(slot)) return undefined;
+    const out = new Float32Array(this.dimension);
+    const scale = this.scales[slot];
+    const offset = slot * this.dimension;
+    for (let i = 0; i < this.dimension; i++) out[i] = this.codes[offset + i] * scale;
+    return out;
+  }
+
+  approximateBytes(): number {
+    return this.codes.byteLength + this.scales.byteLength;
+  }
+
   has(slot: number): boolean {
     return slot < this.scales.length && this.scales[slot] !== 0;
   }

@@ -192,6 +192,17 @@ export class Bm25Index {
     return this.has(slot) ? this.docLength[slot] : 0;
   }
 
+  /**
+   * Estimated memory: postings, per-document term lists (as many entries as live
+   * postings), per-slot arrays, and about 120 bytes per term (name, map entry, postings
+   * object). O(terms), not O(documents).
+   */
+  approximateBytes(): number {
+    let bytes = this.docLength.byteLength + this.alive.byteLength + this.accumulator.byteLength + this.touched.byteLength + 64 * this.liveDocs;
+    for (const p of this.postings) bytes += p.slots.byteLength + p.tfs.byteLength + 4 * p.live + 120;
+    return bytes;
+  }
+
   /** Inverse document frequency of an analysed term (0 when unknown). */
   idf(term: string): number {
     const id = this.termIds.get(term);

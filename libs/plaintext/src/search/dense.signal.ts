@@ -1,6 +1,7 @@
 // The dense signal: cosine similarity of the query vector to the documents' vectors,
-// proposed by the HNSW graph (or an exact int8 scan when a filter admits few documents)
-// and scored for every candidate from the int8 copies.
+// proposed by the HNSW graph (or an exact int8 scan when a filter admits few documents,
+// or when the index is small enough to keep no graph: ADR 0112) and scored for every
+// candidate from the int8 copies.
 import { DenseHit, HnswVectorIndex } from '../dense/hnsw-vector.index';
 import { QuantizedVectorStore } from '../dense/quantized-vector.store';
 import { RankingOptions } from '../ranking/ranking-options';
@@ -16,6 +17,7 @@ import { SearchQuery } from './search-query';
  * admitted neighbours without exploring most of the graph.
  */
 const EXACT_FILTER_MAX = 8192;
+const admitAll = (): boolean => true;
 /** The normalised dense score spans at least this cosine range (see normaliser). */
 const MIN_DENSE_SPAN = 0.2;
 
@@ -26,6 +28,8 @@ export class DenseSignal implements CandidateSignal {
     private readonly graph: HnswVectorIndex,
     private readonly vectors: QuantizedVectorStore,
     private readonly store: DocumentStore,
+    /** False while the index keeps no graph (a small cube): every dense search is exact. */
+    private readonly hasGraph: () => boolean,
   ) {}
 
   enabled(q: SearchQuery): boolean {
@@ -84,6 +88,7 @@ export class DenseSignal implements CandidateSignal {
         const slot = slotByLabel.get(h.label);
         return slot === undefined ? [] : [{ slot, similarity: h.similarity }];
       });
+    if (!this.hasGraph()) return this.exact(vector, k, base ?? slotByLabel.values(), admits ?? admitAll);
     if (admits === null) return toSlots(this.graph.search(vector, k));
     if (base !== null && base.length <= EXACT_FILTER_MAX) return this.exact(vector, k, base, admits);
     const share = this.store.admittedShare(admits);

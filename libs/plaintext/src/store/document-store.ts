@@ -161,6 +161,17 @@ export class DocumentStore {
     return store;
   }
 
+  /**
+   * Estimated memory, O(attribute lists): about 260 bytes per slot (its record and
+   * attributes object; tags and metadata vary), list entries, per-slot arrays.
+   */
+  approximateBytes(): number {
+    let bytes = this.sessionOfSlot.byteLength + this.roleOfSlot.byteLength + this.sessionLength.byteLength + this.sessionLive.byteLength;
+    bytes += 260 * this.records.length + 24 * this.slotByLabel.size + 64 * this.sessionIds.size;
+    for (const list of this.attributeSlots.values()) bytes += 64 + 8 * list.length;
+    return bytes;
+  }
+
   /** Share of live documents a filter admits, estimated on an even sample of slots. */
   admittedShare(admits: (slot: number) => boolean): number {
     const n = this.records.length;

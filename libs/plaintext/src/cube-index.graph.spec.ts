@@ -1,0 +1,92 @@
+import { promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { CubeIndex, IndexDocument } from './cube-index';
+import { HashEmbedder } from './embedding/hash.embedder';
+
+const embedder = new HashEmbedder({ dimension: 64 });
+const WORDS = ['harbour', 'lamp', 'ferry', 'bakery', 'violin', 'garden', 'winter', 'letter', 'market', 'river', 'tower', 'orchard', 'salt', 'bridge'];
+
+function doc(i: number): IndexDocument {
+  const text = `${WORDS[i % WORDS.length]} ${WORDS[(i * 5 + 3) % WORDS.length]} ${WORDS[(i * 11 + 7) % WORDS.length]} note ${i}`;
+  return { label: 1000 + i, text, vector: embedder.embedOne(text) };
+}
+
+/** The label whose vector is nearest to the query by exact float cosine. */
+function nearest(docs: IndexDocument[], query: Float32Array): number {
+  let best = -Infinity;
+  let label = -1;
+  for (const d of docs) {
+    let dot = 0;
+    for (let i = 0; i < query.length; i++) dot += query[i] * d.vector![i];
+    if (dot > best) [best, label] = [dot, d.label];
+  }
+  return label;
+}
+
+describe('CubeIndex without a graph while small (ADR 0112)', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await fs.mkdtemp(path.join(tmpdir(), 'engram-cube-graph-'));
+  });
+  afterEach(async () => {
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  it('keeps no graph up to graphMinDocuments and finds the exact nearest document by vector', () => {
+    const docs = Array.from({ length: 200 }, (_, i) => doc(i));
+    const index = new CubeIndex({ dimension: 64, graphMinDocuments: 200 });
+    index.upsertMany(docs);
+    expect(index.hasGraph).toBe(false);
+    for (const i of [0, 17, 99, 150]) {
+      const query = embedder.embedOne(`${docs[i].text} please`);
+      const [top] = index.search('', query, { topK: 1, ranking: { mode: 'dense' } });
+      expect(top.label).toBe(nearest(docs, query));
+    }
+  });
+
+  it('builds the graph from its vectors when it grows past graphMinDocuments, and still finds every document', () => {
+    const docs = Array.from({ length: 120 }, (_, i) => doc(i));
+    const index = new CubeIndex({ dimension: 64, graphMinDocuments: 100 });
+    index.upsertMany(docs.slice(0, 100));
+    expect(index.hasGraph).toBe(false);
+    index.upsertMany(docs.slice(100));
+    expect(index.hasGraph).toBe(true);
+    index.remove(docs[5].label);
+    for (const d of [docs[3], docs[50], docs[110]]) {
+      expect(index.search('', d.vector!, { topK: 1, ranking: { mode: 'dense' } })[0].label).toBe(d.label);
+    }
+    expect(index.search('', docs[5].vector!, { topK: 120, ranking: { mode: 'dense' } }).map((h) => h.label)).not.toContain(docs[5].label);
+  });
+
+  it('writes no graph file while small, loads to the same answers, and refuses a load whose vectors file is damaged', async () => {
+    const docs = Array.from({ length: 80 }, (_, i) => doc(i));
+    const index = new CubeIndex({ dimension: 64 });
+    index.upsertMany(docs);
+    await index.save(dir, { changeSeq: 9, fingerprint: embedder.fingerprint });
+    expect((await fs.readdir(dir)).sort()).toEqual(['documents.json', 'lexical.bin', 'manifest.json', 'vectors.bin']);
+    const restored = new CubeIndex({ dimension: 64 });
+    expect(await restored.load(dir, { fingerprint: embedder.fingerprint })).toMatchObject({ status: 'loaded', documents: true, graph: false });
+    for (const q of ['harbour lamp', 'violin winter letter', 'salt bridge']) {
+      const v = embedder.embedOne(q);
+      expect(restored.search(q, v, { topK: 10, explain: true })).toEqual(index.search(q, v, { topK: 10, explain: true }));
+    }
+    const file = path.join(dir, 'vectors.bin');
+    const bytes = await fs.readFile(file);
+    bytes[bytes.length - 3] ^= 0x21;
+    await fs.writeFile(file, bytes);
+    expect(await new CubeIndex({ dimension: 64 }).load(dir, { fingerprint: embedder.fingerprint })).toMatchObject({ status: 'corrupt' });
+  });
+
+  it('saves and loads the graph once it has one', async () => {
+    const docs = Array.from({ length: 60 }, (_, i) => doc(i));
+    const index = new CubeIndex({ dimension: 64, graphMinDocuments: 40 });
+    index.upsertMany(docs);
+    await index.save(dir, { changeSeq: 3, fingerprint: embedder.fingerprint });
+    expect(await fs.readdir(dir)).toContain('hnsw.bin');
+    const restored = new CubeIndex({ dimension: 64, graphMinDocuments: 40 });
+    expect(await restored.load(dir, { fingerprint: embedder.fingerprint })).toMatchObject({ status: 'loaded', documents: true, graph: true });
+    expect(restored.hasGraph).toBe(true);
+    expect(restored.search('', docs[33].vector!, { topK: 1, ranking: { mode: 'dense' } })[0].label).toBe(docs[33].label);
+  });
+});
