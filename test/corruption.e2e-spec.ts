@@ -91,7 +91,8 @@ describe('derived files corrupted while serving', () => {
   const outcomes: string[] = [];
 
   beforeAll(async () => {
-    h = await createE2eHarness({ kvChunkTokens: 8 });
+    // indexGraphMinDocuments 0: the small test cube keeps an HNSW graph, so its graph file is damaged too.
+    h = await createE2eHarness({ kvChunkTokens: 8, indexGraphMinDocuments: 0 });
     modelsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'engram-models-'));
     createTinyModel({ outDir: path.join(modelsDir, 'tiny'), layers: 1, hidden: 16, heads: 2, kvHeads: 1, vocab: 280, maxPositionEmbeddings: 128, seed: 1 });
     await h.http.post('/v1/admin/models').set(admin()).send({ path: path.join(modelsDir, 'tiny') }).expect(201);

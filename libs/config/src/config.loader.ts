@@ -263,6 +263,8 @@ export function loadConfig(env: Env): EngramConfig {
     allowTenantEmbedderUrls: read.bool('ENGRAM_ALLOW_TENANT_EMBEDDER_URLS', false),
     modelsDir: path.resolve(read.string('ENGRAM_MODELS_DIR', path.join(read.string('ENGRAM_DATA_DIR', './data'), 'models'))),
     indexCacheCubes: read.int('ENGRAM_INDEX_CACHE_CUBES', 256, 1, 100_000),
+    indexCacheBytes: read.size('ENGRAM_INDEX_CACHE', 1024 ** 3),
+    indexGraphMinDocuments: read.int('ENGRAM_INDEX_GRAPH_MIN_DOCS', 2048, 0, 10_000_000),
     inferenceProvider: read.oneOf('ENGRAM_INFERENCE_PROVIDER', ['cpu', 'cuda', 'webgpu'] as const, 'cpu'),
     inferenceThreads: read.int('ENGRAM_INFERENCE_THREADS', 0, 0, 1024),
     newCubeEmbedder: read.oneOf('ENGRAM_NEW_CUBE_EMBEDDER', ['use-lite', 'hash'] as const, 'use-lite'),

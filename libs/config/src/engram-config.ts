@@ -77,6 +77,10 @@ export interface EngramConfig {
   allowTenantEmbedderUrls: boolean;
   /** How many cubes keep their search index in memory (least recently used are dropped). */
   indexCacheCubes: number;
+  /** Estimated bytes the in-memory search indexes may hold together (least recently used are dropped past it; ADR 0112). */
+  indexCacheBytes: number;
+  /** Up to this many documents a cube's index keeps no HNSW graph and searches its int8 vectors exactly (ADR 0112); 0: always a graph. */
+  indexGraphMinDocuments: number;
   /**
    * Execution provider of the inference runtime: `cpu`; `cuda` where its libraries are
    * installed; `webgpu` (bundled in onnxruntime-node's Linux binary) where a WebGPU adapter

@@ -50,6 +50,8 @@ export interface IndexStats {
 export class CubeIndexManager implements OnApplicationShutdown {
   private readonly logger = new Logger('CubeIndex');
   private readonly cubes = new Map<string, Promise<LoadedCube>>();
+  /** Estimated bytes of each loaded index (ADR 0112): the cache is bounded by their sum as well as by their count. */
+  private readonly sizes = new Map<string, number>();
 
   constructor(
     private readonly memories: MemoryRepository,
@@ -76,9 +78,13 @@ export class CubeIndexManager implements OnApplicationShutdown {
       }
     }
     if (!loaded) {
-      loaded = this.load(cubeId, embedder);
-      this.cubes.set(cubeId, loaded);
-      loaded.catch(() => this.cubes.delete(cubeId));
+      const loading = this.load(cubeId, embedder);
+      loaded = loading;
+      this.cubes.set(cubeId, loading);
+      void loading.then(
+        (cube) => this.measure(cubeId, loading, cube),
+        () => this.forget(cubeId, loading),
+      );
       this.enforceCapacity();
     } else {
       // Most recently used last, for eviction.
@@ -86,7 +92,10 @@ export class CubeIndexManager implements OnApplicationShutdown {
       this.cubes.set(cubeId, loaded);
     }
     const cube = await loaded;
-    if (knownChangeSeq === undefined || cube.seq < knownChangeSeq) await this.sync(cubeId, cube);
+    if (knownChangeSeq === undefined || cube.seq < knownChangeSeq) {
+      await this.sync(cubeId, cube);
+      this.measure(cubeId, loaded, cube);
+    }
     if (cube.erased) await this.dropErased(cubeId, cube); // this answer is already without it; the next one rebuilds
     return { index: cube.index };
   }
@@ -94,6 +103,32 @@ export class CubeIndexManager implements OnApplicationShutdown {
   /** Forgets a cube's in-memory index (deleted cube, embedder change). */
   evict(cubeId: string): void {
     this.cubes.delete(cubeId);
+    this.sizes.delete(cubeId);
+  }
+
+  /** Estimated bytes the loaded indexes hold together. */
+  get cachedBytes(): number {
+    let total = 0;
+    for (const bytes of this.sizes.values()) total += bytes;
+    return total;
+  }
+
+  /** How many cubes' indexes are in memory (or loading). */
+  get cachedCubes(): number {
+    return this.cubes.size;
+  }
+
+  /** Records the estimated size of a cube's index while it is still the cached one, then keeps the cache within its bounds. */
+  private measure(cubeId: string, loaded: Promise<LoadedCube>, cube: LoadedCube): void {
+    if (this.cubes.get(cubeId) !== loaded) return;
+    this.sizes.set(cubeId, cube.index.approximateBytes());
+    this.enforceCapacity();
+  }
+
+  private forget(cubeId: string, loaded: Promise<LoadedCube>): void {
+    if (this.cubes.get(cubeId) !== loaded) return;
+    this.cubes.delete(cubeId);
+    this.sizes.delete(cubeId);
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -105,12 +140,21 @@ export class CubeIndexManager implements OnApplicationShutdown {
     }
   }
 
+  /**
+   * Drops least recently used indexes while the cache holds more cubes, or more estimated
+   * bytes, than configured; the most recently used one always stays (a cube larger than
+   * the whole budget is still served).
+   */
   private enforceCapacity(): void {
-    const max = this.config.indexCacheCubes;
-    while (this.cubes.size > max) {
+    const maxCubes = this.config.indexCacheCubes;
+    const maxBytes = this.config.indexCacheBytes;
+    let bytes = this.cachedBytes;
+    while (this.cubes.size > 1 && (this.cubes.size > maxCubes || bytes > maxBytes)) {
       const oldest = this.cubes.keys().next().value as string;
       const evicted = this.cubes.get(oldest)!;
       this.cubes.delete(oldest);
+      bytes -= this.sizes.get(oldest) ?? 0;
+      this.sizes.delete(oldest);
       // Its changes since the last save are written, so its next load replays none of them.
       void evicted.then((cube) => (cube.changesSinceSave > 0 ? this.save(oldest, cube) : undefined)).catch(() => undefined);
     }
@@ -118,7 +162,7 @@ export class CubeIndexManager implements OnApplicationShutdown {
 
   private async load(cubeId: string, embedder: Embedder): Promise<LoadedCube> {
     const started = Date.now();
-    const index = new CubeIndex({ dimension: embedder.dimension });
+    const index = new CubeIndex({ dimension: embedder.dimension, graphMinDocuments: this.config.indexGraphMinDocuments });
     const snapshot = await index.load(this.snapshotDir(cubeId), { fingerprint: embedder.fingerprint });
     // A whole saved index (documents and postings): only the changes after it are read.
     const whole = snapshot.documents;
@@ -178,7 +222,7 @@ export class CubeIndexManager implements OnApplicationShutdown {
   /** Drops an index that held an erased memory, and its snapshot: nothing derived keeps the vector or the text. */
   private async dropErased(cubeId: string, cube: LoadedCube): Promise<void> {
     cube.dropped = true;
-    if (this.cubes.has(cubeId) && (await this.cubes.get(cubeId)) === cube) this.cubes.delete(cubeId);
+    if (this.cubes.has(cubeId) && (await this.cubes.get(cubeId)) === cube) this.evict(cubeId);
     await cube.saving;
     await fs.rm(this.snapshotDir(cubeId), { recursive: true, force: true });
     this.logger.log(`cube ${cubeId}: a memory was erased; index dropped and snapshot deleted (rebuilt from PostgreSQL on next use)`);

@@ -1,0 +1,66 @@
+import { CubeIndexManager, MemoryService, SearchService } from '@engram/core';
+import { createMediumHarness, MediumHarness, TestKey } from '@engram/testing';
+
+/** The in-memory index cache is bounded by estimated bytes as well as by cube count (ADR 0112). */
+describe('index cache bounded by bytes', () => {
+  let h: MediumHarness;
+  let owner: TestKey;
+  const cubes: string[] = [];
+  let oneCube = 0;
+
+  const search = (cubeId: string, query: string) => h.app.get(SearchService).search(owner.ctx, cubeId, { query, topK: 1 }).then((r) => r.results.map((m) => m.text));
+
+  beforeAll(async () => {
+    h = await createMediumHarness();
+    owner = await h.factory.apiKey();
+    for (let c = 0; c < 3; c++) {
+      const cubeId = (await h.factory.cube({ tenantId: owner.tenantId })).id;
+      cubes.push(cubeId);
+      const items = Array.from({ length: 200 }, (_, i) => ({ text: `cube ${c} note ${i} about the ${['harbour', 'orchard', 'tower'][c]} and item ${i * 7}` }));
+      await h.app.get(MemoryService).add(owner.ctx, cubeId, { items });
+    }
+    const manager = h.app.get(CubeIndexManager);
+    await search(cubes[0], 'harbour');
+    oneCube = manager.cachedBytes;
+    manager.evict(cubes[0]);
+  });
+  afterAll(() => h.close());
+
+  it('estimates the bytes of a loaded index', () => {
+    // 200 short memories: tens of kilobytes, not nothing and not megabytes.
+    expect(oneCube).toBeGreaterThan(20_000);
+    expect(oneCube).toBeLessThan(2_000_000);
+  });
+
+  it('drops the least recently used indexes past the byte budget and still answers from every cube', async () => {
+    const manager = h.app.get(CubeIndexManager);
+    const budget = Math.floor(oneCube * 2.5);
+    (h.config as { indexCacheBytes: number }).indexCacheBytes = budget;
+    try {
+      for (const [c, cubeId] of cubes.entries()) {
+        expect(await search(cubeId, `cube ${c} note 5 about the ${['harbour', 'orchard', 'tower'][c]}`)).toEqual([`cube ${c} note 5 about the ${['harbour', 'orchard', 'tower'][c]} and item 35`]);
+      }
+      expect(manager.cachedCubes).toBe(2);
+      expect(manager.cachedBytes).toBeLessThanOrEqual(budget);
+      // The first cube was dropped; it loads again (from its snapshot) and answers the same.
+      expect(await search(cubes[0], 'cube 0 note 5 about the harbour')).toEqual(['cube 0 note 5 about the harbour and item 35']);
+      expect(manager.cachedCubes).toBe(2);
+    } finally {
+      (h.config as { indexCacheBytes: number }).indexCacheBytes = 1024 ** 3;
+    }
+  });
+
+  it('keeps the cube in use even when it alone is over the budget', async () => {
+    const manager = h.app.get(CubeIndexManager);
+    (h.config as { indexCacheBytes: number }).indexCacheBytes = 1;
+    for (const cubeId of cubes) manager.evict(cubeId);
+    try {
+      expect(await search(cubes[2], 'cube 2 note 9 about the tower')).toEqual(['cube 2 note 9 about the tower and item 63']);
+      expect(manager.cachedCubes).toBe(1);
+      expect(await search(cubes[1], 'cube 1 note 9 about the orchard')).toEqual(['cube 1 note 9 about the orchard and item 63']);
+      expect(manager.cachedCubes).toBe(1);
+    } finally {
+      (h.config as { indexCacheBytes: number }).indexCacheBytes = 1024 ** 3;
+    }
+  });
+});
