@@ -49,10 +49,11 @@ describe('search indexes derived from PostgreSQL', () => {
     expect(fs.existsSync(path.join(dir, 'manifest.json'))).toBe(true);
 
     // A third process starting on a corrupt snapshot still answers, from PostgreSQL.
-    const graph = path.join(dir, 'hnsw.bin');
-    const bytes = fs.readFileSync(graph);
+    // A cube this small keeps no graph: its vectors file is the copy of its vectors.
+    const vectors = path.join(dir, 'vectors.bin');
+    const bytes = fs.readFileSync(vectors);
     bytes[Math.floor(bytes.length / 2)] ^= 0xff;
-    fs.writeFileSync(graph, bytes);
+    fs.writeFileSync(vectors, bytes);
     const third = await NestFactory.createApplicationContext(CoreModule.forRoot({ ...h.config }), { logger: false });
     try {
       expect(await search(third, 'who keeps the lighthouse', 1)).toEqual(['The lighthouse keeper is named Orla']);
