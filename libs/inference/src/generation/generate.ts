@@ -8,6 +8,7 @@ import { KvState, sliceKv } from '../runtime/kv-state';
 import type { LanguageModel } from '../runtime/language-model';
 import type { ResidentKv } from '../runtime/resident-kv';
 import type { AttachedMemory } from '../runtime/memory-feeds';
+import type { TokenConstraint } from './json-constraint';
 import { Sampler, SamplingOptions } from './sampler';
 
 export interface TokenEvent {
@@ -29,6 +30,8 @@ export interface GenerateOptions extends SamplingOptions {
   signal?: AbortSignal;
   /** Keep the logits that chose each token (tests, exactness checks). */
   keepLogits?: boolean;
+  /** Structured output: only tokens it allows are sampled; generation ends when it is complete. */
+  constraint?: TokenConstraint;
 }
 
 export type FinishReason = 'stop' | 'length';
@@ -122,7 +125,10 @@ async function decode(
   try {
   while (tokenIds.length < maxTokens) {
     throwIfAborted(options.signal);
-    if (options.keepLogits) keptLogits.push(step.logits);
+    const constraint = options.constraint;
+    if (options.keepLogits) keptLogits.push(constraint ? step.logits.slice() : step.logits);
+    // Tokens that may follow this one: the budget left, and the room left in the context.
+    if (constraint) constraint.mask(step.logits, Math.min(maxTokens - tokenIds.length, model.maxContext - step.present.seq) - 1);
     const next = sampler.next(step.logits);
     if (tokenIds.length === 0) firstTokenAt = performance.now();
     if (stopIds.has(next)) {
@@ -130,6 +136,7 @@ async function decode(
       break;
     }
     tokenIds.push(next);
+    constraint?.accept(next);
     text = model.tokenizer.decode(tokenIds);
     const hit = stops.map((s) => text.indexOf(s, Math.max(0, emitted - s.length))).filter((i) => i >= 0);
     if (hit.length > 0) {
@@ -144,6 +151,13 @@ async function decode(
     while (safeEnd > emitted && text.charCodeAt(safeEnd - 1) === 0xfffd) safeEnd--;
     options.onToken?.({ tokenId: next, text: safeEnd > emitted ? text.slice(emitted, safeEnd) : '' });
     emitted = Math.max(emitted, safeEnd);
+    if (constraint?.complete) {
+      // The structured answer is whole: what was held back is final too.
+      if (emitted < text.length) options.onToken?.({ tokenId: next, text: text.slice(emitted) });
+      emitted = text.length;
+      finishReason = 'stop';
+      break;
+    }
     if (tokenIds.length >= maxTokens) break;
     if (step.present.seq + 1 > model.maxContext) break; // context full: finish with 'length'
     const out = await model.step({ inputIds: [next], past: step.present, memory: options.memory });
