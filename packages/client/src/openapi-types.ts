@@ -134,6 +134,7 @@ export interface ChatCompletionRequestDto {
   /** only 1 is supported */
   n?: number;
   user?: string;
+  response_format?: ChatResponseFormatDto;
   engram?: ChatEngramDto;
 }
 
@@ -152,11 +153,25 @@ export interface ChatEngramDto {
   workingMemory?: boolean;
 }
 
+export interface ChatJsonSchemaDto {
+  /** the schema's name: letters, digits, _ and - */
+  name: string;
+  description?: string;
+  schema?: Record<string, unknown>;
+  /** accepted; the answer always follows the schema */
+  strict?: boolean;
+}
+
 export interface ChatMessageDto {
   role: "system" | "user" | "assistant" | "tool";
   /** text, or an array of { type: "text", text } parts (joined) */
   content: string;
   name?: string;
+}
+
+export interface ChatResponseFormatDto {
+  type: "text" | "json_object" | "json_schema";
+  json_schema?: ChatJsonSchemaDto;
 }
 
 export interface ChatRetrieveDto {

@@ -123,6 +123,38 @@ export class ChatStreamOptionsDto {
   @ApiPropertyOptional() @IsOptional() @IsBoolean() include_usage?: boolean;
 }
 
+export const RESPONSE_FORMATS = ['text', 'json_object', 'json_schema'] as const;
+
+export class ChatJsonSchemaDto {
+  @ApiProperty({ description: 'the schema\'s name: letters, digits, _ and -' })
+  @IsString()
+  @Matches(/^[A-Za-z0-9_-]{1,64}$/, { message: 'response_format.json_schema.name must be 1-64 letters, digits, _ or -' })
+  name: string;
+
+  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(1000) description?: string;
+
+  /** A JSON schema: type, enum, const, properties, required, additionalProperties, items, min/maxItems, min/maxLength, anyOf. */
+  @ValidateObject({ optional: true, maxKeys: 50 }) schema?: Record<string, unknown>;
+
+  @ApiPropertyOptional({ description: 'accepted; the answer always follows the schema' }) @IsOptional() @IsBoolean() strict?: boolean;
+}
+
+/**
+ * Structured output, as in OpenAI's API: `json_object` (any JSON object) or `json_schema`.
+ * Decoding is constrained token by token, so the answer is a document of the schema.
+ */
+export class ChatResponseFormatDto {
+  @ApiProperty({ enum: RESPONSE_FORMATS })
+  @IsIn(RESPONSE_FORMATS as unknown as string[], { message: `response_format.type must be one of: ${RESPONSE_FORMATS.join(', ')}` })
+  type: (typeof RESPONSE_FORMATS)[number];
+
+  @ApiPropertyOptional({ type: ChatJsonSchemaDto })
+  @ValidateIf((o: ChatResponseFormatDto) => o.type === 'json_schema' || o.json_schema !== undefined)
+  @ValidateNested()
+  @Type(() => ChatJsonSchemaDto)
+  json_schema?: ChatJsonSchemaDto;
+}
+
 export class ChatCompletionRequestDto {
   @ApiProperty({ description: 'name of a registered model' }) @IsString() @MaxLength(128) model: string;
 
@@ -153,6 +185,8 @@ export class ChatCompletionRequestDto {
   @ApiPropertyOptional({ type: ChatStreamOptionsDto }) @IsOptional() @ValidateNested() @Type(() => ChatStreamOptionsDto) stream_options?: ChatStreamOptionsDto;
   @ApiPropertyOptional({ description: 'only 1 is supported' }) @IsOptional() @Equals(1, { message: 'n must be 1' }) n?: number;
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(256) user?: string;
+
+  @ApiPropertyOptional({ type: ChatResponseFormatDto }) @IsOptional() @ValidateNested() @Type(() => ChatResponseFormatDto) response_format?: ChatResponseFormatDto;
 
   @ApiPropertyOptional({ type: ChatEngramDto }) @IsOptional() @ValidateNested() @Type(() => ChatEngramDto) engram?: ChatEngramDto;
 }

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { chatPromptTokens } from '@engram/activation';
 import { ActivationError, ActivationErrorCode } from '@engram/activation';
-import { ChatMessage, KvState, LanguageModel, memoryRank, sliceKv } from '@engram/inference';
+import { ChatMessage, JsonSchemaConstraint, KvState, LanguageModel, memoryRank, sliceKv } from '@engram/inference';
 import { CubeRecord, KvCacheRecord, KvCacheRepository, ModelRecord } from '@engram/persistence';
 import { AccessService } from '../auth/access.service';
 import { Permission } from '../auth/permission';
@@ -20,6 +20,7 @@ import { ActivationStore } from './activation.store';
 import { ChatRetrieval, RetrievedMemories } from './chat-retrieval';
 import { ModelRuntime } from './model.runtime';
 import { ModelService } from './model.service';
+import { responseSchema } from './response-format';
 import { QuotaService } from '../quotas/quota.service';
 
 export interface ChatIo {
@@ -77,6 +78,7 @@ export class ChatCompletionService {
     if (dto.engram?.kvCacheIds && dto.engram.memoryText !== undefined) {
       throw EngramError.validation([{ field: 'engram', problems: ['give kvCacheIds or memoryText, not both'] }]);
     }
+    const schema = responseSchema(dto.response_format);
     const model = await this.models.resolve(dto.model);
     const memory = await this.memoryPrefix(dto, model);
     const lm = await this.runtime.load(model);
@@ -109,6 +111,7 @@ export class ChatCompletionService {
       stop: dto.stop,
       prefix: cachedPrefix,
       memory: bank?.memory,
+      constraint: schema ? new JsonSchemaConstraint(lm.tokenizer, schema) : undefined,
       signal: io.signal,
       onToken: io.onChunk ? (event) => event.text && io.onChunk!(chunk({ content: event.text })) : undefined,
     });
