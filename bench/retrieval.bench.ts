@@ -7,14 +7,18 @@
 //     [--embedder hash|use-lite] [--dim 256 (hash)] [--threads N (use-lite)]
 //   (use-lite vectors are cached under os.tmpdir()/engram-bench-embeddings between runs)
 //   (--misses prints each LongMemEval question whose gold session is not ranked first)
+//   --split tune|held|all: the questions of one half of each set (bench/support/eval-split.ts);
+//   knobs are chosen on 'tune' and reported on 'held'. The corpora stay whole.
+//   The ranker starts from the embedder's own fusion weights (rankingFor); --set overrides them.
 //   --mode deep: the default search against deep (multi-hop) search and its ablations, with
 //   the p50 latency of each in this process; --deep knob=value overrides a DeepOptions knob.
 import { readFileSync } from 'node:fs';
 import { lmeDate, loadLongMemEval, sharedDataDir } from './support/longmemeval';
 import * as path from 'node:path';
-import { CubeIndex, DeepOptions, IndexDocument, RankingOptions } from '@engram/plaintext';
+import { CubeIndex, DeepOptions, IndexDocument, RankingOptions, rankingFor } from '@engram/plaintext';
 import { textArg, arg } from './support/args';
 import { benchEmbedder } from './support/embedding-cache';
+import { parseSplit, splitItems } from './support/eval-split';
 
 const DATA = sharedDataDir();
 
@@ -52,7 +56,9 @@ function parseArgs(): { only: string | null; overrides: Overrides; dimension: nu
 
 const { only, overrides, dimension, finalOnly, bm25 } = parseArgs();
 const SHOW_MISSES = process.argv.includes('--misses');
-const base = overrides as Partial<RankingOptions>;
+const SPLIT = parseSplit(textArg('split', 'all'));
+const embedder = benchEmbedder(textArg('embedder', 'hash'), dimension, arg('threads', 0));
+const base = { ...rankingFor(embedder.embedder), ...(overrides as Partial<RankingOptions>) };
 const ALL_VARIANTS: Variant[] = [
   { name: 'dense-only', ranking: { ...base, mode: 'dense' } },
   { name: 'lexical-only', ranking: { ...base, mode: 'lexical' } },
@@ -88,14 +94,13 @@ function timedSearch(index: CubeIndex, v: Variant, query: string, vector: ArrayL
   return hits;
 }
 
-const embedder = benchEmbedder(textArg('embedder', 'hash'), dimension, arg('threads', 0));
-const summary: Record<string, unknown> = { embedder: embedder.fingerprint };
+const summary: Record<string, unknown> = { embedder: embedder.fingerprint, split: SPLIT, ranking: base };
 
 // ---------------------------------------------------------------- LongMemEval-S
 const KS = [1, 3, 5, 10];
 
 async function runLongMemEval(): Promise<void> {
-  const questions = loadLongMemEval();
+  const questions = splitItems(loadLongMemEval(), SPLIT, (q) => q.question_id, (q) => q.question_type);
   await embedder.prepare(questions.flatMap((q) => [q.question, ...q.haystack_sessions.flatMap((s) => s.map((t) => t.content))]), 'LongMemEval texts');
   type Row = { any: number[]; all: number[]; turnRecall10: number; turnMrr: number; sessionMrr: number; hasTurns: boolean; type: string };
   const BASELINE = 'baseline: BM25 over whole sessions (user turns)';
@@ -201,6 +206,17 @@ async function runLongMemEval(): Promise<void> {
         `${t.length ? f(mean(t.map((x) => x.turnRecall10))) : '–'} | ${t.length ? f(mean(t.map((x) => x.turnMrr))) : '–'} |`,
     );
   }
+  console.log('\nTurn R@10 by question type and variant:\n');
+  console.log(`| variant | ${types.join(' | ')} |`);
+  console.log(`|---|${types.map(() => '---|').join('')}`);
+  for (const name of rows.keys()) {
+    if (name === BASELINE) continue;
+    const cells = types.map((type) => {
+      const t = rows.get(name)!.filter((x) => x.type === type && x.hasTurns);
+      return t.length ? f(mean(t.map((x) => x.turnRecall10))) : '–';
+    });
+    console.log(`| ${name} | ${cells.join(' | ')} |`);
+  }
   const pick = (name: string) => {
     const r = rows.get(name)!;
     const t = r.filter((x) => x.hasTurns);
@@ -237,7 +253,8 @@ async function runMadial(): Promise<void> {
   }
   const ks = [1, 3, 5, 10];
   const table = new Map<string, { recall: number[]; mrr: number[]; ndcg: number[] }[]>(VARIANTS.map((v) => [v.name, []]));
-  for (const d of dialogues) {
+  const asked = splitItems(dialogues.map((d, i) => ({ d, id: String(i) })), SPLIT, (x) => x.id).map((x) => x.d);
+  for (const d of asked) {
     const query = queryOf(d);
     const gold = new Set(d['relevant-id']);
     const vector = embedder.embedOne(query);
@@ -251,7 +268,7 @@ async function runMadial(): Promise<void> {
       });
     }
   }
-  console.log(`\n## MADial-Bench (en) — ${dialogues.length} dialogues, ${index.size} memories\n`);
+  console.log(`\n## MADial-Bench (en) — ${asked.length} dialogues (split ${SPLIT}), ${index.size} memories\n`);
   console.log('| variant | R@1 | R@3 | R@5 | R@10 | MRR@10 | nDCG@1 | nDCG@3 | nDCG@5 | nDCG@10 |');
   console.log('|---|---|---|---|---|---|---|---|---|---|');
   for (const v of VARIANTS) {
@@ -266,7 +283,7 @@ async function runMadial(): Promise<void> {
 
 // ---------------------------------------------------------------- HotpotQA
 async function runHotpot(): Promise<void> {
-  const rowsIn = jsonl<{ question: string; context: [string, string[]][]; supporting_facts: [string, ...unknown[]][] }>(
+  const rowsIn = jsonl<{ _id: string; type: string; question: string; context: [string, string[]][]; supporting_facts: [string, ...unknown[]][] }>(
     path.join(DATA, 'hotpotqa-dev100', 'hotpotqa_dev100_amor.jsonl'),
   );
   await embedder.prepare([...rowsIn.flatMap((r) => r.context.map(([title, sentences]) => `${title}. ${sentences.join(' ')}`)), ...rowsIn.map((r) => r.question)], 'HotpotQA texts');
@@ -282,8 +299,9 @@ async function runHotpot(): Promise<void> {
     }
   }
   const ks = [2, 5, 10];
-  const table = new Map<string, { all: number[]; recall: number[]; mrr: number }[]>(VARIANTS.map((v) => [v.name, []]));
-  for (const row of rowsIn) {
+  const table = new Map<string, { all: number[]; recall: number[]; mrr: number; type: string }[]>(VARIANTS.map((v) => [v.name, []]));
+  const asked = splitItems(rowsIn, SPLIT, (r) => r._id, (r) => r.type);
+  for (const row of asked) {
     const gold = new Set(row.supporting_facts.map((s) => labelOf.get(s[0])!));
     const vector = embedder.embedOne(row.question);
     for (const v of VARIANTS) {
@@ -293,15 +311,18 @@ async function runHotpot(): Promise<void> {
         all: ks.map((k) => ([...gold].every((g) => hits.slice(0, k).includes(g)) ? 1 : 0)),
         recall: ks.map((k) => hits.slice(0, k).filter((h) => gold.has(h)).length / gold.size),
         mrr: firstGold >= 0 ? 1 / (firstGold + 1) : 0,
+        type: row.type,
       });
     }
   }
-  console.log(`\n## HotpotQA dev100 — ${rowsIn.length} questions, ${index.size} paragraphs pooled\n`);
-  console.log('| variant | all@2 | all@5 | all@10 | R@2 | R@5 | R@10 | MRR |');
-  console.log('|---|---|---|---|---|---|---|---|');
+  console.log(`\n## HotpotQA dev100 — ${asked.length} questions (split ${SPLIT}), ${index.size} paragraphs pooled\n`);
+  console.log('| variant | type | n | all@2 | all@5 | all@10 | R@2 | R@5 | R@10 | MRR |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
   for (const v of VARIANTS) {
-    const r = table.get(v.name)!;
-    console.log(`| ${v.name} | ${ks.map((_, i) => f(mean(r.map((x) => x.all[i])))).join(' | ')} | ${ks.map((_, i) => f(mean(r.map((x) => x.recall[i])))).join(' | ')} | ${f(mean(r.map((x) => x.mrr)))} |`);
+    for (const type of ['all', 'bridge', 'comparison']) {
+      const r = table.get(v.name)!.filter((x) => type === 'all' || x.type === type);
+      console.log(`| ${v.name} | ${type} | ${r.length} | ${ks.map((_, i) => f(mean(r.map((x) => x.all[i])))).join(' | ')} | ${ks.map((_, i) => f(mean(r.map((x) => x.recall[i])))).join(' | ')} | ${f(mean(r.map((x) => x.mrr)))} |`);
+    }
   }
   const r = table.get('fused (final)')!;
   summary.hotpotqa = { all2: round(mean(r.map((x) => x.all[0]))), all5: round(mean(r.map((x) => x.all[1]))), all10: round(mean(r.map((x) => x.all[2]))), mrr: round(mean(r.map((x) => x.mrr))) };

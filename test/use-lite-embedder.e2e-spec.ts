@@ -1,5 +1,6 @@
 import { DataSource } from 'typeorm';
 import { DeferredEmbeddingService } from '@engram/core';
+import { DEFAULT_RANKING, SEMANTIC_DENSE_WEIGHT } from '@engram/plaintext';
 import { PendingEmbeddingRepository } from '@engram/persistence';
 import { createE2eHarness, E2eHarness } from '@engram/testing';
 
@@ -30,6 +31,22 @@ describe('a cube with the use-lite embedder', () => {
     const hits = await search('what pet do I have?');
     expect(hits[0].text).toBe('I just adopted a beagle');
     expect(hits[0].explain.dense?.similarity).toBeGreaterThan(0.3);
+  });
+
+  it("fuses dense and lexical scores at use-lite's own dense weight, not the hash embedder's", async () => {
+    const res = await h.http.post(`/v1/cubes/${cubeId}/search`).set(auth()).send({ query: 'what pet do I have?', topK: 10, explain: true }).expect(200);
+    const explains = (res.body.results as { explain: { dense: { similarity: number }; lexical: { bm25: number }; fusion: { document: number } } }[]).map((r) => r.explain);
+    expect(explains).toHaveLength(3); // every memory is a candidate: the normalisers below see them all
+    const fusedAt = (weight: number) => {
+      const dense = explains.map((e) => e.dense.similarity);
+      const lexical = explains.map((e) => e.lexical.bm25);
+      const span = Math.max(Math.max(...dense) - Math.min(...dense), 0.2);
+      const maxLexical = Math.max(...lexical);
+      return explains.map((_, i) => weight * ((dense[i] - Math.min(...dense)) / span) + (1 - weight) * (maxLexical > 0 ? lexical[i] / maxLexical : 0));
+    };
+    const semantic = fusedAt(SEMANTIC_DENSE_WEIGHT);
+    explains.forEach((e, i) => expect(e.fusion.document).toBeCloseTo(semantic[i], 6));
+    expect(explains.some((e, i) => Math.abs(e.fusion.document - fusedAt(DEFAULT_RANKING.denseWeight)[i]) > 1e-3)).toBe(true);
   });
 
   it('embeds messages and memories added later, and a rewritten text again', async () => {

@@ -14,7 +14,7 @@ export type { HnswParams } from './dense/hnsw-vector.index';
 export type { LoadResult, LoadStatus, SnapshotManifest, SnapshotMeta } from './dense/hnsw-snapshot';
 export { compileFilter, toEpochMs } from './filter/memory-filter';
 export type { DocumentAttributes, MemoryFilter, MetadataCondition, MetadataScalar, TimeInput } from './filter/memory-filter';
-export { DEFAULT_RANKING } from './ranking/ranking-options';
+export { DEFAULT_RANKING, rankingFor, SEMANTIC_DENSE_WEIGHT } from './ranking/ranking-options';
 export { DEFAULT_DEEP } from './search/deep-expansion';
 export type { DeepOptions } from './search/deep-expansion';
 export type { FusionMethod, RankingOptions, RetrievalMode } from './ranking/ranking-options';

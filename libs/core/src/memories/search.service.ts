@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { MemoryRepository } from '@engram/persistence';
-import { MemoryFilter } from '@engram/plaintext';
+import { MemoryFilter, rankingFor } from '@engram/plaintext';
 import { CubeRecord } from '@engram/persistence';
 import { AccessService } from '../auth/access.service';
 import { Permission } from '../auth/permission';
@@ -45,6 +45,7 @@ export class SearchService {
       referenceTime: dto.referenceTime ?? Date.now(),
       explain: dto.explain === true,
       deep: dto.mode === 'deep',
+      ranking: rankingFor(embedder),
     });
     // The hits' rows as stored now (ADR 0112): one query by label, instead of every row of
     // every loaded cube in memory. A memory deleted or erased since the index was brought up

@@ -79,6 +79,8 @@ function poolingOf(config: Record<string, unknown> | null, fail: (what: string) 
 export class OnnxSentenceEmbedder {
   readonly fingerprint: string;
   readonly dimension: number;
+  /** A trained sentence encoder: weighted as use-lite was tuned until it is measured (ADR 0113; plaintext SEMANTIC_DENSE_WEIGHT). */
+  readonly denseWeight = 0.5;
   readonly maxLength: number;
   readonly pooling: EmbeddingPooling;
   readonly dir: string;

@@ -43,6 +43,8 @@ export class UseLiteEmbedder {
   readonly dimension = USE_LITE_DIMENSION;
   /** ≈ 1,000 texts/s on 2 cores, below the 5,000/s ingest budget: writes commit first, embed after (ADR 0106). */
   readonly deferWrites = true;
+  /** Fusion weight of its similarity, tuned on the dev sets (ADR 0113; plaintext SEMANTIC_DENSE_WEIGHT). */
+  readonly denseWeight = 0.5;
   private readonly registry: OnnxSessionRegistry;
   private readonly ownsRegistry: boolean;
   private readonly batchSize: number;

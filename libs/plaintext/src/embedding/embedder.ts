@@ -11,6 +11,12 @@ export interface Embedder {
    * without a vector and embedded right after, in the background (ADR 0106).
    */
   readonly deferWrites?: boolean;
+  /**
+   * Weight of this embedder's similarity in the hybrid fusion (lexical takes the rest),
+   * tuned on the dev sets for its kind of similarity (ADR 0113). Absent: the ranker's
+   * default, which was tuned for the hash embedder.
+   */
+  readonly denseWeight?: number;
   embed(texts: string[]): Promise<Float32Array[]>;
 }
 

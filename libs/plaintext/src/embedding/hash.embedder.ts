@@ -3,6 +3,7 @@
 // buckets, sub-linear term weights, L2-normalised. Deterministic, no model, no network.
 // It is a lexical-semantic hybrid (n-grams catch morphology and typos), not a semantic
 // model; its value in the hybrid ranker is measured in bench/retrieval.bench.ts.
+import { DEFAULT_RANKING } from '../ranking/ranking-options';
 import { isStopWord, rawTokens, suffixStem } from '../text/analyzer';
 import { Embedder, l2Normalize } from './embedder';
 import { hash32 } from './feature-hash';
@@ -31,6 +32,8 @@ interface WordFeatures {
 export class HashEmbedder implements Embedder {
   readonly dimension: number;
   readonly fingerprint: string;
+  /** Its similarity is word and character overlap, which BM25 mostly has already (ADR 0101). */
+  readonly denseWeight = DEFAULT_RANKING.denseWeight;
   private readonly charNgrams: readonly number[];
   private readonly unigramWeight: number;
   private readonly bigramWeight: number;

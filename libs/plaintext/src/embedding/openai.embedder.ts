@@ -3,6 +3,7 @@
 // Batches the input, re-orders by `index`, checks the dimension, L2-normalises (some
 // servers do not). Requests go through boundedPost (ADR 0104): no redirects, a deadline,
 // a capped answer, and errors that name the endpoint and the status, never the body.
+import { SEMANTIC_DENSE_WEIGHT } from '../ranking/ranking-options';
 import { boundedPost, HostResolver, OutboundRequestError } from '../outbound/bounded-post';
 import { Embedder, l2Normalize } from './embedder';
 
@@ -66,6 +67,8 @@ interface EmbeddingResponse {
 export class OpenAiEmbedder implements Embedder {
   readonly dimension: number;
   readonly fingerprint: string;
+  /** A trained sentence encoder: weighted as use-lite was tuned until one is measured (ADR 0113). */
+  readonly denseWeight = SEMANTIC_DENSE_WEIGHT;
   private readonly url: URL;
   private readonly label: string;
   private readonly batchSize: number;

@@ -1,6 +1,8 @@
 // Knobs of the hybrid ranker. Defaults are the values chosen on the dev sets
 // (bench/retrieval.bench.ts); see docs/adr/0101-hybrid-retrieval.md.
 
+import type { Embedder } from '../embedding/embedder';
+
 export type RetrievalMode = 'hybrid' | 'dense' | 'lexical';
 export type FusionMethod = 'weighted' | 'rrf';
 export type SessionScoring = 'bm25' | 'sum';
@@ -66,3 +68,15 @@ export const DEFAULT_RANKING: RankingOptions = {
   timeIntentWeight: 0.25,
   roleWeights: { assistant: 0.5 },
 };
+
+/**
+ * Dense weight of a trained sentence encoder (use-lite; also the starting point for an
+ * operator's ONNX or OpenAI-compatible model until it is measured): its similarities carry
+ * meaning, so they earn more of the fusion than the hash embedder's word overlap (ADR 0113).
+ */
+export const SEMANTIC_DENSE_WEIGHT = 0.5;
+
+/** The ranking knobs an embedder brings with it (its dense weight), to lay over the defaults. */
+export function rankingFor(embedder: Pick<Embedder, 'denseWeight'>): Partial<RankingOptions> {
+  return embedder.denseWeight === undefined ? {} : { denseWeight: embedder.denseWeight };
+}
