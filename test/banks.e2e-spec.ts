@@ -142,6 +142,26 @@ describe('parametric memory banks over HTTP', () => {
     expect((await getBank()).progress.replay).toMatchObject({ source: 'anchor', sequences: 128, cached: true });
   });
 
+  it('maps every written block with its write count and staleness (the dashboard heat map)', async () => {
+    const map = (await h.http.get(`${banksOf()}/${bankId}/blocks`).set(auth()).expect(200)).body;
+    const bank = await getBank();
+    expect(map).toMatchObject({ bankId, generation: bank.generation });
+    expect(map.levels).toEqual(bank.occupancy.levels);
+    expect(map.blocks.length).toBe(bank.occupancy.levels.reduce((n: number, l: { writtenBlocks: number }) => n + l.writtenBlocks, 0));
+    for (const cell of map.blocks) {
+      const one = await block(cell.level, cell.node);
+      expect(cell).toEqual({ level: one.level, node: one.node, writes: expect.any(Number), memories: one.memoryIds.length, stale: one.stale, locked: one.locked, generation: one.generation, writtenAt: one.writtenAt });
+      expect(cell.writes).toBeGreaterThanOrEqual(1);
+    }
+    // The block of the edited memory was written, went stale, and was written again.
+    const [rewritten] = await level1Holding(memoryIds[1]);
+    expect(map.blocks.find((c: { level: number; node: number }) => c.level === 1 && c.node === rewritten.node)).toMatchObject({ stale: false, writes: expect.any(Number) });
+    expect(map.blocks.find((c: { level: number; node: number }) => c.level === 1 && c.node === rewritten.node).writes).toBeGreaterThanOrEqual(2);
+    // Another tenant's key finds nothing there.
+    const stranger = (await h.factory.apiKey()).key;
+    await h.http.get(`${banksOf()}/${bankId}/blocks`).set(auth(stranger)).expect(404);
+  });
+
   it('writes with the replay a write asks for, its other settings from the bank, and keeps the bank’s own', async () => {
     await addMemory('Greta Lund restores violins in Malmo.'); // in the cube, not in the bank
     await h.http.post(`${banksOf()}/${bankId}/write`).set(auth()).send({ memoryIds: [memoryIds[2]], epochs: 1, replay: { source: 'memories', perStep: 2 } }).expect(202);

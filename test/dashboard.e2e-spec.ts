@@ -1,7 +1,10 @@
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { Browser, chromium, Page } from 'playwright-core';
+import { createTinyModel } from '@engram/inference';
+import { JobRunner } from '@engram/scheduler';
 import { createE2eHarness, E2eHarness } from '@engram/testing';
 
 /**
@@ -24,6 +27,12 @@ describe('dashboard at /ui', () => {
   const shot = async (name: string) => {
     const file = path.join(ARTIFACTS, `${name}.png`);
     await page.screenshot({ path: file, fullPage: true });
+    return file;
+  };
+
+  const shotOf = async (locator: ReturnType<Page['locator']>, name: string) => {
+    const file = path.join(ARTIFACTS, `${name}.png`);
+    await locator.screenshot({ path: file });
     return file;
   };
 
@@ -149,7 +158,64 @@ describe('dashboard at /ui', () => {
     await page.getByRole('link', { name: 'Caches and banks' }).click();
     await page.getByRole('heading', { name: 'KV caches by tier' }).waitFor();
     expect(await page.getByText('No memory banks.').count()).toBe(1);
+    expect(await page.locator('#kv-hit-rate').textContent()).toBe('Hit rate —');
   });
+
+  it('shows KV cache hit rates by tier and a bank as a heat map of its blocks (writes, staleness)', async () => {
+    // The data, through the API: a tiny model, a KV cache used by chat, a bank written twice.
+    const modelsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'engram-dashboard-models-'));
+    createTinyModel({ outDir: path.join(modelsDir, 'tiny'), layers: 1, hidden: 16, heads: 2, kvHeads: 1, vocab: 280, maxPositionEmbeddings: 128, seed: 1 });
+    const admin = { Authorization: `Bearer ${h.adminToken}` };
+    await h.http.post('/v1/admin/models').set(admin).send({ path: path.join(modelsDir, 'tiny') }).expect(201);
+    // The dashboard's key has the default scopes; chat and banks need their own.
+    const tenantId = ((await h.http.get('/v1/admin/tenants').set(admin).expect(200)).body.items as { id: string; name: string }[]).find((t) => t.name === 'acme')!.id;
+    const setupKey = (await h.http.post(`/v1/admin/tenants/${tenantId}/keys`).set(admin).send({ name: 'setup', scopes: ['cubes:write', 'memories:read', 'memories:write', 'inference:run', 'banks:write'] }).expect(201)).body.key;
+    const auth = { Authorization: `Bearer ${setupKey}` };
+    const cubeId = (await h.http.get('/v1/cubes').query({ name: 'user-1' }).set(auth).expect(200)).body.items[0].id as string;
+    const cache = (await h.http.post(`/v1/cubes/${cubeId}/kv-caches`).set(auth).send({ model: 'tiny', text: 'Alice is allergic to peanuts and prefers aisle seats.' }).expect(201)).body;
+    for (let i = 0; i < 2; i++) {
+      await h.http.post('/v1/chat/completions').set(auth).send({ model: 'tiny', max_tokens: 2, temperature: 0, messages: [{ role: 'user', content: 'What is Alice allergic to?' }], engram: { cubeId, kvCacheIds: [cache.id], retrieve: false } }).expect(200);
+    }
+    const memories = (await h.http.get(`/v1/cubes/${cubeId}/memories`).set(auth).expect(200)).body.items as { id: string; text: string }[];
+    const bankId = (await h.http.post(`/v1/cubes/${cubeId}/banks`).set(auth).send({ model: 'tiny', levels: 2, branching: 2, blockSizes: [2, 2] }).expect(202)).body.bankId;
+    const drain = () => h.app.get(JobRunner).drain();
+    await drain();
+    for (const ids of [memories.map((m) => m.id), [memories[0].id]]) {
+      await h.http.post(`/v1/cubes/${cubeId}/banks/${bankId}/write`).set(auth).send({ memoryIds: ids, epochs: 1, replay: { source: 'none' } }).expect(202);
+      await drain();
+    }
+    const edited = memories[memories.length - 1];
+    await h.http.patch(`/v1/cubes/${cubeId}/memories/${edited.id}`).set(auth).send({ text: `${edited.text}, since 2024` }).expect(200);
+    await drain();
+    const map = (await h.http.get(`/v1/cubes/${cubeId}/banks/${bankId}/blocks`).set(auth).expect(200)).body as { blocks: { writes: number; stale: boolean }[] };
+    fs.rmSync(modelsDir, { recursive: true, force: true });
+
+    await page.getByRole('link', { name: 'Memories', exact: true }).click();
+    await page.getByRole('heading', { name: 'Memories of user-1' }).waitFor();
+    await page.getByRole('link', { name: 'Caches and banks' }).click();
+    await page.getByRole('heading', { name: 'KV caches by tier' }).waitFor();
+    expect(await page.locator('#kv-hit-rate').textContent()).toBe('Hit rate 100.0 %');
+    const lookups = page.getByRole('list', { name: 'KV chunk lookups by tier' });
+    expect(await lookups.textContent()).toMatch(/ram hits\s*\d+ \(100\.0 %\)/);
+    const kvCard = page.locator('.card', { has: page.getByRole('heading', { name: 'KV caches by tier' }) });
+    expect(await colours(await shotOf(kvCard, 'tenant-kv-caches'))).toBeGreaterThan(4);
+
+    const levels = page.getByRole('img', { name: /^level \d+: / });
+    expect(await levels.count()).toBe(2);
+    expect(await page.locator('.heat .cell.written, .heat .cell.stale').count()).toBe(map.blocks.length);
+    expect(await page.locator('.heat .cell.stale').count()).toBe(map.blocks.filter((b) => b.stale).length);
+    expect(map.blocks.some((b) => b.stale)).toBe(true);
+    expect(map.blocks.some((b) => b.writes >= 2)).toBe(true);
+    // Hotter blocks are drawn darker: the most written block's cell is darker than a once-written one's.
+    const hottest = Math.max(...map.blocks.map((b) => b.writes));
+    const hottestRow = page.locator('table', { has: page.getByRole('columnheader', { name: 'Most written blocks' }) }).locator('tbody tr').first();
+    expect(await hottestRow.locator('td').nth(1).textContent()).toBe(String(hottest));
+    const lightness = await page.locator('.heat .cell.written, .heat .cell.stale').evaluateAll((cells) => cells.map((c) => Number(/hsl\(222, ?70%, ?(\d+)%\)/.exec((c as unknown as { getAttribute(n: string): string }).getAttribute('style'))?.[1])));
+    expect(new Set(lightness).size).toBeGreaterThan(1);
+    const bankCard = page.locator('.card', { has: page.getByRole('heading', { name: 'Memory banks' }) });
+    expect(await colours(await shotOf(bankCard, 'tenant-bank-heatmap'))).toBeGreaterThan(4);
+    expect(await colours(await shot('tenant-caches-and-banks'))).toBeGreaterThan(8);
+  }, 110_000);
 
   it('fits a phone: the cube list at 390 px has no horizontal page scroll', async () => {
     await page.setViewportSize({ width: 390, height: 844 });

@@ -189,6 +189,21 @@ describe('models, KV caches and chat completions over HTTP', () => {
       expect(byText.body.engram).toMatchObject({ cachedTokens: cache.body.tokens, kvCacheIds: [cache.body.id] });
     });
 
+    it('counts the chunks chat found in each tier as hits of the cube, apart from its other cubes', async () => {
+      const hitRates = async (cube = cubeId) => (await h.http.get(`/v1/cubes/${cube}/kv-caches`).set(auth()).expect(200)).body.hitRates;
+      const cache = (await buildCache({ text: MEMORY }).expect(201)).body;
+      const [before, otherBefore] = [await hitRates(), await hitRates(otherCubeId)];
+      await chat({ messages: QUESTION, engram: { cubeId, kvCacheIds: [cache.id], retrieve: false } }).expect(200);
+      const after = await hitRates();
+      const chunks = Math.ceil(cache.tokens / 16);
+      expect(after.hits).toEqual({ ram: before.hits.ram + chunks, disk: before.hits.disk, object: before.hits.object });
+      expect(after.misses).toBe(before.misses);
+      expect(after.lookups).toBe(before.lookups + chunks);
+      expect(after.hitRate).toBeCloseTo((after.hits.ram + after.hits.disk + after.hits.object) / after.lookups, 10);
+      expect(after.since).toBe(before.since);
+      expect(await hitRates(otherCubeId)).toEqual(otherBefore);
+    });
+
     it('does not reuse a cache of another cube for memory text, even of the same tenant', async () => {
       const res = await chat({ messages: QUESTION, engram: { cubeId: otherCubeId, memoryText: MEMORY } }).expect(200);
       expect(res.body.engram.cachedTokens).toBe(0);

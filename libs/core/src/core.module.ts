@@ -22,6 +22,7 @@ import { ActivationStore } from './inference/activation.store';
 import { ChatCompletionService } from './inference/chat-completion.service';
 import { ChatRetrieval } from './inference/chat-retrieval';
 import { KvCacheService } from './inference/kv-cache.service';
+import { KvHitCounter } from './inference/kv-hit.counter';
 import { MemoryChangeListener } from './inference/memory-change.listener';
 import { ModelRuntime } from './inference/model.runtime';
 import { ModelService } from './inference/model.service';
@@ -45,7 +46,7 @@ import { LifecycleExtraction } from './lifecycle/lifecycle.extraction';
 
 const LIFECYCLE = [LifecyclePolicies, LifecycleEngine, LifecycleMetrics, LifecycleTrigger, LifecycleService, LifecycleAdminService, SchedulerControl, LlmGate, LlmClient, LifecycleExtraction, ConsolidationGate, BankConsolidation];
 
-const SERVICES = [AccessService, AuditService, AuditQueryService, AuthenticationService, TenantService, ApiKeyService, CubeService, JobQueueService, EmbedderRegistry, CubeIndexManager, DeferredEmbeddingService, MemoryService, SearchService, AccessRecorder, ModelRuntime, ActivationStore, ModelService, KvCacheService, ChatCompletionService, ChatRetrieval, MemoryChangeListener, BankStore, BankProvenance, BankService, BankJobs, BankChangeListener, CubeExportService, CubeImportService, QuotaService, ...LIFECYCLE];
+const SERVICES = [AccessService, AuditService, AuditQueryService, AuthenticationService, TenantService, ApiKeyService, CubeService, JobQueueService, EmbedderRegistry, CubeIndexManager, DeferredEmbeddingService, MemoryService, SearchService, AccessRecorder, ModelRuntime, ActivationStore, KvHitCounter, ModelService, KvCacheService, ChatCompletionService, ChatRetrieval, MemoryChangeListener, BankStore, BankProvenance, BankService, BankJobs, BankChangeListener, CubeExportService, CubeImportService, QuotaService, ...LIFECYCLE];
 
 /** The domain services on top of persistence; shared by the server, the worker and the CLI. */
 @Module({})

@@ -36,6 +36,31 @@ export interface ApiKeyResponseDto {
   createdAt: string;
 }
 
+export interface BankBlockCellDto {
+  level: number;
+  node: number;
+  /** commits that wrote the block */
+  writes: number;
+  /** memories written into it */
+  memories: number;
+  /** holds a memory deleted or edited since */
+  stale: boolean;
+  locked: boolean;
+  /** bank-file generation of its last write */
+  generation: number;
+  writtenAt: string;
+}
+
+export interface BankBlockMapDto {
+  bankId: string;
+  /** the bank-file generation read */
+  generation: number;
+  /** geometry and counts per level, coarse first */
+  levels: BankLevelDto[];
+  /** every block written at least once (the others are all zeros) */
+  blocks: BankBlockCellDto[];
+}
+
 export interface BankBlockResponseDto {
   bankId: string;
   level: number;
@@ -310,6 +335,24 @@ export interface ImportSkipDto {
   reason: string;
 }
 
+export interface KvCacheHitRatesDto {
+  /** chunks of the cube's caches found in each tier */
+  hits: KvTierHitsDto;
+  /** chunks that were in no tier and were prefilled again */
+  misses: number;
+  /** hits + misses */
+  lookups: number;
+  /** hits / lookups; null before the first lookup */
+  hitRate: number | null;
+  /** when this server process started counting */
+  since: string;
+}
+
+export interface KvCacheListDto {
+  items: KvCacheResponseDto[];
+  hitRates: KvCacheHitRatesDto;
+}
+
 export interface KvCacheResponseDto {
   id: string;
   cubeId: string;
@@ -322,6 +365,12 @@ export interface KvCacheResponseDto {
   tier: "ram" | "disk" | "object" | "missing";
   sourceMemoryIds: string[];
   createdAt: string;
+}
+
+export interface KvTierHitsDto {
+  ram: number;
+  disk: number;
+  object: number;
 }
 
 export interface LifecycleActionDto {
@@ -920,6 +969,15 @@ export interface Operations {
     status: 200;
     response: BankResponseDto;
   };
+  BankController_blockMap: {
+    method: "GET";
+    path: "/v1/cubes/{cubeId}/banks/{bankId}/blocks";
+    pathParams: { bankId: string; cubeId: string };
+    query: never;
+    body: never;
+    status: 200;
+    response: BankBlockMapDto;
+  };
   BankController_block: {
     method: "GET";
     path: "/v1/cubes/{cubeId}/banks/{bankId}/blocks/{level}/{node}";
@@ -954,7 +1012,7 @@ export interface Operations {
     query: never;
     body: never;
     status: 200;
-    response: unknown;
+    response: KvCacheListDto;
   };
   KvCacheController_create: {
     method: "POST";

@@ -3,7 +3,8 @@ import { EngramApiError } from '../../../packages/client/src/index.js';
 import { field, h, render, toast } from './dom.js';
 import { session, Session, signIn, signOut } from './session.js';
 import { keysPage, metricsPage, schedulerPage, tenantsPage } from './views/operator.js';
-import { cachesPage, cubesPage, lifecyclePage, memoriesPage, memoryPage, searchPage } from './views/tenant.js';
+import { cubesPage, lifecyclePage, memoriesPage, memoryPage, searchPage } from './views/tenant.js';
+import { cachesPage } from './views/caches.js';
 
 function signInPage(): void {
   const form = h('form', { 'aria-label': 'Sign in', onsubmit: async (e: Event) => {

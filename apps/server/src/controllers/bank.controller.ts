@@ -1,6 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiBearerAuth, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import { BankBlockResponseDto, BankJobResponseDto, BankResponseDto, BankService, CreateBankDto, RequestContext, WriteBankDto } from '@engram/core';
+import { BankBlockMapDto, BankBlockResponseDto, BankJobResponseDto, BankResponseDto, BankService, CreateBankDto, RequestContext, WriteBankDto } from '@engram/core';
 import { BankId, BlockIndexPipe, CubeId } from '../http/id.pipe';
 import { Ctx } from '../http/request-context.decorator';
 
@@ -27,6 +27,12 @@ export class BankController {
   @ApiOkResponse({ type: BankResponseDto, description: 'state, progress, and occupancy per level once ready' })
   get(@Ctx() ctx: RequestContext, @Param('cubeId', CubeId) cubeId: string, @Param('bankId', BankId) bankId: string) {
     return this.banks.get(ctx, cubeId, bankId);
+  }
+
+  @Get(':bankId/blocks')
+  @ApiOkResponse({ type: BankBlockMapDto, description: 'every written block with its write count and staleness, and the geometry per level (a heat map of the bank)' })
+  blockMap(@Ctx() ctx: RequestContext, @Param('cubeId', CubeId) cubeId: string, @Param('bankId', BankId) bankId: string) {
+    return this.banks.blockMap(ctx, cubeId, bankId);
   }
 
   @Get(':bankId/blocks/:level/:node')

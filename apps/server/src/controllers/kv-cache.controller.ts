@@ -1,6 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import { CreateKvCacheDto, KvCacheResponseDto, KvCacheService, RequestContext } from '@engram/core';
+import { CreateKvCacheDto, KvCacheListDto, KvCacheResponseDto, KvCacheService, RequestContext } from '@engram/core';
 import { CubeId, KvCacheId } from '../http/id.pipe';
 import { Ctx } from '../http/request-context.decorator';
 
@@ -17,7 +17,7 @@ export class KvCacheController {
   }
 
   @Get()
-  @ApiOkResponse({ description: '{ items: KvCache[] } with tier and bytes' })
+  @ApiOkResponse({ type: KvCacheListDto, description: 'the cube\'s caches with tier and bytes, and its hit rates by tier' })
   list(@Ctx() ctx: RequestContext, @Param('cubeId', CubeId) cubeId: string) {
     return this.kvCaches.list(ctx, cubeId);
   }

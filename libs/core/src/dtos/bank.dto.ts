@@ -182,6 +182,38 @@ export class BankBlockResponseDto {
   @ApiProperty({ type: String, nullable: true }) writtenAt: string | null;
 }
 
+/** One written block in the bank's heat map (GET …/banks/{bankId}/blocks). */
+export class BankBlockCellDto {
+  @ApiProperty({ example: 2 }) level: number;
+  @ApiProperty({ example: 5 }) node: number;
+  @ApiProperty({ description: 'commits that wrote the block', example: 3 }) writes: number;
+  @ApiProperty({ description: 'memories written into it', example: 12 }) memories: number;
+  @ApiProperty({ description: 'holds a memory deleted or edited since', example: false }) stale: boolean;
+  @ApiProperty({ example: false }) locked: boolean;
+  @ApiProperty({ description: 'bank-file generation of its last write', example: 7 }) generation: number;
+  @ApiProperty({ example: '2026-11-29T10:15:00.000Z' }) writtenAt: string;
+}
+
+export class BankBlockMapDto {
+  @ApiProperty({ example: '6f1c2a9e-4b1d-4c55-9a77-2d8f0e3b9c41' }) bankId: string;
+  @ApiProperty({ description: 'the bank-file generation read', example: 7 }) generation: number;
+  @ApiProperty({ type: [BankLevelDto], description: 'geometry and counts per level, coarse first' }) levels: BankLevelDto[];
+  @ApiProperty({ type: [BankBlockCellDto], description: 'every block written at least once (the others are all zeros)' }) blocks: BankBlockCellDto[];
+}
+
+export function mapBankBlockCell(record: BankBlockRecord): BankBlockCellDto {
+  return {
+    level: record.level,
+    node: record.node,
+    writes: record.writes,
+    memories: record.memoryIds.length,
+    stale: record.stale,
+    locked: record.locked,
+    generation: record.generation,
+    writtenAt: record.writtenAt.toISOString(),
+  };
+}
+
 export class BankJobResponseDto {
   @ApiProperty() bankId: string;
   @ApiProperty() jobId: string;

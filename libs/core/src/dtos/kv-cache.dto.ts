@@ -42,6 +42,38 @@ export class KvCacheResponseDto {
   @ApiProperty() createdAt: string;
 }
 
+export class KvTierHitsDto {
+  @ApiProperty({ example: 41 }) ram: number;
+  @ApiProperty({ example: 6 }) disk: number;
+  @ApiProperty({ example: 0 }) object: number;
+}
+
+/** How often chat found the cube's cached KV in a tier (ADR 0506): counted per chunk, in this server process. */
+export class KvCacheHitRatesDto {
+  @ApiProperty({ type: KvTierHitsDto, description: 'chunks of the cube\'s caches found in each tier' }) hits: KvTierHitsDto;
+  @ApiProperty({ description: 'chunks that were in no tier and were prefilled again', example: 3 }) misses: number;
+  @ApiProperty({ description: 'hits + misses', example: 50 }) lookups: number;
+  @ApiProperty({ type: Number, nullable: true, description: 'hits / lookups; null before the first lookup', example: 0.94 }) hitRate: number | null;
+  @ApiProperty({ description: 'when this server process started counting', example: '2026-11-29T09:00:00.000Z' }) since: string;
+}
+
+export class KvCacheListDto {
+  @ApiProperty({ type: [KvCacheResponseDto] }) items: KvCacheResponseDto[];
+  @ApiProperty({ type: KvCacheHitRatesDto }) hitRates: KvCacheHitRatesDto;
+}
+
+export function mapKvHitRates(counts: { hits: { ram: number; disk: number; object: number }; misses: number; since: Date }): KvCacheHitRatesDto {
+  const hits = counts.hits.ram + counts.hits.disk + counts.hits.object;
+  const lookups = hits + counts.misses;
+  return {
+    hits: { ...counts.hits },
+    misses: counts.misses,
+    lookups,
+    hitRate: lookups ? hits / lookups : null,
+    since: counts.since.toISOString(),
+  };
+}
+
 export function mapKvCache(cache: KvCacheRecord, model: string, tier: KvCacheTier): KvCacheResponseDto {
   return {
     id: cache.id,

@@ -8,6 +8,7 @@ import { RequestContext } from '../services/request-context';
 import { BankService } from '../parametric/bank.service';
 import { ActivationStore } from './activation.store';
 import { ChatCompletionService } from './chat-completion.service';
+import { KvHitCounter } from './kv-hit.counter';
 import { ChatRetrieval } from './chat-retrieval';
 import { ModelRuntime } from './model.runtime';
 import { ModelService } from './model.service';
@@ -44,7 +45,7 @@ function service(overrides: { requireCube?: jest.Mock; prefixFor?: jest.Mock; ge
   });
   const retrieval = strictMock<ChatRetrieval>({ retrieve: jest.fn().mockResolvedValue({ message: null, memoryIds: [], tokens: 0 }) });
   const banks = strictMock<BankService>(overrides.routeForChat ? { routeForChat: overrides.routeForChat } : {});
-  return { chat: new ChatCompletionService(access, models, kvCaches, runtime, activation, banks, strictMock<QuotaService>({ requireTokens: jest.fn().mockResolvedValue(undefined), chargeTokens: jest.fn().mockResolvedValue(undefined) }), retrieval), access, generate, retrieval };
+  return { chat: new ChatCompletionService(access, models, kvCaches, runtime, activation, banks, strictMock<QuotaService>({ requireTokens: jest.fn().mockResolvedValue(undefined), chargeTokens: jest.fn().mockResolvedValue(undefined) }), retrieval, new KvHitCounter()), access, generate, retrieval };
 }
 
 const request = (engram?: object) => Object.assign(new ChatCompletionRequestDto(), { model: 'tiny', messages: [{ role: 'user', content: 'hi' }], temperature: 0, ...(engram ? { engram } : {}) });

@@ -17,6 +17,7 @@ import { EngramError } from '../errors/engram.error';
 import { RequestContext } from '../services/request-context';
 import { BankService, RoutedBankMemory } from '../parametric/bank.service';
 import { ActivationStore } from './activation.store';
+import { KvHitCounter } from './kv-hit.counter';
 import { ChatRetrieval, RetrievedMemories } from './chat-retrieval';
 import { ModelRuntime } from './model.runtime';
 import { ModelService } from './model.service';
@@ -70,6 +71,7 @@ export class ChatCompletionService {
     private readonly banks: BankService,
     private readonly quotas: QuotaService,
     private readonly retrieval: ChatRetrieval,
+    private readonly kvHits: KvHitCounter,
   ) {}
 
   async complete(ctx: RequestContext, dto: ChatCompletionRequestDto, io: ChatIo = {}): Promise<ChatCompletionResponseDto> {
@@ -199,8 +201,12 @@ export class ChatCompletionService {
     if (!owned) return { tiers: [] };
     const hit = await this.activation.prefixFor(lm, prompt, partition);
     const usable = Math.min(hit.cachedTokens, owned.tokenCount);
-    if (!hit.prefix || usable === 0) return { tiers: [] };
-    const chunks = Math.ceil(usable / this.activation.chunkTokens);
-    return { prefix: usable === hit.prefix.seq ? hit.prefix : sliceKv(hit.prefix, 0, usable), tiers: hit.tiers.slice(0, chunks) };
+    const reused: { prefix?: KvState; tiers: string[] } =
+      !hit.prefix || usable === 0
+        ? { tiers: [] }
+        : { prefix: usable === hit.prefix.seq ? hit.prefix : sliceKv(hit.prefix, 0, usable), tiers: hit.tiers.slice(0, Math.ceil(usable / this.activation.chunkTokens)) };
+    // Hit rates per cube (ADR 0506): each chunk of the cache found in a tier, or prefilled again.
+    this.kvHits.record(owned.cubeId, reused.tiers, Math.ceil(owned.tokenCount / this.activation.chunkTokens) - reused.tiers.length);
+    return reused;
   }
 }

@@ -2,13 +2,14 @@ import { Injectable } from '@nestjs/common';
 import { KvCacheRepository, MemoryRecord, MemoryRepository, ModelRepository } from '@engram/persistence';
 import { AccessService } from '../auth/access.service';
 import { Permission } from '../auth/permission';
-import { CreateKvCacheDto, KvCacheResponseDto, mapKvCache } from '../dtos/kv-cache.dto';
+import { CreateKvCacheDto, KvCacheListDto, KvCacheResponseDto, mapKvCache, mapKvHitRates } from '../dtos/kv-cache.dto';
 import { EngramError } from '../errors/engram.error';
 import { AuditService } from '../services/audit.service';
 import { RequestContext } from '../services/request-context';
 import { ActivationStore } from './activation.store';
 import { ModelRuntime } from './model.runtime';
 import { ModelService } from './model.service';
+import { KvHitCounter } from './kv-hit.counter';
 import { QuotaService } from '../quotas/quota.service';
 
 /** Joins the texts of the source memories into the one memory text a cache holds. */
@@ -30,6 +31,7 @@ export class KvCacheService {
     private readonly activation: ActivationStore,
     private readonly audit: AuditService,
     private readonly quotas: QuotaService,
+    private readonly kvHits: KvHitCounter,
   ) {}
 
   async create(ctx: RequestContext, cubeId: string, dto: CreateKvCacheDto): Promise<KvCacheResponseDto> {
@@ -72,13 +74,13 @@ export class KvCacheService {
     return mapKvCache(record, model.name, await this.activation.tierOf(record.entryId));
   }
 
-  async list(ctx: RequestContext, cubeId: string): Promise<{ items: KvCacheResponseDto[] }> {
+  async list(ctx: RequestContext, cubeId: string): Promise<KvCacheListDto> {
     await this.access.requireCube(ctx.auth, Permission.KvCacheRead, cubeId);
     const rows = await this.kvCaches.listByCube(cubeId);
     const names = new Map((await this.modelRows.list()).map((m) => [m.id, m.name]));
     const items: KvCacheResponseDto[] = [];
     for (const row of rows) items.push(mapKvCache(row, names.get(row.modelId) ?? row.modelId, await this.activation.tierOf(row.entryId)));
-    return { items };
+    return { items, hitRates: mapKvHitRates(this.kvHits.of(cubeId)) };
   }
 
   async delete(ctx: RequestContext, cubeId: string, cacheId: string): Promise<void> {

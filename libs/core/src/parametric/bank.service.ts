@@ -7,12 +7,14 @@ import { BankBlockRepository, BankRecord, BankRepository, ConsolidationRepositor
 import { AccessService } from '../auth/access.service';
 import { Permission } from '../auth/permission';
 import {
+  BankBlockMapDto,
   BankBlockResponseDto,
   BankJobResponseDto,
   BankResponseDto,
   CreateBankDto,
   mapBank,
   mapBankBlock,
+  mapBankBlockCell,
   MAX_BANK_NODES,
   resolveReplay,
   WriteBankDto,
@@ -162,6 +164,25 @@ export class BankService {
     const nodes = bank.branching ** level;
     if (!Number.isInteger(node) || node < 0 || node >= nodes) throw new ParametricError(ParametricErrorCode.PathOutsideTree, `node ${node} outside level ${level} (0..${nodes - 1})`);
     return mapBankBlock(bankId, level, node, bank.ranks[level - 1], await this.blocks.get(bank.id, level, node));
+  }
+
+  /** Every written block with its write count and staleness, and the geometry per level: the dashboard's heat map. */
+  async blockMap(ctx: RequestContext, cubeId: string, bankId: string): Promise<BankBlockMapDto> {
+    await this.access.requireCube(ctx.auth, Permission.BankRead, cubeId);
+    const bank = await this.provenance.current(this.requireReady(await this.requireBank(cubeId, bankId)));
+    const records = await this.blocks.list(bank.id);
+    const counts = new Map<number, { written: number; stale: number }>();
+    for (const r of records) {
+      const level = counts.get(r.level) ?? { written: 0, stale: 0 };
+      counts.set(r.level, { written: level.written + 1, stale: level.stale + (r.stale ? 1 : 0) });
+    }
+    const { levels } = this.store.inspect(bank);
+    return {
+      bankId,
+      generation: bank.generation,
+      levels: levels.map((l) => ({ ...l, writtenBlocks: counts.get(l.level)?.written ?? 0, staleBlocks: counts.get(l.level)?.stale ?? 0 })),
+      blocks: records.map(mapBankBlockCell),
+    };
   }
 
   async write(ctx: RequestContext, cubeId: string, bankId: string, dto: WriteBankDto): Promise<BankJobResponseDto> {

@@ -41,6 +41,10 @@ export class BankBlockEntity {
   @Column({ type: 'int', default: 0 })
   steps: number;
 
+  /** Commits that wrote the block (1 for its first write; the dashboard's heat map). */
+  @Column({ type: 'int', default: 1 })
+  writes: number;
+
   @Column({ name: 'final_loss', type: 'double precision', nullable: true })
   finalLoss: number | null;
 

@@ -32,6 +32,7 @@ interface BlockRow {
   locked: boolean;
   generation: number;
   steps: number;
+  writes: number;
   final_loss: number | null;
   written_at: Date;
 }
@@ -45,11 +46,13 @@ const toRecord = (bankId: string, r: BlockRow): BankBlockRecord => ({
   locked: r.locked,
   generation: r.generation,
   steps: r.steps,
+  writes: r.writes,
   finalLoss: r.final_loss,
   writtenAt: r.written_at,
 });
 
 const BLOCK_COLUMNS = 'level, node, memory_ids, stale, locked, generation, steps, final_loss, written_at';
+const READ_COLUMNS = `${BLOCK_COLUMNS}, writes`;
 
 /**
  * Block provenance of parametric banks (ADR 0305): `bank_blocks` and
@@ -61,12 +64,12 @@ export class BankBlockRepository {
   constructor(private readonly db: DataSource) {}
 
   async get(bankId: string, level: number, node: number): Promise<BankBlockRecord | null> {
-    const [row] = await queryRows<BlockRow>(this.db, `SELECT ${BLOCK_COLUMNS} FROM bank_blocks WHERE bank_id = $1 AND level = $2 AND node = $3`, [bankId, level, node]);
+    const [row] = await queryRows<BlockRow>(this.db, `SELECT ${READ_COLUMNS} FROM bank_blocks WHERE bank_id = $1 AND level = $2 AND node = $3`, [bankId, level, node]);
     return row ? toRecord(bankId, row) : null;
   }
 
   async list(bankId: string): Promise<BankBlockRecord[]> {
-    const rows = await queryRows<BlockRow>(this.db, `SELECT ${BLOCK_COLUMNS} FROM bank_blocks WHERE bank_id = $1 ORDER BY level, node`, [bankId]);
+    const rows = await queryRows<BlockRow>(this.db, `SELECT ${READ_COLUMNS} FROM bank_blocks WHERE bank_id = $1 ORDER BY level, node`, [bankId]);
     return rows.map((r) => toRecord(bankId, r));
   }
 
@@ -74,7 +77,7 @@ export class BankBlockRepository {
   async holding(memoryId: string): Promise<BankBlockRecord[]> {
     const rows = await queryRows<BlockRow & { bank_id: string }>(
       this.db,
-      `SELECT bank_id, ${BLOCK_COLUMNS} FROM bank_blocks WHERE memory_ids @> ARRAY[$1]::uuid[] ORDER BY bank_id, level, node`,
+      `SELECT bank_id, ${READ_COLUMNS} FROM bank_blocks WHERE memory_ids @> ARRAY[$1]::uuid[] ORDER BY bank_id, level, node`,
       [memoryId],
     );
     return rows.map((r) => toRecord(r.bank_id, r));
@@ -125,7 +128,7 @@ export class BankBlockRepository {
              FROM jsonb_to_recordset($2::jsonb) AS b(level int, node int, memory_ids uuid[], stale boolean, locked boolean, generation int, steps int, final_loss double precision, written_at timestamptz)
            ON CONFLICT (bank_id, level, node) DO UPDATE SET
              memory_ids = EXCLUDED.memory_ids, stale = EXCLUDED.stale, locked = EXCLUDED.locked, generation = EXCLUDED.generation,
-             steps = EXCLUDED.steps, final_loss = EXCLUDED.final_loss, written_at = EXCLUDED.written_at`,
+             steps = EXCLUDED.steps, final_loss = EXCLUDED.final_loss, written_at = EXCLUDED.written_at, writes = bank_blocks.writes + 1`,
           [bankId, JSON.stringify(blocks.map((b) => ({
             level: b.level,
             node: b.node,

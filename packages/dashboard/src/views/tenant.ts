@@ -33,7 +33,7 @@ export async function cubesPage(s: Session): Promise<void> {
   );
 }
 
-function cubeNav(cubeId: string, name: string): HTMLElement {
+export function cubeNav(cubeId: string, name: string): HTMLElement {
   const link = (path: string, label: string) => [' · ', h('a', { href: `#/cubes/${esc(cubeId)}/${path}` }, label)];
   return h('p', {}, h('a', { href: '#/cubes' }, '← Cubes'), ' · ', h('strong', {}, name), link('memories', 'Memories'), link('search', 'Search'), link('lifecycle', 'Lifecycle'), link('caches', 'Caches and banks'));
 }
@@ -161,42 +161,5 @@ export async function lifecyclePage(s: Session, cubeId: string): Promise<void> {
     h('div', { class: 'card' }, events.length
       ? h('ol', { class: 'timeline', 'aria-label': 'Lifecycle events' }, events.map((e) => h('li', {}, h('strong', {}, e.action), ' ', h('span', { class: 'muted' }, `${new Date(e.at).toLocaleString()} · ${e.actorType}${e.actorId ? ` ${e.actorId}` : ''}`), h('div', {}, e.memoryIds.map((id) => h('a', { href: `#/cubes/${esc(cubeId)}/memories/${esc(id)}`, class: 'pill' }, id.slice(0, 8)))), h('div', { class: 'muted' }, JSON.stringify(e.reason)))))
       : h('p', { class: 'muted' }, 'No lifecycle events yet: merges, supersessions and expiries appear here.')),
-  );
-}
-
-interface KvCache { id: string; model: string; tokens: number; bytes: number; tier: string }
-interface BankLevel { level: number; nodes: number; treeNodes: number; writtenBlocks: number; staleBlocks: number }
-interface Bank { id: string; model: string; state: string; levels: number; generation: number; occupancy?: { levels: BankLevel[]; texts: number } }
-
-/** One strip per bank level: a cell per block slot (up to 64), stale red, written green, unwritten grey. */
-function occupancyStrip(level: BankLevel): HTMLElement {
-  const cells = Math.min(64, level.treeNodes || level.nodes);
-  const scale = cells / Math.max(1, level.treeNodes || level.nodes);
-  const stale = Math.round(level.staleBlocks * scale);
-  const written = Math.round(level.writtenBlocks * scale) - stale;
-  const colour = (i: number) => (i < stale ? '#c2410c' : i < stale + written ? '#0f8a6a' : '#e3e6ec');
-  return h('div', { class: 'strip', role: 'img', 'aria-label': `level ${level.level}: ${level.writtenBlocks} of ${level.treeNodes} blocks written, ${level.staleBlocks} stale` }, Array.from({ length: cells }, (_, i) => h('span', { style: `background:${colour(i)}` })));
-}
-
-/** Tenant: KV caches by tier, and each memory bank's block occupancy per level. */
-export async function cachesPage(s: Session, cubeId: string): Promise<void> {
-  const cube = await s.client.cubes.get(cubeId);
-  const [caches, bankList] = await Promise.all([
-    s.client.request<{ items: KvCache[] }>('GET', `/v1/cubes/${esc(cubeId)}/kv-caches`),
-    s.client.request<{ items: Bank[] }>('GET', `/v1/cubes/${esc(cubeId)}/banks`),
-  ]);
-  const banks = await Promise.all(bankList.items.map((b) => s.client.request<Bank>('GET', `/v1/cubes/${esc(cubeId)}/banks/${esc(b.id)}`)));
-  const tiers = new Map<string, { n: number; bytes: number }>();
-  for (const c of caches.items) {
-    const t = tiers.get(c.tier) ?? { n: 0, bytes: 0 };
-    tiers.set(c.tier, { n: t.n + 1, bytes: t.bytes + c.bytes });
-  }
-  render(
-    h('h1', {}, `Caches and banks of ${cube.name}`),
-    cubeNav(cubeId, cube.name),
-    h('div', { class: 'card' }, h('h2', {}, 'KV caches by tier'), caches.items.length ? table(['Tier', 'Caches', 'Bytes'], [...tiers].map(([tier, t]) => [tier, t.n, t.bytes])) : h('p', { class: 'muted' }, 'No KV caches.')),
-    h('div', { class: 'card' }, h('h2', {}, 'Memory banks'), banks.length
-      ? banks.map((b) => h('div', {}, h('p', {}, h('strong', {}, `${b.model} bank`), ` · ${b.state} · generation ${b.generation}${b.occupancy ? ` · ${b.occupancy.texts} memories` : ''}`), (b.occupancy?.levels ?? []).map((l) => h('div', { class: 'bars' }, h('span', {}, `level ${l.level}`), occupancyStrip(l), h('span', {}, `${l.writtenBlocks}/${l.treeNodes}`)))))
-      : h('p', { class: 'muted' }, 'No memory banks.')),
   );
 }
