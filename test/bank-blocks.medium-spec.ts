@@ -43,9 +43,11 @@ describe('BankBlockRepository', () => {
     const bank = await newBank();
     expect(await rows.commit(bank, 2, [written(1, 0, [m1, m2], 2), written(2, 1, [m1], 2)], [], { progress: { phase: 'written' } })).toBe(true);
     expect((await h.app.get(BankRepository).getAny(bank))!).toMatchObject({ generation: 2, state: 'ready', progress: { phase: 'written' } });
-    expect(await rows.get(bank, 1, 0)).toEqual({ bankId: bank, level: 1, node: 0, memoryIds: [m1, m2], stale: false, locked: false, generation: 2, steps: 10, finalLoss: 1.5, writtenAt: new Date('2026-01-02T03:04:05.000Z') });
+    expect(await rows.get(bank, 1, 0)).toEqual({ bankId: bank, level: 1, node: 0, memoryIds: [m1, m2], stale: false, locked: false, generation: 2, steps: 10, writes: 1, finalLoss: 1.5, writtenAt: new Date('2026-01-02T03:04:05.000Z') });
     await rows.commit(bank, 3, [written(1, 0, [m2], 3, { stale: true, steps: 0, finalLoss: null })], [m1]);
-    expect(await rows.get(bank, 1, 0)).toMatchObject({ memoryIds: [m2], stale: true, generation: 3, steps: 0, finalLoss: null });
+    // A second commit of the same block counts as its second write.
+    expect(await rows.get(bank, 1, 0)).toMatchObject({ memoryIds: [m2], stale: true, generation: 3, steps: 0, writes: 2, finalLoss: null });
+    expect(await rows.get(bank, 2, 1)).toMatchObject({ writes: 1 });
     expect(await rows.deletedIds(bank)).toEqual([m1]);
     await rows.commit(bank, 2, []);
     expect((await h.app.get(BankRepository).getAny(bank))!.generation).toBe(3);
