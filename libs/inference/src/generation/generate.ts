@@ -123,48 +123,48 @@ async function decode(
   let firstTokenAt = 0;
   const decodeStart = performance.now();
   try {
-  while (tokenIds.length < maxTokens) {
-    throwIfAborted(options.signal);
-    const constraint = options.constraint;
-    if (options.keepLogits) keptLogits.push(constraint ? step.logits.slice() : step.logits);
-    // Tokens that may follow this one: the budget left, and the room left in the context.
-    if (constraint) constraint.mask(step.logits, Math.min(maxTokens - tokenIds.length, model.maxContext - step.present.seq) - 1);
-    const next = sampler.next(step.logits);
-    if (tokenIds.length === 0) firstTokenAt = performance.now();
-    if (stopIds.has(next)) {
-      finishReason = 'stop';
-      break;
+    while (tokenIds.length < maxTokens) {
+      throwIfAborted(options.signal);
+      const constraint = options.constraint;
+      if (options.keepLogits) keptLogits.push(constraint ? step.logits.slice() : step.logits);
+      // Tokens that may follow this one: the budget left, and the room left in the context.
+      if (constraint) constraint.mask(step.logits, Math.min(maxTokens - tokenIds.length, model.maxContext - step.present.seq) - 1);
+      const next = sampler.next(step.logits);
+      if (tokenIds.length === 0) firstTokenAt = performance.now();
+      if (stopIds.has(next)) {
+        finishReason = 'stop';
+        break;
+      }
+      tokenIds.push(next);
+      constraint?.accept(next);
+      text = model.tokenizer.decode(tokenIds);
+      const hit = stops.map((s) => text.indexOf(s, Math.max(0, emitted - s.length))).filter((i) => i >= 0);
+      if (hit.length > 0) {
+        text = text.slice(0, Math.min(...hit));
+        if (text.length > emitted) options.onToken?.({ tokenId: next, text: text.slice(emitted) });
+        emitted = text.length;
+        finishReason = 'stop';
+        break;
+      }
+      // Hold back a partial stop string and an incomplete UTF-8 sequence.
+      let safeEnd = text.length - pendingStopLength(text, stops);
+      while (safeEnd > emitted && text.charCodeAt(safeEnd - 1) === 0xfffd) safeEnd--;
+      options.onToken?.({ tokenId: next, text: safeEnd > emitted ? text.slice(emitted, safeEnd) : '' });
+      emitted = Math.max(emitted, safeEnd);
+      if (constraint?.complete) {
+        // The structured answer is whole: what was held back is final too.
+        if (emitted < text.length) options.onToken?.({ tokenId: next, text: text.slice(emitted) });
+        emitted = text.length;
+        finishReason = 'stop';
+        break;
+      }
+      if (tokenIds.length >= maxTokens) break;
+      if (step.present.seq + 1 > model.maxContext) break; // context full: finish with 'length'
+      const out = await model.step({ inputIds: [next], past: step.present, memory: options.memory });
+      resident?.dispose();
+      resident = out.present;
+      step = out;
     }
-    tokenIds.push(next);
-    constraint?.accept(next);
-    text = model.tokenizer.decode(tokenIds);
-    const hit = stops.map((s) => text.indexOf(s, Math.max(0, emitted - s.length))).filter((i) => i >= 0);
-    if (hit.length > 0) {
-      text = text.slice(0, Math.min(...hit));
-      if (text.length > emitted) options.onToken?.({ tokenId: next, text: text.slice(emitted) });
-      emitted = text.length;
-      finishReason = 'stop';
-      break;
-    }
-    // Hold back a partial stop string and an incomplete UTF-8 sequence.
-    let safeEnd = text.length - pendingStopLength(text, stops);
-    while (safeEnd > emitted && text.charCodeAt(safeEnd - 1) === 0xfffd) safeEnd--;
-    options.onToken?.({ tokenId: next, text: safeEnd > emitted ? text.slice(emitted, safeEnd) : '' });
-    emitted = Math.max(emitted, safeEnd);
-    if (constraint?.complete) {
-      // The structured answer is whole: what was held back is final too.
-      if (emitted < text.length) options.onToken?.({ tokenId: next, text: text.slice(emitted) });
-      emitted = text.length;
-      finishReason = 'stop';
-      break;
-    }
-    if (tokenIds.length >= maxTokens) break;
-    if (step.present.seq + 1 > model.maxContext) break; // context full: finish with 'length'
-    const out = await model.step({ inputIds: [next], past: step.present, memory: options.memory });
-    resident?.dispose();
-    resident = out.present;
-    step = out;
-  }
   } finally {
     resident?.dispose();
   }
