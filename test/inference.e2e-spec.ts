@@ -204,6 +204,36 @@ describe('models, KV caches and chat completions over HTTP', () => {
       expect(await hitRates(otherCubeId)).toEqual(otherBefore);
     });
 
+    it('reuses several KV caches in one prompt (later ones re-rotated, a fraction recomputed); recompute 1 answers exactly like the plain text', async () => {
+      const [textA, textB] = ['Alice lives in Paris.', 'Bob prefers tea in the morning.'];
+      const a = await buildCache({ text: textA }).expect(201);
+      const b = await buildCache({ text: textB }).expect(201);
+      const plain = await chat({ messages: [{ role: 'system', content: textA }, { role: 'system', content: textB }, ...QUESTION], max_tokens: 12 }).expect(200);
+      const both = { cubeId, kvCacheIds: [a.body.id, b.body.id], retrieve: false };
+      const exact = await chat({ messages: QUESTION, max_tokens: 12, engram: { ...both, recompute: 1 } }).expect(200);
+      expect(exact.body.choices[0].message.content).toBe(plain.body.choices[0].message.content);
+      expect(exact.body.usage.prompt_tokens).toBe(plain.body.usage.prompt_tokens);
+      // The template opens every rendering with BOS: the prompt holds it once, so the second
+      // cache is placed without its first token (its KV rows from position 1 on).
+      const placedB = b.body.tokens - 1;
+      const prefilled = plain.body.usage.prompt_tokens - a.body.tokens - placedB;
+      expect(exact.body.engram.blend).toEqual({ recompute: 1, kvCacheIds: [a.body.id, b.body.id], exactTokens: a.body.tokens, reusedTokens: 0, recomputedTokens: placedB, prefilledTokens: prefilled });
+      expect(exact.body.engram.cachedTokens).toBe(a.body.tokens);
+
+      const blended = await chat({ messages: QUESTION, max_tokens: 12, engram: both }).expect(200);
+      const recomputed = Math.round(0.15 * placedB);
+      expect(blended.body.engram.blend).toMatchObject({ recompute: 0.15, exactTokens: a.body.tokens, reusedTokens: placedB - recomputed, recomputedTokens: recomputed });
+      expect(blended.body.engram.cachedTokens).toBe(a.body.tokens + placedB - recomputed);
+      expect(blended.body.usage.prompt_tokens_details.cached_tokens).toBe(blended.body.engram.cachedTokens);
+
+      const none = await chat({ messages: QUESTION, max_tokens: 12, engram: { ...both, recompute: 0 } }).expect(200);
+      expect(none.body.engram.blend).toMatchObject({ reusedTokens: placedB, recomputedTokens: 0 });
+      for (const bad of [1.5, -0.1, 'half']) {
+        const res = await chat({ messages: QUESTION, engram: { ...both, recompute: bad } });
+        expect([res.status, JSON.stringify(res.body.error)]).toEqual([400, expect.stringContaining('recompute')]);
+      }
+    });
+
     it('does not reuse a cache of another cube for memory text, even of the same tenant', async () => {
       const res = await chat({ messages: QUESTION, engram: { cubeId: otherCubeId, memoryText: MEMORY } }).expect(200);
       expect(res.body.engram.cachedTokens).toBe(0);

@@ -1,8 +1,10 @@
 // Activation memory: builds KV caches of memory text with a model and hands generation
 // the longest cached prefix of a prompt, so only the rest is prefilled.
-import type { KvState, LanguageModel } from '@engram/inference';
+import { BlendSegment, KvState, LanguageModel, sliceKv } from '@engram/inference';
 import { ActivationError, ActivationErrorCode } from './activation.error';
+import { placeCaches } from './cache-placement';
 import { memoryPrefixTokens, PromptTokenizer } from './memory-prompt';
+import type { TierName } from './tiers/tier-metrics';
 import { KvCacheEntry, KvCacheSource, KvCacheStore, PrefixHit, textHash } from './kv-cache.store';
 
 /** What activation memory needs of a model (LanguageModel satisfies it). */
@@ -114,6 +116,35 @@ export class ActivationMemory {
     }
     tokens.push(...promptTokens);
     return { tokens, partition: partition ?? '', ...(await this.prefixFor(model, tokens, partition ?? '')) };
+  }
+
+  /**
+   * Several named caches of one prompt as blend segments (kv-blend): each cache found in
+   * the prompt, in order, with its KV (chunks evicted from every tier are recomputed).
+   * Caches whose manifest is gone, or whose tokens the prompt does not hold, are left out
+   * (their text is prefilled). Caches of another model are refused.
+   */
+  async segmentsFor(model: PrefillModel, promptTokens: readonly number[], cacheIds: readonly string[]): Promise<{ segments: BlendSegment[]; placed: string[]; tiers: TierName[] }> {
+    const entries: KvCacheEntry[] = [];
+    for (const id of cacheIds) {
+      const entry = this.store.getEntry(id);
+      if (!entry) continue;
+      if (entry.fingerprint !== model.fingerprint) {
+        throw new ActivationError(ActivationErrorCode.FingerprintMismatch, `KV cache ${id} was built by model ${entry.fingerprint.slice(0, 12)}, not by ${model.fingerprint.slice(0, 12)}; rebuild it for this model`);
+      }
+      entries.push(entry);
+    }
+    const placements = placeCaches(promptTokens, entries.map((e) => e.tokens));
+    const segments: BlendSegment[] = [];
+    const tiers: TierName[] = [];
+    for (const p of placements) {
+      const entry = entries[p.index];
+      const tier = await this.store.tierOf(entry.id);
+      if (tier !== 'missing') tiers.push(tier);
+      const kv = await this.load(model, entry.id);
+      segments.push({ start: p.start, builtAt: p.builtAt, kv: sliceKv(kv, p.builtAt, p.builtAt + p.length) });
+    }
+    return { segments, placed: placements.map((p) => entries[p.index].id), tiers };
   }
 
   /** The whole KV of one cache (recomputing chunks that were evicted from every tier). */

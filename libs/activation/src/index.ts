@@ -8,5 +8,6 @@ export { RamTier } from './tiers/ram.tier';
 export { DiskTier } from './tiers/disk.tier';
 export { ObjectStoreTier, InMemoryObjectStore, type ObjectStoreClient } from './tiers/object-store.tier';
 export { type TierName, type TierMetrics, type BlobTier } from './tiers/tier-metrics';
+export { placeCaches, type CachePlacement } from './cache-placement';
 export { memoryPrefixTokens, chatPromptTokens, type PromptTokenizer } from './memory-prompt';
 export { S3ObjectStoreClient, signS3Request, type S3Config } from './tiers/s3-object-store.client';

@@ -168,6 +168,8 @@ export interface ChatEngramDto {
   cubeId: string;
   /** KV caches of the cube, placed as leading system messages in this order */
   kvCacheIds?: string[];
+  /** with several kvCacheIds: the fraction of the re-placed caches' tokens recomputed (those whose KV deviates most at an early layer), so that each cache attends to the ones before it (CacheBlend); 1 recomputes them all (exactly a full prefill), 0 none */
+  recompute?: number;
   /** memory text put as the leading system message; reuses a KV cache of the cube built from the same text */
   memoryText?: string;
   /** a ready parametric memory bank of the cube: the conversation is routed (one embedding) and the blocks of its path are attached to the model */

@@ -47,6 +47,8 @@ export class ChatMessageDto {
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(128) name?: string;
 }
 
+/** Fraction of re-placed KV-cache tokens recomputed by default (ADR 0204). */
+export const DEFAULT_RECOMPUTE = 0.15;
 export const DEFAULT_RETRIEVE_TOP_K = 5;
 export const DEFAULT_RETRIEVE_MAX_TOKENS = 512;
 export const MAX_RETRIEVE_TOP_K = 50;
@@ -90,6 +92,20 @@ export class ChatEngramDto {
   @ArrayMaxSize(8)
   @ValidateUUID({ each: true })
   kvCacheIds?: string[];
+
+  @ApiPropertyOptional({
+    minimum: 0,
+    maximum: 1,
+    default: DEFAULT_RECOMPUTE,
+    description:
+      'with several kvCacheIds: the fraction of the re-placed caches\' tokens recomputed (those whose KV deviates most at an early layer), ' +
+      'so that each cache attends to the ones before it (CacheBlend); 1 recomputes them all (exactly a full prefill), 0 none',
+  })
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false }, { message: 'engram.recompute must be a number' })
+  @Min(0, { message: 'engram.recompute must be between 0 and 1' })
+  @Max(1, { message: 'engram.recompute must be between 0 and 1' })
+  recompute?: number;
 
   @ApiPropertyOptional({ description: 'memory text put as the leading system message; reuses a KV cache of the cube built from the same text' })
   @IsOptional()
@@ -212,9 +228,27 @@ export interface ChatEngramInfoDto {
   retrieval?: { memoryIds: string[]; tokens: number };
   /** The cube's working-memory KV cache (absent when the request does not use it). */
   workingMemory?: ChatWorkingMemoryInfoDto;
+  /**
+   * Only with several kvCacheIds: the caches placed in the prompt after the first, re-rotated
+   * to their positions, and how their tokens were treated (ADR 0204).
+   */
+  blend?: ChatBlendInfoDto;
   /** Only with `engram.bankId`: the bank, its generation, the routed path (node per level), the attached rank and the levels left out because their block is stale. */
   bank?: { id: string; generation: number; path: number[]; rank: number; staleLevels: number[] };
   timings: { prefillMs: number; timeToFirstTokenMs: number; decodeTokensPerSecond: number };
+}
+
+export interface ChatBlendInfoDto {
+  recompute: number;
+  /** The caches found in the prompt, in order (a cache the template rendered differently is prefilled). */
+  kvCacheIds: string[];
+  /** Tokens of the first cache reused as an exact prefix. */
+  exactTokens: number;
+  /** Tokens of the later caches whose re-rotated KV was reused, and those recomputed. */
+  reusedTokens: number;
+  recomputedTokens: number;
+  /** Prompt tokens no cache covered (prefilled). */
+  prefilledTokens: number;
 }
 
 /**

@@ -4,7 +4,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { join } from 'node:path';
 import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
-import { ActivationMemory, BuildKvCacheRequest, BuildKvCacheResult, KvCacheStore, PrefillModel, PromptPrefix } from '@engram/activation';
+import { ActivationMemory, BuildKvCacheRequest, BuildKvCacheResult, KvCacheStore, PrefillModel, PromptPrefix, TierName } from '@engram/activation';
+import type { BlendSegment } from '@engram/inference';
 
 export type StoreTier = 'ram' | 'disk' | 'object' | 'missing';
 
@@ -37,6 +38,11 @@ export class ActivationStore {
   /** Prefix reuse within one tenant's chunks (`partition`: the tenant id). */
   prefixFor(model: PrefillModel, promptTokens: readonly number[], partition: string): Promise<PromptPrefix> {
     return this.memory.prefixFor(model, promptTokens, partition);
+  }
+
+  /** Several caches of one prompt as blend segments (ActivationMemory.segmentsFor). */
+  segmentsFor(model: PrefillModel, promptTokens: readonly number[], entryIds: readonly string[]): Promise<{ segments: BlendSegment[]; placed: string[]; tiers: TierName[] }> {
+    return this.memory.segmentsFor(model, promptTokens, entryIds);
   }
 
   async tierOf(entryId: string): Promise<StoreTier> {

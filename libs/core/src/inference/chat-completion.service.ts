@@ -1,16 +1,19 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { chatPromptTokens } from '@engram/activation';
 import { ActivationError, ActivationErrorCode } from '@engram/activation';
-import { ChatMessage, JsonSchemaConstraint, KvState, LanguageModel, memoryRank, sliceKv } from '@engram/inference';
+import { BlendResult, ChatMessage, JsonSchemaConstraint, KvState, LanguageModel, memoryRank, sliceKv } from '@engram/inference';
 import { CubeRecord, KvCacheRecord, KvCacheRepository, ModelRecord } from '@engram/persistence';
 import { AccessService } from '../auth/access.service';
 import { Permission } from '../auth/permission';
 import {
   ChatCompletionChunkDto,
   ChatCompletionRequestDto,
+  ChatBlendInfoDto,
   ChatCompletionResponseDto,
   ChatEngramInfoDto,
+  DEFAULT_RECOMPUTE,
   ChatUsageDto,
 } from '../dtos/chat-completion.dto';
 import { EngramError } from '../errors/engram.error';
@@ -36,6 +39,8 @@ interface MemoryPrefix {
   texts: string[];
   /** The cube's own cache whose KV may be reused: the first text's. */
   owned: KvCacheRecord | null;
+  /** With kvCacheIds: the cube's caches, in request order. */
+  rows: KvCacheRecord[];
   kvCacheIds: string[];
   /** The memories the prefix texts were built from (kept out of retrieval). */
   sourceMemoryIds: string[];
@@ -93,7 +98,9 @@ export class ChatCompletionService {
     if (tenantId) await this.quotas.requireTokens(tenantId, prompt.length);
     const bank = dto.engram?.bankId ? await this.banks.routeForChat(dto.engram.cubeId, dto.engram.bankId, model, conversationText(dto)) : null;
     // Cached KV was computed without the bank's blocks: with a bank, the whole prompt is prefilled.
-    const { prefix: cachedPrefix, tiers } = bank ? { prefix: undefined, tiers: [] } : await this.reusablePrefix(lm, prompt, memory.owned, cube?.tenantId ?? '');
+    const startedAt = performance.now();
+    const blended = bank ? null : await this.multiCachePrefill(lm, prompt, memory.rows, dto.engram?.recompute ?? DEFAULT_RECOMPUTE);
+    const { prefix: cachedPrefix, tiers } = bank || blended ? { prefix: undefined, tiers: blended?.tiers ?? [] } : await this.reusablePrefix(lm, prompt, memory.owned, cube?.tenantId ?? '');
 
     const id = `chatcmpl-${randomUUID().replace(/-/g, '')}`;
     const created = Math.floor(Date.now() / 1000);
@@ -105,18 +112,20 @@ export class ChatCompletionService {
       choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
     });
     io.onChunk?.(chunk({ role: 'assistant', content: '' }));
-    const result = await this.runtime.generate(lm, prompt, {
+    const generation = {
       maxTokens: dto.max_completion_tokens ?? dto.max_tokens ?? DEFAULT_MAX_TOKENS,
       temperature: dto.temperature ?? 1,
       topP: dto.top_p ?? 1,
       seed: dto.seed,
       stop: dto.stop,
-      prefix: cachedPrefix,
       memory: bank?.memory,
       constraint: schema ? new JsonSchemaConstraint(lm.tokenizer, schema) : undefined,
       signal: io.signal,
-      onToken: io.onChunk ? (event) => event.text && io.onChunk!(chunk({ content: event.text })) : undefined,
-    });
+      onToken: io.onChunk ? (event: { text: string }) => event.text && io.onChunk!(chunk({ content: event.text })) : undefined,
+    };
+    const result = blended
+      ? await this.runtime.generateFrom(lm, blended.result, { promptTokens: prompt.length, cachedTokens: blended.result.exactTokens + blended.result.reusedTokens }, { ...generation, startedAt })
+      : await this.runtime.generate(lm, prompt, { ...generation, prefix: cachedPrefix });
     if (tenantId) await this.quotas.chargeTokens(tenantId, result.usage.promptTokens + result.usage.completionTokens);
     const usage: ChatUsageDto = {
       prompt_tokens: result.usage.promptTokens,
@@ -131,6 +140,7 @@ export class ChatCompletionService {
       kvCacheIds: memory.kvCacheIds,
       memoryIds: [...memory.sourceMemoryIds, ...(retrieved?.memoryIds ?? [])],
       ...(retrieved ? { retrieval: { memoryIds: retrieved.memoryIds, tokens: retrieved.tokens } } : {}),
+      ...(blended ? { blend: blended.info } : {}),
       ...(bank ? { bank: bankInfo(bank) } : {}),
       timings: {
         prefillMs: result.timings.prefillMs,
@@ -156,7 +166,7 @@ export class ChatCompletionService {
   /** The memory texts of the request, and the cube's own cache that may provide their KV. */
   private async memoryPrefix(dto: ChatCompletionRequestDto, model: ModelRecord): Promise<MemoryPrefix> {
     const cubeId = dto.engram?.cubeId;
-    if (!cubeId) return { texts: [], owned: null, kvCacheIds: [], sourceMemoryIds: [] };
+    if (!cubeId) return { texts: [], owned: null, rows: [], kvCacheIds: [], sourceMemoryIds: [] };
     const ids = dto.engram?.kvCacheIds;
     if (ids) {
       const rows = new Map((await this.kvCaches.getMany(cubeId, ids)).map((r) => [r.id, r]));
@@ -168,12 +178,12 @@ export class ChatCompletionService {
         }
         return row;
       });
-      return { texts: ordered.map((r) => r.text), owned: ordered[0], kvCacheIds: ids, sourceMemoryIds: [...new Set(ordered.flatMap((r) => r.sourceMemoryIds))] };
+      return { texts: ordered.map((r) => r.text), owned: ordered[0], rows: ordered, kvCacheIds: ids, sourceMemoryIds: [...new Set(ordered.flatMap((r) => r.sourceMemoryIds))] };
     }
     const text = dto.engram?.memoryText;
-    if (text === undefined) return { texts: [], owned: null, kvCacheIds: [], sourceMemoryIds: [] };
+    if (text === undefined) return { texts: [], owned: null, rows: [], kvCacheIds: [], sourceMemoryIds: [] };
     const owned = await this.kvCaches.findByText(cubeId, model.id, text);
-    return { texts: [text], owned, kvCacheIds: owned ? [owned.id] : [], sourceMemoryIds: [] };
+    return { texts: [text], owned, rows: owned ? [owned] : [], kvCacheIds: owned ? [owned.id] : [], sourceMemoryIds: [] };
   }
 
   /**
@@ -208,5 +218,20 @@ export class ChatCompletionService {
     // Hit rates per cube (ADR 0506): each chunk of the cache found in a tier, or prefilled again.
     this.kvHits.record(owned.cubeId, reused.tiers, Math.ceil(owned.tokenCount / this.activation.chunkTokens) - reused.tiers.length);
     return reused;
+  }
+
+  /**
+   * Several kvCacheIds (ADR 0204): every cache found in the prompt reuses its KV, the later
+   * ones re-rotated to where they now sit, and `recompute` of their tokens recomputed so
+   * each attends to the text before it. Null when there is one cache or none, or the model
+   * cannot re-place KV (an ONNX export): the first cache is then reused as a prefix only.
+   */
+  private async multiCachePrefill(lm: LanguageModel, prompt: number[], rows: KvCacheRecord[], recompute: number): Promise<{ result: BlendResult; info: ChatBlendInfoDto; tiers: string[] } | null> {
+    if (rows.length < 2 || !lm.supportsPastPositions) return null;
+    const { segments, placed, tiers } = await this.activation.segmentsFor(lm, prompt, rows.map((r) => r.entryId));
+    const result = await this.runtime.blendPrefill(lm, prompt, segments, { recompute });
+    const byEntry = new Map(rows.map((r) => [r.entryId, r.id]));
+    const { exactTokens, reusedTokens, recomputedTokens, prefilledTokens } = result;
+    return { result, tiers, info: { recompute, kvCacheIds: placed.map((e) => byEntry.get(e)!), exactTokens, reusedTokens, recomputedTokens, prefilledTokens } };
   }
 }

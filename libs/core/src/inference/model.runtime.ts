@@ -3,7 +3,22 @@
 import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
-import { generate, GenerateOptions, GenerateResult, InferenceError, InferenceErrorCode, LanguageModel, ModelDirectory, ModelHost, openModelDirectory } from '@engram/inference';
+import {
+  blendPrefill,
+  BlendOptions,
+  BlendResult,
+  BlendSegment,
+  generate,
+  generateFrom,
+  GenerateOptions,
+  GenerateResult,
+  InferenceError,
+  InferenceErrorCode,
+  LanguageModel,
+  ModelDirectory,
+  ModelHost,
+  openModelDirectory,
+} from '@engram/inference';
 
 @Injectable()
 export class ModelRuntime implements OnModuleDestroy {
@@ -51,6 +66,16 @@ export class ModelRuntime implements OnModuleDestroy {
 
   generate(model: LanguageModel, promptTokens: readonly number[], options: GenerateOptions): Promise<GenerateResult> {
     return generate(model, promptTokens, options);
+  }
+
+  /** Prefill over several cached segments placed anywhere in the prompt (kv-blend). */
+  blendPrefill(model: LanguageModel, promptTokens: readonly number[], segments: readonly BlendSegment[], options: BlendOptions): Promise<BlendResult> {
+    return blendPrefill(model, promptTokens, segments, options);
+  }
+
+  /** Generates from a prompt already prefilled (e.g. by blendPrefill). */
+  generateFrom(model: LanguageModel, prefilled: BlendResult, usage: { promptTokens: number; cachedTokens: number }, options: GenerateOptions & { startedAt?: number }): Promise<GenerateResult> {
+    return generateFrom(model, prefilled, usage, options);
   }
 
   async onModuleDestroy(): Promise<void> {
