@@ -226,8 +226,12 @@ describe('models, KV caches and chat completions over HTTP', () => {
       expect(blended.body.engram.cachedTokens).toBe(a.body.tokens + placedB - recomputed);
       expect(blended.body.usage.prompt_tokens_details.cached_tokens).toBe(blended.body.engram.cachedTokens);
 
+      const hitRates = async () => (await h.http.get(`/v1/cubes/${cubeId}/kv-caches`).set(auth()).expect(200)).body.hitRates;
+      const before = await hitRates();
       const none = await chat({ messages: QUESTION, max_tokens: 12, engram: { ...both, recompute: 0 } }).expect(200);
       expect(none.body.engram.blend).toMatchObject({ reusedTokens: placedB, recomputedTokens: 0 });
+      // Every chunk of both caches was found in RAM: hits of this cube.
+      expect((await hitRates()).hits.ram).toBe(before.hits.ram + Math.ceil(a.body.tokens / 16) + Math.ceil(b.body.tokens / 16));
       for (const bad of [1.5, -0.1, 'half']) {
         const res = await chat({ messages: QUESTION, engram: { ...both, recompute: bad } });
         expect([res.status, JSON.stringify(res.body.error)]).toEqual([400, expect.stringContaining('recompute')]);

@@ -122,9 +122,14 @@ export class ActivationMemory {
    * Several named caches of one prompt as blend segments (kv-blend): each cache found in
    * the prompt, in order, with its KV (chunks evicted from every tier are recomputed).
    * Caches whose manifest is gone, or whose tokens the prompt does not hold, are left out
-   * (their text is prefilled). Caches of another model are refused.
+   * (their text is prefilled). Caches of another model are refused. `tiers`: the tier of
+   * each reused chunk; `missedChunks`: chunks recomputed or prefilled.
    */
-  async segmentsFor(model: PrefillModel, promptTokens: readonly number[], cacheIds: readonly string[]): Promise<{ segments: BlendSegment[]; placed: string[]; tiers: TierName[] }> {
+  async segmentsFor(
+    model: PrefillModel,
+    promptTokens: readonly number[],
+    cacheIds: readonly string[],
+  ): Promise<{ segments: BlendSegment[]; placed: string[]; tiers: TierName[]; missedChunks: number }> {
     const entries: KvCacheEntry[] = [];
     for (const id of cacheIds) {
       const entry = this.store.getEntry(id);
@@ -137,14 +142,16 @@ export class ActivationMemory {
     const placements = placeCaches(promptTokens, entries.map((e) => e.tokens));
     const segments: BlendSegment[] = [];
     const tiers: TierName[] = [];
+    let missedChunks = entries.filter((_, i) => !placements.some((p) => p.index === i)).reduce((a, e) => a + e.chunkHashes.length, 0);
     for (const p of placements) {
       const entry = entries[p.index];
       const tier = await this.store.tierOf(entry.id);
-      if (tier !== 'missing') tiers.push(tier);
+      if (tier === 'missing') missedChunks += entry.chunkHashes.length;
+      else tiers.push(...entry.chunkHashes.map(() => tier));
       const kv = await this.load(model, entry.id);
       segments.push({ start: p.start, builtAt: p.builtAt, kv: sliceKv(kv, p.builtAt, p.builtAt + p.length) });
     }
-    return { segments, placed: placements.map((p) => entries[p.index].id), tiers };
+    return { segments, placed: placements.map((p) => entries[p.index].id), tiers, missedChunks };
   }
 
   /** The whole KV of one cache (recomputing chunks that were evicted from every tier). */

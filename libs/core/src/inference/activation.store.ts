@@ -41,7 +41,7 @@ export class ActivationStore {
   }
 
   /** Several caches of one prompt as blend segments (ActivationMemory.segmentsFor). */
-  segmentsFor(model: PrefillModel, promptTokens: readonly number[], entryIds: readonly string[]): Promise<{ segments: BlendSegment[]; placed: string[]; tiers: TierName[] }> {
+  segmentsFor(model: PrefillModel, promptTokens: readonly number[], entryIds: readonly string[]): Promise<{ segments: BlendSegment[]; placed: string[]; tiers: TierName[]; missedChunks: number }> {
     return this.memory.segmentsFor(model, promptTokens, entryIds);
   }
 

@@ -228,7 +228,8 @@ export class ChatCompletionService {
    */
   private async multiCachePrefill(lm: LanguageModel, prompt: number[], rows: KvCacheRecord[], recompute: number): Promise<{ result: BlendResult; info: ChatBlendInfoDto; tiers: string[] } | null> {
     if (rows.length < 2 || !lm.supportsPastPositions) return null;
-    const { segments, placed, tiers } = await this.activation.segmentsFor(lm, prompt, rows.map((r) => r.entryId));
+    const { segments, placed, tiers, missedChunks } = await this.activation.segmentsFor(lm, prompt, rows.map((r) => r.entryId));
+    this.kvHits.record(rows[0].cubeId, tiers, missedChunks);
     const result = await this.runtime.blendPrefill(lm, prompt, segments, { recompute });
     const byEntry = new Map(rows.map((r) => [r.entryId, r.id]));
     const { exactTokens, reusedTokens, recomputedTokens, prefilledTokens } = result;
