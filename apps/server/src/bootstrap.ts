@@ -1,12 +1,13 @@
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import { Logger as PinoLogger } from 'nestjs-pino';
 import { EngramConfig } from '@engram/config';
 import { AuthenticationService } from '@engram/core';
 import { AppModule, AppModuleOptions } from './app.module';
 import { MetricsService } from './http/metrics.service';
 import { serveDashboard } from './http/dashboard';
+import { buildOpenApiDocument } from './openapi/openapi.document';
 import { httpMetrics, jsonBody, requestId, requireJsonBody } from './http/request.middleware';
 
 export interface CreateAppOptions extends Partial<AppModuleOptions> {
@@ -30,15 +31,7 @@ export async function createApp(config: EngramConfig, options: CreateAppOptions 
   app.use(requireJsonBody);
   app.use(jsonBody(config.bodyLimitBytes));
 
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('engram')
-      .setDescription('Memory operating system for LLM agents: cubes, memories, lifecycle.')
-      .setVersion('0.1.0')
-      .addBearerAuth()
-      .build(),
-  );
+  const document = buildOpenApiDocument(app);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
 
   await app.get(AuthenticationService).initAdminToken(

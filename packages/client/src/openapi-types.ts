@@ -18,6 +18,15 @@ export interface AddMessagesResultDto {
   items: MemoryResponseDto[];
 }
 
+export interface AdminCubeDto {
+  id: string;
+  tenantId: string;
+  name: string;
+  createdAt: string;
+  /** memories by state */
+  counts: Record<string, number>;
+}
+
 export interface ApiKeyListDto {
   items: ApiKeyResponseDto[];
 }
@@ -34,6 +43,19 @@ export interface ApiKeyResponseDto {
   /** null: the instance default */
   rateLimitPerMinute: number | null;
   createdAt: string;
+}
+
+export interface AuditEventResponseDto {
+  id: string;
+  at: string;
+  requestId: string | null;
+  actorType: string;
+  actorId: string | null;
+  tenantId: string | null;
+  action: string;
+  targetType: string;
+  targetId: string | null;
+  details: Record<string, unknown>;
 }
 
 export interface BankBlockCellDto {
@@ -392,8 +414,8 @@ export interface LifecycleEventDto {
   /** policy | key | admin */
   actorType: string;
   /** the policy name or the key id */
-  actorId: Record<string, unknown> | null;
-  runId: Record<string, unknown> | null;
+  actorId: string | null;
+  runId: string | null;
   before: Record<string, unknown>;
   after: Record<string, unknown>;
   at: string;
@@ -434,7 +456,7 @@ export interface LifecycleRunResponseDto {
   actions: LifecycleActionDto[];
   error?: string;
   createdAt: string;
-  finishedAt: Record<string, unknown> | null;
+  finishedAt: string | null;
 }
 
 export interface MemoryHistoryDto {
@@ -494,9 +516,9 @@ export interface MemoryResponseDto {
   pinned: boolean;
   expiresAt: string | null;
   /** while merged: the memory that absorbed this one */
-  mergedInto: Record<string, unknown> | null;
+  mergedInto: string | null;
   /** while superseded: the newer fact */
-  supersededBy: Record<string, unknown> | null;
+  supersededBy: string | null;
   fact: FactDto | null;
   /** when it was erased for good (text, metadata and history contents are gone) */
   erasedAt: string | null;
@@ -672,7 +694,19 @@ export interface Operations {
     query: never;
     body: never;
     status: 200;
-    response: unknown;
+    response: {
+      status: "ok" | "degraded";
+      database: {
+        ok: boolean;
+        latencyMs: number;
+      };
+      pool: {
+        total: number;
+        idle: number;
+        waiting: number;
+        max: number;
+      };
+    };
   };
   AdminController_listAudit: {
     method: "GET";
@@ -681,7 +715,10 @@ export interface Operations {
     query: { action?: string; actorId?: string; cursor?: string; limit?: number; since?: string; tenantId?: string; until?: string };
     body: never;
     status: 200;
-    response: unknown;
+    response: {
+      items: AuditEventResponseDto[];
+      nextCursor: string | null;
+    };
   };
   AdminLifecycleController_listCubes: {
     method: "GET";
@@ -690,7 +727,10 @@ export interface Operations {
     query: { cursor?: string; limit?: number };
     body: never;
     status: 200;
-    response: unknown;
+    response: {
+      items: AdminCubeDto[];
+      nextCursor: string | null;
+    };
   };
   AdminLifecycleController_runCube: {
     method: "POST";
@@ -698,8 +738,10 @@ export interface Operations {
     pathParams: { cubeId: string };
     query: never;
     body: RunLifecycleDto;
-    status: 201;
-    response: unknown;
+    status: 200;
+    response: {
+      actions: LifecycleActionDto[];
+    };
   };
   AdminLifecycleController_cancelJob: {
     method: "POST";
@@ -708,7 +750,18 @@ export interface Operations {
     query: never;
     body: never;
     status: 200;
-    response: unknown;
+    response: {
+      id: string;
+      /** job type, e.g. lifecycle.run, bank.write */
+      name: string;
+      state: "queued" | "running" | "completed" | "failed";
+      tenantId: string | null;
+      attempts: number;
+      maxAttempts: number;
+      lastError: string | null;
+      runAfter: string;
+      finishedAt: string | null;
+    };
   };
   AdminLifecycleController_retryJob: {
     method: "POST";
@@ -717,7 +770,18 @@ export interface Operations {
     query: never;
     body: never;
     status: 200;
-    response: unknown;
+    response: {
+      id: string;
+      /** job type, e.g. lifecycle.run, bank.write */
+      name: string;
+      state: "queued" | "running" | "completed" | "failed";
+      tenantId: string | null;
+      attempts: number;
+      maxAttempts: number;
+      lastError: string | null;
+      runAfter: string;
+      finishedAt: string | null;
+    };
   };
   AdminLifecycleController_getDefaults: {
     method: "GET";
@@ -744,7 +808,9 @@ export interface Operations {
     query: never;
     body: never;
     status: 200;
-    response: unknown;
+    response: {
+      items: ModelResponseDto[];
+    };
   };
   ModelAdminController_import: {
     method: "POST";
@@ -762,7 +828,60 @@ export interface Operations {
     query: never;
     body: never;
     status: 200;
-    response: unknown;
+    response: {
+      paused: {
+        global: boolean;
+        tenants: string[];
+      };
+      /** job type → state → count */
+      jobs: Record<string, Record<string, number>>;
+      /** per job type, how long its oldest due job has waited */
+      queueLag: Array<{
+        name: string;
+        oldestWaitingMs: number;
+      }>;
+      failures: Array<{
+        id: string;
+        /** job type, e.g. lifecycle.run, bank.write */
+        name: string;
+        state: "queued" | "running" | "completed" | "failed";
+        tenantId: string | null;
+        attempts: number;
+        maxAttempts: number;
+        lastError: string | null;
+        runAfter: string;
+        finishedAt: string | null;
+      }>;
+      lifecycleFailures: Array<{
+        id: string;
+        /** job type, e.g. lifecycle.run, bank.write */
+        name: string;
+        state: "queued" | "running" | "completed" | "failed";
+        tenantId: string | null;
+        attempts: number;
+        maxAttempts: number;
+        lastError: string | null;
+        runAfter: string;
+        finishedAt: string | null;
+      }>;
+      lag: {
+        p50Ms: number | null;
+        p99Ms: number | null;
+        thisProcess: {
+          p50Ms: number | null;
+          p99Ms: number | null;
+        };
+      };
+      /** lifecycle actions applied in the last hour, by policy */
+      actionsLastHour: Array<{
+        policy: string;
+        action: string;
+        count: number;
+      }>;
+      llm: {
+        configured: boolean;
+      };
+    };
   };
   AdminLifecycleController_pause: {
     method: "POST";
@@ -771,7 +890,10 @@ export interface Operations {
     query: never;
     body: SchedulerPauseDto;
     status: 200;
-    response: unknown;
+    response: {
+      global: boolean;
+      tenants: string[];
+    };
   };
   AdminLifecycleController_resume: {
     method: "POST";
@@ -780,7 +902,10 @@ export interface Operations {
     query: never;
     body: SchedulerPauseDto;
     status: 200;
-    response: unknown;
+    response: {
+      global: boolean;
+      tenants: string[];
+    };
   };
   AdminController_listTenants: {
     method: "GET";
@@ -879,7 +1004,33 @@ export interface Operations {
     query: never;
     body: ChatCompletionRequestDto;
     status: 200;
-    response: unknown;
+    response: {
+      id: string;
+      object: "chat.completion";
+      /** Unix seconds */
+      created: number;
+      model: string;
+      choices: Array<{
+        index: number;
+        message: {
+          role: "assistant";
+          content: string;
+        };
+        finish_reason: "stop" | "length";
+        /** always null */
+        logprobs: Record<string, unknown> | null;
+      }>;
+      usage: {
+        prompt_tokens: number;
+        completion_tokens: number;
+        total_tokens: number;
+        prompt_tokens_details: {
+          cached_tokens: number;
+        };
+      };
+      /** what engram added: cube, memories retrieved, KV caches reused (cachedTokens, tiers), bank path */
+      engram: Record<string, unknown>;
+    };
   };
   CubeController_list: {
     method: "GET";
@@ -915,7 +1066,9 @@ export interface Operations {
     query: never;
     body: never;
     status: 202;
-    response: unknown;
+    response: {
+      purgeJobId: string;
+    };
   };
   CubeController_get: {
     method: "GET";
@@ -942,7 +1095,9 @@ export interface Operations {
     query: never;
     body: never;
     status: 200;
-    response: unknown;
+    response: {
+      items: BankResponseDto[];
+    };
   };
   BankController_create: {
     method: "POST";
@@ -1068,7 +1223,9 @@ export interface Operations {
     query: never;
     body: RunLifecycleDto;
     status: 200;
-    response: unknown;
+    response: {
+      actions: LifecycleActionDto[];
+    };
   };
   LifecycleController_getRun: {
     method: "GET";

@@ -67,7 +67,7 @@ export class LifecycleRunResponseDto {
   @ApiProperty({ type: [LifecycleActionDto] }) actions: LifecycleActionDto[];
   @ApiPropertyOptional() error?: string;
   @ApiProperty() createdAt: string;
-  @ApiProperty({ nullable: true }) finishedAt: string | null;
+  @ApiProperty({ type: String, nullable: true }) finishedAt: string | null;
 }
 
 export class LifecycleEventDto {
@@ -76,8 +76,8 @@ export class LifecycleEventDto {
   @ApiProperty({ type: [String] }) memoryIds: string[];
   @ApiProperty({ type: 'object', additionalProperties: true }) reason: Record<string, unknown>;
   @ApiProperty({ description: 'policy | key | admin' }) actorType: string;
-  @ApiProperty({ nullable: true, description: 'the policy name or the key id' }) actorId: string | null;
-  @ApiProperty({ nullable: true }) runId: string | null;
+  @ApiProperty({ type: String, nullable: true, description: 'the policy name or the key id' }) actorId: string | null;
+  @ApiProperty({ type: String, nullable: true }) runId: string | null;
   @ApiProperty({ type: 'object', additionalProperties: true }) before: Record<string, unknown>;
   @ApiProperty({ type: 'object', additionalProperties: true }) after: Record<string, unknown>;
   @ApiProperty() at: string;

@@ -211,8 +211,8 @@ export class MemoryResponseDto {
   @ApiProperty({ type: String, nullable: true }) lastAccessedAt: string | null;
   @ApiProperty() pinned: boolean;
   @ApiProperty({ type: String, nullable: true }) expiresAt: string | null;
-  @ApiProperty({ nullable: true, description: 'while merged: the memory that absorbed this one' }) mergedInto: string | null;
-  @ApiProperty({ nullable: true, description: 'while superseded: the newer fact' }) supersededBy: string | null;
+  @ApiProperty({ type: String, nullable: true, description: 'while merged: the memory that absorbed this one' }) mergedInto: string | null;
+  @ApiProperty({ type: String, nullable: true, description: 'while superseded: the newer fact' }) supersededBy: string | null;
   @ApiProperty({ type: FactDto, nullable: true }) fact: FactDto | null;
   @ApiProperty({ type: String, nullable: true, description: 'when it was erased for good (text, metadata and history contents are gone)' }) erasedAt: string | null;
   @ApiProperty({ description: '(1 + ln(1 + accessCount)) × ½^(days since last access / 7) × (0.5 + importance)' }) heat: number;
