@@ -57,9 +57,11 @@ describe('the job queue and the cube purge job', () => {
     const claimed = await jobs.claim('dead-worker', [JobName.CubePurge], 300);
     expect(claimed?.id).toBe(purgeJobId);
     const runner = h.app.get(JobRunner);
-    expect(await runner.drain()).toBe(0);
+    // While the lease holds, nobody else runs it (periodic jobs that come due may run: not counted).
+    await runner.drain();
+    expect(await jobs.get(purgeJobId)).toMatchObject({ state: 'running', attempts: 1 });
     await new Promise((resolve) => setTimeout(resolve, 400));
-    expect(await runner.drain()).toBe(1);
+    expect(await runner.drain()).toBeGreaterThanOrEqual(1);
     const job = await jobs.get(purgeJobId);
     expect(job).toMatchObject({ state: 'completed', attempts: 2 });
     expect(await h.app.get(CubeRepository).getAny(cube.id)).toBeNull();
