@@ -21,6 +21,7 @@ import { AccessRecorder } from './memories/access-recorder';
 import { ActivationStore } from './inference/activation.store';
 import { ChatCompletionService } from './inference/chat-completion.service';
 import { ChatRetrieval } from './inference/chat-retrieval';
+import { WorkingMemoryService } from './inference/working-memory.service';
 import { KvCacheService } from './inference/kv-cache.service';
 import { KvHitCounter } from './inference/kv-hit.counter';
 import { MemoryChangeListener } from './inference/memory-change.listener';
@@ -41,12 +42,14 @@ import { LifecycleService } from './lifecycle/lifecycle.service';
 import { LifecycleAdminService } from './lifecycle/lifecycle-admin.service';
 import { SchedulerControl } from './lifecycle/scheduler-control';
 import { LlmGate } from './lifecycle/llm.gate';
+import { ActivationPolicyGate } from './lifecycle/activation-policy.gate';
+import { CubeOverviewService } from './services/cube-overview.service';
 import { LlmClient } from './lifecycle/llm.client';
 import { LifecycleExtraction } from './lifecycle/lifecycle.extraction';
 
-const LIFECYCLE = [LifecyclePolicies, LifecycleEngine, LifecycleMetrics, LifecycleTrigger, LifecycleService, LifecycleAdminService, SchedulerControl, LlmGate, LlmClient, LifecycleExtraction, ConsolidationGate, BankConsolidation];
+const LIFECYCLE = [LifecyclePolicies, LifecycleEngine, LifecycleMetrics, LifecycleTrigger, LifecycleService, LifecycleAdminService, SchedulerControl, LlmGate, LlmClient, LifecycleExtraction, ConsolidationGate, BankConsolidation, ActivationPolicyGate];
 
-const SERVICES = [AccessService, AuditService, AuditQueryService, AuthenticationService, TenantService, ApiKeyService, CubeService, JobQueueService, EmbedderRegistry, CubeIndexManager, DeferredEmbeddingService, MemoryService, SearchService, AccessRecorder, ModelRuntime, ActivationStore, KvHitCounter, ModelService, KvCacheService, ChatCompletionService, ChatRetrieval, MemoryChangeListener, BankStore, BankProvenance, BankService, BankJobs, BankChangeListener, CubeExportService, CubeImportService, QuotaService, ...LIFECYCLE];
+const SERVICES = [AccessService, AuditService, AuditQueryService, AuthenticationService, TenantService, ApiKeyService, CubeService, JobQueueService, EmbedderRegistry, CubeIndexManager, DeferredEmbeddingService, MemoryService, SearchService, AccessRecorder, ModelRuntime, ActivationStore, KvHitCounter, ModelService, KvCacheService, ChatCompletionService, ChatRetrieval, WorkingMemoryService, MemoryChangeListener, BankStore, BankProvenance, BankService, BankJobs, BankChangeListener, CubeExportService, CubeImportService, QuotaService, CubeOverviewService, ...LIFECYCLE];
 
 /** The domain services on top of persistence; shared by the server, the worker and the CLI. */
 @Module({})

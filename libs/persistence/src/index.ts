@@ -25,3 +25,5 @@ export * from './repositories/usage.repository';
 export * from './repositories/lifecycle.repository';
 export * from './repositories/pending-embedding.repository';
 export * from './repositories/consolidation.repository';
+export * from './repositories/working-memory.repository';
+export * from './repositories/cube-overview.repository';

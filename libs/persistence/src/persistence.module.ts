@@ -19,6 +19,8 @@ import { LifecycleRepository } from './repositories/lifecycle.repository';
 import { CubeArchiveRepository } from './repositories/cube-archive.repository';
 import { PendingEmbeddingRepository } from './repositories/pending-embedding.repository';
 import { ConsolidationRepository } from './repositories/consolidation.repository';
+import { WorkingMemoryRepository } from './repositories/working-memory.repository';
+import { CubeOverviewRepository } from './repositories/cube-overview.repository';
 
 const REPOSITORIES = [
   TenantRepository,
@@ -38,6 +40,8 @@ const REPOSITORIES = [
   PendingEmbeddingRepository,
   ConsolidationRepository,
   UsageRepository,
+  WorkingMemoryRepository,
+  CubeOverviewRepository,
 ];
 
 /** Provides the config, the database (embedded or external, migrated) and every repository. */

@@ -5,3 +5,4 @@ export * from './bank.handlers';
 export * from './lifecycle.handlers';
 export * from './scheduler.module';
 export * from './maintenance.handler';
+export * from './activation.handlers';

@@ -1,13 +1,18 @@
 // Handlers of the lifecycle jobs; the work is in LifecycleEngine (@engram/core).
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
-import { BankConsolidation, JobName, JobQueueService, LifecycleEngine, LifecycleExtraction, LifecycleExtractPayload, LifecycleRunPayload, LifecycleTickPayload, SchedulerControl } from '@engram/core';
+import { BankConsolidation, ExecutedAction, JobName, JobQueueService, LifecycleEngine, LifecycleExtraction, LifecycleExtractPayload, LifecycleRunPayload, LifecycleTickPayload, SchedulerControl, WorkingMemoryService } from '@engram/core';
 import { JobRecord, JobRepository, LifecycleRepository } from '@engram/persistence';
 import { JobControl, JobHandler } from './job-handler';
 import { JOB_RUNNER_ENABLED } from './job-runner';
 
 /** How long paused work waits before it looks again. */
 const PAUSED_RETRY_MS = 5000;
+
+/** The memories applied actions changed (merged, superseded, expired, archived, and their survivors). */
+function touchedMemories(actions: readonly ExecutedAction[]): string[] {
+  return [...new Set(actions.filter((a) => a.status === 'applied').flatMap((a) => [...a.memoryIds, ...(a.targetId ? [a.targetId] : [])]))];
+}
 
 /** A cube's debounced tick: fusion and invalidation over what changed since the last one. */
 @Injectable()
@@ -18,6 +23,7 @@ export class LifecycleTickHandler implements JobHandler {
     private readonly jobs: JobRepository,
     private readonly queue: JobQueueService,
     private readonly control: SchedulerControl,
+    private readonly workingMemory: WorkingMemoryService,
   ) {}
 
   async handle(job: JobRecord, control: JobControl): Promise<void> {
@@ -28,7 +34,8 @@ export class LifecycleTickHandler implements JobHandler {
       if (job.tenantId) await this.queue.enqueueLifecycleTick(job.tenantId, { cubeId }, PAUSED_RETRY_MS);
       return;
     }
-    await this.engine.tick(cubeId, (progress) => control.heartbeat(progress));
+    const { actions } = await this.engine.tick(cubeId, (progress) => control.heartbeat(progress));
+    if (job.tenantId) await this.workingMemory.changed(job.tenantId, cubeId, touchedMemories(actions)); // promotion follows every change
   }
 }
 
@@ -84,6 +91,7 @@ export class LifecycleSweepHandler implements JobHandler {
     private readonly queue: JobQueueService,
     private readonly lifecycle: LifecycleRepository,
     private readonly control: SchedulerControl,
+    private readonly workingMemory: WorkingMemoryService,
     @Inject(ENGRAM_CONFIG) private readonly config: EngramConfig,
     private readonly consolidation: BankConsolidation,
   ) {}
@@ -104,6 +112,7 @@ export class LifecycleSweepHandler implements JobHandler {
         const actions = await this.engine.sweep(cube.id);
         await this.consolidation.enqueueIfConfigured(cube.tenantId, cube.id);
         swept += actions.filter((a) => a.status === 'applied').length;
+        if (actions.some((a) => a.status === 'applied')) await this.workingMemory.changed(cube.tenantId, cube.id, touchedMemories(actions));
         await control.heartbeat({ cube: cube.id, applied: swept });
       }
       cursor = page.nextCursor;

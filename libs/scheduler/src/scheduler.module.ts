@@ -1,4 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { ActivationSweepHandler, ActivationSweepStarter, WorkingMemoryRefreshHandler } from './activation.handlers';
 import { BankBuildHandler, BankConsolidateHandler, BankForgetHandler, BankWriteHandler } from './bank.handlers';
 import { CubePurgeHandler } from './cube-purge.handler';
 import { LifecycleExtractHandler, LifecycleRunHandler, LifecycleSweepHandler, LifecycleSweepStarter, LifecycleTickHandler } from './lifecycle.handlers';
@@ -6,7 +7,7 @@ import { JOB_HANDLERS } from './job-handler';
 import { MaintenanceHandler, MaintenanceStarter } from './maintenance.handler';
 import { JOB_RUNNER_ENABLED, JobRunner } from './job-runner';
 
-const HANDLERS = [CubePurgeHandler, BankBuildHandler, BankWriteHandler, BankForgetHandler, BankConsolidateHandler, LifecycleTickHandler, LifecycleRunHandler, LifecycleSweepHandler, LifecycleExtractHandler, MaintenanceHandler];
+const HANDLERS = [CubePurgeHandler, BankBuildHandler, BankWriteHandler, BankForgetHandler, BankConsolidateHandler, LifecycleTickHandler, LifecycleRunHandler, LifecycleSweepHandler, LifecycleExtractHandler, MaintenanceHandler, WorkingMemoryRefreshHandler, ActivationSweepHandler];
 
 /** Job handlers and the runner. `runWorker: false` registers the handlers without polling. */
 @Module({})
@@ -21,6 +22,7 @@ export class SchedulerModule {
         JobRunner,
         LifecycleSweepStarter,
         MaintenanceStarter,
+        ActivationSweepStarter,
       ],
       exports: [JobRunner, ...HANDLERS],
     };

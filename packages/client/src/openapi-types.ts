@@ -323,6 +323,15 @@ export interface CubeMemoryCountsDto {
   byState: Record<string, number>;
 }
 
+export interface CubeOverviewDto {
+  cubeId: string;
+  memories: OverviewMemoriesDto;
+  heat: OverviewHeatDto;
+  activation: OverviewActivationDto;
+  banks: OverviewBankDto[];
+  scheduler: OverviewSchedulerDto;
+}
+
 export interface CubePageDto {
   items: CubeResponseDto[];
   nextCursor: string | null;
@@ -346,6 +355,13 @@ export interface FactDto {
   subject: string;
   predicate: string;
   object: string;
+}
+
+export interface HeatBucketDto {
+  min: number;
+  /** exclusive; null: no upper bound */
+  max: number | null;
+  count: number;
 }
 
 export interface ImportModelDto {
@@ -439,6 +455,8 @@ export interface LifecyclePolicyDto {
   extraction?: Record<string, unknown>;
   /** { bankId (a bank of the cube; null: off), minAccesses, minAgeHours, maxPerRun, thresholds: { minRecall 0–1, maxPerplexityIncrease } } */
   consolidation?: Record<string, unknown>;
+  /** { model: registered model name | null, maxTokens (16–32768, ≤ the model context), debounceMs }: the working-memory KV cache (ADR 0402) */
+  activation?: Record<string, unknown>;
 }
 
 export interface LifecyclePolicyResponseDto {
@@ -562,6 +580,78 @@ export interface ModelResponseDto {
   createdAt: string;
 }
 
+export interface OverviewActivationDto {
+  /** bytes of the cube’s KV caches (working memory included) by the fastest tier holding all of a cache */
+  bytesByTier: Record<string, number>;
+  /** KV caches built by clients */
+  kvCaches: number;
+  workingMemory: WorkingMemoryStatusDto;
+}
+
+export interface OverviewBankDto {
+  id: string;
+  state: string;
+  generation: number;
+  levels: OverviewBankLevelDto[];
+  /** written blocks / blocks of levels with a rank */
+  occupancy: number;
+  /** stale blocks / written blocks (chat does not use stale blocks) */
+  staleness: number;
+}
+
+export interface OverviewBankLevelDto {
+  level: number;
+  blocks: number;
+  written: number;
+  stale: number;
+}
+
+export interface OverviewHeatDto {
+  /** heat = (1 + ln(1 + accesses)) × ½^(days since last access / 7) × (0.5 + importance); a fresh, unread memory has 1 */
+  formula: string;
+  buckets: HeatBucketDto[];
+}
+
+export interface OverviewJobDto {
+  id: string;
+  name: string;
+  state: string;
+  attempts: number;
+  lastError: string | null;
+  runAfter: string;
+}
+
+export interface OverviewMemoriesDto {
+  total: number;
+  byState: Record<string, number>;
+  /** active memories by kind */
+  activeByKind: Record<string, number>;
+  /** pinned active memories */
+  pinned: number;
+  /** bytes of memory text (UTF-8), all states */
+  textBytes: number;
+}
+
+export interface OverviewRunDto {
+  id: string;
+  status: string;
+  actions: number;
+  createdAt: string;
+  finishedAt: string | null;
+  error?: string | null;
+}
+
+export interface OverviewSchedulerDto {
+  /** changes of the cube not yet seen by a lifecycle tick */
+  pendingChanges: number;
+  lastLifecycleEventAt: string | null;
+  lastSweepAt: string | null;
+  /** last lifecycle runs, newest first */
+  lastRuns: OverviewRunDto[];
+  /** jobs of this cube queued, running or failed */
+  openJobs: OverviewJobDto[];
+}
+
 export interface RunLifecycleDto {
   /** plan only: answer the actions, change nothing */
   dryRun?: boolean;
@@ -672,6 +762,27 @@ export interface UpdateMemoryDto {
   reason?: string;
   pinned?: boolean;
   expiresAt?: string;
+}
+
+export interface WorkingMemoryStatusDto {
+  /** off: the policy names no model; building: wanted, not built yet */
+  state: "ready" | "stale" | "building" | "off";
+  model: string | null;
+  /** the store manifest of the current generation */
+  cacheId: string | null;
+  tier: "ram" | "disk" | "object" | "missing" | null;
+  generation: number;
+  memories: number;
+  tokens: number;
+  /** policy maxTokens */
+  maxTokens: number;
+  bytes: number;
+  builtAt?: string | null;
+  lastUsedAt?: string | null;
+  /** a source changed at this time; chat skips it until the rebuild */
+  staleSince?: string | null;
+  /** the last rebuild: tokens reused from the previous generation, tokens prefilled, milliseconds */
+  lastBuild: Record<string, unknown>;
 }
 
 export interface WriteBankDto {
@@ -1307,6 +1418,15 @@ export interface Operations {
     body: AddMessagesDto;
     status: 201;
     response: AddMessagesResultDto;
+  };
+  CubeController_overview: {
+    method: "GET";
+    path: "/v1/cubes/{cubeId}/overview";
+    pathParams: { cubeId: string };
+    query: never;
+    body: never;
+    status: 200;
+    response: CubeOverviewDto;
   };
   MemoryController_search: {
     method: "POST";

@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { ApiAcceptedResponse, ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import { CreateCubeDto, CubeCreateResult, CubeListQueryDto, CubePageDto, CubeResponseDto, CubeService, CubeStatsDto, RequestContext, UpdateCubeDto } from '@engram/core';
+import { CreateCubeDto, CubeCreateResult, CubeListQueryDto, CubeOverviewDto, CubeOverviewService, CubePageDto, CubeResponseDto, CubeService, CubeStatsDto, RequestContext, UpdateCubeDto } from '@engram/core';
 import { CubeId } from '../http/id.pipe';
 import { Ctx } from '../http/request-context.decorator';
 
@@ -14,7 +14,10 @@ function created(res: Response, result: CubeCreateResult): CubeResponseDto {
 @ApiBearerAuth()
 @Controller('v1/cubes')
 export class CubeController {
-  constructor(private readonly cubes: CubeService) {}
+  constructor(
+    private readonly cubes: CubeService,
+    private readonly overviews: CubeOverviewService,
+  ) {}
 
   @Post()
   @ApiCreatedResponse({ type: CubeResponseDto, description: 'created' })
@@ -39,6 +42,12 @@ export class CubeController {
   @ApiOkResponse({ type: CubeStatsDto, description: 'the cube and its memory counts by kind and state' })
   stats(@Ctx() ctx: RequestContext, @Param('cubeId', CubeId) cubeId: string) {
     return this.cubes.stats(ctx, cubeId);
+  }
+
+  @Get(':cubeId/overview')
+  @ApiOkResponse({ type: CubeOverviewDto, description: 'the cube across the three kinds of memory: counts by kind and state, KV bytes by tier, heat histogram, bank occupancy and staleness, working-memory cache, last scheduler runs (memories:read)' })
+  overview(@Ctx() ctx: RequestContext, @Param('cubeId', CubeId) cubeId: string) {
+    return this.overviews.get(ctx, cubeId);
   }
 
   @Patch(':cubeId')

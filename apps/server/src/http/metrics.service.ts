@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { ActivationStore, LifecycleMetrics, SchedulerControl } from '@engram/core';
-import { HealthRepository, JobRepository, LifecycleRepository } from '@engram/persistence';
+import { ActivationStore, LifecycleMetrics, MIGRATION_JOBS, SchedulerControl, WorkingMemoryService } from '@engram/core';
+import { HealthRepository, JobRepository, LifecycleRepository, WorkingMemoryRepository } from '@engram/persistence';
 import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /** Prometheus metrics of one process: HTTP latency by route, DB pool, jobs by state, KV cache tiers. */
@@ -9,7 +9,16 @@ export class MetricsService {
   readonly registry = new Registry();
   private readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
 
-  constructor(health: HealthRepository, jobs: JobRepository, activation: ActivationStore, lifecycle: LifecycleMetrics, lifecycleEvents: LifecycleRepository, control: SchedulerControl) {
+  constructor(
+    health: HealthRepository,
+    jobs: JobRepository,
+    activation: ActivationStore,
+    lifecycle: LifecycleMetrics,
+    lifecycleEvents: LifecycleRepository,
+    control: SchedulerControl,
+    workingMemories: WorkingMemoryRepository,
+    workingMemory: WorkingMemoryService,
+  ) {
     collectDefaultMetrics({ register: this.registry, prefix: 'engram_process_' });
     this.httpDuration = new Histogram({
       name: 'engram_http_request_duration_seconds',
@@ -71,6 +80,36 @@ export class MetricsService {
       async collect() {
         this.reset();
         for (const row of await jobs.countsByState()) if (row.state === 'failed' && row.name.startsWith('lifecycle.')) this.set({ name: row.name }, row.count);
+      },
+    });
+    new Gauge({
+      name: 'engram_migration_jobs',
+      help: 'Jobs that move memories between kinds (working-memory rebuilds, activation sweeps), by name and state',
+      labelNames: ['name', 'state'],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const row of await jobs.countsByState()) if (MIGRATION_JOBS.includes(row.name)) this.set({ name: row.name, state: row.state }, row.count);
+      },
+    });
+    new Gauge({
+      name: 'engram_working_memory',
+      help: 'Working-memory KV caches of all cubes (caches, stale, tokens, bytes; builds and reused/prefilled tokens in the last hour)',
+      labelNames: ['stat'],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const [stat, value] of Object.entries(await workingMemories.stats())) this.set({ stat }, value);
+      },
+    });
+    new Gauge({
+      name: 'engram_working_memory_process',
+      help: 'Working-memory rebuilds in this process since start: builds, unchanged checks, reused and prefilled tokens, caches demoted and dropped',
+      labelNames: ['stat'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [stat, value] of Object.entries(workingMemory.counters)) this.set({ stat }, value);
       },
     });
     new Gauge({

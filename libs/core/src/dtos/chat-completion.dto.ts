@@ -262,6 +262,8 @@ export interface ChatWorkingMemoryInfoDto {
   tier: string | null;
   memoryIds: string[];
   tokens: number;
+  /** Rebuilds of this cube's working memory so far (1: the first build). */
+  generation: number | null;
   /** Prompt tokens whose KV came from cache, and prompt tokens prefilled in this request. */
   reusedTokens: number;
   prefilledTokens: number;

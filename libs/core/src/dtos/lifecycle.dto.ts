@@ -20,6 +20,7 @@ export class LifecyclePolicyDto {
   @ApiPropertyOptional({ description: '{ enabled, multiValued: [predicates] }' }) @IsOptional() @Allow() invalidation?: unknown;
   @ApiPropertyOptional({ description: '{ enabled }' }) @IsOptional() @Allow() extraction?: unknown;
   @ApiPropertyOptional({ description: '{ bankId (a bank of the cube; null: off), minAccesses, minAgeHours, maxPerRun, thresholds: { minRecall 0–1, maxPerplexityIncrease } }' }) @IsOptional() @Allow() consolidation?: unknown;
+  @ApiPropertyOptional({ description: '{ model: registered model name | null, maxTokens (16–32768, ≤ the model context), debounceMs }: the working-memory KV cache (ADR 0402)' }) @IsOptional() @Allow() activation?: unknown;
 }
 
 export class LifecyclePolicyResponseDto {

@@ -4,7 +4,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { join } from 'node:path';
 import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
-import { ActivationMemory, BuildKvCacheRequest, BuildKvCacheResult, KvCacheStore, PrefillModel, PromptPrefix, TierName } from '@engram/activation';
+import { ActivationMemory, BuildKvCacheRequest, BuildKvCacheResult, KvCacheEntry, KvCacheStore, PrefillModel, PromptPrefix, TierName } from '@engram/activation';
 import type { BlendSegment } from '@engram/inference';
 
 export type StoreTier = 'ram' | 'disk' | 'object' | 'missing';
@@ -57,6 +57,20 @@ export class ActivationStore {
   /** Provenance: every cache computed from this memory, whatever its row says. */
   invalidate(memoryId: string): Promise<string[]> {
     return this.memory.store.invalidate(memoryId);
+  }
+
+  hasEntry(entryId: string): boolean {
+    return this.memory.store.getEntry(entryId) !== undefined;
+  }
+
+  /** Manifests of one owner (a cube) in this process's view of the store. */
+  entriesOf(owner: string): KvCacheEntry[] {
+    return this.memory.store.listEntries({ owner });
+  }
+
+  /** Drops an entry's chunks from one tier (they stay in the tiers below, or are recomputed). */
+  async evict(entryId: string, tier: 'ram' | 'disk'): Promise<void> {
+    if (this.memory.store.getEntry(entryId)) await this.memory.store.evict(entryId, tier);
   }
 
   deleteByOwner(cubeId: string): Promise<number> {

@@ -10,6 +10,7 @@ import { ActivationStore } from './activation.store';
 import { ChatCompletionService } from './chat-completion.service';
 import { KvHitCounter } from './kv-hit.counter';
 import { ChatRetrieval } from './chat-retrieval';
+import { WorkingMemoryService } from './working-memory.service';
 import { ModelRuntime } from './model.runtime';
 import { ModelService } from './model.service';
 import { QuotaService } from '../quotas/quota.service';
@@ -44,8 +45,9 @@ function service(overrides: { requireCube?: jest.Mock; prefixFor?: jest.Mock; ge
     chunkTokens: 4,
   });
   const retrieval = strictMock<ChatRetrieval>({ retrieve: jest.fn().mockResolvedValue({ message: null, memoryIds: [], tokens: 0 }) });
+  const workingMemory = strictMock<WorkingMemoryService>({ forChat: jest.fn().mockResolvedValue(null) });
   const banks = strictMock<BankService>(overrides.routeForChat ? { routeForChat: overrides.routeForChat } : {});
-  return { chat: new ChatCompletionService(access, models, kvCaches, runtime, activation, banks, strictMock<QuotaService>({ requireTokens: jest.fn().mockResolvedValue(undefined), chargeTokens: jest.fn().mockResolvedValue(undefined) }), retrieval, new KvHitCounter()), access, generate, retrieval };
+  return { chat: new ChatCompletionService(access, models, kvCaches, runtime, activation, banks, strictMock<QuotaService>({ requireTokens: jest.fn().mockResolvedValue(undefined), chargeTokens: jest.fn().mockResolvedValue(undefined) }), retrieval, new KvHitCounter(), workingMemory), access, generate, retrieval };
 }
 
 const request = (engram?: object) => Object.assign(new ChatCompletionRequestDto(), { model: 'tiny', messages: [{ role: 'user', content: 'hi' }], temperature: 0, ...(engram ? { engram } : {}) });

@@ -22,6 +22,8 @@ import { BankService, RoutedBankMemory } from '../parametric/bank.service';
 import { ActivationStore } from './activation.store';
 import { KvHitCounter } from './kv-hit.counter';
 import { ChatRetrieval, RetrievedMemories } from './chat-retrieval';
+import { workingMemoryInfo, workingMemoryPrefix } from './chat-working-memory';
+import { WorkingMemoryService } from './working-memory.service';
 import { ModelRuntime } from './model.runtime';
 import { ModelService } from './model.service';
 import { responseSchema } from './response-format';
@@ -37,8 +39,8 @@ export interface ChatIo {
 interface MemoryPrefix {
   /** Memory texts, rendered as leading system messages in this order. */
   texts: string[];
-  /** The cube's own cache whose KV may be reused: the first text's. */
-  owned: KvCacheRecord | null;
+  /** The cube's own cache whose KV may be reused: the first text's (a KV cache or the working memory). */
+  owned: Pick<KvCacheRecord, 'tokenCount' | 'cubeId'> | null;
   /** With kvCacheIds: the cube's caches, in request order. */
   rows: KvCacheRecord[];
   kvCacheIds: string[];
@@ -77,6 +79,7 @@ export class ChatCompletionService {
     private readonly quotas: QuotaService,
     private readonly retrieval: ChatRetrieval,
     private readonly kvHits: KvHitCounter,
+    private readonly workingMemory: WorkingMemoryService,
   ) {}
 
   async complete(ctx: RequestContext, dto: ChatCompletionRequestDto, io: ChatIo = {}): Promise<ChatCompletionResponseDto> {
@@ -87,7 +90,9 @@ export class ChatCompletionService {
     }
     const schema = responseSchema(dto.response_format);
     const model = await this.models.resolve(dto.model);
-    const memory = await this.memoryPrefix(dto, model);
+    let memory = await this.memoryPrefix(dto, model);
+    const working = cube && memory.texts.length === 0 && dto.engram?.workingMemory !== false ? await this.workingMemory.forChat(cube, model) : null;
+    if (working?.row) memory = workingMemoryPrefix(working.row);
     const lm = await this.runtime.load(model);
     const conversation: ChatMessage[] = dto.messages.map((m) => ({ role: m.role, content: m.content, ...(m.name ? { name: m.name } : {}) }));
     const prefix: ChatMessage[] = memory.texts.map((content) => ({ role: 'system', content }));
@@ -141,6 +146,7 @@ export class ChatCompletionService {
       memoryIds: [...memory.sourceMemoryIds, ...(retrieved?.memoryIds ?? [])],
       ...(retrieved ? { retrieval: { memoryIds: retrieved.memoryIds, tokens: retrieved.tokens } } : {}),
       ...(blended ? { blend: blended.info } : {}),
+      ...(working ? { workingMemory: workingMemoryInfo(working, result.usage.promptTokens, result.usage.cachedTokens, tiers) } : {}),
       ...(bank ? { bank: bankInfo(bank) } : {}),
       timings: {
         prefillMs: result.timings.prefillMs,
@@ -207,7 +213,7 @@ export class ChatCompletionService {
    * Chunks are keyed per tenant (`partition`), so no match can come from another tenant;
    * within a tenant, the limit keeps a cube from reusing what only another cube cached.
    */
-  private async reusablePrefix(lm: LanguageModel, prompt: number[], owned: KvCacheRecord | null, partition: string): Promise<{ prefix?: KvState; tiers: string[] }> {
+  private async reusablePrefix(lm: LanguageModel, prompt: number[], owned: Pick<KvCacheRecord, 'tokenCount' | 'cubeId'> | null, partition: string): Promise<{ prefix?: KvState; tiers: string[] }> {
     if (!owned) return { tiers: [] };
     const hit = await this.activation.prefixFor(lm, prompt, partition);
     const usable = Math.min(hit.cachedTokens, owned.tokenCount);

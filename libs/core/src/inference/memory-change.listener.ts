@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { KvCacheRepository } from '@engram/persistence';
 import { BankChangeListener } from '../parametric/bank-change.listener';
 import { ActivationStore } from './activation.store';
+import { WorkingMemoryService } from './working-memory.service';
 
 /**
  * Told by MemoryService when a memory's text changes or the memory is deleted: drops
@@ -14,17 +15,20 @@ export class MemoryChangeListener {
     private readonly kvCaches: KvCacheRepository,
     private readonly activation: ActivationStore,
     private readonly banks: BankChangeListener,
+    private readonly workingMemory: WorkingMemoryService,
   ) {}
 
   async memoryChanged(cubeId: string, memoryId: string): Promise<void> {
     await this.banks.memoryChanged(cubeId, memoryId); // parametric memory: blocks written from it become stale
     await this.dropCaches(cubeId, memoryId);
+    await this.workingMemory.memoryChanged(cubeId, memoryId); // stale at once, rebuilt within its debounce
   }
 
   /** Erased: its KV caches go, and the bank blocks holding it are marked and retrained without it. */
   async memoryErased(cubeId: string, tenantId: string, memoryId: string): Promise<void> {
     await this.banks.memoryErased(cubeId, tenantId, memoryId);
     await this.dropCaches(cubeId, memoryId);
+    await this.workingMemory.memoryErased(cubeId, memoryId);
   }
 
   private async dropCaches(cubeId: string, memoryId: string): Promise<void> {

@@ -18,6 +18,17 @@ export enum JobName {
   Maintenance = 'maintenance',
   /** Facts extracted by the operator's LLM from stored message turns. */
   LifecycleExtract = 'lifecycle.extract',
+  /** A cube's working-memory KV cache rebuilt (debounced per cube) from its pinned and hottest memories. */
+  WorkingMemoryRefresh = 'activation.refresh',
+  /** Cold working-memory caches moved down the tiers and dropped; re-enqueues itself. */
+  ActivationSweep = 'activation.sweep',
+}
+
+/** Jobs that move memories between kinds (plaintext → activation, plaintext → parametric): the operator's "migration" view. */
+export const MIGRATION_JOBS: string[] = [JobName.WorkingMemoryRefresh, JobName.ActivationSweep, JobName.BankConsolidate];
+
+export interface WorkingMemoryRefreshPayload {
+  cubeId: string;
 }
 
 export interface BankConsolidatePayload {

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
 import { JobRecord, JobRepository } from '@engram/persistence';
-import { BankBuildPayload, BankConsolidatePayload, BankForgetPayload, BankWritePayload, CubePurgePayload, JobName, LifecycleExtractPayload, LifecycleRunPayload, LifecycleTickPayload } from './job-names';
+import { BankBuildPayload, BankConsolidatePayload, BankForgetPayload, BankWritePayload, CubePurgePayload, JobName, LifecycleExtractPayload, LifecycleRunPayload, LifecycleTickPayload, WorkingMemoryRefreshPayload } from './job-names';
 
 /** Writes within this window share one lifecycle tick of their cube. */
 export const LIFECYCLE_TICK_DEBOUNCE_MS = 250;
@@ -76,6 +76,22 @@ export class JobQueueService {
 
   enqueueLifecycleExtract(tenantId: string, payload: LifecycleExtractPayload): Promise<JobRecord> {
     return this.jobs.enqueue({ name: JobName.LifecycleExtract, payload: { ...payload }, tenantId, maxAttempts: this.config.jobMaxAttempts });
+  }
+
+  /** The cube's working-memory rebuild: changes within `debounceMs` of the first one share it. */
+  enqueueWorkingMemoryRefresh(tenantId: string, payload: WorkingMemoryRefreshPayload, debounceMs: number): Promise<JobRecord> {
+    return this.jobs.enqueue({
+      name: JobName.WorkingMemoryRefresh,
+      payload: { ...payload },
+      tenantId,
+      singletonKey: `${JobName.WorkingMemoryRefresh}:${payload.cubeId}`,
+      maxAttempts: this.config.jobMaxAttempts,
+      runAfter: new Date(Date.now() + debounceMs),
+    });
+  }
+
+  enqueueActivationSweep(runAfter: Date): Promise<JobRecord> {
+    return this.jobs.enqueue({ name: JobName.ActivationSweep, payload: {}, tenantId: null, singletonKey: JobName.ActivationSweep, maxAttempts: this.config.jobMaxAttempts, runAfter });
   }
 
   /** One pending sweep for the whole instance. */

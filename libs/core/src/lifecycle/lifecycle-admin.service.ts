@@ -1,10 +1,11 @@
 import { Injectable } from '@nestjs/common';
-import { CubeRepository, JobRecord, JobRepository, LifecycleRepository, TenantRepository } from '@engram/persistence';
+import { CubeRepository, JobRecord, JobRepository, LifecycleRepository, TenantRepository, WorkingMemoryRepository } from '@engram/persistence';
 import { AccessService } from '../auth/access.service';
 import { Permission } from '../auth/permission';
 import { AdminCubeDto, AdminCubesQueryDto, LifecyclePolicyDto, LifecyclePolicyResponseDto, mapAdminCube, RunLifecycleDto, SchedulerPauseDto } from '../dtos/lifecycle.dto';
 import { EngramError } from '../errors/engram.error';
-import { JobName } from '../jobs/job-names';
+import { JobName, MIGRATION_JOBS } from '../jobs/job-names';
+import { WorkingMemoryService } from '../inference/working-memory.service';
 import { AuditService } from '../services/audit.service';
 import { RequestContext } from '../services/request-context';
 import { effectivePolicy, parseLifecyclePolicy } from './lifecycle-policy';
@@ -13,6 +14,7 @@ import { LifecycleMetrics } from './lifecycle.metrics';
 import { LifecycleService, RunAnswer, runCube } from './lifecycle.service';
 import { LlmGate } from './llm.gate';
 import { ConsolidationGate } from './consolidation.gate';
+import { ActivationPolicyGate } from './activation-policy.gate';
 import { PauseState, SchedulerControl } from './scheduler-control';
 
 const LIFECYCLE_JOBS: string[] = [JobName.LifecycleTick, JobName.LifecycleRun, JobName.LifecycleSweep, JobName.LifecycleExtract, JobName.BankConsolidate];
@@ -59,6 +61,9 @@ export class LifecycleAdminService {
     private readonly service: LifecycleService,
     private readonly llm: LlmGate,
     private readonly consolidation: ConsolidationGate,
+    private readonly activationGate: ActivationPolicyGate,
+    private readonly workingMemories: WorkingMemoryRepository,
+    private readonly workingMemory: WorkingMemoryService,
   ) {}
 
   async getDefaults(ctx: RequestContext, tenantId: string | null): Promise<LifecyclePolicyResponseDto> {
@@ -78,6 +83,7 @@ export class LifecycleAdminService {
     const effective = effectivePolicy(tenantId === null ? [own] : [instance, own]);
     this.llm.requireFor(effective);
     this.consolidation.requireNoBank(own);
+    await this.activationGate.requireFor(effective);
     await this.lifecycle.unitOfWork(async (tx) => {
       await this.policies.put(tenantId === null ? INSTANCE_SCOPE : tenantScope(tenantId), own, tx);
       await this.audit.record(ctx.auth, ctx.requestId, { action: 'lifecycle.defaults', targetType: tenantId === null ? 'instance' : 'tenant', targetId: tenantId, tenantId, details: { policy: own } }, tx);
@@ -117,6 +123,12 @@ export class LifecycleAdminService {
       lag: { p50Ms: activity.lagP50Ms, p99Ms: activity.lagP99Ms, thisProcess: { p50Ms: this.metrics.lagPercentile(0.5), p99Ms: this.metrics.lagPercentile(0.99) } },
       actionsLastHour: activity.byPolicy,
       llm: { configured: this.llm.configured },
+      // Memory moving between kinds: plaintext → working-memory KV caches (ADR 0402).
+      migration: {
+        jobs: Object.fromEntries(MIGRATION_JOBS.map((name) => [name, byType[name] ?? { queued: 0, running: 0, completed: 0, failed: 0 }])),
+        failures: (await this.jobs.recentFailures(20, MIGRATION_JOBS)).map(mapJob),
+        workingMemory: { ...(await this.workingMemories.stats()), thisProcess: { ...this.workingMemory.counters } },
+      },
     };
   }
 

@@ -1,6 +1,7 @@
 import { EngramError, FieldProblem } from '../errors/engram.error';
 import { MEMORY_KINDS } from '../dtos/memory.dto';
 import { ConsolidationPolicy, DEFAULT_CONSOLIDATION_POLICY, overlayConsolidation, parseConsolidation, PartialConsolidationPolicy } from './consolidation-policy';
+import { ActivationPolicy, DEFAULT_ACTIVATION_POLICY, parseActivationPolicy } from './activation-policy';
 
 export type FusionMode = 'rules' | 'llm';
 
@@ -12,6 +13,7 @@ export interface LifecyclePolicy {
   invalidation: { enabled: boolean; multiValued: string[] };
   extraction: { enabled: boolean };
   consolidation: ConsolidationPolicy;
+  activation: ActivationPolicy;
 }
 
 /**
@@ -25,6 +27,7 @@ export interface PartialLifecyclePolicy {
   invalidation?: Partial<LifecyclePolicy['invalidation']>;
   extraction?: Partial<LifecyclePolicy['extraction']>;
   consolidation?: PartialConsolidationPolicy;
+  activation?: Partial<ActivationPolicy>;
 }
 
 /**
@@ -38,6 +41,7 @@ export const DEFAULT_LIFECYCLE_POLICY: LifecyclePolicy = {
   invalidation: { enabled: true, multiValued: [] },
   extraction: { enabled: false },
   consolidation: DEFAULT_CONSOLIDATION_POLICY,
+  activation: DEFAULT_ACTIVATION_POLICY,
 };
 
 const MAX_DAYS = 36_500;
@@ -57,6 +61,7 @@ export function effectivePolicy(levels: PartialLifecyclePolicy[]): LifecyclePoli
     Object.assign(out.invalidation, level.invalidation ?? {});
     Object.assign(out.extraction, level.extraction ?? {});
     overlayConsolidation(out.consolidation, level.consolidation);
+    Object.assign(out.activation, level.activation ?? {});
   }
   out.invalidation.multiValued = [...new Set(out.invalidation.multiValued)];
   return out;
@@ -87,7 +92,7 @@ export function parseLifecyclePolicy(raw: unknown): PartialLifecyclePolicy {
   };
 
   if (!isObject(raw)) throw EngramError.validation([{ field: 'policy', problems: ['the policy must be a JSON object'] }]);
-  onlyKeys('', raw, ['ttl', 'archiveAfterIdleDays', 'fusion', 'invalidation', 'extraction', 'consolidation']);
+  onlyKeys('', raw, ['ttl', 'archiveAfterIdleDays', 'fusion', 'invalidation', 'extraction', 'consolidation', 'activation']);
   const out: PartialLifecyclePolicy = {};
 
   if (raw.ttl !== undefined) {
@@ -163,6 +168,7 @@ export function parseLifecyclePolicy(raw: unknown): PartialLifecyclePolicy {
     }
   }
   if (raw.consolidation !== undefined) out.consolidation = parseConsolidation(raw.consolidation, problems);
+  if (raw.activation !== undefined) out.activation = parseActivationPolicy(raw.activation, problems);
   if (problems.length) throw EngramError.validation(problems);
   return out;
 }

@@ -24,6 +24,8 @@ import { effectivePolicy, parseLifecyclePolicy } from './lifecycle-policy';
 import { cubeScope, LifecyclePolicies } from './lifecycle-policy.service';
 import { LlmGate } from './llm.gate';
 import { ConsolidationGate } from './consolidation.gate';
+import { ActivationPolicyGate } from './activation-policy.gate';
+import { WorkingMemoryService } from '../inference/working-memory.service';
 
 export type RunAnswer = { dryRun: true; body: { actions: LifecycleActionDto[] } } | { dryRun: false; body: { runId: string } };
 
@@ -39,6 +41,8 @@ export class LifecycleService {
     private readonly audit: AuditService,
     private readonly llm: LlmGate,
     private readonly consolidation: ConsolidationGate,
+    private readonly activationGate: ActivationPolicyGate,
+    private readonly workingMemory: WorkingMemoryService,
   ) {}
 
   async getPolicy(ctx: RequestContext, cubeId: string): Promise<LifecyclePolicyResponseDto> {
@@ -55,10 +59,12 @@ export class LifecycleService {
     const effective = effectivePolicy([instance, tenant, own]);
     this.llm.requireFor(effective);
     await this.consolidation.requireUsable(cubeId, effective);
+    await this.activationGate.requireFor(effective);
     await this.lifecycle.unitOfWork(async (tx) => {
       await this.policies.put(cubeScope(cubeId), own, tx);
       await this.audit.record(ctx.auth, ctx.requestId, { action: 'cube.lifecycle_policy', targetType: 'cube', targetId: cubeId, tenantId: cube.tenantId, details: { policy: own } }, tx);
     });
+    await this.workingMemory.scheduleRefresh(cube.tenantId, cubeId); // built, resized or dropped as the policy now says
     return { effective, overrides: own };
   }
 

@@ -1,0 +1,151 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { WorkingMemoryEntity } from '../entities';
+import { queryRows } from './sql';
+
+export type WorkingMemoryRecord = Readonly<Omit<WorkingMemoryEntity, 'cube' | 'model'>>;
+
+export interface WorkingMemoryCandidate {
+  id: string;
+  text: string;
+  pinned: boolean;
+  createdAt: Date;
+  heat: number;
+}
+
+export type NewWorkingMemory = Omit<WorkingMemoryRecord, 'generation' | 'staleSince' | 'lastUsedAt'>;
+
+/**
+ * Heat as in libs/core heat.ts, in SQL: (1 + ln(1 + accesses)) × ½^(days since last access / 7)
+ * × (0.5 + importance), importance defaulting to 0.5. `$2` is "now".
+ */
+export const HEAT_SQL = `(1 + ln(1 + greatest(access_count, 0))) * power(0.5, greatest(extract(epoch from ($2::timestamptz - coalesce(last_accessed_at, created_at))), 0) / 86400.0 / 7) * (0.5 + coalesce(importance, 0.5))`;
+
+/** The cubes' working-memory rows (the KV blobs are in the KvCacheStore). */
+@Injectable()
+export class WorkingMemoryRepository {
+  constructor(private readonly db: DataSource) {}
+
+  get(cubeId: string): Promise<WorkingMemoryRecord | null> {
+    return this.db.getRepository(WorkingMemoryEntity).findOneBy({ cubeId });
+  }
+
+  /** Pinned active memories first, then the hottest active ones, at most `limit`. */
+  async candidates(cubeId: string, limit: number, now: Date): Promise<WorkingMemoryCandidate[]> {
+    const rows = await queryRows<{ id: string; text: string; pinned: boolean; created_at: Date; heat: number }>(
+      this.db,
+      `SELECT id, text, pinned, created_at, ${HEAT_SQL} AS heat
+         FROM memories
+        WHERE cube_id = $1 AND state = 'active'
+        ORDER BY pinned DESC, heat DESC, created_at ASC, id ASC
+        LIMIT $3`,
+      [cubeId, now, limit],
+    );
+    return rows.map((r) => ({ id: r.id, text: r.text, pinned: r.pinned, createdAt: r.created_at, heat: Number(r.heat) }));
+  }
+
+  /** Whether every memory is still active with this text (a rebuild re-checks what it read). */
+  async stillCurrent(cubeId: string, memories: readonly { id: string; text: string }[]): Promise<boolean> {
+    if (memories.length === 0) return true;
+    const rows = await queryRows<{ n: string }>(
+      this.db,
+      `SELECT count(*) AS n FROM memories m JOIN unnest($2::uuid[], $3::text[]) AS w(id, text) ON m.id = w.id
+        WHERE m.cube_id = $1 AND m.state = 'active' AND m.text = w.text`,
+      [cubeId, memories.map((m) => m.id), memories.map((m) => m.text)],
+    );
+    return Number(rows[0].n) === memories.length;
+  }
+
+  /**
+   * Swaps the cube's working memory to a new cache in one statement; returns the store entry
+   * it replaced (to delete after the commit), or null for a first build.
+   */
+  async swap(row: NewWorkingMemory): Promise<{ record: WorkingMemoryRecord; previousEntryId: string | null }> {
+    const rows = await queryRows<{ previous: string | null }>(
+      this.db,
+      `WITH old AS (SELECT entry_id FROM working_memories WHERE cube_id = $1 FOR UPDATE)
+       INSERT INTO working_memories (cube_id, model_id, fingerprint, entry_id, text, token_count, bytes, source_memory_ids, built_at, build_ms, reused_tokens, prefilled_tokens)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8::uuid[], $9, $10, $11, $12)
+       ON CONFLICT (cube_id) DO UPDATE SET model_id = EXCLUDED.model_id, fingerprint = EXCLUDED.fingerprint, entry_id = EXCLUDED.entry_id, text = EXCLUDED.text,
+         token_count = EXCLUDED.token_count, bytes = EXCLUDED.bytes, source_memory_ids = EXCLUDED.source_memory_ids, built_at = EXCLUDED.built_at,
+         build_ms = EXCLUDED.build_ms, reused_tokens = EXCLUDED.reused_tokens, prefilled_tokens = EXCLUDED.prefilled_tokens,
+         generation = working_memories.generation + 1, stale_since = NULL
+       RETURNING (SELECT entry_id FROM old) AS previous`,
+      [row.cubeId, row.modelId, row.fingerprint, row.entryId, row.text, row.tokenCount, row.bytes, row.sourceMemoryIds, row.builtAt, row.buildMs, row.reusedTokens, row.prefilledTokens],
+    );
+    const record = await this.db.getRepository(WorkingMemoryEntity).findOneByOrFail({ cubeId: row.cubeId });
+    const previous = rows[0]?.previous ?? null;
+    return { record, previousEntryId: previous === row.entryId ? null : previous };
+  }
+
+  /** The checked set did not change: clears a stale mark (e.g. an edit back to the same text). */
+  async markFresh(cubeId: string, entryId: string): Promise<void> {
+    await this.db.query('UPDATE working_memories SET stale_since = NULL WHERE cube_id = $1 AND entry_id = $2', [cubeId, entryId]);
+  }
+
+  /** Marks the cube's working memory stale when it holds any of these memories; true when it did. */
+  async markStale(cubeId: string, memoryIds: readonly string[], now: Date): Promise<boolean> {
+    if (memoryIds.length === 0) return false;
+    const rows = await queryRows<{ cube_id: string }>(
+      this.db,
+      `UPDATE working_memories SET stale_since = coalesce(stale_since, $3)
+        WHERE cube_id = $1 AND source_memory_ids && $2::uuid[] RETURNING cube_id`,
+      [cubeId, memoryIds, now],
+    );
+    return rows.length > 0;
+  }
+
+  /** A chat used it; written at most once a minute per cube. */
+  async touch(cubeId: string, now: Date): Promise<void> {
+    await this.db.query(`UPDATE working_memories SET last_used_at = $2 WHERE cube_id = $1 AND (last_used_at IS NULL OR last_used_at < $2::timestamptz - interval '60 seconds')`, [cubeId, now]);
+  }
+
+  /** Deletes the row; returns its store entry id. */
+  async delete(cubeId: string): Promise<string | null> {
+    const rows = await queryRows<{ entry_id: string }>(this.db, 'DELETE FROM working_memories WHERE cube_id = $1 RETURNING entry_id', [cubeId]);
+    return rows[0]?.entry_id ?? null;
+  }
+
+  /** Rows unused (by chat, or since their build when never used) since `before`, oldest first. */
+  async idleSince(before: Date, limit: number): Promise<WorkingMemoryRecord[]> {
+    const rows = await queryRows<{ cube_id: string }>(
+      this.db,
+      'SELECT cube_id FROM working_memories WHERE coalesce(last_used_at, built_at) < $1 ORDER BY coalesce(last_used_at, built_at) LIMIT $2',
+      [before, limit],
+    );
+    if (rows.length === 0) return [];
+    return this.db.getRepository(WorkingMemoryEntity).find({ where: rows.map((r) => ({ cubeId: r.cube_id })) });
+  }
+
+  /** Cube ids with a working memory, by page (the periodic re-check of heat and TTL changes). */
+  async cubeIds(after: string | null, limit: number): Promise<string[]> {
+    const rows = await queryRows<{ cube_id: string }>(
+      this.db,
+      'SELECT cube_id FROM working_memories WHERE $1::uuid IS NULL OR cube_id > $1::uuid ORDER BY cube_id LIMIT $2',
+      [after, limit],
+    );
+    return rows.map((r) => r.cube_id);
+  }
+
+  /** Instance-wide figures for /metrics and the operator's scheduler view. */
+  async stats(): Promise<{ caches: number; stale: number; tokens: number; bytes: number; builtLastHour: number; reusedTokensLastHour: number; prefilledTokensLastHour: number }> {
+    const rows = await queryRows<Record<string, string | null>>(
+      this.db,
+      `SELECT count(*) AS caches, count(*) FILTER (WHERE stale_since IS NOT NULL) AS stale, coalesce(sum(token_count), 0) AS tokens, coalesce(sum(bytes), 0) AS bytes,
+              count(*) FILTER (WHERE built_at > now() - interval '1 hour') AS built,
+              coalesce(sum(reused_tokens) FILTER (WHERE built_at > now() - interval '1 hour'), 0) AS reused,
+              coalesce(sum(prefilled_tokens) FILTER (WHERE built_at > now() - interval '1 hour'), 0) AS prefilled
+         FROM working_memories`,
+    );
+    const r = rows[0];
+    return {
+      caches: Number(r.caches),
+      stale: Number(r.stale),
+      tokens: Number(r.tokens),
+      bytes: Number(r.bytes),
+      builtLastHour: Number(r.built),
+      reusedTokensLastHour: Number(r.reused),
+      prefilledTokensLastHour: Number(r.prefilled),
+    };
+  }
+}
