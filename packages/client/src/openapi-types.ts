@@ -992,6 +992,25 @@ export interface Operations {
       llm: {
         configured: boolean;
       };
+      /** memory moving between kinds: plaintext → working-memory KV caches, → bank blocks */
+      migration: {
+        /** migration job type (activation.refresh, activation.sweep, bank.consolidate) → state → count */
+        jobs: Record<string, Record<string, number>>;
+        failures: Array<{
+          id: string;
+          /** job type, e.g. lifecycle.run, bank.write */
+          name: string;
+          state: "queued" | "running" | "completed" | "failed";
+          tenantId: string | null;
+          attempts: number;
+          maxAttempts: number;
+          lastError: string | null;
+          runAfter: string;
+          finishedAt: string | null;
+        }>;
+        /** working-memory KV caches of all cubes: caches, stale, tokens, bytes, builds and reused/prefilled tokens in the last hour, and this process’s counters (ADR 0402) */
+        workingMemory: Record<string, unknown>;
+      };
     };
   };
   AdminLifecycleController_pause: {

@@ -97,6 +97,18 @@ export const RESPONSE_SCHEMAS: Record<string, Record<string, ResponseSpec>> = {
         lag: obj({ p50Ms: num({ nullable: true }), p99Ms: num({ nullable: true }), thisProcess: obj({ p50Ms: num({ nullable: true }), p99Ms: num({ nullable: true }) }) }),
         actionsLastHour: { type: 'array', items: obj({ policy: str(), action: str(), count: int() }), description: 'lifecycle actions applied in the last hour, by policy' },
         llm: obj({ configured: { type: 'boolean' } }),
+        migration: obj(
+          {
+            jobs: { type: 'object', additionalProperties: { type: 'object', additionalProperties: { type: 'integer' } }, description: 'migration job type (activation.refresh, activation.sweep, bank.consolidate) → state → count' },
+            failures: { type: 'array', items: job },
+            workingMemory: {
+              type: 'object',
+              additionalProperties: true,
+              description: 'working-memory KV caches of all cubes: caches, stale, tokens, bytes, builds and reused/prefilled tokens in the last hour, and this process’s counters (ADR 0402)',
+            },
+          },
+          { description: 'memory moving between kinds: plaintext → working-memory KV caches, → bank blocks' },
+        ),
       })),
     },
   },

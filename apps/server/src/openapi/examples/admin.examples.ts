@@ -258,6 +258,11 @@ export const ADMIN_EXAMPLES: Record<string, OperationExamples> = {
         lag: {"p50Ms":12,"p99Ms":12,"thisProcess":{"p50Ms":12,"p99Ms":12}},
         actionsLastHour: [{"policy":"fuse","action":"memory.create","count":12}],
         llm: {"configured":false},
+        migration: {
+          jobs: { "activation.refresh": { queued: 1, running: 0, completed: 42, failed: 0 }, "activation.sweep": { queued: 1, running: 0, completed: 7, failed: 0 }, "bank.consolidate": { queued: 0, running: 0, completed: 2, failed: 0 } },
+          failures: [],
+          workingMemory: { caches: 12, stale: 1, tokens: 11800, bytes: 12083200, builtLastHour: 9, reusedTokensLastHour: 7200, prefilledTokensLastHour: 2100, thisProcess: { builds: 42, unchanged: 30, reusedTokens: 30100, prefilledTokens: 9100, dropped: 2, demoted: 5 } },
+        },
       },
     },
   },

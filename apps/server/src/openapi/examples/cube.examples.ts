@@ -115,6 +115,65 @@ export const CUBE_EXAMPLES: Record<string, OperationExamples> = {
       },
     },
   },
+  // GET /v1/cubes/{cubeId}/overview
+  CubeController_overview: {
+    responses: {
+      "200": {
+        cubeId: "c0a8f3e2-5b7d-4e1a-9f3c-2d6b8e4a1f07",
+        memories: { total: 1204, byState: { active: 1100, merged: 60, superseded: 30, deleted: 14 }, activeByKind: { fact: 800, message: 300 }, pinned: 3, textBytes: 96000 },
+        heat: {
+          formula: "(1 + ln(1 + accessCount)) × ½^(days since last access / 7) × (0.5 + importance)",
+          buckets: [
+            { min: 0, max: 0.25, count: 310 },
+            { min: 0.25, max: 0.5, count: 220 },
+            { min: 0.5, max: 1, count: 400 },
+            { min: 1, max: 2, count: 120 },
+            { min: 2, max: 4, count: 40 },
+            { min: 4, max: null, count: 10 },
+          ],
+        },
+        activation: {
+          bytesByTier: { ram: 1035264, disk: 0, object: 0, missing: 0 },
+          kvCaches: 0,
+          workingMemory: {
+            state: "ready",
+            model: "tiny",
+            cacheId: "0b5e1f7a9c3d4e2f8a6b0c1d2e3f4a5b",
+            tier: "ram",
+            generation: 3,
+            memories: 18,
+            tokens: 1011,
+            maxTokens: 1024,
+            bytes: 1035264,
+            builtAt: "2026-11-29T10:15:00.000Z",
+            lastUsedAt: "2026-11-29T10:20:00.000Z",
+            staleSince: null,
+            lastBuild: { reusedTokens: 768, prefilledTokens: 243, ms: 180 },
+          },
+        },
+        banks: [
+          {
+            id: "6f1c2a9e-4b1d-4c55-9a77-2d8f0e3b9c41",
+            state: "ready",
+            generation: 2,
+            levels: [
+              { level: 1, blocks: 4, written: 4, stale: 0 },
+              { level: 2, blocks: 16, written: 9, stale: 1 },
+            ],
+            occupancy: 0.65,
+            staleness: 0.0769,
+          },
+        ],
+        scheduler: {
+          pendingChanges: 0,
+          lastLifecycleEventAt: "2026-11-29T10:14:00.000Z",
+          lastSweepAt: "2026-11-29T10:10:00.000Z",
+          lastRuns: [{ id: "9c7e1f3a-5b2d-4a6c-8e0f-1d3b5a7c9e62", status: "done", actions: 4, createdAt: "2026-11-29T10:00:00.000Z", finishedAt: "2026-11-29T10:00:02.000Z", error: null }],
+          openJobs: [{ id: "e5b3a7c9-1d2f-4e6a-b8c0-3f9d1a5e7b24", name: "activation.refresh", state: "queued", attempts: 0, lastError: null, runAfter: "2026-11-29T10:15:02.000Z" }],
+        },
+      },
+    },
+  },
   // GET /v1/cubes/{cubeId}/lifecycle
   LifecycleController_getPolicy: {"responses":{"200":{"effective":{},"overrides":{},"inherited":{}}}},
   // PUT /v1/cubes/{cubeId}/lifecycle
