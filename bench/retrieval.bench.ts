@@ -15,7 +15,7 @@
 import { readFileSync } from 'node:fs';
 import { lmeDate, loadLongMemEval, sharedDataDir } from './support/longmemeval';
 import * as path from 'node:path';
-import { CubeIndex, DeepOptions, IndexDocument, RankingOptions, rankingFor } from '@engram/plaintext';
+import { CubeIndex, DEFAULT_RANKING, DeepOptions, IndexDocument, RankingOptions, rankingFor } from '@engram/plaintext';
 import { textArg, arg } from './support/args';
 import { benchEmbedder } from './support/embedding-cache';
 import { parseSplit, splitItems } from './support/eval-split';
@@ -75,12 +75,17 @@ process.argv.forEach((a, i) => {
   const [key, raw] = process.argv[i + 1].split('=');
   (deepBase as Record<string, number>)[key] = Number(raw);
 });
-// Deep mode's ablations: each part of the expansion alone, then all of them ('fused (final)').
+// Deep mode's ablations: each part of the expansion alone, then the default (lexical PRF from the
+// hits and their neighbouring turns: 'fused (final)').
 const DEEP_VARIANTS: Variant[] = [
+  // Plain BM25 over single turns: no session context, role weights, time or importance.
+  { name: 'BM25 per turn (baseline)', ranking: { ...base, mode: 'lexical', contextWeight: 0, timeIntentWeight: 0, importanceWeight: 0, roleWeights: {} } },
+  // The default before ADR 0113: the hash-tuned global dense weight, whatever the embedder.
+  { name: `default at the global weight ${DEFAULT_RANKING.denseWeight}`, ranking: { ...base, denseWeight: DEFAULT_RANKING.denseWeight } },
   { name: 'default (not deep)', ranking: base },
   { name: 'deep: lexical PRF only', ranking: base, deep: { ...deepBase, neighbourWeight: 0, denseFeedback: 0 } },
-  { name: 'deep: PRF + neighbours', ranking: base, deep: { ...deepBase, denseFeedback: 0 } },
-  { name: 'deep: dense feedback only', ranking: base, deep: { ...deepBase, expansionTerms: 0 } },
+  { name: 'deep: dense feedback 0.5 only', ranking: base, deep: { denseFeedback: 0.5, ...deepBase, expansionTerms: 0 } },
+  { name: 'deep: PRF + neighbours + dense feedback 0.5 (before ADR 0113)', ranking: base, deep: { denseFeedback: 0.5, ...deepBase } },
   { name: "deep: 'blend' fusion of the passes", ranking: base, deep: { secondPassWeight: 0.5, ...deepBase, passFusion: 'blend' } },
   { name: 'fused (final)', ranking: base, deep: deepBase },
 ];

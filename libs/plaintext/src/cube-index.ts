@@ -215,7 +215,9 @@ export class CubeIndex {
   private deepSearch(input: QueryInput, deep: DeepOptions, explain: boolean): SearchHit[] {
     const first = this.rank(input);
     const expansion = expandQuery(first.query.terms, input.vector, first.ranked, { bm25: this.lexical, vectors: this.vectors, store: this.store }, deep);
-    const second = this.rank({ ...input, terms: expansion, vector: expansion.vector ?? input.vector });
+    // Without dense feedback the second pass asks the graph the same question: its answer is reused.
+    const denseProposals = expansion.vector === null ? denseRanked(first.ranked) : undefined;
+    const second = this.rank({ ...input, terms: expansion, vector: expansion.vector ?? input.vector, denseProposals });
     const fused = fusePasses(first.ranked, second.ranked, deep.secondPassWeight, deep.passFusion);
     const records = this.store.records;
     const firstBySlot = new Map(first.ranked.map((c) => [c.slot, c]));
@@ -353,6 +355,12 @@ export class CubeIndex {
     this.vectors.clear(slot);
     if (!keepVector && this.graphBuilt) this.dense.remove(rec.label);
   }
+}
+
+/** The slots the dense signal proposed in a pass, in its order. */
+function denseRanked(candidates: readonly Candidate[]): number[] {
+  const proposed = candidates.filter((c) => c.signals.dense?.rank != null);
+  return proposed.sort((a, b) => a.signals.dense.rank! - b.signals.dense.rank!).map((c) => c.slot);
 }
 
 function yieldToEventLoop(): Promise<void> {

@@ -33,13 +33,16 @@ export interface DeepOptions {
  * Chosen on the dev sets (npm run bench:retrieval -- --mode deep): 'lift' with the second
  * pass at full weight is the fusion that helps HotpotQA without costing LongMemEval turn
  * recall; 'blend' finds more second hops there but reorders conversations (ADR 0110).
+ * No dense feedback (0.5 until 2026-11-29): with use-lite, moving the query vector towards
+ * the first hits cost LongMemEval turn recall on both halves of the split and added nothing
+ * with the hash embedder (ADR 0110, "Re-measured with use-lite").
  */
 export const DEFAULT_DEEP: DeepOptions = {
   feedbackDocs: 3,
   expansionTerms: 10,
   expansionWeight: 1,
   neighbourWeight: 0.5,
-  denseFeedback: 0.5,
+  denseFeedback: 0,
   secondPassWeight: 1,
   passFusion: 'lift',
 };

@@ -73,3 +73,23 @@ describe('deep search', () => {
     expect(hits.map((h) => h.label)).toEqual([3]);
   });
 });
+
+describe('deep search without dense feedback', () => {
+  it('ranks as if the second pass had searched the graph again with the same vector', () => {
+    const index = new CubeIndex({ dimension: 64 });
+    const words = ['trip', 'Lisbon', 'sister', 'hotel', 'booked', 'weather', 'grey', 'week', 'camera', 'flash', 'beagle', 'garden', 'tomatoes', 'basil', 'concert'];
+    let seed = 7;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    for (let label = 1; label <= 300; label++) {
+      const text = Array.from({ length: 8 }, () => words[Math.floor(next() * words.length)]).join(' ');
+      index.upsert(doc(label, text, { sessionId: `s${label % 20}`, position: Math.floor(label / 20) }));
+    }
+    const query = 'which hotel did my sister book in Lisbon';
+    const vector = embedder.embedOne(query);
+    const reused = index.search(query, vector, { topK: 50, deep: { denseFeedback: 0 } });
+    // A feedback too small to move any score: the second pass searches the graph itself.
+    const searchedAgain = index.search(query, vector, { topK: 50, deep: { denseFeedback: 1e-9 } });
+    expect(reused.map((h) => h.label)).toEqual(searchedAgain.map((h) => h.label));
+    reused.forEach((h, i) => expect(h.score).toBeCloseTo(searchedAgain[i].score, 6));
+  });
+});

@@ -37,6 +37,10 @@ export class DenseSignal implements CandidateSignal {
   }
 
   propose(q: SearchQuery, pool: CandidatePool): void {
+    if (q.denseProposals) {
+      q.denseProposals.forEach((slot, rank) => (pool.get(slot).signals.dense = { score: 0, rank: rank + 1 }));
+      return;
+    }
     this.nearest(q.vector!, q.pool, q.restricts ? q.admits : null, q.base?.slots ?? null).forEach((hit, rank) => {
       pool.get(hit.slot).signals.dense = { score: 0, rank: rank + 1 };
     });

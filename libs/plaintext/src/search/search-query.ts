@@ -13,6 +13,11 @@ export interface SearchQuery {
   /** Weight of each term (parallel to terms), or undefined for 1 each. */
   readonly termWeights?: readonly number[];
   readonly vector: ArrayLike<number> | null;
+  /**
+   * The dense signal's proposals (slots, best first) when an earlier pass of the same search
+   * already found them with the same vector and filter (deep mode's second pass).
+   */
+  readonly denseProposals?: readonly number[];
   readonly ranking: RankingOptions;
   readonly topK: number;
   /** Candidates each signal proposes (at least topK). */
@@ -35,6 +40,7 @@ export interface QueryInput {
   /** Weighted analysed terms instead of the query text's own (deep mode's second pass). */
   readonly terms?: { readonly terms: readonly string[]; readonly weights: readonly number[] };
   readonly vector: ArrayLike<number> | null;
+  readonly denseProposals?: readonly number[];
   readonly ranking: RankingOptions;
   readonly topK: number;
   readonly filter?: MemoryFilter;
@@ -75,6 +81,7 @@ export function buildQuery(store: DocumentStore, input: QueryInput, sessionLexic
     terms: input.terms?.terms ?? analyzeQuery(input.text),
     termWeights: input.terms?.weights,
     vector: input.vector,
+    denseProposals: input.denseProposals,
     ranking: r,
     topK: input.topK,
     pool: Math.max(input.topK, r.candidatePool),
