@@ -159,6 +159,7 @@ describe('dashboard at /ui', () => {
     await page.getByRole('heading', { name: 'KV caches by tier' }).waitFor();
     expect(await page.getByText('No memory banks.').count()).toBe(1);
     expect(await page.locator('#kv-hit-rate').textContent()).toBe('Hit rate —');
+    expect(await page.locator('#working-memory').textContent()).toContain('Working memory: off');
   });
 
   it('shows KV cache hit rates by tier and a bank as a heat map of its blocks (writes, staleness)', async () => {
@@ -184,6 +185,9 @@ describe('dashboard at /ui', () => {
       await h.http.post(`/v1/cubes/${cubeId}/banks/${bankId}/write`).set(auth).send({ memoryIds: ids, epochs: 1, replay: { source: 'none' } }).expect(202);
       await drain();
     }
+    // The cube's working memory (ADR 0402): its hottest memories kept as a KV cache of the model.
+    await h.http.put(`/v1/cubes/${cubeId}/lifecycle`).set(auth).send({ activation: { model: 'tiny', maxTokens: 96, debounceMs: 0 } }).expect(200);
+    await drain();
     const edited = memories[memories.length - 1];
     await h.http.patch(`/v1/cubes/${cubeId}/memories/${edited.id}`).set(auth).send({ text: `${edited.text}, since 2024` }).expect(200);
     await drain();
@@ -195,6 +199,8 @@ describe('dashboard at /ui', () => {
     await page.getByRole('link', { name: 'Caches and banks' }).click();
     await page.getByRole('heading', { name: 'KV caches by tier' }).waitFor();
     expect(await page.locator('#kv-hit-rate').textContent()).toBe('Hit rate 100.0 %');
+    const overview = (await h.http.get(`/v1/cubes/${cubeId}/overview`).set(auth).expect(200)).body;
+    expect(await page.locator('#working-memory').textContent()).toContain(`Working memory: ${overview.activation.workingMemory.state} · tiny`);
     const lookups = page.getByRole('list', { name: 'KV chunk lookups by tier' });
     expect(await lookups.textContent()).toMatch(/ram hits\s*\d+ \(100\.0 %\)/);
     const kvCard = page.locator('.card', { has: page.getByRole('heading', { name: 'KV caches by tier' }) });

@@ -9,6 +9,8 @@ const TIERS = ['ram', 'disk', 'object'] as const;
 
 interface KvCache { id: string; model: string; tokens: number; bytes: number; tier: string }
 interface KvHitRates { hits: Record<(typeof TIERS)[number], number>; misses: number; lookups: number; hitRate: number | null; since: string }
+interface WorkingMemory { state: string; model: string | null; tier: string | null; generation: number; memories: number; tokens: number; maxTokens: number; bytes: number; builtAt?: string | null; staleSince?: string | null }
+interface Overview { activation: { bytesByTier: Record<string, number>; kvCaches: number; workingMemory: WorkingMemory } }
 interface BankLevel { level: number; rank: number; nodes: number; treeNodes: number; writtenBlocks: number; staleBlocks: number }
 interface Bank { id: string; model: string; state: string; levels: number; generation: number }
 interface BlockCell { level: number; node: number; writes: number; memories: number; stale: boolean; locked: boolean; writtenAt: string }
@@ -30,7 +32,16 @@ function hitBars(rates: KvHitRates): HTMLElement {
   ]));
 }
 
-function kvSection(caches: KvCache[], rates: KvHitRates): HTMLElement {
+/** The cube's working memory (ADR 0402, from GET …/overview): the KV cache chat uses when a request names none. */
+function workingMemoryLine(w: WorkingMemory): HTMLElement {
+  if (w.state === 'off') return h('p', { id: 'working-memory' }, h('strong', {}, 'Working memory: off'), h('span', { class: 'muted' }, ' · set the cube\'s activation policy (a model) to keep its hottest memories as a KV cache'));
+  const built = w.builtAt ? ` · built ${new Date(w.builtAt).toLocaleString()}` : '';
+  const stale = w.staleSince ? ` · stale since ${new Date(w.staleSince).toLocaleString()}` : '';
+  return h('p', { id: 'working-memory' }, h('strong', {}, `Working memory: ${w.state}`), h('span', { class: 'muted' }, ` · ${w.model ?? '?'} · ${w.tier ?? 'no'} tier · ${w.memories} memories, ${w.tokens}/${w.maxTokens} tokens, ${bytes(w.bytes)} · generation ${w.generation}${built}${stale}`));
+}
+
+function kvSection(caches: KvCache[], rates: KvHitRates, overview: Overview): HTMLElement {
+  // Client-built caches by tier; the working memory is counted in its own line above.
   const byTier = new Map<string, { n: number; bytes: number }>();
   for (const c of caches) {
     const t = byTier.get(c.tier) ?? { n: 0, bytes: 0 };
@@ -45,6 +56,7 @@ function kvSection(caches: KvCache[], rates: KvHitRates): HTMLElement {
   ]);
   return h('div', { class: 'card' },
     h('h2', {}, 'KV caches by tier'),
+    workingMemoryLine(overview.activation.workingMemory),
     h('p', {}, h('strong', { id: 'kv-hit-rate' }, `Hit rate ${pct(rates.hitRate)}`), h('span', { class: 'muted' }, ` · ${rates.lookups} chunk lookups by chat since ${new Date(rates.since).toLocaleString()} (this server process)`)),
     table(['Tier', 'Caches', 'Bytes', 'Hits', 'Hit rate'], tierRows),
     rates.lookups ? hitBars(rates) : h('p', { class: 'muted' }, 'No lookups yet: chat with the cube and its KV caches to see hit rates.'),
@@ -92,15 +104,16 @@ function bankSection(bank: Bank, map: BlockMap | null): HTMLElement {
 
 export async function cachesPage(s: Session, cubeId: string): Promise<void> {
   const cube = await s.client.cubes.get(cubeId);
-  const [caches, bankList] = await Promise.all([
+  const [caches, bankList, overview] = await Promise.all([
     s.client.request<{ items: KvCache[]; hitRates: KvHitRates }>('GET', `/v1/cubes/${esc(cubeId)}/kv-caches`),
     s.client.request<{ items: Bank[] }>('GET', `/v1/cubes/${esc(cubeId)}/banks`),
+    s.client.request<Overview>('GET', `/v1/cubes/${esc(cubeId)}/overview`),
   ]);
   const maps = await Promise.all(bankList.items.map((b) => (b.state === 'ready' ? s.client.request<BlockMap>('GET', `/v1/cubes/${esc(cubeId)}/banks/${esc(b.id)}/blocks`) : Promise.resolve(null))));
   render(
     h('h1', {}, `Caches and banks of ${cube.name}`),
     cubeNav(cubeId, cube.name),
-    kvSection(caches.items, caches.hitRates),
+    kvSection(caches.items, caches.hitRates, overview),
     h('div', { class: 'card' }, h('h2', {}, 'Memory banks'), bankList.items.length ? bankList.items.map((b, i) => bankSection(b, maps[i])) : h('p', { class: 'muted' }, 'No memory banks.')),
   );
 }
