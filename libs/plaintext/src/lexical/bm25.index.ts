@@ -80,10 +80,13 @@ function pad4(b: Buffer): Buffer {
 }
 
 class Postings {
-  slots = new Int32Array(4);
-  tfs = new Uint16Array(4);
   length = 0;
   live = 0;
+
+  constructor(
+    public slots: Int32Array = new Int32Array(4),
+    public tfs: Uint16Array = new Uint16Array(4),
+  ) {}
 
   push(slot: number, tf: number): void {
     if (this.length === this.slots.length) {
@@ -108,8 +111,12 @@ export class Bm25Index {
   private readonly postings: Postings[] = [];
   /** Term by id (for termsOf()). */
   private readonly termNames: string[] = [];
-  /** Per slot: term ids, kept to undo a document on removal. */
-  private docTerms: (Int32Array | undefined)[] = [];
+  /**
+   * Per slot: term ids, kept to undo a document on removal. Null after decode() until a
+   * removal or termsOf() needs them (derived from the postings then): a loaded index that
+   * is only searched never builds them.
+   */
+  private termsBySlot: (Int32Array | undefined)[] | null = [];
   private docLength = new Float32Array(1024);
   /** Per slot: 0 never used, 1 live, 2 removed. */
   private alive = new Uint8Array(1024);
@@ -163,7 +170,7 @@ export class Bm25Index {
       this.postings[id].push(slot, tf);
       ids[i++] = id;
     }
-    this.docTerms[slot] = ids;
+    this.docTerms()[slot] = ids;
     this.docLength[slot] = terms.length;
     this.alive[slot] = 1;
     this.liveDocs++;
@@ -172,11 +179,12 @@ export class Bm25Index {
 
   remove(slot: number): boolean {
     if (!this.has(slot)) return false;
+    const docTerms = this.docTerms(); // while the slot is still live
     this.alive[slot] = 2;
     this.liveDocs--;
     this.totalLength -= this.docLength[slot];
-    const ids = this.docTerms[slot];
-    this.docTerms[slot] = undefined;
+    const ids = docTerms[slot];
+    docTerms[slot] = undefined;
     if (ids) {
       for (const id of ids) {
         const p = this.postings[id];
@@ -367,7 +375,7 @@ export class Bm25Index {
    * pseudo-relevance feedback (empty for a removed slot).
    */
   termsOf(slot: number): { readonly term: string; readonly df: number }[] {
-    const ids = this.has(slot) ? this.docTerms[slot] : undefined;
+    const ids = this.has(slot) ? this.docTerms()[slot] : undefined;
     if (!ids) return [];
     return [...ids].map((id) => ({ term: this.termNames[id], df: this.postings[id].live }));
   }
@@ -445,43 +453,49 @@ export class Bm25Index {
     index.ensureCapacity(Math.max(1, slotCount));
     index.docLength.set(docLength);
     index.alive.set(alive);
-    const perDoc = new Int32Array(slotCount);
     for (let i = 0; i < total; i++) {
       if (slots[i] < 0 || slots[i] >= slotCount || alive[slots[i]] !== 1) throw new Error('BM25 posting names a dead slot');
-      perDoc[slots[i]]++;
     }
+    let listed = 0;
+    for (let id = 0; id < termCount; id++) listed += counts[id];
+    if (listed !== total) throw new Error('BM25 posting counts do not add up');
     let offset = 0;
     terms.forEach((term, id) => {
       index.termIds.set(term, id);
       index.termNames.push(term);
-      const p = new Postings();
       const n = counts[id];
       // Views into the decoded buffer: a term's first new posting moves it to its own arrays.
-      if (n > 0) {
-        p.slots = slots.subarray(offset, offset + n);
-        p.tfs = tfs.subarray(offset, offset + n);
-      }
+      const p = n > 0 ? new Postings(slots.subarray(offset, offset + n), tfs.subarray(offset, offset + n)) : new Postings();
       p.length = n;
       p.live = n;
       offset += n;
       index.postings.push(p);
     });
-    const docTerms: (Int32Array | undefined)[] = new Array<Int32Array | undefined>(slotCount);
-    const filled = new Int32Array(slotCount);
     for (let slot = 0; slot < slotCount; slot++) {
       if (alive[slot] !== 1) continue;
-      docTerms[slot] = new Int32Array(perDoc[slot]);
       index.liveDocs++;
       index.totalLength += docLength[slot];
     }
-    index.postings.forEach((p, id) => {
+    index.termsBySlot = null;
+    return index;
+  }
+
+  /** The term ids of every live slot, derived from the postings the first time a decoded index needs them. */
+  private docTerms(): (Int32Array | undefined)[] {
+    if (this.termsBySlot) return this.termsBySlot;
+    const slotCount = this.alive.length;
+    const perDoc = new Int32Array(slotCount);
+    for (const p of this.postings) for (let i = 0; i < p.length; i++) if (this.alive[p.slots[i]] === 1) perDoc[p.slots[i]]++;
+    const docTerms = new Array<Int32Array | undefined>(slotCount);
+    for (let slot = 0; slot < slotCount; slot++) if (this.alive[slot] === 1) docTerms[slot] = new Int32Array(perDoc[slot]);
+    const filled = new Int32Array(slotCount);
+    this.postings.forEach((p, id) => {
       for (let i = 0; i < p.length; i++) {
         const slot = p.slots[i];
-        docTerms[slot]![filled[slot]++] = id;
+        if (this.alive[slot] === 1) docTerms[slot]![filled[slot]++] = id;
       }
     });
-    index.docTerms = docTerms;
-    return index;
+    return (this.termsBySlot = docTerms);
   }
 
   private idfOf(df: number): number {

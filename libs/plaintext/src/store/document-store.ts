@@ -31,8 +31,10 @@ export class DocumentStore {
    * Slots by kind, role and tag ("k:fact", "r:user", "t:travel"), so that a filter on them
    * starts from its matching documents instead of scanning the cube. Entries of removed or
    * replaced documents stay until compaction and are skipped (their record is gone).
+   * Null after decode() until the first filter needs them (built from the records then):
+   * a loaded cube that is searched without filters never builds them.
    */
-  private readonly attributeSlots = new Map<string, number[]>();
+  private attributeSlots: Map<string, number[]> | null = new Map<string, number[]>();
   private staleAttributeEntries = 0;
   sessionOfSlot = new Int32Array(1024);
   /** Role of each slot as a small code (0 = none), so ranking reads a typed array, not the record. */
@@ -75,11 +77,7 @@ export class DocumentStore {
     this.sessionOfSlot[slot] = session;
     this.roleOfSlot[slot] = this.roleCode(attrs.role);
     if (session >= 0) this.sessionSlots[session].push(slot);
-    for (const key of attributeKeys(attrs)) {
-      let list = this.attributeSlots.get(key);
-      if (!list) this.attributeSlots.set(key, (list = []));
-      list.push(slot);
-    }
+    if (this.attributeSlots) this.listAttributes(this.attributeSlots, slot, attrs);
     this.slotByLabel.set(label, slot);
     if (session >= 0) {
       if (this.sessionLive[session]++ === 0) this.liveSessions++;
@@ -107,8 +105,10 @@ export class DocumentStore {
       if (i >= 0) slots.splice(i, 1);
     }
     this.records[slot] = undefined;
-    this.staleAttributeEntries += attributeKeys(rec.attrs).length;
-    if (this.staleAttributeEntries > 1024 && this.staleAttributeEntries > this.size) this.compactAttributes();
+    if (this.attributeSlots) {
+      this.staleAttributeEntries += attributeKeys(rec.attrs).length;
+      if (this.staleAttributeEntries > 1024 && this.staleAttributeEntries > this.size) this.compactAttributes();
+    }
     return rec;
   }
 
@@ -148,6 +148,7 @@ export class DocumentStore {
     const parsed = JSON.parse(data.toString('utf8')) as { format?: string; sessions?: unknown; slots?: unknown };
     if (parsed.format !== DOCUMENTS_FORMAT || !Array.isArray(parsed.sessions) || !Array.isArray(parsed.slots)) throw new Error('not a document store');
     const store = new DocumentStore();
+    store.attributeSlots = null; // built by the first filter that needs them
     for (const id of parsed.sessions) store.sessionNumber(String(id));
     (parsed.slots as ([number, DocumentAttributes] | null)[]).forEach((entry, slot) => {
       if (entry === null) {
@@ -168,7 +169,7 @@ export class DocumentStore {
   approximateBytes(): number {
     let bytes = this.sessionOfSlot.byteLength + this.roleOfSlot.byteLength + this.sessionLength.byteLength + this.sessionLive.byteLength;
     bytes += 260 * this.records.length + 24 * this.slotByLabel.size + 64 * this.sessionIds.size;
-    for (const list of this.attributeSlots.values()) bytes += 64 + 8 * list.length;
+    for (const list of this.attributeSlots?.values() ?? []) bytes += 64 + 8 * list.length;
     return bytes;
   }
 
@@ -204,7 +205,7 @@ export class DocumentStore {
       }));
     }
     const union = (prefix: string, values: readonly string[]): readonly number[] => {
-      const lists = [...new Set(values)].map((v) => this.attributeSlots.get(prefix + v) ?? []);
+      const lists = [...new Set(values)].map((v) => this.attributeLists().get(prefix + v) ?? []);
       if (lists.length === 1) return lists[0]; // the common case: no copy
       const out: number[] = [];
       for (const list of lists) for (const slot of list) out.push(slot);
@@ -241,11 +242,31 @@ export class DocumentStore {
     return { slots, mask, exact };
   }
 
+  private listAttributes(lists: Map<string, number[]>, slot: number, attrs: DocumentAttributes): void {
+    for (const key of attributeKeys(attrs)) {
+      let list = lists.get(key);
+      if (!list) lists.set(key, (list = []));
+      list.push(slot);
+    }
+  }
+
+  /** The attribute lists, built from the live records the first time a decoded store needs them (in slot order, as adds make them). */
+  private attributeLists(): Map<string, number[]> {
+    if (this.attributeSlots) return this.attributeSlots;
+    const lists = new Map<string, number[]>();
+    this.records.forEach((rec, slot) => {
+      if (rec) this.listAttributes(lists, slot, rec.attrs);
+    });
+    this.staleAttributeEntries = 0;
+    return (this.attributeSlots = lists);
+  }
+
   private compactAttributes(): void {
-    for (const [key, list] of this.attributeSlots) {
+    const lists = this.attributeLists();
+    for (const [key, list] of lists) {
       const live = list.filter((slot) => this.records[slot] !== undefined);
-      if (live.length === 0) this.attributeSlots.delete(key);
-      else this.attributeSlots.set(key, live);
+      if (live.length === 0) lists.delete(key);
+      else lists.set(key, live);
     }
     this.staleAttributeEntries = 0;
   }
