@@ -1,17 +1,20 @@
 // Search at the scale of many users (issue 12): many cubes of 1,000 memories, the server
 // restarted, then the first search of each cube (cold: index loaded from its on-disk form)
 // and the p99 of searches on hot cubes while the index cache turns over; optionally a
-// 1M-memory cube (--million: ingest rate, search p50/p99, RSS) and the RSS per memory of
-// a 100k cube (--per-memory). Ends with one JSON line.
-//   npm run bench:scale [-- --cubes 300 --per-cube 1000 --cache 64 --million --per-memory --embedder hash|use-lite]
-// In process (services, no HTTP), on a scratch database (bench/support/scratch-service.ts);
-// latencies are noisy on a shared machine.
+// 1M-memory cube (--million: ingest rate, search p50/p99 over HTTP, RSS) and the RSS per
+// memory of a 100k cube (--per-memory). Ends with one JSON line.
+//   npm run bench:scale [-- --cubes 300 --per-cube 1000 --cache 64 --cache-mb 0 --million --per-memory --embedder hash|use-lite]
+// The many-cube phases run in process (services); the large cube is searched over HTTP
+// (its ingest goes through the service, batches of 1,000). On a scratch database
+// (bench/support/scratch-service.ts); latencies are noisy on a shared machine.
 import 'reflect-metadata';
 import { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { performance } from 'node:perf_hooks';
 import { EngramConfig, loadConfig } from '@engram/config';
-import { ApiKeyService, CoreModule, CubeService, MemoryService, RequestContext, Scope, SearchService, TenantService } from '@engram/core';
+import { ApiKeyService, CoreModule, CubeIndexManager, CubeService, MemoryService, RequestContext, Scope, SearchService, TenantService } from '@engram/core';
+import { MemoryRepository } from '@engram/persistence';
+import { createApp } from '@engram/server';
 import { scratchDatabase } from './support/scratch-service';
 import { arg, textArg } from './support/args';
 import { rng, summarize, SyntheticCorpus } from './support/synthetic-corpus';
@@ -20,6 +23,8 @@ const CUBES = arg('cubes', 300);
 const PER_CUBE = arg('per-cube', 1000);
 /** Index cache size during the turnover phase (smaller than the cubes, so they keep being loaded and evicted). */
 const CACHE = arg('cache', 64);
+/** Byte budget of the index cache during the turnover phase, in MiB (0: the cube count alone bounds it). */
+const CACHE_MB = arg('cache-mb', 0);
 const HOT = arg('hot', 16);
 const MILLION = process.argv.includes('--million');
 const PER_MEMORY = process.argv.includes('--per-memory');
@@ -97,11 +102,31 @@ async function main(): Promise<void> {
       warmAlone.push(ms(t0));
     }
     figures.warm_alone_p99_ms = round(summarize(warmAlone).p99);
+    figures.warm_alone_p50_ms = round(summarize(warmAlone).p50);
+    // What reading a result's rows from PostgreSQL costs a search (ADR 0112): ten rows by label.
+    const repo = app.get(MemoryRepository);
+    const fetches: number[] = [];
+    // Ten labels spread over each hot cube (a search's hits are as scattered).
+    const sample = await Promise.all(
+      cubeIds.slice(0, HOT).map(async (cubeId) => {
+        const page = await repo.list(cubeId, {}, PER_CUBE, null);
+        const items = page?.items ?? [];
+        return { cubeId, labels: Array.from({ length: 10 }, (_, i) => items[Math.floor((i * items.length) / 10)]?.label).filter((l): l is number => l !== undefined) };
+      }),
+    );
+    for (let i = 0; i < 500; i++) {
+      const { cubeId, labels } = sample[i % sample.length];
+      t0 = performance.now();
+      await repo.getByLabels(cubeId, labels);
+      fetches.push(ms(t0));
+    }
+    figures.row_fetch_10_p50_ms = round(summarize(fetches).p50);
+    figures.row_fetch_10_p99_ms = round(summarize(fetches).p99);
     await app.close();
 
     // Turnover: a small index cache; hot cubes are searched while a stream of searches on
     // the other cubes keeps loading and evicting indexes in the same process.
-    app = await open({ ...config, indexCacheCubes: CACHE });
+    app = await open({ ...config, indexCacheCubes: CACHE, ...(CACHE_MB > 0 ? { indexCacheBytes: CACHE_MB * 1048576 } : {}) });
     const search = app.get(SearchService);
     const random = rng(3);
     const warm: number[] = [];
@@ -124,16 +149,32 @@ async function main(): Promise<void> {
     figures.warm_p99_ms = round(summarize(warm.slice(HOT)).p99);
     figures.warm_p50_ms = round(summarize(warm.slice(HOT)).p50);
     figures.turnover_cold_loads = churned;
+    figures.turnover_cached_cubes = app.get(CubeIndexManager).cachedCubes;
+    figures.turnover_cached_mb = round(app.get(CubeIndexManager).cachedBytes / 1048576);
     await app.close();
 
     if (PER_MEMORY || MILLION) {
-      app = await open(config);
+      // The large cube: ingested through the service, searched over HTTP.
+      const server = await createApp(config, { quiet: true, runWorker: false, announceAdminToken: () => undefined });
+      await server.listen(0, '127.0.0.1');
+      const base = (await server.getUrl()).replace('[::1]', '127.0.0.1');
       const n = MILLION ? 1_000_000 : 100_000;
-      const big = await app.get(CubeService).create(ctx, { name: 'big' });
+      const big = await server.get(CubeService).create(ctx, { name: 'big' });
       const bigCorpus = new SyntheticCorpus(11);
-      const service = app.get(MemoryService);
+      const service = server.get(MemoryService);
+      const httpSearch = async (query: string): Promise<void> => {
+        const res = await fetch(`${base}/v1/cubes/${big.id}/search`, {
+          method: 'POST',
+          headers: { Authorization: `Bearer ${key.key}`, 'Content-Type': 'application/json' },
+          body: JSON.stringify({ query, topK: 10 }),
+        });
+        if (res.status !== 200 && res.status !== 201) throw new Error(`search answered ${res.status}: ${await res.text()}`);
+        const body = (await res.json()) as { results: unknown[] };
+        if (body.results.length === 0) throw new Error('search found nothing');
+      };
       t0 = performance.now();
       let at100k = 0;
+      global.gc?.();
       const rssBefore = process.memoryUsage().rss;
       for (let i = 0; i < n; i += BATCH) {
         await service.add(ctx, big.id, { items: rows(bigCorpus, BATCH) });
@@ -144,16 +185,19 @@ async function main(): Promise<void> {
       const ingestS = ms(t0) / 1000;
       if (MILLION) figures.ingest_1m_per_s = round(n / ingestS);
       else figures.ingest_100k_per_s = round(n / ((at100k - t0) / 1000));
-      // RSS of the loaded index and rows: after the first search builds them.
+      // RSS of the index: after the first search builds it (from PostgreSQL), less the RSS before the ingest.
       global.gc?.();
       const before = process.memoryUsage().rss;
-      await app.get(SearchService).search(ctx, big.id, { query: queries[0], topK: 10 });
+      t0 = performance.now();
+      await httpSearch(queries[0]);
+      figures[MILLION ? 'build_1m_s' : 'build_100k_s'] = round(ms(t0) / 1000);
       global.gc?.();
       const after = process.memoryUsage().rss;
+      figures[MILLION ? 'index_1m_estimated_mb' : 'index_100k_estimated_mb'] = round(server.get(CubeIndexManager).cachedBytes / 1048576);
       const times: number[] = [];
       for (let i = 0; i < 300; i++) {
         t0 = performance.now();
-        await app.get(SearchService).search(ctx, big.id, { query: queries[i % queries.length], topK: 10 });
+        await httpSearch(queries[(i + 1) % queries.length]);
         times.push(ms(t0));
       }
       if (MILLION) {
@@ -165,7 +209,7 @@ async function main(): Promise<void> {
         figures.search_100k_p99_ms = round(summarize(times).p99);
         figures.rss_per_memory_100k_bytes = Math.round((after - Math.min(before, rssBefore)) / n);
       }
-      await app.close();
+      await server.close();
     }
   } finally {
     await db.drop();

@@ -182,8 +182,13 @@ export class HnswVectorIndex {
     }
   }
 
+  /**
+   * Grows by a quarter (at least 1,024 slots), not by doubling: every slot holds a float
+   * vector whether used or not, so doubling left up to half of a large graph's memory
+   * empty; resizes stay geometric, hence amortised O(1) per add.
+   */
   private grow(): void {
-    this.capacity *= 2;
+    this.capacity = Math.max(this.capacity + 1024, Math.ceil(this.capacity * 1.25));
     this.index.resizeIndex(this.capacity);
   }
 
