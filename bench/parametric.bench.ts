@@ -5,7 +5,7 @@
 // routed block / wrong block / a dense model with ~2x the anchor's parameters), locality,
 // forgetting, fetch latency per tier, fetch+attach vs one decode step, bank size, and
 // cold positional reads in a ≥1e9-parameter (sparse) bank. Table, then ONE JSON line.
-//   npm run bench:parametric -- [--people 32] [--anchor-steps 500] [--epochs 30] [--replay 8] [--replay-weight 20] [--replay-target anchor|tokens] [--gradient onnx|typescript] [--abstain 0.3] [--dense 1] [--big 1] [--facts-first-target 2] [--weight-decay 0] [--answer-tokens 32] [--seed 7]
+//   npm run bench:parametric -- [--provider cpu|cuda|webgpu] [--people 32] [--anchor-steps 500] [--epochs 30] [--replay 8] [--replay-weight 20] [--replay-target anchor|tokens] [--gradient onnx|typescript] [--abstain 0.3] [--dense 1] [--big 1] [--facts-first-target 2] [--weight-decay 0] [--answer-tokens 32] [--seed 7]
 import { spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,6 +27,7 @@ import {
   pastValueName,
   presentKeyName,
   presentValueName,
+  type ExecutionProvider,
   type LlamaConfig,
   type MemoryBlock,
 } from '@engram/inference';
@@ -66,6 +67,8 @@ import {
 } from './support/parametric-world';
 import { textArg as arg } from './support/args';
 
+/** Execution provider of the inference sessions (training runs on the CPU either way). */
+const PROVIDER = arg('provider', 'cpu') as ExecutionProvider;
 const PEOPLE = Number(arg('people', '32'));
 const FAMOUS = Number(arg('famous', '16'));
 const GENERIC = Number(arg('generic', '1500'));
@@ -332,7 +335,7 @@ async function main(): Promise<void> {
   }
   const registry = new OnnxSessionRegistry();
   const weights = toLlamaWeights(config, anchorParams);
-  const session = await registry.acquire({ key: `bench-${anchor.fingerprint}`, build: () => encodeOnnxModel(buildLlamaGraph(config, weights).model()) }, { intraOpThreads: 1 });
+  const session = await registry.acquire({ key: `bench-${anchor.fingerprint}`, build: () => encodeOnnxModel(buildLlamaGraph(config, weights).model()) }, { intraOpThreads: 1, provider: PROVIDER });
   const routedPath = await routeOf(question(people[1], 0));
   const routedMem = bank.fetch(routedPath);
   const kvShape = (P: number) => [1, config.numKvHeads, P, config.headDim];
@@ -442,7 +445,7 @@ async function main(): Promise<void> {
     const bigModelDir = join(root, 'model-512x8');
     createTinyModel({ outDir: bigModelDir, layers: 8, hidden: 512, heads: 8, intermediate: 1536, vocab: 2048, seed: SEED });
     const bigRegistry = new OnnxSessionRegistry();
-    const lm = await loadLanguageModel(bigModelDir, bigRegistry, { intraOpThreads: THREADS || undefined });
+    const lm = await loadLanguageModel(bigModelDir, bigRegistry, { intraOpThreads: THREADS || undefined, provider: PROVIDER });
     spawnSync('dd', [`if=${bigPath}`, 'iflag=nocache', 'count=0'], { stdio: 'ignore' });
     const bigStore = new BlockStore(BankFile.open(bigPath), { ramLevels: 1, cacheBytes: 256 * 1024 * 1024 });
     const pathOf = (node: number) => [Math.floor(node / 256), Math.floor(node / 16), node];
