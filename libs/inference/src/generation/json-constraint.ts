@@ -4,7 +4,8 @@
 // document whenever generation is not cut short from outside (abort, context full).
 import { InferenceError, InferenceErrorCode } from '../inference.error';
 import type { TextTokenizer } from '../tokenizer/text-tokenizer';
-import { advance, completion, initialStacks, SchemaNode, shortestCompletion, Stack } from './json-schema.grammar';
+import { completion, shortestCompletion } from './json-schema.completion';
+import { advance, initialStacks, SchemaNode, Stack } from './json-schema.grammar';
 
 /** Restricts which token may come next; generate() consults it every step. */
 export interface TokenConstraint {

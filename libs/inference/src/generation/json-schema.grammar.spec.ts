@@ -1,4 +1,5 @@
-import { advance, compileSchema, initialStacks, SchemaError, shortestCompletion, Stack } from './json-schema.grammar';
+import { shortestCompletion } from './json-schema.completion';
+import { advance, compileSchema, initialStacks, SchemaError, Stack } from './json-schema.grammar';
 import { mulberry32 } from '../tiny/seeded-random';
 
 const PAIR = {

@@ -1,7 +1,7 @@
 // A JSON Schema subset compiled to an incremental, character-level recogniser of compact
 // JSON (no whitespace between tokens): `advance` feeds text to a set of parse stacks (a
 // union keeps one stack per live alternative) and `completion` gives the shortest text
-// that finishes a document from where the stacks are. Structured output (response_format
+// that finishes a document from where the stacks are (json-schema.completion.ts). Structured output (response_format
 // json_schema / json_object) masks every token whose text the recogniser refuses, and near
 // the token budget keeps only tokens that still leave room for that completion, so a
 // constrained answer always ends as a document of the schema.
@@ -112,11 +112,11 @@ function typeNode(s: Record<string, unknown>, type: unknown, path: string, depth
 
 // ---- the recogniser ----------------------------------------------------------------------
 
-type ObjectNode = Extract<SchemaNode, { kind: 'object' }>;
-type ArrayNode = Extract<SchemaNode, { kind: 'array' }>;
+export type ObjectNode = Extract<SchemaNode, { kind: 'object' }>;
+export type ArrayNode = Extract<SchemaNode, { kind: 'array' }>;
 type StringNode = Extract<SchemaNode, { kind: 'string' }>;
 
-type Frame =
+export type Frame =
   | { t: 'value'; node: SchemaNode }
   /** Inside a literal: the candidate texts that match so far; `key` marks an object's key. */
   | { t: 'lit'; texts: string[]; pos: number; key: boolean }
@@ -130,17 +130,17 @@ type Frame =
 export type Stack = readonly Frame[];
 
 const STRING_KEY: StringNode = { kind: 'string', minLength: 0, maxLength: null };
-const TERMINAL_NUM = new Set(['zero', 'int', 'frac', 'exp']);
+export const TERMINAL_NUM = new Set(['zero', 'int', 'frac', 'exp']);
 
-function valueOf(obj: ObjectNode, key: string): SchemaNode {
+export function valueOf(obj: ObjectNode, key: string): SchemaNode {
   return obj.props.get(key) ?? obj.free ?? ANY;
 }
 
-function missingRequired(obj: ObjectNode, seen: readonly string[]): string[] {
+export function missingRequired(obj: ObjectNode, seen: readonly string[]): string[] {
   return obj.required.filter((r) => !seen.includes(r));
 }
 
-function openKeys(obj: ObjectNode, seen: readonly string[]): string[] {
+export function openKeys(obj: ObjectNode, seen: readonly string[]): string[] {
   return [...obj.props.keys()].filter((k) => !seen.includes(k));
 }
 
@@ -296,123 +296,6 @@ function grow(rest: Frame[], top: Extract<Frame, { t: 'str' }>, key: string | nu
   return [[...rest, { ...top, len, esc: 0, key }]];
 }
 
-// ---- shortest completion -----------------------------------------------------------------
-
-function minValue(node: SchemaNode, depth = 0): string {
-  switch (node.kind) {
-    case 'literal':
-      return node.texts.reduce((a, b) => (b.length < a.length ? b : a));
-    case 'string':
-      return `"${'a'.repeat(node.minLength)}"`;
-    case 'number':
-      return '0';
-    case 'any':
-      return 'null';
-    case 'union':
-      return node.options.map((o) => minValue(o, depth + 1)).reduce((a, b) => (b.length < a.length ? b : a));
-    case 'object':
-      return `{${node.required.map((k) => `${JSON.stringify(k)}:${minValue(valueOf(node, k), depth + 1)}`).join(',')}}`;
-    case 'array':
-      return `[${Array.from({ length: node.minItems }, () => minValue(node.items, depth + 1)).join(',')}]`;
-  }
-}
-
-/** What closes an object once `seen` keys are written and no value is open. */
-function closeObject(obj: ObjectNode, seen: readonly string[], leadingComma: boolean): string {
-  const parts = missingRequired(obj, seen).map((k) => `${JSON.stringify(k)}:${minValue(valueOf(obj, k))}`);
-  return `${parts.length && leadingComma ? ',' : ''}${parts.join(',')}}`;
-}
-
-function closeArray(arr: ArrayNode, items: number, leadingComma: boolean): string {
-  const needed = Math.max(0, arr.minItems - items);
-  const parts = Array.from({ length: needed }, () => minValue(arr.items));
-  return `${parts.length && leadingComma ? ',' : ''}${parts.join(',')}]`;
-}
-
-/** The rest of an object that is waiting for the value of `key` (a key just written). */
-function afterKey(obj: ObjectNode, seen: readonly string[], key: string): string {
-  const all = seen.includes(key) ? seen : [...seen, key];
-  return `:${minValue(valueOf(obj, key))}${closeObject(obj, all, true)}`;
-}
-
-/** The shortest text that finishes a document from `stack` ('' when it is finished). */
-export function completion(stack: Stack): string {
-  let out = '';
-  let i = stack.length - 1;
-  while (i >= 0) {
-    const f = stack[i];
-    switch (f.t) {
-      case 'value':
-        out += minValue(f.node);
-        break;
-      case 'lit': {
-        if (f.key) {
-          const parent = stack[i - 1] as Extract<Frame, { t: 'obj' }>;
-          out += f.texts.map((t) => t.slice(f.pos) + afterKey(parent.node, parent.seen, JSON.parse(t) as string)).reduce((a, b) => (b.length < a.length ? b : a));
-          i--; // the object's rest is in there
-        } else {
-          out += f.texts.map((t) => t.slice(f.pos)).reduce((a, b) => (b.length < a.length ? b : a));
-        }
-        break;
-      }
-      case 'str': {
-        const pad = 'a'.repeat(Math.max(0, (f.node?.minLength ?? 0) - f.len - (f.esc > 0 ? 1 : 0)));
-        out += (f.esc === 1 ? 'n' : f.esc > 1 ? '0'.repeat(f.esc - 1) : '') + pad + '"';
-        if (f.key !== null) {
-          const parent = stack[i - 1] as Extract<Frame, { t: 'obj' }>;
-          out += afterKey(parent.node, parent.seen, f.key);
-          i--;
-        }
-        break;
-      }
-      case 'num':
-        out += TERMINAL_NUM.has(f.phase) ? '' : '0';
-        break;
-      case 'obj':
-        switch (f.phase) {
-          case 'open':
-            out += closeObject(f.node, f.seen, false);
-            break;
-          case 'colon':
-            out += afterKey(f.node, f.seen, f.key!).slice(0); // ':' + value + close
-            break;
-          case 'value':
-          case 'after':
-            out += closeObject(f.node, f.seen, true);
-            break;
-          case 'comma': {
-            const missing = missingRequired(f.node, f.seen);
-            if (missing.length) out += closeObject(f.node, f.seen, false);
-            else if (f.node.free !== null) out += `"":${minValue(f.node.free)}}`;
-            else out += openKeys(f.node, f.seen).map((k) => `${JSON.stringify(k)}${afterKey(f.node, f.seen, k)}`).reduce((a, b) => (b.length < a.length ? b : a));
-            break;
-          }
-          case 'key':
-            break; // written by its key frame
-        }
-        break;
-      case 'arr':
-        switch (f.phase) {
-          case 'open':
-            out += closeArray(f.node, 0, false);
-            break;
-          case 'item':
-            out += closeArray(f.node, f.count + 1, true);
-            break;
-          case 'after':
-            out += closeArray(f.node, f.count, true);
-            break;
-          case 'comma':
-            out += minValue(f.node.items) + closeArray(f.node, f.count + 1, true);
-            break;
-        }
-        break;
-    }
-    i--;
-  }
-  return out;
-}
-
 /** The parse stacks of a document that has not started. */
 export function initialStacks(root: SchemaNode): Stack[] {
   return [[{ t: 'value', node: root }]];
@@ -428,9 +311,4 @@ export function advance(stacks: readonly Stack[], text: string): Stack[] | null 
     current = next.length > 64 ? next.slice(0, 64) : next;
   }
   return current;
-}
-
-/** The shortest completion over all live stacks. */
-export function shortestCompletion(stacks: readonly Stack[]): string {
-  return stacks.map(completion).reduce((a, b) => (b.length < a.length ? b : a));
 }
