@@ -174,6 +174,19 @@ describe('consolidation into parametric memory', () => {
     expect((await h.app.get(BankBlockRepository).list(bankId)).some((b) => b.stale)).toBe(false);
   }, 180_000);
 
+  it('marks the blocks of a memory merged into a newer duplicate stale, and rewrites them without it', async () => {
+    await search('Chen Wei cello Harbin', 2);
+    await runLifecycle();
+    expect((await blocksHolding(ids.chen)).length).toBeGreaterThanOrEqual(1);
+    // Contains every word of the consolidated memory and one more: rules-mode fusion keeps the containing text.
+    const survivor = (await h.http.post(`/v1/cubes/${cubeId}/memories`).set(auth()).send({ items: [{ text: 'Chen Wei plays the cello in the Harbin orchestra beautifully.' }] }).expect(201)).body.items[0].id;
+    await settle();
+    expect((await h.http.get(`/v1/cubes/${cubeId}/memories/${ids.chen}`).set(auth()).expect(200)).body).toMatchObject({ state: 'merged', mergedInto: survivor });
+    expect((await blocksHolding(ids.chen)).every((b) => b.stale)).toBe(true);
+    await runLifecycle();
+    expect(await blocksHolding(ids.chen)).toEqual([]);
+  }, 180_000);
+
   it('rolls back a generation that misses the thresholds: the previous one keeps serving and the stale blocks stay out of chat', async () => {
     await policy({ bankId, minAccesses: 2, minAgeHours: 0, maxPerRun: 10, thresholds: { minRecall: 1, maxPerplexityIncrease: 0 } }).expect(200);
     await h.http.patch(`/v1/cubes/${cubeId}/memories/${ids.alice1}`).set(auth()).send({ text: 'Alice Moreau was born in Nantes in 1962.' }).expect(200);
