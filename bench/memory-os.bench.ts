@@ -9,7 +9,8 @@
 // their blocks go stale at once (left out of the request), and one more cycle rebuilds the
 // working memory and rewrites the stale blocks. Same model, same questions, three modes:
 //   (a) text: working-memory text + retrieved facts + question, all prefilled;
-//   (b) scheduled: working-memory KV (reused) + bank blocks + retrieved text for what is in neither;
+//   (b) scheduled: working-memory KV (reused) + bank blocks (when the asked memory is consolidated)
+//       + retrieved text for what is in neither;
 //   (c) bank only: the question alone with the routed blocks.
 // Table, then ONE JSON line.
 //   npm run bench:memory-os -- [--people 96] [--turns 2000] [--eval 300] [--wm-tokens 1024] [--anchor-steps 1500] [--drills 3000] [--epochs 30] [--seed 7]
@@ -175,13 +176,14 @@ async function main(): Promise<void> {
   await cycle('cycle 1');
 
   // Midway: CHANGED of the facts change — even ones edited in place, odd ones superseded by a new memory.
-  const changed: Array<{ fact: Fact; old: string }> = [];
+  const changed: Array<{ fact: Fact; old: string; kind: 'edit' | 'supersede'; wasInBank: boolean; oldId: string }> = [];
   const pool = [...facts];
   for (let i = 0; i < Math.round(CHANGED * facts.length); i++) {
     const f = pool.splice(Math.floor(rnd() * pool.length), 1)[0];
     const values = ATTRIBUTES[f.attr].values.filter((x) => x !== f.value);
     const old = f.value;
     const oldId = f.memoryId;
+    const wasInBank = bank.provenance.holding(oldId).some((blk) => !blk.stale);
     f.value = values[Math.floor(rnd() * values.length)];
     f.version++;
     if (i % 2 === 1) {
@@ -191,7 +193,7 @@ async function main(): Promise<void> {
     }
     // Stale at once: every block holding the old memory leaves chat (as markStaleInCube does).
     for (const b of bank.provenance.holding(oldId)) b.stale = true;
-    changed.push({ fact: f, old });
+    changed.push({ fact: f, old, kind: i % 2 === 1 ? 'supersede' : 'edit', wasInBank, oldId });
   }
   for (let i = 0; i < TURNS / 2; i++) ask().accesses++;
   await cycle('cycle 2');
@@ -204,6 +206,10 @@ async function main(): Promise<void> {
   };
   const inWm = (f: Fact) => wm.includes(f);
   const inBank = (f: Fact) => bank.provenance.holding(f.memoryId).some((b) => !b.stale);
+  // The scheduler attaches the bank only when retrieval's memory is one a fresh block holds:
+  // routed blocks of a cluster that does not hold it answer with that cluster's values (a
+  // memory superseded before it was consolidated still routes to the leaf the old text built).
+  const scheduledBlocks = async (f: Fact) => (inBank(f) ? routeBlocks(questionText(f)) : undefined);
   /** Retrieval: the asked person's current facts (an ideal retriever), minus what the mode already holds. */
   const retrieved = (f: Fact, skip: (x: Fact) => boolean): number[] => ATTRIBUTES.map((_, a) => byKey.get(`${f.person.id}/${a}`)!).filter((x) => !skip(x)).flatMap((x) => words(factText(x)));
   const answer = async (prompt: number[], options: { prefix?: boolean; memory?: readonly MemoryBlock[] }): Promise<{ token: number; ms: number; prefilled: number }> => {
@@ -220,8 +226,7 @@ async function main(): Promise<void> {
     const q = words(questionText(f));
     const want = tok.ids.get(f.value)!;
     const a = await answer([...wmIds, ...retrieved(f, inWm), ...q], {});
-    const memory = await routeBlocks(questionText(f));
-    const b = await answer([...wmIds, ...retrieved(f, (x) => inWm(x) || inBank(x)), ...q], { prefix: true, memory });
+    const b = await answer([...wmIds, ...retrieved(f, (x) => inWm(x) || inBank(x)), ...q], { prefix: true, memory: await scheduledBlocks(f) });
     sources[inWm(f) ? 'wm' : inBank(f) ? 'bank' : 'retrieved']++;
     for (const [mode, r] of [['text', a], ['scheduled', b]] as const) {
       modes[mode].hit += r.token === want ? 1 : 0;
@@ -236,14 +241,21 @@ async function main(): Promise<void> {
   let changedRight = 0;
   let chanceStale = 0;
   let bankOnlyStale = 0;
-  for (const [i, { fact: f, old }] of changed.entries()) {
+  const diagnosis = new Map<string, { n: number; stale: number; bankOnlyStale: number; right: number }>();
+  for (const [i, { fact: f, old, kind, wasInBank, oldId }] of changed.entries()) {
+    const routedLeaf = (await bank.route(embedder, questionText(f))).at(-1);
+    const group = `${kind}, ${wasInBank ? 'was consolidated' : 'was not'}, now ${inBank(f) ? 'in bank' : 'not in bank'}, question ${routedLeaf === bank.tree.leaves.get(oldId) ? 'routes to the old leaf' : 'routes elsewhere'}`;
+    const d = diagnosis.get(group) ?? { n: 0, stale: 0, bankOnlyStale: 0, right: 0 };
+    d.n++;
+    diagnosis.set(group, d);
     const q = words(questionText(f));
-    const r = await answer([...wmIds, ...retrieved(f, (x) => inWm(x) || inBank(x)), ...q], { prefix: true, memory: await routeBlocks(questionText(f)) });
+    const r = await answer([...wmIds, ...retrieved(f, (x) => inWm(x) || inBank(x)), ...q], { prefix: true, memory: await scheduledBlocks(f) });
     const never = ATTRIBUTES[f.attr].values.filter((x) => x !== old && x !== f.value);
-    if (r.token === tok.ids.get(old)) stale++;
+    if (r.token === tok.ids.get(old)) (stale++, d.stale++);
+    if (r.token === tok.ids.get(f.value)) d.right++;
     if (r.token === tok.ids.get(never[i % never.length])) chanceStale++;
     if (r.token === tok.ids.get(f.value)) changedRight++;
-    if ((await answer([tok.bos, ...q], { memory: await routeBlocks(questionText(f)) })).token === tok.ids.get(old)) bankOnlyStale++;
+    if ((await answer([tok.bos, ...q], { memory: await routeBlocks(questionText(f)) })).token === tok.ids.get(old)) (bankOnlyStale++, d.bankOnlyStale++);
   }
   // Bank only vs the anchor alone, on every fact the bank holds fresh.
   const consolidated = [...byKey.values()].filter(inBank);
@@ -281,6 +293,7 @@ async function main(): Promise<void> {
     { mode: 'anchor alone, same facts', accuracy: summary.accuracy_anchor, ttftP50Ms: NaN, prefilledPerAnswer: NaN },
   ]);
   console.table([{ answeredFrom_wm: sources.wm, answeredFrom_bank: sources.bank, answeredFrom_retrieved: sources.retrieved, changedFacts: changed.length, staleAnswers: stale, neverValueAnswers: chanceStale, bankOnlyStale, changedAnsweredRight: changedRight, consolidatedFacts: consolidated.length }]);
+  console.table([...diagnosis].map(([group, d]) => ({ changedFacts: group, ...d })));
   console.log(JSON.stringify(summary));
 }
 
