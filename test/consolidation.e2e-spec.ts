@@ -58,8 +58,10 @@ describe('consolidation into parametric memory', () => {
   beforeAll(async () => {
     h = await createE2eHarness();
     modelsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'engram-models-'));
-    createTinyModel({ outDir: path.join(modelsDir, 'tiny'), layers: 1, hidden: 16, heads: 2, kvHeads: 1, vocab: 280, maxPositionEmbeddings: 128, seed: 1 });
-    await h.http.post('/v1/admin/models').set({ Authorization: `Bearer ${h.adminToken}` }).send({ path: path.join(modelsDir, 'tiny') }).expect(201);
+    for (const [name, seed] of [['tiny', 1], ['tiny-other', 2]] as const) {
+      createTinyModel({ outDir: path.join(modelsDir, name), layers: 1, hidden: 16, heads: 2, kvHeads: 1, vocab: 280, maxPositionEmbeddings: 128, seed });
+      await h.http.post('/v1/admin/models').set({ Authorization: `Bearer ${h.adminToken}` }).send({ path: path.join(modelsDir, name) }).expect(201);
+    }
     const owner = await h.factory.apiKey();
     key = owner.key;
     tenantId = owner.tenantId;
@@ -101,6 +103,14 @@ describe('consolidation into parametric memory', () => {
       } finally {
         await db.query(`UPDATE banks SET model_fingerprint = (SELECT fingerprint FROM models WHERE id = banks.model_id) WHERE id = $1`, [bankId]);
       }
+    });
+
+    it('refuses a bank of another model than the cube’s working memory runs', async () => {
+      const res = await h.http.put(`/v1/cubes/${cubeId}/lifecycle`).set(auth()).send({ activation: { model: 'tiny-other', maxTokens: 64 }, consolidation: { bankId } }).expect(400);
+      expect(res.body.error.details.map((p: { field: string }) => p.field)).toEqual(['consolidation.bankId']);
+      expect(JSON.stringify(res.body)).toContain('working memory');
+      await h.http.put(`/v1/cubes/${cubeId}/lifecycle`).set(auth()).send({ activation: { model: 'tiny', maxTokens: 64 }, consolidation: { bankId } }).expect(200);
+      await h.http.put(`/v1/cubes/${cubeId}/lifecycle`).set(auth()).send({}).expect(200);
     });
   });
 

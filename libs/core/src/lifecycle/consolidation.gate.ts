@@ -31,7 +31,7 @@ export class ConsolidationGate {
       const model = models.find((m) => m.id === bank.modelId);
       if (!model) refuse(`the model bank ${bankId} was built for is no longer registered`);
       else if (model.fingerprint !== bank.modelFingerprint) refuse(`bank ${bankId} was built for model fingerprint ${short(bank.modelFingerprint)}, model "${model.name}" is now ${short(model.fingerprint)}; build a bank for it`);
-      const wanted = (effective as { activation?: { model?: string | null } }).activation?.model;
+      const wanted = effective.activation.model;
       const working = wanted ? models.find((m) => m.name === wanted) : undefined;
       if (working && working.fingerprint !== bank.modelFingerprint) {
         refuse(`bank ${bankId} was built for model fingerprint ${short(bank.modelFingerprint)}, but the cube's working memory runs "${working.name}" (${short(working.fingerprint)}): use a bank of that model`);
