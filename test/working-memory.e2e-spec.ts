@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ActivationStore, WORKING_MEMORY_RAM_IDLE_MS, WORKING_MEMORY_DROP_IDLE_MS, WORKING_MEMORY_SOURCE, WorkingMemoryService } from '@engram/core';
+import { ActivationStore, ModelRuntime, WORKING_MEMORY_RAM_IDLE_MS, WORKING_MEMORY_DROP_IDLE_MS, WORKING_MEMORY_SOURCE, WorkingMemoryService } from '@engram/core';
 import { createTinyModel } from '@engram/inference';
-import { WorkingMemoryRepository } from '@engram/persistence';
+import { ModelRepository, WorkingMemoryRepository } from '@engram/persistence';
 import { JobRunner } from '@engram/scheduler';
 import { createE2eHarness, E2eHarness } from '@engram/testing';
 
@@ -100,6 +100,15 @@ describe('the working memory of a cube', () => {
     expect(off.body.engram.cachedTokens).toBe(0);
     const text = await chat({ memoryText: 'something else' }).expect(200);
     expect(text.body.engram.workingMemory).toBeUndefined();
+    // A conversation that leaves it no room goes without it instead of failing.
+    const lm = await h.app.get(ModelRuntime).load((await h.app.get(ModelRepository).getByName('tiny'))!);
+    const room = 512 - (await rows().get(cubeId))!.tokenCount;
+    let content = 'tell me all about it';
+    while (lm.tokenizer.encode(content).length < room) content += ' and then tell me more';
+    expect(lm.tokenizer.encode(content).length).toBeLessThan(480);
+    const long = await chat({ retrieve: false }, content).expect(200);
+    expect(long.body.engram.workingMemory).toMatchObject({ state: 'skipped', hit: false, cacheId: null });
+    expect(long.body.usage.prompt_tokens).toBeLessThanOrEqual(512);
   });
 
   it('stops serving an edited memory at once and is rebuilt from the first changed chunk', async () => {

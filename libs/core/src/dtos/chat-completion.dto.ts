@@ -253,11 +253,11 @@ export interface ChatBlendInfoDto {
 
 /**
  * state: ready (used), stale (a source changed; not used until rebuilt), building (not built
- * yet) or off (another model, or a bank is attached). hit: its KV was reused from the store.
+ * yet), off (built for another model) or skipped (no room for it beside this conversation). hit: its KV was reused from the store.
  */
 export interface ChatWorkingMemoryInfoDto {
   cacheId: string | null;
-  state: 'ready' | 'stale' | 'building' | 'off';
+  state: 'ready' | 'stale' | 'building' | 'off' | 'skipped';
   hit: boolean;
   tier: string | null;
   memoryIds: string[];

@@ -22,7 +22,7 @@ export const ACTIVATION_SWEEP_INTERVAL_MS = 5 * 60_000;
 const CANDIDATES_PER_TOKEN = 0.25;
 const MIN_CANDIDATES = 64;
 
-export type WorkingMemoryState = 'ready' | 'stale' | 'building' | 'off';
+export type WorkingMemoryState = 'ready' | 'stale' | 'building' | 'off' | 'skipped';
 
 export interface WorkingMemoryForChat {
   state: WorkingMemoryState;
