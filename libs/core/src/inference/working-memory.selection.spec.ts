@@ -7,15 +7,15 @@ const day = (n: number) => new Date(Date.UTC(2026, 0, n));
 const candidate = (id: string, text: string, heat: number, created: number, pinned = false): WorkingMemoryCandidate => ({ id, text, heat, pinned, createdAt: day(created) });
 
 describe('working memory selection', () => {
-  it('takes pinned memories, then the hottest that fit, and renders them pinned first, then oldest first', () => {
+  it('takes pinned memories, then the hottest that fit, and renders a first generation oldest first', () => {
     const picked = selectWorkingMemory(
       [candidate('p', 'pinned fact', 0.1, 9, true), candidate('hot', 'hot fact here', 5, 3), candidate('warm', 'warm fact', 2, 1), candidate('cold', 'cold fact', 0.5, 2)],
       3 + 2 + 4 + 5 + 4, // template, header, and the pinned, hot and warm lines (each: its words and a newline)
       words,
       prefix,
     );
-    expect(picked?.memories.map((m) => m.id)).toEqual(['p', 'warm', 'hot']);
-    expect(picked?.text).toBe(`${WORKING_MEMORY_HEADER}\n- pinned fact\n- warm fact\n- hot fact here`);
+    expect(picked?.memories.map((m) => m.id)).toEqual(['warm', 'hot', 'p']);
+    expect(picked?.text).toBe(`${WORKING_MEMORY_HEADER}\n- warm fact\n- hot fact here\n- pinned fact`);
     expect(prefix(picked!.text)).toBeLessThanOrEqual(18);
     expect(selectWorkingMemory([candidate('hot', 'hot fact here', 5, 3), candidate('warm', 'warm fact', 2, 1)], 3 + 2 + 5, words, prefix)?.memories.map((m) => m.id)).toEqual(['hot']);
   });
@@ -32,6 +32,14 @@ describe('working memory selection', () => {
     const before = selectWorkingMemory([a, b, c], 100, words, prefix)!.text;
     const after = selectWorkingMemory([{ ...c, heat: 9 }, a, b], 100, words, prefix)!.text;
     expect(after).toBe(before);
+  });
+
+  it('keeps the previous generation\'s order and appends newcomers, so a change rewrites only from its own place', () => {
+    const a = candidate('a', 'first', 1, 5);
+    const b = candidate('b', 'second', 1, 6);
+    const old = candidate('old', 'an older one', 0.5, 1);
+    const picked = selectWorkingMemory([b, a, old], 100, words, prefix, ['b', 'gone', 'a']);
+    expect(picked?.memories.map((m) => m.id)).toEqual(['b', 'a', 'old']);
   });
 
   it('drops the coldest when the joined text counts longer than its lines', () => {

@@ -1,7 +1,8 @@
 // Which memories make the working memory, and how it is rendered (pure; ADR 0402).
-// The order rendered is stable, not by heat: pinned first, then by age, so a memory that
-// turns hot or cold changes the text only from its own place on, and the chained chunk
-// keys let a rebuild reuse every chunk before it.
+// The order rendered is stable, not by heat: memories keep their place from the previous
+// generation and newcomers are appended (oldest first), so a change rewrites the text only
+// from the first memory that left or changed, and the chained chunk keys let a rebuild
+// reuse every chunk before it.
 
 export const WORKING_MEMORY_HEADER = 'Working memory:';
 
@@ -22,18 +23,29 @@ export function renderWorkingMemory(memories: readonly Pick<WorkingMemoryCandida
   return [WORKING_MEMORY_HEADER, ...memories.map((m) => `- ${m.text.replace(/\s*\n\s*/g, ' ')}`)].join('\n');
 }
 
-function stableOrder(a: WorkingMemoryCandidate, b: WorkingMemoryCandidate): number {
-  if (a.pinned !== b.pinned) return a.pinned ? -1 : 1;
-  return a.createdAt.getTime() - b.createdAt.getTime() || a.id.localeCompare(b.id);
+/** Survivors of the previous generation in their old order, then newcomers by age. */
+function stableOrder(previous: ReadonlyMap<string, number>): (a: WorkingMemoryCandidate, b: WorkingMemoryCandidate) => number {
+  return (a, b) => {
+    const pa = previous.get(a.id) ?? Number.MAX_SAFE_INTEGER;
+    const pb = previous.get(b.id) ?? Number.MAX_SAFE_INTEGER;
+    return pa - pb || a.createdAt.getTime() - b.createdAt.getTime() || a.id.localeCompare(b.id);
+  };
 }
 
 /**
  * Pinned memories, then the hottest, while the rendered prefix stays within `maxTokens`
  * (`prefixTokens` counts the text as the model's memory prefix: template included). A
  * memory too long to fit is skipped, and a shorter, colder one may take its place.
- * `candidates` come pinned first, then by heat, as WorkingMemoryRepository.candidates gives them.
+ * `candidates` come pinned first, then by heat, as WorkingMemoryRepository.candidates gives them;
+ * `previousOrder` is the previous generation's memories, in the order rendered.
  */
-export function selectWorkingMemory(candidates: readonly WorkingMemoryCandidate[], maxTokens: number, countTokens: (text: string) => number, prefixTokens: (text: string) => number): WorkingMemorySelection | null {
+export function selectWorkingMemory(
+  candidates: readonly WorkingMemoryCandidate[],
+  maxTokens: number,
+  countTokens: (text: string) => number,
+  prefixTokens: (text: string) => number,
+  previousOrder: readonly string[] = [],
+): WorkingMemorySelection | null {
   const overhead = prefixTokens(renderWorkingMemory([])) - countTokens(WORKING_MEMORY_HEADER);
   let used = overhead + countTokens(WORKING_MEMORY_HEADER);
   const chosen: WorkingMemoryCandidate[] = [];
@@ -44,7 +56,8 @@ export function selectWorkingMemory(candidates: readonly WorkingMemoryCandidate[
     used += cost;
   }
   // Counted line by line, the joined text can tokenize a little longer: drop the coldest until it fits.
-  let memories = [...chosen].sort(stableOrder);
+  const order = stableOrder(new Map(previousOrder.map((id, i) => [id, i])));
+  let memories = [...chosen].sort(order);
   while (memories.length > 0 && prefixTokens(renderWorkingMemory(memories)) > maxTokens) {
     const coldest = chosen.pop()!;
     memories = memories.filter((m) => m !== coldest);

@@ -121,13 +121,14 @@ export class WorkingMemoryService {
     const limit = Math.max(MIN_CANDIDATES, Math.ceil(policy.maxTokens * CANDIDATES_PER_TOKEN));
     const candidates = await this.rows.candidates(cubeId, limit, started);
     const maxTokens = Math.min(policy.maxTokens, lm.maxContext);
-    const selection = selectWorkingMemory(candidates, maxTokens, (t) => lm.tokenizer.encode(t).length, (t) => memoryPrefixTokens(lm.tokenizer, t).length);
+    const current = await this.rows.get(cubeId);
+    const previousOrder = current?.modelId === model.id ? current.sourceMemoryIds : [];
+    const selection = selectWorkingMemory(candidates, maxTokens, (t) => lm.tokenizer.encode(t).length, (t) => memoryPrefixTokens(lm.tokenizer, t).length, previousOrder);
     if (!selection) {
       await this.drop(cubeId);
       return { status: 'empty' };
     }
     const ids = selection.memories.map((m) => m.id);
-    const current = await this.rows.get(cubeId);
     if (current && current.modelId === model.id && current.text === selection.text && sameIds(current.sourceMemoryIds, ids) && this.activation.hasEntry(current.entryId)) {
       if (current.staleSince) await this.rows.markFresh(cubeId, current.entryId);
       await this.deleteOrphans(cubeId, current.entryId, started);
