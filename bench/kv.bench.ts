@@ -6,10 +6,11 @@
 // recomputed. Prints tables, then ONE JSON line.
 //   npm run build && node dist/bench/kv.bench.js [--layers 4] [--hidden 256] [--reps 7] [--sizes 256,1024,4096] [--threads 0]
 //     [--provider cpu|cuda|webgpu] [--blend-layers 4] [--blend-hidden 96] [--blend-steps 300] [--blend-segments 6]
-//     [--blend-prompts 4] [--blend-reps 5] [--answer-tokens 8] [--fractions 0,0.05,0.15,0.3,1] [--only single|blend]
+//     [--blend-prompts 4] [--blend-reps 5] [--answer-tokens 8] [--fractions 0,0.05,0.15,0.3,1] [--select-layer 1]
+//     [--model-dir DIR (keep/reuse the trained model)] [--only single|blend]
 // --threads sets ONNX Runtime's intra-op threads (0 = its default, one per core); on a
 // shared, busy machine 1 thread is steadier because spinning pool threads stall.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -44,6 +45,9 @@ const BLEND = {
   reps: Number(arg('blend-reps', '5')),
   answerTokens: Number(arg('answer-tokens', '8')),
   fractions: arg('fractions', '0,0.05,0.15,0.3,1').split(',').map(Number),
+  selectLayer: Number(arg('select-layer', '1')),
+  /** Keep the trained model here and reuse it on the next run (training takes minutes). */
+  modelDir: arg('model-dir', ''),
 };
 const QUESTION_TOKENS = 16;
 const DECODE_TOKENS = 32;
@@ -155,21 +159,25 @@ async function singleCache(root: string): Promise<Record<string, unknown>> {
 
 /** Several caches in one prompt (ADR 0204), on a tiny model trained here. */
 async function multiCache(root: string): Promise<Record<string, unknown>> {
-  const dir = join(root, 'trained');
-  const trained = await createTrainedTinyModel(dir, { layers: BLEND.layers, hidden: BLEND.hidden, heads: 4, kvHeads: 2, steps: BLEND.steps, maxPositions: 2048 });
+  const dir = BLEND.modelDir || join(root, 'trained');
+  const trained = BLEND.modelDir && existsSync(join(dir, 'trained.json'))
+    ? (JSON.parse(readFileSync(join(dir, 'trained.json'), 'utf8')) as { loss: number; trainMs: number; steps: number })
+    : { ...(await createTrainedTinyModel(dir, { layers: BLEND.layers, hidden: BLEND.hidden, heads: 4, kvHeads: 2, steps: BLEND.steps, maxPositions: 2048 })), steps: BLEND.steps };
+  if (BLEND.modelDir) writeFileSync(join(dir, 'trained.json'), JSON.stringify(trained));
   const registry = new OnnxSessionRegistry();
   const model = await loadLanguageModel(dir, registry, { intraOpThreads: THREADS, provider: PROVIDER });
   await generate(model, [1, 2, 3, 4], { temperature: 0, maxTokens: 2, ignoreEos: true }); // warm-up
   const { rows, promptTokens } = await measureBlend(model, { ...BLEND });
   await registry.disposeAll();
   console.log(
-    `multi-cache reuse: trained ${BLEND.layers} layers, hidden ${BLEND.hidden}, 4 heads / 2 kv heads, ${BLEND.steps} steps (final loss ${trained.loss.toFixed(3)}, ${(trained.trainMs / 1000).toFixed(1)} s); ` +
+    `multi-cache reuse: trained ${BLEND.layers} layers, hidden ${BLEND.hidden}, 4 heads / 2 kv heads, ${trained.steps} steps (final loss ${trained.loss.toFixed(3)}, ${(trained.trainMs / 1000).toFixed(1)} s); ` +
       `${BLEND.prompts} prompts of ${BLEND.segments} cached memory texts + a question (~${promptTokens} tokens), ${BLEND.answerTokens} answer tokens teacher-forced, median TTFT of ${BLEND.reps}; token counts are the last prompt's`,
   );
   console.table(rows);
   const at = (f: number): BlendRow | undefined => rows.find((r) => r.recompute === f);
   return {
-    model: { layers: BLEND.layers, hidden: BLEND.hidden, heads: 4, kvHeads: 2, trainSteps: BLEND.steps, trainLoss: Number(trained.loss.toFixed(4)) },
+    model: { layers: BLEND.layers, hidden: BLEND.hidden, heads: 4, kvHeads: 2, trainSteps: trained.steps, trainLoss: Number(trained.loss.toFixed(4)) },
+    selectLayer: BLEND.selectLayer,
     segments: BLEND.segments,
     prompts: BLEND.prompts,
     promptTokens,

@@ -55,7 +55,7 @@ async function answerLogits(model: LanguageModel, first: Float32Array, present: 
   return rows;
 }
 
-export async function measureBlend(model: LanguageModel, o: { segments: number; prompts: number; reps: number; answerTokens: number; fractions: number[]; seed?: number }): Promise<{ rows: BlendRow[]; promptTokens: number }> {
+export async function measureBlend(model: LanguageModel, o: { segments: number; prompts: number; reps: number; answerTokens: number; fractions: number[]; selectLayer?: number; seed?: number }): Promise<{ rows: BlendRow[]; promptTokens: number }> {
   const rnd = mulberry32(o.seed ?? 11);
   const fractions = o.fractions;
   const stats = new Map<string, { ttft: number[]; agree: number; total: number; kl: number[]; reused: number; recomputed: number; prefilled: number }>();
@@ -107,7 +107,7 @@ export async function measureBlend(model: LanguageModel, o: { segments: number; 
       for (const f of fractions) {
         const mode = `blend ${Math.round(f * 100)}%`;
         t = performance.now();
-        const b = await blendPrefill(model, prompt, segments, { recompute: f });
+        const b = await blendPrefill(model, prompt, segments, { recompute: f, selectLayer: o.selectLayer });
         stat(mode).ttft.push(performance.now() - t);
         if (rep === 0) {
           score(mode, await answerLogits(model, b.logits, b.present, greedy.slice(0, -1)));
