@@ -58,6 +58,8 @@ describe('@engram/client', () => {
     expect(updated.version).toBe(2);
     expect((await engram.memories.history('user-42', stored.id)).map((v) => v.action)).toEqual(['create', 'update']);
     expect((await engram.cubes.stats('user-42')).memories.total).toBe(1);
+    const overview = await engram.cubes.overview('user-42');
+    expect(overview).toMatchObject({ cubeId: first.id, memories: { total: 1, byState: { active: 1 } }, activation: { workingMemory: { state: 'off' } }, banks: [] });
     await engram.memories.delete('user-42', stored.id);
     await expect(engram.memories.get('user-42', stored.id)).rejects.toBeInstanceOf(EngramNotFoundError);
   });

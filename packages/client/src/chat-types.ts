@@ -15,7 +15,16 @@ export interface ChatRequest {
   stop?: string | string[];
   stream_options?: { include_usage?: boolean };
   /** A cube's memory in front of the conversation: a cube id or name, and what to put there. */
-  engram?: { cube: string; kvCacheIds?: string[]; memoryText?: string; bankId?: string };
+  engram?: {
+    cube: string;
+    kvCacheIds?: string[];
+    memoryText?: string;
+    bankId?: string;
+    /** Memories of the cube relevant to the last turns, put in the prompt (on by default); false turns it off. */
+    retrieve?: boolean | { topK?: number; maxTokens?: number; filters?: Record<string, unknown> };
+    /** Use the cube's working-memory KV cache (its policy's `activation`) when no kvCacheIds or memoryText are given (default true). */
+    workingMemory?: boolean;
+  };
 }
 
 export interface ChatUsage {
@@ -30,6 +39,20 @@ export interface ChatEngramInfo {
   cachedTokens: number;
   tiers: string[];
   kvCacheIds: string[];
+  /** Every memory whose text is in the prompt: the working memory's, then the retrieved ones. */
+  memoryIds: string[];
+  retrieval?: { memoryIds: string[]; tokens: number };
+  workingMemory?: {
+    cacheId: string | null;
+    state: 'ready' | 'stale' | 'building' | 'off' | 'skipped';
+    hit: boolean;
+    tier: string | null;
+    memoryIds: string[];
+    tokens: number;
+    generation: number | null;
+    reusedTokens: number;
+    prefilledTokens: number;
+  };
   bank?: { id: string; generation: number; path: number[]; rank: number };
   timings: { prefillMs: number; timeToFirstTokenMs: number; decodeTokensPerSecond: number };
 }

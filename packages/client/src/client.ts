@@ -11,6 +11,7 @@ type Res<K extends keyof Operations> = Op<K>['response'];
 
 export type Cube = Res<'CubeController_get'>;
 export type CubeStats = Res<'CubeController_stats'>;
+export type CubeOverview = Res<'CubeController_overview'>;
 export type Memory = Res<'MemoryController_get'>;
 export type MemoryInput = Body<'MemoryController_add'>['items'][number];
 export type SearchResult = Res<'MemoryController_search'>['results'][number];
@@ -85,6 +86,8 @@ export class EngramClient {
     findByName: async (name: string): Promise<Cube | null> => (await this.http.request<Res<'CubeController_list'>>('GET', '/v1/cubes', { query: { name } })).items[0] ?? null,
     get: async (cube: string) => this.http.request<Cube>('GET', await this.cubePath(cube)),
     stats: async (cube: string) => this.http.request<CubeStats>('GET', await this.cubePath(cube, '/stats')),
+    /** The cube across the three kinds of memory: counts, KV bytes by tier, heat, banks, working memory, scheduler. */
+    overview: async (cube: string) => this.http.request<CubeOverview>('GET', await this.cubePath(cube, '/overview')),
     list: (query: Query<'CubeController_list'> = {}) => this.http.request<Res<'CubeController_list'>>('GET', '/v1/cubes', { query }),
     /** Every cube, page after page. */
     iterate: (query: Omit<Query<'CubeController_list'>, 'cursor'> = {}): AsyncGenerator<Cube> => this.paginate((cursor) => this.cubes.list({ ...query, cursor })),
