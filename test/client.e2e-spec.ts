@@ -186,9 +186,10 @@ console.log('esm', (await new EngramClient({ url: ${JSON.stringify(url)}, apiKey
       const readme = fs.readFileSync(path.join(PACKAGE, 'README.md'), 'utf8');
       const example = /```ts\n([\s\S]*?)```/.exec(readme)![1];
       expect(example.trim().split('\n')).toHaveLength(5);
+      expect(example).toMatch(/'http:\/\/localhost:\d+'/); // the server's address, replaced by the test server's
       const source = example
         .replace("'@engram/client'", JSON.stringify(pathToFileURL(path.join(PACKAGE, 'dist/esm/index.js')).href))
-        .replace("'http://localhost:3000'", JSON.stringify(url))
+        .replace(/'http:\/\/localhost:\d+'/, JSON.stringify(url))
         .replace('process.env.ENGRAM_API_KEY!', 'process.env.ENGRAM_API_KEY');
       const result = await run('readme.mjs', source);
       expect(result.stderr).toBe('');
