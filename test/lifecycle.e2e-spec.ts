@@ -91,6 +91,23 @@ describe('memory lifecycle over HTTP', () => {
     expect((await h.http.get(`/v1/cubes/${cube}/lifecycle/events`).set(auth()).expect(200)).body.items).toHaveLength(3);
   });
 
+  it('queues the cube’s tick on a delete and a restore, so the change feed is read without waiting for another write', async () => {
+    const cube = await newCube();
+    const [kept, victim] = (await add([{ text: 'Dana grows tomatoes on her balcony' }, { text: 'Dana learned Portuguese in Porto' }], cube)).body.items;
+    await settle();
+    const pending = async () => (await h.http.get(`/v1/cubes/${cube}/overview`).set(auth()).expect(200)).body.scheduler.pendingChanges as number;
+    expect(await pending()).toBe(0);
+    await h.http.delete(`/v1/cubes/${cube}/memories/${victim.id}`).set(auth()).expect(204);
+    expect(await pending()).toBe(1);
+    await settle();
+    expect(await pending()).toBe(0);
+    await h.http.post(`/v1/cubes/${cube}/memories/${victim.id}/restore`).set(auth()).expect(200);
+    expect(await pending()).toBe(1);
+    await settle();
+    expect(await pending()).toBe(0);
+    expect((await get(kept.id, cube)).body.state).toBe('active');
+  });
+
   it('never touches a pinned memory', async () => {
     const cube = await newCube();
     await add([{ text: 'Carol is allergic to peanuts' }], cube);

@@ -91,7 +91,7 @@ export class WorkingMemoryService {
   async memoryChanged(cubeId: string, memoryId: string): Promise<void> {
     if (!(await this.rows.markStale(cubeId, [memoryId], new Date()))) return;
     const cube = await this.cubes.getAny(cubeId);
-    if (cube) await this.scheduleRefresh(cube.tenantId, cubeId); // a delete queues no lifecycle tick
+    if (cube) await this.scheduleRefresh(cube.tenantId, cubeId); // at once: the tick the write queued comes a debounce later
   }
 
   /** Erased: the text must leave every cache now, not at the next rebuild. */

@@ -208,6 +208,8 @@ export class MemoryService {
       return; // already deleted: deleting again changes nothing
     }
     await this.listener.memoryChanged(cubeId, memoryId);
+    // Committed: the tick reads the delete from the change feed (fusion, working memory, consolidation; ADR 0401).
+    await this.trigger.cubeWritten(cube.tenantId, cubeId);
   }
 
   /**
@@ -225,6 +227,7 @@ export class MemoryService {
     });
     if (!erased) throw EngramError.notFound('memory');
     await this.listener.memoryErased(cubeId, cube.tenantId, memoryId);
+    await this.trigger.cubeWritten(cube.tenantId, cubeId);
   }
 
   async restore(ctx: RequestContext, cubeId: string, memoryId: string): Promise<MemoryResponseDto> {
@@ -243,6 +246,7 @@ export class MemoryService {
       await this.listener.memoryChanged(cubeId, changed);
       this.deferred.schedule(cubeId);
     }
+    await this.trigger.cubeWritten(cube.tenantId, cubeId); // an active memory again: the tick and the working memory see it
     return mapMemory(await this.requireMemory(cubeId, memoryId, true));
   }
 
