@@ -73,3 +73,4 @@ export {
   type ReplaySource,
 } from './write-replay';
 export { verifyWrite, type WriteVerification, type VerifyOptions } from './training/write-verification';
+export { memoryRoute, type RouteBlockState, type LeftOutReason, type MemoryRouteDecision } from './memory-route';
