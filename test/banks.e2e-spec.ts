@@ -117,14 +117,17 @@ describe('parametric memory banks over HTTP', () => {
     expect(holding[0]).toMatchObject({ written: true, stale: false, generation: bank.generation, steps: expect.any(Number) });
   }, 180_000); // a training job: 10–35 s alone, longer on a busy machine
 
-  it('answers a chat with the bank: routes the conversation, attaches its blocks and reports the path', async () => {
+  it('answers a chat with the bank: routes by the best retrieved memory, attaches its blocks and reports the path', async () => {
     const res = await h.http
       .post('/v1/chat/completions')
       .set(auth())
       .send({ model: 'tiny', max_tokens: 4, temperature: 0, messages: [{ role: 'user', content: 'Where was Alice Moreau born?' }], engram: { cubeId, bankId } })
       .expect(200);
     const bank = await getBank();
-    expect(res.body.engram.bank).toEqual({ id: bankId, generation: bank.generation, path: [expect.any(Number), expect.any(Number)], rank: 4, staleLevels: [] });
+    const best = res.body.engram.retrieval.memoryIds[0];
+    expect([memoryIds[0], memoryIds[1]]).toContain(best); // an Alice fact, written above
+    const [held] = await level1Holding(best);
+    expect(res.body.engram.bank).toEqual({ id: bankId, source: 'request', used: true, reason: null, routedBy: 'memory', memoryId: best, generation: bank.generation, path: [held.node, expect.any(Number)], rank: 4, staleLevels: [], leftOut: [] });
     expect(res.body.engram.bank.path[0]).toBeLessThan(2);
     expect(res.body.engram.cachedTokens).toBe(0);
   });

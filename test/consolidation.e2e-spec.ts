@@ -46,7 +46,7 @@ describe('consolidation into parametric memory', () => {
     await drain();
   };
   const chat = async (content: string) =>
-    (await h.http.post('/v1/chat/completions').set(auth()).send({ model: 'tiny', max_tokens: 1, temperature: 0, messages: [{ role: 'user', content }], engram: { cubeId, bankId } }).expect(200)).body.engram.bank;
+    (await h.http.post('/v1/chat/completions').set(auth()).send({ model: 'tiny', max_tokens: 1, temperature: 0, messages: [{ role: 'user', content }], engram: { cubeId, bankId, retrieve: false } }).expect(200)).body.engram.bank;
   const search = async (query: string, times: number) => {
     const seen: string[] = [];
     for (let i = 0; i < times; i++) seen.push(...(await h.http.post(`/v1/cubes/${cubeId}/search`).set(auth()).send({ query, topK: 2 }).expect(200)).body.results.map((r: { id: string }) => r.id));

@@ -100,9 +100,11 @@ describe('portable cubes with KV caches: export from one engram, import into ano
     expect(banks[0]).toMatchObject({ state: 'ready', model: 'tiny-bank-here', generation: sourceBank.generation, levels: 2, branching: 2, blockSizes: [2, 2] });
     const after = await ask(target, keys.target, 'tiny-bank-here', newCube, banks[0].id);
     expect(after.body.choices[0].message.content).toBe(before.body.choices[0].message.content);
-    expect(after.body.engram.bank).toEqual({ ...before.body.engram.bank, id: banks[0].id });
+    // Routed by the best retrieved memory: the imported cube's copy of it.
+    expect(after.body.engram.bank).toEqual({ ...before.body.engram.bank, id: banks[0].id, memoryId: expect.any(String) });
     // Block provenance names the imported memories: forgetting one marks its blocks stale there.
     const importedIds = (await target.http.get(`/v1/cubes/${newCube}/memories`).set(as(keys.target)).expect(200)).body.items.map((m: { id: string }) => m.id);
+    expect(importedIds).toContain(after.body.engram.bank.memoryId);
     const path0 = after.body.engram.bank.path;
     const block = (await target.http.get(`/v1/cubes/${newCube}/banks/${banks[0].id}/blocks/1/${path0[0]}`).set(as(keys.target)).expect(200)).body;
     expect(block.written).toBe(true);

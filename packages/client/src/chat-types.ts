@@ -19,7 +19,8 @@ export interface ChatRequest {
     cube: string;
     kvCacheIds?: string[];
     memoryText?: string;
-    bankId?: string;
+    /** A bank of the cube; absent: the bank of the cube's consolidation policy, if any; null or false: no bank. */
+    bankId?: string | null | false;
     /** Memories of the cube relevant to the last turns, put in the prompt (on by default); false turns it off. */
     retrieve?: boolean | { topK?: number; maxTokens?: number; filters?: Record<string, unknown> };
     /** Use the cube's working-memory KV cache (its policy's `activation`) when no kvCacheIds or memoryText are given (default true). */
@@ -53,7 +54,20 @@ export interface ChatEngramInfo {
     reusedTokens: number;
     prefilledTokens: number;
   };
-  bank?: { id: string; generation: number; path: number[]; rank: number };
+  /** The bank used or considered: where it came from, whether a block was attached and why not, how it was routed (ADR 0403). */
+  bank?: {
+    id: string;
+    source: 'request' | 'policy';
+    used: boolean;
+    reason: 'not-consolidated' | 'stale' | 'not-ready' | 'other-model' | 'gone' | null;
+    routedBy: 'memory' | 'text' | null;
+    memoryId: string | null;
+    generation: number;
+    path: number[];
+    rank: number;
+    staleLevels: number[];
+    leftOut: Array<{ level: number; why: 'unwritten' | 'not-holding' | 'stale' | 'memory-newer' }>;
+  };
   timings: { prefillMs: number; timeToFirstTokenMs: number; decodeTokensPerSecond: number };
 }
 

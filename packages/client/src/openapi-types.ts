@@ -194,8 +194,8 @@ export interface ChatEngramDto {
   recompute?: number;
   /** memory text put as the leading system message; reuses a KV cache of the cube built from the same text */
   memoryText?: string;
-  /** a ready parametric memory bank of the cube: the conversation is routed (one embedding) and the blocks of its path are attached to the model */
-  bankId?: string;
+  /** a ready parametric memory bank of the cube; absent: the bank of the cube's consolidation policy, if any; null or false: no bank. The best retrieved memory picks the path (its blocks are attached only when they hold it at its current value); with nothing retrieved the conversation is routed (one embedding) */
+  bankId?: string | false | null;
   /** memories relevant to the last turns are searched in the cube and put in the prompt (default: on, topK 5, maxTokens 512); false turns it off */
   retrieve?: boolean | ChatRetrieveDto;
   /** use the cube's working memory (its policy's activation section) as the cached prompt prefix when no kvCacheIds or memoryText are given */

@@ -14,6 +14,7 @@ import {
   IsObject,
   IsOptional,
   IsString,
+  IsUUID,
   Matches,
   Max,
   MaxLength,
@@ -114,9 +115,17 @@ export class ChatEngramDto {
   @Matches(/\S/, { message: 'memoryText must not be empty or whitespace' })
   memoryText?: string;
 
-  @ApiPropertyOptional({ description: 'a ready parametric memory bank of the cube: the conversation is routed (one embedding) and the blocks of its path are attached to the model' })
-  @ValidateUUID({ optional: true })
-  bankId?: string;
+  @ApiPropertyOptional({
+    oneOf: [{ type: 'string', format: 'uuid' }, { type: 'boolean', enum: [false] }],
+    nullable: true,
+    description:
+      'a ready parametric memory bank of the cube; absent: the bank of the cube\'s consolidation policy, if any; null or false: no bank. ' +
+      'The best retrieved memory picks the path (its blocks are attached only when they hold it at its current value); with nothing retrieved the conversation is routed (one embedding)',
+  })
+  @IsOptional()
+  @ValidateIf((_, value) => value !== false)
+  @IsUUID('4', { message: 'engram.bankId must be a UUID, null or false' })
+  bankId?: string | null | false;
 
   @ApiPropertyOptional({
     oneOf: [{ type: 'boolean' }, { $ref: getSchemaPath(ChatRetrieveDto) }],
@@ -233,8 +242,29 @@ export interface ChatEngramInfoDto {
    * to their positions, and how their tokens were treated (ADR 0204).
    */
   blend?: ChatBlendInfoDto;
-  /** Only with `engram.bankId`: the bank, its generation, the routed path (node per level), the attached rank and the levels left out because their block is stale. */
-  bank?: { id: string; generation: number; path: number[]; rank: number; staleLevels: number[] };
+  /**
+   * The bank the chat used or considered (absent when none: no `engram.bankId`, no consolidation
+   * policy bank, or `bankId: null`/`false`): where it came from (`request` or `policy`), whether a
+   * block was attached and why not (`not-consolidated`: the best retrieved memory is in no block;
+   * `stale`: its blocks are stale or older than a retrieved memory; `not-ready`, `other-model`,
+   * `gone`: the policy's bank cannot serve), how it was routed (`memory`: the best retrieved
+   * memory's path; `text`: the conversation's, when nothing was retrieved), its generation, the
+   * path (node per level), the attached rank, the levels left out because their block is stale,
+   * and every level left out with why (ADR 0403).
+   */
+  bank?: {
+    id: string;
+    source: 'request' | 'policy';
+    used: boolean;
+    reason: 'not-consolidated' | 'stale' | 'not-ready' | 'other-model' | 'gone' | null;
+    routedBy: 'memory' | 'text' | null;
+    memoryId: string | null;
+    generation: number;
+    path: number[];
+    rank: number;
+    staleLevels: number[];
+    leftOut: Array<{ level: number; why: 'unwritten' | 'not-holding' | 'stale' | 'memory-newer' }>;
+  };
   timings: { prefillMs: number; timeToFirstTokenMs: number; decodeTokensPerSecond: number };
 }
 

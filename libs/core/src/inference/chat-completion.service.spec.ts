@@ -14,6 +14,7 @@ import { WorkingMemoryService } from './working-memory.service';
 import { ModelRuntime } from './model.runtime';
 import { ModelService } from './model.service';
 import { QuotaService } from '../quotas/quota.service';
+import { LifecyclePolicies } from '../lifecycle/lifecycle-policy.service';
 
 /** A strict mock: calling anything that was not stubbed fails the test. */
 function strictMock<T extends object>(stubs: Partial<Record<keyof T, unknown>>): T {
@@ -34,7 +35,7 @@ const ownCache = { id: 'c1', cubeId: CUBE, modelId: 'm1', text: 'memory', tokenC
 const lm = { maxContext: 64, tokenizer: { encode: () => Array.from({ length: 12 }, (_, i) => i), applyChatTemplate: () => 'prompt' } };
 const result = { tokenIds: [1], text: 'ok', finishReason: 'stop', usage: { promptTokens: 12, cachedTokens: 5, completionTokens: 1 }, timings: { prefillMs: 1, timeToFirstTokenMs: 1, decodeMs: 1, decodeTokensPerSecond: 0 } };
 
-function service(overrides: { requireCube?: jest.Mock; prefixFor?: jest.Mock; generate?: jest.Mock; findByText?: jest.Mock; routeForChat?: jest.Mock } = {}) {
+function service(overrides: { requireCube?: jest.Mock; prefixFor?: jest.Mock; generate?: jest.Mock; findByText?: jest.Mock; routeForChat?: jest.Mock; policyBank?: string } = {}) {
   const generate = overrides.generate ?? jest.fn().mockResolvedValue(result);
   const access = strictMock<AccessService>({ requireCubeWithChangeSeq: overrides.requireCube ?? jest.fn().mockResolvedValue({ cube: { id: CUBE }, changeSeq: 1 }), requirePermission: jest.fn() });
   const models = strictMock<ModelService>({ resolve: jest.fn().mockResolvedValue(model) });
@@ -44,10 +45,11 @@ function service(overrides: { requireCube?: jest.Mock; prefixFor?: jest.Mock; ge
     prefixFor: overrides.prefixFor ?? jest.fn().mockResolvedValue({ prefix: kv(9), cachedTokens: 9, tiers: ['ram', 'ram', 'disk'] }),
     chunkTokens: 4,
   });
-  const retrieval = strictMock<ChatRetrieval>({ retrieve: jest.fn().mockResolvedValue({ message: null, memoryIds: [], tokens: 0 }) });
+  const retrieval = strictMock<ChatRetrieval>({ retrieve: jest.fn().mockResolvedValue({ message: null, memoryIds: [], tokens: 0, ranked: ['m9'] }) });
   const workingMemory = strictMock<WorkingMemoryService>({ forChat: jest.fn().mockResolvedValue(null) });
+  const policies = strictMock<LifecyclePolicies>({ effective: jest.fn().mockResolvedValue({ consolidation: { bankId: overrides.policyBank ?? null } }) });
   const banks = strictMock<BankService>(overrides.routeForChat ? { routeForChat: overrides.routeForChat } : {});
-  return { chat: new ChatCompletionService(access, models, kvCaches, runtime, activation, banks, strictMock<QuotaService>({ requireTokens: jest.fn().mockResolvedValue(undefined), chargeTokens: jest.fn().mockResolvedValue(undefined) }), retrieval, new KvHitCounter(), workingMemory), access, generate, retrieval };
+  return { chat: new ChatCompletionService(access, models, kvCaches, runtime, activation, banks, strictMock<QuotaService>({ requireTokens: jest.fn().mockResolvedValue(undefined), chargeTokens: jest.fn().mockResolvedValue(undefined) }), retrieval, new KvHitCounter(), workingMemory, policies), access, generate, retrieval };
 }
 
 const request = (engram?: object) => Object.assign(new ChatCompletionRequestDto(), { model: 'tiny', messages: [{ role: 'user', content: 'hi' }], temperature: 0, ...(engram ? { engram } : {}) });
@@ -76,15 +78,46 @@ describe('ChatCompletionService', () => {
     expect(generate.mock.calls[0][2].prefix).toBeUndefined();
   });
 
-  it('attaches the blocks of the routed bank path, reports the path, and prefills instead of reusing KV made without them', async () => {
-    const memory = [1, 2].map((rank) => ({ rank, gate: new Float32Array(rank), up: new Float32Array(rank), down: new Float32Array(rank) }));
-    const routeForChat = jest.fn().mockResolvedValue({ bankId: 'b1', generation: 2, path: [1, 0], memory });
+  const routed = (used: boolean) => ({
+    bankId: 'b1',
+    source: 'request',
+    generation: 2,
+    used,
+    reason: used ? null : 'not-consolidated',
+    routedBy: 'memory',
+    memoryId: 'm9',
+    path: used ? [1, 0] : [],
+    memory: used ? [1, 2].map((rank) => ({ rank, gate: new Float32Array(rank), up: new Float32Array(rank), down: new Float32Array(rank) })) : [],
+    staleLevels: [],
+    leftOut: [],
+  });
+
+  it('attaches the blocks the bank routed by the best retrieved memory, reports them, and prefills instead of reusing KV made without them', async () => {
+    const bank = routed(true);
+    const routeForChat = jest.fn().mockResolvedValue(bank);
     const prefixFor = jest.fn();
     const { chat, generate } = service({ routeForChat, prefixFor });
-    const res = await chat.complete(ctx, request({ cubeId: CUBE, bankId: 'b1' }));
-    expect(routeForChat).toHaveBeenCalledWith(CUBE, 'b1', model, 'hi');
-    expect(generate.mock.calls[0][2]).toMatchObject({ memory, prefix: undefined });
+    const res = await chat.complete(ctx, request({ cubeId: CUBE, bankId: 'b1', memoryText: 'memory' }));
+    expect(routeForChat).toHaveBeenCalledWith(CUBE, 'b1', model, 'hi', { best: 'm9', inPrompt: [] });
+    expect(generate.mock.calls[0][2]).toMatchObject({ memory: bank.memory, prefix: undefined });
     expect(prefixFor).not.toHaveBeenCalled();
-    expect(res.engram.bank).toEqual({ id: 'b1', generation: 2, path: [1, 0], rank: 3 });
+    expect(res.engram.bank).toEqual({ id: 'b1', source: 'request', used: true, reason: null, routedBy: 'memory', memoryId: 'm9', generation: 2, path: [1, 0], rank: 3, staleLevels: [], leftOut: [] });
+  });
+
+  it('uses the consolidation policy’s bank without being told, and reuses the cached KV when it attaches no block', async () => {
+    const routeForChat = jest.fn().mockResolvedValue({ ...routed(false), source: 'policy' });
+    const { chat, generate } = service({ routeForChat, policyBank: 'b1' });
+    const res = await chat.complete(ctx, request({ cubeId: CUBE, memoryText: 'memory' }));
+    expect(routeForChat).toHaveBeenCalledWith(CUBE, 'b1', model, 'hi', { best: 'm9', inPrompt: [] }, 'policy');
+    expect(generate.mock.calls[0][2]).toMatchObject({ memory: undefined });
+    expect(generate.mock.calls[0][2].prefix.seq).toBe(5);
+    expect(res.engram.bank).toMatchObject({ id: 'b1', source: 'policy', used: false, reason: 'not-consolidated', rank: 0 });
+  });
+
+  it('uses no bank when the request turns it off', async () => {
+    const routeForChat = jest.fn();
+    const { chat } = service({ routeForChat, policyBank: 'b1' });
+    for (const bankId of [null, false]) expect((await chat.complete(ctx, request({ cubeId: CUBE, memoryText: 'memory', bankId }))).engram.bank).toBeUndefined();
+    expect(routeForChat).not.toHaveBeenCalled();
   });
 });

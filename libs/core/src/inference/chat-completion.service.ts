@@ -28,6 +28,7 @@ import { ModelRuntime } from './model.runtime';
 import { ModelService } from './model.service';
 import { responseSchema } from './response-format';
 import { QuotaService } from '../quotas/quota.service';
+import { LifecyclePolicies } from '../lifecycle/lifecycle-policy.service';
 
 export interface ChatIo {
   /** Aborted when the client goes away: generation stops at the next token. */
@@ -58,7 +59,19 @@ function conversationText(dto: ChatCompletionRequestDto): string {
 }
 
 function bankInfo(bank: RoutedBankMemory): NonNullable<ChatEngramInfoDto['bank']> {
-  return { id: bank.bankId, generation: bank.generation, path: bank.path, rank: memoryRank(bank.memory), staleLevels: bank.staleLevels };
+  return {
+    id: bank.bankId,
+    source: bank.source,
+    used: bank.used,
+    reason: bank.reason,
+    routedBy: bank.routedBy,
+    memoryId: bank.memoryId,
+    generation: bank.generation,
+    path: bank.path,
+    rank: bank.used ? memoryRank(bank.memory) : 0,
+    staleLevels: bank.staleLevels,
+    leftOut: bank.leftOut,
+  };
 }
 
 /**
@@ -80,6 +93,7 @@ export class ChatCompletionService {
     private readonly retrieval: ChatRetrieval,
     private readonly kvHits: KvHitCounter,
     private readonly workingMemory: WorkingMemoryService,
+    private readonly policies: LifecyclePolicies,
   ) {}
 
   async complete(ctx: RequestContext, dto: ChatCompletionRequestDto, io: ChatIo = {}): Promise<ChatCompletionResponseDto> {
@@ -103,11 +117,12 @@ export class ChatCompletionService {
     const prompt = chatPromptTokens(lm.tokenizer, messages);
     const tenantId = ctx.auth.kind === 'key' ? ctx.auth.tenantId : null;
     if (tenantId) await this.quotas.requireTokens(tenantId, prompt.length);
-    const bank = dto.engram?.bankId ? await this.banks.routeForChat(dto.engram.cubeId, dto.engram.bankId, model, conversationText(dto)) : null;
-    // Cached KV was computed without the bank's blocks: with a bank, the whole prompt is prefilled.
+    const bank = cube ? await this.chatBank(cube, dto, model, retrieved, memory.sourceMemoryIds) : null;
+    // Cached KV was computed without the bank's blocks: with a block attached, the whole prompt is prefilled (ADR 0403).
+    const attached = bank?.used ? bank.memory : undefined;
     const startedAt = performance.now();
-    const blended = bank ? null : await this.multiCachePrefill(lm, prompt, memory.rows, dto.engram?.recompute ?? DEFAULT_RECOMPUTE);
-    const { prefix: cachedPrefix, tiers } = bank || blended ? { prefix: undefined, tiers: blended?.tiers ?? [] } : await this.reusablePrefix(lm, prompt, memory.owned, cube?.tenantId ?? '');
+    const blended = attached ? null : await this.multiCachePrefill(lm, prompt, memory.rows, dto.engram?.recompute ?? DEFAULT_RECOMPUTE);
+    const { prefix: cachedPrefix, tiers } = attached || blended ? { prefix: undefined, tiers: blended?.tiers ?? [] } : await this.reusablePrefix(lm, prompt, memory.owned, cube?.tenantId ?? '');
 
     const id = `chatcmpl-${randomUUID().replace(/-/g, '')}`;
     const created = Math.floor(Date.now() / 1000);
@@ -125,7 +140,7 @@ export class ChatCompletionService {
       topP: dto.top_p ?? 1,
       seed: dto.seed,
       stop: dto.stop,
-      memory: bank?.memory,
+      memory: attached,
       constraint: schema ? new JsonSchemaConstraint(lm.tokenizer, schema) : undefined,
       signal: io.signal,
       onToken: io.onChunk ? (event: { text: string }) => event.text && io.onChunk!(chunk({ content: event.text })) : undefined,
@@ -169,6 +184,20 @@ export class ChatCompletionService {
       usage,
       engram,
     };
+  }
+
+  /**
+   * The bank a chat uses (ADR 0403): the one `engram.bankId` names, else the bank of the
+   * cube's consolidation policy; `bankId: null` or `false` turns it off. Routed by the
+   * search's best memory when retrieval found one, by the conversation otherwise.
+   */
+  private async chatBank(cube: CubeRecord, dto: ChatCompletionRequestDto, model: ModelRecord, retrieved: RetrievedMemories | null, inPrefix: string[]): Promise<RoutedBankMemory | null> {
+    const requested = dto.engram?.bankId;
+    if (requested === null || requested === false) return null;
+    const memories = retrieved?.ranked.length ? { best: retrieved.ranked[0], inPrompt: [...inPrefix, ...retrieved.memoryIds] } : null;
+    if (requested) return this.banks.routeForChat(cube.id, requested, model, conversationText(dto), memories);
+    const bankId = (await this.policies.effective(cube.tenantId, cube.id)).consolidation.bankId;
+    return bankId ? this.banks.routeForChat(cube.id, bankId, model, conversationText(dto), memories, 'policy') : null;
   }
 
   /** The memory texts of the request, and the cube's own cache that may provide their KV. */

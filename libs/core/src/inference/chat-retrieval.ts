@@ -19,6 +19,8 @@ export interface RetrievedMemories {
   message: string | null;
   memoryIds: string[];
   tokens: number;
+  /** The search's ranking, best first, with the memories the prompt holds already: what routes a bank by memory (ADR 0403). */
+  ranked: string[];
 }
 
 export interface RetrievalBudget {
@@ -61,7 +63,7 @@ export class ChatRetrieval {
     const limit = Math.min(options.maxTokens ?? DEFAULT_RETRIEVE_MAX_TOKENS, budget.available);
     const query = retrievalQuery(messages);
     const topK = options.topK ?? DEFAULT_RETRIEVE_TOP_K;
-    if (limit <= 0 || !/\S/.test(query)) return { message: null, memoryIds: [], tokens: 0 };
+    if (limit <= 0 || !/\S/.test(query)) return { message: null, memoryIds: [], tokens: 0, ranked: [] };
     let results;
     try {
       results = await this.search.searchCube(cube, changeSeq, { query, topK: Math.min(MAX_TOP_K, topK + exclude.size), filters: options.filters });
@@ -88,9 +90,10 @@ export class ChatRetrieval {
       ids.pop();
       message = [RETRIEVED_MEMORY_HEADER, ...lines].join('\n');
     }
-    if (ids.length === 0) return { message: null, memoryIds: [], tokens: 0 };
+    const ranked = results.map((r) => r.id);
+    if (ids.length === 0) return { message: null, memoryIds: [], tokens: 0, ranked };
     this.accesses.record(ids);
-    return { message, memoryIds: ids, tokens };
+    return { message, memoryIds: ids, tokens, ranked };
   }
 }
 

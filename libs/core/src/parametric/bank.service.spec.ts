@@ -28,17 +28,17 @@ function strictMock<T extends object>(stubs: Partial<Record<keyof T, unknown>>):
 const ctx: RequestContext = { auth: { kind: 'key', actorId: 'k', keyId: 'k', tenantId: 't', scopes: [], cubeIds: null }, requestId: 'r' };
 const CUBE = '11111111-1111-4111-8111-111111111111';
 const model = { id: 'm1', name: 'tiny', fingerprint: 'f', directory: '/m', format: 'safetensors', config: {}, createdAt: new Date() } as ModelRecord;
-const ready = { id: 'b1', cubeId: CUBE, state: 'ready', modelFingerprint: 'f', generation: 3, embedder: { type: 'hash', dimension: 8 } } as unknown as BankRecord;
+const ready = { id: 'b1', cubeId: CUBE, state: 'ready', modelFingerprint: 'f', generation: 3, levels: 2, embedder: { type: 'hash', dimension: 8 } } as unknown as BankRecord;
 
-function service(stubs: { requireCube?: jest.Mock; get?: jest.Mock; resolve?: jest.Mock; routeAndFetch?: jest.Mock; staleLevels?: jest.Mock } = {}) {
+function service(stubs: { requireCube?: jest.Mock; get?: jest.Mock; resolve?: jest.Mock; routeAndFetch?: jest.Mock; staleLevels?: jest.Mock; routeStates?: jest.Mock; pathOf?: jest.Mock } = {}) {
   const access = strictMock<AccessService>({ requireCube: stubs.requireCube ?? jest.fn().mockResolvedValue({ id: CUBE, tenantId: 't', settings: {} }) });
   const banks = strictMock<BankRepository>({ get: stubs.get ?? jest.fn().mockResolvedValue(ready) });
   const models = strictMock<ModelService>({ resolve: stubs.resolve ?? jest.fn().mockResolvedValue(model) });
   const embedder = { fingerprint: 'hash:8', dimension: 8, embed: jest.fn() };
   const embedders = strictMock<EmbedderRegistry>({ forSettings: jest.fn().mockReturnValue(embedder), embed: jest.fn(), stored: jest.fn().mockReturnValue({ type: 'hash', dimension: 8 }), validate: jest.fn().mockResolvedValue({ type: 'hash', dimension: 8 }) });
-  const store = strictMock<BankStore>({ routeAndFetch: stubs.routeAndFetch ?? jest.fn() });
+  const store = strictMock<BankStore>({ routeAndFetch: stubs.routeAndFetch ?? jest.fn(), pathOf: stubs.pathOf ?? jest.fn().mockReturnValue([1, 2]), fetch: jest.fn().mockReturnValue([2, 3].map((rank) => ({ rank, gate: new Float32Array(rank), up: new Float32Array(rank), down: new Float32Array(rank) }))) });
   const provenance = strictMock<BankProvenance>({ current: jest.fn(async (bank: BankRecord) => bank) });
-  const svc = new BankService(access, banks, strictMock<MemoryRepository>({}), models, strictMock<ModelRepository>({}), embedders, strictMock<JobQueueService>({}), store, provenance, strictMock<BankBlockRepository>({}), strictMock<QuotaService>({ requireJobSlot: jest.fn().mockResolvedValue(undefined), requireBankBytes: jest.fn().mockResolvedValue(undefined) }), { bankMaxBytes: 1024 ** 3 } as EngramConfig, strictMock<AuditService>({}), strictMock<ConsolidationRepository>({ staleLevels: stubs.staleLevels ?? jest.fn().mockResolvedValue([]) }));
+  const svc = new BankService(access, banks, strictMock<MemoryRepository>({}), models, strictMock<ModelRepository>({}), embedders, strictMock<JobQueueService>({}), store, provenance, strictMock<BankBlockRepository>({}), strictMock<QuotaService>({ requireJobSlot: jest.fn().mockResolvedValue(undefined), requireBankBytes: jest.fn().mockResolvedValue(undefined) }), { bankMaxBytes: 1024 ** 3 } as EngramConfig, strictMock<AuditService>({}), strictMock<ConsolidationRepository>({ staleLevels: stubs.staleLevels ?? jest.fn().mockResolvedValue([]), routeStates: stubs.routeStates ?? jest.fn().mockResolvedValue([]) }));
   return { svc, access };
 }
 
@@ -82,7 +82,7 @@ describe('BankService', () => {
     const memory = [{ rank: 2, gate: new Float32Array(2), up: new Float32Array(2), down: new Float32Array(2) }];
     const routeAndFetch = jest.fn().mockResolvedValue({ path: [1, 0], memory });
     const { svc } = service({ routeAndFetch });
-    await expect(svc.routeForChat(CUBE, 'b1', model, 'where?')).resolves.toEqual({ bankId: 'b1', generation: 3, path: [1, 0], memory, staleLevels: [] });
+    await expect(svc.routeForChat(CUBE, 'b1', model, 'where?')).resolves.toEqual({ bankId: 'b1', source: 'request', generation: 3, used: true, reason: null, routedBy: 'text', memoryId: null, path: [1, 0], memory, staleLevels: [], leftOut: [] });
     expect(routeAndFetch.mock.calls[0][1].fingerprint).toBe('hash:8');
     expect(routeAndFetch.mock.calls[0][2]).toBe('where?');
   });
@@ -97,5 +97,40 @@ describe('BankService', () => {
     expect(routed.staleLevels).toEqual([2]);
     expect(routed.memory.map((m) => m.rank)).toEqual([2, 0]);
     expect(routed.memory[0]).toBe(memory[0]);
+  });
+
+  describe('routing by the best retrieved memory', () => {
+    const state = (level: number, fields: object = {}) => ({ level, written: true, holds: true, stale: false, newer: false, ...fields });
+
+    it('attaches the blocks of the memory’s own path that hold it, fresh', async () => {
+      const routeStates = jest.fn().mockResolvedValue([state(1), state(2, { holds: false })]);
+      const routeAndFetch = jest.fn();
+      const { svc } = service({ routeStates, routeAndFetch });
+      const routed = await svc.routeForChat(CUBE, 'b1', model, 'where?', { best: 'm1', inPrompt: ['m1', 'm2'] });
+      expect(routeStates).toHaveBeenCalledWith('b1', [1, 2], 'm1', ['m1', 'm2']);
+      expect(routeAndFetch).not.toHaveBeenCalled();
+      expect(routed).toMatchObject({ used: true, routedBy: 'memory', memoryId: 'm1', path: [1, 2], leftOut: [{ level: 2, why: 'not-holding' }] });
+      expect(routed.memory.map((m) => m.rank)).toEqual([2, 0]);
+    });
+
+    it('attaches nothing when the memory is in no block, or its blocks are stale or older than a retrieved memory', async () => {
+      const outside = service({ pathOf: jest.fn().mockReturnValue(undefined) });
+      await expect(outside.svc.routeForChat(CUBE, 'b1', model, 'where?', { best: 'm1', inPrompt: [] })).resolves.toMatchObject({ used: false, reason: 'not-consolidated', memory: [] });
+      const stale = service({ routeStates: jest.fn().mockResolvedValue([state(1, { stale: true }), state(2, { newer: true })]) });
+      const routed = await stale.svc.routeForChat(CUBE, 'b1', model, 'where?', { best: 'm1', inPrompt: [] });
+      expect(routed).toMatchObject({ used: false, reason: 'stale', staleLevels: [1, 2], memory: [] });
+      const unwritten = service({ routeStates: jest.fn().mockResolvedValue([state(1, { holds: false }), state(2, { written: false, holds: false })]) });
+      await expect(unwritten.svc.routeForChat(CUBE, 'b1', model, 'where?', { best: 'm1', inPrompt: [] })).resolves.toMatchObject({ used: false, reason: 'not-consolidated' });
+    });
+
+    it('skips the policy’s bank with a reason where a named one is refused', async () => {
+      const building = service({ get: jest.fn().mockResolvedValue({ ...ready, state: 'building' }) });
+      await expect(building.svc.routeForChat(CUBE, 'b1', model, 'hi', null, 'policy')).resolves.toMatchObject({ source: 'policy', used: false, reason: 'not-ready' });
+      const { svc } = service();
+      await expect(svc.routeForChat(CUBE, 'b1', { ...model, fingerprint: 'other' }, 'hi', null, 'policy')).resolves.toMatchObject({ used: false, reason: 'other-model' });
+      const gone = service({ get: jest.fn().mockResolvedValue(null) });
+      await expect(gone.svc.routeForChat(CUBE, 'b1', model, 'hi', null, 'policy')).resolves.toMatchObject({ used: false, reason: 'gone' });
+      await expect(gone.svc.routeForChat(CUBE, 'b1', model, 'hi')).rejects.toMatchObject({ code: 'not_found' });
+    });
   });
 });

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
 import { randomUUID } from 'node:crypto';
 import { MemoryBlock } from '@engram/inference';
-import { ParametricError, ParametricErrorCode } from '@engram/parametric';
+import { memoryRoute, ParametricError, ParametricErrorCode, type LeftOutReason } from '@engram/parametric';
 import { BankBlockRepository, BankRecord, BankRepository, ConsolidationRepository, MemoryRepository, ModelRecord, ModelRepository } from '@engram/persistence';
 import { AccessService } from '../auth/access.service';
 import { Permission } from '../auth/permission';
@@ -34,14 +34,35 @@ const DEFAULT_LEVELS = 4;
 const DEFAULT_BRANCHING = 16;
 const DEFAULT_RANK = 16;
 
+/** How chat chose the bank: named by the request (`engram.bankId`) or the cube's consolidation policy. */
+export type ChatBankSource = 'request' | 'policy';
+
+/** Why a bank did not speak in a chat (nothing attached). */
+export type ChatBankUnused = 'not-consolidated' | 'stale' | 'not-ready' | 'other-model' | 'gone';
+
 /** What chat completions use of a bank: the routed path and its blocks, one per level (attached as they are). */
 export interface RoutedBankMemory {
   bankId: string;
+  source: ChatBankSource;
   generation: number;
+  /** Whether any block is attached; when not, `reason` says why and `memory` is empty. */
+  used: boolean;
+  reason: ChatBankUnused | null;
+  /** 'memory': the path of the best retrieved memory (`memoryId`); 'text': the conversation's embedding (nothing was retrieved). */
+  routedBy: 'memory' | 'text' | null;
+  memoryId: string | null;
   path: number[];
   memory: readonly MemoryBlock[];
   /** Levels whose block is stale (a memory it holds changed): left out of the request (ADR 0403). */
   staleLevels: number[];
+  /** Every level left out, and why (ADR 0403). */
+  leftOut: Array<{ level: number; why: LeftOutReason }>;
+}
+
+/** What chat retrieved, for routing by memory: the search's best memory and every memory whose text is in the prompt. */
+export interface ChatBankMemories {
+  best: string | null;
+  inPrompt: readonly string[];
 }
 
 const NO_BLOCK: MemoryBlock = Object.freeze({ rank: 0, gate: new Float32Array(0), up: new Float32Array(0), down: new Float32Array(0) });
@@ -216,19 +237,40 @@ export class BankService {
   }
 
   /**
-   * Routes a conversation through a ready bank of the cube (one embedding) and fetches the
-   * blocks of its path, for chat completions (which checked access to the cube already).
+   * The blocks a chat attaches from a bank of the cube (chat checked access to the cube).
+   * With retrieved memories the best one routes (ADR 0403): the blocks of its tree path that
+   * hold it, fresh, and older than every retrieved memory they hold; none when it is not
+   * consolidated or all of them are stale — the text in the prompt answers. With nothing
+   * retrieved the conversation is routed (one embedding) and stale levels are left out.
+   * A bank the request names must be usable (else 409); the policy's bank is skipped with a reason.
    */
-  async routeForChat(cubeId: string, bankId: string, model: ModelRecord, context: string): Promise<RoutedBankMemory> {
-    const bank = await this.provenance.current(this.requireReady(await this.requireBank(cubeId, bankId)));
+  async routeForChat(cubeId: string, bankId: string, model: ModelRecord, context: string, memories: ChatBankMemories | null = null, source: ChatBankSource = 'request'): Promise<RoutedBankMemory> {
+    const row = await this.banks.get(cubeId, bankId);
+    const unused = (reason: ChatBankUnused, generation = row?.generation ?? 0): RoutedBankMemory => ({ bankId, source, generation, used: false, reason, routedBy: null, memoryId: null, path: [], memory: [], staleLevels: [], leftOut: [] });
+    if (source === 'policy' && (!row || row.state !== 'ready')) return unused(row ? 'not-ready' : 'gone');
+    const bank = await this.provenance.current(this.requireReady(row ?? (await this.requireBank(cubeId, bankId))));
     if (bank.modelFingerprint !== model.fingerprint) {
+      if (source === 'policy') return unused('other-model', bank.generation);
       throw EngramError.conflict(`bank ${bankId} was built for another model; use the model it was built for or build a bank for "${model.name}"`);
+    }
+    const base = { bankId, source, generation: bank.generation };
+    if (memories?.best) {
+      const memoryId = memories.best;
+      const path = this.store.pathOf(bank, memoryId);
+      if (!path) return { ...unused('not-consolidated', bank.generation), routedBy: 'memory', memoryId };
+      const decision = memoryRoute(bank.levels, await this.consolidation.routeStates(bank.id, path, memoryId, memories.inPrompt));
+      const staleLevels = decision.leftOut.filter((l) => l.why === 'stale' || l.why === 'memory-newer').map((l) => l.level);
+      if (decision.reason) return { ...unused(decision.reason, bank.generation), routedBy: 'memory', memoryId, path, staleLevels, leftOut: decision.leftOut };
+      const memory = this.store.fetch(bank, path).map((m, i) => (decision.attach[i] ? m : NO_BLOCK));
+      return { ...base, used: true, reason: null, routedBy: 'memory', memoryId, path, memory, staleLevels, leftOut: decision.leftOut };
     }
     const embedder = this.embedders.forSettings({ embedder: bank.embedder });
     const { path, memory } = await this.store.routeAndFetch(bank, { fingerprint: embedder.fingerprint, embed: (texts) => this.embedders.embed(embedder, texts) }, context);
     // A stale block holds a value that changed since it was written: the request runs without it until a rewrite.
     const staleLevels = await this.consolidation.staleLevels(bank.id, path);
-    return { bankId, generation: bank.generation, path, memory: staleLevels.length ? memory.map((m, i) => (staleLevels.includes(i + 1) ? NO_BLOCK : m)) : memory, staleLevels };
+    const attached = staleLevels.length ? memory.map((m, i) => (staleLevels.includes(i + 1) ? NO_BLOCK : m)) : memory;
+    const used = attached.some((m) => m.rank > 0);
+    return { ...base, used, reason: used ? null : 'stale', routedBy: 'text', memoryId: null, path, memory: attached, staleLevels, leftOut: staleLevels.map((level) => ({ level, why: 'stale' as const })) };
   }
 
   private async requireBank(cubeId: string, bankId: string): Promise<BankRecord> {

@@ -100,6 +100,16 @@ export class BankStore implements OnModuleDestroy {
     return { path, memory: open.fetch(path) };
   }
 
+  /** The tree path (node per level) of the leaf a memory was assigned to; undefined when the bank never took it in. */
+  pathOf(bank: BankRecord, memoryId: string): number[] | undefined {
+    return this.cached(bank).tree.pathOf(memoryId);
+  }
+
+  /** The blocks of a path, one per level (the store's own, not copies). */
+  fetch(bank: BankRecord, path: readonly number[]): readonly MemoryBlock[] {
+    return this.cached(bank).fetch(path);
+  }
+
   /**
    * Runs a change of the bank's files on a freshly opened bank whose provenance is the
    * server's record (`record`, at the row's generation) and closes it. Returns `fn`'s

@@ -81,4 +81,24 @@ export class ConsolidationRepository {
     );
     return rows.map((r) => Number(r.level));
   }
+
+  /**
+   * The blocks of a path as chat's routing by memory sees them (ADR 0403), one per level:
+   * written or not, holding `memoryId`, stale, and whether a memory of `inPrompt` that the
+   * block holds changed after the block was written.
+   */
+  async routeStates(bankId: string, path: readonly number[], memoryId: string, inPrompt: readonly string[]): Promise<Array<{ level: number; written: boolean; holds: boolean; stale: boolean; newer: boolean }>> {
+    if (!path.length) return [];
+    const rows = await queryRows<{ level: number; written: boolean; holds: boolean; stale: boolean; newer: boolean }>(
+      this.db,
+      `SELECT p.level::int AS level, b.node IS NOT NULL AS written,
+              COALESCE(b.memory_ids @> ARRAY[$3]::uuid[], false) AS holds, COALESCE(b.stale, false) AS stale,
+              COALESCE(EXISTS (SELECT 1 FROM memories m WHERE m.id = ANY($4::uuid[]) AND m.id = ANY(b.memory_ids) AND m.updated_at > b.written_at), false) AS newer
+         FROM unnest($2::int[]) WITH ORDINALITY AS p(node, level)
+         LEFT JOIN bank_blocks b ON b.bank_id = $1 AND b.level = p.level AND b.node = p.node
+        ORDER BY p.level`,
+      [bankId, [...path], memoryId, [...new Set([memoryId, ...inPrompt])]],
+    );
+    return rows.map((r) => ({ level: Number(r.level), written: r.written, holds: r.holds, stale: r.stale, newer: r.newer }));
+  }
 }
