@@ -9,8 +9,8 @@
 // their blocks go stale at once (left out of the request), and one more cycle rebuilds the
 // working memory and rewrites the stale blocks. Same model, same questions, three modes:
 //   (a) text: working-memory text + retrieved facts + question, all prefilled;
-//   (b) scheduled: working-memory KV (reused) + bank blocks (when the asked memory is consolidated)
-//       + retrieved text for what is in neither;
+//   (b) scheduled: working-memory KV (reused) + bank blocks routed by the retrieved memory (the
+//       blocks of its path that hold it fresh) + retrieved text for what is in neither;
 //   (c) bank only: the question alone with the routed blocks.
 // Table, then ONE JSON line.
 //   npm run bench:memory-os -- [--people 96] [--turns 2000] [--eval 300] [--wm-tokens 1024] [--anchor-steps 1500] [--drills 3000] [--epochs 30] [--seed 7]
@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ActivationMemory, KvCacheStore } from '@engram/activation';
 import { generate, loadLanguageModel, mulberry32, OnnxSessionRegistry, type MemoryBlock } from '@engram/inference';
-import { DEFAULT_REPLAY, initParams64, ParametricBank, sampleAnchorSequences, tinyLlamaConfig, trainAnchorOnnx, type AnchorModel, type BankText } from '@engram/parametric';
+import { DEFAULT_REPLAY, initParams64, memoryRoute, ParametricBank, sampleAnchorSequences, tinyLlamaConfig, trainAnchorOnnx, type AnchorModel, type BankText } from '@engram/parametric';
 import { HashEmbedder } from '@engram/plaintext';
 import { writeAnchorModelDir } from './support/anchor-model-dir';
 import { textArg as arg } from './support/args';
@@ -119,6 +119,7 @@ async function main(): Promise<void> {
     return order[order.length - 1];
   };
   const superseded = new Set<string>(); // memory ids no longer active
+  const changedAt = new Map<string, number>(); // memory id → when its text last changed (an edit or a new superseding memory)
   const byKey = new Map(facts.map((f) => [f.key, f]));
   const embedder = new HashEmbedder({ dimension: 256 });
   const bank = await ParametricBank.build({ dir: join(root, 'bank'), modelFingerprint: anchor.fingerprint, hidden: HIDDEN, layers: LAYERS, embedder, texts: facts.map((f) => ({ id: f.memoryId, text: factText(f) })), levels: 2, branching: 8, ranks: [8, 32], dtype: 'f32', seed: SEED });
@@ -193,6 +194,7 @@ async function main(): Promise<void> {
     }
     // Stale at once: every block holding the old memory leaves chat (as markStaleInCube does).
     for (const b of bank.provenance.holding(oldId)) b.stale = true;
+    changedAt.set(f.memoryId, Date.now());
     changed.push({ fact: f, old, kind: i % 2 === 1 ? 'supersede' : 'edit', wasInBank, oldId });
   }
   for (let i = 0; i < TURNS / 2; i++) ask().accesses++;
@@ -205,11 +207,27 @@ async function main(): Promise<void> {
     return blocks.map((b, i) => (bank.provenance.get(i + 1, path[i])?.stale ? NO_BLOCK : b));
   };
   const inWm = (f: Fact) => wm.includes(f);
-  const inBank = (f: Fact) => bank.provenance.holding(f.memoryId).some((b) => !b.stale);
-  // The scheduler attaches the bank only when retrieval's memory is one a fresh block holds:
-  // routed blocks of a cluster that does not hold it answer with that cluster's values (a
-  // memory superseded before it was consolidated still routes to the leaf the old text built).
-  const scheduledBlocks = async (f: Fact) => (inBank(f) ? routeBlocks(questionText(f)) : undefined);
+  // Route by memory (ADR 0403): the best retrieved memory — the asked fact, for this ideal
+  // retriever — decides the path (its tree leaf); a level's block is attached only when it
+  // holds that memory, is fresh, and no retrieved memory it holds changed after it was
+  // written (`memoryRoute`, the server's rule). Otherwise the bank stays silent for it.
+  const memoryRouted = (f: Fact): { path: number[]; attach: boolean[] } | null => {
+    const path = bank.tree.pathOf(f.memoryId);
+    if (!path) return null;
+    const person = new Set(ATTRIBUTES.map((_, a) => byKey.get(`${f.person.id}/${a}`)!.memoryId));
+    const states = path.map((node, i) => {
+      const rec = bank.provenance.get(i + 1, node);
+      const written = rec ? Date.parse(rec.writtenAt) : 0;
+      return { level: i + 1, written: !!rec, holds: !!rec?.memoryIds.includes(f.memoryId), stale: !!rec?.stale, newer: !!rec?.memoryIds.some((id) => person.has(id) && (changedAt.get(id) ?? 0) > written) };
+    });
+    const { attach, reason } = memoryRoute(path.length, states);
+    return reason ? null : { path, attach };
+  };
+  const inBank = (f: Fact) => memoryRouted(f) !== null;
+  const scheduledBlocks = async (f: Fact): Promise<readonly MemoryBlock[] | undefined> => {
+    const routed = memoryRouted(f);
+    return routed ? bank.fetch(routed.path).map((b, i) => (routed.attach[i] ? b : NO_BLOCK)) : undefined;
+  };
   /** Retrieval: the asked person's current facts (an ideal retriever), minus what the mode already holds. */
   const retrieved = (f: Fact, skip: (x: Fact) => boolean): number[] => ATTRIBUTES.map((_, a) => byKey.get(`${f.person.id}/${a}`)!).filter((x) => !skip(x)).flatMap((x) => words(factText(x)));
   const answer = async (prompt: number[], options: { prefix?: boolean; memory?: readonly MemoryBlock[] }): Promise<{ token: number; ms: number; prefilled: number }> => {
@@ -241,6 +259,8 @@ async function main(): Promise<void> {
   let changedRight = 0;
   let chanceStale = 0;
   let bankOnlyStale = 0;
+  let textStale = 0; // (a) on the same questions: what the model does with the text alone
+  let staleWithBlock = 0; // (b)'s stale answers given with a block attached (the bank spoke)
   const diagnosis = new Map<string, { n: number; stale: number; bankOnlyStale: number; right: number }>();
   for (const [i, { fact: f, old, kind, wasInBank, oldId }] of changed.entries()) {
     const routedLeaf = (await bank.route(embedder, questionText(f))).at(-1);
@@ -249,7 +269,10 @@ async function main(): Promise<void> {
     d.n++;
     diagnosis.set(group, d);
     const q = words(questionText(f));
-    const r = await answer([...wmIds, ...retrieved(f, (x) => inWm(x) || inBank(x)), ...q], { prefix: true, memory: await scheduledBlocks(f) });
+    const blocks = await scheduledBlocks(f);
+    const r = await answer([...wmIds, ...retrieved(f, (x) => inWm(x) || inBank(x)), ...q], { prefix: true, memory: blocks });
+    if (r.token === tok.ids.get(old) && blocks) staleWithBlock++;
+    if ((await answer([...wmIds, ...retrieved(f, inWm), ...q], {})).token === tok.ids.get(old)) textStale++;
     const never = ATTRIBUTES[f.attr].values.filter((x) => x !== old && x !== f.value);
     if (r.token === tok.ids.get(old)) (stale++, d.stale++);
     if (r.token === tok.ids.get(f.value)) d.right++;
@@ -281,6 +304,8 @@ async function main(): Promise<void> {
     accuracy_bank_only: r3(consolidated.length ? bankHit / consolidated.length : 0),
     accuracy_anchor: r3(consolidated.length ? anchorHit / consolidated.length : 0),
     stale_answer_rate: r3(changed.length ? stale / changed.length : 0),
+    stale_answer_rate_text: r3(changed.length ? textStale / changed.length : 0),
+    stale_answers_with_block: staleWithBlock,
     prefilled_tokens_text: r2(mean(modes.text.prefilled)),
     prefilled_tokens_scheduled: r2(mean(modes.scheduled.prefilled)),
   };
@@ -292,7 +317,7 @@ async function main(): Promise<void> {
     { mode: '(c) bank only, consolidated facts', accuracy: summary.accuracy_bank_only, ttftP50Ms: NaN, prefilledPerAnswer: NaN },
     { mode: 'anchor alone, same facts', accuracy: summary.accuracy_anchor, ttftP50Ms: NaN, prefilledPerAnswer: NaN },
   ]);
-  console.table([{ answeredFrom_wm: sources.wm, answeredFrom_bank: sources.bank, answeredFrom_retrieved: sources.retrieved, changedFacts: changed.length, staleAnswers: stale, neverValueAnswers: chanceStale, bankOnlyStale, changedAnsweredRight: changedRight, consolidatedFacts: consolidated.length }]);
+  console.table([{ answeredFrom_wm: sources.wm, answeredFrom_bank: sources.bank, answeredFrom_retrieved: sources.retrieved, changedFacts: changed.length, staleAnswers: stale, staleWithBlock, textModeStale: textStale, neverValueAnswers: chanceStale, bankOnlyStale, changedAnsweredRight: changedRight, consolidatedFacts: consolidated.length }]);
   console.table([...diagnosis].map(([group, d]) => ({ changedFacts: group, ...d })));
   console.log(JSON.stringify(summary));
 }
