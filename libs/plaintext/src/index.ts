@@ -9,8 +9,11 @@ export { boundedPost, OutboundRequestError, resolvePublicAddresses } from './out
 export type { BoundedPostOptions, HostResolver, ResolvedAddress } from './outbound/bounded-post';
 export { refusedAddressReason } from './outbound/public-address';
 export type { OpenAiEmbedderOptions } from './embedding/openai.embedder';
-export { DEFAULT_HNSW_PARAMS } from './dense/hnsw-vector.index';
-export type { HnswParams } from './dense/hnsw-vector.index';
+export { DEFAULT_HNSW_PARAMS, Int8Hnsw } from './dense/int8-hnsw';
+export { GraphBuild } from './dense/graph-build';
+export { QuantizedVectorStore } from './dense/quantized-vector.store';
+export { decodeGraph, encodeGraph } from './dense/int8-hnsw.codec';
+export type { GraphHit, HnswParams } from './dense/int8-hnsw';
 export type { LoadResult, LoadStatus, SnapshotManifest, SnapshotMeta } from './dense/hnsw-snapshot';
 export { compileFilter, toEpochMs } from './filter/memory-filter';
 export type { DocumentAttributes, MemoryFilter, MetadataCondition, MetadataScalar, TimeInput } from './filter/memory-filter';

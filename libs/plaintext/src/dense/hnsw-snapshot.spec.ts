@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { CubeIndex, IndexDocument } from '../cube-index';
+import { manifestChecksum, SnapshotManifest } from './hnsw-snapshot';
 import { HashEmbedder } from '../embedding/hash.embedder';
 
 const embedder = new HashEmbedder({ dimension: 32 });
@@ -12,7 +13,7 @@ function docs(): IndexDocument[] {
 }
 
 // These tests exercise the graph files: their indexes keep a graph however small (graphMinDocuments: 0).
-describe('HNSW snapshots', () => {
+describe('dense snapshots (int8 graph and vectors)', () => {
   let dir: string;
   beforeEach(async () => {
     dir = await fs.mkdtemp(path.join(tmpdir(), 'engram-snapshot-'));
@@ -34,7 +35,7 @@ describe('HNSW snapshots', () => {
     const restored = new CubeIndex({ dimension: 32, graphMinDocuments: 0 });
     const result = await restored.loadDense(dir, { fingerprint: embedder.fingerprint });
     expect(result).toMatchObject({ status: 'loaded', changeSeq: 7, count: 4 });
-    // Rows come back from the database without vectors; the graph supplies them.
+    // Rows come back from the database without vectors; the vectors file supplies them.
     restored.upsertMany(docs().slice(0, 4).map(({ vector: _vector, ...rest }) => rest));
     const hits = restored.search('half marathon', embedder.embedOne('half marathon'), { topK: 1, ranking: { mode: 'dense' } });
     expect(hits[0].label).toBe(20);
@@ -49,7 +50,7 @@ describe('HNSW snapshots', () => {
 
   it('detects a corrupted graph file instead of loading it', async () => {
     await saved();
-    const file = path.join(dir, 'hnsw.bin');
+    const file = path.join(dir, 'graph.bin');
     const bytes = await fs.readFile(file);
     bytes[Math.floor(bytes.length / 2)] ^= 0xff;
     await fs.writeFile(file, bytes);
@@ -60,7 +61,7 @@ describe('HNSW snapshots', () => {
 
   it('detects a truncated graph file', async () => {
     await saved();
-    const file = path.join(dir, 'hnsw.bin');
+    const file = path.join(dir, 'graph.bin');
     await fs.truncate(file, 100);
     expect((await new CubeIndex({ dimension: 32, graphMinDocuments: 0 }).loadDense(dir, { fingerprint: embedder.fingerprint })).status).toBe('corrupt');
   });
@@ -71,7 +72,7 @@ describe('HNSW snapshots', () => {
     expect((await new CubeIndex({ dimension: 32, graphMinDocuments: 0 }).loadDense(dir, { fingerprint: embedder.fingerprint })).status).toBe('corrupt');
   });
 
-  it('detects a manifest damaged so that it still parses (a change sequence grown by one bit, a label changed)', async () => {
+  it('detects a manifest damaged so that it still parses (a change sequence grown by one bit, a count changed)', async () => {
     await saved();
     const file = path.join(dir, 'manifest.json');
     const intact = await fs.readFile(file, 'utf8');
@@ -79,7 +80,8 @@ describe('HNSW snapshots', () => {
     await fs.writeFile(file, intact.replace('"changeSeq":7', '"changeSeq":15')); // '7' ^ 0x06 = '1', then one more digit
     const grown = await new CubeIndex({ dimension: 32, graphMinDocuments: 0 }).loadDense(dir, { fingerprint: embedder.fingerprint });
     expect(grown).toMatchObject({ status: 'corrupt', reason: 'manifest checksum mismatch' });
-    await fs.writeFile(file, intact.replace('"liveLabels":[10,', '"liveLabels":[50,'));
+    expect(intact).toContain('"count":4');
+    await fs.writeFile(file, intact.replace('"count":4', '"count":5'));
     expect((await new CubeIndex({ dimension: 32, graphMinDocuments: 0 }).loadDense(dir, { fingerprint: embedder.fingerprint })).status).toBe('corrupt');
     await fs.writeFile(file, intact);
     expect((await new CubeIndex({ dimension: 32, graphMinDocuments: 0 }).loadDense(dir, { fingerprint: embedder.fingerprint })).status).toBe('loaded');
@@ -109,7 +111,7 @@ describe('HNSW snapshots', () => {
     const result = await new CubeIndex({ dimension: 32, graphMinDocuments: 0 }).loadDense(dir, { fingerprint: embedder.fingerprint });
     expect(result).toMatchObject({ status: 'loaded', changeSeq: 8, count: 5 });
     const files = (await fs.readdir(dir)).sort();
-    expect(files).toEqual(['documents.json', 'hnsw.bin', 'lexical.bin', 'manifest.json', 'vectors.bin']); // no temp file left
+    expect(files).toEqual(['documents.json', 'graph.bin', 'lexical.bin', 'manifest.json', 'vectors.bin']); // no temp file left
   });
 
   it('restores the int8 vectors from the snapshot, with the same scores as before the save', async () => {
@@ -124,19 +126,34 @@ describe('HNSW snapshots', () => {
     expect(after.map((h) => [h.label, h.explain!.dense!.similarity])).toEqual(before.map((h) => [h.label, h.explain!.dense!.similarity]));
   });
 
-  it('loads the graph without the vectors file when that file is damaged, and still finds by vector', async () => {
+  it('refuses a snapshot whose vectors file is damaged, graph or not: the graph holds no live vectors', async () => {
     await saved();
     const file = path.join(dir, 'vectors.bin');
     const bytes = await fs.readFile(file);
     bytes[bytes.length - 1] ^= 0x7f;
     await fs.writeFile(file, bytes);
-    const restored = new CubeIndex({ dimension: 32, graphMinDocuments: 0 });
-    const result = await restored.loadDense(dir, { fingerprint: embedder.fingerprint });
-    expect(result.status).toBe('loaded');
-    expect(result.vectors).toBeUndefined();
-    restored.upsertMany(docs().slice(0, 4).map(({ vector: _vector, ...rest }) => rest));
-    const hits = restored.search('half marathon', embedder.embedOne('half marathon'), { topK: 1, ranking: { mode: 'dense' } });
-    expect(hits[0].label).toBe(20);
+    const result = await new CubeIndex({ dimension: 32, graphMinDocuments: 0 }).loadDense(dir, { fingerprint: embedder.fingerprint });
+    expect(result).toMatchObject({ status: 'corrupt', reason: expect.stringContaining('vectors') });
+  });
+
+  it('loads a snapshot of format 1 (an hnswlib graph in hnsw.bin) without that graph and builds the int8 graph from its vectors', async () => {
+    const index = new CubeIndex({ dimension: 32, graphMinDocuments: 3 });
+    index.upsertMany(docs());
+    await index.save(dir, { changeSeq: 4, fingerprint: embedder.fingerprint });
+    // What a save before ADR 0114 left: hnsw.bin (never read again), format 1 with the graph's live labels.
+    await fs.rename(path.join(dir, 'graph.bin'), path.join(dir, 'hnsw.bin'));
+    await fs.writeFile(path.join(dir, 'hnsw.bin'), 'an hnswlib graph');
+    const file = path.join(dir, 'manifest.json');
+    const { manifestSha256: _old, ...current } = JSON.parse(await fs.readFile(file, 'utf8')) as SnapshotManifest;
+    const legacy: SnapshotManifest = { ...current, format: 'engram-hnsw/1', liveLabels: [10, 20, 30, 40, 50], sha256: 'f'.repeat(64) };
+    await fs.writeFile(file, JSON.stringify({ ...legacy, manifestSha256: manifestChecksum(legacy) }));
+    const restored = new CubeIndex({ dimension: 32, graphMinDocuments: 3 });
+    expect(await restored.load(dir, { fingerprint: embedder.fingerprint })).toMatchObject({ status: 'loaded', documents: true, graph: false, changeSeq: 4 });
+    await restored.graphReady();
+    expect(restored.hasGraph).toBe(true);
+    for (const d of docs()) expect(restored.search('', d.vector!, { topK: 1, ranking: { mode: 'dense' } })[0].label).toBe(d.label);
+    await restored.save(dir, { changeSeq: 5, fingerprint: embedder.fingerprint });
+    expect((await fs.readdir(dir)).sort()).toEqual(['documents.json', 'graph.bin', 'lexical.bin', 'manifest.json', 'vectors.bin']);
   });
 
   it('refuses to load into an index that already holds documents', async () => {

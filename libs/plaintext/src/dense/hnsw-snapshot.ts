@@ -1,31 +1,31 @@
-// Saving and loading the HNSW graph of a cube. The graph file is written to a temp name,
-// fsynced and renamed; a manifest written the same way last names its sha256, the change
-// sequence it reflects, the embedder fingerprint and the parameters. Loading checks all of
-// that *before* handing the file to hnswlib (which trusts its input), so a missing, stale,
-// foreign or corrupt snapshot is reported as such and the caller rebuilds from PostgreSQL.
-// The manifest carries a checksum of its own (`manifestSha256`): a flipped bit that still
-// parses (a change sequence that grew, a label that changed) is caught, not trusted.
-// Beside the graph, `vectors.bin` keeps the int8 copy of every live vector (labels, scales,
-// codes; its own sha256 in the manifest) so that a load does not read each vector back
-// out of hnswlib and quantise it again; a snapshot without it, or with a damaged one, still
-// loads and the vectors come from the graph. A caller may add files of its own (extras:
-// the cube index writes its documents and BM25 postings, so a load rebuilds nothing); each
-// is checksummed in the manifest and returned only when intact.
-// A small cube's index keeps no graph (ADR 0112): its snapshot has no graph file
-// (`sha256: null`) and its vectors file is then the only copy of the vectors, so a load
-// without an intact one is refused as corrupt and the caller rebuilds.
+// Saving and loading the dense half of a cube index (ADR 0114): the int8 HNSW graph
+// (`graph.bin`, int8-hnsw.codec.ts) and the int8 vectors (`vectors.bin`: labels, scales,
+// codes), plus the caller's extra files, each written to a temp name, fsynced and renamed;
+// a manifest written the same way last names their sha256, the change sequence they
+// reflect, the embedder fingerprint and the graph parameters. Loading checks all of that
+// before anything is decoded, so a missing, stale, foreign or corrupt snapshot is reported
+// as such and the caller rebuilds from PostgreSQL. The manifest carries a checksum of its
+// own (`manifestSha256`): a flipped bit that still parses is caught, not trusted.
+// The graph holds no vectors of live nodes: they are the vectors file's, so a snapshot
+// whose vectors file is missing or damaged is corrupt whether or not it has a graph. A
+// small cube's index keeps no graph (ADR 0112): `sha256: null`.
+// Format 1 (before ADR 0114) held an hnswlib graph in `hnsw.bin`: it still loads, its graph
+// left out (the caller builds the int8 graph from the vectors), and is rewritten as 2.
 import { createHash } from 'node:crypto';
-import { createReadStream, promises as fs, readFileSync, statSync } from 'node:fs';
+import { promises as fs, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import { HnswVectorIndex } from './hnsw-vector.index';
+import { HnswParams } from './int8-hnsw';
 
-export const SNAPSHOT_FORMAT = 'engram-hnsw/1';
-const GRAPH_FILE = 'hnsw.bin';
+export const SNAPSHOT_FORMAT = 'engram-hnsw/2';
+/** hnswlib graph + int8 vectors (before ADR 0114): loaded without its graph. */
+const LEGACY_FORMAT = 'engram-hnsw/1';
+const GRAPH_FILE = 'graph.bin';
+const LEGACY_GRAPH_FILE = 'hnsw.bin';
 const VECTORS_FILE = 'vectors.bin';
 const MANIFEST_FILE = 'manifest.json';
 
 export interface SnapshotMeta {
-  /** The change sequence of the last change the graph includes. */
+  /** The change sequence of the last change the snapshot includes. */
   readonly changeSeq: number;
   readonly fingerprint: string;
 }
@@ -43,13 +43,14 @@ export interface SnapshotManifest extends SnapshotMeta {
   readonly dimension: number;
   readonly m: number;
   readonly efConstruction: number;
+  /** Vectors saved (labels with a vector). */
   readonly count: number;
   /** sha256 of the graph file; null when the index kept no graph (a small cube: exact search over the vectors file). */
   readonly sha256: string | null;
   readonly bytes: number;
-  readonly liveLabels: number[];
+  /** Format 1 only: the hnswlib graph's live labels. */
+  readonly liveLabels?: number[];
   readonly savedAt: string;
-  /** The vectors file, when one was written. */
   readonly vectors?: { readonly count: number; readonly sha256: string; readonly bytes: number };
   /** The caller's extra files, by name. */
   readonly extras?: Readonly<Record<string, { readonly sha256: string; readonly bytes: number }>>;
@@ -67,79 +68,72 @@ export type LoadStatus = 'loaded' | 'missing' | 'corrupt' | 'mismatch';
 
 export interface LoadResult {
   readonly status: LoadStatus;
-  /** Change sequence the loaded graph reflects: replay changes after it. */
+  /** Change sequence the snapshot reflects: replay changes after it. */
   readonly changeSeq?: number;
   readonly count?: number;
   /** Why the snapshot was not used. */
   readonly reason?: string;
-  /** The saved int8 vectors, when present and intact. */
+  /** The saved int8 vectors (always present when loaded). */
   readonly vectors?: SnapshotVectors;
   /** The extra files saved with the graph that are present and intact, by name. */
   readonly extras?: ReadonlyMap<string, Buffer>;
-  /** Whether a graph was loaded (false: the snapshot holds none, the vectors are everything). */
+  /** Whether the index has a graph after the load (false: none saved, or one the index could not use). */
   readonly graph?: boolean;
+  /** The saved int8 graph file (format 2), intact. */
+  readonly graphData?: Buffer;
 }
 
-export async function saveSnapshot(
-  index: HnswVectorIndex,
-  dir: string,
-  meta: SnapshotMeta,
-  vectors?: SnapshotVectors,
-  extras: ReadonlyMap<string, Buffer> = new Map(),
-  withGraph = true,
-): Promise<SnapshotManifest> {
+export interface SnapshotContent {
+  readonly dimension: number;
+  readonly params: HnswParams;
+  /** The encoded int8 graph, or null when the index keeps none. */
+  readonly graph: Buffer | null;
+  readonly vectors: SnapshotVectors;
+  readonly extras?: ReadonlyMap<string, Buffer>;
+}
+
+export async function saveSnapshot(dir: string, meta: SnapshotMeta, content: SnapshotContent): Promise<SnapshotManifest> {
   await fs.mkdir(dir, { recursive: true });
-  const tmpGraph = path.join(dir, `${GRAPH_FILE}.${process.pid}.tmp`);
-  let sha256: string | null = null;
-  let bytes = 0;
-  if (withGraph) {
-    index.writeTo(tmpGraph);
-    await fsyncFile(tmpGraph);
-    ({ sha256, bytes } = await digest(tmpGraph));
-  } else if (!vectors) {
-    throw new Error('a snapshot without a graph needs the vectors');
-  }
-  let vectorsEntry: SnapshotManifest['vectors'];
-  const tmpVectors = path.join(dir, `${VECTORS_FILE}.${process.pid}.tmp`);
-  if (vectors) {
-    const data = encodeVectors(vectors);
-    await fs.writeFile(tmpVectors, data);
-    await fsyncFile(tmpVectors);
-    vectorsEntry = { count: vectors.labels.length, sha256: createHash('sha256').update(data).digest('hex'), bytes: data.length };
-  }
-  const extrasEntry: Record<string, { sha256: string; bytes: number }> = {};
+  const files = new Map<string, Buffer>();
+  if (content.graph) files.set(GRAPH_FILE, content.graph);
+  const vectorsData = encodeVectors(content.vectors);
+  files.set(VECTORS_FILE, vectorsData);
+  const extras = content.extras ?? new Map<string, Buffer>();
   for (const [name, data] of extras) {
-    if (!/^[a-z][a-z0-9-]*\.[a-z]+$/.test(name) || [GRAPH_FILE, VECTORS_FILE, MANIFEST_FILE].includes(name)) throw new Error(`bad snapshot extra name ${name}`);
+    if (!/^[a-z][a-z0-9-]*\.[a-z]+$/.test(name) || [GRAPH_FILE, LEGACY_GRAPH_FILE, VECTORS_FILE, MANIFEST_FILE].includes(name)) throw new Error(`bad snapshot extra name ${name}`);
+    files.set(name, data);
+  }
+  const sums = new Map<string, { sha256: string; bytes: number }>();
+  for (const [name, data] of files) {
     const tmp = path.join(dir, `${name}.${process.pid}.tmp`);
     await fs.writeFile(tmp, data);
     await fsyncFile(tmp);
-    extrasEntry[name] = { sha256: createHash('sha256').update(data).digest('hex'), bytes: data.length };
+    sums.set(name, { sha256: await sha256Of(data), bytes: data.length });
   }
-  const liveLabels = withGraph ? index.liveLabels() : Array.from(vectors!.labels);
+  const graphSum = sums.get(GRAPH_FILE);
+  const extrasEntry: Record<string, { sha256: string; bytes: number }> = {};
+  for (const name of extras.keys()) extrasEntry[name] = sums.get(name)!;
   const unsealed: SnapshotManifest = {
     format: SNAPSHOT_FORMAT,
-    dimension: index.dimension,
-    m: index.params.m,
-    efConstruction: index.params.efConstruction,
-    count: liveLabels.length,
-    sha256,
-    bytes,
-    liveLabels,
+    dimension: content.dimension,
+    m: content.params.m,
+    efConstruction: content.params.efConstruction,
+    count: content.vectors.labels.length,
+    sha256: graphSum?.sha256 ?? null,
+    bytes: graphSum?.bytes ?? 0,
     changeSeq: meta.changeSeq,
     fingerprint: meta.fingerprint,
     savedAt: new Date().toISOString(),
-    ...(vectorsEntry ? { vectors: vectorsEntry } : {}),
+    vectors: { count: content.vectors.labels.length, ...sums.get(VECTORS_FILE)! },
     ...(extras.size > 0 ? { extras: extrasEntry } : {}),
   };
   const manifest: SnapshotManifest = { ...unsealed, manifestSha256: manifestChecksum(unsealed) };
-  // The old manifest must never point at the new graph: drop it, swap the graph, then
+  // The old manifest must never point at the new files: drop it, swap the files, then
   // publish the new manifest.
   await fs.rm(path.join(dir, MANIFEST_FILE), { force: true });
-  if (withGraph) await fs.rename(tmpGraph, path.join(dir, GRAPH_FILE));
-  else await fs.rm(path.join(dir, GRAPH_FILE), { force: true });
-  if (vectorsEntry) await fs.rename(tmpVectors, path.join(dir, VECTORS_FILE));
-  else await fs.rm(path.join(dir, VECTORS_FILE), { force: true });
-  for (const name of extras.keys()) await fs.rename(path.join(dir, `${name}.${process.pid}.tmp`), path.join(dir, name));
+  await fs.rm(path.join(dir, LEGACY_GRAPH_FILE), { force: true });
+  if (!content.graph) await fs.rm(path.join(dir, GRAPH_FILE), { force: true });
+  for (const name of files.keys()) await fs.rename(path.join(dir, `${name}.${process.pid}.tmp`), path.join(dir, name));
   const tmpManifest = path.join(dir, `${MANIFEST_FILE}.${process.pid}.tmp`);
   await fs.writeFile(tmpManifest, JSON.stringify(manifest));
   await fsyncFile(tmpManifest);
@@ -147,11 +141,8 @@ export async function saveSnapshot(
   return manifest;
 }
 
-export async function loadSnapshot(
-  index: HnswVectorIndex,
-  dir: string,
-  expected: { readonly fingerprint: string },
-): Promise<LoadResult> {
+/** Reads and checks a snapshot; decoding the graph into an index is the caller's (it needs the vectors in place first). */
+export async function loadSnapshot(dir: string, expected: { readonly fingerprint: string; readonly dimension: number; readonly params: HnswParams }): Promise<LoadResult> {
   let manifest: SnapshotManifest;
   try {
     manifest = JSON.parse((await readFile(path.join(dir, MANIFEST_FILE))).toString('utf8')) as SnapshotManifest;
@@ -163,39 +154,32 @@ export async function loadSnapshot(
   // Without its checksum: written before manifests carried one, or its name was damaged.
   if (typeof manifest.manifestSha256 !== 'string') return { status: 'mismatch', reason: 'manifest without a checksum of its own' };
   if (manifestChecksum(manifest) !== manifest.manifestSha256) return { status: 'corrupt', reason: 'manifest checksum mismatch' };
-  if (manifest.format !== SNAPSHOT_FORMAT) return { status: 'mismatch', reason: `format ${String(manifest.format)}` };
+  if (manifest.format !== SNAPSHOT_FORMAT && manifest.format !== LEGACY_FORMAT) return { status: 'mismatch', reason: `format ${String(manifest.format)}` };
   if (manifest.fingerprint !== expected.fingerprint) {
     return { status: 'mismatch', reason: `embedder ${manifest.fingerprint}, expected ${expected.fingerprint}` };
   }
-  if (manifest.dimension !== index.dimension) {
-    return { status: 'mismatch', reason: `dimension ${manifest.dimension}, expected ${index.dimension}` };
+  if (manifest.dimension !== expected.dimension) {
+    return { status: 'mismatch', reason: `dimension ${manifest.dimension}, expected ${expected.dimension}` };
   }
-  if (!Array.isArray(manifest.liveLabels) || typeof manifest.changeSeq !== 'number') {
-    return { status: 'corrupt', reason: 'manifest lacks labels or change sequence' };
-  }
-  if (manifest.sha256 === null) {
-    // No graph: the vectors file is the only copy of the vectors.
-    const vectors = await readVectors(dir, manifest);
-    if (!vectors) return { status: 'corrupt', reason: 'no graph and no intact vectors file' };
-    return { status: 'loaded', changeSeq: manifest.changeSeq, count: vectors.labels.length, vectors, extras: await readExtras(dir, manifest), graph: false };
-  }
-  const graph = path.join(dir, GRAPH_FILE);
-  let actual: { sha256: string; bytes: number };
+  if (typeof manifest.changeSeq !== 'number') return { status: 'corrupt', reason: 'manifest lacks its change sequence' };
+  // The vectors file is the only copy of the live vectors (an hnswlib graph's are not read any more).
+  const vectors = await readVectors(dir, manifest);
+  if (!vectors) return { status: 'corrupt', reason: 'no intact vectors file' };
+  const loaded = { status: 'loaded' as const, changeSeq: manifest.changeSeq, count: vectors.labels.length, vectors };
+  if (manifest.sha256 === null || manifest.format === LEGACY_FORMAT) return { ...loaded, extras: await readExtras(dir, manifest), graph: false };
+  let graphData: Buffer;
   try {
-    actual = await digest(graph);
+    graphData = await readFile(path.join(dir, GRAPH_FILE));
   } catch (error) {
     if (isNotFound(error)) return { status: 'missing', reason: 'manifest without graph file' };
     throw error;
   }
-  if (actual.bytes !== manifest.bytes || actual.sha256 !== manifest.sha256) {
-    return { status: 'corrupt', reason: `checksum mismatch (${actual.bytes} bytes, sha256 ${actual.sha256.slice(0, 12)}…)` };
+  const sha256 = await sha256Of(graphData);
+  if (graphData.length !== manifest.bytes || sha256 !== manifest.sha256) {
+    return { status: 'corrupt', reason: `checksum mismatch (${graphData.length} bytes, sha256 ${sha256.slice(0, 12)}…)` };
   }
-  try {
-    index.readFrom(graph, new Set(manifest.liveLabels), manifest.count);
-  } catch (error) {
-    return { status: 'corrupt', reason: `hnswlib refused the graph: ${(error as Error).message}` };
-  }
-  return { status: 'loaded', changeSeq: manifest.changeSeq, count: manifest.count, vectors: await readVectors(dir, manifest), extras: await readExtras(dir, manifest), graph: true };
+  if (manifest.m !== expected.params.m) return { ...loaded, extras: await readExtras(dir, manifest), graph: false }; // other parameters: built again
+  return { ...loaded, extras: await readExtras(dir, manifest), graph: true, graphData };
 }
 
 function encodeVectors(v: SnapshotVectors): Buffer {
@@ -218,7 +202,7 @@ async function readVectors(dir: string, manifest: SnapshotManifest): Promise<Sna
   } catch {
     return undefined;
   }
-  if (data.length !== entry.bytes || createHash('sha256').update(data).digest('hex') !== entry.sha256) return undefined;
+  if (data.length !== entry.bytes || (await sha256Of(data)) !== entry.sha256) return undefined;
   const n = data.readUInt32LE(0);
   if (n !== entry.count || data.length !== 4 + 12 * n + n * manifest.dimension) return undefined;
   // Copies into fresh, aligned typed arrays (the Buffer's offset need not be aligned).
@@ -241,7 +225,7 @@ async function readExtras(dir: string, manifest: SnapshotManifest): Promise<Read
     } catch {
       continue;
     }
-    if (data.length === entry.bytes && createHash('sha256').update(data).digest('hex') === entry.sha256) out.set(name, data);
+    if (data.length === entry.bytes && (await sha256Of(data)) === entry.sha256) out.set(name, data);
   }
   return out;
 }
@@ -249,28 +233,24 @@ async function readExtras(dir: string, manifest: SnapshotManifest): Promise<Read
 /**
  * Files up to this size are read (and hashed) in one synchronous call: a small cube's
  * snapshot loads without a round trip through the thread pool per file, which under load
- * costs more than the read itself; larger ones are read in chunks so a large graph never
+ * costs more than the read itself; larger ones are read by the thread pool and hashed in
+ * chunks between turns of the event loop (sha256Of), so a large graph never
  * blocks the event loop for long.
  */
 const SYNC_READ_MAX = 4 << 20;
 
-async function readFile(file: string): Promise<Buffer> {
-  return statSync(file).size <= SYNC_READ_MAX ? readFileSync(file) : fs.readFile(file);
+/** sha256 of a buffer; a large one in 4 MiB chunks with a turn of the event loop between them. */
+async function sha256Of(data: Buffer): Promise<string> {
+  const hash = createHash('sha256');
+  for (let at = 0; at < data.length; at += SYNC_READ_MAX) {
+    if (at > 0) await new Promise((resolve) => setImmediate(resolve));
+    hash.update(data.subarray(at, at + SYNC_READ_MAX));
+  }
+  return hash.digest('hex');
 }
 
-/** sha256 and size of a file. */
-async function digest(file: string): Promise<{ sha256: string; bytes: number }> {
-  if (statSync(file).size <= SYNC_READ_MAX) {
-    const data = readFileSync(file);
-    return { sha256: createHash('sha256').update(data).digest('hex'), bytes: data.length };
-  }
-  const hash = createHash('sha256');
-  let bytes = 0;
-  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
-    hash.update(chunk as Buffer);
-    bytes += (chunk as Buffer).length;
-  }
-  return { sha256: hash.digest('hex'), bytes };
+async function readFile(file: string): Promise<Buffer> {
+  return statSync(file).size <= SYNC_READ_MAX ? readFileSync(file) : fs.readFile(file);
 }
 
 async function fsyncFile(file: string): Promise<void> {

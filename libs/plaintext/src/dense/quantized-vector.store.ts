@@ -2,7 +2,9 @@
 // The ranker uses it to score candidates that the HNSW walk did not return and to search
 // small filtered sets exactly, without a round trip through hnswlib for each vector.
 // Scalar quantisation of unit vectors keeps cosine errors around 1e-2, far below the gaps
-// that matter for fusion.
+// that matter for fusion. The int8 HNSW graph (int8-hnsw.ts) walks these same codes: a
+// cleared slot keeps its codes and the negated scale, so the graph can still route through
+// a removed node (a tombstone) while has() and dot() treat it as absent.
 
 export class QuantizedVectorStore {
   private codes: Int8Array;
@@ -69,17 +71,38 @@ export class QuantizedVectorStore {
   }
 
   has(slot: number): boolean {
-    return slot < this.scales.length && this.scales[slot] !== 0;
+    return slot < this.scales.length && this.scales[slot] > 0;
   }
 
+  /** Makes a slot absent; its codes stay (scale negated) for the graph to route through. */
   clear(slot: number): void {
-    if (slot < this.scales.length) this.scales[slot] = 0;
+    if (slot < this.scales.length && this.scales[slot] > 0) this.scales[slot] = -this.scales[slot];
+  }
+
+  /** Stores a removed slot's codes (a graph tombstone from a snapshot): absent, but routable. */
+  setRemoved(slot: number, codes: Int8Array, codesOffset: number, scale: number): void {
+    this.setCodes(slot, codes, codesOffset, -Math.abs(scale));
+  }
+
+  /** The codes of every slot, slot-major (replaced when the store grows: read it per operation). */
+  get codeArray(): Int8Array {
+    return this.codes;
+  }
+
+  /** The scale of every slot: > 0 present, < 0 removed (codes kept), 0 never set. */
+  get scaleArray(): Float32Array {
+    return this.scales;
+  }
+
+  /** Slots allocated. */
+  get capacity(): number {
+    return this.scales.length;
   }
 
   /** Approximate inner product of the stored vector with a float query (0 when absent). */
   dot(slot: number, query: ArrayLike<number>): number {
     const scale = this.scales[slot];
-    if (!scale) return 0;
+    if (!(scale > 0)) return 0;
     const codes = this.codes;
     const dim = this.dimension;
     const offset = slot * dim;
