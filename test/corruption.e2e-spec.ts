@@ -91,7 +91,7 @@ describe('derived files corrupted while serving', () => {
   const outcomes: string[] = [];
 
   beforeAll(async () => {
-    // indexGraphMinDocuments 0: the small test cube keeps an HNSW graph, so its graph file is damaged too.
+    // indexGraphMinDocuments 0: the small test cube keeps an int8 HNSW graph, so its graph file is damaged too.
     h = await createE2eHarness({ kvChunkTokens: 8, indexGraphMinDocuments: 0 });
     modelsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'engram-models-'));
     createTinyModel({ outDir: path.join(modelsDir, 'tiny'), layers: 1, hidden: 16, heads: 2, kvHeads: 1, vocab: 280, maxPositionEmbeddings: 128, seed: 1 });
@@ -133,11 +133,11 @@ describe('derived files corrupted while serving', () => {
       await h.app.get(CubeIndexManager).onApplicationShutdown();
       expect(fs.existsSync(path.join(dir(), 'manifest.json'))).toBe(true);
       intact = new Map(fs.readdirSync(dir()).map((f) => [f, fs.readFileSync(path.join(dir(), f))]));
-      expect([...intact.keys()].sort()).toEqual(['documents.json', 'hnsw.bin', 'lexical.bin', 'manifest.json', 'vectors.bin']);
+      expect([...intact.keys()].sort()).toEqual(['documents.json', 'graph.bin', 'lexical.bin', 'manifest.json', 'vectors.bin']);
       expect(await reload()).toEqual(expected); // the intact snapshot answers the same
     });
 
-    const files = ['hnsw.bin', 'vectors.bin', 'manifest.json', 'documents.json', 'lexical.bin'];
+    const files = ['graph.bin', 'vectors.bin', 'manifest.json', 'documents.json', 'lexical.bin'];
     for (const file of files) {
       for (const how of CORRUPTIONS) {
         it(`${file}, ${how}: the same results, rebuilt from PostgreSQL where needed`, async () => {

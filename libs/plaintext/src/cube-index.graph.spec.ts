@@ -45,18 +45,52 @@ describe('CubeIndex without a graph while small (ADR 0112)', () => {
     }
   });
 
-  it('builds the graph from its vectors when it grows past graphMinDocuments, and still finds every document', () => {
-    const docs = Array.from({ length: 120 }, (_, i) => doc(i));
+  it('builds the graph from its vectors in the background when it grows past graphMinDocuments, finding every document meanwhile and after', async () => {
+    const docs = Array.from({ length: 400 }, (_, i) => doc(i));
     const index = new CubeIndex({ dimension: 64, graphMinDocuments: 100 });
     index.upsertMany(docs.slice(0, 100));
     expect(index.hasGraph).toBe(false);
     index.upsertMany(docs.slice(100));
+    // While the build runs (or once it is done) every document is found by its vector.
+    for (const d of [docs[3], docs[50], docs[390]]) {
+      expect(index.search('', d.vector!, { topK: 1, ranking: { mode: 'dense' } })[0].label).toBe(d.label);
+    }
+    await index.graphReady();
     expect(index.hasGraph).toBe(true);
     index.remove(docs[5].label);
     for (const d of [docs[3], docs[50], docs[110]]) {
       expect(index.search('', d.vector!, { topK: 1, ranking: { mode: 'dense' } })[0].label).toBe(d.label);
     }
     expect(index.search('', docs[5].vector!, { topK: 120, ranking: { mode: 'dense' } }).map((h) => h.label)).not.toContain(docs[5].label);
+  });
+
+  it('links a batch written in one turn by a catch-up build, and finds its documents before they are linked', async () => {
+    const docs = Array.from({ length: 1500 }, (_, i) => doc(i));
+    const index = new CubeIndex({ dimension: 64, graphMinDocuments: 0 });
+    index.upsertMany(docs); // more than one turn's budget of synchronous inserts
+    for (const d of [docs[0], docs[700], docs[1499]]) {
+      expect(index.search('', d.vector!, { topK: 1, ranking: { mode: 'dense' } })[0].label).toBe(d.label);
+    }
+    await index.graphReady();
+    for (const d of [docs[1], docs[701], docs[1498]]) {
+      expect(index.search('', d.vector!, { topK: 1, ranking: { mode: 'dense' } })[0].label).toBe(d.label);
+    }
+  });
+
+  it('rebuilds its graph without tombstones once they pass a quarter of it, and keeps finding the live documents', async () => {
+    const docs = Array.from({ length: 3000 }, (_, i) => doc(i));
+    const index = new CubeIndex({ dimension: 64, graphMinDocuments: 0 });
+    index.upsertMany(docs);
+    await index.graphReady();
+    for (let i = 0; i < 1100; i++) index.remove(docs[i].label);
+    expect(index.deletedRatio).toBeGreaterThan(0.25);
+    await index.graphReady();
+    // Removals made after the rebuild started leave the few tombstones the new graph has.
+    expect(index.deletedRatio).toBeLessThan(0.1);
+    for (const d of [docs[1100], docs[2000], docs[2999]]) {
+      expect(index.search('', d.vector!, { topK: 1, ranking: { mode: 'dense' } })[0].label).toBe(d.label);
+    }
+    expect(index.search('', docs[10].vector!, { topK: 50, ranking: { mode: 'dense' } }).map((h) => h.label)).not.toContain(docs[10].label);
   });
 
   it('writes no graph file while small, loads to the same answers, and refuses a load whose vectors file is damaged', async () => {
@@ -82,11 +116,20 @@ describe('CubeIndex without a graph while small (ADR 0112)', () => {
     const docs = Array.from({ length: 60 }, (_, i) => doc(i));
     const index = new CubeIndex({ dimension: 64, graphMinDocuments: 40 });
     index.upsertMany(docs);
+    await index.graphReady();
+    index.remove(docs[7].label); // a tombstone, saved with its vector so the graph still routes through it
+    index.upsert({ ...docs[8], text: `${docs[8].text} again`, vector: undefined }); // a new slot, the same vector
     await index.save(dir, { changeSeq: 3, fingerprint: embedder.fingerprint });
-    expect(await fs.readdir(dir)).toContain('hnsw.bin');
+    expect(await fs.readdir(dir)).toContain('graph.bin');
     const restored = new CubeIndex({ dimension: 64, graphMinDocuments: 40 });
     expect(await restored.load(dir, { fingerprint: embedder.fingerprint })).toMatchObject({ status: 'loaded', documents: true, graph: true });
     expect(restored.hasGraph).toBe(true);
     expect(restored.search('', docs[33].vector!, { topK: 1, ranking: { mode: 'dense' } })[0].label).toBe(docs[33].label);
+    expect(restored.search('', docs[8].vector!, { topK: 1, ranking: { mode: 'dense' } })[0].label).toBe(docs[8].label);
+    expect(restored.search('', docs[7].vector!, { topK: 59, ranking: { mode: 'dense' } }).map((h) => h.label)).not.toContain(docs[7].label);
+    for (const q of ['harbour lamp', 'violin winter letter']) {
+      const v = embedder.embedOne(q);
+      expect(restored.search(q, v, { topK: 10, explain: true })).toEqual(index.search(q, v, { topK: 10, explain: true }));
+    }
   });
 });

@@ -1,15 +1,16 @@
-// The in-memory retrieval index of one cube: a dense HNSW graph and a BM25 inverted index
-// over the same documents, the document store filters and priors read, and the hybrid
-// search over them. It is derived data: PostgreSQL holds the truth, the caller feeds rows
-// in by their change sequence (upsert/remove) and may persist the HNSW graph with
-// save()/loadDense().
+// The in-memory retrieval index of one cube: int8 vectors with an HNSW graph over them
+// (dense/dense-graph.ts, ADR 0114) and a BM25 inverted index over the same documents, the
+// document store filters and priors read, and the hybrid search over them. It is derived
+// data: PostgreSQL holds the truth, the caller feeds rows in by their change sequence
+// (upsert/remove) and may persist the index with save()/load().
 //
 // A search runs the candidate signals (search/*.signal.ts: each proposes candidates and
 // scores them all), fuses their scores (search/document-fusion.ts), blends in the session
 // context (search/session-context.ts), applies priors and time (search/priors.ts) and
 // explains (search/explain.ts).
+import { DenseGraph } from './dense/dense-graph';
 import { loadSnapshot, LoadResult, saveSnapshot, SnapshotManifest, SnapshotMeta, SnapshotVectors } from './dense/hnsw-snapshot';
-import { DEFAULT_HNSW_PARAMS, HnswParams, HnswVectorIndex } from './dense/hnsw-vector.index';
+import { DEFAULT_HNSW_PARAMS, HnswParams } from './dense/int8-hnsw';
 import { QuantizedVectorStore } from './dense/quantized-vector.store';
 import { DocumentAttributes, MemoryFilter, TimeInput } from './filter/memory-filter';
 import { Bm25Index, Bm25Options } from './lexical/bm25.index';
@@ -36,7 +37,7 @@ export interface IndexDocument extends DocumentAttributes {
   /** The caller's integer key (the memory row sequence). */
   readonly label: number;
   readonly text: string;
-  /** Unit vector from the cube's embedder; omit to keep the one already in the graph. */
+  /** Unit vector from the cube's embedder; omit to keep the one the index already has. */
   readonly vector?: ArrayLike<number>;
 }
 
@@ -71,7 +72,7 @@ export interface SearchOptions {
 
 export class CubeIndex {
   readonly dimension: number;
-  private readonly dense: HnswVectorIndex;
+  private readonly dense: DenseGraph;
   private readonly vectors: QuantizedVectorStore;
   private lexical: Bm25Index;
   private store = new DocumentStore();
@@ -81,32 +82,24 @@ export class CubeIndex {
   private signals: readonly CandidateSignal[] = [];
   /** Per-session lexical scores of the current search (zeroed after each). */
   private sessionLexical = new Float64Array(256);
-  private readonly graphMinDocuments: number;
-  /** Whether the HNSW graph holds the vectors (false while the index is small: exact dense search). */
-  private graphBuilt: boolean;
   /** The snapshot's int8 vectors while the rows are replayed after loadDense (dropped at the first search). */
   private loadedVectors: { readonly vectors: SnapshotVectors; readonly row: Map<number, number> } | null = null;
 
   constructor(options: CubeIndexOptions) {
     this.dimension = options.dimension;
-    this.dense = new HnswVectorIndex(
-      options.dimension,
-      { ...DEFAULT_HNSW_PARAMS, ...options.hnsw },
-      options.initialCapacity ?? 1024,
-    );
     this.vectors = new QuantizedVectorStore(options.dimension, options.initialCapacity ?? 1024);
+    const graphMinDocuments = Math.max(0, options.graphMinDocuments ?? DEFAULT_GRAPH_MIN_DOCUMENTS);
+    this.dense = new DenseGraph(this.vectors, { ...DEFAULT_HNSW_PARAMS, ...options.hnsw }, graphMinDocuments, () => this.store.nextSlot);
     this.bm25Options = options.bm25;
     this.lexical = new Bm25Index(options.bm25);
     this.ranking = { ...DEFAULT_RANKING, ...options.ranking };
-    this.graphMinDocuments = Math.max(0, options.graphMinDocuments ?? DEFAULT_GRAPH_MIN_DOCUMENTS);
-    this.graphBuilt = this.graphMinDocuments === 0;
     this.wireSignals();
   }
 
   private wireSignals(): void {
     this.signals = [
       new LexicalSignal(this.lexical, this.store),
-      new DenseSignal(this.dense, this.vectors, this.store, () => this.graphBuilt),
+      new DenseSignal(this.dense, this.vectors, this.store),
     ];
   }
 
@@ -124,7 +117,17 @@ export class CubeIndex {
 
   /** Whether dense search walks an HNSW graph (false: the index is small and scans its vectors). */
   get hasGraph(): boolean {
-    return this.graphBuilt;
+    return this.dense.current !== null;
+  }
+
+  /** Resolves when no graph build runs (the first graph, a catch-up after a batch, a rebuild without tombstones). */
+  graphReady(): Promise<void> {
+    return this.dense.ready();
+  }
+
+  /** Stops background graph builds: call when the index is dropped. */
+  close(): void {
+    this.dense.close();
   }
 
   /** Estimated memory of the index (graph, int8 vectors, postings, documents), for a cache bounded by bytes. */
@@ -132,43 +135,29 @@ export class CubeIndex {
     return this.dense.approximateBytes() + this.vectors.approximateBytes() + this.lexical.approximateBytes() + this.store.approximateBytes();
   }
 
-  /** Share of the HNSW graph taken by deleted vectors; rebuild the index when it is high. */
+  /** Share of the graph's nodes that are tombstones (the index rebuilds its graph past a quarter). */
   get deletedRatio(): number {
-    return this.dense.deletedRatio;
+    return this.dense.current?.removedRatio ?? 0;
   }
 
   /**
    * Adds a document or replaces the one with the same label (text, attributes and vector).
-   * Without a vector, the one already in the graph is kept (after loadDense, or an update
-   * of text/attributes only); without either, the document is found by words alone.
+   * Without a vector, the one the index has is kept (the previous version's, or the loaded
+   * snapshot's after loadDense); without either, the document is found by words alone.
+   * The new slot is linked into the graph (at once, or by a catch-up build when this
+   * event-loop turn has spent its budget on the graph: see dense-graph.ts).
    */
   upsert(doc: IndexDocument): void {
     const previous = this.store.slotByLabel.get(doc.label);
     const slot = this.store.nextSlot;
-    // Without a vector, keep the one the index has: the previous slot's int8 copy, the
-    // loaded snapshot's, or (slowest) the graph's own float vector.
-    if (doc.vector === undefined && !(previous !== undefined && this.vectors.copy(previous, slot)) && !this.takeSnapshotVector(doc.label, slot) && this.graphBuilt) {
-      const kept = this.dense.vector(doc.label);
-      if (kept) this.vectors.set(slot, kept);
-    }
-    if (previous !== undefined) this.dropSlot(previous, doc.vector === undefined);
-    if (doc.vector !== undefined) {
-      if (this.graphBuilt) this.dense.add(doc.label, doc.vector);
-      this.vectors.set(slot, doc.vector);
-    }
+    if (doc.vector === undefined && !(previous !== undefined && this.vectors.copy(previous, slot))) this.takeSnapshotVector(doc.label, slot);
+    if (previous !== undefined) this.dropSlot(previous);
+    if (doc.vector !== undefined) this.vectors.set(slot, doc.vector);
     const terms = analyze(doc.text);
     this.store.add(doc.label, toAttributes(doc), terms.length);
     this.lexical.add(slot, terms);
-    if (!this.graphBuilt && this.store.size > this.graphMinDocuments) this.buildGraph();
-  }
-
-  /** The index outgrew exact dense search: the graph is built from the int8 vectors (it only proposes candidates; the int8 copies score them). */
-  private buildGraph(): void {
-    for (const [label, slot] of this.store.slotByLabel) {
-      const vector = this.vectors.decode(slot);
-      if (vector) this.dense.add(label, vector);
-    }
-    this.graphBuilt = true;
+    if (this.vectors.has(slot)) this.dense.added(slot);
+    this.dense.grown(this.store.size);
   }
 
   upsertMany(docs: Iterable<IndexDocument>): void {
@@ -179,7 +168,7 @@ export class CubeIndex {
   remove(label: number): boolean {
     const slot = this.store.slotByLabel.get(label);
     if (slot === undefined) return false;
-    this.dropSlot(slot, false);
+    this.dropSlot(slot);
     this.store.slotByLabel.delete(label);
     return true;
   }
@@ -254,7 +243,7 @@ export class CubeIndex {
   }
 
   /**
-   * Writes the index to dir: the HNSW graph, the int8 vectors, the documents (attributes)
+   * Writes the index to dir: the int8 graph, the int8 vectors, the documents (attributes)
    * and BM25 postings, and the caller's own files (named `x.ext`), under one manifest
    * (checksums, change sequence, fingerprint). Texts are not saved: the postings are.
    */
@@ -264,21 +253,22 @@ export class CubeIndex {
       [DOCUMENTS_FILE, this.store.encode()],
       [LEXICAL_FILE, this.lexical.encode()],
     ]);
-    return saveSnapshot(this.dense, dir, meta, this.snapshotVectors(), extras, this.graphBuilt);
+    return saveSnapshot(dir, meta, { dimension: this.dimension, params: this.dense.params, graph: this.dense.encode(), vectors: this.snapshotVectors(), extras });
   }
 
   /**
    * Loads a whole saved index into an empty one: graph, int8 vectors, documents and BM25
    * postings, so nothing is analysed or inserted again (`documents: true`); the caller then
-   * replays the changes after the returned changeSeq. A snapshot with the graph only (or
+   * replays the changes after the returned changeSeq. A snapshot without documents (or
    * damaged document files) loads as loadDense() does (`documents: false`): the caller
-   * upserts every row, without vectors for labels the graph holds.
+   * upserts every row, without vectors for labels the snapshot holds. A snapshot without a
+   * usable graph (none saved, an hnswlib one of format 1) builds one in the background.
    */
   async load(dir: string, expected: { readonly fingerprint: string }): Promise<LoadResult & { readonly documents: boolean }> {
-    const result = await this.loadDense(dir, expected);
+    const result = await this.readSnapshot(dir, expected);
     const documents = result.extras?.get(DOCUMENTS_FILE);
     const lexical = result.extras?.get(LEXICAL_FILE);
-    if (result.status !== 'loaded' || !documents || !lexical || !result.vectors) return { ...result, documents: false };
+    if (result.status !== 'loaded' || !documents || !lexical || !result.vectors) return { ...withoutGraph(result), documents: false };
     let store: DocumentStore;
     let bm25: Bm25Index;
     try {
@@ -288,7 +278,7 @@ export class CubeIndex {
       await yieldToEventLoop();
       store = DocumentStore.decode(documents, (slot) => bm25.lengthOf(slot));
     } catch {
-      return { ...result, documents: false };
+      return { ...withoutGraph(result), documents: false };
     }
     // Documents saved without a vector (found by words alone) stay without one.
     for (const [label, slot] of store.slotByLabel) this.takeSnapshotVector(label, slot);
@@ -296,7 +286,11 @@ export class CubeIndex {
     this.lexical = bm25;
     this.loadedVectors = null;
     this.wireSignals();
-    return { ...result, documents: true };
+    // The graph's nodes are these slots: it fits only now that the documents are restored.
+    const graph = result.graphData !== undefined && this.dense.adopt(result.graphData);
+    if (!graph) this.dense.grown(store.size);
+    const { graphData: _data, ...rest } = result;
+    return { ...rest, graph, documents: true };
   }
 
   /** The int8 copy of every indexed vector, by label, for the snapshot. */
@@ -330,15 +324,20 @@ export class CubeIndex {
   }
 
   /**
-   * Replaces the graph with a saved one when it is intact and made by the same embedder.
-   * Call it on an empty index, then upsert the rows (without vectors for labels the graph
-   * already holds) and replay changes after the returned changeSeq; on any other status
-   * than 'loaded' the index is untouched and the caller rebuilds with vectors.
+   * Reads a saved snapshot's int8 vectors when it is intact and made by the same embedder.
+   * Call it on an empty index, then upsert the rows (without vectors for labels the
+   * snapshot holds) and replay changes after the returned changeSeq; the graph is built
+   * again as the rows arrive (its nodes are slots, which re-added rows do not keep). On
+   * any other status than 'loaded' the index is untouched and the caller rebuilds with vectors.
    */
   async loadDense(dir: string, expected: { readonly fingerprint: string }): Promise<LoadResult> {
-    if (this.size > 0) throw new Error('loadDense() needs an empty index');
-    const result = await loadSnapshot(this.dense, dir, expected);
-    if (result.status === 'loaded') this.graphBuilt = result.graph !== false;
+    return withoutGraph(await this.readSnapshot(dir, expected));
+  }
+
+  /** Checks and reads a snapshot; keeps its vectors for the rows to come, hands back the graph file. */
+  private async readSnapshot(dir: string, expected: { readonly fingerprint: string }): Promise<LoadResult> {
+    if (this.size > 0) throw new Error('loading a snapshot needs an empty index');
+    const result = await loadSnapshot(dir, { ...expected, dimension: this.dimension, params: this.dense.params });
     if (result.vectors) {
       const row = new Map<number, number>();
       result.vectors.labels.forEach((label, i) => row.set(label, i));
@@ -347,13 +346,13 @@ export class CubeIndex {
     return result;
   }
 
-  private dropSlot(slot: number, keepVector: boolean): void {
+  private dropSlot(slot: number): void {
     const length = this.lexical.lengthOf(slot);
     const rec = this.store.drop(slot, length);
     if (!rec) return;
     this.lexical.remove(slot);
     this.vectors.clear(slot);
-    if (!keepVector && this.graphBuilt) this.dense.remove(rec.label);
+    this.dense.removed(slot);
   }
 }
 
@@ -361,6 +360,12 @@ export class CubeIndex {
 function denseRanked(candidates: readonly Candidate[]): number[] {
   const proposed = candidates.filter((c) => c.signals.dense?.rank != null);
   return proposed.sort((a, b) => a.signals.dense.rank! - b.signals.dense.rank!).map((c) => c.slot);
+}
+
+/** A load whose graph file is not used (rows re-added take new slots): the graph is built again. */
+function withoutGraph(result: LoadResult): LoadResult {
+  const { graphData: _data, ...rest } = result;
+  return result.status === 'loaded' ? { ...rest, graph: false } : rest;
 }
 
 function yieldToEventLoop(): Promise<void> {

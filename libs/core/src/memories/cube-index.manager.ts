@@ -23,8 +23,8 @@ interface LoadedCube {
   /** The snapshot write in flight, if any. */
   saving: Promise<void> | null;
   /**
-   * A memory was erased: its vector may still sit in the graph (hnswlib keeps a deleted
-   * element's data until the slot is reused) and in the snapshot, so this index is dropped
+   * A memory was erased: its vector may still sit in the graph (a removed node keeps its
+   * int8 codes as a tombstone until the graph is rebuilt) and in the snapshot, so this index is dropped
    * and rebuilt from PostgreSQL, and its snapshot deleted.
    */
   erased: boolean;
@@ -102,6 +102,8 @@ export class CubeIndexManager implements OnApplicationShutdown {
 
   /** Forgets a cube's in-memory index (deleted cube, embedder change). */
   evict(cubeId: string): void {
+    // A graph build of the dropped index stops (a save still in flight writes what it has).
+    void this.cubes.get(cubeId)?.then((cube) => cube.index.close(), () => undefined);
     this.cubes.delete(cubeId);
     this.sizes.delete(cubeId);
   }

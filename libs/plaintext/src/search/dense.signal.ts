@@ -1,8 +1,8 @@
 // The dense signal: cosine similarity of the query vector to the documents' vectors,
-// proposed by the HNSW graph (or an exact int8 scan when a filter admits few documents,
-// or when the index is small enough to keep no graph: ADR 0112) and scored for every
-// candidate from the int8 copies.
-import { DenseHit, HnswVectorIndex } from '../dense/hnsw-vector.index';
+// proposed by the int8 HNSW graph (ADR 0114; or an exact int8 scan when a filter admits few
+// documents, or when the index is small enough to keep no graph: ADR 0112) and scored for
+// every candidate from the int8 copies.
+import { DenseGraph } from '../dense/dense-graph';
 import { QuantizedVectorStore } from '../dense/quantized-vector.store';
 import { RankingOptions } from '../ranking/ranking-options';
 import { TopK } from '../ranking/top-k';
@@ -25,11 +25,10 @@ export class DenseSignal implements CandidateSignal {
   readonly name = 'dense';
 
   constructor(
-    private readonly graph: HnswVectorIndex,
+    /** Its current graph is null while the index keeps none (a small cube): every dense search is then exact. */
+    private readonly graph: DenseGraph,
     private readonly vectors: QuantizedVectorStore,
     private readonly store: DocumentStore,
-    /** False while the index keeps no graph (a small cube): every dense search is exact. */
-    private readonly hasGraph: () => boolean,
   ) {}
 
   enabled(q: SearchQuery): boolean {
@@ -87,22 +86,14 @@ export class DenseSignal implements CandidateSignal {
     base: readonly number[] | null,
   ): { slot: number; similarity: number }[] {
     const slotByLabel = this.store.slotByLabel;
-    const toSlots = (hits: DenseHit[]) =>
-      hits.flatMap((h) => {
-        const slot = slotByLabel.get(h.label);
-        return slot === undefined ? [] : [{ slot, similarity: h.similarity }];
-      });
-    if (!this.hasGraph()) return this.exact(vector, k, base ?? slotByLabel.values(), admits ?? admitAll);
-    if (admits === null) return toSlots(this.graph.search(vector, k));
+    const efSearch = this.graph.params.efSearch;
+    if (this.graph.current === null) return this.exact(vector, k, base ?? slotByLabel.values(), admits ?? admitAll);
+    if (admits === null) return this.graph.search(vector, k, efSearch, null)!;
     if (base !== null && base.length <= EXACT_FILTER_MAX) return this.exact(vector, k, base, admits);
     const share = this.store.admittedShare(admits);
     if (share * this.store.size <= EXACT_FILTER_MAX) return this.exact(vector, k, base ?? slotByLabel.values(), admits);
-    const filterLabel = (label: number): boolean => {
-      const slot = slotByLabel.get(label);
-      return slot !== undefined && admits(slot);
-    };
-    const ef = Math.min(1000, Math.ceil(Math.max(this.graph.params.efSearch, k) / share));
-    const hits = toSlots(this.graph.search(vector, k, filterLabel, ef));
+    const ef = Math.min(1000, Math.ceil(Math.max(efSearch, k) / share));
+    const hits = this.graph.search(vector, k, ef, admits)!;
     if (hits.length >= k) return hits;
     return this.exact(vector, k, slotByLabel.values(), admits);
   }
