@@ -112,6 +112,17 @@ describe('CubeIndex without a graph while small (ADR 0112)', () => {
     expect(await new CubeIndex({ dimension: 64 }).load(dir, { fingerprint: embedder.fingerprint })).toMatchObject({ status: 'corrupt' });
   });
 
+  it('waits, when saved while its first graph is being built, for that graph', async () => {
+    const docs = Array.from({ length: 600 }, (_, i) => doc(i));
+    const index = new CubeIndex({ dimension: 64, graphMinDocuments: 100 });
+    index.upsertMany(docs);
+    await index.save(dir, { changeSeq: 1, fingerprint: embedder.fingerprint });
+    expect(await fs.readdir(dir)).toContain('graph.bin');
+    const restored = new CubeIndex({ dimension: 64, graphMinDocuments: 100 });
+    expect(await restored.load(dir, { fingerprint: embedder.fingerprint })).toMatchObject({ status: 'loaded', graph: true });
+    expect(restored.search('', docs[444].vector!, { topK: 1, ranking: { mode: 'dense' } })[0].label).toBe(docs[444].label);
+  });
+
   it('saves and loads the graph once it has one', async () => {
     const docs = Array.from({ length: 60 }, (_, i) => doc(i));
     const index = new CubeIndex({ dimension: 64, graphMinDocuments: 40 });

@@ -246,8 +246,12 @@ export class CubeIndex {
    * Writes the index to dir: the int8 graph, the int8 vectors, the documents (attributes)
    * and BM25 postings, and the caller's own files (named `x.ext`), under one manifest
    * (checksums, change sequence, fingerprint). Texts are not saved: the postings are.
+   * While the first graph of the index is being built the save waits for it, so that a
+   * big cube's snapshot holds its graph (a load would otherwise build it again); changes
+   * applied meanwhile are saved too, and replaying them after meta.changeSeq is harmless.
    */
-  save(dir: string, meta: SnapshotMeta, callerFiles: ReadonlyMap<string, Buffer> = new Map()): Promise<SnapshotManifest> {
+  async save(dir: string, meta: SnapshotMeta, callerFiles: ReadonlyMap<string, Buffer> = new Map()): Promise<SnapshotManifest> {
+    await this.dense.firstGraph();
     const extras = new Map([
       ...callerFiles,
       [DOCUMENTS_FILE, this.store.encode()],

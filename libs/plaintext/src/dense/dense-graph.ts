@@ -56,6 +56,11 @@ export class DenseGraph {
     return this.catchUp !== null || this.fresh !== null;
   }
 
+  /** Resolves when the first graph of a cube that crossed minDocuments is built (at once if there is one, or no build). */
+  async firstGraph(): Promise<void> {
+    if (this.graph === null && this.fresh !== null) await this.fresh.done;
+  }
+
   /** Resolves when no build is running. */
   async ready(): Promise<void> {
     while (this.catchUp || this.fresh) await (this.fresh ?? this.catchUp)!.done;

@@ -72,6 +72,8 @@ export class Int8Hnsw {
   private removed = 0;
   private readonly levelFactor: number;
   private readonly scratch: Float32Array;
+  /** The query of a search, copied so that every walk reads one array type (monomorphic, hence fast). */
+  private readonly queryScratch: Float32Array;
 
   constructor(
     readonly store: QuantizedVectorStore,
@@ -82,6 +84,7 @@ export class Int8Hnsw {
     this.m0 = params.m * 2;
     this.levelFactor = 1 / Math.log(Math.max(2, params.m));
     this.scratch = new Float32Array(store.dimension);
+    this.queryScratch = new Float32Array(store.dimension);
     if (arrays) {
       ({ links0: this.links0, upperAt: this.upperAt, upper: this.upper, upperUsed: this.upperUsed } = arrays);
       ({ level: this.level, state: this.state, entry: this.entry, maxLevel: this.maxLevel, rng: this.rng } = arrays);
@@ -213,10 +216,13 @@ export class Int8Hnsw {
    */
   search(query: ArrayLike<number>, k: number, ef = this.params.efSearch, accept: ((slot: number) => boolean) | null = null): GraphHit[] {
     if (this.entry < 0 || this.live === 0 || k <= 0) return [];
+    if (query.length !== this.store.dimension) throw new RangeError(`query has dimension ${query.length}, graph expects ${this.store.dimension}`);
+    const q = this.queryScratch;
+    for (let i = 0; i < q.length; i++) q[i] = query[i];
     let ep = this.entry;
-    let epSim = this.simQuery(query, ep);
-    for (let lc = this.maxLevel; lc > 0; lc--) [ep, epSim] = this.greedy(query, ep, epSim, lc);
-    this.walk(query, ep, epSim, Math.max(ef, k), 0, accept, true);
+    let epSim = this.simQuery(q, ep);
+    for (let lc = this.maxLevel; lc > 0; lc--) [ep, epSim] = this.greedy(q, ep, epSim, lc);
+    this.walk(q, ep, epSim, Math.max(ef, k), 0, accept, true);
     while (results.size > k) results.pop();
     const out: GraphHit[] = new Array<GraphHit>(results.size);
     for (let i = results.size - 1; i >= 0; i--) {
@@ -227,7 +233,7 @@ export class Int8Hnsw {
   }
 
   /** Similarity of a float query to a node's int8 vector (tombstones included). */
-  private simQuery(q: ArrayLike<number>, slot: number): number {
+  private simQuery(q: Float32Array, slot: number): number {
     const codes = this.store.codeArray;
     const dim = this.store.dimension;
     const offset = slot * dim;
@@ -279,7 +285,7 @@ export class Int8Hnsw {
   }
 
   /** Greedy descent at one level: the most similar node reachable by improving steps. */
-  private greedy(q: ArrayLike<number>, ep: number, epSim: number, lc: number): [number, number] {
+  private greedy(q: Float32Array, ep: number, epSim: number, lc: number): [number, number] {
     const list = this.upper;
     for (let improved = true; improved; ) {
       improved = false;
@@ -303,7 +309,7 @@ export class Int8Hnsw {
    * (worst on top). Tombstones and rejected nodes are walked through, never kept when
    * `onlyLive` is set.
    */
-  private walk(q: ArrayLike<number>, ep: number, epSim: number, ef: number, lc: number, accept: ((slot: number) => boolean) | null, onlyLive: boolean): void {
+  private walk(q: Float32Array, ep: number, epSim: number, ef: number, lc: number, accept: ((slot: number) => boolean) | null, onlyLive: boolean): void {
     const { marks, epoch } = newVisit(this.state.length);
     const state = this.state;
     const list = lc === 0 ? this.links0 : this.upper;
