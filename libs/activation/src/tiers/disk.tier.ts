@@ -48,11 +48,28 @@ export class DiskTier implements BlobTier {
   }
 
   has(key: string): boolean {
-    return this.index.has(key);
+    return this.index.has(key) || this.adopt(key);
+  }
+
+  /**
+   * Indexes a blob another process sharing the directory wrote after this one opened it (a
+   * separate worker building a cube's working memory, the server reusing it): one stat on a
+   * miss. False when there is none.
+   */
+  private adopt(key: string): boolean {
+    let size: number;
+    try {
+      size = statSync(this.path(key)).size;
+    } catch {
+      return false;
+    }
+    this.index.set(key, size);
+    this.stats.bytes += size;
+    return true;
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {
-    if (!this.index.has(key)) {
+    if (!this.has(key)) {
       this.stats.misses++;
       return undefined;
     }
@@ -71,7 +88,7 @@ export class DiskTier implements BlobTier {
   }
 
   async put(key: string, bytes: Uint8Array): Promise<void> {
-    if (this.index.has(key)) return; // content-addressed: same key, same bytes
+    if (this.has(key)) return; // content-addressed: same key, same bytes
     const path = this.path(key);
     const shard = join(this.dir, key.slice(0, 2));
     mkdirSync(shard, { recursive: true });

@@ -72,6 +72,20 @@ describe('DiskTier', () => {
     expect(disk.has(key(3))).toBe(true);
   });
 
+  it('finds a blob another process sharing the directory wrote after it opened', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'engram-disk-'));
+    const reader = new DiskTier(dir);
+    const writer = new DiskTier(dir);
+    await writer.put(key(7), Uint8Array.of(7, 7));
+    expect(reader.has(key(7))).toBe(true);
+    expect(Array.from((await reader.get(key(7)))!)).toEqual([7, 7]);
+    expect(reader.metrics()).toMatchObject({ items: 1, bytes: 2, hits: 1, misses: 0 });
+    expect(reader.has(key(8))).toBe(false);
+    expect(await reader.get(key(8))).toBeUndefined();
+    await writer.delete(key(7));
+    expect(await reader.get(key(7))).toBeUndefined();
+  });
+
   it('refuses keys that are not hashes', async () => {
     await expect(new DiskTier(mkdtempSync(join(tmpdir(), 'engram-disk-'))).put('../../etc', Uint8Array.of(1))).rejects.toThrow(/invalid key/);
   });
