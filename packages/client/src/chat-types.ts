@@ -45,7 +45,7 @@ export interface ChatEngramInfo {
   retrieval?: { memoryIds: string[]; tokens: number };
   workingMemory?: {
     cacheId: string | null;
-    state: 'ready' | 'stale' | 'building' | 'off' | 'skipped';
+    state: 'ready' | 'stale' | 'building' | 'off' | 'skipped' | 'over_quota';
     hit: boolean;
     tier: string | null;
     memoryIds: string[];

@@ -765,8 +765,8 @@ export interface UpdateMemoryDto {
 }
 
 export interface WorkingMemoryStatusDto {
-  /** off: the policy names no model; building: wanted, not built yet */
-  state: "ready" | "stale" | "building" | "off";
+  /** off: the policy names no model; building: wanted, not built yet; over_quota: not built, it would take the tenant past its KV bytes quota (see overQuota) */
+  state: "ready" | "stale" | "building" | "off" | "over_quota";
   model: string | null;
   /** the store manifest of the current generation */
   cacheId: string | null;
@@ -783,6 +783,13 @@ export interface WorkingMemoryStatusDto {
   staleSince?: string | null;
   /** the last rebuild: tokens reused from the previous generation, tokens prefilled, milliseconds */
   lastBuild: Record<string, unknown>;
+  /** set while the last rebuild is refused by the tenant’s KV bytes quota: KV bytes it needed, KV bytes the tenant used beside it, the kvBytes quota, since when */
+  overQuota?: {
+    neededBytes: number;
+    usedBytes: number;
+    limitBytes: number;
+    since: string;
+  } | null;
 }
 
 export interface WriteBankDto {
@@ -1008,7 +1015,7 @@ export interface Operations {
           runAfter: string;
           finishedAt: string | null;
         }>;
-        /** working-memory KV caches of all cubes: caches, stale, tokens, bytes, builds and reused/prefilled tokens in the last hour, and this process’s counters (ADR 0402) */
+        /** working-memory KV caches of all cubes: caches, stale, overQuota (cubes whose rebuild the KV bytes quota refused), tokens, bytes, builds and reused/prefilled tokens in the last hour, and this process’s counters (ADR 0402) */
         workingMemory: Record<string, unknown>;
       };
     };

@@ -104,7 +104,7 @@ export const RESPONSE_SCHEMAS: Record<string, Record<string, ResponseSpec>> = {
             workingMemory: {
               type: 'object',
               additionalProperties: true,
-              description: 'working-memory KV caches of all cubes: caches, stale, tokens, bytes, builds and reused/prefilled tokens in the last hour, and this process’s counters (ADR 0402)',
+              description: 'working-memory KV caches of all cubes: caches, stale, overQuota (cubes whose rebuild the KV bytes quota refused), tokens, bytes, builds and reused/prefilled tokens in the last hour, and this process’s counters (ADR 0402)',
             },
           },
           { description: 'memory moving between kinds: plaintext → working-memory KV caches, → bank blocks' },

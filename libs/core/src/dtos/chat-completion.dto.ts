@@ -283,11 +283,12 @@ export interface ChatBlendInfoDto {
 
 /**
  * state: ready (used), stale (a source changed; not used until rebuilt), building (not built
- * yet), off (built for another model) or skipped (no room for it beside this conversation). hit: its KV was reused from the store.
+ * yet), off (built for another model), skipped (no room for it beside this conversation) or
+ * over_quota (not built: it would take the tenant past its KV bytes quota). hit: its KV was reused from the store.
  */
 export interface ChatWorkingMemoryInfoDto {
   cacheId: string | null;
-  state: 'ready' | 'stale' | 'building' | 'off' | 'skipped';
+  state: 'ready' | 'stale' | 'building' | 'off' | 'skipped' | 'over_quota';
   hit: boolean;
   tier: string | null;
   memoryIds: string[];

@@ -20,8 +20,21 @@ export class OverviewHeatDto {
   @ApiProperty({ type: [HeatBucketDto] }) buckets: HeatBucketDto[];
 }
 
+/** Set while the last rebuild of the cube's working memory is refused by the tenant's KV bytes quota. */
+export interface WorkingMemoryOverQuotaDto {
+  neededBytes: number;
+  usedBytes: number;
+  limitBytes: number;
+  since: string;
+}
+
 export class WorkingMemoryStatusDto {
-  @ApiProperty({ enum: ['ready', 'stale', 'building', 'off'], description: 'off: the policy names no model; building: wanted, not built yet', example: 'ready' }) state: string;
+  @ApiProperty({
+    enum: ['ready', 'stale', 'building', 'off', 'over_quota'],
+    description: 'off: the policy names no model; building: wanted, not built yet; over_quota: not built, it would take the tenant past its KV bytes quota (see overQuota)',
+    example: 'ready',
+  })
+  state: string;
   @ApiProperty({ nullable: true, type: String, example: 'tiny' }) model: string | null;
   @ApiProperty({ nullable: true, type: String, description: 'the store manifest of the current generation', example: '3f2a…' }) cacheId: string | null;
   @ApiProperty({ nullable: true, type: String, enum: ['ram', 'disk', 'object', 'missing'], example: 'ram' }) tier: string | null;
@@ -35,6 +48,15 @@ export class WorkingMemoryStatusDto {
   @ApiPropertyOptional({ nullable: true, type: String, description: 'a source changed at this time; chat skips it until the rebuild' }) staleSince: string | null;
   @ApiProperty({ description: 'the last rebuild: tokens reused from the previous generation, tokens prefilled, milliseconds', example: { reusedTokens: 768, prefilledTokens: 243, ms: 180 } })
   lastBuild: { reusedTokens: number; prefilledTokens: number; ms: number } | null;
+  @ApiProperty({
+    type: 'object',
+    nullable: true,
+    description: 'set while the last rebuild is refused by the tenant’s KV bytes quota: KV bytes it needed, KV bytes the tenant used beside it, the kvBytes quota, since when',
+    properties: { neededBytes: { type: 'integer' }, usedBytes: { type: 'integer' }, limitBytes: { type: 'integer' }, since: { type: 'string' } },
+    required: ['neededBytes', 'usedBytes', 'limitBytes', 'since'],
+    example: null,
+  })
+  overQuota: WorkingMemoryOverQuotaDto | null;
 }
 
 export class OverviewActivationDto {

@@ -4,9 +4,11 @@
 // chunk keys find the unchanged prefix); cold caches move down the tiers and are dropped.
 import { Injectable, Logger } from '@nestjs/common';
 import { memoryPrefixTokens, textHash } from '@engram/activation';
+import type { LanguageModel } from '@engram/inference';
 import { CubeRecord, CubeRepository, ModelRecord, ModelRepository, WorkingMemoryRecord, WorkingMemoryRepository } from '@engram/persistence';
 import { JobQueueService } from '../jobs/job-queue.service';
 import { LifecyclePolicies } from '../lifecycle/lifecycle-policy.service';
+import { QuotaService } from '../quotas/quota.service';
 import { ActivationStore } from './activation.store';
 import { ModelRuntime } from './model.runtime';
 import { selectWorkingMemory } from './working-memory.selection';
@@ -21,8 +23,12 @@ export const ACTIVATION_SWEEP_INTERVAL_MS = 5 * 60_000;
 /** Candidates read per rebuild: far more than fit (a memory line is rarely under 4 tokens). */
 const CANDIDATES_PER_TOKEN = 0.25;
 const MIN_CANDIDATES = 64;
+/** Another process holds the cube's rebuild lock: look again this much later. */
+export const WORKING_MEMORY_BUSY_RETRY_MS = 1_000;
+/** A refused (over-quota) working memory is tried again by chat at most this often (a raised quota or freed bytes then apply). */
+export const WORKING_MEMORY_OVER_QUOTA_RECHECK_MS = 60_000;
 
-export type WorkingMemoryState = 'ready' | 'stale' | 'building' | 'off' | 'skipped';
+export type WorkingMemoryState = 'ready' | 'stale' | 'building' | 'off' | 'skipped' | 'over_quota';
 
 export interface WorkingMemoryForChat {
   state: WorkingMemoryState;
@@ -31,23 +37,25 @@ export interface WorkingMemoryForChat {
 }
 
 export interface RefreshOutcome {
-  status: 'built' | 'unchanged' | 'retry' | 'off' | 'empty' | 'gone';
+  /** busy: another process is rebuilding the cube (this one queued itself to run after it); over_quota: not built, see WorkingMemoryRepository.refusal. */
+  status: 'built' | 'unchanged' | 'retry' | 'off' | 'empty' | 'gone' | 'busy' | 'over_quota';
   generation?: number;
+  neededBytes?: number;
   reusedTokens?: number;
   prefilledTokens?: number;
 }
 
-/** Test hooks standing for a crash at a point of the rebuild. */
+/** Test hooks standing for a crash (a throw) or a slow worker (a wait) at a point of the rebuild. */
 export interface RefreshFaults {
-  afterBuild?: () => void;
-  afterSwap?: () => void;
+  afterBuild?: () => void | Promise<void>;
+  afterSwap?: () => void | Promise<void>;
 }
 
 @Injectable()
 export class WorkingMemoryService {
   private readonly logger = new Logger('WorkingMemory');
   /** This process's rebuilds (for /metrics); the database holds the last build of every cube. */
-  readonly counters = { builds: 0, unchanged: 0, reusedTokens: 0, prefilledTokens: 0, dropped: 0, demoted: 0 };
+  readonly counters = { builds: 0, unchanged: 0, reusedTokens: 0, prefilledTokens: 0, dropped: 0, demoted: 0, busy: 0, overQuota: 0 };
 
   constructor(
     private readonly rows: WorkingMemoryRepository,
@@ -57,6 +65,7 @@ export class WorkingMemoryService {
     private readonly activation: ActivationStore,
     private readonly policies: LifecyclePolicies,
     private readonly queue: JobQueueService,
+    private readonly quotas: QuotaService,
   ) {}
 
   /** What chat may use for this model; asks for a build when the policy wants one and none exists. */
@@ -65,8 +74,10 @@ export class WorkingMemoryService {
     if (!row) {
       const policy = (await this.policies.effective(cube.tenantId, cube.id)).activation;
       if (policy.model !== model.name) return null;
+      const refused = await this.rows.refusal(cube.id);
+      if (refused && Date.now() - refused.refusedAt.getTime() < WORKING_MEMORY_OVER_QUOTA_RECHECK_MS) return { state: 'over_quota', row: null };
       await this.queue.enqueueWorkingMemoryRefresh(cube.tenantId, { cubeId: cube.id }, 0);
-      return { state: 'building', row: null };
+      return { state: refused ? 'over_quota' : 'building', row: null };
     }
     if (row.modelId !== model.id) return { state: 'off', row: null };
     if (row.staleSince) return { state: 'stale', row: null };
@@ -101,12 +112,28 @@ export class WorkingMemoryService {
   }
 
   /**
-   * Rebuilds the cube's working memory when its set or texts changed. The new cache is
-   * built beside the old one (sharing the unchanged prefix chunks), the row is swapped in one
-   * statement, and only then is the old manifest deleted: a crash at any point leaves the
-   * old or the new cache serving. Idempotent.
+   * Rebuilds the cube's working memory when its set or texts changed, single-flight across
+   * processes: under the cube's rebuild lock (a session advisory lock on a connection of its
+   * own, ADR 0002). When another process holds it, that rebuild may have read the memories
+   * before the change that queued this one, so this one queues itself to run after it.
    */
   async refresh(cubeId: string, faults: RefreshFaults = {}): Promise<RefreshOutcome> {
+    const attempt = await this.rows.withRebuildLock(cubeId, () => this.rebuild(cubeId, faults));
+    if (attempt.acquired) return attempt.value;
+    this.counters.busy += 1;
+    const cube = await this.cubes.getAny(cubeId);
+    if (cube && cube.deletedAt === null) await this.queue.enqueueWorkingMemoryRefresh(cube.tenantId, { cubeId }, WORKING_MEMORY_BUSY_RETRY_MS);
+    return { status: 'busy' };
+  }
+
+  /**
+   * The rebuild, under the lock. The new cache is built beside the old one (sharing the
+   * unchanged prefix chunks), the row is swapped in one statement if it is still the
+   * generation read at the start, and only then is the old manifest deleted: a crash at any
+   * point leaves the old or the new cache serving. A cache that would take the tenant past
+   * its KV bytes quota is not built (the old one goes; state over_quota). Idempotent.
+   */
+  private async rebuild(cubeId: string, faults: RefreshFaults): Promise<RefreshOutcome> {
     const started = new Date();
     const cube = await this.cubes.getAny(cubeId);
     if (!cube || cube.deletedAt !== null) return { status: 'gone' };
@@ -135,20 +162,29 @@ export class WorkingMemoryService {
       this.counters.unchanged += 1;
       return { status: 'unchanged', generation: current.generation };
     }
+    const neededBytes = kvBytesPerToken(lm) * memoryPrefixTokens(lm.tokenizer, selection.text).length;
+    const room = await this.quotas.kvBytesFit(cube.tenantId, neededBytes, current?.bytes ?? 0);
+    if (!room.fits) {
+      const previous = await this.rows.refuse(cubeId, { neededBytes, usedBytes: room.used, limitBytes: room.limit, refusedAt: new Date() });
+      if (previous) await this.activation.deleteEntries([previous]);
+      this.counters.overQuota += 1;
+      this.logger.warn(`cube ${cubeId}: working memory of ${neededBytes} KV bytes not built: the tenant uses ${room.used} of its ${room.limit}`);
+      return { status: 'over_quota', neededBytes };
+    }
     const built = await this.activation.build(lm, {
       text: selection.text,
       sources: [{ memoryId: WORKING_MEMORY_SOURCE, textHash: textHash(selection.text) }],
       owner: cubeId,
       partition: cube.tenantId,
     });
-    faults.afterBuild?.();
+    await faults.afterBuild?.();
     if (!(await this.rows.stillCurrent(cubeId, selection.memories))) {
       // Changed while building: that change queued the next rebuild, which starts over.
       if (built.entry.id !== current?.entryId) await this.activation.deleteEntries([built.entry.id]);
       await this.queue.enqueueWorkingMemoryRefresh(cube.tenantId, { cubeId }, policy.debounceMs);
       return { status: 'retry' };
     }
-    const { record, previousEntryId } = await this.rows.swap({
+    const swapped = await this.rows.swap({
       cubeId,
       modelId: model.id,
       fingerprint: model.fingerprint,
@@ -161,8 +197,15 @@ export class WorkingMemoryService {
       buildMs: Date.now() - started.getTime(),
       reusedTokens: built.reusedTokens,
       prefilledTokens: built.prefilledTokens,
-    });
-    faults.afterSwap?.();
+    }, current?.generation ?? null);
+    if (!swapped) {
+      // The row moved on while building (dropped: policy off, an erase, idle; or built by a holder of a lost lock): start over.
+      if (built.entry.id !== (await this.rows.get(cubeId))?.entryId) await this.activation.deleteEntries([built.entry.id]);
+      await this.queue.enqueueWorkingMemoryRefresh(cube.tenantId, { cubeId }, policy.debounceMs);
+      return { status: 'retry' };
+    }
+    const { record, previousEntryId } = swapped;
+    await faults.afterSwap?.();
     if (previousEntryId) await this.activation.deleteEntries([previousEntryId]);
     await this.deleteOrphans(cubeId, record.entryId, started);
     this.counters.builds += 1;
@@ -203,6 +246,11 @@ export class WorkingMemoryService {
       .map((e) => e.id);
     if (orphans.length) await this.activation.deleteEntries(orphans);
   }
+}
+
+/** KV bytes one token takes in this model's cache (keys and values of every layer, f32). */
+function kvBytesPerToken(lm: Pick<LanguageModel, 'config'>): number {
+  return lm.config.numLayers * lm.config.numKvHeads * lm.config.headDim * 2 * Float32Array.BYTES_PER_ELEMENT;
 }
 
 function sameIds(a: readonly string[], b: readonly string[]): boolean {

@@ -92,6 +92,17 @@ export class QuotaService {
     if (limit > 0) this.check('kvBytes', limit, await this.usage.kvBytes(tenantId), adding);
   }
 
+  /**
+   * Whether `adding` KV bytes fit the tenant's quota once `releasing` bytes it uses now are
+   * freed (a working-memory rebuild replaces its previous cache). `used` excludes `releasing`.
+   */
+  async kvBytesFit(tenantId: string, adding: number, releasing = 0): Promise<{ fits: boolean; limit: number; used: number }> {
+    const limit = (await this.effective(tenantId)).kvBytes;
+    if (limit <= 0) return { fits: true, limit, used: 0 };
+    const used = Math.max(0, (await this.usage.kvBytes(tenantId)) - releasing);
+    return { fits: used + adding <= limit, limit, used };
+  }
+
   async requireBankBytes(tenantId: string, adding: number): Promise<void> {
     const limit = (await this.effective(tenantId)).bankBytes;
     if (limit > 0) this.check('bankBytes', limit, await this.bankBytes(tenantId), adding);

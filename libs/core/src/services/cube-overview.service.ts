@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { BankRepository, CubeOverviewRepository, HEAT_BUCKET_EDGES, KvCacheRepository, ModelRepository, WorkingMemoryRecord, WorkingMemoryRepository } from '@engram/persistence';
+import { BankRepository, CubeOverviewRepository, HEAT_BUCKET_EDGES, KvCacheRepository, ModelRepository, WorkingMemoryRecord, WorkingMemoryRefusal, WorkingMemoryRepository } from '@engram/persistence';
 import { AccessService } from '../auth/access.service';
 import { Permission } from '../auth/permission';
 import { CubeOverviewDto, OverviewBankDto, WorkingMemoryStatusDto } from '../dtos/cube-overview.dto';
@@ -32,11 +32,12 @@ export class CubeOverviewService {
   async get(ctx: RequestContext, cubeId: string): Promise<CubeOverviewDto> {
     const cube = await this.access.requireCube(ctx.auth, Permission.CubeRead, cubeId);
     const now = new Date();
-    const [counts, heat, caches, working, policy, banks, blocks, runs, cursor, jobs] = await Promise.all([
+    const [counts, heat, caches, working, refusal, policy, banks, blocks, runs, cursor, jobs] = await Promise.all([
       this.overview.memoryCounts(cubeId),
       this.overview.heatHistogram(cubeId, now),
       this.kvCaches.listByCube(cubeId),
       this.workingMemories.get(cubeId),
+      this.workingMemories.refusal(cubeId),
       this.policies.effective(cube.tenantId, cubeId),
       this.banks.listByCube(cubeId),
       this.overview.bankBlocks(cubeId),
@@ -72,7 +73,7 @@ export class CubeOverviewService {
         formula: HEAT_FORMULA,
         buckets: heat.map((count, i) => ({ min: i === 0 ? 0 : HEAT_BUCKET_EDGES[i - 1], max: i < HEAT_BUCKET_EDGES.length ? HEAT_BUCKET_EDGES[i] : null, count })),
       },
-      activation: { bytesByTier, kvCaches: caches.length, workingMemory: await this.workingMemoryStatus(working, workingTier, policy.activation) },
+      activation: { bytesByTier, kvCaches: caches.length, workingMemory: await this.workingMemoryStatus(working, refusal, workingTier, policy.activation) },
       banks: banks.map((bank): OverviewBankDto => {
         const levels = bank.ranks.map((rank, i) => ({ rank, level: i + 1 })).filter((l) => l.rank > 0);
         const mine = blocks.filter((b) => b.bankId === bank.id);
@@ -100,9 +101,10 @@ export class CubeOverviewService {
     };
   }
 
-  private async workingMemoryStatus(row: WorkingMemoryRecord | null, tier: string | null, policy: ActivationPolicy): Promise<WorkingMemoryStatusDto> {
+  private async workingMemoryStatus(row: WorkingMemoryRecord | null, refusal: WorkingMemoryRefusal | null, tier: string | null, policy: ActivationPolicy): Promise<WorkingMemoryStatusDto> {
     const model = row ? ((await this.models.list()).find((m) => m.id === row.modelId)?.name ?? row.modelId) : policy.model;
-    const state = row ? (row.staleSince ? 'stale' : 'ready') : policy.model ? 'building' : 'off';
+    const overQuota = !row && policy.model && refusal ? refusal : null;
+    const state = row ? (row.staleSince ? 'stale' : 'ready') : !policy.model ? 'off' : overQuota ? 'over_quota' : 'building';
     return {
       state,
       model,
@@ -117,6 +119,7 @@ export class CubeOverviewService {
       lastUsedAt: iso(row?.lastUsedAt),
       staleSince: iso(row?.staleSince),
       lastBuild: row ? { reusedTokens: row.reusedTokens, prefilledTokens: row.prefilledTokens, ms: row.buildMs } : null,
+      overQuota: overQuota ? { neededBytes: overQuota.neededBytes, usedBytes: overQuota.usedBytes, limitBytes: overQuota.limitBytes, since: overQuota.refusedAt.toISOString() } : null,
     };
   }
 }

@@ -18,12 +18,13 @@ import { LifecyclePolicyEntity } from './lifecycle-policy.entity';
 import { CubeLifecycleStateEntity } from './cube-lifecycle-state.entity';
 import { RateLimitWindowEntity } from './rate-limit-window.entity';
 import { WorkingMemoryEntity } from './working-memory.entity';
+import { WorkingMemoryRefusalEntity } from './working-memory-refusal.entity';
 
-export { ApiKeyEntity, AuditEventEntity, CubeEntity, JobEntity, SystemSettingEntity, TenantEntity, MemoryEntity, MemoryVersionEntity, IdempotencyRecordEntity, ModelEntity, KvCacheEntity, BankEntity, BankBlockEntity, BankDeletedMemoryEntity, LifecycleEventEntity, LifecycleRunEntity, LifecyclePolicyEntity, CubeLifecycleStateEntity, RateLimitWindowEntity, WorkingMemoryEntity };
+export { ApiKeyEntity, AuditEventEntity, CubeEntity, JobEntity, SystemSettingEntity, TenantEntity, MemoryEntity, MemoryVersionEntity, IdempotencyRecordEntity, ModelEntity, KvCacheEntity, BankEntity, BankBlockEntity, BankDeletedMemoryEntity, LifecycleEventEntity, LifecycleRunEntity, LifecyclePolicyEntity, CubeLifecycleStateEntity, RateLimitWindowEntity, WorkingMemoryEntity, WorkingMemoryRefusalEntity };
 export type { MemoryState } from './memory.entity';
 export type { JobState } from './job.entity';
 export type { LifecycleRunStatus } from './lifecycle-run.entity';
 export type { BankReplaySettings, BankState } from './bank.entity';
 
 /** Every entity engram persists; the data source and the drift check use this list. */
-export const ENTITIES = [TenantEntity, ApiKeyEntity, CubeEntity, AuditEventEntity, JobEntity, SystemSettingEntity, MemoryEntity, MemoryVersionEntity, IdempotencyRecordEntity, ModelEntity, KvCacheEntity, BankEntity, BankBlockEntity, BankDeletedMemoryEntity, LifecycleEventEntity, LifecycleRunEntity, LifecyclePolicyEntity, CubeLifecycleStateEntity, RateLimitWindowEntity, WorkingMemoryEntity];
+export const ENTITIES = [TenantEntity, ApiKeyEntity, CubeEntity, AuditEventEntity, JobEntity, SystemSettingEntity, MemoryEntity, MemoryVersionEntity, IdempotencyRecordEntity, ModelEntity, KvCacheEntity, BankEntity, BankBlockEntity, BankDeletedMemoryEntity, LifecycleEventEntity, LifecycleRunEntity, LifecyclePolicyEntity, CubeLifecycleStateEntity, RateLimitWindowEntity, WorkingMemoryEntity, WorkingMemoryRefusalEntity];

@@ -11,7 +11,7 @@ export interface WindowCount {
 /**
  * What quotas and rate limits count, in PostgreSQL so every replica sees the same numbers:
  * per-minute windows (requests of a key, inference tokens of a tenant) and a tenant's
- * current usage (cubes, memories, KV bytes, jobs in flight).
+ * current usage (cubes, memories, KV bytes with working memories, jobs in flight).
  */
 @Injectable()
 export class UsageRepository {
@@ -59,9 +59,11 @@ export class UsageRepository {
     return rows[0].n;
   }
 
+  /** KV bytes of the tenant's live cubes: the caches its clients built and its cubes' working memories (ADR 0402). */
   async kvBytes(tenantId: string): Promise<number> {
     const rows = await queryRows<{ n: string | null }>(this.db,
-      `SELECT sum(k.bytes)::text AS n FROM kv_caches k JOIN cubes c ON c.id = k.cube_id WHERE c.tenant_id = $1 AND c.deleted_at IS NULL`,
+      `SELECT (coalesce((SELECT sum(k.bytes) FROM kv_caches k JOIN cubes c ON c.id = k.cube_id WHERE c.tenant_id = $1 AND c.deleted_at IS NULL), 0)
+             + coalesce((SELECT sum(w.bytes) FROM working_memories w JOIN cubes c ON c.id = w.cube_id WHERE c.tenant_id = $1 AND c.deleted_at IS NULL), 0))::text AS n`,
       [tenantId],
     );
     return Number(rows[0].n ?? 0);

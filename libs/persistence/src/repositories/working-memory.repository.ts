@@ -1,9 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { WorkingMemoryEntity } from '../entities';
+import { LockAttempt, withAdvisoryLock } from '../database/advisory-lock';
+import { WorkingMemoryEntity, WorkingMemoryRefusalEntity } from '../entities';
 import { queryRows } from './sql';
 
 export type WorkingMemoryRecord = Readonly<Omit<WorkingMemoryEntity, 'cube' | 'model'>>;
+export type WorkingMemoryRefusal = Readonly<Omit<WorkingMemoryRefusalEntity, 'cube'>>;
 
 export interface WorkingMemoryCandidate {
   id: string;
@@ -57,25 +59,70 @@ export class WorkingMemoryRepository {
   }
 
   /**
-   * Swaps the cube's working memory to a new cache in one statement; returns the store entry
-   * it replaced (to delete after the commit), or null for a first build.
+   * Runs `fn` holding the cube's rebuild lock: a session advisory lock on a connection of its
+   * own (ADR 0002), so two workers never rebuild one cube at once; `acquired: false` (and `fn`
+   * not run) when another process holds it.
    */
-  async swap(row: NewWorkingMemory): Promise<{ record: WorkingMemoryRecord; previousEntryId: string | null }> {
-    const rows = await queryRows<{ previous: string | null }>(
-      this.db,
-      `WITH old AS (SELECT entry_id FROM working_memories WHERE cube_id = $1 FOR UPDATE)
-       INSERT INTO working_memories (cube_id, model_id, fingerprint, entry_id, text, token_count, bytes, source_memory_ids, built_at, build_ms, reused_tokens, prefilled_tokens)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8::uuid[], $9, $10, $11, $12)
-       ON CONFLICT (cube_id) DO UPDATE SET model_id = EXCLUDED.model_id, fingerprint = EXCLUDED.fingerprint, entry_id = EXCLUDED.entry_id, text = EXCLUDED.text,
-         token_count = EXCLUDED.token_count, bytes = EXCLUDED.bytes, source_memory_ids = EXCLUDED.source_memory_ids, built_at = EXCLUDED.built_at,
-         build_ms = EXCLUDED.build_ms, reused_tokens = EXCLUDED.reused_tokens, prefilled_tokens = EXCLUDED.prefilled_tokens,
-         generation = working_memories.generation + 1, stale_since = NULL
-       RETURNING (SELECT entry_id FROM old) AS previous`,
-      [row.cubeId, row.modelId, row.fingerprint, row.entryId, row.text, row.tokenCount, row.bytes, row.sourceMemoryIds, row.builtAt, row.buildMs, row.reusedTokens, row.prefilledTokens],
-    );
+  withRebuildLock<T>(cubeId: string, fn: () => Promise<T>): Promise<LockAttempt<T>> {
+    return withAdvisoryLock(this.db, `engram.working-memory:${cubeId}`, false, fn);
+  }
+
+  /**
+   * Swaps the cube's working memory to a new cache in one statement, only if the row is still
+   * the generation the rebuild started from (`expectedGeneration`; null: there was none), and
+   * clears an over-quota refusal with it. Returns the store entry it replaced (to delete after
+   * the commit; null for a first build), or null when the row moved on (a drop, another build).
+   */
+  async swap(row: NewWorkingMemory, expectedGeneration: number | null): Promise<{ record: WorkingMemoryRecord; previousEntryId: string | null } | null> {
+    const values = [row.cubeId, row.modelId, row.fingerprint, row.entryId, row.text, row.tokenCount, row.bytes, row.sourceMemoryIds, row.builtAt, row.buildMs, row.reusedTokens, row.prefilledTokens];
+    const clear = `refusal AS (DELETE FROM working_memory_refusals WHERE cube_id = $1)`;
+    const rows =
+      expectedGeneration === null
+        ? await queryRows<{ previous: string | null }>(
+            this.db,
+            `WITH ${clear}
+             INSERT INTO working_memories (cube_id, model_id, fingerprint, entry_id, text, token_count, bytes, source_memory_ids, built_at, build_ms, reused_tokens, prefilled_tokens)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8::uuid[], $9, $10, $11, $12)
+             ON CONFLICT (cube_id) DO NOTHING
+             RETURNING NULL::text AS previous`,
+            values,
+          )
+        : await queryRows<{ previous: string | null }>(
+            this.db,
+            `WITH old AS (SELECT entry_id FROM working_memories WHERE cube_id = $1 AND generation = $13 FOR UPDATE), ${clear}
+             UPDATE working_memories SET model_id = $2, fingerprint = $3, entry_id = $4, text = $5, token_count = $6, bytes = $7, source_memory_ids = $8::uuid[],
+               built_at = $9, build_ms = $10, reused_tokens = $11, prefilled_tokens = $12, generation = generation + 1, stale_since = NULL
+             WHERE cube_id = $1 AND generation = $13
+             RETURNING (SELECT entry_id FROM old) AS previous`,
+            [...values, expectedGeneration],
+          );
+    if (rows.length === 0) return null;
     const record = await this.db.getRepository(WorkingMemoryEntity).findOneByOrFail({ cubeId: row.cubeId });
-    const previous = rows[0]?.previous ?? null;
+    const previous = rows[0].previous ?? null;
     return { record, previousEntryId: previous === row.entryId ? null : previous };
+  }
+
+  /**
+   * The rebuild would take the tenant past its KV bytes quota: in one statement, records the
+   * refusal and deletes the row (chat stops using the old set); returns its store entry id.
+   */
+  async refuse(cubeId: string, refusal: Omit<WorkingMemoryRefusal, 'cubeId'>): Promise<string | null> {
+    const rows = await queryRows<{ entry_id: string | null }>(
+      this.db,
+      `WITH refused AS (
+         INSERT INTO working_memory_refusals (cube_id, needed_bytes, used_bytes, limit_bytes, refused_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (cube_id) DO UPDATE SET needed_bytes = EXCLUDED.needed_bytes, used_bytes = EXCLUDED.used_bytes, limit_bytes = EXCLUDED.limit_bytes,
+           refused_at = EXCLUDED.refused_at),
+       gone AS (DELETE FROM working_memories WHERE cube_id = $1 RETURNING entry_id)
+       SELECT (SELECT entry_id FROM gone) AS entry_id`,
+      [cubeId, refusal.neededBytes, refusal.usedBytes, refusal.limitBytes, refusal.refusedAt],
+    );
+    return rows[0]?.entry_id ?? null;
+  }
+
+  /** The cube's over-quota refusal, if its last rebuild was refused. */
+  refusal(cubeId: string): Promise<WorkingMemoryRefusal | null> {
+    return this.db.getRepository(WorkingMemoryRefusalEntity).findOneBy({ cubeId });
   }
 
   /** The checked set did not change: clears a stale mark (e.g. an edit back to the same text). */
@@ -100,9 +147,13 @@ export class WorkingMemoryRepository {
     await this.db.query(`UPDATE working_memories SET last_used_at = $2 WHERE cube_id = $1 AND (last_used_at IS NULL OR last_used_at < $2::timestamptz - interval '60 seconds')`, [cubeId, now]);
   }
 
-  /** Deletes the row; returns its store entry id. */
+  /** Deletes the row and any over-quota refusal; returns its store entry id. */
   async delete(cubeId: string): Promise<string | null> {
-    const rows = await queryRows<{ entry_id: string }>(this.db, 'DELETE FROM working_memories WHERE cube_id = $1 RETURNING entry_id', [cubeId]);
+    const rows = await queryRows<{ entry_id: string }>(
+      this.db,
+      'WITH refusal AS (DELETE FROM working_memory_refusals WHERE cube_id = $1) DELETE FROM working_memories WHERE cube_id = $1 RETURNING entry_id',
+      [cubeId],
+    );
     return rows[0]?.entry_id ?? null;
   }
 
@@ -128,10 +179,10 @@ export class WorkingMemoryRepository {
   }
 
   /** Instance-wide figures for /metrics and the operator's scheduler view. */
-  async stats(): Promise<{ caches: number; stale: number; tokens: number; bytes: number; builtLastHour: number; reusedTokensLastHour: number; prefilledTokensLastHour: number }> {
+  async stats(): Promise<{ caches: number; stale: number; overQuota: number; tokens: number; bytes: number; builtLastHour: number; reusedTokensLastHour: number; prefilledTokensLastHour: number }> {
     const rows = await queryRows<Record<string, string | null>>(
       this.db,
-      `SELECT count(*) AS caches, count(*) FILTER (WHERE stale_since IS NOT NULL) AS stale, coalesce(sum(token_count), 0) AS tokens, coalesce(sum(bytes), 0) AS bytes,
+      `SELECT count(*) AS caches, count(*) FILTER (WHERE stale_since IS NOT NULL) AS stale, (SELECT count(*) FROM working_memory_refusals) AS over_quota, coalesce(sum(token_count), 0) AS tokens, coalesce(sum(bytes), 0) AS bytes,
               count(*) FILTER (WHERE built_at > now() - interval '1 hour') AS built,
               coalesce(sum(reused_tokens) FILTER (WHERE built_at > now() - interval '1 hour'), 0) AS reused,
               coalesce(sum(prefilled_tokens) FILTER (WHERE built_at > now() - interval '1 hour'), 0) AS prefilled
@@ -141,6 +192,7 @@ export class WorkingMemoryRepository {
     return {
       caches: Number(r.caches),
       stale: Number(r.stale),
+      overQuota: Number(r.over_quota),
       tokens: Number(r.tokens),
       bytes: Number(r.bytes),
       builtLastHour: Number(r.built),

@@ -261,7 +261,7 @@ export const ADMIN_EXAMPLES: Record<string, OperationExamples> = {
         migration: {
           jobs: { "activation.refresh": { queued: 1, running: 0, completed: 42, failed: 0 }, "activation.sweep": { queued: 1, running: 0, completed: 7, failed: 0 }, "bank.consolidate": { queued: 0, running: 0, completed: 2, failed: 0 } },
           failures: [],
-          workingMemory: { caches: 12, stale: 1, tokens: 11800, bytes: 12083200, builtLastHour: 9, reusedTokensLastHour: 7200, prefilledTokensLastHour: 2100, thisProcess: { builds: 42, unchanged: 30, reusedTokens: 30100, prefilledTokens: 9100, dropped: 2, demoted: 5 } },
+          workingMemory: { caches: 12, stale: 1, overQuota: 0, tokens: 11800, bytes: 12083200, builtLastHour: 9, reusedTokensLastHour: 7200, prefilledTokensLastHour: 2100, thisProcess: { builds: 42, unchanged: 30, reusedTokens: 30100, prefilledTokens: 9100, dropped: 2, demoted: 5, busy: 1, overQuota: 0 } },
         },
       },
     },

@@ -149,6 +149,7 @@ export const CUBE_EXAMPLES: Record<string, OperationExamples> = {
             lastUsedAt: "2026-11-29T10:20:00.000Z",
             staleSince: null,
             lastBuild: { reusedTokens: 768, prefilledTokens: 243, ms: 180 },
+            overQuota: null,
           },
         },
         banks: [
