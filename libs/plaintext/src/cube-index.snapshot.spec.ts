@@ -101,6 +101,17 @@ describe.each([
     expect(restored.size).toBe(0);
   });
 
+  it('replays the rows of a snapshot written before the entity index', async () => {
+    await churned().save(dir, { changeSeq: 42, fingerprint: embedder.fingerprint });
+    const manifestFile = path.join(dir, 'manifest.json');
+    const manifest = JSON.parse(await fs.readFile(manifestFile, 'utf8')) as { extras: Record<string, unknown> } & Record<string, unknown>;
+    delete manifest.extras['entities.json'];
+    delete manifest.manifestSha256;
+    await fs.writeFile(manifestFile, JSON.stringify({ ...manifest, manifestSha256: manifestChecksum(manifest as unknown as SnapshotManifest) }));
+    const result = await new CubeIndex({ dimension: 32, graphMinDocuments }).load(dir, { fingerprint: embedder.fingerprint });
+    expect(result).toMatchObject({ status: 'loaded', documents: false });
+  });
+
   it('loads a snapshot written before documents were saved as a graph only', async () => {
     const index = churned();
     await index.save(dir, { changeSeq: 42, fingerprint: embedder.fingerprint });

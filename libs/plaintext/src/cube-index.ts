@@ -18,8 +18,10 @@ import { DEFAULT_RANKING, RankingOptions } from './ranking/ranking-options';
 import { Candidate, CandidatePool } from './search/candidate';
 import { CandidateSignal } from './search/candidate-signal';
 import { DenseSignal } from './search/dense.signal';
-import { fuseDocuments } from './search/document-fusion';
-import { DEFAULT_DEEP, DeepOptions, expandQuery, fusePasses } from './search/deep-expansion';
+import { addAfterContext, fuseDocuments } from './search/document-fusion';
+import { BridgeSignal, bridgeFrom } from './search/bridge.signal';
+import { DEFAULT_DEEP, DeepOptions, expandQuery, fusePasses, sessionNeighbours } from './search/deep-expansion';
+import { EntityIndex } from './search/entity-index';
 import { explainCandidate, ScoreExplanation, SearchHit } from './search/explain';
 import { LexicalSignal } from './search/lexical.signal';
 import { applyPriors } from './search/priors';
@@ -32,6 +34,7 @@ export type { ScoreExplanation, SearchHit } from './search/explain';
 
 const DOCUMENTS_FILE = 'documents.json';
 const LEXICAL_FILE = 'lexical.bin';
+const ENTITIES_FILE = 'entities.json';
 
 export interface IndexDocument extends DocumentAttributes {
   /** The caller's integer key (the memory row sequence). */
@@ -76,6 +79,8 @@ export class CubeIndex {
   private readonly vectors: QuantizedVectorStore;
   private lexical: Bm25Index;
   private store = new DocumentStore();
+  /** Entity key → memories naming it, for deep search's bridge signal. */
+  private entities = new EntityIndex();
   private readonly bm25Options?: Bm25Options;
   private readonly ranking: RankingOptions;
   /** The candidate signals, in the order they propose candidates. */
@@ -100,6 +105,7 @@ export class CubeIndex {
     this.signals = [
       new LexicalSignal(this.lexical, this.store),
       new DenseSignal(this.dense, this.vectors, this.store),
+      new BridgeSignal(this.entities),
     ];
   }
 
@@ -132,7 +138,7 @@ export class CubeIndex {
 
   /** Estimated memory of the index (graph, int8 vectors, postings, documents), for a cache bounded by bytes. */
   approximateBytes(): number {
-    return this.dense.approximateBytes() + this.vectors.approximateBytes() + this.lexical.approximateBytes() + this.store.approximateBytes();
+    return this.dense.approximateBytes() + this.vectors.approximateBytes() + this.lexical.approximateBytes() + this.store.approximateBytes() + this.entities.approximateBytes();
   }
 
   /** Share of the graph's nodes that are tombstones (the index rebuilds its graph past a quarter). */
@@ -156,6 +162,7 @@ export class CubeIndex {
     const terms = analyze(doc.text);
     this.store.add(doc.label, toAttributes(doc), terms.length);
     this.lexical.add(slot, terms);
+    this.entities.add(slot, doc.text);
     if (this.vectors.has(slot)) this.dense.added(slot);
     this.dense.grown(this.store.size);
   }
@@ -206,8 +213,10 @@ export class CubeIndex {
     const expansion = expandQuery(first.query.terms, input.vector, first.ranked, { bm25: this.lexical, vectors: this.vectors, store: this.store }, deep);
     // Without dense feedback the second pass asks the graph the same question: its answer is reused.
     const denseProposals = expansion.vector === null ? denseRanked(first.ranked) : undefined;
-    const second = this.rank({ ...input, terms: expansion, vector: expansion.vector ?? input.vector, denseProposals });
-    const fused = fusePasses(first.ranked, second.ranked, deep.secondPassWeight, deep.passFusion);
+    const neighbours = (slot: number, span: number): number[] => sessionNeighbours(this.store, slot, span);
+    const bridge = bridgeFrom(input.text, first.ranked, { entities: this.entities, neighbours }, deep);
+    const second = this.rank({ ...input, terms: expansion, vector: expansion.vector ?? input.vector, denseProposals, bridge });
+    const fused = fusePasses(first.ranked, second.ranked, deep.secondPassWeight, deep.passFusion, deep.keepFirst);
     const records = this.store.records;
     const firstBySlot = new Map(first.ranked.map((c) => [c.slot, c]));
     const secondBySlot = new Map(second.ranked.map((c) => [c.slot, c]));
@@ -236,6 +245,7 @@ export class CubeIndex {
     for (const signal of enabled) signal.complete(q, all);
     fuseDocuments(q, this.signals, all);
     blendSessionContext(q, this.store, all);
+    addAfterContext(q, this.signals, all);
     const intent = applyPriors(q, this.store, all);
     all.sort((a, b) => b.score - a.score || a.slot - b.slot);
     const names = new Set(enabled.map((s) => s.name));
@@ -256,6 +266,7 @@ export class CubeIndex {
       ...callerFiles,
       [DOCUMENTS_FILE, this.store.encode()],
       [LEXICAL_FILE, this.lexical.encode()],
+      [ENTITIES_FILE, this.entities.encode()],
     ]);
     return saveSnapshot(dir, meta, { dimension: this.dimension, params: this.dense.params, graph: this.dense.encode(), vectors: this.snapshotVectors(), extras });
   }
@@ -272,15 +283,19 @@ export class CubeIndex {
     const result = await this.readSnapshot(dir, expected);
     const documents = result.extras?.get(DOCUMENTS_FILE);
     const lexical = result.extras?.get(LEXICAL_FILE);
-    if (result.status !== 'loaded' || !documents || !lexical || !result.vectors) return { ...withoutGraph(result), documents: false };
+    const entityBytes = result.extras?.get(ENTITIES_FILE);
+    // A snapshot from before the entity index (or with a damaged one) replays its rows, which rebuilds it.
+    if (result.status !== 'loaded' || !documents || !lexical || !entityBytes || !result.vectors) return { ...withoutGraph(result), documents: false };
     let store: DocumentStore;
     let bm25: Bm25Index;
+    let entities: EntityIndex;
     try {
       // Between the steps, searches of other (hot) cubes waiting on the event loop run.
       await yieldToEventLoop();
       bm25 = Bm25Index.decode(lexical, this.bm25Options);
       await yieldToEventLoop();
       store = DocumentStore.decode(documents, (slot) => bm25.lengthOf(slot));
+      entities = EntityIndex.decode(entityBytes);
     } catch {
       return { ...withoutGraph(result), documents: false };
     }
@@ -288,6 +303,7 @@ export class CubeIndex {
     for (const [label, slot] of store.slotByLabel) this.takeSnapshotVector(label, slot);
     this.store = store;
     this.lexical = bm25;
+    this.entities = entities;
     this.loadedVectors = null;
     this.wireSignals();
     // The graph's nodes are these slots: it fits only now that the documents are restored.
@@ -355,6 +371,7 @@ export class CubeIndex {
     const rec = this.store.drop(slot, length);
     if (!rec) return;
     this.lexical.remove(slot);
+    this.entities.remove(slot);
     this.vectors.clear(slot);
     this.dense.removed(slot);
   }

@@ -16,6 +16,11 @@ export interface CandidateSignal {
   complete(q: SearchQuery, candidates: readonly Candidate[]): void;
   /** Its weight in the weighted fusion (the weights of the signals add up to 1). */
   weight(r: RankingOptions): number;
+  /**
+   * Added to the score after the session context is blended in, instead of to the
+   * document's own score (a signal that points into other sessions than the query's best).
+   */
+  readonly afterContext?: boolean;
   /** Maps its scores of these candidates onto 0..1 for the weighted fusion. */
   normaliser(q: SearchQuery, candidates: readonly Candidate[]): (c: Candidate) => number;
 }

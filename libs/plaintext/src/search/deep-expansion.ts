@@ -7,9 +7,10 @@
 import { QuantizedVectorStore } from '../dense/quantized-vector.store';
 import { Bm25Index } from '../lexical/bm25.index';
 import { DocumentStore } from '../store/document-store';
+import { BridgeOptions } from './bridge.signal';
 import { Candidate } from './candidate';
 
-export interface DeepOptions {
+export interface DeepOptions extends BridgeOptions {
   /** Top hits of the first pass that expand the query. */
   readonly feedbackDocs: number;
   /** Expansion terms added to the lexical query (0: no lexical expansion). */
@@ -27,6 +28,8 @@ export interface DeepOptions {
    * (first + w·max(0, second − first)), so what the first pass ranked well stays.
    */
   readonly passFusion: 'blend' | 'lift';
+  /** The first pass's best this many stay on top, in its order; the fusion ranks the rest (0: it ranks all). */
+  readonly keepFirst: number;
 }
 
 /**
@@ -36,6 +39,8 @@ export interface DeepOptions {
  * No dense feedback (0.5 until 2026-11-29): with use-lite, moving the query vector towards
  * the first hits cost LongMemEval turn recall on both halves of the split and added nothing
  * with the hash embedder (ADR 0110, "Re-measured with use-lite").
+ * The bridge signal at 0.7 and the first pass's best 3 kept on top: chosen on the tune half
+ * with use-lite (ADR 0116); keepFirst gives back the first hit deep mode used to cost.
  */
 export const DEFAULT_DEEP: DeepOptions = {
   feedbackDocs: 3,
@@ -45,6 +50,13 @@ export const DEFAULT_DEEP: DeepOptions = {
   denseFeedback: 0,
   secondPassWeight: 1,
   passFusion: 'lift',
+  keepFirst: 3,
+  bridgeWeight: 0.7,
+  bridgeDocs: 3,
+  bridgeEntities: 10,
+  bridgeMaxShare: 0.05,
+  bridgeNeighbours: 0,
+  bridgeSpan: 2,
 };
 
 export interface QueryExpansion {
@@ -148,7 +160,13 @@ function rocchio(query: ArrayLike<number>, feedback: readonly Feedback[], vector
  * Fuses the two passes: each pass's scores scaled to its best, blended by the second
  * pass's share; a document only one pass found gets 0 from the other.
  */
-export function fusePasses(first: readonly Candidate[], second: readonly Candidate[], share: number, method: DeepOptions['passFusion']): { slot: number; score: number; first: number; second: number }[] {
+export function fusePasses(
+  first: readonly Candidate[],
+  second: readonly Candidate[],
+  share: number,
+  method: DeepOptions['passFusion'],
+  keepFirst = 0,
+): { slot: number; score: number; first: number; second: number }[] {
   const max1 = first[0]?.score ?? 0;
   const max2 = second[0]?.score ?? 0;
   const bySlot = new Map<number, { slot: number; score: number; first: number; second: number }>();
@@ -161,5 +179,30 @@ export function fusePasses(first: readonly Candidate[], second: readonly Candida
   }
   const fused = [...bySlot.values()];
   for (const f of fused) f.score = method === 'lift' ? f.first + share * Math.max(0, f.second - f.first) : (1 - share) * f.first + share * f.second;
-  return fused.sort((a, b) => b.score - a.score || a.slot - b.slot);
+  fused.sort((a, b) => b.score - a.score || a.slot - b.slot);
+  if (keepFirst <= 0) return fused;
+  const kept = first.slice(0, keepFirst).map((c) => bySlot.get(c.slot)!);
+  const keptSlots = new Set(kept.map((f) => f.slot));
+  // The kept ones score above the rest, so the list stays ordered by score.
+  const top = fused[0]?.score ?? 0;
+  kept.forEach((f, i) => (f.score = top + kept.length - i));
+  return [...kept, ...fused.filter((f) => !keptSlots.has(f.slot))];
+}
+
+/** Turns of a document's session within span positions of it (by position, else by insertion order). */
+export function sessionNeighbours(store: DocumentStore, slot: number, span: number): number[] {
+  const rec = store.records[slot];
+  if (!rec || rec.session < 0) return [];
+  const turns = store.sessionSlots[rec.session];
+  const position = rec.attrs.position;
+  if (position === undefined) {
+    const i = turns.indexOf(slot);
+    return turns.slice(Math.max(0, i - span), i + span + 1).filter((s) => s !== slot);
+  }
+  const out: number[] = [];
+  for (const other of turns) {
+    const p = store.records[other]?.attrs.position;
+    if (p !== undefined && other !== slot && Math.abs(p - position) <= span) out.push(other);
+  }
+  return out;
 }

@@ -74,6 +74,57 @@ describe('deep search', () => {
   });
 });
 
+/**
+ * A conversation: the first hop names the composer; the second hop, in another session,
+ * shares only the composer's name with it and no word with the question.
+ */
+function conversation(): CubeIndex {
+  const index = new CubeIndex({ dimension: 64 });
+  index.upsert(doc(1, 'About that war song, Vladimir Shainsky said it seemed to have turned back the clock', { sessionId: 's1', position: 0 }));
+  index.upsert(doc(2, 'We should watch the parade together next spring', { sessionId: 's1', position: 1 }));
+  index.upsert(doc(3, 'My uncle told me Shainsky grew up in Kyiv in 1925', { sessionId: 's2', position: 0 }));
+  index.upsert(doc(4, 'I baked bread with my uncle on Sunday', { sessionId: 's2', position: 1 }));
+  const fillers = ['The neighbours adopted a beagle', 'Work has been busy all month', 'We tried a new pasta recipe', 'The garden needs more water'];
+  fillers.forEach((text, i) => index.upsert(doc(10 + i, text, { sessionId: `s${3 + i}`, position: 0 })));
+  return index;
+}
+
+describe('deep search: the bridge signal', () => {
+  const question = 'Where did the composer who said the war song turned back the clock grow up?';
+
+  it('reaches a turn of another session through an entity of the first hit', () => {
+    const index = conversation();
+    const vector = embedder.embedOne(question);
+    const withBridge = index.search(question, vector, { topK: 3, deep: { expansionTerms: 0, neighbourWeight: 0, keepFirst: 1 } }).map((h) => h.label);
+    const without = index.search(question, vector, { topK: 3, deep: { expansionTerms: 0, neighbourWeight: 0, keepFirst: 1, bridgeWeight: 0 } }).map((h) => h.label);
+    expect(withBridge[0]).toBe(1);
+    expect(withBridge).toContain(3);
+    expect(without).not.toContain(3);
+  });
+
+  it('keeps the first pass\'s best on top with keepFirst', () => {
+    const index = conversation();
+    const vector = embedder.embedOne(question);
+    const plain = index.search(question, vector, { topK: 2 }).map((h) => h.label);
+    const deep = index.search(question, vector, { topK: 8, deep: { keepFirst: 2, bridgeWeight: 5 } });
+    expect(deep.slice(0, 2).map((h) => h.label)).toEqual(plain);
+    for (let i = 1; i < deep.length; i++) expect(deep[i].score).toBeLessThanOrEqual(deep[i - 1].score);
+  });
+
+  it('brings nothing the filter rejects', () => {
+    const index = conversation();
+    const hits = index.search(question, embedder.embedOne(question), { topK: 10, deep: true, filter: { sessionIds: ['s1'] } });
+    expect(hits.map((h) => h.label).sort()).toEqual([1, 2]);
+  });
+
+  it('forgets a removed turn', () => {
+    const index = conversation();
+    index.remove(3);
+    const hits = index.search(question, embedder.embedOne(question), { topK: 10, deep: true });
+    expect(hits.map((h) => h.label)).not.toContain(3);
+  });
+});
+
 describe('deep search without dense feedback', () => {
   it('ranks as if the second pass had searched the graph again with the same vector', () => {
     const index = new CubeIndex({ dimension: 64 });

@@ -7,8 +7,9 @@ import { SearchQuery } from './search-query';
 export function fuseDocuments(q: SearchQuery, signals: readonly CandidateSignal[], candidates: readonly Candidate[]): void {
   const r = q.ranking;
   if (r.fusion === 'rrf' && r.mode === 'hybrid') {
-    const share = 1 / signals.length;
-    const ranks = signals.map((s) => rankOf(candidates, (c) => signalScore(c, s.name)));
+    const ranked = signals.filter((s) => s.enabled(q));
+    const share = 1 / ranked.length;
+    const ranks = ranked.map((s) => rankOf(candidates, (c) => signalScore(c, s.name)));
     for (const c of candidates) {
       let sum = 0;
       for (const rank of ranks) sum += share / (r.rrfK + rank.get(c)!);
@@ -16,7 +17,7 @@ export function fuseDocuments(q: SearchQuery, signals: readonly CandidateSignal[
     }
     return;
   }
-  const parts = signals.map((s) => ({ weight: s.weight(r), normalised: s.normaliser(q, candidates) }));
+  const parts = signals.filter((s) => !s.afterContext).map((s) => ({ weight: s.weight(r), normalised: s.normaliser(q, candidates) }));
   for (const c of candidates) {
     let sum = 0;
     for (const part of parts) sum += part.weight * part.normalised(c);
@@ -29,4 +30,14 @@ function rankOf<T>(items: readonly T[], score: (item: T) => number): Map<T, numb
   const ranks = new Map<T, number>();
   sorted.forEach((item, i) => ranks.set(item, i + 1));
   return ranks;
+}
+
+/** Adds the signals that come after the session context (CandidateSignal.afterContext) to the blended score. */
+export function addAfterContext(q: SearchQuery, signals: readonly CandidateSignal[], candidates: readonly Candidate[]): void {
+  for (const s of signals) {
+    if (!s.afterContext || !s.enabled(q)) continue;
+    const weight = s.weight(q.ranking);
+    const normalised = s.normaliser(q, candidates);
+    for (const c of candidates) c.combined += weight * normalised(c);
+  }
 }

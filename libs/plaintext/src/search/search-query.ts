@@ -5,6 +5,7 @@ import { compileFilter, filterRestricts, MemoryFilter, TimeInput } from '../filt
 import { RankingOptions } from '../ranking/ranking-options';
 import { DocumentStore, FilterBase } from '../store/document-store';
 import { analyzeQuery } from '../text/analyzer';
+import type { Bridge } from './bridge.signal';
 
 export interface SearchQuery {
   readonly text: string;
@@ -18,6 +19,8 @@ export interface SearchQuery {
    * already found them with the same vector and filter (deep mode's second pass).
    */
   readonly denseProposals?: readonly number[];
+  /** Entities and neighbouring turns of the first pass's hits (deep mode's second pass). */
+  readonly bridge?: Bridge;
   readonly ranking: RankingOptions;
   readonly topK: number;
   /** Candidates each signal proposes (at least topK). */
@@ -41,6 +44,7 @@ export interface QueryInput {
   readonly terms?: { readonly terms: readonly string[]; readonly weights: readonly number[] };
   readonly vector: ArrayLike<number> | null;
   readonly denseProposals?: readonly number[];
+  readonly bridge?: Bridge;
   readonly ranking: RankingOptions;
   readonly topK: number;
   readonly filter?: MemoryFilter;
@@ -82,6 +86,7 @@ export function buildQuery(store: DocumentStore, input: QueryInput, sessionLexic
     termWeights: input.terms?.weights,
     vector: input.vector,
     denseProposals: input.denseProposals,
+    bridge: input.bridge,
     ranking: r,
     topK: input.topK,
     pool: Math.max(input.topK, r.candidatePool),
