@@ -1,12 +1,12 @@
 // Retrieval quality of libs/plaintext on the evaluation sets in ../shared/data
 // (see its README): LongMemEval-S dev, MADial-Bench (en), HotpotQA dev100.
+// Also a conversational multi-hop proxy built from HotpotQA (bench/support/conversational-hotpot.ts).
 // For each set it runs the ablation dense-only / lexical-only / fused variants with the
 // offline hash embedder, prints tables, and ends with one JSON line of the key figures.
 //   npm run bench:retrieval            (build + run)
-//   node dist/bench/retrieval.bench.js [--only lme|madial|hotpot] [--set knob=value ...] [--misses]
+//   node dist/bench/retrieval.bench.js [--only lme|madial|hotpot|conv] [--set knob=value ...] [--misses]
 //     [--embedder hash|use-lite] [--dim 256 (hash)] [--threads N (use-lite)]
-//   (use-lite vectors are cached under os.tmpdir()/engram-bench-embeddings between runs)
-//   (--misses prints each LongMemEval question whose gold session is not ranked first)
+//   (use-lite vectors are cached under os.tmpdir()/engram-bench-embeddings; --misses prints LongMemEval misses at 1)
 //   --split tune|held|all: the questions of one half of each set (bench/support/eval-split.ts);
 //   knobs are chosen on 'tune' and reported on 'held'. The corpora stay whole.
 //   The ranker starts from the embedder's own fusion weights (rankingFor); --set overrides them.
@@ -15,10 +15,12 @@
 import { readFileSync } from 'node:fs';
 import { lmeDate, loadLongMemEval, sharedDataDir } from './support/longmemeval';
 import * as path from 'node:path';
-import { CubeIndex, DEFAULT_RANKING, DeepOptions, IndexDocument, RankingOptions, rankingFor } from '@engram/plaintext';
+import { CubeIndex, DeepOptions, IndexDocument, RankingOptions, rankingFor } from '@engram/plaintext';
 import { textArg, arg } from './support/args';
 import { benchEmbedder } from './support/embedding-cache';
 import { parseSplit, splitItems } from './support/eval-split';
+import { loadHotpot } from './support/conversational-hotpot';
+import { printConversationalHotpot, runConversationalHotpot } from './support/conversational-hotpot-eval';
 
 const DATA = sharedDataDir();
 
@@ -75,19 +77,24 @@ process.argv.forEach((a, i) => {
   const [key, raw] = process.argv[i + 1].split('=');
   (deepBase as Record<string, number>)[key] = Number(raw);
 });
-// Deep mode's ablations: each part of the expansion alone, then the default (lexical PRF from the
-// hits and their neighbouring turns: 'fused (final)').
+// Deep mode's ablations: the parts of the expansion alone, then the default ('fused (final)':
+// DEFAULT_DEEP with --deep overrides). ADR 0110 has the dense-feedback and 'blend' rows.
+const NO_BRIDGE: Partial<DeepOptions> = { bridgeWeight: 0 };
 const DEEP_VARIANTS: Variant[] = [
   // Plain BM25 over single turns: no session context, role weights, time or importance.
   { name: 'BM25 per turn (baseline)', ranking: { ...base, mode: 'lexical', contextWeight: 0, timeIntentWeight: 0, importanceWeight: 0, roleWeights: {} } },
-  // The default before ADR 0113: the hash-tuned global dense weight, whatever the embedder.
-  { name: `default at the global weight ${DEFAULT_RANKING.denseWeight}`, ranking: { ...base, denseWeight: DEFAULT_RANKING.denseWeight } },
   { name: 'default (not deep)', ranking: base },
-  { name: 'deep: lexical PRF only', ranking: base, deep: { ...deepBase, neighbourWeight: 0, denseFeedback: 0 } },
-  { name: 'deep: dense feedback 0.5 only', ranking: base, deep: { denseFeedback: 0.5, ...deepBase, expansionTerms: 0 } },
-  { name: 'deep: PRF + neighbours + dense feedback 0.5 (before ADR 0113)', ranking: base, deep: { denseFeedback: 0.5, ...deepBase } },
-  { name: "deep: 'blend' fusion of the passes", ranking: base, deep: { secondPassWeight: 0.5, ...deepBase, passFusion: 'blend' } },
+  { name: 'deep before ADR 0116 (PRF + neighbours, no bridge)', ranking: base, deep: { ...deepBase, ...NO_BRIDGE } },
+  { name: 'deep: bridge entities only', ranking: base, deep: { ...deepBase, expansionTerms: 0, neighbourWeight: 0, bridgeNeighbours: 0 } },
+  { name: 'deep: bridge neighbours only', ranking: base, deep: { bridgeNeighbours: 1, ...deepBase, expansionTerms: 0, neighbourWeight: 0, bridgeEntities: 0 } },
+  { name: 'deep: PRF + bridge entities + bridge neighbours', ranking: base, deep: { bridgeNeighbours: 1, ...deepBase } },
   { name: 'fused (final)', ranking: base, deep: deepBase },
+  // --sweep knob=v1,v2: one more deep variant per value (over DEFAULT_DEEP and --deep), to choose a knob in one run.
+  ...process.argv.flatMap((a, i) => {
+    if (a !== '--sweep') return [];
+    const [key, values] = process.argv[i + 1].split('=');
+    return values.split(',').map((v): Variant => ({ name: `deep, ${key}=${v}`, ranking: base, deep: { ...deepBase, [key]: Number(v) } }));
+  }),
 ];
 const VARIANTS = DEEP_MODE ? DEEP_VARIANTS : finalOnly ? ALL_VARIANTS.filter((v) => v.name === 'fused (final)') : ALL_VARIANTS;
 /** Milliseconds of each search, by variant, to compare deep with default in one process. */
@@ -333,6 +340,12 @@ async function runHotpot(): Promise<void> {
   summary.hotpotqa = { all2: round(mean(r.map((x) => x.all[0]))), all5: round(mean(r.map((x) => x.all[1]))), all10: round(mean(r.map((x) => x.all[2]))), mrr: round(mean(r.map((x) => x.mrr))) };
 }
 
+// ---------------------------------------------------------------- Conversational HotpotQA (multi-hop proxy)
+async function runConversational(): Promise<void> {
+  const result = await runConversationalHotpot(loadHotpot(DATA), SPLIT, embedder, VARIANTS, timedSearch, bm25);
+  summary.convHotpot = printConversationalHotpot(result, SPLIT, 'fused (final)');
+}
+
 function printDeepLatency(): void {
   console.log('\n## Search latency in this process (all sets; noisy on a shared machine)\n');
   console.log('| variant | searches | p50 ms | p99 ms | p50 / default |');
@@ -376,6 +389,7 @@ async function main(): Promise<void> {
   if (!only || only === 'lme') await runLongMemEval();
   if (!only || only === 'madial') await runMadial();
   if (!only || only === 'hotpot') await runHotpot();
+  if (!only || only === 'conv') await runConversational();
   if (DEEP_MODE) printDeepLatency();
   summary.overrides = overrides;
   summary.seconds = round((Date.now() - started) / 1000);
