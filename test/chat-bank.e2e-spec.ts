@@ -87,9 +87,23 @@ describe('chat with the consolidation bank', () => {
     expect(engram.bank).toMatchObject({ id: bankId, source: 'policy', used: false, reason: 'stale', routedBy: 'memory', memoryId: ids.bruno, rank: 0, staleLevels: [1, 2] });
     expect(engram.retrieval.memoryIds).toContain(ids.bruno);
     expect((await h.http.get(`/v1/cubes/${cubeId}/memories/${ids.bruno}`).set(auth()).expect(200)).body.text).toBe(edited);
-    await expect(h.app.get(BankConsolidation).run(cubeId, { epochs: 1 })).resolves.toMatchObject({ status: 'committed' });
+    await drain(); // the edit's bank.forget job marks them again under the bank's lock
+    await h.app.get(BankConsolidation).run(cubeId, { epochs: 1 });
+    expect((await holding(ids.bruno)).every((b) => !b.stale)).toBe(true);
     expect((await chat()).bank).toMatchObject({ used: true, memoryId: ids.bruno, rank: 4 });
   }, 180_000);
+
+  it('reuses the working memory’s KV with a block attached: the blocks act on the tokens after it', async () => {
+    const consolidation = { bankId, minAccesses: 0, minAgeHours: 0, maxPerRun: 10, thresholds: { minRecall: 0, maxPerplexityIncrease: 100 } };
+    await h.http.put(`/v1/cubes/${cubeId}/lifecycle`).set(auth()).send({ consolidation, activation: { model: 'tiny', maxTokens: 64, debounceMs: 0 } }).expect(200);
+    await drain();
+    const engram = await chat();
+    expect(engram.workingMemory).toMatchObject({ state: 'ready' });
+    expect(engram.bank).toMatchObject({ used: true, memoryId: ids.bruno, rank: 4 });
+    expect(engram.cachedTokens).toBe(engram.workingMemory.tokens);
+    // The same request without the bank reuses the same prefix.
+    expect((await chat({ bankId: false })).cachedTokens).toBe(engram.workingMemory.tokens);
+  }, 120_000);
 
   it('leaves a block out when a retrieved memory it holds changed after it was written, even unmarked', async () => {
     // A change the stale marking missed (a write straight to the table): the block is older than the memory.

@@ -32,7 +32,7 @@ const ctx: RequestContext = { auth: { kind: 'key', actorId: 'k', keyId: 'k', ten
 const CUBE = '11111111-1111-4111-8111-111111111111';
 const model = { id: 'm1', name: 'tiny', fingerprint: 'f', directory: '/m', format: 'safetensors', config: {}, createdAt: new Date() } as ModelRecord;
 const ownCache = { id: 'c1', cubeId: CUBE, modelId: 'm1', text: 'memory', tokenCount: 5 } as KvCacheRecord;
-const lm = { maxContext: 64, tokenizer: { encode: () => Array.from({ length: 12 }, (_, i) => i), applyChatTemplate: () => 'prompt' } };
+const lm = { maxContext: 64, tokenizer: { encode: () => Array.from({ length: 12 }, (_, i) => i), applyChatTemplate: () => 'prompt' }, prefill: jest.fn(async () => ({ logits: new Float32Array(1), present: kv(5) })) };
 const result = { tokenIds: [1], text: 'ok', finishReason: 'stop', usage: { promptTokens: 12, cachedTokens: 5, completionTokens: 1 }, timings: { prefillMs: 1, timeToFirstTokenMs: 1, decodeMs: 1, decodeTokensPerSecond: 0 } };
 
 function service(overrides: { requireCube?: jest.Mock; prefixFor?: jest.Mock; generate?: jest.Mock; findByText?: jest.Mock; routeForChat?: jest.Mock; policyBank?: string } = {}) {
@@ -92,16 +92,27 @@ describe('ChatCompletionService', () => {
     leftOut: [],
   });
 
-  it('attaches the blocks the bank routed by the best retrieved memory, reports them, and prefills instead of reusing KV made without them', async () => {
+  it('attaches the blocks the bank routed by the best retrieved memory and reports them; the cached prefix (made without blocks) is reused', async () => {
     const bank = routed(true);
     const routeForChat = jest.fn().mockResolvedValue(bank);
-    const prefixFor = jest.fn();
-    const { chat, generate } = service({ routeForChat, prefixFor });
+    const { chat, generate } = service({ routeForChat });
     const res = await chat.complete(ctx, request({ cubeId: CUBE, bankId: 'b1', memoryText: 'memory' }));
     expect(routeForChat).toHaveBeenCalledWith(CUBE, 'b1', model, 'hi', { best: 'm9', inPrompt: [] });
-    expect(generate.mock.calls[0][2]).toMatchObject({ memory: bank.memory, prefix: undefined });
-    expect(prefixFor).not.toHaveBeenCalled();
+    expect(generate.mock.calls[0][2]).toMatchObject({ memory: bank.memory });
+    expect(generate.mock.calls[0][2].prefix.seq).toBe(5);
+    expect(res.engram.cachedTokens).toBe(5);
     expect(res.engram.bank).toEqual({ id: 'b1', source: 'request', used: true, reason: null, routedBy: 'memory', memoryId: 'm9', generation: 2, path: [1, 0], rank: 3, staleLevels: [], leftOut: [] });
+  });
+
+  it('with blocks attached and the cache missed, prefills the cached prefix without the blocks, so the answer does not depend on a hit', async () => {
+    const bank = routed(true);
+    const prefixFor = jest.fn().mockResolvedValue({ prefix: undefined, cachedTokens: 0, tiers: [] });
+    const { chat, generate } = service({ routeForChat: jest.fn().mockResolvedValue(bank), prefixFor });
+    const res = await chat.complete(ctx, request({ cubeId: CUBE, bankId: 'b1', memoryText: 'memory' }));
+    expect(lm.prefill).toHaveBeenCalledWith([0, 1, 2, 3, 4], { past: undefined });
+    expect(generate.mock.calls[0][2]).toMatchObject({ memory: bank.memory });
+    expect(generate.mock.calls[0][2].prefix.seq).toBe(5);
+    expect(res.engram.cachedTokens).toBe(0);
   });
 
   it('uses the consolidation policy’s bank without being told, and reuses the cached KV when it attaches no block', async () => {

@@ -118,12 +118,16 @@ export class ChatCompletionService {
     const tenantId = ctx.auth.kind === 'key' ? ctx.auth.tenantId : null;
     if (tenantId) await this.quotas.requireTokens(tenantId, prompt.length);
     const bank = cube ? await this.chatBank(cube, dto, model, retrieved, memory.sourceMemoryIds) : null;
-    // Cached KV was computed without the bank's blocks: with a block attached, the whole prompt is prefilled (ADR 0403).
     const attached = bank?.used ? bank.memory : undefined;
     const startedAt = performance.now();
     const blended = attached ? null : await this.multiCachePrefill(lm, prompt, memory.rows, dto.engram?.recompute ?? DEFAULT_RECOMPUTE);
-    const { prefix: cachedPrefix, tiers } = attached || blended ? { prefix: undefined, tiers: blended?.tiers ?? [] } : await this.reusablePrefix(lm, prompt, memory.owned, cube?.tenantId ?? '');
-
+    const reused = blended ? { prefix: undefined, tiers: blended.tiers } : await this.reusablePrefix(lm, prompt, memory.owned, cube?.tenantId ?? '');
+    const tiers = reused.tiers;
+    // Blocks act on the tokens after the cube's cached prefix (ADR 0403): its KV is the one made
+    // without them — reused where cached, prefilled without them where not — so an answer does
+    // not depend on a cache hit. Without a cached prefix the whole prompt runs with the blocks.
+    const cachedPrefix = attached && memory.owned ? await this.prefixWithoutBlocks(lm, prompt, reused.prefix, memory.owned.tokenCount) : reused.prefix;
+    const extraPrefillMs = performance.now() - startedAt;
     const id = `chatcmpl-${randomUUID().replace(/-/g, '')}`;
     const created = Math.floor(Date.now() / 1000);
     const chunk = (delta: { role?: 'assistant'; content?: string }, finish: ChatCompletionChunkDto['choices'][0]['finish_reason'] = null): ChatCompletionChunkDto => ({
@@ -148,6 +152,12 @@ export class ChatCompletionService {
     const result = blended
       ? await this.runtime.generateFrom(lm, blended.result, { promptTokens: prompt.length, cachedTokens: blended.result.exactTokens + blended.result.reusedTokens }, { ...generation, startedAt })
       : await this.runtime.generate(lm, prompt, { ...generation, prefix: cachedPrefix });
+    if (cachedPrefix && cachedPrefix !== reused.prefix) {
+      // Part of the prefix was prefilled here, not reused: count it as such.
+      result.usage.cachedTokens = Math.min(result.usage.cachedTokens, reused.prefix?.seq ?? 0);
+      result.timings.prefillMs += extraPrefillMs;
+      result.timings.timeToFirstTokenMs += extraPrefillMs;
+    }
     if (tenantId) await this.quotas.chargeTokens(tenantId, result.usage.promptTokens + result.usage.completionTokens);
     const usage: ChatUsageDto = {
       prompt_tokens: result.usage.promptTokens,
@@ -237,6 +247,17 @@ export class ChatCompletionService {
     const completion = Math.min(dto.max_completion_tokens ?? dto.max_tokens ?? DEFAULT_MAX_TOKENS, Math.floor(lm.maxContext / 4));
     const budget = { countTokens, available: lm.maxContext - without - markup - completion };
     return this.retrieval.retrieve(cube, changeSeq, dto.messages, options ?? {}, budget, new Set(exclude));
+  }
+
+  /**
+   * The KV of the prompt's first `tokens` tokens computed without memory blocks: the reused
+   * prefix, extended by a prefill without blocks over what the cache did not hold.
+   */
+  private async prefixWithoutBlocks(lm: LanguageModel, prompt: number[], reused: KvState | undefined, tokens: number): Promise<KvState | undefined> {
+    const wanted = Math.min(tokens, prompt.length - 1);
+    const have = reused?.seq ?? 0;
+    if (have >= wanted) return reused;
+    return (await lm.prefill(prompt.slice(have, wanted), { past: reused })).present;
   }
 
   /**
