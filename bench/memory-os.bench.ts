@@ -237,15 +237,18 @@ async function main(): Promise<void> {
     return { token: out.tokenIds[0], ms: performance.now() - start, prefilled: prompt.length - (hit?.cachedTokens ?? 0) };
   };
   const modes = { text: { hit: 0, ms: [] as number[], prefilled: [] as number[] }, scheduled: { hit: 0, ms: [] as number[], prefilled: [] as number[] } };
-  const sources = { wm: 0, bank: 0, retrieved: 0 };
+  const sources = { wm: 0, bank: 0, retrieved: 0, withBlock: 0 }; // where the fact's text is; and how many (b) answers had a block attached
   for (let i = 0; i < 3; i++) await answer([...wmIds, ...words('the home of')], {}); // warm-up
   for (let i = 0; i < EVAL; i++) {
     const f = ask();
     const q = words(questionText(f));
     const want = tok.ids.get(f.value)!;
     const a = await answer([...wmIds, ...retrieved(f, inWm), ...q], {});
-    const b = await answer([...wmIds, ...retrieved(f, (x) => inWm(x) || inBank(x)), ...q], { prefix: true, memory: await scheduledBlocks(f) });
+    // The working memory's KV (made without blocks) is reused and the blocks act on the tokens after it, as in the server (ADR 0403).
+    const blocks = await scheduledBlocks(f);
+    const b = await answer([...wmIds, ...retrieved(f, (x) => inWm(x) || inBank(x)), ...q], { prefix: true, memory: blocks });
     sources[inWm(f) ? 'wm' : inBank(f) ? 'bank' : 'retrieved']++;
+    if (blocks) sources.withBlock++;
     for (const [mode, r] of [['text', a], ['scheduled', b]] as const) {
       modes[mode].hit += r.token === want ? 1 : 0;
       modes[mode].ms.push(r.ms);
@@ -317,7 +320,7 @@ async function main(): Promise<void> {
     { mode: '(c) bank only, consolidated facts', accuracy: summary.accuracy_bank_only, ttftP50Ms: NaN, prefilledPerAnswer: NaN },
     { mode: 'anchor alone, same facts', accuracy: summary.accuracy_anchor, ttftP50Ms: NaN, prefilledPerAnswer: NaN },
   ]);
-  console.table([{ answeredFrom_wm: sources.wm, answeredFrom_bank: sources.bank, answeredFrom_retrieved: sources.retrieved, changedFacts: changed.length, staleAnswers: stale, staleWithBlock, textModeStale: textStale, neverValueAnswers: chanceStale, bankOnlyStale, changedAnsweredRight: changedRight, consolidatedFacts: consolidated.length }]);
+  console.table([{ answeredFrom_wm: sources.wm, answeredFrom_bank: sources.bank, answeredFrom_retrieved: sources.retrieved, answersWithBlock: sources.withBlock, changedFacts: changed.length, staleAnswers: stale, staleWithBlock, textModeStale: textStale, neverValueAnswers: chanceStale, bankOnlyStale, changedAnsweredRight: changedRight, consolidatedFacts: consolidated.length }]);
   console.table([...diagnosis].map(([group, d]) => ({ changedFacts: group, ...d })));
   console.log(JSON.stringify(summary));
 }
