@@ -9,7 +9,7 @@
 // context (search/session-context.ts), applies priors and time (search/priors.ts) and
 // explains (search/explain.ts).
 import { DenseGraph } from './dense/dense-graph';
-import { loadSnapshot, LoadResult, saveSnapshot, SnapshotManifest, SnapshotMeta, SnapshotVectors } from './dense/hnsw-snapshot';
+import { loadSnapshot, LoadResult, saveSnapshot, SnapshotExtra, SnapshotManifest, SnapshotMeta, SnapshotVectors } from './dense/hnsw-snapshot';
 import { DEFAULT_HNSW_PARAMS, HnswParams } from './dense/int8-hnsw';
 import { QuantizedVectorStore } from './dense/quantized-vector.store';
 import { DocumentAttributes, MemoryFilter, TimeInput } from './filter/memory-filter';
@@ -32,9 +32,11 @@ import { analyze } from './text/analyzer';
 
 export type { ScoreExplanation, SearchHit } from './search/explain';
 
-const DOCUMENTS_FILE = 'documents.json';
+const DOCUMENTS_FILE = 'documents.bin';
 const LEXICAL_FILE = 'lexical.bin';
 const ENTITIES_FILE = 'entities.json';
+/** Vectors gathered for a snapshot between two yields to the event loop. */
+const VECTORS_PER_SLICE = 16384;
 
 export interface IndexDocument extends DocumentAttributes {
   /** The caller's integer key (the memory row sequence). */
@@ -196,9 +198,8 @@ export class CubeIndex {
     const input: QueryInput = { text: query, vector: queryVector, ranking, topK, filter: options.filter, referenceTime: options.referenceTime };
     if (options.deep) return this.deepSearch(input, options.deep === true ? DEFAULT_DEEP : { ...DEFAULT_DEEP, ...options.deep }, options.explain === true);
     const first = this.rank(input);
-    const records = this.store.records;
     return first.ranked.slice(0, topK).map((c) => {
-      const label = records[c.slot]!.label;
+      const label = this.store.labelOf(c.slot);
       if (!options.explain) return { label, score: c.score };
       return { label, score: c.score, explain: first.explain(c) };
     });
@@ -217,12 +218,11 @@ export class CubeIndex {
     const bridge = bridgeFrom(input.text, first.ranked, { entities: this.entities, neighbours }, deep);
     const second = this.rank({ ...input, terms: expansion, vector: expansion.vector ?? input.vector, denseProposals, bridge });
     const fused = fusePasses(first.ranked, second.ranked, deep.secondPassWeight, deep.passFusion, deep.keepFirst);
-    const records = this.store.records;
     const firstBySlot = new Map(first.ranked.map((c) => [c.slot, c]));
     const secondBySlot = new Map(second.ranked.map((c) => [c.slot, c]));
     const added = expansion.terms.slice(first.query.terms.length);
     return fused.slice(0, input.topK).map((f) => {
-      const label = records[f.slot]!.label;
+      const label = this.store.labelOf(f.slot);
       if (!explain) return { label, score: f.score };
       const own = firstBySlot.get(f.slot);
       const base = own ? first.explain(own) : second.explain(secondBySlot.get(f.slot)!);
@@ -257,18 +257,28 @@ export class CubeIndex {
    * and BM25 postings, and the caller's own files (named `x.ext`), under one manifest
    * (checksums, change sequence, fingerprint). Texts are not saved: the postings are.
    * While the first graph of the index is being built the save waits for it, so that a
-   * big cube's snapshot holds its graph (a load would otherwise build it again); changes
-   * applied meanwhile are saved too, and replaying them after meta.changeSeq is harmless.
+   * big cube's snapshot holds its graph (a load would otherwise build it again); a caller
+   * that holds writes back during the save awaits firstGraphReady() first, so that it does not
+   * hold them for the whole build.
+   * Documents, postings and vectors are encoded and written in bounded pieces with yields
+   * to the event loop between them (ADR 0115): the index must not change until the
+   * returned promise settles (the caller holds its writes back meanwhile).
    */
   async save(dir: string, meta: SnapshotMeta, callerFiles: ReadonlyMap<string, Buffer> = new Map()): Promise<SnapshotManifest> {
     await this.dense.firstGraph();
-    const extras = new Map([
+    const vectors = await this.snapshotVectors();
+    const extras = new Map<string, SnapshotExtra>([
       ...callerFiles,
-      [DOCUMENTS_FILE, this.store.encode()],
-      [LEXICAL_FILE, this.lexical.encode()],
+      [DOCUMENTS_FILE, this.store.encodeChunks()],
+      [LEXICAL_FILE, this.lexical.encodeChunks()],
       [ENTITIES_FILE, this.entities.encode()],
     ]);
-    return saveSnapshot(dir, meta, { dimension: this.dimension, params: this.dense.params, graph: this.dense.encode(), vectors: this.snapshotVectors(), extras });
+    return saveSnapshot(dir, meta, { dimension: this.dimension, params: this.dense.params, graph: this.dense.encode(), vectors, extras });
+  }
+
+  /** Resolves once the index's first graph, if one is being built, is complete (what save() waits for). */
+  firstGraphReady(): Promise<void> {
+    return this.dense.firstGraph();
   }
 
   /**
@@ -313,24 +323,27 @@ export class CubeIndex {
     return { ...rest, graph, documents: true };
   }
 
-  /** The int8 copy of every indexed vector, by label, for the snapshot. */
-  private snapshotVectors(): SnapshotVectors {
-    const labels: number[] = [];
-    const slots: number[] = [];
-    for (const [label, slot] of this.store.slotByLabel) {
-      if (this.vectors.has(slot)) {
-        labels.push(label);
-        slots.push(slot);
-      }
-    }
-    const codes = new Int8Array(labels.length * this.dimension);
-    const scales = new Float32Array(labels.length);
-    slots.forEach((slot, i) => {
+  /** The int8 copy of every indexed vector, by label, for the snapshot; gathered in slices of slots with yields between them. */
+  private async snapshotVectors(): Promise<SnapshotVectors> {
+    const slotCount = this.store.slotCount;
+    const present = (slot: number) => this.store.isLive(slot) && this.vectors.has(slot);
+    let n = 0;
+    for (let slot = 0; slot < slotCount; slot++) if (present(slot)) n++;
+    await yieldToEventLoop();
+    const labels = new Float64Array(n);
+    const codes = new Int8Array(n * this.dimension);
+    const scales = new Float32Array(n);
+    let i = 0;
+    for (let slot = 0; slot < slotCount; slot++) {
+      if (slot % VECTORS_PER_SLICE === VECTORS_PER_SLICE - 1) await yieldToEventLoop();
+      if (!present(slot)) continue;
       const v = this.vectors.read(slot)!;
+      labels[i] = this.store.labelOf(slot);
       codes.set(v.codes, i * this.dimension);
       scales[i] = v.scale;
-    });
-    return { labels: Float64Array.from(labels), scales, codes };
+      i++;
+    }
+    return { labels, scales, codes };
   }
 
   /** Fills a slot from the loaded snapshot's int8 vectors; false when it has none for the label. */
@@ -368,8 +381,8 @@ export class CubeIndex {
 
   private dropSlot(slot: number): void {
     const length = this.lexical.lengthOf(slot);
-    const rec = this.store.drop(slot, length);
-    if (!rec) return;
+    const label = this.store.drop(slot, length);
+    if (label === undefined) return;
     this.lexical.remove(slot);
     this.entities.remove(slot);
     this.vectors.clear(slot);

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
 import { CubeRepository, MemoryChange, MemoryRepository } from '@engram/persistence';
 import { CubeIndex, Embedder, IndexDocument } from '@engram/plaintext';
@@ -9,8 +10,10 @@ import { CubeIndex, Embedder, IndexDocument } from '@engram/plaintext';
 const LEGACY_ROWS_FILE = 'rows.jsonl';
 
 const SYNC_BATCH = 5000;
+/** A cube's snapshot is rewritten after this many changes, or a tenth of its documents if more (a large index is costly to write). */
 const SAVE_AFTER_CHANGES = 2000;
-const YIELD_EVERY = 500;
+/** A rebuild gives the event loop a turn at least this often (other requests, /health, pool timers). */
+const YIELD_AFTER_MS = 10;
 
 interface LoadedCube {
   index: CubeIndex;
@@ -175,14 +178,19 @@ export class CubeIndexManager implements OnApplicationShutdown {
     const cube: LoadedCube = { index, fingerprint: embedder.fingerprint, seq: whole ? snapshotSeq : 0, changesSinceSave: 0, lock: Promise.resolve(), saving: null, erased: false, dropped: false };
     let applied = 0;
     let afterSnapshot = 0;
+    let lastYield = performance.now();
     for (;;) {
+      // Read in batches by change sequence; no connection is held while they are applied.
       const changes = await this.memories.changesSince(cubeId, cube.seq, SYNC_BATCH, snapshotSeq);
       if (!changes.length) break;
-      for (const [i, change] of changes.entries()) {
+      for (const change of changes) {
         this.apply(cube, change, change.changeSeq > snapshotSeq, snapshot.status === 'loaded' && change.changeSeq > snapshotSeq);
         if (change.changeSeq > snapshotSeq) afterSnapshot++;
         // A large rebuild runs in slices so other requests (and /health) are served meanwhile.
-        if (i % YIELD_EVERY === YIELD_EVERY - 1) await new Promise((resolve) => setImmediate(resolve));
+        if (performance.now() - lastYield > YIELD_AFTER_MS) {
+          await new Promise((resolve) => setImmediate(resolve));
+          lastYield = performance.now();
+        }
       }
       cube.seq = changes[changes.length - 1].changeSeq;
       applied += changes.length;
@@ -204,7 +212,7 @@ export class CubeIndexManager implements OnApplicationShutdown {
         cube.changesSinceSave += changes.length;
         if (changes.length < SYNC_BATCH) break;
       }
-      if (cube.changesSinceSave >= SAVE_AFTER_CHANGES) void this.save(cubeId, cube);
+      if (cube.changesSinceSave >= Math.max(SAVE_AFTER_CHANGES, cube.index.size / 10)) void this.save(cubeId, cube);
     });
     cube.lock = run.catch(() => undefined);
     await run;
@@ -233,24 +241,34 @@ export class CubeIndexManager implements OnApplicationShutdown {
   /**
    * Writes the cube's HNSW snapshot; concurrent callers share the write in flight. Not for
    * a dropped index, nor for a cube deleted meanwhile (a save must not recreate the
-   * directory a purge removed).
+   * directory a purge removed). The write takes the cube's lock: it is encoded in slices
+   * that yield to the event loop (ADR 0115), so syncs wait for it to finish and the
+   * snapshot is the index at one change sequence; searches that need no sync go on.
    */
   private save(cubeId: string, cube: LoadedCube): Promise<void> {
     if (cube.saving) return cube.saving;
     if (cube.dropped) return Promise.resolve();
-    const seq = cube.seq;
-    const pending = cube.changesSinceSave;
-    cube.saving = this.cubeRows
-      .getAny(cubeId)
-      .then(async (row) => {
+    const write = (async () => {
+      // A first graph being built is waited for before the lock: writes go on meanwhile.
+      await cube.index.firstGraphReady();
+      const previous = cube.lock;
+      let release!: () => void;
+      cube.lock = new Promise<void>((resolve) => (release = resolve));
+      try {
+        await previous;
+        const row = await this.cubeRows.getAny(cubeId);
         if (!row || row.deletedAt !== null || cube.dropped) return;
+        const seq = cube.seq;
+        const pending = cube.changesSinceSave;
         const dir = this.snapshotDir(cubeId);
         await cube.index.save(dir, { changeSeq: seq, fingerprint: cube.fingerprint });
         await fs.rm(path.join(dir, LEGACY_ROWS_FILE), { force: true });
-      })
-      .then(() => {
         cube.changesSinceSave = Math.max(0, cube.changesSinceSave - pending);
-      })
+      } finally {
+        release();
+      }
+    })();
+    cube.saving = write
       .catch((error: unknown) => this.logger.warn(`cube ${cubeId}: could not save the HNSW snapshot: ${String(error)}`))
       .finally(() => {
         cube.saving = null;

@@ -14,6 +14,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { HnswParams } from './int8-hnsw';
 
 export const SNAPSHOT_FORMAT = 'engram-hnsw/2';
@@ -23,6 +24,9 @@ const GRAPH_FILE = 'graph.bin';
 const LEGACY_GRAPH_FILE = 'hnsw.bin';
 const VECTORS_FILE = 'vectors.bin';
 const MANIFEST_FILE = 'manifest.json';
+
+/** A caller's file: its bytes, or its bytes in pieces (written and hashed as they come, yielding in between: ADR 0115). */
+export type SnapshotExtra = Buffer | Iterable<Buffer>;
 
 export interface SnapshotMeta {
   /** The change sequence of the last change the snapshot includes. */
@@ -89,27 +93,21 @@ export interface SnapshotContent {
   /** The encoded int8 graph, or null when the index keeps none. */
   readonly graph: Buffer | null;
   readonly vectors: SnapshotVectors;
-  readonly extras?: ReadonlyMap<string, Buffer>;
+  readonly extras?: ReadonlyMap<string, SnapshotExtra>;
 }
 
 export async function saveSnapshot(dir: string, meta: SnapshotMeta, content: SnapshotContent): Promise<SnapshotManifest> {
   await fs.mkdir(dir, { recursive: true });
-  const files = new Map<string, Buffer>();
-  if (content.graph) files.set(GRAPH_FILE, content.graph);
-  const vectorsData = encodeVectors(content.vectors);
-  files.set(VECTORS_FILE, vectorsData);
-  const extras = content.extras ?? new Map<string, Buffer>();
+  const files = new Map<string, Iterable<Buffer>>();
+  if (content.graph) files.set(GRAPH_FILE, [content.graph]);
+  files.set(VECTORS_FILE, encodeVectors(content.vectors));
+  const extras = content.extras ?? new Map<string, SnapshotExtra>();
   for (const [name, data] of extras) {
     if (!/^[a-z][a-z0-9-]*\.[a-z]+$/.test(name) || [GRAPH_FILE, LEGACY_GRAPH_FILE, VECTORS_FILE, MANIFEST_FILE].includes(name)) throw new Error(`bad snapshot extra name ${name}`);
-    files.set(name, data);
+    files.set(name, Buffer.isBuffer(data) ? [data] : data);
   }
   const sums = new Map<string, { sha256: string; bytes: number }>();
-  for (const [name, data] of files) {
-    const tmp = path.join(dir, `${name}.${process.pid}.tmp`);
-    await fs.writeFile(tmp, data);
-    await fsyncFile(tmp);
-    sums.set(name, { sha256: await sha256Of(data), bytes: data.length });
-  }
+  for (const [name, pieces] of files) sums.set(name, await writePieces(path.join(dir, `${name}.${process.pid}.tmp`), pieces));
   const graphSum = sums.get(GRAPH_FILE);
   const extrasEntry: Record<string, { sha256: string; bytes: number }> = {};
   for (const name of extras.keys()) extrasEntry[name] = sums.get(name)!;
@@ -182,14 +180,12 @@ export async function loadSnapshot(dir: string, expected: { readonly fingerprint
   return { ...loaded, extras: await readExtras(dir, manifest), graph: true, graphData };
 }
 
-function encodeVectors(v: SnapshotVectors): Buffer {
-  const n = v.labels.length;
-  const out = Buffer.alloc(4 + 8 * n + 4 * n + v.codes.length);
-  out.writeUInt32LE(n, 0);
-  Buffer.from(v.labels.buffer, v.labels.byteOffset, 8 * n).copy(out, 4);
-  Buffer.from(v.scales.buffer, v.scales.byteOffset, 4 * n).copy(out, 4 + 8 * n);
-  Buffer.from(v.codes.buffer, v.codes.byteOffset, v.codes.length).copy(out, 4 + 12 * n);
-  return out;
+/** The vectors file in pieces: count, labels, scales, codes (views of the arrays, which the caller no longer changes). */
+function encodeVectors(v: SnapshotVectors): Buffer[] {
+  const count = Buffer.alloc(4);
+  count.writeUInt32LE(v.labels.length, 0);
+  const view = (a: ArrayBufferView) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+  return [count, view(v.labels), view(v.scales), view(v.codes)];
 }
 
 /** The vectors file when the manifest names it and it is intact; undefined otherwise. */
@@ -251,6 +247,50 @@ async function sha256Of(data: Buffer): Promise<string> {
 
 async function readFile(file: string): Promise<Buffer> {
   return statSync(file).size <= SYNC_READ_MAX ? readFileSync(file) : fs.readFile(file);
+}
+
+/** A producer's pieces run back to back for at most this long before the event loop gets a turn. */
+const YIELD_AFTER_MS = 5;
+
+/**
+ * Writes pieces to a new file as they come (a producer's piece is bounded work), hashing
+ * and writing them in slices of SYNC_READ_MAX with the event loop served in between, then
+ * fsyncs it: a large snapshot never blocks the event loop for long (ADR 0115).
+ */
+async function writePieces(file: string, pieces: Iterable<Buffer>): Promise<{ sha256: string; bytes: number }> {
+  const handle = await fs.open(file, 'w');
+  const hash = createHash('sha256');
+  let bytes = 0;
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let lastYield = performance.now();
+  const flush = async () => {
+    await handle.writev(pending);
+    pending = [];
+    pendingBytes = 0;
+    lastYield = performance.now();
+  };
+  try {
+    for (const whole of pieces) {
+      for (let at = 0; at < whole.length; at += SYNC_READ_MAX) {
+        const piece = whole.length <= SYNC_READ_MAX ? whole : whole.subarray(at, at + SYNC_READ_MAX);
+        hash.update(piece);
+        bytes += piece.length;
+        pending.push(piece);
+        pendingBytes += piece.length;
+        if (pendingBytes >= SYNC_READ_MAX) await flush();
+      }
+      if (performance.now() - lastYield > YIELD_AFTER_MS) {
+        await new Promise((resolve) => setImmediate(resolve));
+        lastYield = performance.now();
+      }
+    }
+    if (pending.length > 0) await flush();
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  return { sha256: hash.digest('hex'), bytes };
 }
 
 async function fsyncFile(file: string): Promise<void> {

@@ -67,8 +67,12 @@ export interface GroupHits {
 
 const BM25_MAGIC = 0x35324d42; // "BM25"
 
-function bytes(a: ArrayBufferView): Buffer {
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+/** Live postings per piece of encodeChunks(). */
+const POSTINGS_PER_PIECE = 1 << 18;
+
+/** A copy of a typed array's bytes (a piece may be written after the array changed). */
+function copy(a: ArrayBufferView): Buffer {
+  return Buffer.from(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength));
 }
 
 function align4(n: number): number {
@@ -397,36 +401,57 @@ export class Bm25Index {
    * as they are, hence every score stays the same.
    */
   encode(): Buffer {
+    return Buffer.concat([...this.encodeChunks()]);
+  }
+
+  /**
+   * encode()'s bytes in bounded pieces (an empty piece marks a pause in a long scan), so a
+   * caller writing a large index can yield to the event loop between them (ADR 0115). The
+   * index must not change until the pieces are consumed.
+   */
+  *encodeChunks(): Generator<Buffer> {
     const slotCount = this.alive.length;
-    const vocab = Buffer.from(this.termNames.join('\n'), 'utf8');
+    const alive = this.alive;
     const counts = new Uint32Array(this.postings.length);
     let total = 0;
-    this.postings.forEach((p, id) => {
+    let scanned = 0;
+    for (let id = 0; id < this.postings.length; id++) {
+      const p = this.postings[id];
       let live = 0;
-      for (let i = 0; i < p.length; i++) if (this.alive[p.slots[i]] === 1) live++;
+      for (let i = 0; i < p.length; i++) if (alive[p.slots[i]] === 1) live++;
       counts[id] = live;
       total += live;
-    });
-    const slots = new Int32Array(total);
-    const tfs = new Uint16Array(total);
-    let at = 0;
-    for (const p of this.postings) {
-      for (let i = 0; i < p.length; i++) {
-        if (this.alive[p.slots[i]] !== 1) continue;
-        slots[at] = p.slots[i];
-        tfs[at++] = p.tfs[i];
+      scanned += p.length + 16;
+      if (scanned >= POSTINGS_PER_PIECE) {
+        scanned = 0;
+        yield Buffer.alloc(0);
       }
     }
-    const header = new Uint32Array([BM25_MAGIC, this.postings.length, slotCount, vocab.length, total]);
-    return Buffer.concat([
-      bytes(header),
-      pad4(vocab),
-      bytes(this.docLength.subarray(0, slotCount)),
-      pad4(Buffer.from(this.alive.buffer, this.alive.byteOffset, slotCount)),
-      bytes(counts),
-      bytes(slots),
-      pad4(bytes(tfs)),
-    ]);
+    const vocab = Buffer.from(this.termNames.join('\n'), 'utf8');
+    yield copy(new Uint32Array([BM25_MAGIC, this.postings.length, slotCount, vocab.length, total]));
+    yield pad4(vocab);
+    yield copy(this.docLength.subarray(0, slotCount));
+    yield pad4(copy(alive.subarray(0, slotCount)));
+    yield copy(counts);
+    // The live postings twice, slots then term frequencies, each in pieces.
+    for (const column of ['slots', 'tfs'] as const) {
+      const piece = column === 'slots' ? new Int32Array(POSTINGS_PER_PIECE) : new Uint16Array(POSTINGS_PER_PIECE);
+      let at = 0;
+      for (const p of this.postings) {
+        const values = p[column];
+        for (let i = 0; i < p.length; i++) {
+          if (alive[p.slots[i]] !== 1) continue;
+          piece[at++] = values[i];
+          if (at === POSTINGS_PER_PIECE) {
+            yield copy(piece);
+            at = 0;
+          }
+        }
+      }
+      // Whole pieces are 4-byte multiples: padding the last pads the column.
+      const last = copy(piece.subarray(0, at));
+      yield column === 'tfs' ? pad4(last) : last;
+    }
   }
 
   /** The index encode() wrote; throws on bytes that are not one. */

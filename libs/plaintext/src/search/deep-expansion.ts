@@ -191,17 +191,17 @@ export function fusePasses(
 
 /** Turns of a document's session within span positions of it (by position, else by insertion order). */
 export function sessionNeighbours(store: DocumentStore, slot: number, span: number): number[] {
-  const rec = store.records[slot];
-  if (!rec || rec.session < 0) return [];
-  const turns = store.sessionSlots[rec.session];
-  const position = rec.attrs.position;
+  const session = store.isLive(slot) ? store.sessionOfSlot[slot] : -1;
+  if (session < 0) return [];
+  const turns = store.sessionSlots[session];
+  const position = store.position(slot);
   if (position === undefined) {
     const i = turns.indexOf(slot);
     return turns.slice(Math.max(0, i - span), i + span + 1).filter((s) => s !== slot);
   }
   const out: number[] = [];
   for (const other of turns) {
-    const p = store.records[other]?.attrs.position;
+    const p = store.position(other);
     if (p !== undefined && other !== slot && Math.abs(p - position) <= span) out.push(other);
   }
   return out;

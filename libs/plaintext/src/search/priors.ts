@@ -11,14 +11,13 @@ const DAY = 86_400_000;
 /** Sets importance, recency, time and the final score of every candidate; returns the query's time intent. */
 export function applyPriors(q: SearchQuery, store: DocumentStore, candidates: readonly Candidate[]): TimeIntent {
   const r = q.ranking;
-  const records = store.records;
   const reference = toEpochMs(q.referenceTime) ?? (Number.isFinite(store.newestObservedAt) ? store.newestObservedAt : undefined);
   const intent = parseTimeIntent(q.text, reference);
   let tMin = Infinity;
   let tMax = -Infinity;
   if (intent.direction) {
     for (const c of candidates) {
-      const t = records[c.slot]!.attrs.observedAt;
+      const t = store.observedAt(c.slot);
       if (t === undefined) continue;
       if (t < tMin) tMin = t;
       if (t > tMax) tMax = t;
@@ -26,9 +25,8 @@ export function applyPriors(q: SearchQuery, store: DocumentStore, candidates: re
   }
   const halfLife = r.recencyHalfLifeDays * DAY;
   for (const c of candidates) {
-    const attrs = records[c.slot]!.attrs;
-    c.importance = r.importanceWeight * ((attrs.importance ?? 0.5) - 0.5);
-    const t = attrs.observedAt;
+    c.importance = r.importanceWeight * ((store.importance(c.slot) ?? 0.5) - 0.5);
+    const t = store.observedAt(c.slot);
     if (t !== undefined && reference !== undefined && r.recencyWeight > 0) {
       c.recency = r.recencyWeight * Math.pow(2, -Math.max(0, reference - t) / halfLife);
     }

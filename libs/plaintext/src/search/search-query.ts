@@ -64,7 +64,6 @@ export function buildQuery(store: DocumentStore, input: QueryInput, sessionLexic
   const { filter } = input;
   const predicate = compileFilter(filter);
   const restricts = filterRestricts(filter) || store.nonActive > 0;
-  const records = store.records;
   const base = restricts ? store.filterBase(filter) : null;
   const mask = base?.mask;
   // When the attribute lists decide the filter and every document is active, the mask
@@ -73,8 +72,7 @@ export function buildQuery(store: DocumentStore, input: QueryInput, sessionLexic
   const maskDecides = base?.exact === true && store.nonActive === 0 && (states === undefined || (states.length === 1 && states[0] === 'active'));
   const admits = (slot: number): boolean => {
     if (mask !== undefined && mask[slot] !== 1) return false;
-    const rec = records[slot];
-    return rec !== undefined && (!restricts || maskDecides || predicate(rec.attrs));
+    return store.isLive(slot) && (!restricts || maskDecides || predicate(store.attributes(slot)));
   };
   const roleWeights = asksAssistant(input.text) ? {} : r.roleWeights;
   const weightOfRole = new Float64Array(store.roleNames.length);
