@@ -8,37 +8,12 @@
 // Removal leaves a tombstone: the node keeps routing walks (its codes stay in the store
 // with a negated scale) but is never returned; the owner rebuilds the graph when tombstones
 // pass a share of it. Arrays grow by a quarter, as the store does.
-import { NodeHeap, newVisit } from './graph-heap';
+import { dotNodes, dotQuery, NodeHeap, newVisit, unitFloat } from './graph-kernels';
+import { DEFAULT_HNSW_PARAMS, GraphArrays, GraphHit, HnswParams } from './hnsw-params';
 import { QuantizedVectorStore } from './quantized-vector.store';
 
-export interface HnswParams {
-  /** Graph degree above level 0 (level 0 keeps 2·m). 16 is the usual sweet spot for 256-d vectors. */
-  readonly m: number;
-  readonly efConstruction: number;
-  /** Beam width at query time (raised to the number of neighbours asked for). */
-  readonly efSearch: number;
-  readonly seed: number;
-}
-
-export const DEFAULT_HNSW_PARAMS: HnswParams = { m: 16, efConstruction: 40, efSearch: 64, seed: 100 };
-
-export interface GraphHit {
-  readonly slot: number;
-  readonly similarity: number;
-}
-
-/** The arrays of a graph, as a snapshot holds them (see int8-hnsw.codec.ts). */
-export interface GraphArrays {
-  readonly links0: Int32Array;
-  readonly upperAt: Int32Array;
-  readonly upper: Int32Array;
-  readonly upperUsed: number;
-  readonly level: Uint8Array;
-  readonly state: Uint8Array;
-  readonly entry: number;
-  readonly maxLevel: number;
-  readonly rng: number;
-}
+export { DEFAULT_HNSW_PARAMS } from './hnsw-params';
+export type { GraphArrays, GraphHit, HnswParams } from './hnsw-params';
 
 const ABSENT = 0;
 const LIVE = 1;
@@ -234,42 +209,15 @@ export class Int8Hnsw {
 
   /** Similarity of a float query to a node's int8 vector (tombstones included). */
   private simQuery(q: Float32Array, slot: number): number {
-    const codes = this.store.codeArray;
-    const dim = this.store.dimension;
-    const offset = slot * dim;
-    let s0 = 0;
-    let s1 = 0;
-    let s2 = 0;
-    let s3 = 0;
-    let i = 0;
-    for (; i + 3 < dim; i += 4) {
-      s0 += codes[offset + i] * q[i];
-      s1 += codes[offset + i + 1] * q[i + 1];
-      s2 += codes[offset + i + 2] * q[i + 2];
-      s3 += codes[offset + i + 3] * q[i + 3];
-    }
-    for (; i < dim; i++) s0 += codes[offset + i] * q[i];
-    return (s0 + s1 + s2 + s3) * Math.abs(this.store.scaleArray[slot]);
+    return dotQuery(this.store.codeArray, this.store.scaleArray, this.store.dimension, q, slot);
   }
 
-  /** Similarity of two nodes (integer dot product of their codes × both scales). */
+  /** Similarity of two nodes. */
   private simNodes(a: number, b: number): number {
-    const codes = this.store.codeArray;
-    const dim = this.store.dimension;
-    const oa = a * dim;
-    const ob = b * dim;
-    let s0 = 0;
-    let s1 = 0;
-    let i = 0;
-    for (; i + 1 < dim; i += 2) {
-      s0 += codes[oa + i] * codes[ob + i];
-      s1 += codes[oa + i + 1] * codes[ob + i + 1];
-    }
-    for (; i < dim; i++) s0 += codes[oa + i] * codes[ob + i];
-    const scales = this.store.scaleArray;
-    return (s0 + s1) * Math.abs(scales[a] * scales[b]);
+    return dotNodes(this.store.codeArray, this.store.scaleArray, this.store.dimension, a, b);
   }
 
+  /** A node's vector as floats, into the insert scratch. */
   private decode(slot: number): Float32Array {
     const codes = this.store.codeArray;
     const dim = this.store.dimension;
@@ -414,12 +362,8 @@ export class Int8Hnsw {
   }
 
   private randomLevel(): number {
-    // mulberry32
-    let t = (this.rng = (this.rng + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    const u = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    return Math.min(MAX_LEVEL, Math.floor(-Math.log(1 - u) * this.levelFactor));
+    this.rng = (this.rng + 0x6d2b79f5) >>> 0;
+    return Math.min(MAX_LEVEL, Math.floor(-Math.log(1 - unitFloat(this.rng)) * this.levelFactor));
   }
 
   private allocUpper(level: number): number {
