@@ -112,6 +112,17 @@ describe('CubeIndex without a graph while small (ADR 0112)', () => {
     expect(await new CubeIndex({ dimension: 64 }).load(dir, { fingerprint: embedder.fingerprint })).toMatchObject({ status: 'corrupt' });
   });
 
+  it('starts no graph build once closed (a dropped index), and still answers exactly', async () => {
+    const docs = Array.from({ length: 300 }, (_, i) => doc(i));
+    const index = new CubeIndex({ dimension: 64, graphMinDocuments: 100 });
+    index.close();
+    index.upsertMany(docs);
+    await index.graphReady();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(index.hasGraph).toBe(false);
+    expect(index.search('', docs[250].vector!, { topK: 1, ranking: { mode: 'dense' } })[0].label).toBe(docs[250].label);
+  });
+
   it('waits, when saved while its first graph is being built, for that graph', async () => {
     const docs = Array.from({ length: 600 }, (_, i) => doc(i));
     const index = new CubeIndex({ dimension: 64, graphMinDocuments: 100 });

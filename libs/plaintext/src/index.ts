@@ -12,6 +12,7 @@ export type { OpenAiEmbedderOptions } from './embedding/openai.embedder';
 export { DEFAULT_HNSW_PARAMS, Int8Hnsw } from './dense/int8-hnsw';
 export { GraphBuild } from './dense/graph-build';
 export { QuantizedVectorStore } from './dense/quantized-vector.store';
+export { TopK } from './ranking/top-k';
 export { decodeGraph, encodeGraph } from './dense/int8-hnsw.codec';
 export type { GraphHit, HnswParams } from './dense/int8-hnsw';
 export type { LoadResult, LoadStatus, SnapshotManifest, SnapshotMeta } from './dense/hnsw-snapshot';

@@ -29,6 +29,7 @@ export class DenseGraph {
   private fresh: GraphBuild | null = null;
   private turnSpent = 0;
   private turnResetPending = false;
+  private closed = false;
 
   constructor(
     readonly store: QuantizedVectorStore,
@@ -73,7 +74,7 @@ export class DenseGraph {
   /** A slot got its vector in the store (the write path). */
   added(slot: number): void {
     const graph = this.graph;
-    if (graph === null || this.catchUp !== null || this.turnSpent >= SYNC_BUDGET_MS) {
+    if (graph === null || this.catchUp !== null || (this.turnSpent >= SYNC_BUDGET_MS && !this.closed)) {
       if (graph !== null && this.catchUp === null) this.startCatchUp(slot);
       return;
     }
@@ -94,12 +95,12 @@ export class DenseGraph {
     this.fresh?.graph.remove(slot);
     const graph = this.graph;
     if (graph === null || !graph.remove(slot)) return;
-    if (this.fresh === null && graph.removedCount >= REBUILD_MIN && graph.removedRatio > REBUILD_SHARE) this.startFresh();
+    if (this.fresh === null && !this.closed && graph.removedCount >= REBUILD_MIN && graph.removedRatio > REBUILD_SHARE) this.startFresh();
   }
 
   /** The index holds this many documents: past minDocuments, the first graph is built. */
   grown(documents: number): void {
-    if (this.graph === null && this.fresh === null && documents > this.minDocuments) this.startFresh();
+    if (this.graph === null && this.fresh === null && !this.closed && documents > this.minDocuments) this.startFresh();
   }
 
   /**
@@ -132,7 +133,7 @@ export class DenseGraph {
    * Slots with a vector the graph lacks are linked by a catch-up build.
    */
   adopt(data: Buffer): boolean {
-    this.close();
+    this.stopBuilds();
     let graph: Int8Hnsw;
     try {
       graph = decodeGraph(data, this.store, this.params);
@@ -151,14 +152,13 @@ export class DenseGraph {
     return true;
   }
 
-  /** Stops any build and forgets the graph (the index is about to be refilled). */
-  reset(): void {
-    this.close();
-    this.graph = this.minDocuments === 0 ? new Int8Hnsw(this.store, this.params) : null;
+  /** Stops the builds and starts no more (an index being dropped; searches and writes still work). */
+  close(): void {
+    this.closed = true;
+    this.stopBuilds();
   }
 
-  /** Stops the builds (an index being dropped). */
-  close(): void {
+  private stopBuilds(): void {
     this.catchUp?.cancel();
     this.fresh?.cancel();
     this.catchUp = null;
