@@ -16,6 +16,8 @@ export interface Bridge {
   readonly neighbours: ReadonlyMap<number, number>;
   /** The signal's weight in the second pass's fusion (the lexical and dense weights add up to 1). */
   readonly weight: number;
+  /** Candidates it proposes (its best; it scores all the others' too). */
+  readonly candidates: number;
 }
 
 export class BridgeSignal implements CandidateSignal {
@@ -44,7 +46,7 @@ export class BridgeSignal implements CandidateSignal {
       scores.set(slot, (scores.get(slot) ?? 0) + w);
     }
     this.scores = scores;
-    const best = new TopK(q.pool);
+    const best = new TopK(Math.min(q.pool, bridge.candidates));
     for (const [slot, s] of scores) best.push(slot, s);
     best.sorted().forEach((slot, rank) => (pool.get(slot).signals.bridge = { score: 0, rank: rank + 1 }));
   }
@@ -81,6 +83,8 @@ export interface BridgeOptions {
   readonly bridgeNeighbours: number;
   /** How far (in turns of the session) a neighbour may be. */
   readonly bridgeSpan: number;
+  /** Candidates the bridge proposes at most (10, 20 and 100 rank the dev sets alike). */
+  readonly bridgeCandidates: number;
 }
 
 /**
@@ -123,7 +127,7 @@ export function bridgeFrom(
       }
     }
   }
-  return { entities, neighbours, weight: options.bridgeWeight };
+  return { entities, neighbours, weight: options.bridgeWeight, candidates: options.bridgeCandidates };
 }
 
 /** Whether the query names an entity key as whole words. */

@@ -57,6 +57,7 @@ export const DEFAULT_DEEP: DeepOptions = {
   bridgeMaxShare: 0.05,
   bridgeNeighbours: 0,
   bridgeSpan: 2,
+  bridgeCandidates: 100,
 };
 
 export interface QueryExpansion {
