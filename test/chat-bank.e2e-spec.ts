@@ -105,12 +105,21 @@ describe('chat with the consolidation bank', () => {
     expect((await chat({ bankId: false })).cachedTokens).toBe(engram.workingMemory.tokens);
   }, 120_000);
 
-  it('leaves a block out when a retrieved memory it holds changed after it was written, even unmarked', async () => {
-    // A change the stale marking missed (a write straight to the table): the block is older than the memory.
-    const db = h.app.get(BankBlockRepository);
+  it('keeps the bank for a memory whose tags changed (not its text)', async () => {
+    await h.http.patch(`/v1/cubes/${cubeId}/memories/${ids.bruno}`).set(auth()).send({ tags: ['geology'] }).expect(200);
+    await drain();
+    expect((await chat()).bank).toMatchObject({ used: true, memoryId: ids.bruno, rank: 4, leftOut: [] });
+  });
+
+  it('leaves a block out when the text of a retrieved memory it holds changed after it was written, even unmarked', async () => {
+    // A text change the stale marking missed (a version written straight to the table): the block is older than the text.
     const [leaf] = (await holding(ids.bruno)).filter((b) => b.level === 2);
-    await h.app.get(DataSource).query(`UPDATE memories SET updated_at = $2 WHERE id = $1`, [ids.bruno, new Date(new Date(leaf.writtenAt).getTime() + 60_000)]);
-    expect((await db.get(bankId, 2, leaf.node))!.stale).toBe(false);
+    const at = new Date(new Date(leaf.writtenAt).getTime() + 60_000);
+    await h.app.get(DataSource).query(
+      `INSERT INTO memory_versions (memory_id, version, action, actor_type, old_values, new_values, at) VALUES ($1, 99, 'update', 'system', $2::jsonb, $3::jsonb, $4)`,
+      [ids.bruno, JSON.stringify({ text: 'Bruno Keller lives in Zurich and studies geology.' }), JSON.stringify({ text: 'Bruno Keller lives in Bern and studies geology.' }), at],
+    );
+    expect((await h.app.get(BankBlockRepository).get(bankId, 2, leaf.node))!.stale).toBe(false);
     const engram = await chat();
     expect(engram.bank).toMatchObject({ used: false, reason: 'stale', leftOut: [{ level: 1, why: 'memory-newer' }, { level: 2, why: 'memory-newer' }] });
   });

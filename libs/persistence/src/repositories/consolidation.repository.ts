@@ -84,8 +84,9 @@ export class ConsolidationRepository {
 
   /**
    * The blocks of a path as chat's routing by memory sees them (ADR 0403), one per level:
-   * written or not, holding `memoryId`, stale, and whether a memory of `inPrompt` that the
-   * block holds changed after the block was written.
+   * written or not, holding `memoryId`, stale, and whether the text of a memory of `inPrompt`
+   * that the block holds changed after the block was written (a version whose text differs
+   * from the one before; tags, pins or importance do not count).
    */
   async routeStates(bankId: string, path: readonly number[], memoryId: string, inPrompt: readonly string[]): Promise<Array<{ level: number; written: boolean; holds: boolean; stale: boolean; newer: boolean }>> {
     if (!path.length) return [];
@@ -93,7 +94,9 @@ export class ConsolidationRepository {
       this.db,
       `SELECT p.level::int AS level, b.node IS NOT NULL AS written,
               COALESCE(b.memory_ids @> ARRAY[$3]::uuid[], false) AS holds, COALESCE(b.stale, false) AS stale,
-              COALESCE(EXISTS (SELECT 1 FROM memories m WHERE m.id = ANY($4::uuid[]) AND m.id = ANY(b.memory_ids) AND m.updated_at > b.written_at), false) AS newer
+              COALESCE(EXISTS (SELECT 1 FROM memory_versions v
+                                WHERE v.memory_id = ANY($4::uuid[]) AND v.memory_id = ANY(b.memory_ids) AND v.at > b.written_at
+                                  AND v.old_values ? 'text' AND v.new_values ? 'text' AND v.old_values->>'text' IS DISTINCT FROM v.new_values->>'text'), false) AS newer
          FROM unnest($2::int[]) WITH ORDINALITY AS p(node, level)
          LEFT JOIN bank_blocks b ON b.bank_id = $1 AND b.level = p.level AND b.node = p.node
         ORDER BY p.level`,
