@@ -21,14 +21,23 @@ const OPENERS: ReadonlySet<string> = new Set(
   ).split(' '),
 );
 const MAX_ENTITIES = 32;
+const TRAILING = /[.'’-]+$/;
 
 /** Entity keys of a text, each once. */
 export function extractEntities(text: string): string[] {
   const out = new Set<string>();
   for (const m of text.matchAll(SPAN)) {
     if (out.size >= MAX_ENTITIES) break;
+    const run = m[0];
+    if (run.length === 1) continue; // "I", "A"
+    if (run.indexOf(' ') < 0 && run.indexOf('\t') < 0) {
+      // One word, the common case (a name, or any sentence's first word).
+      const word = fold(run.replace(TRAILING, ''));
+      if (word.length >= 2 && !isStopWord(word) && !(OPENERS.has(word) && opensSentence(text, m.index!))) out.add(word);
+      continue;
+    }
     let opens = opensSentence(text, m.index!);
-    for (const group of groups(m[0])) {
+    for (const group of groups(run)) {
       const parts = group.words.map(fold);
       if (parts.length > 1) {
         out.add(parts.join(' '));
@@ -67,7 +76,7 @@ function groups(run: string): { words: string[]; first: boolean; endsSentence: b
       continue;
     }
     const endsSentence = /[^.\s]{2,}\.$/.test(raw) && !/\..*\./.test(raw);
-    words.push(raw.replace(/[.'’-]+$/, ''));
+    words.push(raw.replace(TRAILING, ''));
     if (endsSentence) close(true);
   }
   close(false);
@@ -75,7 +84,8 @@ function groups(run: string): { words: string[]; first: boolean; endsSentence: b
 }
 
 function fold(word: string): string {
-  return word.toLowerCase().replace(/['’]s$/, '').replace(/['’]/g, '');
+  const lower = word.toLowerCase();
+  return lower.indexOf("'") < 0 && lower.indexOf('’') < 0 ? lower : lower.replace(/['’]s$/, '').replace(/['’]/g, '');
 }
 
 function opensSentence(text: string, at: number): boolean {
