@@ -45,7 +45,8 @@ export { blendPrefill, recomputeCount, DEFAULT_SELECT_LAYER, type BlendSegment, 
 export { ModelHost } from './runtime/model-host';
 export { TextTokenizer, type ChatMessage } from './tokenizer/text-tokenizer';
 export { Sampler, argmax, type SamplingOptions } from './generation/sampler';
-export { JsonSchemaConstraint, type TokenConstraint } from './generation/json-constraint';
+export { JsonSchemaConstraint, vocabularyOf, type TokenConstraint, type Vocabulary } from './generation/json-constraint';
+export { buildVocabTrie, type VocabTrie } from './generation/vocab-trie';
 export { compileSchema, SchemaError, type SchemaNode } from './generation/json-schema.grammar';
 export { generate, generateChat, generateFrom, type GenerateOptions, type GenerateResult, type TokenEvent, type FinishReason } from './generation/generate';
 export { registerModelCommands } from './cli/model.commands';
