@@ -76,12 +76,21 @@ async function main(): Promise<void> {
   delay.enable();
   t = performance.now();
   let cpu = process.cpuUsage();
-  await new GraphBuild(graph, () => N, () => undefined).start().done;
+  const build = new GraphBuild(graph, () => N, () => undefined);
+  await build.start().done;
   const buildOurs = (performance.now() - t) / 1000;
   const cpuOurs = cpuSeconds(cpu);
   delay.disable();
   const stallMax = delay.max / 1e6;
   const stallP99 = delay.percentile(99) / 1e6;
+  // Baseline: the event-loop delay of this process doing nothing for 5 s (what the shared machine's scheduling adds).
+  const idle = monitorEventLoopDelay({ resolution: 5 });
+  idle.enable();
+  await new Promise((resolve) => setTimeout(resolve, 5000));
+  idle.disable();
+  const idleMax = idle.max / 1e6;
+  const idleP99 = idle.percentile(99) / 1e6;
+  console.log(`event-loop delay idle (baseline, 5 s) p99 ${idleP99.toFixed(1)} ms, max ${idleMax.toFixed(1)} ms; longest build slice ${build.longestSliceMs.toFixed(1)} ms`);
   console.log(`ours: built in ${buildOurs.toFixed(1)} s, ${cpuOurs.toFixed(1)} CPU-s (event-loop delay during the build p99 ${stallP99.toFixed(1)} ms, max ${stallMax.toFixed(1)} ms); load ${load()}`);
 
   let hnsw: HierarchicalNSW | null = null;
@@ -165,6 +174,9 @@ async function main(): Promise<void> {
       build_cpu_s_hnswlib: cpuHnswlib === null ? null : ms(cpuHnswlib),
       build_stall_max_ms: ms(stallMax),
       build_stall_p99_ms: ms(stallP99),
+      idle_stall_max_ms: ms(idleMax),
+      idle_stall_p99_ms: ms(idleP99),
+      longest_build_slice_ms: ms(build.longestSliceMs),
       bytes_per_vector: Math.round(bytesOurs),
       graph_bytes_per_vector: Math.round(graphBytes),
       bytes_per_vector_hnswlib: Math.round(bytesLib),

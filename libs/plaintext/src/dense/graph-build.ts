@@ -13,6 +13,8 @@ export const BUILD_SLICE_MS = 8;
 
 export class GraphBuild {
   private cancelled = false;
+  /** The longest slice so far, in wall milliseconds (what the event loop waited on the build at most). */
+  longestSliceMs = 0;
   private finished = false;
   readonly done: Promise<void>;
   private resolve!: () => void;
@@ -67,7 +69,8 @@ export class GraphBuild {
 
   private slice(): void {
     if (this.cancelled) return;
-    const deadline = performance.now() + this.sliceMs;
+    const started = performance.now();
+    const deadline = started + this.sliceMs;
     const store = this.graph.store;
     let end = this.end();
     while (this.cursor < end) {
@@ -77,6 +80,7 @@ export class GraphBuild {
       if (performance.now() >= deadline) break;
       end = this.end();
     }
+    this.longestSliceMs = Math.max(this.longestSliceMs, performance.now() - started);
     if (this.cursor >= this.end()) {
       this.finished = true;
       this.onDone(this.graph);
