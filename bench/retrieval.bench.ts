@@ -84,8 +84,9 @@ const DEEP_VARIANTS: Variant[] = [
   // Plain BM25 over single turns: no session context, role weights, time or importance.
   { name: 'BM25 per turn (baseline)', ranking: { ...base, mode: 'lexical', contextWeight: 0, timeIntentWeight: 0, importanceWeight: 0, roleWeights: {} } },
   { name: 'default (not deep)', ranking: base },
-  { name: 'deep before ADR 0116 (PRF + neighbours)', ranking: base, deep: { ...deepBase, ...NO_BRIDGE, keepFirst: 0 } },
-  { name: 'deep: PRF + neighbours, first 3 kept', ranking: base, deep: { ...deepBase, ...NO_BRIDGE } },
+  { name: 'deep before ADR 0116 (PRF + neighbours)', ranking: base, deep: { ...deepBase, ...NO_BRIDGE, keepFirst: 0, secondContextWeight: -1 } },
+  { name: 'deep: PRF + neighbours, first 3 kept', ranking: base, deep: { ...deepBase, ...NO_BRIDGE, secondContextWeight: -1 } },
+  { name: 'deep: PRF + neighbours + bridge, first 3 kept', ranking: base, deep: { ...deepBase, secondContextWeight: -1 } },
   { name: 'deep: bridge entities only', ranking: base, deep: { ...deepBase, expansionTerms: 0, neighbourWeight: 0, bridgeNeighbours: 0 } },
   { name: 'deep: bridge neighbours only', ranking: base, deep: { bridgeNeighbours: 1, ...deepBase, expansionTerms: 0, neighbourWeight: 0, bridgeEntities: 0 } },
   { name: 'deep: PRF + bridge entities + bridge neighbours', ranking: base, deep: { bridgeNeighbours: 1, ...deepBase } },

@@ -216,7 +216,8 @@ export class CubeIndex {
     const denseProposals = expansion.vector === null ? denseRanked(first.ranked) : undefined;
     const neighbours = (slot: number, span: number): number[] => sessionNeighbours(this.store, slot, span);
     const bridge = bridgeFrom(input.text, first.ranked, { entities: this.entities, neighbours }, deep);
-    const second = this.rank({ ...input, terms: expansion, vector: expansion.vector ?? input.vector, denseProposals, bridge });
+    const ranking = deep.secondContextWeight < 0 ? input.ranking : { ...input.ranking, contextWeight: deep.secondContextWeight };
+    const second = this.rank({ ...input, ranking, terms: expansion, vector: expansion.vector ?? input.vector, denseProposals, bridge });
     const fused = fusePasses(first.ranked, second.ranked, deep.secondPassWeight, deep.passFusion, deep.keepFirst);
     const firstBySlot = new Map(first.ranked.map((c) => [c.slot, c]));
     const secondBySlot = new Map(second.ranked.map((c) => [c.slot, c]));

@@ -28,6 +28,8 @@ export interface DeepOptions extends BridgeOptions {
    * (first + w·max(0, second − first)), so what the first pass ranked well stays.
    */
   readonly passFusion: 'blend' | 'lift';
+  /** The session context's share in the second pass (−1: the ranking's own). */
+  readonly secondContextWeight: number;
   /** The first pass's best this many stay on top, in its order; the fusion ranks the rest (0: it ranks all). */
   readonly keepFirst: number;
 }
@@ -41,6 +43,8 @@ export interface DeepOptions extends BridgeOptions {
  * with the hash embedder (ADR 0110, "Re-measured with use-lite").
  * The bridge signal at 0.7 and the first pass's best 3 kept on top: chosen on the tune half
  * with use-lite (ADR 0116); keepFirst gives back the first hit deep mode used to cost.
+ * The second pass ranks turns without their session's score (secondContextWeight 0): the
+ * turns it is for sit in other sessions than the first hits (ADR 0116; 0 and 0.2 tied on tune).
  */
 export const DEFAULT_DEEP: DeepOptions = {
   feedbackDocs: 3,
@@ -51,6 +55,7 @@ export const DEFAULT_DEEP: DeepOptions = {
   secondPassWeight: 1,
   passFusion: 'lift',
   keepFirst: 3,
+  secondContextWeight: 0,
   bridgeWeight: 0.7,
   bridgeDocs: 3,
   bridgeEntities: 10,
