@@ -163,6 +163,28 @@ export function encodeEmbedding(vector: Float32Array | null): Buffer | null {
   return Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength);
 }
 
+/**
+ * A batch's vectors as one binary parameter (node-postgres sends a Buffer as binary, where a
+ * bytea[] goes as hex text: twice the bytes and a parse per row) and, per row, the 1-based
+ * start and length of its vector in it (null for a row without one).
+ */
+export function packEmbeddings(vectors: readonly (Float32Array | null)[]): { blob: Buffer; starts: (number | null)[]; lengths: (number | null)[] } {
+  const parts: Buffer[] = [];
+  const starts: (number | null)[] = [];
+  const lengths: (number | null)[] = [];
+  let at = 1;
+  for (const vector of vectors) {
+    const bytes = encodeEmbedding(vector);
+    starts.push(bytes === null ? null : at);
+    lengths.push(bytes === null ? null : bytes.length);
+    if (bytes !== null) {
+      parts.push(bytes);
+      at += bytes.length;
+    }
+  }
+  return { blob: Buffer.concat(parts), starts, lengths };
+}
+
 export function decodeEmbedding(bytes: Buffer | null): Float32Array | null {
   if (bytes === null || bytes === undefined) return null;
   const copy = new Float32Array(bytes.byteLength / 4);
@@ -273,21 +295,23 @@ export class MemoryRepository {
   async insertMany(tx: EntityManager, cubeId: string, memories: NewMemory[], actor: MemoryActor): Promise<MemoryRecord[]> {
     if (memories.length === 0) return [];
     await this.lockCube(tx, cubeId);
+    const embeddings = packEmbeddings(memories.map((m) => m.embedding));
     // One statement: the rows, their first version rows, in input order.
     const rows = await queryRows<Row>(tx,
       `WITH input AS (
          SELECT * FROM unnest($3::text[], $4::text[], $5::text[], $6::jsonb[], $7::jsonb[], $8::jsonb[], $9::text[],
-                              $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], $13::real[], $14::bytea[], $15::text[],
+                              $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], $13::real[], $14::int[], $23::int[], $15::text[],
                               $18::boolean[], $19::timestamptz[], $20::text[], $21::text[], $22::text[])
               WITH ORDINALITY AS m(text, kind, role, tags, metadata, source, session_id, observed_at, valid_from,
-                                   valid_to, importance, embedding, embedder_fingerprint, pinned, expires_at,
+                                   valid_to, importance, embedding_at, embedding_bytes, embedder_fingerprint, pinned, expires_at,
                                    fact_subject, fact_predicate, fact_object, ord)
        ), inserted AS (
          INSERT INTO memories (cube_id, change_seq, text, kind, role, tags, metadata, source, session_id, observed_at,
                                valid_from, valid_to, importance, embedding, embedder_fingerprint, created_by,
                                pinned, expires_at, fact_subject, fact_predicate, fact_object, fact_key)
          SELECT $1, nextval('engram_change_seq'), m.text, m.kind, m.role, ARRAY(SELECT jsonb_array_elements_text(m.tags)),
-                m.metadata, m.source, m.session_id, m.observed_at, m.valid_from, m.valid_to, m.importance, m.embedding,
+                m.metadata, m.source, m.session_id, m.observed_at, m.valid_from, m.valid_to, m.importance,
+                CASE WHEN m.embedding_at IS NULL THEN NULL ELSE substring($24::bytea FROM m.embedding_at FOR m.embedding_bytes) END,
                 m.embedder_fingerprint, $2, COALESCE(m.pinned, false), m.expires_at, m.fact_subject, m.fact_predicate, m.fact_object,
                 CASE WHEN m.fact_subject IS NULL THEN NULL ELSE ${FACT_PART('m.fact_subject')} || chr(1) || ${FACT_PART('m.fact_predicate')} END
            FROM input m ORDER BY m.ord
@@ -314,7 +338,7 @@ export class MemoryRepository {
         memories.map((m) => m.validFrom),
         memories.map((m) => m.validTo),
         memories.map((m) => m.importance),
-        memories.map((m) => encodeEmbedding(m.embedding)),
+        embeddings.starts,
         memories.map((m) => m.embedderFingerprint),
         actor.actorType,
         actor.requestId,
@@ -323,6 +347,8 @@ export class MemoryRepository {
         memories.map((m) => m.fact?.subject ?? null),
         memories.map((m) => m.fact?.predicate ?? null),
         memories.map((m) => m.fact?.object ?? null),
+        embeddings.lengths,
+        embeddings.blob,
       ],
     );
     if (rows.length !== memories.length) throw new Error(`inserted ${rows.length} of ${memories.length} memories`);
