@@ -3,14 +3,17 @@
 // and the p99 of searches on hot cubes while the index cache turns over; optionally a
 // 1M-memory cube (--million: ingest rate, search p50/p99 over HTTP, RSS) and the RSS per
 // memory of a 100k cube (--per-memory). Ends with one JSON line.
-//   npm run bench:scale [-- --cubes 300 --per-cube 1000 --cache 64 --cache-mb 0 --million --per-memory --embedder hash|use-lite]
+//   npm run bench:scale [-- --cubes 300 --per-cube 1000 --cache 64 --cache-mb 0 --million --per-memory --big N --embedder hash|use-lite]
+// The large cube's first search rebuilds its index from PostgreSQL, then its graph is built
+// in the background and its snapshot written; meanwhile /health is asked every 50 ms and
+// the event loop's longest stall is recorded (ADR 0115).
 // The many-cube phases run in process (services); the large cube is searched over HTTP
 // (its ingest goes through the service, batches of 1,000). On a scratch database
 // (bench/support/scratch-service.ts); latencies are noisy on a shared machine.
 import 'reflect-metadata';
 import { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { EngramConfig, loadConfig } from '@engram/config';
 import { ApiKeyService, CoreModule, CubeIndexManager, CubeService, MemoryService, RequestContext, Scope, SearchService, TenantService } from '@engram/core';
 import { MemoryRepository } from '@engram/persistence';
@@ -27,6 +30,10 @@ const CACHE = arg('cache', 64);
 const CACHE_MB = arg('cache-mb', 0);
 const HOT = arg('hot', 16);
 const MILLION = process.argv.includes('--million');
+/** Size of the large cube instead of 1M / 100k (a quicker run of the same phase; its figures are named by the phase it replaces). */
+const BIG = arg('big', 0);
+/** Longest wait for the large cube's graph and snapshot before its searches are timed anyway (0: no limit); graph_complete says which. */
+const SETTLE_MAX_S = arg('settle-max-s', 0);
 const PER_MEMORY = process.argv.includes('--per-memory');
 const ADMIN: RequestContext = { auth: { kind: 'admin', actorId: 'admin' }, requestId: 'bench' };
 const BATCH = 1000;
@@ -164,7 +171,7 @@ async function main(): Promise<void> {
       const server = await createApp(config, { quiet: true, runWorker: false, announceAdminToken: () => undefined });
       await server.listen(0, '127.0.0.1');
       const base = (await server.getUrl()).replace('[::1]', '127.0.0.1');
-      const n = MILLION ? 1_000_000 : 100_000;
+      const n = BIG > 0 ? BIG : MILLION ? 1_000_000 : 100_000;
       const big = await server.get(CubeService).create(ctx, { name: 'big' });
       const bigCorpus = new SyntheticCorpus(11);
       const service = server.get(MemoryService);
@@ -185,19 +192,48 @@ async function main(): Promise<void> {
       for (let i = 0; i < n; i += BATCH) {
         await service.add(ctx, big.id, { items: rows(bigCorpus, BATCH) });
         if ((i / BATCH) % 20 === 0) process.stderr.write(`\ringest ${i + BATCH}/${n}`);
-        if (i + BATCH === 100_000) at100k = performance.now();
+        if (i + BATCH === Math.min(n, 100_000)) at100k = performance.now();
       }
       process.stderr.write('\n');
       const ingestS = ms(t0) / 1000;
       if (MILLION) figures.ingest_1m_per_s = round(n / ingestS);
-      else figures.ingest_100k_per_s = round(n / ((at100k - t0) / 1000));
+      else figures.ingest_100k_per_s = round(Math.min(n, 100_000) / ((at100k - t0) / 1000));
       // RSS of the index: after the first search builds it (from PostgreSQL), less the RSS before the ingest.
       global.gc?.();
       const before = process.memoryUsage().rss;
+      const heapBefore = process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
       // The first search builds the index from PostgreSQL; in process, since at 1M it runs past HTTP timeouts.
+      // Meanwhile, and while the graph is built and the snapshot written, /health is asked
+      // every 50 ms: the server must keep answering (ADR 0115).
+      const stalls = monitorEventLoopDelay({ resolution: 10 });
+      stalls.enable();
+      let healthOk = 0;
+      let healthFailed = 0;
+      let probing = true;
+      const probe = (async () => {
+        while (probing) {
+          const res = await fetch(`${base}/health`).catch(() => null);
+          if (res?.status === 200) healthOk++;
+          else healthFailed++;
+          await res?.arrayBuffer().catch(() => undefined);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      })();
+      const size = MILLION ? '1m' : '100k';
       t0 = performance.now();
       await server.get(SearchService).search(ctx, big.id, { query: queries[0], topK: 10 });
-      figures[MILLION ? 'build_1m_s' : 'build_100k_s'] = round(ms(t0) / 1000);
+      figures[`build_${size}_s`] = round(ms(t0) / 1000);
+      t0 = performance.now();
+      const settled = server.get(CubeIndexManager).settled(big.id).then(() => true);
+      const complete = SETTLE_MAX_S > 0 ? await Promise.race([settled, new Promise<false>((resolve) => setTimeout(() => resolve(false), SETTLE_MAX_S * 1000))]) : await settled;
+      figures.graph_complete = complete ? 1 : 0;
+      figures[`graph_and_save_${size}_s`] = complete ? round(ms(t0) / 1000) : null;
+      probing = false;
+      await probe;
+      stalls.disable();
+      figures[`build_event_loop_max_stall_ms`] = round(stalls.max / 1e6);
+      figures[`build_health_answered`] = healthOk;
+      figures[`build_health_failed`] = healthFailed;
       await httpSearch(queries[0]);
       global.gc?.();
       const after = process.memoryUsage().rss;
@@ -216,6 +252,8 @@ async function main(): Promise<void> {
         figures.search_100k_p50_ms = round(summarize(times).p50);
         figures.search_100k_p99_ms = round(summarize(times).p99);
         figures.rss_per_memory_100k_bytes = Math.round((after - Math.min(before, rssBefore)) / n);
+        // RSS also keeps what the ingest's garbage grew the heap by; the JS heap and array buffers the index added, alone:
+        figures.heap_per_memory_100k_bytes = Math.round((process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers - heapBefore) / n);
       }
       await server.close();
     }

@@ -103,6 +103,17 @@ export class CubeIndexManager implements OnApplicationShutdown {
     return { index: cube.index };
   }
 
+  /**
+   * Resolves when the cube's loaded index (if any) has no background work left: its graph
+   * builds and its snapshot write (benchmarks and tests wait for this; requests never do).
+   */
+  async settled(cubeId: string): Promise<void> {
+    const cube = await this.cubes.get(cubeId)?.catch(() => null);
+    if (!cube) return;
+    await cube.index.graphReady();
+    while (cube.saving) await cube.saving;
+  }
+
   /** Forgets a cube's in-memory index (deleted cube, embedder change). */
   evict(cubeId: string): void {
     // A graph build of the dropped index stops (a save still in flight writes what it has).

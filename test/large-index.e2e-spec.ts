@@ -1,0 +1,109 @@
+// A large cube's index rebuilt from PostgreSQL, its graph built and its snapshot written,
+// while the server keeps answering /health and searches of another cube (ADR 0115): the
+// rebuild reads by change sequence and yields, the save encodes and writes in slices. The
+// pool is small and its acquire timeout short, so a long stall of the event loop would
+// fail requests here ("timeout exceeded when trying to connect"), as it ended a 1M run.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { AddressInfo } from 'node:net';
+import { CubeIndexManager, MemoryService } from '@engram/core';
+import { createE2eHarness, E2eHarness } from '@engram/testing';
+
+const BIG = 20_000;
+
+interface Loop {
+  stop(): Promise<{ ok: number; failed: string[] }>;
+}
+
+/** Runs a request over and over until stopped (each with its own deadline), counting answers and failures. */
+function repeat(request: () => Promise<string | null>, pauseMs: number): Loop {
+  let running = true;
+  let ok = 0;
+  const failed: string[] = [];
+  const loop = (async () => {
+    while (running) {
+      const problem = await request().catch((error: unknown) => String(error));
+      if (problem === null) ok += 1;
+      else failed.push(problem);
+      await new Promise((r) => setTimeout(r, pauseMs));
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return { ok, failed };
+    },
+  };
+}
+
+describe('a large index rebuilt and saved while the server serves', () => {
+  let h: E2eHarness;
+  let base: string;
+  let key: string;
+  let bigCube: string;
+  let smallCube: string;
+  const headers = () => ({ Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' });
+  const search = (cubeId: string, query: string) =>
+    fetch(`${base}/v1/cubes/${cubeId}/search`, { method: 'POST', headers: headers(), body: JSON.stringify({ query, topK: 5 }), signal: AbortSignal.timeout(20_000) });
+
+  beforeAll(async () => {
+    h = await createE2eHarness({ dbPoolSize: 3, dbAcquireTimeoutMs: 2_000, indexGraphMinDocuments: 1_000 });
+    await h.app.listen(0, '127.0.0.1');
+    base = `http://127.0.0.1:${(h.app.getHttpServer().address() as AddressInfo).port}`;
+    const owner = await h.factory.apiKey();
+    key = owner.key;
+    bigCube = (await h.factory.cube({ tenantId: owner.tenantId })).id;
+    smallCube = (await h.factory.cube({ tenantId: owner.tenantId })).id;
+    const memories = h.app.get(MemoryService);
+    const words = ['harbour', 'orchard', 'lantern', 'violin', 'glacier', 'meadow', 'copper', 'thistle', 'falcon', 'ember'];
+    for (let i = 0; i < BIG; i += 1000) {
+      const items = Array.from({ length: 1000 }, (_, j) => {
+        const n = i + j;
+        return { text: `note ${n} about the ${words[n % 10]} and the ${words[(n * 7) % 10]} ${n % 97}`, tags: [words[n % 3]], metadata: { n }, source: { sessionId: `s${n % 400}` } };
+      });
+      await memories.add(owner.ctx, bigCube, { items });
+    }
+    await memories.add(owner.ctx, smallCube, { items: Array.from({ length: 50 }, (_, i) => ({ text: `small cube entry ${i} on the quay` })) });
+  }, 300_000);
+  afterAll(() => h.close());
+
+  it('answers /health and the other cube throughout, then the large cube answers from its saved snapshot', async () => {
+    expect((await search(smallCube, 'entry on the quay')).status).toBe(200); // warm
+    const manager = h.app.get(CubeIndexManager);
+    const snapshot = path.join(manager.snapshotDir(bigCube), 'manifest.json');
+    expect(fs.existsSync(snapshot)).toBe(false);
+
+    const health = repeat(async () => {
+      const res = await fetch(`${base}/health`, { signal: AbortSignal.timeout(5_000) });
+      await res.arrayBuffer();
+      return res.status === 200 ? null : `health ${res.status}`;
+    }, 25);
+    const other = repeat(async () => {
+      const res = await search(smallCube, 'entry 7 on the quay');
+      const body = (await res.json()) as { results?: { text: string }[] };
+      return res.status === 200 && (body.results?.length ?? 0) > 0 ? null : `search ${res.status} ${JSON.stringify(body).slice(0, 200)}`;
+    }, 25);
+
+    // The first search of the large cube rebuilds its index from PostgreSQL; its graph is
+    // built and its snapshot written after it answers.
+    const first = await search(bigCube, 'note about the lantern and the glacier');
+    expect(first.status).toBe(200);
+    await manager.settled(bigCube);
+    const healthResult = await health.stop();
+    const otherResult = await other.stop();
+
+    expect(healthResult.failed).toEqual([]);
+    expect(otherResult.failed).toEqual([]);
+    expect(healthResult.ok).toBeGreaterThan(0);
+    expect(otherResult.ok).toBeGreaterThan(0);
+    expect(fs.existsSync(snapshot)).toBe(true);
+
+    // A fresh load reads the snapshot it wrote and answers as the rebuilt index did.
+    const expected = ((await (await search(bigCube, 'note 4321 about the lantern')).json()) as { results: { id: string }[] }).results.map((r) => r.id);
+    manager.evict(bigCube);
+    const reloaded = ((await (await search(bigCube, 'note 4321 about the lantern')).json()) as { results: { id: string }[] }).results.map((r) => r.id);
+    expect(reloaded).toEqual(expected);
+    expect(reloaded.length).toBe(5);
+  });
+});
