@@ -133,11 +133,11 @@ describe('derived files corrupted while serving', () => {
       await h.app.get(CubeIndexManager).onApplicationShutdown();
       expect(fs.existsSync(path.join(dir(), 'manifest.json'))).toBe(true);
       intact = new Map(fs.readdirSync(dir()).map((f) => [f, fs.readFileSync(path.join(dir(), f))]));
-      expect([...intact.keys()].sort()).toEqual(['documents.bin', 'entities.json', 'graph.bin', 'lexical.bin', 'manifest.json', 'vectors.bin']);
+      expect([...intact.keys()].sort()).toEqual(['documents.bin', 'entities.bin', 'graph.bin', 'lexical.bin', 'manifest.json', 'vectors.bin']);
       expect(await reload()).toEqual(expected); // the intact snapshot answers the same
     });
 
-    const files = ['graph.bin', 'vectors.bin', 'manifest.json', 'documents.bin', 'lexical.bin', 'entities.json'];
+    const files = ['graph.bin', 'vectors.bin', 'manifest.json', 'documents.bin', 'lexical.bin', 'entities.bin'];
     for (const file of files) {
       for (const how of CORRUPTIONS) {
         it(`${file}, ${how}: the same results, rebuilt from PostgreSQL where needed`, async () => {

@@ -78,7 +78,7 @@ describe('search indexes derived from PostgreSQL', () => {
     await search(h.app, 'lamplighter'); // the index takes the change in
     await h.app.get(CubeIndexManager).onApplicationShutdown(); // and writes its snapshot
     const manifest = JSON.parse(fs.readFileSync(path.join(h.app.get(CubeIndexManager).snapshotDir(cubeId), 'manifest.json'), 'utf8')) as { changeSeq: number; extras?: Record<string, unknown> };
-    expect(Object.keys(manifest.extras ?? {}).sort()).toEqual(['documents.bin', 'entities.json', 'lexical.bin']); // no rows: results read them from PostgreSQL
+    expect(Object.keys(manifest.extras ?? {}).sort()).toEqual(['documents.bin', 'entities.bin', 'lexical.bin']); // no rows: results read them from PostgreSQL
     await h.app.get(MemoryService).add(owner.ctx, cubeId, { items: [{ text: 'The net mender lives above the bakery', tags: ['late'] }] });
     const fresh = await NestFactory.createApplicationContext(CoreModule.forRoot({ ...h.config }), { logger: false });
     try {

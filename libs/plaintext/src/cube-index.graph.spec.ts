@@ -98,7 +98,7 @@ describe('CubeIndex without a graph while small (ADR 0112)', () => {
     const index = new CubeIndex({ dimension: 64 });
     index.upsertMany(docs);
     await index.save(dir, { changeSeq: 9, fingerprint: embedder.fingerprint });
-    expect((await fs.readdir(dir)).sort()).toEqual(['documents.bin', 'entities.json', 'lexical.bin', 'manifest.json', 'vectors.bin']);
+    expect((await fs.readdir(dir)).sort()).toEqual(['documents.bin', 'entities.bin', 'lexical.bin', 'manifest.json', 'vectors.bin']);
     const restored = new CubeIndex({ dimension: 64 });
     expect(await restored.load(dir, { fingerprint: embedder.fingerprint })).toMatchObject({ status: 'loaded', documents: true, graph: false });
     for (const q of ['harbour lamp', 'violin winter letter', 'salt bridge']) {

@@ -105,7 +105,7 @@ describe.each([
     await churned().save(dir, { changeSeq: 42, fingerprint: embedder.fingerprint });
     const manifestFile = path.join(dir, 'manifest.json');
     const manifest = JSON.parse(await fs.readFile(manifestFile, 'utf8')) as { extras: Record<string, unknown> } & Record<string, unknown>;
-    delete manifest.extras['entities.json'];
+    delete manifest.extras['entities.bin'];
     delete manifest.manifestSha256;
     await fs.writeFile(manifestFile, JSON.stringify({ ...manifest, manifestSha256: manifestChecksum(manifest as unknown as SnapshotManifest) }));
     const result = await new CubeIndex({ dimension: 32, graphMinDocuments }).load(dir, { fingerprint: embedder.fingerprint });

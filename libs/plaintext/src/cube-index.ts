@@ -34,7 +34,7 @@ export type { ScoreExplanation, SearchHit } from './search/explain';
 
 const DOCUMENTS_FILE = 'documents.bin';
 const LEXICAL_FILE = 'lexical.bin';
-const ENTITIES_FILE = 'entities.json';
+const ENTITIES_FILE = 'entities.bin';
 /** Vectors gathered for a snapshot between two yields to the event loop. */
 const VECTORS_PER_SLICE = 16384;
 

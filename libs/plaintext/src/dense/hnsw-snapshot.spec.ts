@@ -111,7 +111,7 @@ describe('dense snapshots (int8 graph and vectors)', () => {
     const result = await new CubeIndex({ dimension: 32, graphMinDocuments: 0 }).loadDense(dir, { fingerprint: embedder.fingerprint });
     expect(result).toMatchObject({ status: 'loaded', changeSeq: 8, count: 5 });
     const files = (await fs.readdir(dir)).sort();
-    expect(files).toEqual(['documents.bin', 'entities.json', 'graph.bin', 'lexical.bin', 'manifest.json', 'vectors.bin']); // no temp file left
+    expect(files).toEqual(['documents.bin', 'entities.bin', 'graph.bin', 'lexical.bin', 'manifest.json', 'vectors.bin']); // no temp file left
   });
 
   it('restores the int8 vectors from the snapshot, with the same scores as before the save', async () => {
@@ -153,7 +153,7 @@ describe('dense snapshots (int8 graph and vectors)', () => {
     expect(restored.hasGraph).toBe(true);
     for (const d of docs()) expect(restored.search('', d.vector!, { topK: 1, ranking: { mode: 'dense' } })[0].label).toBe(d.label);
     await restored.save(dir, { changeSeq: 5, fingerprint: embedder.fingerprint });
-    expect((await fs.readdir(dir)).sort()).toEqual(['documents.bin', 'entities.json', 'graph.bin', 'lexical.bin', 'manifest.json', 'vectors.bin']);
+    expect((await fs.readdir(dir)).sort()).toEqual(['documents.bin', 'entities.bin', 'graph.bin', 'lexical.bin', 'manifest.json', 'vectors.bin']);
   });
 
   it('refuses to load into an index that already holds documents', async () => {

@@ -54,9 +54,13 @@ describe('EntityIndex', () => {
     expect(decoded.size).toBe(2);
   });
 
-  it('rejects bytes that are not an entity index', () => {
-    expect(() => EntityIndex.decode(Buffer.from('{"format":"x"}'))).toThrow('not an entity index');
-    expect(() => EntityIndex.decode(Buffer.from('{"format":"engram-entities/1","keys":["a"],"slots":[[0,[5]]]}'))).toThrow('bad entities');
+  it('rejects bytes that are not an entity index, a truncated one and one naming unknown entities', () => {
+    expect(() => EntityIndex.decode(Buffer.from('{"format":"engram-entities/1"}'))).toThrow('not an entity index');
+    const bytes = built().encode();
+    expect(() => EntityIndex.decode(bytes.subarray(0, bytes.length - 2))).toThrow('truncated');
+    const bad = Buffer.from(bytes);
+    bad.writeInt32LE(99_999, bad.length - 4); // the last slot's last id
+    expect(() => EntityIndex.decode(bad)).toThrow('bad entities');
   });
 
   it('compacts after many removals without losing live links', () => {

@@ -6,7 +6,7 @@
 // slots are skipped and dropped on compaction. Saved with the snapshot as its own file.
 import { extractEntities } from './entities';
 
-const FORMAT = 'engram-entities/1';
+const MAGIC = 'engram-entities/2\n';
 
 export class EntityIndex {
   private readonly ids = new Map<string, number>();
@@ -59,21 +59,63 @@ export class EntityIndex {
     return this.keys[id];
   }
 
-  /** Slots, their entity ids and the vocabulary; postings and df are rebuilt on decode. */
+  /**
+   * The vocabulary (JSON) and, per slot, its id count (−1: none) and ids, as little-endian
+   * int32 runs; postings and df are rebuilt on decode. Binary, so a large cube's file is
+   * copied, not stringified.
+   */
   encode(): Buffer {
-    const slots: [number, number[]][] = [];
-    for (let slot = 0; slot < this.count.length; slot++) if (this.count[slot] >= 0) slots.push([slot, [...this.idsOf(slot)]]);
-    return Buffer.from(JSON.stringify({ format: FORMAT, keys: this.keys, slots }), 'utf8');
+    const keys = Buffer.from(JSON.stringify(this.keys), 'utf8');
+    const slots = this.count.length;
+    let live = 0;
+    for (let slot = 0; slot < slots; slot++) if (this.count[slot] > 0) live += this.count[slot];
+    const out = Buffer.alloc(MAGIC.length + 4 + keys.length + 4 + 4 * slots + 4 + 4 * live);
+    let at = out.write(MAGIC, 0, 'latin1');
+    at = out.writeUInt32LE(keys.length, at);
+    at += keys.copy(out, at);
+    at = out.writeUInt32LE(slots, at);
+    // Typed arrays are copied in as bytes (the keys leave the offset unaligned; the platforms run little-endian).
+    at += Buffer.from(this.count.buffer, this.count.byteOffset, 4 * slots).copy(out, at);
+    at = out.writeUInt32LE(live, at);
+    const ids = new Int32Array(live);
+    let used = 0;
+    for (let slot = 0; slot < slots; slot++) {
+      if (this.count[slot] <= 0) continue;
+      ids.set(this.idsOf(slot), used);
+      used += this.count[slot];
+    }
+    Buffer.from(ids.buffer).copy(out, at);
+    return out;
   }
 
   static decode(data: Buffer): EntityIndex {
-    const parsed = JSON.parse(data.toString('utf8')) as { format?: string; keys?: unknown; slots?: unknown };
-    if (parsed.format !== FORMAT || !Array.isArray(parsed.keys) || !Array.isArray(parsed.slots)) throw new Error('not an entity index');
+    if (data.length < MAGIC.length + 12 || data.toString('latin1', 0, MAGIC.length) !== MAGIC) throw new Error('not an entity index');
+    let at = MAGIC.length;
+    const keyBytes = data.readUInt32LE(at);
+    at += 4;
+    const keys = JSON.parse(data.toString('utf8', at, at + keyBytes)) as unknown;
+    at += keyBytes;
+    if (!Array.isArray(keys)) throw new Error('not an entity index');
+    const slots = data.readUInt32LE(at);
+    at += 4;
+    if (at + 4 * slots + 4 > data.length) throw new Error('entity index truncated');
+    // Copied out: the buffer's offset need not be 4-aligned.
+    const counts = new Int32Array(Uint8Array.prototype.slice.call(data, at, at + 4 * slots).buffer);
+    at += 4 * slots;
+    const live = data.readUInt32LE(at);
+    at += 4;
+    if (at + 4 * live !== data.length) throw new Error('entity index truncated');
+    const ids = new Int32Array(Uint8Array.prototype.slice.call(data, at, at + 4 * live).buffer);
     const index = new EntityIndex();
-    for (const key of parsed.keys) index.idOf(String(key));
-    for (const [slot, ids] of parsed.slots as [number, number[]][]) {
-      if (!Number.isInteger(slot) || !Array.isArray(ids) || ids.some((id) => !(id >= 0 && id < index.keys.length))) throw new Error(`bad entities at slot ${slot}`);
-      index.addIds(slot, ids);
+    for (const key of keys) index.idOf(String(key));
+    let used = 0;
+    for (let slot = 0; slot < slots; slot++) {
+      const n = counts[slot];
+      if (n < 0) continue;
+      const own = ids.subarray(used, used + n);
+      used += n;
+      if (own.length !== n || own.some((id) => !(id >= 0 && id < index.keys.length))) throw new Error(`bad entities at slot ${slot}`);
+      index.addIds(slot, own);
     }
     return index;
   }
@@ -100,7 +142,7 @@ export class EntityIndex {
     return id;
   }
 
-  private addIds(slot: number, ids: readonly number[]): void {
+  private addIds(slot: number, ids: ArrayLike<number>): void {
     if (slot >= this.count.length) {
       let cap = this.count.length;
       while (cap <= slot) cap *= 2;
@@ -119,11 +161,12 @@ export class EntityIndex {
     }
     this.start[slot] = this.used;
     this.count[slot] = ids.length;
-    ids.forEach((id, i) => {
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
       this.flat[this.used + i] = id;
       this.postings[id].push(slot);
       this.df[id]++;
-    });
+    }
     this.used += ids.length;
     this.liveSlots++;
   }
