@@ -268,6 +268,30 @@ describe('the working memory of a cube', () => {
     expect(rebuilt.body.engram.workingMemory.memoryIds).not.toContain(victim);
   });
 
+  it('does not swap in a first cache built from a memory erased while it was being built', async () => {
+    const eraser = await h.factory.apiKey({ tenantId, scopes: ['memories:read', 'memories:write', 'memories:erase', 'inference:run'] as never });
+    await h.app.get(JobRunner).drain();
+    const [locker] = await add(['My locker code is 4417 at the Zephyr gym.'], { pinned: true });
+    await settle();
+    // No row: the erase below finds nothing to drop, so only the swap's own check can keep the text out.
+    await service().drop(cubeId);
+    expect(await rows().get(cubeId)).toBeNull();
+    const outcome = await service().refresh(cubeId, {
+      afterBuild: async () => {
+        await h.http.delete(`/v1/cubes/${cubeId}/memories/${locker}?erase=true`).set(auth(eraser.key)).expect(204);
+      },
+    });
+    expect(outcome).toMatchObject({ status: 'retry' });
+    expect(await rows().get(cubeId)).toBeNull();
+    const manifests = h.app.get(ActivationStore).entriesOf(cubeId).filter((e) => e.sources.some((s) => s.memoryId === WORKING_MEMORY_SOURCE));
+    expect(manifests).toEqual([]);
+    await settle();
+    await h.app.get(JobRunner).drain();
+    const rebuilt = (await rows().get(cubeId))!;
+    expect(rebuilt.sourceMemoryIds).not.toContain(locker);
+    expect(rebuilt.text).not.toContain('Zephyr');
+  });
+
   it('is dropped when the policy turns it off', async () => {
     await putPolicy({ activation: { model: null } }).expect(200);
     await h.app.get(JobRunner).drain();

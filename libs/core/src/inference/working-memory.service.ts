@@ -178,12 +178,6 @@ export class WorkingMemoryService {
       partition: cube.tenantId,
     });
     await faults.afterBuild?.();
-    if (!(await this.rows.stillCurrent(cubeId, selection.memories))) {
-      // Changed while building: that change queued the next rebuild, which starts over.
-      if (built.entry.id !== current?.entryId) await this.activation.deleteEntries([built.entry.id]);
-      await this.queue.enqueueWorkingMemoryRefresh(cube.tenantId, { cubeId }, policy.debounceMs);
-      return { status: 'retry' };
-    }
     const swapped = await this.rows.swap({
       cubeId,
       modelId: model.id,
@@ -197,9 +191,11 @@ export class WorkingMemoryService {
       buildMs: Date.now() - started.getTime(),
       reusedTokens: built.reusedTokens,
       prefilledTokens: built.prefilledTokens,
-    }, current?.generation ?? null);
+    }, current?.generation ?? null, selection.memories);
     if (!swapped) {
-      // The row moved on while building (dropped: policy off, an erase, idle; or built by a holder of a lost lock): start over.
+      // A source memory changed while building (edited, deleted, erased: that change queued
+      // the next rebuild), or the row moved on (dropped: policy off, an erase, idle; or built by
+      // a holder of a lost lock): start over.
       if (built.entry.id !== (await this.rows.get(cubeId))?.entryId) await this.activation.deleteEntries([built.entry.id]);
       await this.queue.enqueueWorkingMemoryRefresh(cube.tenantId, { cubeId }, policy.debounceMs);
       return { status: 'retry' };

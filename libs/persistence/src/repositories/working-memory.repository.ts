@@ -68,37 +68,54 @@ export class WorkingMemoryRepository {
   }
 
   /**
-   * Swaps the cube's working memory to a new cache in one statement, only if the row is still
-   * the generation the rebuild started from (`expectedGeneration`; null: there was none), and
-   * clears an over-quota refusal with it. Returns the store entry it replaced (to delete after
-   * the commit; null for a first build), or null when the row moved on (a drop, another build).
+   * Swaps the cube's working memory to a new cache, only if the row is still the generation
+   * the rebuild started from (`expectedGeneration`; null: there was none) and every source
+   * memory is still active with the text the cache was built from, and clears an over-quota
+   * refusal with it. One transaction: the sources are read FOR SHARE, so an edit or erase of
+   * one of them either committed before (the swap is refused) or waits for this commit (and
+   * then drops or marks stale the row it finds, ADR 0402). Returns the store entry it
+   * replaced (to delete after the commit; null for a first build), or null when the row or a
+   * source moved on.
    */
-  async swap(row: NewWorkingMemory, expectedGeneration: number | null): Promise<{ record: WorkingMemoryRecord; previousEntryId: string | null } | null> {
+  async swap(row: NewWorkingMemory, expectedGeneration: number | null, sources: readonly { id: string; text: string }[]): Promise<{ record: WorkingMemoryRecord; previousEntryId: string | null } | null> {
     const values = [row.cubeId, row.modelId, row.fingerprint, row.entryId, row.text, row.tokenCount, row.bytes, row.sourceMemoryIds, row.builtAt, row.buildMs, row.reusedTokens, row.prefilledTokens];
     const clear = `refusal AS (DELETE FROM working_memory_refusals WHERE cube_id = $1)`;
-    const rows =
-      expectedGeneration === null
-        ? await queryRows<{ previous: string | null }>(
-            this.db,
-            `WITH ${clear}
-             INSERT INTO working_memories (cube_id, model_id, fingerprint, entry_id, text, token_count, bytes, source_memory_ids, built_at, build_ms, reused_tokens, prefilled_tokens)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8::uuid[], $9, $10, $11, $12)
-             ON CONFLICT (cube_id) DO NOTHING
-             RETURNING NULL::text AS previous`,
-            values,
-          )
-        : await queryRows<{ previous: string | null }>(
-            this.db,
-            `WITH old AS (SELECT entry_id FROM working_memories WHERE cube_id = $1 AND generation = $13 FOR UPDATE), ${clear}
-             UPDATE working_memories SET model_id = $2, fingerprint = $3, entry_id = $4, text = $5, token_count = $6, bytes = $7, source_memory_ids = $8::uuid[],
-               built_at = $9, build_ms = $10, reused_tokens = $11, prefilled_tokens = $12, generation = generation + 1, stale_since = NULL
-             WHERE cube_id = $1 AND generation = $13
-             RETURNING (SELECT entry_id FROM old) AS previous`,
-            [...values, expectedGeneration],
-          );
-    if (rows.length === 0) return null;
+    const previous = await this.db.transaction(async (tx) => {
+      if (sources.length > 0) {
+        const current = await queryRows<{ id: string }>(
+          tx,
+          `SELECT m.id FROM memories m JOIN unnest($2::uuid[], $3::text[]) AS w(id, text) ON m.id = w.id
+            WHERE m.cube_id = $1 AND m.state = 'active' AND m.text = w.text
+            FOR SHARE OF m`,
+          [row.cubeId, sources.map((m) => m.id), sources.map((m) => m.text)],
+        );
+        if (current.length !== sources.length) return undefined;
+      }
+      const rows =
+        expectedGeneration === null
+          ? await queryRows<{ previous: string | null }>(
+              tx,
+              `WITH ${clear}
+               INSERT INTO working_memories (cube_id, model_id, fingerprint, entry_id, text, token_count, bytes, source_memory_ids, built_at, build_ms, reused_tokens, prefilled_tokens)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8::uuid[], $9, $10, $11, $12)
+               ON CONFLICT (cube_id) DO NOTHING
+               RETURNING NULL::text AS previous`,
+              values,
+            )
+          : await queryRows<{ previous: string | null }>(
+              tx,
+              `WITH old AS (SELECT entry_id FROM working_memories WHERE cube_id = $1 AND generation = $13 FOR UPDATE), ${clear}
+               UPDATE working_memories SET model_id = $2, fingerprint = $3, entry_id = $4, text = $5, token_count = $6, bytes = $7, source_memory_ids = $8::uuid[],
+                 built_at = $9, build_ms = $10, reused_tokens = $11, prefilled_tokens = $12, generation = generation + 1, stale_since = NULL
+               WHERE cube_id = $1 AND generation = $13
+               RETURNING (SELECT entry_id FROM old) AS previous`,
+              [...values, expectedGeneration],
+            );
+      if (rows.length === 0) return undefined;
+      return rows[0].previous ?? null;
+    });
+    if (previous === undefined) return null;
     const record = await this.db.getRepository(WorkingMemoryEntity).findOneByOrFail({ cubeId: row.cubeId });
-    const previous = rows[0].previous ?? null;
     return { record, previousEntryId: previous === row.entryId ? null : previous };
   }
 
