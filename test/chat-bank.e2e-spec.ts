@@ -68,7 +68,7 @@ describe('chat with the consolidation bank', () => {
     expect(blocks.length).toBe(2);
     const engram = await chat();
     const path = [...blocks].sort((a, b) => a.level - b.level).map((b) => b.node);
-    expect(engram.bank).toEqual({ id: bankId, source: 'policy', used: true, reason: null, routedBy: 'memory', memoryId: ids.bruno, generation: expect.any(Number), path, rank: 4, staleLevels: [], leftOut: [] });
+    expect(engram.bank).toEqual({ id: bankId, source: 'policy', used: true, reason: null, routedBy: 'memory', memoryId: ids.bruno, similarity: null, generation: expect.any(Number), path, rank: 4, staleLevels: [], leftOut: [] });
     // The blocks change the activations: nothing cached is reused.
     expect(engram.cachedTokens).toBe(0);
     // The request can turn it off, or name the bank itself.
@@ -78,6 +78,21 @@ describe('chat with the consolidation bank', () => {
     const bad = await h.http.post('/v1/chat/completions').set(auth()).send({ model: 'tiny', messages: [{ role: 'user', content: QUESTION }], engram: { cubeId, bankId: true } }).expect(400);
     expect(JSON.stringify(bad.body)).toContain('engram.bankId must be a UUID, null or false');
   }, 180_000);
+
+  it('routes the policy’s bank by text when nothing is retrieved, and abstains on small talk', async () => {
+    const hi = async () => (await h.http.post('/v1/chat/completions').set(auth()).send({ model: 'tiny', max_tokens: 1, temperature: 0, messages: [{ role: 'user', content: 'hi' }], engram: { cubeId, retrieve: false } }).expect(200)).body.engram;
+    const smallTalk = await hi();
+    expect(smallTalk.bank).toMatchObject({ id: bankId, source: 'policy', used: false, reason: 'no-match', routedBy: 'text', rank: 0, path: [] });
+    expect(smallTalk.bank.similarity).toBeLessThan(0.3);
+    // The operator can make the bank speak whatever the text (-1: always route).
+    const consolidation = { bankId, minAccesses: 0, minAgeHours: 0, maxPerRun: 10, minRouteSimilarity: -1, thresholds: { minRecall: 0, maxPerplexityIncrease: 100 } };
+    await h.http.put(`/v1/cubes/${cubeId}/lifecycle`).set(auth()).send({ consolidation }).expect(200);
+    const routed = await hi();
+    expect(routed.bank).toMatchObject({ source: 'policy', used: true, reason: null, routedBy: 'text', similarity: smallTalk.bank.similarity });
+    expect(routed.bank.path).toHaveLength(2);
+    await h.http.put(`/v1/cubes/${cubeId}/lifecycle`).set(auth()).send({ consolidation: { ...consolidation, minRouteSimilarity: 1.5 } }).expect(400, /consolidation.minRouteSimilarity/);
+    await h.http.put(`/v1/cubes/${cubeId}/lifecycle`).set(auth()).send({ consolidation: { ...consolidation, minRouteSimilarity: 0.3 } }).expect(200);
+  });
 
   it('leaves the bank out once the fact is edited (the new text is in the prompt), and uses it again after the rewrite', async () => {
     const edited = 'Bruno Keller lives in Zurich and studies geology.';

@@ -166,7 +166,7 @@ describe('memory lifecycle over HTTP', () => {
       fusion: { enabled: false, mode: 'rules', threshold: 0.9 },
       invalidation: { enabled: true, multiValued: [] },
       extraction: { enabled: false },
-      consolidation: { bankId: null, minAccesses: 3, minAgeHours: 24, maxPerRun: 64, thresholds: { minRecall: 0.5, maxPerplexityIncrease: 0.05 } },
+      consolidation: { bankId: null, minAccesses: 3, minAgeHours: 24, maxPerRun: 64, minRouteSimilarity: 0.3, thresholds: { minRecall: 0.5, maxPerplexityIncrease: 0.05 } },
       activation: { model: null, maxTokens: 1024, debounceMs: 2000 },
     });
     const got = await h.http.get(`/v1/cubes/${cube}/lifecycle`).set(auth()).expect(200);

@@ -142,10 +142,15 @@ export class ParametricBank {
    * is further from its leaf than `minSimilarity` (cosine) — text the bank holds nothing about.
    */
   async routeOrAbstain(embedder: TextEmbedder, context: string, minSimilarity: number): Promise<{ path: number[]; similarity: number } | null> {
+    const r = await this.routeScored(embedder, context);
+    return r.similarity >= minSimilarity ? r : null;
+  }
+
+  /** Routes like route() and says how close (cosine) the context is to its leaf. */
+  async routeScored(embedder: TextEmbedder, context: string): Promise<{ path: number[]; similarity: number }> {
     this.checkEmbedder(embedder);
     const [e] = await embedder.embed([context]);
-    const r = this.tree.routeScored(e);
-    return r.similarity >= minSimilarity ? r : null;
+    return this.tree.routeScored(e);
   }
 
   /** The blocks of a path, one per level (read-only views of the store's cache): what a forward pass attaches. */

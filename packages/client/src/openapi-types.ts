@@ -453,7 +453,7 @@ export interface LifecyclePolicyDto {
   invalidation?: Record<string, unknown>;
   /** { enabled } */
   extraction?: Record<string, unknown>;
-  /** { bankId (a bank of the cube; null: off), minAccesses, minAgeHours, maxPerRun, thresholds: { minRecall 0–1, maxPerplexityIncrease } } */
+  /** { bankId (a bank of the cube; null: off), minAccesses, minAgeHours, maxPerRun, minRouteSimilarity (cosine a conversation must reach for the bank to speak when chat routes it by text; default 0.3), thresholds: { minRecall 0–1, maxPerplexityIncrease } } */
   consolidation?: Record<string, unknown>;
   /** { model: registered model name | null, maxTokens (16–32768, ≤ the model context), debounceMs }: the working-memory KV cache (ADR 0402) */
   activation?: Record<string, unknown>;

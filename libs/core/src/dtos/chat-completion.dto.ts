@@ -246,9 +246,11 @@ export interface ChatEngramInfoDto {
    * The bank the chat used or considered (absent when none: no `engram.bankId`, no consolidation
    * policy bank, or `bankId: null`/`false`): where it came from (`request` or `policy`), whether a
    * block was attached and why not (`not-consolidated`: the best retrieved memory is in no block;
-   * `stale`: its blocks are stale or older than a retrieved memory; `not-ready`, `other-model`,
-   * `gone`: the policy's bank cannot serve), how it was routed (`memory`: the best retrieved
-   * memory's path; `text`: the conversation's, when nothing was retrieved), its generation, the
+   * `stale`: its blocks are stale or older than a retrieved memory; `no-match`: routed by text,
+   * the conversation is further from the bank than the policy's `minRouteSimilarity`;
+   * `not-ready`, `other-model`, `gone`: the policy's bank cannot serve), how it was routed
+   * (`memory`: the best retrieved memory's path; `text`: the conversation's, when nothing was
+   * retrieved, with its cosine to the leaf in `similarity`), its generation, the
    * path (node per level), the attached rank, the levels left out because their block is stale,
    * and every level left out with why (ADR 0403).
    */
@@ -256,9 +258,10 @@ export interface ChatEngramInfoDto {
     id: string;
     source: 'request' | 'policy';
     used: boolean;
-    reason: 'not-consolidated' | 'stale' | 'not-ready' | 'other-model' | 'gone' | null;
+    reason: 'not-consolidated' | 'stale' | 'no-match' | 'not-ready' | 'other-model' | 'gone' | null;
     routedBy: 'memory' | 'text' | null;
     memoryId: string | null;
+    similarity: number | null;
     generation: number;
     path: number[];
     rank: number;

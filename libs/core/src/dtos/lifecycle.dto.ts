@@ -19,7 +19,7 @@ export class LifecyclePolicyDto {
   @ApiPropertyOptional({ description: '{ enabled, mode: "rules" | "llm", threshold (0, 1] }' }) @IsOptional() @Allow() fusion?: unknown;
   @ApiPropertyOptional({ description: '{ enabled, multiValued: [predicates] }' }) @IsOptional() @Allow() invalidation?: unknown;
   @ApiPropertyOptional({ description: '{ enabled }' }) @IsOptional() @Allow() extraction?: unknown;
-  @ApiPropertyOptional({ description: '{ bankId (a bank of the cube; null: off), minAccesses, minAgeHours, maxPerRun, thresholds: { minRecall 0–1, maxPerplexityIncrease } }' }) @IsOptional() @Allow() consolidation?: unknown;
+  @ApiPropertyOptional({ description: '{ bankId (a bank of the cube; null: off), minAccesses, minAgeHours, maxPerRun, minRouteSimilarity (cosine a conversation must reach for the bank to speak when chat routes it by text; default 0.3), thresholds: { minRecall 0–1, maxPerplexityIncrease } }' }) @IsOptional() @Allow() consolidation?: unknown;
   @ApiPropertyOptional({ description: '{ model: registered model name | null, maxTokens (16–32768, ≤ the model context), debounceMs }: the working-memory KV cache (ADR 0402)' }) @IsOptional() @Allow() activation?: unknown;
 }
 

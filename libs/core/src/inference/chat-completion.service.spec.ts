@@ -47,7 +47,7 @@ function service(overrides: { requireCube?: jest.Mock; prefixFor?: jest.Mock; ge
   });
   const retrieval = strictMock<ChatRetrieval>({ retrieve: jest.fn().mockResolvedValue({ message: null, memoryIds: [], tokens: 0, ranked: ['m9'] }) });
   const workingMemory = strictMock<WorkingMemoryService>({ forChat: jest.fn().mockResolvedValue(null) });
-  const policies = strictMock<LifecyclePolicies>({ effective: jest.fn().mockResolvedValue({ consolidation: { bankId: overrides.policyBank ?? null } }) });
+  const policies = strictMock<LifecyclePolicies>({ effective: jest.fn().mockResolvedValue({ consolidation: { bankId: overrides.policyBank ?? null, minRouteSimilarity: 0.3 } }) });
   const banks = strictMock<BankService>(overrides.routeForChat ? { routeForChat: overrides.routeForChat } : {});
   return { chat: new ChatCompletionService(access, models, kvCaches, runtime, activation, banks, strictMock<QuotaService>({ requireTokens: jest.fn().mockResolvedValue(undefined), chargeTokens: jest.fn().mockResolvedValue(undefined) }), retrieval, new KvHitCounter(), workingMemory, policies), access, generate, retrieval };
 }
@@ -86,6 +86,7 @@ describe('ChatCompletionService', () => {
     reason: used ? null : 'not-consolidated',
     routedBy: 'memory',
     memoryId: 'm9',
+    similarity: null,
     path: used ? [1, 0] : [],
     memory: used ? [1, 2].map((rank) => ({ rank, gate: new Float32Array(rank), up: new Float32Array(rank), down: new Float32Array(rank) })) : [],
     staleLevels: [],
@@ -101,7 +102,7 @@ describe('ChatCompletionService', () => {
     expect(generate.mock.calls[0][2]).toMatchObject({ memory: bank.memory });
     expect(generate.mock.calls[0][2].prefix.seq).toBe(5);
     expect(res.engram.cachedTokens).toBe(5);
-    expect(res.engram.bank).toEqual({ id: 'b1', source: 'request', used: true, reason: null, routedBy: 'memory', memoryId: 'm9', generation: 2, path: [1, 0], rank: 3, staleLevels: [], leftOut: [] });
+    expect(res.engram.bank).toEqual({ id: 'b1', source: 'request', used: true, reason: null, routedBy: 'memory', memoryId: 'm9', similarity: null, generation: 2, path: [1, 0], rank: 3, staleLevels: [], leftOut: [] });
   });
 
   it('with blocks attached and the cache missed, prefills the cached prefix without the blocks, so the answer does not depend on a hit', async () => {
@@ -119,7 +120,7 @@ describe('ChatCompletionService', () => {
     const routeForChat = jest.fn().mockResolvedValue({ ...routed(false), source: 'policy' });
     const { chat, generate } = service({ routeForChat, policyBank: 'b1' });
     const res = await chat.complete(ctx, request({ cubeId: CUBE, memoryText: 'memory' }));
-    expect(routeForChat).toHaveBeenCalledWith(CUBE, 'b1', model, 'hi', { best: 'm9', inPrompt: [] }, 'policy');
+    expect(routeForChat).toHaveBeenCalledWith(CUBE, 'b1', model, 'hi', { best: 'm9', inPrompt: [] }, 'policy', 0.3);
     expect(generate.mock.calls[0][2]).toMatchObject({ memory: undefined });
     expect(generate.mock.calls[0][2].prefix.seq).toBe(5);
     expect(res.engram.bank).toMatchObject({ id: 'b1', source: 'policy', used: false, reason: 'not-consolidated', rank: 0 });

@@ -66,6 +66,7 @@ function bankInfo(bank: RoutedBankMemory): NonNullable<ChatEngramInfoDto['bank']
     reason: bank.reason,
     routedBy: bank.routedBy,
     memoryId: bank.memoryId,
+    similarity: bank.similarity,
     generation: bank.generation,
     path: bank.path,
     rank: bank.used ? memoryRank(bank.memory) : 0,
@@ -199,15 +200,16 @@ export class ChatCompletionService {
   /**
    * The bank a chat uses (ADR 0403): the one `engram.bankId` names, else the bank of the
    * cube's consolidation policy; `bankId: null` or `false` turns it off. Routed by the
-   * search's best memory when retrieval found one, by the conversation otherwise.
+   * search's best memory when retrieval found one, by the conversation otherwise (the policy's
+   * bank then abstains below `consolidation.minRouteSimilarity`).
    */
   private async chatBank(cube: CubeRecord, dto: ChatCompletionRequestDto, model: ModelRecord, retrieved: RetrievedMemories | null, inPrefix: string[]): Promise<RoutedBankMemory | null> {
     const requested = dto.engram?.bankId;
     if (requested === null || requested === false) return null;
     const memories = retrieved?.ranked.length ? { best: retrieved.ranked[0], inPrompt: [...inPrefix, ...retrieved.memoryIds] } : null;
     if (requested) return this.banks.routeForChat(cube.id, requested, model, conversationText(dto), memories);
-    const bankId = (await this.policies.effective(cube.tenantId, cube.id)).consolidation.bankId;
-    return bankId ? this.banks.routeForChat(cube.id, bankId, model, conversationText(dto), memories, 'policy') : null;
+    const { bankId, minRouteSimilarity } = (await this.policies.effective(cube.tenantId, cube.id)).consolidation;
+    return bankId ? this.banks.routeForChat(cube.id, bankId, model, conversationText(dto), memories, 'policy', minRouteSimilarity) : null;
   }
 
   /** The memory texts of the request, and the cube's own cache that may provide their KV. */

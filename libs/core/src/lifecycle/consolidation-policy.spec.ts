@@ -27,7 +27,7 @@ describe('consolidation policy', () => {
   });
 
   it('parses a full section and lowers the bank id', () => {
-    const raw = { consolidation: { bankId: BANK.toUpperCase(), minAccesses: 0, minAgeHours: 0.5, maxPerRun: 10, thresholds: { minRecall: 1, maxPerplexityIncrease: 0 } } };
+    const raw = { consolidation: { bankId: BANK.toUpperCase(), minAccesses: 0, minAgeHours: 0.5, maxPerRun: 10, minRouteSimilarity: -1, thresholds: { minRecall: 1, maxPerplexityIncrease: 0 } } };
     expect(parseLifecyclePolicy(raw).consolidation).toEqual({ ...raw.consolidation, bankId: BANK });
     expect(parseLifecyclePolicy({ consolidation: { bankId: null } }).consolidation).toEqual({ bankId: null });
   });
@@ -35,13 +35,14 @@ describe('consolidation policy', () => {
   it('names every bad field', () => {
     expect(fieldsOf({ consolidation: 'yes' })).toEqual(['consolidation']);
     expect(
-      fieldsOf({ consolidation: { bankId: 'bank-1', minAccesses: -1, minAgeHours: 'a day', maxPerRun: 0, thresholds: { minRecall: 1.5, maxPerplexityIncrease: -0.1, recall: 1 }, epochs: 3 } }),
+      fieldsOf({ consolidation: { bankId: 'bank-1', minAccesses: -1, minAgeHours: 'a day', maxPerRun: 0, minRouteSimilarity: 2, thresholds: { minRecall: 1.5, maxPerplexityIncrease: -0.1, recall: 1 }, epochs: 3 } }),
     ).toEqual([
       'consolidation.bankId',
       'consolidation.epochs',
       'consolidation.maxPerRun',
       'consolidation.minAccesses',
       'consolidation.minAgeHours',
+      'consolidation.minRouteSimilarity',
       'consolidation.thresholds.maxPerplexityIncrease',
       'consolidation.thresholds.minRecall',
       'consolidation.thresholds.recall',

@@ -19,6 +19,12 @@ export interface ConsolidationPolicy {
   minAgeHours: number;
   /** Memories written per run at most (the hottest first). */
   maxPerRun: number;
+  /**
+   * When chat routes this bank by the conversation's text (nothing was retrieved), the cosine
+   * the text must reach to its leaf's centroid for the bank to speak; below it the bank abstains
+   * (`no-match`): "hi" does not get a block of facts attached (ADR 0403).
+   */
+  minRouteSimilarity: number;
   thresholds: ConsolidationThresholds;
 }
 
@@ -29,6 +35,7 @@ export const DEFAULT_CONSOLIDATION_POLICY: ConsolidationPolicy = {
   minAccesses: 3,
   minAgeHours: 24,
   maxPerRun: 64,
+  minRouteSimilarity: 0.3,
   thresholds: { minRecall: 0.5, maxPerplexityIncrease: 0.05 },
 };
 
@@ -49,11 +56,11 @@ const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typ
 export function parseConsolidation(raw: unknown, problems: FieldProblem[]): PartialConsolidationPolicy | undefined {
   const problem = (field: string, message: string) => problems.push({ field, problems: [message] });
   if (!isObject(raw)) {
-    problem('consolidation', 'consolidation must be { bankId, minAccesses?, minAgeHours?, maxPerRun?, thresholds? }');
+    problem('consolidation', 'consolidation must be { bankId, minAccesses?, minAgeHours?, maxPerRun?, minRouteSimilarity?, thresholds? }');
     return undefined;
   }
   const out: PartialConsolidationPolicy = {};
-  const known = ['bankId', 'minAccesses', 'minAgeHours', 'maxPerRun', 'thresholds'];
+  const known = ['bankId', 'minAccesses', 'minAgeHours', 'maxPerRun', 'minRouteSimilarity', 'thresholds'];
   for (const key of Object.keys(raw)) if (!known.includes(key)) problem(`consolidation.${key}`, `unknown field; known: ${known.join(', ')}`);
   if (raw.bankId !== undefined) {
     if (raw.bankId === null || (typeof raw.bankId === 'string' && UUID.test(raw.bankId))) out.bankId = raw.bankId === null ? null : raw.bankId.toLowerCase();
@@ -72,6 +79,11 @@ export function parseConsolidation(raw: unknown, problems: FieldProblem[]): Part
     const v = raw.minAgeHours;
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > CONSOLIDATION_LIMITS.minAgeHours) problem('consolidation.minAgeHours', `consolidation.minAgeHours must be a number of hours from 0 to ${CONSOLIDATION_LIMITS.minAgeHours}`);
     else out.minAgeHours = v;
+  }
+  if (raw.minRouteSimilarity !== undefined) {
+    const v = raw.minRouteSimilarity;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < -1 || v > 1) problem('consolidation.minRouteSimilarity', 'consolidation.minRouteSimilarity must be a cosine from -1 to 1 (-1: always route by text)');
+    else out.minRouteSimilarity = v;
   }
   if (raw.thresholds !== undefined) {
     if (!isObject(raw.thresholds)) problem('consolidation.thresholds', 'consolidation.thresholds must be { minRecall?, maxPerplexityIncrease? }');

@@ -30,13 +30,13 @@ const CUBE = '11111111-1111-4111-8111-111111111111';
 const model = { id: 'm1', name: 'tiny', fingerprint: 'f', directory: '/m', format: 'safetensors', config: {}, createdAt: new Date() } as ModelRecord;
 const ready = { id: 'b1', cubeId: CUBE, state: 'ready', modelFingerprint: 'f', generation: 3, levels: 2, embedder: { type: 'hash', dimension: 8 } } as unknown as BankRecord;
 
-function service(stubs: { requireCube?: jest.Mock; get?: jest.Mock; resolve?: jest.Mock; routeAndFetch?: jest.Mock; staleLevels?: jest.Mock; routeStates?: jest.Mock; pathOf?: jest.Mock } = {}) {
+function service(stubs: { requireCube?: jest.Mock; get?: jest.Mock; resolve?: jest.Mock; routeAndFetchOrAbstain?: jest.Mock; staleLevels?: jest.Mock; routeStates?: jest.Mock; pathOf?: jest.Mock } = {}) {
   const access = strictMock<AccessService>({ requireCube: stubs.requireCube ?? jest.fn().mockResolvedValue({ id: CUBE, tenantId: 't', settings: {} }) });
   const banks = strictMock<BankRepository>({ get: stubs.get ?? jest.fn().mockResolvedValue(ready) });
   const models = strictMock<ModelService>({ resolve: stubs.resolve ?? jest.fn().mockResolvedValue(model) });
   const embedder = { fingerprint: 'hash:8', dimension: 8, embed: jest.fn() };
   const embedders = strictMock<EmbedderRegistry>({ forSettings: jest.fn().mockReturnValue(embedder), embed: jest.fn(), stored: jest.fn().mockReturnValue({ type: 'hash', dimension: 8 }), validate: jest.fn().mockResolvedValue({ type: 'hash', dimension: 8 }) });
-  const store = strictMock<BankStore>({ routeAndFetch: stubs.routeAndFetch ?? jest.fn(), pathOf: stubs.pathOf ?? jest.fn().mockReturnValue([1, 2]), fetch: jest.fn().mockReturnValue([2, 3].map((rank) => ({ rank, gate: new Float32Array(rank), up: new Float32Array(rank), down: new Float32Array(rank) }))) });
+  const store = strictMock<BankStore>({ routeAndFetchOrAbstain: stubs.routeAndFetchOrAbstain ?? jest.fn(), pathOf: stubs.pathOf ?? jest.fn().mockReturnValue([1, 2]), fetch: jest.fn().mockReturnValue([2, 3].map((rank) => ({ rank, gate: new Float32Array(rank), up: new Float32Array(rank), down: new Float32Array(rank) }))) });
   const provenance = strictMock<BankProvenance>({ current: jest.fn(async (bank: BankRecord) => bank) });
   const svc = new BankService(access, banks, strictMock<MemoryRepository>({}), models, strictMock<ModelRepository>({}), embedders, strictMock<JobQueueService>({}), store, provenance, strictMock<BankBlockRepository>({}), strictMock<QuotaService>({ requireJobSlot: jest.fn().mockResolvedValue(undefined), requireBankBytes: jest.fn().mockResolvedValue(undefined) }), { bankMaxBytes: 1024 ** 3 } as EngramConfig, strictMock<AuditService>({}), strictMock<ConsolidationRepository>({ staleLevels: stubs.staleLevels ?? jest.fn().mockResolvedValue([]), routeStates: stubs.routeStates ?? jest.fn().mockResolvedValue([]) }));
   return { svc, access };
@@ -80,18 +80,31 @@ describe('BankService', () => {
 
   it('routes with the bank’s own embedder and reports the generation it used', async () => {
     const memory = [{ rank: 2, gate: new Float32Array(2), up: new Float32Array(2), down: new Float32Array(2) }];
-    const routeAndFetch = jest.fn().mockResolvedValue({ path: [1, 0], memory });
-    const { svc } = service({ routeAndFetch });
-    await expect(svc.routeForChat(CUBE, 'b1', model, 'where?')).resolves.toEqual({ bankId: 'b1', source: 'request', generation: 3, used: true, reason: null, routedBy: 'text', memoryId: null, path: [1, 0], memory, staleLevels: [], leftOut: [] });
-    expect(routeAndFetch.mock.calls[0][1].fingerprint).toBe('hash:8');
-    expect(routeAndFetch.mock.calls[0][2]).toBe('where?');
+    const routeAndFetchOrAbstain = jest.fn().mockResolvedValue({ path: [1, 0], similarity: 0.61234, memory });
+    const { svc } = service({ routeAndFetchOrAbstain });
+    await expect(svc.routeForChat(CUBE, 'b1', model, 'where?')).resolves.toEqual({ bankId: 'b1', source: 'request', generation: 3, used: true, reason: null, routedBy: 'text', memoryId: null, similarity: 0.6123, path: [1, 0], memory, staleLevels: [], leftOut: [] });
+    expect(routeAndFetchOrAbstain.mock.calls[0][1].fingerprint).toBe('hash:8');
+    expect(routeAndFetchOrAbstain.mock.calls[0][2]).toBe('where?');
+    // A bank the request names is routed whatever the similarity.
+    expect(routeAndFetchOrAbstain.mock.calls[0][3]).toBe(-Infinity);
+  });
+
+  it('lets the policy’s bank abstain on text further than minRouteSimilarity from its leaf', async () => {
+    const routeAndFetchOrAbstain = jest.fn().mockResolvedValue({ path: null, similarity: 0.04 });
+    const staleLevels = jest.fn();
+    const { svc } = service({ routeAndFetchOrAbstain, staleLevels });
+    await expect(svc.routeForChat(CUBE, 'b1', model, 'hi', null, 'policy', 0.3)).resolves.toEqual({
+      bankId: 'b1', source: 'policy', generation: 3, used: false, reason: 'no-match', routedBy: 'text', memoryId: null, similarity: 0.04, path: [], memory: [], staleLevels: [], leftOut: [],
+    });
+    expect(routeAndFetchOrAbstain.mock.calls[0][3]).toBe(0.3);
+    expect(staleLevels).not.toHaveBeenCalled();
   });
 
   it('leaves a stale block of the path out (rank 0) and says which level', async () => {
     const block = (rank: number) => ({ rank, gate: new Float32Array(rank), up: new Float32Array(rank), down: new Float32Array(rank) });
     const memory = [block(2), block(3)];
     const staleLevels = jest.fn().mockResolvedValue([2]);
-    const { svc } = service({ routeAndFetch: jest.fn().mockResolvedValue({ path: [1, 0], memory }), staleLevels });
+    const { svc } = service({ routeAndFetchOrAbstain: jest.fn().mockResolvedValue({ path: [1, 0], similarity: 0.5, memory }), staleLevels });
     const routed = await svc.routeForChat(CUBE, 'b1', model, 'where?');
     expect(staleLevels).toHaveBeenCalledWith('b1', [1, 0]);
     expect(routed.staleLevels).toEqual([2]);
@@ -104,11 +117,11 @@ describe('BankService', () => {
 
     it('attaches the blocks of the memory’s own path that hold it, fresh', async () => {
       const routeStates = jest.fn().mockResolvedValue([state(1), state(2, { holds: false })]);
-      const routeAndFetch = jest.fn();
-      const { svc } = service({ routeStates, routeAndFetch });
+      const routeAndFetchOrAbstain = jest.fn();
+      const { svc } = service({ routeStates, routeAndFetchOrAbstain });
       const routed = await svc.routeForChat(CUBE, 'b1', model, 'where?', { best: 'm1', inPrompt: ['m1', 'm2'] });
       expect(routeStates).toHaveBeenCalledWith('b1', [1, 2], 'm1', ['m1', 'm2']);
-      expect(routeAndFetch).not.toHaveBeenCalled();
+      expect(routeAndFetchOrAbstain).not.toHaveBeenCalled();
       expect(routed).toMatchObject({ used: true, routedBy: 'memory', memoryId: 'm1', path: [1, 2], leftOut: [{ level: 2, why: 'not-holding' }] });
       expect(routed.memory.map((m) => m.rank)).toEqual([2, 0]);
     });

@@ -38,7 +38,7 @@ const DEFAULT_RANK = 16;
 export type ChatBankSource = 'request' | 'policy';
 
 /** Why a bank did not speak in a chat (nothing attached). */
-export type ChatBankUnused = 'not-consolidated' | 'stale' | 'not-ready' | 'other-model' | 'gone';
+export type ChatBankUnused = 'not-consolidated' | 'stale' | 'no-match' | 'not-ready' | 'other-model' | 'gone';
 
 /** What chat completions use of a bank: the routed path and its blocks, one per level (attached as they are). */
 export interface RoutedBankMemory {
@@ -51,6 +51,8 @@ export interface RoutedBankMemory {
   /** 'memory': the path of the best retrieved memory (`memoryId`); 'text': the conversation's embedding (nothing was retrieved). */
   routedBy: 'memory' | 'text' | null;
   memoryId: string | null;
+  /** Routed by text: the cosine of the conversation to its leaf's centroid; null otherwise. */
+  similarity: number | null;
   path: number[];
   memory: readonly MemoryBlock[];
   /** Levels whose block is stale (a memory it holds changed): left out of the request (ADR 0403). */
@@ -244,9 +246,9 @@ export class BankService {
    * retrieved the conversation is routed (one embedding) and stale levels are left out.
    * A bank the request names must be usable (else 409); the policy's bank is skipped with a reason.
    */
-  async routeForChat(cubeId: string, bankId: string, model: ModelRecord, context: string, memories: ChatBankMemories | null = null, source: ChatBankSource = 'request'): Promise<RoutedBankMemory> {
+  async routeForChat(cubeId: string, bankId: string, model: ModelRecord, context: string, memories: ChatBankMemories | null = null, source: ChatBankSource = 'request', minTextSimilarity: number | null = null): Promise<RoutedBankMemory> {
     const row = await this.banks.get(cubeId, bankId);
-    const unused = (reason: ChatBankUnused, generation = row?.generation ?? 0): RoutedBankMemory => ({ bankId, source, generation, used: false, reason, routedBy: null, memoryId: null, path: [], memory: [], staleLevels: [], leftOut: [] });
+    const unused = (reason: ChatBankUnused, generation = row?.generation ?? 0): RoutedBankMemory => ({ bankId, source, generation, used: false, reason, routedBy: null, memoryId: null, similarity: null, path: [], memory: [], staleLevels: [], leftOut: [] });
     if (source === 'policy' && (!row || row.state !== 'ready')) return unused(row ? 'not-ready' : 'gone');
     const bank = await this.provenance.current(this.requireReady(row ?? (await this.requireBank(cubeId, bankId))));
     if (bank.modelFingerprint !== model.fingerprint) {
@@ -262,15 +264,19 @@ export class BankService {
       const staleLevels = decision.leftOut.filter((l) => l.why === 'stale' || l.why === 'memory-newer').map((l) => l.level);
       if (decision.reason) return { ...unused(decision.reason, bank.generation), routedBy: 'memory', memoryId, path, staleLevels, leftOut: decision.leftOut };
       const memory = this.store.fetch(bank, path).map((m, i) => (decision.attach[i] ? m : NO_BLOCK));
-      return { ...base, used: true, reason: null, routedBy: 'memory', memoryId, path, memory, staleLevels, leftOut: decision.leftOut };
+      return { ...base, used: true, reason: null, routedBy: 'memory', memoryId, similarity: null, path, memory, staleLevels, leftOut: decision.leftOut };
     }
     const embedder = this.embedders.forSettings({ embedder: bank.embedder });
-    const { path, memory } = await this.store.routeAndFetch(bank, { fingerprint: embedder.fingerprint, embed: (texts) => this.embedders.embed(embedder, texts) }, context);
+    const routed = await this.store.routeAndFetchOrAbstain(bank, { fingerprint: embedder.fingerprint, embed: (texts) => this.embedders.embed(embedder, texts) }, context, minTextSimilarity ?? -Infinity);
+    const similarity = Math.round(routed.similarity * 1e4) / 1e4;
+    // Text the bank holds nothing about ("hi"): the policy's bank abstains rather than attach blocks of unrelated facts.
+    if (routed.path === null) return { ...unused('no-match', bank.generation), routedBy: 'text', similarity };
+    const { path, memory } = routed;
     // A stale block holds a value that changed since it was written: the request runs without it until a rewrite.
     const staleLevels = await this.consolidation.staleLevels(bank.id, path);
     const attached = staleLevels.length ? memory.map((m, i) => (staleLevels.includes(i + 1) ? NO_BLOCK : m)) : memory;
     const used = attached.some((m) => m.rank > 0);
-    return { ...base, used, reason: used ? null : 'stale', routedBy: 'text', memoryId: null, path, memory: attached, staleLevels, leftOut: staleLevels.map((level) => ({ level, why: 'stale' as const })) };
+    return { ...base, used, reason: used ? null : 'stale', routedBy: 'text', memoryId: null, similarity, path, memory: attached, staleLevels, leftOut: staleLevels.map((level) => ({ level, why: 'stale' as const })) };
   }
 
   private async requireBank(cubeId: string, bankId: string): Promise<BankRecord> {

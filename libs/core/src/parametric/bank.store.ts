@@ -93,11 +93,15 @@ export class BankStore implements OnModuleDestroy {
     return this.withFresh(bank, (b) => ({ generation: b.file.generation, blocks: b.changedSince(generation), deleted: [...b.provenance.deleted] }));
   }
 
-  /** Routes a context (one embedding) and fetches the blocks of the path, one per level (the store's own, not copies). */
-  async routeAndFetch(bank: BankRecord, embedder: TextEmbedder, context: string): Promise<{ path: number[]; memory: readonly MemoryBlock[] }> {
+  /**
+   * Routes a context (one embedding) and fetches the blocks of the path, one per level (the
+   * store's own, not copies); no path when the context is further than `minSimilarity` (cosine)
+   * from its leaf: text the bank holds nothing about.
+   */
+  async routeAndFetchOrAbstain(bank: BankRecord, embedder: TextEmbedder, context: string, minSimilarity: number): Promise<{ path: number[]; similarity: number; memory: readonly MemoryBlock[] } | { path: null; similarity: number }> {
     const open = this.cached(bank);
-    const path = await open.route(embedder, context);
-    return { path, memory: open.fetch(path) };
+    const routed = await open.routeScored(embedder, context);
+    return routed.similarity >= minSimilarity ? { ...routed, memory: open.fetch(routed.path) } : { path: null, similarity: routed.similarity };
   }
 
   /** The tree path (node per level) of the leaf a memory was assigned to; undefined when the bank never took it in. */
