@@ -91,6 +91,16 @@ describe('ActivationMemory', () => {
     expect(blobs).toEqual([]);
   });
 
+  it('reuses the partial tail chunk of a cache another process wrote after this one opened the directory', async () => {
+    const dir = join(root, 'two-processes-tail');
+    const server = new ActivationMemory(new KvCacheStore({ chunkTokens: CHUNK, dir })); // opened first, like the server
+    const worker = new ActivationMemory(new KvCacheStore({ chunkTokens: CHUNK, dir }));
+    const { entry } = await worker.build(model, { format: 'raw', text: MEMORY, owner: 'cube-1' });
+    expect(entry.tokens.length % CHUNK).not.toBe(0); // the test needs a partial tail
+    const hit = await server.prefixFor(model, promptTokens());
+    expect(hit.cachedTokens).toBe(entry.tokens.length);
+  });
+
   it('reloads caches from disk after a restart, and drops a corrupt chunk instead of serving it', async () => {
     const dir = join(root, 'restart');
     const first = new ActivationMemory(new KvCacheStore({ chunkTokens: CHUNK, dir }));

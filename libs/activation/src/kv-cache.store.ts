@@ -3,7 +3,7 @@
 // Writes go to RAM and through to disk and the object store, so a restart or a RAM
 // eviction loses nothing; reads promote a chunk back into RAM.
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { concatKv, KvState, sliceKv } from '@engram/inference';
 import { ActivationError, ActivationErrorCode } from './activation.error';
@@ -78,6 +78,8 @@ export class KvCacheStore {
   /** chain hash before a partial tail chunk → its token lengths (so tails can be matched). */
   private readonly tails = new Map<string, Set<number>>();
   private readonly entriesDir?: string;
+  /** The entries directory's mtime when this process last read it (a rename into it moves it). */
+  private entriesSeenAt = -1n;
   private readonly now: () => Date;
 
   constructor(options: KvCacheStoreOptions = {}) {
@@ -100,6 +102,7 @@ export class KvCacheStore {
    */
   private readEntries(atOpen = false): void {
     if (!this.entriesDir) return;
+    this.entriesSeenAt = statSync(this.entriesDir, { bigint: true }).mtimeNs;
     for (const f of readdirSync(this.entriesDir)) {
       if (!f.endsWith('.json')) {
         if (atOpen) rmSync(join(this.entriesDir, f), { force: true }); // a temp file of a crashed write
@@ -192,6 +195,9 @@ export class KvCacheStore {
       prev = hash;
       matched += this.chunkTokens;
     }
+    // A partial tail another process (a separate worker) cached after this one read the
+    // directory is known only from its entry file: read new entries when the directory moved.
+    if (matched < tokens.length && this.entriesDir && statSync(this.entriesDir, { bigint: true }).mtimeNs !== this.entriesSeenAt) this.readEntries();
     const tailLengths = [...(this.tails.get(prev) ?? [])].sort((a, b) => b - a);
     for (const len of tailLengths) {
       if (matched + len > tokens.length) continue;
