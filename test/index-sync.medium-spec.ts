@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CoreModule, CubeIndexManager, MemoryService, Scope, SearchService } from '@engram/core';
 import { MemoryRepository } from '@engram/persistence';
+import { CubeIndex } from '@engram/plaintext';
 import { createMediumHarness, MediumHarness, TestKey } from '@engram/testing';
 
 /** Two engram processes on one database: each sees the other's writes through the change sequence. */
@@ -96,6 +97,48 @@ describe('search indexes derived from PostgreSQL', () => {
       expect(Math.min(...reads)).toBe(manifest.changeSeq); // no read from the start of the cube
     } finally {
       await fresh.close();
+    }
+  });
+
+  it('serves a cube from what another instance saved, graph included, building and reading nothing it can load', async () => {
+    // Past a few documents the index keeps an HNSW graph, so the snapshot holds one.
+    const config = { ...h.config, indexGraphMinDocuments: 8 };
+    const fleet = (await h.factory.cube({ tenantId: owner.tenantId })).id;
+    const colours = ['red', 'blue', 'green', 'white'];
+    await h.app.get(MemoryService).add(owner.ctx, fleet, { items: Array.from({ length: 40 }, (_, i) => ({ text: `Boat ${i} of the fleet is painted ${colours[i % 4]} and moored at berth ${i * 3}` })) });
+    const first = await NestFactory.createApplicationContext(CoreModule.forRoot(config), { logger: false });
+    const other = await NestFactory.createApplicationContext(CoreModule.forRoot(config), { logger: false });
+    const ask = (app: INestApplicationContext) => app.get(SearchService).search(owner.ctx, fleet, { query: 'which boat is moored at berth 27', topK: 3 }).then((r) => r.results.map((m) => m.text));
+    try {
+      const answer = await ask(first); // rebuilt from PostgreSQL; graph built and snapshot written in the background
+      expect(answer[0]).toBe('Boat 9 of the fleet is painted blue and moored at berth 27');
+      await first.get(CubeIndexManager).settled(fleet);
+      const manifestFile = path.join(first.get(CubeIndexManager).snapshotDir(fleet), 'manifest.json');
+      const saved = fs.readFileSync(manifestFile, 'utf8');
+      expect((JSON.parse(saved) as { sha256: string | null }).sha256).toEqual(expect.any(String)); // a graph was saved
+
+      const loads: unknown[] = [];
+      const load = CubeIndex.prototype.load;
+      const loadSpy = jest.spyOn(CubeIndex.prototype, 'load').mockImplementation(async function (this: CubeIndex, ...args) {
+        const result = await load.apply(this, args);
+        loads.push(result);
+        return result;
+      });
+      const feed = jest.spyOn(other.get(MemoryRepository), 'changesSince');
+      try {
+        expect(await ask(other)).toEqual(answer);
+        // The whole index and its graph were loaded; the snapshot is current, so the change feed was not read.
+        expect(loads).toEqual([expect.objectContaining({ status: 'loaded', documents: true, graph: true })]);
+        expect(feed).not.toHaveBeenCalled();
+        await other.get(CubeIndexManager).settled(fleet);
+        expect(fs.readFileSync(manifestFile, 'utf8')).toBe(saved); // nor written again
+      } finally {
+        loadSpy.mockRestore();
+        feed.mockRestore();
+      }
+    } finally {
+      await first.close();
+      await other.close();
     }
   });
 

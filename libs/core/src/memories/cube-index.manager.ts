@@ -81,7 +81,7 @@ export class CubeIndexManager implements OnApplicationShutdown {
       }
     }
     if (!loaded) {
-      const loading = this.load(cubeId, embedder);
+      const loading = this.load(cubeId, embedder, knownChangeSeq);
       loaded = loading;
       this.cubes.set(cubeId, loading);
       void loading.then(
@@ -183,7 +183,13 @@ export class CubeIndexManager implements OnApplicationShutdown {
     }
   }
 
-  private async load(cubeId: string, embedder: Embedder): Promise<LoadedCube> {
+  /**
+   * Loads the cube's snapshot (or rebuilds from PostgreSQL) and replays the changes after it.
+   * A whole snapshot at least as new as `knownChangeSeq` (the cube's highest change sequence,
+   * read by the caller) has no changes after it: the change feed is not read, so a cold first
+   * search costs the same database round trips as a warm one.
+   */
+  private async load(cubeId: string, embedder: Embedder, knownChangeSeq?: number): Promise<LoadedCube> {
     const started = Date.now();
     const index = new CubeIndex({ dimension: embedder.dimension, graphMinDocuments: this.config.indexGraphMinDocuments });
     const snapshot = await index.load(this.snapshotDir(cubeId), { fingerprint: embedder.fingerprint });
@@ -197,7 +203,8 @@ export class CubeIndexManager implements OnApplicationShutdown {
     let applied = 0;
     let afterSnapshot = 0;
     let lastYield = performance.now();
-    for (;;) {
+    const current = whole && knownChangeSeq !== undefined && snapshotSeq >= knownChangeSeq;
+    while (!current) {
       // Read in batches by change sequence; no connection is held while they are applied.
       const changes = await this.memories.changesSince(cubeId, cube.seq, SYNC_BATCH, snapshotSeq);
       if (!changes.length) break;
