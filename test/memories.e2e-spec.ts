@@ -158,4 +158,19 @@ describe('plaintext memories over HTTP', () => {
     const listed = await h.http.get(`/v1/cubes/${cubeId}/memories`).query({ limit: 200 }).set(auth()).expect(200);
     expect(listed.body.items.map((m: { text: string }) => m.text)).not.toContain('Prototype keys');
   });
+
+  it('gives new memories time-ordered ids: a later batch sorts after an earlier one (ADR 0118)', async () => {
+    const millis = (id: string) => parseInt(id.replace(/-/g, '').slice(0, 12), 16);
+    const before = Date.now();
+    const first = await add([{ text: 'ordered id one' }, { text: 'ordered id two' }]).expect(201);
+    const second = await add([{ text: 'ordered id three' }]).expect(201);
+    const ids: string[] = [...first.body.items, ...second.body.items].map((m: { id: string }) => m.id);
+    for (const id of ids) {
+      expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      expect(millis(id)).toBeGreaterThanOrEqual(before - 1);
+      expect(millis(id)).toBeLessThanOrEqual(Date.now());
+    }
+    expect(millis(ids[2])).toBeGreaterThanOrEqual(Math.max(millis(ids[0]), millis(ids[1])));
+    await h.http.get(`/v1/cubes/${cubeId}/memories/${ids[2]}`).set(auth()).expect(200);
+  });
 });

@@ -20,8 +20,9 @@ import {
 
 /** Composite validation decorators: one place for how engram validates each kind of field. */
 
+/** Any UUID version: memory ids are version 7 (time-ordered, ADR 0118), other ids version 4. */
 export function ValidateUUID(options: { optional?: boolean; each?: boolean } = {}) {
-  const decorators = [IsUUID('4', { each: options.each, message: options.each ? '$property must hold UUIDs' : '$property must be a UUID' })];
+  const decorators = [IsUUID('all', { each: options.each, message: options.each ? '$property must hold UUIDs' : '$property must be a UUID' })];
   if (options.optional) decorators.unshift(IsOptional());
   return applyDecorators(...decorators);
 }

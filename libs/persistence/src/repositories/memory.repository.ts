@@ -4,6 +4,7 @@ import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
 import { MemoryState } from '../entities';
 import { decodeCursor, encodeCursor, isCursorBigint, Page } from './records';
 import { queryRows } from './sql';
+import { timeOrderedIds } from './time-ordered-id';
 
 /** A plaintext memory as stored (embedding excluded). */
 export interface MemoryRecord {
@@ -301,15 +302,15 @@ export class MemoryRepository {
       `WITH input AS (
          SELECT * FROM unnest($3::text[], $4::text[], $5::text[], $6::jsonb[], $7::jsonb[], $8::jsonb[], $9::text[],
                               $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], $13::real[], $14::int[], $23::int[], $15::text[],
-                              $18::boolean[], $19::timestamptz[], $20::text[], $21::text[], $22::text[])
+                              $18::boolean[], $19::timestamptz[], $20::text[], $21::text[], $22::text[], $25::uuid[])
               WITH ORDINALITY AS m(text, kind, role, tags, metadata, source, session_id, observed_at, valid_from,
                                    valid_to, importance, embedding_at, embedding_bytes, embedder_fingerprint, pinned, expires_at,
-                                   fact_subject, fact_predicate, fact_object, ord)
+                                   fact_subject, fact_predicate, fact_object, id, ord)
        ), inserted AS (
-         INSERT INTO memories (cube_id, change_seq, text, kind, role, tags, metadata, source, session_id, observed_at,
+         INSERT INTO memories (id, cube_id, change_seq, text, kind, role, tags, metadata, source, session_id, observed_at,
                                valid_from, valid_to, importance, embedding, embedder_fingerprint, created_by,
                                pinned, expires_at, fact_subject, fact_predicate, fact_object, fact_key)
-         SELECT $1, nextval('engram_change_seq'), m.text, m.kind, m.role, ARRAY(SELECT jsonb_array_elements_text(m.tags)),
+         SELECT m.id, $1, nextval('engram_change_seq'), m.text, m.kind, m.role, ARRAY(SELECT jsonb_array_elements_text(m.tags)),
                 m.metadata, m.source, m.session_id, m.observed_at, m.valid_from, m.valid_to, m.importance,
                 CASE WHEN m.embedding_at IS NULL THEN NULL ELSE substring($24::bytea FROM m.embedding_at FOR m.embedding_bytes) END,
                 m.embedder_fingerprint, $2, COALESCE(m.pinned, false), m.expires_at, m.fact_subject, m.fact_predicate, m.fact_object,
@@ -349,6 +350,7 @@ export class MemoryRepository {
         memories.map((m) => m.fact?.object ?? null),
         embeddings.lengths,
         embeddings.blob,
+        timeOrderedIds(memories.length),
       ],
     );
     if (rows.length !== memories.length) throw new Error(`inserted ${rows.length} of ${memories.length} memories`);
