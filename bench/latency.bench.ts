@@ -119,7 +119,7 @@ async function main(): Promise<void> {
 
   // Snapshot save, then a fresh process state loading it.
   t0 = performance.now();
-  await app.get(CubeIndexManager).onApplicationShutdown();
+  await app.get(CubeIndexManager).beforeApplicationShutdown();
   figures.snapshot_save_ms = ms(t0);
   await app.close();
   app = await NestFactory.createApplicationContext(CoreModule.forRoot(config), { logger: false });

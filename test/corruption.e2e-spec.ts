@@ -130,7 +130,7 @@ describe('derived files corrupted while serving', () => {
     beforeAll(async () => {
       expected = await searchAll(); // built from PostgreSQL
       // A restart saves the index; from then on loads use the snapshot.
-      await h.app.get(CubeIndexManager).onApplicationShutdown();
+      await h.app.get(CubeIndexManager).beforeApplicationShutdown();
       expect(fs.existsSync(path.join(dir(), 'manifest.json'))).toBe(true);
       intact = new Map(fs.readdirSync(dir()).map((f) => [f, fs.readFileSync(path.join(dir(), f))]));
       expect([...intact.keys()].sort()).toEqual(['documents.bin', 'entities.bin', 'graph.bin', 'lexical.bin', 'manifest.json', 'vectors.bin']);

@@ -1,4 +1,8 @@
-import { CubeIndexManager, MemoryService, SearchService } from '@engram/core';
+import { NestFactory } from '@nestjs/core';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CoreModule, CubeIndexManager, MemoryService, SearchService } from '@engram/core';
+import { CubeRepository } from '@engram/persistence';
 import { createMediumHarness, MediumHarness, TestKey } from '@engram/testing';
 
 /** The in-memory index cache is bounded by estimated bytes as well as by cube count (ADR 0112). */
@@ -48,6 +52,34 @@ describe('index cache bounded by bytes', () => {
     } finally {
       (h.config as { indexCacheBytes: number }).indexCacheBytes = 1024 ** 3;
     }
+  });
+
+  it('finishes the snapshot writes of evicted indexes before it shuts down', async () => {
+    const fresh: string[] = [];
+    for (let c = 0; c < 2; c++) {
+      fresh.push((await h.factory.cube({ tenantId: owner.tenantId })).id);
+      await h.app.get(MemoryService).add(owner.ctx, fresh[c], { items: Array.from({ length: 200 }, (_, i) => ({ text: `fresh cube ${c} note ${i}` })) });
+    }
+    await search(cubes[0], 'harbour');
+    await h.app.get(CubeIndexManager).settled(cubes[0]); // its snapshot is current: loading it writes nothing
+    // A cache of one cube: each rebuilt index starts writing its first snapshot (slowly: the
+    // database answers late) and is evicted by the next search; the last cube loads from its
+    // snapshot and has nothing to write.
+    const app = await NestFactory.createApplicationContext(CoreModule.forRoot({ ...h.config, indexCacheCubes: 1 }), { logger: false });
+    const manager = app.get(CubeIndexManager);
+    const cubeRows = app.get(CubeRepository);
+    const getAny = cubeRows.getAny.bind(cubeRows);
+    jest.spyOn(cubeRows, 'getAny').mockImplementation(async (id) => {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      return getAny(id);
+    });
+    try {
+      for (const cubeId of [...fresh, cubes[0]]) await app.get(SearchService).search(owner.ctx, cubeId, { query: 'note 5', topK: 1 });
+      expect(manager.cachedCubes).toBe(1);
+    } finally {
+      await app.close();
+    }
+    for (const cubeId of fresh) expect(fs.existsSync(path.join(manager.snapshotDir(cubeId), 'manifest.json'))).toBe(true);
   });
 
   it('keeps the cube in use even when it alone is over the budget', async () => {

@@ -34,7 +34,7 @@ describe('shutting down while a first graph is being built', () => {
     const index = (await (manager as unknown as { cubes: Map<string, Promise<{ index: CubeIndex }>> }).cubes.get(cubeId))!.index;
     expect(index.hasGraph).toBe(false); // the first graph is being built in slices
 
-    await manager.onApplicationShutdown();
+    await manager.beforeApplicationShutdown();
     expect(index.hasGraph).toBe(false); // stopped, not waited for
     const manifest = JSON.parse(fs.readFileSync(path.join(manager.snapshotDir(cubeId), 'manifest.json'), 'utf8')) as { changeSeq: number };
     expect(manifest.changeSeq).toBeGreaterThan(0);

@@ -45,7 +45,7 @@ describe('search indexes derived from PostgreSQL', () => {
   it('saves a checksummed snapshot and rebuilds from PostgreSQL when it is corrupt', async () => {
     const manager = h.app.get(CubeIndexManager);
     await search(h.app, 'lighthouse');
-    await manager.onApplicationShutdown(); // saves dirty indexes
+    await manager.beforeApplicationShutdown(); // saves dirty indexes
     const dir = manager.snapshotDir(cubeId);
     expect(fs.existsSync(path.join(dir, 'manifest.json'))).toBe(true);
 
@@ -77,7 +77,7 @@ describe('search indexes derived from PostgreSQL', () => {
   it('loads the whole index from its snapshot, reading from PostgreSQL only the changes after it', async () => {
     await h.app.get(MemoryService).add(owner.ctx, cubeId, { items: [{ text: 'The lamplighter of the pier is named Ivo', observedAt: new Date('2024-05-01T00:00:00Z') }] });
     await search(h.app, 'lamplighter'); // the index takes the change in
-    await h.app.get(CubeIndexManager).onApplicationShutdown(); // and writes its snapshot
+    await h.app.get(CubeIndexManager).beforeApplicationShutdown(); // and writes its snapshot
     const manifest = JSON.parse(fs.readFileSync(path.join(h.app.get(CubeIndexManager).snapshotDir(cubeId), 'manifest.json'), 'utf8')) as { changeSeq: number; extras?: Record<string, unknown> };
     expect(Object.keys(manifest.extras ?? {}).sort()).toEqual(['documents.bin', 'entities.bin', 'lexical.bin']); // no rows: results read them from PostgreSQL
     await h.app.get(MemoryService).add(owner.ctx, cubeId, { items: [{ text: 'The net mender lives above the bakery', tags: ['late'] }] });

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -50,11 +50,13 @@ export interface IndexStats {
  * other processes arrive.
  */
 @Injectable()
-export class CubeIndexManager implements OnApplicationShutdown {
+export class CubeIndexManager implements BeforeApplicationShutdown {
   private readonly logger = new Logger('CubeIndex');
   private readonly cubes = new Map<string, Promise<LoadedCube>>();
   /** Estimated bytes of each loaded index (ADR 0112): the cache is bounded by their sum as well as by their count. */
   private readonly sizes = new Map<string, number>();
+  /** Snapshot writes in flight, of cached and of evicted indexes: a shutdown waits for them all. */
+  private readonly saves = new Set<Promise<void>>();
 
   constructor(
     private readonly memories: MemoryRepository,
@@ -134,6 +136,11 @@ export class CubeIndexManager implements OnApplicationShutdown {
     return this.cubes.size;
   }
 
+  /** Whether the cube's index is in memory (or loading): its next search loads nothing. */
+  holds(cubeId: string): boolean {
+    return this.cubes.has(cubeId);
+  }
+
   /** Records the estimated size of a cube's index while it is still the cached one, then keeps the cache within its bounds. */
   private measure(cubeId: string, loaded: Promise<LoadedCube>, cube: LoadedCube): void {
     if (this.cubes.get(cubeId) !== loaded) return;
@@ -148,12 +155,14 @@ export class CubeIndexManager implements OnApplicationShutdown {
   }
 
   /**
-   * Writes what the loaded indexes have not saved. Background graph builds are stopped first:
+   * Writes what the loaded indexes have not saved, and waits for the writes of evicted ones,
+   * before any shutdown hook closes the database (a save checks the cube's row). Background
+   * graph builds are stopped first:
    * a save otherwise waits for a cube's first graph (ADR 0114), which takes minutes at 1M, and
    * a shutdown must not. A snapshot saved without its graph loads and builds it again in the
    * background; one saved with a partly linked graph links the rest by a catch-up build.
    */
-  async onApplicationShutdown(): Promise<void> {
+  async beforeApplicationShutdown(): Promise<void> {
     for (const pending of this.cubes.values()) (await pending.catch(() => null))?.index.close();
     for (const [cubeId, pending] of this.cubes) {
       const cube = await pending.catch(() => null);
@@ -161,6 +170,8 @@ export class CubeIndexManager implements OnApplicationShutdown {
       await cube.saving;
       if (cube.changesSinceSave > 0) await this.save(cubeId, cube);
     }
+    // Writes of indexes evicted meanwhile (their unsaved changes, or the first snapshot of a rebuilt one).
+    while (this.saves.size > 0) await Promise.all([...this.saves]);
   }
 
   /**
@@ -293,12 +304,15 @@ export class CubeIndexManager implements OnApplicationShutdown {
         release();
       }
     })();
-    cube.saving = write
+    const saving = write
       .catch((error: unknown) => this.logger.warn(`cube ${cubeId}: could not save the HNSW snapshot: ${String(error)}`))
       .finally(() => {
         cube.saving = null;
+        this.saves.delete(saving);
       });
-    return cube.saving;
+    cube.saving = saving;
+    this.saves.add(saving);
+    return saving;
   }
 }
 
