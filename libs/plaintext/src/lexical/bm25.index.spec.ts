@@ -1,3 +1,4 @@
+import { mulberry32 } from '@engram/inference';
 import { analyze } from '../text/analyzer';
 import { Bm25Index } from './bm25.index';
 
@@ -63,6 +64,40 @@ describe('Bm25Index', () => {
     for (let i = 0; i < 90; i++) index.remove(i);
     const s = scores(index, 'tennis');
     expect([...s.keys()].sort((a, b) => a - b)).toEqual([90, 91, 92, 93, 94, 95, 96, 97, 98, 99]);
+  });
+
+  it('keeps the terms of each document through removals, in a built and in a decoded index alike', () => {
+    const random = mulberry32(4);
+    const words = Array.from({ length: 400 }, (_, i) => `w${i}`);
+    const docs = new Map<number, string[]>();
+    const built = new Bm25Index();
+    for (let slot = 0; slot < 3000; slot++) {
+      const terms = Array.from({ length: 1 + Math.floor(random() * 30) }, () => words[Math.floor(words.length * random() ** 2)]);
+      built.add(slot, terms);
+      docs.set(slot, terms);
+    }
+    const removeSome = (index: Bm25Index, from: number) => {
+      for (let slot = from; slot < 3000; slot += 3) index.remove(slot);
+    };
+    removeSome(built, 0);
+    const decoded = Bm25Index.decode(built.encode());
+    for (let slot = 0; slot < 3000; slot += 3) docs.delete(slot);
+    // Removals after the decode undo documents from lists the decoded index derives from its postings.
+    for (const index of [built, decoded]) removeSome(index, 1);
+    for (let slot = 1; slot < 3000; slot += 3) docs.delete(slot);
+    for (const index of [built, decoded]) {
+      for (let slot = 0; slot < 3000; slot++) {
+        const want = docs.get(slot);
+        const got = index.termsOf(slot);
+        expect(got.map((t) => t.term).sort()).toEqual(want ? [...new Set(want)].sort() : []);
+        for (const { term, df } of got) expect(df).toBe([...docs.values()].filter((d) => d.includes(term)).length);
+      }
+    }
+    const query = words.slice(0, 40).filter((_, i) => i % 3 === 0);
+    const a = built.score(query);
+    const b = decoded.score(query);
+    const asMap = (h: typeof a) => new Map(Array.from({ length: h.count }, (_, i) => [h.slots[i], h.scores[i]]));
+    expect(asMap(b)).toEqual(asMap(a));
   });
 
   describe('common terms', () => {

@@ -65,6 +65,8 @@ export interface GroupHits {
   readonly count: number;
 }
 
+import { DocTermLists } from './doc-term-lists';
+
 const BM25_MAGIC = 0x35324d42; // "BM25"
 
 /** Live postings per piece of encodeChunks(). */
@@ -120,7 +122,7 @@ export class Bm25Index {
    * removal or termsOf() needs them (derived from the postings then): a loaded index that
    * is only searched never builds them.
    */
-  private termsBySlot: (Int32Array | undefined)[] | null = [];
+  private termsBySlot: DocTermLists | null = new DocTermLists();
   private docLength = new Float32Array(1024);
   /** Per slot: 0 never used, 1 live, 2 removed. */
   private alive = new Uint8Array(1024);
@@ -174,7 +176,7 @@ export class Bm25Index {
       this.postings[id].push(slot, tf);
       ids[i++] = id;
     }
-    this.docTerms()[slot] = ids;
+    this.docTerms().set(slot, ids);
     this.docLength[slot] = terms.length;
     this.alive[slot] = 1;
     this.liveDocs++;
@@ -187,15 +189,12 @@ export class Bm25Index {
     this.alive[slot] = 2;
     this.liveDocs--;
     this.totalLength -= this.docLength[slot];
-    const ids = docTerms[slot];
-    docTerms[slot] = undefined;
-    if (ids) {
-      for (const id of ids) {
-        const p = this.postings[id];
-        p.live--;
-        if (p.live * 2 < p.length) this.compactPostings(p);
-      }
-    }
+    docTerms.forEach(slot, (id) => {
+      const p = this.postings[id];
+      p.live--;
+      if (p.live * 2 < p.length) this.compactPostings(p);
+    });
+    docTerms.delete(slot);
     return true;
   }
 
@@ -205,13 +204,12 @@ export class Bm25Index {
   }
 
   /**
-   * Estimated memory: postings, per-document term lists (as many entries as live
-   * postings), per-slot arrays, and about 120 bytes per term (name, map entry, postings
-   * object). O(terms), not O(documents).
+   * Estimated memory: postings, per-document term lists, per-slot arrays, and about 120
+   * bytes per term (name, map entry, postings object). O(terms), not O(documents).
    */
   approximateBytes(): number {
-    let bytes = this.docLength.byteLength + this.alive.byteLength + this.accumulator.byteLength + this.touched.byteLength + 64 * this.liveDocs;
-    for (const p of this.postings) bytes += p.slots.byteLength + p.tfs.byteLength + 4 * p.live + 120;
+    let bytes = this.docLength.byteLength + this.alive.byteLength + this.accumulator.byteLength + this.touched.byteLength + (this.termsBySlot?.byteLength ?? 0);
+    for (const p of this.postings) bytes += p.slots.byteLength + p.tfs.byteLength + 120;
     return bytes;
   }
 
@@ -379,9 +377,10 @@ export class Bm25Index {
    * pseudo-relevance feedback (empty for a removed slot).
    */
   termsOf(slot: number): { readonly term: string; readonly df: number }[] {
-    const ids = this.has(slot) ? this.docTerms()[slot] : undefined;
-    if (!ids) return [];
-    return [...ids].map((id) => ({ term: this.termNames[id], df: this.postings[id].live }));
+    if (!this.has(slot)) return [];
+    const out: { term: string; df: number }[] = [];
+    this.docTerms().forEach(slot, (id) => out.push({ term: this.termNames[id], df: this.postings[id].live }));
+    return out;
   }
 
   /** Live documents holding an analysed term (0 when unknown). */
@@ -506,20 +505,23 @@ export class Bm25Index {
   }
 
   /** The term ids of every live slot, derived from the postings the first time a decoded index needs them. */
-  private docTerms(): (Int32Array | undefined)[] {
+  private docTerms(): DocTermLists {
     if (this.termsBySlot) return this.termsBySlot;
+    // Every live slot's ids in one flat array (slot by slot, ids increasing), then coded list by list.
     const slotCount = this.alive.length;
-    const perDoc = new Int32Array(slotCount);
-    for (const p of this.postings) for (let i = 0; i < p.length; i++) if (this.alive[p.slots[i]] === 1) perDoc[p.slots[i]]++;
-    const docTerms = new Array<Int32Array | undefined>(slotCount);
-    for (let slot = 0; slot < slotCount; slot++) if (this.alive[slot] === 1) docTerms[slot] = new Int32Array(perDoc[slot]);
-    const filled = new Int32Array(slotCount);
+    const offset = new Int32Array(slotCount + 1);
+    for (const p of this.postings) for (let i = 0; i < p.length; i++) if (this.alive[p.slots[i]] === 1) offset[p.slots[i] + 1]++;
+    for (let slot = 0; slot < slotCount; slot++) offset[slot + 1] += offset[slot];
+    const flat = new Int32Array(offset[slotCount]);
+    const filled = offset.slice(0, slotCount);
     this.postings.forEach((p, id) => {
       for (let i = 0; i < p.length; i++) {
         const slot = p.slots[i];
-        if (this.alive[slot] === 1) docTerms[slot]![filled[slot]++] = id;
+        if (this.alive[slot] === 1) flat[filled[slot]++] = id;
       }
     });
+    const docTerms = new DocTermLists();
+    for (let slot = 0; slot < slotCount; slot++) if (this.alive[slot] === 1) docTerms.set(slot, flat.subarray(offset[slot], offset[slot + 1]));
     return (this.termsBySlot = docTerms);
   }
 
