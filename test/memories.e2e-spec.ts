@@ -1,3 +1,4 @@
+import { DataSource } from 'typeorm';
 import { AccessRecorder } from '@engram/core';
 import { createE2eHarness, E2eHarness } from '@engram/testing';
 
@@ -172,5 +173,32 @@ describe('plaintext memories over HTTP', () => {
     }
     expect(millis(ids[2])).toBeGreaterThanOrEqual(Math.max(millis(ids[0]), millis(ids[1])));
     await h.http.get(`/v1/cubes/${cubeId}/memories/${ids[2]}`).set(auth()).expect(200);
+  });
+
+  it('stores a 1,000-memory batch in input order, written in chunks, all or nothing (ADR 0118)', async () => {
+    const owner = await h.factory.apiKey();
+    const cube = (await h.factory.cube({ tenantId: owner.tenantId })).id;
+    const post = (items: object[]) => h.http.post(`/v1/cubes/${cube}/memories`).set({ Authorization: `Bearer ${owner.key}` }).send({ items });
+    const count = async (table: 'memories' | 'memory_versions') => {
+      const sql = table === 'memories' ? `SELECT count(*)::int AS n FROM memories WHERE cube_id = $1` : `SELECT count(*)::int AS n FROM memory_versions v JOIN memories m ON m.id = v.memory_id WHERE m.cube_id = $1`;
+      return ((await h.app.get(DataSource).query(sql, [cube])) as { n: number }[])[0].n;
+    };
+    const texts = Array.from({ length: 1000 }, (_, i) => `chunked batch memory number ${i} about topic ${i % 7}`);
+    // The database, not the validation, refuses a text with a NUL character; it sits in the last chunk.
+    const refused = await post(texts.map((text, i) => ({ text: i === 950 ? 'bad \u0000 text' : text })));
+    expect(refused.status).toBeGreaterThanOrEqual(400);
+    expect(await count('memories')).toBe(0);
+    const stored = await post(texts.map((text) => ({ text }))).expect(201);
+    expect(stored.body.items.map((m: { text: string }) => m.text)).toEqual(texts);
+    expect(await count('memories')).toBe(1000);
+    expect(await count('memory_versions')).toBe(1000);
+    const last = await h.http.post(`/v1/cubes/${cube}/search`).set({ Authorization: `Bearer ${owner.key}` }).send({ query: 'chunked batch memory number 999', topK: 1 }).expect(200);
+    expect(last.body.results[0].text).toBe(texts[999]);
+    // Messages take the same chunked path: order, turn index and vectors hold across chunks.
+    const messages = Array.from({ length: 600 }, (_, i) => ({ role: i % 2 ? 'assistant' : 'user', content: `turn ${i} of a long chunked conversation` }));
+    const said = await h.http.post(`/v1/cubes/${cube}/messages`).set({ Authorization: `Bearer ${owner.key}` }).send({ sessionId: 'long', messages }).expect(201);
+    expect(said.body.items.map((m: { text: string; metadata: { turnIndex: number } }) => [m.text, m.metadata.turnIndex])).toEqual(messages.map((m, i) => [m.content, i]));
+    const vectors = (await h.app.get(DataSource).query(`SELECT count(*)::int AS n FROM memories WHERE cube_id = $1 AND kind = 'message' AND embedding IS NOT NULL`, [cube])) as { n: number }[];
+    expect(vectors[0].n).toBe(600);
   });
 });

@@ -29,6 +29,11 @@ import { LifecycleRepository } from '@engram/persistence';
 import { LifecycleTrigger } from '../lifecycle/lifecycle.trigger';
 import { LifecycleExtraction } from '../lifecycle/lifecycle.extraction';
 
+/** Rows of a pipelined batch per statement (ADR 0118): a 1,000-memory batch is written in four. */
+const PIPELINE_CHUNK = 250;
+/** Texts embedded between two turns of the event loop while a chunk is written (≈ 2–3 ms of hashing). */
+const PIPELINE_SLICE = 50;
+
 export interface WriteResult<T> {
   statusCode: number;
   body: T;
@@ -64,9 +69,55 @@ export class MemoryService {
     private readonly quotas: QuotaService,
   ) {}
 
-  /** Vectors for new memories, or nulls when the cube's embedder embeds after the commit (ADR 0106). */
-  private async vectorsFor(embedder: Embedder, texts: string[]): Promise<(Float32Array | null)[]> {
-    return embedder.deferWrites ? texts.map(() => null) : this.embedders.embed(embedder, texts);
+  /**
+   * Vectors computed before a batch's transaction: none when the cube's embedder embeds after
+   * the commit (ADR 0106, all nulls), the first chunk's when it embeds while the rows are
+   * written (ADR 0118), else all of them.
+   */
+  private async vectorsBefore(embedder: Embedder, texts: string[]): Promise<(Float32Array | null)[]> {
+    if (embedder.deferWrites) return texts.map(() => null);
+    return this.embedders.embed(embedder, embedder.pipelineWrites ? texts.slice(0, PIPELINE_CHUNK) : texts);
+  }
+
+  /**
+   * Stores a batch in input order inside `tx`, from the vectors `vectorsBefore` gave: with a
+   * pipelining embedder, chunk by chunk, each chunk's vectors computed while the previous
+   * chunk's statement runs in the database (the two cores work at once; the transaction keeps
+   * the batch all-or-nothing). Otherwise in one statement.
+   */
+  private async insertBatch(
+    tx: EntityManager,
+    cubeId: string,
+    embedder: Embedder,
+    texts: string[],
+    before: (Float32Array | null)[],
+    row: (index: number, vector: Float32Array | null) => NewMemory,
+    who: MemoryActor,
+  ): Promise<MemoryRecord[]> {
+    const stored: MemoryRecord[] = [];
+    let vectors = before;
+    for (let start = 0; start < texts.length; ) {
+      const writing = this.memories.insertMany(tx, cubeId, vectors.map((vector, k) => row(start + k, vector)), who);
+      start += vectors.length;
+      const ahead = start < texts.length ? this.embedBetweenReplies(embedder, texts.slice(start, start + PIPELINE_CHUNK)) : Promise.resolve([]);
+      const [written, next] = await Promise.all([writing, ahead]);
+      stored.push(...written);
+      vectors = next;
+    }
+    return stored;
+  }
+
+  /**
+   * Embeds in slices with a turn of the event loop before each, so the statement just issued
+   * goes out and the connection's replies (the lock, then the insert) are read in between.
+   */
+  private async embedBetweenReplies(embedder: Embedder, texts: string[]): Promise<Float32Array[]> {
+    const out: Float32Array[] = [];
+    for (let i = 0; i < texts.length; i += PIPELINE_SLICE) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      out.push(...(await this.embedders.embed(embedder, texts.slice(i, i + PIPELINE_SLICE))));
+    }
+    return out;
   }
 
   private afterWrite<T>(cubeId: string, embedder: Embedder, result: T): T {
@@ -82,10 +133,11 @@ export class MemoryService {
     dto.items.forEach((item, i) => checkValidity(problems, `items.${i}.validTo`, item.validFrom, item.validTo));
     if (problems.length) throw EngramError.validation(problems);
     const embedder = this.embedders.forSettings(cube.settings);
-    const vectors = await this.vectorsFor(embedder, dto.items.map((i) => i.text));
-    const rows: NewMemory[] = dto.items.map((item, i) => this.newMemory(item, vectors[i], vectors[i] ? embedder.fingerprint : null));
+    const texts = dto.items.map((i) => i.text);
+    const before = await this.vectorsBefore(embedder, texts);
+    const row = (i: number, vector: Float32Array | null) => this.newMemory(dto.items[i], vector, vector ? embedder.fingerprint : null);
     const result = await this.write(ctx, cubeId, 'memories.add', dto, idempotencyKey, async (tx) => {
-      const stored = await this.memories.insertMany(tx, cubeId, rows, actor(ctx));
+      const stored = await this.insertBatch(tx, cubeId, embedder, texts, before, row, actor(ctx));
       await this.audit.record(ctx.auth, ctx.requestId, { action: 'memory.add', targetType: 'cube', targetId: cubeId, tenantId: cube.tenantId, details: { count: stored.length } }, tx);
       return { items: stored.map(mapMemory) };
     });
@@ -97,29 +149,33 @@ export class MemoryService {
     const cube = await this.access.requireCube(ctx.auth, Permission.MemoryWrite, cubeId);
     await this.quotas.requireMemorySlots(cube.tenantId, dto.messages.length);
     const embedder = this.embedders.forSettings(cube.settings);
-    const vectors = await this.vectorsFor(embedder, dto.messages.map((m) => m.content));
+    const texts = dto.messages.map((m) => m.content);
+    const before = await this.vectorsBefore(embedder, texts);
     const extract = await this.extraction.wanted(cube, dto.mode);
     const now = new Date();
-    const rows: NewMemory[] = dto.messages.map((message, i) => ({
-      text: message.content,
-      kind: 'message',
-      role: message.role,
-      tags: [],
-      metadata: { ...(dto.metadata ?? {}), ...(message.name ? { name: message.name } : {}), turnIndex: i },
-      source: { type: 'message', ...(dto.sessionId ? { sessionId: dto.sessionId } : {}) },
-      sessionId: dto.sessionId ?? null,
-      observedAt: message.at ?? now,
-      pinned: false,
-      expiresAt: null,
-      fact: null,
-      validFrom: null,
-      validTo: null,
-      importance: null,
-      embedding: vectors[i],
-      embedderFingerprint: vectors[i] ? embedder.fingerprint : null,
-    }));
+    const row = (i: number, vector: Float32Array | null): NewMemory => {
+      const message = dto.messages[i];
+      return {
+        text: message.content,
+        kind: 'message',
+        role: message.role,
+        tags: [],
+        metadata: { ...(dto.metadata ?? {}), ...(message.name ? { name: message.name } : {}), turnIndex: i },
+        source: { type: 'message', ...(dto.sessionId ? { sessionId: dto.sessionId } : {}) },
+        sessionId: dto.sessionId ?? null,
+        observedAt: message.at ?? now,
+        pinned: false,
+        expiresAt: null,
+        fact: null,
+        validFrom: null,
+        validTo: null,
+        importance: null,
+        embedding: vector,
+        embedderFingerprint: vector ? embedder.fingerprint : null,
+      };
+    };
     const result = await this.write(ctx, cubeId, 'messages.add', dto, idempotencyKey, async (tx) => {
-      const stored = await this.memories.insertMany(tx, cubeId, rows, actor(ctx));
+      const stored = await this.insertBatch(tx, cubeId, embedder, texts, before, row, actor(ctx));
       await this.audit.record(ctx.auth, ctx.requestId, { action: 'memory.add_messages', targetType: 'cube', targetId: cubeId, tenantId: cube.tenantId, details: { count: stored.length, sessionId: dto.sessionId ?? null } }, tx);
       return { ids: stored.map((m) => m.id), items: stored.map(mapMemory) };
     });

@@ -12,6 +12,14 @@ export interface Embedder {
    */
   readonly deferWrites?: boolean;
   /**
+   * Computed in this process in less time than the database takes to store the rows (feature
+   * hashing): a batch is written in chunks inside its transaction, each chunk's vectors
+   * computed while the previous chunk is being stored (ADR 0118). Never set for an embedder
+   * that waits on a network or takes longer than the insert: the transaction and the cube's
+   * write lock would wait on it.
+   */
+  readonly pipelineWrites?: boolean;
+  /**
    * Weight of this embedder's similarity in the hybrid fusion (lexical takes the rest),
    * tuned on the dev sets for its kind of similarity (ADR 0113). Absent: the ranker's
    * default, which was tuned for the hash embedder.
