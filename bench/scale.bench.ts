@@ -4,6 +4,17 @@
 // 1M-memory cube (--million: ingest rate, search p50/p99 over HTTP, RSS) and the RSS per
 // memory of a 100k cube (--per-memory). Ends with one JSON line.
 //   npm run bench:scale [-- --cubes 300 --per-cube 1000 --cache 64 --cache-mb 0 --million --per-memory --big N --embedder hash|use-lite]
+//   many cubes (10,000): [-- --cubes 10000 --fixture --pool 100000 --build-clients 3 --cold-sample 1000 --mixed 4000 --zipf 1.1 --clients 4 --cache 800]
+// --fixture fills the cubes without sending every memory through the service: a pool of
+// memories is ingested through the service, then each cube (created through the service)
+// gets a window of the pool's rows copied inside PostgreSQL, every column as the service
+// wrote it, with its own ids, labels and change sequences (bench/support/cube-fixture.ts).
+// The server then builds, saves, loads and serves those cubes exactly as its own.
+// --mixed N: after the restart, N searches from --clients concurrent clients over cubes
+// drawn by Zipf popularity (--zipf), first over the most popular cubes that fit the cache
+// (no turnover), then over all cubes with the cache bounded by --cache / --cache-mb (the tail
+// keeps loading and evicting): warm p50/p99 of each, cold p50/p99, hit rate, RSS, and the
+// disk the snapshots use.
 // The large cube's first search rebuilds its index from PostgreSQL, then its graph is built
 // in the background and its snapshot written; meanwhile /health is asked every 50 ms and
 // the event loop's longest stall is recorded (ADR 0115).
@@ -13,11 +24,14 @@
 import 'reflect-metadata';
 import { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { EngramConfig, loadConfig } from '@engram/config';
 import { ApiKeyService, CoreModule, CubeIndexManager, CubeService, MemoryService, RequestContext, Scope, SearchService, TenantService } from '@engram/core';
 import { MemoryRepository } from '@engram/persistence';
 import { createApp } from '@engram/server';
+import { fillCubesFromPool } from './support/cube-fixture';
 import { scratchDatabase } from './support/scratch-service';
 import { arg, textArg } from './support/args';
 import { rng, summarize, SyntheticCorpus } from './support/synthetic-corpus';
@@ -29,6 +43,17 @@ const CACHE = arg('cache', 64);
 /** Byte budget of the index cache during the turnover phase, in MiB (0: the cube count alone bounds it). */
 const CACHE_MB = arg('cache-mb', 0);
 const HOT = arg('hot', 16);
+const FIXTURE = process.argv.includes('--fixture');
+/** Memories ingested through the service for --fixture to copy from. */
+const POOL = arg('pool', 100_000);
+/** Cubes whose first search after the restart is timed (a seeded sample when fewer than the cubes). */
+const COLD_SAMPLE = arg('cold-sample', 1000);
+/** Searches in each phase of the mixed workload (0: none). */
+const MIXED = arg('mixed', 0);
+const ZIPF = arg('zipf', 1.1);
+const CLIENTS = arg('clients', 4);
+/** Concurrent first searches (each rebuilds an index from PostgreSQL and saves it): a quicker set-up of many cubes; 1 times each alone. */
+const BUILD_CLIENTS = arg('build-clients', 1);
 const MILLION = process.argv.includes('--million');
 /** Size of the large cube instead of 1M / 100k (a quicker run of the same phase; its figures are named by the phase it replaces). */
 const BIG = arg('big', 0);
@@ -43,11 +68,52 @@ const round = (x: number) => Math.round(x * 100) / 100;
 
 type Row = { text: string; kind: 'fact'; tags: string[]; metadata: Record<string, unknown>; source: { sessionId: string }; observedAt: Date; importance: number };
 
-function rows(corpus: SyntheticCorpus, n: number): Row[] {
+/** n memories; `from` numbers them on (their sessions follow the numbering). */
+function rows(corpus: SyntheticCorpus, n: number, from = 0): Row[] {
   return Array.from({ length: n }, (_, i) => {
-    const m = corpus.memory(i);
+    const m = corpus.memory(from + i);
     return { text: m.text, kind: 'fact', tags: m.tags, metadata: m.metadata, source: { sessionId: m.sessionId }, observedAt: m.observedAt, importance: m.importance };
   });
+}
+
+/** Ranks 0..n-1 drawn with probability ∝ 1/(rank+1)^s: the cumulative weights. */
+function zipfCdf(n: number, s: number): Float64Array {
+  const cdf = new Float64Array(n);
+  let total = 0;
+  for (let r = 0; r < n; r++) cdf[r] = total += 1 / Math.pow(r + 1, s);
+  return cdf;
+}
+
+/** A rank under `ranks` drawn by the cumulative weights. */
+function drawRank(cdf: Float64Array, ranks: number, random: () => number): number {
+  const u = random() * cdf[ranks - 1];
+  let lo = 0;
+  let hi = ranks - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (cdf[mid] < u) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function shuffled<T>(items: readonly T[], random: () => number): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
+
+/** Bytes of the files under dir. */
+function diskBytes(dir: string): number {
+  let total = 0;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const at = path.join(dir, entry.name);
+    total += entry.isDirectory() ? diskBytes(at) : fs.statSync(at).size;
+  }
+  return total;
 }
 
 async function open(config: EngramConfig): Promise<INestApplicationContext> {
@@ -79,30 +145,60 @@ async function main(): Promise<void> {
       // cube in use has), then a restart.
       const cubeIds: string[] = [];
       t0 = performance.now();
-      for (let c = 0; c < CUBES; c++) {
-        const cube = await app.get(CubeService).create(ctx, { name: `user-${c}` });
-        cubeIds.push(cube.id);
-        const items = rows(corpus, PER_CUBE);
-        for (let i = 0; i < items.length; i += BATCH) await app.get(MemoryService).add(ctx, cube.id, { items: items.slice(i, i + BATCH) });
-        process.stderr.write(`\ringest cube ${c + 1}/${CUBES}`);
+      if (FIXTURE) {
+        // A pool through the service, then each cube's rows copied from it inside PostgreSQL.
+        const pool = await app.get(CubeService).create(ctx, { name: 'pool' });
+        const poolSize = Math.max(PER_CUBE, Math.min(POOL, CUBES * PER_CUBE));
+        for (let i = 0; i < poolSize; i += BATCH) {
+          await app.get(MemoryService).add(ctx, pool.id, { items: rows(corpus, Math.min(BATCH, poolSize - i), i) });
+          process.stderr.write(`\rpool ${i + BATCH}/${poolSize}`);
+        }
+        figures.ingest_pool_per_s = round(poolSize / (ms(t0) / 1000));
+        for (let c = 0; c < CUBES; c++) cubeIds.push((await app.get(CubeService).create(ctx, { name: `user-${c}` })).id);
+        t0 = performance.now();
+        await fillCubesFromPool(db.url, pool.id, cubeIds, PER_CUBE, (done, total) => process.stderr.write(`\rfixture cube ${done}/${total}`));
+        figures.fixture_rows_per_s = round((CUBES * PER_CUBE) / (ms(t0) / 1000));
+      } else {
+        for (let c = 0; c < CUBES; c++) {
+          const cube = await app.get(CubeService).create(ctx, { name: `user-${c}` });
+          cubeIds.push(cube.id);
+          const items = rows(corpus, PER_CUBE);
+          for (let i = 0; i < items.length; i += BATCH) await app.get(MemoryService).add(ctx, cube.id, { items: items.slice(i, i + BATCH) });
+          process.stderr.write(`\ringest cube ${c + 1}/${CUBES}`);
+        }
+        figures.ingest_many_per_s = round((CUBES * PER_CUBE) / (ms(t0) / 1000));
       }
-      figures.ingest_many_per_s = round((CUBES * PER_CUBE) / (ms(t0) / 1000));
       process.stderr.write('\n');
       const firstBuild: number[] = [];
-      for (const [c, cubeId] of cubeIds.entries()) {
-        t0 = performance.now();
-        await app.get(SearchService).search(ctx, cubeId, { query: queries[c % queries.length], topK: 10 });
-        firstBuild.push(ms(t0));
-      }
+      t0 = performance.now();
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: BUILD_CLIENTS }, async () => {
+          while (next < cubeIds.length) {
+            const c = next++;
+            const t1 = performance.now();
+            await app.get(SearchService).search(ctx, cubeIds[c], { query: queries[c % queries.length], topK: 10 });
+            firstBuild.push(ms(t1));
+            if (c % 50 === 49) process.stderr.write(`\rfirst search (index built and saved) ${c + 1}/${CUBES}`);
+          }
+        }),
+      );
+      figures.build_clients = BUILD_CLIENTS;
       figures.first_search_no_disk_index_p50_ms = round(summarize(firstBuild).p50);
       await app.close(); // writes what is still unsaved
+      process.stderr.write('\n');
+      figures.first_searches_s = round(ms(t0) / 1000);
+      const snapshotBytes = diskBytes(path.join(config.dataDir, 'cubes'));
+      figures.snapshot_disk_mb = round(snapshotBytes / 1048576);
+      figures.snapshot_per_cube_kb = round(snapshotBytes / CUBES / 1024);
       app = await open(config);
       const cold: number[] = [];
-      for (const [c, cubeId] of cubeIds.entries()) {
+      for (const [c, cubeId] of shuffled(cubeIds, rng(4)).slice(0, COLD_SAMPLE).entries()) {
         t0 = performance.now();
         await app.get(SearchService).search(ctx, cubeId, { query: queries[(c + 7) % queries.length], topK: 10 });
         cold.push(ms(t0));
       }
+      figures.cold_sample = cold.length;
       figures.cold_first_search_p50_ms = round(summarize(cold).p50);
       figures.cold_first_search_p99_ms = round(summarize(cold).p99);
       const warmAlone: number[] = [];
@@ -162,6 +258,7 @@ async function main(): Promise<void> {
       figures.turnover_cached_cubes = app.get(CubeIndexManager).cachedCubes;
       figures.turnover_cached_mb = round(app.get(CubeIndexManager).cachedBytes / 1048576);
       await app.close();
+      if (MIXED > 0) await mixedWorkload({ ...config, indexCacheCubes: CACHE, ...(CACHE_MB > 0 ? { indexCacheBytes: CACHE_MB * 1048576 } : {}) }, ctx, cubeIds, queries, figures);
     } else {
       await app.close();
     }
@@ -263,6 +360,66 @@ async function main(): Promise<void> {
   console.log(`\n| figure | value |\n|---|---|`);
   for (const [k, v] of Object.entries(figures)) console.log(`| ${k} | ${v} |`);
   console.log('\n' + JSON.stringify({ bench: 'scale', ...figures }));
+}
+
+/**
+ * Searches from CLIENTS concurrent clients over cubes drawn by Zipf popularity: first over the
+ * most popular cubes that fit half the cache (loaded beforehand: no turnover), then over every
+ * cube (the tail loads and evicts). A search is warm when its cube's index was held before it.
+ */
+async function mixedWorkload(config: EngramConfig, ctx: RequestContext, cubeIds: string[], queries: string[], figures: Record<string, number | null>): Promise<void> {
+  const app = await open(config);
+  const search = app.get(SearchService);
+  const manager = app.get(CubeIndexManager);
+  const byPopularity = shuffled(cubeIds, rng(5));
+  const cdf = zipfCdf(byPopularity.length, ZIPF);
+  let asked = 0;
+  const run = async (n: number, ranks: number, random: () => number) => {
+    const warm: number[] = [];
+    const cold: number[] = [];
+    let started = 0;
+    await Promise.all(
+      Array.from({ length: CLIENTS }, async () => {
+        while (started < n) {
+          started++;
+          const cubeId = byPopularity[drawRank(cdf, ranks, random)];
+          const held = manager.holds(cubeId);
+          const t0 = performance.now();
+          await search.search(ctx, cubeId, { query: queries[asked++ % queries.length], topK: 10 });
+          (held ? warm : cold).push(ms(t0));
+        }
+      }),
+    );
+    return { warm, cold };
+  };
+  try {
+    const fit = Math.max(1, Math.min(byPopularity.length, Math.floor(config.indexCacheCubes / 2)));
+    for (let r = 0; r < fit; r++) await search.search(ctx, byPopularity[r], { query: queries[r % queries.length], topK: 10 });
+    figures.mixed_steady_cubes = fit;
+    figures.mixed_steady_share = round(cdf[fit - 1] / cdf[cdf.length - 1]);
+    const steady = await run(MIXED, fit, rng(11));
+    figures.mixed_steady_warm_p50_ms = round(summarize(steady.warm).p50);
+    figures.mixed_steady_warm_p99_ms = round(summarize(steady.warm).p99);
+    figures.mixed_steady_loads = steady.cold.length; // 0 unless the byte budget holds fewer cubes than `fit`
+    await run(Math.min(MIXED, 1000), byPopularity.length, rng(12)); // the cache reaches its steady mix first
+    const loop = monitorEventLoopDelay({ resolution: 10 });
+    loop.enable();
+    const turnover = await run(MIXED, byPopularity.length, rng(13));
+    loop.disable();
+    figures.mixed_turnover_warm_p50_ms = round(summarize(turnover.warm).p50);
+    figures.mixed_turnover_warm_p99_ms = round(summarize(turnover.warm).p99);
+    figures.mixed_turnover_cold_p50_ms = round(summarize(turnover.cold).p50);
+    figures.mixed_turnover_cold_p99_ms = round(summarize(turnover.cold).p99);
+    figures.mixed_turnover_hit_rate = round(turnover.warm.length / MIXED);
+    figures.mixed_turnover_event_loop_p99_ms = round(loop.percentile(99) / 1e6);
+    figures.mixed_turnover_event_loop_max_ms = round(loop.max / 1e6);
+    figures.mixed_cached_cubes = manager.cachedCubes;
+    figures.mixed_cached_mb = round(manager.cachedBytes / 1048576);
+    figures.mixed_rss_mb = round(process.memoryUsage().rss / 1048576);
+    figures.mixed_heap_mb = round(process.memoryUsage().heapUsed / 1048576);
+  } finally {
+    await app.close();
+  }
 }
 
 void main().catch((error: unknown) => {
