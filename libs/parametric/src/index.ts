@@ -55,7 +55,7 @@ export {
   type BlockTrainingOptions,
   type BlockTrainingResult,
 } from './training/block-trainer';
-export { trainAnchor, trainAnchorOnnx, type AnchorTrainingOptions } from './training/anchor-trainer';
+export { ANCHOR_TRAIN_LENGTH_STEP, trainAnchor, trainAnchorOnnx, type AnchorTrainingOptions } from './training/anchor-trainer';
 export { loadAnchorModel } from './training/anchor-model';
 export { registerBankCommands, readTextsJsonl } from './cli/bank.commands';
 export { buildMemoryGradientGraph, anchorWeightInputs, GRADIENT_INPUTS, GRADIENT_OUTPUTS, type MemoryGradientGraphOptions } from './training/memory-gradient.graph';
