@@ -12,6 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { CubeIndex, HashEmbedder, IndexDocument } from '@engram/plaintext';
 import { arg } from './support/args';
 import { SyntheticCorpus } from './support/synthetic-corpus';
@@ -50,10 +51,21 @@ function set(owner: unknown, name: string, value: unknown): void {
   (owner as Bag)[name] = value;
 }
 
-function documents(n: number): Omit<IndexDocument, 'vector'>[] {
-  // The rows the scale bench's large cube ingests (SyntheticCorpus(11)), as CubeIndexManager hands them in.
+/**
+ * The rows the scale bench's large cube ingests (SyntheticCorpus(11), batches of 1,000), as
+ * CubeIndexManager hands them in, made and embedded batch by batch as a rebuild reads them.
+ */
+async function* documents(n: number, embedder: HashEmbedder): AsyncGenerator<IndexDocument> {
   const corpus = new SyntheticCorpus(11);
-  return Array.from({ length: n }, (_, i) => {
+  for (let from = 0; from < n; from += 1000) {
+    const batch = Array.from({ length: Math.min(1000, n - from) }, (_, j) => memory(corpus, from + j));
+    const vectors = await embedder.embed(batch.map((d) => d.text));
+    for (let j = 0; j < batch.length; j++) yield { ...batch[j], vector: vectors[j] };
+  }
+}
+
+function memory(corpus: SyntheticCorpus, i: number): Omit<IndexDocument, 'vector'> {
+  {
     const m = corpus.memory(i % 1000);
     return {
       label: i + 1,
@@ -66,7 +78,7 @@ function documents(n: number): Omit<IndexDocument, 'vector'>[] {
       importance: m.importance,
       state: 'active',
     };
-  });
+  }
 }
 
 /** Releases the index's structures one by one; each step's bytes are what the release gave back. */
@@ -79,15 +91,14 @@ async function breakdown(index: CubeIndex): Promise<{ part: string; bytes: numbe
   const steps: [string, () => void][] = [
     ['bm25 per-document term lists', () => set(lexical, 'termsBySlot', null)],
     [
-      'bm25 postings arrays',
+      'bm25 postings',
       () => {
-        for (const p of field(lexical, 'postings') as unknown as Bag[]) {
-          set(p, 'slots', new Int32Array(0));
-          set(p, 'tfs', new Uint16Array(0));
-        }
+        const pool = field(lexical, 'postings');
+        set(pool, 'slots', new Int32Array(0));
+        set(pool, 'tfs', new Uint16Array(0));
       },
     ],
-    ['bm25 postings objects', () => ((field(lexical, 'postings') as unknown as unknown[]).length = 0)],
+    ['bm25 per-term arrays', () => ['start', 'length', 'live', 'capacity'].forEach((name) => set(field(lexical, 'postings'), name, new Int32Array(0)))],
     [
       'bm25 term dictionary',
       () => {
@@ -159,12 +170,11 @@ function report(title: string, total: number, rss: number, parts: { part: string
 async function main(): Promise<void> {
   const load = loadavg()[0];
   const embedder = new HashEmbedder({ dimension: DIM });
-  const docs = documents(N);
-  const vectors = await embedder.embed(docs.map((d) => d.text));
+  const [queryVector] = await embedder.embed(['kalo mi']);
   const base = await held();
   let t0 = performance.now();
-  let index: CubeIndex | null = new CubeIndex({ dimension: DIM });
-  for (let i = 0; i < N; i++) index.upsert({ ...docs[i], vector: vectors[i] });
+  let index: CubeIndex | null = new CubeIndex({ dimension: DIM, initialCapacity: arg('capacity', 1024) });
+  for await (const doc of documents(N, embedder)) index.upsert(doc);
   const ingestS = (performance.now() - t0) / 1000;
   t0 = performance.now();
   await index.graphReady();
@@ -174,6 +184,7 @@ async function main(): Promise<void> {
   const estimated = index.approximateBytes();
   // Where the RSS went: the JS heap V8 holds (used or not), array buffers, and the rest (malloc's free lists, code, stacks).
   const per = (b: number) => Math.round(b / N);
+  figures.heap_spaces_mb = Object.fromEntries(getHeapSpaceStatistics().map((sp) => [sp.space_name, [Math.round(sp.space_size / 1048576), Math.round(sp.space_used_size / 1048576)]]));
   figures.built_rss_parts = { rss: per(built.rss - base.rss), heap_committed: per(built.heapTotal - base.heapTotal), heap_used: per(built.heap - base.heap), array_buffers: per(built.buffers - base.buffers) };
   let dir: string | null = null;
   if (RELOAD) {
@@ -193,9 +204,10 @@ async function main(): Promise<void> {
     if (status !== null) throw new Error(`snapshot did not load whole (${status})`);
     figures.load_s = round((performance.now() - t0) / 1000);
     // What a restarted server holds after its first search (which drops the snapshot's vectors).
-    loaded.search('kalo mi', vectors[0], { topK: 10 });
+    loaded.search('kalo mi', queryVector, { topK: 10 });
     const after = await held();
-    figures.loaded = report('loaded from its snapshot', after.heap + after.buffers - empty.heap - empty.buffers, after.rss - empty.rss, await breakdown(loaded), loaded.approximateBytes());
+    const loadedEstimate = loaded.approximateBytes();
+    figures.loaded = report('loaded from its snapshot', after.heap + after.buffers - empty.heap - empty.buffers, after.rss - empty.rss, await breakdown(loaded), loadedEstimate);
     loaded.close();
     rmSync(dir, { recursive: true, force: true });
   }

@@ -274,7 +274,10 @@ export class CubeIndex {
       [LEXICAL_FILE, this.lexical.encodeChunks()],
       [ENTITIES_FILE, this.entities.encode()],
     ]);
-    return saveSnapshot(dir, meta, { dimension: this.dimension, params: this.dense.params, graph: this.dense.encode(), vectors, extras });
+    const manifest = await saveSnapshot(dir, meta, { dimension: this.dimension, params: this.dense.params, graph: this.dense.encode(), vectors, extras });
+    // Settled enough to be saved: the postings give back the room they grew into (ADR 0119).
+    this.lexical.trim();
+    return manifest;
   }
 
   /** Resolves once the index's first graph, if one is being built, is complete (what save() waits for). */

@@ -66,6 +66,7 @@ export interface GroupHits {
 }
 
 import { DocTermLists } from './doc-term-lists';
+import { PostingPool } from './posting-pool';
 
 const BM25_MAGIC = 0x35324d42; // "BM25"
 
@@ -85,36 +86,12 @@ function pad4(b: Buffer): Buffer {
   return b.length % 4 === 0 ? b : Buffer.concat([b, Buffer.alloc(4 - (b.length % 4))]);
 }
 
-class Postings {
-  length = 0;
-  live = 0;
-
-  constructor(
-    public slots: Int32Array = new Int32Array(4),
-    public tfs: Uint16Array = new Uint16Array(4),
-  ) {}
-
-  push(slot: number, tf: number): void {
-    if (this.length === this.slots.length) {
-      const slots = new Int32Array(Math.max(4, this.length * 2));
-      slots.set(this.slots);
-      this.slots = slots;
-      const tfs = new Uint16Array(Math.max(4, this.length * 2));
-      tfs.set(this.tfs);
-      this.tfs = tfs;
-    }
-    this.slots[this.length] = slot;
-    this.tfs[this.length] = Math.min(tf, 65535);
-    this.length++;
-    this.live++;
-  }
-}
-
 export class Bm25Index {
   private readonly k1: number;
   private readonly b: number;
   private readonly termIds = new Map<string, number>();
-  private readonly postings: Postings[] = [];
+  /** Every term's postings, by term id (posting-pool.ts). */
+  private postings = new PostingPool();
   /** Term by id (for termsOf()). */
   private readonly termNames: string[] = [];
   /**
@@ -163,17 +140,16 @@ export class Bm25Index {
     for (const term of terms) {
       let id = this.termIds.get(term);
       if (id === undefined) {
-        id = this.postings.length;
+        id = this.postings.addTerm();
         this.termIds.set(term, id);
         this.termNames.push(term);
-        this.postings.push(new Postings());
       }
       counts.set(id, (counts.get(id) ?? 0) + 1);
     }
     const ids = new Int32Array(counts.size);
     let i = 0;
     for (const [id, tf] of counts) {
-      this.postings[id].push(slot, tf);
+      this.postings.push(id, slot, tf);
       ids[i++] = id;
     }
     this.docTerms().set(slot, ids);
@@ -189,10 +165,10 @@ export class Bm25Index {
     this.alive[slot] = 2;
     this.liveDocs--;
     this.totalLength -= this.docLength[slot];
+    const pool = this.postings;
     docTerms.forEach(slot, (id) => {
-      const p = this.postings[id];
-      p.live--;
-      if (p.live * 2 < p.length) this.compactPostings(p);
+      pool.live[id]--;
+      if (pool.live[id] * 2 < pool.length[id]) pool.compactTerm(id, (s) => this.alive[s] === 1);
     });
     docTerms.delete(slot);
     return true;
@@ -204,20 +180,27 @@ export class Bm25Index {
   }
 
   /**
-   * Estimated memory: postings, per-document term lists, per-slot arrays, and about 120
-   * bytes per term (name, map entry, postings object). O(terms), not O(documents).
+   * Estimated memory: postings, per-document term lists, per-slot arrays, and about 60
+   * bytes per term (name, map entry). O(1).
    */
   approximateBytes(): number {
-    let bytes = this.docLength.byteLength + this.alive.byteLength + this.accumulator.byteLength + this.touched.byteLength + (this.termsBySlot?.byteLength ?? 0);
-    for (const p of this.postings) bytes += p.slots.byteLength + p.tfs.byteLength + 120;
-    return bytes;
+    const perSlot = this.docLength.byteLength + this.alive.byteLength + this.accumulator.byteLength + this.touched.byteLength;
+    return perSlot + this.postings.byteLength + (this.termsBySlot?.byteLength ?? 0) + 60 * this.termNames.length;
+  }
+
+  /**
+   * Gives back the postings' spare room when it is more than a fifth of them (after a
+   * snapshot, when the index has settled): the next postings of a term move its block again.
+   */
+  trim(): void {
+    if (this.postings.slack > 0.2) this.postings.trim();
   }
 
   /** Inverse document frequency of an analysed term (0 when unknown). */
   idf(term: string): number {
     const id = this.termIds.get(term);
     if (id === undefined) return 0;
-    return this.idfOf(this.postings[id].live);
+    return this.idfOf(this.postings.live[id]);
   }
 
   /**
@@ -240,7 +223,9 @@ export class Bm25Index {
     let count = 0;
     const commonDf = this.commonDf();
     // Rarest first, so that the common terms find the documents they may add to.
-    const terms = [...this.queryTermCounts(queryTerms, Infinity, options.weights)].sort((x, y) => this.postings[x[0]].live - this.postings[y[0]].live || x[0] - y[0]);
+    const pool = this.postings;
+    const live = pool.live;
+    const terms = [...this.queryTermCounts(queryTerms, Infinity, options.weights)].sort((x, y) => live[x[0]] - live[y[0]] || x[0] - y[0]);
     const minMatches = options.minMatches ?? 0;
     const admits = options.admits;
     let matched = 0; // admitted documents among touched[0, counted)
@@ -250,14 +235,15 @@ export class Bm25Index {
       for (; counted < count && matched < minMatches; counted++) if (admits(touched[counted])) matched++;
       return matched >= minMatches;
     };
+    const slots = pool.slots;
+    const tfs = pool.tfs;
     for (const [id, qtf] of terms) {
-      const p = this.postings[id];
-      const idf = this.idfOf(p.live) * qtf;
-      const slots = p.slots;
-      const tfs = p.tfs;
-      if (p.live > commonDf && minMatches > 0 && enoughMatched()) {
+      const idf = this.idfOf(live[id]) * qtf;
+      const from = pool.start[id];
+      const end = from + pool.length[id];
+      if (live[id] > commonDf && minMatches > 0 && enoughMatched()) {
         // Only documents already matched (a score above 0 means touched, hence live).
-        for (let i = 0; i < p.length; i++) {
+        for (let i = from; i < end; i++) {
           const s = slots[i];
           if (acc[s] === 0) continue;
           const tf = tfs[i];
@@ -265,7 +251,7 @@ export class Bm25Index {
         }
         continue;
       }
-      for (let i = 0; i < p.length; i++) {
+      for (let i = from; i < end; i++) {
         const s = slots[i];
         if (alive[s] !== 1) continue;
         const tf = tfs[i];
@@ -320,13 +306,14 @@ export class Bm25Index {
     const commonDf = this.commonDf();
     const queryCounts = this.queryTermCounts(queryTerms, commonDf, weights);
     let count = 0;
+    const pool = this.postings;
+    const slots = pool.slots;
+    const tfs = pool.tfs;
     for (const [id, qtf] of queryCounts) {
-      const p = this.postings[id];
-      const slots = p.slots;
-      const tfs = p.tfs;
       const term = ++this.groupEpoch;
       let df = 0;
-      for (let i = 0; i < p.length; i++) {
+      const end = pool.start[id] + pool.length[id];
+      for (let i = pool.start[id]; i < end; i++) {
         const s = slots[i];
         if (alive[s] !== 1) continue;
         const group = groupOf[s];
@@ -366,7 +353,7 @@ export class Bm25Index {
     queryTerms.forEach((term, i) => {
       const id = this.termIds.get(term);
       if (id === undefined) return;
-      const live = this.postings[id].live;
+      const live = this.postings.live[id];
       if (live > 0 && live <= maxDf) counts.set(id, (counts.get(id) ?? 0) + (weights?.[i] ?? 1));
     });
     return counts;
@@ -379,14 +366,14 @@ export class Bm25Index {
   termsOf(slot: number): { readonly term: string; readonly df: number }[] {
     if (!this.has(slot)) return [];
     const out: { term: string; df: number }[] = [];
-    this.docTerms().forEach(slot, (id) => out.push({ term: this.termNames[id], df: this.postings[id].live }));
+    this.docTerms().forEach(slot, (id) => out.push({ term: this.termNames[id], df: this.postings.live[id] }));
     return out;
   }
 
   /** Live documents holding an analysed term (0 when unknown). */
   df(term: string): number {
     const id = this.termIds.get(term);
-    return id === undefined ? 0 : this.postings[id].live;
+    return id === undefined ? 0 : this.postings.live[id];
   }
 
   /** Live documents above which a term counts as common. */
@@ -411,23 +398,26 @@ export class Bm25Index {
   *encodeChunks(): Generator<Buffer> {
     const slotCount = this.alive.length;
     const alive = this.alive;
-    const counts = new Uint32Array(this.postings.length);
+    const pool = this.postings;
+    const termCount = pool.termCount;
+    const counts = new Uint32Array(termCount);
     let total = 0;
     let scanned = 0;
-    for (let id = 0; id < this.postings.length; id++) {
-      const p = this.postings[id];
+    for (let id = 0; id < termCount; id++) {
+      const from = pool.start[id];
+      const end = from + pool.length[id];
       let live = 0;
-      for (let i = 0; i < p.length; i++) if (alive[p.slots[i]] === 1) live++;
+      for (let i = from; i < end; i++) if (alive[pool.slots[i]] === 1) live++;
       counts[id] = live;
       total += live;
-      scanned += p.length + 16;
+      scanned += pool.length[id] + 16;
       if (scanned >= POSTINGS_PER_PIECE) {
         scanned = 0;
         yield Buffer.alloc(0);
       }
     }
     const vocab = Buffer.from(this.termNames.join('\n'), 'utf8');
-    yield copy(new Uint32Array([BM25_MAGIC, this.postings.length, slotCount, vocab.length, total]));
+    yield copy(new Uint32Array([BM25_MAGIC, termCount, slotCount, vocab.length, total]));
     yield pad4(vocab);
     yield copy(this.docLength.subarray(0, slotCount));
     yield pad4(copy(alive.subarray(0, slotCount)));
@@ -436,10 +426,11 @@ export class Bm25Index {
     for (const column of ['slots', 'tfs'] as const) {
       const piece = column === 'slots' ? new Int32Array(POSTINGS_PER_PIECE) : new Uint16Array(POSTINGS_PER_PIECE);
       let at = 0;
-      for (const p of this.postings) {
-        const values = p[column];
-        for (let i = 0; i < p.length; i++) {
-          if (alive[p.slots[i]] !== 1) continue;
+      const values = pool[column];
+      for (let id = 0; id < termCount; id++) {
+        const end = pool.start[id] + pool.length[id];
+        for (let i = pool.start[id]; i < end; i++) {
+          if (alive[pool.slots[i]] !== 1) continue;
           piece[at++] = values[i];
           if (at === POSTINGS_PER_PIECE) {
             yield copy(piece);
@@ -483,18 +474,12 @@ export class Bm25Index {
     let listed = 0;
     for (let id = 0; id < termCount; id++) listed += counts[id];
     if (listed !== total) throw new Error('BM25 posting counts do not add up');
-    let offset = 0;
     terms.forEach((term, id) => {
       index.termIds.set(term, id);
       index.termNames.push(term);
-      const n = counts[id];
-      // Views into the decoded buffer: a term's first new posting moves it to its own arrays.
-      const p = n > 0 ? new Postings(slots.subarray(offset, offset + n), tfs.subarray(offset, offset + n)) : new Postings();
-      p.length = n;
-      p.live = n;
-      offset += n;
-      index.postings.push(p);
     });
+    // Views into the decoded buffer: the first block that must grow moves the pool into its own arrays.
+    index.postings = PostingPool.adopt(counts, slots, tfs);
     for (let slot = 0; slot < slotCount; slot++) {
       if (alive[slot] !== 1) continue;
       index.liveDocs++;
@@ -510,16 +495,18 @@ export class Bm25Index {
     // Every live slot's ids in one flat array (slot by slot, ids increasing), then coded list by list.
     const slotCount = this.alive.length;
     const offset = new Int32Array(slotCount + 1);
-    for (const p of this.postings) for (let i = 0; i < p.length; i++) if (this.alive[p.slots[i]] === 1) offset[p.slots[i] + 1]++;
+    const pool = this.postings;
+    const eachPosting = (fn: (slot: number, id: number) => void) => {
+      for (let id = 0; id < pool.termCount; id++) {
+        const end = pool.start[id] + pool.length[id];
+        for (let i = pool.start[id]; i < end; i++) if (this.alive[pool.slots[i]] === 1) fn(pool.slots[i], id);
+      }
+    };
+    eachPosting((slot) => offset[slot + 1]++);
     for (let slot = 0; slot < slotCount; slot++) offset[slot + 1] += offset[slot];
     const flat = new Int32Array(offset[slotCount]);
     const filled = offset.slice(0, slotCount);
-    this.postings.forEach((p, id) => {
-      for (let i = 0; i < p.length; i++) {
-        const slot = p.slots[i];
-        if (this.alive[slot] === 1) flat[filled[slot]++] = id;
-      }
-    });
+    eachPosting((slot, id) => (flat[filled[slot]++] = id));
     const docTerms = new DocTermLists();
     for (let slot = 0; slot < slotCount; slot++) if (this.alive[slot] === 1) docTerms.set(slot, flat.subarray(offset[slot], offset[slot + 1]));
     return (this.termsBySlot = docTerms);
@@ -527,20 +514,6 @@ export class Bm25Index {
 
   private idfOf(df: number): number {
     return Math.log(1 + (this.liveDocs - df + 0.5) / (df + 0.5));
-  }
-
-  private compactPostings(p: Postings): void {
-    let j = 0;
-    for (let i = 0; i < p.length; i++) {
-      const s = p.slots[i];
-      if (this.alive[s] === 1) {
-        p.slots[j] = s;
-        p.tfs[j] = p.tfs[i];
-        j++;
-      }
-    }
-    p.length = j;
-    p.live = j;
   }
 
   private ensureCapacity(n: number): void {
