@@ -100,6 +100,34 @@ describe('Bm25Index', () => {
     expect(asMap(b)).toEqual(asMap(a));
   });
 
+  it('a decoded index encodes, takes writes and removals, and scores as the index it came from', () => {
+    const random = mulberry32(9);
+    const words = Array.from({ length: 300 }, (_, i) => `t${i}`);
+    const doc = () => Array.from({ length: 1 + Math.floor(random() * 20) }, () => words[Math.floor(words.length * random() ** 2)]);
+    const built = new Bm25Index();
+    for (let slot = 0; slot < 1500; slot++) built.add(slot, doc());
+    const decoded = Bm25Index.decode(built.encode());
+    const asMap = (h: ReturnType<Bm25Index['score']>) => new Map(Array.from({ length: h.count }, (_, i) => [h.slots[i], h.scores[i]]));
+    // After a search (some terms read, the rest untouched) the bytes are the same.
+    const query = ['t1', 't7', 't42', 't299', 'absent'];
+    expect(asMap(decoded.score(query))).toEqual(asMap(built.score(query)));
+    expect(decoded.df('t3')).toBe(built.df('t3'));
+    expect(decoded.encode().equals(built.encode())).toBe(true);
+    // Writes to used and unused terms, new terms, removals: both answer and encode alike.
+    for (let slot = 1500; slot < 1700; slot++) {
+      const terms = [...doc(), `new${slot % 17}`];
+      built.add(slot, terms);
+      decoded.add(slot, terms);
+    }
+    for (let slot = 0; slot < 1700; slot += 4) {
+      built.remove(slot);
+      decoded.remove(slot);
+    }
+    for (const q of [query, ['t0', 'new3', 't150'], words.slice(100, 140)]) expect(asMap(decoded.score(q))).toEqual(asMap(built.score(q)));
+    expect(decoded.termsOf(1701 - 2)).toEqual(built.termsOf(1701 - 2));
+    expect(decoded.encode().equals(built.encode())).toBe(true);
+  });
+
   describe('common terms', () => {
     // 2,000 documents: "common" in every other one (50% > the 5% cutoff), "rare" in 150,
     // "scarce" in 20.
