@@ -4,7 +4,7 @@
 // snapshot then loads, answers the same, and builds its graph again in the background.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CubeIndexManager, MemoryService } from '@engram/core';
+import { CubeIndexManager, MemoryService, SearchService } from '@engram/core';
 import type { CubeIndex } from '@engram/plaintext';
 import { createE2eHarness, E2eHarness } from '@engram/testing';
 
@@ -13,10 +13,12 @@ const DOCS = 6_000;
 describe('shutting down while a first graph is being built', () => {
   let h: E2eHarness;
 
+  beforeAll(async () => {
+    h = await createE2eHarness({ indexGraphMinDocuments: 100 });
+  }, 120_000);
   afterAll(() => h?.close());
 
   it('stops the build, saves the index without its graph, and the snapshot answers the same', async () => {
-    h = await createE2eHarness({ indexGraphMinDocuments: 100 });
     const owner = await h.factory.apiKey();
     const cubeId = (await h.factory.cube({ tenantId: owner.tenantId })).id;
     const memories = h.app.get(MemoryService);
@@ -45,5 +47,30 @@ describe('shutting down while a first graph is being built', () => {
     const reloaded = (await (manager as unknown as { cubes: Map<string, Promise<{ index: CubeIndex }>> }).cubes.get(cubeId))!.index;
     await reloaded.graphReady();
     expect(reloaded.hasGraph).toBe(true);
+  }, 120_000);
+
+  it('stops the graph build of an index the cache drops to make room', async () => {
+    const owner = await h.factory.apiKey();
+    const big = (await h.factory.cube({ tenantId: owner.tenantId })).id;
+    const small = (await h.factory.cube({ tenantId: owner.tenantId })).id;
+    const memories = h.app.get(MemoryService);
+    for (let i = 0; i < DOCS; i += 1000) {
+      await memories.add(owner.ctx, big, { items: Array.from({ length: 1000 }, (_, j) => ({ text: `record ${i + j} of the big cube` })) });
+    }
+    await memories.add(owner.ctx, small, { items: [{ text: 'the only record of the small cube' }] });
+    const manager = h.app.get(CubeIndexManager);
+    const cached = () => (manager as unknown as { cubes: Map<string, Promise<{ index: CubeIndex }>> }).cubes;
+    (h.config as { indexCacheCubes: number }).indexCacheCubes = 1;
+    try {
+      await h.app.get(SearchService).search(owner.ctx, big, { query: 'record 42', topK: 1 });
+      const index = (await cached().get(big))!.index;
+      expect(index.hasGraph).toBe(false); // its first graph is being built in slices
+      await h.app.get(SearchService).search(owner.ctx, small, { query: 'record', topK: 1 });
+      expect(cached().has(big)).toBe(false);
+      await index.graphReady(); // the build was stopped, not finished
+      expect(index.hasGraph).toBe(false);
+    } finally {
+      (h.config as { indexCacheCubes: number }).indexCacheCubes = 256;
+    }
   }, 120_000);
 });

@@ -189,8 +189,14 @@ export class CubeIndexManager implements BeforeApplicationShutdown {
       this.cubes.delete(oldest);
       bytes -= this.sizes.get(oldest) ?? 0;
       this.sizes.delete(oldest);
-      // Its changes since the last save are written, so its next load replays none of them.
-      void evicted.then((cube) => (cube.changesSinceSave > 0 ? this.save(oldest, cube) : undefined)).catch(() => undefined);
+      // A graph build of the dropped index stops (as on evict()); its changes since the last
+      // save are written, so its next load replays none of them.
+      void evicted
+        .then((cube) => {
+          cube.index.close();
+          return cube.changesSinceSave > 0 ? this.save(oldest, cube) : undefined;
+        })
+        .catch(() => undefined);
     }
   }
 
