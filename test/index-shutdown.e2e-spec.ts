@@ -54,14 +54,17 @@ describe('shutting down while a first graph is being built', () => {
     const big = (await h.factory.cube({ tenantId: owner.tenantId })).id;
     const small = (await h.factory.cube({ tenantId: owner.tenantId })).id;
     const memories = h.app.get(MemoryService);
-    for (let i = 0; i < DOCS; i += 1000) {
-      await memories.add(owner.ctx, big, { items: Array.from({ length: 1000 }, (_, j) => ({ text: `record ${i + j} of the big cube` })) });
-    }
     await memories.add(owner.ctx, small, { items: [{ text: 'the only record of the small cube' }] });
+    await memories.add(owner.ctx, big, { items: [{ text: 'record 0 of the big cube' }] });
     const manager = h.app.get(CubeIndexManager);
     const cached = () => (manager as unknown as { cubes: Map<string, Promise<{ index: CubeIndex }>> }).cubes;
     (h.config as { indexCacheCubes: number }).indexCacheCubes = 1;
     try {
+      await h.app.get(SearchService).search(owner.ctx, big, { query: 'record', topK: 1 }); // loaded: too small for a graph
+      for (let i = 1; i < DOCS; i += 1000) {
+        await memories.add(owner.ctx, big, { items: Array.from({ length: 1000 }, (_, j) => ({ text: `record ${i + j} of the big cube` })) });
+      }
+      // This search takes the rows in (no yield between them and its answer) and starts the first graph's build.
       await h.app.get(SearchService).search(owner.ctx, big, { query: 'record 42', topK: 1 });
       const index = (await cached().get(big))!.index;
       expect(index.hasGraph).toBe(false); // its first graph is being built in slices
