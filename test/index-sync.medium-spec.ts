@@ -194,6 +194,15 @@ describe('search indexes derived from PostgreSQL', () => {
     }
   });
 
+  it('counts the rows a rebuild indexes, leaving deleted ones out', async () => {
+    const other = (await h.factory.cube({ tenantId: owner.tenantId })).id;
+    const repo = h.app.get(MemoryRepository);
+    expect(await repo.countIndexed(other)).toBe(0);
+    const { body } = await h.app.get(MemoryService).add(owner.ctx, other, { items: [{ text: 'one' }, { text: 'two' }, { text: 'three' }] });
+    await h.app.get(MemoryService).delete(owner.ctx, other, body.items[1].id);
+    expect(await repo.countIndexed(other)).toBe(2);
+  });
+
   it('keeps cubes apart in a shared process', async () => {
     const otherCube = (await h.factory.cube({ tenantId: owner.tenantId })).id;
     await h.app.get(MemoryService).add(owner.ctx, otherCube, { items: [{ text: 'Orla also keeps bees' }] });

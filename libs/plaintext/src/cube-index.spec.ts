@@ -217,6 +217,25 @@ describe('CubeIndex', () => {
     }
   });
 
+  it('finds the same in an index sized up front for its documents, which holds less than one grown step by step', () => {
+    const words = ['garden', 'tomato', 'violin', 'lesson', 'kitchen', 'paint', 'ferry', 'noon', 'bread', 'flour', 'Orla', 'Ivo'];
+    const docs = Array.from({ length: 3000 }, (_, i) =>
+      doc(i + 1, Array.from({ length: 3 + (i % 7) }, (_, j) => words[(i * 7 + j * 5) % words.length]).join(' '), { sessionId: `s${i % 40}`, tags: [`t${i % 3}`] }),
+    );
+    const grown = new CubeIndex({ dimension: 64, graphMinDocuments: 100_000 });
+    const sized = new CubeIndex({ dimension: 64, graphMinDocuments: 100_000 });
+    sized.reserve(docs.length);
+    for (const d of docs) {
+      grown.upsert(d);
+      sized.upsert(d);
+    }
+    for (const query of ['garden tomato', 'Orla violin lesson', 'ferry at noon']) {
+      const options = { topK: 50, filter: { tagsAny: ['t1'] } };
+      expect(sized.search(query, embedder.embedOne(query), options)).toEqual(grown.search(query, embedder.embedOne(query), options));
+    }
+    expect(sized.approximateBytes()).toBeLessThan(grown.approximateBytes());
+  });
+
   it('explains each part of the score', () => {
     const index = new CubeIndex({ dimension: 64 });
     index.upsert(doc(1, 'favourite colour is teal', { importance: 0.9 }));

@@ -138,6 +138,18 @@ export class CubeIndex {
     this.dense.close();
   }
 
+  /**
+   * Sizes the index for this many documents at once (a rebuild that knows its row count):
+   * vectors, documents and per-slot arrays are allocated once instead of regrown step by
+   * step, which leaves the allocator holes that stay in the RSS (ADR 0119).
+   */
+  reserve(documents: number): void {
+    this.vectors.reserve(documents);
+    this.store.reserve(documents);
+    this.lexical.reserve(documents);
+    this.entities.reserve(documents);
+  }
+
   /** Estimated memory of the index (graph, int8 vectors, postings, documents), for a cache bounded by bytes. */
   approximateBytes(): number {
     return this.dense.approximateBytes() + this.vectors.approximateBytes() + this.lexical.approximateBytes() + this.store.approximateBytes() + this.entities.approximateBytes();

@@ -221,6 +221,8 @@ export class CubeIndexManager implements BeforeApplicationShutdown {
     let afterSnapshot = 0;
     let lastYield = performance.now();
     const current = whole && knownChangeSeq !== undefined && snapshotSeq >= knownChangeSeq;
+    // A rebuild sizes the index once for its rows (ADR 0119): grown step by step, its large arrays leave holes in the RSS.
+    if (!whole) index.reserve(await this.memories.countIndexed(cubeId));
     while (!current) {
       // Read in batches by change sequence; no connection is held while they are applied.
       const changes = await this.memories.changesSince(cubeId, cube.seq, SYNC_BATCH, snapshotSeq);

@@ -456,6 +456,12 @@ export class MemoryRepository {
     return rows.map((r) => ({ ...toRecord(r), embedding: decodeEmbedding(r.embedding as Buffer | null) }));
   }
 
+  /** Rows a rebuilt index of the cube holds (every state but deleted), to size it before the change feed is read. */
+  async countIndexed(cubeId: string): Promise<number> {
+    const rows = await queryRows<{ n: number }>(this.db, `SELECT count(*)::int AS n FROM memories WHERE cube_id = $1 AND state <> 'deleted'`, [cubeId]);
+    return rows[0]?.n ?? 0;
+  }
+
   /** The highest change sequence of the cube (0 for none): cheap freshness probe. */
   async lastChangeSeq(cubeId: string): Promise<number> {
     const rows = await queryRows<{ seq: string | null }>(this.db, `SELECT max(change_seq) AS seq FROM memories WHERE cube_id = $1`, [cubeId]);

@@ -122,6 +122,17 @@ export class QuantizedVectorStore {
     return (s0 + s1 + s2 + s3) * scale;
   }
 
+  /** Room for this many slots in one allocation (a rebuild that knows its size), instead of growing a quarter at a time. */
+  reserve(slots: number): void {
+    if (slots <= this.scales.length) return;
+    const codes = new Int8Array(slots * this.dimension);
+    codes.set(this.codes);
+    this.codes = codes;
+    const scales = new Float32Array(slots);
+    scales.set(this.scales);
+    this.scales = scales;
+  }
+
   private ensure(slots: number): void {
     if (slots <= this.scales.length) return;
     let cap = this.scales.length;

@@ -516,10 +516,16 @@ export class Bm25Index {
     return Math.log(1 + (this.liveDocs - df + 0.5) / (df + 0.5));
   }
 
-  private ensureCapacity(n: number): void {
+  /** Room for this many slots in one allocation (a rebuild that knows its size). */
+  reserve(slots: number): void {
+    this.ensureCapacity(slots, true);
+  }
+
+  private ensureCapacity(n: number, exact = false): void {
     if (n <= this.alive.length) return;
     let cap = this.alive.length;
     while (cap < n) cap *= 2;
+    if (exact) cap = n;
     const grow = <T extends Float32Array | Uint8Array | Int32Array>(a: T, make: (c: number) => T): T => {
       const next = make(cap);
       next.set(a);

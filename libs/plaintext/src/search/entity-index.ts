@@ -142,16 +142,25 @@ export class EntityIndex {
     return id;
   }
 
+  /** Room for this many slots in one allocation (a rebuild that knows its size). */
+  reserve(slots: number): void {
+    if (slots > this.count.length) this.growSlots(slots);
+  }
+
+  private growSlots(cap: number): void {
+    const start = new Int32Array(cap);
+    start.set(this.start);
+    const count = new Int32Array(cap).fill(-1);
+    count.set(this.count);
+    this.start = start;
+    this.count = count;
+  }
+
   private addIds(slot: number, ids: ArrayLike<number>): void {
     if (slot >= this.count.length) {
       let cap = this.count.length;
       while (cap <= slot) cap *= 2;
-      const start = new Int32Array(cap);
-      start.set(this.start);
-      const count = new Int32Array(cap).fill(-1);
-      count.set(this.count);
-      this.start = start;
-      this.count = count;
+      this.growSlots(cap);
     }
     if (this.count[slot] >= 0) this.remove(slot);
     if (this.used + ids.length > this.flat.length) {

@@ -406,11 +406,17 @@ export class DocumentStore {
     return code;
   }
 
-  private ensureSlots(n: number): void {
+  /** Room for this many slots in one allocation (a rebuild that knows its size). */
+  reserve(slots: number): void {
+    this.ensureSlots(slots, true);
+  }
+
+  private ensureSlots(n: number, exact = false): void {
     if (n <= this.sessionOfSlot.length) return;
     let cap = this.sessionOfSlot.length;
     // By a quarter once large (ADR 0112), so a big cube does not hold twice its columns.
     while (cap < n) cap = cap < 1 << 16 ? cap * 2 : Math.ceil(cap * 1.25);
+    if (exact) cap = n;
     const grow = <T extends Int32Array | Uint8Array>(a: T, next: T): T => {
       next.set(a);
       return next;
