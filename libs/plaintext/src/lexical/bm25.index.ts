@@ -1,8 +1,10 @@
 // In-process BM25 (Okapi, k1/b) over an inverted index with typed-array postings.
-// Documents are dense integer slots handed out by the caller (CubeIndex); a slot is used
-// once (an update takes a new slot), removal marks the slot dead at once and postings are
-// compacted lazily when they are half dead, so add/remove stay O(terms of the document)
-// and a removed document can never score.
+// Documents are dense integer slots handed out by the caller (CubeIndex) in ascending
+// order, so every posting list is sorted by slot; a slot is used once (an update takes a
+// new slot), removal marks the slot dead at once and postings are compacted lazily when
+// they are half dead, so add/remove stay O(terms of the document) and a removed document
+// can never score. score() evaluates a query exhaustively; lexical/bm25-topk.ts finds the
+// same best documents without scoring every match.
 //
 // Common terms (in more than `commonShare` of the documents) are evaluated as in
 // Lucene's common-terms query: once the rarer query terms have matched enough documents,
@@ -106,6 +108,8 @@ export class Bm25Index {
   private accumulator = new Float32Array(1024);
   private touched = new Int32Array(1024);
   private liveDocs = 0;
+  /** One past the highest slot ever added. */
+  private slotsEnd = 0;
   private totalLength = 0;
 
   private readonly commonShare: number;
@@ -136,6 +140,9 @@ export class Bm25Index {
   add(slot: number, terms: readonly string[]): void {
     this.ensureCapacity(slot + 1);
     if (this.alive[slot] !== 0) throw new Error(`BM25 slot ${slot} was already used`);
+    // Postings stay in ascending slot order, which bm25-topk.ts's cursors rely on.
+    if (slot < this.slotsEnd) throw new Error(`BM25 slots are added in ascending order (${slot} after ${this.slotsEnd - 1})`);
+    this.slotsEnd = slot + 1;
     const counts = new Map<number, number>();
     for (const term of terms) {
       let id = this.termIds.get(term);
@@ -382,6 +389,25 @@ export class Bm25Index {
   }
 
   /**
+   * Read-only views for query evaluation outside this file (lexical/bm25-topk.ts): a term's
+   * postings (slots ascending, dead ones included until compacted) and the per-slot state
+   * score() reads. Valid until the index next changes.
+   */
+  postingsOf(term: string): { readonly slots: Int32Array; readonly tfs: Uint16Array; readonly length: number; readonly live: number; readonly id: number } | undefined {
+    const id = this.termIds.get(term);
+    if (id === undefined) return undefined;
+    const pool = this.postings;
+    const from = pool.start[id];
+    const to = from + pool.length[id];
+    return { slots: pool.slots.subarray(from, to), tfs: pool.tfs.subarray(from, to), length: to - from, live: pool.live[id], id };
+  }
+
+  /** The state score() computes with: k1, b, live documents and their total length, per-slot lengths and liveness. */
+  scoringState(): { readonly k1: number; readonly b: number; readonly liveDocs: number; readonly totalLength: number; readonly docLength: Float32Array; readonly alive: Uint8Array } {
+    return { k1: this.k1, b: this.b, liveDocs: this.liveDocs, totalLength: this.totalLength, docLength: this.docLength, alive: this.alive };
+  }
+
+  /**
    * The index as bytes (vocabulary in id order, document lengths, live postings), so that
    * decode() rebuilds it without analysing a text: term ids, slots and posting order stay
    * as they are, hence every score stays the same.
@@ -481,6 +507,7 @@ export class Bm25Index {
     // Views into the decoded buffer: the first block that must grow moves the pool into its own arrays.
     index.postings = PostingPool.adopt(counts, slots, tfs);
     for (let slot = 0; slot < slotCount; slot++) {
+      if (alive[slot] !== 0) index.slotsEnd = slot + 1;
       if (alive[slot] !== 1) continue;
       index.liveDocs++;
       index.totalLength += docLength[slot];

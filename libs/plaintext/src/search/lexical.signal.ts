@@ -1,5 +1,6 @@
 // The lexical signal: BM25 over the documents' analysed terms (weighted by role), and as a
 // by-product the lexical score of every session the session context needs.
+import { Bm25QueryPlan } from '../lexical/bm25-topk';
 import { Bm25Index } from '../lexical/bm25.index';
 import { RankingOptions } from '../ranking/ranking-options';
 import { TopK } from '../ranking/top-k';
@@ -13,6 +14,8 @@ export class LexicalSignal implements CandidateSignal {
   /** Score of every matching slot of the current search (zeroed after complete()). */
   private scratch = new Float64Array(1024);
   private touched: number[] = [];
+  /** The current search's query plan when propose() did not score every match (see there). */
+  private plan: Bm25QueryPlan | null = null;
 
   constructor(
     private readonly bm25: Bm25Index,
@@ -24,12 +27,25 @@ export class LexicalSignal implements CandidateSignal {
   }
 
   /**
-   * Every matching document is scored (the session context needs them all); the best
-   * q.pool become candidates. Common query terms may only add to documents the rarer ones
-   * found, once those admitted by the filter are at least a candidate pool.
+   * The best q.pool matching documents become candidates. Common query terms may only add
+   * to documents the rarer ones found, once those admitted by the filter are at least a
+   * candidate pool. When the session context sums its turns' scores ('sum'), every
+   * match's score is kept for it; otherwise only the pool is kept (lexical/bm25-topk.ts)
+   * and complete() scores the other signals' candidates one by one.
    */
   propose(q: SearchQuery, pool: CandidatePool): void {
     const r = q.ranking;
+    this.plan = null;
+    const sessionSums = r.sessionScoring === 'sum' && r.contextWeight > 0;
+    const plan = sessionSums ? null : Bm25QueryPlan.create(this.bm25, q.terms, { minMatches: q.pool, admits: q.restricts ? q.admits : undefined, weights: q.termWeights });
+    if (plan !== null) {
+      if (r.contextWeight > 0) this.scoreSessions(q);
+      plan.topK(q.pool, q.roleWeight).forEach((slot, rank) => {
+        pool.get(slot).signals.lexical = { score: 0, rank: rank + 1 };
+      });
+      this.plan = plan;
+      return;
+    }
     if (this.scratch.length < this.store.slotCount) {
       let cap = this.scratch.length;
       while (cap < this.store.slotCount) cap *= 2;
@@ -44,19 +60,7 @@ export class LexicalSignal implements CandidateSignal {
     const power = r.contextPower;
     // Sessions as documents: BM25 over each session's turns taken together.
     const sessionBm25 = r.sessionScoring === 'bm25' && r.contextWeight > 0;
-    if (sessionBm25) {
-      const store = this.store;
-      const groups = this.bm25.scoreGroups(queryTerms, {
-        groupOf: sessionOfSlot,
-        length: store.sessionLength,
-        live: store.liveSessions,
-        totalLength: store.totalSessionLength,
-      }, q.termWeights);
-      for (let i = 0; i < groups.count; i++) {
-        sessionLexical[groups.groups[i]] = groups.scores[i];
-        q.touchedSessions.push(groups.groups[i]);
-      }
-    }
+    if (sessionBm25) this.scoreSessions(q);
     for (let i = 0; i < hits.count; i++) {
       const slot = hits.slots[i];
       if (q.restricts && !q.admits(slot)) continue;
@@ -75,7 +79,32 @@ export class LexicalSignal implements CandidateSignal {
     });
   }
 
-  complete(_q: SearchQuery, candidates: readonly Candidate[]): void {
+  /** Sessions as documents: BM25 over each session's turns taken together. */
+  private scoreSessions(q: SearchQuery): void {
+    const store = this.store;
+    const groups = this.bm25.scoreGroups(q.terms, {
+      groupOf: store.sessionOfSlot,
+      length: store.sessionLength,
+      live: store.liveSessions,
+      totalLength: store.totalSessionLength,
+    }, q.termWeights);
+    for (let i = 0; i < groups.count; i++) {
+      q.sessionLexical[groups.groups[i]] = groups.scores[i];
+      q.touchedSessions.push(groups.groups[i]);
+    }
+  }
+
+  complete(q: SearchQuery, candidates: readonly Candidate[]): void {
+    const plan = this.plan;
+    if (plan !== null) {
+      this.plan = null;
+      for (const c of candidates) {
+        const own = c.signals.lexical;
+        const admitted = !q.restricts || q.admits(c.slot);
+        c.signals.lexical = { score: admitted ? plan.scoreOf(c.slot) * q.roleWeight(c.slot) : 0, rank: own?.rank ?? null };
+      }
+      return;
+    }
     const scratch = this.scratch;
     for (const c of candidates) {
       const own = c.signals.lexical;
