@@ -1,0 +1,121 @@
+// Where an HTTP search spends its time outside the index (issue 12: search at 1M). A cube
+// of scale.bench's memories (SyntheticCorpus 11, default 20,000: the database steps do
+// not grow with the cube, the index is timed at 1M by search-split.bench.ts) is searched
+// over HTTP with scale.bench's queries, and each step of SearchService.search is timed
+// alone, as the server runs it: the API key lookup (AuthGuard), the access check with the
+// change sequence, the query embedding, the index cache's freshness check, the index
+// search, the rows of the hits, and the whole service call; HTTP and serialization are
+// what the full request adds to those.
+//   npm run build && node --expose-gc dist/bench/search-http-split.bench.js [--n 20000] [--queries 300] [--embedder hash|use-lite] [--profile FILE]
+import 'reflect-metadata';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { loadavg } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { loadConfig } from '@engram/config';
+import { AccessService, ApiKeyService, AuthenticationService, CubeIndexManager, CubeService, EmbedderRegistry, MemoryService, Permission, RequestContext, Scope, SearchService, TenantService } from '@engram/core';
+import { MemoryRepository } from '@engram/persistence';
+import { createApp } from '@engram/server';
+import { arg, textArg } from './support/args';
+import { scratchDatabase } from './support/scratch-service';
+import { summarize, SyntheticCorpus } from './support/synthetic-corpus';
+
+const N = arg('n', 20_000);
+const QUERIES = arg('queries', 300);
+/** A file to write a CPU profile of the HTTP searches to. */
+const PROFILE = textArg('profile', '');
+const ADMIN: RequestContext = { auth: { kind: 'admin', actorId: 'admin' }, requestId: 'bench' };
+const round = (x: number) => Math.round(x * 100) / 100;
+
+async function main(): Promise<void> {
+  const db = await scratchDatabase();
+  const config = { ...loadConfig({ DATABASE_URL: db.url, ENGRAM_DATA_DIR: db.dataDir, LOG_LEVEL: 'silent', ENGRAM_RATE_LIMIT_PER_MINUTE: '0', ENGRAM_NEW_CUBE_EMBEDDER: textArg('embedder', 'hash') }), workerInProcess: false, adminToken: 'bench-admin-token-0123456789' };
+  const server = await createApp(config, { quiet: true, runWorker: false, announceAdminToken: () => undefined });
+  try {
+    await server.listen(0, '127.0.0.1');
+    const base = (await server.getUrl()).replace('[::1]', '127.0.0.1');
+    const tenant = await server.get(TenantService).create(ADMIN, { name: 'bench' });
+    const key = await server.get(ApiKeyService).create(ADMIN, tenant.id, { scopes: [Scope.CubesWrite, Scope.MemoriesRead, Scope.MemoriesWrite] });
+    const ctx: RequestContext = { auth: { kind: 'key', actorId: key.id, keyId: key.id, tenantId: tenant.id, scopes: key.scopes as Scope[], cubeIds: null }, requestId: 'bench' };
+    const cube = await server.get(CubeService).create(ctx, { name: 'split' });
+    const corpus = new SyntheticCorpus(11);
+    for (let i = 0; i < N; i += 1000) {
+      const items = Array.from({ length: Math.min(1000, N - i) }, (_, j) => {
+        const m = corpus.memory(i + j);
+        return { text: m.text, kind: 'fact' as const, tags: m.tags, metadata: m.metadata, source: { sessionId: m.sessionId }, observedAt: m.observedAt, importance: m.importance };
+      });
+      await server.get(MemoryService).add(ctx, cube.id, { items });
+    }
+    const search = server.get(SearchService);
+    const queryCorpus = new SyntheticCorpus(7);
+    const queries = Array.from({ length: QUERIES }, () => queryCorpus.sentence(3, 8));
+    await search.search(ctx, cube.id, { query: queries[0], topK: 10 });
+    await server.get(CubeIndexManager).settled(cube.id);
+
+    const auth = server.get(AuthenticationService);
+    const access = server.get(AccessService);
+    const embedders = server.get(EmbedderRegistry);
+    const indexes = server.get(CubeIndexManager);
+    const rows = server.get(MemoryRepository);
+    const http = async (query: string): Promise<void> => {
+      const res = await fetch(`${base}/v1/cubes/${cube.id}/search`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${key.key}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ query, topK: 10 }),
+      });
+      if (res.status !== 200 && res.status !== 201) throw new Error(`search answered ${res.status}`);
+      await res.json();
+    };
+    const figures: Record<string, number> = { n: N };
+    const time = async (name: string, run: (query: string) => Promise<unknown> | unknown): Promise<void> => {
+      for (let i = 0; i < 20; i++) await run(queries[i % queries.length]);
+      const times: number[] = [];
+      for (let i = 0; i < QUERIES; i++) {
+        const t0 = performance.now();
+        await run(queries[i]);
+        times.push(performance.now() - t0);
+      }
+      const { p50, p99, mean } = summarize(times);
+      console.log(`| ${name} | ${p50.toFixed(2)} | ${p99.toFixed(2)} | ${mean.toFixed(2)} |`);
+      const key = name.replace(/[^a-z0-9]+/gi, '_').replace(/^_|_$/g, '');
+      figures[`${key}_p50_ms`] = round(p50);
+      figures[`${key}_p99_ms`] = round(p99);
+    };
+    const { cube: record, changeSeq } = await access.requireCubeWithChangeSeq(ctx.auth, Permission.MemoryRead, cube.id);
+    const embedder = embedders.forSettings(record.settings);
+    const { index } = await indexes.current(cube.id, embedder, changeSeq);
+    const vectors = new Map(await Promise.all(queries.map(async (q) => [q, (await embedders.embed(embedder, [q]))[0]] as const)));
+    const labels = new Map(queries.map((q) => [q, index.search(q, vectors.get(q)!, { topK: 10, referenceTime: Date.now() }).map((h) => h.label)] as const));
+    console.log(`load average at start: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+    console.log(`\n## HTTP search split, a cube of ${N} memories, ${embedder.fingerprint}\n`);
+    console.log('| step | p50 ms | p99 ms | mean ms |\n|---|---|---|---|');
+    await time('HTTP POST /search (whole request)', http);
+    await time('SearchService.search (in process)', (q) => search.search(ctx, cube.id, { query: q, topK: 10 }));
+    await time('API key lookup (AuthGuard)', () => auth.authenticate(key.key));
+    await time('access check + change seq', () => access.requireCubeWithChangeSeq(ctx.auth, Permission.MemoryRead, cube.id));
+    await time('query embedding', (q) => embedders.embed(embedder, [q]));
+    await time('index cache freshness', () => indexes.current(cube.id, embedder, changeSeq));
+    await time('index search', (q) => index.search(q, vectors.get(q)!, { topK: 10, referenceTime: Date.now() }));
+    await time('rows of the hits (getByLabels)', (q) => rows.getByLabels(cube.id, labels.get(q)!));
+    if (PROFILE) {
+      const session = new Session();
+      session.connect();
+      await session.post('Profiler.enable');
+      await session.post('Profiler.start');
+      for (const q of queries) await http(q);
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(PROFILE, JSON.stringify(profile));
+      session.disconnect();
+    }
+    console.log(`\nload average after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+    console.log('\n' + JSON.stringify({ bench: 'search-http-split', ...figures, loadAverage: round(loadavg()[0]) }));
+  } finally {
+    await server.close();
+    await db.drop();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
