@@ -286,14 +286,20 @@ async function main(): Promise<void> {
       let at100k = 0;
       global.gc?.();
       const rssBefore = process.memoryUsage().rss;
+      // The rate of each tenth of the ingest too: does it fall as the cube grows (ADR 0118)?
+      const tenths: number[] = [t0];
       for (let i = 0; i < n; i += BATCH) {
         await service.add(ctx, big.id, { items: rows(bigCorpus, BATCH) });
         if ((i / BATCH) % 20 === 0) process.stderr.write(`\ringest ${i + BATCH}/${n}`);
         if (i + BATCH === Math.min(n, 100_000)) at100k = performance.now();
+        if ((i + BATCH) % Math.max(BATCH, Math.floor(n / 10 / BATCH) * BATCH) === 0) tenths.push(performance.now());
       }
       process.stderr.write('\n');
       const ingestS = ms(t0) / 1000;
+      const perTenth = tenths.slice(1).map((t, k) => Math.round((n / 10) / ((t - tenths[k]) / 1000)));
+      console.log(`ingest rate per tenth of the cube (memories/s): ${perTenth.join(', ')}`);
       if (MILLION) figures.ingest_1m_per_s = round(n / ingestS);
+      if (MILLION) figures.ingest_1m_last_tenth_per_s = perTenth[perTenth.length - 1] ?? null;
       else figures.ingest_100k_per_s = round(Math.min(n, 100_000) / ((at100k - t0) / 1000));
       // RSS of the index: after the first search builds it (from PostgreSQL), less the RSS before the ingest.
       global.gc?.();
