@@ -191,6 +191,11 @@ describe('plaintext memories over HTTP', () => {
     const stored = await post(texts.map((text) => ({ text }))).expect(201);
     expect(stored.body.items.map((m: { text: string }) => m.text)).toEqual(texts);
     expect(await count('memories')).toBe(1000);
+    // Labels and the change feed follow input order across the chunks too.
+    const byLabel = (await h.app.get(DataSource).query(`SELECT text FROM memories WHERE cube_id = $1 ORDER BY label`, [cube])) as { text: string }[];
+    expect(byLabel.map((r) => r.text)).toEqual(texts);
+    const byChange = (await h.app.get(DataSource).query(`SELECT text FROM memories WHERE cube_id = $1 ORDER BY change_seq`, [cube])) as { text: string }[];
+    expect(byChange.map((r) => r.text)).toEqual(texts);
     expect(await count('memory_versions')).toBe(1000);
     const last = await h.http.post(`/v1/cubes/${cube}/search`).set({ Authorization: `Bearer ${owner.key}` }).send({ query: 'chunked batch memory number 999', topK: 1 }).expect(200);
     expect(last.body.results[0].text).toBe(texts[999]);

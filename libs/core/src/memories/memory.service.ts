@@ -81,9 +81,10 @@ export class MemoryService {
 
   /**
    * Stores a batch in input order inside `tx`, from the vectors `vectorsBefore` gave: with a
-   * pipelining embedder, chunk by chunk, each chunk's vectors computed while the previous
-   * chunk's statement runs in the database (the two cores work at once; the transaction keeps
-   * the batch all-or-nothing). Otherwise in one statement.
+   * pipelining embedder, chunk by chunk, each chunk's statement queued on the connection as
+   * soon as its vectors are ready, so the database works on one chunk while the next is
+   * embedded and never waits between them (the transaction keeps the batch all-or-nothing;
+   * statements on one connection run in the order they are queued). Otherwise in one statement.
    */
   private async insertBatch(
     tx: EntityManager,
@@ -94,22 +95,31 @@ export class MemoryService {
     row: (index: number, vector: Float32Array | null) => NewMemory,
     who: MemoryActor,
   ): Promise<MemoryRecord[]> {
-    const stored: MemoryRecord[] = [];
+    if (before.length === texts.length) return this.memories.insertMany(tx, cubeId, before.map((vector, i) => row(i, vector)), who);
+    await this.memories.lockForWrites(tx, cubeId);
+    const writes: Promise<MemoryRecord[]>[] = [];
     let vectors = before;
-    for (let start = 0; start < texts.length; ) {
-      const writing = this.memories.insertMany(tx, cubeId, vectors.map((vector, k) => row(start + k, vector)), who);
-      start += vectors.length;
-      const ahead = start < texts.length ? this.embedBetweenReplies(embedder, texts.slice(start, start + PIPELINE_CHUNK)) : Promise.resolve([]);
-      const [written, next] = await Promise.all([writing, ahead]);
-      stored.push(...written);
-      vectors = next;
+    try {
+      for (let start = 0; ; ) {
+        const chunk = vectors.map((vector, k) => row(start + k, vector));
+        const write = this.memories.insertMany(tx, cubeId, chunk, who, { lockHeld: true });
+        // Awaited below with the others; a failure meanwhile must not count as unhandled.
+        write.catch(() => undefined);
+        writes.push(write);
+        start += vectors.length;
+        if (start >= texts.length) break;
+        vectors = await this.embedBetweenReplies(embedder, texts.slice(start, start + PIPELINE_CHUNK));
+      }
+    } finally {
+      // Every queued statement has settled before the transaction commits or rolls back.
+      await Promise.allSettled(writes);
     }
-    return stored;
+    return (await Promise.all(writes)).flat();
   }
 
   /**
-   * Embeds in slices with a turn of the event loop before each, so the statement just issued
-   * goes out and the connection's replies (the lock, then the insert) are read in between.
+   * Embeds in slices with a turn of the event loop before each, so the statement just queued
+   * goes out and the connection's replies are read (and the next statement sent) in between.
    */
   private async embedBetweenReplies(embedder: Embedder, texts: string[]): Promise<Float32Array[]> {
     const out: Float32Array[] = [];

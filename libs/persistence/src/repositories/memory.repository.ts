@@ -229,6 +229,14 @@ export class MemoryRepository {
   }
 
   /**
+   * Takes the cube's write lock for the rest of `tx`, so that several `insertMany` calls with
+   * `lockHeld` can be queued on the connection at once, each sent as soon as it is called.
+   */
+  async lockForWrites(tx: EntityManager, cubeId: string): Promise<void> {
+    await this.lockCube(tx, cubeId);
+  }
+
+  /**
    * Runs `write` in a transaction guarded by an idempotency record: a second call with the
    * same scope waits for the first to commit and gets its stored response instead.
    */
@@ -292,10 +300,14 @@ export class MemoryRepository {
     return rows.length;
   }
 
-  /** Inserts memories in input order and writes their first version rows. */
-  async insertMany(tx: EntityManager, cubeId: string, memories: NewMemory[], actor: MemoryActor): Promise<MemoryRecord[]> {
+  /**
+   * Inserts memories in input order and writes their first version rows. With `lockHeld` (the
+   * caller took `lockForWrites` in this transaction) the statement is issued without another
+   * round trip first, so calls made one after another reach the database in that order.
+   */
+  async insertMany(tx: EntityManager, cubeId: string, memories: NewMemory[], actor: MemoryActor, options: { lockHeld?: boolean } = {}): Promise<MemoryRecord[]> {
     if (memories.length === 0) return [];
-    await this.lockCube(tx, cubeId);
+    if (!options.lockHeld) await this.lockCube(tx, cubeId);
     const embeddings = packEmbeddings(memories.map((m) => m.embedding));
     // One statement: the rows, their first version rows, in input order.
     const rows = await queryRows<Row>(tx,
