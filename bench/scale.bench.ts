@@ -3,7 +3,7 @@
 // and the p99 of searches on hot cubes while the index cache turns over; optionally a
 // 1M-memory cube (--million: ingest rate, search p50/p99 over HTTP, RSS) and the RSS per
 // memory of a 100k cube (--per-memory). Ends with one JSON line.
-//   npm run bench:scale [-- --cubes 300 --per-cube 1000 --cache 64 --cache-mb 0 --million --per-memory --big N --embedder hash|use-lite]
+//   npm run bench:scale [-- --cubes 300 --per-cube 1000 --cache 64 --cache-mb 0 --million --per-memory --big N --embedder hash|use-lite --ingest-only]
 //   many cubes (10,000): [-- --cubes 10000 --fixture --pool 100000 --build-clients 3 --cold-sample 1000 --mixed 4000 --zipf 1.1 --clients 4 --cache 800]
 // --fixture fills the cubes without sending every memory through the service: a pool of
 // memories is ingested through the service, then each cube (created through the service)
@@ -60,6 +60,8 @@ const BIG = arg('big', 0);
 /** Longest wait for the large cube's graph and snapshot before its searches are timed anyway (0: no limit); graph_complete says which. */
 const SETTLE_MAX_S = arg('settle-max-s', 0);
 const PER_MEMORY = process.argv.includes('--per-memory');
+/** The large cube's ingest only: no index build, graph or searches. */
+const INGEST_ONLY = process.argv.includes('--ingest-only');
 const ADMIN: RequestContext = { auth: { kind: 'admin', actorId: 'admin' }, requestId: 'bench' };
 const BATCH = 1000;
 
@@ -298,65 +300,71 @@ async function main(): Promise<void> {
       const ingestS = ms(t0) / 1000;
       const perTenth = tenths.slice(1).map((t, k) => Math.round((n / 10) / ((t - tenths[k]) / 1000)));
       console.log(`ingest rate per tenth of the cube (memories/s): ${perTenth.join(', ')}`);
-      if (MILLION) figures.ingest_1m_per_s = round(n / ingestS);
-      if (MILLION) figures.ingest_1m_last_tenth_per_s = perTenth[perTenth.length - 1] ?? null;
-      else figures.ingest_100k_per_s = round(Math.min(n, 100_000) / ((at100k - t0) / 1000));
-      // RSS of the index: after the first search builds it (from PostgreSQL), less the RSS before the ingest.
-      global.gc?.();
-      const before = process.memoryUsage().rss;
-      const heapBefore = process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
-      // The first search builds the index from PostgreSQL; in process, since at 1M it runs past HTTP timeouts.
-      // Meanwhile, and while the graph is built and the snapshot written, /health is asked
-      // every 50 ms: the server must keep answering (ADR 0115).
-      const stalls = monitorEventLoopDelay({ resolution: 10 });
-      stalls.enable();
-      let healthOk = 0;
-      let healthFailed = 0;
-      let probing = true;
-      const probe = (async () => {
-        while (probing) {
-          const res = await fetch(`${base}/health`).catch(() => null);
-          if (res?.status === 200) healthOk++;
-          else healthFailed++;
-          await res?.arrayBuffer().catch(() => undefined);
-          await new Promise((resolve) => setTimeout(resolve, 50));
-        }
-      })();
-      const size = MILLION ? '1m' : '100k';
-      t0 = performance.now();
-      await server.get(SearchService).search(ctx, big.id, { query: queries[0], topK: 10 });
-      figures[`build_${size}_s`] = round(ms(t0) / 1000);
-      t0 = performance.now();
-      const settled = server.get(CubeIndexManager).settled(big.id).then(() => true);
-      const complete = SETTLE_MAX_S > 0 ? await Promise.race([settled, new Promise<false>((resolve) => setTimeout(() => resolve(false), SETTLE_MAX_S * 1000))]) : await settled;
-      figures.graph_complete = complete ? 1 : 0;
-      figures[`graph_and_save_${size}_s`] = complete ? round(ms(t0) / 1000) : null;
-      probing = false;
-      await probe;
-      stalls.disable();
-      figures[`build_event_loop_max_stall_ms`] = round(stalls.max / 1e6);
-      figures[`build_health_answered`] = healthOk;
-      figures[`build_health_failed`] = healthFailed;
-      await httpSearch(queries[0]);
-      global.gc?.();
-      const after = process.memoryUsage().rss;
-      figures[MILLION ? 'index_1m_estimated_mb' : 'index_100k_estimated_mb'] = round(server.get(CubeIndexManager).cachedBytes / 1048576);
-      const times: number[] = [];
-      for (let i = 0; i < 300; i++) {
-        t0 = performance.now();
-        await httpSearch(queries[(i + 1) % queries.length]);
-        times.push(ms(t0));
-      }
       if (MILLION) {
-        figures.search_1m_p50_ms = round(summarize(times).p50);
-        figures.search_1m_p99_ms = round(summarize(times).p99);
-        figures.rss_1m_mb = round(process.memoryUsage().rss / 1048576);
+        figures.ingest_1m_per_s = round(n / ingestS);
+        figures.ingest_1m_last_tenth_per_s = perTenth[perTenth.length - 1] ?? null;
       } else {
-        figures.search_100k_p50_ms = round(summarize(times).p50);
-        figures.search_100k_p99_ms = round(summarize(times).p99);
-        figures.rss_per_memory_100k_bytes = Math.round((after - Math.min(before, rssBefore)) / n);
-        // RSS also keeps what the ingest's garbage grew the heap by; the JS heap and array buffers the index added, alone:
-        figures.heap_per_memory_100k_bytes = Math.round((process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers - heapBefore) / n);
+        figures.ingest_100k_per_s = round(Math.min(n, 100_000) / ((at100k - t0) / 1000));
+      }
+      // --ingest-only: the ingest figures alone (minutes instead of the half hour the build and graph take at 1M).
+      if (!INGEST_ONLY) {
+        // RSS of the index: after the first search builds it (from PostgreSQL), less the RSS before the ingest.
+        global.gc?.();
+        const before = process.memoryUsage().rss;
+        const heapBefore = process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
+        // The first search builds the index from PostgreSQL; in process, since at 1M it runs past HTTP timeouts.
+        // Meanwhile, and while the graph is built and the snapshot written, /health is asked
+        // every 50 ms: the server must keep answering (ADR 0115).
+        const stalls = monitorEventLoopDelay({ resolution: 10 });
+        stalls.enable();
+        let healthOk = 0;
+        let healthFailed = 0;
+        let probing = true;
+        const probe = (async () => {
+          while (probing) {
+            const res = await fetch(`${base}/health`).catch(() => null);
+            if (res?.status === 200) healthOk++;
+            else healthFailed++;
+            await res?.arrayBuffer().catch(() => undefined);
+            await new Promise((resolve) => setTimeout(resolve, 50));
+          }
+        })();
+        const size = MILLION ? '1m' : '100k';
+        t0 = performance.now();
+        await server.get(SearchService).search(ctx, big.id, { query: queries[0], topK: 10 });
+        figures[`build_${size}_s`] = round(ms(t0) / 1000);
+        t0 = performance.now();
+        const settled = server.get(CubeIndexManager).settled(big.id).then(() => true);
+        const complete = SETTLE_MAX_S > 0 ? await Promise.race([settled, new Promise<false>((resolve) => setTimeout(() => resolve(false), SETTLE_MAX_S * 1000))]) : await settled;
+        figures.graph_complete = complete ? 1 : 0;
+        figures[`graph_and_save_${size}_s`] = complete ? round(ms(t0) / 1000) : null;
+        probing = false;
+        await probe;
+        stalls.disable();
+        figures[`build_event_loop_max_stall_ms`] = round(stalls.max / 1e6);
+        figures[`build_health_answered`] = healthOk;
+        figures[`build_health_failed`] = healthFailed;
+        await httpSearch(queries[0]);
+        global.gc?.();
+        const after = process.memoryUsage().rss;
+        figures[MILLION ? 'index_1m_estimated_mb' : 'index_100k_estimated_mb'] = round(server.get(CubeIndexManager).cachedBytes / 1048576);
+        const times: number[] = [];
+        for (let i = 0; i < 300; i++) {
+          t0 = performance.now();
+          await httpSearch(queries[(i + 1) % queries.length]);
+          times.push(ms(t0));
+        }
+        if (MILLION) {
+          figures.search_1m_p50_ms = round(summarize(times).p50);
+          figures.search_1m_p99_ms = round(summarize(times).p99);
+          figures.rss_1m_mb = round(process.memoryUsage().rss / 1048576);
+        } else {
+          figures.search_100k_p50_ms = round(summarize(times).p50);
+          figures.search_100k_p99_ms = round(summarize(times).p99);
+          figures.rss_per_memory_100k_bytes = Math.round((after - Math.min(before, rssBefore)) / n);
+          // RSS also keeps what the ingest's garbage grew the heap by; the JS heap and array buffers the index added, alone:
+          figures.heap_per_memory_100k_bytes = Math.round((process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers - heapBefore) / n);
+        }
       }
       await server.close();
     }
