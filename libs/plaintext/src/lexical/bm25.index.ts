@@ -196,11 +196,13 @@ export class Bm25Index {
   }
 
   /**
-   * Gives back the postings' spare room when it is more than a fifth of them (after a
-   * snapshot, when the index has settled): the next postings of a term move its block again.
+   * Gives back the postings' spare room when it is more than a third of the pool (after a
+   * snapshot, when the index has settled, e.g. after a rebuild): the next postings of a term
+   * move its block again and grow the pool by a quarter, which stays below the third, so a
+   * cube that takes a few writes between saves is not copied whole at every save.
    */
   trim(): void {
-    if (this.postings.slack > 0.2) this.postings.trim();
+    if (this.postings.slack > 1 / 3) this.postings.trim();
   }
 
   /** Inverse document frequency of an analysed term (0 when unknown). */
