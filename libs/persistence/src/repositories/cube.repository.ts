@@ -5,11 +5,11 @@ import { isUniqueViolation } from './tenant.repository';
 import { CubeRecord, decodeCursor, encodeCursor, isCursorBigint, isCursorUuid, Page } from './records';
 import { queryRows } from './sql';
 
-const CUBE_COLUMNS = 'c.id, c.tenant_id, c.name, c.description, c.settings, c.created_at, c.updated_at, c.deleted_at';
+export const CUBE_COLUMNS = 'c.id, c.tenant_id, c.name, c.description, c.settings, c.created_at, c.updated_at, c.deleted_at';
 
 type CubeRow = Record<string, unknown>;
 
-function toCube(r: CubeRow): CubeRecord {
+export function toCube(r: CubeRow): CubeRecord {
   return {
     id: r.id as string,
     tenantId: r.tenant_id as string,
