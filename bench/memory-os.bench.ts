@@ -13,7 +13,7 @@
 //       blocks of its path that hold it fresh) + retrieved text for what is in neither;
 //   (c) bank only: the question alone with the routed blocks.
 // Table, then ONE JSON line.
-//   npm run bench:memory-os -- [--people 96] [--turns 2000] [--eval 300] [--wm-tokens 1024] [--anchor-steps 1500] [--drills 3000] [--epochs 30] [--seed 7]
+//   npm run bench:memory-os -- [--people 96] [--turns 2000] [--eval 300] [--reading 60] [--wm-tokens 1024] [--anchor-steps 1500] [--drills 3000] [--drill-kind short|context] [--drill-tokens 1088] [--drill-repeats 0.5] [--drill-skew 1] [--drill-people 200] [--hidden 64] [--layers 2] [--epochs 30] [--threads 0] [--seed 7]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +23,7 @@ import { generate, loadLanguageModel, mulberry32, OnnxSessionRegistry, type Memo
 import { DEFAULT_REPLAY, initParams64, memoryRoute, ParametricBank, sampleAnchorSequences, tinyLlamaConfig, trainAnchorOnnx, type AnchorModel, type BankText } from '@engram/parametric';
 import { HashEmbedder } from '@engram/plaintext';
 import { writeAnchorModelDir } from './support/anchor-model-dir';
+import { contextDrill, parseDrillKind, shortDrill } from './support/context-drills';
 import { textArg as arg } from './support/args';
 import { ATTRIBUTES, genericSentence, makePeople, sentences, WordTokenizer, type Person } from './support/parametric-world';
 
@@ -30,12 +31,19 @@ const PEOPLE = Number(arg('people', '96'));
 const FAMOUS = Number(arg('famous', '16'));
 const GENERIC = Number(arg('generic', '1500'));
 const DRILLS = Number(arg('drills', '3000'));
+const DRILL_PEOPLE = Number(arg('drill-people', '200'));
+const DRILL_KIND = parseDrillKind(arg('drill-kind', 'short'));
+const WM_TOKENS_ARG = Number(arg('wm-tokens', '1024'));
+const DRILL_TOKENS = Number(arg('drill-tokens', String(WM_TOKENS_ARG + 64)));
+const DRILL_REPEATS = Number(arg('drill-repeats', '0.5'));
+const DRILL_SKEW = Number(arg('drill-skew', '1'));
 const HIDDEN = Number(arg('hidden', '64'));
 const LAYERS = Number(arg('layers', '2'));
 const ANCHOR_STEPS = Number(arg('anchor-steps', '1500'));
 const TURNS = Number(arg('turns', '2000'));
 const EVAL = Number(arg('eval', '300'));
-const WM_TOKENS = Number(arg('wm-tokens', '1024'));
+const READING = Number(arg('reading', '60'));
+const WM_TOKENS = WM_TOKENS_ARG;
 const ZIPF = Number(arg('zipf', '1.1'));
 const CHANGED = Number(arg('changed', '0.1'));
 const MIN_ACCESSES = Number(arg('min-accesses', '2'));
@@ -72,7 +80,7 @@ async function main(): Promise<void> {
   const rnd = mulberry32(SEED);
   const taken = new Set<string>();
   const famous = makePeople(FAMOUS, rnd, taken);
-  const drillPeople = makePeople(200, rnd, taken);
+  const drillPeople = makePeople(DRILL_PEOPLE, rnd, taken);
   const people = makePeople(PEOPLE, rnd, taken);
   const generic = Array.from({ length: GENERIC }, () => genericSentence(rnd));
   const allValues = ATTRIBUTES.flatMap((a) => a.values);
@@ -81,21 +89,20 @@ async function main(): Promise<void> {
   // Positions for a working memory of WM_TOKENS plus retrieved text and the question.
   const config = tinyLlamaConfig({ vocab: tok.size, hidden: HIDDEN, layers: LAYERS, heads: 4, intermediate: HIDDEN * 3, maxPositions: WM_TOKENS + 256 });
 
-  // 1. Anchor: generic text, famous people, and drills — a few facts of people with random
-  //    values, then one of them again, so it learns to answer from its context (values are
-  //    random per drill: nothing to memorise). It never sees the long-tail people.
-  const drill = (): string => {
-    const picked = Array.from({ length: 3 + Math.floor(rnd() * 4) }, () => {
-      const p = drillPeople[Math.floor(rnd() * drillPeople.length)];
-      const a = Math.floor(rnd() * ATTRIBUTES.length);
-      return factText({ person: p, attr: a, value: ATTRIBUTES[a].values[Math.floor(rnd() * ATTRIBUTES[a].values.length)] });
-    });
-    return [...picked, picked[Math.floor(rnd() * picked.length)]].join(' ');
-  };
-  const anchorData = [...generic, ...famous.flatMap(sentences), ...famous.flatMap(sentences), ...Array.from({ length: DRILLS }, drill)].map((s) => tok.encode(s));
+  // 1. Anchor: generic text, famous people, and "read the context" drills (ADR 0404) so it
+  //    can answer from text in its prompt: facts of drill people with values drawn per
+  //    drill (nothing to memorise), then some of them again. `short` (default): 3–6 facts,
+  //    one repeat, every token scored; `context`: up to `--drill-tokens` of facts, the
+  //    repeated values scored only. It never sees the long-tail people.
+  const drills = Array.from({ length: DRILLS }, () =>
+    DRILL_KIND === 'short' ? shortDrill(drillPeople, tok, rnd) : contextDrill(drillPeople, tok, rnd, { maxTokens: DRILL_TOKENS, skew: DRILL_SKEW, repeatShare: DRILL_REPEATS }),
+  );
+  const plain = [...generic, ...famous.flatMap(sentences), ...famous.flatMap(sentences)].map((s) => tok.encode(s));
+  const anchorData = [...plain, ...drills.map((d) => d.ids)];
+  const lossMasks = [...plain.map(() => undefined), ...drills.map((d) => d.mask)];
   const params = initParams64(config, SEED);
   let t = performance.now();
-  const anchorLoss = await trainAnchorOnnx(config, params, anchorData, { steps: ANCHOR_STEPS, batch: 12, lr: 3e-3, seed: SEED, onProgress: (s, n, l) => s % 250 === 0 && log(`anchor step ${s}/${n} loss ${l.toFixed(3)}`) });
+  const anchorLoss = await trainAnchorOnnx(config, params, anchorData, { steps: ANCHOR_STEPS, batch: 12, lr: 3e-3, seed: SEED, lossMasks, onProgress: (s, n, l) => s % 250 === 0 && log(`anchor step ${s}/${n} loss ${l.toFixed(3)}`) });
   const anchorSeconds = (performance.now() - t) / 1000;
   log(`anchor trained in ${anchorSeconds.toFixed(1)} s (loss ${anchorLoss.toFixed(3)})`);
   const modelDir = join(root, 'model');
@@ -103,6 +110,28 @@ async function main(): Promise<void> {
   const registry = new OnnxSessionRegistry();
   const lm = await loadLanguageModel(modelDir, registry, { intraOpThreads: THREADS || undefined });
   const anchor: AnchorModel = { config, params, fingerprint: lm.fingerprint, tokenize: (s) => tok.encode(s), eosTokenIds: [tok.ids.get('.')!] };
+  // How well the anchor reads a fact from a context of n facts of the long-tail people (their
+  // first values, templates[0], shuffled; the question is a fact's first words, as below).
+  // A model that only copies a value of the asked attribute from its context scores about
+  // 1 / (facts of that attribute in the context); one that finds the named person's fact, 1.
+  const reading: Record<string, number> = {};
+  const readRnd = mulberry32(SEED + 99);
+  for (const n of [4, 16, 64, 150]) {
+    let hit = 0;
+    for (let i = 0; i < READING; i++) {
+      const pool = people.flatMap((p) => ATTRIBUTES.map((_, a) => ({ person: p, attr: a, value: p.values[a] })));
+      for (let j = pool.length - 1; j > 0; j--) {
+        const k = Math.floor(readRnd() * (j + 1));
+        [pool[j], pool[k]] = [pool[k], pool[j]];
+      }
+      const context = pool.slice(0, n);
+      const q = context[Math.floor(readRnd() * context.length)];
+      const out = await generate(lm, [tok.bos, ...context.flatMap((f) => words(factText(f))), ...words(questionText(q))], { temperature: 0, maxTokens: 1, ignoreEos: true });
+      hit += out.tokenIds[0] === tok.ids.get(q.value) ? 1 : 0;
+    }
+    reading[`reading_${n}_facts`] = r3(hit / READING);
+  }
+  log(`reading: ${JSON.stringify(reading)}`);
 
   // 2. The cube: one memory per person × attribute; questions with Zipf popularity.
   const facts: Fact[] = people.flatMap((p) => ATTRIBUTES.map((_, a) => ({ key: `${p.id}/${a}`, person: p, attr: a, value: p.values[a], memoryId: `${p.id}-${a}`, accesses: 0, version: 1 })));
@@ -311,8 +340,12 @@ async function main(): Promise<void> {
     stale_answers_with_block: staleWithBlock,
     prefilled_tokens_text: r2(mean(modes.text.prefilled)),
     prefilled_tokens_scheduled: r2(mean(modes.scheduled.prefilled)),
+    ...reading,
+    anchor_train_s: Math.round(anchorSeconds),
+    bench_s: Math.round((performance.now() - t0) / 1000),
+    load_average: r2(loadavg()[0]),
   };
-  console.log(`memory-os bench: ${PEOPLE} people × ${ATTRIBUTES.length} facts, anchor ${HIDDEN}d × ${LAYERS}L (${ANCHOR_STEPS} steps, ${DRILLS} drills, ${anchorSeconds.toFixed(0)} s), ${TURNS} Zipf(${ZIPF}) turns, ${EVAL} evaluated, working memory ≤ ${WM_TOKENS} tokens, ${changed.length} facts changed, intra-op threads ${THREADS || 'default'}, load average ${loadavg()[0].toFixed(2)}, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  console.log(`memory-os bench: ${PEOPLE} people × ${ATTRIBUTES.length} facts, anchor ${HIDDEN}d × ${LAYERS}L (${ANCHOR_STEPS} steps, ${DRILLS} ${DRILL_KIND} drills, ${anchorSeconds.toFixed(0)} s), ${TURNS} Zipf(${ZIPF}) turns, ${EVAL} evaluated, working memory ≤ ${WM_TOKENS} tokens, ${changed.length} facts changed, intra-op threads ${THREADS || 'default'}, load average ${loadavg()[0].toFixed(2)}, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
   console.table(cycles);
   console.table([
     { mode: '(a) text only', accuracy: summary.accuracy_text, ttftP50Ms: summary.ttft_p50_text_ms, prefilledPerAnswer: summary.prefilled_tokens_text },

@@ -1,0 +1,79 @@
+// "Read the context" drills for the anchor of bench:memory-os (ADR 0404). Values are drawn
+// afresh for every drill, so there is nothing to memorise; drill people are never the
+// people the bench evaluates on.
+//   short:   3–6 facts, then one of them again; every token scored (the bench's default).
+//   context: a context of facts, from a few to `maxTokens`, then some of them again; the
+//            loss scores only the repeated facts' values, which can be predicted only by
+//            finding the fact earlier in the context — the shape of the bench's prompts
+//            (a working memory of facts, then a question that is a fact's first words).
+import { ATTRIBUTES, type Person, type WordTokenizer } from './parametric-world';
+
+export type DrillKind = 'short' | 'context';
+
+export function parseDrillKind(raw: string): DrillKind {
+  if (raw === 'short' || raw === 'context') return raw;
+  throw new Error(`--drill-kind must be short or context (got ${raw})`);
+}
+
+const factOf = (p: Person, a: number, v: string): string => ATTRIBUTES[a].templates[0].replace('{n}', p.name).replace('{v}', v);
+
+export interface ContextDrill {
+  ids: number[];
+  /** `mask[s]` set: the prediction of ids[s] is scored (trainAnchorOnnx's `lossMasks`). */
+  mask: boolean[];
+}
+
+export interface ContextDrillOptions {
+  /** Longest drill, in tokens (the model's window, less room for the repeats). */
+  maxTokens: number;
+  /** Shortest context, in facts. */
+  minFacts?: number;
+  /** Context lengths are drawn as minFacts + (max − minFacts) · u^skew: > 1 favours short ones. */
+  skew?: number;
+  /** Repeated facts per context fact (at least 2 repeats). */
+  repeatShare?: number;
+}
+
+const TOKENS_PER_FACT = 7; // the longest phrasing: "<first> <last> was born in <year> ."
+
+/** 3–6 facts of drill people, then one of them again; every target scored. */
+export function shortDrill(people: readonly Person[], tok: WordTokenizer, rnd: () => number): ContextDrill {
+  const picked = Array.from({ length: 3 + Math.floor(rnd() * 4) }, () => {
+    const p = people[Math.floor(rnd() * people.length)];
+    const a = Math.floor(rnd() * ATTRIBUTES.length);
+    return factOf(p, a, ATTRIBUTES[a].values[Math.floor(rnd() * ATTRIBUTES[a].values.length)]);
+  });
+  const ids = tok.encode([...picked, picked[Math.floor(rnd() * picked.length)]].join(' '));
+  return { ids, mask: ids.map(() => true) };
+}
+
+export function contextDrill(people: readonly Person[], tok: WordTokenizer, rnd: () => number, options: ContextDrillOptions): ContextDrill {
+  const minFacts = options.minFacts ?? 3;
+  const share = options.repeatShare ?? 0.1;
+  // Room for the context and its repeats.
+  const maxFacts = Math.max(minFacts, Math.floor(options.maxTokens / TOKENS_PER_FACT / (1 + share)) - 2);
+  const facts = minFacts + Math.floor((maxFacts - minFacts + 1) * Math.pow(rnd(), options.skew ?? 1.5));
+  const repeats = Math.max(2, Math.round(facts * share));
+  // Distinct person × attribute pairs, one value per pair for the whole drill.
+  const seen = new Set<string>();
+  const context: Array<{ p: Person; a: number; v: string }> = [];
+  while (context.length < Math.min(facts, people.length * ATTRIBUTES.length)) {
+    const p = people[Math.floor(rnd() * people.length)];
+    const a = Math.floor(rnd() * ATTRIBUTES.length);
+    if (seen.has(`${p.id}/${a}`)) continue;
+    seen.add(`${p.id}/${a}`);
+    context.push({ p, a, v: ATTRIBUTES[a].values[Math.floor(rnd() * ATTRIBUTES[a].values.length)] });
+  }
+  const ids = [tok.bos];
+  const mask = [false];
+  const put = (f: { p: Person; a: number; v: string }, scored: boolean): void => {
+    const words = ATTRIBUTES[f.a].templates[0].replace('{n}', f.p.name).split(' ');
+    for (const w of words) {
+      ids.push(tok.ids.get(w === '{v}' ? f.v : w) ?? tok.unk);
+      mask.push(scored && w === '{v}');
+    }
+  };
+  for (const f of context) put(f, false);
+  for (let i = 0; i < repeats; i++) put(context[Math.floor(rnd() * context.length)], true);
+  return { ids, mask };
+}
