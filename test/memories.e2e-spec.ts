@@ -160,6 +160,20 @@ describe('plaintext memories over HTTP', () => {
     expect(listed.body.items.map((m: { text: string }) => m.text)).not.toContain('Prototype keys');
   });
 
+  it('refuses the NUL character anywhere in a write with a 400 naming the field, storing nothing of the batch', async () => {
+    const items = [{ text: 'a clean memory before the bad one' }, { text: 'bad \u0000 text' }, { text: 'clean', metadata: { ['k\u0000']: 1, note: 'x\u0000y' } }];
+    const res = await add(items).expect(400);
+    expect(res.body.error.details).toEqual([
+      { field: 'items.1.text', problems: [expect.stringMatching(/NUL character/)] },
+      { field: 'items.2.metadata.k\u0000', problems: [expect.stringMatching(/key must not contain the NUL character/)] },
+      { field: 'items.2.metadata.note', problems: [expect.stringMatching(/NUL character/)] },
+    ]);
+    const listed = await h.http.get(`/v1/cubes/${cubeId}/memories`).query({ limit: 200 }).set(auth()).expect(200);
+    expect(listed.body.items.map((m: { text: string }) => m.text)).not.toContain('a clean memory before the bad one');
+    const said = await h.http.post(`/v1/cubes/${cubeId}/messages`).set(auth()).send({ sessionId: 's', messages: [{ role: 'user', content: 'hi\u0000' }] }).expect(400);
+    expect(said.body.error.details[0].field).toBe('messages.0.content');
+  });
+
   it('gives new memories time-ordered ids: a later batch sorts after an earlier one (ADR 0118)', async () => {
     const millis = (id: string) => parseInt(id.replace(/-/g, '').slice(0, 12), 16);
     const before = Date.now();
@@ -184,10 +198,17 @@ describe('plaintext memories over HTTP', () => {
       return ((await h.app.get(DataSource).query(sql, [cube])) as { n: number }[])[0].n;
     };
     const texts = Array.from({ length: 1000 }, (_, i) => `chunked batch memory number ${i} about topic ${i % 7}`);
-    // The database, not the validation, refuses a text with a NUL character; it sits in the last chunk.
-    const refused = await post(texts.map((text, i) => ({ text: i === 950 ? 'bad \u0000 text' : text })));
-    expect(refused.status).toBeGreaterThanOrEqual(400);
-    expect(await count('memories')).toBe(0);
+    // The database, not the validation, refuses one row (a trigger of this test's database); it sits in the last chunk.
+    const db = h.app.get(DataSource);
+    await db.query(`CREATE FUNCTION refuse_marked_row() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.text = 'refused by the database' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$`);
+    await db.query(`CREATE TRIGGER refuse_marked_row BEFORE INSERT ON memories FOR EACH ROW EXECUTE FUNCTION refuse_marked_row()`);
+    try {
+      const refused = await post(texts.map((text, i) => ({ text: i === 950 ? 'refused by the database' : text })));
+      expect(refused.status).toBe(500);
+      expect(await count('memories')).toBe(0);
+    } finally {
+      await db.query(`DROP TRIGGER refuse_marked_row ON memories; DROP FUNCTION refuse_marked_row()`);
+    }
     const stored = await post(texts.map((text) => ({ text }))).expect(201);
     expect(stored.body.items.map((m: { text: string }) => m.text)).toEqual(texts);
     expect(await count('memories')).toBe(1000);

@@ -42,24 +42,40 @@ export class EngramValidationPipe extends ValidationPipe {
 
   /**
    * Nest deletes `__proto__`, `prototype` and `constructor` keys from input without a
-   * word, so a memory's metadata key would vanish while the write answers 201. Refuse
-   * them instead, naming where they are.
+   * word, so a memory's metadata key would vanish while the write answers 201; and
+   * PostgreSQL refuses the NUL character in text and jsonb, which used to surface as a 500
+   * after part of the work was done. Refuse both here, naming where they are.
    */
   protected override stripProtoKeys(value: unknown): void {
-    const problems = reservedKeyPaths(value, '');
-    if (problems.length) throw EngramError.validation(problems.slice(0, 20).map((field) => ({ field, problems: ['this key name is reserved (__proto__, prototype, constructor) and cannot be stored'] })));
+    const problems = unstorableInput(value);
+    if (problems.length) throw EngramError.validation(problems);
   }
 }
 
 const RESERVED_KEYS = ['__proto__', 'prototype', 'constructor'];
+const RESERVED = 'this key name is reserved (__proto__, prototype, constructor) and cannot be stored';
+const NUL = 'must not contain the NUL character (U+0000): it cannot be stored';
+const MAX_PROBLEMS = 20;
 
-function reservedKeyPaths(value: unknown, path: string, found: string[] = []): string[] {
-  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value) || value instanceof Date) return found;
-  for (const [key, child] of Object.entries(value)) {
-    const at = path ? `${path}.${key}` : key;
-    if (RESERVED_KEYS.includes(key)) found.push(at);
-    if (found.length >= 20) break;
-    reservedKeyPaths(child, at, found);
-  }
+/** What no route can store, by field: reserved key names and the NUL character in any key or string (at most 20 problems). */
+export function unstorableInput(value: unknown): FieldProblem[] {
+  const found: FieldProblem[] = [];
+  walk(value, '', found);
   return found;
+}
+
+function walk(value: unknown, path: string, found: FieldProblem[]): void {
+  if (found.length >= MAX_PROBLEMS) return;
+  if (typeof value === 'string') {
+    if (value.includes('\u0000')) found.push({ field: path || 'body', problems: [NUL] });
+    return;
+  }
+  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value) || value instanceof Date) return;
+  for (const [key, child] of Object.entries(value)) {
+    if (found.length >= MAX_PROBLEMS) return;
+    const at = path ? `${path}.${key}` : key;
+    if (RESERVED_KEYS.includes(key)) found.push({ field: at, problems: [RESERVED] });
+    else if (key.includes('\u0000')) found.push({ field: at, problems: [`key ${NUL}`] });
+    walk(child, at, found);
+  }
 }

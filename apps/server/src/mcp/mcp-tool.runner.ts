@@ -2,7 +2,7 @@ import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { asEngramError, EngramError, ErrorCode } from '@engram/core';
-import { flatten } from '../http/validation.pipe';
+import { flatten, unstorableInput } from '../http/validation.pipe';
 
 /**
  * How MCP tools meet the services: arguments become the same DTO classes the REST
@@ -15,6 +15,8 @@ type Constructor<T> = new () => T;
 /** Builds and validates a DTO exactly as the global validation pipe would for a body. */
 export async function toDto<T extends object>(type: Constructor<T>, plain: Record<string, unknown>): Promise<T> {
   const defined = Object.fromEntries(Object.entries(plain).filter(([, v]) => v !== undefined));
+  const unstorable = unstorableInput(defined);
+  if (unstorable.length) throw EngramError.validation(unstorable);
   const dto = plainToInstance(type, defined);
   const errors = await validate(dto, { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: true, validationError: { target: false, value: false } });
   if (errors.length) throw EngramError.validation(flatten(errors));
