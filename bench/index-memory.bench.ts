@@ -5,7 +5,7 @@
 // a measurement, not an estimate (approximateBytes() is printed beside it for comparison).
 // Optionally saves and loads the index (--reload) and measures the loaded one, which is what
 // a restarted server holds.
-//   npm run build && node --expose-gc dist/bench/index-memory.bench.js [--n 100000] [--reload 1]
+//   npm run build && node --expose-gc dist/bench/index-memory.bench.js [--n 100000] [--reload 1] [--reserve 1]
 // The release steps reach into the structures' private fields by name (measurement only:
 // the index is dropped afterwards); a renamed field fails the bench loudly.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -20,6 +20,7 @@ import { SyntheticCorpus } from './support/synthetic-corpus';
 const N = arg('n', 100_000);
 const DIM = arg('dim', 256);
 const RELOAD = arg('reload', 1) === 1;
+const RESERVE = arg('reserve', 1) === 1;
 
 type Bag = Record<string, unknown>;
 
@@ -173,7 +174,9 @@ async function main(): Promise<void> {
   const [queryVector] = await embedder.embed(['kalo mi']);
   const base = await held();
   let t0 = performance.now();
-  let index: CubeIndex | null = new CubeIndex({ dimension: DIM, initialCapacity: arg('capacity', 1024) });
+  let index: CubeIndex | null = new CubeIndex({ dimension: DIM });
+  // As CubeIndexManager sizes a rebuild for the cube's rows (--reserve 0: grown step by step, as a cube taking writes).
+  if (RESERVE) index.reserve(N);
   for await (const doc of documents(N, embedder)) index.upsert(doc);
   const ingestS = (performance.now() - t0) / 1000;
   t0 = performance.now();

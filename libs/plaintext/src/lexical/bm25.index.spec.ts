@@ -128,6 +128,28 @@ describe('Bm25Index', () => {
     expect(decoded.encode().equals(built.encode())).toBe(true);
   });
 
+  it('scores the same when sized up front for its documents (postings room extrapolated from the first ones)', () => {
+    const random = mulberry32(5);
+    const words = Array.from({ length: 3000 }, (_, i) => `w${i}`);
+    const grown = new Bm25Index();
+    const sized = new Bm25Index();
+    sized.reserve(6000);
+    for (let slot = 0; slot < 6000; slot++) {
+      const terms = Array.from({ length: 1 + Math.floor(random() * 25) }, () => words[Math.floor(words.length * random() ** 3)]);
+      grown.add(slot, terms);
+      sized.add(slot, terms);
+      if (slot % 7 === 3) {
+        grown.remove(slot - 3);
+        sized.remove(slot - 3);
+      }
+    }
+    const query = words.filter((_, i) => i % 97 === 0);
+    const asMap = (h: ReturnType<Bm25Index['score']>) => new Map(Array.from({ length: h.count }, (_, i) => [h.slots[i], h.scores[i]]));
+    expect(asMap(sized.score(query))).toEqual(asMap(grown.score(query)));
+    for (const word of words) expect(sized.df(word)).toBe(grown.df(word));
+    for (let slot = 0; slot < 6000; slot += 11) expect(sized.termsOf(slot)).toEqual(grown.termsOf(slot));
+  });
+
   describe('common terms', () => {
     // 2,000 documents: "common" in every other one (50% > the 5% cutoff), "rare" in 150,
     // "scarce" in 20.

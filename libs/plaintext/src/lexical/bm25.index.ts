@@ -72,6 +72,9 @@ import { PostingPool } from './posting-pool';
 
 const BM25_MAGIC = 0x35324d42; // "BM25"
 
+/** Documents after which a rebuild that reserved its slots sizes the postings pool for all of them. */
+const EXTRAPOLATE_AFTER = 2000;
+
 /** Live postings per piece of encodeChunks(). */
 const POSTINGS_PER_PIECE = 1 << 18;
 
@@ -108,6 +111,8 @@ export class Bm25Index {
   private accumulator = new Float32Array(1024);
   private touched = new Int32Array(1024);
   private liveDocs = 0;
+  /** Documents reserve() was told to expect (0: none). */
+  private expectedSlots = 0;
   /** One past the highest slot ever added. */
   private slotsEnd = 0;
   private totalLength = 0;
@@ -163,6 +168,10 @@ export class Bm25Index {
     this.docLength[slot] = terms.length;
     this.alive[slot] = 1;
     this.liveDocs++;
+    if (this.liveDocs === EXTRAPOLATE_AFTER && this.expectedSlots > 2 * EXTRAPOLATE_AFTER) {
+      // The postings of the first documents, times the documents to come, and a third for the blocks' room.
+      this.postings.reserveRoom(Math.ceil((this.postings.held / EXTRAPOLATE_AFTER) * this.expectedSlots * 1.33));
+    }
     this.totalLength += terms.length;
   }
 
@@ -548,6 +557,7 @@ export class Bm25Index {
   /** Room for this many slots in one allocation (a rebuild that knows its size). */
   reserve(slots: number): void {
     this.ensureCapacity(slots, true);
+    this.expectedSlots = slots;
   }
 
   private ensureCapacity(n: number, exact = false): void {

@@ -55,7 +55,9 @@ describe('PostingPool', () => {
     pool.trim();
     expect(pool.slack).toBe(0);
     expectSame(pool, model);
-    // Blocks grow again after a trim.
+    // Blocks grow again after a trim, into room reserved at once.
+    pool.reserveRoom(pool.held * 2);
+    expect(pool.slack).toBeGreaterThan(0.4);
     exercise(pool, model, 2, 20_000, 1_000_000);
     expectSame(pool, model);
   });

@@ -2,9 +2,11 @@
 // frequencies), each term a block [start, start + length) with room up to its capacity,
 // described by four per-term integers, instead of an object and two typed arrays per term
 // (ADR 0119). A full block moves to the end of the pool with twice the room (or grows in
-// place when it is the last one); the blocks it leaves are holes, and the pool is rewritten
-// without them when they are a third of it. trim() rewrites it with no room to spare (after
-// a snapshot). Within a block, postings stay in the order they were pushed (ascending slots).
+// place when it is the last one); the blocks it leaves are holes, closed in place (blocks
+// moved down, their room kept) when they would reach a third of the pool, so that the
+// columns are only reallocated to grow. trim() closes the holes and the blocks' room and
+// reallocates the columns at their size (after a snapshot). Within a block, postings stay
+// in the order they were pushed (ascending slots).
 
 const MIN_BLOCK = 2;
 
@@ -105,32 +107,48 @@ export class PostingPool {
     this.live[id] = j - from;
   }
 
-  /** Rewrites the pool with every block exactly its length. */
+  /** Rewrites the pool with every block exactly its length, in arrays of the size they need. */
   trim(): void {
-    this.rewrite(0);
+    this.compact(true);
+    if (this.slots.length > this.used) {
+      this.slots = this.slots.slice(0, this.used);
+      this.tfs = this.tfs.slice(0, this.used);
+    }
+  }
+
+  /**
+   * Room for this many postings in one allocation (a rebuild that can tell how many it will
+   * hold), so that the pool is not regrown a quarter at a time.
+   */
+  reserveRoom(postings: number): void {
+    if (postings <= this.slots.length) return;
+    this.slots = grown(this.slots, new Int32Array(postings), this.used);
+    this.tfs = grown(this.tfs, new Uint16Array(postings), this.used);
+  }
+
+  /** Postings held (live or not yet compacted), over all terms. */
+  get held(): number {
+    let held = 0;
+    for (let id = 0; id < this.terms; id++) held += this.length[id];
+    return held;
   }
 
   /** Share of the pool's postings room that holds no posting. */
   get slack(): number {
-    let held = 0;
-    for (let id = 0; id < this.terms; id++) held += this.length[id];
-    return this.slots.length === 0 ? 0 : 1 - held / this.slots.length;
+    return this.slots.length === 0 ? 0 : 1 - this.held / this.slots.length;
   }
 
   private makeRoom(id: number): void {
     const cap = this.capacity[id];
     const wanted = Math.max(MIN_BLOCK, cap * 2);
+    // Moving the block would leave the holes at a third of the pool: close them first.
+    if (this.start[id] + cap !== this.used && this.holes + cap > (this.used + wanted) / 3) this.compact(false);
     const start = this.start[id];
     if (start + cap === this.used) {
       // The last block grows in place.
       this.reserve(start + wanted);
       this.used = start + wanted;
       this.capacity[id] = wanted;
-      return;
-    }
-    if (this.holes + cap > (this.used + wanted) / 3) {
-      // The block would leave the holes at a third of the pool: rewrite it, this block with room to grow.
-      this.rewrite(0, id, wanted);
       return;
     }
     this.reserve(this.used + wanted);
@@ -143,26 +161,26 @@ export class PostingPool {
     this.holes += cap;
   }
 
-  /** Lays every block out again, term after term, with `spare` room each (`wanted` for one). */
-  private rewrite(spare: number, grow = -1, wanted = 0): void {
-    let total = 0;
-    for (let id = 0; id < this.terms; id++) total += id === grow ? wanted : this.length[id] + spare;
-    // Room for growth after a rewrite caused by growth; none after trim().
-    const size = grow >= 0 ? total + (total >> 2) : total;
-    const slots = new Int32Array(size);
-    const tfs = new Uint16Array(size);
+  /**
+   * Moves every block down over the holes, in place (in the order the blocks lie), keeping
+   * each block's room, or none when exact. No new arrays: the allocator is left no holes of its own.
+   */
+  private compact(exact: boolean): void {
+    const start = this.start;
+    const capacity = this.capacity;
+    const order = Array.from({ length: this.terms }, (_, id) => id).sort((a, b) => start[a] - start[b] || capacity[a] - capacity[b]);
     let at = 0;
-    for (let id = 0; id < this.terms; id++) {
-      const from = this.start[id];
+    for (const id of order) {
+      const from = start[id];
       const n = this.length[id];
-      slots.set(this.slots.subarray(from, from + n), at);
-      tfs.set(this.tfs.subarray(from, from + n), at);
-      this.start[id] = at;
-      this.capacity[id] = id === grow ? wanted : n + spare;
-      at += this.capacity[id];
+      if (from !== at) {
+        this.slots.copyWithin(at, from, from + n);
+        this.tfs.copyWithin(at, from, from + n);
+      }
+      start[id] = at;
+      if (exact) capacity[id] = n;
+      at += capacity[id];
     }
-    this.slots = slots;
-    this.tfs = tfs;
     this.used = at;
     this.holes = 0;
   }
