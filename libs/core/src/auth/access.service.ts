@@ -78,16 +78,6 @@ export class AccessService {
     return found;
   }
 
-  /**
-   * The checks that need no database (the permission, the key's cube list): the caller's
-   * tenant, whose live cube it must then be. The caller reads the cube with that tenant in
-   * the same query as what it serves (search over an index in memory), and answers 404
-   * when there is none.
-   */
-  requireCubeTenant(auth: AuthContext, permission: Permission, cubeId: string): string {
-    return this.cubeTenant(auth, permission, cubeId);
-  }
-
   /** The checks before a cube is read: the caller's tenant, when it may reach the cube at all. */
   private cubeTenant(auth: AuthContext, permission: Permission, cubeId: string): string {
     if (auth.kind === 'admin') throw EngramError.notFound('cube');

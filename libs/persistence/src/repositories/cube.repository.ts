@@ -5,11 +5,11 @@ import { isUniqueViolation } from './tenant.repository';
 import { CubeRecord, decodeCursor, encodeCursor, isCursorBigint, isCursorUuid, Page } from './records';
 import { queryRows } from './sql';
 
-export const CUBE_COLUMNS = 'c.id, c.tenant_id, c.name, c.description, c.settings, c.created_at, c.updated_at, c.deleted_at';
+const CUBE_COLUMNS = 'c.id, c.tenant_id, c.name, c.description, c.settings, c.created_at, c.updated_at, c.deleted_at';
 
 type CubeRow = Record<string, unknown>;
 
-export function toCube(r: CubeRow): CubeRecord {
+function toCube(r: CubeRow): CubeRecord {
   return {
     id: r.id as string,
     tenantId: r.tenant_id as string,

@@ -2,8 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
 import { MemoryState } from '../entities';
-import { CUBE_COLUMNS, toCube } from './cube.repository';
-import { CubeRecord, decodeCursor, encodeCursor, isCursorBigint, Page } from './records';
+import { decodeCursor, encodeCursor, isCursorBigint, Page } from './records';
 import { queryRows } from './sql';
 import { timeOrderedIds } from './time-ordered-id';
 
@@ -117,11 +116,6 @@ const COLUMNS = `id, cube_id, label, change_seq, text, kind, role, tags, metadat
   erased_at, fact_subject, fact_predicate, fact_object`;
 
 type Row = Record<string, unknown>;
-
-/** COLUMNS of the memories table qualified by `m.`, for a join with cubes. */
-const MEMORY_COLUMNS_M = COLUMNS.split(',').map((c) => `m.${c.trim()}`).join(', ');
-/** The cube's columns under names prefixed `cube__` (their own names collide with the memory's). */
-const CUBE_COLUMNS_PREFIXED = CUBE_COLUMNS.split(',').map((c) => `${c.trim()} AS cube__${c.trim().slice(2)}`).join(', ');
 
 function toRecord(row: Row): MemoryRecord {
   return {
@@ -457,33 +451,6 @@ export class MemoryRepository {
       out.set(record.label, record);
     }
     return out;
-  }
-
-  /**
-   * In one round trip: the tenant's live cube, the highest change sequence of its memories,
-   * and the current rows of its memories with these labels (a search over an index already
-   * in memory checks access, freshness and reads its hits together). Null when the cube is
-   * not a live cube of the tenant: no row is returned then.
-   */
-  async getLiveCubeWithRows(tenantId: string, cubeId: string, labels: readonly number[]): Promise<{ cube: CubeRecord; changeSeq: number; rows: Map<number, MemoryRecord> } | null> {
-    const found = await queryRows<Row>(this.db,
-      `WITH cube AS (
-         SELECT ${CUBE_COLUMNS_PREFIXED}, (SELECT max(x.change_seq) FROM memories x WHERE x.cube_id = c.id) AS cube__change_seq
-           FROM cubes c WHERE c.id = $1 AND c.tenant_id = $2 AND c.deleted_at IS NULL)
-       SELECT cube.*, ${MEMORY_COLUMNS_M}
-         FROM cube LEFT JOIN memories m ON m.cube_id = cube.cube__id AND m.label = ANY($3::bigint[])`,
-      [cubeId, tenantId, labels.map(String)],
-    );
-    if (found.length === 0) return null;
-    const first = found[0];
-    const cube = toCube(Object.fromEntries(Object.entries(first).filter(([k]) => k.startsWith('cube__')).map(([k, v]) => [k.slice(6), v])));
-    const rows = new Map<number, MemoryRecord>();
-    for (const row of found) {
-      if (row.id === null) continue; // the cube's row alone: none of the labels is in it
-      const record = toRecord(row);
-      rows.set(record.label, record);
-    }
-    return { cube, changeSeq: Number(first.cube__change_seq ?? 0), rows };
   }
 
   /**
