@@ -127,7 +127,7 @@ describe('parametric memory banks over HTTP', () => {
     const best = res.body.engram.retrieval.memoryIds[0];
     expect([memoryIds[0], memoryIds[1]]).toContain(best); // an Alice fact, written above
     const [held] = await level1Holding(best);
-    expect(res.body.engram.bank).toEqual({ id: bankId, source: 'request', used: true, reason: null, routedBy: 'memory', memoryId: best, generation: bank.generation, path: [held.node, expect.any(Number)], rank: 4, staleLevels: [], leftOut: [] });
+    expect(res.body.engram.bank).toEqual({ id: bankId, source: 'request', used: true, reason: null, routedBy: 'memory', memoryId: best, similarity: null, generation: bank.generation, path: [held.node, expect.any(Number)], rank: 4, staleLevels: [], leftOut: [] });
     expect(res.body.engram.bank.path[0]).toBeLessThan(2);
     expect(res.body.engram.cachedTokens).toBe(0);
   });
