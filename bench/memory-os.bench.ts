@@ -183,11 +183,13 @@ async function main(): Promise<void> {
     const candidates = hot.filter((f) => f.accesses >= MIN_ACCESSES && !superseded.has(f.memoryId) && !fresh.has(f.memoryId)).slice(0, MAX_PER_RUN);
     const current = new Map([...byKey.values()].map((f) => [f.memoryId, f]));
     const corpus: BankText[] = [...new Set([...held, ...candidates.map((c) => c.memoryId)])].filter((id) => current.has(id)).map((id) => ({ id, text: factText(current.get(id)!) }));
+    // As the server's consolidation does (ADR 0403): a memory whose words changed since the tree placed it is re-placed by its current words and written at its new place.
+    const moved = (await bank.reassign(embedder, corpus)).map((m) => m.id);
     await bank.assign(embedder, corpus);
     const replay = await bank.replayFor(anchor, DEFAULT_REPLAY);
     const stale = bank.provenance.staleBlocks().length;
     tc = performance.now();
-    const report = await bank.consolidateAsync(anchor, candidates.map((c) => c.memoryId), corpus, {
+    const report = await bank.consolidateAsync(anchor, [...new Set([...candidates.map((c) => c.memoryId), ...moved])], corpus, {
       gradient: 'onnx',
       epochs: EPOCHS,
       seed: SEED,
@@ -200,7 +202,7 @@ async function main(): Promise<void> {
       },
     });
     const v = report.verification;
-    cycles.push({ cycle: name, wmFacts: wm.length, wmTokens: wmIds.length, wmBuildMs: r2(wmMs), consolidated: candidates.length, staleBlocksRewritten: stale, outcome: report.rejected ? `rolled back: ${report.rejected}` : 'committed', generation: report.generation, writeS: r2((performance.now() - tc) / 1000), recall: v ? r3(v.recall) : NaN, anchorRecall: v ? r3(v.anchorRecall) : NaN, pplIncreasePct: v ? r2(v.perplexityIncrease * 100) : NaN });
+    cycles.push({ cycle: name, wmFacts: wm.length, wmTokens: wmIds.length, wmBuildMs: r2(wmMs), consolidated: candidates.length, replaced: moved.length, staleBlocksRewritten: stale, outcome: report.rejected ? `rolled back: ${report.rejected}` : 'committed', generation: report.generation, writeS: r2((performance.now() - tc) / 1000), recall: v ? r3(v.recall) : NaN, anchorRecall: v ? r3(v.anchorRecall) : NaN, pplIncreasePct: v ? r2(v.perplexityIncrease * 100) : NaN });
     log(`${name}: ${JSON.stringify(cycles.at(-1))}`);
   };
   await cycle('cycle 1');

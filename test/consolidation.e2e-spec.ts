@@ -161,8 +161,11 @@ describe('consolidation into parametric memory', () => {
     const rewritten = await blocksHolding(ids.alice2);
     expect(rewritten.length).toBeGreaterThanOrEqual(1);
     expect(rewritten.every((b) => !b.stale && b.generation === generation + 1)).toBe(true);
+    // It is held at the leaf its new words route to (re-placed when they route elsewhere), not kept among texts like the old one.
+    const newPath = (await chat('Alice Moreau works as a luthier in Lyon.')).path;
+    expect(rewritten.find((b) => b.level === 2)?.node).toBe(newPath[1]);
     const [event] = await events();
-    expect(event.reason).toMatchObject({ outcome: 'committed', rewritten: expect.any(Number) });
+    expect(event.reason).toMatchObject({ outcome: 'committed', rewritten: expect.any(Number), replaced: expect.any(Number) });
     expect(event.memoryIds).toContain(ids.alice2);
     expect(event.before.bank.staleBlocks.length).toBe(stale.length);
   }, 180_000);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { buildLlamaGraph, DEFAULT_MEMORY_SLOTS, encodeOnnxModel, floatTensor, memoryFeeds, int64Tensor, OnnxSessionRegistry, pastKeyName, pastValueName } from '@engram/inference';
 import { HashEmbedder } from '@engram/plaintext';
 import { BANK_FILE, ParametricBank, PROVENANCE_FILE, TREE_FILE, type BankText } from './parametric-bank';
+import { placementKey } from './tree/cluster-tree';
 import { ParametricErrorCode } from './parametric.error';
 import { forwardBackward, toLlamaWeights, type Memory64 } from './training/llama-backprop';
 import { initParams64, tinyLlamaConfig } from './training/llama-init';
@@ -249,5 +250,40 @@ describe('ParametricBank.changedSince (what a server copies into its own record 
       expect(c.memoryIds).toContain('m1');
     }
     reopened.close();
+  });
+});
+
+describe('ParametricBank.reassign', () => {
+  it('re-places an edited text by its current words, leaves unchanged and unknown texts alone, and keeps the move on disk', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pbank-reassign-'));
+    try {
+      const bank = await ParametricBank.build({ dir, modelFingerprint: 'tiny-anchor', hidden: 16, layers: 1, embedder, texts, levels: 2, branching: 2, ranks: [4, 8], seed: 1 });
+      // m0 edited to words like those of a memory in another leaf.
+      const other = texts.findIndex((t) => bank.tree.pathOf(t.id)!.at(-1) !== bank.tree.pathOf('m0')!.at(-1));
+      expect(other).toBeGreaterThan(0);
+      const before = bank.tree.pathOf('m0')!;
+      const edited = { id: 'm0', text: texts[other].text };
+      const moved = await bank.reassign(embedder, [edited, ...texts.slice(1), { id: 'never-placed', text: texts[2].text }]);
+      expect(moved).toEqual([{ id: 'm0', from: before, to: bank.tree.pathOf(`m${other}`) }]);
+      expect(bank.tree.pathOf('m0')).toEqual(bank.tree.pathOf(`m${other}`));
+      expect(bank.tree.pathOf('never-placed')).toBeUndefined();
+      expect(await bank.reassign(embedder, [edited])).toEqual([]);
+      // A text placed by an older tree (no fingerprint) moves only when the caller knows it changed.
+      const far = texts.findIndex((t) => bank.tree.pathOf(t.id)!.at(-1) !== bank.tree.pathOf('m1')!.at(-1));
+      bank.tree.placedBy.delete('m1');
+      expect(await bank.reassign(embedder, [{ id: 'm1', text: texts[far].text }])).toEqual([]);
+      bank.tree.placedBy.delete('m1');
+      const forced = await bank.reassign(embedder, [{ id: 'm1', text: texts[far].text }], new Set(['m1']));
+      expect(forced.map((m) => m.id)).toEqual(['m1']);
+      expect(bank.tree.pathOf('m1')!.at(-1)).toBe(bank.tree.pathOf(`m${far}`)!.at(-1));
+      bank.close();
+      const reopened = ParametricBank.open(dir);
+      expect(reopened.tree.pathOf('m0')).toEqual(moved[0].to);
+      expect(reopened.tree.pathOf('m1')).toEqual(forced[0].to);
+      expect(reopened.tree.placedBy.get('m0')).toBe(placementKey(texts[other].text));
+      reopened.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

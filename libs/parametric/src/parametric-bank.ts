@@ -15,7 +15,7 @@ import { changedSince, inspect, type ChangedBlock } from './bank-provenance-view
 import { pathNodes, staleNodes, trainAsync, trainSync, type WriteOptions, type WriteReport } from './bank-write';
 import { ParametricError, ParametricErrorCode } from './parametric.error';
 import type { AnchorModel } from './training/block-trainer';
-import { ClusterTree, type TextEmbedder } from './tree/cluster-tree';
+import { ClusterTree, placementKey, type TextEmbedder } from './tree/cluster-tree';
 import { replayFor, type ReplaySettings } from './write-replay';
 
 export { DEFAULT_WRITE_EPOCHS, type WriteOptions, type WriteReport } from './bank-write';
@@ -91,6 +91,7 @@ export class ParametricBank {
       options.embedder.fingerprint,
       { levels, branching, seed: options.seed },
     );
+    for (const t of options.texts) tree.placedBy.set(t.id, placementKey(t.text));
     progress('cluster', options.texts.length, options.texts.length);
     const file = BankFile.create(join(options.dir, BANK_FILE), {
       modelFingerprint: options.modelFingerprint,
@@ -164,13 +165,52 @@ export class ParametricBank {
     return concatBlocks(this.store.fetch(path), hidden, layers);
   }
 
+  /**
+   * Re-places texts already in the tree whose words are not those they were placed by (an
+   * edited memory kept the leaf its old text routed to, among texts like the old one, whose
+   * block then learns the old value from its neighbours); returns those that moved, with both
+   * paths. A text placed by an older tree (no fingerprint) is re-placed only when the caller
+   * knows it changed (`changed`); its current words are recorded either way. Unchanged texts
+   * never move (balanced k-means placed them where routing may disagree). The old path's
+   * blocks are the caller's to rewrite (an edit marks them stale), the new path's to write
+   * with the moved text.
+   */
+  async reassign(embedder: TextEmbedder, texts: readonly BankText[], changed: ReadonlySet<string> = new Set()): Promise<Array<{ id: string; from: number[]; to: number[] }>> {
+    this.checkEmbedder(embedder);
+    let recorded = false;
+    const edited: BankText[] = [];
+    for (const t of texts) {
+      if (!this.tree.leaves.has(t.id)) continue;
+      const now = placementKey(t.text);
+      const placed = this.tree.placedBy.get(t.id);
+      if (placed === now) continue;
+      if (placed !== undefined || changed.has(t.id)) edited.push(t);
+      this.tree.placedBy.set(t.id, now);
+      recorded = true;
+    }
+    const moved: Array<{ id: string; from: number[]; to: number[] }> = [];
+    const embeddings = edited.length ? await embedder.embed(edited.map((t) => t.text)) : [];
+    edited.forEach((t, i) => {
+      const from = this.tree.pathOf(t.id)!;
+      const to = this.tree.route(embeddings[i]);
+      if (to.at(-1) === from.at(-1)) return;
+      this.tree.leaves.set(t.id, to.at(-1)!);
+      moved.push({ id: t.id, from, to });
+    });
+    if (recorded) this.tree.save(join(this.dir, TREE_FILE));
+    return moved;
+  }
+
   /** Assigns texts that are not in the tree yet to the leaf their embedding routes to. */
   async assign(embedder: TextEmbedder, texts: readonly BankText[]): Promise<number> {
     this.checkEmbedder(embedder);
     const fresh = texts.filter((t) => !this.tree.leaves.has(t.id));
     if (fresh.length === 0) return 0;
     const embeddings = await embedder.embed(fresh.map((t) => t.text));
-    fresh.forEach((t, i) => this.tree.leaves.set(t.id, this.tree.route(embeddings[i]).at(-1)!));
+    fresh.forEach((t, i) => {
+      this.tree.leaves.set(t.id, this.tree.route(embeddings[i]).at(-1)!);
+      this.tree.placedBy.set(t.id, placementKey(t.text));
+    });
     this.tree.save(join(this.dir, TREE_FILE));
     return fresh.length;
   }

@@ -109,10 +109,15 @@ export class BankConsolidation {
     const thresholds = policy.thresholds;
     const embedder = this.bankJobs.embedderOf(bank);
     let lastBeat = 0;
+    // A memory whose words changed since the tree placed it (an edit, a merge into it) is re-placed by its current
+    // words and written at its new place (ADR 0403); for a tree that predates placement fingerprints, the versions say.
+    const edited = new Set(await this.rows.textChangedSinceWritten(bank.id, rewritten));
+    const moved: string[] = [];
     const { result: report, changes } = await this.store.mutate(bank, record, async (b): Promise<WriteReport> => {
+      moved.push(...(await b.reassign(embedder, corpus, edited)).map((m) => m.id).filter((id) => !written.includes(id)));
       await b.assign(embedder, corpus);
       const replay = await b.replayFor(anchor, bank.replay, { embedder, texts: corpus });
-      return b.consolidateAsync(anchor, written, corpus, {
+      return b.consolidateAsync(anchor, [...written, ...moved], corpus, {
         gradient: 'onnx',
         epochs: options.epochs,
         faults: options.faults,
@@ -134,7 +139,7 @@ export class BankConsolidation {
         },
       });
     });
-    const figures = { written: written.length, rewritten: rewritten.length, staleBlocks: staleBlocks.length, verification: report.verification ?? null, thresholds };
+    const figures = { written: written.length, rewritten: rewritten.length, replaced: moved.length, staleBlocks: staleBlocks.length, verification: report.verification ?? null, thresholds };
     const event = (outcome: string, after: Record<string, unknown>, why?: string) =>
       this.lifecycle.recordEvent({
         cubeId: bank.cubeId,

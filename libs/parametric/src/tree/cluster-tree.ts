@@ -38,6 +38,8 @@ interface TreeJson {
   dimension: number;
   nodes: Array<{ level: number; index: number; count: number; centroid: string }>;
   leaves: Record<string, number>;
+  /** Per text id, the fingerprint of the words it was placed by (absent in trees saved before it was added). */
+  placedBy?: Record<string, string>;
   /** sha256 of the JSON without this field (treeChecksum); absent in trees saved before it was added. */
   sha256?: string;
 }
@@ -59,9 +61,14 @@ export function resealTreeJson(value: unknown): unknown {
 
 const key = (level: number, index: number): string => `${level}:${index}`;
 
+/** The fingerprint of the words a text was placed by (16 hex of their sha256). */
+export const placementKey = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 16);
+
 export class ClusterTree {
   private readonly centroids = new Map<string, Float32Array>();
   private readonly counts = new Map<string, number>();
+  /** Per text id, placementKey() of the words it was placed by; unknown for texts placed by an older tree. */
+  readonly placedBy = new Map<string, string>();
 
   private constructor(
     readonly embedderFingerprint: string,
@@ -177,6 +184,7 @@ export class ClusterTree {
       dimension: this.dimension,
       nodes,
       leaves: Object.fromEntries(this.leaves),
+      ...(this.placedBy.size ? { placedBy: Object.fromEntries(this.placedBy) } : {}),
     };
     writeFileAtomic(path, JSON.stringify({ ...json, sha256: treeChecksum(json) }));
   }
@@ -194,6 +202,7 @@ export class ClusterTree {
       throw new ParametricError(ParametricErrorCode.EmbedderMismatch, `bank tree ${path} was built with embedder ${json.embedderFingerprint}, not ${expectEmbedder}`);
     }
     const tree = new ClusterTree(json.embedderFingerprint, json.levels, json.branching, json.seed, json.dimension, new Map(Object.entries(json.leaves)));
+    for (const [id, placed] of Object.entries(json.placedBy ?? {})) tree.placedBy.set(id, placed);
     for (const n of json.nodes) {
       const bytes = Buffer.from(n.centroid, 'base64');
       const c = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));

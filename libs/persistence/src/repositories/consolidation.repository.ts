@@ -83,6 +83,25 @@ export class ConsolidationRepository {
   }
 
   /**
+   * Which of `memoryIds` had their text changed (a version whose text differs from the one
+   * before) after a block of this bank holding them was written: an edit or a merge, whose
+   * place in the bank's tree still reflects the old words.
+   */
+  async textChangedSinceWritten(bankId: string, memoryIds: readonly string[]): Promise<string[]> {
+    if (!memoryIds.length) return [];
+    const rows = await queryRows<{ id: string }>(
+      this.db,
+      `SELECT DISTINCT v.memory_id::text AS id
+         FROM bank_blocks b
+         JOIN memory_versions v ON v.memory_id = ANY(b.memory_ids) AND v.at > b.written_at
+        WHERE b.bank_id = $1 AND v.memory_id = ANY($2::uuid[])
+          AND v.old_values ? 'text' AND v.new_values ? 'text' AND v.old_values->>'text' IS DISTINCT FROM v.new_values->>'text'`,
+      [bankId, [...memoryIds]],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /**
    * The blocks of a path as chat's routing by memory sees them (ADR 0403), one per level:
    * written or not, holding `memoryId`, stale, and whether the text of a memory of `inPrompt`
    * that the block holds changed after the block was written (a version whose text differs
