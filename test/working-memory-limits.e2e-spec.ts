@@ -138,11 +138,11 @@ describe('the working memory under a KV quota and with two workers', () => {
     expect(row.sourceMemoryIds).toEqual(expect.arrayContaining([x, y]));
     expect(row.generation).toBe(3);
     expect(workingManifests(h.app, cubeId)).toEqual([row.entryId]);
-    // The served cache is one whole generation: the instance that built it reuses all of its tokens; the other finds
-    // every whole chunk on the shared disk (the partial tail is indexed only from manifests that process knows).
+    // The served cache is one whole generation: the instance that built it reuses all of its tokens, and so does the
+    // other, from the shared disk (its whole chunks, and the partial tail through the manifest it reads anew; ADR 0202).
     expect((await chat(cubeId).expect(200)).body.engram.workingMemory).toMatchObject({ state: 'ready', hit: true, cacheId: row.entryId, reusedTokens: row.tokenCount });
     const other = (await chat(cubeId, supertest(replica.getHttpServer())).expect(200)).body.engram.workingMemory;
-    expect(other).toMatchObject({ state: 'ready', hit: true, cacheId: row.entryId, reusedTokens: row.tokenCount - (row.tokenCount % 16) });
+    expect(other).toMatchObject({ state: 'ready', hit: true, cacheId: row.entryId, reusedTokens: row.tokenCount });
   });
 
   it('does not bring back a working memory dropped while it was being rebuilt', async () => {

@@ -99,6 +99,10 @@ describe('ActivationMemory', () => {
     expect(entry.tokens.length % CHUNK).not.toBe(0); // the test needs a partial tail
     const hit = await server.prefixFor(model, promptTokens());
     expect(hit.cachedTokens).toBe(entry.tokens.length);
+    // And forgets it once the other process deletes it.
+    expect(server.store.listEntries({ owner: 'cube-1' }).map((e) => e.id)).toEqual([entry.id]);
+    await worker.store.deleteEntry(entry.id);
+    expect(server.store.listEntries({ owner: 'cube-1' })).toEqual([]);
   });
 
   it('reloads caches from disk after a restart, and drops a corrupt chunk instead of serving it', async () => {

@@ -96,25 +96,43 @@ export class KvCacheStore {
   }
 
   /**
-   * Indexes entry files this process does not know yet: another process sharing the
-   * directory (a separate worker, the server) may have written them since this one opened
-   * it, and deleting by owner or by source must find those too.
+   * Brings the entries in line with the directory: indexes entry files this process does
+   * not know yet (another process sharing it — a separate worker, the server — may have
+   * written them since this one opened it, and deleting by owner or by source must find
+   * those too), and forgets entries whose file another process deleted (their chunks are
+   * that process's to delete; this one only stops pinning and matching them).
    */
   private readEntries(atOpen = false): void {
     if (!this.entriesDir) return;
     this.entriesSeenAt = statSync(this.entriesDir, { bigint: true }).mtimeNs;
+    const onDisk = new Set<string>();
     for (const f of readdirSync(this.entriesDir)) {
       if (!f.endsWith('.json')) {
         if (atOpen) rmSync(join(this.entriesDir, f), { force: true }); // a temp file of a crashed write
         continue;
       }
-      if (this.entries.has(f.slice(0, -'.json'.length))) continue;
+      const id = f.slice(0, -'.json'.length);
+      onDisk.add(id);
+      if (this.entries.has(id)) continue;
       try {
         this.index(JSON.parse(readFileSync(join(this.entriesDir, f), 'utf8')) as KvCacheEntry);
       } catch {
         // deleted or being written by another process right now
       }
     }
+    let forgot = false;
+    for (const [id, e] of this.entries) {
+      if (onDisk.has(id)) continue;
+      if (e.pinned) for (const h of e.chunkHashes) this.ram.unpin(h);
+      this.entries.delete(id);
+      forgot = true;
+    }
+    if (forgot) this.rebuildTails();
+  }
+
+  /** readEntries() when the directory changed since this process last read it (one `stat`). */
+  private refreshEntries(): void {
+    if (this.entriesDir && statSync(this.entriesDir, { bigint: true }).mtimeNs !== this.entriesSeenAt) this.readEntries();
   }
 
   private lower(): BlobTier[] {
@@ -197,7 +215,7 @@ export class KvCacheStore {
     }
     // A partial tail another process (a separate worker) cached after this one read the
     // directory is known only from its entry file: read new entries when the directory moved.
-    if (matched < tokens.length && this.entriesDir && statSync(this.entriesDir, { bigint: true }).mtimeNs !== this.entriesSeenAt) this.readEntries();
+    if (matched < tokens.length) this.refreshEntries();
     const tailLengths = [...(this.tails.get(prev) ?? [])].sort((a, b) => b - a);
     for (const len of tailLengths) {
       if (matched + len > tokens.length) continue;
@@ -233,6 +251,7 @@ export class KvCacheStore {
   }
 
   listEntries(filter: { owner?: string; fingerprint?: string } = {}): KvCacheEntry[] {
+    this.refreshEntries();
     return [...this.entries.values()].filter(
       (e) => (filter.owner === undefined || e.owner === filter.owner) && (filter.fingerprint === undefined || e.fingerprint === filter.fingerprint),
     );
