@@ -1,18 +1,10 @@
+import { mulberry32 } from '@engram/inference';
 import { TopK } from '../ranking/top-k';
 import { Bm25QueryPlan } from './bm25-topk';
 import { Bm25Index, ScoreOptions } from './bm25.index';
 
-/** A seeded PRNG (mulberry32), so that a failing corpus can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG, so that a failing corpus can be replayed. */
+const rng = mulberry32;
 
 interface Corpus {
   readonly index: Bm25Index;
