@@ -128,6 +128,16 @@ export class CubeIndex {
     return this.dense.current !== null;
   }
 
+  /** Whether a graph build runs now (the first graph, a catch-up after a batch, a rebuild). */
+  get graphBuilding(): boolean {
+    return this.dense.building;
+  }
+
+  /** Whether the graph links every memory's vector (false without a graph); O(memories), for diagnostics and tests. */
+  graphLinksAll(): boolean {
+    return this.dense.linksEverySlot();
+  }
+
   /** Resolves when no graph build runs (the first graph, a catch-up after a batch, a rebuild without tombstones). */
   graphReady(): Promise<void> {
     return this.dense.ready();

@@ -52,6 +52,14 @@ export class DenseGraph {
     return this.catchUp ? this.catchUp.cursorAt : this.slotEnd();
   }
 
+  /** Whether the current graph links every slot holding a vector (false without a graph); O(slots), for diagnostics and tests. */
+  linksEverySlot(): boolean {
+    const graph = this.graph;
+    if (graph === null) return false;
+    for (let slot = 0, end = this.slotEnd(); slot < end; slot++) if (this.store.has(slot) && !graph.holds(slot)) return false;
+    return true;
+  }
+
   /** Whether a build is running (the first graph, a catch-up or a rebuild). */
   get building(): boolean {
     return this.catchUp !== null || this.fresh !== null;
