@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { BankJobs } from '@engram/core';
 import { createTinyModel } from '@engram/inference';
+import { ParametricBank } from '@engram/parametric';
 import { BankBlockRepository, BankRepository, JobRecord, JobRepository } from '@engram/persistence';
 import { JobRunner } from '@engram/scheduler';
 import { createApp } from '@engram/server';
@@ -176,6 +177,45 @@ describe('parametric memory banks over HTTP', () => {
     expect(bank.replay).toEqual({ source: 'anchor', perStep: 8, weight: 20, samples: 128 });
     expect(bank.occupancy.texts).toBe(FACTS.length);
   });
+
+  it('re-places a memory edited since the bank placed it by its new words, and writes it there (as consolidation does)', async () => {
+    const id = memoryIds[5]; // placed by the build, never written
+    const bankDir = path.join(h.config.dataDir, 'cubes', cubeId, 'banks', bankId);
+    const leafOf = (memoryId: string) => {
+      const opened = ParametricBank.open(bankDir); // read anew: the job saves the tree
+      try {
+        return opened.tree.leaves.get(memoryId);
+      } finally {
+        opened.close();
+      }
+    };
+    const routedPath = async (content: string): Promise<number[]> =>
+      (await h.http.post('/v1/chat/completions').set(auth()).send({ model: 'tiny', max_tokens: 1, messages: [{ role: 'user', content }], engram: { cubeId, bankId, retrieve: false } }).expect(200)).body.engram.bank.path;
+    const placed = leafOf(id);
+    expect(placed).toBeDefined();
+    // New words that route to another leaf than the old ones were placed in (no duplicate of another memory: the lifecycle would merge them).
+    let text: string | null = null;
+    let newPath: number[] = [];
+    for (const candidate of ['Alice Moreau sings in Lyon.', 'Bruno Keller hikes near Basel.', 'Alice Moreau teaches glassblowing.', 'Bruno Keller farms near Bern.', 'Chen Wei teaches cello.']) {
+      newPath = await routedPath(candidate);
+      if (newPath[1] !== placed) {
+        text = candidate;
+        break;
+      }
+    }
+    expect(text).not.toBeNull();
+    await h.http.patch(`/v1/cubes/${cubeId}/memories/${id}`).set(auth()).send({ text }).expect(200);
+    await drain();
+    await h.http.post(`${banksOf()}/${bankId}/write`).set(auth()).send({ memoryIds: [id], epochs: 1 }).expect(202);
+    await drain();
+    const bank = await getBank();
+    expect(bank.error).toBeNull();
+    expect(leafOf(id)).toBe(newPath[1]);
+    // Written at the new place, not into the block of the old leaf (among texts like the old words).
+    expect(await block(2, newPath[1])).toMatchObject({ written: true, stale: false, memoryIds: expect.arrayContaining([id]) });
+    expect((await block(2, placed!)).memoryIds).not.toContain(id);
+    expect(bank.progress).toMatchObject({ phase: 'written', memories: 1, replaced: 1 });
+  }, 180_000);
 
   it('marks the blocks of a deleted memory stale, and a rewrite retrains them without it', async () => {
     const [before] = await level1Holding(memoryIds[0]);

@@ -2,7 +2,7 @@
 // handlers. Every method is idempotent: a rerun after a crash ends in the same state.
 import { Injectable, Logger } from '@nestjs/common';
 import { BankText, ParametricError, ParametricErrorCode, type TextEmbedder } from '@engram/parametric';
-import { BankBlockRepository, BankRecord, BankRepository, JobRecord, MemoryRepository, ModelRepository } from '@engram/persistence';
+import { BankBlockRepository, BankRecord, BankRepository, ConsolidationRepository, JobRecord, MemoryRepository, ModelRepository } from '@engram/persistence';
 import { BankBuildPayload, BankForgetPayload, BankWritePayload } from '../jobs/job-names';
 import { JobQueueService } from '../jobs/job-queue.service';
 import { EmbedderRegistry } from '../memories/embedder.registry';
@@ -30,6 +30,7 @@ export class BankJobs {
     private readonly store: BankStore,
     private readonly provenance: BankProvenance,
     private readonly queue: JobQueueService,
+    private readonly consolidation: ConsolidationRepository,
   ) {}
 
   /** Clusters the cube's active memories and writes the empty bank; the row becomes ready (or failed). */
@@ -72,7 +73,9 @@ export class BankJobs {
   /**
    * Trains the blocks on the paths of the memories (anchor frozen); the corpus is these
    * memories plus every still-active memory the bank already holds, so shared blocks are
-   * rehearsed, not overwritten. Runs under the bank's lock.
+   * rehearsed, not overwritten. As a consolidation run does (ADR 0403), a memory of the
+   * corpus whose words changed since the tree placed it is re-placed by its current words
+   * and written at its new place. Runs under the bank's lock.
    */
   async write(job: JobRecord, control: BankJobControl): Promise<void> {
     const payload = job.payload as unknown as BankWritePayload;
@@ -96,6 +99,11 @@ export class BankJobs {
           const active = new Set(corpus.map((t) => t.id));
           const requested = payload.memoryIds.filter((id) => active.has(id)); // deleted since the request: skipped
           const embedder = this.embedderOf(bank);
+          // An edited memory kept the leaf its old words routed to, among texts like the old one: re-placed and written
+          // at its new place (requested or not: the bank holds it); for a tree that predates placement fingerprints, the versions say.
+          const edited = new Set(await this.consolidation.textChangedSinceWritten(bank.id, corpus.map((t) => t.id)));
+          const replaced = (await b.reassign(embedder, corpus, edited)).map((m) => m.id);
+          const moved = replaced.filter((id) => !requested.includes(id));
           await b.assign(embedder, corpus);
           // Replay keeps the blocks from changing unrelated text (ADR 0304): anchor samples
           // (cached in the bank directory) or the cube's other memories.
@@ -111,9 +119,11 @@ export class BankJobs {
             onProgress: (step: number, steps: number, loss: number) => progress({ phase: 'write', done: step, total: steps, loss }),
           };
           const rewritten = payload.rewriteStale ? await b.rewriteStaleAsync(anchor, corpus, options) : null;
-          const written = requested.length ? await b.writeAsync(anchor, requested, corpus, options) : null;
+          const toWrite = [...requested, ...moved];
+          const written = toWrite.length ? await b.writeAsync(anchor, toWrite, corpus, options) : null;
           return {
             written: requested.length,
+            replaced: replaced.length,
             blocks: (written?.blocks.length ?? 0) + (rewritten?.blocks.length ?? 0),
             finalLoss: written?.finalLoss ?? rewritten?.finalLoss ?? null,
             gradient: written?.gradient ?? rewritten?.gradient ?? null,
@@ -122,7 +132,7 @@ export class BankJobs {
         });
         await progress.flush();
         // The file committed first; its blocks' provenance and the generation follow in one transaction (ADR 0305).
-        await this.provenance.record(bank.id, changes, { phase: 'written', jobId: job.id, memories: report.written, blocks: report.blocks, finalLoss: report.finalLoss, gradient: report.gradient, replay: report.replay });
+        await this.provenance.record(bank.id, changes, { phase: 'written', jobId: job.id, memories: report.written, replaced: report.replaced, blocks: report.blocks, finalLoss: report.finalLoss, gradient: report.gradient, replay: report.replay });
       });
     } catch (error) {
       // The bank file keeps its previous generation (journaled commit); say why on the row.
