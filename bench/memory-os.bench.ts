@@ -12,8 +12,8 @@
 //   (b) scheduled: working-memory KV (reused) + bank blocks routed by the retrieved memory (the
 //       blocks of its path that hold it fresh) + retrieved text for what is in neither;
 //   (c) bank only: the question alone with the routed blocks.
-// Table, then ONE JSON line.
-//   npm run bench:memory-os -- [--people 96] [--turns 2000] [--eval 300] [--reading 60] [--wm-tokens 1024] [--anchor-steps 1500] [--drills 3000] [--drill-kind short|context] [--drill-tokens 1088] [--drill-repeats 0.5] [--drill-skew 1] [--drill-people 200] [--hidden 64] [--layers 2] [--epochs 30] [--threads 0] [--seed 7]
+// Table, then ONE JSON line. `--trace`: one row per changed fact — the answer, the answer without the blocks, in text mode and from the blocks alone, where the new text was, which levels were attached (stale answers are always listed).
+//   npm run bench:memory-os -- [--people 96] [--turns 2000] [--eval 300] [--reading 60] [--wm-tokens 1024] [--anchor-steps 1500] [--drills 3000] [--drill-kind short|context] [--drill-tokens 1088] [--drill-repeats 0.5] [--drill-skew 1] [--drill-people 200] [--hidden 64] [--layers 2] [--epochs 30] [--threads 0] [--seed 7] [--trace]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,6 +53,7 @@ const MIN_RECALL = Number(arg('min-recall', '0.5'));
 const MAX_PPL = Number(arg('max-ppl-increase', '0.05'));
 const THREADS = Number(arg('threads', '0'));
 const SEED = Number(arg('seed', '7'));
+const TRACE = process.argv.includes('--trace'); // one row per changed fact (stale answers are always traced)
 
 const log = (msg: string): void => void process.stderr.write(`[bench:memory-os] ${msg}\n`);
 const median = (xs: number[]): number => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] : NaN);
@@ -292,10 +293,13 @@ async function main(): Promise<void> {
   let stale = 0;
   let changedRight = 0;
   let chanceStale = 0;
+  let chanceLikeOld = 0; // the same for a never-had value drawn as old values are (another changed fact's old value): the anchor's default guess is the commonest value, which old values hit more often than values taken in turn
   let bankOnlyStale = 0;
   let textStale = 0; // (a) on the same questions: what the model does with the text alone
   let staleWithBlock = 0; // (b)'s stale answers given with a block attached (the bank spoke)
   const diagnosis = new Map<string, { n: number; stale: number; bankOnlyStale: number; right: number }>();
+  const traces: Array<Record<string, string | number | boolean>> = [];
+  const word = (id: number): string => [...tok.ids].find(([, v]) => v === id)?.[0] ?? `#${id}`;
   for (const [i, { fact: f, old, kind, wasInBank, oldId }] of changed.entries()) {
     const routedLeaf = (await bank.route(embedder, questionText(f))).at(-1);
     const group = `${kind}, ${wasInBank ? 'was consolidated' : 'was not'}, now ${inBank(f) ? 'in bank' : 'not in bank'}, question ${routedLeaf === bank.tree.leaves.get(oldId) ? 'routes to the old leaf' : 'routes elsewhere'}`;
@@ -304,13 +308,43 @@ async function main(): Promise<void> {
     diagnosis.set(group, d);
     const q = words(questionText(f));
     const blocks = await scheduledBlocks(f);
-    const r = await answer([...wmIds, ...retrieved(f, (x) => inWm(x) || inBank(x)), ...q], { prefix: true, memory: blocks });
+    const prompt = [...wmIds, ...retrieved(f, (x) => inWm(x) || inBank(x)), ...q];
+    const r = await answer(prompt, { prefix: true, memory: blocks });
     if (r.token === tok.ids.get(old) && blocks) staleWithBlock++;
-    if ((await answer([...wmIds, ...retrieved(f, inWm), ...q], {})).token === tok.ids.get(old)) textStale++;
+    const textAnswer = (await answer([...wmIds, ...retrieved(f, inWm), ...q], {})).token;
+    if (textAnswer === tok.ids.get(old)) textStale++;
+    if (TRACE || r.token === tok.ids.get(old)) {
+      // Per answer: where the new value's text is, which blocks spoke, and what each source alone says.
+      const routed = memoryRouted(f);
+      const attached = routed ? routed.path.map((node, lv) => (routed.attach[lv] ? bank.provenance.get(lv + 1, node) : undefined)) : [];
+      const held = attached.flatMap((rec) => rec?.memoryIds ?? []);
+      const heldFacts = [...byKey.values()].filter((x) => held.includes(x.memoryId) && x.attr === f.attr);
+      const newPos = inWm(f) ? wmIds.length - wm.slice(0, wm.indexOf(f)).reduce((n, x) => n + words(factText(x)).length, 1) : -1;
+      traces.push({
+        fact: `${f.person.name} ${ATTRIBUTES[f.attr].name}`,
+        kind,
+        change: `${old}→${f.value}`,
+        stale: r.token === tok.ids.get(old),
+        answer: word(r.token),
+        noBlocks: blocks ? word((await answer(prompt, { prefix: true })).token) : '-',
+        textMode: word(textAnswer),
+        blocksAlone: blocks ? word((await answer([tok.bos, ...q], { memory: blocks })).token) : '-',
+        newTextIn: inWm(f) ? `wm (${newPos} tokens before the retrieved text)` : inBank(f) ? 'bank only' : 'retrieved',
+        levels: routed ? routed.attach.map((a, lv) => (a ? lv + 1 : '')).filter(Boolean).join('+') : 'none',
+        blockSameAttr: heldFacts.length,
+        blockOldValue: heldFacts.filter((x) => x.value === old).length,
+        oldInPrompt: prompt.filter((t) => t === tok.ids.get(old)).length,
+        newInPrompt: prompt.filter((t) => t === tok.ids.get(f.value)).length,
+        oldIdLeaf: bank.tree.leaves.get(oldId) ?? -1,
+        leaf: bank.tree.leaves.get(f.memoryId) ?? -1,
+      });
+    }
     const never = ATTRIBUTES[f.attr].values.filter((x) => x !== old && x !== f.value);
     if (r.token === tok.ids.get(old)) (stale++, d.stale++);
     if (r.token === tok.ids.get(f.value)) d.right++;
     if (r.token === tok.ids.get(never[i % never.length])) chanceStale++;
+    const likeOld = changed.filter((c, j) => j !== i && c.fact.attr === f.attr && c.old !== old && c.old !== f.value).map((c) => c.old);
+    if (likeOld.length && r.token === tok.ids.get(likeOld[i % likeOld.length])) chanceLikeOld++;
     if (r.token === tok.ids.get(f.value)) changedRight++;
     if ((await answer([tok.bos, ...q], { memory: await routeBlocks(questionText(f)) })).token === tok.ids.get(old)) (bankOnlyStale++, d.bankOnlyStale++);
   }
@@ -340,6 +374,7 @@ async function main(): Promise<void> {
     stale_answer_rate: r3(changed.length ? stale / changed.length : 0),
     stale_answer_rate_text: r3(changed.length ? textStale / changed.length : 0),
     stale_answers_with_block: staleWithBlock,
+    stale_chance_like_old: r3(changed.length ? chanceLikeOld / changed.length : 0),
     prefilled_tokens_text: r2(mean(modes.text.prefilled)),
     prefilled_tokens_scheduled: r2(mean(modes.scheduled.prefilled)),
     ...reading,
@@ -355,8 +390,9 @@ async function main(): Promise<void> {
     { mode: '(c) bank only, consolidated facts', accuracy: summary.accuracy_bank_only, ttftP50Ms: NaN, prefilledPerAnswer: NaN },
     { mode: 'anchor alone, same facts', accuracy: summary.accuracy_anchor, ttftP50Ms: NaN, prefilledPerAnswer: NaN },
   ]);
-  console.table([{ answeredFrom_wm: sources.wm, answeredFrom_bank: sources.bank, answeredFrom_retrieved: sources.retrieved, answersWithBlock: sources.withBlock, changedFacts: changed.length, staleAnswers: stale, staleWithBlock, textModeStale: textStale, neverValueAnswers: chanceStale, bankOnlyStale, changedAnsweredRight: changedRight, consolidatedFacts: consolidated.length }]);
+  console.table([{ answeredFrom_wm: sources.wm, answeredFrom_bank: sources.bank, answeredFrom_retrieved: sources.retrieved, answersWithBlock: sources.withBlock, changedFacts: changed.length, staleAnswers: stale, staleWithBlock, textModeStale: textStale, neverValueAnswers: chanceStale, neverValueLikeOld: chanceLikeOld, bankOnlyStale, changedAnsweredRight: changedRight, consolidatedFacts: consolidated.length }]);
   console.table([...diagnosis].map(([group, d]) => ({ changedFacts: group, ...d })));
+  if (traces.length) console.table(traces);
   console.log(JSON.stringify(summary));
 }
 
