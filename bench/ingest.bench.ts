@@ -12,15 +12,12 @@
 import 'reflect-metadata';
 import { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { mkdirSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
-import * as path from 'node:path';
+import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Client } from 'pg';
 import { EngramConfig, loadConfig } from '@engram/config';
 import { ApiKeyService, CoreModule, CubeService, EmbedderRegistry, MemoryService, RequestContext, Scope, TenantService } from '@engram/core';
-import { createDataSource } from '@engram/persistence';
-import { scratchDatabase } from './support/scratch-service';
+import { keptDatabase, scratchDatabase } from './support/scratch-service';
 import { arg, textArg } from './support/args';
 import { summarize, SyntheticCorpus } from './support/synthetic-corpus';
 
@@ -29,7 +26,6 @@ const BATCH = arg('batch', 1000);
 const FILL = arg('fill', 0);
 const KEEP_DB = textArg('db', '');
 const EMBEDDER = textArg('embedder', 'hash');
-const ADMIN_URL = process.env.ENGRAM_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const ADMIN: RequestContext = { auth: { kind: 'admin', actorId: 'admin' }, requestId: 'bench' };
 const round = (x: number) => Math.round(x * 100) / 100;
 
@@ -44,19 +40,8 @@ async function admin<T>(url: string, run: (c: Client) => Promise<T>): Promise<T>
 }
 
 /** A kept database (created and migrated on first use) or a scratch one. */
-async function database(): Promise<{ url: string; dataDir: string; drop(): Promise<void> }> {
-  if (!KEEP_DB) return scratchDatabase();
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${KEEP_DB}`;
-  const exists = await admin(ADMIN_URL, async (c) => (await c.query(`SELECT 1 FROM pg_database WHERE datname = $1`, [KEEP_DB])).rowCount === 1);
-  if (!exists) await admin(ADMIN_URL, (c) => c.query(`CREATE DATABASE "${KEEP_DB}"`));
-  const migrator = createDataSource({ url: url.toString(), poolSize: 1 });
-  await migrator.initialize();
-  await migrator.runMigrations();
-  await migrator.destroy();
-  const dataDir = path.join(tmpdir(), `engram-bench-${KEEP_DB}`);
-  mkdirSync(dataDir, { recursive: true });
-  return { url: url.toString(), dataDir, drop: async () => undefined };
+function database(): Promise<{ url: string; dataDir: string; drop(): Promise<void> }> {
+  return KEEP_DB ? keptDatabase(KEEP_DB) : scratchDatabase();
 }
 
 /**

@@ -26,13 +26,15 @@ import { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { loadavg } from 'node:os';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { Client } from 'pg';
 import { EngramConfig, loadConfig } from '@engram/config';
 import { ApiKeyService, CoreModule, CubeIndexManager, CubeService, MemoryService, RequestContext, Scope, SearchService, TenantService } from '@engram/core';
 import { MemoryRepository } from '@engram/persistence';
 import { createApp } from '@engram/server';
 import { fillCubesFromPool } from './support/cube-fixture';
-import { scratchDatabase } from './support/scratch-service';
+import { keptDatabase, scratchDatabase } from './support/scratch-service';
 import { arg, textArg } from './support/args';
 import { rng, summarize, SyntheticCorpus } from './support/synthetic-corpus';
 
@@ -55,6 +57,10 @@ const CLIENTS = arg('clients', 4);
 /** Concurrent first searches (each rebuilds an index from PostgreSQL and saves it): a quicker set-up of many cubes; 1 times each alone. */
 const BUILD_CLIENTS = arg('build-clients', 1);
 const MILLION = process.argv.includes('--million');
+/** Keeps the database NAME and its data directory (ADR 0121): a later run with the same options reuses the filled cubes and their snapshots. */
+const KEEP_DB = textArg('db', '');
+/** Stops after the set-up (fill, first searches): with --db, the timed phases then run later on the ready database. */
+const SETUP_ONLY = process.argv.includes('--setup-only');
 /** Size of the large cube instead of 1M / 100k (a quicker run of the same phase; its figures are named by the phase it replaces). */
 const BIG = arg('big', 0);
 /** Longest wait for the large cube's graph and snapshot before its searches are timed anyway (0: no limit); graph_complete says which. */
@@ -123,7 +129,7 @@ async function open(config: EngramConfig): Promise<INestApplicationContext> {
 }
 
 async function main(): Promise<void> {
-  const db = await scratchDatabase();
+  const db = KEEP_DB ? await keptDatabase(KEEP_DB) : await scratchDatabase();
   // The index mechanics are measured with the hash embedder (--embedder use-lite for the default of new cubes).
   const base = loadConfig({ DATABASE_URL: db.url, ENGRAM_DATA_DIR: db.dataDir, LOG_LEVEL: 'silent', ENGRAM_RATE_LIMIT_PER_MINUTE: '0', ENGRAM_NEW_CUBE_EMBEDDER: textArg('embedder', 'hash') });
   const config: EngramConfig = { ...base, workerInProcess: false, adminToken: 'bench-admin-token-0123456789' };
@@ -136,7 +142,8 @@ async function main(): Promise<void> {
   const queries = Array.from({ length: 200 }, () => corpus.sentence(3, 8));
   try {
     let app = await open(config);
-    const tenant = await app.get(TenantService).create(ADMIN, { name: 'bench' });
+    const setup = new SetupState(config.dataDir, KEEP_DB !== '');
+    const tenant = { id: setup.value.tenantId ?? setup.set({ tenantId: (await app.get(TenantService).create(ADMIN, { name: 'bench' })).id }).tenantId! };
     const key = await app.get(ApiKeyService).create(ADMIN, tenant.id, { scopes: [Scope.CubesWrite, Scope.MemoriesRead, Scope.MemoriesWrite] });
     const ctx: RequestContext = { auth: { kind: 'key', actorId: key.id, keyId: key.id, tenantId: tenant.id, scopes: key.scopes as Scope[], cubeIds: null }, requestId: 'bench' };
 
@@ -144,23 +151,31 @@ async function main(): Promise<void> {
     // --cubes 0 skips the many-cube phases (e.g. a run of the large cube alone).
     if (CUBES > 0) {
       // Many cubes: ingest, each searched once (its index is built and written to disk, as a
-      // cube in use has), then a restart.
-      const cubeIds: string[] = [];
+      // cube in use has), then a restart. With --db every step resumes where the database
+      // and its data directory left it.
       t0 = performance.now();
+      const cubeIds: string[] = [];
       if (FIXTURE) {
         // A pool through the service, then each cube's rows copied from it inside PostgreSQL.
-        const pool = await app.get(CubeService).create(ctx, { name: 'pool' });
+        const poolId = setup.value.poolCubeId ?? setup.set({ poolCubeId: (await app.get(CubeService).create(ctx, { name: 'pool' })).id }).poolCubeId!;
         const poolSize = Math.max(PER_CUBE, Math.min(POOL, CUBES * PER_CUBE));
-        for (let i = 0; i < poolSize; i += BATCH) {
-          await app.get(MemoryService).add(ctx, pool.id, { items: rows(corpus, Math.min(BATCH, poolSize - i), i) });
+        const pooled = await memoryCount(db.url, poolId);
+        for (let i = pooled; i < poolSize; i += BATCH) {
+          await app.get(MemoryService).add(ctx, poolId, { items: rows(corpus, Math.min(BATCH, poolSize - i), i) });
           process.stderr.write(`\rpool ${i + BATCH}/${poolSize}`);
         }
-        figures.ingest_pool_per_s = round(poolSize / (ms(t0) / 1000));
-        for (let c = 0; c < CUBES; c++) cubeIds.push((await app.get(CubeService).create(ctx, { name: `user-${c}` })).id);
+        if (pooled < poolSize) figures.ingest_pool_per_s = round((poolSize - pooled) / (ms(t0) / 1000));
+        cubeIds.push(...(setup.value.cubeIds ?? []).slice(0, CUBES));
+        while (cubeIds.length < CUBES) {
+          cubeIds.push((await app.get(CubeService).create(ctx, { name: `user-${cubeIds.length}` })).id);
+          if (cubeIds.length % 500 === 0 || cubeIds.length === CUBES) setup.set({ cubeIds: [...cubeIds] });
+        }
         t0 = performance.now();
-        await fillCubesFromPool(db.url, pool.id, cubeIds, PER_CUBE, (done, total) => process.stderr.write(`\rfixture cube ${done}/${total}`));
-        figures.fixture_rows_per_s = round((CUBES * PER_CUBE) / (ms(t0) / 1000));
+        const filled = await filledCubes(db.url, cubeIds);
+        await fillCubesFromPool(db.url, poolId, cubeIds, PER_CUBE, (done, total) => process.stderr.write(`\rfixture cube ${done}/${total}`), filled);
+        if (filled.size < cubeIds.length) figures.fixture_rows_per_s = round(((cubeIds.length - filled.size) * PER_CUBE) / (ms(t0) / 1000));
       } else {
+        if (KEEP_DB) throw new Error('--db keeps a --fixture set-up (cubes ingested through the service are not resumed)');
         for (let c = 0; c < CUBES; c++) {
           const cube = await app.get(CubeService).create(ctx, { name: `user-${c}` });
           cubeIds.push(cube.id);
@@ -171,28 +186,35 @@ async function main(): Promise<void> {
         figures.ingest_many_per_s = round((CUBES * PER_CUBE) / (ms(t0) / 1000));
       }
       process.stderr.write('\n');
+      // The first search of every cube without a snapshot (all of them on a fresh database).
+      const unbuilt = cubeIds.filter((cubeId) => !fs.existsSync(path.join(app.get(CubeIndexManager).snapshotDir(cubeId), 'manifest.json')));
       const firstBuild: number[] = [];
       t0 = performance.now();
       let next = 0;
       await Promise.all(
         Array.from({ length: BUILD_CLIENTS }, async () => {
-          while (next < cubeIds.length) {
+          while (next < unbuilt.length) {
             const c = next++;
             const t1 = performance.now();
-            await app.get(SearchService).search(ctx, cubeIds[c], { query: queries[c % queries.length], topK: 10 });
+            await app.get(SearchService).search(ctx, unbuilt[c], { query: queries[c % queries.length], topK: 10 });
             firstBuild.push(ms(t1));
-            if (c % 50 === 49) process.stderr.write(`\rfirst search (index built and saved) ${c + 1}/${CUBES}`);
+            if (c % 50 === 49) process.stderr.write(`\rfirst search (index built and saved) ${c + 1}/${unbuilt.length}`);
           }
         }),
       );
       figures.build_clients = BUILD_CLIENTS;
-      figures.first_search_no_disk_index_p50_ms = round(summarize(firstBuild).p50);
+      figures.first_searches = unbuilt.length;
+      figures.first_search_no_disk_index_p50_ms = unbuilt.length > 0 ? round(summarize(firstBuild).p50) : null;
       await app.close(); // writes what is still unsaved
       process.stderr.write('\n');
       figures.first_searches_s = round(ms(t0) / 1000);
-      const snapshotBytes = diskBytes(path.join(config.dataDir, 'cubes'));
+      const snapshotBytes = cubeIds.reduce((sum, cubeId) => sum + diskBytes(path.join(config.dataDir, 'cubes', cubeId)), 0);
       figures.snapshot_disk_mb = round(snapshotBytes / 1048576);
       figures.snapshot_per_cube_kb = round(snapshotBytes / CUBES / 1024);
+      if (SETUP_ONLY) {
+        report(figures);
+        return;
+      }
       app = await open(config);
       const cold: number[] = [];
       for (const [c, cubeId] of shuffled(cubeIds, rng(4)).slice(0, COLD_SAMPLE).entries()) {
@@ -371,9 +393,57 @@ async function main(): Promise<void> {
   } finally {
     await db.drop();
   }
+  report(figures);
+}
+
+function report(figures: Record<string, number | null>): void {
+  figures.load_avg_1m_end = round(loadavg()[0]);
   console.log(`\n| figure | value |\n|---|---|`);
   for (const [k, v] of Object.entries(figures)) console.log(`| ${k} | ${v} |`);
   console.log('\n' + JSON.stringify({ bench: 'scale', ...figures }));
+}
+
+/**
+ * What a kept set-up (--db) has done so far, in `<dataDir>/scale-setup.json`: the tenant, the
+ * pool cube and the cubes' ids in order (the rows, the snapshots and the pool's size are read
+ * from the database and the disk). Without --db nothing is read and nothing is written.
+ */
+class SetupState {
+  readonly value: { tenantId?: string; poolCubeId?: string; cubeIds?: string[] };
+  private readonly file: string;
+
+  constructor(dataDir: string, private readonly kept: boolean) {
+    this.file = path.join(dataDir, 'scale-setup.json');
+    this.value = kept && fs.existsSync(this.file) ? (JSON.parse(fs.readFileSync(this.file, 'utf8')) as SetupState['value']) : {};
+  }
+
+  set(change: SetupState['value']): SetupState['value'] {
+    Object.assign(this.value, change);
+    if (this.kept) fs.writeFileSync(this.file, JSON.stringify(this.value));
+    return this.value;
+  }
+}
+
+async function memoryCount(databaseUrl: string, cubeId: string): Promise<number> {
+  const c = new Client({ connectionString: databaseUrl });
+  await c.connect();
+  try {
+    return Number((await c.query<{ n: string }>('SELECT count(*) AS n FROM memories WHERE cube_id = $1', [cubeId])).rows[0].n);
+  } finally {
+    await c.end();
+  }
+}
+
+/** The cubes among `cubeIds` that hold memories already (the fixture fills a group of cubes in one statement). */
+async function filledCubes(databaseUrl: string, cubeIds: readonly string[]): Promise<Set<string>> {
+  const c = new Client({ connectionString: databaseUrl });
+  await c.connect();
+  try {
+    const found = await c.query<{ id: string }>('SELECT t.id FROM unnest($1::uuid[]) AS t(id) WHERE EXISTS (SELECT 1 FROM memories m WHERE m.cube_id = t.id)', [cubeIds]);
+    return new Set(found.rows.map((r) => r.id));
+  } finally {
+    await c.end();
+  }
 }
 
 /**

@@ -25,9 +25,10 @@ export interface FixtureProgress {
 /**
  * Fills `cubeIds` with `perCube` memories each, cube c taking the pool's rows from a
  * seeded offset on (its sessions stay whole runs of turns, as ingested). The pool cube's
- * rows must have been written by the service.
+ * rows must have been written by the service. Cubes in `skip` (filled by an earlier run) are
+ * left as they are; the others get the same windows as on a first run.
  */
-export async function fillCubesFromPool(databaseUrl: string, poolCubeId: string, cubeIds: readonly string[], perCube: number, progress?: FixtureProgress): Promise<void> {
+export async function fillCubesFromPool(databaseUrl: string, poolCubeId: string, cubeIds: readonly string[], perCube: number, progress?: FixtureProgress, skip: ReadonlySet<string> = new Set()): Promise<void> {
   const db = new Client({ connectionString: databaseUrl });
   await db.connect();
   try {
@@ -48,9 +49,11 @@ export async function fillCubesFromPool(databaseUrl: string, poolCubeId: string,
     const poolSize = Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM fixture_pool')).rows[0].n);
     if (poolSize < perCube) throw new Error(`the pool has ${poolSize} memories, fewer than ${perCube} a cube`);
     for (let from = 0; from < cubeIds.length; from += CUBES_PER_STATEMENT) {
-      const group = cubeIds.slice(from, from + CUBES_PER_STATEMENT);
       // Offsets spread the windows over the pool (a multiplicative step, so neighbours differ).
-      const offsets = group.map((_, i) => ((from + i) * 7919) % (poolSize - perCube + 1));
+      const targets = cubeIds.slice(from, from + CUBES_PER_STATEMENT).map((cubeId, i) => ({ cubeId, offset: ((from + i) * 7919) % (poolSize - perCube + 1) })).filter((t) => !skip.has(t.cubeId));
+      if (targets.length === 0) continue;
+      const group = targets.map((t) => t.cubeId);
+      const offsets = targets.map((t) => t.offset);
       await db.query(
         `WITH targets AS (
            SELECT * FROM unnest($1::uuid[], $2::int[]) WITH ORDINALITY AS t(cube_id, off, ord)

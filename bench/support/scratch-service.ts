@@ -2,7 +2,7 @@
 // removes everything afterwards.
 import 'reflect-metadata';
 import { NestExpressApplication } from '@nestjs/platform-express';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Client } from 'pg';
@@ -42,6 +42,30 @@ export async function scratchDatabase(): Promise<{ url: string; dataDir: string;
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A database kept across runs (created and migrated on first use; migrations run again, so a
+ * kept one follows the schema) with its data directory `<tmpdir>/engram-bench-<name>`, so a
+ * long set-up is paid once. `drop()` keeps both; remove them by hand
+ * (`DROP DATABASE "<name>"`, `rm -r <dataDir>`).
+ */
+export async function keptDatabase(name: string): Promise<{ url: string; dataDir: string; created: boolean; drop(): Promise<void> }> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`--db ${name}: a database name is lower-case letters, digits and _`);
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${name}`;
+  const created = await withAdmin(async (c) => {
+    if ((await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 1) return false;
+    await c.query(`CREATE DATABASE "${name}"`);
+    return true;
+  });
+  const migrator = createDataSource({ url: url.toString(), poolSize: 1 });
+  await migrator.initialize();
+  await migrator.runMigrations();
+  await migrator.destroy();
+  const dataDir = path.join(tmpdir(), `engram-bench-${name}`);
+  mkdirSync(dataDir, { recursive: true });
+  return { url: url.toString(), dataDir, created, drop: async () => undefined };
 }
 
 export interface ScratchService {
