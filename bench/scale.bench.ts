@@ -27,7 +27,7 @@ import { NestFactory } from '@nestjs/core';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadavg } from 'node:os';
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { constants, monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 import { Client } from 'pg';
 import { EngramConfig, loadConfig } from '@engram/config';
 import { ApiKeyService, CoreModule, CubeIndexManager, CubeService, MemoryService, RequestContext, Scope, SearchService, TenantService } from '@engram/core';
@@ -61,6 +61,8 @@ const MILLION = process.argv.includes('--million');
 const KEEP_DB = textArg('db', '');
 /** Stops after the set-up (fill, first searches): with --db, the timed phases then run later on the ready database. */
 const SETUP_ONLY = process.argv.includes('--setup-only');
+/** After the set-up, the mixed workload alone (no cold sample, warm-alone and hot-cube turnover phases): a quicker run to profile or compare the turnover. */
+const MIXED_ONLY = process.argv.includes('--mixed-only');
 /** Size of the large cube instead of 1M / 100k (a quicker run of the same phase; its figures are named by the phase it replaces). */
 const BIG = arg('big', 0);
 /** Longest wait for the large cube's graph and snapshot before its searches are timed anyway (0: no limit); graph_complete says which. */
@@ -131,7 +133,8 @@ async function open(config: EngramConfig): Promise<INestApplicationContext> {
 async function main(): Promise<void> {
   const db = KEEP_DB ? await keptDatabase(KEEP_DB) : await scratchDatabase();
   // The index mechanics are measured with the hash embedder (--embedder use-lite for the default of new cubes).
-  const base = loadConfig({ DATABASE_URL: db.url, ENGRAM_DATA_DIR: db.dataDir, LOG_LEVEL: 'silent', ENGRAM_RATE_LIMIT_PER_MINUTE: '0', ENGRAM_NEW_CUBE_EMBEDDER: textArg('embedder', 'hash') });
+  // No tenant quotas: 10,000 cubes and the pool's are past the default limits (10,000 cubes, 10M memories).
+  const base = loadConfig({ DATABASE_URL: db.url, ENGRAM_DATA_DIR: db.dataDir, LOG_LEVEL: 'silent', ENGRAM_RATE_LIMIT_PER_MINUTE: '0', ENGRAM_QUOTA_CUBES: '0', ENGRAM_QUOTA_MEMORIES: '0', ENGRAM_NEW_CUBE_EMBEDDER: textArg('embedder', 'hash') });
   const config: EngramConfig = { ...base, workerInProcess: false, adminToken: 'bench-admin-token-0123456789' };
   const figures: Record<string, number | null> = {
     cubes: CUBES, per_cube: PER_CUBE,
@@ -167,7 +170,8 @@ async function main(): Promise<void> {
         if (pooled < poolSize) figures.ingest_pool_per_s = round((poolSize - pooled) / (ms(t0) / 1000));
         cubeIds.push(...(setup.value.cubeIds ?? []).slice(0, CUBES));
         while (cubeIds.length < CUBES) {
-          cubeIds.push((await app.get(CubeService).create(ctx, { name: `user-${cubeIds.length}` })).id);
+          // A cube created after the last saved state (a set-up stopped meanwhile) is taken as it is.
+          cubeIds.push((await app.get(CubeService).create(ctx, { name: `user-${cubeIds.length}`, ifExists: 'return' })).id);
           if (cubeIds.length % 500 === 0 || cubeIds.length === CUBES) setup.set({ cubeIds: [...cubeIds] });
         }
         t0 = performance.now();
@@ -215,73 +219,75 @@ async function main(): Promise<void> {
         report(figures);
         return;
       }
-      app = await open(config);
-      const cold: number[] = [];
-      for (const [c, cubeId] of shuffled(cubeIds, rng(4)).slice(0, COLD_SAMPLE).entries()) {
-        t0 = performance.now();
-        await app.get(SearchService).search(ctx, cubeId, { query: queries[(c + 7) % queries.length], topK: 10 });
-        cold.push(ms(t0));
-      }
-      figures.cold_sample = cold.length;
-      figures.cold_first_search_p50_ms = round(summarize(cold).p50);
-      figures.cold_first_search_p99_ms = round(summarize(cold).p99);
-      const warmAlone: number[] = [];
-      for (let i = 0; i < 500; i++) {
-        t0 = performance.now();
-        await app.get(SearchService).search(ctx, cubeIds[i % HOT], { query: queries[i % queries.length], topK: 10 });
-        warmAlone.push(ms(t0));
-      }
-      figures.warm_alone_p99_ms = round(summarize(warmAlone).p99);
-      figures.warm_alone_p50_ms = round(summarize(warmAlone).p50);
-      // What reading a result's rows from PostgreSQL costs a search (ADR 0112): ten rows by label.
-      const repo = app.get(MemoryRepository);
-      const fetches: number[] = [];
-      // Ten labels spread over each hot cube (a search's hits are as scattered).
-      const sample = await Promise.all(
-        cubeIds.slice(0, HOT).map(async (cubeId) => {
-          const page = await repo.list(cubeId, {}, PER_CUBE, null);
-          const items = page?.items ?? [];
-          return { cubeId, labels: Array.from({ length: 10 }, (_, i) => items[Math.floor((i * items.length) / 10)]?.label).filter((l): l is number => l !== undefined) };
-        }),
-      );
-      for (let i = 0; i < 500; i++) {
-        const { cubeId, labels } = sample[i % sample.length];
-        t0 = performance.now();
-        await repo.getByLabels(cubeId, labels);
-        fetches.push(ms(t0));
-      }
-      figures.row_fetch_10_p50_ms = round(summarize(fetches).p50);
-      figures.row_fetch_10_p99_ms = round(summarize(fetches).p99);
-      await app.close();
-
-      // Turnover: a small index cache; hot cubes are searched while a stream of searches on
-      // the other cubes keeps loading and evicting indexes in the same process.
-      app = await open({ ...config, indexCacheCubes: CACHE, ...(CACHE_MB > 0 ? { indexCacheBytes: CACHE_MB * 1048576 } : {}) });
-      const search = app.get(SearchService);
-      const random = rng(3);
-      const warm: number[] = [];
-      let churned = 0;
-      let stop = false;
-      const churn = (async () => {
-        while (!stop) {
-          const cubeId = cubeIds[HOT + Math.floor(random() * (cubeIds.length - HOT))];
-          await search.search(ctx, cubeId, { query: queries[churned % queries.length], topK: 10 });
-          churned++;
+      if (!MIXED_ONLY) {
+        app = await open(config);
+        const cold: number[] = [];
+        for (const [c, cubeId] of shuffled(cubeIds, rng(4)).slice(0, COLD_SAMPLE).entries()) {
+          t0 = performance.now();
+          await app.get(SearchService).search(ctx, cubeId, { query: queries[(c + 7) % queries.length], topK: 10 });
+          cold.push(ms(t0));
         }
-      })();
-      for (let i = 0; i < 1000; i++) {
-        t0 = performance.now();
-        await search.search(ctx, cubeIds[i % HOT], { query: queries[i % queries.length], topK: 10 });
-        warm.push(ms(t0));
+        figures.cold_sample = cold.length;
+        figures.cold_first_search_p50_ms = round(summarize(cold).p50);
+        figures.cold_first_search_p99_ms = round(summarize(cold).p99);
+        const warmAlone: number[] = [];
+        for (let i = 0; i < 500; i++) {
+          t0 = performance.now();
+          await app.get(SearchService).search(ctx, cubeIds[i % HOT], { query: queries[i % queries.length], topK: 10 });
+          warmAlone.push(ms(t0));
+        }
+        figures.warm_alone_p99_ms = round(summarize(warmAlone).p99);
+        figures.warm_alone_p50_ms = round(summarize(warmAlone).p50);
+        // What reading a result's rows from PostgreSQL costs a search (ADR 0112): ten rows by label.
+        const repo = app.get(MemoryRepository);
+        const fetches: number[] = [];
+        // Ten labels spread over each hot cube (a search's hits are as scattered).
+        const sample = await Promise.all(
+          cubeIds.slice(0, HOT).map(async (cubeId) => {
+            const page = await repo.list(cubeId, {}, PER_CUBE, null);
+            const items = page?.items ?? [];
+            return { cubeId, labels: Array.from({ length: 10 }, (_, i) => items[Math.floor((i * items.length) / 10)]?.label).filter((l): l is number => l !== undefined) };
+          }),
+        );
+        for (let i = 0; i < 500; i++) {
+          const { cubeId, labels } = sample[i % sample.length];
+          t0 = performance.now();
+          await repo.getByLabels(cubeId, labels);
+          fetches.push(ms(t0));
+        }
+        figures.row_fetch_10_p50_ms = round(summarize(fetches).p50);
+        figures.row_fetch_10_p99_ms = round(summarize(fetches).p99);
+        await app.close();
+
+        // Turnover: a small index cache; hot cubes are searched while a stream of searches on
+        // the other cubes keeps loading and evicting indexes in the same process.
+        app = await open({ ...config, indexCacheCubes: CACHE, ...(CACHE_MB > 0 ? { indexCacheBytes: CACHE_MB * 1048576 } : {}) });
+        const search = app.get(SearchService);
+        const random = rng(3);
+        const warm: number[] = [];
+        let churned = 0;
+        let stop = false;
+        const churn = (async () => {
+          while (!stop) {
+            const cubeId = cubeIds[HOT + Math.floor(random() * (cubeIds.length - HOT))];
+            await search.search(ctx, cubeId, { query: queries[churned % queries.length], topK: 10 });
+            churned++;
+          }
+        })();
+        for (let i = 0; i < 1000; i++) {
+          t0 = performance.now();
+          await search.search(ctx, cubeIds[i % HOT], { query: queries[i % queries.length], topK: 10 });
+          warm.push(ms(t0));
+        }
+        stop = true;
+        await churn;
+        figures.warm_p99_ms = round(summarize(warm.slice(HOT)).p99);
+        figures.warm_p50_ms = round(summarize(warm.slice(HOT)).p50);
+        figures.turnover_cold_loads = churned;
+        figures.turnover_cached_cubes = app.get(CubeIndexManager).cachedCubes;
+        figures.turnover_cached_mb = round(app.get(CubeIndexManager).cachedBytes / 1048576);
+        await app.close();
       }
-      stop = true;
-      await churn;
-      figures.warm_p99_ms = round(summarize(warm.slice(HOT)).p99);
-      figures.warm_p50_ms = round(summarize(warm.slice(HOT)).p50);
-      figures.turnover_cold_loads = churned;
-      figures.turnover_cached_cubes = app.get(CubeIndexManager).cachedCubes;
-      figures.turnover_cached_mb = round(app.get(CubeIndexManager).cachedBytes / 1048576);
-      await app.close();
       if (MIXED > 0) await mixedWorkload({ ...config, indexCacheCubes: CACHE, ...(CACHE_MB > 0 ? { indexCacheBytes: CACHE_MB * 1048576 } : {}) }, ctx, cubeIds, queries, figures);
     } else {
       await app.close();
@@ -488,8 +494,28 @@ async function mixedWorkload(config: EngramConfig, ctx: RequestContext, cubeIds:
     await run(Math.min(MIXED, 1000), byPopularity.length, rng(12)); // the cache reaches its steady mix first
     const loop = monitorEventLoopDelay({ resolution: 10 });
     loop.enable();
+    // Garbage collection during the turnover: pauses of the main thread, by kind.
+    const gc = { scavengeMs: 0, majorMs: 0, majorMaxMs: 0, major: 0 };
+    const gcObserver = new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) {
+        const kind = (entry as unknown as { detail?: { kind?: number } }).detail?.kind;
+        if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) {
+          gc.majorMs += entry.duration;
+          gc.majorMaxMs = Math.max(gc.majorMaxMs, entry.duration);
+          gc.major++;
+        } else if (kind === constants.NODE_PERFORMANCE_GC_MINOR) gc.scavengeMs += entry.duration;
+      }
+    });
+    gcObserver.observe({ entryTypes: ['gc'] });
+    const started = performance.now();
     const turnover = await run(MIXED, byPopularity.length, rng(13));
+    figures.mixed_turnover_s = round(ms(started) / 1000);
+    gcObserver.disconnect();
     loop.disable();
+    figures.mixed_turnover_gc_scavenge_ms = round(gc.scavengeMs);
+    figures.mixed_turnover_gc_major_ms = round(gc.majorMs);
+    figures.mixed_turnover_gc_major_max_ms = round(gc.majorMaxMs);
+    figures.mixed_turnover_gc_major_count = gc.major;
     figures.mixed_turnover_warm_p50_ms = round(summarize(turnover.warm).p50);
     figures.mixed_turnover_warm_p99_ms = round(summarize(turnover.warm).p99);
     figures.mixed_turnover_cold_p50_ms = round(summarize(turnover.cold).p50);
