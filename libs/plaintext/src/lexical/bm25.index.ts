@@ -69,6 +69,7 @@ export interface GroupHits {
 
 import { DocTermLists } from './doc-term-lists';
 import { PostingPool } from './posting-pool';
+import { TermVocabulary } from './term-vocabulary';
 
 const BM25_MAGIC = 0x35324d42; // "BM25"
 
@@ -94,11 +95,10 @@ function pad4(b: Buffer): Buffer {
 export class Bm25Index {
   private readonly k1: number;
   private readonly b: number;
-  private readonly termIds = new Map<string, number>();
+  /** Terms and their ids, in typed arrays (term-vocabulary.ts). */
+  private terms = new TermVocabulary();
   /** Every term's postings, by term id (posting-pool.ts). */
   private postings = new PostingPool();
-  /** Term by id (for termsOf()). */
-  private readonly termNames: string[] = [];
   /**
    * Per slot: term ids, kept to undo a document on removal. Null after decode() until a
    * removal or termsOf() needs them (derived from the postings then): a loaded index that
@@ -150,11 +150,10 @@ export class Bm25Index {
     this.slotsEnd = slot + 1;
     const counts = new Map<number, number>();
     for (const term of terms) {
-      let id = this.termIds.get(term);
+      let id = this.terms.idOf(term);
       if (id === undefined) {
         id = this.postings.addTerm();
-        this.termIds.set(term, id);
-        this.termNames.push(term);
+        this.terms.add(term); // the same id: both count terms from 0 in order
       }
       counts.set(id, (counts.get(id) ?? 0) + 1);
     }
@@ -196,12 +195,12 @@ export class Bm25Index {
   }
 
   /**
-   * Estimated memory: postings, per-document term lists, per-slot arrays, and about 60
-   * bytes per term (name, map entry). O(1).
+   * Estimated memory: postings, per-document term lists, per-slot arrays and the
+   * vocabulary's arrays. O(1).
    */
   approximateBytes(): number {
     const perSlot = this.docLength.byteLength + this.alive.byteLength + this.accumulator.byteLength + this.touched.byteLength;
-    return perSlot + this.postings.byteLength + (this.termsBySlot?.byteLength ?? 0) + 60 * this.termNames.length;
+    return perSlot + this.postings.byteLength + (this.termsBySlot?.byteLength ?? 0) + this.terms.byteLength;
   }
 
   /**
@@ -216,7 +215,7 @@ export class Bm25Index {
 
   /** Inverse document frequency of an analysed term (0 when unknown). */
   idf(term: string): number {
-    const id = this.termIds.get(term);
+    const id = this.terms.idOf(term);
     if (id === undefined) return 0;
     return this.idfOf(this.postings.live[id]);
   }
@@ -369,7 +368,7 @@ export class Bm25Index {
   private queryTermCounts(queryTerms: readonly string[], maxDf: number, weights?: readonly number[]): Map<number, number> {
     const counts = new Map<number, number>();
     queryTerms.forEach((term, i) => {
-      const id = this.termIds.get(term);
+      const id = this.terms.idOf(term);
       if (id === undefined) return;
       const live = this.postings.live[id];
       if (live > 0 && live <= maxDf) counts.set(id, (counts.get(id) ?? 0) + (weights?.[i] ?? 1));
@@ -384,13 +383,13 @@ export class Bm25Index {
   termsOf(slot: number): { readonly term: string; readonly df: number }[] {
     if (!this.has(slot)) return [];
     const out: { term: string; df: number }[] = [];
-    this.docTerms().forEach(slot, (id) => out.push({ term: this.termNames[id], df: this.postings.live[id] }));
+    this.docTerms().forEach(slot, (id) => out.push({ term: this.terms.nameOf(id), df: this.postings.live[id] }));
     return out;
   }
 
   /** Live documents holding an analysed term (0 when unknown). */
   df(term: string): number {
-    const id = this.termIds.get(term);
+    const id = this.terms.idOf(term);
     return id === undefined ? 0 : this.postings.live[id];
   }
 
@@ -405,7 +404,7 @@ export class Bm25Index {
    * score() reads. Valid until the index next changes.
    */
   postingsOf(term: string): { readonly slots: Int32Array; readonly tfs: Uint16Array; readonly length: number; readonly live: number; readonly id: number } | undefined {
-    const id = this.termIds.get(term);
+    const id = this.terms.idOf(term);
     if (id === undefined) return undefined;
     const pool = this.postings;
     const from = pool.start[id];
@@ -453,7 +452,7 @@ export class Bm25Index {
         yield Buffer.alloc(0);
       }
     }
-    const vocab = Buffer.from(this.termNames.join('\n'), 'utf8');
+    const vocab = this.terms.encode();
     yield copy(new Uint32Array([BM25_MAGIC, termCount, slotCount, vocab.length, total]));
     yield pad4(vocab);
     yield copy(this.docLength.subarray(0, slotCount));
@@ -488,8 +487,7 @@ export class Bm25Index {
     const [magic, termCount, slotCount, vocabBytes, total] = header;
     if (magic !== BM25_MAGIC) throw new Error('not a BM25 index');
     let at = 20;
-    const terms = vocabBytes === 0 ? [] : Buffer.from(buffer, at, vocabBytes).toString('utf8').split('\n');
-    if (terms.length !== termCount) throw new Error('BM25 vocabulary does not match its term count');
+    const terms = TermVocabulary.decode(new Uint8Array(buffer, at, vocabBytes), termCount);
     at += align4(vocabBytes);
     const docLength = new Float32Array(buffer, at, slotCount);
     at += 4 * slotCount;
@@ -511,10 +509,7 @@ export class Bm25Index {
     let listed = 0;
     for (let id = 0; id < termCount; id++) listed += counts[id];
     if (listed !== total) throw new Error('BM25 posting counts do not add up');
-    terms.forEach((term, id) => {
-      index.termIds.set(term, id);
-      index.termNames.push(term);
-    });
+    index.terms = terms;
     // Views into the decoded buffer: the first block that must grow moves the pool into its own arrays.
     index.postings = PostingPool.adopt(counts, slots, tfs);
     for (let slot = 0; slot < slotCount; slot++) {
