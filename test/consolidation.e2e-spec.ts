@@ -170,7 +170,7 @@ describe('consolidation into parametric memory', () => {
     expect(event.before.bank.staleBlocks.length).toBe(stale.length);
   }, 180_000);
 
-  it('marks the blocks of a superseded fact stale when the lifecycle supersedes it, and rewrites them without it', async () => {
+  it('marks the blocks of a superseded fact stale when the lifecycle supersedes it, and rewrites them without it, with the fact that took its place', async () => {
     const add = async (text: string, object: string, validFrom: string) =>
       (await h.http.post(`/v1/cubes/${cubeId}/memories`).set(auth()).send({ items: [{ text, fact: { subject: 'Dana', predicate: 'lives in', object }, validFrom }] }).expect(201)).body.items[0].id as string;
     const old = await add('Dana lives in Porto.', 'Porto', '2020-01-01T00:00:00Z');
@@ -185,9 +185,16 @@ describe('consolidation into parametric memory', () => {
     await runLifecycle();
     expect(await blocksHolding(old)).toEqual([]);
     expect((await h.app.get(BankBlockRepository).list(bankId)).some((b) => b.stale)).toBe(false);
+    // The current value is written in its place, though the new fact is neither hot nor old enough to be a candidate (ADR 0405).
+    const successor = await blocksHolding(current);
+    expect(successor.length).toBeGreaterThanOrEqual(1);
+    expect(successor.every((b) => !b.stale)).toBe(true);
+    const [event] = await events();
+    expect(event.memoryIds).toContain(current);
+    expect(event.reason).toMatchObject({ outcome: 'committed', successors: 1 });
   }, 180_000);
 
-  it('marks the blocks of a memory merged into a newer duplicate stale, and rewrites them without it', async () => {
+  it('marks the blocks of a memory merged into a newer duplicate stale, and rewrites them without it, with the memory it was merged into', async () => {
     await search('Chen Wei cello Harbin', 2);
     await runLifecycle();
     expect((await blocksHolding(ids.chen)).length).toBeGreaterThanOrEqual(1);
@@ -198,6 +205,7 @@ describe('consolidation into parametric memory', () => {
     expect((await blocksHolding(ids.chen)).every((b) => b.stale)).toBe(true);
     await runLifecycle();
     expect(await blocksHolding(ids.chen)).toEqual([]);
+    expect((await blocksHolding(survivor)).length).toBeGreaterThanOrEqual(1);
   }, 180_000);
 
   it('rolls back a generation that misses the thresholds: the previous one keeps serving and the stale blocks stay out of chat', async () => {

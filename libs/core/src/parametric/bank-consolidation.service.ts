@@ -6,7 +6,7 @@
 // policy's thresholds is never committed: the bank keeps serving the previous one.
 import { Injectable, Logger } from '@nestjs/common';
 import { sampleAnchorSequences, type AnchorModel, type BankText, type CommitFaults, type WriteReport, type WriteVerification } from '@engram/parametric';
-import { BankBlockRepository, BankRecord, BankRepository, ConsolidationRepository, CubeRepository, LifecycleActor, LifecycleRepository, ModelRepository } from '@engram/persistence';
+import { BankBlockRepository, BankRecord, BankRepository, ConsolidationRepository, CubeRepository, LifecycleActor, LifecycleMemory, LifecycleRepository, ModelRepository } from '@engram/persistence';
 import { JobQueueService } from '../jobs/job-queue.service';
 import type { ConsolidationPolicy } from '../lifecycle/consolidation-policy';
 import { heatOf } from '../lifecycle/heat';
@@ -18,6 +18,8 @@ import { BankStore } from './bank.store';
 
 /** Held-out anchor samples perplexity is measured on (a seed the write's replay does not use). */
 const HELD_OUT = { count: 16, maxTokens: 32, seed: 7919 };
+/** Successions followed from a retired memory to the one that holds its current value. */
+const MAX_SUCCESSION_HOPS = 8;
 const ACTOR: LifecycleActor = { actorType: 'policy', actorId: 'consolidation', requestId: null };
 
 export interface ConsolidationOutcome {
@@ -100,11 +102,15 @@ export class BankConsolidation {
     // The corpus: what the bank holds (rehearsed, or rewritten where stale) and the candidates, at their current text.
     const held = new Set(record.blocks.flatMap((b) => b.memoryIds));
     const wanted = [...new Set([...held, ...candidates.map((c) => c.id)])];
-    const current = (await this.lifecycle.byIds(bank.cubeId, wanted)).filter((m) => m.state === 'active');
+    const read = await this.lifecycle.byIds(bank.cubeId, wanted);
+    // A memory of a stale block that was superseded or merged: the memory that took its place holds its current value and
+    // is written in its place (ADR 0405), as an edited one is rewritten with its new text, whatever its own heat and age.
+    const successors = await this.successorsOf(bank.cubeId, read.filter((m) => m.state !== 'active' && m.state !== 'deleted' && staleBlocks.some((b) => b.memoryIds.includes(m.id))), new Set(wanted));
+    const current = [...read, ...successors].filter((m) => m.state === 'active');
     const corpus: BankText[] = current.map((m) => ({ id: m.id, text: m.text }));
     const trainedVersions = new Map(current.map((m) => [m.id, m.version]));
     const active = new Set(corpus.map((t) => t.id));
-    const written = candidates.map((c) => c.id).filter((id) => active.has(id));
+    const written = [...new Set([...candidates.map((c) => c.id), ...successors.map((m) => m.id)])].filter((id) => active.has(id));
     const rewritten = [...new Set(staleBlocks.flatMap((b) => b.memoryIds))].filter((id) => active.has(id) && !written.includes(id));
     const thresholds = policy.thresholds;
     const embedder = this.bankJobs.embedderOf(bank);
@@ -139,7 +145,7 @@ export class BankConsolidation {
         },
       });
     });
-    const figures = { written: written.length, rewritten: rewritten.length, replaced: moved.length, staleBlocks: staleBlocks.length, verification: report.verification ?? null, thresholds };
+    const figures = { written: written.length, rewritten: rewritten.length, replaced: moved.length, successors: successors.length, staleBlocks: staleBlocks.length, verification: report.verification ?? null, thresholds };
     const event = (outcome: string, after: Record<string, unknown>, why?: string) =>
       this.lifecycle.recordEvent({
         cubeId: bank.cubeId,
@@ -168,6 +174,25 @@ export class BankConsolidation {
     await event('committed', { generation: changes.generation, blocks: changes.blocks.map((c) => ({ level: c.level, node: c.node, memoryIds: c.memoryIds })) });
     this.metrics.recordAction('consolidation', 'consolidate');
     return { status: 'committed', bankId: bank.id, generation: changes.generation, written, rewritten, verification: report.verification };
+  }
+
+  /**
+   * The active memories that took the place of these (superseded by, merged into; followed
+   * through a chain of such steps, ending at a deleted one), but those `known` (held by the bank
+   * or candidates already).
+   */
+  private async successorsOf(cubeId: string, retired: readonly LifecycleMemory[], known: ReadonlySet<string>): Promise<LifecycleMemory[]> {
+    const found = new Map<string, LifecycleMemory>();
+    const seen = new Set(retired.map((m) => m.id));
+    let step = retired;
+    for (let hop = 0; hop < MAX_SUCCESSION_HOPS && step.length; hop++) {
+      const next = [...new Set(step.map((m) => m.supersededBy ?? m.mergedInto).filter((id): id is string => id !== null && !seen.has(id)))];
+      next.forEach((id) => seen.add(id));
+      const rows = await this.lifecycle.byIds(cubeId, next);
+      for (const m of rows) if (m.state === 'active' && !known.has(m.id)) found.set(m.id, m);
+      step = rows.filter((m) => m.state !== 'active' && m.state !== 'deleted'); // a deleted memory is forgotten, not replaced
+    }
+    return [...found.values()];
   }
 
   private heldOutFor(anchor: AnchorModel): number[][] {
