@@ -3,8 +3,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ActivationStore, ModelRuntime, WORKING_MEMORY_RAM_IDLE_MS, WORKING_MEMORY_DROP_IDLE_MS, WORKING_MEMORY_SOURCE, WorkingMemoryService } from '@engram/core';
 import { createTinyModel } from '@engram/inference';
-import { ModelRepository, WorkingMemoryRepository } from '@engram/persistence';
-import { JobRunner } from '@engram/scheduler';
+import { JobRepository, LifecycleRepository, ModelRepository, WorkingMemoryRepository } from '@engram/persistence';
+import { JobRunner, LifecycleRunHandler } from '@engram/scheduler';
 import { createE2eHarness, E2eHarness } from '@engram/testing';
 
 /**
@@ -157,6 +157,25 @@ describe('the working memory of a cube', () => {
     expect(row.text).not.toContain('London');
   });
 
+  it('stops serving a fact that a requested lifecycle run supersedes at once, and drops it on the rebuild', async () => {
+    const [older] = await add(['Ada works in Leeds.'], { fact: { subject: 'Ada', predicate: 'works in', object: 'Leeds' } });
+    await settle();
+    expect((await rows().get(cubeId))!.sourceMemoryIds).toContain(older);
+    const [newer] = await add(['Ada works in York.'], { fact: { subject: 'Ada', predicate: 'works in', object: 'York' } });
+    // The requested run supersedes it before the write's tick comes due: its job is run alone, the tick not drained.
+    const { runId } = (await h.http.post(`/v1/cubes/${cubeId}/lifecycle/run`).set(auth()).send({}).expect(202)).body;
+    const run = await h.app.get(LifecycleRepository).getRun(cubeId, runId);
+    const job = await h.app.get(JobRepository).get(run!.jobId!);
+    await h.app.get(LifecycleRunHandler).handle(job!, { heartbeat: async () => undefined, lost: false });
+    expect((await h.http.get(`/v1/cubes/${cubeId}/memories/${older}`).set(auth()).expect(200)).body).toMatchObject({ state: 'superseded', supersededBy: newer });
+    expect((await rows().get(cubeId))!.staleSince).not.toBeNull();
+    expect((await chat().expect(200)).body.engram.workingMemory.state).toBe('stale');
+    await settle();
+    const row = (await rows().get(cubeId))!;
+    expect(row.sourceMemoryIds).not.toContain(older);
+    expect(row.text).not.toContain('Leeds');
+  });
+
   it('keeps the old cache serving when a rebuild crashes before its swap, and the new one when it crashes after', async () => {
     const before = (await rows().get(cubeId))!;
     await add(['I play the cello on Sundays.']);
@@ -219,7 +238,7 @@ describe('the working memory of a cube', () => {
     const row = (await rows().get(cubeId))!;
     const res = await h.http.get(`/v1/cubes/${cubeId}/overview`).set(auth()).expect(200);
     const o = res.body;
-    expect(o.memories).toMatchObject({ byState: expect.objectContaining({ deleted: 1, superseded: 1 }), pinned: 1 });
+    expect(o.memories).toMatchObject({ byState: expect.objectContaining({ deleted: 1, superseded: 2 }), pinned: 1 }); // London by a tick, Leeds by a requested run
     expect(o.memories.total).toBe(Object.values(o.memories.byState as Record<string, number>).reduce((a, b) => a + b, 0));
     expect(o.memories.textBytes).toBeGreaterThan(0);
     const active = o.memories.byState.active as number;

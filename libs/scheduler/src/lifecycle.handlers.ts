@@ -49,6 +49,7 @@ export class LifecycleRunHandler implements JobHandler {
     private readonly queue: JobQueueService,
     private readonly control: SchedulerControl,
     private readonly consolidation: BankConsolidation,
+    private readonly workingMemory: WorkingMemoryService,
   ) {}
 
   async handle(job: JobRecord, control: JobControl): Promise<void> {
@@ -69,6 +70,9 @@ export class LifecycleRunHandler implements JobHandler {
     await this.lifecycle.updateRun(runId, { status: 'running', error: null });
     try {
       const actions = await this.engine.run(cube, runId, (progress) => control.heartbeat(progress));
+      // As after a tick or a sweep: a working memory holding a memory the run merged, superseded, expired or archived
+      // stops serving at once and is rebuilt (it kept the old text until some other change rebuilt it).
+      if (actions.some((a) => a.status === 'applied')) await this.workingMemory.changed(cube.tenantId, cube.id, touchedMemories(actions));
       await this.lifecycle.updateRun(runId, { status: 'done', actions: actions as unknown as Record<string, unknown>[] });
       // Then consolidation, on what the run left active (ADR 0403).
       await this.consolidation.enqueueIfConfigured(cube.tenantId, cube.id);
