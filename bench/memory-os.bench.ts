@@ -151,6 +151,7 @@ async function main(): Promise<void> {
   const superseded = new Set<string>(); // memory ids no longer active
   const changedAt = new Map<string, number>(); // memory id → when its text last changed (an edit or a new superseding memory)
   const byKey = new Map(facts.map((f) => [f.key, f]));
+  const successorOf = new Map<string, Fact>(); // superseded memory id → the fact whose new memory took its place
   const embedder = new HashEmbedder({ dimension: 256 });
   const bank = await ParametricBank.build({ dir: join(root, 'bank'), modelFingerprint: anchor.fingerprint, hidden: HIDDEN, layers: LAYERS, embedder, texts: facts.map((f) => ({ id: f.memoryId, text: factText(f) })), levels: 2, branching: 8, ranks: [8, 32], dtype: 'f32', seed: SEED });
   const heldOut = sampleAnchorSequences(anchor, { count: 16, maxTokens: 32, seed: 7919 });
@@ -182,15 +183,18 @@ async function main(): Promise<void> {
     const held = new Set(blocks.flatMap((b) => b.memoryIds));
     const fresh = new Set(blocks.filter((b) => !b.stale).flatMap((b) => b.memoryIds));
     const candidates = hot.filter((f) => f.accesses >= MIN_ACCESSES && !superseded.has(f.memoryId) && !fresh.has(f.memoryId)).slice(0, MAX_PER_RUN);
+    // As the server's consolidation does (ADR 0405): the memory that superseded one a stale block held is written in its place.
+    const successors = [...new Set(blocks.filter((b) => b.stale).flatMap((b) => b.memoryIds))].map((id) => successorOf.get(id)?.memoryId).filter((id): id is string => !!id && !held.has(id));
+    const written = [...new Set([...candidates.map((c) => c.memoryId), ...successors])];
     const current = new Map([...byKey.values()].map((f) => [f.memoryId, f]));
-    const corpus: BankText[] = [...new Set([...held, ...candidates.map((c) => c.memoryId)])].filter((id) => current.has(id)).map((id) => ({ id, text: factText(current.get(id)!) }));
+    const corpus: BankText[] = [...new Set([...held, ...written])].filter((id) => current.has(id)).map((id) => ({ id, text: factText(current.get(id)!) }));
     // As the server's consolidation does (ADR 0403): a memory whose words changed since the tree placed it is re-placed by its current words and written at its new place.
     const moved = (await bank.reassign(embedder, corpus)).map((m) => m.id);
     await bank.assign(embedder, corpus);
     const replay = await bank.replayFor(anchor, DEFAULT_REPLAY);
     const stale = bank.provenance.staleBlocks().length;
     tc = performance.now();
-    const report = await bank.consolidateAsync(anchor, [...new Set([...candidates.map((c) => c.memoryId), ...moved])], corpus, {
+    const report = await bank.consolidateAsync(anchor, [...new Set([...written, ...moved])], corpus, {
       gradient: 'onnx',
       epochs: EPOCHS,
       seed: SEED,
@@ -203,7 +207,7 @@ async function main(): Promise<void> {
       },
     });
     const v = report.verification;
-    cycles.push({ cycle: name, wmFacts: wm.length, wmTokens: wmIds.length, wmBuildMs: r2(wmMs), consolidated: candidates.length, replaced: moved.length, staleBlocksRewritten: stale, outcome: report.rejected ? `rolled back: ${report.rejected}` : 'committed', generation: report.generation, writeS: r2((performance.now() - tc) / 1000), recall: v ? r3(v.recall) : NaN, anchorRecall: v ? r3(v.anchorRecall) : NaN, pplIncreasePct: v ? r2(v.perplexityIncrease * 100) : NaN });
+    cycles.push({ cycle: name, wmFacts: wm.length, wmTokens: wmIds.length, wmBuildMs: r2(wmMs), consolidated: candidates.length, successors: successors.length, replaced: moved.length, staleBlocksRewritten: stale, outcome: report.rejected ? `rolled back: ${report.rejected}` : 'committed', generation: report.generation, writeS: r2((performance.now() - tc) / 1000), recall: v ? r3(v.recall) : NaN, anchorRecall: v ? r3(v.anchorRecall) : NaN, pplIncreasePct: v ? r2(v.perplexityIncrease * 100) : NaN });
     log(`${name}: ${JSON.stringify(cycles.at(-1))}`);
   };
   await cycle('cycle 1');
@@ -221,6 +225,7 @@ async function main(): Promise<void> {
     f.version++;
     if (i % 2 === 1) {
       superseded.add(oldId);
+      successorOf.set(oldId, f);
       f.memoryId = `${oldId}-v${f.version}`;
       f.accesses = 0; // a new memory: no reads yet
     }
