@@ -194,6 +194,27 @@ describe('consolidation into parametric memory', () => {
     expect(event.reason).toMatchObject({ outcome: 'committed', successors: 1 });
   }, 180_000);
 
+  it('writes the fact at the end of a chain of supersessions in place of the consolidated one it started from', async () => {
+    const add = async (text: string, object: string, validFrom: string) =>
+      (await h.http.post(`/v1/cubes/${cubeId}/memories`).set(auth()).send({ items: [{ text, fact: { subject: 'Emil', predicate: 'works at', object }, validFrom }] }).expect(201)).body.items[0].id as string;
+    const first = await add('Emil works at the Rome observatory.', 'Rome', '2019-01-01T00:00:00Z');
+    await settle();
+    await search('Emil Rome observatory', 2);
+    await runLifecycle();
+    expect((await blocksHolding(first)).length).toBeGreaterThanOrEqual(1);
+    const second = await add('Emil works at the Milan observatory.', 'Milan', '2021-01-01T00:00:00Z');
+    await settle();
+    const third = await add('Emil works at the Turin observatory now.', 'Turin', '2024-01-01T00:00:00Z');
+    await settle();
+    const state = async (id: string) => (await h.http.get(`/v1/cubes/${cubeId}/memories/${id}`).set(auth()).expect(200)).body;
+    expect(await state(first)).toMatchObject({ state: 'superseded', supersededBy: second });
+    expect(await state(second)).toMatchObject({ state: 'superseded', supersededBy: third });
+    await runLifecycle();
+    expect(await blocksHolding(first)).toEqual([]);
+    expect(await blocksHolding(second)).toEqual([]);
+    expect((await blocksHolding(third)).length).toBeGreaterThanOrEqual(1);
+  }, 180_000);
+
   it('marks the blocks of a memory merged into a newer duplicate stale, and rewrites them without it, with the memory it was merged into', async () => {
     await search('Chen Wei cello Harbin', 2);
     await runLifecycle();
