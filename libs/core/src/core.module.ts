@@ -7,6 +7,7 @@ import { ApiKeyService } from './services/api-key.service';
 import { AuditQueryService } from './services/audit-query.service';
 import { AuditService } from './services/audit.service';
 import { AuthenticationService } from './services/authentication.service';
+import { ApiKeyCache } from './auth/api-key.cache';
 import { CubeService } from './services/cube.service';
 import { CubeExportService } from './portable/cube-export.service';
 import { CubeImportService } from './portable/cube-import.service';
@@ -49,7 +50,7 @@ import { LifecycleExtraction } from './lifecycle/lifecycle.extraction';
 
 const LIFECYCLE = [LifecyclePolicies, LifecycleEngine, LifecycleMetrics, LifecycleTrigger, LifecycleService, LifecycleAdminService, SchedulerControl, LlmGate, LlmClient, LifecycleExtraction, ConsolidationGate, BankConsolidation, ActivationPolicyGate];
 
-const SERVICES = [AccessService, AuditService, AuditQueryService, AuthenticationService, TenantService, ApiKeyService, CubeService, JobQueueService, EmbedderRegistry, CubeIndexManager, DeferredEmbeddingService, MemoryService, SearchService, AccessRecorder, ModelRuntime, ActivationStore, KvHitCounter, ModelService, KvCacheService, ChatCompletionService, ChatRetrieval, WorkingMemoryService, MemoryChangeListener, BankStore, BankProvenance, BankService, BankJobs, BankChangeListener, CubeExportService, CubeImportService, QuotaService, CubeOverviewService, ...LIFECYCLE];
+const SERVICES = [AccessService, ApiKeyCache, AuditService, AuditQueryService, AuthenticationService, TenantService, ApiKeyService, CubeService, JobQueueService, EmbedderRegistry, CubeIndexManager, DeferredEmbeddingService, MemoryService, SearchService, AccessRecorder, ModelRuntime, ActivationStore, KvHitCounter, ModelService, KvCacheService, ChatCompletionService, ChatRetrieval, WorkingMemoryService, MemoryChangeListener, BankStore, BankProvenance, BankService, BankJobs, BankChangeListener, CubeExportService, CubeImportService, QuotaService, CubeOverviewService, ...LIFECYCLE];
 
 /** The domain services on top of persistence; shared by the server, the worker and the CLI. */
 @Module({})

@@ -3,6 +3,7 @@ export * from './errors/engram.error';
 export * from './auth/permission';
 export * from './auth/auth-context';
 export * from './auth/access.service';
+export * from './auth/api-key.cache';
 export * from './auth/secret';
 export * from './dtos/validation';
 export * from './dtos/tenant.dto';

@@ -11,6 +11,7 @@ export * from './database/data-source.factory';
 export * from './database/migrator';
 export * from './database/embedded-postgres.launcher';
 export * from './database/database.providers';
+export * from './database/database-notifications';
 export * from './persistence.module';
 export * from './database/migration.generator';
 export * from './repositories/sql';

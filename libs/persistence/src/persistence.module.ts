@@ -2,6 +2,7 @@ import { DynamicModule, Global, Module } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
 import { DatabaseLifecycle, DatabaseServer, openDataSource, openDatabaseServer } from './database/database.providers';
+import { DatabaseNotifications } from './database/database-notifications';
 import { ApiKeyRepository } from './repositories/api-key.repository';
 import { AuditRepository } from './repositories/audit.repository';
 import { CubeRepository } from './repositories/cube.repository';
@@ -56,9 +57,10 @@ export class PersistenceModule {
         { provide: DatabaseServer, useFactory: () => openDatabaseServer(config) },
         { provide: DataSource, useFactory: (server: DatabaseServer) => openDataSource(config, server), inject: [DatabaseServer] },
         DatabaseLifecycle,
+        DatabaseNotifications,
         ...REPOSITORIES,
       ],
-      exports: [ENGRAM_CONFIG, DataSource, DatabaseServer, ...REPOSITORIES],
+      exports: [ENGRAM_CONFIG, DataSource, DatabaseServer, DatabaseNotifications, ...REPOSITORIES],
     };
   }
 }

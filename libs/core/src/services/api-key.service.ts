@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ApiKeyRepository, CubeRepository, TenantRepository } from '@engram/persistence';
 import { AccessService } from '../auth/access.service';
+import { ApiKeyCache } from '../auth/api-key.cache';
 import { Permission } from '../auth/permission';
 import { hashSecret, newApiKey } from '../auth/secret';
 import { ApiKeyResponseDto, CreateApiKeyDto, CreatedApiKeyResponseDto, mapApiKey } from '../dtos/api-key.dto';
@@ -16,6 +17,7 @@ export class ApiKeyService {
     private readonly keys: ApiKeyRepository,
     private readonly cubes: CubeRepository,
     private readonly audit: AuditService,
+    private readonly keyCache: ApiKeyCache,
   ) {}
 
   async create(ctx: RequestContext, tenantId: string, dto: CreateApiKeyDto): Promise<CreatedApiKeyResponseDto> {
@@ -62,6 +64,7 @@ export class ApiKeyService {
     this.access.requirePermission(ctx.auth, Permission.AdminAll);
     await this.requireTenant(tenantId);
     const revoked = await this.keys.revoke(tenantId, keyId);
+    this.keyCache.forget((key) => key.id === keyId);
     if (!revoked) {
       // Revoking twice is not an error; revoking a key that is not this tenant's is.
       if (!(await this.keys.get(tenantId, keyId))) throw EngramError.notFound('api key');

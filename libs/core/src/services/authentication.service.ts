@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
 import { ApiKeyRepository, SystemSettingRepository } from '@engram/persistence';
+import { ApiKeyCache } from '../auth/api-key.cache';
 import { AuthContext } from '../auth/auth-context';
 import { Scope } from '../auth/permission';
 import { hashSecret, prefixOfApiKey, randomToken, secretMatches } from '../auth/secret';
@@ -20,6 +21,7 @@ export class AuthenticationService {
 
   constructor(
     private readonly keys: ApiKeyRepository,
+    private readonly keyCache: ApiKeyCache,
     private readonly settings: SystemSettingRepository,
     @Inject(ENGRAM_CONFIG) private readonly config: EngramConfig,
   ) {
@@ -48,7 +50,7 @@ export class AuthenticationService {
     if (token.startsWith('egm_admin_')) return null;
     const prefix = prefixOfApiKey(token);
     if (prefix === null) return null;
-    const key = await this.keys.findByPrefix(prefix);
+    const key = await this.keyCache.findByPrefix(prefix);
     if (!key || !secretMatches(token, key.keyHash)) return null;
     if (key.revokedAt !== null) return null;
     if (key.expiresAt !== null && key.expiresAt.getTime() <= Date.now()) return null;

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { TenantRepository } from '@engram/persistence';
 import { AccessService } from '../auth/access.service';
+import { ApiKeyCache } from '../auth/api-key.cache';
 import { Permission } from '../auth/permission';
 import { EngramError } from '../errors/engram.error';
 import { CreateTenantDto, mapTenant, TenantOffboardedDto, TenantQuotaReportDto, TenantQuotasDto, TenantResponseDto } from '../dtos/tenant.dto';
@@ -17,6 +18,7 @@ export class TenantService {
     private readonly audit: AuditService,
     private readonly jobs: JobQueueService,
     private readonly quotas: QuotaService,
+    private readonly keyCache: ApiKeyCache,
   ) {}
 
   async create(ctx: RequestContext, dto: CreateTenantDto): Promise<TenantResponseDto> {
@@ -36,6 +38,7 @@ export class TenantService {
     this.access.requirePermission(ctx.auth, Permission.AdminAll);
     const result = await this.tenants.offboard(tenantId);
     if (!result) throw EngramError.notFound('tenant');
+    this.keyCache.forget((key) => key.tenantId === tenantId);
     const purgeJobIds: string[] = [];
     for (const cubeId of result.cubeIds) purgeJobIds.push((await this.jobs.enqueueCubePurge({ cubeId, tenantId })).id);
     await this.audit.record(ctx.auth, ctx.requestId, { action: 'tenant.offboard', targetType: 'tenant', targetId: tenantId, tenantId, details: { keysRevoked: result.keysRevoked, cubes: result.cubeIds.length } });
