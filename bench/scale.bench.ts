@@ -28,6 +28,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadavg } from 'node:os';
 import { constants, monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
 import { Client } from 'pg';
 import { EngramConfig, loadConfig } from '@engram/config';
 import { ApiKeyService, CoreModule, CubeIndexManager, CubeService, MemoryService, RequestContext, Scope, SearchService, TenantService } from '@engram/core';
@@ -382,6 +383,11 @@ async function main(): Promise<void> {
           await httpSearch(queries[(i + 1) % queries.length]);
           times.push(ms(t0));
         }
+        // The same searches from a client on a thread of its own, as a client in another process
+        // would send them: the server's event loop no longer also runs the client's fetch and parsing.
+        const threadTimes = await threadClientSearches(`${base}/v1/cubes/${big.id}/search`, key.key, Array.from({ length: 300 }, (_, i) => queries[(i + 1) % queries.length]));
+        figures[`search_${size}_thread_client_p50_ms`] = round(summarize(threadTimes).p50);
+        figures[`search_${size}_thread_client_p99_ms`] = round(summarize(threadTimes).p99);
         if (MILLION) {
           figures.search_1m_p50_ms = round(summarize(times).p50);
           figures.search_1m_p99_ms = round(summarize(times).p99);
@@ -450,6 +456,32 @@ async function filledCubes(databaseUrl: string, cubeIds: readonly string[]): Pro
   } finally {
     await c.end();
   }
+}
+
+/** Worker-thread client of threadClientSearches(): one search after the other, each timed from request to parsed body. */
+const THREAD_CLIENT = `
+const { parentPort, workerData } = require('node:worker_threads');
+(async () => {
+  const times = [];
+  for (const query of workerData.queries) {
+    const t0 = performance.now();
+    const res = await fetch(workerData.url, { method: 'POST', headers: { Authorization: 'Bearer ' + workerData.key, 'Content-Type': 'application/json' }, body: JSON.stringify({ query, topK: 10 }) });
+    const body = await res.json();
+    if (res.status !== 200 || !Array.isArray(body.results) || body.results.length === 0) throw new Error('search answered ' + res.status + ': ' + JSON.stringify(body));
+    times.push(performance.now() - t0);
+  }
+  parentPort.postMessage(times);
+})();
+`;
+
+/** Latencies of searches sent one after the other by a client on its own thread. */
+function threadClientSearches(url: string, key: string, queries: string[]): Promise<number[]> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(THREAD_CLIENT, { eval: true, workerData: { url, key, queries } });
+    worker.once('message', (times: number[]) => resolve(times));
+    worker.once('error', reject);
+    worker.once('exit', (code) => (code === 0 ? undefined : reject(new Error(`client thread exited with ${code}`))));
+  });
 }
 
 /**
