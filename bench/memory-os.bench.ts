@@ -12,7 +12,7 @@
 //   (b) scheduled: working-memory KV (reused) + bank blocks routed by the retrieved memory (the
 //       blocks of its path that hold it fresh) + retrieved text for what is in neither;
 //   (c) bank only: the question alone with the routed blocks.
-// Table, then ONE JSON line. `--trace`: one row per changed fact — the answer, the answer without the blocks, in text mode and from the blocks alone, where the new text was, which levels were attached (stale answers are always listed).
+// Table, then ONE JSON line. `--trace`: one row per changed fact — the answer, the answer without the blocks, with the blocks on the whole prompt (no KV reuse), in text mode and from the blocks alone, where the new text was, which levels were attached (stale answers are always listed).
 //   npm run bench:memory-os -- [--people 96] [--turns 2000] [--eval 300] [--reading 60] [--wm-tokens 1024] [--anchor-steps 1500] [--drills 3000] [--drill-kind short|context] [--drill-tokens 1088] [--drill-repeats 0.5] [--drill-skew 1] [--drill-people 200] [--hidden 64] [--layers 2] [--epochs 30] [--threads 0] [--seed 7] [--trace]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -332,6 +332,7 @@ async function main(): Promise<void> {
         stale: r.token === tok.ids.get(old),
         answer: word(r.token),
         noBlocks: blocks ? word((await answer(prompt, { prefix: true })).token) : '-',
+        wholePrompt: blocks ? word((await answer(prompt, { memory: blocks })).token) : '-', // the blocks on the working memory's tokens too (no KV reuse)
         textMode: word(textAnswer),
         blocksAlone: blocks ? word((await answer([tok.bos, ...q], { memory: blocks })).token) : '-',
         newTextIn: inWm(f) ? `wm (${newPos} tokens before the retrieved text)` : inBank(f) ? 'bank only' : 'retrieved',
