@@ -217,6 +217,46 @@ describe('parametric memory banks over HTTP', () => {
     expect(bank.progress).toMatchObject({ phase: 'written', memories: 1, replaced: 1 });
   }, 180_000);
 
+  it('re-places a written memory edited since, in a tree saved before placement fingerprints, by its versions', async () => {
+    const id = memoryIds[5]; // written at its new place by the test above
+    const bankDir = path.join(h.config.dataDir, 'cubes', cubeId, 'banks', bankId);
+    const treeFile = path.join(bankDir, 'tree.json');
+    const leafOf = (memoryId: string) => {
+      const opened = ParametricBank.open(bankDir);
+      try {
+        return opened.tree.leaves.get(memoryId);
+      } finally {
+        opened.close();
+      }
+    };
+    // An older tree: the same leaves, no record of the words each text was placed by.
+    const older = ParametricBank.open(bankDir);
+    older.tree.placedBy.clear();
+    older.tree.save(treeFile);
+    older.close();
+    expect(JSON.parse(fs.readFileSync(treeFile, 'utf8')).placedBy).toBeUndefined();
+    const placed = leafOf(id)!;
+    const kept = leafOf(memoryIds[4]); // unwritten until the crash tests below, which count on that
+    let text: string | null = null;
+    let newPath: number[] = [];
+    for (const candidate of ['Chen Wei teaches cello.', 'Bruno Keller farms near Bern.', 'Alice Moreau teaches glassblowing.', 'Bruno Keller hikes near Basel.', 'Alice Moreau sings in Lyon.', 'Greta Lund sings in Malmo.', 'Dana rows in Porto.']) {
+      newPath = (await h.http.post('/v1/chat/completions').set(auth()).send({ model: 'tiny', max_tokens: 1, messages: [{ role: 'user', content: candidate }], engram: { cubeId, bankId, retrieve: false } }).expect(200)).body.engram.bank.path;
+      if (newPath[1] !== placed && newPath[1] !== kept) {
+        text = candidate;
+        break;
+      }
+    }
+    expect(text).not.toBeNull();
+    await h.http.patch(`/v1/cubes/${cubeId}/memories/${id}`).set(auth()).send({ text }).expect(200);
+    await drain();
+    await h.http.post(`${banksOf()}/${bankId}/write`).set(auth()).send({ memoryIds: [id], epochs: 1 }).expect(202);
+    await drain();
+    expect(leafOf(id)).toBe(newPath[1]);
+    expect(await block(2, newPath[1])).toMatchObject({ written: true, stale: false, memoryIds: expect.arrayContaining([id]) });
+    // The words of every text are recorded again.
+    expect(Object.keys(JSON.parse(fs.readFileSync(treeFile, 'utf8')).placedBy ?? {})).toContain(id);
+  }, 180_000);
+
   it('marks the blocks of a deleted memory stale, and a rewrite retrains them without it', async () => {
     const [before] = await level1Holding(memoryIds[0]);
     await h.http.delete(`/v1/cubes/${cubeId}/memories/${memoryIds[0]}`).set(auth()).expect(204);

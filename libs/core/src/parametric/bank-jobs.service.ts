@@ -101,7 +101,8 @@ export class BankJobs {
           const embedder = this.embedderOf(bank);
           // An edited memory kept the leaf its old words routed to, among texts like the old one: re-placed and written
           // at its new place (requested or not: the bank holds it); for a tree that predates placement fingerprints, the versions say.
-          const edited = new Set(await this.consolidation.textChangedSinceWritten(bank.id, corpus.map((t) => t.id)));
+          const unplaced = corpus.filter((t) => b.tree.leaves.has(t.id) && !b.tree.placedBy.has(t.id)).map((t) => t.id); // placed by an older tree
+          const edited = new Set(unplaced.length ? await this.consolidation.textChangedSinceWritten(bank.id, unplaced) : []);
           const replaced = (await b.reassign(embedder, corpus, edited)).map((m) => m.id);
           const moved = replaced.filter((id) => !requested.includes(id));
           await b.assign(embedder, corpus);
