@@ -66,6 +66,33 @@ describe('dense snapshots (int8 graph and vectors)', () => {
     expect((await new CubeIndex({ dimension: 32, graphMinDocuments: 0 }).loadDense(dir, { fingerprint: embedder.fingerprint })).status).toBe('corrupt');
   });
 
+  it('detects a graph or vectors file longer than its manifest says (each file is read at the size the manifest gives)', async () => {
+    await saved();
+    await fs.appendFile(path.join(dir, 'graph.bin'), Buffer.from([1, 2, 3]));
+    expect((await new CubeIndex({ dimension: 32, graphMinDocuments: 0 }).loadDense(dir, { fingerprint: embedder.fingerprint })).status).toBe('corrupt');
+    await saved();
+    await fs.appendFile(path.join(dir, 'vectors.bin'), Buffer.from([0]));
+    expect(await new CubeIndex({ dimension: 32, graphMinDocuments: 0 }).loadDense(dir, { fingerprint: embedder.fingerprint })).toMatchObject({ status: 'corrupt', reason: expect.stringContaining('vectors') });
+  });
+
+  it('reports a graph file the manifest names but the directory lacks as missing', async () => {
+    await saved();
+    await fs.rm(path.join(dir, 'graph.bin'));
+    expect((await new CubeIndex({ dimension: 32, graphMinDocuments: 0 }).loadDense(dir, { fingerprint: embedder.fingerprint })).status).toBe('missing');
+  });
+
+  it('reads a manifest larger than its first read whole (a snapshot with many extra files)', async () => {
+    const index = new CubeIndex({ dimension: 32, graphMinDocuments: 0 });
+    index.upsertMany(docs());
+    const extras = new Map(Array.from({ length: 1500 }, (_, i) => [`extra-${i}.bin`, Buffer.from(`payload ${i}`)] as const));
+    await index.save(dir, { changeSeq: 9, fingerprint: embedder.fingerprint }, extras);
+    expect((await fs.stat(path.join(dir, 'manifest.json'))).size).toBeGreaterThan(64 << 10);
+    const result = await new CubeIndex({ dimension: 32, graphMinDocuments: 0 }).load(dir, { fingerprint: embedder.fingerprint });
+    expect(result).toMatchObject({ status: 'loaded', changeSeq: 9, documents: true, graph: true });
+    expect(result.extras?.get('extra-1499.bin')?.toString()).toBe('payload 1499');
+    expect(result.extras?.size).toBe(1500 + 3); // the caller's files and the index's own (documents, postings, entities)
+  });
+
   it('detects a garbled manifest', async () => {
     await saved();
     await fs.writeFile(path.join(dir, 'manifest.json'), '{"format": "engram-hnsw/1", "sha');

@@ -12,7 +12,7 @@
 // Format 1 (before ADR 0114) held an hnswlib graph in `hnsw.bin`: it still loads, its graph
 // left out (the caller builds the int8 graph from the vectors), and is rewritten as 2.
 import { createHash } from 'node:crypto';
-import { promises as fs, readFileSync, statSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { HnswParams } from './int8-hnsw';
@@ -143,7 +143,7 @@ export async function saveSnapshot(dir: string, meta: SnapshotMeta, content: Sna
 export async function loadSnapshot(dir: string, expected: { readonly fingerprint: string; readonly dimension: number; readonly params: HnswParams }): Promise<LoadResult> {
   let manifest: SnapshotManifest;
   try {
-    manifest = JSON.parse((await readFile(path.join(dir, MANIFEST_FILE))).toString('utf8')) as SnapshotManifest;
+    manifest = JSON.parse((await readSmall(path.join(dir, MANIFEST_FILE))).toString('utf8')) as SnapshotManifest;
   } catch (error) {
     if (isNotFound(error)) return { status: 'missing', reason: 'no manifest' };
     return { status: 'corrupt', reason: `unreadable manifest: ${(error as Error).message}` };
@@ -160,14 +160,17 @@ export async function loadSnapshot(dir: string, expected: { readonly fingerprint
     return { status: 'mismatch', reason: `dimension ${manifest.dimension}, expected ${expected.dimension}` };
   }
   if (typeof manifest.changeSeq !== 'number') return { status: 'corrupt', reason: 'manifest lacks its change sequence' };
+  // Every file the manifest names is read at once, by the thread pool (ADR 0121).
+  const wantGraph = manifest.sha256 !== null && manifest.format !== LEGACY_FORMAT;
+  const files = prefetch(dir, manifest, wantGraph);
   // The vectors file is the only copy of the live vectors (an hnswlib graph's are not read any more).
-  const vectors = await readVectors(dir, manifest);
+  const vectors = await readVectors(manifest, files);
   if (!vectors) return { status: 'corrupt', reason: 'no intact vectors file' };
   const loaded = { status: 'loaded' as const, changeSeq: manifest.changeSeq, count: vectors.labels.length, vectors };
-  if (manifest.sha256 === null || manifest.format === LEGACY_FORMAT) return { ...loaded, extras: await readExtras(dir, manifest), graph: false };
+  if (!wantGraph) return { ...loaded, extras: await readExtras(manifest, files), graph: false };
   let graphData: Buffer;
   try {
-    graphData = await readFile(path.join(dir, GRAPH_FILE));
+    graphData = await files.get(GRAPH_FILE)!;
   } catch (error) {
     if (isNotFound(error)) return { status: 'missing', reason: 'manifest without graph file' };
     throw error;
@@ -176,8 +179,8 @@ export async function loadSnapshot(dir: string, expected: { readonly fingerprint
   if (graphData.length !== manifest.bytes || sha256 !== manifest.sha256) {
     return { status: 'corrupt', reason: `checksum mismatch (${graphData.length} bytes, sha256 ${sha256.slice(0, 12)}…)` };
   }
-  if (manifest.m !== expected.params.m) return { ...loaded, extras: await readExtras(dir, manifest), graph: false }; // other parameters: built again
-  return { ...loaded, extras: await readExtras(dir, manifest), graph: true, graphData };
+  if (manifest.m !== expected.params.m) return { ...loaded, extras: await readExtras(manifest, files), graph: false }; // other parameters: built again
+  return { ...loaded, extras: await readExtras(manifest, files), graph: true, graphData };
 }
 
 /** The vectors file in pieces: count, labels, scales, codes (views of the arrays, which the caller no longer changes). */
@@ -189,12 +192,13 @@ function encodeVectors(v: SnapshotVectors): Buffer[] {
 }
 
 /** The vectors file when the manifest names it and it is intact; undefined otherwise. */
-async function readVectors(dir: string, manifest: SnapshotManifest): Promise<SnapshotVectors | undefined> {
+async function readVectors(manifest: SnapshotManifest, files: ReadonlyMap<string, Promise<Buffer>>): Promise<SnapshotVectors | undefined> {
   const entry = manifest.vectors;
-  if (!entry) return undefined;
+  const reading = files.get(VECTORS_FILE);
+  if (!entry || !reading) return undefined;
   let data: Buffer;
   try {
-    data = await readFile(path.join(dir, VECTORS_FILE));
+    data = await reading;
   } catch {
     return undefined;
   }
@@ -211,13 +215,14 @@ async function readVectors(dir: string, manifest: SnapshotManifest): Promise<Sna
 }
 
 /** The extra files the manifest names that are present and intact. */
-async function readExtras(dir: string, manifest: SnapshotManifest): Promise<ReadonlyMap<string, Buffer>> {
+async function readExtras(manifest: SnapshotManifest, files: ReadonlyMap<string, Promise<Buffer>>): Promise<ReadonlyMap<string, Buffer>> {
   const out = new Map<string, Buffer>();
   for (const [name, entry] of Object.entries(manifest.extras ?? {})) {
-    if (name.includes('/') || name.includes('\\') || name.startsWith('.')) continue;
+    const reading = files.get(name);
+    if (!isExtraName(name) || !reading) continue;
     let data: Buffer;
     try {
-      data = await readFile(path.join(dir, name));
+      data = await reading;
     } catch {
       continue;
     }
@@ -227,13 +232,64 @@ async function readExtras(dir: string, manifest: SnapshotManifest): Promise<Read
 }
 
 /**
- * Files up to this size are read (and hashed) in one synchronous call: a small cube's
- * snapshot loads without a round trip through the thread pool per file, which under load
- * costs more than the read itself; larger ones are read by the thread pool and hashed in
- * chunks between turns of the event loop (sha256Of), so a large graph never
- * blocks the event loop for long.
+ * Files up to this size are hashed in one synchronous call; larger ones in chunks between
+ * turns of the event loop (sha256Of), so a large graph never blocks the event loop for long.
  */
 const SYNC_READ_MAX = 4 << 20;
+
+/** A manifest is read whole if it fits this (it is about 1 KB); a larger one is read again whole. */
+const MANIFEST_READ = 64 << 10;
+
+/** The largest single read (Linux reads at most about 2 GiB at once). */
+const READ_PIECE = 1 << 30;
+
+function isExtraName(name: string): boolean {
+  return !(name.includes('/') || name.includes('\\') || name.startsWith('.'));
+}
+
+/**
+ * Starts reading every file the manifest names, all at once, each by the thread pool in one
+ * read of the size the manifest gives: when the index cache turns over, tail cubes' snapshots
+ * are often not in the page cache, and a synchronous read would stall every request on the
+ * event loop for the disk (ADR 0121). A file of another size reads as what it holds (its
+ * checksum then fails); a read that fails rejects its promise, which the caller handles.
+ */
+function prefetch(dir: string, manifest: SnapshotManifest, graph: boolean): Map<string, Promise<Buffer>> {
+  const files = new Map<string, Promise<Buffer>>();
+  const start = (name: string, bytes: unknown) => {
+    const reading = readKnown(path.join(dir, name), typeof bytes === 'number' && Number.isSafeInteger(bytes) && bytes >= 0 ? bytes : 0);
+    reading.catch(() => undefined); // awaited (and handled) only by the steps the load reaches
+    files.set(name, reading);
+  };
+  if (manifest.vectors) start(VECTORS_FILE, manifest.vectors.bytes);
+  if (graph) start(GRAPH_FILE, manifest.bytes);
+  for (const [name, entry] of Object.entries(manifest.extras ?? {})) if (isExtraName(name)) start(name, entry.bytes);
+  return files;
+}
+
+/** The file's bytes, read as `bytes` + 1 (so that a longer file shows): a read shorter than asked is the end of the file. */
+async function readKnown(file: string, bytes: number): Promise<Buffer> {
+  const handle = await fs.open(file, 'r');
+  try {
+    const buffer = Buffer.allocUnsafeSlow(bytes + 1);
+    let got = 0;
+    while (got < buffer.length) {
+      const asked = Math.min(READ_PIECE, buffer.length - got);
+      const { bytesRead } = await handle.read(buffer, got, asked, got);
+      got += bytesRead;
+      if (bytesRead < asked) break;
+    }
+    return buffer.subarray(0, got);
+  } finally {
+    handle.close().catch(() => undefined);
+  }
+}
+
+/** A small file (the manifest) by the thread pool: one read when it fits MANIFEST_READ, the whole file otherwise. */
+async function readSmall(file: string): Promise<Buffer> {
+  const data = await readKnown(file, MANIFEST_READ);
+  return data.length <= MANIFEST_READ ? data : fs.readFile(file);
+}
 
 /** sha256 of a buffer; a large one in 4 MiB chunks with a turn of the event loop between them. */
 async function sha256Of(data: Buffer): Promise<string> {
@@ -243,10 +299,6 @@ async function sha256Of(data: Buffer): Promise<string> {
     hash.update(data.subarray(at, at + SYNC_READ_MAX));
   }
   return hash.digest('hex');
-}
-
-async function readFile(file: string): Promise<Buffer> {
-  return statSync(file).size <= SYNC_READ_MAX ? readFileSync(file) : fs.readFile(file);
 }
 
 /** A producer's pieces run back to back for at most this long before the event loop gets a turn. */
