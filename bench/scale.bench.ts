@@ -5,6 +5,7 @@
 // memory of a 100k cube (--per-memory). Ends with one JSON line.
 //   npm run bench:scale [-- --cubes 300 --per-cube 1000 --cache 64 --cache-mb 0 --million --per-memory --big N --embedder hash|use-lite --ingest-only]
 //   many cubes (10,000): [-- --cubes 10000 --fixture --pool 100000 --build-clients 3 --cold-sample 1000 --mixed 4000 --zipf 1.1 --clients 4 --cache 800]
+//   the same set-up kept and reused (ADR 0121): add --db NAME; first with --setup-only (unlocked, under nice), then the timed run.
 // --fixture fills the cubes without sending every memory through the service: a pool of
 // memories is ingested through the service, then each cube (created through the service)
 // gets a window of the pool's rows copied inside PostgreSQL, every column as the service
