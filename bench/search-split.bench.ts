@@ -4,12 +4,12 @@
 // once the graph is built, each query is timed as its parts: query embedding, the whole
 // hybrid search, lexical-only and dense-only searches, and the BM25 index alone (the
 // per-document score and the per-session score the session context adds).
-//   npm run build && node --expose-gc dist/bench/search-split.bench.js [--n 1000000] [--queries 300] [--graph 0] [--snapshot DIR] [--profile FILE] [--session-walk-limit N]
+//   npm run build && node --expose-gc dist/bench/search-split.bench.js [--n 1000000] [--queries 300] [--graph 0] [--snapshot DIR] [--profile FILE]
 import { existsSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { Bm25Index, Bm25QueryPlan, ChosenGroupScorer, CubeIndex, HashEmbedder, IndexDocument, analyzeQuery } from '@engram/plaintext';
+import { Bm25Index, Bm25QueryPlan, CubeIndex, HashEmbedder, IndexDocument, analyzeQuery } from '@engram/plaintext';
 import { arg, textArg } from './support/args';
 import { summarize, SyntheticCorpus } from './support/synthetic-corpus';
 
@@ -22,15 +22,12 @@ const SNAPSHOT = textArg('snapshot', '');
 const PROFILE = textArg('profile', '');
 /** 0: no graph is built and only the lexical parts are timed (a quick look at a large cube's BM25). */
 const GRAPH = arg('graph', 1) === 1;
-/** CubeIndexOptions.sessionWalkLimit (ADR 0125; -1: the default): 1e12 scores every session, as before. */
-const SESSION_WALK_LIMIT = arg('session-walk-limit', -1);
 
 const round = (x: number) => Math.round(x * 100) / 100;
 const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
 
 interface Store {
   sessionOfSlot: Int32Array;
-  sessionSlots: number[][];
   sessionLength: Float64Array;
   liveSessions: number;
   totalSessionLength: number;
@@ -42,7 +39,7 @@ async function main(): Promise<void> {
   const queryCorpus = new SyntheticCorpus(7);
   const queries = Array.from({ length: QUERIES }, () => queryCorpus.sentence(3, 8));
   console.log(`load average before ingest: ${load()} on ${cpus().length} cores`);
-  const index = new CubeIndex({ dimension: embedder.dimension, initialCapacity: N, ...(GRAPH ? {} : { graphMinDocuments: Number.MAX_SAFE_INTEGER }), ...(SESSION_WALK_LIMIT >= 0 ? { sessionWalkLimit: SESSION_WALK_LIMIT } : {}) });
+  const index = new CubeIndex({ dimension: embedder.dimension, initialCapacity: N, ...(GRAPH ? {} : { graphMinDocuments: Number.MAX_SAFE_INTEGER }) });
   const meta = { changeSeq: N, fingerprint: `${embedder.fingerprint}:split:${N}` };
   if (SNAPSHOT && existsSync(SNAPSHOT)) {
     const t0 = performance.now();
@@ -83,23 +80,18 @@ async function main(): Promise<void> {
   const time = (name: string, run: (i: number) => void): void => {
     for (let i = 0; i < Math.min(30, QUERIES); i++) run(i); // warm-up
     const times: number[] = [];
-    const cpu0 = process.cpuUsage();
     for (let i = 0; i < QUERIES; i++) {
       const s = performance.now();
       run(i);
       times.push(performance.now() - s);
     }
-    // Process CPU time (user + system) per query: what load on the machine changes least.
-    const cpu = process.cpuUsage(cpu0);
-    const cpuMean = (cpu.user + cpu.system) / 1000 / QUERIES;
     const { p50, p99, mean } = summarize(times);
-    console.log(`| ${name} | ${p50.toFixed(2)} | ${p99.toFixed(2)} | ${mean.toFixed(2)} | ${cpuMean.toFixed(2)} |`);
+    console.log(`| ${name} | ${p50.toFixed(2)} | ${p99.toFixed(2)} | ${mean.toFixed(2)} |`);
     figures[`${name.replace(/[^a-z0-9]+/gi, '_')}_p50_ms`] = round(p50);
     figures[`${name.replace(/[^a-z0-9]+/gi, '_')}_p99_ms`] = round(p99);
-    figures[`${name.replace(/[^a-z0-9]+/gi, '_')}_cpu_mean_ms`] = round(cpuMean);
   };
   console.log(`\n## search split, ${N} memories (scale.bench corpus), hash-256\n`);
-  console.log('| part | p50 ms | p99 ms | mean ms | CPU mean ms |\n|---|---|---|---|---|');
+  console.log('| part | p50 ms | p99 ms | mean ms |\n|---|---|---|---|');
   time('embed query', (i) => embedder.embedOne(queries[i]));
   if (GRAPH) time('hybrid search', (i) => index.search(queries[i], vectors[i], { topK: 10, referenceTime: Date.now() }));
   time('lexical-only search', (i) => index.search(queries[i], null, { topK: 10, ranking: { mode: 'lexical' }, referenceTime: Date.now() }));
@@ -113,11 +105,6 @@ async function main(): Promise<void> {
     for (const slot of others) plan.scoreOf(slot);
   });
   time('bm25 scoreGroups', (i) => lexical.scoreGroups(terms[i], groups));
-  // What the session context of a 1M cube asks instead (ADR 0125): the sessions of ~100 candidates.
-  const chosen = new ChosenGroupScorer(lexical);
-  const candidateSessions = [...new Set(others.map((slot) => store.sessionOfSlot[slot]).filter((s) => s >= 0))];
-  console.log(`(session walk of scoreGroups, postings per query: p50 ${summarize(terms.map((t) => chosen.walkCost(t))).p50})`);
-  time('bm25 candidates\' sessions', (i) => chosen.score(terms[i], groups, candidateSessions, (s) => store.sessionSlots[s]));
   if (PROFILE) {
     const session = new Session();
     session.connect();

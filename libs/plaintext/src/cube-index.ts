@@ -58,11 +58,6 @@ export interface CubeIndexOptions {
    * grows past it; 0 keeps a graph from the start.
    */
   readonly graphMinDocuments?: number;
-  /**
-   * Postings of a query's terms above which the session context scores only the
-   * candidates' sessions (ADR 0125; default DEFAULT_SESSION_WALK_LIMIT).
-   */
-  readonly sessionWalkLimit?: number;
 }
 
 /** A 256-d exact int8 scan of this many documents costs about what a graph walk does; below it a graph is only memory. */
@@ -89,7 +84,6 @@ export class CubeIndex {
   /** Entity key → memories naming it, for deep search's bridge signal. */
   private entities = new EntityIndex();
   private readonly bm25Options?: Bm25Options;
-  private readonly sessionWalkLimit?: number;
   private readonly ranking: RankingOptions;
   /** The candidate signals, in the order they propose candidates. */
   private signals: readonly CandidateSignal[] = [];
@@ -104,7 +98,6 @@ export class CubeIndex {
     const graphMinDocuments = Math.max(0, options.graphMinDocuments ?? DEFAULT_GRAPH_MIN_DOCUMENTS);
     this.dense = new DenseGraph(this.vectors, { ...DEFAULT_HNSW_PARAMS, ...options.hnsw }, graphMinDocuments, () => this.store.nextSlot);
     this.bm25Options = options.bm25;
-    this.sessionWalkLimit = options.sessionWalkLimit;
     this.lexical = new Bm25Index(options.bm25);
     this.ranking = { ...DEFAULT_RANKING, ...options.ranking };
     this.wireSignals();
@@ -112,7 +105,7 @@ export class CubeIndex {
 
   private wireSignals(): void {
     this.signals = [
-      new LexicalSignal(this.lexical, this.store, this.sessionWalkLimit),
+      new LexicalSignal(this.lexical, this.store),
       new DenseSignal(this.dense, this.vectors, this.store),
       new BridgeSignal(this.entities),
     ];

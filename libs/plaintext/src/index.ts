@@ -15,7 +15,6 @@ export { QuantizedVectorStore } from './dense/quantized-vector.store';
 export { TopK } from './ranking/top-k';
 export { Bm25Index } from './lexical/bm25.index';
 export { Bm25QueryPlan } from './lexical/bm25-topk';
-export { ChosenGroupScorer } from './lexical/chosen-groups';
 export { decodeGraph, encodeGraph } from './dense/int8-hnsw.codec';
 export type { GraphHit, HnswParams } from './dense/int8-hnsw';
 export type { LoadResult, LoadStatus, SnapshotManifest, SnapshotMeta } from './dense/hnsw-snapshot';

@@ -157,7 +157,7 @@ export class Bm25QueryPlan {
 }
 
 /** First index in [lo, hi) whose slot is at least slot (hi when none). */
-export function lowerBound(slots: Int32Array, lo: number, hi: number, slot: number): number {
+function lowerBound(slots: Int32Array, lo: number, hi: number, slot: number): number {
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     if (slots[mid] < slot) lo = mid + 1;

@@ -37,17 +37,6 @@ export interface ScoreOptions {
 /** Below this many documents no term is treated as common: the index is small anyway. */
 const COMMON_MIN_DOCS = 1000;
 
-/** A term's postings as postingsOf() lends them. */
-export interface PostingsView {
-  readonly slots: Int32Array;
-  readonly tfs: Uint16Array;
-  /** Postings held (removed documents' included until compacted). */
-  readonly length: number;
-  /** Postings of live documents. */
-  readonly live: number;
-  readonly id: number;
-}
-
 /** Scores of every live document that shares at least one term with the query. */
 export interface LexicalHits {
   /** Slots, in no particular order; valid until the next call to score(). */
@@ -414,21 +403,13 @@ export class Bm25Index {
    * postings (slots ascending, dead ones included until compacted) and the per-slot state
    * score() reads. Valid until the index next changes.
    */
-  postingsOf(term: string): PostingsView | undefined {
+  postingsOf(term: string): { readonly slots: Int32Array; readonly tfs: Uint16Array; readonly length: number; readonly live: number; readonly id: number } | undefined {
     const id = this.terms.idOf(term);
     if (id === undefined) return undefined;
     const pool = this.postings;
     const from = pool.start[id];
     const to = from + pool.length[id];
     return { slots: pool.slots.subarray(from, to), tfs: pool.tfs.subarray(from, to), length: to - from, live: pool.live[id], id };
-  }
-
-  /**
-   * Changes a term's postings can go through without a change of its length or live count:
-   * with those two it tells a cache whether a term's postings are as they were.
-   */
-  get compactions(): number {
-    return this.postings.compactions;
   }
 
   /** The state score() computes with: k1, b, live documents and their total length, per-slot lengths and liveness. */

@@ -19,8 +19,6 @@ export class PostingPool {
   length: Int32Array;
   /** Postings of live documents per term (length counts removed ones until compacted). */
   live: Int32Array;
-  /** Calls of compactTerm() so far: with a term's length and live count, it tells whether the term's postings changed. */
-  compactions = 0;
   private capacity: Int32Array;
   private terms = 0;
   private used = 0;
@@ -107,7 +105,6 @@ export class PostingPool {
     }
     this.length[id] = j - from;
     this.live[id] = j - from;
-    this.compactions++;
   }
 
   /** Rewrites the pool with every block exactly its length, in arrays of the size they need. */

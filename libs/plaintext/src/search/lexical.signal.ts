@@ -1,20 +1,13 @@
 // The lexical signal: BM25 over the documents' analysed terms (weighted by role), and as a
 // by-product the lexical score of every session the session context needs.
 import { Bm25QueryPlan } from '../lexical/bm25-topk';
-import { Bm25Index, DocumentGroups } from '../lexical/bm25.index';
-import { ChosenGroupScorer } from '../lexical/chosen-groups';
+import { Bm25Index } from '../lexical/bm25.index';
 import { RankingOptions } from '../ranking/ranking-options';
 import { TopK } from '../ranking/top-k';
 import { DocumentStore } from '../store/document-store';
 import { Candidate, CandidatePool } from './candidate';
 import { CandidateSignal, denseWeightOf } from './candidate-signal';
 import { SearchQuery } from './search-query';
-
-/**
- * Postings up to which every session is scored (a walk of about 0.2 ms, what scoring the
- * candidates' sessions costs at 1M memories). The dev sets rank the same either way (ADR 0125).
- */
-export const DEFAULT_SESSION_WALK_LIMIT = 8192;
 
 export class LexicalSignal implements CandidateSignal {
   readonly name = 'lexical';
@@ -23,21 +16,11 @@ export class LexicalSignal implements CandidateSignal {
   private touched: number[] = [];
   /** The current search's query plan when propose() did not score every match (see there). */
   private plan: Bm25QueryPlan | null = null;
-  /** Whether complete() scores the sessions of the candidates (instead of propose() scoring every session). */
-  private candidateSessions = false;
-  private readonly chosenGroups: ChosenGroupScorer;
 
   constructor(
     private readonly bm25: Bm25Index,
     private readonly store: DocumentStore,
-    /**
-     * Postings of the query's terms above which only the candidates' sessions get a
-     * session score (ADR 0125): scoring every session walks them all.
-     */
-    private readonly sessionWalkLimit = DEFAULT_SESSION_WALK_LIMIT,
-  ) {
-    this.chosenGroups = new ChosenGroupScorer(bm25);
-  }
+  ) {}
 
   enabled(q: SearchQuery): boolean {
     return q.ranking.mode !== 'dense';
@@ -53,14 +36,10 @@ export class LexicalSignal implements CandidateSignal {
   propose(q: SearchQuery, pool: CandidatePool): void {
     const r = q.ranking;
     this.plan = null;
-    this.candidateSessions = false;
     const sessionSums = r.sessionScoring === 'sum' && r.contextWeight > 0;
     const plan = sessionSums ? null : Bm25QueryPlan.create(this.bm25, q.terms, { minMatches: q.pool, admits: q.restricts ? q.admits : undefined, weights: q.termWeights });
     if (plan !== null) {
-      if (r.contextWeight > 0) {
-        if (this.chosenGroups.walkCost(q.terms) > this.sessionWalkLimit) this.candidateSessions = true;
-        else this.scoreSessions(q);
-      }
+      if (r.contextWeight > 0) this.scoreSessions(q);
       plan.topK(q.pool, q.roleWeight).forEach((slot, rank) => {
         pool.get(slot).signals.lexical = { score: 0, rank: rank + 1 };
       });
@@ -102,36 +81,21 @@ export class LexicalSignal implements CandidateSignal {
 
   /** Sessions as documents: BM25 over each session's turns taken together. */
   private scoreSessions(q: SearchQuery): void {
-    const groups = this.bm25.scoreGroups(q.terms, this.sessionGroups(), q.termWeights);
+    const store = this.store;
+    const groups = this.bm25.scoreGroups(q.terms, {
+      groupOf: store.sessionOfSlot,
+      length: store.sessionLength,
+      live: store.liveSessions,
+      totalLength: store.totalSessionLength,
+    }, q.termWeights);
     for (let i = 0; i < groups.count; i++) {
       q.sessionLexical[groups.groups[i]] = groups.scores[i];
       q.touchedSessions.push(groups.groups[i]);
     }
   }
 
-  /** As scoreSessions(), for the sessions of the candidates only (the session context normalises over those). */
-  private scoreCandidateSessions(q: SearchQuery, candidates: readonly Candidate[]): void {
-    const store = this.store;
-    const sessions = [...new Set(candidates.map((c) => store.sessionOfSlot[c.slot]).filter((s) => s >= 0))];
-    const scores = this.chosenGroups.score(q.terms, this.sessionGroups(), sessions, (s) => store.sessionSlots[s], q.termWeights);
-    sessions.forEach((session, i) => {
-      if (scores[i] === 0) return;
-      q.sessionLexical[session] = scores[i];
-      q.touchedSessions.push(session);
-    });
-  }
-
-  private sessionGroups(): DocumentGroups {
-    const store = this.store;
-    return { groupOf: store.sessionOfSlot, length: store.sessionLength, live: store.liveSessions, totalLength: store.totalSessionLength };
-  }
-
   complete(q: SearchQuery, candidates: readonly Candidate[]): void {
     const plan = this.plan;
-    if (this.candidateSessions) {
-      this.candidateSessions = false;
-      this.scoreCandidateSessions(q, candidates);
-    }
     if (plan !== null) {
       this.plan = null;
       for (const c of candidates) {
