@@ -363,6 +363,23 @@ describe('models, KV caches and chat completions over HTTP', () => {
       expect((await buildCache({ memoryIds: [b] })).status).toBe(404);
     });
 
+    it('drops a cache when the lifecycle supersedes a source memory with a newer fact', async () => {
+      const addFact = async (text: string, object: string) =>
+        (await h.http.post(`/v1/cubes/${cubeId}/memories`).set(auth()).send({ items: [{ text, fact: { subject: 'Erin', predicate: 'lives in', object } }] }).expect(201)).body.items[0].id as string;
+      const older = await addFact('Erin lives in Lima.', 'Lima');
+      const kept = (await buildCache({ text: 'Erin likes long walks.' }).expect(201)).body.id;
+      const fromOlder = (await buildCache({ memoryIds: [older] }).expect(201)).body.id;
+      const newer = await addFact('Erin lives in Quito.', 'Quito');
+      await new Promise((r) => setTimeout(r, 300)); // the write's debounced lifecycle tick comes due
+      await h.app.get(JobRunner).drain();
+      expect((await h.http.get(`/v1/cubes/${cubeId}/memories/${older}`).set(auth()).expect(200)).body).toMatchObject({ state: 'superseded', supersededBy: newer });
+      const ids = (await listCaches()).map((c) => c.id);
+      expect(ids).not.toContain(fromOlder);
+      expect(ids).toContain(kept);
+      expect(await h.app.get(KvCacheRepository).getMany(cubeId, [fromOlder])).toEqual([]);
+      expect((await chat({ messages: QUESTION, engram: { cubeId, kvCacheIds: [fromOlder] } })).status).toBe(404);
+    });
+
     it('removes the caches of a deleted cube, rows and blobs, when the purge runs', async () => {
       const cube = (await h.factory.cube({ tenantId })).id;
       await buildCache({ text: 'A cube that will be deleted.' }, cube).expect(201);

@@ -31,6 +31,17 @@ export class MemoryChangeListener {
     await this.workingMemory.memoryErased(cubeId, memoryId);
   }
 
+  /**
+   * Merged, superseded, expired or archived by the lifecycle: KV caches built from it go
+   * (a cache can be built only from active memories, and chat naming one would otherwise
+   * keep serving the retired text), and its bank blocks are marked stale. The working
+   * memory is the lifecycle's to mark (it rebuilds within its debounce).
+   */
+  async memoriesRetired(cubeId: string, memoryIds: readonly string[]): Promise<void> {
+    await this.banks.memoriesRetired(cubeId, memoryIds);
+    for (const memoryId of memoryIds) await this.dropCaches(cubeId, memoryId);
+  }
+
   private async dropCaches(cubeId: string, memoryId: string): Promise<void> {
     const entryIds = await this.kvCaches.deleteBySourceMemory(cubeId, memoryId);
     if (entryIds.length === 0) return; // the rows are the truth; no row, no cache to touch

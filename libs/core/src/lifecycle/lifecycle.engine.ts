@@ -3,7 +3,6 @@ import { CubeRecord, CubeRepository, LifecycleActor, LifecycleMemory, LifecycleR
 import { MemoryChangeListener } from '../inference/memory-change.listener';
 import { CubeIndexManager } from '../memories/cube-index.manager';
 import { DeferredEmbeddingService } from '../memories/deferred-embedding.service';
-import { BankChangeListener } from '../parametric/bank-change.listener';
 import { EmbedderRegistry } from '../memories/embedder.registry';
 import { LifecycleMetrics } from './lifecycle.metrics';
 import { LifecyclePolicy } from './lifecycle-policy';
@@ -59,7 +58,6 @@ export class LifecycleEngine {
     private readonly llm: LlmClient,
     private readonly changes: MemoryChangeListener,
     private readonly deferred: DeferredEmbeddingService,
-    private readonly bankChanges: BankChangeListener,
   ) {}
 
   /** A live cube or null (deleted cubes are not worked on). */
@@ -246,7 +244,7 @@ export class LifecycleEngine {
       if (outcome.applied) {
         for (const [id, v] of Object.entries(outcome.versions)) ours.set(id, { planned: ours.get(id)?.planned ?? action.versions[id] ?? v, now: v });
         this.metrics.recordAction(action.reason.policy, action.type);
-        await this.bankChanges.memoriesRetired(cube.id, action.memoryIds); // their bank blocks go stale at once (ADR 0403)
+        await this.changes.memoriesRetired(cube.id, action.memoryIds); // their bank blocks go stale at once (ADR 0403), their KV caches go
         out.push({ ...base, status: 'applied' });
       } else {
         out.push({ ...base, status: 'skipped', why: outcome.why });
