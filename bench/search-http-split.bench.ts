@@ -5,10 +5,13 @@
 // alone, as the server runs it: the API key lookup (AuthGuard), the access check with the
 // change sequence, the query embedding, the index cache's freshness check, the index
 // search, the rows of the hits, and the whole service call; HTTP and serialization are
-// what the full request adds to those.
+// what the full request adds to those. Two rows time the stack without a search: GET /health
+// (it pings the database), with fetch and with a node:http keep-alive client (is the client
+// the cost?), and GET /v1/cubes/{id} (auth, access check, a row).
 //   npm run build && node --expose-gc dist/bench/search-http-split.bench.js [--n 20000] [--queries 300] [--embedder hash|use-lite] [--profile FILE]
 import 'reflect-metadata';
 import { writeFileSync } from 'node:fs';
+import { Agent as HttpAgent, get as httpGet } from 'node:http';
 import { Session } from 'node:inspector/promises';
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -90,6 +93,24 @@ async function main(): Promise<void> {
     console.log(`\n## HTTP search split, a cube of ${N} memories, ${embedder.fingerprint}\n`);
     console.log('| step | p50 ms | p99 ms | mean ms |\n|---|---|---|---|');
     await time('HTTP POST /search (whole request)', http);
+    // The stack without the search: an unauthenticated GET and an authenticated, validated read of the cube.
+    const get = async (path: string, authorized: boolean): Promise<void> => {
+      const res = await fetch(`${base}${path}`, { headers: authorized ? { Authorization: `Bearer ${key.key}` } : {} });
+      if (res.status !== 200) throw new Error(`${path} answered ${res.status}`);
+      await res.json();
+    };
+    await time('HTTP GET /health (the stack + a database ping)', () => get('/health', false));
+    const agent = new HttpAgent({ keepAlive: true, maxSockets: 1 });
+    const nodeGet = (path: string): Promise<void> =>
+      new Promise((resolve, reject) => {
+        httpGet(`${base}${path}`, { agent }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(Buffer.concat(chunks).toString('utf8'))) : reject(new Error(`${path} answered ${res.statusCode}`))));
+        }).on('error', reject);
+      });
+    await time('HTTP GET /health, node:http client instead of fetch', () => nodeGet('/health'));
+    await time('HTTP GET /v1/cubes/{id} (stack + auth + access check)', () => get(`/v1/cubes/${cube.id}`, true));
     await time('SearchService.search (in process)', (q) => search.search(ctx, cube.id, { query: q, topK: 10 }));
     await time('API key lookup (AuthGuard)', () => auth.authenticate(key.key));
     await time('access check + change seq', () => access.requireCubeWithChangeSeq(ctx.auth, Permission.MemoryRead, cube.id));
