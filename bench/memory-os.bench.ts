@@ -13,7 +13,7 @@
 //       blocks of its path that hold it fresh) + retrieved text for what is in neither;
 //   (c) bank only: the question alone with the routed blocks.
 // Table, then ONE JSON line. `--trace`: one row per changed fact — the answer, the answer without the blocks, with the blocks on the whole prompt (no KV reuse), in text mode and from the blocks alone, where the new text was, which levels were attached (stale answers are always listed).
-//   npm run bench:memory-os -- [--people 96] [--turns 2000] [--eval 300] [--reading 60] [--wm-tokens 1024] [--anchor-steps 1500] [--drills 3000] [--drill-kind short|context] [--drill-tokens 1088] [--drill-repeats 0.5] [--drill-skew 1] [--drill-people 200] [--hidden 64] [--layers 2] [--epochs 30] [--threads 0] [--seed 7] [--trace]
+//   npm run bench:memory-os -- [--people 96] [--turns 2000] [--eval 300] [--reading 60] [--wm-tokens 1024] [--anchor-steps 1500] [--drills 3000] [--drill-kind short|context|lookup] [--drill-tokens 1088] [--drill-repeats 0.5] [--drill-skew 1] [--drill-people 200] [--hidden 64] [--layers 2] [--epochs 30] [--threads 0] [--seed 7] [--trace]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,7 +23,7 @@ import { generate, loadLanguageModel, mulberry32, OnnxSessionRegistry, type Memo
 import { DEFAULT_REPLAY, initParams64, memoryRoute, ParametricBank, sampleAnchorSequences, tinyLlamaConfig, trainAnchorOnnx, type AnchorModel, type BankText } from '@engram/parametric';
 import { HashEmbedder } from '@engram/plaintext';
 import { writeAnchorModelDir } from './support/anchor-model-dir';
-import { contextDrill, parseDrillKind, shortDrill } from './support/context-drills';
+import { contextDrill, lookupDrill, parseDrillKind, shortDrill } from './support/context-drills';
 import { textArg as arg } from './support/args';
 import { ATTRIBUTES, genericSentence, makePeople, sentences, WordTokenizer, type Person } from './support/parametric-world';
 
@@ -96,7 +96,7 @@ async function main(): Promise<void> {
   //    one repeat, every token scored; `context`: up to `--drill-tokens` of facts, the
   //    repeated values scored only. It never sees the long-tail people.
   const drills = Array.from({ length: DRILLS }, () =>
-    DRILL_KIND === 'short' ? shortDrill(drillPeople, tok, rnd) : contextDrill(drillPeople, tok, rnd, { maxTokens: DRILL_TOKENS, skew: DRILL_SKEW, repeatShare: DRILL_REPEATS }),
+    DRILL_KIND === 'short' ? shortDrill(drillPeople, tok, rnd) : DRILL_KIND === 'lookup' ? lookupDrill(drillPeople, tok, rnd, { maxFacts: Math.floor(DRILL_TOKENS / 7), skew: DRILL_SKEW }) : contextDrill(drillPeople, tok, rnd, { maxTokens: DRILL_TOKENS, skew: DRILL_SKEW, repeatShare: DRILL_REPEATS }),
   );
   const plain = [...generic, ...famous.flatMap(sentences), ...famous.flatMap(sentences)].map((s) => tok.encode(s));
   const anchorData = [...plain, ...drills.map((d) => d.ids)];

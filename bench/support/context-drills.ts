@@ -6,13 +6,16 @@
 //            loss scores only the repeated facts' values, which can be predicted only by
 //            finding the fact earlier in the context — the shape of the bench's prompts
 //            (a working memory of facts, then a question that is a fact's first words).
+//   lookup:  like context, but a share of the drills (`sameAttribute`) holds facts of ONE
+//            attribute only, so copying "a value of the asked attribute" scores 1 / facts
+//            and only finding the named person's fact pays (ADR 0404, 2026-11-30).
 import { ATTRIBUTES, type Person, type WordTokenizer } from './parametric-world';
 
-export type DrillKind = 'short' | 'context';
+export type DrillKind = 'short' | 'context' | 'lookup';
 
 export function parseDrillKind(raw: string): DrillKind {
-  if (raw === 'short' || raw === 'context') return raw;
-  throw new Error(`--drill-kind must be short or context (got ${raw})`);
+  if (raw === 'short' || raw === 'context' || raw === 'lookup') return raw;
+  throw new Error(`--drill-kind must be short, context or lookup (got ${raw})`);
 }
 
 const factOf = (p: Person, a: number, v: string): string => ATTRIBUTES[a].templates[0].replace('{n}', p.name).replace('{v}', v);
@@ -75,5 +78,44 @@ export function contextDrill(people: readonly Person[], tok: WordTokenizer, rnd:
   };
   for (const f of context) put(f, false);
   for (let i = 0; i < repeats; i++) put(context[Math.floor(rnd() * context.length)], true);
+  return { ids, mask };
+}
+
+export interface LookupDrillOptions {
+  /** Most facts in a context (at least 2). */
+  maxFacts: number;
+  /** Context lengths are drawn as 2 + (maxFacts − 1) · u^skew: > 1 favours short ones. */
+  skew?: number;
+  /** Share of the drills whose facts all have the same attribute. */
+  sameAttribute?: number;
+  /** Questions per context fact (at least 2); each is a context fact again, its value scored. */
+  questionShare?: number;
+}
+
+/** A context of 2..maxFacts facts (distinct person × attribute, values drawn per drill), then questions scored on their values only. */
+export function lookupDrill(people: readonly Person[], tok: WordTokenizer, rnd: () => number, options: LookupDrillOptions): ContextDrill {
+  const facts = 2 + Math.floor((Math.max(2, options.maxFacts) - 1) * Math.pow(rnd(), options.skew ?? 1));
+  const same = rnd() < (options.sameAttribute ?? 0.5);
+  const only = Math.floor(rnd() * ATTRIBUTES.length);
+  const seen = new Set<string>();
+  const context: Array<{ p: Person; a: number; v: string }> = [];
+  while (context.length < Math.min(facts, same ? people.length : people.length * ATTRIBUTES.length)) {
+    const p = people[Math.floor(rnd() * people.length)];
+    const a = same ? only : Math.floor(rnd() * ATTRIBUTES.length);
+    if (seen.has(`${p.id}/${a}`)) continue;
+    seen.add(`${p.id}/${a}`);
+    context.push({ p, a, v: ATTRIBUTES[a].values[Math.floor(rnd() * ATTRIBUTES[a].values.length)] });
+  }
+  const ids = [tok.bos];
+  const mask = [false];
+  const put = (f: { p: Person; a: number; v: string }, scored: boolean): void => {
+    for (const w of ATTRIBUTES[f.a].templates[0].replace('{n}', f.p.name).split(' ')) {
+      ids.push(tok.ids.get(w === '{v}' ? f.v : w) ?? tok.unk);
+      mask.push(scored && w === '{v}');
+    }
+  };
+  for (const f of context) put(f, false);
+  const questions = Math.max(2, Math.round(context.length * (options.questionShare ?? 0.3)));
+  for (let i = 0; i < questions; i++) put(context[Math.floor(rnd() * context.length)], true);
   return { ids, mask };
 }

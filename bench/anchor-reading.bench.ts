@@ -1,0 +1,133 @@
+// Can the bench anchor learn to read its prompt? (issue 14, ADR 0404.) Trains the anchor of
+// bench:memory-os (the same world, tokenizer and shape) on drills of one kind, then measures
+// exact match when the prompt is n shuffled facts and the question one of them, for n = 4,
+// 16, 64, 150 (150 facts ≈ the working memory of 1,024 tokens): on the long-tail people the
+// bench evaluates (`reading_n`) and on drill people with fresh values (`drill_reading_n`).
+// Copying "a value of the asked attribute" scores about 0.8 / 0.3 / 0.1 / 0.1; finding the
+// named person's fact scores near 1. `--induction s`: a share s of plain induction drills
+// (a random token sequence, then the same again, the repeat scored) as a control that the
+// trainer learns attention lookups at all. Table, then ONE JSON line.
+//   npm run build && node dist/bench/anchor-reading.bench.js [--drill-kind lookup|context|short] [--steps 5000] [--drills 3000] [--max-facts 8] [--skew 1] [--same 0.5] [--questions 1] [--plain 0|1] [--names drill|all] [--induction 0] [--lr 3e-3] [--reading 60] [--seed 7]
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { generate, loadLanguageModel, mulberry32, OnnxSessionRegistry, type LanguageModel } from '@engram/inference';
+import { initParams64, tinyLlamaConfig, trainAnchorOnnx } from '@engram/parametric';
+import { writeAnchorModelDir } from './support/anchor-model-dir';
+import { arg, textArg } from './support/args';
+import { contextDrill, lookupDrill, parseDrillKind, shortDrill, type ContextDrill } from './support/context-drills';
+import { ATTRIBUTES, genericSentence, makePeople, sentences, WordTokenizer, type Person } from './support/parametric-world';
+
+const SEED = arg('seed', 7);
+const STEPS = arg('steps', 5000);
+const DRILLS = arg('drills', 3000);
+const KIND = parseDrillKind(textArg('drill-kind', 'lookup'));
+const MAX_FACTS = arg('max-facts', 8);
+const SKEW = arg('skew', 1);
+const SAME = arg('same', 0.5);
+const QUESTIONS = arg('questions', 1);
+const PLAIN = arg('plain', 0) > 0;
+const NAMES = textArg('names', 'drill');
+const INDUCTION = arg('induction', 0);
+const LR = arg('lr', 3e-3);
+const READING = arg('reading', 60);
+const HIDDEN = arg('hidden', 64);
+const LAYERS = arg('layers', 2);
+const log = (msg: string): void => void process.stderr.write(`[bench:anchor-reading] ${msg}\n`);
+const r3 = (x: number): number => Math.round(x * 1000) / 1000;
+
+async function main(): Promise<void> {
+  if (NAMES !== 'drill' && NAMES !== 'all') throw new Error(`--names must be drill or all (got ${NAMES})`);
+  const t0 = performance.now();
+  // The world of bench:memory-os, drawn in the same order from the same seed.
+  const rnd = mulberry32(SEED);
+  const taken = new Set<string>();
+  const famous = makePeople(16, rnd, taken);
+  const drillPeople = makePeople(200, rnd, taken);
+  const people = makePeople(96, rnd, taken);
+  const generic = Array.from({ length: 1500 }, () => genericSentence(rnd));
+  const tok = new WordTokenizer([...generic, ...[...famous, ...drillPeople, ...people].flatMap(sentences), ATTRIBUTES.flatMap((a) => a.values).join(' ')]);
+  const words = (text: string): number[] => tok.encode(text).slice(1);
+  const config = tinyLlamaConfig({ vocab: tok.size, hidden: HIDDEN, layers: LAYERS, heads: 4, intermediate: HIDDEN * 3, maxPositions: 1280 });
+
+  // `--names all`: drills also name the evaluated people (values drawn per drill, so nothing
+  // about them is learnt but their name tokens), as a pretrained model has seen every token.
+  const named: readonly Person[] = NAMES === 'all' ? [...drillPeople, ...people] : drillPeople;
+  const drnd = mulberry32(SEED + 1234);
+  const induction = (): ContextDrill => {
+    const r = Array.from({ length: 8 + Math.floor(drnd() * 24) }, () => 2 + Math.floor(drnd() * (tok.size - 2)));
+    const ids = [tok.bos, ...r, ...r];
+    return { ids, mask: ids.map((_, s) => s > r.length + 1) }; // the first repeated token cannot be predicted
+  };
+  const drill = (): ContextDrill => {
+    if (drnd() < INDUCTION) return induction();
+    if (KIND === 'short') return shortDrill(named, tok, drnd);
+    if (KIND === 'context') return contextDrill(named, tok, drnd, { maxTokens: MAX_FACTS * 7, skew: SKEW, repeatShare: QUESTIONS });
+    return lookupDrill(named, tok, drnd, { maxFacts: MAX_FACTS, skew: SKEW, sameAttribute: SAME, questionShare: QUESTIONS });
+  };
+  const drills = Array.from({ length: DRILLS }, drill);
+  const plain = PLAIN ? [...generic, ...famous.flatMap(sentences), ...famous.flatMap(sentences)].map((s) => tok.encode(s)) : [];
+  const meanTokens = drills.reduce((n, d) => n + d.ids.length, 0) / drills.length;
+  log(`vocab ${tok.size}; ${DRILLS} ${KIND} drills, mean ${meanTokens.toFixed(0)} tokens; ${plain.length} plain sentences`);
+  const params = initParams64(config, SEED);
+  let t = performance.now();
+  const loss = await trainAnchorOnnx(config, params, [...plain, ...drills.map((d) => d.ids)], {
+    steps: STEPS,
+    batch: 12,
+    lr: LR,
+    seed: SEED,
+    lossMasks: [...plain.map(() => undefined), ...drills.map((d) => d.mask)],
+    onProgress: (s, n, l) => s % 250 === 0 && log(`step ${s}/${n} loss ${l.toFixed(3)} (${((performance.now() - t) / 1000).toFixed(0)} s)`),
+  });
+  const trainS = (performance.now() - t) / 1000;
+
+  const root = mkdtempSync(join(tmpdir(), 'engram-anchor-reading-'));
+  const registry = new OnnxSessionRegistry();
+  try {
+    writeAnchorModelDir(join(root, 'model'), config, params, tok, '.');
+    const lm = await loadLanguageModel(join(root, 'model'), registry, { intraOpThreads: 1 });
+    t = performance.now();
+    const readRnd = mulberry32(SEED + 99);
+    const reading = async (who: readonly Person[], values: 'own' | 'fresh', n: number): Promise<number> => {
+      let hit = 0;
+      for (let i = 0; i < READING; i++) {
+        const pool = who.flatMap((p) => ATTRIBUTES.map((a, ai) => ({ p, ai, v: values === 'own' ? p.values[ai] : a.values[Math.floor(readRnd() * a.values.length)] })));
+        for (let j = pool.length - 1; j > 0; j--) {
+          const k = Math.floor(readRnd() * (j + 1));
+          [pool[j], pool[k]] = [pool[k], pool[j]];
+        }
+        const context = pool.slice(0, n);
+        const q = context[Math.floor(readRnd() * context.length)];
+        const fact = (f: (typeof context)[number]) => ATTRIBUTES[f.ai].templates[0].replace('{n}', f.p.name).replace('{v}', f.v);
+        const prompt = [tok.bos, ...context.flatMap((f) => words(fact(f))), ...words(fact(q).split(` ${q.v}`)[0])];
+        hit += (await answer(lm, prompt)) === tok.ids.get(q.v) ? 1 : 0;
+      }
+      return r3(hit / READING);
+    };
+    const rows: Array<Record<string, number>> = [];
+    const figures: Record<string, number> = {};
+    for (const n of [4, 16, 64, 150]) {
+      const evaluated = await reading(people, 'own', n);
+      const drilled = await reading(drillPeople.slice(0, people.length), 'fresh', n);
+      rows.push({ facts: n, reading: evaluated, drillReading: drilled });
+      figures[`reading_${n}_facts`] = evaluated;
+      figures[`drill_reading_${n}_facts`] = drilled;
+    }
+    console.log(`anchor reading: ${HIDDEN}d × ${LAYERS}L, ${STEPS} steps, ${DRILLS} ${KIND} drills (max ${MAX_FACTS} facts, skew ${SKEW}, same attribute ${SAME}, questions ${QUESTIONS}, names ${NAMES}, induction ${INDUCTION}), plain ${PLAIN}, trained in ${trainS.toFixed(0)} s, load ${loadavg()[0].toFixed(2)}`);
+    console.table(rows);
+    console.log(JSON.stringify({ bench: 'anchor-reading', kind: KIND, steps: STEPS, max_facts: MAX_FACTS, final_loss: r3(loss), ...figures, train_s: Math.round(trainS), eval_s: Math.round((performance.now() - t) / 1000), bench_s: Math.round((performance.now() - t0) / 1000), load_average: Math.round(loadavg()[0] * 100) / 100 }));
+  } finally {
+    await registry.disposeAll();
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+async function answer(lm: LanguageModel, prompt: number[]): Promise<number> {
+  return (await generate(lm, prompt, { temperature: 0, maxTokens: 1, ignoreEos: true })).tokenIds[0];
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
