@@ -57,28 +57,9 @@ export function contextDrill(people: readonly Person[], tok: WordTokenizer, rnd:
   const maxFacts = Math.max(minFacts, Math.floor(options.maxTokens / TOKENS_PER_FACT / (1 + share)) - 2);
   const facts = minFacts + Math.floor((maxFacts - minFacts + 1) * Math.pow(rnd(), options.skew ?? 1.5));
   const repeats = Math.max(2, Math.round(facts * share));
-  // Distinct person × attribute pairs, one value per pair for the whole drill.
-  const seen = new Set<string>();
-  const context: Array<{ p: Person; a: number; v: string }> = [];
-  while (context.length < Math.min(facts, people.length * ATTRIBUTES.length)) {
-    const p = people[Math.floor(rnd() * people.length)];
-    const a = Math.floor(rnd() * ATTRIBUTES.length);
-    if (seen.has(`${p.id}/${a}`)) continue;
-    seen.add(`${p.id}/${a}`);
-    context.push({ p, a, v: ATTRIBUTES[a].values[Math.floor(rnd() * ATTRIBUTES[a].values.length)] });
-  }
-  const ids = [tok.bos];
-  const mask = [false];
-  const put = (f: { p: Person; a: number; v: string }, scored: boolean): void => {
-    const words = ATTRIBUTES[f.a].templates[0].replace('{n}', f.p.name).split(' ');
-    for (const w of words) {
-      ids.push(tok.ids.get(w === '{v}' ? f.v : w) ?? tok.unk);
-      mask.push(scored && w === '{v}');
-    }
-  };
-  for (const f of context) put(f, false);
-  for (let i = 0; i < repeats; i++) put(context[Math.floor(rnd() * context.length)], true);
-  return { ids, mask };
+  const context = drawFacts(people, rnd, Math.min(facts, people.length * ATTRIBUTES.length), () => Math.floor(rnd() * ATTRIBUTES.length));
+  const questions = Array.from({ length: repeats }, () => context[Math.floor(rnd() * context.length)]);
+  return encodeDrill(tok, context, questions);
 }
 
 export interface LookupDrillOptions {
@@ -97,25 +78,42 @@ export function lookupDrill(people: readonly Person[], tok: WordTokenizer, rnd: 
   const facts = 2 + Math.floor((Math.max(2, options.maxFacts) - 1) * Math.pow(rnd(), options.skew ?? 1));
   const same = rnd() < (options.sameAttribute ?? 0.5);
   const only = Math.floor(rnd() * ATTRIBUTES.length);
+  const context = drawFacts(people, rnd, Math.min(facts, same ? people.length : people.length * ATTRIBUTES.length), () => (same ? only : Math.floor(rnd() * ATTRIBUTES.length)));
+  const questions = Array.from({ length: Math.max(2, Math.round(context.length * (options.questionShare ?? 0.3))) }, () => context[Math.floor(rnd() * context.length)]);
+  return encodeDrill(tok, context, questions);
+}
+
+interface DrillFact {
+  p: Person;
+  a: number;
+  v: string;
+}
+
+/** `count` distinct person × attribute pairs (`attribute` draws each one's attribute), one value per pair for the whole drill. */
+function drawFacts(people: readonly Person[], rnd: () => number, count: number, attribute: () => number): DrillFact[] {
   const seen = new Set<string>();
-  const context: Array<{ p: Person; a: number; v: string }> = [];
-  while (context.length < Math.min(facts, same ? people.length : people.length * ATTRIBUTES.length)) {
+  const facts: DrillFact[] = [];
+  while (facts.length < count) {
     const p = people[Math.floor(rnd() * people.length)];
-    const a = same ? only : Math.floor(rnd() * ATTRIBUTES.length);
+    const a = attribute();
     if (seen.has(`${p.id}/${a}`)) continue;
     seen.add(`${p.id}/${a}`);
-    context.push({ p, a, v: ATTRIBUTES[a].values[Math.floor(rnd() * ATTRIBUTES[a].values.length)] });
+    facts.push({ p, a, v: ATTRIBUTES[a].values[Math.floor(rnd() * ATTRIBUTES[a].values.length)] });
   }
+  return facts;
+}
+
+/** The context's facts, then the questions (context facts again), only the questions' values scored. */
+function encodeDrill(tok: WordTokenizer, context: readonly DrillFact[], questions: readonly DrillFact[]): ContextDrill {
   const ids = [tok.bos];
   const mask = [false];
-  const put = (f: { p: Person; a: number; v: string }, scored: boolean): void => {
+  const put = (f: DrillFact, scored: boolean): void => {
     for (const w of ATTRIBUTES[f.a].templates[0].replace('{n}', f.p.name).split(' ')) {
       ids.push(tok.ids.get(w === '{v}' ? f.v : w) ?? tok.unk);
       mask.push(scored && w === '{v}');
     }
   };
   for (const f of context) put(f, false);
-  const questions = Math.max(2, Math.round(context.length * (options.questionShare ?? 0.3)));
-  for (let i = 0; i < questions; i++) put(context[Math.floor(rnd() * context.length)], true);
+  for (const f of questions) put(f, true);
   return { ids, mask };
 }
