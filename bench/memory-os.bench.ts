@@ -94,7 +94,9 @@ async function main(): Promise<void> {
   //    can answer from text in its prompt: facts of drill people with values drawn per
   //    drill (nothing to memorise), then some of them again. `short` (default): 3–6 facts,
   //    one repeat, every token scored; `context`: up to `--drill-tokens` of facts, the
-  //    repeated values scored only. It never sees the long-tail people.
+  //    repeated values scored only; `lookup`: up to `--drill-tokens` / 7 facts, half the
+  //    contexts of one attribute (only the name finds the value). It never sees the
+  //    long-tail people.
   const drills = Array.from({ length: DRILLS }, () =>
     DRILL_KIND === 'short' ? shortDrill(drillPeople, tok, rnd) : DRILL_KIND === 'lookup' ? lookupDrill(drillPeople, tok, rnd, { maxFacts: Math.floor(DRILL_TOKENS / 7), skew: DRILL_SKEW }) : contextDrill(drillPeople, tok, rnd, { maxTokens: DRILL_TOKENS, skew: DRILL_SKEW, repeatShare: DRILL_REPEATS }),
   );
