@@ -29,6 +29,25 @@ export function svg(tag: string, attrs: Record<string, string | number>, ...chil
   return el;
 }
 
+let navigation = 0;
+
+/** Starts a navigation: pages begun before it no longer paint (see `painter`). */
+export function navigate(): void {
+  navigation++;
+}
+
+/**
+ * A render bound to the navigation in progress when the page began. A page fetches before it
+ * paints; if the user (or a second route) has moved on by the time its answer arrives, the
+ * stale page is dropped instead of painting over the newer one.
+ */
+export function painter(): (...children: Child[]) => void {
+  const mine = navigation;
+  return (...children: Child[]) => {
+    if (mine === navigation) render(...children);
+  };
+}
+
 /** Replaces the page content and moves focus to it (keyboard and screen-reader users land on the new page). */
 export function render(...children: Child[]): void {
   const main = document.getElementById('main')!;

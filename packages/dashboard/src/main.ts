@@ -1,6 +1,6 @@
 // The engram dashboard: a hash-routed single page over @engram/client, no framework.
 import { EngramApiError } from '../../../packages/client/src/index.js';
-import { field, h, render, toast } from './dom.js';
+import { field, h, navigate, painter, render, toast } from './dom.js';
 import { session, Session, signIn, signOut } from './session.js';
 import { keysPage, metricsPage, schedulerPage, tenantsPage } from './views/operator.js';
 import { cubesPage, lifecyclePage, memoriesPage, memoryPage, searchPage } from './views/tenant.js';
@@ -11,8 +11,7 @@ function signInPage(): void {
     e.preventDefault();
     try {
       const s = await signIn(field(form, 'token'));
-      location.hash = s.kind === 'admin' ? '#/tenants' : '#/cubes';
-      await route();
+      go(s.kind === 'admin' ? '#/tenants' : '#/cubes');
     } catch (error) {
       toast(error instanceof EngramApiError ? `${error.code}: ${error.message}` : 'sign-in failed', 'error');
     }
@@ -28,11 +27,19 @@ function chrome(s: Session | null): void {
   const here = location.hash.split('?')[0];
   document.getElementById('nav')!.replaceChildren(...links.map(([href, label]) => h('a', { href, 'aria-current': here.startsWith(href) ? 'page' : undefined }, label)));
   document.getElementById('who')!.replaceChildren(
-    ...(s ? [s.kind === 'admin' ? 'operator ' : 'tenant ', h('button', { class: 'secondary', onclick: () => { signOut(); location.hash = '#/'; void route(); } }, 'Sign out')] : []),
+    ...(s ? [s.kind === 'admin' ? 'operator ' : 'tenant ', h('button', { class: 'secondary', onclick: () => { signOut(); go('#/'); } }, 'Sign out')] : []),
   );
 }
 
+/** Goes to a page: a new hash routes through the hashchange event (once); the same hash routes again here. */
+function go(hash: string): void {
+  if (location.hash === hash) void route();
+  else location.hash = hash;
+}
+
 async function route(): Promise<void> {
+  navigate();
+  const paint = painter();
   const s = session();
   chrome(s);
   if (!s) return signInPage();
@@ -55,9 +62,9 @@ async function route(): Promise<void> {
   } catch (error) {
     if (error instanceof EngramApiError && error.status === 401) {
       signOut();
-      return signInPage();
+      return go('#/');
     }
-    render(h('h1', {}, 'Something went wrong'), h('p', { role: 'alert' }, error instanceof EngramApiError ? `${error.code}: ${error.message}` : String(error)));
+    paint(h('h1', {}, 'Something went wrong'), h('p', { role: 'alert' }, error instanceof EngramApiError ? `${error.code}: ${error.message}` : String(error)));
   }
 }
 

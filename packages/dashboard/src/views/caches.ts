@@ -1,6 +1,6 @@
 // Tenant: a cube's KV caches by tier with their hit rates, and each memory bank as a heat map
 // of its blocks (write counts, staleness). ADR 0504, 0506.
-import { h, render, table } from '../dom.js';
+import { h, painter, table } from '../dom.js';
 import type { Session } from '../session.js';
 import { cubeNav } from './tenant.js';
 
@@ -103,6 +103,7 @@ function bankSection(bank: Bank, map: BlockMap | null): HTMLElement {
 }
 
 export async function cachesPage(s: Session, cubeId: string): Promise<void> {
+  const paint = painter();
   const cube = await s.client.cubes.get(cubeId);
   const [caches, bankList, overview] = await Promise.all([
     s.client.request<{ items: KvCache[]; hitRates: KvHitRates }>('GET', `/v1/cubes/${esc(cubeId)}/kv-caches`),
@@ -110,7 +111,7 @@ export async function cachesPage(s: Session, cubeId: string): Promise<void> {
     s.client.request<Overview>('GET', `/v1/cubes/${esc(cubeId)}/overview`),
   ]);
   const maps = await Promise.all(bankList.items.map((b) => (b.state === 'ready' ? s.client.request<BlockMap>('GET', `/v1/cubes/${esc(cubeId)}/banks/${esc(b.id)}/blocks`) : Promise.resolve(null))));
-  render(
+  paint(
     h('h1', {}, `Caches and banks of ${cube.name}`),
     cubeNav(cubeId, cube.name),
     kvSection(caches.items, caches.hitRates, overview),

@@ -1,11 +1,12 @@
 import { barChart, latencyBands, parsePrometheus } from '../charts.js';
-import { field, h, render, table, toast } from '../dom.js';
+import { field, h, painter, table, toast } from '../dom.js';
 import type { Session } from '../session.js';
 
 const SCOPES = ['cubes:write', 'memories:read', 'memories:write', 'cubes:export'];
 
 /** Operator: tenants, and per tenant its keys (create with scopes, revoke). */
 export async function tenantsPage(s: Session): Promise<void> {
+  const paint = painter();
   const tenants = await s.client.admin.listTenants();
   const create = h('form', { class: 'inline', 'aria-label': 'Create tenant', onsubmit: async (e: Event) => {
     e.preventDefault();
@@ -15,7 +16,7 @@ export async function tenantsPage(s: Session): Promise<void> {
     toast(`tenant ${name} created`);
     await tenantsPage(s);
   } }, h('label', {}, 'New tenant', h('input', { name: 'name', required: true, autocomplete: 'off' })), h('button', { type: 'submit' }, 'Create tenant'));
-  render(
+  paint(
     h('h1', {}, 'Tenants'),
     h('div', { class: 'card' }, create),
     h('div', { class: 'card' }, table(['Name', 'Id', 'Created', ''], tenants.map((t) => [t.name, h('code', {}, t.id), new Date(t.createdAt).toLocaleString(), h('a', { href: `#/tenants/${t.id}` }, `Keys of ${t.name}`)]))),
@@ -23,6 +24,7 @@ export async function tenantsPage(s: Session): Promise<void> {
 }
 
 export async function keysPage(s: Session, tenantId: string): Promise<void> {
+  const paint = painter();
   const keys = await s.client.admin.listKeys(tenantId);
   const shown = h('div', { 'aria-live': 'polite' });
   const create = h('form', { class: 'inline', 'aria-label': 'Create key', onsubmit: async (e: Event) => {
@@ -44,7 +46,7 @@ export async function keysPage(s: Session, tenantId: string): Promise<void> {
     toast('key revoked');
     await keysPage(s, tenantId);
   };
-  render(
+  paint(
     h('h1', {}, 'API keys'),
     h('p', {}, h('a', { href: '#/tenants' }, '← Tenants')),
     h('div', { class: 'card' }, create, h('div', { id: 'new-key' }), shown),
@@ -61,6 +63,7 @@ export async function keysPage(s: Session, tenantId: string): Promise<void> {
 
 /** Operator: request latency histogram and request counts per route, from /metrics. */
 export async function metricsPage(): Promise<void> {
+  const paint = painter();
   const metrics = parsePrometheus(await (await fetch('/metrics')).text());
   const bands = latencyBands(metrics, 'engram_http_request_duration_seconds');
   const perRoute = new Map<string, number>();
@@ -69,7 +72,7 @@ export async function metricsPage(): Promise<void> {
     perRoute.set(key, (perRoute.get(key) ?? 0) + sample.value);
   }
   const writes = [...perRoute].filter(([route]) => /^POST .*\/(memories|messages)$/.test(route));
-  render(
+  paint(
     h('h1', {}, 'Metrics'),
     h('div', { class: 'card' }, h('h2', {}, 'Request latency (all routes)'), barChart('Requests per latency band', bands)),
     h('div', { class: 'card' }, h('h2', {}, 'Ingest requests'), writes.length ? barChart('Write requests per route', writes.map(([route, n]) => ({ label: route.replace(/^POST \/v1\/cubes\/:cubeId\//, ''), value: n }))) : h('p', { class: 'muted' }, 'No writes yet.')),
@@ -100,6 +103,7 @@ let refresh: ReturnType<typeof setInterval> | undefined;
 
 /** Operator: the job queue by type and state (refreshed every 5 s), failures with retry, pause/resume. */
 export async function schedulerPage(s: Session): Promise<void> {
+  const paint = painter();
   clearInterval(refresh);
   const state = await s.client.request<SchedulerState>('GET', '/v1/admin/scheduler');
   const paused = typeof state.paused === 'object' && state.paused !== null ? Boolean((state.paused as { global?: unknown }).global) : Boolean(state.paused);
@@ -113,7 +117,7 @@ export async function schedulerPage(s: Session): Promise<void> {
     toast('job queued again');
     await schedulerPage(s);
   };
-  render(
+  paint(
     h('h1', {}, 'Scheduler'),
     h('div', { class: 'card' }, h('p', {}, `The scheduler is ${paused ? 'paused' : 'running'}. `, h('button', { class: paused ? '' : 'secondary', onclick: toggle }, paused ? 'Resume' : 'Pause')), h('p', { class: 'muted' }, `Decision lag p50 ${state.lag?.p50Ms ?? '–'} ms, p99 ${state.lag?.p99Ms ?? '–'} ms. Refreshes every 5 s.`)),
     h('div', { class: 'card' }, h('h2', {}, 'Jobs by type'), table(['Job', 'Queued', 'Running', 'Completed', 'Failed'], Object.entries(state.jobs).map(([name, c]) => [name, c.queued ?? 0, c.running ?? 0, c.completed ?? 0, c.failed ?? 0]))),

@@ -1,6 +1,6 @@
 import type { Memory, SearchResult } from '../../../../packages/client/src/index.js';
 import { wordDiff } from '../diff.js';
-import { field, h, render, table, toast } from '../dom.js';
+import { field, h, painter, table, toast } from '../dom.js';
 import type { Session } from '../session.js';
 
 const KINDS = ['fact', 'episode', 'preference', 'procedure', 'message'];
@@ -9,6 +9,7 @@ const esc = encodeURIComponent;
 
 /** Tenant: the key's cubes with their memory counts by kind and state. */
 export async function cubesPage(s: Session): Promise<void> {
+  const paint = painter();
   const cubes = (await s.client.cubes.list({ limit: 200 })).items;
   const stats = await Promise.all(cubes.map((c) => s.client.cubes.stats(c.id)));
   const create = h('form', { class: 'inline', 'aria-label': 'Create cube', onsubmit: async (e: Event) => {
@@ -20,7 +21,7 @@ export async function cubesPage(s: Session): Promise<void> {
     await cubesPage(s);
   } }, h('label', {}, 'Cube name', h('input', { name: 'name', required: true, autocomplete: 'off' })), h('label', {}, 'Description', h('input', { name: 'description', autocomplete: 'off' })), h('button', { type: 'submit' }, 'Create cube'));
   const counts = (m: Record<string, number>) => Object.entries(m).map(([k, n]) => h('span', { class: 'pill' }, `${k} ${n}`));
-  render(
+  paint(
     h('h1', {}, 'Cubes'),
     h('div', { class: 'card' }, create),
     h('div', { class: 'card' }, table(['Cube', 'Memories', 'By kind', 'By state', ''], stats.map((st) => [
@@ -40,6 +41,7 @@ export function cubeNav(cubeId: string, name: string): HTMLElement {
 
 /** Tenant: memory browser with filters and paging, and a form to add memories. */
 export async function memoriesPage(s: Session, cubeId: string, params: URLSearchParams): Promise<void> {
+  const paint = painter();
   const cube = await s.client.cubes.get(cubeId);
   const query = { limit: 25, kind: params.get('kind') || undefined, state: params.get('state') || undefined, tags: params.get('tags') || undefined, cursor: params.get('cursor') || undefined };
   const page = await s.client.memories.list(cubeId, query);
@@ -68,7 +70,7 @@ export async function memoriesPage(s: Session, cubeId: string, params: URLSearch
   );
   const next = new URLSearchParams(params);
   if (page.nextCursor) next.set('cursor', page.nextCursor);
-  render(
+  paint(
     h('h1', {}, `Memories of ${cube.name}`),
     cubeNav(cubeId, cube.name),
     h('div', { class: 'card' }, add),
@@ -86,6 +88,7 @@ export async function memoriesPage(s: Session, cubeId: string, params: URLSearch
 
 /** Tenant: one memory and its version history, each change shown as a word diff. */
 export async function memoryPage(s: Session, cubeId: string, memoryId: string): Promise<void> {
+  const paint = painter();
   const [cube, memory, history] = await Promise.all([s.client.cubes.get(cubeId), s.client.memories.get(cubeId, memoryId), s.client.memories.history(cubeId, memoryId)]);
   const edit = h('form', { 'aria-label': 'Edit memory', onsubmit: async (e: Event) => {
     e.preventDefault();
@@ -93,7 +96,7 @@ export async function memoryPage(s: Session, cubeId: string, memoryId: string): 
     toast('memory updated');
     await memoryPage(s, cubeId, memoryId);
   } }, h('label', {}, 'Text', h('textarea', { name: 'text', value: memory.text }, memory.text)), h('label', {}, 'Why it changed', h('input', { name: 'reason', autocomplete: 'off' })), h('p', {}, h('button', { type: 'submit' }, 'Save')));
-  render(
+  paint(
     h('h1', {}, 'Memory'),
     cubeNav(cubeId, cube.name),
     h('div', { class: 'card' }, table(['Field', 'Value'], Object.entries(memory).map(([k, v]) => [k, typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v ?? '')]))),
@@ -126,6 +129,7 @@ function scoreBars(result: SearchResult): HTMLElement | null {
 
 /** Tenant: search playground; each result shows its score parts as bars (explain). */
 export async function searchPage(s: Session, cubeId: string, params: URLSearchParams): Promise<void> {
+  const paint = painter();
   const cube = await s.client.cubes.get(cubeId);
   const q = params.get('q') ?? '';
   const results = q ? await s.client.memories.search(cubeId, q, { topK: 10, explain: true }) : [];
@@ -133,7 +137,7 @@ export async function searchPage(s: Session, cubeId: string, params: URLSearchPa
     e.preventDefault();
     location.hash = `#/cubes/${esc(cubeId)}/search?${new URLSearchParams({ q: field(form, 'q') })}`;
   } }, h('label', { style: 'flex:1' }, 'Query', h('input', { name: 'q', value: q, autocomplete: 'off' })), h('button', { type: 'submit' }, 'Search'));
-  render(
+  paint(
     h('h1', {}, `Search ${cube.name}`),
     cubeNav(cubeId, cube.name),
     h('div', { class: 'card' }, form),
@@ -153,9 +157,10 @@ interface LifecycleEvent {
 
 /** Tenant: the cube's lifecycle events (merges, supersessions, expiries, restores), newest first. */
 export async function lifecyclePage(s: Session, cubeId: string): Promise<void> {
+  const paint = painter();
   const cube = await s.client.cubes.get(cubeId);
   const events = (await s.client.request<{ items: LifecycleEvent[] }>('GET', `/v1/cubes/${esc(cubeId)}/lifecycle/events`, { query: { limit: 100 } })).items;
-  render(
+  paint(
     h('h1', {}, `Lifecycle of ${cube.name}`),
     cubeNav(cubeId, cube.name),
     h('div', { class: 'card' }, events.length
