@@ -1,10 +1,8 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
-import { LoggerModule } from 'nestjs-pino';
 import { EngramConfig } from '@engram/config';
 import { CoreModule } from '@engram/core';
 import { SchedulerModule } from '@engram/scheduler';
-import { tracingEnabled } from '@engram/telemetry';
 import { AdminController } from './controllers/admin.controller';
 import { AdminLifecycleController } from './controllers/admin-lifecycle.controller';
 import { LifecycleController } from './controllers/lifecycle.controller';
@@ -35,16 +33,6 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        LoggerModule.forRoot({
-          pinoHttp: {
-            level: config.logLevel,
-            genReqId: (req) => (req as unknown as EngramRequest).id ?? 'unknown',
-            redact: ['req.headers.authorization', 'req.headers.cookie'],
-            customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'info' : 'debug'),
-            // With tracing on, every log line of a request names its trace (ADR 0505).
-            ...(tracingEnabled() ? { customProps: (req: unknown) => ({ traceId: (req as EngramRequest).traceId }) } : {}),
-          },
-        }),
         CoreModule.forRoot(config),
         SchedulerModule.forRoot({ runWorker: options.runWorker }),
       ],

@@ -1,14 +1,15 @@
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { SwaggerModule } from '@nestjs/swagger';
-import { Logger as PinoLogger } from 'nestjs-pino';
 import { EngramConfig } from '@engram/config';
 import { AuthenticationService } from '@engram/core';
+import { tracingEnabled } from '@engram/telemetry';
 import { AppModule, AppModuleOptions } from './app.module';
 import { MetricsService } from './http/metrics.service';
 import { serveDashboard } from './http/dashboard';
 import { buildOpenApiDocument } from './openapi/openapi.document';
 import { httpMetrics, jsonBody, requestId, requireJsonBody } from './http/request.middleware';
+import { createLogger, EngramLogger, requestLog } from './http/logging';
 
 export interface CreateAppOptions extends Partial<AppModuleOptions> {
   /** Where a generated admin token is shown (once); stdout by default. */
@@ -23,9 +24,11 @@ export async function createApp(config: EngramConfig, options: CreateAppOptions 
     AppModule.forRoot(config, { runWorker: options.runWorker ?? config.workerInProcess }),
     { bodyParser: false, bufferLogs: true, logger: options.quiet ? false : undefined },
   );
-  if (!options.quiet) app.useLogger(app.get(PinoLogger));
+  const logger = createLogger(config.logLevel, tracingEnabled());
+  if (!options.quiet) app.useLogger(new EngramLogger(logger));
   app.disable('x-powered-by');
   app.use(requestId);
+  app.use(requestLog(logger));
   serveDashboard(app);
   app.use(httpMetrics(app.get(MetricsService)));
   app.use(requireJsonBody);
