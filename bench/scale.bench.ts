@@ -392,6 +392,7 @@ async function main(): Promise<void> {
         // What the timed searches cost besides the index: PostgreSQL block reads (not in its
         // buffers), checkpoints meanwhile, and this process's CPU per search.
         const pgBefore = await pgActivity(db.url);
+        const gcWatch = watchGc();
         const cpuBefore = process.cpuUsage();
         const times: number[] = [];
         for (let i = 0; i < 300; i++) {
@@ -400,7 +401,12 @@ async function main(): Promise<void> {
           times.push(ms(t0));
         }
         const cpu = process.cpuUsage(cpuBefore);
+        const gc = gcWatch.stop();
         const pgAfter = await pgActivity(db.url);
+        figures[`search_${size}_gc_major_count`] = gc.major;
+        figures[`search_${size}_gc_major_ms`] = round(gc.majorMs);
+        figures[`search_${size}_gc_major_max_ms`] = round(gc.majorMaxMs);
+        figures[`search_${size}_gc_scavenge_ms`] = round(gc.scavengeMs);
         figures[`search_${size}_cpu_ms_per_search`] = round((cpu.user + cpu.system) / 1000 / times.length);
         figures[`search_${size}_pg_blocks_read`] = pgAfter.blocksRead - pgBefore.blocksRead;
         figures[`search_${size}_pg_blocks_hit`] = pgAfter.blocksHit - pgBefore.blocksHit;
@@ -466,6 +472,28 @@ class SetupState {
     if (this.kept) fs.writeFileSync(this.file, JSON.stringify(this.value));
     return this.value;
   }
+}
+
+/** Counts the main thread's garbage-collection pauses, by kind, until stop(). */
+function watchGc(): { stop(): { scavengeMs: number; majorMs: number; majorMaxMs: number; major: number } } {
+  const gc = { scavengeMs: 0, majorMs: 0, majorMaxMs: 0, major: 0 };
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const kind = (entry as unknown as { detail?: { kind?: number } }).detail?.kind;
+      if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) {
+        gc.majorMs += entry.duration;
+        gc.majorMaxMs = Math.max(gc.majorMaxMs, entry.duration);
+        gc.major++;
+      } else if (kind === constants.NODE_PERFORMANCE_GC_MINOR) gc.scavengeMs += entry.duration;
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  return {
+    stop: () => {
+      observer.disconnect();
+      return gc;
+    },
+  };
 }
 
 /** PostgreSQL's counters of this database's block reads and hits, and of checkpoints. */
@@ -572,22 +600,11 @@ async function mixedWorkload(config: EngramConfig, ctx: RequestContext, cubeIds:
     const loop = monitorEventLoopDelay({ resolution: 10 });
     loop.enable();
     // Garbage collection during the turnover: pauses of the main thread, by kind.
-    const gc = { scavengeMs: 0, majorMs: 0, majorMaxMs: 0, major: 0 };
-    const gcObserver = new PerformanceObserver((list) => {
-      for (const entry of list.getEntries()) {
-        const kind = (entry as unknown as { detail?: { kind?: number } }).detail?.kind;
-        if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) {
-          gc.majorMs += entry.duration;
-          gc.majorMaxMs = Math.max(gc.majorMaxMs, entry.duration);
-          gc.major++;
-        } else if (kind === constants.NODE_PERFORMANCE_GC_MINOR) gc.scavengeMs += entry.duration;
-      }
-    });
-    gcObserver.observe({ entryTypes: ['gc'] });
+    const gcWatch = watchGc();
     const started = performance.now();
     const turnover = await run(MIXED, byPopularity.length, rng(13));
     figures.mixed_turnover_s = round(ms(started) / 1000);
-    gcObserver.disconnect();
+    const gc = gcWatch.stop();
     loop.disable();
     figures.mixed_turnover_gc_scavenge_ms = round(gc.scavengeMs);
     figures.mixed_turnover_gc_major_ms = round(gc.majorMs);
