@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AddressInfo } from 'node:net';
 import { CubeIndexManager, MemoryService } from '@engram/core';
+import { CubeIndex } from '@engram/plaintext';
 import { createE2eHarness, E2eHarness } from '@engram/testing';
 
 const BIG = 20_000;
@@ -47,8 +48,8 @@ describe('a large index rebuilt and saved while the server serves', () => {
   // The first search waits for the rebuild of 20k rows: a minute or more when the machine is
   // busy (it timed out at 20 s under load 10). What the test checks is that /health and the
   // other cube answer meanwhile, not how long the rebuild takes.
-  const search = (cubeId: string, query: string) =>
-    fetch(`${base}/v1/cubes/${cubeId}/search`, { method: 'POST', headers: headers(), body: JSON.stringify({ query, topK: 5 }), signal: AbortSignal.timeout(120_000) });
+  const search = (cubeId: string, query: string, as = key) =>
+    fetch(`${base}/v1/cubes/${cubeId}/search`, { method: 'POST', headers: { ...headers(), Authorization: `Bearer ${as}` }, body: JSON.stringify({ query, topK: 5 }), signal: AbortSignal.timeout(120_000) });
 
   beforeAll(async () => {
     h = await createE2eHarness({ dbPoolSize: 3, dbAcquireTimeoutMs: 2_000, indexGraphMinDocuments: 1_000 });
@@ -101,6 +102,9 @@ describe('a large index rebuilt and saved while the server serves', () => {
     expect(healthResult.ok).toBeGreaterThan(0);
     expect(otherResult.ok).toBeGreaterThan(0);
     expect(fs.existsSync(snapshot)).toBe(true);
+    // The snapshot's graph links every memory: a load has no graph to build or catch up on
+    // (one written mid catch-up right after the rebuild is written again once it is over).
+    await expectSnapshotLinksAll(manager, bigCube, BIG);
 
     // A fresh load reads the snapshot it wrote and answers as the rebuilt index did.
     const expected = ((await (await search(bigCube, 'note 4321 about the lantern')).json()) as { results: { id: string }[] }).results.map((r) => r.id);
@@ -109,4 +113,52 @@ describe('a large index rebuilt and saved while the server serves', () => {
     expect(reloaded).toEqual(expected);
     expect(reloaded.length).toBe(5);
   }, 300_000);
+
+  it('writes the snapshot again once the graph links a batch that a save caught half linked, or that a load replayed', async () => {
+    const manager = h.app.get(CubeIndexManager);
+    const owner = await h.factory.apiKey();
+    const cube = (await h.factory.cube({ tenantId: owner.tenantId })).id;
+    const memories = h.app.get(MemoryService);
+    const add = async (from: number, n: number): Promise<void> => {
+      for (let i = from; i < from + n; i += 1000) {
+        await memories.add(owner.ctx, cube, { items: Array.from({ length: 1000 }, (_, j) => ({ text: `entry ${i + j} of the ledger, shelf ${(i + j) % 37}` })) });
+      }
+    };
+    await add(0, 10_000);
+    expect((await search(cube, 'entry of the ledger', owner.key)).status).toBe(200);
+    await manager.settled(cube);
+    // 3,000 more (past the 2,000 changes that make a sync write the snapshot): a few are linked
+    // at once, the rest by a catch-up build that the save right after the sync does not wait for.
+    await add(10_000, 3_000);
+    expect((await search(cube, 'entry 12345 of the ledger', owner.key)).status).toBe(200);
+    await manager.settled(cube);
+    await expectSnapshotLinksAll(manager, cube, 13_000);
+    // 3,000 written while no index is loaded: the next load replays them after its snapshot,
+    // most of them left to a catch-up build, and the snapshot is written once they are linked.
+    manager.evict(cube);
+    await add(13_000, 3_000);
+    expect((await search(cube, 'entry 15555 of the ledger', owner.key)).status).toBe(200);
+    await manager.settled(cube);
+    // Written after the load (before, it held 13,000); at most a sync's worth of changes (2,000)
+    // may be left for the next load to link.
+    await expectSnapshotLinksAll(manager, cube, 16_000, 2_000);
+  }, 300_000);
 });
+
+/** The cube's snapshot, loaded on its own: every memory in it, its graph linking them all (or all but `unlinked`) with nothing (that much) left to build. */
+async function expectSnapshotLinksAll(manager: CubeIndexManager, cubeId: string, documents: number, unlinked = 0): Promise<void> {
+  const dir = manager.snapshotDir(cubeId);
+  const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as { dimension: number; fingerprint: string; changeSeq: number };
+  const saved = new CubeIndex({ dimension: manifest.dimension, graphMinDocuments: 1_000 });
+  try {
+    expect((await saved.load(dir, { fingerprint: manifest.fingerprint })).status).toBe('loaded');
+    expect(saved.size).toBe(documents);
+    expect(saved.graphUnlinked).toBeLessThanOrEqual(unlinked);
+    if (unlinked === 0) {
+      expect(saved.graphBuilding).toBe(false);
+      expect(saved.graphLinksAll()).toBe(true);
+    }
+  } finally {
+    saved.close();
+  }
+}

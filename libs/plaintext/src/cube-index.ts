@@ -133,6 +133,14 @@ export class CubeIndex {
     return this.dense.building;
   }
 
+  /**
+   * Slots the graph may not link yet (a catch-up build is on its way through them; 0 when
+   * none runs): what a snapshot saved now would leave to the catch-up build of its next load.
+   */
+  get graphUnlinked(): number {
+    return this.dense.current === null ? 0 : this.store.nextSlot - this.dense.unlinkedFrom;
+  }
+
   /** Whether the graph links every memory's vector (false without a graph); O(memories), for diagnostics and tests. */
   graphLinksAll(): boolean {
     return this.dense.linksEverySlot();

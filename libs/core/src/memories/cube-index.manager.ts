@@ -33,6 +33,13 @@ interface LoadedCube {
   erased: boolean;
   /** Dropped after an erase: never saved again. */
   dropped: boolean;
+  /**
+   * The snapshot written again once the graph build that was linking many documents when
+   * the last one was written is over (null: none pending). A snapshot saved mid catch-up
+   * (right after a rebuild: at 1M, four in ten documents) would otherwise make every later
+   * load link those documents again, for minutes, and nothing else would rewrite it.
+   */
+  relinked: Promise<void> | null;
 }
 
 export interface IndexStats {
@@ -57,6 +64,8 @@ export class CubeIndexManager implements BeforeApplicationShutdown {
   private readonly sizes = new Map<string, number>();
   /** Snapshot writes in flight, of cached and of evicted indexes: a shutdown waits for them all. */
   private readonly saves = new Set<Promise<void>>();
+  /** Shutting down: background builds are stopped, so no snapshot is written again for a graph they would have linked. */
+  private closing = false;
 
   constructor(
     private readonly memories: MemoryRepository,
@@ -113,7 +122,7 @@ export class CubeIndexManager implements BeforeApplicationShutdown {
     const cube = await this.cubes.get(cubeId)?.catch(() => null);
     if (!cube) return;
     await cube.index.graphReady();
-    while (cube.saving) await cube.saving;
+    while (cube.saving || cube.relinked) await (cube.saving ?? cube.relinked);
   }
 
   /** Forgets a cube's in-memory index (deleted cube, embedder change). */
@@ -163,6 +172,7 @@ export class CubeIndexManager implements BeforeApplicationShutdown {
    * background; one saved with a partly linked graph links the rest by a catch-up build.
    */
   async beforeApplicationShutdown(): Promise<void> {
+    this.closing = true;
     for (const pending of this.cubes.values()) (await pending.catch(() => null))?.index.close();
     for (const [cubeId, pending] of this.cubes) {
       const cube = await pending.catch(() => null);
@@ -216,7 +226,7 @@ export class CubeIndexManager implements BeforeApplicationShutdown {
     if (snapshot.status === 'corrupt' || snapshot.status === 'mismatch') {
       this.logger.warn(`cube ${cubeId}: HNSW snapshot ${snapshot.status} (${snapshot.reason ?? ''}); rebuilding from PostgreSQL`);
     }
-    const cube: LoadedCube = { index, fingerprint: embedder.fingerprint, seq: whole ? snapshotSeq : 0, changesSinceSave: 0, lock: Promise.resolve(), saving: null, erased: false, dropped: false };
+    const cube: LoadedCube = { index, fingerprint: embedder.fingerprint, seq: whole ? snapshotSeq : 0, changesSinceSave: 0, lock: Promise.resolve(), saving: null, erased: false, dropped: false, relinked: null };
     let applied = 0;
     let afterSnapshot = 0;
     let lastYield = performance.now();
@@ -243,6 +253,12 @@ export class CubeIndexManager implements BeforeApplicationShutdown {
     this.logger.log(`cube ${cubeId}: index loaded (${snapshot.status}, ${index.size} documents) in ${Date.now() - started} ms`);
     // Rebuilt, or loaded from a snapshot without documents: write the whole index.
     if (!whole && applied > 0) void this.save(cubeId, cube);
+    // Loaded, then as many changes replayed as make a sync write the snapshot: written, so the
+    // next load does not replay them again.
+    else if (this.dueForSave(cube)) void this.save(cubeId, cube);
+    // Loaded with a graph that a catch-up build has to finish linking (a snapshot written
+    // before this rule): written again once it has, so the next load does not repeat it.
+    else if (this.graphBehind(cube)) this.saveWhenLinked(cubeId, cube, cube.index.graphUnlinked);
     return cube;
   }
 
@@ -256,7 +272,7 @@ export class CubeIndexManager implements BeforeApplicationShutdown {
         cube.changesSinceSave += changes.length;
         if (changes.length < SYNC_BATCH) break;
       }
-      if (cube.changesSinceSave >= Math.max(SAVE_AFTER_CHANGES, cube.index.size / 10)) void this.save(cubeId, cube);
+      if (this.dueForSave(cube)) void this.save(cubeId, cube);
     });
     cube.lock = run.catch(() => undefined);
     await run;
@@ -305,9 +321,13 @@ export class CubeIndexManager implements BeforeApplicationShutdown {
         const seq = cube.seq;
         const pending = cube.changesSinceSave;
         const dir = this.snapshotDir(cubeId);
+        // Read before the write: the catch-up only links more meanwhile.
+        const unlinked = cube.index.graphUnlinked;
+        const behind = this.graphBehind(cube);
         await cube.index.save(dir, { changeSeq: seq, fingerprint: cube.fingerprint });
         await fs.rm(path.join(dir, LEGACY_ROWS_FILE), { force: true });
         cube.changesSinceSave = Math.max(0, cube.changesSinceSave - pending);
+        if (behind) this.saveWhenLinked(cubeId, cube, unlinked);
       } finally {
         release();
       }
@@ -321,6 +341,35 @@ export class CubeIndexManager implements BeforeApplicationShutdown {
     cube.saving = saving;
     this.saves.add(saving);
     return saving;
+  }
+
+  /** Whether the changes since the last snapshot are enough to write it again. */
+  private dueForSave(cube: LoadedCube): boolean {
+    return cube.changesSinceSave >= Math.max(SAVE_AFTER_CHANGES, cube.index.size / 10);
+  }
+
+  /** Whether the graph has more documents left to link than a load may link again by itself (as many as make a sync write the snapshot, or a hundredth of the cube). */
+  private graphBehind(cube: LoadedCube): boolean {
+    return cube.index.graphUnlinked > Math.max(SAVE_AFTER_CHANGES, cube.index.size / 100);
+  }
+
+  /** Writes the snapshot again when the graph build running now is over, unless the index was closed, dropped or evicted meanwhile. */
+  private saveWhenLinked(cubeId: string, cube: LoadedCube, unlinked: number): void {
+    if (cube.relinked) return;
+    this.logger.log(`cube ${cubeId}: snapshot written with ${unlinked} documents not yet linked in its graph; written again once they are`);
+    const relinked = cube.index
+      .graphReady()
+      .then(async () => {
+        const current = await this.cubes.get(cubeId)?.catch(() => null);
+        if (this.closing || current !== cube || cube.dropped) return;
+        cube.relinked = null;
+        await this.save(cubeId, cube);
+      })
+      .catch((error: unknown) => this.logger.warn(`cube ${cubeId}: could not save the linked graph: ${String(error)}`))
+      .finally(() => {
+        if (cube.relinked === relinked) cube.relinked = null;
+      });
+    cube.relinked = relinked;
   }
 }
 
