@@ -28,8 +28,7 @@ import { NestFactory } from '@nestjs/core';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadavg } from 'node:os';
-import { constants, monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
-import { Worker } from 'node:worker_threads';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Client } from 'pg';
 import { EngramConfig, loadConfig } from '@engram/config';
 import { ApiKeyService, CoreModule, CubeIndexManager, CubeService, MemoryService, RequestContext, Scope, SearchService, TenantService } from '@engram/core';
@@ -37,6 +36,7 @@ import { MemoryRepository } from '@engram/persistence';
 import { createApp } from '@engram/server';
 import { fillCubesFromPool } from './support/cube-fixture';
 import { keptDatabase, scratchDatabase } from './support/scratch-service';
+import { pgActivity, threadClientSearches, watchGc } from './support/search-costs';
 import { arg, textArg } from './support/args';
 import { rng, summarize, SyntheticCorpus } from './support/synthetic-corpus';
 
@@ -474,41 +474,6 @@ class SetupState {
   }
 }
 
-/** Counts the main thread's garbage-collection pauses, by kind, until stop(). */
-function watchGc(): { stop(): { scavengeMs: number; majorMs: number; majorMaxMs: number; major: number } } {
-  const gc = { scavengeMs: 0, majorMs: 0, majorMaxMs: 0, major: 0 };
-  const observer = new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) {
-      const kind = (entry as unknown as { detail?: { kind?: number } }).detail?.kind;
-      if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) {
-        gc.majorMs += entry.duration;
-        gc.majorMaxMs = Math.max(gc.majorMaxMs, entry.duration);
-        gc.major++;
-      } else if (kind === constants.NODE_PERFORMANCE_GC_MINOR) gc.scavengeMs += entry.duration;
-    }
-  });
-  observer.observe({ entryTypes: ['gc'] });
-  return {
-    stop: () => {
-      observer.disconnect();
-      return gc;
-    },
-  };
-}
-
-/** PostgreSQL's counters of this database's block reads and hits, and of checkpoints. */
-async function pgActivity(databaseUrl: string): Promise<{ blocksRead: number; blocksHit: number; checkpoints: number }> {
-  const c = new Client({ connectionString: databaseUrl });
-  await c.connect();
-  try {
-    const db = (await c.query<{ r: string; h: string }>('SELECT blks_read AS r, blks_hit AS h FROM pg_stat_database WHERE datname = current_database()')).rows[0];
-    const cp = (await c.query<{ n: string }>('SELECT checkpoints_timed + checkpoints_req AS n FROM pg_stat_bgwriter')).rows[0];
-    return { blocksRead: Number(db.r), blocksHit: Number(db.h), checkpoints: Number(cp.n) };
-  } finally {
-    await c.end();
-  }
-}
-
 async function memoryCount(databaseUrl: string, cubeId: string): Promise<number> {
   const c = new Client({ connectionString: databaseUrl });
   await c.connect();
@@ -529,32 +494,6 @@ async function filledCubes(databaseUrl: string, cubeIds: readonly string[]): Pro
   } finally {
     await c.end();
   }
-}
-
-/** Worker-thread client of threadClientSearches(): one search after the other, each timed from request to parsed body. */
-const THREAD_CLIENT = `
-const { parentPort, workerData } = require('node:worker_threads');
-(async () => {
-  const times = [];
-  for (const query of workerData.queries) {
-    const t0 = performance.now();
-    const res = await fetch(workerData.url, { method: 'POST', headers: { Authorization: 'Bearer ' + workerData.key, 'Content-Type': 'application/json' }, body: JSON.stringify({ query, topK: 10 }) });
-    const body = await res.json();
-    if (res.status !== 200 || !Array.isArray(body.results) || body.results.length === 0) throw new Error('search answered ' + res.status + ': ' + JSON.stringify(body));
-    times.push(performance.now() - t0);
-  }
-  parentPort.postMessage(times);
-})();
-`;
-
-/** Latencies of searches sent one after the other by a client on its own thread. */
-function threadClientSearches(url: string, key: string, queries: string[]): Promise<number[]> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(THREAD_CLIENT, { eval: true, workerData: { url, key, queries } });
-    worker.once('message', (times: number[]) => resolve(times));
-    worker.once('error', reject);
-    worker.once('exit', (code) => (code === 0 ? undefined : reject(new Error(`client thread exited with ${code}`))));
-  });
 }
 
 /**

@@ -8,7 +8,11 @@
 // what the full request adds to those. Two rows time the stack without a search: GET /health
 // (it pings the database), with fetch and with a node:http keep-alive client (is the client
 // the cost?), and GET /v1/cubes/{id} (auth, access check, a row).
-//   npm run build && node --expose-gc dist/bench/search-http-split.bench.js [--n 20000] [--queries 300] [--embedder hash|use-lite] [--profile FILE]
+// With --db NAME the database and its data directory are kept (bench/support/scratch-service.ts):
+// the first run ingests and leaves the index's snapshot there, later runs load it, so a
+// large cube (--n 1000000) is timed through the server in minutes, e.g. before and after a
+// change, alternately.
+//   npm run build && node --expose-gc dist/bench/search-http-split.bench.js [--n 20000] [--queries 300] [--embedder hash|use-lite] [--profile FILE] [--db NAME]
 import 'reflect-metadata';
 import { writeFileSync } from 'node:fs';
 import { Agent as HttpAgent, get as httpGet } from 'node:http';
@@ -20,40 +24,51 @@ import { AccessService, ApiKeyService, AuthenticationService, CubeIndexManager, 
 import { MemoryRepository } from '@engram/persistence';
 import { createApp } from '@engram/server';
 import { arg, textArg } from './support/args';
-import { scratchDatabase } from './support/scratch-service';
+import { keptDatabase, scratchDatabase } from './support/scratch-service';
+import { threadClientSearches } from './support/search-costs';
 import { summarize, SyntheticCorpus } from './support/synthetic-corpus';
 
 const N = arg('n', 20_000);
 const QUERIES = arg('queries', 300);
 /** A file to write a CPU profile of the HTTP searches to. */
 const PROFILE = textArg('profile', '');
+/** Keeps the database NAME and its data directory: the cube is filled once, its index loaded from the snapshot by later runs. */
+const KEEP_DB = textArg('db', '');
 const ADMIN: RequestContext = { auth: { kind: 'admin', actorId: 'admin' }, requestId: 'bench' };
 const round = (x: number) => Math.round(x * 100) / 100;
 
 async function main(): Promise<void> {
-  const db = await scratchDatabase();
+  const db = KEEP_DB ? await keptDatabase(KEEP_DB) : await scratchDatabase();
   const config = { ...loadConfig({ DATABASE_URL: db.url, ENGRAM_DATA_DIR: db.dataDir, LOG_LEVEL: 'silent', ENGRAM_RATE_LIMIT_PER_MINUTE: '0', ENGRAM_NEW_CUBE_EMBEDDER: textArg('embedder', 'hash') }), workerInProcess: false, adminToken: 'bench-admin-token-0123456789' };
   const server = await createApp(config, { quiet: true, runWorker: false, announceAdminToken: () => undefined });
   try {
     await server.listen(0, '127.0.0.1');
     const base = (await server.getUrl()).replace('[::1]', '127.0.0.1');
-    const tenant = await server.get(TenantService).create(ADMIN, { name: 'bench' });
+    const tenants = server.get(TenantService);
+    const tenant = (await tenants.list(ADMIN)).items.find((t) => t.name === 'bench') ?? (await tenants.create(ADMIN, { name: 'bench' }));
     const key = await server.get(ApiKeyService).create(ADMIN, tenant.id, { scopes: [Scope.CubesWrite, Scope.MemoriesRead, Scope.MemoriesWrite] });
     const ctx: RequestContext = { auth: { kind: 'key', actorId: key.id, keyId: key.id, tenantId: tenant.id, scopes: key.scopes as Scope[], cubeIds: null }, requestId: 'bench' };
-    const cube = await server.get(CubeService).create(ctx, { name: 'split' });
+    const { created, cube } = await server.get(CubeService).createOrReturn(ctx, { name: `split-${N}`, ifExists: 'return' });
+    if (!created) console.log(`kept cube ${cube.name}: its memories are not ingested again`);
     const corpus = new SyntheticCorpus(11);
-    for (let i = 0; i < N; i += 1000) {
+    for (let i = 0; created && i < N; i += 1000) {
       const items = Array.from({ length: Math.min(1000, N - i) }, (_, j) => {
         const m = corpus.memory(i + j);
         return { text: m.text, kind: 'fact' as const, tags: m.tags, metadata: m.metadata, source: { sessionId: m.sessionId }, observedAt: m.observedAt, importance: m.importance };
       });
       await server.get(MemoryService).add(ctx, cube.id, { items });
+      if (i % 50_000 === 0) process.stderr.write(`\ringest ${i + items.length}/${N}`);
     }
+    if (created) process.stderr.write('\n');
     const search = server.get(SearchService);
     const queryCorpus = new SyntheticCorpus(7);
     const queries = Array.from({ length: QUERIES }, () => queryCorpus.sentence(3, 8));
+    let t0 = performance.now();
     await search.search(ctx, cube.id, { query: queries[0], topK: 10 });
+    console.log(`first search (index ${created ? 'built' : 'loaded'}) ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    t0 = performance.now();
     await server.get(CubeIndexManager).settled(cube.id);
+    console.log(`settled (graph, snapshot) ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
     const auth = server.get(AuthenticationService);
     const access = server.get(AccessService);
@@ -118,6 +133,15 @@ async function main(): Promise<void> {
     await time('index cache freshness', () => indexes.current(cube.id, embedder, changeSeq));
     await time('index search', (q) => index.search(q, vectors.get(q)!, { topK: 10, referenceTime: Date.now() }));
     await time('rows of the hits (getByLabels)', (q) => rows.getByLabels(cube.id, labels.get(q)!));
+    // The first row ran on a process just warmed by 20 requests; the same requests again,
+    // after every step above, say how much of it was warm-up (JIT, caches).
+    await time('HTTP POST /search again (warm)', http);
+    // The same requests from a client on a thread of its own: no client CPU on the server's event loop.
+    const threadTimes = await threadClientSearches(`${base}/v1/cubes/${cube.id}/search`, key.key, queries);
+    const thread = summarize(threadTimes);
+    console.log(`| HTTP POST /search, client on its own thread | ${thread.p50.toFixed(2)} | ${thread.p99.toFixed(2)} | ${thread.mean.toFixed(2)} |`);
+    figures.HTTP_POST_search_thread_client_p50_ms = round(thread.p50);
+    figures.HTTP_POST_search_thread_client_p99_ms = round(thread.p99);
     if (PROFILE) {
       const session = new Session();
       session.connect();
