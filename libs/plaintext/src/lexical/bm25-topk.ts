@@ -11,6 +11,7 @@
 // contribution, so little is pruned and the per-posting cost is higher than score()'s.
 import { TopK } from '../ranking/top-k';
 import { Bm25Index } from './bm25.index';
+import { lowerBound } from './sorted-slots';
 
 export interface Bm25PlanOptions {
   /** As ScoreOptions.minMatches: the pool below which common terms still open documents. */
@@ -156,12 +157,3 @@ export class Bm25QueryPlan {
   }
 }
 
-/** First index in [lo, hi) whose slot is at least slot (hi when none). */
-function lowerBound(slots: Int32Array, lo: number, hi: number, slot: number): number {
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (slots[mid] < slot) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}

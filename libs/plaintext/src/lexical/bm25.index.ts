@@ -34,6 +34,9 @@ export interface ScoreOptions {
   readonly weights?: readonly number[];
 }
 
+/** scoreGroupsOf() codes a member as slot · MEMBER_KEY + its group's index among the wanted ones. */
+const MEMBER_KEY = 1 << 16;
+
 /** Below this many documents no term is treated as common: the index is small anyway. */
 const COMMON_MIN_DOCS = 1000;
 
@@ -68,6 +71,7 @@ export interface GroupHits {
 }
 
 import { DocTermLists } from './doc-term-lists';
+import { lowerBound } from './sorted-slots';
 import { PostingPool } from './posting-pool';
 import { TermVocabulary } from './term-vocabulary';
 
@@ -126,6 +130,17 @@ export class Bm25Index {
   private groupTermTouched = new Int32Array(0);
   /** Stamp of the term being counted in scoreGroups(): a group's stamp says it was seen. */
   private groupEpoch = 0;
+  // Scratch of scoreGroupsOf(), per group: the caller's index of a wanted group, valid where groupWantedStamp is the call's stamp.
+  private groupWanted = new Int32Array(0);
+  private groupWantedStamp = new Int32Array(0);
+  private groupWantedEpoch = 0;
+  /**
+   * Per term id: how many groups hold a live document with the term (scoreGroupsOf()'s
+   * idf), -1 when not counted since the term's postings last changed; counted under the
+   * grouping groupDfOf (a slot's group never changes, so only the postings invalidate).
+   */
+  private groupDf = new Int32Array(0);
+  private groupDfOf: Int32Array | null = null;
 
   constructor(options: Bm25Options = {}) {
     this.k1 = options.k1 ?? 1.2;
@@ -159,8 +174,10 @@ export class Bm25Index {
     }
     const ids = new Int32Array(counts.size);
     let i = 0;
+    const groupDf = this.groupDf;
     for (const [id, tf] of counts) {
       this.postings.push(id, slot, tf);
+      if (id < groupDf.length) groupDf[id] = -1;
       ids[i++] = id;
     }
     this.docTerms().set(slot, ids);
@@ -181,7 +198,9 @@ export class Bm25Index {
     this.liveDocs--;
     this.totalLength -= this.docLength[slot];
     const pool = this.postings;
+    const groupDf = this.groupDf;
     docTerms.forEach(slot, (id) => {
+      if (id < groupDf.length) groupDf[id] = -1;
       pool.live[id]--;
       if (pool.live[id] * 2 < pool.length[id]) pool.compactTerm(id, (s) => this.alive[s] === 1);
     });
@@ -296,14 +315,7 @@ export class Bm25Index {
    */
   scoreGroups(queryTerms: readonly string[], groups: DocumentGroups, weights?: readonly number[]): GroupHits {
     const g = groups.live;
-    const size = groups.length.length;
-    if (this.groupAcc.length < size) {
-      this.groupAcc = new Float64Array(size);
-      this.groupTf = new Float64Array(size);
-      this.groupStamp = new Int32Array(size);
-      this.groupTouched = new Int32Array(size);
-      this.groupTermTouched = new Int32Array(size);
-    }
+    this.ensureGroupScratch(groups.length.length);
     const acc = this.groupAcc;
     const tfOf = this.groupTf;
     const stamp = this.groupStamp;
@@ -357,6 +369,150 @@ export class Bm25Index {
       acc[group] = 0;
     }
     return { groups: touched, scores, count };
+  }
+
+  /**
+   * scoreGroups()'s scores of the wanted groups only (parallel to `wanted`; 0 for a group
+   * no query term reaches), to the bit: the same terms in the same order, idf over groups,
+   * term counts summed over the live members `membersOf` lists. A term's idf needs the
+   * number of groups holding it, counted once and kept until the term's postings change;
+   * its counts in the wanted groups come from a walk of its postings when they are short,
+   * else from a binary search per member. So a search that needs the context of its
+   * candidates' sessions only (a few hundred) does not score every session a query term
+   * touches (most of a large cube's sessions for a term in a few percent of its documents).
+   */
+  scoreGroupsOf(queryTerms: readonly string[], groups: DocumentGroups, wanted: readonly number[], membersOf: (group: number) => readonly number[], weights?: readonly number[]): Float64Array {
+    const out = new Float64Array(wanted.length);
+    const g = groups.live;
+    if (g === 0 || wanted.length === 0 || queryTerms.length === 0) return out;
+    this.ensureGroupScratch(groups.length.length);
+    if (this.groupDfOf !== groups.groupOf || this.groupDf.length < this.postings.termCount) {
+      // A new grouping array (the caller's grew) or new terms: counted again as needed.
+      const previous = this.groupDfOf === groups.groupOf ? this.groupDf : new Int32Array(0);
+      this.groupDf = new Int32Array(Math.max(this.postings.termCount, 2 * previous.length)).fill(-1);
+      this.groupDf.set(previous);
+      this.groupDfOf = groups.groupOf;
+    }
+    const epoch = ++this.groupWantedEpoch;
+    if (epoch > 0x3fffffff) {
+      this.groupWantedStamp.fill(0);
+      this.groupWantedEpoch = 0;
+      return this.scoreGroupsOf(queryTerms, groups, wanted, membersOf, weights);
+    }
+    const wantedStamp = this.groupWantedStamp;
+    const wantedIndex = this.groupWanted;
+    let members = 0;
+    for (let w = 0; w < wanted.length; w++) {
+      const group = wanted[w];
+      if (group < 0 || group >= wantedStamp.length || wantedStamp[group] === epoch) continue;
+      wantedStamp[group] = epoch;
+      wantedIndex[group] = w;
+      members += membersOf(group).length;
+    }
+    const k1 = this.k1;
+    const lengthFactor = (k1 * this.b) / (groups.totalLength / g || 1);
+    const baseNorm = k1 * (1 - this.b);
+    const groupOf = groups.groupOf;
+    const groupLength = groups.length;
+    const alive = this.alive;
+    const pool = this.postings;
+    const slots = pool.slots;
+    const tfs = pool.tfs;
+    const tfOf = new Float64Array(wanted.length);
+    // The live members, ascending, each with its group's index in `wanted` (slot · 2^16 + w, exact
+    // in a double), for a merge with a term's postings when those are much longer.
+    let merged: Float64Array | null = null;
+    const mergeOf = (): Float64Array => {
+      const keys = new Float64Array(members);
+      let n = 0;
+      for (let w = 0; w < wanted.length; w++) {
+        const group = wanted[w];
+        if (group < 0 || group >= wantedStamp.length || wantedIndex[group] !== w) continue;
+        for (const s of membersOf(group)) if (alive[s] === 1) keys[n++] = s * MEMBER_KEY + w;
+      }
+      return keys.subarray(0, n).sort();
+    };
+    for (const [id, qtf] of this.queryTermCounts(queryTerms, this.commonDf(), weights)) {
+      const from = pool.start[id];
+      const end = from + pool.length[id];
+      const df = this.groupsHolding(id, groups);
+      const idf = Math.log(1 + (g - df + 0.5) / (df + 0.5)) * qtf;
+      if (end - from <= members * 4 || wanted.length >= MEMBER_KEY) {
+        for (let i = from; i < end; i++) {
+          const s = slots[i];
+          if (alive[s] !== 1) continue;
+          const group = groupOf[s];
+          if (group >= 0 && wantedStamp[group] === epoch) tfOf[wantedIndex[group]] += tfs[i];
+        }
+      } else {
+        // Galloping from the previous member's position: about 2·log2(postings / members) steps a member.
+        merged ??= mergeOf();
+        let at = from;
+        for (let k = 0; k < merged.length && at < end; k++) {
+          const key = merged[k];
+          const s = Math.floor(key / MEMBER_KEY);
+          let step = 1;
+          while (at + step < end && slots[at + step] < s) step *= 2;
+          at = lowerBound(slots, at + (step >> 1), Math.min(at + step + 1, end), s);
+          if (at < end && slots[at] === s) tfOf[key - s * MEMBER_KEY] += tfs[at];
+        }
+      }
+      for (let w = 0; w < wanted.length; w++) {
+        const tf = tfOf[w];
+        if (tf === 0) continue;
+        tfOf[w] = 0;
+        out[w] += (idf * tf * (k1 + 1)) / (tf + baseNorm + lengthFactor * groupLength[wanted[w]]);
+      }
+    }
+    // A group listed twice gets its first entry's score.
+    for (let w = 0; w < wanted.length; w++) {
+      const group = wanted[w];
+      if (group >= 0 && group < wantedStamp.length && wantedIndex[group] !== w) out[w] = out[wantedIndex[group]];
+    }
+    return out;
+  }
+
+  /** Groups holding a live document with the term (counted under `groups` when not known). */
+  private groupsHolding(id: number, groups: DocumentGroups): number {
+    const known = this.groupDf[id];
+    if (known >= 0) return known;
+    if (this.groupEpoch > 0x3fffffff) {
+      this.groupStamp.fill(0);
+      this.groupEpoch = 0;
+    }
+    const term = ++this.groupEpoch;
+    const stamp = this.groupStamp;
+    const groupOf = groups.groupOf;
+    const alive = this.alive;
+    const pool = this.postings;
+    const slots = pool.slots;
+    let df = 0;
+    const end = pool.start[id] + pool.length[id];
+    for (let i = pool.start[id]; i < end; i++) {
+      const s = slots[i];
+      if (alive[s] !== 1) continue;
+      const group = groupOf[s];
+      if (group < 0 || stamp[group] === term) continue;
+      stamp[group] = term;
+      df++;
+    }
+    this.groupDf[id] = df;
+    return df;
+  }
+
+  private ensureGroupScratch(size: number): void {
+    if (this.groupAcc.length >= size) return;
+    this.groupAcc = new Float64Array(size);
+    this.groupTf = new Float64Array(size);
+    this.groupStamp = new Int32Array(size);
+    this.groupTouched = new Int32Array(size);
+    this.groupTermTouched = new Int32Array(size);
+    const wanted = new Int32Array(size);
+    wanted.set(this.groupWanted.subarray(0, Math.min(size, this.groupWanted.length)));
+    const wantedStamp = new Int32Array(size);
+    wantedStamp.set(this.groupWantedStamp.subarray(0, Math.min(size, this.groupWantedStamp.length)));
+    this.groupWanted = wanted;
+    this.groupWantedStamp = wantedStamp;
   }
 
   /** Live documents above which a term is common (Infinity for small indexes). */
@@ -571,3 +727,4 @@ export class Bm25Index {
     this.touched = grow(this.touched, (c) => new Int32Array(c));
   }
 }
+

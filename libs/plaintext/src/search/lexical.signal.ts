@@ -39,7 +39,6 @@ export class LexicalSignal implements CandidateSignal {
     const sessionSums = r.sessionScoring === 'sum' && r.contextWeight > 0;
     const plan = sessionSums ? null : Bm25QueryPlan.create(this.bm25, q.terms, { minMatches: q.pool, admits: q.restricts ? q.admits : undefined, weights: q.termWeights });
     if (plan !== null) {
-      if (r.contextWeight > 0) this.scoreSessions(q);
       plan.topK(q.pool, q.roleWeight).forEach((slot, rank) => {
         pool.get(slot).signals.lexical = { score: 0, rank: rank + 1 };
       });
@@ -58,9 +57,8 @@ export class LexicalSignal implements CandidateSignal {
     const hits = this.bm25.score(queryTerms, { minMatches: q.pool, admits: q.restricts ? q.admits : undefined, weights: q.termWeights });
     const best = new TopK(q.pool);
     const power = r.contextPower;
-    // Sessions as documents: BM25 over each session's turns taken together.
+    // Sessions as documents (scored in complete()), or the sum of their turns' scores here.
     const sessionBm25 = r.sessionScoring === 'bm25' && r.contextWeight > 0;
-    if (sessionBm25) this.scoreSessions(q);
     for (let i = 0; i < hits.count; i++) {
       const slot = hits.slots[i];
       if (q.restricts && !q.admits(slot)) continue;
@@ -79,22 +77,34 @@ export class LexicalSignal implements CandidateSignal {
     });
   }
 
-  /** Sessions as documents: BM25 over each session's turns taken together. */
-  private scoreSessions(q: SearchQuery): void {
+  /**
+   * Sessions as documents: BM25 over each session's turns taken together, for the
+   * candidates' sessions only (ADR 0126): the session context reads no other session.
+   */
+  private scoreSessions(q: SearchQuery, candidates: readonly Candidate[]): void {
     const store = this.store;
-    const groups = this.bm25.scoreGroups(q.terms, {
-      groupOf: store.sessionOfSlot,
+    const sessionOfSlot = store.sessionOfSlot;
+    const seen = new Set<number>();
+    for (const c of candidates) {
+      const session = sessionOfSlot[c.slot];
+      if (session >= 0) seen.add(session);
+    }
+    const wanted = [...seen];
+    const scores = this.bm25.scoreGroupsOf(q.terms, {
+      groupOf: sessionOfSlot,
       length: store.sessionLength,
       live: store.liveSessions,
       totalLength: store.totalSessionLength,
-    }, q.termWeights);
-    for (let i = 0; i < groups.count; i++) {
-      q.sessionLexical[groups.groups[i]] = groups.scores[i];
-      q.touchedSessions.push(groups.groups[i]);
+    }, wanted, (session) => store.sessionSlots[session], q.termWeights);
+    for (let i = 0; i < wanted.length; i++) {
+      if (scores[i] === 0) continue;
+      q.sessionLexical[wanted[i]] = scores[i];
+      q.touchedSessions.push(wanted[i]);
     }
   }
 
   complete(q: SearchQuery, candidates: readonly Candidate[]): void {
+    if (q.ranking.sessionScoring === 'bm25' && q.ranking.contextWeight > 0) this.scoreSessions(q, candidates);
     const plan = this.plan;
     if (plan !== null) {
       this.plan = null;

@@ -59,6 +59,8 @@ export function asksAssistant(query: string): boolean {
   return ASKS_ASSISTANT.test(query);
 }
 
+const unweighted = (): number => 1;
+
 export function buildQuery(store: DocumentStore, input: QueryInput, sessionLexical: Float64Array): SearchQuery {
   const r = input.ranking;
   const { filter } = input;
@@ -78,6 +80,10 @@ export function buildQuery(store: DocumentStore, input: QueryInput, sessionLexic
   const weightOfRole = new Float64Array(store.roleNames.length);
   store.roleNames.forEach((name, code) => (weightOfRole[code] = code === 0 ? 1 : roleWeights[name] ?? 1));
   const roleOfSlot = store.roleOfSlot;
+  // When no role is weighted (a cube of facts without roles, or a question about the
+  // assistant), the weight is 1 without reading the slot's role: the lexical pool asks it of
+  // every match, and at a million documents those are scattered reads.
+  const uniform = weightOfRole.every((w) => w === 1);
   return {
     text: input.text,
     terms: input.terms?.terms ?? analyzeQuery(input.text),
@@ -91,7 +97,7 @@ export function buildQuery(store: DocumentStore, input: QueryInput, sessionLexic
     restricts,
     admits,
     base,
-    roleWeight: (slot) => weightOfRole[roleOfSlot[slot]],
+    roleWeight: uniform ? unweighted : (slot) => weightOfRole[roleOfSlot[slot]],
     referenceTime: input.referenceTime,
     sessionLexical,
     touchedSessions: [],
