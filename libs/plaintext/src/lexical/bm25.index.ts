@@ -326,9 +326,7 @@ export class Bm25Index {
       this.groupEpoch = 0;
     }
     if (g === 0 || queryTerms.length === 0) return { groups: touched, scores: new Float64Array(0), count: 0 };
-    const k1 = this.k1;
-    const lengthFactor = (k1 * this.b) / (groups.totalLength / g || 1);
-    const baseNorm = k1 * (1 - this.b);
+    const { k1, lengthFactor, baseNorm } = this.groupNorms(groups);
     const groupOf = groups.groupOf;
     const groupLength = groups.length;
     const alive = this.alive;
@@ -409,9 +407,7 @@ export class Bm25Index {
       wantedIndex[group] = w;
       members += membersOf(group).length;
     }
-    const k1 = this.k1;
-    const lengthFactor = (k1 * this.b) / (groups.totalLength / g || 1);
-    const baseNorm = k1 * (1 - this.b);
+    const { k1, lengthFactor, baseNorm } = this.groupNorms(groups);
     const groupOf = groups.groupOf;
     const groupLength = groups.length;
     const alive = this.alive;
@@ -470,6 +466,12 @@ export class Bm25Index {
       if (group >= 0 && group < wantedStamp.length && wantedIndex[group] !== w) out[w] = out[wantedIndex[group]];
     }
     return out;
+  }
+
+  /** BM25's constants over groups (their average length in place of the documents'). */
+  private groupNorms(groups: DocumentGroups): { k1: number; lengthFactor: number; baseNorm: number } {
+    const k1 = this.k1;
+    return { k1, lengthFactor: (k1 * this.b) / (groups.totalLength / groups.live || 1), baseNorm: k1 * (1 - this.b) };
   }
 
   /** Groups holding a live document with the term (counted under `groups` when not known). */
