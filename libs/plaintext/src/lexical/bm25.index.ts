@@ -321,10 +321,6 @@ export class Bm25Index {
     const stamp = this.groupStamp;
     const touched = this.groupTouched;
     const termTouched = this.groupTermTouched;
-    if (this.groupEpoch > 0x3fffffff) {
-      stamp.fill(0);
-      this.groupEpoch = 0;
-    }
     if (g === 0 || queryTerms.length === 0) return { groups: touched, scores: new Float64Array(0), count: 0 };
     const { k1, lengthFactor, baseNorm } = this.groupNorms(groups);
     const groupOf = groups.groupOf;
@@ -337,7 +333,7 @@ export class Bm25Index {
     const slots = pool.slots;
     const tfs = pool.tfs;
     for (const [id, qtf] of queryCounts) {
-      const term = ++this.groupEpoch;
+      const term = this.nextGroupEpoch();
       let df = 0;
       const end = pool.start[id] + pool.length[id];
       for (let i = pool.start[id]; i < end; i++) {
@@ -478,11 +474,7 @@ export class Bm25Index {
   private groupsHolding(id: number, groups: DocumentGroups): number {
     const known = this.groupDf[id];
     if (known >= 0) return known;
-    if (this.groupEpoch > 0x3fffffff) {
-      this.groupStamp.fill(0);
-      this.groupEpoch = 0;
-    }
-    const term = ++this.groupEpoch;
+    const term = this.nextGroupEpoch();
     const stamp = this.groupStamp;
     const groupOf = groups.groupOf;
     const alive = this.alive;
@@ -509,12 +501,18 @@ export class Bm25Index {
     this.groupStamp = new Int32Array(size);
     this.groupTouched = new Int32Array(size);
     this.groupTermTouched = new Int32Array(size);
-    const wanted = new Int32Array(size);
-    wanted.set(this.groupWanted.subarray(0, Math.min(size, this.groupWanted.length)));
-    const wantedStamp = new Int32Array(size);
-    wantedStamp.set(this.groupWantedStamp.subarray(0, Math.min(size, this.groupWantedStamp.length)));
-    this.groupWanted = wanted;
-    this.groupWantedStamp = wantedStamp;
+    // No stamp outlives a call: zeros never match the next call's epoch.
+    this.groupWanted = new Int32Array(size);
+    this.groupWantedStamp = new Int32Array(size);
+  }
+
+  /** A fresh stamp for groupStamp (cleared before the counter could overflow). */
+  private nextGroupEpoch(): number {
+    if (this.groupEpoch > 0x3fffffff) {
+      this.groupStamp.fill(0);
+      this.groupEpoch = 0;
+    }
+    return ++this.groupEpoch;
   }
 
   /** Live documents above which a term is common (Infinity for small indexes). */
