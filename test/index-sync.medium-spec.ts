@@ -2,6 +2,7 @@ import { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { DataSource } from 'typeorm';
 import { CoreModule, CubeIndexManager, MemoryService, Scope, SearchService } from '@engram/core';
 import { MemoryRepository } from '@engram/persistence';
 import { CubeIndex } from '@engram/plaintext';
@@ -168,6 +169,25 @@ describe('search indexes derived from PostgreSQL', () => {
     expect(await search(leaving, 'when does the quarry close', 1)).toEqual(['The quarry closes at dusk']);
     await leaving.close(); // the recorder's one-second timer has not fired: shutdown must flush
     expect((await h.app.get(MemoryService).get(owner.ctx, cubeId, id)).accessCount).toBe(before + 1);
+  });
+
+  it('counts accesses without rewriting the memories: summed per memory, last access stamped, a vanished memory skipped, not the batch', async () => {
+    const { body } = await h.app.get(MemoryService).add(owner.ctx, cubeId, { items: [{ text: 'The kiln fires on Fridays' }, { text: 'The kiln cools overnight' }] });
+    const [kept, gone] = body.items.map((m) => m.id);
+    const db = h.app.get(DataSource);
+    const version = async (id: string) => (await db.query(`SELECT xmin::text AS x FROM memories WHERE id = $1`, [id]))[0]?.x as string | undefined;
+    const rowBefore = await version(kept);
+    const repo = h.app.get(MemoryRepository);
+    const before = (await repo.get(cubeId, kept))!.accessCount;
+    await db.query(`DELETE FROM memories WHERE id = $1`, [gone]); // purged between a search and the flush
+    const at = Date.now();
+    await repo.recordAccess(new Map([[gone, 1], [kept, 2]]));
+    await repo.recordAccess(new Map([[kept, 3]]));
+    const after = (await repo.get(cubeId, kept))!;
+    expect(after.accessCount).toBe(before + 5);
+    expect(after.lastAccessedAt!.getTime()).toBeGreaterThanOrEqual(at - 1000);
+    expect(await version(kept)).toBe(rowBefore); // the memory's own row was not written
+    expect(await db.query(`SELECT 1 FROM memory_access WHERE memory_id = $1`, [gone])).toEqual([]);
   });
 
   it('reads result rows from PostgreSQL as they are now, leaving out one erased after the index was brought up to date', async () => {

@@ -6,6 +6,7 @@ import { SystemSettingEntity } from './system-setting.entity';
 import { TenantEntity } from './tenant.entity';
 import { MemoryEntity } from './memory.entity';
 import { MemoryVersionEntity } from './memory-version.entity';
+import { MemoryAccessEntity } from './memory-access.entity';
 import { IdempotencyRecordEntity } from './idempotency-record.entity';
 import { ModelEntity } from './model.entity';
 import { KvCacheEntity } from './kv-cache.entity';
@@ -20,11 +21,11 @@ import { RateLimitWindowEntity } from './rate-limit-window.entity';
 import { WorkingMemoryEntity } from './working-memory.entity';
 import { WorkingMemoryRefusalEntity } from './working-memory-refusal.entity';
 
-export { ApiKeyEntity, AuditEventEntity, CubeEntity, JobEntity, SystemSettingEntity, TenantEntity, MemoryEntity, MemoryVersionEntity, IdempotencyRecordEntity, ModelEntity, KvCacheEntity, BankEntity, BankBlockEntity, BankDeletedMemoryEntity, LifecycleEventEntity, LifecycleRunEntity, LifecyclePolicyEntity, CubeLifecycleStateEntity, RateLimitWindowEntity, WorkingMemoryEntity, WorkingMemoryRefusalEntity };
+export { ApiKeyEntity, AuditEventEntity, CubeEntity, JobEntity, SystemSettingEntity, TenantEntity, MemoryEntity, MemoryVersionEntity, MemoryAccessEntity, IdempotencyRecordEntity, ModelEntity, KvCacheEntity, BankEntity, BankBlockEntity, BankDeletedMemoryEntity, LifecycleEventEntity, LifecycleRunEntity, LifecyclePolicyEntity, CubeLifecycleStateEntity, RateLimitWindowEntity, WorkingMemoryEntity, WorkingMemoryRefusalEntity };
 export type { MemoryState } from './memory.entity';
 export type { JobState } from './job.entity';
 export type { LifecycleRunStatus } from './lifecycle-run.entity';
 export type { BankReplaySettings, BankState } from './bank.entity';
 
 /** Every entity engram persists; the data source and the drift check use this list. */
-export const ENTITIES = [TenantEntity, ApiKeyEntity, CubeEntity, AuditEventEntity, JobEntity, SystemSettingEntity, MemoryEntity, MemoryVersionEntity, IdempotencyRecordEntity, ModelEntity, KvCacheEntity, BankEntity, BankBlockEntity, BankDeletedMemoryEntity, LifecycleEventEntity, LifecycleRunEntity, LifecyclePolicyEntity, CubeLifecycleStateEntity, RateLimitWindowEntity, WorkingMemoryEntity, WorkingMemoryRefusalEntity];
+export const ENTITIES = [TenantEntity, ApiKeyEntity, CubeEntity, AuditEventEntity, JobEntity, SystemSettingEntity, MemoryEntity, MemoryVersionEntity, MemoryAccessEntity, IdempotencyRecordEntity, ModelEntity, KvCacheEntity, BankEntity, BankBlockEntity, BankDeletedMemoryEntity, LifecycleEventEntity, LifecycleRunEntity, LifecyclePolicyEntity, CubeLifecycleStateEntity, RateLimitWindowEntity, WorkingMemoryEntity, WorkingMemoryRefusalEntity];

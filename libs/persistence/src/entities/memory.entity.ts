@@ -76,12 +76,6 @@ export class MemoryEntity {
   @Column({ type: 'int', default: 1 })
   version: number;
 
-  @Column({ name: 'access_count', type: 'int', default: 0 })
-  accessCount: number;
-
-  @Column({ name: 'last_accessed_at', type: 'timestamptz', nullable: true })
-  lastAccessedAt: Date | null;
-
   /** float32 little-endian; derived from text by the cube's embedder. */
   @Column({ type: 'bytea', nullable: true })
   embedding: Buffer | null;

@@ -38,13 +38,13 @@ export class ConsolidationRepository {
   async candidates(cubeId: string, bankId: string, rules: { minAccesses: number; changedBefore: Date; limit: number }): Promise<ConsolidationCandidate[]> {
     const rows = await queryRows<{ id: string; text: string; version: number; access_count: number; last_accessed_at: Date | null; created_at: Date; importance: number | null }>(
       this.db,
-      `SELECT m.id, m.text, m.version, m.access_count, m.last_accessed_at, m.created_at, m.importance
-         FROM memories m
+      `SELECT m.id, m.text, m.version, coalesce(a.access_count, 0) AS access_count, a.last_accessed_at, m.created_at, m.importance
+         FROM memories m LEFT JOIN memory_access a ON a.memory_id = m.id
         WHERE m.cube_id = $1 AND m.state = 'active' AND m.superseded_by IS NULL
-          AND m.access_count >= $3 AND m.updated_at <= $4
+          AND coalesce(a.access_count, 0) >= $3 AND m.updated_at <= $4
           AND NOT EXISTS (SELECT 1 FROM bank_blocks b WHERE b.bank_id = $2 AND NOT b.stale AND b.memory_ids @> ARRAY[m.id])
           AND NOT EXISTS (SELECT 1 FROM bank_deleted_memories d WHERE d.bank_id = $2 AND d.memory_id = m.id)
-        ORDER BY m.access_count DESC, m.last_accessed_at DESC NULLS LAST, m.id
+        ORDER BY coalesce(a.access_count, 0) DESC, a.last_accessed_at DESC NULLS LAST, m.id
         LIMIT $5`,
       [cubeId, bankId, rules.minAccesses, rules.changedBefore, rules.limit],
     );

@@ -3,6 +3,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { queryRows } from './sql';
+import { MEMORIES_WITH_ACCESS } from './memory-access.sql';
 import { HEAT_SQL } from './working-memory.repository';
 
 /** Upper edges of the heat histogram's buckets (a fresh, unread memory of default importance has heat 1). */
@@ -41,7 +42,7 @@ export class CubeOverviewRepository {
     const rows = await queryRows<{ bucket: number; n: string }>(
       this.db,
       `SELECT width_bucket(h, $3::float8[]) AS bucket, count(*) AS n
-         FROM (SELECT ${HEAT_SQL} AS h FROM memories WHERE cube_id = $1 AND state = 'active') heat
+         FROM (SELECT ${HEAT_SQL} AS h FROM ${MEMORIES_WITH_ACCESS} WHERE cube_id = $1 AND state = 'active') heat
         GROUP BY 1`,
       [cubeId, now, [...HEAT_BUCKET_EDGES]],
     );

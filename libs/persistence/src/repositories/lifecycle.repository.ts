@@ -3,6 +3,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { LifecycleRunStatus, MemoryState } from '../entities';
 import { decodeCursor, encodeCursor, Page } from './records';
 import { queryRows } from './sql';
+import { ACCESS_COLUMNS, LAST_ACCESSED_AT } from './memory-access.sql';
 
 /** A memory as the lifecycle planner and executor see it (no embedding). */
 export interface LifecycleMemory {
@@ -95,8 +96,8 @@ export interface CubeStateCounts {
 }
 
 const COLUMNS = `id, cube_id, label, change_seq, text, kind, role, tags, metadata, source, state, pinned, version, created_at,
-  updated_at, observed_at, valid_from, valid_to, expires_at, last_accessed_at, restored_at, merged_into, superseded_by,
-  fact_key, fact_predicate, fact_object`;
+  updated_at, observed_at, valid_from, valid_to, expires_at, restored_at, merged_into, superseded_by,
+  fact_key, fact_predicate, fact_object, ${ACCESS_COLUMNS}`;
 
 type Row = Record<string, unknown>;
 
@@ -239,7 +240,7 @@ export class LifecycleRepository {
         WHERE cube_id = $1 AND label IN (SELECT label FROM page) AND NOT pinned
           AND ((expires_at IS NOT NULL AND expires_at <= $4)
             OR kind = ANY($5::text[]) OR tags && $6::text[]
-            OR ($7::timestamptz IS NOT NULL AND GREATEST(last_accessed_at, updated_at, restored_at, created_at) < $7::timestamptz))
+            OR ($7::timestamptz IS NOT NULL AND GREATEST(${LAST_ACCESSED_AT}, updated_at, restored_at, created_at) < $7::timestamptz))
         ORDER BY label`,
       [cubeId, afterLabel, limit, rules.now, rules.kinds, rules.tags, rules.idleBefore],
     );

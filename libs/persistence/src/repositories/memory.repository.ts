@@ -5,6 +5,7 @@ import { MemoryState } from '../entities';
 import { decodeCursor, encodeCursor, isCursorBigint, Page } from './records';
 import { queryRows } from './sql';
 import { timeOrderedIds } from './time-ordered-id';
+import { ACCESS_COLUMNS } from './memory-access.sql';
 
 /** A plaintext memory as stored (embedding excluded). */
 export interface MemoryRecord {
@@ -111,9 +112,9 @@ export interface IdempotencyClaim {
 export type IdempotentResult<T> = { kind: 'fresh'; value: T } | { kind: 'replay'; requestHash: string; statusCode: number; response: unknown };
 
 const COLUMNS = `id, cube_id, label, change_seq, text, kind, role, tags, metadata, source, session_id, observed_at,
-  valid_from, valid_to, importance, state, version, access_count, last_accessed_at, embedder_fingerprint,
+  valid_from, valid_to, importance, state, version, embedder_fingerprint,
   created_by, created_at, updated_at, expired_at, pinned, expires_at, merged_into, superseded_by, restored_at,
-  erased_at, fact_subject, fact_predicate, fact_object`;
+  erased_at, fact_subject, fact_predicate, fact_object, ${ACCESS_COLUMNS}`;
 
 type Row = Record<string, unknown>;
 
@@ -136,7 +137,7 @@ function toRecord(row: Row): MemoryRecord {
     importance: row.importance === null || row.importance === undefined ? null : Number(row.importance),
     state: row.state as MemoryState,
     version: Number(row.version),
-    accessCount: Number(row.access_count),
+    accessCount: Number(row.access_count ?? 0),
     lastAccessedAt: (row.last_accessed_at as Date | null) ?? null,
     embedderFingerprint: (row.embedder_fingerprint as string | null) ?? null,
     createdBy: (row.created_by as string | null) ?? null,
@@ -618,15 +619,22 @@ export class MemoryRepository {
   }
 
   /**
-   * Counts retrievals (access_count, last_accessed_at). Not a content change: the change
-   * sequence and version stay, so indexes do not reload for it.
+   * Counts retrievals (access_count, last_accessed_at) in memory_access (ADR 0129). Not a
+   * content change: the change sequence and version stay, so indexes do not reload for it.
+   * Ids of memories that no longer exist are skipped; ids are written in order, so two
+   * servers flushing at once take the rows' locks in the same order.
    */
   async recordAccess(counts: Map<string, number>): Promise<void> {
     if (counts.size === 0) return;
+    const ids = [...counts.keys()].sort();
     await this.db.query(
-      `UPDATE memories m SET access_count = m.access_count + a.n, last_accessed_at = now()
-         FROM unnest($1::uuid[], $2::int[]) AS a(id, n) WHERE m.id = a.id`,
-      [[...counts.keys()], [...counts.values()]],
+      `INSERT INTO memory_access (memory_id, access_count, last_accessed_at)
+       SELECT a.id, a.n, now() FROM unnest($1::uuid[], $2::int[]) WITH ORDINALITY AS a(id, n, o)
+        WHERE EXISTS (SELECT 1 FROM memories m WHERE m.id = a.id)
+        ORDER BY a.o
+       ON CONFLICT (memory_id) DO UPDATE
+         SET access_count = memory_access.access_count + excluded.access_count, last_accessed_at = excluded.last_accessed_at`,
+      [ids, ids.map((id) => counts.get(id)!)],
     );
   }
 

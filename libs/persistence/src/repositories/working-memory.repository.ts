@@ -3,6 +3,7 @@ import { DataSource } from 'typeorm';
 import { LockAttempt, withAdvisoryLock } from '../database/advisory-lock';
 import { WorkingMemoryEntity, WorkingMemoryRefusalEntity } from '../entities';
 import { queryRows } from './sql';
+import { MEMORIES_WITH_ACCESS } from './memory-access.sql';
 
 export type WorkingMemoryRecord = Readonly<Omit<WorkingMemoryEntity, 'cube' | 'model'>>;
 export type WorkingMemoryRefusal = Readonly<Omit<WorkingMemoryRefusalEntity, 'cube'>>;
@@ -19,9 +20,10 @@ export type NewWorkingMemory = Omit<WorkingMemoryRecord, 'generation' | 'staleSi
 
 /**
  * Heat as in libs/core heat.ts, in SQL: (1 + ln(1 + accesses)) × ½^(days since last access / 7)
- * × (0.5 + importance), importance defaulting to 0.5. `$2` is "now".
+ * × (0.5 + importance), importance defaulting to 0.5. `$2` is "now"; the query reads
+ * MEMORIES_WITH_ACCESS (the access statistics as `a`).
  */
-export const HEAT_SQL = `(1 + ln(1 + greatest(access_count, 0))) * power(0.5, greatest(extract(epoch from ($2::timestamptz - coalesce(last_accessed_at, created_at))), 0) / 86400.0 / 7) * (0.5 + coalesce(importance, 0.5))`;
+export const HEAT_SQL = `(1 + ln(1 + greatest(coalesce(a.access_count, 0), 0))) * power(0.5, greatest(extract(epoch from ($2::timestamptz - coalesce(a.last_accessed_at, memories.created_at))), 0) / 86400.0 / 7) * (0.5 + coalesce(memories.importance, 0.5))`;
 
 /** The cubes' working-memory rows (the KV blobs are in the KvCacheStore). */
 @Injectable()
@@ -37,7 +39,7 @@ export class WorkingMemoryRepository {
     const rows = await queryRows<{ id: string; text: string; pinned: boolean; created_at: Date; heat: number }>(
       this.db,
       `SELECT id, text, pinned, created_at, ${HEAT_SQL} AS heat
-         FROM memories
+         FROM ${MEMORIES_WITH_ACCESS}
         WHERE cube_id = $1 AND state = 'active'
         ORDER BY pinned DESC, heat DESC, created_at ASC, id ASC
         LIMIT $3`,
