@@ -4,7 +4,7 @@
 // 1M-memory cube (--million: ingest rate, search p50/p99 over HTTP after 200 warm-up searches
 // of other queries, which are reported too, RSS) and the RSS per
 // memory of a 100k cube (--per-memory). Ends with one JSON line.
-//   npm run bench:scale [-- --cubes 300 --per-cube 1000 --cache 64 --cache-mb 0 --million --per-memory --big N --embedder hash|use-lite --ingest-only]
+//   npm run bench:scale [-- --cubes 300 --per-cube 1000 --cache 64 --cache-mb 0 --million --per-memory --big N --embedder hash|use-lite --ingest-only --profile FILE]
 //   many cubes (10,000): [-- --cubes 10000 --fixture --pool 100000 --build-clients 3 --cold-sample 1000 --mixed 4000 --zipf 1.1 --clients 4 --cache 800]
 //   the same set-up kept and reused (ADR 0121): add --db NAME; first with --setup-only (unlocked, under nice), then the timed run.
 // --fixture fills the cubes without sending every memory through the service: a pool of
@@ -29,6 +29,7 @@ import { NestFactory } from '@nestjs/core';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadavg } from 'node:os';
+import { Session } from 'node:inspector/promises';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Client } from 'pg';
 import { EngramConfig, loadConfig } from '@engram/config';
@@ -37,7 +38,7 @@ import { MemoryRepository } from '@engram/persistence';
 import { createApp } from '@engram/server';
 import { fillCubesFromPool } from './support/cube-fixture';
 import { keptDatabase, scratchDatabase } from './support/scratch-service';
-import { pgActivity, threadClientSearches, watchGc } from './support/search-costs';
+import { pgActivity, searchSteps, threadClientSearches, watchGc } from './support/search-costs';
 import { arg, textArg } from './support/args';
 import { rng, summarize, SyntheticCorpus } from './support/synthetic-corpus';
 
@@ -73,6 +74,8 @@ const SETTLE_MAX_S = arg('settle-max-s', 0);
 const PER_MEMORY = process.argv.includes('--per-memory');
 /** The large cube's ingest only: no index build, graph or searches. */
 const INGEST_ONLY = process.argv.includes('--ingest-only');
+/** A file to write a CPU profile of the large cube's timed searches to (the first pass). */
+const PROFILE = textArg('profile', '');
 const ADMIN: RequestContext = { auth: { kind: 'admin', actorId: 'admin' }, requestId: 'bench' };
 const BATCH = 1000;
 
@@ -412,6 +415,12 @@ async function main(): Promise<void> {
         // buffers), checkpoints meanwhile, and this process's CPU per search.
         const pgBefore = await pgActivity(db.url);
         const gcWatch = watchGc();
+        const profiler = PROFILE ? new Session() : null;
+        if (profiler) {
+          profiler.connect();
+          await profiler.post('Profiler.enable');
+          await profiler.post('Profiler.start');
+        }
         const cpuBefore = process.cpuUsage();
         const times: number[] = [];
         for (let i = 0; i < 300; i++) {
@@ -420,6 +429,11 @@ async function main(): Promise<void> {
           times.push(ms(t0));
         }
         const cpu = process.cpuUsage(cpuBefore);
+        if (profiler) {
+          const { profile } = await profiler.post('Profiler.stop');
+          fs.writeFileSync(PROFILE, JSON.stringify(profile));
+          profiler.disconnect();
+        }
         const gc = gcWatch.stop();
         const pgAfter = await pgActivity(db.url);
         figures[`search_${size}_gc_major_count`] = gc.major;
@@ -445,6 +459,13 @@ async function main(): Promise<void> {
         const threadTimes = await threadClientSearches(`${base}/v1/cubes/${big.id}/search`, key.key, Array.from({ length: 300 }, (_, i) => queries[(i + 1) % queries.length]));
         figures[`search_${size}_thread_client_p50_ms`] = round(summarize(threadTimes).p50);
         figures[`search_${size}_thread_client_p99_ms`] = round(summarize(threadTimes).p99);
+        // Each step of the search alone, in process, over the same queries (seen three times by
+        // now): what the server spends where, to compare with search-http-split.bench's server.
+        const steps = await searchSteps(server, ctx, big.id, Array.from({ length: 300 }, (_, i) => queries[(i + 1) % queries.length]));
+        for (const [step, { p50, p99 }] of Object.entries(steps)) {
+          figures[`search_${size}_step_${step}_p50_ms`] = round(p50);
+          figures[`search_${size}_step_${step}_p99_ms`] = round(p99);
+        }
         if (MILLION) {
           figures.search_1m_p50_ms = round(summarize(times).p50);
           figures.search_1m_p99_ms = round(summarize(times).p99);

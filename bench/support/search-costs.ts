@@ -1,10 +1,15 @@
 // What a timed phase of a search bench costs besides its own work: garbage-collection
 // pauses of the main thread, PostgreSQL's block reads and checkpoints, and latencies seen by
 // a client on a thread of its own (as a client in another process would see them, without
-// its CPU on the server's event loop). Shared by scale.bench and search-http-split.bench.
-import { constants, PerformanceObserver } from 'node:perf_hooks';
+// its CPU on the server's event loop), and each step of a search timed alone in process.
+// Shared by scale.bench and search-http-split.bench.
+import { INestApplicationContext } from '@nestjs/common';
+import { constants, performance, PerformanceObserver } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { Client } from 'pg';
+import { AccessService, CubeIndexManager, EmbedderRegistry, Permission, RequestContext, SearchService } from '@engram/core';
+import { MemoryRepository } from '@engram/persistence';
+import { summarize } from './synthetic-corpus';
 
 /** Counts the main thread's garbage-collection pauses, by kind, until stop(). */
 export function watchGc(): { stop(): { scavengeMs: number; majorMs: number; majorMaxMs: number; major: number } } {
@@ -65,4 +70,36 @@ export function threadClientSearches(url: string, key: string, queries: string[]
     worker.once('error', reject);
     worker.once('exit', (code) => (code === 0 ? undefined : reject(new Error(`client thread exited with ${code}`))));
   });
+}
+
+/** p50 and p99 of each step of SearchService.search, run alone in process over `queries` (each step in turn over all of them). */
+export async function searchSteps(app: INestApplicationContext, ctx: RequestContext, cubeId: string, queries: readonly string[]): Promise<Record<string, { p50: number; p99: number }>> {
+  const access = app.get(AccessService);
+  const embedders = app.get(EmbedderRegistry);
+  const { cube, changeSeq } = await access.requireCubeWithChangeSeq(ctx.auth, Permission.MemoryRead, cubeId);
+  const embedder = embedders.forSettings(cube.settings);
+  const { index } = await app.get(CubeIndexManager).current(cubeId, embedder, changeSeq);
+  const vectors = new Map<string, Float32Array | number[]>();
+  for (const q of queries) vectors.set(q, (await embedders.embed(embedder, [q]))[0]);
+  const labels = new Map(queries.map((q) => [q, index.search(q, vectors.get(q)!, { topK: 10, referenceTime: Date.now() }).map((h) => h.label)] as const));
+  const rows = app.get(MemoryRepository);
+  const search = app.get(SearchService);
+  const steps: [string, (q: string) => unknown][] = [
+    ['service', (q) => search.search(ctx, cubeId, { query: q, topK: 10 })],
+    ['access_check', () => access.requireCubeWithChangeSeq(ctx.auth, Permission.MemoryRead, cubeId)],
+    ['index', (q) => index.search(q, vectors.get(q)!, { topK: 10, referenceTime: Date.now() })],
+    ['rows', (q) => rows.getByLabels(cubeId, labels.get(q)!)],
+  ];
+  const out: Record<string, { p50: number; p99: number }> = {};
+  for (const [name, run] of steps) {
+    const times: number[] = [];
+    for (const q of queries) {
+      const t0 = performance.now();
+      await run(q);
+      times.push(performance.now() - t0);
+    }
+    const { p50, p99 } = summarize(times);
+    out[name] = { p50, p99 };
+  }
+  return out;
 }
