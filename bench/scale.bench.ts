@@ -336,7 +336,9 @@ async function main(): Promise<void> {
       // The rate of each tenth of the ingest too: does it fall as the cube grows (ADR 0118)?
       const tenths: number[] = [t0];
       for (let i = 0; i < n; i += BATCH) {
-        await service.add(ctx, big.id, { items: rows(bigCorpus, BATCH) });
+        // Memory i of the corpus, so that its sessions are of 12 turns (s<i/12>); before 2026-11-30 every
+        // batch started again at 0: 84 sessions of ~12,000 turns each at 1M, a cube unlike the others.
+        await service.add(ctx, big.id, { items: rows(bigCorpus, BATCH, i) });
         if ((i / BATCH) % 20 === 0) process.stderr.write(`\ringest ${i + BATCH}/${n}`);
         if (i + BATCH === Math.min(n, 100_000)) at100k = performance.now();
         if ((i + BATCH) % Math.max(BATCH, Math.floor(n / 10 / BATCH) * BATCH) === 0) tenths.push(performance.now());
