@@ -2,6 +2,7 @@ import { request } from 'node:http';
 import { Readable } from 'node:stream';
 import { DataSource } from 'typeorm';
 import { ArchiveManifest, readCubeArchive, Scope } from '@engram/core';
+import { MemoryRepository } from '@engram/persistence';
 import { JobRunner } from '@engram/scheduler';
 import { craftArchive, craftManifest, createE2eHarness, E2eHarness } from '@engram/testing';
 
@@ -133,6 +134,23 @@ describe('portable cubes: export and import', () => {
     expect(alice).toMatchObject({ tags: ['alice', 'travel'], metadata: { topic: 'home' }, source: { id: 'msg-1', type: 'chat', sessionId: 's1' }, observedAt: '2024-03-01T10:00:00.000Z' });
   });
 
+  it('carries how often search returned each memory, and when last (memory_access, ADR 0129)', async () => {
+    const aliceId = (await source.app.get(DataSource).query(`SELECT id FROM memories WHERE cube_id = $1 AND text = $2`, [cubeId, MEMORIES[0].text]))[0].id as string;
+    await source.app.get(MemoryRepository).recordAccess(new Map([[aliceId, 4]]));
+    const exported = (await source.http.get(`/v1/cubes/${cubeId}/export`).set(as(sourceKey)).buffer(true).parse(binary).expect(200)).body as Buffer;
+    const lines = (await partsOf(exported)).parts['memories.jsonl'].toString('utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const line = lines.find((l) => l.memory.id === aliceId);
+    expect(line.memory.access_count).toBeGreaterThanOrEqual(4);
+    expect(Date.parse(line.memory.last_accessed_at)).not.toBeNaN();
+    expect(lines.find((l) => l.memory.text.startsWith('Zoë')).memory).toMatchObject({ access_count: 0, last_accessed_at: null });
+    const imported = (await importArchive(exported, 'with-heat').expect(201)).body.cube.id as string;
+    const list = await target.http.get(`/v1/cubes/${imported}/memories?limit=100`).set(as(targetKey)).expect(200);
+    const alice = list.body.items.find((m: { text: string }) => m.text === MEMORIES[0].text);
+    expect(alice.accessCount).toBe(line.memory.access_count);
+    expect(Date.parse(alice.lastAccessedAt)).toBe(Date.parse(line.memory.last_accessed_at));
+    expect(list.body.items.find((m: { text: string }) => m.text.startsWith('Zoë'))).toMatchObject({ accessCount: 0, lastAccessedAt: null });
+  });
+
   it('re-embeds when the archive carries no vectors, and finds the same memories', async () => {
     const res = await source.http.get(`/v1/cubes/${cubeId}/export`).set(as(sourceKey)).buffer(true).parse(binary).expect(200);
     const imported = await importArchive(res.body as Buffer, 'no-vectors').expect(201);
@@ -177,6 +195,15 @@ describe('portable cubes: export and import', () => {
     });
     afterEach(async () => {
       expect(await cubesOfTarget()).toEqual(before);
+    });
+
+    it('an access count that is not a count, or a last access that is not a time', async () => {
+      for (const [field, value] of [['access_count', -1], ['access_count', 'many'], ['last_accessed_at', 'yesterday']] as const) {
+        const body = `${JSON.stringify({ memory: { id: 'c3a0c8a4-1111-4111-8111-111111111111', text: 'one', [field]: value }, versions: [] })}\n`;
+        const crafted = await craftArchive([{ name: 'manifest.json', body: craftManifest([{ name: 'memories.jsonl', kind: 'memories', body, records: 1 }]) }, { name: 'memories.jsonl', body }]);
+        const res = await importArchive(crafted, 'bad-heat').expect(400);
+        expect(res.body.error.message).toContain(`memories.jsonl line 1: memory.${field} must be`);
+      }
     });
 
     it('checksum mismatch', async () => {

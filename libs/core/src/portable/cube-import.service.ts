@@ -232,6 +232,11 @@ export class CubeImportService {
       if (typeof memory.text !== 'string' || !memory.text.trim()) throw archiveError(`${at}: memory.text must be a non-empty string`);
       if (memory.text.length > MAX_TEXT_LENGTH) throw archiveError(`${at}: memory.text is longer than ${MAX_TEXT_LENGTH} characters`);
       if (memory.state === 'deleted') continue;
+      // Access statistics (carried since they were columns of the memory; ADR 0129).
+      const count = memory.access_count;
+      if (count !== undefined && count !== null && !(Number.isInteger(count) && (count as number) >= 0 && (count as number) <= 0x7fffffff)) throw archiveError(`${at}: memory.access_count must be a non-negative integer`);
+      const last = memory.last_accessed_at;
+      if (last !== undefined && last !== null && (typeof last !== 'string' || Number.isNaN(Date.parse(last)))) throw archiveError(`${at}: memory.last_accessed_at must be a timestamp or null`);
       const versions = value.versions ?? [];
       if (!Array.isArray(versions) || !versions.every(isObject)) throw archiveError(`${at}: versions must be a list of objects`);
       const id = run.ids.map(memory.id);

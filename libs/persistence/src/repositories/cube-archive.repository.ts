@@ -5,7 +5,7 @@ import { queryRows } from './sql';
 
 /** One memory as an archive carries it: its columns by name (snake_case), its versions, its vector. */
 export interface ArchivedMemory {
-  /** Every column of `memories` but the cube-local ones (cube, label, change sequence, embedding). */
+  /** Every column of `memories` but the cube-local ones (cube, label, change sequence, embedding), and its access statistics (`access_count`, `last_accessed_at`). */
   memory: Record<string, unknown>;
   /** Every column of `memory_versions` but its own id and the memory id, oldest first. */
   versions: Record<string, unknown>[];
@@ -38,6 +38,9 @@ const BANK_LOCAL = ['cube_id', 'model_id', 'directory', 'job_id'];
 const BLOCK_LOCAL = ['bank_id'];
 
 const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
+
+/** The access statistics an archive carries in a memory's object (from memory_access joined as `a`), under their old column names. */
+const ARCHIVED_ACCESS = 'coalesce(a.access_count, 0) AS access_count, a.last_accessed_at';
 
 /**
  * The SQL of cube export and import. Memories and their versions travel column by column
@@ -97,9 +100,9 @@ export class CubeArchiveRepository {
         const ids = ((await runner.query(`FETCH ${Math.max(1, Math.floor(batch))} FROM export_ids`)) as { id: string }[]).map((r) => r.id);
         if (!ids.length) break;
         const rows = (await runner.query(
-          `SELECT m.label, (SELECT to_jsonb(x) FROM (SELECT ${carried}) x) AS memory, m.embedding, m.embedder_fingerprint AS fp,
+          `SELECT m.label, (SELECT to_jsonb(x) FROM (SELECT ${carried}, ${ARCHIVED_ACCESS}) x) AS memory, m.embedding, m.embedder_fingerprint AS fp,
                   (SELECT jsonb_agg(to_jsonb(v) - $2::text[] ORDER BY v.version, v.id) FROM memory_versions v WHERE v.memory_id = m.id) AS versions
-             FROM memories m WHERE m.id = ANY($1::uuid[]) ORDER BY m.label`,
+             FROM memories m LEFT JOIN memory_access a ON a.memory_id = m.id WHERE m.id = ANY($1::uuid[]) ORDER BY m.label`,
           [ids, VERSION_LOCAL],
         )) as { label: string; memory: Record<string, unknown>; embedding: Buffer | null; fp: string | null; versions: Record<string, unknown>[] | null }[];
         yield rows.map((r) => ({
@@ -186,6 +189,14 @@ export class CubeArchiveRepository {
           memories.map((m) => encodeEmbedding(m.embedding)),
           memories.map((m) => m.embedderFingerprint),
         ],
+      );
+      // The access statistics (memory_access, ADR 0129) travel in the memory's object, as they did when they were its columns.
+      await tx.query(
+        `INSERT INTO memory_access (memory_id, access_count, last_accessed_at)
+         SELECT r.id, coalesce(r.access_count, 0), r.last_accessed_at
+           FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, access_count int, last_accessed_at timestamptz)
+          WHERE coalesce(r.access_count, 0) <> 0 OR r.last_accessed_at IS NOT NULL`,
+        [JSON.stringify(memories.map((m) => m.memory))],
       );
       const versions = memories.flatMap((m) => m.versions.map((v) => ({ ...v, memory_id: m.memory.id })));
       if (versions.length) {
