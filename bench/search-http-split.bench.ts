@@ -4,7 +4,7 @@
 // over HTTP with scale.bench's queries, and each step of SearchService.search is timed
 // alone, as the server runs it: the API key lookup (AuthGuard), the access check with the
 // change sequence, the query embedding, the index cache's freshness check, the index
-// search, the rows of the hits, and the whole service call; HTTP and serialization are
+// search, the rows of the hits, the flush of the hits' access counts, and the whole service call; HTTP and serialization are
 // what the full request adds to those. Two rows time the stack without a search: GET /health
 // (it pings the database), with fetch and with a node:http keep-alive client (is the client
 // the cost?), and GET /v1/cubes/{id} (auth, access check, a row).
@@ -21,6 +21,7 @@ import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { loadConfig } from '@engram/config';
 import { AccessService, ApiKeyService, AuthenticationService, CubeIndexManager, CubeService, EmbedderRegistry, MemoryService, Permission, RequestContext, Scope, SearchService, TenantService } from '@engram/core';
+import { DataSource } from 'typeorm';
 import { MemoryRepository } from '@engram/persistence';
 import { createApp } from '@engram/server';
 import { arg, textArg } from './support/args';
@@ -133,6 +134,26 @@ async function main(): Promise<void> {
     await time('index cache freshness', () => indexes.current(cube.id, embedder, changeSeq));
     await time('index search', (q) => index.search(q, vectors.get(q)!, { topK: 10, referenceTime: Date.now() }));
     await time('rows of the hits (getByLabels)', (q) => rows.getByLabels(cube.id, labels.get(q)!));
+    // What counting a search's hits costs the database (AccessRecorder's flush, ADR 0129): five
+    // flushes of 1,000 random memories of the cube never counted before (inserts), then the same
+    // five again (updates in place).
+    const flushes: Map<string, number>[] = [];
+    for (let k = 0; k < 5; k++) {
+      const ids: { id: string }[] = await server.get(DataSource).query(
+        `SELECT id FROM memories m TABLESAMPLE SYSTEM (1) WHERE m.cube_id = $1 AND NOT EXISTS (SELECT 1 FROM memory_access a WHERE a.memory_id = m.id) LIMIT 1000`, [cube.id]);
+      flushes.push(new Map(ids.map((r) => [r.id, 1])));
+    }
+    for (const [name, key] of [['new', 'access_flush_new_1000_ms'], ['again', 'access_flush_again_1000_ms']] as const) {
+      const times: number[] = [];
+      for (const batch of flushes) {
+        const t0 = performance.now();
+        await rows.recordAccess(batch);
+        times.push(((performance.now() - t0) * 1000) / Math.max(1, batch.size));
+      }
+      const mean = times.reduce((x, y) => x + y, 0) / times.length;
+      console.log(`| access flush, memories ${name === 'new' ? 'never counted' : 'counted before'} (ms per 1,000) | ${summarize(times).p50.toFixed(2)} | ${Math.max(...times).toFixed(2)} | ${mean.toFixed(2)} |`);
+      figures[key] = round(mean);
+    }
     // The first row ran on a process just warmed by 20 requests; the same requests again,
     // after every step above, say how much of it was warm-up (JIT, caches).
     await time('HTTP POST /search again (warm)', http);
