@@ -137,7 +137,7 @@ function toRecord(row: Row): MemoryRecord {
     importance: row.importance === null || row.importance === undefined ? null : Number(row.importance),
     state: row.state as MemoryState,
     version: Number(row.version),
-    accessCount: Number(row.access_count ?? 0),
+    accessCount: Number(row.access_count),
     lastAccessedAt: (row.last_accessed_at as Date | null) ?? null,
     embedderFingerprint: (row.embedder_fingerprint as string | null) ?? null,
     createdBy: (row.created_by as string | null) ?? null,
