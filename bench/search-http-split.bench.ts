@@ -11,7 +11,8 @@
 // With --db NAME the database and its data directory are kept (bench/support/scratch-service.ts):
 // the first run ingests and leaves the index's snapshot there, later runs load it, so a
 // large cube (--n 1000000) is timed through the server in minutes, e.g. before and after a
-// change, alternately.
+// change, alternately. The last rows time the HTTP search with its reads as prepared
+// statements and as plain queries, in alternating passes (ADR 0130).
 //   npm run build && node --expose-gc dist/bench/search-http-split.bench.js [--n 20000] [--queries 300] [--embedder hash|use-lite] [--profile FILE] [--db NAME]
 import 'reflect-metadata';
 import { writeFileSync } from 'node:fs';
@@ -22,7 +23,7 @@ import { performance } from 'node:perf_hooks';
 import { loadConfig } from '@engram/config';
 import { AccessService, ApiKeyService, AuthenticationService, CubeIndexManager, CubeService, EmbedderRegistry, MemoryService, Permission, RequestContext, Scope, SearchService, TenantService } from '@engram/core';
 import { DataSource } from 'typeorm';
-import { MemoryRepository } from '@engram/persistence';
+import { MemoryRepository, usePreparedStatements } from '@engram/persistence';
 import { createApp } from '@engram/server';
 import { arg, textArg } from './support/args';
 import { keptDatabase, scratchDatabase } from './support/scratch-service';
@@ -163,6 +164,28 @@ async function main(): Promise<void> {
     console.log(`| HTTP POST /search, client on its own thread | ${thread.p50.toFixed(2)} | ${thread.p99.toFixed(2)} | ${thread.mean.toFixed(2)} |`);
     figures.HTTP_POST_search_thread_client_p50_ms = round(thread.p50);
     figures.HTTP_POST_search_thread_client_p99_ms = round(thread.p99);
+    // The search's two reads as named prepared statements or as plain queries (ADR 0130), in
+    // alternating passes (on, off, off, on, …) so that the machine's drift falls on both alike:
+    // each mode's figure is the median of its passes' p50s.
+    const passes: Record<'on' | 'off', number[]> = { on: [], off: [] };
+    const dataSource = server.get(DataSource);
+    for (let k = 0; k < 8; k++) {
+      const on = k % 4 === 0 || k % 4 === 3;
+      usePreparedStatements(dataSource, on);
+      const times: number[] = [];
+      for (const q of queries) {
+        const t0 = performance.now();
+        await http(q);
+        times.push(performance.now() - t0);
+      }
+      passes[on ? 'on' : 'off'].push(summarize(times).p50);
+    }
+    usePreparedStatements(dataSource, config.dbPreparedStatements);
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    for (const mode of ['on', 'off'] as const) {
+      console.log(`| HTTP POST /search, prepared statements ${mode} (median p50 of ${passes[mode].length} alternating passes: ${passes[mode].map((x) => x.toFixed(2)).join(', ')}) | ${median(passes[mode]).toFixed(2)} | | |`);
+      figures[`HTTP_POST_search_prepared_${mode}_p50_ms`] = round(median(passes[mode]));
+    }
     if (PROFILE) {
       const session = new Session();
       session.connect();

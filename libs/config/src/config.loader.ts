@@ -242,6 +242,7 @@ export function loadConfig(env: Env): EngramConfig {
     dbStatementTimeoutMs: read.int('ENGRAM_DB_STATEMENT_TIMEOUT_MS', 120_000, 0, 86_400_000),
     dbLockTimeoutMs: read.int('ENGRAM_DB_LOCK_TIMEOUT_MS', 10_000, 0, 86_400_000),
     dbIdleInTransactionTimeoutMs: read.int('ENGRAM_DB_IDLE_TX_TIMEOUT_MS', 60_000, 0, 86_400_000),
+    dbPreparedStatements: read.bool('ENGRAM_DB_PREPARED_STATEMENTS', true),
     bankMaxBytes: read.size('ENGRAM_BANK_MAX_BYTES', 16 * 1024 ** 3),
     rateLimitPerMinute: read.int('ENGRAM_RATE_LIMIT_PER_MINUTE', 1_200, 0, 10_000_000),
     quotas: {

@@ -45,6 +45,8 @@ export interface EngramConfig {
   dbStatementTimeoutMs: number;
   dbLockTimeoutMs: number;
   dbIdleInTransactionTimeoutMs: number;
+  /** The requests' hot reads as named prepared statements (ADR 0130); false behind a pooler in transaction mode. */
+  dbPreparedStatements: boolean;
   /** Largest bank file a geometry may ask for (slots × rank × layers × hidden). */
   bankMaxBytes: number;
   /** Requests per minute per API key (0: no limit); a key may carry its own. */

@@ -1,6 +1,7 @@
 import { DataSource } from 'typeorm';
 import { MIGRATIONS } from '../../../../migrations';
 import { ENTITIES } from '../entities';
+import { usePreparedStatements } from '../repositories/sql';
 
 /** Limits that turn a stuck unit of work into an error instead of a hang (0: off). */
 export interface SessionLimits {
@@ -16,6 +17,8 @@ export interface DataSourceOptions {
   poolSize?: number;
   applicationName?: string;
   limits?: SessionLimits;
+  /** Hot reads as named prepared statements (ADR 0130); off behind a pooler in transaction mode. */
+  preparedStatements?: boolean;
 }
 
 /** `-c name=value` startup options, so every connection of the pool carries the limits from its first statement. */
@@ -30,7 +33,7 @@ export function sessionOptions(limits: SessionLimits): string {
 /** The one place a TypeORM DataSource is configured: entities, migrations, never synchronize. */
 export function createDataSource(options: DataSourceOptions): DataSource {
   const limits = options.limits;
-  return new DataSource({
+  const dataSource = new DataSource({
     type: 'postgres',
     url: options.url,
     entities: ENTITIES,
@@ -46,4 +49,6 @@ export function createDataSource(options: DataSourceOptions): DataSource {
       ...(limits ? { connectionTimeoutMillis: limits.acquireTimeoutMs, options: sessionOptions(limits) } : {}),
     },
   });
+  usePreparedStatements(dataSource, options.preparedStatements === true);
+  return dataSource;
 }

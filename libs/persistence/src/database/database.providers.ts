@@ -46,7 +46,7 @@ export async function openDataSource(config: EngramConfig, server: DatabaseServe
       await migrator.destroy();
     }
   }
-  const dataSource = createDataSource({ url: server.url, poolSize: config.dbPoolSize, limits: sessionLimitsOf(config) });
+  const dataSource = createDataSource({ url: server.url, poolSize: config.dbPoolSize, limits: sessionLimitsOf(config), preparedStatements: config.dbPreparedStatements });
   await dataSource.initialize();
   return dataSource;
 }

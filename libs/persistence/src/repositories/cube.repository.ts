@@ -3,7 +3,7 @@ import { DataSource, IsNull } from 'typeorm';
 import { CubeEntity } from '../entities';
 import { isUniqueViolation } from './tenant.repository';
 import { CubeRecord, decodeCursor, encodeCursor, isCursorBigint, isCursorUuid, Page } from './records';
-import { queryRows } from './sql';
+import { queryPrepared, queryRows } from './sql';
 
 const CUBE_COLUMNS = 'c.id, c.tenant_id, c.name, c.description, c.settings, c.created_at, c.updated_at, c.deleted_at';
 
@@ -69,7 +69,7 @@ export class CubeRepository {
    * none), in one round trip: search checks access and index freshness together.
    */
   async getLiveWithChangeSeq(tenantId: string, id: string): Promise<{ cube: CubeRecord; changeSeq: number } | null> {
-    const rows = await queryRows<CubeRow>(this.db,
+    const rows = await queryPrepared<CubeRow>(this.db,
       `SELECT ${CUBE_COLUMNS}, (SELECT max(m.change_seq) FROM memories m WHERE m.cube_id = c.id) AS change_seq
          FROM cubes c WHERE c.id = $1 AND c.tenant_id = $2 AND c.deleted_at IS NULL`,
       [id, tenantId],

@@ -3,7 +3,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
 import { MemoryState } from '../entities';
 import { decodeCursor, encodeCursor, isCursorBigint, Page } from './records';
-import { queryRows } from './sql';
+import { queryPrepared, queryRows } from './sql';
 import { timeOrderedIds } from './time-ordered-id';
 import { ACCESS_COLUMNS } from './memory-access.sql';
 
@@ -446,7 +446,7 @@ export class MemoryRepository {
   async getByLabels(cubeId: string, labels: readonly number[]): Promise<Map<number, MemoryRecord>> {
     const out = new Map<number, MemoryRecord>();
     if (labels.length === 0) return out;
-    const rows = await queryRows<Row>(this.db, `SELECT ${COLUMNS} FROM memories WHERE cube_id = $1 AND label = ANY($2::bigint[])`, [cubeId, labels.map(String)]);
+    const rows = await queryPrepared<Row>(this.db, `SELECT ${COLUMNS} FROM memories WHERE cube_id = $1 AND label = ANY($2::bigint[])`, [cubeId, labels.map(String)]);
     for (const row of rows) {
       const record = toRecord(row);
       out.set(record.label, record);
