@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataSource } from 'typeorm';
-import { CoreModule, CubeIndexManager, MemoryService, Scope, SearchService } from '@engram/core';
+import { AccessService, CoreModule, CubeIndexManager, CubeService, MemoryService, Scope, SearchService } from '@engram/core';
 import { MemoryRepository } from '@engram/persistence';
 import { CubeIndex } from '@engram/plaintext';
 import { createMediumHarness, MediumHarness, TestKey } from '@engram/testing';
@@ -161,6 +161,39 @@ describe('search indexes derived from PostgreSQL', () => {
     }
   });
 
+  it('searches a known cube\'s index while its access check is read, and answers only what the check allows (ADR 0131)', async () => {
+    const cube = (await h.factory.cube({ tenantId: owner.tenantId })).id;
+    const service = h.app.get(SearchService);
+    const texts = (r: { results: { text: string }[] }) => r.results.map((m) => m.text);
+    await h.app.get(MemoryService).add(owner.ctx, cube, { items: [{ text: 'The kiln fires on Tuesdays' }] });
+    await service.search(owner.ctx, cube, { query: 'kiln' }); // the tenant reads the cube: known from now on
+    const indexSearch = jest.spyOn(CubeIndex.prototype, 'search');
+    const check = jest.spyOn(h.app.get(AccessService), 'cubeWithChangeSeq');
+    try {
+      expect(texts(await service.search(owner.ctx, cube, { query: 'kiln', topK: 1 }))).toEqual(['The kiln fires on Tuesdays']);
+      expect(indexSearch).toHaveBeenCalledTimes(1);
+      expect(check).toHaveBeenCalledTimes(1);
+      // Another instance wrote meanwhile: the early answer is behind, the index catches up and searches again.
+      await second.get(MemoryService).add(owner.ctx, cube, { items: [{ text: 'The kiln cools overnight' }] });
+      indexSearch.mockClear();
+      expect(texts(await service.search(owner.ctx, cube, { query: 'kiln cools overnight', topK: 1 }))).toEqual(['The kiln cools overnight']);
+      expect(indexSearch).toHaveBeenCalledTimes(2);
+      // Another tenant's key: 404, and the index is not searched for it.
+      const stranger = await h.factory.apiKey();
+      indexSearch.mockClear();
+      await expect(service.search(stranger.ctx, cube, { query: 'kiln' })).rejects.toMatchObject({ code: 'not_found' });
+      expect(indexSearch).not.toHaveBeenCalled();
+      // Deleted by another instance while its index is still in memory here: 404, even for a
+      // filter the search refuses (the check comes first), and nothing of it is answered.
+      await second.get(CubeService).delete(owner.ctx, cube);
+      await expect(service.search(owner.ctx, cube, { query: 'kiln', filters: { kind: 42 } })).rejects.toMatchObject({ code: 'not_found' });
+      await expect(service.search(owner.ctx, cube, { query: 'kiln' })).rejects.toMatchObject({ code: 'not_found' });
+    } finally {
+      indexSearch.mockRestore();
+      check.mockRestore();
+    }
+  });
+
   it('records the accesses of its last searches when it shuts down, before its database closes', async () => {
     const { body } = await h.app.get(MemoryService).add(owner.ctx, cubeId, { items: [{ text: 'The quarry closes at dusk' }] });
     const id = body.items[0].id;
@@ -196,13 +229,12 @@ describe('search indexes derived from PostgreSQL', () => {
     const eraser = await h.factory.apiKey({ tenantId: owner.tenantId, scopes: [Scope.MemoriesRead, Scope.MemoriesErase] });
     await h.app.get(MemoryService).update(owner.ctx, cubeId, kept, { text: 'The signal box opens at seven' });
     await search(h.app, 'signal box'); // the index is current
-    // The erase commits between the index's sync and the read of the hits' rows.
-    const manager = h.app.get(CubeIndexManager);
-    const current = manager.current.bind(manager);
-    const spy = jest.spyOn(manager, 'current').mockImplementation(async (...args) => {
-      const answer = await current(...args);
+    // The erase commits between the index's search and the read of the hits' rows.
+    const rows = h.app.get(MemoryRepository);
+    const getByLabels = rows.getByLabels.bind(rows);
+    const spy = jest.spyOn(rows, 'getByLabels').mockImplementation(async (...args) => {
       await h.app.get(MemoryService).delete(eraser.ctx, cubeId, erased, { erase: true });
-      return answer;
+      return getByLabels(...args);
     });
     try {
       const found = await h.app.get(SearchService).search(owner.ctx, cubeId, { query: 'when does the signal box open or close', topK: 5 });

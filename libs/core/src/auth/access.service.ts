@@ -72,7 +72,20 @@ export class AccessService {
    * same round trip (search uses it to skip the change feed when its index is current).
    */
   async requireCubeWithChangeSeq(auth: AuthContext, permission: Permission, cubeId: string): Promise<{ cube: CubeRecord; changeSeq: number }> {
-    const tenantId = this.cubeTenant(auth, permission, cubeId);
+    return this.cubeWithChangeSeq(this.requireCubeTenant(auth, permission, cubeId), cubeId);
+  }
+
+  /**
+   * requireCubeWithChangeSeq in two halves, for a caller that works while the database
+   * answers (search, ADR 0131): the checks that need no database, which give the tenant
+   * whose live cube it must be, ...
+   */
+  requireCubeTenant(auth: AuthContext, permission: Permission, cubeId: string): string {
+    return this.cubeTenant(auth, permission, cubeId);
+  }
+
+  /** ... then the read of that cube with its change sequence (404 when it is not a live cube of the tenant). */
+  async cubeWithChangeSeq(tenantId: string, cubeId: string): Promise<{ cube: CubeRecord; changeSeq: number }> {
     const found = await this.cubes.getLiveWithChangeSeq(tenantId, cubeId);
     if (!found) throw EngramError.notFound('cube');
     return found;

@@ -62,6 +62,8 @@ export class CubeIndexManager implements BeforeApplicationShutdown {
   private readonly cubes = new Map<string, Promise<LoadedCube>>();
   /** Estimated bytes of each loaded index (ADR 0112): the cache is bounded by their sum as well as by their count. */
   private readonly sizes = new Map<string, number>();
+  /** Each cached load once it has completed (what peek() reads without waiting). */
+  private readonly completed = new WeakMap<Promise<LoadedCube>, LoadedCube>();
   /** Snapshot writes in flight, of cached and of evicted indexes: a shutdown waits for them all. */
   private readonly saves = new Set<Promise<void>>();
   /** Shutting down: background builds are stopped, so no snapshot is written again for a graph they would have linked. */
@@ -96,7 +98,10 @@ export class CubeIndexManager implements BeforeApplicationShutdown {
       loaded = loading;
       this.cubes.set(cubeId, loading);
       void loading.then(
-        (cube) => this.measure(cubeId, loading, cube),
+        (cube) => {
+          this.completed.set(loading, cube);
+          this.measure(cubeId, loading, cube);
+        },
         () => this.forget(cubeId, loading),
       );
       this.enforceCapacity();
@@ -112,6 +117,22 @@ export class CubeIndexManager implements BeforeApplicationShutdown {
     }
     if (cube.erased) await this.dropErased(cubeId, cube); // this answer is already without it; the next one rebuilds
     return { index: cube.index };
+  }
+
+  /**
+   * The cube's index as it is in memory now, without waiting or reading anything; null
+   * while it loads, when it was built for another embedder, or with an erase pending. `seq`
+   * is the change sequence it reflects: the caller compares it with the database's before
+   * trusting an answer (search, ADR 0131).
+   */
+  peek(cubeId: string, fingerprint: string): { index: CubeIndex; seq: number } | null {
+    const loaded = this.cubes.get(cubeId);
+    const cube = loaded && this.completed.get(loaded);
+    if (!loaded || !cube || cube.fingerprint !== fingerprint || cube.erased || cube.dropped) return null;
+    // Most recently used last, for eviction.
+    this.cubes.delete(cubeId);
+    this.cubes.set(cubeId, loaded);
+    return { index: cube.index, seq: cube.seq };
   }
 
   /**

@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { MemoryRepository } from '@engram/persistence';
-import { MemoryFilter, rankingFor } from '@engram/plaintext';
-import { CubeRecord } from '@engram/persistence';
+import { CubeRecord, MemoryRecord, MemoryRepository } from '@engram/persistence';
+import { CubeIndex, Embedder, rankingFor, SearchHit } from '@engram/plaintext';
 import { AccessService } from '../auth/access.service';
 import { Permission } from '../auth/permission';
 import { mapSearchResult, SearchDto, SearchResultDto } from '../dtos/memory.dto';
@@ -11,9 +10,23 @@ import { EmbedderRegistry } from './embedder.registry';
 import { parseMemoryFilter } from './memory-filter.parser';
 import type { RequestContext } from '../services/request-context';
 
-/** Hybrid retrieval in a cube: dense + lexical candidates, fused, filtered, with time priors; deep mode searches twice. */
+/** Cubes whose tenant and settings a search remembers at most (a cube's tenant never changes). */
+const KNOWN_CUBES_LIMIT = 10_000;
+
+/**
+ * Hybrid retrieval in a cube: dense + lexical candidates, fused, filtered, with time priors;
+ * deep mode searches twice.
+ *
+ * The access check (the cube with its change sequence) is sent first. When this tenant has
+ * read the cube before and its index is in memory, the index is searched while the database
+ * answers (ADR 0131); the answer is used only once the check has passed and shown the index
+ * current (otherwise the index is brought up to date and searched again).
+ */
 @Injectable()
 export class SearchService {
+  /** Tenant and settings of the cubes found readable. */
+  private readonly known = new Map<string, { tenantId: string; settings: CubeRecord['settings'] }>();
+
   constructor(
     private readonly access: AccessService,
     private readonly embedders: EmbedderRegistry,
@@ -23,8 +36,28 @@ export class SearchService {
   ) {}
 
   async search(ctx: RequestContext, cubeId: string, dto: SearchDto): Promise<{ results: SearchResultDto[] }> {
-    const { cube, changeSeq } = await this.access.requireCubeWithChangeSeq(ctx.auth, Permission.MemoryRead, cubeId);
-    const results = await this.searchCube(cube, changeSeq, dto);
+    const tenantId = this.access.requireCubeTenant(ctx.auth, Permission.MemoryRead, cubeId);
+    const checking = this.access.cubeWithChangeSeq(tenantId, cubeId);
+    // Awaited after the in-memory search: marked handled meanwhile (a 404 must not surface as an unhandled rejection).
+    checking.catch(() => undefined);
+    // A search that fails (a filter it refuses) reports it only once the cube is known to be readable.
+    const early = await this.searchKnown(tenantId, cubeId, dto).then(
+      (value) => ({ value, error: null }),
+      (error: unknown) => ({ value: null, error }),
+    );
+    let checked: { cube: CubeRecord; changeSeq: number };
+    try {
+      checked = await checking;
+    } catch (error) {
+      this.known.delete(cubeId);
+      throw error;
+    }
+    if (early.error !== null) throw early.error;
+    const { cube, changeSeq } = checked;
+    this.remember(cube);
+    const hits = early.value;
+    const current = hits !== null && changeSeq <= hits.seq && this.embedders.forSettings(cube.settings).fingerprint === hits.fingerprint;
+    const results = current ? await this.withRows(cubeId, hits.hits, dto) : await this.searchCube(cube, changeSeq, dto);
     this.accesses.record(results.map((r) => r.id));
     return { results };
   }
@@ -34,23 +67,46 @@ export class SearchService {
    * checks its own permission); accesses are not counted here: the caller counts what it uses.
    */
   async searchCube(cube: CubeRecord, changeSeq: number, dto: SearchDto): Promise<SearchResultDto[]> {
-    const cubeId = cube.id;
-    const filter: MemoryFilter = parseMemoryFilter(dto.filters);
     const embedder = this.embedders.forSettings(cube.settings);
     const [queryVector] = await this.embedders.embed(embedder, [dto.query]);
-    const { index } = await this.indexes.current(cubeId, embedder, changeSeq);
-    const hits = index.search(dto.query, queryVector, {
+    const { index } = await this.indexes.current(cube.id, embedder, changeSeq);
+    return this.withRows(cube.id, this.run(index, embedder, queryVector, dto), dto);
+  }
+
+  /**
+   * The hits of the cube's index as it is in memory, when this tenant has read the cube
+   * before (a cube of another tenant costs no search: its 404 takes as long as an unknown
+   * one's) and the index is loaded; null otherwise. `seq` is the change sequence the
+   * searched index reflected.
+   */
+  private async searchKnown(tenantId: string, cubeId: string, dto: SearchDto): Promise<{ hits: SearchHit[]; seq: number; fingerprint: string } | null> {
+    const known = this.known.get(cubeId);
+    if (known?.tenantId !== tenantId) return null;
+    const embedder = this.embedders.forSettings(known.settings);
+    const [queryVector] = await this.embedders.embed(embedder, [dto.query]);
+    const loaded = this.indexes.peek(cubeId, embedder.fingerprint);
+    if (!loaded) return null;
+    return { hits: this.run(loaded.index, embedder, queryVector, dto), seq: loaded.seq, fingerprint: embedder.fingerprint };
+  }
+
+  private run(index: CubeIndex, embedder: Embedder, queryVector: Float32Array, dto: SearchDto): SearchHit[] {
+    return index.search(dto.query, queryVector, {
       topK: dto.topK ?? 10,
-      filter,
+      filter: parseMemoryFilter(dto.filters),
       referenceTime: dto.referenceTime ?? Date.now(),
       explain: dto.explain === true,
       deep: dto.mode === 'deep',
       ranking: rankingFor(embedder),
     });
-    // The hits' rows as stored now (ADR 0112): one query by label, instead of every row of
-    // every loaded cube in memory. A memory deleted or erased since the index was brought up
-    // to date is left out.
-    const rows = await this.memories.getByLabels(cubeId, hits.map((h) => h.label));
+  }
+
+  /**
+   * The hits' rows as stored now (ADR 0112): one query by label, instead of every row of
+   * every loaded cube in memory. A memory deleted or erased since the index was brought up
+   * to date is left out.
+   */
+  private async withRows(cubeId: string, hits: readonly SearchHit[], dto: SearchDto): Promise<SearchResultDto[]> {
+    const rows: ReadonlyMap<number, MemoryRecord> = await this.memories.getByLabels(cubeId, hits.map((h) => h.label));
     const results: SearchResultDto[] = [];
     for (const hit of hits) {
       const record = rows.get(hit.label);
@@ -58,6 +114,11 @@ export class SearchService {
       results.push(mapSearchResult(record, round(hit.score), dto.explain ? hit.explain : undefined));
     }
     return results;
+  }
+
+  private remember(cube: CubeRecord): void {
+    if (this.known.size >= KNOWN_CUBES_LIMIT && !this.known.has(cube.id)) this.known.clear();
+    this.known.set(cube.id, { tenantId: cube.tenantId, settings: cube.settings });
   }
 }
 
