@@ -11,8 +11,9 @@
 // With --db NAME the database and its data directory are kept (bench/support/scratch-service.ts):
 // the first run ingests and leaves the index's snapshot there, later runs load it, so a
 // large cube (--n 1000000) is timed through the server in minutes, e.g. before and after a
-// change, alternately. The last rows time the HTTP search with its reads as prepared
-// statements and as plain queries, in alternating passes (ADR 0130).
+// change, alternately. The last rows time the HTTP search with and without two changes, in
+// alternating passes: its reads as prepared statements (ADR 0130), its index searched while
+// the access check is read (ADR 0131).
 //   npm run build && node --expose-gc dist/bench/search-http-split.bench.js [--n 20000] [--queries 300] [--embedder hash|use-lite] [--profile FILE] [--db NAME]
 import 'reflect-metadata';
 import { writeFileSync } from 'node:fs';
@@ -164,28 +165,38 @@ async function main(): Promise<void> {
     console.log(`| HTTP POST /search, client on its own thread | ${thread.p50.toFixed(2)} | ${thread.p99.toFixed(2)} | ${thread.mean.toFixed(2)} |`);
     figures.HTTP_POST_search_thread_client_p50_ms = round(thread.p50);
     figures.HTTP_POST_search_thread_client_p99_ms = round(thread.p99);
-    // The search's two reads as named prepared statements or as plain queries (ADR 0130), in
-    // alternating passes (on, off, off, on, …) so that the machine's drift falls on both alike:
-    // each mode's figure is the median of its passes' p50s.
-    const passes: Record<'on' | 'off', number[]> = { on: [], off: [] };
+    // Two changes timed against the code before them, in alternating passes (on, off, off, on,
+    // …) so that the machine's drift falls on both alike; each figure is the median of its
+    // passes' p50s (the passes' own p50s are printed). ADR 0130: the search's two reads as
+    // named prepared statements or as plain queries. ADR 0131: the index of a known cube
+    // searched while the access check is read, or after it (the early search switched off).
     const dataSource = server.get(DataSource);
-    for (let k = 0; k < 8; k++) {
-      const on = k % 4 === 0 || k % 4 === 3;
-      usePreparedStatements(dataSource, on);
-      const times: number[] = [];
-      for (const q of queries) {
-        const t0 = performance.now();
-        await http(q);
-        times.push(performance.now() - t0);
-      }
-      passes[on ? 'on' : 'off'].push(summarize(times).p50);
-    }
-    usePreparedStatements(dataSource, config.dbPreparedStatements);
+    const early = search as unknown as { searchKnown: (...args: unknown[]) => Promise<unknown> };
+    const searchKnown = early.searchKnown;
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-    for (const mode of ['on', 'off'] as const) {
-      console.log(`| HTTP POST /search, prepared statements ${mode} (median p50 of ${passes[mode].length} alternating passes: ${passes[mode].map((x) => x.toFixed(2)).join(', ')}) | ${median(passes[mode]).toFixed(2)} | | |`);
-      figures[`HTTP_POST_search_prepared_${mode}_p50_ms`] = round(median(passes[mode]));
-    }
+    const alternate = async (name: string, key: string, toggle: (on: boolean) => void): Promise<void> => {
+      const passes: Record<'on' | 'off', number[]> = { on: [], off: [] };
+      for (let k = 0; k < 8; k++) {
+        const on = k % 4 === 0 || k % 4 === 3;
+        toggle(on);
+        const times: number[] = [];
+        for (const q of queries) {
+          const t0 = performance.now();
+          await http(q);
+          times.push(performance.now() - t0);
+        }
+        passes[on ? 'on' : 'off'].push(summarize(times).p50);
+      }
+      toggle(true);
+      for (const mode of ['on', 'off'] as const) {
+        console.log(`| HTTP POST /search, ${name} ${mode} (median p50 of ${passes[mode].length} alternating passes: ${passes[mode].map((x) => x.toFixed(2)).join(', ')}) | ${median(passes[mode]).toFixed(2)} | | |`);
+        figures[`HTTP_POST_search_${key}_${mode}_p50_ms`] = round(median(passes[mode]));
+      }
+    };
+    await alternate('prepared statements', 'prepared', (on) => usePreparedStatements(dataSource, on && config.dbPreparedStatements));
+    await alternate('index searched during the access check', 'early_search', (on) => {
+      early.searchKnown = on ? searchKnown : async () => null;
+    });
     if (PROFILE) {
       const session = new Session();
       session.connect();

@@ -82,6 +82,10 @@ export class SearchService {
   private async searchKnown(tenantId: string, cubeId: string, dto: SearchDto): Promise<{ hits: SearchHit[]; seq: number; fingerprint: string } | null> {
     const known = this.known.get(cubeId);
     if (known?.tenantId !== tenantId) return null;
+    // The check's query is written to its connection only once the pool hands one out (on
+    // the next tick, after every promise continuation of this request): a search started now
+    // would run before the query leaves, and the database would start on it only afterwards.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     const embedder = this.embedders.forSettings(known.settings);
     const [queryVector] = await this.embedders.embed(embedder, [dto.query]);
     const loaded = this.indexes.peek(cubeId, embedder.fingerprint);
