@@ -165,8 +165,9 @@ async function main(): Promise<void> {
     console.log(`| HTTP POST /search, client on its own thread | ${thread.p50.toFixed(2)} | ${thread.p99.toFixed(2)} | ${thread.mean.toFixed(2)} |`);
     figures.HTTP_POST_search_thread_client_p50_ms = round(thread.p50);
     figures.HTTP_POST_search_thread_client_p99_ms = round(thread.p99);
-    // Two changes timed against the code before them, in alternating passes (on, off, off, on,
-    // …) so that the machine's drift falls on both alike; each figure is the median of its
+    // Two changes timed against the code before them, in 12 alternating passes each (on, off,
+    // off, on, …: the machine's speed drifts by tens of percent within minutes here, so that
+    // the drift falls on both alike); each figure is the median of its
     // passes' p50s (the passes' own p50s are printed). ADR 0130: the search's two reads as
     // named prepared statements or as plain queries. ADR 0131: the index of a known cube
     // searched while the access check is read, or after it (the early search switched off).
@@ -176,7 +177,7 @@ async function main(): Promise<void> {
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     const alternate = async (name: string, key: string, toggle: (on: boolean) => void): Promise<void> => {
       const passes: Record<'on' | 'off', number[]> = { on: [], off: [] };
-      for (let k = 0; k < 8; k++) {
+      for (let k = 0; k < 24; k++) {
         const on = k % 4 === 0 || k % 4 === 3;
         toggle(on);
         const times: number[] = [];
@@ -189,7 +190,8 @@ async function main(): Promise<void> {
       }
       toggle(true);
       for (const mode of ['on', 'off'] as const) {
-        console.log(`| HTTP POST /search, ${name} ${mode} (median p50 of ${passes[mode].length} alternating passes: ${passes[mode].map((x) => x.toFixed(2)).join(', ')}) | ${median(passes[mode]).toFixed(2)} | | |`);
+        const mean = passes[mode].reduce((x, y) => x + y, 0) / passes[mode].length;
+        console.log(`| HTTP POST /search, ${name} ${mode} (median p50 of ${passes[mode].length} alternating passes: ${passes[mode].map((x) => x.toFixed(2)).join(', ')}; their mean ${mean.toFixed(2)}) | ${median(passes[mode]).toFixed(2)} | | |`);
         figures[`HTTP_POST_search_${key}_${mode}_p50_ms`] = round(median(passes[mode]));
       }
     };
