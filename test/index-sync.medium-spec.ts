@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataSource } from 'typeorm';
-import { AccessService, CoreModule, CubeIndexManager, CubeService, MemoryService, Scope, SearchService } from '@engram/core';
+import { AccessService, CoreModule, CubeIndexManager, CubeService, EmbedderRegistry, MemoryService, Scope, SearchService } from '@engram/core';
 import { MemoryRepository } from '@engram/persistence';
 import { CubeIndex } from '@engram/plaintext';
 import { createMediumHarness, MediumHarness, TestKey } from '@engram/testing';
@@ -176,7 +176,13 @@ describe('search indexes derived from PostgreSQL', () => {
       // Another instance wrote meanwhile: the early answer is behind, the index catches up and searches again.
       await second.get(MemoryService).add(owner.ctx, cube, { items: [{ text: 'The kiln cools overnight' }] });
       indexSearch.mockClear();
-      expect(texts(await service.search(owner.ctx, cube, { query: 'kiln cools overnight', topK: 1 }))).toEqual(['The kiln cools overnight']);
+      const embed = jest.spyOn(h.app.get(EmbedderRegistry), 'embed');
+      try {
+        expect(texts(await service.search(owner.ctx, cube, { query: 'kiln cools overnight', topK: 1 }))).toEqual(['The kiln cools overnight']);
+        expect(embed).toHaveBeenCalledTimes(1); // the query's vector is kept for the second search
+      } finally {
+        embed.mockRestore();
+      }
       expect(indexSearch).toHaveBeenCalledTimes(2);
       // Another tenant's key: 404, and the index is not searched for it.
       const stranger = await h.factory.apiKey();

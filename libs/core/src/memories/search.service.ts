@@ -55,9 +55,13 @@ export class SearchService {
     if (early.error !== null) throw early.error;
     const { cube, changeSeq } = checked;
     this.remember(cube);
-    const hits = early.value;
-    const current = hits !== null && changeSeq <= hits.seq && this.embedders.forSettings(cube.settings).fingerprint === hits.fingerprint;
-    const results = current ? await this.withRows(cubeId, hits.hits, dto) : await this.searchCube(cube, changeSeq, dto);
+    const embedder = this.embedders.forSettings(cube.settings);
+    const known = early.value !== null && early.value.fingerprint === embedder.fingerprint ? early.value : null;
+    let results: SearchResultDto[];
+    if (known?.searched && changeSeq <= known.searched.seq) results = await this.withRows(cubeId, known.searched.hits, dto);
+    // The index was not loaded, or behind (another writer): brought up to date and searched, with the query's vector if it has one.
+    else if (known) results = await this.searchIndex(cube, changeSeq, dto, embedder, known.vector);
+    else results = await this.searchCube(cube, changeSeq, dto);
     this.accesses.record(results.map((r) => r.id));
     return { results };
   }
@@ -69,28 +73,32 @@ export class SearchService {
   async searchCube(cube: CubeRecord, changeSeq: number, dto: SearchDto): Promise<SearchResultDto[]> {
     const embedder = this.embedders.forSettings(cube.settings);
     const [queryVector] = await this.embedders.embed(embedder, [dto.query]);
+    return this.searchIndex(cube, changeSeq, dto, embedder, queryVector);
+  }
+
+  private async searchIndex(cube: CubeRecord, changeSeq: number, dto: SearchDto, embedder: Embedder, queryVector: Float32Array): Promise<SearchResultDto[]> {
     const { index } = await this.indexes.current(cube.id, embedder, changeSeq);
     return this.withRows(cube.id, this.run(index, embedder, queryVector, dto), dto);
   }
 
   /**
-   * The hits of the cube's index as it is in memory, when this tenant has read the cube
-   * before (a cube of another tenant costs no search: its 404 takes as long as an unknown
-   * one's) and the index is loaded; null otherwise. `seq` is the change sequence the
-   * searched index reflected.
+   * When this tenant has read the cube before (null otherwise: a cube of another tenant
+   * costs no work, its 404 takes as long as an unknown one's): the query's vector under the
+   * settings seen last, and the hits of the cube's index as it is in memory, if it is loaded
+   * (`seq`: the change sequence the searched index reflected).
    */
-  private async searchKnown(tenantId: string, cubeId: string, dto: SearchDto): Promise<{ hits: SearchHit[]; seq: number; fingerprint: string } | null> {
+  private async searchKnown(tenantId: string, cubeId: string, dto: SearchDto): Promise<{ fingerprint: string; vector: Float32Array; searched: { hits: SearchHit[]; seq: number } | null } | null> {
     const known = this.known.get(cubeId);
     if (known?.tenantId !== tenantId) return null;
     // The check's query is written to its connection only once the pool hands one out (on
-    // the next tick, after every promise continuation of this request): a search started now
+    // the next tick, after every promise continuation of this request): work started now
     // would run before the query leaves, and the database would start on it only afterwards.
     await new Promise<void>((resolve) => setImmediate(resolve));
     const embedder = this.embedders.forSettings(known.settings);
-    const [queryVector] = await this.embedders.embed(embedder, [dto.query]);
+    const [vector] = await this.embedders.embed(embedder, [dto.query]);
     const loaded = this.indexes.peek(cubeId, embedder.fingerprint);
-    if (!loaded) return null;
-    return { hits: this.run(loaded.index, embedder, queryVector, dto), seq: loaded.seq, fingerprint: embedder.fingerprint };
+    const searched = loaded && { hits: this.run(loaded.index, embedder, vector, dto), seq: loaded.seq };
+    return { fingerprint: embedder.fingerprint, vector, searched };
   }
 
   private run(index: CubeIndex, embedder: Embedder, queryVector: Float32Array, dto: SearchDto): SearchHit[] {
