@@ -8,7 +8,7 @@
 // Removal leaves a tombstone: the node keeps routing walks (its codes stay in the store
 // with a negated scale) but is never returned; the owner rebuilds the graph when tombstones
 // pass a share of it. Arrays grow by a quarter, as the store does.
-import { dotNodes, dotQuery, NodeHeap, newVisit, unitFloat } from './graph-kernels';
+import { dotNodes, dotQuery, dotQueryBatch, NodeHeap, newVisit, unitFloat } from './graph-kernels';
 import { DEFAULT_HNSW_PARAMS, GraphArrays, GraphHit, HnswParams } from './hnsw-params';
 import { QuantizedVectorStore } from './quantized-vector.store';
 
@@ -24,6 +24,9 @@ const candidates = new NodeHeap(); // best first: key = similarity
 const results = new NodeHeap(); // worst first: key = −similarity
 let selectIds = new Int32Array(1024);
 let selectSims = new Float64Array(1024);
+/** A walk's step: the unvisited neighbours of the node it expands, and their similarities (at most M0 = 2·M; grown for a larger m). */
+let stepIds = new Int32Array(64);
+let stepSims = new Float64Array(64);
 
 /** Room for n candidates in the selection scratch. */
 function selectRoom(n: number): void {
@@ -274,11 +277,23 @@ export class Int8Hnsw {
       candidates.pop();
       const at = this.linksAt(c, lc);
       const n = list[at];
+      if (n > stepIds.length) {
+        stepIds = new Int32Array(n);
+        stepSims = new Float64Array(n);
+      }
+      // The unvisited neighbours first, then their similarities together (dotQueryBatch),
+      // then each in list order as before: the same similarities, the same walk.
+      let fresh = 0;
       for (let i = 1; i <= n; i++) {
         const e = list[at + i];
         if (marks[e] === epoch) continue;
         marks[e] = epoch;
-        const s = this.simQuery(q, e);
+        stepIds[fresh++] = e;
+      }
+      dotQueryBatch(this.store.codeArray, this.store.scaleArray, this.store.dimension, q, stepIds, fresh, stepSims);
+      for (let j = 0; j < fresh; j++) {
+        const e = stepIds[j];
+        const s = stepSims[j];
         if (results.size < ef || s > bound) {
           candidates.push(e, s);
           if (!onlyLive || (state[e] === LIVE && (accept === null || accept(e)))) {
