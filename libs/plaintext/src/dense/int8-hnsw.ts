@@ -28,6 +28,11 @@ let selectSims = new Float64Array(1024);
 let stepIds = new Int32Array(64);
 let stepSims = new Float64Array(64);
 
+function growStep(n: number): void {
+  stepIds = new Int32Array(n);
+  stepSims = new Float64Array(n);
+}
+
 /** Room for n candidates in the selection scratch. */
 function selectRoom(n: number): void {
   if (n <= selectIds.length) return;
@@ -242,9 +247,12 @@ export class Int8Hnsw {
       improved = false;
       const at = this.linksAt(ep, lc);
       const n = list[at];
-      for (let i = 1; i <= n; i++) {
-        const c = list[at + i];
-        const s = this.simQuery(q, c);
+      if (n > stepIds.length) growStep(n);
+      for (let i = 0; i < n; i++) stepIds[i] = list[at + 1 + i];
+      dotQueryBatch(this.store.codeArray, this.store.scaleArray, this.store.dimension, q, stepIds, n, stepSims);
+      for (let i = 0; i < n; i++) {
+        const c = stepIds[i];
+        const s = stepSims[i];
         if (s > epSim) {
           ep = c;
           epSim = s;
@@ -277,10 +285,7 @@ export class Int8Hnsw {
       candidates.pop();
       const at = this.linksAt(c, lc);
       const n = list[at];
-      if (n > stepIds.length) {
-        stepIds = new Int32Array(n);
-        stepSims = new Float64Array(n);
-      }
+      if (n > stepIds.length) growStep(n);
       // The unvisited neighbours first, then their similarities together (dotQueryBatch),
       // then each in list order as before: the same similarities, the same walk.
       let fresh = 0;
