@@ -11,6 +11,7 @@ export { refusedAddressReason } from './outbound/public-address';
 export type { OpenAiEmbedderOptions } from './embedding/openai.embedder';
 export { DEFAULT_HNSW_PARAMS, Int8Hnsw } from './dense/int8-hnsw';
 export { GraphBuild } from './dense/graph-build';
+export { dotQuery, dotQueryBatch } from './dense/graph-kernels';
 export { QuantizedVectorStore } from './dense/quantized-vector.store';
 export { TopK } from './ranking/top-k';
 export { Bm25Index } from './lexical/bm25.index';
