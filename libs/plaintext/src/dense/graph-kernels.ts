@@ -25,7 +25,8 @@ export function dotQuery(codes: Int8Array, scales: Float32Array, dim: number, q:
 /**
  * dotQuery of `count` slots into `out`, four at a time: the four nodes' codes are read in one
  * loop, so their cache misses overlap (a walk's neighbours lie anywhere in a large store;
- * one node at a time waits for each of its misses in turn: ~1.8× faster at 1M nodes). Each
+ * one node at a time waits for each of its misses in turn: 0.68× the time over 1M random
+ * rows in graph-kernels.bench). Each
  * node's sums are taken in dotQuery's order, so every similarity is the same to the bit.
  */
 export function dotQueryBatch(codes: Int8Array, scales: Float32Array, dim: number, q: Float32Array, slots: Int32Array, count: number, out: Float64Array): void {
