@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { Client } from 'pg';
 
 const CLI = path.resolve(__dirname, '../dist/apps/cli/src/main.js');
 
@@ -56,7 +57,15 @@ describe('engram serve with no DATABASE_URL', () => {
   it('starts an embedded PostgreSQL, answers /health, and stops it all on Ctrl-C', async () => {
     expect(fs.existsSync(CLI)).toBe(true); // built by `npm test` (npm run build) before jest
     const [port, pgPort] = [await freePort(), await freePort()];
-    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, PORT: String(port), ENGRAM_DATA_DIR: dataDir, ENGRAM_EMBEDDED_PG_PORT: String(pgPort), LOG_LEVEL: 'warn' };
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      PORT: String(port),
+      ENGRAM_DATA_DIR: dataDir,
+      ENGRAM_EMBEDDED_PG_PORT: String(pgPort),
+      ENGRAM_EMBEDDED_PG_SHARED_BUFFERS: '96mb',
+      LOG_LEVEL: 'warn',
+    };
     child = spawn(process.execPath, [CLI, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const output = await waitFor(child, /engram listening on/, 90_000);
     expect(output).toMatch(/generated admin token/);
@@ -69,6 +78,16 @@ describe('engram serve with no DATABASE_URL', () => {
     const secret = path.join(dataDir, 'pg.secret');
     expect(fs.statSync(secret).mode & 0o077).toBe(0);
     expect(fs.readFileSync(secret, 'utf8')).toMatch(/^[0-9a-f]{48}$/);
+    // It runs with the operator's shared_buffers, and tells the planner of the machine's memory.
+    const pg = new Client({ host: '127.0.0.1', port: pgPort, user: 'engram', password: fs.readFileSync(secret, 'utf8'), database: 'engram' });
+    await pg.connect();
+    try {
+      expect((await pg.query('SHOW shared_buffers')).rows[0].shared_buffers).toBe('96MB');
+      const cache = (await pg.query("SELECT setting::bigint * 8192 AS bytes FROM pg_settings WHERE name = 'effective_cache_size'")).rows[0].bytes;
+      expect(Number(cache)).toBeGreaterThan(96 * 1024 ** 2);
+    } finally {
+      await pg.end();
+    }
 
     // A second engram on the same PostgreSQL port says which port and which variable moves it.
     const otherDir = fs.mkdtempSync(path.join(os.tmpdir(), 'engram-embedded-'));
@@ -81,6 +100,18 @@ describe('engram serve with no DATABASE_URL', () => {
     expect(secondOutput).toContain(`127.0.0.1:${pgPort}`);
     expect(secondOutput).toContain('ENGRAM_EMBEDDED_PG_PORT');
     expect(await portOpen(pgPort)).toBe(true); // the first one is unharmed
+
+    // shared_buffers the machine cannot give: the error says which setting to lower.
+    const third = spawn(process.execPath, [CLI, 'serve'], {
+      env: { ...env, PORT: String(await freePort()), ENGRAM_DATA_DIR: otherDir, ENGRAM_EMBEDDED_PG_PORT: String(await freePort()), ENGRAM_EMBEDDED_PG_SHARED_BUFFERS: '1000gb' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let thirdOutput = '';
+    third.stdout?.on('data', (c: Buffer) => (thirdOutput += c.toString()));
+    third.stderr?.on('data', (c: Buffer) => (thirdOutput += c.toString()));
+    expect(await new Promise<number | null>((resolve) => third.once('exit', (code) => resolve(code)))).not.toBe(0);
+    expect(thirdOutput).toContain('shared_buffers=1024000MB');
+    expect(thirdOutput).toContain('set ENGRAM_EMBEDDED_PG_SHARED_BUFFERS lower');
 
     const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
     child.kill('SIGINT');

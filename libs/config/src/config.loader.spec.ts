@@ -42,6 +42,14 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ENGRAM_LLM_MODEL: 'm' })).toThrow(/ENGRAM_LLM_MODEL: set ENGRAM_LLM_BASE_URL/);
   });
 
+  it('sizes the embedded PostgreSQL from the machine unless told, and refuses a size it cannot use', () => {
+    expect(loadConfig({}).embeddedPostgresSharedBuffers).toBeNull();
+    expect(loadConfig({ ENGRAM_EMBEDDED_PG_SHARED_BUFFERS: '2gb' }).embeddedPostgresSharedBuffers).toBe(2 * 1024 ** 3);
+    for (const bad of ['1mb', '0', 'half', '2tb']) {
+      expect(() => loadConfig({ ENGRAM_EMBEDDED_PG_SHARED_BUFFERS: bad })).toThrow(/ENGRAM_EMBEDDED_PG_SHARED_BUFFERS/);
+    }
+  });
+
   it('lists every bad variable at once', () => {
     let error: unknown;
     try {

@@ -220,6 +220,19 @@ export function loadTracingConfig(env: Env): TracingConfig | null {
  * Validates the environment into an EngramConfig. The only reader of `process.env`
  * in engram is the caller of this function (the CLI entry point).
  */
+/** The smallest shared_buffers an operator may set: below it PostgreSQL rereads a cube's hot rows from the OS on every search. */
+const MIN_SHARED_BUFFERS = 16 * 1024 ** 2;
+
+function embeddedSharedBuffers(read: EnvReader): number | null {
+  const bytes = read.size('ENGRAM_EMBEDDED_PG_SHARED_BUFFERS', -1);
+  if (bytes === -1) return null;
+  if (bytes < MIN_SHARED_BUFFERS || bytes > 1024 ** 4) {
+    read.problems.push('ENGRAM_EMBEDDED_PG_SHARED_BUFFERS: expected a size between 16mb and 1024gb (e.g. 2gb), or unset to size it from the memory of the machine');
+    return null;
+  }
+  return bytes;
+}
+
 export function loadConfig(env: Env): EngramConfig {
   const read = new EnvReader(env);
   const adminToken = read.optionalString('ENGRAM_ADMIN_TOKEN');
@@ -233,6 +246,7 @@ export function loadConfig(env: Env): EngramConfig {
     databaseUrl: read.url('DATABASE_URL'),
     dataDir: path.resolve(read.string('ENGRAM_DATA_DIR', './data')),
     embeddedPostgresPort: read.int('ENGRAM_EMBEDDED_PG_PORT', 54329, 1, 65535),
+    embeddedPostgresSharedBuffers: embeddedSharedBuffers(read),
     adminToken,
     bodyLimitBytes: read.size('ENGRAM_BODY_LIMIT', 5 * 1024 * 1024),
     importLimitBytes: read.size('ENGRAM_IMPORT_LIMIT', 2 * 1024 * 1024 * 1024),

@@ -31,6 +31,8 @@ export interface EngramConfig {
   databaseUrl: string | null;
   dataDir: string;
   embeddedPostgresPort: number;
+  /** shared_buffers of the embedded PostgreSQL in bytes; null: sized from the machine's memory (embedded-postgres.launcher.ts). */
+  embeddedPostgresSharedBuffers: number | null;
   /** Operator token from the environment; when absent one is generated on first boot. */
   adminToken: string | null;
   /** Maximum accepted JSON body, in bytes. */

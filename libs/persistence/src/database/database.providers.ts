@@ -19,6 +19,7 @@ export async function openDatabaseServer(config: EngramConfig, logger = new Logg
   const embedded = await startEmbeddedPostgres({
     dataDir: config.dataDir,
     port: config.embeddedPostgresPort,
+    sharedBuffersBytes: config.embeddedPostgresSharedBuffers,
     log: (message) => logger.debug(message),
   });
   logger.log(`embedded PostgreSQL ready on port ${config.embeddedPostgresPort} in ${Date.now() - started} ms (data in ${config.dataDir}/pg)`);

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 export interface EmbeddedPostgresHandle {
@@ -12,7 +13,35 @@ export interface EmbeddedPostgresOptions {
   dataDir: string;
   port: number;
   database?: string;
+  /** shared_buffers in bytes; absent: sized from the machine's memory (embeddedServerSettings). */
+  sharedBuffersBytes?: number | null;
   log?: (message: string) => void;
+}
+
+const MB = 1024 ** 2;
+const GB = 1024 ** 3;
+
+/**
+ * The memory settings the embedded PostgreSQL starts with. PostgreSQL's default
+ * shared_buffers (128 MB) holds the rows of ~85,000 memories (a row is ~1.5 KB with its
+ * embedding), so a larger cube's searches read their hits' rows back from the OS, or from
+ * disk where the page cache was reclaimed (ADR 0133). Auto: a quarter of the memory this
+ * process may use (its cgroup limit when lower than the machine's), from 128 MB to 8 GB, as
+ * PostgreSQL's documentation advises for a dedicated server; the planner is told of half of it
+ * as cache.
+ */
+export function embeddedServerSettings(memoryBytes: number, sharedBuffersBytes?: number | null): { sharedBuffersMb: number; effectiveCacheSizeMb: number } {
+  const auto = Math.min(8 * GB, Math.max(128 * MB, memoryBytes / 4));
+  const sharedBuffersMb = Math.max(1, Math.floor((sharedBuffersBytes ?? auto) / MB));
+  const effectiveCacheSizeMb = Math.max(sharedBuffersMb, Math.floor(memoryBytes / 2 / MB));
+  return { sharedBuffersMb, effectiveCacheSizeMb };
+}
+
+/** The memory this process may use: the machine's, or its cgroup's limit when lower. */
+export function usableMemoryBytes(): number {
+  const total = os.totalmem();
+  const constrained = typeof process.constrainedMemory === 'function' ? process.constrainedMemory() : 0;
+  return constrained && constrained > 0 && constrained < total ? constrained : total;
 }
 
 interface EmbeddedPostgresInstance {
@@ -50,6 +79,14 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const stored = fs.existsSync(secret) ? fs.readFileSync(secret, 'utf8').trim() : null;
   // A new cluster gets a random password at initdb; a legacy one starts with the old constant and is rotated below.
   const password = stored ?? (initialised ? LEGACY_PASSWORD : writeSecret(secret));
+  const settings = embeddedServerSettings(usableMemoryBytes(), options.sharedBuffersBytes);
+  // PostgreSQL's last words, for the error when it does not start.
+  const recent: string[] = [];
+  const note = (message: string): void => {
+    log(message);
+    recent.push(message.replace(/\s+/g, ' '));
+    if (recent.length > 8) recent.shift();
+  };
   const server = new EmbeddedPostgres({
     databaseDir,
     port: options.port,
@@ -57,15 +94,26 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     password,
     persistent: true,
     createPostgresUser: asRoot,
-    onLog: (message: string) => log(String(message).trim()),
-    onError: (message: unknown) => log(String(message).trim()),
+    postgresFlags: ['-c', `shared_buffers=${settings.sharedBuffersMb}MB`, '-c', `effective_cache_size=${settings.effectiveCacheSizeMb}MB`],
+    onLog: (message: string) => note(String(message).trim()),
+    onError: (message: unknown) => note(String(message).trim()),
   });
   if (!initialised) {
     if (fs.existsSync(databaseDir)) fs.rmSync(databaseDir, { recursive: true, force: true });
     await server.initialise();
   }
   removeStalePid(databaseDir);
-  await server.start();
+  recent.length = 0; // initdb's output is not the server's
+  try {
+    await server.start();
+  } catch (error) {
+    throw new Error(
+      `the embedded PostgreSQL in ${databaseDir} did not start with shared_buffers=${settings.sharedBuffersMb}MB` +
+        `${error instanceof Error ? ` (${error.message})` : ''}; it said: ${recent.join(' | ') || 'nothing'}. ` +
+        `If it could not allocate shared memory, set ENGRAM_EMBEDDED_PG_SHARED_BUFFERS lower (e.g. 256mb)`,
+      { cause: error },
+    );
+  }
   const admin = server.getPgClient('postgres');
   await admin.connect();
   try {
