@@ -4,7 +4,7 @@
 // 1M-memory cube (--million: ingest rate, search p50/p99 over HTTP after 200 warm-up searches
 // of other queries, which are reported too, RSS) and the RSS per
 // memory of a 100k cube (--per-memory). Ends with one JSON line.
-//   npm run bench:scale [-- --cubes 300 --per-cube 1000 --cache 64 --cache-mb 0 --million --per-memory --big N --embedder hash|use-lite --ingest-only --profile FILE]
+//   npm run bench:scale [-- --cubes 300 --per-cube 1000 --cache 64 --cache-mb 0 --million --per-memory --big N --embedder hash|use-lite --ingest-only --profile FILE --pg system|embedded]
 //   many cubes (10,000): [-- --cubes 10000 --fixture --pool 100000 --build-clients 3 --cold-sample 1000 --mixed 4000 --zipf 1.1 --clients 4 --cache 800]
 //   the same set-up kept and reused (ADR 0121): add --db NAME; first with --setup-only (unlocked, under nice), then the timed run.
 // --fixture fills the cubes without sending every memory through the service: a pool of
@@ -22,7 +22,9 @@
 // the event loop's longest stall is recorded (ADR 0115).
 // The many-cube phases run in process (services); the large cube is searched over HTTP
 // (its ingest goes through the service, batches of 1,000). On a scratch database
-// (bench/support/scratch-service.ts); latencies are noisy on a shared machine.
+// (bench/support/scratch-service.ts); latencies are noisy on a shared machine. --pg embedded
+// runs it on the product's embedded PostgreSQL, sized as `engram serve` sizes it (ADR 0133),
+// instead of the shared server (ENGRAM_BENCH_PG_URL, default 127.0.0.1:5432).
 import 'reflect-metadata';
 import { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -37,7 +39,7 @@ import { ApiKeyService, CoreModule, CubeIndexManager, CubeService, MemoryService
 import { MemoryRepository } from '@engram/persistence';
 import { createApp } from '@engram/server';
 import { fillCubesFromPool } from './support/cube-fixture';
-import { keptDatabase, scratchDatabase } from './support/scratch-service';
+import { embeddedDatabase, keptDatabase, scratchDatabase } from './support/scratch-service';
 import { newQuerySteps, pgActivity, searchSteps, threadClientSearches, watchGc } from './support/search-costs';
 import { arg, textArg } from './support/args';
 import { rng, summarize, SyntheticCorpus } from './support/synthetic-corpus';
@@ -63,6 +65,8 @@ const BUILD_CLIENTS = arg('build-clients', 1);
 const MILLION = process.argv.includes('--million');
 /** Keeps the database NAME and its data directory (ADR 0121): a later run with the same options reuses the filled cubes and their snapshots. */
 const KEEP_DB = textArg('db', '');
+/** system: the PostgreSQL at ENGRAM_BENCH_PG_URL; embedded: one the bench starts as `engram serve` would (ADR 0133). */
+const PG = textArg('pg', 'system');
 /** Stops after the set-up (fill, first searches): with --db, the timed phases then run later on the ready database. */
 const SETUP_ONLY = process.argv.includes('--setup-only');
 /** After the set-up, the mixed workload alone (no cold sample, warm-alone and hot-cube turnover phases): a quicker run to profile or compare the turnover. */
@@ -137,7 +141,9 @@ async function open(config: EngramConfig): Promise<INestApplicationContext> {
 }
 
 async function main(): Promise<void> {
-  const db = KEEP_DB ? await keptDatabase(KEEP_DB) : await scratchDatabase();
+  if (PG !== 'system' && PG !== 'embedded') throw new Error(`--pg ${PG}: expected system or embedded`);
+  if (PG === 'embedded' && KEEP_DB) throw new Error('--db keeps a database on the shared server; it cannot be combined with --pg embedded');
+  const db = PG === 'embedded' ? await embeddedDatabase((line) => console.log(line)) : KEEP_DB ? await keptDatabase(KEEP_DB) : await scratchDatabase();
   // The index mechanics are measured with the hash embedder (--embedder use-lite for the default of new cubes).
   // No tenant quotas: 10,000 cubes and the pool's are past the default limits (10,000 cubes, 10M memories).
   const base = loadConfig({ DATABASE_URL: db.url, ENGRAM_DATA_DIR: db.dataDir, LOG_LEVEL: 'silent', ENGRAM_RATE_LIMIT_PER_MINUTE: '0', ENGRAM_QUOTA_CUBES: '0', ENGRAM_QUOTA_MEMORIES: '0', ENGRAM_NEW_CUBE_EMBEDDER: textArg('embedder', 'hash') });

@@ -70,9 +70,11 @@ async function expectRefusedSharedBuffers(env: NodeJS.ProcessEnv, dataDir: strin
 describe('engram serve with no DATABASE_URL', () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'engram-embedded-'));
   let child: ChildProcess | null = null;
+  const scratch = [dataDir];
 
   afterAll(() => {
     if (child && child.exitCode === null) child.kill('SIGKILL');
+    for (const dir of scratch) fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('starts an embedded PostgreSQL, answers /health, and stops it all on Ctrl-C', async () => {
@@ -112,6 +114,7 @@ describe('engram serve with no DATABASE_URL', () => {
 
     // A second engram on the same PostgreSQL port says which port and which variable moves it.
     const otherDir = fs.mkdtempSync(path.join(os.tmpdir(), 'engram-embedded-'));
+    scratch.push(otherDir);
     const second = spawn(process.execPath, [CLI, 'serve'], { env: { ...env, PORT: String(await freePort()), ENGRAM_DATA_DIR: otherDir }, stdio: ['ignore', 'pipe', 'pipe'] });
     let secondOutput = '';
     second.stdout?.on('data', (c: Buffer) => (secondOutput += c.toString()));

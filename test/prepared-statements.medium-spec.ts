@@ -4,7 +4,7 @@ import { databaseUrl, stampedName, withAdminClient } from '@engram/testing';
 
 // ADR 0130: the reads every search makes run as named prepared statements.
 describe('queryPrepared', () => {
-  const name = stampedName('prep');
+  const name = stampedName('db');
   const url = databaseUrl(name);
   const open = async (preparedStatements: boolean): Promise<DataSource> => {
     // One connection: what pg_prepared_statements shows is that connection's.

@@ -3,11 +3,12 @@
 import 'reflect-metadata';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Client } from 'pg';
 import { EngramConfig, loadConfig } from '@engram/config';
-import { createDataSource } from '@engram/persistence';
+import { createDataSource, embeddedServerSettings, startEmbeddedPostgres, usableMemoryBytes } from '@engram/persistence';
 import { createApp } from '@engram/server';
 
 const ADMIN_URL = process.env.ENGRAM_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -42,6 +43,43 @@ export async function scratchDatabase(): Promise<{ url: string; dataDir: string;
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The product's own embedded PostgreSQL, as `engram serve` starts it without DATABASE_URL
+ * (shared_buffers sized from this machine's memory, ADR 0133), on a free port in a fresh
+ * directory, migrated; `drop()` stops it and removes the directory. For benches that measure
+ * what a user of the default set-up gets rather than the shared server's configuration.
+ */
+export async function embeddedDatabase(log: (line: string) => void = () => undefined): Promise<{ url: string; dataDir: string; drop(): Promise<void> }> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'engram-bench-embedded-'));
+  const port = await freePort();
+  const { sharedBuffersMb } = embeddedServerSettings(usableMemoryBytes());
+  log(`embedded PostgreSQL on port ${port}, shared_buffers ${sharedBuffersMb} MB (${dataDir})`);
+  const server = await startEmbeddedPostgres({ dataDir, port });
+  const migrator = createDataSource({ url: server.url, poolSize: 1 });
+  await migrator.initialize();
+  await migrator.runMigrations();
+  await migrator.destroy();
+  return {
+    url: server.url,
+    dataDir,
+    drop: async () => {
+      await server.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
 }
 
 /**
