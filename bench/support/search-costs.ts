@@ -39,7 +39,10 @@ export async function pgActivity(databaseUrl: string): Promise<{ blocksRead: num
   await c.connect();
   try {
     const db = (await c.query<{ r: string; h: string }>('SELECT blks_read AS r, blks_hit AS h FROM pg_stat_database WHERE datname = current_database()')).rows[0];
-    const cp = (await c.query<{ n: string }>('SELECT checkpoints_timed + checkpoints_req AS n FROM pg_stat_bgwriter')).rows[0];
+    // PostgreSQL 17 (the embedded one) moved the checkpoint counts to pg_stat_checkpointer.
+    const version = Number((await c.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")).rows[0].v);
+    const checkpoints = version >= 170000 ? 'SELECT num_timed + num_requested AS n FROM pg_stat_checkpointer' : 'SELECT checkpoints_timed + checkpoints_req AS n FROM pg_stat_bgwriter';
+    const cp = (await c.query<{ n: string }>(checkpoints)).rows[0];
     return { blocksRead: Number(db.r), blocksHit: Number(db.h), checkpoints: Number(cp.n) };
   } finally {
     await c.end();
