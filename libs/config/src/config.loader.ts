@@ -216,11 +216,7 @@ export function loadTracingConfig(env: Env): TracingConfig | null {
   return read.problems.length > 0 ? null : tracing;
 }
 
-/**
- * Validates the environment into an EngramConfig. The only reader of `process.env`
- * in engram is the caller of this function (the CLI entry point).
- */
-/** The smallest shared_buffers an operator may set: below it PostgreSQL rereads a cube's hot rows from the OS on every search. */
+/** The smallest shared_buffers an operator may set (a floor against a unit left out: `2048` is bytes, not megabytes). */
 const MIN_SHARED_BUFFERS = 16 * 1024 ** 2;
 
 function embeddedSharedBuffers(read: EnvReader): number | null {
@@ -233,6 +229,10 @@ function embeddedSharedBuffers(read: EnvReader): number | null {
   return bytes;
 }
 
+/**
+ * Validates the environment into an EngramConfig. The only reader of `process.env`
+ * in engram is the caller of this function (the CLI entry point).
+ */
 export function loadConfig(env: Env): EngramConfig {
   const read = new EnvReader(env);
   const adminToken = read.optionalString('ENGRAM_ADMIN_TOKEN');
