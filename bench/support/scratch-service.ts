@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Client } from 'pg';
 import { EngramConfig, loadConfig } from '@engram/config';
-import { createDataSource, embeddedServerSettings, startEmbeddedPostgres, usableMemoryBytes } from '@engram/persistence';
+import { createDataSource, startEmbeddedPostgres } from '@engram/persistence';
 import { createApp } from '@engram/server';
 
 const ADMIN_URL = process.env.ENGRAM_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -54,9 +54,8 @@ export async function scratchDatabase(): Promise<{ url: string; dataDir: string;
 export async function embeddedDatabase(log: (line: string) => void = () => undefined): Promise<{ url: string; dataDir: string; drop(): Promise<void> }> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'engram-bench-embedded-'));
   const port = await freePort();
-  const { sharedBuffersMb } = embeddedServerSettings(usableMemoryBytes());
-  log(`embedded PostgreSQL on port ${port}, shared_buffers ${sharedBuffersMb} MB (${dataDir})`);
   const server = await startEmbeddedPostgres({ dataDir, port });
+  log(`embedded PostgreSQL on port ${port}, shared_buffers ${server.sharedBuffersMb} MB (${dataDir})`);
   const migrator = createDataSource({ url: server.url, poolSize: 1 });
   await migrator.initialize();
   await migrator.runMigrations();

@@ -22,7 +22,7 @@ export async function openDatabaseServer(config: EngramConfig, logger = new Logg
     sharedBuffersBytes: config.embeddedPostgresSharedBuffers,
     log: (message) => logger.debug(message),
   });
-  logger.log(`embedded PostgreSQL ready on port ${config.embeddedPostgresPort} in ${Date.now() - started} ms (data in ${config.dataDir}/pg)`);
+  logger.log(`embedded PostgreSQL ready on port ${config.embeddedPostgresPort} in ${Date.now() - started} ms (data in ${config.dataDir}/pg, shared_buffers ${embedded.sharedBuffersMb} MB)`);
   return new DatabaseServer(embedded.url, embedded);
 }
 

@@ -6,6 +6,8 @@ import * as path from 'node:path';
 
 export interface EmbeddedPostgresHandle {
   url: string;
+  /** The shared_buffers it runs with, in MB. */
+  sharedBuffersMb: number;
   stop(): Promise<void>;
 }
 
@@ -123,17 +125,18 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       const rotated = randomSecret();
       await admin.query(`ALTER ROLE ${USER} PASSWORD '${rotated}'`); // hex: nothing to escape
       fs.writeFileSync(secret, rotated, { mode: 0o600 });
-      return handle(server, rotated, options.port, database);
+      return handle(server, rotated, options.port, database, settings.sharedBuffersMb);
     }
   } finally {
     await admin.end();
   }
-  return handle(server, password, options.port, database);
+  return handle(server, password, options.port, database, settings.sharedBuffersMb);
 }
 
-function handle(server: EmbeddedPostgresInstance, password: string, port: number, database: string): EmbeddedPostgresHandle {
+function handle(server: EmbeddedPostgresInstance, password: string, port: number, database: string, sharedBuffersMb: number): EmbeddedPostgresHandle {
   return {
     url: `postgres://${USER}:${password}@127.0.0.1:${port}/${database}`,
+    sharedBuffersMb,
     stop: () => server.stop(),
   };
 }
