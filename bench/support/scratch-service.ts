@@ -3,13 +3,13 @@
 import 'reflect-metadata';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Client } from 'pg';
 import { EngramConfig, loadConfig } from '@engram/config';
 import { createDataSource, startEmbeddedPostgres } from '@engram/persistence';
 import { createApp } from '@engram/server';
+import { freePort } from './crash-driver';
 
 const ADMIN_URL = process.env.ENGRAM_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const ADMIN_TOKEN = 'bench-admin-token-0123456789';
@@ -68,17 +68,6 @@ export async function embeddedDatabase(log: (line: string) => void = () => undef
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 /**

@@ -66,3 +66,14 @@ export function summarize(samples: number[]): { p50: number; p99: number; mean: 
   const mean = samples.reduce((s, v) => s + v, 0) / Math.max(1, samples.length);
   return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), mean };
 }
+
+/** A memory as MemoryService.add takes it (source.sessionId, observedAt as a Date). */
+export type ServiceRow = { text: string; kind: 'fact'; tags: string[]; metadata: Record<string, unknown>; source: { sessionId: string }; observedAt: Date; importance: number };
+
+/** n memories of the corpus as service rows; `from` numbers them on (their sessions follow the numbering). */
+export function serviceRows(corpus: SyntheticCorpus, n: number, from = 0): ServiceRow[] {
+  return Array.from({ length: n }, (_, i) => {
+    const m = corpus.memory(from + i);
+    return { text: m.text, kind: 'fact', tags: m.tags, metadata: m.metadata, source: { sessionId: m.sessionId }, observedAt: m.observedAt, importance: m.importance };
+  });
+}
