@@ -13,13 +13,13 @@
 //       blocks of its path that hold it fresh) + retrieved text for what is in neither;
 //   (c) bank only: the question alone with the routed blocks.
 // Table, then ONE JSON line. `--trace`: one row per changed fact — the answer, the answer without the blocks, with the blocks on the whole prompt (no KV reuse), in text mode and from the blocks alone, where the new text was, which levels were attached (stale answers are always listed).
-//   npm run bench:memory-os -- [--people 96] [--turns 2000] [--eval 300] [--reading 60] [--wm-tokens 1024] [--anchor-steps 1500] [--drills 3000] [--drill-kind short|context|lookup] [--drill-tokens 1088] [--drill-repeats 0.5] [--drill-skew 1] [--drill-people 200] [--hidden 64] [--layers 2] [--epochs 30] [--threads 0] [--seed 7] [--trace]
+//   npm run bench:memory-os -- [--people 96] [--turns 2000] [--eval 300] [--reading 60] [--wm-tokens 1024] [--anchor-steps 1500] [--drills 3000] [--drill-kind short|context|lookup] [--drill-tokens 1088] [--drill-repeats 0.5] [--drill-skew 1] [--drill-people 200] [--hidden 64] [--layers 2] [--epochs 30] [--threads 0] [--provider cpu|cuda|webgpu] [--seed 7] [--trace]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ActivationMemory, KvCacheStore } from '@engram/activation';
-import { generate, loadLanguageModel, mulberry32, OnnxSessionRegistry, type MemoryBlock } from '@engram/inference';
+import { generate, loadLanguageModel, mulberry32, OnnxSessionRegistry, type ExecutionProvider, type MemoryBlock } from '@engram/inference';
 import { DEFAULT_REPLAY, initParams64, memoryRoute, ParametricBank, sampleAnchorSequences, tinyLlamaConfig, trainAnchorOnnx, type AnchorModel, type BankText } from '@engram/parametric';
 import { HashEmbedder } from '@engram/plaintext';
 import { writeAnchorModelDir } from './support/anchor-model-dir';
@@ -52,6 +52,8 @@ const EPOCHS = Number(arg('epochs', '30'));
 const MIN_RECALL = Number(arg('min-recall', '0.5'));
 const MAX_PPL = Number(arg('max-ppl-increase', '0.05'));
 const THREADS = Number(arg('threads', '0'));
+/** Execution provider of the answering model (the anchor and the bank train on the CPU either way). */
+const PROVIDER = arg('provider', 'cpu') as ExecutionProvider;
 const SEED = Number(arg('seed', '7'));
 const TRACE = process.argv.includes('--trace'); // one row per changed fact (stale answers are always traced)
 
@@ -111,7 +113,7 @@ async function main(): Promise<void> {
   const modelDir = join(root, 'model');
   writeAnchorModelDir(modelDir, config, params, tok, '.');
   const registry = new OnnxSessionRegistry();
-  const lm = await loadLanguageModel(modelDir, registry, { intraOpThreads: THREADS || undefined });
+  const lm = await loadLanguageModel(modelDir, registry, { intraOpThreads: THREADS || undefined, provider: PROVIDER });
   const anchor: AnchorModel = { config, params, fingerprint: lm.fingerprint, tokenize: (s) => tok.encode(s), eosTokenIds: [tok.ids.get('.')!] };
   // How well the anchor reads a fact from a context of n facts of the long-tail people (their
   // first values, templates[0], shuffled; the question is a fact's first words, as below).
@@ -372,6 +374,7 @@ async function main(): Promise<void> {
   const ttftText = median(modes.text.ms);
   const ttftScheduled = median(modes.scheduled.ms);
   const summary = {
+    provider: PROVIDER,
     ttft_p50_text_ms: r3(ttftText),
     ttft_p50_scheduled_ms: r3(ttftScheduled),
     ttft_speedup: r2(ttftText / ttftScheduled),
@@ -390,7 +393,7 @@ async function main(): Promise<void> {
     bench_s: Math.round((performance.now() - t0) / 1000),
     load_average: r2(loadavg()[0]),
   };
-  console.log(`memory-os bench: ${PEOPLE} people × ${ATTRIBUTES.length} facts, anchor ${HIDDEN}d × ${LAYERS}L (${ANCHOR_STEPS} steps, ${DRILLS} ${DRILL_KIND} drills, ${anchorSeconds.toFixed(0)} s), ${TURNS} Zipf(${ZIPF}) turns, ${EVAL} evaluated, working memory ≤ ${WM_TOKENS} tokens, ${changed.length} facts changed, intra-op threads ${THREADS || 'default'}, load average ${loadavg()[0].toFixed(2)}, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  console.log(`memory-os bench: ${PEOPLE} people × ${ATTRIBUTES.length} facts, anchor ${HIDDEN}d × ${LAYERS}L (${ANCHOR_STEPS} steps, ${DRILLS} ${DRILL_KIND} drills, ${anchorSeconds.toFixed(0)} s), ${TURNS} Zipf(${ZIPF}) turns, ${EVAL} evaluated, working memory ≤ ${WM_TOKENS} tokens, ${changed.length} facts changed, provider ${PROVIDER}, intra-op threads ${THREADS || 'default'}, load average ${loadavg()[0].toFixed(2)}, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
   console.table(cycles);
   console.table([
     { mode: '(a) text only', accuracy: summary.accuracy_text, ttftP50Ms: summary.ttft_p50_text_ms, prefilledPerAnswer: summary.prefilled_tokens_text },

@@ -19,6 +19,7 @@ import {
   floatTensor,
   int64Tensor,
   loadLanguageModel,
+  EMPTY_MEMORY_RANK,
   memoryFeeds,
   memoryRank,
   mulberry32,
@@ -341,7 +342,7 @@ async function main(): Promise<void> {
   const kvShape = (P: number) => [1, config.numKvHeads, P, config.headDim];
   // The memory feeds are what LanguageModel.attach builds on a request's first step (views
   // of the fetched blocks, one memory slot per level) and reuses on every later step.
-  const attachFresh = (mem: readonly MemoryBlock[]) => memoryFeeds(mem, DEFAULT_MEMORY_SLOTS, LAYERS, HIDDEN);
+  const attachFresh = (mem: readonly MemoryBlock[]) => memoryFeeds(mem, DEFAULT_MEMORY_SLOTS, LAYERS, HIDDEN, EMPTY_MEMORY_RANK[PROVIDER]);
   const routedFeeds = attachFresh(routedMem);
   const feedsFor = (ids: number[], past: Float32Array[][] | null, P: number) => {
     const feeds: Record<string, ReturnType<typeof floatTensor>> = {

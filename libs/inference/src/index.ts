@@ -33,7 +33,7 @@ export { OnnxSentenceEmbedder, meanPoolNormalized, type OnnxEmbedderOptions, typ
 export { UseLiteEmbedder, USE_LITE_DIMENSION, type UseLiteEmbedderOptions } from './embedding/use-lite.embedder';
 export { SentencePieceTokenizer, type SentencePieceVocabulary } from './embedding/use-lite/sentencepiece.tokenizer';
 export { buildUseLiteEncoderGraph, USE_LITE_GRAPH_REVISION } from './graph/use-lite-encoder.builder';
-export { type ExecutionProvider, EXECUTION_PROVIDER_NAMES, assertProviderAvailable } from './runtime/execution-providers';
+export { type ExecutionProvider, EXECUTION_PROVIDER_NAMES, EMPTY_MEMORY_RANK, assertProviderAvailable } from './runtime/execution-providers';
 export { OnnxSessionRegistry, DecoderSession, DeviceValue, type Feed, type SessionOptions, type ModelSource, type IoSpec } from './runtime/onnx-session.registry';
 export { type HostTensor, floatTensor, int64Tensor } from './runtime/tensor';
 export { type KvState, type KvLayer, emptyKv, kvBytes, sliceKv, concatKv } from './runtime/kv-state';

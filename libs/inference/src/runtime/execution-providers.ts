@@ -17,15 +17,38 @@ export const EXECUTION_PROVIDERS: Readonly<Record<ExecutionProvider, readonly st
 });
 
 /**
- * Where a session puts its outputs: on a GPU provider the KV outputs stay in device
- * memory ('gpu-buffer') and are fed back as the next step's past without a copy; the CPU
- * provider accepts the same option and answers with host tensors.
+ * Where a session puts its KV outputs: on a GPU provider they stay in device memory
+ * ('gpu-buffer') and are fed back as the next step's past without a copy; the CPU
+ * provider answers with host tensors.
  */
 export const OUTPUT_LOCATION: Readonly<Record<ExecutionProvider, 'cpu' | 'gpu-buffer'>> = Object.freeze({
   cpu: 'cpu',
   cuda: 'cpu', // the Node binding binds device outputs for WebGPU only
   webgpu: 'gpu-buffer',
 });
+
+/** The outputs a decoder feeds back to itself (`present.{layer}.key|value`, engram graphs and HF exports alike). */
+const DEVICE_OUTPUT = /^present\./;
+
+/**
+ * Per-output locations for a session on `provider`: KV outputs where OUTPUT_LOCATION puts
+ * them, every other output (the logits) on the host. onnxruntime-node 1.30 cannot read a
+ * gpu-buffer tensor back (Tensor.getData() aborts the process: the binding throws a C
+ * string across N-API), so what the caller reads must come out of the run on the host.
+ */
+export function outputLocations(provider: ExecutionProvider, outputNames: readonly string[]): 'cpu' | Record<string, 'cpu' | 'gpu-buffer'> {
+  const device = OUTPUT_LOCATION[provider];
+  if (device === 'cpu' || outputNames.length === 0) return 'cpu'; // names unknown: everything on the host, still correct
+  return Object.fromEntries(outputNames.map((n) => [n, DEVICE_OUTPUT.test(n) ? device : 'cpu']));
+}
+
+/**
+ * The rank an empty memory slot is fed with. WebGPU's MatMul kernels crash the process
+ * (a segmentation fault in ORT 1.30's WebGPU provider) on a zero-sized operand, so there an
+ * empty slot is one neuron of zeros, which adds exactly nothing (silu(0)·0 = 0, then a zero
+ * down-projection); elsewhere it is R = 0.
+ */
+export const EMPTY_MEMORY_RANK: Readonly<Record<ExecutionProvider, 0 | 1>> = Object.freeze({ cpu: 0, cuda: 0, webgpu: 1 });
 
 export function ortBinaryDir(): string {
   const main = require.resolve('onnxruntime-node');

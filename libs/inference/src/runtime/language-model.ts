@@ -21,6 +21,7 @@ import { loadModelWeights, ModelDirectory, openModelDirectory } from '../model/m
 import { encodeOnnxModel } from '../onnx/onnx-model.encoder';
 import { writeOnnxModel } from '../onnx/onnx-model.writer';
 import { TextTokenizer } from '../tokenizer/text-tokenizer';
+import { EMPTY_MEMORY_RANK } from './execution-providers';
 import { emptyKv, KvState } from './kv-state';
 import { DecoderSession, Feed, OnnxSessionRegistry, SessionOptions } from './onnx-session.registry';
 import { ResidentKv } from './resident-kv';
@@ -255,10 +256,11 @@ export class LanguageModel {
    */
   attach(memory: AttachedMemory | undefined): Record<string, HostTensor> {
     const c = this.config;
-    if (!memory) return (this.noMemoryFeeds ??= memoryFeeds(undefined, this.memorySlots, c.numLayers, c.hiddenSize));
+    const emptyRank = EMPTY_MEMORY_RANK[this.session.provider];
+    if (!memory) return (this.noMemoryFeeds ??= memoryFeeds(undefined, this.memorySlots, c.numLayers, c.hiddenSize, emptyRank));
     let feeds = this.memoryFeedCache.get(memory);
     if (!feeds) {
-      feeds = memoryFeeds(memory, this.memorySlots, c.numLayers, c.hiddenSize);
+      feeds = memoryFeeds(memory, this.memorySlots, c.numLayers, c.hiddenSize, emptyRank);
       this.memoryFeedCache.set(memory, feeds);
     }
     return feeds;

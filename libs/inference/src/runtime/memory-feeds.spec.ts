@@ -34,6 +34,17 @@ describe('memoryFeeds', () => {
     expect(memoryRank(blocks)).toBe(4);
   });
 
+  it('feeds empty slots one neuron of zeros where the provider needs it (WebGPU), blocks unchanged', () => {
+    const a = block(2, 1);
+    const feeds = memoryFeeds([a], 3, L, d, 1);
+    expect(feeds[memoryInputName(0, 1, 'gate')].data.buffer).toBe(a.gate.buffer);
+    for (const s of [1, 2]) {
+      expect(feeds[memoryInputName(s, 0, 'gate')].dims).toEqual([1, d]);
+      expect(feeds[memoryInputName(s, 1, 'down')].dims).toEqual([d, 1]);
+      expect(Array.from(feeds[memoryInputName(s, 1, 'up')].data as Float32Array)).toEqual([0, 0, 0]);
+    }
+  });
+
   it('refuses a block that does not fit the model', () => {
     expect(() => memoryFeeds([block(2, 1)], 4, L, d + 1)).toThrow(expect.objectContaining({ code: InferenceErrorCode.InputMismatch }));
     expect(() => memoryFeeds([block(2, 1)], 0, L, d)).toThrow(expect.objectContaining({ code: InferenceErrorCode.InputMismatch }));

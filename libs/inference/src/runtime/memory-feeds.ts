@@ -65,10 +65,12 @@ export function concatMemoryBlocks(blocks: readonly MemoryBlock[], hidden: numbe
 
 /**
  * The memory feeds of a graph with `slots` memory slots: one non-empty block per slot (a
- * view per layer and matrix, no copy); empty slots get R = 0. More non-empty blocks than
- * slots (a bank deeper than the graph) share the last slot, concatenated (a copy).
+ * view per layer and matrix, no copy); empty slots get R = `emptyRank` (0, or 1 neuron of
+ * zeros, which adds exactly nothing, where a provider cannot multiply zero-sized matrices).
+ * More non-empty blocks than slots (a bank deeper than the graph) share the last slot,
+ * concatenated (a copy).
  */
-export function memoryFeeds(memory: AttachedMemory | undefined, slots: number, layers: number, hidden: number): Record<string, HostTensor> {
+export function memoryFeeds(memory: AttachedMemory | undefined, slots: number, layers: number, hidden: number, emptyRank: 0 | 1 = 0): Record<string, HostTensor> {
   let blocks = memoryBlocks(memory).filter((b) => b.rank > 0);
   for (const b of blocks) {
     const n = layers * b.rank * hidden;
@@ -81,14 +83,15 @@ export function memoryFeeds(memory: AttachedMemory | undefined, slots: number, l
     blocks = [...blocks.slice(0, slots - 1), concatMemoryBlocks(blocks.slice(slots - 1), hidden, layers)];
   }
   const feeds: Record<string, HostTensor> = {};
+  const empty = emptyRank === 0 ? EMPTY : new Float32Array(hidden);
   for (let s = 0; s < slots; s++) {
     const b = blocks[s];
-    const r = b?.rank ?? 0;
+    const r = b?.rank ?? emptyRank;
     const per = r * hidden;
     for (let l = 0; l < layers; l++) {
-      feeds[memoryInputName(s, l, 'gate')] = floatTensor(b ? b.gate.subarray(l * per, (l + 1) * per) : EMPTY, [r, hidden]);
-      feeds[memoryInputName(s, l, 'up')] = floatTensor(b ? b.up.subarray(l * per, (l + 1) * per) : EMPTY, [r, hidden]);
-      feeds[memoryInputName(s, l, 'down')] = floatTensor(b ? b.down.subarray(l * per, (l + 1) * per) : EMPTY, [hidden, r]);
+      feeds[memoryInputName(s, l, 'gate')] = floatTensor(b ? b.gate.subarray(l * per, (l + 1) * per) : empty, [r, hidden]);
+      feeds[memoryInputName(s, l, 'up')] = floatTensor(b ? b.up.subarray(l * per, (l + 1) * per) : empty, [r, hidden]);
+      feeds[memoryInputName(s, l, 'down')] = floatTensor(b ? b.down.subarray(l * per, (l + 1) * per) : empty, [hidden, r]);
     }
   }
   return feeds;

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InferenceErrorCode } from '../inference.error';
 import { createTinyModel } from '../tiny/tiny-model.generator';
-import { assertProviderAvailable, ortBinaryDir } from './execution-providers';
+import { assertProviderAvailable, ortBinaryDir, outputLocations } from './execution-providers';
+import { memoryFeeds } from './memory-feeds';
 import { loadLanguageModel } from './language-model';
 import { OnnxSessionRegistry } from './onnx-session.registry';
 import { floatTensor, int64Tensor } from './tensor';
@@ -56,16 +57,36 @@ describe('OnnxSessionRegistry', () => {
     const loading = loadLanguageModel(dir, registry, { provider: 'webgpu' });
     const err = await loading.then(() => undefined).catch((e: unknown) => e);
     if (err === undefined) {
-      // A machine with a WebGPU adapter (bench/device/run.sh runs this spec there).
+      // A machine with a WebGPU adapter: a GPU (bench/device/run.sh), or Mesa's lavapipe
+      // (.ci/run installs it where it can). Every read of a device tensor goes through the
+      // registry's download session: onnxruntime-node's own getData() aborts the process.
       const gpu = await loading;
       const cpu = await loadLanguageModel(dir, registry);
+      const close = (x: Float32Array, y: Float32Array): number => Math.max(...x.map((v, i) => Math.abs(v - y[i])));
       const prompt = [5, 9, 44, 3];
       const a = await gpu.prefill(prompt);
       const b = await cpu.prefill(prompt);
-      expect(Math.max(...a.logits.map((v, i) => Math.abs(v - b.logits[i])))).toBeLessThan(1e-3);
+      expect(close(a.logits, b.logits)).toBeLessThan(1e-3);
+      expect(close(a.present.layers[0].key, b.present.layers[0].key)).toBeLessThan(1e-3);
       const step = await gpu.step({ inputIds: [7], past: a.present });
       expect(step.present.location).toBe('gpu-buffer');
+      const step2 = await gpu.step({ inputIds: [8], past: step.present });
+      const ref = await cpu.prefill([...prompt, 7, 8]);
+      expect(close(step2.logits, ref.logits)).toBeLessThan(1e-3);
+      const host = await step2.present.toHost();
+      expect(host.seq).toBe(6);
+      expect(close(host.layers[0].value, ref.present.layers[0].value)).toBeLessThan(1e-3);
+      // A memory block (rank 3) in one slot and an empty slot beside it: WebGPU gets a zero neuron there.
+      const c = cpu.config;
+      const n = c.numLayers * 3 * c.hiddenSize;
+      const wave = (k: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * k) * 0.5);
+      const block = { rank: 3, gate: wave(0.7), up: wave(1.3), down: wave(2.1) };
+      const withBlock = await gpu.prefill(prompt, { memory: block });
+      const withBlockCpu = await cpu.prefill(prompt, { memory: block });
+      expect(close(withBlockCpu.logits, b.logits)).toBeGreaterThan(1e-3); // the block changes the answer
+      expect(close(withBlock.logits, withBlockCpu.logits)).toBeLessThan(1e-3);
       step.present.dispose();
+      step2.present.dispose();
     } else {
       expect(err).toMatchObject({ code: InferenceErrorCode.ProviderUnavailable, message: expect.stringMatching(/"webgpu" is unavailable: no WebGPU adapter was found .*use provider "cpu"/) });
       expect(registry.size).toBe(0);
@@ -93,6 +114,34 @@ describe('OnnxSessionRegistry', () => {
     const m2 = await loadLanguageModel(dir, other, { intraOpThreads: 1 });
     await expect(m2.step({ inputIds: [9], past: s2.present })).rejects.toThrow(/another model session/);
     await other.disposeAll();
+    await registry.disposeAll();
+  });
+
+  it('puts KV outputs on the device and the logits on the host on WebGPU; everything on the host elsewhere', () => {
+    const names = ['logits', 'present.0.key', 'present.0.value'];
+    expect(outputLocations('webgpu', names)).toEqual({ logits: 'cpu', 'present.0.key': 'gpu-buffer', 'present.0.value': 'gpu-buffer' });
+    expect(outputLocations('cpu', names)).toBe('cpu');
+    expect(outputLocations('cuda', names)).toBe('cpu');
+    expect(outputLocations('webgpu', [])).toBe('cpu'); // names unreadable: correct, only slower
+  });
+
+  it('an empty memory slot fed as one neuron of zeros (WebGPU) changes no logit', async () => {
+    const registry = new OnnxSessionRegistry();
+    const m = await loadLanguageModel(dir, registry);
+    const c = m.config;
+    const run = (emptyRank: 0 | 1) =>
+      m.session.run({
+        input_ids: int64Tensor([5, 9, 44], [1, 3]),
+        attention_mask: int64Tensor([1, 1, 1], [1, 3]),
+        position_ids: int64Tensor([0, 1, 2], [1, 3]),
+        'past_key_values.0.key': floatTensor(new Float32Array(0), [1, c.numKvHeads, 0, c.headDim]),
+        'past_key_values.0.value': floatTensor(new Float32Array(0), [1, c.numKvHeads, 0, c.headDim]),
+        ...(m.session.hasInput('past_position_ids') ? { past_position_ids: int64Tensor([], [1, 0]) } : {}),
+        ...memoryFeeds(undefined, m.memorySlots, c.numLayers, c.hiddenSize, emptyRank),
+      });
+    expect(m.memorySlots).toBeGreaterThan(0);
+    const [zero, one] = [await run(0), await run(1)];
+    expect(Array.from(one.logits.data as Float32Array)).toEqual(Array.from(zero.logits.data as Float32Array));
     await registry.disposeAll();
   });
 

@@ -2,10 +2,12 @@
 // model key + provider + options; a failed load is evicted (the next call retries);
 // disposeAll() releases everything on shutdown. Outputs can be kept where the provider
 // put them (DeviceValue: GPU memory on WebGPU, a host tensor on CPU) and fed back.
+import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { InferenceError, InferenceErrorCode } from '../inference.error';
-import { assertProviderAvailable, EXECUTION_PROVIDERS, ExecutionProvider, OUTPUT_LOCATION, webgpuUnavailable } from './execution-providers';
+import { assertProviderAvailable, EXECUTION_PROVIDERS, ExecutionProvider, OUTPUT_LOCATION, outputLocations, webgpuUnavailable } from './execution-providers';
 import { GraphBuilder } from '../onnx/graph.builder';
+import { readDeclaredIo } from '../onnx/onnx-io.reader';
 import { encodeOnnxModel, OnnxDataType } from '../onnx/onnx-model.encoder';
 import type { HostTensor } from './tensor';
 
@@ -18,6 +20,23 @@ function probeModel(): Uint8Array {
   return encodeOnnxModel(g.model());
 }
 
+const DOWNLOAD_TYPES: Readonly<Record<string, OnnxDataType>> = { float32: OnnxDataType.FLOAT, float16: OnnxDataType.FLOAT16 };
+
+/** y = x, input on the device, output on the host: how a gpu-buffer tensor is read back. */
+function downloadModel(type: string, rank: number): Uint8Array {
+  const elemType = DOWNLOAD_TYPES[type];
+  if (elemType === undefined) throw new InferenceError(InferenceErrorCode.InputMismatch, `cannot read a ${type} device tensor back (float32 and float16 only)`);
+  const dims = Array.from({ length: rank }, (_, i) => `d${i}`);
+  const g = new GraphBuilder('engram_device_download');
+  g.input('x', elemType, dims);
+  g.output('y', elemType, dims);
+  g.op1('Identity', ['x'], {}, 'y');
+  return encodeOnnxModel(g.model());
+}
+
+/** Reads a device tensor (location 'gpu-buffer') back to the host. */
+export type DeviceDownload = (t: ort.Tensor) => Promise<HostTensor>;
+
 /**
  * An output left where the execution provider put it (device memory on a GPU provider),
  * to be fed to a later run of a session on the same provider without a host round trip.
@@ -27,7 +46,10 @@ export class DeviceValue {
   private disposed = false;
 
   /** @internal constructed by DecoderSession only. */
-  constructor(readonly tensor: ort.Tensor) {}
+  constructor(
+    readonly tensor: ort.Tensor,
+    private readonly download?: DeviceDownload,
+  ) {}
 
   get dims(): readonly number[] {
     return this.tensor.dims;
@@ -44,7 +66,7 @@ export class DeviceValue {
 
   async toHost(): Promise<HostTensor> {
     if (this.disposed) throw new InferenceError(InferenceErrorCode.InputMismatch, 'device value was disposed');
-    return hostOf(this.tensor);
+    return hostOf(this.tensor, this.download);
   }
 
   dispose(): void {
@@ -60,9 +82,10 @@ export class DeviceValue {
 
 export type Feed = HostTensor | DeviceValue;
 
-async function hostOf(t: ort.Tensor): Promise<HostTensor> {
-  const data = t.location === 'cpu' || t.location === 'cpu-pinned' ? t.data : await t.getData();
-  return { type: t.type as HostTensor['type'], data: data as Float32Array, dims: t.dims };
+async function hostOf(t: ort.Tensor, download?: DeviceDownload): Promise<HostTensor> {
+  if (t.location === 'cpu' || t.location === 'cpu-pinned') return { type: t.type as HostTensor['type'], data: t.data as Float32Array, dims: t.dims };
+  if (t.location === 'gpu-buffer' && download) return download(t);
+  return { type: t.type as HostTensor['type'], data: (await t.getData()) as Float32Array, dims: t.dims };
 }
 
 export interface SessionOptions {
@@ -92,7 +115,13 @@ export class DecoderSession {
   private readonly inputNames: ReadonlySet<string>;
   private released = false;
 
-  constructor(readonly key: string, private readonly session: ort.InferenceSession) {
+  constructor(
+    readonly key: string,
+    private readonly session: ort.InferenceSession,
+    /** The execution provider the session runs on. */
+    readonly provider: ExecutionProvider = 'cpu',
+    private readonly download?: DeviceDownload,
+  ) {
     const spec = (m: ort.InferenceSession.ValueMetadata): IoSpec =>
       m.isTensor ? { name: m.name, type: m.type, shape: m.shape } : { name: m.name, type: 'non-tensor', shape: [] };
     this.inputs = session.inputMetadata.map(spec);
@@ -133,9 +162,9 @@ export class DecoderSession {
     const host: Record<string, HostTensor> = {};
     const device: Record<string, DeviceValue> = {};
     for (const [name, t] of Object.entries(out)) {
-      if (keep.has(name)) device[name] = new DeviceValue(t);
+      if (keep.has(name)) device[name] = new DeviceValue(t, this.download);
       else {
-        host[name] = await hostOf(t);
+        host[name] = await hostOf(t, this.download);
         if (t.location === 'gpu-buffer') t.dispose();
       }
     }
@@ -178,9 +207,20 @@ export class DecoderSession {
   }
 }
 
+/** The output names a model declares (bytes, or the file at `source.path`); [] when they cannot be read (ORT then reports the model). */
+function declaredOutputs(bytes: Uint8Array | undefined, source: ModelSource): string[] {
+  try {
+    return readDeclaredIo(bytes ?? readFileSync(source.path ?? source.key)).outputs.map((v) => v.name);
+  } catch {
+    return [];
+  }
+}
+
 export class OnnxSessionRegistry {
   private readonly sessions = new Map<string, Promise<DecoderSession>>();
   private webgpuProbe?: Promise<void>;
+  /** provider|type|rank → the session that copies such device tensors to the host. */
+  private readonly downloaders = new Map<string, Promise<ort.InferenceSession>>();
 
   private static memoKey(source: ModelSource, o: Required<SessionOptions>): string {
     return `${source.key}|${o.provider}|${o.intraOpThreads}|${o.graphOptimization}`;
@@ -206,18 +246,19 @@ export class OnnxSessionRegistry {
   private async load(source: ModelSource, o: Required<SessionOptions>): Promise<DecoderSession> {
     assertProviderAvailable(o.provider);
     if (o.provider === 'webgpu') await this.probeWebGpu();
+    const bytes = source.bytes ?? source.build?.();
     const ortOptions: ort.InferenceSession.SessionOptions = {
       executionProviders: [...EXECUTION_PROVIDERS[o.provider]],
       graphOptimizationLevel: o.graphOptimization,
-      preferredOutputLocation: OUTPUT_LOCATION[o.provider],
+      preferredOutputLocation: outputLocations(o.provider, OUTPUT_LOCATION[o.provider] === 'cpu' ? [] : declaredOutputs(bytes, source)),
       ...(o.intraOpThreads > 0 ? { intraOpNumThreads: o.intraOpThreads } : {}),
     };
-    const bytes = source.bytes ?? source.build?.();
     try {
       const session = bytes
         ? await ort.InferenceSession.create(bytes, ortOptions)
         : await ort.InferenceSession.create(source.path ?? source.key, ortOptions);
-      return new DecoderSession(source.key, session);
+      const download = OUTPUT_LOCATION[o.provider] === 'cpu' ? undefined : (t: ort.Tensor) => this.download(t, o.provider);
+      return new DecoderSession(source.key, session, o.provider, download);
     } catch (err) {
       throw new InferenceError(
         InferenceErrorCode.SessionLoadFailed,
@@ -225,6 +266,22 @@ export class OnnxSessionRegistry {
         { cause: err },
       );
     }
+  }
+
+  /** Copies a device tensor to the host through an Identity session on its provider (one per element type and rank). */
+  private async download(t: ort.Tensor, provider: ExecutionProvider): Promise<HostTensor> {
+    const key = `${provider}|${t.type}|${t.dims.length}`;
+    let session = this.downloaders.get(key);
+    if (!session) {
+      session = ort.InferenceSession.create(downloadModel(t.type, t.dims.length), {
+        executionProviders: [...EXECUTION_PROVIDERS[provider]],
+        preferredOutputLocation: 'cpu',
+      });
+      session.catch(() => this.downloaders.delete(key)); // never cache a failure
+      this.downloaders.set(key, session);
+    }
+    const y = (await (await session).run({ x: t })).y;
+    return { type: y.type as HostTensor['type'], data: y.data as Float32Array, dims: y.dims };
   }
 
   /**
@@ -258,7 +315,10 @@ export class OnnxSessionRegistry {
 
   async disposeAll(): Promise<void> {
     const all = [...this.sessions.values()];
+    const downloaders = [...this.downloaders.values()];
     this.sessions.clear();
+    this.downloaders.clear();
     await Promise.all(all.map((p) => p.then((s) => s.release()).catch(() => undefined)));
+    await Promise.all(downloaders.map((p) => p.then((s) => s.release()).catch(() => undefined)));
   }
 }
