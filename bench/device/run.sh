@@ -5,8 +5,12 @@
 # (the device tool's output folder), or ./bench-device-out here.
 # On a bare device machine, carry what bench/device/prepare.sh made:
 #   carry: [".device", ".gl", "dist"]   command: bash bench/device/run.sh   (timeout_s 540)
+# bench:memory-os (minutes of CPU training before its GPU part) starts first, in the
+# background; on a GPU provider bench:kv and bench:memory-os also run on the CPU of the same
+# machine (kv-cpu, memory-os-cpu: the same-process-machine baseline), unless CPU_BASELINE=0.
 # Options (environment): ENGRAM_BENCH_PROVIDER=cpu|cuda|webgpu (skip detection),
-#   KV_ARGS, PARAMETRIC_ARGS, MEMORY_OS_ARGS (extra bench arguments), BENCH_TIMEOUT (s, per bench, default 240).
+#   KV_ARGS, PARAMETRIC_ARGS, MEMORY_OS_ARGS (extra bench arguments), BENCH_TIMEOUT (s, per bench, default 240),
+#   MEMORY_OS_TIMEOUT (s, default 420), CPU_BASELINE (1).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT="${OUT:-$PWD/bench-device-out}"
@@ -49,22 +53,44 @@ if [ -z "$provider" ]; then
   provider="${provider:-cpu}"
 fi
 log "provider: $provider"
+if [ "$provider" = cpu ] && [ "$gpu_machine" = 1 ]; then
+  log "no GPU provider on a GPU machine; Vulkan ICDs: $(ls /usr/share/vulkan/icd.d /etc/vulkan/icd.d /usr/local/nvidia/share/vulkan/icd.d 2>&1 | tr '\n' ' ')"
+  tail -5 "$OUT/probe.err" | tee -a "$OUT/run.log"
+fi
 
-run_bench() { # name script args...
-  local name="$1" script="$2"; shift 2
+run_bench() { # name timeout provider script args...
+  local name="$1" limit="$2" prov="$3" script="$4"; shift 4
   if [ ! -f "$script" ]; then log "$name: $script not present: skipped"; return 0; fi
-  log "$name: start"
+  log "$name: start ($prov)"
   local t0=$SECONDS
-  timeout "${BENCH_TIMEOUT:-240}" "$NODE" "$script" --provider "$provider" "$@" >"$OUT/$name.log" 2>&1
+  timeout "$limit" "$NODE" "$script" --provider "$prov" "$@" >"$OUT/$name.log" 2>&1
   local rc=$?
-  grep '^{' "$OUT/$name.log" | tail -1 >>"$OUT/summary.jsonl"
+  local result
+  result="$(grep '^{' "$OUT/$name.log" | tail -1)"
+  printf '{"run":"%s","exit":%d,"seconds":%d,"result":%s}\n' "$name" "$rc" "$((SECONDS - t0))" "${result:-null}" >"$OUT/$name.jsonl"
   log "$name: exit $rc after $((SECONDS - t0)) s"
 }
-: >"$OUT/summary.jsonl"
+baseline=0
+if [ "$provider" != cpu ] && [ "${CPU_BASELINE:-1}" = 1 ]; then baseline=1; fi
+pids=()
 # shellcheck disable=SC2086
-run_bench kv dist/bench/kv.bench.js ${KV_ARGS:---reps 5 --sizes 256,1024,4096}
+run_bench memory-os "${MEMORY_OS_TIMEOUT:-420}" "$provider" dist/bench/memory-os.bench.js ${MEMORY_OS_ARGS:-} &
+pids+=($!)
+if [ "$baseline" = 1 ]; then
+  # shellcheck disable=SC2086
+  run_bench memory-os-cpu "${MEMORY_OS_TIMEOUT:-420}" cpu dist/bench/memory-os.bench.js ${MEMORY_OS_ARGS:-} &
+  pids+=($!)
+fi
 # shellcheck disable=SC2086
-run_bench parametric dist/bench/parametric.bench.js ${PARAMETRIC_ARGS:-}
+run_bench kv "${BENCH_TIMEOUT:-240}" "$provider" dist/bench/kv.bench.js ${KV_ARGS:---reps 5 --sizes 256,1024,4096}
+if [ "$baseline" = 1 ]; then
+  # shellcheck disable=SC2086
+  run_bench kv-cpu "${BENCH_TIMEOUT:-240}" cpu dist/bench/kv.bench.js ${KV_ARGS:---reps 5 --sizes 256,1024,4096}
+fi
 # shellcheck disable=SC2086
-run_bench memory-os dist/bench/memory-os.bench.js ${MEMORY_OS_ARGS:-}
+run_bench parametric "${BENCH_TIMEOUT:-240}" "$provider" dist/bench/parametric.bench.js ${PARAMETRIC_ARGS:-}
+wait "${pids[@]}"
+# One file for all results: the device tool brings back at most 8 files.
+runs=(kv kv-cpu parametric memory-os memory-os-cpu)
+for r in "${runs[@]}"; do cat "$OUT/$r.jsonl" 2>/dev/null; rm -f "$OUT/$r.jsonl"; done >"$OUT/summary.jsonl"
 log "done: $(wc -l <"$OUT/summary.jsonl") JSON lines in $OUT/summary.jsonl"
