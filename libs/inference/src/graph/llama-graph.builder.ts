@@ -39,7 +39,7 @@ export interface LlamaGraphOptions {
 
 export const DEFAULT_MEMORY_SLOTS = 4;
 /** Bumped when the graph's inputs or maths change (compiled graphs on disk are keyed by it). */
-export const LLAMA_GRAPH_REVISION = 3;
+export const LLAMA_GRAPH_REVISION = 4;
 export const pastKeyName = (layer: number): string => `past_key_values.${layer}.key`;
 export const pastValueName = (layer: number): string => `past_key_values.${layer}.value`;
 export const presentKeyName = (layer: number): string => `present.${layer}.key`;
@@ -183,7 +183,9 @@ export function buildLlamaGraph(config: LlamaConfig, weights: LlamaWeights, opti
         const upT = g.op1('MatMul', [memoryInputName(s, l, 'up'), xT]);
         contributions.push(g.op1('MatMul', [memoryInputName(s, l, 'down'), g.op1('Mul', [silu(gateT), upT])])); // [B, d, S]
       }
-      const sum = contributions.length === 1 ? contributions[0] : g.op1('Sum', contributions);
+      // A chain of Adds, not one Sum: WebGPU has no Sum kernel, and a node left to the CPU
+      // costs two device↔host copies per layer, each a GPU sync (10× slower decode on an H200).
+      const sum = contributions.slice(1).reduce((acc, c) => g.op1('Add', [acc, c]), contributions[0]);
       ffn = g.op1('Add', [ffn, g.op1('Transpose', [sum], { perm: [0, 2, 1] })]);
     }
     h = g.op1('Add', [h, ffn]);

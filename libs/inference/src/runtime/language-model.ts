@@ -21,7 +21,7 @@ import { loadModelWeights, ModelDirectory, openModelDirectory } from '../model/m
 import { encodeOnnxModel } from '../onnx/onnx-model.encoder';
 import { writeOnnxModel } from '../onnx/onnx-model.writer';
 import { TextTokenizer } from '../tokenizer/text-tokenizer';
-import { EMPTY_MEMORY_RANK } from './execution-providers';
+import { EMPTY_MEMORY_RANK, OUTPUT_LOCATION } from './execution-providers';
 import { emptyKv, KvState } from './kv-state';
 import { DecoderSession, Feed, OnnxSessionRegistry, SessionOptions } from './onnx-session.registry';
 import { ResidentKv } from './resident-kv';
@@ -274,6 +274,25 @@ export class LanguageModel {
         InferenceErrorCode.ContextOverflow,
         `prompt of ${past.seq + tokens.length} tokens exceeds the model's context length of ${this.maxContext}`,
       );
+    }
+    if (tokens.length === 0) throw new InferenceError(InferenceErrorCode.InputMismatch, 'prefill: no tokens');
+    if (OUTPUT_LOCATION[this.session.provider] !== 'cpu' && tokens.length > this.prefillChunk) {
+      // On a GPU the KV stays on the device between chunks and comes back once, at the end
+      // (each read-back is a GPU sync; chunk by chunk through the host it is two per chunk).
+      let kv: KvState | ResidentKv = past;
+      let logits: Float32Array = new Float32Array(0);
+      for (let i = 0; i < tokens.length; i += this.prefillChunk) {
+        const s = await this.step({ inputIds: tokens.slice(i, i + this.prefillChunk), past: kv, memory: options.memory });
+        if (kv instanceof ResidentKv) kv.dispose();
+        kv = s.present;
+        logits = s.logits;
+      }
+      const resident = kv as ResidentKv;
+      try {
+        return { logits, present: await resident.toHost() };
+      } finally {
+        resident.dispose();
+      }
     }
     let last: ForwardOutput | undefined;
     for (let i = 0; i < tokens.length; i += this.prefillChunk) {

@@ -85,6 +85,13 @@ describe('OnnxSessionRegistry', () => {
       const withBlockCpu = await cpu.prefill(prompt, { memory: block });
       expect(close(withBlockCpu.logits, b.logits)).toBeGreaterThan(1e-3); // the block changes the answer
       expect(close(withBlock.logits, withBlockCpu.logits)).toBeLessThan(1e-3);
+      // A prompt longer than a prefill chunk: the KV stays on the device between chunks.
+      const chunked = await loadLanguageModel(dir, registry, { provider: 'webgpu', prefillChunk: 3 });
+      const long = [5, 9, 44, 3, 7, 8, 12, 30];
+      const [gpuLong, cpuLong] = [await chunked.prefill(long, { memory: block }), await cpu.prefill(long, { memory: block })];
+      expect(gpuLong.present.seq).toBe(8);
+      expect(close(gpuLong.logits, cpuLong.logits)).toBeLessThan(1e-3);
+      expect(close(gpuLong.present.layers[0].key, cpuLong.present.layers[0].key)).toBeLessThan(1e-3);
       step.present.dispose();
       step2.present.dispose();
     } else {

@@ -22,20 +22,39 @@ function probeModel(): Uint8Array {
 
 const DOWNLOAD_TYPES: Readonly<Record<string, OnnxDataType>> = { float32: OnnxDataType.FLOAT, float16: OnnxDataType.FLOAT16 };
 
-/** y = x, input on the device, output on the host: how a gpu-buffer tensor is read back. */
-function downloadModel(type: string, rank: number): Uint8Array {
+/** y_i = x_i for `count` tensors, inputs on the device, outputs on the host: how gpu-buffer tensors are read back, all in one run (one GPU sync). */
+function downloadModel(type: string, rank: number, count: number): Uint8Array {
   const elemType = DOWNLOAD_TYPES[type];
   if (elemType === undefined) throw new InferenceError(InferenceErrorCode.InputMismatch, `cannot read a ${type} device tensor back (float32 and float16 only)`);
-  const dims = Array.from({ length: rank }, (_, i) => `d${i}`);
   const g = new GraphBuilder('engram_device_download');
-  g.input('x', elemType, dims);
-  g.output('y', elemType, dims);
-  g.op1('Identity', ['x'], {}, 'y');
+  for (let i = 0; i < count; i++) {
+    const dims = Array.from({ length: rank }, (_, d) => `x${i}_d${d}`);
+    g.input(`x${i}`, elemType, dims);
+    g.output(`y${i}`, elemType, dims);
+    g.op1('Identity', [`x${i}`], {}, `y${i}`);
+  }
   return encodeOnnxModel(g.model());
 }
 
-/** Reads a device tensor (location 'gpu-buffer') back to the host. */
-export type DeviceDownload = (t: ort.Tensor) => Promise<HostTensor>;
+/** Reads device tensors (location 'gpu-buffer') back to the host, in as few runs as their element types and ranks allow. */
+export type DeviceDownload = (ts: readonly ort.Tensor[]) => Promise<HostTensor[]>;
+
+const isHost = (t: ort.Tensor): boolean => t.location === 'cpu' || t.location === 'cpu-pinned';
+const hostView = (t: ort.Tensor): HostTensor => ({ type: t.type as HostTensor['type'], data: t.data as Float32Array, dims: t.dims });
+
+/** Host copies of `ts`: host tensors as they are, device ones through `download` in one batch. */
+async function hostOf(ts: readonly ort.Tensor[], download?: DeviceDownload): Promise<HostTensor[]> {
+  const out = ts.map((t) => (isHost(t) ? hostView(t) : undefined));
+  const onDevice = ts.map((t, i) => (out[i] ? -1 : i)).filter((i) => i >= 0);
+  if (onDevice.length === 0) return out as HostTensor[];
+  if (download) {
+    const copies = await download(onDevice.map((i) => ts[i]));
+    onDevice.forEach((i, j) => (out[i] = copies[j]));
+  } else {
+    for (const i of onDevice) out[i] = { ...hostView(ts[i]), data: (await ts[i].getData()) as Float32Array };
+  }
+  return out as HostTensor[];
+}
 
 /**
  * An output left where the execution provider put it (device memory on a GPU provider),
@@ -65,8 +84,16 @@ export class DeviceValue {
   }
 
   async toHost(): Promise<HostTensor> {
-    if (this.disposed) throw new InferenceError(InferenceErrorCode.InputMismatch, 'device value was disposed');
-    return hostOf(this.tensor, this.download);
+    return (await DeviceValue.toHostAll([this]))[0];
+  }
+
+  /** Host copies of several device values (of one session) in one read-back. */
+  static async toHostAll(values: readonly DeviceValue[]): Promise<HostTensor[]> {
+    if (values.some((v) => v.disposed)) throw new InferenceError(InferenceErrorCode.InputMismatch, 'device value was disposed');
+    return hostOf(
+      values.map((v) => v.tensor),
+      values[0]?.download,
+    );
   }
 
   dispose(): void {
@@ -82,11 +109,6 @@ export class DeviceValue {
 
 export type Feed = HostTensor | DeviceValue;
 
-async function hostOf(t: ort.Tensor, download?: DeviceDownload): Promise<HostTensor> {
-  if (t.location === 'cpu' || t.location === 'cpu-pinned') return { type: t.type as HostTensor['type'], data: t.data as Float32Array, dims: t.dims };
-  if (t.location === 'gpu-buffer' && download) return download(t);
-  return { type: t.type as HostTensor['type'], data: (await t.getData()) as Float32Array, dims: t.dims };
-}
 
 export interface SessionOptions {
   provider?: ExecutionProvider;
@@ -161,13 +183,16 @@ export class DecoderSession {
     const out = outputNames ? await this.session.run(ortFeeds, outputNames as string[]) : await this.session.run(ortFeeds);
     const host: Record<string, HostTensor> = {};
     const device: Record<string, DeviceValue> = {};
-    for (const [name, t] of Object.entries(out)) {
-      if (keep.has(name)) device[name] = new DeviceValue(t, this.download);
-      else {
-        host[name] = await hostOf(t, this.download);
-        if (t.location === 'gpu-buffer') t.dispose();
-      }
-    }
+    const toHost = Object.entries(out).filter(([name]) => !keep.has(name));
+    for (const [name, t] of Object.entries(out)) if (keep.has(name)) device[name] = new DeviceValue(t, this.download);
+    const copies = await hostOf(
+      toHost.map(([, t]) => t),
+      this.download,
+    );
+    toHost.forEach(([name, t], i) => {
+      host[name] = copies[i];
+      if (t.location === 'gpu-buffer') t.dispose();
+    });
     return { host, device };
   }
 
@@ -219,7 +244,7 @@ function declaredOutputs(bytes: Uint8Array | undefined, source: ModelSource): st
 export class OnnxSessionRegistry {
   private readonly sessions = new Map<string, Promise<DecoderSession>>();
   private webgpuProbe?: Promise<void>;
-  /** provider|type|rank → the session that copies such device tensors to the host. */
+  /** provider|type|rank|count → the session that copies that many such device tensors to the host. */
   private readonly downloaders = new Map<string, Promise<ort.InferenceSession>>();
 
   private static memoKey(source: ModelSource, o: Required<SessionOptions>): string {
@@ -257,7 +282,7 @@ export class OnnxSessionRegistry {
       const session = bytes
         ? await ort.InferenceSession.create(bytes, ortOptions)
         : await ort.InferenceSession.create(source.path ?? source.key, ortOptions);
-      const download = OUTPUT_LOCATION[o.provider] === 'cpu' ? undefined : (t: ort.Tensor) => this.download(t, o.provider);
+      const download = OUTPUT_LOCATION[o.provider] === 'cpu' ? undefined : (ts: readonly ort.Tensor[]) => this.download(ts, o.provider);
       return new DecoderSession(source.key, session, o.provider, download);
     } catch (err) {
       throw new InferenceError(
@@ -268,20 +293,38 @@ export class OnnxSessionRegistry {
     }
   }
 
-  /** Copies a device tensor to the host through an Identity session on its provider (one per element type and rank). */
-  private async download(t: ort.Tensor, provider: ExecutionProvider): Promise<HostTensor> {
-    const key = `${provider}|${t.type}|${t.dims.length}`;
+  /**
+   * Copies device tensors to the host through Identity sessions on their provider: one run
+   * per element type and rank (a decoder's KV: one run, one GPU sync, for every layer).
+   */
+  private async download(ts: readonly ort.Tensor[], provider: ExecutionProvider): Promise<HostTensor[]> {
+    const out: HostTensor[] = new Array(ts.length);
+    const groups = new Map<string, number[]>();
+    ts.forEach((t, i) => {
+      const k = `${t.type}|${t.dims.length}`;
+      groups.set(k, [...(groups.get(k) ?? []), i]);
+    });
+    for (const idx of groups.values()) {
+      const first = ts[idx[0]];
+      const session = await this.downloader(provider, first.type, first.dims.length, idx.length);
+      const result = await session.run(Object.fromEntries(idx.map((i, j) => [`x${j}`, ts[i]])));
+      idx.forEach((i, j) => (out[i] = hostView(result[`y${j}`])));
+    }
+    return out;
+  }
+
+  private downloader(provider: ExecutionProvider, type: string, rank: number, count: number): Promise<ort.InferenceSession> {
+    const key = `${provider}|${type}|${rank}|${count}`;
     let session = this.downloaders.get(key);
     if (!session) {
-      session = ort.InferenceSession.create(downloadModel(t.type, t.dims.length), {
+      session = ort.InferenceSession.create(downloadModel(type, rank, count), {
         executionProviders: [...EXECUTION_PROVIDERS[provider]],
         preferredOutputLocation: 'cpu',
       });
       session.catch(() => this.downloaders.delete(key)); // never cache a failure
       this.downloaders.set(key, session);
     }
-    const y = (await (await session).run({ x: t })).y;
-    return { type: y.type as HostTensor['type'], data: y.data as Float32Array, dims: y.dims };
+    return session;
   }
 
   /**

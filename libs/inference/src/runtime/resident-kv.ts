@@ -3,7 +3,7 @@
 // (GPU memory on WebGPU; on the CPU the same path holds host tensors).
 import { pastKeyName, pastValueName, presentKeyName, presentValueName } from '../graph/llama-graph.builder';
 import type { KvState } from './kv-state';
-import type { DecoderSession, DeviceValue } from './onnx-session.registry';
+import { DeviceValue, type DecoderSession } from './onnx-session.registry';
 
 export class ResidentKv {
   constructor(
@@ -30,14 +30,13 @@ export class ResidentKv {
     return feeds;
   }
 
-  /** Copies the KV to the host (e.g. to store it as a cache). */
+  /** Copies the KV to the host (e.g. to store it as a cache), every layer in one read-back. */
   async toHost(): Promise<KvState> {
+    const names: string[] = [];
+    for (let l = 0; l < this.numLayers; l++) names.push(presentKeyName(l), presentValueName(l));
+    const copies = await DeviceValue.toHostAll(names.map((n) => this.values[n]));
     const layers = [];
-    for (let l = 0; l < this.numLayers; l++) {
-      const key = (await this.values[presentKeyName(l)].toHost()).data as Float32Array;
-      const value = (await this.values[presentValueName(l)].toHost()).data as Float32Array;
-      layers.push({ key, value });
-    }
+    for (let l = 0; l < this.numLayers; l++) layers.push({ key: copies[2 * l].data as Float32Array, value: copies[2 * l + 1].data as Float32Array });
     return { numLayers: this.numLayers, kvHeads: this.kvHeads, headDim: this.headDim, seq: this.seq, layers };
   }
 
