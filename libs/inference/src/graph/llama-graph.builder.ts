@@ -39,7 +39,7 @@ export interface LlamaGraphOptions {
 
 export const DEFAULT_MEMORY_SLOTS = 4;
 /** Bumped when the graph's inputs or maths change (compiled graphs on disk are keyed by it). */
-export const LLAMA_GRAPH_REVISION = 4;
+export const LLAMA_GRAPH_REVISION = 5;
 export const pastKeyName = (layer: number): string => `past_key_values.${layer}.key`;
 export const pastValueName = (layer: number): string => `past_key_values.${layer}.value`;
 export const presentKeyName = (layer: number): string => `present.${layer}.key`;
@@ -99,10 +99,7 @@ export function buildLlamaGraph(config: LlamaConfig, weights: LlamaWeights, opti
     return bias ? g.op1('Add', [y, g.floatTensor(`${name}.bias`, [m.rows], bias)]) : y;
   };
   const rmsNorm = (x: string, name: string, w: Float32Array): string => {
-    const sq = g.op1('Mul', [x, x]);
-    const mean = g.op1('ReduceMean', [sq], { axes: [-1], keepdims: 1 });
-    const rms = g.op1('Sqrt', [g.op1('Add', [mean, g.float(config.rmsNormEps)])]);
-    return g.op1('Mul', [g.op1('Div', [x, rms]), g.floatTensor(`${name}.weight`, [d], w)]);
+    return g.op1('SimplifiedLayerNormalization', [x, g.floatTensor(`${name}.weight`, [d], w)], { axis: -1, epsilon: { float: config.rmsNormEps } });
   };
   const silu = (x: string): string => g.op1('Mul', [x, g.op1('Sigmoid', [x])]);
 

@@ -3,6 +3,7 @@
 // next to the binding), and a WebGPU adapter (Dawn over Vulkan on Linux).
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { DEFAULT_MEMORY_SLOTS } from '../graph/llama-graph.builder';
 import { InferenceError, InferenceErrorCode } from '../inference.error';
 
 export type ExecutionProvider = 'cpu' | 'cuda' | 'webgpu';
@@ -48,6 +49,15 @@ export function outputLocations(provider: ExecutionProvider, outputNames: readon
  * empty slot is one neuron of zeros, which adds exactly nothing (silu(0)·0 = 0, then a zero
  * down-projection); elsewhere it is R = 0.
  */
+/**
+ * Memory slots of the graph engram builds for a provider. On the CPU one per bank level
+ * (DEFAULT_MEMORY_SLOTS), so a routed path's blocks are fed as views of the fetched blocks,
+ * without a copy. On WebGPU each slot is seven kernel dispatches per layer (three MatMuls,
+ * SiLU, a product, a sum, ~25 µs of host work each) while the blocks are copied to the
+ * device anyway: one slot, the path's blocks concatenated once per request, costs less.
+ */
+export const MEMORY_SLOTS: Readonly<Record<ExecutionProvider, number>> = Object.freeze({ cpu: DEFAULT_MEMORY_SLOTS, cuda: DEFAULT_MEMORY_SLOTS, webgpu: 1 });
+
 export const EMPTY_MEMORY_RANK: Readonly<Record<ExecutionProvider, 0 | 1>> = Object.freeze({ cpu: 0, cuda: 0, webgpu: 1 });
 
 export function ortBinaryDir(): string {

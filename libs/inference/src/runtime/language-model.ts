@@ -6,6 +6,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   buildLlamaGraph,
+  DEFAULT_MEMORY_SLOTS,
   LLAMA_GRAPH_REVISION,
   PAST_POSITION_IDS,
   pastKeyName,
@@ -21,7 +22,7 @@ import { loadModelWeights, ModelDirectory, openModelDirectory } from '../model/m
 import { encodeOnnxModel } from '../onnx/onnx-model.encoder';
 import { writeOnnxModel } from '../onnx/onnx-model.writer';
 import { TextTokenizer } from '../tokenizer/text-tokenizer';
-import { EMPTY_MEMORY_RANK, OUTPUT_LOCATION } from './execution-providers';
+import { EMPTY_MEMORY_RANK, MEMORY_SLOTS, OUTPUT_LOCATION } from './execution-providers';
 import { emptyKv, KvState } from './kv-state';
 import { DecoderSession, Feed, OnnxSessionRegistry, SessionOptions } from './onnx-session.registry';
 import { ResidentKv } from './resident-kv';
@@ -316,14 +317,16 @@ export async function loadLanguageModel(dir: string, registry: OnnxSessionRegist
   } else {
     const compiledDir = options.compiledDir ?? join(dir, '.engram');
     // The graph revision is part of the name: a graph compiled by an older builder is not reused.
-    const compiled = join(compiledDir, `${directory.fingerprint.slice(0, 16)}.g${LLAMA_GRAPH_REVISION}.onnx`);
+    const memorySlots = MEMORY_SLOTS[options.provider ?? 'cpu'];
+    const variant = memorySlots === DEFAULT_MEMORY_SLOTS ? '' : `.m${memorySlots}`;
+    const compiled = join(compiledDir, `${directory.fingerprint.slice(0, 16)}.g${LLAMA_GRAPH_REVISION}${variant}.onnx`);
     session = await registry.acquire(
       {
         key,
         build: () => {
           if (existsSync(compiled)) return undefined;
           const weights = loadModelWeights(directory);
-          const model = buildLlamaGraph(directory.config, weights, { pastPositions: true }).model({ fingerprint: directory.fingerprint });
+          const model = buildLlamaGraph(directory.config, weights, { pastPositions: true, memorySlots }).model({ fingerprint: directory.fingerprint });
           const size = model.graph.initializers.reduce((a, t) => a + (t.rawData?.length ?? 0), 0);
           if (size < EXTERNAL_DATA_THRESHOLD) return encodeOnnxModel(model);
           mkdirSync(compiledDir, { recursive: true });

@@ -85,6 +85,12 @@ describe('OnnxSessionRegistry', () => {
       const withBlockCpu = await cpu.prefill(prompt, { memory: block });
       expect(close(withBlockCpu.logits, b.logits)).toBeGreaterThan(1e-3); // the block changes the answer
       expect(close(withBlock.logits, withBlockCpu.logits)).toBeLessThan(1e-3);
+      // A routed path of two blocks: one slot on WebGPU (concatenated), two of four on the CPU.
+      expect([gpu.memorySlots, cpu.memorySlots]).toEqual([1, 4]);
+      const block2 = { rank: 2, gate: wave(0.3).subarray(0, (n / 3) * 2), up: wave(0.9).subarray(0, (n / 3) * 2), down: wave(1.7).subarray(0, (n / 3) * 2) };
+      const [pathGpu, pathCpu] = [await gpu.prefill(prompt, { memory: [block, block2] }), await cpu.prefill(prompt, { memory: [block, block2] })];
+      expect(close(pathCpu.logits, withBlockCpu.logits)).toBeGreaterThan(1e-4);
+      expect(close(pathGpu.logits, pathCpu.logits)).toBeLessThan(1e-3);
       // A prompt longer than a prefill chunk: the KV stays on the device between chunks.
       const chunked = await loadLanguageModel(dir, registry, { provider: 'webgpu', prefillChunk: 3 });
       const long = [5, 9, 44, 3, 7, 8, 12, 30];
