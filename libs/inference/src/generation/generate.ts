@@ -6,7 +6,7 @@ import { InferenceError, InferenceErrorCode } from '../inference.error';
 import type { ChatMessage } from '../tokenizer/text-tokenizer';
 import { KvState, sliceKv } from '../runtime/kv-state';
 import type { LanguageModel } from '../runtime/language-model';
-import type { ResidentKv } from '../runtime/resident-kv';
+import { ResidentKv } from '../runtime/resident-kv';
 import type { AttachedMemory } from '../runtime/memory-feeds';
 import type { TokenConstraint } from './json-constraint';
 import { Sampler, SamplingOptions } from './sampler';
@@ -80,7 +80,9 @@ export async function generate(model: LanguageModel, promptTokens: readonly numb
     past = usable > 0 ? sliceKv(options.prefix, 0, usable) : undefined;
   }
   const cachedTokens = past?.seq ?? 0;
-  const prefilled = await model.prefill(promptTokens.slice(cachedTokens), { past, memory: options.memory });
+  // On a GPU provider the prompt's KV stays on the device: decoding needs it there, not back on the host.
+  const rest = promptTokens.slice(cachedTokens);
+  const prefilled = model.keepsKvOnDevice ? await model.prefillResident(rest, { past, memory: options.memory }) : await model.prefill(rest, { past, memory: options.memory });
   return decode(model, prefilled, start, cachedTokens, promptTokens.length, options);
 }
 
@@ -101,7 +103,7 @@ export async function generateFrom(
 
 async function decode(
   model: LanguageModel,
-  prefilled: { logits: Float32Array; present: KvState },
+  prefilled: { logits: Float32Array; present: KvState | ResidentKv },
   start: number,
   cachedTokens: number,
   promptLength: number,
@@ -113,7 +115,7 @@ async function decode(
   const stopIds = new Set([...(options.stopTokenIds ?? []), ...(options.ignoreEos ? [] : model.tokenizer.eosTokenIds)]);
   const prefillMs = performance.now() - start;
   let step: { logits: Float32Array; present: KvState | ResidentKv } = prefilled;
-  let resident: ResidentKv | undefined;
+  let resident: ResidentKv | undefined = prefilled.present instanceof ResidentKv ? prefilled.present : undefined;
 
   const tokenIds: number[] = [];
   const keptLogits: Float32Array[] = [];

@@ -267,32 +267,51 @@ export class LanguageModel {
     return feeds;
   }
 
-  /** Runs a prompt after `past` in chunks; returns the last position's logits and the KV. */
-  async prefill(tokens: readonly number[], options: { past?: KvState; memory?: AttachedMemory } = {}): Promise<ForwardOutput> {
-    let past = options.past ?? this.emptyKv();
-    if (past.seq + tokens.length > this.maxContext) {
+  /** Whether the session keeps KV on a device (a GPU provider): prefill through resident steps there. */
+  get keepsKvOnDevice(): boolean {
+    return OUTPUT_LOCATION[this.session.provider] !== 'cpu';
+  }
+
+  private checkPrompt(pastSeq: number, tokens: readonly number[]): void {
+    if (pastSeq + tokens.length > this.maxContext) {
       throw new InferenceError(
         InferenceErrorCode.ContextOverflow,
-        `prompt of ${past.seq + tokens.length} tokens exceeds the model's context length of ${this.maxContext}`,
+        `prompt of ${pastSeq + tokens.length} tokens exceeds the model's context length of ${this.maxContext}`,
       );
     }
     if (tokens.length === 0) throw new InferenceError(InferenceErrorCode.InputMismatch, 'prefill: no tokens');
-    if (OUTPUT_LOCATION[this.session.provider] !== 'cpu' && tokens.length > this.prefillChunk) {
+  }
+
+  /**
+   * Runs a prompt after `past` in chunks, its KV left where the provider puts it (on a GPU:
+   * on the device, never read back); the caller disposes `present`. What generate() decodes
+   * from on a GPU provider.
+   */
+  async prefillResident(tokens: readonly number[], options: { past?: KvState; memory?: AttachedMemory } = {}): Promise<StepOutput> {
+    const past = options.past ?? this.emptyKv();
+    this.checkPrompt(past.seq, tokens);
+    let kv: KvState | ResidentKv = past;
+    let out: StepOutput | undefined;
+    for (let i = 0; i < tokens.length; i += this.prefillChunk) {
+      out = await this.step({ inputIds: tokens.slice(i, i + this.prefillChunk), past: kv, memory: options.memory });
+      if (kv instanceof ResidentKv) kv.dispose();
+      kv = out.present;
+    }
+    return out!;
+  }
+
+  /** Runs a prompt after `past` in chunks; returns the last position's logits and the KV. */
+  async prefill(tokens: readonly number[], options: { past?: KvState; memory?: AttachedMemory } = {}): Promise<ForwardOutput> {
+    let past = options.past ?? this.emptyKv();
+    this.checkPrompt(past.seq, tokens);
+    if (this.keepsKvOnDevice && tokens.length > this.prefillChunk) {
       // On a GPU the KV stays on the device between chunks and comes back once, at the end
       // (each read-back is a GPU sync; chunk by chunk through the host it is two per chunk).
-      let kv: KvState | ResidentKv = past;
-      let logits: Float32Array = new Float32Array(0);
-      for (let i = 0; i < tokens.length; i += this.prefillChunk) {
-        const s = await this.step({ inputIds: tokens.slice(i, i + this.prefillChunk), past: kv, memory: options.memory });
-        if (kv instanceof ResidentKv) kv.dispose();
-        kv = s.present;
-        logits = s.logits;
-      }
-      const resident = kv as ResidentKv;
+      const { logits, present } = await this.prefillResident(tokens, options);
       try {
-        return { logits, present: await resident.toHost() };
+        return { logits, present: await present.toHost() };
       } finally {
-        resident.dispose();
+        present.dispose();
       }
     }
     let last: ForwardOutput | undefined;

@@ -5,6 +5,7 @@ import { InferenceErrorCode } from '../inference.error';
 import { createTinyModel } from '../tiny/tiny-model.generator';
 import { assertProviderAvailable, ortBinaryDir, outputLocations } from './execution-providers';
 import { memoryFeeds } from './memory-feeds';
+import { generate } from '../generation/generate';
 import { loadLanguageModel } from './language-model';
 import { OnnxSessionRegistry } from './onnx-session.registry';
 import { floatTensor, int64Tensor } from './tensor';
@@ -98,6 +99,11 @@ describe('OnnxSessionRegistry', () => {
       expect(gpuLong.present.seq).toBe(8);
       expect(close(gpuLong.logits, cpuLong.logits)).toBeLessThan(1e-3);
       expect(close(gpuLong.present.layers[0].key, cpuLong.present.layers[0].key)).toBeLessThan(1e-3);
+      // generate() decodes from a prompt whose KV never left the device: the same greedy tokens.
+      const opts = { temperature: 0, maxTokens: 6, ignoreEos: true, keepLogits: true, memory: block };
+      const [genGpu, genCpu] = [await generate(chunked, long, opts), await generate(cpu, long, opts)];
+      expect(genGpu.tokenIds).toEqual(genCpu.tokenIds);
+      genGpu.logits!.forEach((l, i) => expect(close(l, genCpu.logits![i])).toBeLessThan(1e-3));
       step.present.dispose();
       step2.present.dispose();
     } else {
