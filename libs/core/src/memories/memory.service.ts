@@ -81,10 +81,11 @@ export class MemoryService {
 
   /**
    * Stores a batch in input order inside `tx`, from the vectors `vectorsBefore` gave: with a
-   * pipelining embedder, chunk by chunk, each chunk's statement queued on the connection as
-   * soon as its vectors are ready, so the database works on one chunk while the next is
-   * embedded and never waits between them (the transaction keeps the batch all-or-nothing;
-   * statements on one connection run in the order they are queued). Otherwise in one statement.
+   * pipelining embedder, chunk by chunk, each chunk's statement sent as soon as its vectors
+   * are ready and the previous chunk's has answered, so the database works on one chunk
+   * while the next is embedded (the transaction keeps the batch all-or-nothing). One
+   * statement at a time on the connection: pg 8 queues a second one anyway, warns that it
+   * is deprecated, and pg 9 refuses it. Otherwise in one statement.
    */
   private async insertBatch(
     tx: EntityManager,
@@ -102,6 +103,8 @@ export class MemoryService {
     try {
       for (let start = 0; ; ) {
         const chunk = vectors.map((vector, k) => row(start + k, vector));
+        // The previous chunk's statement ran while this chunk was embedded.
+        if (writes.length > 0) await writes[writes.length - 1];
         const write = this.memories.insertMany(tx, cubeId, chunk, who, { lockHeld: true });
         // Awaited below with the others; a failure meanwhile must not count as unhandled.
         write.catch(() => undefined);
