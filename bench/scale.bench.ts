@@ -132,6 +132,9 @@ async function open(config: EngramConfig): Promise<INestApplicationContext> {
 async function main(): Promise<void> {
   if (PG !== 'system' && PG !== 'embedded') throw new Error(`--pg ${PG}: expected system or embedded`);
   if (PG === 'embedded' && KEEP_DB) throw new Error('--db keeps a database on the shared server; it cannot be combined with --pg embedded');
+  // The turnover phase searches the hot cubes while cold ones (the others) are loaded and evicted.
+  if (CUBES > 0 && HOT >= CUBES) throw new Error(`--hot ${HOT} needs more cubes than that (--cubes ${CUBES}): pass --hot ${Math.max(1, CUBES - 1)} or fewer, or more --cubes`);
+  if (HOT < 1) throw new Error(`--hot ${HOT}: at least 1 hot cube`);
   const db = PG === 'embedded' ? await embeddedDatabase((line) => console.log(line)) : KEEP_DB ? await keptDatabase(KEEP_DB) : await scratchDatabase();
   // The index mechanics are measured with the hash embedder (--embedder use-lite for the default of new cubes).
   // No tenant quotas: 10,000 cubes and the pool's are past the default limits (10,000 cubes, 10M memories).
