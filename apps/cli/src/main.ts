@@ -29,12 +29,18 @@ function clientEnv(): ClientEnv {
 }
 
 function explain(thrown: unknown): string {
+  // A database that cannot be reached at start: the raw cause says where, and what to do is not "retry shortly".
+  const raw = thrown instanceof Error ? thrown.message : '';
+  if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN/.test(raw)) return `${raw}\nis PostgreSQL running at DATABASE_URL? unset DATABASE_URL to use the embedded one.`;
   const error = asEngramError(thrown);
   if (error instanceof ConfigError) return `${error.message}\nfix the variables above and start again.`;
   if (error instanceof EngramError) return `${error.code}: ${error.message}`;
   if (error instanceof EngramApiError) return `${error.code}: ${error.message}${error.details ? `\n${JSON.stringify(error.details)}` : ''}`;
   const message = error instanceof Error ? error.message : String(error);
-  if (/ECONNREFUSED/.test(message)) return `${message}\nis PostgreSQL running at DATABASE_URL? unset DATABASE_URL to use the embedded one.`;
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (code === '28P01' || code === '28000') return `${message}\ncheck the user and password in DATABASE_URL.`;
+  if (code === '3D000') return `${message}\ncreate that database (createdb NAME), or point DATABASE_URL at an existing one.`;
+  if (code === 'EADDRINUSE') return `${message}\nanother process listens on that port: stop it, or set PORT (and HOST) to a free one.`;
   return message;
 }
 

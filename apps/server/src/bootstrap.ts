@@ -20,12 +20,14 @@ export interface CreateAppOptions extends Partial<AppModuleOptions> {
 
 /** Builds the HTTP application (not yet listening): middleware, docs, admin token. */
 export async function createApp(config: EngramConfig, options: CreateAppOptions = {}): Promise<NestExpressApplication> {
+  // The configured logger from the first line (a start that fails logs at LOG_LEVEL, not Nest's
+  // buffered boot lines at every level), and a failed start is thrown to the caller (the CLI
+  // says what to do next) instead of Nest exiting the process itself.
+  const logger = createLogger(config.logLevel, tracingEnabled());
   const app = await NestFactory.create<NestExpressApplication>(
     AppModule.forRoot(config, { runWorker: options.runWorker ?? config.workerInProcess }),
-    { bodyParser: false, bufferLogs: true, logger: options.quiet ? false : undefined },
+    { bodyParser: false, abortOnError: false, logger: options.quiet ? false : new EngramLogger(logger) },
   );
-  const logger = createLogger(config.logLevel, tracingEnabled());
-  if (!options.quiet) app.useLogger(new EngramLogger(logger));
   app.disable('x-powered-by');
   app.use(requestId);
   app.use(requestLog(logger));

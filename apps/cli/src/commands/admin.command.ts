@@ -8,7 +8,7 @@ import { ApiKeyService, CoreModule, CreateApiKeyDto, CreateTenantDto, RequestCon
 export const CLI_CONTEXT: RequestContext = { auth: { kind: 'admin', actorId: 'admin' }, requestId: 'cli' };
 
 export async function withCore<T>(config: EngramConfig, run: (get: <S>(type: new (...args: never[]) => S) => S) => Promise<T>): Promise<T> {
-  const context = await NestFactory.createApplicationContext(CoreModule.forRoot(config), { logger: ['error'] });
+  const context = await NestFactory.createApplicationContext(CoreModule.forRoot(config), { logger: ['error'], abortOnError: false });
   try {
     return await run((type) => context.get(type));
   } finally {
