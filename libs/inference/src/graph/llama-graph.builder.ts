@@ -39,7 +39,7 @@ export interface LlamaGraphOptions {
 
 export const DEFAULT_MEMORY_SLOTS = 4;
 /** Bumped when the graph's inputs or maths change (compiled graphs on disk are keyed by it). */
-export const LLAMA_GRAPH_REVISION = 5;
+export const LLAMA_GRAPH_REVISION = 6;
 export const pastKeyName = (layer: number): string => `past_key_values.${layer}.key`;
 export const pastValueName = (layer: number): string => `past_key_values.${layer}.value`;
 export const presentKeyName = (layer: number): string => `present.${layer}.key`;
@@ -106,16 +106,17 @@ export function buildLlamaGraph(config: LlamaConfig, weights: LlamaWeights, opti
   // RoPE: cos/sin rows gathered by position_ids → [B, 1, S, hd].
   const maxPos = options.maxPositions ?? config.maxPositionEmbeddings;
   const tables = ropeTables(config, maxPos);
-  const cos = g.op1('Unsqueeze', [g.op1('Gather', [g.floatTensor('rope.cos', [maxPos, hd], tables.cos), positionIds]), g.int64([1])]);
-  const sin = g.op1('Unsqueeze', [g.op1('Gather', [g.floatTensor('rope.sin', [maxPos, hd], tables.sin), positionIds]), g.int64([1])]);
+  // RoPE as one ONNX Runtime contrib node per q and k (rotate-half form, caches of the first
+  // half of each row): on WebGPU the Slice/Neg/Concat/Mul/Add form was 7 kernels each.
   const half = hd / 2;
-  const rope = (x: string, out?: string): string => {
-    const axis = g.int64([3]);
-    const x1 = g.op1('Slice', [x, g.int64([0]), g.int64([half]), axis]);
-    const x2 = g.op1('Slice', [x, g.int64([half]), g.int64([hd]), axis]);
-    const rotated = g.op1('Concat', [g.op1('Neg', [x2]), x1], { axis: -1 });
-    return g.op1('Add', [g.op1('Mul', [x, cos]), g.op1('Mul', [rotated, sin])], {}, out);
+  const firstHalves = (t: Float32Array): Float32Array => {
+    const out = new Float32Array(maxPos * half);
+    for (let p = 0; p < maxPos; p++) out.set(t.subarray(p * hd, p * hd + half), p * half);
+    return out;
   };
+  const cosCache = g.floatTensor('rope.cos_cache', [maxPos, half], firstHalves(tables.cos));
+  const sinCache = g.floatTensor('rope.sin_cache', [maxPos, half], firstHalves(tables.sin));
+  const rope = (x: string, out?: string): string => g.contrib1('RotaryEmbedding', [x, positionIds, cosCache, sinCache], { interleaved: 0 }, out);
 
   // Additive mask [B, 1, S, T]: query i (absolute P+i) sees key j iff j <= P+i and mask[j];
   // with past positions: iff pos(j) <= position_ids[i] and mask[j].

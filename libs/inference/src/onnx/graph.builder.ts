@@ -35,6 +35,8 @@ export class GraphBuilder {
   readonly outputs: OnnxValueInfo[] = [];
   private counter = 0;
   private constants = new Map<string, string>();
+  /** Domains other than ONNX's own that nodes use, with their opset. */
+  private readonly domains = new Map<string, number>();
 
   constructor(readonly name: string) {}
 
@@ -57,6 +59,14 @@ export class GraphBuilder {
     const attributes = Object.entries(attrs).map(([k, v]) => toAttribute(k, v));
     this.nodes.push({ opType, inputs, outputs: outs, attributes, name: `${opType}_${this.nodes.length}` });
     return outs;
+  }
+
+  /** A single-output node of ONNX Runtime's contrib domain (`com.microsoft`, opset 1). */
+  contrib1(opType: string, inputs: readonly string[], attrs: Record<string, AttrValue> = {}, out?: string): string {
+    const [output] = this.op(opType, inputs, attrs, out ? [out] : 1);
+    (this.nodes[this.nodes.length - 1] as { domain?: string }).domain = 'com.microsoft';
+    this.domains.set('com.microsoft', 1);
+    return output;
   }
 
   /** Single-output shorthand; `out` names the result explicitly (e.g. a graph output). */
@@ -99,6 +109,7 @@ export class GraphBuilder {
   }
 
   model(metadata?: Record<string, string>): OnnxModel {
-    return { irVersion: IR_VERSION, opsetVersion: OPSET_VERSION, producerName: 'engram', graph: this.graph(), metadata };
+    const domainOpsets = this.domains.size ? Object.fromEntries(this.domains) : undefined;
+    return { irVersion: IR_VERSION, opsetVersion: OPSET_VERSION, ...(domainOpsets ? { domainOpsets } : {}), producerName: 'engram', graph: this.graph(), metadata };
   }
 }

@@ -59,6 +59,8 @@ export interface OnnxGraph {
 export interface OnnxModel {
   irVersion: number;
   opsetVersion: number;
+  /** Opsets of other domains the nodes use (e.g. `com.microsoft`: ONNX Runtime's contrib ops). */
+  domainOpsets?: Readonly<Record<string, number>>;
   producerName: string;
   graph: OnnxGraph;
   metadata?: Record<string, string>;
@@ -146,6 +148,7 @@ export function encodeOnnxModel(model: OnnxModel): Uint8Array {
   w.string(2, model.producerName);
   w.message(7, (g) => writeGraph(g, model.graph));
   w.message(8, (o) => o.string(1, '').int(2, model.opsetVersion));
+  for (const [domain, version] of Object.entries(model.domainOpsets ?? {})) w.message(8, (o) => o.string(1, domain).int(2, version));
   for (const [key, value] of Object.entries(model.metadata ?? {})) {
     w.message(14, (e) => e.string(1, key).string(2, value));
   }
