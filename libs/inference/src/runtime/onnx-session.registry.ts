@@ -47,12 +47,10 @@ async function hostOf(ts: readonly ort.Tensor[], download?: DeviceDownload): Pro
   const out = ts.map((t) => (isHost(t) ? hostView(t) : undefined));
   const onDevice = ts.map((t, i) => (out[i] ? -1 : i)).filter((i) => i >= 0);
   if (onDevice.length === 0) return out as HostTensor[];
-  if (download) {
-    const copies = await download(onDevice.map((i) => ts[i]));
-    onDevice.forEach((i, j) => (out[i] = copies[j]));
-  } else {
-    for (const i of onDevice) out[i] = { ...hostView(ts[i]), data: (await ts[i].getData()) as Float32Array };
-  }
+  // Never Tensor.getData() on a device tensor: onnxruntime-node 1.30 aborts the process there.
+  if (!download) throw new InferenceError(InferenceErrorCode.InputMismatch, `a ${ts[onDevice[0]].location} tensor without a session to read it back`);
+  const copies = await download(onDevice.map((i) => ts[i]));
+  onDevice.forEach((i, j) => (out[i] = copies[j]));
   return out as HostTensor[];
 }
 
