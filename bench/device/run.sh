@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs bench:kv, bench:parametric and bench:memory-os (skipped when absent) on whatever
+# Runs bench/device/step-profile, bench:kv, bench:parametric and bench:memory-os (skipped when absent) on whatever
 # execution provider this machine has: webgpu when a WebGPU adapter is found, else cuda
 # when its provider libraries are installed, else cpu. Logs and the JSON lines go to $OUT
 # (the device tool's output folder), or ./bench-device-out here.
@@ -81,6 +81,8 @@ if [ "$baseline" = 1 ]; then
   run_bench memory-os-cpu "${MEMORY_OS_TIMEOUT:-420}" cpu dist/bench/memory-os.bench.js ${MEMORY_OS_ARGS:-} &
   pids+=($!)
 fi
+# Kernels per decode step and step times, the provider against the CPU (seconds; ADR 0406).
+run_bench step-profile 60 "$provider" dist/bench/device/step-profile.js
 # shellcheck disable=SC2086
 run_bench kv "${BENCH_TIMEOUT:-240}" "$provider" dist/bench/kv.bench.js ${KV_ARGS:---reps 5 --sizes 256,1024,4096}
 if [ "$baseline" = 1 ]; then
@@ -91,6 +93,8 @@ fi
 run_bench parametric "${BENCH_TIMEOUT:-240}" "$provider" dist/bench/parametric.bench.js ${PARAMETRIC_ARGS:-}
 wait "${pids[@]}"
 # One file for all results: the device tool brings back at most 8 files.
-runs=(kv kv-cpu parametric memory-os memory-os-cpu)
+runs=(step-profile kv kv-cpu parametric memory-os memory-os-cpu)
 for r in "${runs[@]}"; do cat "$OUT/$r.jsonl" 2>/dev/null; rm -f "$OUT/$r.jsonl"; done >"$OUT/summary.jsonl"
+# The probe's stderr only matters when no GPU provider was found (the 8-file limit again).
+if [ "$provider" != cpu ]; then rm -f "$OUT/probe.err"; fi
 log "done: $(wc -l <"$OUT/summary.jsonl") JSON lines in $OUT/summary.jsonl"

@@ -112,6 +112,11 @@ export interface SessionOptions {
   provider?: ExecutionProvider;
   intraOpThreads?: number;
   graphOptimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /**
+   * ORT profiling: the path prefix of the JSON trace (one event per node run) the session
+   * writes when it is released. Diagnostics only (bench/device/step-profile); '' = off.
+   */
+  profile?: string;
 }
 
 export interface ModelSource {
@@ -246,7 +251,7 @@ export class OnnxSessionRegistry {
   private readonly downloaders = new Map<string, Promise<ort.InferenceSession>>();
 
   private static memoKey(source: ModelSource, o: Required<SessionOptions>): string {
-    return `${source.key}|${o.provider}|${o.intraOpThreads}|${o.graphOptimization}`;
+    return `${source.key}|${o.provider}|${o.intraOpThreads}|${o.graphOptimization}|${o.profile}`;
   }
 
   acquire(source: ModelSource, options: SessionOptions = {}): Promise<DecoderSession> {
@@ -254,6 +259,7 @@ export class OnnxSessionRegistry {
       provider: options.provider ?? 'cpu',
       intraOpThreads: options.intraOpThreads ?? 0,
       graphOptimization: options.graphOptimization ?? 'all',
+      profile: options.profile ?? '',
     };
     const key = OnnxSessionRegistry.memoKey(source, o);
     const existing = this.sessions.get(key);
@@ -275,6 +281,7 @@ export class OnnxSessionRegistry {
       graphOptimizationLevel: o.graphOptimization,
       preferredOutputLocation: outputLocations(o.provider, OUTPUT_LOCATION[o.provider] === 'cpu' ? [] : declaredOutputs(bytes, source)),
       ...(o.intraOpThreads > 0 ? { intraOpNumThreads: o.intraOpThreads } : {}),
+      ...(o.profile ? { enableProfiling: true, profileFilePrefix: o.profile } : {}),
     };
     try {
       const session = bytes
