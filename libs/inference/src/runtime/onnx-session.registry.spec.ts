@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InferenceErrorCode } from '../inference.error';
@@ -134,6 +134,21 @@ describe('OnnxSessionRegistry', () => {
     await expect(m2.step({ inputIds: [9], past: s2.present })).rejects.toThrow(/another model session/);
     await other.disposeAll();
     await registry.disposeAll();
+  });
+
+  it('writes an ONNX Runtime trace of every node run when asked to profile (its own session)', async () => {
+    const registry = new OnnxSessionRegistry();
+    const prefix = join(root, 'trace');
+    const plain = await loadLanguageModel(dir, registry);
+    const profiled = await loadLanguageModel(dir, registry, { profile: prefix });
+    expect(profiled.session).not.toBe(plain.session);
+    await profiled.prefill([5, 9, 44]);
+    await registry.disposeAll();
+    const files = readdirSync(root).filter((f) => f.startsWith('trace') && f.endsWith('.json'));
+    expect(files).toHaveLength(1);
+    const events = JSON.parse(readFileSync(join(root, files[0]), 'utf8')) as { cat: string; name: string }[];
+    expect(events.some((e) => e.cat === 'Session' && e.name === 'model_run')).toBe(true);
+    expect(events.filter((e) => e.cat === 'Node').length).toBeGreaterThan(10);
   });
 
   it('puts KV outputs on the device and the logits on the host on WebGPU; everything on the host elsewhere', () => {
