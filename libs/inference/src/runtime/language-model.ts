@@ -292,10 +292,15 @@ export class LanguageModel {
     this.checkPrompt(past.seq, tokens);
     let kv: KvState | ResidentKv = past;
     let out: StepOutput | undefined;
-    for (let i = 0; i < tokens.length; i += this.prefillChunk) {
-      out = await this.step({ inputIds: tokens.slice(i, i + this.prefillChunk), past: kv, memory: options.memory });
-      if (kv instanceof ResidentKv) kv.dispose();
-      kv = out.present;
+    try {
+      for (let i = 0; i < tokens.length; i += this.prefillChunk) {
+        out = await this.step({ inputIds: tokens.slice(i, i + this.prefillChunk), past: kv, memory: options.memory });
+        if (kv instanceof ResidentKv) kv.dispose();
+        kv = out.present;
+      }
+    } catch (err) {
+      if (kv instanceof ResidentKv) kv.dispose(); // a chunk failed: free the device KV of the ones before it
+      throw err;
     }
     return out!;
   }
