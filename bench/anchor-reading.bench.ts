@@ -12,10 +12,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { generate, loadLanguageModel, mulberry32, OnnxSessionRegistry, type LanguageModel } from '@engram/inference';
+import { loadLanguageModel, mulberry32, OnnxSessionRegistry } from '@engram/inference';
 import { initParams64, tinyLlamaConfig, trainAnchorOnnx } from '@engram/parametric';
 import { writeAnchorModelDir } from './support/anchor-model-dir';
 import { arg, textArg } from './support/args';
+import { readingAccuracy } from './support/reading';
 import { contextDrill, lookupDrill, parseDrillKind, shortDrill, type ContextDrill } from './support/context-drills';
 import { ATTRIBUTES, genericSentence, makePeople, sentences, WordTokenizer, type Person } from './support/parametric-world';
 
@@ -48,7 +49,6 @@ async function main(): Promise<void> {
   const people = makePeople(96, rnd, taken);
   const generic = Array.from({ length: 1500 }, () => genericSentence(rnd));
   const tok = new WordTokenizer([...generic, ...[...famous, ...drillPeople, ...people].flatMap(sentences), ATTRIBUTES.flatMap((a) => a.values).join(' ')]);
-  const words = (text: string): number[] => tok.encode(text).slice(1);
   const config = tinyLlamaConfig({ vocab: tok.size, hidden: HIDDEN, layers: LAYERS, heads: 4, intermediate: HIDDEN * 3, maxPositions: 1280 });
 
   // `--names all`: drills also name the evaluated people (values drawn per drill, so nothing
@@ -89,22 +89,7 @@ async function main(): Promise<void> {
     const lm = await loadLanguageModel(join(root, 'model'), registry, { intraOpThreads: 1 });
     t = performance.now();
     const readRnd = mulberry32(SEED + 99);
-    const reading = async (who: readonly Person[], values: 'own' | 'fresh', n: number): Promise<number> => {
-      let hit = 0;
-      for (let i = 0; i < READING; i++) {
-        const pool = who.flatMap((p) => ATTRIBUTES.map((a, ai) => ({ p, ai, v: values === 'own' ? p.values[ai] : a.values[Math.floor(readRnd() * a.values.length)] })));
-        for (let j = pool.length - 1; j > 0; j--) {
-          const k = Math.floor(readRnd() * (j + 1));
-          [pool[j], pool[k]] = [pool[k], pool[j]];
-        }
-        const context = pool.slice(0, n);
-        const q = context[Math.floor(readRnd() * context.length)];
-        const fact = (f: (typeof context)[number]) => ATTRIBUTES[f.ai].templates[0].replace('{n}', f.p.name).replace('{v}', f.v);
-        const prompt = [tok.bos, ...context.flatMap((f) => words(fact(f))), ...words(fact(q).split(` ${q.v}`)[0])];
-        hit += (await answer(lm, prompt)) === tok.ids.get(q.v) ? 1 : 0;
-      }
-      return r3(hit / READING);
-    };
+    const reading = (who: readonly Person[], values: 'own' | 'fresh', n: number): Promise<number> => readingAccuracy(lm, tok, who, n, { questions: READING, rnd: readRnd, values });
     const rows: Array<Record<string, number>> = [];
     const figures: Record<string, number> = {};
     for (const n of [4, 16, 64, 150]) {
@@ -121,10 +106,6 @@ async function main(): Promise<void> {
     await registry.disposeAll();
     rmSync(root, { recursive: true, force: true });
   }
-}
-
-async function answer(lm: LanguageModel, prompt: number[]): Promise<number> {
-  return (await generate(lm, prompt, { temperature: 0, maxTokens: 1, ignoreEos: true })).tokenIds[0];
 }
 
 main().catch((error: unknown) => {

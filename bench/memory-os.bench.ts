@@ -25,6 +25,7 @@ import { HashEmbedder } from '@engram/plaintext';
 import { writeAnchorModelDir } from './support/anchor-model-dir';
 import { contextDrill, lookupDrill, parseDrillKind, shortDrill } from './support/context-drills';
 import { textArg as arg } from './support/args';
+import { readingAccuracy } from './support/reading';
 import { ATTRIBUTES, genericSentence, makePeople, sentences, WordTokenizer, type Person } from './support/parametric-world';
 
 const PEOPLE = Number(arg('people', '96'));
@@ -115,27 +116,10 @@ async function main(): Promise<void> {
   const registry = new OnnxSessionRegistry();
   const lm = await loadLanguageModel(modelDir, registry, { intraOpThreads: THREADS || undefined, provider: PROVIDER });
   const anchor: AnchorModel = { config, params, fingerprint: lm.fingerprint, tokenize: (s) => tok.encode(s), eosTokenIds: [tok.ids.get('.')!] };
-  // How well the anchor reads a fact from a context of n facts of the long-tail people (their
-  // first values, templates[0], shuffled; the question is a fact's first words, as below).
-  // A model that only copies a value of the asked attribute from its context scores about
-  // 1 / (facts of that attribute in the context); one that finds the named person's fact, 1.
+  // How well the anchor reads a fact from a context of n facts of the long-tail people (bench/support/reading.ts).
   const reading: Record<string, number> = {};
   const readRnd = mulberry32(SEED + 99);
-  for (const n of [4, 16, 64, 150]) {
-    let hit = 0;
-    for (let i = 0; i < READING; i++) {
-      const pool = people.flatMap((p) => ATTRIBUTES.map((_, a) => ({ person: p, attr: a, value: p.values[a] })));
-      for (let j = pool.length - 1; j > 0; j--) {
-        const k = Math.floor(readRnd() * (j + 1));
-        [pool[j], pool[k]] = [pool[k], pool[j]];
-      }
-      const context = pool.slice(0, n);
-      const q = context[Math.floor(readRnd() * context.length)];
-      const out = await generate(lm, [tok.bos, ...context.flatMap((f) => words(factText(f))), ...words(questionText(q))], { temperature: 0, maxTokens: 1, ignoreEos: true });
-      hit += out.tokenIds[0] === tok.ids.get(q.value) ? 1 : 0;
-    }
-    reading[`reading_${n}_facts`] = r3(hit / READING);
-  }
+  for (const n of [4, 16, 64, 150]) reading[`reading_${n}_facts`] = await readingAccuracy(lm, tok, people, n, { questions: READING, rnd: readRnd });
   log(`reading: ${JSON.stringify(reading)}`);
 
   // 2. The cube: one memory per person × attribute; questions with Zipf popularity.
