@@ -31,17 +31,17 @@ import { NestFactory } from '@nestjs/core';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadavg } from 'node:os';
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { performance } from 'node:perf_hooks';
 import { Client } from 'pg';
 import { EngramConfig, loadConfig } from '@engram/config';
 import { ApiKeyService, CoreModule, CubeIndexManager, CubeService, MemoryService, RequestContext, Scope, SearchService, TenantService } from '@engram/core';
 import { MemoryRepository } from '@engram/persistence';
 import { fillCubesFromPool } from './support/cube-fixture';
 import { embeddedDatabase, keptDatabase, scratchDatabase } from './support/scratch-service';
-import { watchGc } from './support/search-costs';
 import { arg, textArg } from './support/args';
 import { largeCubePhase } from './support/large-cube';
-import { rng, serviceRows, summarize, SyntheticCorpus } from './support/synthetic-corpus';
+import { mixedWorkload } from './support/mixed-workload';
+import { rng, serviceRows, shuffled, summarize, SyntheticCorpus } from './support/synthetic-corpus';
 
 const CUBES = arg('cubes', 300);
 const PER_CUBE = arg('per-cube', 1000);
@@ -84,36 +84,6 @@ const BATCH = 1000;
 
 const ms = (t0: number) => performance.now() - t0;
 const round = (x: number) => Math.round(x * 100) / 100;
-
-/** Ranks 0..n-1 drawn with probability ∝ 1/(rank+1)^s: the cumulative weights. */
-function zipfCdf(n: number, s: number): Float64Array {
-  const cdf = new Float64Array(n);
-  let total = 0;
-  for (let r = 0; r < n; r++) cdf[r] = total += 1 / Math.pow(r + 1, s);
-  return cdf;
-}
-
-/** A rank under `ranks` drawn by the cumulative weights. */
-function drawRank(cdf: Float64Array, ranks: number, random: () => number): number {
-  const u = random() * cdf[ranks - 1];
-  let lo = 0;
-  let hi = ranks - 1;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (cdf[mid] < u) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-function shuffled<T>(items: readonly T[], random: () => number): T[] {
-  const out = [...items];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [out[i], out[j]] = [out[j], out[i]];
-  }
-  return out;
-}
 
 /** Bytes of the files under dir. */
 function diskBytes(dir: string): number {
@@ -303,7 +273,7 @@ async function main(): Promise<void> {
         figures.turnover_evicted = filler.length + HOT + loads - manager.cachedCubes;
         await app.close();
       }
-      if (MIXED > 0) await mixedWorkload({ ...config, indexCacheCubes: CACHE, ...(CACHE_MB > 0 ? { indexCacheBytes: CACHE_MB * 1048576 } : {}) }, ctx, cubeIds, queries, figures);
+      if (MIXED > 0) await mixedWorkload(open, { ...config, indexCacheCubes: CACHE, ...(CACHE_MB > 0 ? { indexCacheBytes: CACHE_MB * 1048576 } : {}) }, ctx, cubeIds, queries, { clients: CLIENTS, zipf: ZIPF, searches: MIXED }, figures);
     } else {
       await app.close();
     }
@@ -365,75 +335,6 @@ async function filledCubes(databaseUrl: string, cubeIds: readonly string[]): Pro
     return new Set(found.rows.map((r) => r.id));
   } finally {
     await c.end();
-  }
-}
-
-/**
- * Searches from CLIENTS concurrent clients over cubes drawn by Zipf popularity: first over the
- * most popular cubes that fit half the cache (loaded beforehand: no turnover), then over every
- * cube (the tail loads and evicts). A search is warm when its cube's index was held before it.
- */
-async function mixedWorkload(config: EngramConfig, ctx: RequestContext, cubeIds: string[], queries: string[], figures: Record<string, number | null>): Promise<void> {
-  const app = await open(config);
-  const search = app.get(SearchService);
-  const manager = app.get(CubeIndexManager);
-  const byPopularity = shuffled(cubeIds, rng(5));
-  const cdf = zipfCdf(byPopularity.length, ZIPF);
-  let asked = 0;
-  const run = async (n: number, ranks: number, random: () => number) => {
-    const warm: number[] = [];
-    const cold: number[] = [];
-    let started = 0;
-    await Promise.all(
-      Array.from({ length: CLIENTS }, async () => {
-        while (started < n) {
-          started++;
-          const cubeId = byPopularity[drawRank(cdf, ranks, random)];
-          const held = manager.holds(cubeId);
-          const t0 = performance.now();
-          await search.search(ctx, cubeId, { query: queries[asked++ % queries.length], topK: 10 });
-          (held ? warm : cold).push(ms(t0));
-        }
-      }),
-    );
-    return { warm, cold };
-  };
-  try {
-    const fit = Math.max(1, Math.min(byPopularity.length, Math.floor(config.indexCacheCubes / 2)));
-    for (let r = 0; r < fit; r++) await search.search(ctx, byPopularity[r], { query: queries[r % queries.length], topK: 10 });
-    figures.mixed_steady_cubes = fit;
-    figures.mixed_steady_share = round(cdf[fit - 1] / cdf[cdf.length - 1]);
-    const steady = await run(MIXED, fit, rng(11));
-    figures.mixed_steady_warm_p50_ms = round(summarize(steady.warm).p50);
-    figures.mixed_steady_warm_p99_ms = round(summarize(steady.warm).p99);
-    figures.mixed_steady_loads = steady.cold.length; // 0 unless the byte budget holds fewer cubes than `fit`
-    await run(Math.min(MIXED, 1000), byPopularity.length, rng(12)); // the cache reaches its steady mix first
-    const loop = monitorEventLoopDelay({ resolution: 10 });
-    loop.enable();
-    // Garbage collection during the turnover: pauses of the main thread, by kind.
-    const gcWatch = watchGc();
-    const started = performance.now();
-    const turnover = await run(MIXED, byPopularity.length, rng(13));
-    figures.mixed_turnover_s = round(ms(started) / 1000);
-    const gc = gcWatch.stop();
-    loop.disable();
-    figures.mixed_turnover_gc_scavenge_ms = round(gc.scavengeMs);
-    figures.mixed_turnover_gc_major_ms = round(gc.majorMs);
-    figures.mixed_turnover_gc_major_max_ms = round(gc.majorMaxMs);
-    figures.mixed_turnover_gc_major_count = gc.major;
-    figures.mixed_turnover_warm_p50_ms = round(summarize(turnover.warm).p50);
-    figures.mixed_turnover_warm_p99_ms = round(summarize(turnover.warm).p99);
-    figures.mixed_turnover_cold_p50_ms = round(summarize(turnover.cold).p50);
-    figures.mixed_turnover_cold_p99_ms = round(summarize(turnover.cold).p99);
-    figures.mixed_turnover_hit_rate = round(turnover.warm.length / MIXED);
-    figures.mixed_turnover_event_loop_p99_ms = round(loop.percentile(99) / 1e6);
-    figures.mixed_turnover_event_loop_max_ms = round(loop.max / 1e6);
-    figures.mixed_cached_cubes = manager.cachedCubes;
-    figures.mixed_cached_mb = round(manager.cachedBytes / 1048576);
-    figures.mixed_rss_mb = round(process.memoryUsage().rss / 1048576);
-    figures.mixed_heap_mb = round(process.memoryUsage().heapUsed / 1048576);
-  } finally {
-    await app.close();
   }
 }
 

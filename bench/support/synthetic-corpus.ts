@@ -77,3 +77,34 @@ export function serviceRows(corpus: SyntheticCorpus, n: number, from = 0): Servi
     return { text: m.text, kind: 'fact', tags: m.tags, metadata: m.metadata, source: { sessionId: m.sessionId }, observedAt: m.observedAt, importance: m.importance };
   });
 }
+
+/** Ranks 0..n-1 drawn with probability ∝ 1/(rank+1)^s: the cumulative weights. */
+export function zipfCdf(n: number, s: number): Float64Array {
+  const cdf = new Float64Array(n);
+  let total = 0;
+  for (let r = 0; r < n; r++) cdf[r] = total += 1 / Math.pow(r + 1, s);
+  return cdf;
+}
+
+/** A rank under `ranks` drawn by the cumulative weights. */
+export function drawRank(cdf: Float64Array, ranks: number, random: () => number): number {
+  const u = random() * cdf[ranks - 1];
+  let lo = 0;
+  let hi = ranks - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (cdf[mid] < u) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** A copy of `items` in an order drawn by `random` (Fisher–Yates). */
+export function shuffled<T>(items: readonly T[], random: () => number): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
