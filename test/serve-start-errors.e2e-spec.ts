@@ -1,10 +1,10 @@
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { TEST_PG_ADMIN_URL } from '@engram/testing';
+import { freePort } from '../bench/support/crash-driver';
 
 const CLI = path.resolve(__dirname, '../dist/apps/cli/src/main.js');
 
@@ -21,14 +21,6 @@ describe('engram serve start errors', () => {
       return { code: e.code, stdout: e.stdout, stderr: e.stderr };
     }
   };
-  const freePort = () =>
-    new Promise<number>((resolve) => {
-      const s = net.createServer().listen(0, '127.0.0.1', () => {
-        const { port } = s.address() as net.AddressInfo;
-        s.close(() => resolve(port));
-      });
-    });
-
   beforeAll(() => (dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'engram-serve-err-'))));
   afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
 
