@@ -2,8 +2,10 @@
 // same process: the kernels (nodes) a decode step runs, by operator, from ONNX Runtime's
 // profile; and the medians of a decode step, of a 256-token prefill and of reading the whole
 // KV back to the host. On a GPU provider a small model's step is bound by the host's work per
-// kernel, so the node count is the lever (graph revisions 4–6).
-//   node dist/bench/device/step-profile.js [--provider webgpu] [--layers 4] [--hidden 256] [--steps 200]
+// kernel, so the node count is the lever (graph revisions 4–7). Each provider runs both
+// attention forms (ADR 0407: one fused node per layer, or the standard ops), timed in
+// alternating rounds, so the fused form's gain is a ratio within one process.
+//   node dist/bench/device/step-profile.js [--provider webgpu] [--layers 4] [--hidden 256] [--steps 200] [--rounds 1]
 // Table, then one JSON line. bench/device/run.sh runs it on the provider it finds.
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,9 +18,13 @@ const PROVIDER = textArg('provider', 'webgpu') as ExecutionProvider;
 const LAYERS = arg('layers', 4);
 const HIDDEN = arg('hidden', 256);
 const STEPS = arg('steps', 200);
+const ROUNDS = arg('rounds', 1);
+type Attention = 'fused' | 'standard';
+const FORMS: readonly Attention[] = ['standard', 'fused'];
 
 interface Figures {
   provider: ExecutionProvider;
+  attention: Attention;
   nodesPerStep: number;
   nodesByOp: Record<string, number>;
   decodeStepMs: number;
@@ -49,10 +55,10 @@ async function timed(run: () => Promise<unknown>, times: number): Promise<number
 }
 
 /** Decode steps after a 64-token prompt; the last step's KV read back; 256-token prefills. */
-async function timings(dir: string, provider: ExecutionProvider): Promise<Pick<Figures, 'decodeStepMs' | 'prefill256Ms' | 'kvReadBackMs'>> {
+async function timings(dir: string, provider: ExecutionProvider, attention: Attention): Promise<Pick<Figures, 'decodeStepMs' | 'prefill256Ms' | 'kvReadBackMs'>> {
   const registry = new OnnxSessionRegistry();
   try {
-    const m = await loadLanguageModel(dir, registry, { provider });
+    const m = await loadLanguageModel(dir, registry, { provider, attention });
     let past = (await m.step({ inputIds: tokens(64) })).present;
     for (let i = 0; i < 5; i++) {
       const s = await m.step({ inputIds: [9], past }); // warm-up
@@ -74,10 +80,10 @@ async function timings(dir: string, provider: ExecutionProvider): Promise<Pick<F
 }
 
 /** The nodes of one decode step, by operator, from a profiled session's trace. */
-async function nodes(dir: string, provider: ExecutionProvider, scratch: string): Promise<Pick<Figures, 'nodesPerStep' | 'nodesByOp'>> {
-  const prefix = join(scratch, `profile-${provider}`);
+async function nodes(dir: string, provider: ExecutionProvider, attention: Attention, scratch: string): Promise<Pick<Figures, 'nodesPerStep' | 'nodesByOp'>> {
+  const prefix = join(scratch, `profile-${provider}-${attention}`);
   const registry = new OnnxSessionRegistry();
-  const m = await loadLanguageModel(dir, registry, { provider, profile: prefix });
+  const m = await loadLanguageModel(dir, registry, { provider, attention, profile: prefix });
   let past = (await m.step({ inputIds: tokens(64) })).present;
   for (let i = 0; i < 3; i++) {
     const s = await m.step({ inputIds: [9], past });
@@ -86,7 +92,7 @@ async function nodes(dir: string, provider: ExecutionProvider, scratch: string):
   }
   past.dispose();
   await registry.disposeAll(); // the trace is written when the session is released
-  const file = readdirSync(scratch).find((f) => f.startsWith(`profile-${provider}`) && f.endsWith('.json'));
+  const file = readdirSync(scratch).find((f) => f.startsWith(`profile-${provider}-${attention}`) && f.endsWith('.json'));
   if (!file) throw new Error(`no ONNX Runtime profile was written under ${scratch}`);
   const events = JSON.parse(readFileSync(join(scratch, file), 'utf8')) as ProfileEvent[];
   const runs = events.filter((e) => e.cat === 'Session' && e.name === 'model_run');
@@ -105,14 +111,27 @@ async function main(): Promise<void> {
     createTinyModel({ outDir: dir, layers: LAYERS, hidden: HIDDEN, heads: 4, kvHeads: 2, vocab: 512 });
     const providers: ExecutionProvider[] = PROVIDER === 'cpu' ? ['cpu'] : ['cpu', PROVIDER];
     const figures: Figures[] = [];
-    for (const provider of providers) figures.push({ provider, ...(await nodes(dir, provider, scratch)), ...(await timings(dir, provider)) });
-    const [cpu, device] = [figures[0], figures[figures.length - 1]];
-    console.log(`step profile: ${LAYERS} layers × ${HIDDEN}, 4 heads / 2 kv heads, graph revision ${LLAMA_GRAPH_REVISION}; decode step p50 of ${STEPS} after a 64-token prompt`);
-    const row = (f: Figures) => ({ provider: f.provider, nodesPerStep: f.nodesPerStep, decodeStepMs: f.decodeStepMs, prefill256Ms: f.prefill256Ms, kvReadBackMs: f.kvReadBackMs });
+    for (const provider of providers) {
+      const counted = new Map<Attention, Pick<Figures, 'nodesPerStep' | 'nodesByOp'>>();
+      for (const attention of FORMS) counted.set(attention, await nodes(dir, provider, attention, scratch));
+      const rounds = new Map<Attention, Pick<Figures, 'decodeStepMs' | 'prefill256Ms' | 'kvReadBackMs'>[]>(FORMS.map((a) => [a, []]));
+      for (let r = 0; r < ROUNDS; r++) for (const attention of r % 2 ? [...FORMS].reverse() : FORMS) rounds.get(attention)!.push(await timings(dir, provider, attention));
+      for (const attention of FORMS) {
+        const t = rounds.get(attention)!;
+        const med = (k: 'decodeStepMs' | 'prefill256Ms' | 'kvReadBackMs'): number => median(t.map((x) => x[k]));
+        figures.push({ provider, attention, ...counted.get(attention)!, decodeStepMs: med('decodeStepMs'), prefill256Ms: med('prefill256Ms'), kvReadBackMs: med('kvReadBackMs') });
+      }
+    }
+    const find = (p: ExecutionProvider, a: Attention): Figures => figures.find((f) => f.provider === p && f.attention === a)!;
+    const device = providers[providers.length - 1];
+    console.log(`step profile: ${LAYERS} layers × ${HIDDEN}, 4 heads / 2 kv heads, graph revision ${LLAMA_GRAPH_REVISION}; decode step p50 of ${STEPS} after a 64-token prompt, median of ${ROUNDS} round(s)`);
+    const row = (f: Figures) => ({ provider: f.provider, attention: f.attention, nodesPerStep: f.nodesPerStep, decodeStepMs: f.decodeStepMs, prefill256Ms: f.prefill256Ms, kvReadBackMs: f.kvReadBackMs });
     console.table(figures.map(row));
-    for (const f of figures) console.log(`${f.provider} nodes: ${Object.entries(f.nodesByOp).sort((a, b) => b[1] - a[1]).map(([op, n]) => `${op} ${n}`).join(', ')}`);
-    const ratios = device === cpu ? undefined : { decodeStep: r3(device.decodeStepMs / cpu.decodeStepMs), prefill256: r3(device.prefill256Ms / cpu.prefill256Ms), nodes: r3(device.nodesPerStep / cpu.nodesPerStep) };
-    console.log(JSON.stringify({ bench: 'step-profile', graphRevision: LLAMA_GRAPH_REVISION, model: { layers: LAYERS, hidden: HIDDEN }, steps: STEPS, providers: figures, ...(ratios ? { overCpu: ratios } : {}) }));
+    for (const f of figures) console.log(`${f.provider} ${f.attention} nodes: ${Object.entries(f.nodesByOp).sort((a, b) => b[1] - a[1]).map(([op, n]) => `${op} ${n}`).join(', ')}`);
+    const ratio = (a: Figures, b: Figures) => ({ decodeStep: r3(a.decodeStepMs / b.decodeStepMs), prefill256: r3(a.prefill256Ms / b.prefill256Ms), nodes: r3(a.nodesPerStep / b.nodesPerStep) });
+    const fusedOverStandard = Object.fromEntries(providers.map((p) => [p, ratio(find(p, 'fused'), find(p, 'standard'))]));
+    const overCpu = device === 'cpu' ? undefined : ratio(find(device, 'fused'), find('cpu', 'fused'));
+    console.log(JSON.stringify({ bench: 'step-profile', graphRevision: LLAMA_GRAPH_REVISION, model: { layers: LAYERS, hidden: HIDDEN }, steps: STEPS, rounds: ROUNDS, providers: figures, fusedOverStandard, ...(overCpu ? { overCpu } : {}) }));
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }

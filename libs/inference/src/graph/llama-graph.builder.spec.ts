@@ -8,7 +8,7 @@ import { referenceForward, ReferenceKv, ReferenceMemory } from '../reference/lla
 import { createTinyModel, TinyModelOptions } from '../tiny/tiny-model.generator';
 import { gaussian, mulberry32 } from '../tiny/seeded-random';
 import { concatMemoryBlocks, memoryFeeds, type MemoryBlock } from '../runtime/memory-feeds';
-import { buildLlamaGraph, DEFAULT_MEMORY_SLOTS, pastKeyName, pastValueName, presentKeyName, presentValueName } from './llama-graph.builder';
+import { buildLlamaGraph, DEFAULT_MEMORY_SLOTS, LlamaGraphOptions, pastKeyName, pastValueName, presentKeyName, presentValueName } from './llama-graph.builder';
 
 const root = mkdtempSync(join(tmpdir(), 'engram-graph-'));
 
@@ -25,14 +25,18 @@ function randomMemory(L: number, R: number, d: number, seed: number): ReferenceM
   return { rank: R, gate: fill(L * R * d), up: fill(L * R * d), down: fill(L * d * R) };
 }
 
-const configs: [string, Partial<TinyModelOptions>][] = [
+// Head dimensions that are multiples of 8 get one GroupQueryAttention node per layer unless
+// `fusedAttention: false`; others (head dimension 6 below) the standard-op form.
+const configs: [string, Partial<TinyModelOptions>, LlamaGraphOptions?][] = [
   ['MHA, untied', { layers: 2, hidden: 32, heads: 4 }],
   ['GQA with q/k/v bias (Qwen2-style)', { layers: 2, hidden: 48, heads: 6, kvHeads: 2, qkvBias: true, ropeTheta: 1e6 }],
   ['tied embeddings, one KV head', { layers: 3, hidden: 32, heads: 4, kvHeads: 1, tieEmbeddings: true, intermediate: 40 }],
   ['bf16 weights', { layers: 1, hidden: 32, heads: 2, dtype: 'BF16' }],
+  ['GQA, standard-op attention', { layers: 2, hidden: 48, heads: 6, kvHeads: 2, qkvBias: true }, { fusedAttention: false }],
+  ['head dimension 6 (standard-op attention)', { layers: 2, hidden: 24, heads: 4, kvHeads: 2 }],
 ];
 
-describe.each(configs)('Llama graph vs TypeScript reference: %s', (label, opts) => {
+describe.each(configs)('Llama graph vs TypeScript reference: %s', (label, opts, graphOptions) => {
   const dir = join(root, label.replace(/\W+/g, '-'));
   createTinyModel({ outDir: dir, vocab: 300, seed: 7, ...opts });
   const model = openModelDirectory(dir);
@@ -41,7 +45,7 @@ describe.each(configs)('Llama graph vs TypeScript reference: %s', (label, opts) 
   let session: ort.InferenceSession;
 
   beforeAll(async () => {
-    session = await ort.InferenceSession.create(encodeOnnxModel(buildLlamaGraph(c, weights).model()));
+    session = await ort.InferenceSession.create(encodeOnnxModel(buildLlamaGraph(c, weights, graphOptions).model()));
   });
   afterAll(async () => session.release());
 
@@ -127,6 +131,32 @@ describe.each(configs)('Llama graph vs TypeScript reference: %s', (label, opts) 
     expect(Array.from(zeroed.logits.data as Float32Array)).toEqual(Array.from(base.logits.data as Float32Array));
     const withMem = await session.run(feeds(prompt, undefined, randomMemory(c.numLayers, 4, c.hiddenSize, 9)));
     expect(maxAbsDiff(withMem.logits.data as Float32Array, base.logits.data as Float32Array)).toBeGreaterThan(1e-3);
+  });
+});
+
+describe('attention form', () => {
+  const dir = join(root, 'attention-form');
+  createTinyModel({ outDir: dir, vocab: 300, seed: 3, layers: 3, hidden: 32, heads: 4, kvHeads: 2 });
+  const model = openModelDirectory(dir);
+  const weights = loadModelWeights(model);
+  const count = (g: ReturnType<typeof buildLlamaGraph>, op: string): number => g.nodes.filter((n) => n.opType === op).length;
+
+  it('is one GroupQueryAttention node per layer by default, the standard ops when turned off', () => {
+    const fused = buildLlamaGraph(model.config, weights, { pastPositions: true });
+    const standard = buildLlamaGraph(model.config, weights, { pastPositions: true, fusedAttention: false });
+    expect(count(fused, 'GroupQueryAttention')).toBe(3);
+    expect(count(fused, 'Softmax')).toBe(0);
+    expect(count(standard, 'GroupQueryAttention')).toBe(0);
+    expect(count(standard, 'Softmax')).toBe(3);
+    expect(fused.nodes.length).toBeLessThan(standard.nodes.length - 3 * 10);
+  });
+
+  it('refuses fusedAttention for a head dimension the operator cannot take', () => {
+    const odd = join(root, 'attention-form-hd6');
+    createTinyModel({ outDir: odd, vocab: 300, seed: 3, layers: 1, hidden: 24, heads: 4 });
+    const m = openModelDirectory(odd);
+    expect(() => buildLlamaGraph(m.config, loadModelWeights(m), { fusedAttention: true })).toThrow(/multiple of 8 \(got 6\)/);
+    expect(buildLlamaGraph(m.config, loadModelWeights(m)).nodes.some((n) => n.opType === 'GroupQueryAttention')).toBe(false);
   });
 });
 

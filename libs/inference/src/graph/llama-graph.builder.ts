@@ -35,11 +35,18 @@ export interface LlamaGraphOptions {
    * (keys rotated) instead of logits and present KV. Past KV inputs for layers below it.
    */
   probeLayer?: number;
+  /**
+   * Attention as one ONNX Runtime `GroupQueryAttention` node per layer (KV concatenation,
+   * GQA, scaling, mask, softmax and both products) instead of ~16 standard nodes; the mask
+   * is still engram's own, fed as the node's attention bias. Default: on whenever the head
+   * dimension is a multiple of 8 (the operator's requirement); off keeps the standard-op form.
+   */
+  fusedAttention?: boolean;
 }
 
 export const DEFAULT_MEMORY_SLOTS = 4;
 /** Bumped when the graph's inputs or maths change (compiled graphs on disk are keyed by it). */
-export const LLAMA_GRAPH_REVISION = 6;
+export const LLAMA_GRAPH_REVISION = 7;
 export const pastKeyName = (layer: number): string => `past_key_values.${layer}.key`;
 export const pastValueName = (layer: number): string => `past_key_values.${layer}.value`;
 export const presentKeyName = (layer: number): string => `present.${layer}.key`;
@@ -64,6 +71,8 @@ export function buildLlamaGraph(config: LlamaConfig, weights: LlamaWeights, opti
   if (probe !== undefined && !(Number.isInteger(probe) && probe >= 0 && probe < L)) throw new RangeError(`probeLayer ${probe} outside [0, ${L})`);
   const slots = probe === undefined && (options.memoryInputs ?? true) ? (options.memorySlots ?? DEFAULT_MEMORY_SLOTS) : 0;
   const group = H / KVH;
+  const fused = (options.fusedAttention ?? true) && hd % 8 === 0;
+  if (options.fusedAttention && !fused) throw new RangeError(`fusedAttention needs a head dimension that is a multiple of 8 (got ${hd})`);
   const g = new GraphBuilder(probe === undefined ? 'engram_llama' : 'engram_llama_probe');
 
   const inputIds = g.input('input_ids', INT64, ['batch_size', 'sequence_length']);
@@ -120,6 +129,7 @@ export function buildLlamaGraph(config: LlamaConfig, weights: LlamaWeights, opti
 
   // Additive mask [B, 1, S, T]: query i (absolute P+i) sees key j iff j <= P+i and mask[j];
   // with past positions: iff pos(j) <= position_ids[i] and mask[j].
+  const totalLen = g.op1('Gather', [g.op1('Shape', [attentionMask]), g.int64([1], true)]);
   let causal: string;
   if (pastPositions) {
     const keyPos = g.op1('Unsqueeze', [g.op1('Concat', [pastPositions, positionIds], { axis: 1 }), g.int64([1, 2])]); // [B, 1, 1, T]
@@ -127,7 +137,6 @@ export function buildLlamaGraph(config: LlamaConfig, weights: LlamaWeights, opti
     causal = g.op1('LessOrEqual', [keyPos, queryPos]);
   } else {
     const seqLen = g.op1('Gather', [g.op1('Shape', [inputIds]), g.int64([1], true)]);
-    const totalLen = g.op1('Gather', [g.op1('Shape', [attentionMask]), g.int64([1], true)]);
     const pastLen = g.op1('Sub', [totalLen, seqLen]);
     const zero = g.int64([0], true);
     const one = g.int64([1], true);
@@ -137,6 +146,17 @@ export function buildLlamaGraph(config: LlamaConfig, weights: LlamaWeights, opti
   }
   const padding = g.op1('Unsqueeze', [g.op1('Cast', [attentionMask], { to: OnnxDataType.BOOL }), g.int64([1, 2])]);
   const maskBias = g.op1('Where', [g.op1('And', [causal, padding]), g.float(0), g.float(MASKED)]);
+
+  // GroupQueryAttention's own masking is causal by index (query i sees keys 0..P+i) within
+  // seqlens_k + 1 keys: with seqlens_k = T − 1 for every row it hides nothing engram's mask
+  // shows, as long as new tokens come in ascending positions (kv-blend.ts feeds them so).
+  let seqlensK = '';
+  let totalLen32 = '';
+  if (fused) {
+    totalLen32 = g.op1('Cast', [totalLen], { to: OnnxDataType.INT32 });
+    const batch = g.op1('Slice', [g.op1('Shape', [inputIds]), g.int64([0]), g.int64([1])]);
+    seqlensK = g.op1('Expand', [g.op1('Sub', [totalLen32, g.op1('Cast', [g.int64([1], true)], { to: OnnxDataType.INT32 })]), batch]);
+  }
 
   const shapeBSHD = (heads: number): string => g.int64([0, 0, heads, hd]);
   const toHeads = (x: string, heads: number, out?: string): string =>
@@ -152,22 +172,45 @@ export function buildLlamaGraph(config: LlamaConfig, weights: LlamaWeights, opti
       toHeads(linear(x, `${p}.self_attn.v_proj`, lw.v, lw.vBias), KVH, PROBE_VALUE);
       return g;
     }
-    const q = rope(toHeads(linear(x, `${p}.self_attn.q_proj`, lw.q, lw.qBias), H));
-    const k = rope(toHeads(linear(x, `${p}.self_attn.k_proj`, lw.k, lw.kBias), KVH));
-    const v = toHeads(linear(x, `${p}.self_attn.v_proj`, lw.v, lw.vBias), KVH);
-    const keys = g.op1('Concat', [pastKeyName(l), k], { axis: 2 }, presentKeyName(l));
-    const values = g.op1('Concat', [pastValueName(l), v], { axis: 2 }, presentValueName(l));
-    // GQA without copying K/V: fold the query heads of a group into the sequence axis.
-    const qScaled = g.op1('Mul', [q, g.float(1 / Math.sqrt(hd))]);
-    const qGrouped = group === 1 ? qScaled : g.op1('Reshape', [qScaled, g.int64([0, KVH, -1, hd])]);
-    let scores = g.op1('MatMul', [qGrouped, g.op1('Transpose', [keys], { perm: [0, 1, 3, 2] })]);
-    if (group !== 1) scores = g.op1('Reshape', [scores, g.int64([0, H, -1, 0])]);
-    let probs = g.op1('Softmax', [g.op1('Add', [scores, maskBias])], { axis: -1 });
-    if (group !== 1) probs = g.op1('Reshape', [probs, g.int64([0, KVH, -1, 0])]);
-    let context = g.op1('MatMul', [probs, values]);
-    if (group !== 1) context = g.op1('Reshape', [context, g.int64([0, H, -1, hd])]);
-    const merged = g.op1('Reshape', [g.op1('Transpose', [context], { perm: [0, 2, 1, 3] }), g.int64([0, 0, H * hd])]);
-    h = g.op1('Add', [h, linear(merged, `${p}.self_attn.o_proj`, lw.o, lw.oBias)]);
+    if (fused) {
+      // BSD in and out, KV in BNSH as the graph's past/present; RoPE by position_ids before.
+      const [attn] = g.contrib(
+        'GroupQueryAttention',
+        [
+          rope(linear(x, `${p}.self_attn.q_proj`, lw.q, lw.qBias)),
+          rope(linear(x, `${p}.self_attn.k_proj`, lw.k, lw.kBias)),
+          linear(x, `${p}.self_attn.v_proj`, lw.v, lw.vBias),
+          pastKeyName(l),
+          pastValueName(l),
+          seqlensK,
+          totalLen32,
+          '',
+          '',
+          '',
+          maskBias,
+        ],
+        { num_heads: H, kv_num_heads: KVH },
+        [g.fresh('attn'), presentKeyName(l), presentValueName(l)],
+      );
+      h = g.op1('Add', [h, linear(attn, `${p}.self_attn.o_proj`, lw.o, lw.oBias)]);
+    } else {
+      const q = rope(toHeads(linear(x, `${p}.self_attn.q_proj`, lw.q, lw.qBias), H));
+      const k = rope(toHeads(linear(x, `${p}.self_attn.k_proj`, lw.k, lw.kBias), KVH));
+      const v = toHeads(linear(x, `${p}.self_attn.v_proj`, lw.v, lw.vBias), KVH);
+      const keys = g.op1('Concat', [pastKeyName(l), k], { axis: 2 }, presentKeyName(l));
+      const values = g.op1('Concat', [pastValueName(l), v], { axis: 2 }, presentValueName(l));
+      // GQA without copying K/V: fold the query heads of a group into the sequence axis.
+      const qScaled = g.op1('Mul', [q, g.float(1 / Math.sqrt(hd))]);
+      const qGrouped = group === 1 ? qScaled : g.op1('Reshape', [qScaled, g.int64([0, KVH, -1, hd])]);
+      let scores = g.op1('MatMul', [qGrouped, g.op1('Transpose', [keys], { perm: [0, 1, 3, 2] })]);
+      if (group !== 1) scores = g.op1('Reshape', [scores, g.int64([0, H, -1, 0])]);
+      let probs = g.op1('Softmax', [g.op1('Add', [scores, maskBias])], { axis: -1 });
+      if (group !== 1) probs = g.op1('Reshape', [probs, g.int64([0, KVH, -1, 0])]);
+      let context = g.op1('MatMul', [probs, values]);
+      if (group !== 1) context = g.op1('Reshape', [context, g.int64([0, H, -1, hd])]);
+      const merged = g.op1('Reshape', [g.op1('Transpose', [context], { perm: [0, 2, 1, 3] }), g.int64([0, 0, H * hd])]);
+      h = g.op1('Add', [h, linear(merged, `${p}.self_attn.o_proj`, lw.o, lw.oBias)]);
+    }
 
     const xf = rmsNorm(h, `${p}.post_attention_layernorm`, lw.postNorm);
     const act = g.op1('Mul', [silu(linear(xf, `${p}.mlp.gate_proj`, lw.gate)), linear(xf, `${p}.mlp.up_proj`, lw.up)]);

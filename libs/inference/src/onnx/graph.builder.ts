@@ -61,12 +61,20 @@ export class GraphBuilder {
     return outs;
   }
 
-  /** A single-output node of ONNX Runtime's contrib domain (`com.microsoft`, opset 1). */
-  contrib1(opType: string, inputs: readonly string[], attrs: Record<string, AttrValue> = {}, out?: string): string {
-    const [output] = this.op(opType, inputs, attrs, out ? [out] : 1);
+  /**
+   * A node of ONNX Runtime's contrib domain (`com.microsoft`, opset 1); returns its output
+   * names (fresh unless given). An empty input name skips an optional input.
+   */
+  contrib(opType: string, inputs: readonly string[], attrs: Record<string, AttrValue> = {}, outputs: number | string[] = 1): string[] {
+    const outs = this.op(opType, inputs, attrs, outputs);
     (this.nodes[this.nodes.length - 1] as { domain?: string }).domain = 'com.microsoft';
     this.domains.set('com.microsoft', 1);
-    return output;
+    return outs;
+  }
+
+  /** Single-output shorthand of `contrib`. */
+  contrib1(opType: string, inputs: readonly string[], attrs: Record<string, AttrValue> = {}, out?: string): string {
+    return this.contrib(opType, inputs, attrs, out ? [out] : 1)[0];
   }
 
   /** Single-output shorthand; `out` names the result explicitly (e.g. a graph output). */

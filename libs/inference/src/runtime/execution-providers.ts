@@ -58,6 +58,14 @@ export function outputLocations(provider: ExecutionProvider, outputNames: readon
  */
 export const MEMORY_SLOTS: Readonly<Record<ExecutionProvider, number>> = Object.freeze({ cpu: DEFAULT_MEMORY_SLOTS, cuda: DEFAULT_MEMORY_SLOTS, webgpu: 1 });
 
+/**
+ * Attention as one ONNX Runtime `GroupQueryAttention` node per layer (ADR 0407) where the
+ * provider runs it in float32: the CPU and WebGPU do; CUDA keeps the standard-op form,
+ * which runs on every provider (its GroupQueryAttention kernel is for half precision, and
+ * no CUDA machine here could show otherwise). `LoadModelOptions.attention` overrides it.
+ */
+export const FUSED_ATTENTION: Readonly<Record<ExecutionProvider, boolean>> = Object.freeze({ cpu: true, cuda: false, webgpu: true });
+
 export const EMPTY_MEMORY_RANK: Readonly<Record<ExecutionProvider, 0 | 1>> = Object.freeze({ cpu: 0, cuda: 0, webgpu: 1 });
 
 export function ortBinaryDir(): string {

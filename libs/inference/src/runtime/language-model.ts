@@ -22,7 +22,7 @@ import { loadModelWeights, ModelDirectory, openModelDirectory } from '../model/m
 import { encodeOnnxModel } from '../onnx/onnx-model.encoder';
 import { writeOnnxModel } from '../onnx/onnx-model.writer';
 import { TextTokenizer } from '../tokenizer/text-tokenizer';
-import { EMPTY_MEMORY_RANK, MEMORY_SLOTS, OUTPUT_LOCATION } from './execution-providers';
+import { EMPTY_MEMORY_RANK, FUSED_ATTENTION, MEMORY_SLOTS, OUTPUT_LOCATION } from './execution-providers';
 import { emptyKv, KvState } from './kv-state';
 import { DecoderSession, Feed, OnnxSessionRegistry, SessionOptions } from './onnx-session.registry';
 import { ResidentKv } from './resident-kv';
@@ -57,6 +57,12 @@ export interface LoadModelOptions extends SessionOptions {
   compiledDir?: string;
   /** Max tokens per graph run during prefill (bounds attention memory). Default 512. */
   prefillChunk?: number;
+  /**
+   * Attention as one fused node per layer or as standard ops (same maths; ADR 0407).
+   * Default by provider (`FUSED_ATTENTION`); a head dimension that is not a multiple of 8
+   * always gets the standard ops.
+   */
+  attention?: 'fused' | 'standard';
 }
 
 const EXTERNAL_DATA_THRESHOLD = 1.5 * 1024 ** 3;
@@ -333,16 +339,20 @@ export class LanguageModel {
 export async function loadLanguageModel(dir: string, registry: OnnxSessionRegistry, options: LoadModelOptions = {}): Promise<LanguageModel> {
   const directory = openModelDirectory(dir);
   const tokenizer = new TextTokenizer(directory.tokenizerJson, directory.tokenizerConfig, directory.config.eosTokenIds);
-  const key = `${directory.fingerprint}`;
   let session: DecoderSession;
   let probeFactory: ProbeSessionFactory | undefined;
   if (directory.format === 'onnx') {
-    session = await registry.acquire({ key, path: directory.weightFiles[0] }, options);
+    session = await registry.acquire({ key: directory.fingerprint, path: directory.weightFiles[0] }, options);
   } else {
     const compiledDir = options.compiledDir ?? join(dir, '.engram');
-    // The graph revision is part of the name: a graph compiled by an older builder is not reused.
-    const memorySlots = MEMORY_SLOTS[options.provider ?? 'cpu'];
-    const variant = memorySlots === DEFAULT_MEMORY_SLOTS ? '' : `.m${memorySlots}`;
+    // The graph revision and form are part of the name: a graph compiled by an older builder,
+    // or for another provider's form, is not reused.
+    const provider = options.provider ?? 'cpu';
+    const memorySlots = MEMORY_SLOTS[provider];
+    const fused = (options.attention ?? (FUSED_ATTENTION[provider] ? 'fused' : 'standard')) === 'fused' && directory.config.headDim % 8 === 0;
+    const variant = `${memorySlots === DEFAULT_MEMORY_SLOTS ? '' : `.m${memorySlots}`}${fused ? '' : '.sa'}`;
+    const key = `${directory.fingerprint}${variant}`;
+    const graphOptions = { pastPositions: true, fusedAttention: fused };
     const compiled = join(compiledDir, `${directory.fingerprint.slice(0, 16)}.g${LLAMA_GRAPH_REVISION}${variant}.onnx`);
     session = await registry.acquire(
       {
@@ -350,7 +360,7 @@ export async function loadLanguageModel(dir: string, registry: OnnxSessionRegist
         build: () => {
           if (existsSync(compiled)) return undefined;
           const weights = loadModelWeights(directory);
-          const model = buildLlamaGraph(directory.config, weights, { pastPositions: true, memorySlots }).model({ fingerprint: directory.fingerprint });
+          const model = buildLlamaGraph(directory.config, weights, { ...graphOptions, memorySlots }).model({ fingerprint: directory.fingerprint });
           const size = model.graph.initializers.reduce((a, t) => a + (t.rawData?.length ?? 0), 0);
           if (size < EXTERNAL_DATA_THRESHOLD) return encodeOnnxModel(model);
           mkdirSync(compiledDir, { recursive: true });
@@ -364,7 +374,7 @@ export async function loadLanguageModel(dir: string, registry: OnnxSessionRegist
     // Probe graphs hold only the first layers' weights: built in memory, on first use.
     probeFactory = (layer) =>
       registry.acquire(
-        { key: `${key}#probe${layer}`, build: () => encodeOnnxModel(buildLlamaGraph(directory.config, loadModelWeights(directory), { pastPositions: true, probeLayer: layer }).model()) },
+        { key: `${key}#probe${layer}`, build: () => encodeOnnxModel(buildLlamaGraph(directory.config, loadModelWeights(directory), { ...graphOptions, probeLayer: layer }).model()) },
         options,
       );
   }
