@@ -1,13 +1,14 @@
-// Builds the ONNX graph (opset 17, standard ops only) of a Llama-family decoder from
-// its config and weights. Interface matches HF/optimum decoder exports (input_ids,
+// Builds the ONNX graph (opset 17, plus ONNX Runtime's com.microsoft ops where they save
+// kernels: RotaryEmbedding, GroupQueryAttention, SkipSimplifiedLayerNormalization) of a
+// Llama-family decoder from its config and weights. Interface matches HF/optimum decoder exports (input_ids,
 // attention_mask, position_ids, past_key_values.{i}.key|value → logits,
 // present.{i}.key|value) plus engram's parametric-memory inputs, per slot s and layer l:
 //   mem.{s}.{l}.gate [R_s, d], mem.{s}.{l}.up [R_s, d], mem.{s}.{l}.down [d, R_s]  (R_s dynamic, may be 0)
 // adding Σ_s down · (silu(gate·x) ⊙ (up·x)) to each FFN output, where x is the FFN's normed
 // input. A slot holds one bank level's block: the sum over slots equals the blocks
 // concatenated along R, and each input is a view of a fetched block (memory-feeds.ts), so
-// attaching memory copies nothing. The memory matrices multiply xᵀ as stored (no
-// transpose of a weight-sized input per step). Weights become initializers pre-transposed
+// attaching memory copies nothing. The memory matrices are multiplied as stored (Gemm
+// with transB: no transpose of a weight-sized input per step). Weights become initializers pre-transposed
 // to [in, out].
 import { GraphBuilder } from '../onnx/graph.builder';
 import { OnnxDataType } from '../onnx/onnx-model.encoder';
@@ -46,7 +47,7 @@ export interface LlamaGraphOptions {
 
 export const DEFAULT_MEMORY_SLOTS = 4;
 /** Bumped when the graph's inputs or maths change (compiled graphs on disk are keyed by it). */
-export const LLAMA_GRAPH_REVISION = 7;
+export const LLAMA_GRAPH_REVISION = 8;
 export const pastKeyName = (layer: number): string => `past_key_values.${layer}.key`;
 export const pastValueName = (layer: number): string => `past_key_values.${layer}.value`;
 export const presentKeyName = (layer: number): string => `present.${layer}.key`;
@@ -110,6 +111,19 @@ export function buildLlamaGraph(config: LlamaConfig, weights: LlamaWeights, opti
   const rmsNorm = (x: string, name: string, w: Float32Array): string => {
     return g.op1('SimplifiedLayerNormalization', [x, g.floatTensor(`${name}.weight`, [d], w)], { axis: -1, epsilon: { float: config.rmsNormEps } });
   };
+  // The residual stream: h, plus the branch output not yet added to it. The add happens in
+  // the next norm (one SkipSimplifiedLayerNormalization: the sum and its RMSNorm), not as an
+  // Add node of its own.
+  let pending: string | undefined;
+  const residualNorm = (name: string, w: Float32Array): string => {
+    if (pending === undefined) return rmsNorm(h, name, w);
+    const out = g.fresh('normed');
+    const sum = g.fresh('residual');
+    g.contrib('SkipSimplifiedLayerNormalization', [pending, h, g.floatTensor(`${name}.weight`, [d], w)], { epsilon: { float: config.rmsNormEps } }, [out, '', '', sum]);
+    h = sum;
+    pending = undefined;
+    return out;
+  };
   const silu = (x: string): string => g.op1('Mul', [x, g.op1('Sigmoid', [x])]);
 
   // RoPE: cos/sin rows gathered by position_ids → [B, 1, S, hd].
@@ -162,11 +176,15 @@ export function buildLlamaGraph(config: LlamaConfig, weights: LlamaWeights, opti
   const toHeads = (x: string, heads: number, out?: string): string =>
     g.op1('Transpose', [g.op1('Reshape', [x, shapeBSHD(heads)])], { perm: [0, 2, 1, 3] }, out);
 
+  // Tokens × features view of an activation, for the memory's Gemms, and the [B, S, d] shape back.
+  const rows = slots > 0 ? g.int64([-1, d]) : '';
+  const shapeBSD = slots > 0 ? g.op1('Concat', [g.op1('Shape', [inputIds]), g.int64([d])], { axis: 0 }) : '';
+
   let h = g.op1('Gather', [g.floatTensor('model.embed_tokens.weight', [V, d], weights.embed.data), inputIds]);
   for (let l = 0; l < L; l++) {
     const lw = weights.layers[l];
     const p = `model.layers.${l}`;
-    const x = rmsNorm(h, `${p}.input_layernorm`, lw.inputNorm);
+    const x = residualNorm(`${p}.input_layernorm`, lw.inputNorm);
     if (l === probe) {
       rope(toHeads(linear(x, `${p}.self_attn.k_proj`, lw.k, lw.kBias), KVH), PROBE_KEY);
       toHeads(linear(x, `${p}.self_attn.v_proj`, lw.v, lw.vBias), KVH, PROBE_VALUE);
@@ -192,7 +210,7 @@ export function buildLlamaGraph(config: LlamaConfig, weights: LlamaWeights, opti
         { num_heads: H, kv_num_heads: KVH },
         [g.fresh('attn'), presentKeyName(l), presentValueName(l)],
       );
-      h = g.op1('Add', [h, linear(attn, `${p}.self_attn.o_proj`, lw.o, lw.oBias)]);
+      pending = linear(attn, `${p}.self_attn.o_proj`, lw.o, lw.oBias);
     } else {
       const q = rope(toHeads(linear(x, `${p}.self_attn.q_proj`, lw.q, lw.qBias), H));
       const k = rope(toHeads(linear(x, `${p}.self_attn.k_proj`, lw.k, lw.kBias), KVH));
@@ -209,29 +227,31 @@ export function buildLlamaGraph(config: LlamaConfig, weights: LlamaWeights, opti
       let context = g.op1('MatMul', [probs, values]);
       if (group !== 1) context = g.op1('Reshape', [context, g.int64([0, H, -1, hd])]);
       const merged = g.op1('Reshape', [g.op1('Transpose', [context], { perm: [0, 2, 1, 3] }), g.int64([0, 0, H * hd])]);
-      h = g.op1('Add', [h, linear(merged, `${p}.self_attn.o_proj`, lw.o, lw.oBias)]);
+      pending = linear(merged, `${p}.self_attn.o_proj`, lw.o, lw.oBias);
     }
 
-    const xf = rmsNorm(h, `${p}.post_attention_layernorm`, lw.postNorm);
+    const xf = residualNorm(`${p}.post_attention_layernorm`, lw.postNorm);
     const act = g.op1('Mul', [silu(linear(xf, `${p}.mlp.gate_proj`, lw.gate)), linear(xf, `${p}.mlp.up_proj`, lw.up)]);
     let ffn = linear(act, `${p}.mlp.down_proj`, lw.down);
     if (slots > 0) {
-      // Feature-major: [d, R]ᵀ products on xᵀ [B, d, S], so the inputs are used as stored.
-      const xT = g.op1('Transpose', [xf], { perm: [0, 2, 1] });
+      // Gemm with transB multiplies the inputs as stored ([R, d] and [d, R]): no transpose of
+      // a weight-sized input, and none of the activation either (the feature-major MatMuls of
+      // revisions ≤ 7 cost two Transposes per layer, and WebGPU's optimiser made them four).
+      const x2 = g.op1('Reshape', [xf, rows]); // [B·S, d]
       const contributions: string[] = [];
       for (let s = 0; s < slots; s++) {
-        const gateT = g.op1('MatMul', [memoryInputName(s, l, 'gate'), xT]); // [B, R, S]
-        const upT = g.op1('MatMul', [memoryInputName(s, l, 'up'), xT]);
-        contributions.push(g.op1('MatMul', [memoryInputName(s, l, 'down'), g.op1('Mul', [silu(gateT), upT])])); // [B, d, S]
+        const gate = g.op1('Gemm', [x2, memoryInputName(s, l, 'gate')], { transB: 1 }); // [B·S, R]
+        const up = g.op1('Gemm', [x2, memoryInputName(s, l, 'up')], { transB: 1 });
+        contributions.push(g.op1('Gemm', [g.op1('Mul', [silu(gate), up]), memoryInputName(s, l, 'down')], { transB: 1 })); // [B·S, d]
       }
       // A chain of Adds, not one Sum: WebGPU has no Sum kernel, and a node left to the CPU
       // costs two device↔host copies per layer, each a GPU sync (10× slower decode on an H200).
       const sum = contributions.slice(1).reduce((acc, c) => g.op1('Add', [acc, c]), contributions[0]);
-      ffn = g.op1('Add', [ffn, g.op1('Transpose', [sum], { perm: [0, 2, 1] })]);
+      ffn = g.op1('Add', [ffn, g.op1('Reshape', [sum, shapeBSD])]);
     }
-    h = g.op1('Add', [h, ffn]);
+    pending = ffn;
   }
-  const final = rmsNorm(h, 'model.norm', weights.finalNorm);
+  const final = residualNorm('model.norm', weights.finalNorm);
   const head = g.floatTensor('lm_head.weight_t', [d, V], transposed(weights.lmHead));
   g.op1('MatMul', [final, head], {}, 'logits');
   return g;
