@@ -113,6 +113,33 @@ describe('OnnxSessionRegistry', () => {
     await registry.disposeAll();
   });
 
+  it('runs attention fused or as standard ops alike, with GQA and past KV at re-placed positions, on the CPU and (with an adapter) on WebGPU', async () => {
+    const gqa = join(root, 'gqa');
+    createTinyModel({ outDir: gqa, layers: 2, hidden: 32, heads: 4, kvHeads: 2, vocab: 280, seed: 5 });
+    const registry = new OnnxSessionRegistry();
+    const close = (x: Float32Array, y: Float32Array): number => Math.max(...x.map((v, i) => Math.abs(v - y[i])));
+    const fused = await loadLanguageModel(gqa, registry, { attention: 'fused' });
+    const standard = await loadLanguageModel(gqa, registry, { attention: 'standard' });
+    expect(fused.session).not.toBe(standard.session);
+    // Past KV of 6 tokens built at positions 0..5, fed as if at positions 4..9 (kv-blend's
+    // re-placed segment: not re-rotated, so only the mask's use of the positions matters),
+    // then new tokens at positions 0..3 and 10: the mask compares positions, not indices.
+    const past = (await standard.prefill([11, 12, 13, 14, 15, 16])).present;
+    const input = { inputIds: [5, 9, 44, 3, 7], positionIds: [0, 1, 2, 3, 10], past, pastPositionIds: [4, 5, 6, 7, 8, 9] };
+    const [f, st] = [await fused.forward(input), await standard.forward(input)];
+    expect(close(f.logits, st.logits)).toBeLessThan(1e-4);
+    expect(close(f.present.layers[1].key, st.present.layers[1].key)).toBeLessThan(1e-5);
+    const plain = await standard.forward({ inputIds: input.inputIds, positionIds: input.positionIds, past });
+    expect(close(plain.logits, st.logits)).toBeGreaterThan(1e-3); // the positions do change the answer
+    const gpu = await loadLanguageModel(gqa, registry, { provider: 'webgpu', attention: 'fused' }).catch(() => undefined);
+    if (gpu) {
+      const g = await gpu.forward(input);
+      expect(close(g.logits, st.logits)).toBeLessThan(1e-3);
+      expect(close(g.present.layers[1].value, st.present.layers[1].value)).toBeLessThan(1e-3);
+    }
+    await registry.disposeAll();
+  });
+
   it('keeps decode-step KV where the provider put it and feeds it back without a copy (host tensors on the CPU)', async () => {
     const registry = new OnnxSessionRegistry();
     const m = await loadLanguageModel(dir, registry);
