@@ -24,6 +24,9 @@ describe('loadConfig', () => {
     const config = loadConfig({ ENGRAM_INFERENCE_PROVIDER: 'cuda', ENGRAM_KV_RAM: '64mb', ENGRAM_KV_DISK: '2gb', ENGRAM_KV_CHUNK_TOKENS: '128' });
     expect(config).toMatchObject({ inferenceProvider: 'cuda', kvRamBytes: 64 * 1024 ** 2, kvDiskBytes: 2 * 1024 ** 3, kvChunkTokens: 128 });
     expect(loadConfig({ ENGRAM_INFERENCE_PROVIDER: 'webgpu' }).inferenceProvider).toBe('webgpu');
+    expect(loadConfig({}).inferenceAttention).toBe('auto');
+    expect(loadConfig({ ENGRAM_INFERENCE_ATTENTION: 'standard' }).inferenceAttention).toBe('standard');
+    expect(() => loadConfig({ ENGRAM_INFERENCE_ATTENTION: 'flash' })).toThrow(/ENGRAM_INFERENCE_ATTENTION/);
     expect(() => loadConfig({ ENGRAM_INFERENCE_PROVIDER: 'tpu', ENGRAM_KV_DISK: 'lots' })).toThrow(/ENGRAM_INFERENCE_PROVIDER[\s\S]*ENGRAM_KV_DISK/);
   });
 

@@ -282,6 +282,7 @@ export function loadConfig(env: Env): EngramConfig {
     indexGraphMinDocuments: read.int('ENGRAM_INDEX_GRAPH_MIN_DOCS', 2048, 0, 10_000_000),
     inferenceProvider: read.oneOf('ENGRAM_INFERENCE_PROVIDER', ['cpu', 'cuda', 'webgpu'] as const, 'cpu'),
     inferenceThreads: read.int('ENGRAM_INFERENCE_THREADS', 0, 0, 1024),
+    inferenceAttention: read.oneOf('ENGRAM_INFERENCE_ATTENTION', ['auto', 'fused', 'standard'] as const, 'auto'),
     newCubeEmbedder: read.oneOf('ENGRAM_NEW_CUBE_EMBEDDER', ['use-lite', 'hash'] as const, 'use-lite'),
     kvRamBytes: read.size('ENGRAM_KV_RAM', 512 * 1024 ** 2),
     // Bounded by default: caches are recomputable, a full disk is not. `0` lifts the bound.

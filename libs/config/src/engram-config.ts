@@ -94,6 +94,12 @@ export interface EngramConfig {
   /** ONNX Runtime intra-op threads per session (0: its default). */
   inferenceThreads: number;
   /**
+   * How compiled models run attention (ADR 0407): `auto` (one fused GroupQueryAttention node
+   * per layer on the CPU and WebGPU, standard ops on CUDA), `fused` or `standard` (the
+   * escape hatch where a provider's fused kernel misbehaves).
+   */
+  inferenceAttention: 'auto' | 'fused' | 'standard';
+  /**
    * The embedder of a new cube that names none (ADR 0106): `use-lite` (semantic, embedded
    * after the commit) or `hash`. Written into the cube's settings, so changing it later
    * leaves existing cubes as they are; a cube without `settings.embedder` is a hash cube.

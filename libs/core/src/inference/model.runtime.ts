@@ -53,6 +53,7 @@ export class ModelRuntime implements OnModuleDestroy {
       provider: this.config.inferenceProvider,
       intraOpThreads: this.config.inferenceThreads,
       compiledDir: join(this.config.dataDir, 'models'),
+      ...(this.config.inferenceAttention === 'auto' ? {} : { attention: this.config.inferenceAttention }),
     });
     const loaded = await this.host.load(model.directory);
     if (loaded.fingerprint !== model.fingerprint) {

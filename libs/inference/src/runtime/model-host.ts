@@ -13,7 +13,7 @@ export class ModelHost {
 
   load(dir: string, options: LoadModelOptions = {}): Promise<LanguageModel> {
     const o = { ...this.defaults, ...options };
-    const key = JSON.stringify([resolve(dir), o.provider ?? 'cpu', o.intraOpThreads ?? 0, o.graphOptimization ?? 'all', o.prefillChunk ?? 512]);
+    const key = JSON.stringify([resolve(dir), o.provider ?? 'cpu', o.intraOpThreads ?? 0, o.graphOptimization ?? 'all', o.prefillChunk ?? 512, o.attention ?? 'auto']);
     let loading = this.models.get(key);
     if (!loading) {
       loading = loadLanguageModel(dir, this.sessions, o).catch((err: unknown) => {

@@ -250,6 +250,9 @@ describe('ModelHost', () => {
     expect(await host.loaded()).toEqual([a]);
     await expect(host.load(join(root, 'missing'))).rejects.toMatchObject({ code: InferenceErrorCode.ModelNotFound });
     expect(await host.loaded()).toHaveLength(1);
+    const standard = await host.load(dir, { attention: 'standard' }); // another graph form: another load
+    expect(standard.session).not.toBe(a.session);
+    expect(await host.load(dir, { attention: 'standard' })).toBe(standard);
     await host.dispose();
     expect(host.sessions.size).toBe(0);
   });
