@@ -81,8 +81,8 @@ if [ "$baseline" = 1 ]; then
   run_bench memory-os-cpu "${MEMORY_OS_TIMEOUT:-420}" cpu dist/bench/memory-os.bench.js ${MEMORY_OS_ARGS:-} &
   pids+=($!)
 fi
-# Kernels per decode step and step times, the provider against the CPU (seconds; ADR 0406).
-run_bench step-profile 60 "$provider" dist/bench/device/step-profile.js
+# Kernels per decode step and step times, both attention forms, the provider against the CPU (ADR 0406, 0407).
+run_bench step-profile "${STEP_PROFILE_TIMEOUT:-120}" "$provider" dist/bench/device/step-profile.js
 # shellcheck disable=SC2086
 run_bench kv "${BENCH_TIMEOUT:-240}" "$provider" dist/bench/kv.bench.js ${KV_ARGS:---reps 5 --sizes 256,1024,4096}
 if [ "$baseline" = 1 ]; then
