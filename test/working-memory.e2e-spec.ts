@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { DataSource } from 'typeorm';
 import { ActivationStore, ModelRuntime, WORKING_MEMORY_RAM_IDLE_MS, WORKING_MEMORY_DROP_IDLE_MS, WORKING_MEMORY_SOURCE, WorkingMemoryService } from '@engram/core';
 import { createTinyModel } from '@engram/inference';
 import { JobRepository, LifecycleRepository, ModelRepository, WorkingMemoryRepository } from '@engram/persistence';
@@ -309,6 +310,17 @@ describe('the working memory of a cube', () => {
     const rebuilt = (await rows().get(cubeId))!;
     expect(rebuilt.sourceMemoryIds).not.toContain(locker);
     expect(rebuilt.text).not.toContain('Zephyr');
+  });
+
+  it('ranks memories last touched decades ago (an imported history) as cold instead of failing the overview and the rebuild', async () => {
+    const cube = (await h.factory.cube({ tenantId })).id;
+    const [old, recent] = await add(['We met at the conference in 2001.', 'I moved to Leeds last week.'], {}, cube);
+    await h.app.get(DataSource).query(`UPDATE memories SET created_at = '2001-06-01T00:00:00Z' WHERE id = $1`, [old]);
+    const o = (await h.http.get(`/v1/cubes/${cube}/overview`).set(auth()).expect(200)).body;
+    expect(o.heat.buckets[0].count).toBe(1); // the 2001 memory: heat ~0
+    const candidates = await rows().candidates(cube, 10, new Date());
+    expect(candidates.map((c) => c.id)).toEqual([recent, old]);
+    expect(candidates[1].heat).toBeLessThan(1e-300);
   });
 
   it('is dropped when the policy turns it off', async () => {

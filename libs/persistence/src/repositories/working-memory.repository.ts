@@ -21,9 +21,12 @@ export type NewWorkingMemory = Omit<WorkingMemoryRecord, 'generation' | 'staleSi
 /**
  * Heat as in libs/core heat.ts, in SQL: (1 + ln(1 + accesses)) × ½^(days since last access / 7)
  * × (0.5 + importance), importance defaulting to 0.5. `$2` is "now"; the query reads
- * MEMORIES_WITH_ACCESS (the access statistics as `a`).
+ * MEMORIES_WITH_ACCESS (the access statistics as `a`). In float8 with the exponent capped at
+ * 1,000 half-lives (½^1000 ≈ 1e-301, heat.ts rounds it to 0): `extract` is numeric, and ½ to
+ * the numeric power of a memory last touched ~20 years ago (an imported history) is too
+ * small for float8, which failed the whole query (the overview, the working-memory job).
  */
-export const HEAT_SQL = `(1 + ln(1 + greatest(coalesce(a.access_count, 0), 0))) * power(0.5, greatest(extract(epoch from ($2::timestamptz - coalesce(a.last_accessed_at, memories.created_at))), 0) / 86400.0 / 7) * (0.5 + coalesce(memories.importance, 0.5))`;
+export const HEAT_SQL = `(1 + ln(1 + greatest(coalesce(a.access_count, 0), 0))) * power(0.5::float8, least(greatest(extract(epoch from ($2::timestamptz - coalesce(a.last_accessed_at, memories.created_at)))::float8, 0) / 86400.0 / 7, 1000)) * (0.5 + coalesce(memories.importance, 0.5))`;
 
 /** The cubes' working-memory rows (the KV blobs are in the KvCacheStore). */
 @Injectable()
