@@ -97,6 +97,10 @@ describe('MCP server', () => {
     const missing = await client.callTool({ name: 'get_memory', arguments: { cube: 'alice', memory_id: '00000000-0000-4000-8000-000000000000' } });
     expect(missing.isError).toBe(true);
     expect(json(missing).error).toMatchObject({ code: 'not_found' });
+    for (const name of ['get_memory', 'update_memory', 'delete_memory']) {
+      const notAnId = await client.callTool({ name, arguments: { cube: 'alice', memory_id: '../../x', ...(name === 'update_memory' ? { text: 'y' } : {}) } });
+      expect(json(notAnId).error).toEqual({ code: 'not_found', message: 'memory not found' }); // as REST's path ids: not an internal error
+    }
     const noCube = await client.callTool({ name: 'search_memories', arguments: { query: 'x' } });
     expect(json(noCube).error).toMatchObject({ code: 'validation_failed', details: [{ field: 'cube', problems: [expect.any(String)] }] });
     const unknownCube = await client.callTool({ name: 'search_memories', arguments: { cube: 'nobody', query: 'x' } });

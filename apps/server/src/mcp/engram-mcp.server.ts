@@ -16,6 +16,7 @@ import {
   UpdateMemoryDto,
 } from '@engram/core';
 import { runTool, toDto } from './mcp-tool.runner';
+import { MemoryId } from '../http/id.pipe';
 
 /**
  * engram's MCP tool set (ADR 0502). Every tool calls the same service as the REST route,
@@ -131,7 +132,7 @@ export function createEngramMcpServer(services: EngramMcpServices, ctx: RequestC
       inputSchema: { cube: cubeArg, memory_id: memoryIdArg },
       annotations: { readOnlyHint: true },
     },
-    ({ cube, memory_id }) => tool(async () => memories.get(ctx, await cubeOf(Permission.MemoryRead, cube), memory_id)),
+    ({ cube, memory_id }) => tool(async () => memories.get(ctx, await cubeOf(Permission.MemoryRead, cube), MemoryId.transform(memory_id))),
   );
 
   server.registerTool(
@@ -151,7 +152,7 @@ export function createEngramMcpServer(services: EngramMcpServices, ctx: RequestC
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true },
     },
     ({ cube, memory_id, text, tags, metadata, importance, reason }) =>
-      tool(async () => memories.update(ctx, await cubeOf(Permission.MemoryWrite, cube), memory_id, await toDto(UpdateMemoryDto, { text, tags, metadata, importance, reason }))),
+      tool(async () => memories.update(ctx, await cubeOf(Permission.MemoryWrite, cube), MemoryId.transform(memory_id), await toDto(UpdateMemoryDto, { text, tags, metadata, importance, reason }))),
   );
 
   server.registerTool(
@@ -164,7 +165,7 @@ export function createEngramMcpServer(services: EngramMcpServices, ctx: RequestC
     },
     ({ cube, memory_id }) =>
       tool(async () => {
-        await memories.delete(ctx, await cubeOf(Permission.MemoryWrite, cube), memory_id);
+        await memories.delete(ctx, await cubeOf(Permission.MemoryWrite, cube), MemoryId.transform(memory_id));
         return { deleted: memory_id };
       }),
   );
