@@ -358,7 +358,10 @@ describe('parametric memory banks over HTTP', () => {
       expect(unknownField.status).toBe(400);
       expect((await h.http.post(banksOf()).set(auth()).send({ ...TINY_BANK, blockSizes: [2, 2, 2] })).status).toBe(400);
       expect((await h.http.post(banksOf()).set(auth()).send({ ...TINY_BANK, branching: 1 })).status).toBe(400);
-      expect((await h.http.post(banksOf()).set(auth()).send({ ...TINY_BANK, embedder: { type: 'hash', dimension: 3 } })).status).toBe(400);
+      const badEmbedder = await h.http.post(banksOf()).set(auth()).send({ ...TINY_BANK, embedder: { type: 'hash', dimension: 3 } });
+      expect(badEmbedder.status).toBe(400);
+      expect(badEmbedder.body.error.details).toEqual([{ field: 'embedder', problems: [expect.stringMatching(/^embedder\.dimension must be/)] }]); // the bank's field, not a cube's
+      expect((await h.http.post(banksOf()).set(auth()).send({ ...TINY_BANK, embedder: 'bogus' })).body.error.details[0].field).toBe('embedder');
       expect((await h.http.post(banksOf()).set(auth()).send({ ...TINY_BANK, blockSizes: [0, 0] })).status).toBe(400);
       expect((await h.http.get(banksOf()).set(auth()).expect(200)).body.items).toHaveLength(1);
     });

@@ -113,6 +113,8 @@ describe('rate limits and quotas', () => {
     await h.http.put(`/v1/admin/tenants/${tenantId}/quotas`).set(admin()).send({ bankBytes: 1024 }).expect(200);
     const refused = await h.http.post(`/v1/cubes/${cube}/banks`).set(bearer(key)).send(bank).expect(429);
     expect(refused.body.error.details).toMatchObject({ quota: 'bankBytes', limit: 1024, used: 0 });
+    // A request that is wrong anyway is a 400 first, whatever the quota says.
+    expect((await h.http.post(`/v1/cubes/${cube}/banks`).set(bearer(key)).send({ ...bank, embedder: 'bogus' }).expect(400)).body.error.details[0].field).toBe('embedder');
     await h.http.put(`/v1/admin/tenants/${tenantId}/quotas`).set(admin()).send({}).expect(200);
     await h.http.post(`/v1/cubes/${cube}/banks`).set(bearer(key)).send(bank).expect(202);
     const report = (await h.http.get(`/v1/admin/tenants/${tenantId}/quotas`).set(admin()).expect(200)).body;

@@ -4,7 +4,7 @@ import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nest
 import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
 import { OnnxSentenceEmbedder, OnnxSessionRegistry, UseLiteEmbedder } from '@engram/inference';
 import { Embedder, EmbeddingRequestError, HashEmbedder } from '@engram/plaintext';
-import { EngramError } from '../errors/engram.error';
+import { EngramError, FieldProblem } from '../errors/engram.error';
 import { ErrorCode } from '../errors/error-code';
 import { checkTenantUrl, createOpenAiEmbedder, NO_OPENAI_ENDPOINTS, OpenAiEmbedderSettings, OpenAiEndpointPolicy, parseOpenAiSettings, SettingsOrigin } from './openai-embedder.settings';
 
@@ -125,10 +125,18 @@ export class EmbedderRegistry implements OnModuleInit, OnModuleDestroy {
    * Validates `settings.embedder` from a request (models folder, operator endpoints, the
    * tenant-URL switch, and for a tenant URL the addresses its host resolves to); throws a 400.
    */
-  async validate(value: unknown): Promise<EmbedderSettings> {
-    const settings = parseEmbedderSettings(value, this.config.modelsDir, this.openai, 'request');
-    if (settings.type === 'openai') await checkTenantUrl(settings, this.openai);
-    return settings;
+  /**
+   * Validates embedder settings a request names; `field` is where the request put them
+   * (a cube's `settings.embedder`, a bank's `embedder`), and what its 400 names.
+   */
+  async validate(value: unknown, field = 'settings.embedder'): Promise<EmbedderSettings> {
+    try {
+      const settings = parseEmbedderSettings(value, this.config.modelsDir, this.openai, 'request');
+      if (settings.type === 'openai') await checkTenantUrl(settings, this.openai);
+      return settings;
+    } catch (err) {
+      throw field === 'settings.embedder' ? err : renamedField(err, 'settings.embedder', field);
+    }
   }
 
   /**
@@ -187,4 +195,11 @@ export class EmbedderRegistry implements OnModuleInit, OnModuleDestroy {
     this.cache.clear();
     await this.sessions.disposeAll();
   }
+}
+
+/** A validation error about `from` (and its sub-fields), told about `to` instead. */
+function renamedField(err: unknown, from: string, to: string): unknown {
+  if (!(err instanceof EngramError) || err.code !== ErrorCode.ValidationFailed || !Array.isArray(err.details)) return err;
+  const rename = (text: string): string => (text === from || text.startsWith(`${from}.`) || text.startsWith(`${from} `) ? to + text.slice(from.length) : text);
+  return EngramError.validation((err.details as FieldProblem[]).map((p) => ({ field: rename(p.field), problems: p.problems.map(rename) })));
 }

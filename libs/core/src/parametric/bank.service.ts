@@ -121,8 +121,9 @@ export class BankService {
         { field: 'blockSizes', problems: [`this geometry makes a ${formatBytes(bytes)} bank for "${model.name}" (${shape.layers} layers × hidden ${shape.hiddenSize}); at most ${formatBytes(this.config.bankMaxBytes)} (ENGRAM_BANK_MAX_BYTES): use fewer levels, a smaller branching or smaller ranks`] },
       ]);
     }
+    // The request is checked whole before the tenant's quota: a bad embedder is a 400 whatever the usage.
+    const settings = dto.embedder === undefined ? this.embedders.stored(cube.settings.embedder) : await this.embedders.validate(dto.embedder, 'embedder');
     await this.quotas.requireBankBytes(cube.tenantId, bytes);
-    const settings = dto.embedder === undefined ? this.embedders.stored(cube.settings.embedder) : await this.embedders.validate(dto.embedder);
     const embedder = this.embedders.forSettings({ embedder: settings });
     const some = await this.memories.list(cubeId, {}, 1, null);
     if (!some?.items.length) throw EngramError.conflict('the cube has no active memories to build a bank from');
