@@ -1,3 +1,4 @@
+import { Scope } from '@engram/core';
 import { createE2eHarness, E2eHarness } from '@engram/testing';
 
 describe('bad input', () => {
@@ -192,5 +193,160 @@ describe('bad input on memories', () => {
 
   it('answers 404 for a memory that does not exist', async () => {
     await h.http.get(`/v1/cubes/${cubeId}/memories/00000000-0000-4000-8000-000000000000`).set(auth()).expect(404);
+  });
+});
+
+describe('null, impossible dates, deep nesting and lone surrogates', () => {
+  let h: E2eHarness;
+  let key: string;
+  let tenantId: string;
+  let cubeId: string;
+  let memoryId: string;
+  const auth = () => ({ Authorization: `Bearer ${key}` });
+  const admin = () => ({ Authorization: `Bearer ${h.adminToken}` });
+  const fieldsOf = (res: { body: { error: { details?: { field: string }[] } } }) => (res.body.error.details ?? []).map((d) => d.field);
+  const memory = () => h.http.get(`/v1/cubes/${cubeId}/memories/${memoryId}`).set(auth()).expect(200);
+  const patch = (body: object) => h.http.patch(`/v1/cubes/${cubeId}/memories/${memoryId}`).set(auth()).send(body);
+  const texts = async () => (await h.http.get(`/v1/cubes/${cubeId}/memories`).set(auth()).expect(200)).body.items.map((m: { text: string }) => m.text);
+  /** `{"a":{"a":…}}` of `levels` objects, as raw JSON (supertest would serialize it recursively). */
+  const nestedJson = (levels: number) => '{"a":'.repeat(levels - 1) + '{}' + '}'.repeat(levels - 1);
+  const rawPost = (path: string, json: string) => h.http.post(path).set(auth()).set('Content-Type', 'application/json').send(json);
+
+  beforeAll(async () => {
+    h = await createE2eHarness();
+    const owner = await h.factory.apiKey({ scopes: [Scope.CubesWrite, Scope.MemoriesRead, Scope.MemoriesWrite, Scope.CubesExport] });
+    key = owner.key;
+    tenantId = owner.tenantId;
+    cubeId = (await h.http.post('/v1/cubes').set(auth()).send({ name: 'nulls', settings: { embedder: { type: 'hash' } } }).expect(201)).body.id;
+    const added = await h.http
+      .post(`/v1/cubes/${cubeId}/memories`)
+      .set(auth())
+      .send({ items: [{ text: 'the original memory', tags: ['t'], pinned: true, validTo: '2030-01-01T00:00:00Z', expiresAt: '2031-01-01T00:00:00Z', importance: 0.4 }] })
+      .expect(201);
+    memoryId = added.body.items[0].id;
+  });
+  afterAll(() => h.close());
+
+  it.each([
+    ['text', 'text must be a string'],
+    ['tags', 'tags must be an array'],
+    ['metadata', 'metadata must be a JSON object'],
+    ['pinned', 'pinned must be a boolean value'],
+    ['reason', 'reason must be a string'],
+  ])('refuses a memory update with %s: null, naming the field and changing nothing', async (field, message) => {
+    const res = await patch({ [field]: null });
+    expect(res.status).toBe(400);
+    expect(res.body.error.details).toEqual([{ field, problems: expect.arrayContaining([message]) }]);
+    expect((await memory()).body).toMatchObject({ text: 'the original memory', tags: ['t'], pinned: true, metadata: {}, version: 1 });
+  });
+
+  it('clears validTo, expiresAt and importance with null, checking the interval the memory will have', async () => {
+    const res = await patch({ validFrom: '2040-01-01T00:00:00Z', validTo: null, expiresAt: null, importance: null }).expect(200);
+    expect(res.body).toMatchObject({ validFrom: '2040-01-01T00:00:00.000Z', validTo: null, expiresAt: null, importance: null, version: 2 });
+  });
+
+  it('refuses cube updates with name or settings null, or a null embedder, changing nothing', async () => {
+    const before = (await h.http.get(`/v1/cubes/${cubeId}`).set(auth()).expect(200)).body;
+    for (const [body, field] of [
+      [{ name: null }, 'name'],
+      [{ settings: null }, 'settings'],
+      [{ settings: { embedder: null } }, 'settings.embedder'],
+    ] as const) {
+      const res = await h.http.patch(`/v1/cubes/${cubeId}`).set(auth()).send(body);
+      expect({ body, status: res.status, fields: fieldsOf(res) }).toEqual({ body, status: 400, fields: [field] });
+    }
+    expect((await h.http.get(`/v1/cubes/${cubeId}`).set(auth()).expect(200)).body).toEqual(before);
+    const created = await h.http.post('/v1/cubes').set(auth()).send({ name: 'null-embedder', settings: { embedder: null } });
+    expect({ status: created.status, fields: fieldsOf(created) }).toEqual({ status: 400, fields: ['settings.embedder'] });
+  });
+
+  it('refuses to pause the scheduler for tenantId: null instead of pausing the whole instance', async () => {
+    const res = await h.http.post('/v1/admin/scheduler/pause').set(admin()).send({ tenantId: null });
+    expect({ status: res.status, fields: fieldsOf(res) }).toEqual({ status: 400, fields: ['tenantId'] });
+    expect((await h.http.get('/v1/admin/scheduler').set(admin()).expect(200)).body.paused).toEqual({ global: false, tenants: [] });
+  });
+
+  it.each([
+    ['2024-02-30T00:00:00Z'],
+    ['2023-02-29'],
+    ['1'],
+    [0],
+    [true],
+    ['March 5, 2024'],
+  ])('refuses the date %p with 400 naming the field, storing nothing', async (value) => {
+    const res = await h.http.post(`/v1/cubes/${cubeId}/memories`).set(auth()).send({ items: [{ text: 'dated', observedAt: value }] });
+    expect(res.status).toBe(400);
+    expect(res.body.error.details).toEqual([{ field: 'items.0.observedAt', problems: ['observedAt must be an ISO-8601 date-time'] }]);
+    expect(await texts()).toEqual(['the original memory']);
+  });
+
+  it('refuses impossible dates in search, list and key fields', async () => {
+    for (const [body, field] of [
+      [{ query: 'x', referenceTime: '2024-02-30T00:00:00Z' }, 'referenceTime'],
+      [{ query: 'x', filters: { validAt: 1700000000000 } }, 'filters.validAt'],
+      [{ query: 'x', filters: { observedAfter: '2023-02-29' } }, 'filters.observedAfter'],
+    ] as const) {
+      const search = await h.http.post(`/v1/cubes/${cubeId}/search`).set(auth()).send(body);
+      expect({ body, status: search.status, fields: fieldsOf(search) }).toEqual({ body, status: 400, fields: [field] });
+    }
+    const list = await h.http.get(`/v1/cubes/${cubeId}/memories`).query({ observedAfter: '2023-02-29' }).set(auth());
+    expect({ status: list.status, fields: fieldsOf(list) }).toEqual({ status: 400, fields: ['observedAfter'] });
+    const keyRes = await h.http.post(`/v1/admin/tenants/${tenantId}/keys`).set(admin()).send({ scopes: ['memories:read'], expiresAt: '2099-02-29T00:00:00Z' });
+    expect({ status: keyRes.status, fields: fieldsOf(keyRes) }).toEqual({ status: 400, fields: ['expiresAt'] });
+  });
+
+  it('accepts the date-times clients send: Z or an offset, with or without fractions', async () => {
+    const items = ['2024-03-05T10:15:00Z', '2024-03-05T10:15:00.123Z', '2024-03-05T11:15:00+01:00', '2024-03-05T10:15:00.123456+00:00', '2024-03-05'].map((observedAt, i) => ({ text: `dated ${i}`, observedAt }));
+    const res = await h.http.post(`/v1/cubes/${cubeId}/memories`).set(auth()).send({ items }).expect(201);
+    expect(res.body.items.map((m: { observedAt: string }) => m.observedAt)).toEqual([
+      '2024-03-05T10:15:00.000Z',
+      '2024-03-05T10:15:00.123Z',
+      '2024-03-05T10:15:00.000Z',
+      '2024-03-05T10:15:00.123Z',
+      '2024-03-05T00:00:00.000Z',
+    ]);
+    await h.http.post(`/v1/cubes/${cubeId}/search`).set(auth()).send({ query: 'dated', referenceTime: new Date().toISOString(), filters: { observedAfter: '2024-01-01T00:00:00+02:00' } }).expect(200);
+    for (const m of res.body.items) await h.http.delete(`/v1/cubes/${cubeId}/memories/${m.id}`).set(auth()).expect(204);
+  });
+
+  it('refuses a lone UTF-16 surrogate with 400 naming the field, storing nothing', async () => {
+    const res = await rawPost(`/v1/cubes/${cubeId}/memories`, '{"items":[{"text":"fine"},{"text":"lone \\ud800 surrogate"}]}');
+    expect(res.status).toBe(400);
+    expect(res.body.error.details).toEqual([{ field: 'items.1.text', problems: [expect.stringMatching(/lone UTF-16 surrogate/)] }]);
+    expect(await texts()).toEqual(['the original memory']);
+    const paired = await rawPost(`/v1/cubes/${cubeId}/memories`, '{"items":[{"text":"paired \\ud83d\\ude00 surrogates"}]}').expect(201);
+    expect(paired.body.items[0].text).toBe('paired 😀 surrogates');
+    await h.http.delete(`/v1/cubes/${cubeId}/memories/${paired.body.items[0].id}`).set(auth()).expect(204);
+  });
+
+  it('refuses 3,000 levels of nesting in metadata and in search filters with 400, storing nothing', async () => {
+    const add = await rawPost(`/v1/cubes/${cubeId}/memories`, `{"items":[{"text":"deep","metadata":${nestedJson(3000)}}]}`);
+    expect(add.status).toBe(400);
+    expect(add.body.error.details).toEqual([{ field: 'items.0.metadata.a.a.a.a.a', problems: [expect.stringMatching(/more than 2048 levels/)] }]);
+    const search = await rawPost(`/v1/cubes/${cubeId}/search`, `{"query":"deep","filters":{"metadata":${nestedJson(3000)}}}`);
+    expect(search.status).toBe(400);
+    expect(fieldsOf(search)).toEqual(['filters.metadata.a.a.a.a.a.a']);
+    expect(await texts()).toEqual(['the original memory']);
+  });
+
+  it('stores metadata as deep as the limit allows (2,000 levels and more) and carries it through export and import', async () => {
+    const levels = 2048 - 3; // the body, items and the item hold it
+    const res = await rawPost(`/v1/cubes/${cubeId}/memories`, `{"items":[{"text":"deep metadata","metadata":${nestedJson(levels)}}]}`).expect(201);
+    const deepId = res.body.items[0].id;
+    const depthOf = (value: unknown) => {
+      let depth = 0;
+      for (let at = value as Record<string, unknown> | undefined; at && typeof at === 'object'; at = at.a as Record<string, unknown> | undefined) depth++;
+      return depth;
+    };
+    expect(depthOf((await h.http.get(`/v1/cubes/${cubeId}/memories/${deepId}`).set(auth()).expect(200)).body.metadata)).toBe(levels);
+    const archive = await h.http.get(`/v1/cubes/${cubeId}/export`).set(auth()).buffer(true).parse((stream, done) => {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => done(null, Buffer.concat(chunks)));
+    }).expect(200);
+    const imported = await h.http.post('/v1/cubes/import?name=deep-copy').set(auth()).set('Content-Type', 'application/gzip').send(archive.body as Buffer).expect(201);
+    const copyId = imported.body.cube.id as string;
+    const copies = (await h.http.get(`/v1/cubes/${copyId}/memories`).set(auth()).expect(200)).body.items as { text: string; metadata: unknown }[];
+    expect(depthOf(copies.find((m) => m.text === 'deep metadata')?.metadata)).toBe(levels);
   });
 });

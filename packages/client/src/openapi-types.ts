@@ -755,13 +755,13 @@ export interface UpdateMemoryDto {
   text?: string;
   tags?: string[];
   metadata?: Record<string, unknown>;
-  validFrom?: string;
-  validTo?: string;
-  importance?: number;
+  validFrom?: string | null;
+  validTo?: string | null;
+  importance?: number | null;
   /** why the memory changed; kept in its history */
   reason?: string;
   pinned?: boolean;
-  expiresAt?: string;
+  expiresAt?: string | null;
 }
 
 export interface WorkingMemoryStatusDto {

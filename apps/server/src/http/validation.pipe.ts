@@ -42,9 +42,11 @@ export class EngramValidationPipe extends ValidationPipe {
 
   /**
    * Nest deletes `__proto__`, `prototype` and `constructor` keys from input without a
-   * word, so a memory's metadata key would vanish while the write answers 201; and
-   * PostgreSQL refuses the NUL character in text and jsonb, which used to surface as a 500
-   * after part of the work was done. Refuse both here, naming where they are.
+   * word, so a memory's metadata key would vanish while the write answers 201; PostgreSQL
+   * refuses the NUL character in text and jsonb, which used to surface as a 500 after part
+   * of the work was done; a lone UTF-16 surrogate was stored as U+FFFD while the answer
+   * echoed it; and JSON nested thousands of levels deep overflowed the stack of
+   * class-transformer (a 500). Refuse all of these here, before the transform, naming where.
    */
   protected override stripProtoKeys(value: unknown): void {
     const problems = unstorableInput(value);
@@ -52,30 +54,70 @@ export class EngramValidationPipe extends ValidationPipe {
   }
 }
 
+/**
+ * How deep a body may nest objects and arrays, the body itself being level 1. Before this
+ * limit, what class-transformer's recursion survived was stored (about 2,400 levels; a
+ * 2,000-level metadata was storable), so the limit keeps that with room for the fields
+ * around it (`items.0.metadata` is level 4) and leaves the stack a margin.
+ */
+export const MAX_JSON_DEPTH = 2048;
+
 const RESERVED_KEYS = ['__proto__', 'prototype', 'constructor'];
 const RESERVED = 'this key name is reserved (__proto__, prototype, constructor) and cannot be stored';
 const NUL = 'must not contain the NUL character (U+0000): it cannot be stored';
+const SURROGATE = 'must not contain a lone UTF-16 surrogate (U+D800 to U+DFFF without its pair): it is not valid Unicode and cannot be stored';
+const TOO_DEEP = `nests objects and arrays more than ${MAX_JSON_DEPTH} levels deep (from the body)`;
+const LONE_SURROGATE = /\p{Cs}/u;
 const MAX_PROBLEMS = 20;
+/** A too-deep value is named by this many leading path segments, not a path of thousands. */
+const DEEP_PATH_SEGMENTS = 8;
 
-/** What no route can store, by field: reserved key names and the NUL character in any key or string (at most 20 problems). */
-export function unstorableInput(value: unknown): FieldProblem[] {
-  const found: FieldProblem[] = [];
-  walk(value, '', found);
-  return found;
+/** Where a value sits: its key and its parent's place (paths are spelled out only for a problem). */
+interface Place {
+  key: string;
+  parent: Place | null;
+  depth: number;
 }
 
-function walk(value: unknown, path: string, found: FieldProblem[]): void {
-  if (found.length >= MAX_PROBLEMS) return;
-  if (typeof value === 'string') {
-    if (value.includes('\u0000')) found.push({ field: path || 'body', problems: [NUL] });
-    return;
+function pathOf(place: Place | null, segments = Infinity): string {
+  const keys: string[] = [];
+  for (let at = place; at; at = at.parent) keys.push(at.key);
+  return keys.reverse().slice(0, segments).join('.') || 'body';
+}
+
+function stringProblem(text: string): string | null {
+  if (text.includes('\u0000')) return NUL;
+  if (LONE_SURROGATE.test(text)) return SURROGATE;
+  return null;
+}
+
+/**
+ * What no route can store, by field: reserved key names, the NUL character or a lone
+ * surrogate in any key or string, nesting deeper than MAX_JSON_DEPTH (at most 20 problems).
+ */
+export function unstorableInput(value: unknown): FieldProblem[] {
+  const found: FieldProblem[] = [];
+  // Depth first in document order with an explicit stack: no recursion to overflow.
+  const stack: { value: unknown; place: Place | null }[] = [{ value, place: null }];
+  while (stack.length && found.length < MAX_PROBLEMS) {
+    const { value: node, place } = stack.pop()!;
+    if (place) {
+      const keyProblem = RESERVED_KEYS.includes(place.key) ? RESERVED : stringProblem(place.key);
+      if (keyProblem) found.push({ field: pathOf(place), problems: [keyProblem === RESERVED ? RESERVED : `key ${keyProblem}`] });
+    }
+    if (typeof node === 'string') {
+      const problem = stringProblem(node);
+      if (problem) found.push({ field: pathOf(place), problems: [problem] });
+      continue;
+    }
+    if (node === null || typeof node !== 'object' || ArrayBuffer.isView(node) || node instanceof Date) continue;
+    const depth = (place?.depth ?? 0) + 1;
+    if (depth > MAX_JSON_DEPTH) {
+      found.push({ field: pathOf(place, DEEP_PATH_SEGMENTS), problems: [TOO_DEEP] });
+      continue;
+    }
+    const entries = Object.entries(node);
+    for (let i = entries.length - 1; i >= 0; i--) stack.push({ value: entries[i][1], place: { key: entries[i][0], parent: place, depth } });
   }
-  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value) || value instanceof Date) return;
-  for (const [key, child] of Object.entries(value)) {
-    if (found.length >= MAX_PROBLEMS) return;
-    const at = path ? `${path}.${key}` : key;
-    if (RESERVED_KEYS.includes(key)) found.push({ field: at, problems: [RESERVED] });
-    else if (key.includes('\u0000')) found.push({ field: at, problems: [`key ${NUL}`] });
-    walk(child, at, found);
-  }
+  return found.slice(0, MAX_PROBLEMS);
 }

@@ -1,8 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsEnum, IsInt, IsOptional, Max, Min } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsEnum, IsInt, Max, Min } from 'class-validator';
 import { ApiKeyRecord } from '@engram/persistence';
 import { Scope } from '../auth/permission';
-import { ValidateDate, ValidateName, ValidateUUID } from './validation';
+import { Optional, ValidateDate, ValidateName, ValidateUUID } from './validation';
 
 export class CreateApiKeyDto {
   @ValidateName({ optional: true })
@@ -15,7 +15,7 @@ export class CreateApiKeyDto {
   scopes: Scope[];
 
   @ApiPropertyOptional({ type: [String], description: 'limit the key to these cubes; omitted: every cube of the tenant' })
-  @IsOptional()
+  @Optional()
   @IsArray()
   @ArrayMaxSize(1000)
   @ValidateUUID({ each: true })
@@ -25,7 +25,7 @@ export class CreateApiKeyDto {
   expiresAt?: Date;
 
   @ApiPropertyOptional({ description: 'requests per minute for this key (429 with Retry-After above it); omitted: the instance default ENGRAM_RATE_LIMIT_PER_MINUTE' })
-  @IsOptional()
+  @Optional()
   @IsInt({ message: 'rateLimitPerMinute must be an integer' })
   @Min(1)
   @Max(1_000_000)

@@ -4,7 +4,7 @@ import { Type } from 'class-transformer';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsIn, IsInt, IsNumber, IsObject, IsOptional, IsString, Max, MaxLength, Min, ValidateNested } from 'class-validator';
 import { DEFAULT_REPLAY, DEFAULT_WRITE_EPOCHS, REPLAY_LIMITS, REPLAY_SOURCES, type ReplaySettings, type ReplaySource } from '@engram/parametric';
 import { BankBlockRecord, BankRecord, BankState } from '@engram/persistence';
-import { ValidateUUID } from './validation';
+import { Optional, ValidateUUID } from './validation';
 
 export const MAX_BANK_LEVELS = 6;
 export const MAX_BANK_BRANCHING = 64;
@@ -23,26 +23,26 @@ export class BankReplayDto {
     default: DEFAULT_REPLAY.source,
     description: "'anchor': text sampled from the model itself (generated once per bank, cached); 'memories': other memories of the cube, outside the trained cluster; 'none': facts only (locality suffers)",
   })
-  @IsOptional()
+  @Optional()
   @IsIn(REPLAY_SOURCES as ReplaySource[], { message: `replay.source must be one of ${REPLAY_SOURCES.join(', ')}` })
   source?: ReplaySource;
 
   @ApiPropertyOptional({ minimum: REPLAY_LIMITS.perStep.min, maximum: REPLAY_LIMITS.perStep.max, default: DEFAULT_REPLAY.perStep, description: 'replay sequences per training step' })
-  @IsOptional()
+  @Optional()
   @IsInt()
   @Min(REPLAY_LIMITS.perStep.min)
   @Max(REPLAY_LIMITS.perStep.max)
   perStep?: number;
 
   @ApiPropertyOptional({ minimum: REPLAY_LIMITS.weight.min, maximum: REPLAY_LIMITS.weight.max, default: DEFAULT_REPLAY.weight, description: 'weight of the replay loss (a KL pull toward the model without memory) relative to the facts' })
-  @IsOptional()
+  @Optional()
   @IsNumber({ allowNaN: false, allowInfinity: false })
   @Min(REPLAY_LIMITS.weight.min)
   @Max(REPLAY_LIMITS.weight.max)
   weight?: number;
 
   @ApiPropertyOptional({ minimum: REPLAY_LIMITS.samples.min, maximum: REPLAY_LIMITS.samples.max, default: DEFAULT_REPLAY.samples, description: 'replay pool: sequences sampled from the model, or memories drawn from the cube' })
-  @IsOptional()
+  @Optional()
   @IsInt()
   @Min(REPLAY_LIMITS.samples.min)
   @Max(REPLAY_LIMITS.samples.max)
@@ -57,7 +57,7 @@ export function resolveReplay(dto: BankReplayDto | undefined, base: Readonly<Rep
 function ValidateReplay(): PropertyDecorator {
   return (target, key) => {
     ApiPropertyOptional({ type: BankReplayDto, description: 'replay while writing (defaults: anchor samples, 8 per step, weight 20, 128 samples)' })(target, key);
-    IsOptional()(target, key);
+    Optional()(target, key);
     IsObject({ message: 'replay must be a JSON object' })(target, key);
     ValidateNested()(target, key);
     Type(() => BankReplayDto)(target, key);
@@ -71,21 +71,21 @@ export class CreateBankDto {
   model: string;
 
   @ApiPropertyOptional({ minimum: 1, maximum: MAX_BANK_LEVELS, default: 4, description: 'tree depth p' })
-  @IsOptional()
+  @Optional()
   @IsInt()
   @Min(1)
   @Max(MAX_BANK_LEVELS)
   levels?: number;
 
   @ApiPropertyOptional({ minimum: 2, maximum: MAX_BANK_BRANCHING, default: 16, description: 'branching k' })
-  @IsOptional()
+  @Optional()
   @IsInt()
   @Min(2)
   @Max(MAX_BANK_BRANCHING)
   branching?: number;
 
   @ApiPropertyOptional({ type: [Number], description: 'block rank (extra FFN neurons per layer) per level, coarse first; default 16 at every level' })
-  @IsOptional()
+  @Optional()
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(MAX_BANK_LEVELS)
@@ -114,12 +114,12 @@ export class WriteBankDto {
   memoryIds?: string[];
 
   @ApiPropertyOptional({ description: 'first retrain the stale blocks (a memory in them was deleted or edited) without those memories' })
-  @IsOptional()
+  @Optional()
   @IsBoolean()
   rewriteStale?: boolean;
 
   @ApiPropertyOptional({ minimum: 1, maximum: 200, default: DEFAULT_WRITE_EPOCHS, description: 'passes over the texts of the trained clusters' })
-  @IsOptional()
+  @Optional()
   @IsInt()
   @Min(1)
   @Max(200)

@@ -1,14 +1,14 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { IsString, Matches, MaxLength } from 'class-validator';
 import { CubeResponseDto } from './cube.dto';
-import { ValidateName } from './validation';
+import { Optional, ValidateName } from './validation';
 
 /** Optional parts an export may add to the memories (comma-separated). */
 export const EXPORT_INCLUDES = ['vectors', 'kv', 'banks'] as const;
 export type ExportInclude = (typeof EXPORT_INCLUDES)[number];
 
 export class CubeExportQueryDto {
-  @IsOptional()
+  @Optional()
   @ApiPropertyOptional({ type: String, description: `comma-separated optional parts: ${EXPORT_INCLUDES.join(', ')}`, example: 'vectors,kv,banks' })
   @IsString()
   @MaxLength(200)

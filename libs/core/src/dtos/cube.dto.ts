@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsOptional } from 'class-validator';
+import { IsIn } from 'class-validator';
 import { CubeRecord } from '@engram/persistence';
-import { PageQueryDto, ValidateName, ValidateObject, ValidateText } from './validation';
+import { Optional, PageQueryDto, ValidateName, ValidateObject, ValidateText } from './validation';
 
 export const CUBE_IF_EXISTS = ['error', 'return'] as const;
 
@@ -20,7 +20,7 @@ export class CreateCubeDto {
     default: 'error',
     description: 'when a live cube of this name exists: "error" answers 409, "return" answers it (200, unchanged): an idempotent get-or-create',
   })
-  @IsOptional()
+  @Optional()
   @IsIn(CUBE_IF_EXISTS as unknown as string[], { message: `ifExists must be one of: ${CUBE_IF_EXISTS.join(', ')}` })
   ifExists?: (typeof CUBE_IF_EXISTS)[number];
 }

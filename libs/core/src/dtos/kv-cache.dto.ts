@@ -1,8 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsString, Matches, MaxLength } from 'class-validator';
 import { KvCacheRecord } from '@engram/persistence';
 import { MAX_TEXT_LENGTH } from './memory.dto';
-import { ValidateUUID } from './validation';
+import { Optional, ValidateUUID } from './validation';
 
 export const MAX_KV_SOURCE_MEMORIES = 256;
 
@@ -21,7 +21,7 @@ export class CreateKvCacheDto {
   memoryIds?: string[];
 
   @ApiPropertyOptional({ maxLength: MAX_TEXT_LENGTH })
-  @IsOptional()
+  @Optional()
   @IsString()
   @MaxLength(MAX_TEXT_LENGTH, { message: `text must be at most ${MAX_TEXT_LENGTH} characters` })
   @Matches(/\S/, { message: 'text must not be empty or whitespace' })

@@ -5,7 +5,7 @@ import { LifecycleEventRecord, LifecycleRunRecord, CubeStateCounts } from '@engr
 import { LifecyclePolicy, PartialLifecyclePolicy } from '../lifecycle/lifecycle-policy';
 import { PlannedAction } from '../lifecycle/lifecycle.planner';
 import { ExecutedAction } from '../lifecycle/lifecycle.engine';
-import { ValidateUUID } from './validation';
+import { Optional, ValidateUUID } from './validation';
 
 export const LIFECYCLE_EVENT_ACTIONS = ['merge', 'supersede', 'expire', 'archive', 'restore', 'consolidate'] as const;
 
@@ -30,23 +30,23 @@ export class LifecyclePolicyResponseDto {
 }
 
 export class RunLifecycleDto {
-  @ApiPropertyOptional({ description: 'plan only: answer the actions, change nothing' }) @IsOptional() @IsBoolean() dryRun?: boolean;
+  @ApiPropertyOptional({ description: 'plan only: answer the actions, change nothing' }) @Optional() @IsBoolean() dryRun?: boolean;
 }
 
 export class LifecycleEventsQueryDto {
-  @ApiPropertyOptional() @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(500) limit?: number;
-  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(1000) cursor?: string;
+  @ApiPropertyOptional() @Optional() @Type(() => Number) @IsInt() @Min(1) @Max(500) limit?: number;
+  @ApiPropertyOptional() @Optional() @IsString() @MaxLength(1000) cursor?: string;
   @ValidateUUID({ optional: true }) memoryId?: string;
   @ApiPropertyOptional({ enum: LIFECYCLE_EVENT_ACTIONS })
-  @IsOptional()
+  @Optional()
   @IsIn(LIFECYCLE_EVENT_ACTIONS as unknown as string[], { message: `action must be one of: ${LIFECYCLE_EVENT_ACTIONS.join(', ')}` })
   action?: string;
 }
 
 export class AdminCubesQueryDto {
   @ValidateUUID({ optional: true }) tenantId?: string;
-  @ApiPropertyOptional() @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(500) limit?: number;
-  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(1000) cursor?: string;
+  @ApiPropertyOptional() @Optional() @Type(() => Number) @IsInt() @Min(1) @Max(500) limit?: number;
+  @ApiPropertyOptional() @Optional() @IsString() @MaxLength(1000) cursor?: string;
 }
 
 export class SchedulerPauseDto {

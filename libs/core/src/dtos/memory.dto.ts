@@ -8,7 +8,6 @@ import {
   IsIn,
   IsInt,
   IsNumber,
-  IsOptional,
   IsString,
   Matches,
   Max,
@@ -17,7 +16,7 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { MemoryRecord, MemoryVersionRecord } from '@engram/persistence';
-import { ValidateDate, ValidateObject } from './validation';
+import { Optional, ValidateDate, ValidateObject } from './validation';
 import { heatOf } from '../lifecycle/heat';
 
 export const MEMORY_KINDS = ['fact', 'episode', 'preference', 'procedure', 'message'] as const;
@@ -28,10 +27,10 @@ export const MAX_BATCH = 1000;
 export const MAX_TOP_K = 200;
 
 export class MemorySourceDto {
-  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(512) id?: string;
-  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(64) type?: string;
-  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(512) sessionId?: string;
-  @ApiPropertyOptional({ type: [String] }) @IsOptional() @IsArray() @ArrayMaxSize(100) @IsString({ each: true }) @MaxLength(512, { each: true }) refs?: string[];
+  @ApiPropertyOptional() @Optional() @IsString() @MaxLength(512) id?: string;
+  @ApiPropertyOptional() @Optional() @IsString() @MaxLength(64) type?: string;
+  @ApiPropertyOptional() @Optional() @IsString() @MaxLength(512) sessionId?: string;
+  @ApiPropertyOptional({ type: [String] }) @Optional() @IsArray() @ArrayMaxSize(100) @IsString({ each: true }) @MaxLength(512, { each: true }) refs?: string[];
 }
 
 /** A structured fact: a newer one with the same subject and predicate supersedes the older. */
@@ -48,21 +47,21 @@ export class MemoryInputDto {
   @Matches(/\S/, { message: 'text must not be empty or whitespace' })
   text: string;
 
-  @ApiPropertyOptional({ enum: MEMORY_KINDS }) @IsOptional() @IsIn(MEMORY_KINDS as unknown as string[], { message: `kind must be one of: ${MEMORY_KINDS.join(', ')}` }) kind?: MemoryKind;
-  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(64) role?: string;
-  @ApiPropertyOptional({ type: [String] }) @IsOptional() @IsArray() @ArrayMaxSize(64) @IsString({ each: true }) @MaxLength(128, { each: true }) tags?: string[];
+  @ApiPropertyOptional({ enum: MEMORY_KINDS }) @Optional() @IsIn(MEMORY_KINDS as unknown as string[], { message: `kind must be one of: ${MEMORY_KINDS.join(', ')}` }) kind?: MemoryKind;
+  @ApiPropertyOptional() @Optional() @IsString() @MaxLength(64) role?: string;
+  @ApiPropertyOptional({ type: [String] }) @Optional() @IsArray() @ArrayMaxSize(64) @IsString({ each: true }) @MaxLength(128, { each: true }) tags?: string[];
   @ValidateObject({ optional: true, maxKeys: 100 }) metadata?: Record<string, unknown>;
-  @ApiPropertyOptional({ type: MemorySourceDto }) @IsOptional() @ValidateNested() @Type(() => MemorySourceDto) source?: MemorySourceDto;
+  @ApiPropertyOptional({ type: MemorySourceDto }) @Optional() @ValidateNested() @Type(() => MemorySourceDto) source?: MemorySourceDto;
   @ValidateDate({ optional: true }) observedAt?: Date;
   @ValidateDate({ optional: true }) validFrom?: Date;
   @ValidateDate({ optional: true }) validTo?: Date;
-  @ApiPropertyOptional({ minimum: 0, maximum: 1 }) @IsOptional() @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) @Max(1) importance?: number;
+  @ApiPropertyOptional({ minimum: 0, maximum: 1 }) @Optional() @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) @Max(1) importance?: number;
   @ApiPropertyOptional({ type: FactDto, description: '{ subject, predicate, object }; case and whitespace are folded for matching' })
-  @IsOptional()
+  @Optional()
   @ValidateNested()
   @Type(() => FactDto)
   fact?: FactDto;
-  @ApiPropertyOptional({ description: 'the scheduler never merges, supersedes, expires or archives a pinned memory' }) @IsOptional() @IsBoolean() pinned?: boolean;
+  @ApiPropertyOptional({ description: 'the scheduler never merges, supersedes, expires or archives a pinned memory' }) @Optional() @IsBoolean() pinned?: boolean;
   @ValidateDate({ optional: true }) expiresAt?: Date;
 }
 
@@ -85,7 +84,7 @@ export class MessageInputDto {
   @Matches(/\S/, { message: 'content must not be empty or whitespace' })
   content: string;
 
-  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(128) name?: string;
+  @ApiPropertyOptional() @Optional() @IsString() @MaxLength(128) name?: string;
   @ValidateDate({ optional: true }) at?: Date;
 }
 
@@ -98,30 +97,34 @@ export class AddMessagesDto {
   @Type(() => MessageInputDto)
   messages: MessageInputDto[];
 
-  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(512) sessionId?: string;
+  @ApiPropertyOptional() @Optional() @IsString() @MaxLength(512) sessionId?: string;
   @ValidateObject({ optional: true, maxKeys: 100 }) metadata?: Record<string, unknown>;
   @ApiPropertyOptional({ enum: ['raw', 'extract'], description: 'extract: also add the facts the operator\'s LLM finds in the turns (a job; the turns are stored first either way). Default: the cube policy\'s extraction.enabled' })
-  @IsOptional()
+  @Optional()
   @IsIn(['raw', 'extract'], { message: 'mode must be "raw" or "extract"' })
   mode?: 'raw' | 'extract';
 }
 
+/**
+ * A partial change: a field left out stays as it is. null clears validFrom, validTo,
+ * importance and expiresAt; on any other field it is refused (400 naming the field).
+ */
 export class UpdateMemoryDto {
   @ApiPropertyOptional()
-  @IsOptional()
+  @Optional()
   @IsString()
   @MaxLength(MAX_TEXT_LENGTH, { message: `text must be at most ${MAX_TEXT_LENGTH} characters` })
   @Matches(/\S/, { message: 'text must not be empty or whitespace' })
   text?: string;
 
-  @ApiPropertyOptional({ type: [String] }) @IsOptional() @IsArray() @ArrayMaxSize(64) @IsString({ each: true }) @MaxLength(128, { each: true }) tags?: string[];
+  @ApiPropertyOptional({ type: [String] }) @Optional() @IsArray() @ArrayMaxSize(64) @IsString({ each: true }) @MaxLength(128, { each: true }) tags?: string[];
   @ValidateObject({ optional: true, maxKeys: 100 }) metadata?: Record<string, unknown>;
-  @ValidateDate({ optional: true }) validFrom?: Date;
-  @ValidateDate({ optional: true }) validTo?: Date;
-  @ApiPropertyOptional({ minimum: 0, maximum: 1 }) @IsOptional() @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) @Max(1) importance?: number;
-  @ApiPropertyOptional({ description: 'why the memory changed; kept in its history' }) @IsOptional() @IsString() @MaxLength(1000) reason?: string;
-  @ApiPropertyOptional() @IsOptional() @IsBoolean() pinned?: boolean;
-  @ValidateDate({ optional: true }) expiresAt?: Date;
+  @ValidateDate({ optional: true, nullable: true }) validFrom?: Date | null;
+  @ValidateDate({ optional: true, nullable: true }) validTo?: Date | null;
+  @ApiPropertyOptional({ type: Number, minimum: 0, maximum: 1, nullable: true }) @Optional({ nullable: true }) @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) @Max(1) importance?: number | null;
+  @ApiPropertyOptional({ description: 'why the memory changed; kept in its history' }) @Optional() @IsString() @MaxLength(1000) reason?: string;
+  @ApiPropertyOptional() @Optional() @IsBoolean() pinned?: boolean;
+  @ValidateDate({ optional: true, nullable: true }) expiresAt?: Date | null;
 }
 
 export const SEARCH_MODES = ['default', 'deep'] as const;
@@ -135,7 +138,7 @@ export class SearchDto {
   query: string;
 
   @ApiPropertyOptional({ minimum: 1, maximum: MAX_TOP_K, default: 10 })
-  @IsOptional()
+  @Optional()
   @IsInt({ message: 'topK must be an integer' })
   @Min(1)
   @Max(MAX_TOP_K, { message: `topK must not be greater than ${MAX_TOP_K}` })
@@ -149,7 +152,7 @@ export class SearchDto {
   @ValidateObject({ optional: true, maxKeys: 20 })
   filters?: Record<string, unknown>;
 
-  @ApiPropertyOptional() @IsOptional() @IsBoolean() explain?: boolean;
+  @ApiPropertyOptional() @Optional() @IsBoolean() explain?: boolean;
 
   /** "Now" for time-aware ranking ("last week", "most recent"); defaults to the current time. */
   @ValidateDate({ optional: true }) referenceTime?: Date;
@@ -159,7 +162,7 @@ export class SearchDto {
     default: 'default',
     description: "'deep': multi-hop — retrieve, expand the query with terms, neighbouring turns and vectors of the top hits, retrieve again and fuse (about twice the latency)",
   })
-  @IsOptional()
+  @Optional()
   @IsIn(SEARCH_MODES as unknown as string[], { message: `mode must be one of: ${SEARCH_MODES.join(', ')}` })
   mode?: SearchMode;
 }
@@ -169,21 +172,21 @@ export class DeleteMemoryQueryDto {
     description:
       'true: erase for good (scope memories:erase) — text, metadata, history contents, stored responses, KV caches and bank weights; the id keeps resolving as an erased tombstone and cannot be restored',
   })
-  @IsOptional()
+  @Optional()
   @Transform(({ value }) => (value === 'true' ? true : value === 'false' ? false : value))
   @IsBoolean({ message: 'erase must be true or false' })
   erase?: boolean;
 }
 
 export class MemoryListQueryDto {
-  @ApiPropertyOptional() @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(500) limit?: number;
-  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(1000) cursor?: string;
-  @ApiPropertyOptional({ description: 'comma-separated kinds' }) @IsOptional() @IsString() @MaxLength(200) kind?: string;
-  @ApiPropertyOptional({ description: 'comma-separated tags (any)' }) @IsOptional() @IsString() @MaxLength(2000) tags?: string;
-  @ApiPropertyOptional({ description: 'comma-separated tags (all)' }) @IsOptional() @IsString() @MaxLength(2000) tagsAll?: string;
-  @ApiPropertyOptional({ description: 'comma-separated states' }) @IsOptional() @IsString() @MaxLength(200) state?: string;
-  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(512) sessionId?: string;
-  @ApiPropertyOptional({ description: 'JSON object, as in search filters' }) @IsOptional() @IsString() @MaxLength(4000) metadata?: string;
+  @ApiPropertyOptional() @Optional() @Type(() => Number) @IsInt() @Min(1) @Max(500) limit?: number;
+  @ApiPropertyOptional() @Optional() @IsString() @MaxLength(1000) cursor?: string;
+  @ApiPropertyOptional({ description: 'comma-separated kinds' }) @Optional() @IsString() @MaxLength(200) kind?: string;
+  @ApiPropertyOptional({ description: 'comma-separated tags (any)' }) @Optional() @IsString() @MaxLength(2000) tags?: string;
+  @ApiPropertyOptional({ description: 'comma-separated tags (all)' }) @Optional() @IsString() @MaxLength(2000) tagsAll?: string;
+  @ApiPropertyOptional({ description: 'comma-separated states' }) @Optional() @IsString() @MaxLength(200) state?: string;
+  @ApiPropertyOptional() @Optional() @IsString() @MaxLength(512) sessionId?: string;
+  @ApiPropertyOptional({ description: 'JSON object, as in search filters' }) @Optional() @IsString() @MaxLength(4000) metadata?: string;
   @ValidateDate({ optional: true }) observedAfter?: Date;
   @ValidateDate({ optional: true }) observedBefore?: Date;
   @ValidateDate({ optional: true }) validAt?: Date;

@@ -1,5 +1,6 @@
 import { EngramError, FieldProblem } from '../errors/engram.error';
 import { MEMORY_KINDS, MEMORY_STATES } from '../dtos/memory.dto';
+import { parseIsoDateTime } from '../dtos/validation';
 
 /** The filter vocabulary shared by search (index) and list (SQL). */
 export interface ParsedMemoryFilter {
@@ -47,8 +48,8 @@ export function parseMemoryFilter(raw: Record<string, unknown> | undefined, opti
     return list as string[];
   };
   const date = (field: string, value: unknown): Date | undefined => {
-    const parsed = typeof value === 'string' || typeof value === 'number' ? new Date(value) : null;
-    if (!parsed || Number.isNaN(parsed.getTime())) {
+    const parsed = parseIsoDateTime(value); // as the date fields of requests: an ISO-8601 string whose date exists
+    if (!parsed) {
       problem(field, `${field} must be an ISO-8601 date-time`);
       return undefined;
     }

@@ -235,7 +235,8 @@ export class MemoryService {
     const current = await this.requireMemory(cubeId, memoryId, false);
     if (current.state !== 'active') throw EngramError.conflict(`memory is ${current.state}; restore it before changing it`);
     const problems: { field: string; problems: string[] }[] = [];
-    checkValidity(problems, 'validTo', dto.validFrom ?? current.validFrom, dto.validTo ?? current.validTo);
+    // null clears the bound (UpdateMemoryDto): check the interval the memory will have.
+    checkValidity(problems, 'validTo', dto.validFrom !== undefined ? dto.validFrom : current.validFrom, dto.validTo !== undefined ? dto.validTo : current.validTo);
     if (problems.length) throw EngramError.validation(problems);
     const changes: MemoryChanges = {
       tags: dto.tags,

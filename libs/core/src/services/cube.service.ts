@@ -14,6 +14,16 @@ import { RequestContext } from './request-context';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/**
+ * `settings.embedder: null` names no embedder, yet it would be stored as given (and read
+ * back as hash): left out, the cube keeps its embedder or takes the default; null is refused.
+ */
+function refuseNullEmbedder(settings: Record<string, unknown> | undefined): void {
+  if (settings?.embedder === null) {
+    throw EngramError.validation([{ field: 'settings.embedder', problems: ['settings.embedder must be an object such as { "type": "hash" }, or left out'] }]);
+  }
+}
+
 /** A create that may have found the cube instead (`ifExists: "return"`). */
 export interface CubeCreateResult {
   created: boolean;
@@ -54,6 +64,7 @@ export class CubeService {
     if (ctx.auth.kind === 'key' && ctx.auth.cubeIds !== null) {
       throw EngramError.forbidden('this API key is limited to a list of cubes and cannot create new ones');
     }
+    refuseNullEmbedder(dto.settings);
     await this.embedders.validate(dto.settings?.embedder);
     await this.quotas.requireCubeSlot(tenantId);
     const settings = this.embedders.settingsForNewCube(dto.settings);
@@ -114,6 +125,7 @@ export class CubeService {
 
   async update(ctx: RequestContext, cubeId: string, dto: UpdateCubeDto): Promise<CubeResponseDto> {
     const cube = await this.access.requireCube(ctx.auth, Permission.CubeUpdate, cubeId);
+    refuseNullEmbedder(dto.settings);
     // Settings that name no embedder keep the cube's (ADR 0106: new cubes store theirs).
     const settings =
       dto.settings !== undefined && dto.settings.embedder === undefined && cube.settings.embedder !== undefined ? { ...dto.settings, embedder: cube.settings.embedder } : dto.settings;
