@@ -274,8 +274,10 @@ export class MemoryService {
       return row;
     });
     if (!deleted) {
-      await this.requireMemory(cubeId, memoryId, false);
-      return; // already deleted: deleting again changes nothing
+      // Already deleted (or erased): deleting again changes nothing and answers as the first
+      // delete did, so a retried or concurrent DELETE is not a 404; a memory never here is.
+      await this.requireMemory(cubeId, memoryId, true);
+      return;
     }
     await this.listener.memoryChanged(cubeId, memoryId);
     // Committed: the tick reads the delete from the change feed (fusion, working memory, consolidation; ADR 0401).
