@@ -206,6 +206,105 @@ describe('portable cubes: export and import', () => {
       }
     });
 
+    /** One crafted archive of the given memory lines (and manifest overrides) must answer 400 with `message` in it. */
+    const refuses = async (lines: unknown[], message: string, overrides: Record<string, unknown> = {}, name: string | null = 'bad-row') => {
+      const body = lines.map((l) => JSON.stringify(l)).join('\n') + '\n';
+      const crafted = await craftArchive([{ name: 'manifest.json', body: craftManifest([{ name: 'memories.jsonl', kind: 'memories', body, records: lines.length }], overrides) }, { name: 'memories.jsonl', body }]);
+      const res = await importArchive(crafted, name ?? undefined);
+      expect({ status: res.status, message: res.body.error?.message }).toEqual({ status: 400, message: expect.stringContaining(message) });
+    };
+    const memoryLine = (fields: Record<string, unknown>, versions: unknown[] = []) => ({ memory: { id: 'd3a0c8a4-1111-4111-8111-111111111111', text: 'a memory', ...fields }, versions });
+    const goodLine = { memory: { id: 'e3a0c8a4-1111-4111-8111-111111111111', text: 'a good memory before the bad one' }, versions: [] };
+
+    it('a memory row PostgreSQL cannot store or REST would refuse: named by line and field, after good lines too', async () => {
+      const cases: [Record<string, unknown>, string][] = [
+        [{ text: 'a\u0000b' }, 'memories.jsonl line 2: memory.text must not contain the NUL character (U+0000)'],
+        [{ metadata: { note: { deep: 'x\u0000' } } }, 'memories.jsonl line 2: memory.metadata.note.deep must not contain the NUL character'],
+        [{ metadata: { 'k\u0000': 1 } }, 'memories.jsonl line 2: memory.metadata must not have a key that contains the NUL character'],
+        [{ tags: ['ok', 'x\u0000'] }, 'memories.jsonl line 2: memory.tags[1] must not contain the NUL character'],
+        [{ source: { id: 'x\u0000' } }, 'memories.jsonl line 2: memory.source.id must not contain the NUL character'],
+        [{ text: 'a\ud800b' }, 'memories.jsonl line 2: memory.text must not contain a lone UTF-16 surrogate'],
+        [{ metadata: { topic: '\udc00' } }, 'memories.jsonl line 2: memory.metadata.topic must not contain a lone UTF-16 surrogate'],
+        [{ importance: 2 }, 'memories.jsonl line 2: memory.importance must be a number from 0 to 1'],
+        [{ importance: -0.5 }, 'memories.jsonl line 2: memory.importance must be a number from 0 to 1'],
+        [{ importance: 'high' }, 'memories.jsonl line 2: memory.importance must be a finite number'],
+        [{ created_at: 'yesterday' }, 'memories.jsonl line 2: memory.created_at must be an ISO-8601 date-time'],
+        [{ updated_at: '2024-02-30T10:00:00Z' }, 'memories.jsonl line 2: memory.updated_at must be an ISO-8601 date-time'],
+        [{ valid_from: 12 }, 'memories.jsonl line 2: memory.valid_from must be an ISO-8601 date-time'],
+        [{ valid_to: '2024-13-01T00:00:00Z' }, 'memories.jsonl line 2: memory.valid_to must be an ISO-8601 date-time'],
+        [{ expires_at: 'in a week' }, 'memories.jsonl line 2: memory.expires_at must be an ISO-8601 date-time'],
+        [{ observed_at: '0000-01-01T00:00:00Z' }, 'memories.jsonl line 2: memory.observed_at must be an ISO-8601 date-time'],
+        [{ valid_from: '2024-05-01T00:00:00Z', valid_to: '2024-04-01T00:00:00Z' }, 'memories.jsonl line 2: memory.valid_from must not be later than memory.valid_to'],
+        [{ tags: 'travel' }, 'memories.jsonl line 2: memory.tags must be a list'],
+        [{ tags: ['ok', 3] }, 'memories.jsonl line 2: memory.tags must be a list, and each item must be a string'],
+        [{ tags: Array.from({ length: 10_001 }, (_, i) => `t${i}`) }, 'memories.jsonl line 2: memory.tags must hold at most 10000 tags'],
+        [{ tags: ['x'.repeat(129)] }, 'memories.jsonl line 2: memory.tags must be strings of at most 128 characters'],
+        [{ version: 0 }, 'memories.jsonl line 2: memory.version must be a positive integer'],
+        [{ version: 1.5 }, 'memories.jsonl line 2: memory.version must be an integer from'],
+        [{ version: 2 ** 40 }, 'memories.jsonl line 2: memory.version must be an integer from'],
+        [{ state: 'zombie' }, 'memories.jsonl line 2: memory.state must be one of: active, archived, expired, merged, superseded'],
+        [{ erased_at: '2024-01-01T00:00:00Z' }, 'memories.jsonl line 2: memory.erased_at must be null'],
+        [{ kind: 'rumour' }, 'memories.jsonl line 2: memory.kind must be one of: fact, episode, preference, procedure, message'],
+        [{ kind: 7 }, 'memories.jsonl line 2: memory.kind must be a string'],
+        [{ source: 'chat' }, 'memories.jsonl line 2: memory.source must be a JSON object'],
+        [{ source: { type: 'x'.repeat(65) } }, 'memories.jsonl line 2: memory.source.type must be a string of at most 64 characters'],
+        [{ metadata: ['a'] }, 'memories.jsonl line 2: memory.metadata must be a JSON object'],
+        [{ metadata: 'note' }, 'memories.jsonl line 2: memory.metadata must be a JSON object'],
+        [{ metadata: Object.fromEntries(Array.from({ length: 10_001 }, (_, i) => [`k${i}`, i])) }, 'memories.jsonl line 2: memory.metadata must have at most 10000 keys'],
+        [{ pinned: 'yes' }, 'memories.jsonl line 2: memory.pinned must be true or false'],
+        [{ role: 'r'.repeat(65) }, 'memories.jsonl line 2: memory.role must be at most 64 characters'],
+      ];
+      for (const [fields, message] of cases) await refuses([goodLine, memoryLine(fields)], message);
+    });
+
+    it('metadata nested deeper than a REST body may be', async () => {
+      let deep: unknown = 1;
+      for (let i = 0; i < 2100; i++) deep = { d: deep };
+      await refuses([memoryLine({ metadata: deep })], 'memories.jsonl line 1: memory.metadata');
+    });
+
+    it('a version row with a bad action, a bad time or no actor', async () => {
+      const version = { version: 1, action: 'create', actor_type: 'key', at: '2024-01-01T00:00:00Z' };
+      const cases: [Record<string, unknown>, string][] = [
+        [{ action: 'teleport' }, 'memories.jsonl line 1: versions[0].action must be one of: create, update, delete, erase'],
+        [{ action: null }, 'memories.jsonl line 1: versions[0].action is required'],
+        [{ at: 'noon' }, 'memories.jsonl line 1: versions[0].at must be an ISO-8601 date-time'],
+        [{ actor_type: undefined }, 'memories.jsonl line 1: versions[0].actor_type is required'],
+        [{ actor_type: ' ' }, 'memories.jsonl line 1: versions[0].actor_type must be a non-empty string'],
+        [{ version: -1 }, 'memories.jsonl line 1: versions[0].version must be a positive integer'],
+        [{ reason: 'why\u0000' }, 'memories.jsonl line 1: versions[0].reason must not contain the NUL character'],
+        [{ new_values: { text: '\ud83d' } }, 'memories.jsonl line 1: versions[0].new_values.text must not contain a lone UTF-16 surrogate'],
+      ];
+      for (const [fields, message] of cases) await refuses([memoryLine({}, [{ ...version, ...fields }])], message);
+    });
+
+    it('a manifest cube name or description that POST /v1/cubes would refuse', async () => {
+      const cube = (fields: Record<string, unknown>) => ({ cube: { id: null, name: 'crafted', description: null, settings: {}, ...fields } });
+      await refuses([goodLine], 'manifest.json: cube.name must not contain the NUL character', cube({ name: 'a\u0000b' }), null);
+      await refuses([goodLine], 'manifest.json cube.name must be 1 to 200 characters', cube({ name: 'n'.repeat(201) }), null);
+      await refuses([goodLine], 'manifest.json cube.name must be 1 to 200 characters', cube({ name: '   ' }), null);
+      await refuses([goodLine], 'manifest.json: cube.description must be at most 2000 characters', cube({ description: 'd'.repeat(2001) }));
+      await refuses([goodLine], 'manifest.json: cube.description must not contain the NUL character', cube({ description: 'a\u0000' }));
+      await refuses([goodLine], 'manifest.json cube.description must be a string or null', cube({ description: 42 }));
+      await refuses([goodLine], 'manifest.json: cube.settings.embedder must be an object', cube({ settings: { embedder: null } }));
+      await refuses([goodLine], 'manifest.json: cube.settings.note must not contain the NUL character', cube({ settings: { note: '\u0000' } }));
+    });
+
+    it('a lifecycle policy that PUT /v1/cubes/{id}/lifecycle would refuse', async () => {
+      const cases: [unknown, string][] = [
+        [{ archiveAfterIdleDays: -5 }, 'manifest.json lifecyclePolicy.archiveAfterIdleDays: archiveAfterIdleDays must be a number of days above 0'],
+        [{ ttl: 'zzz', activation: { model: 'nope' } }, 'manifest.json lifecyclePolicy.ttl: ttl must be { byKind?'],
+        ['x', 'manifest.json lifecyclePolicy must be a JSON object or null'],
+        [[1], 'manifest.json lifecyclePolicy must be a JSON object or null'],
+        [{ retention: 3 }, 'manifest.json lifecyclePolicy.retention: unknown field'],
+        [{ fusion: { threshold: 7 } }, 'manifest.json lifecyclePolicy.fusion.threshold: fusion.threshold must be a number above 0 and at most 1'],
+        // Shape right, but this engram cannot run it: the same gates as PUT.
+        [{ activation: { model: 'nope' } }, 'manifest.json lifecyclePolicy.activation.model: activation.model must name a registered model; "nope" is not one'],
+        [{ fusion: { enabled: true, mode: 'llm' } }, 'manifest.json lifecyclePolicy.fusion.mode: "llm" needs an LLM endpoint'],
+      ];
+      for (const [policy, message] of cases) await refuses([goodLine], message, { lifecyclePolicy: policy });
+    });
+
     it('checksum mismatch', async () => {
       const res = await importArchive(await craftArchive([{ name: 'manifest.json', body: manifest() }, { name: 'memories.jsonl', body: memoriesBody.replace('one', 'onE') }]), 'bad-1').expect(400);
       expect(res.body.error.message).toContain('checksum mismatch in part memories.jsonl');
@@ -246,6 +345,39 @@ describe('portable cubes: export and import', () => {
       const json = await target.http.post('/v1/cubes/import?name=bad-8').set(as(targetKey)).send({ memories: [] }).expect(415);
       expect(json.body.error.message).toContain('application/gzip');
     });
+  });
+
+  it('imports a valid lifecycle policy as the cube\'s own level, as PUT stores it', async () => {
+    const body = `${JSON.stringify({ memory: { id: 'a4a0c8a4-1111-4111-8111-111111111111', text: 'one', created_at: '2024-03-01T10:00:00', valid_from: '2024-03-01T10:00:00.123456+02:00', valid_to: '2024-03-01T08:00:00.123456Z' }, versions: [{ version: 1, action: 'create', actor_type: 'import', at: null }] })}\n`;
+    const lifecyclePolicy = { archiveAfterIdleDays: 30, ttl: { byKind: { episode: 7 } }, fusion: { threshold: 0.9 } };
+    const crafted = await craftArchive([{ name: 'manifest.json', body: craftManifest([{ name: 'memories.jsonl', kind: 'memories', body, records: 1 }], { lifecyclePolicy }) }, { name: 'memories.jsonl', body }]);
+    const res = await importArchive(crafted, 'with-policy').expect(201);
+    const policy = await target.http.get(`/v1/cubes/${res.body.cube.id}/lifecycle`).set(as(targetKey)).expect(200);
+    expect(policy.body.overrides).toEqual(lifecyclePolicy);
+    const [memory] = (await target.http.get(`/v1/cubes/${res.body.cube.id}/memories`).set(as(targetKey)).expect(200)).body.items;
+    // A time without an offset is UTC, as in REST; one with an offset keeps its microseconds.
+    expect(memory.createdAt).toBe('2024-03-01T10:00:00.000Z');
+    expect(memory.validFrom).toBe('2024-03-01T08:00:00.123Z');
+  });
+
+  it('imports a memory that lifecycle merges gave more tags, metadata keys and refs than one REST write may carry', async () => {
+    const many = (n: number, p: string) => Array.from({ length: n }, (_, i) => `${p}${i}`);
+    const merged = { tags: many(80, 't'), metadata: Object.fromEntries(many(150, 'k').map((k, i) => [k, i])), source: { refs: many(120, 'r'), mergedFrom: [{ id: 'x', source: {} }] } };
+    const body = `${JSON.stringify({ memory: { id: 'c4a0c8a4-1111-4111-8111-111111111111', text: 'the survivor of many merges', ...merged } })}\n`;
+    const crafted = await craftArchive([{ name: 'manifest.json', body: craftManifest([{ name: 'memories.jsonl', kind: 'memories', body, records: 1 }]) }, { name: 'memories.jsonl', body }]);
+    const res = await importArchive(crafted, 'merged-survivor').expect(201);
+    const [memory] = (await target.http.get(`/v1/cubes/${res.body.cube.id}/memories`).set(as(targetKey)).expect(200)).body.items;
+    expect([memory.tags.length, Object.keys(memory.metadata).length, memory.source.refs.length]).toEqual([80, 150, 120]);
+  });
+
+  it('gives a cube whose archive names no settings what POST /v1/cubes gives one without settings', async () => {
+    const rest = (await target.http.post('/v1/cubes').set(as(targetKey)).send({ name: 'made-by-rest' }).expect(201)).body.settings;
+    const body = `${JSON.stringify({ memory: { id: 'b4a0c8a4-1111-4111-8111-111111111111', text: 'one' } })}\n`;
+    for (const settings of [null, undefined]) {
+      const crafted = await craftArchive([{ name: 'manifest.json', body: craftManifest([{ name: 'memories.jsonl', kind: 'memories', body, records: 1 }], { cube: { id: null, name: 'crafted', description: null, settings } }) }, { name: 'memories.jsonl', body }]);
+      const res = await importArchive(crafted, `no-settings-${String(settings)}`).expect(201);
+      expect(res.body.cube.settings).toEqual(rest);
+    }
   });
 
   it('needs cubes:write and memories:write to import', async () => {

@@ -79,6 +79,8 @@ export function validateManifest(value: unknown): ArchiveManifest {
   }
   const cube = value.cube;
   if (!isObject(cube) || typeof cube.name !== 'string' || !isObject(cube.settings ?? {})) throw archiveError('manifest.json cube must be { name, settings }');
+  if (cube.description !== undefined && cube.description !== null && typeof cube.description !== 'string') throw archiveError('manifest.json cube.description must be a string or null');
+  if (value.lifecyclePolicy !== undefined && value.lifecyclePolicy !== null && !isObject(value.lifecyclePolicy)) throw archiveError('manifest.json lifecyclePolicy must be a JSON object or null');
   if (!Array.isArray(value.parts)) throw archiveError('manifest.json parts must be a list');
   const seen = new Set<string>();
   for (const [i, p] of value.parts.entries()) {

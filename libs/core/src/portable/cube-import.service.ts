@@ -1,23 +1,24 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
 import { CubeArchiveRepository, CubeRepository, ImportedMemory, JobRepository, KvCacheRepository, MemoryRepository, ModelRecord, ModelRepository } from '@engram/persistence';
 import { Embedder } from '@engram/plaintext';
-import { resealTreeJson } from '@engram/parametric';
 import { AccessService } from '../auth/access.service';
 import { Permission } from '../auth/permission';
 import { CubeImportQueryDto, CubeImportResultDto, ImportSkipDto } from '../dtos/cube-archive.dto';
 import { mapCube } from '../dtos/cube.dto';
-import { MAX_TEXT_LENGTH } from '../dtos/memory.dto';
 import { EngramError } from '../errors/engram.error';
 import { ErrorCode } from '../errors/error-code';
 import { EmbedderRegistry } from '../memories/embedder.registry';
 import { ActivationStore } from '../inference/activation.store';
 import { ModelRuntime } from '../inference/model.runtime';
+import { ActivationPolicyGate } from '../lifecycle/activation-policy.gate';
+import { ConsolidationGate } from '../lifecycle/consolidation.gate';
+import { PartialLifecyclePolicy } from '../lifecycle/lifecycle-policy';
+import { LifecyclePolicies } from '../lifecycle/lifecycle-policy.service';
+import { LlmGate } from '../lifecycle/llm.gate';
 import { AuditService } from '../services/audit.service';
 import { RequestContext } from '../services/request-context';
 import { JobName } from '../jobs/job-names';
@@ -25,6 +26,9 @@ import { ArchiveManifest, archiveError, BANK_FILE_PART, ManifestPart, PART } fro
 import { readCubeArchive } from './cube-archive.reader';
 import { IdMap, isUuid } from './id-map';
 import { float32Rows, jsonLines } from './jsonl';
+import { checkBankLine, checkBankSize, checkEventLine, checkManifestCube, checkMemoryLine, checkStorable, isObject, MemoryLineRules } from './archive-rows.validator';
+import { parseArchivePolicy, PolicyGates, usableArchivePolicy } from './archive-policy.check';
+import { ImportedBank, verifyImportedBank, writeBankFile } from './imported-bank';
 
 const BATCH = 500;
 /** When the safety-net purge of a staging cube runs (long after any import finishes). */
@@ -32,16 +36,14 @@ const STAGING_SWEEP_AFTER_MS = 24 * 3600 * 1000;
 const MAX_LINE_BYTES = 16 * 1024 * 1024;
 export const ARCHIVE_MEDIA_TYPES = ['application/gzip', 'application/x-gzip', 'application/octet-stream'];
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 /** The state of one import while the archive streams in. */
 interface ImportRun {
   tenantId: string;
   name: string;
   cubeId: string | null;
   manifest: ArchiveManifest | null;
+  /** The manifest's lifecycle policy, its shape checked; the gates run once the banks are in. */
+  policy: PartialLifecyclePolicy | null;
   embedder: Embedder | null;
   reuseVectors: boolean;
   ids: IdMap;
@@ -49,8 +51,8 @@ interface ImportRun {
   references: Map<string, { array: boolean; ids: string[]; values: (string | string[])[] }>;
   counts: CubeImportResultDto['counts'];
   skipped: ImportSkipDto[];
-  /** Archive bank number → the directory its files go to (absent: the bank was skipped). */
-  bankDirs: Map<number, string>;
+  /** Archive bank number → the bank restored (absent: the bank was skipped). */
+  banks: Map<number, ImportedBank>;
   /** Banks are restored only for a key that may write banks (banks:write). */
   mayWriteBanks: boolean;
 }
@@ -62,6 +64,9 @@ interface ImportRun {
  */
 @Injectable()
 export class CubeImportService {
+  /** What PUT /v1/cubes/{id}/lifecycle/policy checks a policy with. */
+  private readonly policyGates: PolicyGates;
+
   constructor(
     private readonly access: AccessService,
     private readonly archives: CubeArchiveRepository,
@@ -75,7 +80,13 @@ export class CubeImportService {
     private readonly kvCaches: KvCacheRepository,
     private readonly jobs: JobRepository,
     @Inject(ENGRAM_CONFIG) private readonly config: EngramConfig,
-  ) {}
+    policies: LifecyclePolicies,
+    llm: LlmGate,
+    consolidation: ConsolidationGate,
+    activationGate: ActivationPolicyGate,
+  ) {
+    this.policyGates = { policies, llm, consolidation, activation: activationGate };
+  }
 
   async import(ctx: RequestContext, query: CubeImportQueryDto, body: Readable, contentType: string | undefined, contentLength: number | null): Promise<CubeImportResultDto> {
     this.access.requirePermission(ctx.auth, Permission.CubeCreate);
@@ -95,13 +106,14 @@ export class CubeImportService {
       name: query.name?.trim() ?? '',
       cubeId: null,
       manifest: null,
+      policy: null,
       embedder: null,
       reuseVectors: false,
       ids: new IdMap(),
       references: new Map(),
       counts: { memories: 0, versions: 0, lifecycleEvents: 0, vectorsReused: 0, reembedded: 0, kvCaches: 0, banks: 0 },
       skipped: [],
-      bankDirs: new Map(),
+      banks: new Map(),
       mayWriteBanks: this.mayWriteBanks(ctx),
     };
     try {
@@ -109,9 +121,13 @@ export class CubeImportService {
         manifest: (manifest) => this.begin(run, manifest),
         part: (part, stream) => this.readPart(run, part, stream),
       });
+      for (const [n, bank] of run.banks) verifyImportedBank(bank, n);
       await this.finishEmbeddings(run);
       for (const [column, refs] of run.references) await this.archives.setReferences(run.cubeId!, column, refs.array, refs.ids, refs.values);
-      if (run.manifest?.lifecyclePolicy && (await this.archives.hasTable('lifecycle_policies'))) await this.archives.setCubePolicy(run.cubeId!, run.manifest.lifecyclePolicy);
+      if (run.policy && (await this.archives.hasTable('lifecycle_policies'))) {
+        const restored = new Map([...run.banks.values()].map((b) => [b.archiveId.toLowerCase(), b.id]));
+        await this.archives.setCubePolicy(run.cubeId!, (await usableArchivePolicy(this.policyGates, tenantId, run.cubeId!, run.policy, restored, (reason) => run.skipped.push({ part: 'manifest.json', reason }))) as Record<string, unknown>);
+      }
       if (!(await this.archives.reveal(tenantId, run.cubeId!))) throw EngramError.conflict(`a cube named "${run.name}" already exists`);
     } catch (error) {
       if (run.cubeId) {
@@ -154,6 +170,8 @@ export class CubeImportService {
     const unknownRequired = manifest.parts.find((p) => p.required && !known.has(p.name) && !BANK_FILE_PART.test(p.name));
     if (unknownRequired) throw archiveError(`required part ${unknownRequired.name} (${unknownRequired.kind}) is not understood by this engram`);
     if (!manifest.parts.some((p) => p.name === PART.memories)) throw archiveError(`the archive has no ${PART.memories} part`);
+    checkManifestCube(manifest.cube, !run.name);
+    run.policy = parseArchivePolicy(manifest.lifecyclePolicy);
     if (!run.name) {
       run.name = manifest.cube.name.trim();
       if (!run.name || run.name.length > 200) throw archiveError('manifest.json cube.name must be 1 to 200 characters; pass ?name= to choose one');
@@ -209,6 +227,12 @@ export class CubeImportService {
 
   private async readMemories(run: ImportRun, part: ManifestPart, stream: Readable): Promise<void> {
     const refColumns = await this.archives.memoryReferenceColumns();
+    const refNames = new Set(['id', ...refColumns.map((c) => c.name)]);
+    const rules: MemoryLineRules = {
+      memory: (await this.archives.archiveColumns('memories')).filter((c) => !refNames.has(c.name)),
+      version: await this.archives.archiveColumns('memory_versions'),
+      maxMetadataBytes: this.config.bodyLimitBytes,
+    };
     let batch: (ImportedMemory & { vector: boolean })[] = [];
     const flush = async () => {
       if (!batch.length) return;
@@ -227,19 +251,10 @@ export class CubeImportService {
     for await (const { line, value } of jsonLines(stream, part.name, MAX_LINE_BYTES)) {
       const at = `${part.name} line ${line}`;
       if (!isObject(value) || !isObject(value.memory)) throw archiveError(`${at} must be { "memory": {…}, "versions": […] }`);
+      if (value.memory.state === 'deleted') continue;
       const memory = { ...value.memory };
-      if (typeof memory.id !== 'string' || !memory.id) throw archiveError(`${at}: memory.id must be a string`);
-      if (typeof memory.text !== 'string' || !memory.text.trim()) throw archiveError(`${at}: memory.text must be a non-empty string`);
-      if (memory.text.length > MAX_TEXT_LENGTH) throw archiveError(`${at}: memory.text is longer than ${MAX_TEXT_LENGTH} characters`);
-      if (memory.state === 'deleted') continue;
-      // Access statistics (carried since they were columns of the memory; ADR 0129).
-      const count = memory.access_count;
-      if (count !== undefined && count !== null && !(Number.isInteger(count) && (count as number) >= 0 && (count as number) <= 0x7fffffff)) throw archiveError(`${at}: memory.access_count must be a non-negative integer`);
-      const last = memory.last_accessed_at;
-      if (last !== undefined && last !== null && (typeof last !== 'string' || Number.isNaN(Date.parse(last)))) throw archiveError(`${at}: memory.last_accessed_at must be a timestamp or null`);
-      const versions = value.versions ?? [];
-      if (!Array.isArray(versions) || !versions.every(isObject)) throw archiveError(`${at}: versions must be a list of objects`);
-      const id = run.ids.map(memory.id);
+      const versions = checkMemoryLine(memory, value.versions, at, rules);
+      const id = run.ids.map(memory.id as string);
       memory.id = id;
       for (const ref of refColumns) {
         const target = memory[ref.name];
@@ -297,6 +312,7 @@ export class CubeImportService {
     const missing = new Map<string, number>();
     for await (const { line, value } of jsonLines(stream, part.name, MAX_LINE_BYTES)) {
       if (!isObject(value) || typeof value.fingerprint !== 'string' || typeof value.text !== 'string' || !value.text) throw archiveError(`${part.name} line ${line} must be { fingerprint, text, source_memory_ids }`);
+      checkStorable(value, `${part.name} line ${line}`, 'line');
       const model = byFingerprint.get(value.fingerprint);
       if (!model) {
         missing.set(value.fingerprint, (missing.get(value.fingerprint) ?? 0) + 1);
@@ -336,6 +352,7 @@ export class CubeImportService {
   private async readBanks(run: ImportRun, part: ManifestPart, stream: Readable): Promise<void> {
     const byFingerprint = new Map<string, ModelRecord>();
     for (const model of await this.models.list()) if (!byFingerprint.has(model.fingerprint)) byFingerprint.set(model.fingerprint, model);
+    const columns = { bank: await this.archives.archiveColumns('banks'), block: await this.archives.archiveColumns('bank_blocks') };
     let n = -1;
     for await (const { line, value } of jsonLines(stream, part.name, MAX_LINE_BYTES)) {
       n++;
@@ -346,51 +363,38 @@ export class CubeImportService {
       if (!isObject(value) || !isObject(value.bank) || typeof value.bank.id !== 'string' || typeof value.bank.model_fingerprint !== 'string') {
         throw archiveError(`${part.name} line ${line} must be { bank: { id, model_fingerprint, … }, blocks, files }`);
       }
+      const archived = checkBankLine(value, columns, `${part.name} line ${line}`);
       const model = byFingerprint.get(value.bank.model_fingerprint);
       if (!model) {
         run.skipped.push({ part: part.name, reason: `bank ${n}: no model with fingerprint ${value.bank.model_fingerprint} is registered here` });
         continue;
       }
+      checkBankSize(value.bank, model.config, this.config.bankMaxBytes, `${part.name} line ${line}`);
       const bankId = run.ids.map(value.bank.id);
       const directory = join(this.config.dataDir, 'cubes', run.cubeId!, 'banks', bankId);
-      const blocks = (Array.isArray(value.blocks) ? value.blocks.filter(isObject) : []).map((b) => ({
+      const blocks = archived.map((b) => ({
         ...b,
         memory_ids: (Array.isArray(b.memory_ids) ? b.memory_ids : []).filter(isUuid).map((id) => run.ids.map(id)),
       }));
       await mkdir(directory, { recursive: true });
       await this.archives.importBank(run.cubeId!, model.id, directory, { ...value.bank, id: bankId }, blocks);
-      run.bankDirs.set(n, directory);
+      run.banks.set(n, { archiveId: value.bank.id, line, id: bankId, directory, row: value.bank, model });
       run.counts.banks++;
     }
   }
 
   private async readBankFile(run: ImportRun, part: ManifestPart, stream: Readable): Promise<void> {
     const [, n, file] = BANK_FILE_PART.exec(part.name)!;
-    const directory = run.bankDirs.get(Number(n));
-    if (!directory) return drain(stream);
-    const path = join(directory, file);
-    if (!file.endsWith('.json')) {
-      await pipeline(stream, createWriteStream(path));
-      return;
-    }
-    // JSON sidecars (provenance) name memories: by their new ids here.
-    await pipeline(stream, createWriteStream(`${path}.import`));
-    const text = await readFile(`${path}.import`, 'utf8');
-    await rm(`${path}.import`);
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      throw archiveError(`${part.name} is not valid JSON`);
-    }
-    // The tree checksums its own JSON: the remapped tree is sealed again (the archive's part checksum vouched for what came in).
-    await writeFile(path, JSON.stringify(resealTreeJson(remapUuids(parsed, run.ids))));
+    const bank = run.banks.get(Number(n));
+    return bank ? writeBankFile(bank, file, stream, run.ids, part.name) : drain(stream);
   }
 
   private async readEvents(run: ImportRun, part: ManifestPart, stream: Readable): Promise<void> {
+    const columns = await this.archives.archiveColumns('lifecycle_events');
     let batch: Record<string, unknown>[] = [];
     for await (const { line, value } of jsonLines(stream, part.name, MAX_LINE_BYTES)) {
       if (!isObject(value)) throw archiveError(`${part.name} line ${line} must be an object`);
+      checkEventLine(value, columns, `${part.name} line ${line}`);
       const event = { ...value };
       if (Array.isArray(event.memory_ids)) event.memory_ids = event.memory_ids.filter(isUuid).map((id) => run.ids.map(id));
       for (const key of ['before', 'after']) {
@@ -406,14 +410,6 @@ export class CubeImportService {
     await this.archives.importEvents(run.cubeId!, run.tenantId, batch);
     run.counts.lifecycleEvents += batch.length;
   }
-}
-
-/** Every uuid string in a JSON value (keys included), mapped to its new id. */
-function remapUuids(value: unknown, ids: IdMap): unknown {
-  if (typeof value === 'string') return isUuid(value) ? ids.map(value) : value;
-  if (Array.isArray(value)) return value.map((v) => remapUuids(v, ids));
-  if (isObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [isUuid(k) ? ids.map(k) : k, remapUuids(v, ids)]));
-  return value;
 }
 
 async function drain(stream: Readable): Promise<void> {

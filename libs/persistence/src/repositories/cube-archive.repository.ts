@@ -28,7 +28,18 @@ interface ColumnInfo {
   udt: string;
   /** The column's DEFAULT expression as the catalog prints it, or null. */
   defaultSql: string | null;
+  nullable: boolean;
 }
+
+/** A column an archive row carries, as an import checks its values: the PostgreSQL type (udt name) and whether a value must be given. */
+export interface ArchiveColumn {
+  name: string;
+  udt: string;
+  /** NOT NULL without a default: an absent or null value would fail the insert. */
+  required: boolean;
+}
+
+export type ArchiveTable = 'memories' | 'memory_versions' | 'lifecycle_events' | 'banks' | 'bank_blocks';
 
 /** Columns an archive never carries for a memory: they belong to the cube it lives in. */
 const MEMORY_LOCAL = ['cube_id', 'label', 'change_seq', 'embedding', 'embedder_fingerprint', 'created_by'];
@@ -36,6 +47,7 @@ const VERSION_LOCAL = ['id', 'memory_id'];
 const EVENT_LOCAL = ['id', 'cube_id', 'tenant_id', 'run_id'];
 const BANK_LOCAL = ['cube_id', 'model_id', 'directory', 'job_id'];
 const BLOCK_LOCAL = ['bank_id'];
+const LOCAL: Record<ArchiveTable, string[]> = { memories: MEMORY_LOCAL, memory_versions: VERSION_LOCAL, lifecycle_events: EVENT_LOCAL, banks: BANK_LOCAL, bank_blocks: BLOCK_LOCAL };
 
 const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
@@ -57,14 +69,21 @@ export class CubeArchiveRepository {
   private columnsOf(table: string): Promise<ColumnInfo[]> {
     let found = this.columns.get(table);
     if (!found) {
-      found = queryRows<{ column_name: string; udt_name: string; column_default: string | null }>(this.db,
-        `SELECT column_name, udt_name, column_default FROM information_schema.columns
+      found = queryRows<{ column_name: string; udt_name: string; column_default: string | null; is_nullable: string }>(this.db,
+        `SELECT column_name, udt_name, column_default, is_nullable FROM information_schema.columns
           WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position`,
         [table],
-      ).then((rows) => rows.map((r) => ({ name: r.column_name, udt: r.udt_name, defaultSql: r.column_default })));
+      ).then((rows) => rows.map((r) => ({ name: r.column_name, udt: r.udt_name, defaultSql: r.column_default, nullable: r.is_nullable === 'YES' })));
       this.columns.set(table, found);
     }
     return found;
+  }
+
+  /** The columns of `table` an archive row carries (the cube-local ones left out), for checking a row before it is inserted. */
+  async archiveColumns(table: ArchiveTable): Promise<ArchiveColumn[]> {
+    return (await this.columnsOf(table))
+      .filter((c) => !LOCAL[table].includes(c.name))
+      .map((c) => ({ name: c.name, udt: c.udt, required: !c.nullable && c.defaultSql === null }));
   }
 
   /** Whether a table exists (parts for tables of newer schemas are optional). */
