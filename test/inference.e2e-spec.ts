@@ -272,6 +272,9 @@ describe('models, KV caches and chat completions over HTTP', () => {
       const long = await chat({ messages: [{ role: 'user', content: 'memory '.repeat(300) }] });
       expect(long.status).toBe(400);
       expect(long.body.error.code).toBe('context_length_exceeded');
+      // Streaming too: nothing is sent before the answer starts, so it is the same JSON 400, not a 200 stream ending in an error event.
+      const longStream = await chat({ messages: [{ role: 'user', content: 'memory '.repeat(300) }], stream: true });
+      expect([longStream.status, longStream.headers['content-type'], longStream.body.error?.code]).toEqual([400, expect.stringMatching(/^application\/json/), 'context_length_exceeded']);
       expect((await chat({ messages: [] })).status).toBe(400);
       expect((await chat({ messages: QUESTION, temperature: 3 })).status).toBe(400);
       expect((await chat({ messages: QUESTION, frequency_penalty: 1 })).status).toBe(400);

@@ -138,7 +138,18 @@ export class ChatCompletionService {
       model: model.name,
       choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
     });
-    io.onChunk?.(chunk({ role: 'assistant', content: '' }));
+    // The role chunk goes out with the first token (or the last chunk), not before the run:
+    // until then nothing is sent, so what fails before the answer starts (a prompt beyond the
+    // context, a schema the model cannot start) is a plain JSON error with its 4xx status,
+    // not a 200 stream that ends in an error event.
+    let started = false;
+    const emit = io.onChunk
+      ? (c: ChatCompletionChunkDto) => {
+          if (!started) io.onChunk!(chunk({ role: 'assistant', content: '' }));
+          started = true;
+          if (!io.signal?.aborted) io.onChunk!(c); // the client may have gone with the role chunk
+        }
+      : undefined;
     const generation = {
       maxTokens: dto.max_completion_tokens ?? dto.max_tokens ?? DEFAULT_MAX_TOKENS,
       temperature: dto.temperature ?? 1,
@@ -148,7 +159,7 @@ export class ChatCompletionService {
       memory: attached,
       constraint: schema ? new JsonSchemaConstraint(lm.tokenizer, schema) : undefined,
       signal: io.signal,
-      onToken: io.onChunk ? (event: { text: string }) => event.text && io.onChunk!(chunk({ content: event.text })) : undefined,
+      onToken: emit ? (event: { text: string }) => event.text && emit(chunk({ content: event.text })) : undefined,
     };
     const result = blended
       ? await this.runtime.generateFrom(lm, blended.result, { promptTokens: prompt.length, cachedTokens: blended.result.exactTokens + blended.result.reusedTokens }, { ...generation, startedAt })
@@ -182,9 +193,9 @@ export class ChatCompletionService {
         decodeTokensPerSecond: result.timings.decodeTokensPerSecond,
       },
     };
-    if (io.onChunk) {
+    if (emit) {
       const last = chunk({}, result.finishReason);
-      io.onChunk(dto.stream_options?.include_usage ? { ...last, usage, engram } : { ...last, engram });
+      emit(dto.stream_options?.include_usage ? { ...last, usage, engram } : { ...last, engram });
     }
     return {
       id,
