@@ -1,9 +1,20 @@
-import { Controller, Get, Param, Post, Query, Req, StreamableFile } from '@nestjs/common';
+import { Controller, Get, Param, Post, Query, Req, Res, StreamableFile } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiConsumes, ApiCreatedResponse, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
 import { CubeExportQueryDto, CubeExportService, CubeImportQueryDto, CubeImportResultDto, CubeImportService, RequestContext } from '@engram/core';
 import { CubeId } from '../http/id.pipe';
 import { Ctx } from '../http/request-context.decorator';
+
+/** Aborts when the client disconnects before the whole response was sent (also before the handler ran). */
+function clientGone(res: Response): AbortSignal {
+  const abort = new AbortController();
+  const onClose = () => {
+    if (!res.writableFinished) abort.abort();
+  };
+  if (res.req.socket?.destroyed) onClose();
+  else res.once('close', onClose);
+  return abort.signal;
+}
 
 /** Portable cubes: one archive out, one archive in (docs/cube-archive.md). */
 @ApiTags('cubes')
@@ -18,8 +29,9 @@ export class CubeArchiveController {
   @Get(':cubeId/export')
   @ApiProduces('application/gzip')
   @ApiOkResponse({ description: 'the cube archive (tar.gz, manifest.json first), streamed; needs the scope cubes:export' })
-  async export(@Ctx() ctx: RequestContext, @Param('cubeId', CubeId) cubeId: string, @Query() query: CubeExportQueryDto) {
-    const archive = await this.exports.export(ctx, cubeId, query);
+  async export(@Ctx() ctx: RequestContext, @Param('cubeId', CubeId) cubeId: string, @Query() query: CubeExportQueryDto, @Res({ passthrough: true }) res: Response) {
+    // Spooling a large cube takes a while before the first byte: a client that leaves meanwhile stops it.
+    const archive = await this.exports.export(ctx, cubeId, query, clientGone(res));
     return new StreamableFile(archive.stream, { type: 'application/gzip', disposition: `attachment; filename="${archive.filename}"` });
   }
 

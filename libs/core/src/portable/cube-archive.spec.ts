@@ -1,3 +1,8 @@
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { craftArchive, craftManifest } from '@engram/testing';
 import { EngramError } from '../errors/engram.error';
@@ -123,5 +128,28 @@ describe('cube archive', () => {
   it('refuses bytes that are not gzip', async () => {
     const error = await failure(Buffer.from('{"not":"an archive"}'));
     expect(error.message).toMatch(/not a valid gzip stream/);
+  });
+
+  it('closes the spool files and removes its folder when the reader of the archive goes away mid-stream', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'engram-writer-spec-'));
+    try {
+      const writer = await CubeArchiveWriter.create(root);
+      for (const name of ['a.bin', 'b.bin']) {
+        // Random bytes do not compress: the archive takes many chunks, and the client leaves after one.
+        const sink = writer.part(name, 'bank-file', false);
+        for (let i = 0; i < 32; i++) await sink.write(randomBytes(64 * 1024));
+      }
+      const { stream } = await writer.finish(HEAD);
+      await once(stream, 'readable');
+      expect(stream.read()).not.toBeNull();
+      // What the HTTP adapter does when the client disconnects. An unhandled 'error' of the
+      // tar entry that was being written would fail this suite as an uncaught exception.
+      stream.destroy();
+      const deadline = Date.now() + 5_000;
+      while ((await readdir(root)).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(await readdir(root)).toEqual([]);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });

@@ -111,19 +111,30 @@ export class CubeArchiveWriter {
   }
 }
 
-/** Adds one tar entry from a buffer or a spool file, honouring back-pressure. */
+/**
+ * Adds one tar entry from a buffer or a spool file, honouring back-pressure. When the pack
+ * is destroyed (the client went away and the pipeline tore it down) its entry sink fails:
+ * that error is handled here, and the spool file's read stream is closed with it.
+ */
 async function entry(pack: tar.Pack, header: { name: string; size: number; mtime: Date }, body: Buffer | string): Promise<void> {
   if (Buffer.isBuffer(body)) {
-    await new Promise<void>((resolve, reject) => pack.entry({ ...header, size: body.length, mode: 0o644 }, body, (e) => (e ? reject(e) : resolve())));
+    await new Promise<void>((resolve, reject) => {
+      const sink = pack.entry({ ...header, size: body.length, mode: 0o644 }, body, (e) => (e ? reject(e) : resolve()));
+      sink.on('error', reject);
+    });
     return;
   }
   await new Promise<void>((resolve, reject) => {
-    const sink = pack.entry({ ...header, mode: 0o644, type: 'file' }, (e) => (e ? reject(e) : resolve()));
+    // The callback runs once the entry ends or is destroyed, never synchronously.
+    const sink = pack.entry({ ...header, mode: 0o644, type: 'file' }, (e) => (e ? fail(e) : resolve()));
     const source = createReadStream(body);
-    source.on('error', (e) => {
+    const fail = (e: Error) => {
+      source.destroy();
       sink.destroy(e);
       reject(e);
-    });
+    };
+    source.on('error', fail);
+    sink.on('error', fail);
     source.pipe(sink as unknown as NodeJS.WritableStream);
   });
 }

@@ -9,6 +9,7 @@ import { AccessService } from '../auth/access.service';
 import { Permission } from '../auth/permission';
 import { CubeExportQueryDto, EXPORT_INCLUDES, ExportInclude } from '../dtos/cube-archive.dto';
 import { EngramError } from '../errors/engram.error';
+import { ErrorCode } from '../errors/error-code';
 import { EmbedderRegistry } from '../memories/embedder.registry';
 import { AuditService } from '../services/audit.service';
 import { RequestContext } from '../services/request-context';
@@ -31,10 +32,16 @@ export function parseIncludes(value: string | undefined): Set<ExportInclude> {
   return new Set(items as ExportInclude[]);
 }
 
+/** Stops a spooling export whose client went away: its connection and spool go back at once. */
+function stopIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new EngramError(ErrorCode.Cancelled, 'the client went away before the export was ready');
+}
+
 /**
  * Streams a cube as an archive (docs/cube-archive.md). Memories are read in label order
  * by keyset batches and spooled to disk while hashed, so memory use does not grow with
- * the cube; the archive is sent once every part's checksum is known.
+ * the cube; the archive is sent once every part's checksum is known. `signal` (the client
+ * went away) stops the spooling between batches.
  */
 @Injectable()
 export class CubeExportService {
@@ -49,7 +56,7 @@ export class CubeExportService {
     @Inject(ENGRAM_CONFIG) private readonly config: EngramConfig,
   ) {}
 
-  async export(ctx: RequestContext, cubeId: string, query: CubeExportQueryDto): Promise<CubeExport> {
+  async export(ctx: RequestContext, cubeId: string, query: CubeExportQueryDto, signal?: AbortSignal): Promise<CubeExport> {
     const cube = await this.access.requireCube(ctx.auth, Permission.CubeExport, cubeId);
     const include = parseIncludes(query.include);
     const embedder = this.embedders.forSettings(cube.settings);
@@ -61,7 +68,9 @@ export class CubeExportService {
     try {
       const memories = writer.part(PART.memories, 'memories', true);
       const vectors = include.has('vectors') ? writer.part(PART.vectors, 'vectors', false) : null;
+      // Leaving this loop early (a throw) ends the generator, which closes its cursor and releases its connection.
       for await (const batch of this.archives.exportMemories(cubeId, BATCH)) {
+        stopIfAborted(signal);
         for (const m of batch) {
           // Only vectors of the cube's current embedder travel; others are re-embedded on import.
           const vector = vectors !== null && m.embedding !== null && m.embedderFingerprint === embedder.fingerprint && m.embedding.length === embedder.dimension;
@@ -77,6 +86,7 @@ export class CubeExportService {
       if (await this.archives.hasTable('lifecycle_events')) {
         const events = writer.part(PART.events, 'lifecycle-events', false);
         for (let after = 0; ; ) {
+          stopIfAborted(signal);
           const batch = await this.archives.exportEvents(cubeId, after, BATCH);
           if (!batch.length) break;
           for (const e of batch) await events.line(e.event);
@@ -95,7 +105,8 @@ export class CubeExportService {
           counts.kvCaches++;
         }
       }
-      if (include.has('banks')) await this.exportBanks(cube.id, writer, counts, models);
+      if (include.has('banks')) await this.exportBanks(cube.id, writer, counts, models, signal);
+      stopIfAborted(signal);
       const { manifest, stream } = await writer.finish({
         engramVersion: ENGRAM_VERSION,
         createdAt: new Date().toISOString(),
@@ -120,11 +131,12 @@ export class CubeExportService {
    * `banks/<n>/<file>`. Rows and files of one bank are read under the bank's lock, so a
    * write cannot land between them.
    */
-  private async exportBanks(cubeId: string, writer: CubeArchiveWriter, counts: { banks: number }, models: Map<string, string | null>): Promise<void> {
+  private async exportBanks(cubeId: string, writer: CubeArchiveWriter, counts: { banks: number }, models: Map<string, string | null>, signal?: AbortSignal): Promise<void> {
     const index = writer.part(PART.banks, 'banks', false);
     const names = new Map((await this.models.list()).map((m) => [m.id, m.name]));
     const listed = await this.archives.exportBanks(cubeId);
     for (const [n, { id }] of listed.entries()) {
+      stopIfAborted(signal);
       await this.banks.withLock(id, async () => {
         const [bank] = await this.archives.exportBanks(cubeId, id);
         if (!bank) return;
