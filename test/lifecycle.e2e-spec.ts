@@ -262,6 +262,9 @@ describe('memory lifecycle over HTTP', () => {
     expect(scheduler.body.actionsLastHour).toEqual(expect.arrayContaining([expect.objectContaining({ policy: 'fusion.rules', action: 'merge' })]));
     const metrics = await h.http.get('/metrics').expect(200);
     expect(metrics.text).toMatch(/engram_lifecycle_actions_last_hour\{policy="fusion.rules",action="merge"\} [1-9]/);
+    // Restores by an API key count under "key": no key id in a label (a series per key, and an id on a public endpoint).
+    expect(metrics.text).toMatch(/engram_lifecycle_actions_last_hour\{policy="key",action="restore"\} [1-9]/);
+    expect(metrics.text).not.toMatch(/policy="[0-9a-f]{8}-[0-9a-f]{4}-/);
     expect(metrics.text).toMatch(/engram_lifecycle_decision_lag_ms\{quantile="0.99"\} \d/);
     expect(metrics.text).toContain('engram_scheduler_paused{scope="instance"} 0');
 

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, IsNull } from 'typeorm';
 import { CubeEntity } from '../entities';
 import { isUniqueViolation } from './tenant.repository';
-import { CubeRecord, decodeCursor, encodeCursor, isCursorBigint, isCursorUuid, Page } from './records';
+import { CubeRecord, decodeMicrosIdCursor, encodeCursor, Page, timestampFromMicrosSql, timestampMicrosSql } from './records';
 import { queryPrepared, queryRows } from './sql';
 
 const CUBE_COLUMNS = 'c.id, c.tenant_id, c.name, c.description, c.settings, c.created_at, c.updated_at, c.deleted_at';
@@ -90,22 +90,22 @@ export class CubeRepository {
 
   /**
    * Live cubes of the tenant, oldest first, keyset-paginated on (created_at, id). The
-   * cursor keeps created_at in microseconds: a JS Date would drop PostgreSQL's precision.
+   * cursor keeps created_at in microseconds (records.ts: timestampMicrosSql).
    */
   async listLive(tenantId: string, limit: number, cursor: string | null, onlyIds: string[] | null): Promise<Page<CubeRecord> | null> {
     const query = this.db
       .getRepository(CubeEntity)
       .createQueryBuilder('c')
-      .addSelect("(extract(epoch from c.created_at) * 1000000)::bigint::text", 'c_micros')
+      .addSelect(timestampMicrosSql('c.created_at'), 'c_micros')
       .where('c.tenant_id = :tenantId AND c.deleted_at IS NULL', { tenantId })
       .orderBy('c.created_at', 'ASC')
       .addOrderBy('c.id', 'ASC')
       .limit(limit + 1);
     if (onlyIds !== null) query.andWhere('c.id = ANY(:onlyIds)', { onlyIds });
     if (cursor !== null) {
-      const parts = decodeCursor(cursor, 2);
-      if (parts === null || !isCursorBigint(parts[0]) || !isCursorUuid(parts[1])) return null;
-      query.andWhere("(c.created_at, c.id) > ('epoch'::timestamptz + :micros::bigint * interval '1 microsecond', :id::uuid)", { micros: String(parts[0]), id: parts[1] });
+      const after = decodeMicrosIdCursor(cursor);
+      if (after === null) return null;
+      query.andWhere(`(c.created_at, c.id) > (${timestampFromMicrosSql(':micros')}, :id::uuid)`, after);
     }
     const { entities, raw } = await query.getRawAndEntities<{ c_micros: string }>();
     const items = entities.slice(0, limit);

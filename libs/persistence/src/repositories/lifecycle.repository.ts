@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { LifecycleRunStatus, MemoryState } from '../entities';
-import { decodeCursor, encodeCursor, Page } from './records';
+import { decodeCursor, decodeMicrosIdCursor, encodeCursor, isCursorBigint, Page, timestampFromMicrosSql, timestampMicrosSql } from './records';
 import { queryRows } from './sql';
 import { ACCESS_COLUMNS, LAST_ACCESSED_AT } from './memory-access.sql';
 
@@ -520,7 +520,7 @@ export class LifecycleRepository {
     }
     if (cursor !== null) {
       const parts = decodeCursor(cursor, 1);
-      if (parts === null || !/^\d+$/.test(String(parts[0]))) return null;
+      if (parts === null || !isCursorBigint(parts[0])) return null;
       params.push(String(parts[0]));
       where.push(`id < $${params.length}::bigint`);
     }
@@ -535,10 +535,16 @@ export class LifecycleRepository {
     return { items, nextCursor: rows.length > limit && last ? encodeCursor([last.id]) : null };
   }
 
-  /** Actions per policy (actor) and action over the last `sinceMs`, and the decision lag percentiles. */
+  /**
+   * Actions per policy and action over the last `sinceMs`, and the decision lag percentiles.
+   * A policy is the scheduler's actor (fusion, ttl, …); actions a caller took (a restore by an
+   * API key, an operator) count under the actor's type, never its id: the figures feed
+   * /metrics labels, where an id per key would leak ids and grow a series per key.
+   */
   async recentActivity(sinceMs: number): Promise<{ byPolicy: { policy: string; action: string; count: number }[]; lagP50Ms: number | null; lagP99Ms: number | null }> {
     const rows = await queryRows<{ policy: string; action: string; count: string }>(this.db,
-      `SELECT COALESCE(actor_id, actor_type) AS policy, action, count(*)::int AS count FROM lifecycle_events
+      `SELECT CASE WHEN actor_type IN ('key', 'admin', 'operator') THEN actor_type ELSE COALESCE(actor_id, actor_type) END AS policy,
+              action, count(*)::int AS count FROM lifecycle_events
         WHERE at > now() - ($1::int * interval '1 millisecond') GROUP BY 1, 2 ORDER BY 1, 2`,
       [sinceMs],
     );
@@ -636,18 +642,21 @@ export class LifecycleRepository {
 
   // ---- operator views --------------------------------------------------------------------
 
-  /** Live cubes (optionally of one tenant), oldest first, with memory counts by state. */
+  /**
+   * Live cubes (optionally of one tenant), oldest first, with memory counts by state;
+   * keyset-paginated on (created_at, id) with created_at in microseconds, as cube lists are.
+   */
   async cubesWithCounts(tenantId: string | null, limit: number, cursor: string | null): Promise<Page<CubeStateCounts> | null> {
     const params: unknown[] = [tenantId, limit + 1];
     let after = '';
     if (cursor !== null) {
-      const parts = decodeCursor(cursor, 2);
-      if (parts === null || Number.isNaN(new Date(String(parts[0])).getTime()) || !/^[0-9a-f-]{36}$/i.test(String(parts[1]))) return null;
-      params.push(String(parts[0]), String(parts[1]));
-      after = `AND (c.created_at, c.id) > ($3::timestamptz, $4::uuid)`;
+      const position = decodeMicrosIdCursor(cursor);
+      if (position === null) return null;
+      params.push(position.micros, position.id);
+      after = `AND (c.created_at, c.id) > (${timestampFromMicrosSql('$3')}, $4::uuid)`;
     }
     const rows = await queryRows<Row>(this.db,
-      `SELECT c.id, c.tenant_id, c.name, c.created_at,
+      `SELECT c.id, c.tenant_id, c.name, c.created_at, ${timestampMicrosSql('c.created_at')} AS c_micros,
               COALESCE((SELECT jsonb_object_agg(s.state, s.n) FROM (SELECT state, count(*)::int AS n FROM memories m WHERE m.cube_id = c.id GROUP BY state) s), '{}'::jsonb) AS counts
          FROM cubes c
         WHERE c.deleted_at IS NULL AND ($1::uuid IS NULL OR c.tenant_id = $1) ${after}
@@ -655,7 +664,7 @@ export class LifecycleRepository {
       params,
     );
     const items = rows.slice(0, limit).map((r) => ({ id: r.id as string, tenantId: r.tenant_id as string, name: r.name as string, createdAt: r.created_at as Date, counts: r.counts as Record<string, number> }));
-    const last = items[items.length - 1];
-    return { items, nextCursor: rows.length > limit && last ? encodeCursor([last.createdAt.toISOString(), last.id]) : null };
+    const last = rows[items.length - 1];
+    return { items, nextCursor: rows.length > limit && last ? encodeCursor([last.c_micros as string, last.id as string]) : null };
   }
 }

@@ -42,3 +42,30 @@ export function isCursorBigint(part: string | number | undefined): boolean {
 export function isCursorUuid(part: string | number | undefined): boolean {
   return UUID.test(String(part));
 }
+
+/**
+ * Keyset cursors on a timestamptz column carry it as microseconds since the epoch, the
+ * precision PostgreSQL keeps: a JS Date keeps milliseconds, and a cursor rounded down to
+ * them matches its own row again (the page after it starts with the same row, forever).
+ * This is the SELECT expression whose text goes into the cursor.
+ */
+export function timestampMicrosSql(column: string): string {
+  return `(extract(epoch from ${column}) * 1000000)::bigint::text`;
+}
+
+/**
+ * The timestamptz of a microseconds cursor part (`param` is its placeholder), exact and in
+ * range for every part isCursorBigint accepts. The interval is read from text, which
+ * PostgreSQL (15+) parses as a 64-bit integer: `n * interval '1 microsecond'` is computed
+ * in float8, so it rounds far dates and overflows near the bigint limit (a 500).
+ */
+export function timestampFromMicrosSql(param: string): string {
+  return `('epoch'::timestamptz + (${param}::bigint::text || ' microseconds')::interval)`;
+}
+
+/** A `[micros, id]` cursor as encoded for (created_at, id) keysets; null for one this API did not make. */
+export function decodeMicrosIdCursor(cursor: string): { micros: string; id: string } | null {
+  const parts = decodeCursor(cursor, 2);
+  if (parts === null || !isCursorBigint(parts[0]) || !isCursorUuid(parts[1])) return null;
+  return { micros: String(parts[0]), id: String(parts[1]) };
+}
