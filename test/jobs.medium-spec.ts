@@ -1,6 +1,6 @@
 import { CubeService, JobName } from '@engram/core';
-import { CubeRepository, JobRepository } from '@engram/persistence';
-import { JobRunner } from '@engram/scheduler';
+import { CubeRepository, JOB_CANCELLED, JobRecord, JobRepository } from '@engram/persistence';
+import { JobControl, JobRunner } from '@engram/scheduler';
 import { createMediumHarness, MediumHarness } from '@engram/testing';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -46,7 +46,7 @@ describe('the job queue and the cube purge job', () => {
     const job = (await h.app.get(JobRepository).get(purgeJobId))!;
     // Replay the same job by hand, as a retry after a lost acknowledgement would.
     const handler = (runner as unknown as { handlers: Map<string, { handle: (j: unknown, c: unknown) => Promise<void> }> }).handlers.get(JobName.CubePurge)!;
-    await expect(handler.handle(job, { heartbeat: async () => undefined, lost: false })).resolves.toBeUndefined();
+    await expect(handler.handle(job, { heartbeat: async () => undefined, lost: false, cancelled: false, signal: new AbortController().signal })).resolves.toBeUndefined();
     expect(await h.app.get(CubeRepository).getAny(cube.id)).toBeNull();
   });
 
@@ -77,6 +77,92 @@ describe('the job queue and the cube purge job', () => {
     expect(await jobs.fail(second!.id, 'w', 'boom again', 0)).toBe('failed');
     expect(await jobs.claim('w', ['test.always-fails'], 1000)).toBeNull();
     expect(await jobs.get(job.id)).toMatchObject({ state: 'failed', attempts: 2, lastError: 'boom again' });
+  });
+
+  describe('an operator cancel', () => {
+    const claimNew = async (name: string, workerId = 'w1', leaseMs = 10_000) => {
+      const jobs = h.app.get(JobRepository);
+      const job = await jobs.enqueue({ name, payload: {}, tenantId: null, maxAttempts: 3 });
+      expect((await jobs.claim(workerId, [name], leaseMs))?.id).toBe(job.id);
+      return job;
+    };
+    /** A runner of its own with one handler, polling nothing (drain only). */
+    const runnerWith = (handler: { name: string; handle(job: JobRecord, control: JobControl): Promise<void> }) =>
+      new JobRunner(h.app.get(JobRepository), [handler], h.config, false);
+
+    it('asks a running job to stop through its row; the job ends cancelled, not queued again, and a retry runs it afresh', async () => {
+      const jobs = h.app.get(JobRepository);
+      const job = await claimNew('test.cancel-running');
+      expect(await jobs.cancel(job.id)).toMatchObject({ state: 'running', lastError: JOB_CANCELLED, lockedBy: 'w1' });
+      expect(await jobs.heartbeat(job.id, 'w1', 10_000)).toBe('cancelling');
+      // Attempts are left, but a cancelled job is not retried with backoff.
+      expect(await jobs.fail(job.id, 'w1', 'This operation was aborted', 0)).toBe('failed');
+      expect(await jobs.get(job.id)).toMatchObject({ state: 'failed', lastError: JOB_CANCELLED, lockedBy: null, finishedAt: expect.any(Date) });
+      expect(await jobs.cancel(job.id)).toBeNull();
+      expect(await jobs.retry(job.id)).toMatchObject({ state: 'queued', attempts: 0, lastError: null, progress: null });
+      expect((await jobs.claim('w2', ['test.cancel-running'], 10_000))?.id).toBe(job.id);
+      expect(await jobs.heartbeat(job.id, 'w2', 10_000)).toBe('held');
+    });
+
+    it('keeps the result of a job that completed before it saw the cancel', async () => {
+      const jobs = h.app.get(JobRepository);
+      const job = await claimNew('test.cancel-too-late');
+      await jobs.cancel(job.id);
+      expect(await jobs.complete(job.id, 'w1')).toBe(true);
+      expect(await jobs.get(job.id)).toMatchObject({ state: 'completed', lastError: null });
+      expect(await jobs.cancel(job.id)).toBeNull();
+      expect(await jobs.retry(job.id)).toBeNull();
+    });
+
+    it('ends a cancelled job whose worker died instead of running it again', async () => {
+      const jobs = h.app.get(JobRepository);
+      const job = await claimNew('test.cancel-dead-worker', 'dead-worker', 300);
+      expect(await jobs.cancel(job.id)).toMatchObject({ state: 'running' });
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      expect(await jobs.claim('w2', ['test.cancel-dead-worker'], 10_000)).toBeNull();
+      expect(await jobs.get(job.id)).toMatchObject({ state: 'failed', lastError: JOB_CANCELLED, attempts: 1 });
+      // With the lease already gone, the cancel itself ends it.
+      const orphan = await claimNew('test.cancel-orphan', 'dead-worker', 300);
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      expect(await jobs.cancel(orphan.id)).toMatchObject({ state: 'failed', lastError: JOB_CANCELLED, lockedBy: null });
+    });
+
+    it('stops a running handler at its next heartbeat when the row is cancelled from another process', async () => {
+      const jobs = h.app.get(JobRepository);
+      const job = await jobs.enqueue({ name: 'test.cancel-loop', payload: {}, tenantId: null, maxAttempts: 3 });
+      let steps = 0;
+      let seen: { cancelled: boolean; lost: boolean; aborted: boolean } | null = null;
+      const ran = await runnerWith({
+        name: 'test.cancel-loop',
+        async handle(_job, control) {
+          try {
+            for (;;) {
+              steps += 1;
+              if (steps === 3) await jobs.cancel(job.id); // the operator, through the database only
+              await control.heartbeat({ steps });
+            }
+          } finally {
+            seen = { cancelled: control.cancelled, lost: control.lost, aborted: control.signal.aborted };
+          }
+        },
+      }).drain();
+      expect(ran).toBe(1);
+      expect(steps).toBe(3);
+      expect(seen).toEqual({ cancelled: true, lost: false, aborted: true });
+      expect(await jobs.get(job.id)).toMatchObject({ state: 'failed', lastError: JOB_CANCELLED, attempts: 1, progress: { steps: 3 } });
+    });
+
+    it('completes a handler that finished before it looked at the cancel', async () => {
+      const jobs = h.app.get(JobRepository);
+      const job = await jobs.enqueue({ name: 'test.cancel-ignored', payload: {}, tenantId: null, maxAttempts: 3 });
+      await runnerWith({
+        name: 'test.cancel-ignored',
+        async handle() {
+          await jobs.cancel(job.id);
+        },
+      }).drain();
+      expect(await jobs.get(job.id)).toMatchObject({ state: 'completed', lastError: null });
+    });
   });
 
   it('does not purge a cube that is live', async () => {

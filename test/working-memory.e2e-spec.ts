@@ -167,7 +167,7 @@ describe('the working memory of a cube', () => {
     const { runId } = (await h.http.post(`/v1/cubes/${cubeId}/lifecycle/run`).set(auth()).send({}).expect(202)).body;
     const run = await h.app.get(LifecycleRepository).getRun(cubeId, runId);
     const job = await h.app.get(JobRepository).get(run!.jobId!);
-    await h.app.get(LifecycleRunHandler).handle(job!, { heartbeat: async () => undefined, lost: false });
+    await h.app.get(LifecycleRunHandler).handle(job!, { heartbeat: async () => undefined, lost: false, cancelled: false, signal: new AbortController().signal });
     expect((await h.http.get(`/v1/cubes/${cubeId}/memories/${older}`).set(auth()).expect(200)).body).toMatchObject({ state: 'superseded', supersededBy: newer });
     expect((await rows().get(cubeId))!.staleSince).not.toBeNull();
     expect((await chat().expect(200)).body.engram.workingMemory.state).toBe('stale');

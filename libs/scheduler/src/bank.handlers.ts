@@ -53,7 +53,7 @@ export class BankConsolidateHandler implements JobHandler {
       if (job.tenantId) await this.queue.enqueueBankConsolidate(job.tenantId, { cubeId }, PAUSED_RETRY_MS);
       return;
     }
-    const outcome = await this.consolidation.run(cubeId, { heartbeat: (progress) => control.heartbeat(progress) });
+    const outcome = await this.consolidation.run(cubeId, { heartbeat: (progress) => control.heartbeat(progress), signal: control.signal });
     await control.heartbeat({ ...outcome, verification: outcome.verification ?? null });
   }
 }

@@ -2,16 +2,20 @@ import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBoo
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
-import { JobRecord, JobRepository } from '@engram/persistence';
-import { JOB_HANDLERS, JobHandler } from './job-handler';
+import { JOB_CANCELLED, JobRecord, JobRepository } from '@engram/persistence';
+import { JOB_HANDLERS, JobControl, JobHandler } from './job-handler';
 
 /** Options the process decides at boot; the runner stays off in a server with an external worker. */
 export const JOB_RUNNER_ENABLED = Symbol('JOB_RUNNER_ENABLED');
 
+/** The longest a running job goes without reading its row: how soon a cancel reaches a handler that reports no progress. */
+const CANCEL_POLL_MS = 1000;
+
 /**
  * Polls the PostgreSQL queue and runs one job at a time with a lease it renews while
  * the job runs. Failures go back to the queue with exponential backoff until the job's
- * attempts are spent.
+ * attempts are spent. The lease renewal reads the operator's cancel from the row and aborts
+ * the handler's signal (JobControl).
  */
 @Injectable()
 export class JobRunner implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -82,27 +86,50 @@ export class JobRunner implements OnApplicationBootstrap, BeforeApplicationShutd
   private async runOne(job: JobRecord): Promise<void> {
     const handler = this.handlers.get(job.name);
     if (!handler) return;
-    const jobs = this.jobs;
-    const workerId = this.workerId;
-    const leaseMs = this.config.jobLeaseMs;
-    const control: { lost: boolean; heartbeat(progress?: Record<string, unknown>): Promise<void> } = {
-      lost: false,
-      async heartbeat(progress?: Record<string, unknown>) {
-        if (!(await jobs.heartbeat(job.id, workerId, leaseMs, progress))) control.lost = true;
-      },
-    };
-    // Renew the lease in the background at a third of its length.
-    const renew = setInterval(() => void control.heartbeat().catch(() => undefined), Math.max(50, Math.floor(leaseMs / 3)));
+    const control = this.controlOf(job);
+    // Renew the lease in the background, often enough that a cancel reaches a handler that reports no progress.
+    const renew = setInterval(() => void control.heartbeat().catch(() => undefined), Math.max(50, Math.min(CANCEL_POLL_MS, Math.floor(this.config.jobLeaseMs / 3))));
     renew.unref?.();
     try {
       await handler.handle(job, control);
       clearInterval(renew);
+      // A handler that finished committed its result, even if a cancel arrived meanwhile: the job completed.
       await this.jobs.complete(job.id, this.workerId);
     } catch (error) {
       clearInterval(renew);
       const backoffMs = Math.min(60_000, 1000 * 2 ** Math.max(0, job.attempts - 1));
+      // A cancelled job ends failed with the cancel as its error (JobRepository.fail), not queued again.
       const state = await this.jobs.fail(job.id, this.workerId, error instanceof Error ? error.message : String(error), backoffMs);
-      this.logger.warn(`job ${job.name} ${job.id} attempt ${job.attempts} failed (${state ?? 'lease lost'}): ${String(error)}`);
+      if (control.cancelled) this.logger.log(`job ${job.name} ${job.id} stopped: ${JOB_CANCELLED}`);
+      else this.logger.warn(`job ${job.name} ${job.id} attempt ${job.attempts} failed (${state ?? 'lease lost'}): ${String(error)}`);
     }
+  }
+
+  /** The job's control: each heartbeat renews the lease and reads a cancel request from the row (the worker may be another process). */
+  private controlOf(job: JobRecord): JobControl {
+    const jobs = this.jobs;
+    const workerId = this.workerId;
+    const leaseMs = this.config.jobLeaseMs;
+    const abort = new AbortController();
+    const control = {
+      lost: false,
+      cancelled: false,
+      signal: abort.signal,
+      async heartbeat(progress?: Record<string, unknown>): Promise<void> {
+        if (!control.lost) {
+          // Still renewed after a cancel: the handler holds the job until it has stopped.
+          const lease = await jobs.heartbeat(job.id, workerId, leaseMs, progress);
+          if (lease === 'lost') {
+            control.lost = true;
+            abort.abort(new Error(`job ${job.id} was taken over by another worker`));
+          } else if (lease === 'cancelling' && !control.cancelled) {
+            control.cancelled = true;
+            abort.abort(new Error(JOB_CANCELLED));
+          }
+        }
+        abort.signal.throwIfAborted();
+      },
+    };
+    return control;
   }
 }

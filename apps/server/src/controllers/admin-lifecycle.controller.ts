@@ -1,12 +1,18 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Put, Query, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import { AdminCubesQueryDto, LifecycleAdminService, LifecyclePolicyDto, LifecyclePolicyResponseDto, RequestContext, RunLifecycleDto, SchedulerPauseDto } from '@engram/core';
+import { AdminCubesQueryDto, JobSummary, LifecycleAdminService, LifecyclePolicyDto, LifecyclePolicyResponseDto, RequestContext, RunLifecycleDto, SchedulerPauseDto } from '@engram/core';
 import { CubeId, ResourceIdPipe, TenantId } from '../http/id.pipe';
 import { Ctx } from '../http/request-context.decorator';
 import { sendRun } from './lifecycle.controller';
 
 const JobId = new ResourceIdPipe('job');
+
+/** A cancelled job answers 200; one whose worker has not stopped yet 202 (it ends cancelled, or completed if it committed first). */
+function sendCancel(res: Response, job: JobSummary): JobSummary {
+  res.status(job.state === 'running' ? 202 : 200);
+  return job;
+}
 
 /** The operator's lifecycle routes (admin token): defaults, cubes across tenants, runs, scheduler, jobs. */
 @ApiTags('admin')
@@ -73,8 +79,7 @@ export class AdminLifecycleController {
   }
 
   @Post('jobs/:jobId/cancel')
-  @HttpCode(200)
-  cancelJob(@Ctx() ctx: RequestContext, @Param('jobId', JobId) jobId: string) {
-    return this.admin.cancelJob(ctx, jobId);
+  async cancelJob(@Ctx() ctx: RequestContext, @Param('jobId', JobId) jobId: string, @Res({ passthrough: true }) res: Response) {
+    return sendCancel(res, await this.admin.cancelJob(ctx, jobId));
   }
 }

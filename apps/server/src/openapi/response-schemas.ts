@@ -115,5 +115,8 @@ export const RESPONSE_SCHEMAS: Record<string, Record<string, ResponseSpec>> = {
   AdminLifecycleController_pause: { 200: { description: 'the pause switch after the change', content: json(pauseState) } },
   AdminLifecycleController_resume: { 200: { description: 'the pause switch after the change', content: json(pauseState) } },
   AdminLifecycleController_retryJob: { 200: { description: 'the job, queued again', content: json(job) } },
-  AdminLifecycleController_cancelJob: { 200: { description: 'the job, cancelled', content: json(job) } },
+  AdminLifecycleController_cancelJob: {
+    200: { description: 'the job, cancelled: failed with lastError "cancelled by the operator"; a running one stopped before committing its result', content: json(job) },
+    202: { description: 'the job is still running with the cancel requested (lastError "cancelled by the operator"): its worker stops it at its next checkpoint, or completes it if it committed first', content: json(job) },
+  },
 };

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { CubeRepository, JobRecord, JobRepository, LifecycleRepository, TenantRepository, WorkingMemoryRepository } from '@engram/persistence';
 import { AccessService } from '../auth/access.service';
 import { Permission } from '../auth/permission';
@@ -16,6 +17,10 @@ import { LlmGate } from './llm.gate';
 import { ConsolidationGate } from './consolidation.gate';
 import { ActivationPolicyGate } from './activation-policy.gate';
 import { PauseState, SchedulerControl } from './scheduler-control';
+
+/** How long a cancel waits for a running job's worker to stop it, and how often it looks. */
+const CANCEL_WAIT_MS = 10_000;
+const CANCEL_POLL_MS = 100;
 
 const LIFECYCLE_JOBS: string[] = [JobName.LifecycleTick, JobName.LifecycleRun, JobName.LifecycleSweep, JobName.LifecycleExtract, JobName.BankConsolidate];
 
@@ -142,14 +147,34 @@ export class LifecycleAdminService {
     return mapJob(retried);
   }
 
+  /**
+   * Cancels a job. A queued job ends at once. A running one is asked to stop through
+   * its row, which its worker (in this process or another) reads with its heartbeat; this waits
+   * a while for the outcome: stopped before committing (failed, "cancelled by the operator"),
+   * or completed first (409: its result stays). A job still stopping after the wait is answered
+   * as it is (running, the cancel as its error; the controller says 202).
+   */
   async cancelJob(ctx: RequestContext, jobId: string): Promise<JobSummary> {
     this.access.requirePermission(ctx.auth, Permission.AdminAll);
     const job = await this.jobs.get(jobId);
     if (!job) throw EngramError.notFound('job');
-    const cancelled = await this.jobs.cancel(jobId);
-    if (!cancelled) throw EngramError.conflict(`job is ${job.state}; only queued or running jobs can be cancelled`);
-    await this.audit.record(ctx.auth, ctx.requestId, { action: 'job.cancel', targetType: 'job', targetId: jobId, tenantId: job.tenantId, details: { name: job.name } });
-    return mapJob(cancelled);
+    const requested = await this.jobs.cancel(jobId);
+    if (!requested) throw EngramError.conflict(`job is ${job.state}; only queued or running jobs can be cancelled`);
+    await this.audit.record(ctx.auth, ctx.requestId, { action: 'job.cancel', targetType: 'job', targetId: jobId, tenantId: job.tenantId, details: { name: job.name, state: requested.state } });
+    const ended = requested.state === 'running' ? await this.untilStopped(jobId) : requested;
+    if (ended.state === 'completed') throw EngramError.conflict('job completed before its worker saw the cancel; its result stays');
+    return mapJob(ended);
+  }
+
+  /** The job once it left `running`, or as it is after CANCEL_WAIT_MS. */
+  private async untilStopped(jobId: string): Promise<JobRecord> {
+    const deadline = Date.now() + CANCEL_WAIT_MS;
+    for (;;) {
+      const job = await this.jobs.get(jobId);
+      if (!job) throw EngramError.notFound('job');
+      if (job.state !== 'running' || Date.now() >= deadline) return job;
+      await sleep(CANCEL_POLL_MS);
+    }
   }
 
   async pause(ctx: RequestContext, dto: SchedulerPauseDto, paused: boolean): Promise<PauseState> {

@@ -36,6 +36,8 @@ export interface ConsolidationOutcome {
 
 export interface ConsolidationRunOptions {
   heartbeat?: (progress: Record<string, unknown>) => Promise<void>;
+  /** Aborted when the job is cancelled (or lost): the run stops at its next phase or training step, before the commit. */
+  signal?: AbortSignal;
   /** Passes over the texts (default: the library's write default). */
   epochs?: number;
   /** Crash simulation in tests: the bank file's commit fails at this point. */
@@ -122,13 +124,16 @@ export class BankConsolidation {
     const { result: report, changes } = await this.store.mutate(bank, record, async (b): Promise<WriteReport> => {
       moved.push(...(await b.reassign(embedder, corpus, edited)).map((m) => m.id).filter((id) => !written.includes(id)));
       await b.assign(embedder, corpus);
+      options.signal?.throwIfAborted();
       const replay = await b.replayFor(anchor, bank.replay, { embedder, texts: corpus });
+      options.signal?.throwIfAborted();
       return b.consolidateAsync(anchor, [...written, ...moved], corpus, {
         gradient: 'onnx',
         epochs: options.epochs,
         faults: options.faults,
         ...replay.options,
         onProgress: (step, steps, loss) => {
+          options.signal?.throwIfAborted(); // a throw here ends the training: nothing is committed
           if (!options.heartbeat || Date.now() - lastBeat < 1000) return;
           lastBeat = Date.now();
           void options.heartbeat({ phase: 'consolidate', bankId: bank.id, done: step, total: steps, loss }).catch(() => undefined);

@@ -15,6 +15,13 @@ const PROGRESS_INTERVAL_MS = 250;
 
 export interface BankJobControl {
   heartbeat(progress?: Record<string, unknown>): Promise<void>;
+  /**
+   * Aborted when the operator cancelled the job (`cancelled`) or another worker took it: the
+   * job stops at its next training step or phase, before the bank file's commit, and the
+   * bank keeps its generation. Absent when a job runs outside the runner (tests, replays).
+   */
+  readonly signal?: AbortSignal;
+  readonly cancelled?: boolean;
 }
 
 @Injectable()
@@ -38,19 +45,23 @@ export class BankJobs {
     const { bankId } = job.payload as unknown as BankBuildPayload;
     const bank = await this.banks.getAny(bankId);
     if (!bank || bank.state !== 'building') return; // deleted, or built by an earlier attempt
+    const progress = this.progressWriter(bank.id, control);
     try {
       const model = (await this.modelRows.list()).find((m) => m.id === bank.modelId);
       if (!model) throw new ParametricError(ParametricErrorCode.InvalidConfig, 'the model of the bank is no longer registered');
       const texts = await this.activeTexts(bank.cubeId);
       if (!texts.length) throw new ParametricError(ParametricErrorCode.InvalidConfig, 'the cube has no active memories to build a bank from');
       const embedder = this.embedderOf(bank);
-      const progress = this.progressWriter(bank.id, control);
+      control.signal?.throwIfAborted();
       const generation = await this.store.build(
         bank,
         { hidden: Number(model.config.hiddenSize), layers: Number(model.config.layers) },
         embedder,
         texts,
-        (phase, done, total) => progress({ phase, done, total }),
+        (phase, done, total) => {
+          control.signal?.throwIfAborted(); // per chunk of embeddings: a stopped build leaves its files unfinished
+          progress({ phase, done, total });
+        },
       );
       await progress.flush();
       // A rerun starts from an empty directory, so no block provenance survives it either.
@@ -58,6 +69,16 @@ export class BankJobs {
         this.store.remove(bank); // deleted while it was being built
       }
     } catch (error) {
+      if (control.signal?.aborted) {
+        // Stopped before the row became ready: the bank stays building, so a retry of the job builds it from scratch.
+        // (A lost job is another worker's now: its files are left to it.)
+        await progress.flush(); // progress already on its way lands before the row says cancelled
+        if (control.cancelled) {
+          this.store.remove(bank);
+          await this.stopped(bank.id, job, 'build');
+        }
+        throw error;
+      }
       const message = error instanceof Error ? error.message : String(error);
       // A bad configuration does not get better on retry; anything else is retried until attempts run out.
       const final = (error instanceof ParametricError && error.code === ParametricErrorCode.InvalidConfig) || job.attempts >= job.maxAttempts;
@@ -75,7 +96,8 @@ export class BankJobs {
    * memories plus every still-active memory the bank already holds, so shared blocks are
    * rehearsed, not overwritten. As a consolidation run does (ADR 0403), a memory of the
    * corpus whose words changed since the tree placed it is re-placed by its current words
-   * and written at its new place. Runs under the bank's lock.
+   * and written at its new place. Runs under the bank's lock. Stopped (cancel, lost lease)
+   * at a phase or a training step before the commit, it commits nothing.
    */
   async write(job: JobRecord, control: BankJobControl): Promise<void> {
     const payload = job.payload as unknown as BankWritePayload;
@@ -83,14 +105,21 @@ export class BankJobs {
     if (!initial || initial.state !== 'ready') return;
     const model = (await this.modelRows.list()).find((m) => m.id === initial.modelId);
     if (!model) return;
+    const signal = control.signal;
+    const progress = this.progressWriter(initial.id, control);
+    // Once the file committed a generation, the job finishes: its provenance must be recorded.
+    let committed = false;
+    const checkpoint = () => {
+      if (!committed) signal?.throwIfAborted();
+    };
     try {
       const anchor = this.store.anchor(model);
       await this.banks.withLock(initial.id, async () => {
+        checkpoint(); // cancelled while it waited for the lock
         const row = await this.banks.getAny(initial.id);
         if (!row || row.state !== 'ready') return;
         const bank = await this.provenance.recoverLocked(row);
         const record = await this.provenance.load(bank);
-        const progress = this.progressWriter(bank.id, control);
         const { result: report, changes } = await this.store.mutate(bank, record, async (b) => {
           const held = new Set<string>(payload.memoryIds);
           for (const block of record.blocks) for (const id of block.memoryIds) held.add(id);
@@ -106,20 +135,28 @@ export class BankJobs {
           const replaced = (await b.reassign(embedder, corpus, edited)).map((m) => m.id);
           const moved = replaced.filter((id) => !requested.includes(id));
           await b.assign(embedder, corpus);
+          checkpoint();
           // Replay keeps the blocks from changing unrelated text (ADR 0304): anchor samples
           // (cached in the bank directory) or the cube's other memories.
           const settings = payload.replay ?? bank.replay;
           if (settings.source === 'anchor') progress({ phase: 'replay', done: 0, total: settings.samples });
           const replay = await b.replayFor(anchor, settings, { embedder, texts: cubeTexts });
           const replayed = { ...settings, sequences: replay.sequences, cached: replay.cached };
+          checkpoint();
           // Gradients from the ONNX gradient graph on ONNX Runtime (ADR 0301), as the CLI does by default.
           const options = {
             epochs: payload.epochs ?? undefined,
             gradient: 'onnx' as const,
             ...replay.options,
-            onProgress: (step: number, steps: number, loss: number) => progress({ phase: 'write', done: step, total: steps, loss }),
+            // Each training step is a checkpoint: a throw here ends the training before the commit.
+            onProgress: (step: number, steps: number, loss: number) => {
+              checkpoint();
+              progress({ phase: 'write', done: step, total: steps, loss });
+            },
           };
+          const before = b.file.generation;
           const rewritten = payload.rewriteStale ? await b.rewriteStaleAsync(anchor, corpus, options) : null;
+          committed = b.file.generation !== before;
           const toWrite = [...requested, ...moved];
           const written = toWrite.length ? await b.writeAsync(anchor, toWrite, corpus, options) : null;
           return {
@@ -131,15 +168,24 @@ export class BankJobs {
             replay: replayed,
           };
         });
+        committed = true;
         await progress.flush();
         // The file committed first; its blocks' provenance and the generation follow in one transaction (ADR 0305).
         await this.provenance.record(bank.id, changes, { phase: 'written', jobId: job.id, memories: report.written, replaced: report.replaced, blocks: report.blocks, finalLoss: report.finalLoss, gradient: report.gradient, replay: report.replay });
       });
     } catch (error) {
       // The bank file keeps its previous generation (journaled commit); say why on the row.
-      await this.banks.recordError(initial.id, `write ${job.id} failed: ${error instanceof Error ? error.message : String(error)}`);
+      await progress.flush(); // progress already on its way lands before the row says why the write ended
+      if (signal?.aborted && control.cancelled && !committed) await this.stopped(initial.id, job, 'write');
+      else await this.banks.recordError(initial.id, `write ${job.id} failed: ${error instanceof Error ? error.message : String(error)}`);
       throw error;
     }
+  }
+
+  /** A build or write the operator cancelled, said on the bank row (its generation did not change). */
+  private async stopped(bankId: string, job: JobRecord, what: 'build' | 'write'): Promise<void> {
+    await this.banks.setProgress(bankId, { phase: 'cancelled', jobId: job.id });
+    await this.banks.recordError(bankId, `${what} ${job.id} was cancelled by the operator; retrying the job runs it again from the start`);
   }
 
   /** Marks the blocks holding a deleted (or edited) memory stale in every ready bank of the cube (rows only: the weights do not change). */
@@ -194,9 +240,14 @@ export class BankJobs {
     let pending: Record<string, unknown> | null = null;
     const send = (p: Record<string, unknown>) => {
       chain = chain
-        .then(() => this.banks.setProgress(bankId, p))
-        .then(() => control.heartbeat(p))
-        .catch((error: unknown) => this.logger.warn(`progress of bank ${bankId}: ${String(error)}`));
+        .then(async () => {
+          if (control.signal?.aborted) return; // stopped: the job's end says the rest
+          await this.banks.setProgress(bankId, p);
+          await control.heartbeat(p);
+        })
+        .catch((error: unknown) => {
+          if (!control.signal?.aborted) this.logger.warn(`progress of bank ${bankId}: ${String(error)}`);
+        });
     };
     const write = (p: Record<string, unknown>) => {
       const now = Date.now();

@@ -14,6 +14,17 @@ export interface NewJob {
 }
 
 /**
+ * Why an operator-cancelled job ended. On a row that is still `running` the same text is the
+ * cancel request its worker reads with its heartbeat: the row stays its worker's
+ * until the handler stops, so the job ends either cancelled (nothing committed) or completed
+ * (it committed before it saw the request), never both.
+ */
+export const JOB_CANCELLED = 'cancelled by the operator';
+
+/** What a heartbeat found: the lease renewed, renewed with a cancel request pending, or lost to another worker. */
+export type JobLease = 'held' | 'cancelling' | 'lost';
+
+/**
  * The PostgreSQL job queue. Claiming uses FOR UPDATE SKIP LOCKED so any number of
  * workers can poll; a claim is a lease, and a job whose worker died is claimed again
  * once its lease runs out.
@@ -41,12 +52,12 @@ export class JobRepository {
 
   /** Claims the next runnable job among `names` for `leaseMs`, or returns null. */
   async claim(workerId: string, names: string[], leaseMs: number): Promise<JobRecord | null> {
-    // A job whose lease ran out after its last allowed attempt is failed, not run again.
+    // A job whose lease ran out after its last allowed attempt, or with a cancel request its dead worker never saw, is failed, not run again.
     await queryRows(this.db,
       `UPDATE jobs SET state = 'failed', finished_at = now(), locked_by = NULL, locked_until = NULL,
               last_error = COALESCE(last_error, 'lease expired after the last attempt'), updated_at = now()
-        WHERE state = 'running' AND locked_until < now() AND attempts >= max_attempts AND name = ANY($1)`,
-      [names],
+        WHERE state = 'running' AND locked_until < now() AND (attempts >= max_attempts OR last_error = $2) AND name = ANY($1)`,
+      [names, JOB_CANCELLED],
     );
     const rows = await queryRows<{ id: string }>(this.db,
       `UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = $1,
@@ -55,26 +66,27 @@ export class JobRepository {
           SELECT id FROM jobs
            WHERE name = ANY($3)
              AND ((state = 'queued' AND run_after <= now())
-               OR (state = 'running' AND locked_until < now() AND attempts < max_attempts))
+               OR (state = 'running' AND locked_until < now() AND attempts < max_attempts AND last_error IS DISTINCT FROM $4))
            ORDER BY run_after, created_at
            FOR UPDATE SKIP LOCKED
            LIMIT 1)
         RETURNING id`,
-      [workerId, leaseMs, names],
+      [workerId, leaseMs, names, JOB_CANCELLED],
     );
     if (!rows.length) return null;
     return this.db.getRepository(JobEntity).findOneBy({ id: rows[0].id });
   }
 
-  /** Extends the lease of a job this worker still holds; false when it lost the lease. */
-  async heartbeat(jobId: string, workerId: string, leaseMs: number, progress?: Record<string, unknown>): Promise<boolean> {
-    const rows = await queryRows(this.db,
+  /** Extends the lease of a job this worker still holds; says whether the operator asked it to stop or it was lost. */
+  async heartbeat(jobId: string, workerId: string, leaseMs: number, progress?: Record<string, unknown>): Promise<JobLease> {
+    const rows = await queryRows<{ cancelling: boolean }>(this.db,
       `UPDATE jobs SET locked_until = now() + ($3::int * interval '1 millisecond'),
               progress = COALESCE($4::jsonb, progress), updated_at = now()
-        WHERE id = $1 AND locked_by = $2 AND state = 'running' RETURNING id`,
-      [jobId, workerId, leaseMs, progress ? JSON.stringify(progress) : null],
+        WHERE id = $1 AND locked_by = $2 AND state = 'running' RETURNING last_error IS NOT DISTINCT FROM $5 AS cancelling`,
+      [jobId, workerId, leaseMs, progress ? JSON.stringify(progress) : null, JOB_CANCELLED],
     );
-    return rows.length > 0;
+    if (!rows.length) return 'lost';
+    return rows[0].cancelling ? 'cancelling' : 'held';
   }
 
   async complete(jobId: string, workerId: string): Promise<boolean> {
@@ -87,16 +99,20 @@ export class JobRepository {
     return rows.length > 0;
   }
 
-  /** Records a failure: back to the queue after `retryInMs`, or `failed` once attempts are spent. */
+  /**
+   * Records a failure: back to the queue after `retryInMs`, or `failed` once attempts are spent.
+   * A job the operator cancelled ends failed with the cancel as its error, whatever stopped it.
+   */
   async fail(jobId: string, workerId: string, error: string, retryInMs: number): Promise<JobState | null> {
     const rows = await queryRows<{ state: JobState }>(this.db,
       `UPDATE jobs SET
-              state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END,
+              state = CASE WHEN attempts >= max_attempts OR last_error = $5 THEN 'failed' ELSE 'queued' END,
               run_after = now() + ($4::int * interval '1 millisecond'),
-              finished_at = CASE WHEN attempts >= max_attempts THEN now() ELSE NULL END,
-              last_error = $3, locked_by = NULL, locked_until = NULL, updated_at = now()
+              finished_at = CASE WHEN attempts >= max_attempts OR last_error = $5 THEN now() ELSE NULL END,
+              last_error = CASE WHEN last_error = $5 THEN last_error ELSE $3 END,
+              locked_by = NULL, locked_until = NULL, updated_at = now()
         WHERE id = $1 AND locked_by = $2 AND state = 'running' RETURNING state`,
-      [jobId, workerId, error.slice(0, 4000), retryInMs],
+      [jobId, workerId, error.slice(0, 4000), retryInMs, JOB_CANCELLED],
     );
     return rows.length ? rows[0].state : null;
   }
@@ -120,26 +136,38 @@ export class JobRepository {
     await this.db.query(`UPDATE jobs SET singleton_key = NULL, updated_at = now() WHERE id = $1`, [jobId]);
   }
 
-  /** Operator retry of a failed job: back to the queue with its attempts reset; false when it was not failed. */
+  /**
+   * Operator retry of a failed (or cancelled) job: back to the queue with its attempts and
+   * progress reset, so it runs from the start on what is committed now (a cancel's error goes
+   * too: it would stop the new run); null when it was not failed.
+   */
   async retry(jobId: string): Promise<JobRecord | null> {
     const rows = await queryRows<{ id: string }>(this.db,
-      `UPDATE jobs SET state = 'queued', attempts = 0, run_after = now(), finished_at = NULL, locked_by = NULL, locked_until = NULL, updated_at = now()
+      `UPDATE jobs SET state = 'queued', attempts = 0, run_after = now(), finished_at = NULL, locked_by = NULL, locked_until = NULL,
+              last_error = CASE WHEN last_error = $2 THEN NULL ELSE last_error END, progress = NULL, updated_at = now()
         WHERE id = $1 AND state = 'failed' RETURNING id`,
-      [jobId],
+      [jobId, JOB_CANCELLED],
     );
     return rows.length ? this.get(jobId) : null;
   }
 
   /**
-   * Operator cancel: a queued (or running) job is failed with "cancelled"; a running one's
-   * worker then loses its lease and its completion is not recorded. Null when already finished.
+   * Operator cancel. A queued job, or a running one whose lease ran out (no worker holds it),
+   * ends at once: failed with JOB_CANCELLED. A running job keeps its state and its worker and
+   * gets JOB_CANCELLED as a request: the worker's next heartbeat reads it, its handler stops at
+   * its next checkpoint without committing, and the runner ends the job (`fail` keeps the
+   * cancel as its error); a handler that committed first completes it. Null when already finished.
    */
   async cancel(jobId: string): Promise<JobRecord | null> {
     const rows = await queryRows<{ id: string }>(this.db,
-      `UPDATE jobs SET state = 'failed', last_error = 'cancelled by the operator', finished_at = now(), locked_by = NULL, locked_until = NULL,
-              singleton_key = NULL, updated_at = now()
+      `UPDATE jobs SET
+              state = CASE WHEN state = 'queued' OR locked_until < now() THEN 'failed' ELSE state END,
+              finished_at = CASE WHEN state = 'queued' OR locked_until < now() THEN now() ELSE finished_at END,
+              locked_by = CASE WHEN state = 'queued' OR locked_until < now() THEN NULL ELSE locked_by END,
+              locked_until = CASE WHEN state = 'queued' OR locked_until < now() THEN NULL ELSE locked_until END,
+              last_error = $2, singleton_key = NULL, updated_at = now()
         WHERE id = $1 AND state IN ('queued', 'running') RETURNING id`,
-      [jobId],
+      [jobId, JOB_CANCELLED],
     );
     return rows.length ? this.get(jobId) : null;
   }
