@@ -56,6 +56,22 @@ describe('memory lifecycle over HTTP', () => {
     expect(events.body.items[0].after[dup.id]).toMatchObject({ state: 'merged', mergedInto: original.id });
   });
 
+  it('never merges conversation turns: the same words said in two sessions stay two turns of their sessions', async () => {
+    const cube = await newCube();
+    const turns = (sessionId: string) => ({ sessionId, messages: [{ role: 'user', content: 'Please book the table for Friday.' }, { role: 'assistant', content: 'Sure, done.' }, { role: 'user', content: 'Thanks!' }] });
+    await h.http.post(`/v1/cubes/${cube}/messages`).set(auth()).send(turns('monday')).expect(201);
+    await h.http.post(`/v1/cubes/${cube}/messages`).set(auth()).send(turns('friday')).expect(201);
+    await settle();
+    for (const sessionId of ['monday', 'friday']) {
+      const listed = await h.http.get(`/v1/cubes/${cube}/memories`).query({ sessionId }).set(auth()).expect(200);
+      expect(listed.body.items.map((m: { state: string; text: string }) => [m.state, m.text])).toEqual([
+        ['active', 'Please book the table for Friday.'],
+        ['active', 'Sure, done.'],
+        ['active', 'Thanks!'],
+      ]);
+    }
+  });
+
   it('restores a merged memory, undoes the merge on the survivor, and does not merge it again', async () => {
     const cube = await newCube();
     const [a] = (await add([{ text: 'Bob adopted a cat named Miso', tags: ['pets'] }], cube)).body.items;

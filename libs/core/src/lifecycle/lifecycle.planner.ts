@@ -117,7 +117,10 @@ export function planChanges(input: ChangePlanInput): PlannedAction[] {
       return a;
     };
     for (const m of input.changed) {
-      if (m.state !== 'active' || m.pinned || losing.has(m.id)) continue;
+      // Conversation turns (kind `message`) are a transcript, not knowledge: "Sure, done." said
+      // on Monday and on Friday are two turns of two sessions, and merging them would take a
+      // turn out of a session. Fusion dedupes what is known (facts, episodes, …), never turns.
+      if (m.state !== 'active' || m.pinned || losing.has(m.id) || m.kind === 'message') continue;
       for (const c of input.neighbours.get(m.id) ?? []) {
         if (c.id === m.id || c.state !== 'active' || c.pinned || losing.has(c.id) || losing.has(m.id)) continue;
         if (c.kind !== m.kind || (c.role ?? null) !== (m.role ?? null)) continue;
