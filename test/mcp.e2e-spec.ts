@@ -8,7 +8,8 @@ import { createTinyModel } from '@engram/inference';
 import { MCP_TOOL_NAMES } from '@engram/server';
 import { createE2eHarness, E2eHarness } from '@engram/testing';
 
-const CLI = path.resolve(__dirname, '../dist/apps/cli/src/main.js');
+// The built CLI (`npm run build`); ENGRAM_TEST_CLI runs these against another build.
+const CLI = process.env.ENGRAM_TEST_CLI ?? path.resolve(__dirname, '../dist/apps/cli/src/main.js');
 
 type ToolResult = { isError?: boolean; content: { type: string; text?: string }[] };
 const json = (result: unknown) => JSON.parse((result as ToolResult).content[0].text ?? 'null');
@@ -160,6 +161,12 @@ describe('MCP server', () => {
     expect(body.answer).toEqual(expect.any(String));
     expect(body.memories).toEqual([expect.objectContaining({ text: 'Bob drinks oat milk' })]);
     expect(body.usage.completion_tokens).toBeGreaterThan(0);
+    // The same prompt as REST chat with the cube: the memory is in it once (the tool used to send it as memoryText too).
+    const bob = (await h.http.get('/v1/cubes').query({ name: 'bob' }).set({ Authorization: `Bearer ${ownerKey}` }).expect(200)).body.items[0].id;
+    const rest = await h.http.post('/v1/chat/completions').set({ Authorization: `Bearer ${ownerKey}` })
+      .send({ model: 'tiny', max_tokens: 3, messages: [{ role: 'user', content: 'what milk do I drink?' }], engram: { cubeId: bob, retrieve: { topK: 1 } } }).expect(200);
+    expect(body.usage.prompt_tokens).toBe(rest.body.usage.prompt_tokens);
+    expect(body.memories.map((m: { id: string }) => m.id)).toEqual(rest.body.engram.retrieval.memoryIds);
     const unknown = await client.callTool({ name: 'chat', arguments: { cube: 'bob', model: 'no-such-model', messages: [{ role: 'user', content: 'hi' }] } });
     expect(json(unknown).error.code).toBe('not_found');
   });

@@ -174,7 +174,7 @@ export function createEngramMcpServer(services: EngramMcpServices, ctx: RequestC
     'list_memories',
     {
       title: 'List memories',
-      description: 'Page through the memories of a cube, newest first, optionally filtered. Use search_memories to find memories about something.',
+      description: 'Page through the memories of a cube, oldest first (in the order they were stored), optionally filtered. Use search_memories to find memories about something.',
       inputSchema: {
         cube: cubeArg,
         limit: z.number().int().optional().describe('Page size (1..500, default 50).'),
@@ -226,12 +226,14 @@ export function createEngramMcpServer(services: EngramMcpServices, ctx: RequestC
         const cubeId = await cubeOf(Permission.ModelUse, cube);
         const topK = memory_top_k ?? 5;
         if (!Number.isInteger(topK) || topK < 0 || topK > 50) throw EngramError.validation([{ field: 'memory_top_k', problems: ['memory_top_k must be an integer from 0 to 50'] }]);
-        const question = [...messages].reverse().find((m) => m.role === 'user')?.content ?? messages[messages.length - 1].content;
-        const found = topK > 0 && question.trim() ? (await searcher.search(ctx, cubeId, await toDto(SearchDto, { query: question, topK }))).results : [];
-        const memoryText = found.length ? `What you remember about this user:\n${found.map((r) => `- ${r.text}`).join('\n')}` : undefined;
-        const dto = await toDto(ChatCompletionRequestDto, { model, messages, max_tokens, temperature, engram: { cubeId, memoryText } });
+        // The server's own retrieval, as REST chat with engram.cubeId: the memories go into the
+        // prompt once (they used to be searched here and sent as memoryText as well), and the
+        // cube's working-memory cache and bank stay in play (memoryText turns both off).
+        const dto = await toDto(ChatCompletionRequestDto, { model, messages, max_tokens, temperature, engram: { cubeId, retrieve: topK === 0 ? false : { topK } } });
         const answer = await chat.complete(ctx, dto);
-        return { answer: answer.choices[0]?.message.content ?? '', finish_reason: answer.choices[0]?.finish_reason ?? null, memories: found.map((r) => ({ id: r.id, text: r.text, score: r.score })), usage: answer.usage };
+        const used = answer.engram.retrieval?.memoryIds ?? [];
+        const texts = await Promise.all(used.map(async (id) => ({ id, text: (await memories.get(ctx, cubeId, id)).text })));
+        return { answer: answer.choices[0]?.message.content ?? '', finish_reason: answer.choices[0]?.finish_reason ?? null, memories: texts, usage: answer.usage };
       }),
   );
 
