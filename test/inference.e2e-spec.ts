@@ -268,7 +268,8 @@ describe('models, KV caches and chat completions over HTTP', () => {
     });
 
     it('rejects an unknown model, a prompt over the context, and bad fields', async () => {
-      expect((await chat({ model: 'gpt-4', messages: QUESTION })).status).toBe(404);
+      const unknown = await chat({ model: 'gpt-4', messages: QUESTION });
+      expect([unknown.status, unknown.body.error.message]).toEqual([404, expect.stringMatching(/^model "gpt-4" not found: the models here: .*tiny.*; an operator registers one/)]);
       const long = await chat({ messages: [{ role: 'user', content: 'memory '.repeat(300) }] });
       expect(long.status).toBe(400);
       expect(long.body.error.code).toBe('context_length_exceeded');

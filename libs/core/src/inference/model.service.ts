@@ -5,6 +5,7 @@ import { AccessService } from '../auth/access.service';
 import { Permission } from '../auth/permission';
 import { ImportModelDto, mapModel, ModelResponseDto } from '../dtos/model.dto';
 import { EngramError } from '../errors/engram.error';
+import { ErrorCode } from '../errors/error-code';
 import { AuditService } from '../services/audit.service';
 import { RequestContext } from '../services/request-context';
 import { ModelRuntime } from './model.runtime';
@@ -53,7 +54,12 @@ export class ModelService {
   /** A registered model by the name clients use (for services that already checked access). */
   async resolve(name: string): Promise<ModelRecord> {
     const model = await this.models.getByName(name);
-    if (!model) throw EngramError.notFound(`model "${name}"`);
+    if (!model) {
+      // Models are the instance's, not a tenant's: naming them tells the caller what to use instead.
+      const names = (await this.models.list()).map((m) => m.name).sort();
+      const known = names.length === 0 ? 'none is registered on this server' : `the models here: ${names.slice(0, 10).join(', ')}${names.length > 10 ? `, … (${names.length})` : ''}`;
+      throw new EngramError(ErrorCode.NotFound, `model "${name}" not found: ${known}; an operator registers one with \`engram model import\` or POST /v1/admin/models`);
+    }
     return model;
   }
 }
