@@ -18,7 +18,7 @@ export function registerModelCommands(program: Command): Command {
   model
     .command('create-tiny')
     .description('write a tiny random Llama-style model directory (config, safetensors, BPE tokenizer, chat template)')
-    .requiredOption('--out <dir>', 'output directory (replaced atomically)')
+    .requiredOption('--out <dir>', 'output directory: a new or empty one, or an earlier create-tiny output (nothing else in it is touched)')
     .option('--layers <n>', 'decoder layers', int('layers'), 2)
     .option('--hidden <n>', 'hidden size', int('hidden'), 64)
     .option('--heads <n>', 'attention heads', int('heads'), 4)

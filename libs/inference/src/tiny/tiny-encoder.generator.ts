@@ -1,13 +1,17 @@
 // Writes a tiny BERT-like sentence-embedding model directory (model.onnx with
 // last_hidden_state, a WordPiece tokenizer.json, config.json, sentence_bert_config.json)
 // with seeded random weights, so the onnx embedder is tested without any download.
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { buildBertEncoderGraph, BertEncoderConfig, BertEncoderWeights, BertLayerWeights } from '../graph/bert-encoder.builder';
 import type { Matrix } from '../model/llama-weights';
 import { writeOnnxModel } from '../onnx/onnx-model.writer';
 import { gaussian, mulberry32 } from './seeded-random';
 import { buildWordPieceVocab, wordPieceTokenizerJson } from './wordpiece-vocab.builder';
+import { writeGeneratedDirectory } from './generated-directory.writer';
+
+/** What createTinyEncoder writes; an existing output directory may hold these and nothing else. */
+const TINY_ENCODER_FILES = ['model.onnx', 'model.onnx.data', 'tokenizer.json', 'tokenizer_config.json', 'config.json', 'sentence_bert_config.json'] as const;
 
 export interface TinyEncoderOptions {
   outDir: string;
@@ -113,22 +117,13 @@ export function createTinyEncoder(options: TinyEncoderOptions): TinyEncoderResul
     tokenizer_class: 'BertTokenizer',
   };
 
-  // Written into a sibling temp directory and renamed, so a crash never leaves half a model.
   const out = options.outDir;
-  mkdirSync(dirname(out), { recursive: true });
-  const tmp = `${out}.tmp-${process.pid}-${Date.now()}`;
-  mkdirSync(tmp, { recursive: true });
-  try {
-    writeOnnxModel(model, join(tmp, 'model.onnx'));
-    writeFileSync(join(tmp, 'tokenizer.json'), JSON.stringify(wordPieceTokenizerJson(vocab)));
-    writeFileSync(join(tmp, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig, null, 2));
-    writeFileSync(join(tmp, 'config.json'), JSON.stringify(hfConfig, null, 2));
-    writeFileSync(join(tmp, 'sentence_bert_config.json'), JSON.stringify({ max_seq_length: maxPositions, do_lower_case: false }, null, 2));
-    rmSync(out, { recursive: true, force: true });
-    renameSync(tmp, out);
-  } catch (err) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw err;
-  }
+  writeGeneratedDirectory(out, TINY_ENCODER_FILES, (dir) => {
+    writeOnnxModel(model, join(dir, 'model.onnx'));
+    writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(wordPieceTokenizerJson(vocab)));
+    writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig, null, 2));
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(hfConfig, null, 2));
+    writeFileSync(join(dir, 'sentence_bert_config.json'), JSON.stringify({ max_seq_length: maxPositions, do_lower_case: false }, null, 2));
+  });
   return { dir: out, config, vocab };
 }

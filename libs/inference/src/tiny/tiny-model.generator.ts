@@ -1,10 +1,11 @@
 // Writes a complete, small HF-style Llama/Qwen2 model directory with seeded random
 // weights, so tests and benches never download anything.
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { writeSafetensors, TensorToWrite } from '../safetensors/safetensors.writer';
 import { trainByteLevelBpe, tokenizerJson } from './byte-level-bpe.trainer';
 import { gaussian, mulberry32 } from './seeded-random';
+import { writeGeneratedDirectory } from './generated-directory.writer';
 
 export interface TinyModelOptions {
   outDir: string;
@@ -22,6 +23,9 @@ export interface TinyModelOptions {
   maxPositionEmbeddings?: number;
   dtype?: 'F32' | 'F16' | 'BF16';
 }
+
+/** What createTinyModel writes; an existing output directory may hold these and nothing else. */
+const TINY_MODEL_FILES = ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json'] as const;
 
 export const SPECIAL_TOKENS = ['<s>', '</s>', '<|im_start|>', '<|im_end|>'] as const;
 
@@ -129,22 +133,13 @@ export function createTinyModel(options: TinyModelOptions): TinyModelResult {
     clean_up_tokenization_spaces: false,
   };
 
-  // Write into a sibling temp directory and rename, so a crash never leaves half a model.
   const out = options.outDir;
-  mkdirSync(dirname(out), { recursive: true });
-  const tmp = `${out}.tmp-${process.pid}-${Date.now()}`;
-  mkdirSync(tmp, { recursive: true });
-  try {
-    writeFileSync(join(tmp, 'config.json'), JSON.stringify(config, null, 2));
-    writeSafetensors(join(tmp, 'model.safetensors'), tensors, { format: 'pt' });
-    writeFileSync(join(tmp, 'tokenizer.json'), JSON.stringify(tokJson));
-    writeFileSync(join(tmp, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig, null, 2));
-    writeFileSync(join(tmp, 'generation_config.json'), JSON.stringify({ bos_token_id: bosId, eos_token_id: eosIds }, null, 2));
-    rmSync(out, { recursive: true, force: true });
-    renameSync(tmp, out);
-  } catch (err) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw err;
-  }
+  writeGeneratedDirectory(out, TINY_MODEL_FILES, (dir) => {
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(config, null, 2));
+    writeSafetensors(join(dir, 'model.safetensors'), tensors, { format: 'pt' });
+    writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tokJson));
+    writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig, null, 2));
+    writeFileSync(join(dir, 'generation_config.json'), JSON.stringify({ bos_token_id: bosId, eos_token_id: eosIds }, null, 2));
+  });
   return { dir: out, config };
 }
