@@ -5,7 +5,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client } from 'pg';
 
-const CLI = path.resolve(__dirname, '../dist/apps/cli/src/main.js');
+// The built CLI (`npm run build`); ENGRAM_TEST_CLI runs these against another build.
+const CLI = process.env.ENGRAM_TEST_CLI ?? path.resolve(__dirname, '../dist/apps/cli/src/main.js');
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

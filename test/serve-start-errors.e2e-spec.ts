@@ -6,7 +6,8 @@ import { promisify } from 'node:util';
 import { TEST_PG_ADMIN_URL } from '@engram/testing';
 import { freePort } from '../bench/support/crash-driver';
 
-const CLI = path.resolve(__dirname, '../dist/apps/cli/src/main.js');
+// The built CLI (`npm run build`); ENGRAM_TEST_CLI runs these against another build.
+const CLI = process.env.ENGRAM_TEST_CLI ?? path.resolve(__dirname, '../dist/apps/cli/src/main.js');
 
 /** `engram serve` that cannot start: exit 1, the cause, what to do next, and logs at LOG_LEVEL only. */
 describe('engram serve start errors', () => {

@@ -1,14 +1,21 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { NestFactory } from '@nestjs/core';
 import { plainToInstance } from 'class-transformer';
-import { validate } from 'class-validator';
+import { isUUID, validate } from 'class-validator';
 import { EngramConfig } from '@engram/config';
 import { ApiKeyService, CoreModule, CreateApiKeyDto, CreateTenantDto, RequestContext, TenantService } from '@engram/core';
+import { operatorConfig } from './operator-database';
 
 export const CLI_CONTEXT: RequestContext = { auth: { kind: 'admin', actorId: 'admin' }, requestId: 'cli' };
 
+/**
+ * Runs an operator command on the core services. Nest logs nothing: a failed start (no
+ * database, bad credentials…) is thrown to main.ts, which prints the cause and what to do,
+ * and stdout keeps only the command's result. The embedded PostgreSQL of a running
+ * `engram serve` is used as it runs (operatorConfig).
+ */
 export async function withCore<T>(config: EngramConfig, run: (get: <S>(type: new (...args: never[]) => S) => S) => Promise<T>): Promise<T> {
-  const context = await NestFactory.createApplicationContext(CoreModule.forRoot(config), { logger: ['error'], abortOnError: false });
+  const context = await NestFactory.createApplicationContext(CoreModule.forRoot(operatorConfig(config)), { logger: false, abortOnError: false });
   try {
     return await run((type) => context.get(type));
   } finally {
@@ -24,6 +31,14 @@ export async function validated<T extends object>(type: new () => T, plain: obje
   }
   return dto;
 }
+
+/** An id argument checked before it reaches SQL (where "nope" would be PostgreSQL's `invalid input syntax for type uuid`). */
+export function requireUuid(name: string, value: string, hint: string): string {
+  if (!isUUID(value, 'all')) throw new InvalidArgumentError(`${name} "${value}" is not a UUID: ${hint}`);
+  return value;
+}
+
+const TENANT_HINT = 'give the tenant\'s id (the "id" printed by `engram admin create-tenant`)';
 
 const list = (value: string) => value.split(',').map((v) => v.trim()).filter(Boolean);
 
@@ -45,6 +60,7 @@ export function registerAdminCommands(program: Command, config: () => EngramConf
     .option('--name <name>', 'a label for the key')
     .option('--expires-at <iso>', 'expiry, ISO-8601')
     .action(async (tenantId: string, options: { scopes: string[]; cubes?: string[]; name?: string; expiresAt?: string }) => {
+      requireUuid('tenantId', tenantId, TENANT_HINT);
       const dto = await validated(CreateApiKeyDto, { scopes: options.scopes, cubeIds: options.cubes, name: options.name, expiresAt: options.expiresAt });
       const key = await withCore(config(), (get) => get(ApiKeyService).create(CLI_CONTEXT, tenantId, dto));
       process.stdout.write(`${JSON.stringify(key)}\nthe key is shown only now: store it.\n`);
@@ -53,6 +69,8 @@ export function registerAdminCommands(program: Command, config: () => EngramConf
   admin
     .command('revoke-key <tenantId> <keyId>')
     .action(async (tenantId: string, keyId: string) => {
+      requireUuid('tenantId', tenantId, TENANT_HINT);
+      requireUuid('keyId', keyId, 'give the key\'s id (the "id" printed by `engram admin create-key`), not the key itself');
       await withCore(config(), (get) => get(ApiKeyService).revoke(CLI_CONTEXT, tenantId, keyId));
       process.stdout.write(`revoked ${keyId}\n`);
     });

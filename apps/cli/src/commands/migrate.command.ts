@@ -2,9 +2,10 @@ import { Command } from 'commander';
 import * as path from 'node:path';
 import { EngramConfig } from '@engram/config';
 import { createDataSource, generateMigration, openDatabaseServer, pendingSchemaChanges, runMigrationsLocked } from '@engram/persistence';
+import { operatorConfig } from './operator-database';
 
 async function withDatabase<T>(config: EngramConfig, run: (ds: ReturnType<typeof createDataSource>, url: string) => Promise<T>): Promise<T> {
-  const server = await openDatabaseServer(config);
+  const server = await openDatabaseServer(operatorConfig(config));
   const dataSource = createDataSource({ url: server.url, poolSize: 2 });
   try {
     await dataSource.initialize();

@@ -179,10 +179,53 @@ function refuseIfRunning(databaseDir: string): void {
   }
 }
 
+export interface RunningEmbeddedPostgres {
+  url: string;
+  pid: number;
+  port: number;
+}
+
+/**
+ * The embedded cluster of `dataDir` when a live postmaster already serves it (another engram
+ * started it, e.g. `engram serve`), so that a short command beside it (admin, model, migrate)
+ * connects to it instead of starting a second postmaster on the same files. Null when none
+ * runs. The port and state come from PostgreSQL's own postmaster.pid, the password from the
+ * data directory's pg.secret.
+ */
+export function runningEmbeddedPostgres(dataDir: string, database = 'engram'): RunningEmbeddedPostgres | null {
+  const databaseDir = path.join(dataDir, 'pg');
+  if (!fs.existsSync(path.join(databaseDir, 'PG_VERSION'))) return null;
+  const lines = readPostmasterPid(databaseDir);
+  const pid = lines ? Number(lines[0]) : NaN;
+  if (!lines || !Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return null;
+  // Lines 4 and 8 of postmaster.pid: the port, and "starting" | "ready" | "stopping" (absent early in the start).
+  const port = Number(lines[3]);
+  const state = (lines[7] ?? '').trim();
+  if (!Number.isInteger(port) || port <= 0 || (state && state !== 'ready')) {
+    throw new Error(`the embedded PostgreSQL in ${databaseDir} (pid ${pid}) is ${state || 'starting'}: try again in a moment`);
+  }
+  let password: string;
+  try {
+    password = fs.readFileSync(path.join(dataDir, PASSWORD_FILE), 'utf8').trim();
+  } catch (error) {
+    throw new Error(
+      `the embedded PostgreSQL in ${databaseDir} runs (pid ${pid}, port ${port}) but its password in ${path.join(dataDir, PASSWORD_FILE)} cannot be read ` +
+        `(${(error as NodeJS.ErrnoException).code ?? String(error)}): run this command as the user that started engram`,
+    );
+  }
+  return { url: `postgres://${USER}:${password}@127.0.0.1:${port}/${database}`, pid, port };
+}
+
+function readPostmasterPid(databaseDir: string): string[] | null {
+  try {
+    return fs.readFileSync(path.join(databaseDir, 'postmaster.pid'), 'utf8').split('\n');
+  } catch {
+    return null;
+  }
+}
+
 function postmasterPid(databaseDir: string): number | null {
-  const pidFile = path.join(databaseDir, 'postmaster.pid');
-  if (!fs.existsSync(pidFile)) return null;
-  const pid = Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]);
+  const pid = Number(readPostmasterPid(databaseDir)?.[0]);
   return Number.isInteger(pid) && pid > 0 ? pid : null;
 }
 
