@@ -101,6 +101,18 @@ describe('engram cube export|import and engram import --from (against a running 
     expect(imported).toMatchObject({ cube: { name: 'legacy' }, counts: { memories: 3 } });
   });
 
+  it('creates no cube from a file of another system, and names the right --from', async () => {
+    await expect(importFrom({ system: 'conversations', file: join(FIXTURES, 'mem0-get-all.json'), cube: 'wrong-format', url, key })).rejects.toThrow(
+      /is not a conversations export .*\nit reads as a mem0 or memos export: run again with --from mem0\. No cube was created\./s,
+    );
+    await expect(importFrom({ system: 'letta', file: join(FIXTURES, 'longmemeval-sample.json'), cube: 'wrong-format', url, key })).rejects.toThrow(/--from conversations/);
+    const empty = join(dir, 'empty.json');
+    writeFileSync(empty, '[]');
+    await expect(importFrom({ system: 'mem0', file: empty, cube: 'wrong-format', url, key })).rejects.toThrow(/^nothing in .*empty\.json converts as a mem0 export/);
+    const found = await h.http.get('/v1/cubes?name=wrong-format').set(as()).expect(200);
+    expect(found.body.items).toEqual([]);
+  });
+
   it('names the problem when the server refuses', async () => {
     await expect(importArchiveFile({ url, key, file: join(FIXTURES, 'mem0-get-all.json') })).rejects.toThrow(/HTTP 400 validation_failed: .*gzip/);
     await expect(exportCube({ url, key, cube: 'no-such-cube', out: join(dir, 'x.tar.gz') })).rejects.toThrow('no cube named "no-such-cube"');

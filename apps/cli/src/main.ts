@@ -16,7 +16,10 @@ import { registerCubesCommands } from './commands/cubes.command';
 import { registerMemoriesCommands } from './commands/memories.command';
 import { registerChatCommand } from './commands/chat.command';
 import { EngramApiError } from '@engram/client';
-import { registerBankCommands } from '@engram/parametric';
+import { ActivationError } from '@engram/activation';
+import { InferenceError, SafetensorsError } from '@engram/inference';
+import { ParametricError, registerBankCommands } from '@engram/parametric';
+import { ServerUnreachableError, UNREACHABLE_HINT } from './commands/server-unreachable.error';
 
 /** The only reader of process.env: the configuration is validated once, here. */
 function config(): EngramConfig {
@@ -31,7 +34,15 @@ function clientEnv(): ClientEnv {
 function explain(thrown: unknown): string {
   // A database that cannot be reached at start: the raw cause says where, and what to do is not "retry shortly".
   const raw = thrown instanceof Error ? thrown.message : '';
-  if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN/.test(raw)) return `${raw}\nis PostgreSQL running at DATABASE_URL? unset DATABASE_URL to use the embedded one.`;
+  if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN/.test(raw) && !(thrown instanceof ServerUnreachableError) && !(thrown instanceof EngramApiError)) {
+    return `${raw}\nis PostgreSQL running at DATABASE_URL? unset DATABASE_URL to use the embedded one.`;
+  }
+  if (thrown instanceof ServerUnreachableError) return `${thrown.message}\n${UNREACHABLE_HINT}`;
+  if (thrown instanceof EngramApiError && thrown.code === 'network_error') return `${thrown.code}: ${thrown.message}\n${UNREACHABLE_HINT}`;
+  // The libraries' own errors, from files on this machine (engram bank, engram model): the
+  // server's mapper would hide some as internal errors, which is right for an API only.
+  if (thrown instanceof ParametricError || thrown instanceof InferenceError || thrown instanceof ActivationError) return `${thrown.code}: ${thrown.message}`;
+  if (thrown instanceof SafetensorsError) return thrown.message;
   const error = asEngramError(thrown);
   if (error instanceof ConfigError) return `${error.message}\nfix the variables above and start again.`;
   if (error instanceof EngramError) return `${error.code}: ${error.message}`;

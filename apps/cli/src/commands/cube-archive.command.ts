@@ -6,8 +6,9 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { archiveFromSource, importerFor, ImportReport, SOURCE_SYSTEMS, SourceSystem } from '@engram/core';
+import { archiveFromSource, importerFor, ImportReport, NothingToImportError, SOURCE_SYSTEMS, SourceSystem, sourceSystemsMatching } from '@engram/core';
 import { resolveRemote } from './mcp.command';
+import { fetchEngram } from './server-unreachable.error';
 import { ClientEnv, remoteOptions } from './remote.options';
 
 type Progress = (done: number, total: number | null) => void;
@@ -72,7 +73,7 @@ export async function resolveCube(url: string, key: string, cube: string): Promi
   if (UUID.test(cube)) return cube;
   const target = endpoint(url, '/v1/cubes');
   target.searchParams.set('name', cube);
-  const res = await fetch(target, { headers: { Authorization: `Bearer ${key}` } });
+  const res = await fetchEngram(url, target, { headers: { Authorization: `Bearer ${key}` } });
   if (!res.ok) throw await failure(res);
   const body = (await res.json()) as { items: { id: string }[] };
   if (!body.items.length) throw new Error(`no cube named "${cube}"`);
@@ -84,7 +85,7 @@ export async function exportCube(options: { url: string; key: string; cube: stri
   const cubeId = await resolveCube(options.url, options.key, options.cube);
   const target = endpoint(options.url, `/v1/cubes/${cubeId}/export`);
   if (options.include) target.searchParams.set('include', options.include);
-  const res = await fetch(target, { headers: { Authorization: `Bearer ${options.key}` } });
+  const res = await fetchEngram(options.url, target, { headers: { Authorization: `Bearer ${options.key}` } });
   if (!res.ok || !res.body) throw await failure(res);
   const partial = `${options.out}.partial`;
   let bytes = 0;
@@ -103,7 +104,7 @@ export async function uploadArchive(options: { url: string; key: string; body: R
   const target = endpoint(options.url, '/v1/cubes/import');
   if (options.name) target.searchParams.set('name', options.name);
   const body = options.body.pipe(counting((n) => options.progress?.(n, options.total ?? null)));
-  const res = await fetch(target, {
+  const res = await fetchEngram(options.url, target, {
     method: 'POST',
     headers: { Authorization: `Bearer ${options.key}`, 'Content-Type': 'application/gzip' },
     body: Readable.toWeb(body) as unknown as RequestInit['body'],
@@ -114,8 +115,17 @@ export async function uploadArchive(options: { url: string; key: string; body: R
 }
 
 export async function importArchiveFile(options: { url: string; key: string; file: string; name?: string; progress?: Progress }): Promise<unknown> {
-  const { size } = await stat(options.file);
+  const { size } = await archiveFile(options.file);
   return uploadArchive({ ...options, body: createReadStream(options.file), total: size });
+}
+
+/** The archive to upload: a file (a directory would fail mid-upload as EISDIR). */
+async function archiveFile(file: string): Promise<{ size: number }> {
+  const found = await stat(file).catch((error: NodeJS.ErrnoException) => {
+    throw new InvalidArgumentError(error.code === 'ENOENT' ? `no archive at ${file}` : `cannot read ${file} (${error.code ?? error.message})`);
+  });
+  if (found.isDirectory()) throw new InvalidArgumentError(`${file} is a directory: give the archive file written by \`engram cube export\` (.engram.tar.gz)`);
+  return { size: found.size };
 }
 
 /** Converts another system's export into an archive and imports it as a new cube (or writes the archive). */
@@ -132,7 +142,17 @@ export async function importFrom(options: {
   progress?: Progress;
 }): Promise<{ report: ImportReport; result: unknown }> {
   if (options.history && options.system !== 'mem0') throw new InvalidArgumentError('--history is for --from mem0');
-  const { stream, report } = await archiveFromSource(importerFor(options.system, { history: options.history }), options.file, { cubeName: options.cube, onRecord: options.onRecord });
+  let converted = 0;
+  const onRecord = (r: ImportReport) => {
+    converted = r.written;
+    options.onRecord?.(r);
+  };
+  const { stream, report } = await archiveFromSource(importerFor(options.system, { history: options.history }), options.file, { cubeName: options.cube, onRecord }).catch(
+    async (error: unknown) => {
+      // Nothing converted (or the converter gave up before its first memory): most likely another system's file.
+      throw converted === 0 ? await unconverted(error, options.system, options.file) : error;
+    },
+  );
   if (options.archiveOut) {
     await pipeline(stream, counting((n) => options.progress?.(n, null)), createWriteStream(options.archiveOut));
     return { report, result: { archive: options.archiveOut } };
@@ -140,6 +160,21 @@ export async function importFrom(options: {
   // The compressed size is unknown until sent: the bar counts bytes.
   const result = await uploadArchive({ url: options.url!, key: options.key!, body: stream, name: options.cube, total: null, progress: options.progress });
   return { report, result };
+}
+
+/**
+ * The error when `--from` did not read the file: name the systems whose converters do (the
+ * right `--from`), and say that no cube was made.
+ */
+async function unconverted(error: unknown, system: SourceSystem, file: string): Promise<unknown> {
+  const found = await stat(file).catch((e: NodeJS.ErrnoException) => e);
+  if (found instanceof Error) return found.code === 'ENOENT' ? new Error(`no file at ${file}`) : error;
+  const likely = await sourceSystemsMatching(file, SOURCE_SYSTEMS.filter((s) => s !== system));
+  const next = `${likely.length ? `it reads as a ${likely.join(' or ')} export: run again with --from ${likely[0]}` : `check the file and --from (one of ${SOURCE_SYSTEMS.join(', ')})`}. No cube was created.`;
+  if (error instanceof NothingToImportError) return new Error(`${error.message}\n${next}`, { cause: error });
+  if (found.isDirectory() && system !== 'memos') return new Error(`${file} is a directory: --from ${system} reads one file (only memos reads a dump folder)\n${next}`, { cause: error });
+  if (typeof (error as NodeJS.ErrnoException | undefined)?.code === 'string') return error; // a file that cannot be read (e.g. --history), not a format
+  return new Error(`${file} is not a ${system} export (${error instanceof Error ? error.message : String(error)})\n${next}`, { cause: error });
 }
 
 function system(value: string): SourceSystem {
@@ -153,7 +188,7 @@ export function registerCubeArchiveCommands(program: Command, env: () => ClientE
   remoteOptions(cube.command('export <cube>'))
     .description('download a cube (id or name) as an archive; needs the scope cubes:export')
     .requiredOption('-o, --out <file>', 'archive file to write (.engram.tar.gz)')
-    .option('--include <parts>', 'optional parts, comma-separated: vectors')
+    .option('--include <parts>', 'optional parts, comma-separated: vectors, kv (KV caches), banks (parametric banks)')
     .action(async (cubeArg: string, o: { url?: string; key?: string; out: string; include?: string }) => {
       const { url, key } = resolveRemote(o, env());
       const bar = byteProgress('export');

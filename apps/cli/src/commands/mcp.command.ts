@@ -11,6 +11,7 @@ import {
   ReadResourceRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { ClientEnv, remoteOptions } from './remote.options';
+import { isNetworkFailure, ServerUnreachableError } from './server-unreachable.error';
 
 /**
  * `engram mcp`: MCP over stdio for desktop agents, proxied to a running engram's /mcp
@@ -21,7 +22,11 @@ export async function serveMcpOverStdio(url: string, key: string, cube: string |
   const endpoint = new URL('mcp', url.endsWith('/') ? url : `${url}/`);
   if (cube) endpoint.searchParams.set('cube', cube);
   const upstream = new Client({ name: 'engram-stdio-proxy', version: '0.1.0' });
-  await upstream.connect(new StreamableHTTPClientTransport(endpoint, { requestInit: { headers: { Authorization: `Bearer ${key}` } } }));
+  try {
+    await upstream.connect(new StreamableHTTPClientTransport(endpoint, { requestInit: { headers: { Authorization: `Bearer ${key}` } } }));
+  } catch (error) {
+    throw isNetworkFailure(error) ? new ServerUnreachableError(url, error) : error;
+  }
   const info = upstream.getServerVersion() ?? { name: 'engram', version: '0.1.0' };
   const server = new Server({ name: info.name, version: info.version }, { capabilities: { tools: {}, resources: {} }, instructions: upstream.getInstructions() });
   server.setRequestHandler(ListToolsRequestSchema, (request) => upstream.listTools(request.params));

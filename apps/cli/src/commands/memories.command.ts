@@ -2,18 +2,14 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Command, InvalidArgumentError } from 'commander';
-import type { EngramClient, Memory, MemoryInput } from '@engram/client';
+import { EngramValidationError, type EngramClient, type Memory, type MemoryInput } from '@engram/client';
+import { numberIn, positiveInt } from './number.options';
 import { countProgress, print } from '../output/table';
 import { ClientEnv } from './remote.options';
 import { clientFor, RemoteCommandOptions, tenantCommand } from './tenant-client';
 
 const MEMORY_COLUMNS = ['id', 'kind', 'state', 'createdAt', 'text'];
 
-const positiveInt = (max: number) => (value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > max) throw new InvalidArgumentError(`must be an integer from 1 to ${max}`);
-  return n;
-};
 const list = (value: string) => value.split(',').map((v) => v.trim()).filter(Boolean);
 
 /** One JSONL line: a memory object ({ text, kind, tags, … }) or a bare JSON string. */
@@ -38,32 +34,58 @@ async function* jsonlLines(file: string): AsyncGenerator<{ line: string; lineNo:
 }
 
 /**
- * Imports a JSONL file in batches. Each batch carries an Idempotency-Key derived from the
- * cube and its content, so running an interrupted import again does not store the batches
- * that already landed (while the server keeps their idempotency records).
+ * Imports a JSONL file in batches. Every line is read and checked first, so a line that is
+ * not a memory fails the import before anything is stored. Each batch carries an
+ * Idempotency-Key derived from the cube and its content, so running an interrupted import
+ * again does not store the batches that already landed (while the server keeps their
+ * idempotency records). A line the server refuses is named by its line in the file.
  */
 export async function importMemories(client: EngramClient, cube: string, file: string, batchSize: number, onProgress: (done: number, total: number) => void): Promise<{ imported: number; batches: number }> {
   let total = 0;
-  for await (const _ of jsonlLines(file)) total++;
+  for await (const { line, lineNo } of jsonlLines(file)) {
+    parseMemoryLine(line, lineNo);
+    total++;
+  }
   const cubeId = await client.cubeId(cube);
   let batch: MemoryInput[] = [];
+  let lineNos: number[] = [];
   let imported = 0;
   let batches = 0;
   const flush = async () => {
     if (!batch.length) return;
     const idempotencyKey = `import-${createHash('sha256').update(cubeId).update(JSON.stringify(batch)).digest('hex').slice(0, 48)}`;
-    imported += (await client.memories.add(cubeId, batch, { idempotencyKey })).length;
+    try {
+      imported += (await client.memories.add(cubeId, batch, { idempotencyKey })).length;
+    } catch (error) {
+      throw atFileLines(error, file, lineNos, imported);
+    }
     batches++;
     batch = [];
+    lineNos = [];
     onProgress(imported, total);
   };
   onProgress(0, total);
   for await (const { line, lineNo } of jsonlLines(file)) {
     batch.push(parseMemoryLine(line, lineNo));
+    lineNos.push(lineNo);
     if (batch.length >= batchSize) await flush();
   }
   await flush();
   return { imported, batches };
+}
+
+/** The server's `items.49.kind` is the batch's 50th memory: say which line of the file that is, and what was stored before it. */
+export function atFileLines(error: unknown, file: string, lineNos: readonly number[], stored: number): unknown {
+  if (!(error instanceof EngramValidationError) || !error.problems.some((p) => /^items\.\d+/.test(p.field))) return error;
+  const where = error.problems.map((p) => {
+    const at = /^items\.(\d+)\.?(.*)$/.exec(p.field);
+    const place = at ? `${file}:${lineNos[Number(at[1])] ?? '?'}${at[2] ? ` (${at[2]})` : ''}` : p.field;
+    return `${place}: ${p.problems.join('; ')}`;
+  });
+  const before = stored
+    ? `${stored} memories from the lines before it were stored; fix the line and run the same import again (they are not stored twice)`
+    : 'nothing was stored; fix the line and run the import again';
+  return new Error(`${error.code}: ${where.join(', ')}\n${before}`, { cause: error });
 }
 
 /** `engram memories add|search|list|get|delete|import` over @engram/client. */
@@ -73,7 +95,7 @@ export function registerMemoriesCommands(program: Command, env: () => ClientEnv)
   tenantCommand(memories, 'add <cube> <text...>', 'store one memory (the words are joined)')
     .option('--kind <kind>', 'fact | episode | preference | procedure | message')
     .option('--tags <tags>', 'comma-separated tags', list)
-    .option('--importance <n>', '0..1', Number)
+    .option('--importance <n>', '0..1', numberIn(0, 1))
     .action(async (cube: string, words: string[], options: RemoteCommandOptions & { kind?: string; tags?: string[]; importance?: number }) => {
       const input = { text: words.join(' '), kind: options.kind as MemoryInput['kind'], tags: options.tags, importance: options.importance };
       const stored = await clientFor(options, env()).memories.add(cube, [input]);
@@ -88,7 +110,7 @@ export function registerMemoriesCommands(program: Command, env: () => ClientEnv)
       print(options, results, results.map((r) => ({ ...r, score: r.score.toFixed(4) })), ['score', 'id', 'kind', 'text']);
     });
 
-  tenantCommand(memories, 'list <cube>', 'list memories, newest first')
+  tenantCommand(memories, 'list <cube>', 'list memories, oldest first (the order the API pages in)')
     .option('--limit <n>', 'at most this many (default 50)', positiveInt(100_000))
     .option('--kind <kinds>', 'comma-separated kinds')
     .option('--tags <tags>', 'comma-separated tags (any)')

@@ -23,6 +23,7 @@ async function startsWithObject(file: string): Promise<boolean> {
 
 export class ConversationsImporter implements SourceImporter {
   readonly system = 'conversations' as const;
+  readonly expects = 'LongMemEval instances with haystack_sessions, or sessions of turns/messages with role and content ({ sessions: [...] } or a list)';
 
   async *records(file: string, report: ImportReport): AsyncGenerator<SourceRecord> {
     const elements = (await startsWithObject(file)) ? jsonElements(file, { key: 'sessions' }) : jsonElements(file);

@@ -2,7 +2,7 @@ import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { ConversationsImporter, importerFor, jsonElements, LettaImporter, Mem0Importer, MemosImporter, newReport, SourceImporter, SourceRecord, toUtcIso } from '.';
+import { archiveFromSource, ConversationsImporter, importerFor, jsonElements, LettaImporter, Mem0Importer, MemosImporter, newReport, NothingToImportError, SourceImporter, SourceRecord, sourceSystemsMatching, toUtcIso } from '.';
 
 const FIXTURES = join(process.cwd(), 'test/fixtures/importers');
 
@@ -186,5 +186,21 @@ describe('conversations importer', () => {
       ['s2', 'No time on this session at all.', null],
     ]);
     expect(report.skipped).toEqual({ 'turn without role or content': 2 });
+  });
+});
+
+describe('a file of another system', () => {
+  it('is refused when nothing in it converts, with what the system expects, before any archive is made', async () => {
+    await expect(archiveFromSource(new LettaImporter(), join(FIXTURES, 'conversations.json'), { cubeName: 'c' })).rejects.toThrow(NothingToImportError);
+    await expect(archiveFromSource(new MemosImporter(), join(FIXTURES, 'longmemeval-sample.json'), { cubeName: 'c' })).rejects.toThrow(
+      /^nothing in .*longmemeval-sample\.json converts as a memos export \(expected a MemOS dump folder or its textual_memory\.json\); read 2 items, skipped: 2 not a textual memory item$/,
+    );
+  });
+
+  it('is matched to the systems whose converters read it', async () => {
+    expect(await sourceSystemsMatching(join(FIXTURES, 'longmemeval-sample.json'))).toEqual(['conversations']);
+    expect(await sourceSystemsMatching(join(FIXTURES, 'letta-agent.af'))).toEqual(['letta']);
+    expect(await sourceSystemsMatching(join(FIXTURES, 'memos-tree'))).toEqual(['memos']);
+    expect(await sourceSystemsMatching(join(FIXTURES, 'mem0-get-all.json'), ['letta', 'conversations'])).toEqual([]);
   });
 });

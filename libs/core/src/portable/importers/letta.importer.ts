@@ -48,6 +48,7 @@ function isSystemEvent(text: string): boolean {
 
 export class LettaImporter implements SourceImporter {
   readonly system = 'letta' as const;
+  readonly expects = 'a Letta agent file (.af): { agents, blocks } or a legacy agent with core_memory and messages';
 
   async *records(file: string, report: ImportReport): AsyncGenerator<SourceRecord> {
     let doc: unknown;

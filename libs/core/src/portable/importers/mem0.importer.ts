@@ -27,6 +27,7 @@ async function firstChar(file: string): Promise<string> {
 
 export class Mem0Importer implements SourceImporter {
   readonly system = 'mem0' as const;
+  readonly expects = "mem0's get_all JSON: { results: [...] } or a list of { id, memory }";
 
   /** `historyFile`: history rows of many memories in one JSON list (history.db's `history` table, or `memory_history` of the TypeScript library). */
   constructor(private readonly historyFile: string | null = null) {}

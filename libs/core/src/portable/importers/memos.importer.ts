@@ -50,6 +50,7 @@ async function shapeOf(file: string): Promise<{ kind: 'list' } | { kind: 'object
 
 export class MemosImporter implements SourceImporter {
   readonly system = 'memos' as const;
+  readonly expects = 'a MemOS dump folder or its textual_memory.json';
 
   async *records(path: string, report: ImportReport): AsyncGenerator<SourceRecord> {
     const file = (await stat(path)).isDirectory() ? join(path, 'textual_memory.json') : path;

@@ -27,6 +27,8 @@ export interface ImportReport {
 
 export interface SourceImporter {
   readonly system: SourceSystem;
+  /** What a file of this system looks like, for the error when nothing in a file converts. */
+  readonly expects: string;
   records(file: string, report: ImportReport): AsyncGenerator<SourceRecord>;
 }
 
@@ -38,7 +40,24 @@ export function skip(report: ImportReport, reason: string): void {
   report.skipped[reason] = (report.skipped[reason] ?? 0) + 1;
 }
 
-/** Converts a source file into a cube archive stream (spooled; flat memory). */
+/** Nothing in the file converted: it is empty, or (most likely) another system's export. */
+export class NothingToImportError extends Error {
+  constructor(
+    readonly system: SourceSystem,
+    readonly file: string,
+    readonly report: ImportReport,
+    expects: string,
+  ) {
+    const skipped = Object.entries(report.skipped).map(([reason, n]) => `${n} ${reason}`);
+    super(
+      `nothing in ${file} converts as a ${system} export (expected ${expects}); ` +
+        `read ${report.read} item${report.read === 1 ? '' : 's'}${report.duplicates ? `, ${report.duplicates} duplicates` : ''}${skipped.length ? `, skipped: ${skipped.join(', ')}` : ''}`,
+    );
+    this.name = 'NothingToImportError';
+  }
+}
+
+/** Converts a source file into a cube archive stream (spooled; flat memory); a file with nothing to convert is a NothingToImportError. */
 export async function archiveFromSource(
   importer: SourceImporter,
   file: string,
@@ -55,6 +74,7 @@ export async function archiveFromSource(
       report.written++;
       options.onRecord?.(report);
     }
+    if (report.written === 0) throw new NothingToImportError(importer.system, file, report, importer.expects);
     const { manifest, stream } = await writer.finish({
       engramVersion: ENGRAM_VERSION,
       createdAt: new Date().toISOString(),
