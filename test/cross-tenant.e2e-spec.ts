@@ -184,6 +184,8 @@ describe('cross-tenant access', () => {
     expect(tenantOnAdmin.status).toBe(404);
     const adminOnTenant = await h.http.get(`/v1/cubes/${victimCube.id}`).set('Authorization', `Bearer ${h.adminToken}`);
     expect(adminOnTenant.status).toBe(404);
+    expect(adminOnTenant.body.error.message).toMatch(/^not found for the admin token: tenant routes take an API key of the tenant/);
+    expect((await h.http.get('/v1/cubes').set('Authorization', `Bearer ${h.adminToken}`).expect(404)).body.error.message).toMatch(/admin token/);
     const adminRoutes: [method: 'get' | 'put' | 'post', url: string][] = [
       ['get', '/v1/admin/lifecycle-defaults'],
       ['put', '/v1/admin/lifecycle-defaults'],

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { CubeRecord, CubeRepository } from '@engram/persistence';
 import { EngramError } from '../errors/engram.error';
-import { assertUnreachable } from '../errors/error-code';
+import { assertUnreachable, ErrorCode } from '../errors/error-code';
 import { AuthContext } from './auth-context';
 import { Permission, Scope } from './permission';
 
@@ -93,14 +93,27 @@ export class AccessService {
 
   /** The checks before a cube is read: the caller's tenant, when it may reach the cube at all. */
   private cubeTenant(auth: AuthContext, permission: Permission, cubeId: string): string {
-    if (auth.kind === 'admin') throw EngramError.notFound('cube');
+    if (auth.kind === 'admin') throw adminOnTenantRoute();
     this.requirePermission(auth, permission);
     if (auth.cubeIds !== null && !auth.cubeIds.includes(cubeId)) throw EngramError.notFound('cube');
     return auth.tenantId;
   }
 
   tenantOf(auth: AuthContext): string {
+    if (auth.kind === 'admin') throw adminOnTenantRoute();
     if (auth.kind !== 'key') throw EngramError.notFound('resource');
     return auth.tenantId;
   }
+}
+
+/**
+ * The admin token on a tenant route: a 404 as ADR 0001 decided, saying why, so an operator
+ * is not told that a cube they can see in /v1/admin/cubes does not exist (only the operator
+ * holds that token: the message reveals nothing of a tenant's data).
+ */
+function adminOnTenantRoute(): EngramError {
+  return new EngramError(
+    ErrorCode.NotFound,
+    'not found for the admin token: tenant routes take an API key of the tenant (POST /v1/admin/tenants/{id}/keys makes one); the admin token works on /v1/admin/* (e.g. GET /v1/admin/cubes, POST /v1/admin/cubes/{id}/lifecycle/run)',
+  );
 }
