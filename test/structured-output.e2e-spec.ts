@@ -76,6 +76,11 @@ describe('structured output, and engram as its own lifecycle LLM', () => {
     expect(await fields({ response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'object', properties: { a: { type: 'string', pattern: '^a' } } } } } })).toEqual([
       'response_format.json_schema.schema.properties.a.pattern',
     ]);
+    // Every unsupported keyword at once, wherever it is, so one answer says all there is to change.
+    const several = { type: 'object', properties: { a: { type: 'string', pattern: '^a', format: 'email' }, n: { type: 'number', multipleOf: 2 }, l: { type: 'array', items: { type: 'integer', minimum: 0 } } }, anyOf: [{ not: {} }] };
+    expect(await fields({ response_format: { type: 'json_schema', json_schema: { name: 'x', schema: several } } })).toEqual(
+      ['properties.a.pattern', 'properties.a.format', 'properties.n.multipleOf', 'properties.l.items.minimum', 'anyOf[0].not'].map((p) => `response_format.json_schema.schema.${p}`),
+    );
     expect(await fields({ response_format: { type: 'json_schema', json_schema: { name: 'x' } } })).toEqual(['response_format.json_schema.schema']);
     expect(await fields({ response_format: { type: 'yaml' } })).toEqual(['response_format.type']);
     expect(await fields({ response_format: { type: 'json_schema', json_schema: { name: 'no spaces' , schema: PAIR } } })).toEqual(['response_format.json_schema.name']);

@@ -47,6 +47,6 @@ export { TextTokenizer, type ChatMessage } from './tokenizer/text-tokenizer';
 export { Sampler, argmax, type SamplingOptions } from './generation/sampler';
 export { JsonSchemaConstraint, vocabularyOf, type TokenConstraint, type Vocabulary } from './generation/json-constraint';
 export { buildVocabTrie, type VocabTrie } from './generation/vocab-trie';
-export { compileSchema, SchemaError, type SchemaNode } from './generation/json-schema.grammar';
+export { compileSchema, SchemaError, type SchemaNode, unsupportedKeywords } from './generation/json-schema.grammar';
 export { generate, generateChat, generateFrom, type GenerateOptions, type GenerateResult, type TokenEvent, type FinishReason } from './generation/generate';
 export { registerModelCommands } from './cli/model.commands';

@@ -1,5 +1,5 @@
 // response_format of a chat request → the schema its answer is constrained to (or none).
-import { compileSchema, SchemaError, SchemaNode } from '@engram/inference';
+import { compileSchema, SchemaError, SchemaNode, unsupportedKeywords } from '@engram/inference';
 import { ChatResponseFormatDto } from '../dtos/chat-completion.dto';
 import { EngramError } from '../errors/engram.error';
 
@@ -10,6 +10,10 @@ export function responseSchema(format: ChatResponseFormatDto | undefined): Schem
   const schema = format.json_schema?.schema;
   if (schema === undefined) {
     throw EngramError.validation([{ field: 'response_format.json_schema.schema', problems: ['a json_schema response format needs json_schema.schema'] }]);
+  }
+  const unsupported = unsupportedKeywords(schema, 'response_format.json_schema.schema');
+  if (unsupported.length > 0) {
+    throw EngramError.validation(unsupported.map((field) => ({ field, problems: [`the keyword "${field.slice(field.lastIndexOf('.') + 1)}" is not supported for structured output`] })));
   }
   try {
     return compileSchema(schema, 'response_format.json_schema.schema');

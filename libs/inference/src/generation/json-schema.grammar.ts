@@ -47,14 +47,31 @@ function count(value: unknown, path: string, min = 0): number {
   return value;
 }
 
+const KNOWN = new Set([...IGNORED, 'type', 'enum', 'const', 'properties', 'required', 'additionalProperties', 'items', 'minItems', 'maxItems', 'minLength', 'maxLength', 'anyOf']);
+
+/**
+ * Every keyword of the schema that structured output does not support, by path (all of
+ * them, so one 400 names everything to change; compileSchema stops at the first).
+ */
+export function unsupportedKeywords(schema: unknown, path = 'schema', depth = 0): string[] {
+  if (depth > MAX_DEPTH || typeof schema !== 'object' || schema === null || Array.isArray(schema)) return [];
+  const s = schema as Record<string, unknown>;
+  const found = Object.keys(s).filter((k) => !KNOWN.has(k)).map((k) => `${path}.${k}`);
+  const child = (value: unknown, at: string) => found.push(...unsupportedKeywords(value, at, depth + 1));
+  if (typeof s.properties === 'object' && s.properties !== null) for (const [k, v] of Object.entries(s.properties)) child(v, `${path}.properties.${k}`);
+  if (Array.isArray(s.anyOf)) s.anyOf.forEach((v, i) => child(v, `${path}.anyOf[${i}]`));
+  child(s.items, `${path}.items`);
+  child(s.additionalProperties, `${path}.additionalProperties`);
+  return found;
+}
+
 /** Compiles a JSON schema (the supported subset) to the recogniser's tree. */
 export function compileSchema(schema: unknown, path = 'schema', depth = 0): SchemaNode {
   if (depth > MAX_DEPTH) throw new SchemaError(path, `nested deeper than ${MAX_DEPTH} levels`);
   if (schema === true || (typeof schema === 'object' && schema !== null && Object.keys(schema).every((k) => IGNORED.has(k)))) return ANY;
   if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) throw new SchemaError(path, 'must be a JSON schema object');
   const s = schema as Record<string, unknown>;
-  const known = new Set([...IGNORED, 'type', 'enum', 'const', 'properties', 'required', 'additionalProperties', 'items', 'minItems', 'maxItems', 'minLength', 'maxLength', 'anyOf']);
-  for (const key of Object.keys(s)) if (!known.has(key)) throw new SchemaError(`${path}.${key}`, `the keyword "${key}" is not supported for structured output`);
+  for (const key of Object.keys(s)) if (!KNOWN.has(key)) throw new SchemaError(`${path}.${key}`, `the keyword "${key}" is not supported for structured output`);
 
   if (s.const !== undefined) return { kind: 'literal', texts: [JSON.stringify(s.const)] };
   if (s.enum !== undefined) {
