@@ -6,6 +6,7 @@ import { createE2eHarness, E2eHarness } from '@engram/testing';
  */
 interface Schema {
   $ref?: string;
+  description?: string;
   type?: string;
   format?: string;
   nullable?: boolean;
@@ -25,7 +26,8 @@ interface Media {
 }
 interface Operation {
   operationId: string;
-  parameters?: { name: string; in: string; example?: unknown }[];
+  summary?: string;
+  parameters?: { name: string; in: string; example?: unknown; schema?: Schema }[];
   requestBody?: { content?: Record<string, Media> };
   responses: Record<string, { content?: Record<string, Media> }>;
 }
@@ -131,6 +133,37 @@ describe('the OpenAPI document', () => {
     expect(problems).toContainEqual(expect.stringMatching(/CubeController_list .* \$\.items\[0\]\.id: 7 is not of type string/));
     expect(problems).toContainEqual(expect.stringMatching(/CubeController_list .* \$\.items\[0\]\.surprise: not in the schema/));
     expect(problems).toContainEqual(expect.stringMatching(/CubeController_list .* \$\.items\[0\]\.name: required, missing/));
+  });
+
+  it('gives every operation an imperative summary of at most 80 characters', () => {
+    const operations = Object.values(doc.paths).flatMap((item) => METHODS.flatMap((m) => (item[m] ? [item[m]] : [])));
+    const wrong = operations.filter((op) => !op.summary || op.summary.length > 80 || !/^[A-Z][a-z]+\b/.test(op.summary)).map((op) => `${op.operationId}: ${op.summary ?? '(none)'}`);
+    expect(wrong).toEqual([]);
+  });
+
+  it('lists the query parameters the API validates', () => {
+    const query = (route: string, method: string) => (doc.paths[route][method].parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name);
+    expect(query('/v1/admin/cubes', 'get')).toEqual(expect.arrayContaining(['tenantId', 'limit', 'cursor']));
+    expect(query('/v1/cubes/{cubeId}/lifecycle/events', 'get')).toEqual(expect.arrayContaining(['memoryId', 'action', 'limit', 'cursor']));
+  });
+
+  it('types the lifecycle policy by its fields, not as opaque objects', () => {
+    const schemas = doc.components.schemas;
+    const policy = schemas.LifecyclePolicyDto.properties!;
+    expect(policy.archiveAfterIdleDays).toMatchObject({ type: 'number', nullable: true });
+    for (const section of ['ttl', 'fusion', 'invalidation', 'extraction', 'consolidation', 'activation']) {
+      const ref = policy[section].$ref ?? policy[section].allOf?.[0]?.$ref;
+      expect(ref).toBeDefined();
+      expect(Object.keys(schemas[ref!.split('/').pop()!].properties ?? {}).length).toBeGreaterThan(0);
+    }
+    expect(schemas.LifecycleTtlPolicyDto.properties!.byKind.additionalProperties).toEqual({ type: 'number', nullable: true });
+    expect(schemas.LifecycleFusionPolicyDto.properties!.threshold.type).toBe('number');
+  });
+
+  it('says what a search score is and is not', () => {
+    const score = doc.components.schemas.SearchResultDto.properties!.score;
+    expect(score.description).toMatch(/not a relevance threshold/);
+    expect(score.description).toMatch(/explain: true/);
   });
 
   it('is rendered at /docs', async () => {

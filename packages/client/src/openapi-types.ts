@@ -422,6 +422,36 @@ export interface LifecycleActionDto {
   why?: string;
 }
 
+export interface LifecycleActivationPolicyDto {
+  /** registered model whose KV cache holds the working memory; null: none (default) */
+  model?: string | null;
+  /** prompt tokens of the working memory at most, within the model context (default 1024) */
+  maxTokens?: number;
+  /** milliseconds a change waits before the rebuild, so a burst of writes costs one (default 2000) */
+  debounceMs?: number;
+}
+
+export interface LifecycleConsolidationPolicyDto {
+  /** a bank of the cube to consolidate into; null: off (default) */
+  bankId?: string | null;
+  /** accesses (searches that returned it) a memory needs first (default 3) */
+  minAccesses?: number;
+  /** hours a memory must be unchanged first (default 24) */
+  minAgeHours?: number;
+  /** memories written per run at most, hottest first (default 64) */
+  maxPerRun?: number;
+  /** cosine a conversation must reach for the bank to speak when chat routes it by text (default 0.3; -1: always) */
+  minRouteSimilarity?: number;
+  thresholds?: LifecycleConsolidationThresholdsDto;
+}
+
+export interface LifecycleConsolidationThresholdsDto {
+  /** share of the written tokens the model must recall with the blocks attached (default 0.5) */
+  minRecall?: number;
+  /** held-out perplexity may rise by at most this fraction (default 0.05 = +5%) */
+  maxPerplexityIncrease?: number;
+}
+
 export interface LifecycleEventDto {
   id: string;
   action: string;
@@ -442,30 +472,51 @@ export interface LifecycleEventPageDto {
   nextCursor: string | null;
 }
 
+export interface LifecycleExtractionPolicyDto {
+  /** extract facts from every POST …/messages, as mode "extract" does (default false; needs the operator LLM) */
+  enabled?: boolean;
+}
+
+export interface LifecycleFusionPolicyDto {
+  /** merge duplicate memories after writes (default true) */
+  enabled?: boolean;
+  /** rules (default); llm only when the operator configured ENGRAM_LLM_* */
+  mode?: "rules" | "llm";
+  /** rules mode: the word overlap (Jaccard) at which a text containing the other counts as its duplicate; above 0, at most 1 (default 0.8) */
+  threshold?: number;
+}
+
+export interface LifecycleInvalidationPolicyDto {
+  /** a newer fact supersedes older ones with the same subject and predicate (default true) */
+  enabled?: boolean;
+  /** predicates that hold many values at once and never supersede (at most 100) */
+  multiValued?: string[];
+}
+
 export interface LifecyclePolicyDto {
-  /** { byKind: { kind: days | null }, byTag: { tag: days | null } }; null drops an inherited entry */
-  ttl?: Record<string, unknown>;
-  /** archive active memories unused (no read, no write) for this many days; null: never */
-  archiveAfterIdleDays?: Record<string, unknown> | null;
-  /** { enabled, mode: "rules" | "llm", threshold (0, 1] } */
-  fusion?: Record<string, unknown>;
-  /** { enabled, multiValued: [predicates] } */
-  invalidation?: Record<string, unknown>;
-  /** { enabled } */
-  extraction?: Record<string, unknown>;
-  /** { bankId (a bank of the cube; null: off), minAccesses, minAgeHours, maxPerRun, minRouteSimilarity (cosine a conversation must reach for the bank to speak when chat routes it by text; default 0.3), thresholds: { minRecall 0–1, maxPerplexityIncrease } } */
-  consolidation?: Record<string, unknown>;
-  /** { model: registered model name | null, maxTokens (16–32768, ≤ the model context), debounceMs }: the working-memory KV cache (ADR 0402) */
-  activation?: Record<string, unknown>;
+  /** expiry by kind and by tag (none by default) */
+  ttl?: LifecycleTtlPolicyDto;
+  /** archive active memories unused (no read, no write, no restore) for this many days (a number of days above 0 and at most 36500); null: never (default) */
+  archiveAfterIdleDays?: number | null;
+  /** merging of duplicates */
+  fusion?: LifecycleFusionPolicyDto;
+  /** supersession of facts by newer ones */
+  invalidation?: LifecycleInvalidationPolicyDto;
+  /** facts extracted from messages */
+  extraction?: LifecycleExtractionPolicyDto;
+  /** hot, stable memories written into a parametric bank (ADR 0403) */
+  consolidation?: LifecycleConsolidationPolicyDto;
+  /** the working-memory KV cache (ADR 0402) */
+  activation?: LifecycleActivationPolicyDto;
 }
 
 export interface LifecyclePolicyResponseDto {
-  /** the effective policy: defaults ← instance ← tenant ← cube, field by field */
-  effective: Record<string, unknown>;
-  /** this level's own fields */
-  overrides: Record<string, unknown>;
-  /** the levels it inherits from */
-  inherited?: Record<string, unknown>;
+  /** the effective policy: defaults ← instance ← tenant ← cube, field by field (every field present) */
+  effective: LifecyclePolicyDto;
+  /** this level's own fields: what its last PUT sent (a PUT replaces the whole level) */
+  overrides: LifecyclePolicyDto;
+  /** the levels it inherits from, by level (instance) */
+  inherited?: Record<string, LifecyclePolicyDto>;
 }
 
 export interface LifecycleRunResponseDto {
@@ -475,6 +526,13 @@ export interface LifecycleRunResponseDto {
   error?: string;
   createdAt: string;
   finishedAt: string | null;
+}
+
+export interface LifecycleTtlPolicyDto {
+  /** { kind: days }: a memory of that kind expires this long after its creation or last restore (a number of days above 0 and at most 36500); null drops an inherited entry */
+  byKind?: Record<string, number | null>;
+  /** { tag: days }: as byKind, for memories carrying the tag; null drops an inherited entry */
+  byTag?: Record<string, number | null>;
 }
 
 export interface MemoryHistoryDto {
@@ -667,6 +725,7 @@ export interface SearchDto {
   topK?: number;
   /** kind, tags ({ any } | { all } | string[]), metadata ({ key: value | { in: [...] } }), state, observedAfter, observedBefore, validAt, sessionId */
   filters?: Record<string, unknown>;
+  /** true: each result carries explain, how its score was made, with each signal's raw score (the raw cosine is the one to compare across queries of one cube) */
   explain?: boolean;
   referenceTime?: string;
   /** 'deep': multi-hop — retrieve, expand the query with terms, neighbouring turns and vectors of the top hits, retrieve again and fuse (about twice the latency) */
@@ -683,6 +742,7 @@ export interface SearchResultDto {
   text: string;
   kind: string;
   role: string | null;
+  /** Where this hit ranks within this response, relative to this query: not a probability and not comparable across queries, cubes or modes, so not a relevance threshold. Default mode (ADR 0101): each signal is scaled over this query's candidates — BM25 divided by the best candidate's, cosine min–max scaled over a span of at least 0.2 — and summed with the embedder's dense weight (hash 0.3, sentence encoders 0.5); a memory with a session takes half its score from its session's BM25 relative to the best session's; importance and time words in the query then scale it (at most ×1.6). So the best match of each signal gets its full share however weak it is: a paraphrase sharing no word with the query and the best memory for an unrelated query can both score 0.5, the first hit is often about 1 and the last, in a small cube, often 0. mode "deep": the first pass's best three come first, scored above 1 (normally 4, 3 and 2), the others 0–1 (their score in each pass divided by that pass's best, the higher of the two). To judge relevance across queries, ask for explain: true and read its raw per-signal scores (dense.similarity, lexical.bm25). */
   score: number;
   tags: string[];
   metadata: Record<string, unknown>;
@@ -690,6 +750,7 @@ export interface SearchResultDto {
   observedAt: string | null;
   validFrom: string | null;
   validTo: string | null;
+  /** with explain: true — dense: { similarity: the raw cosine of the query and memory vectors (its scale depends on the embedder), rank }, lexical: { bm25: the raw BM25 (× 0.5 for assistant turns; it grows with the number and rarity of the query words), rank }, rank: 1-based among what that signal proposed, null when it did not propose the memory; fusion: { method, document, context, combined } (the scaled scores), priors: { importance, recency, timeIntent }, timeIntent?; mode "deep" adds deep: { first, second, expansion } (the scaled score in each pass and the words added to the query) and explains the pass that found the memory first */
   explain?: Record<string, unknown>;
 }
 
@@ -842,7 +903,7 @@ export interface Operations {
     method: "GET";
     path: "/v1/admin/cubes";
     pathParams: never;
-    query: { cursor?: string; limit?: number };
+    query: { cursor?: string; limit?: number; tenantId?: string };
     body: never;
     status: 200;
     response: {
@@ -1348,7 +1409,7 @@ export interface Operations {
     method: "GET";
     path: "/v1/cubes/{cubeId}/lifecycle/events";
     pathParams: { cubeId: string };
-    query: { action?: "merge" | "supersede" | "expire" | "archive" | "restore" | "consolidate"; cursor?: string; limit?: number };
+    query: { action?: "merge" | "supersede" | "expire" | "archive" | "restore" | "consolidate"; cursor?: string; limit?: number; memoryId?: string };
     body: never;
     status: 200;
     response: LifecycleEventPageDto;

@@ -1,5 +1,5 @@
 import { Controller, Get, Param, Post, Query, Req, Res, StreamableFile } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiConsumes, ApiCreatedResponse, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiConsumes, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { CubeExportQueryDto, CubeExportService, CubeImportQueryDto, CubeImportResultDto, CubeImportService, RequestContext } from '@engram/core';
 import { CubeId } from '../http/id.pipe';
@@ -27,6 +27,7 @@ export class CubeArchiveController {
   ) {}
 
   @Get(':cubeId/export')
+  @ApiOperation({ summary: 'Export a cube as an archive (tar.gz)', description: 'Scope cubes:export.' })
   @ApiProduces('application/gzip')
   @ApiOkResponse({ description: 'the cube archive (tar.gz, manifest.json first), streamed; needs the scope cubes:export' })
   async export(@Ctx() ctx: RequestContext, @Param('cubeId', CubeId) cubeId: string, @Query() query: CubeExportQueryDto, @Res({ passthrough: true }) res: Response) {
@@ -36,6 +37,7 @@ export class CubeArchiveController {
   }
 
   @Post('import')
+  @ApiOperation({ summary: 'Import a cube archive as a new cube', description: "Scopes cubes:write and memories:write; the archive's banks are imported only with banks:write." })
   @ApiConsumes('application/gzip')
   @ApiBody({ description: 'a cube archive as made by GET /v1/cubes/{id}/export, streamed (ENGRAM_IMPORT_LIMIT)', schema: { type: 'string', format: 'binary' } })
   @ApiCreatedResponse({ type: CubeImportResultDto })

@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Patch, Post, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiHeader, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiCreatedResponse, ApiHeader, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import {
   AddMemoriesDto,
@@ -38,6 +38,7 @@ export class MemoryController {
   ) {}
 
   @Post('memories')
+  @ApiOperation({ summary: 'Add memories to a cube', description: 'Scope memories:write. With an Idempotency-Key a retry answers the first response.' })
   @ApiHeader({ name: 'Idempotency-Key', required: false })
   @ApiCreatedResponse({ type: MemoryListDto, description: 'the memories in input order, after commit (200 with Idempotent-Replayed: true on a replay)' })
   async add(@Ctx() ctx: RequestContext, @Param('cubeId', CubeId) cubeId: string, @Body() dto: AddMemoriesDto, @Headers('idempotency-key') key: string | undefined, @Res({ passthrough: true }) res: Response) {
@@ -45,6 +46,7 @@ export class MemoryController {
   }
 
   @Post('messages')
+  @ApiOperation({ summary: 'Add conversation turns as message memories', description: 'Scope memories:write. `mode: "extract"` also extracts facts (operator LLM). With an Idempotency-Key a retry answers the first response.' })
   @ApiHeader({ name: 'Idempotency-Key', required: false })
   @ApiCreatedResponse({ type: AddMessagesResultDto, description: 'one message memory per turn, in order' })
   async addMessages(@Ctx() ctx: RequestContext, @Param('cubeId', CubeId) cubeId: string, @Body() dto: AddMessagesDto, @Headers('idempotency-key') key: string | undefined, @Res({ passthrough: true }) res: Response) {
@@ -52,6 +54,7 @@ export class MemoryController {
   }
 
   @Post('search')
+  @ApiOperation({ summary: "Search a cube's memories", description: 'Scope memories:read. Results are best first; `score` ranks them within this response only (see SearchResultDto.score), `explain: true` gives the raw scores per signal.' })
   @HttpCode(200)
   @ApiOkResponse({ type: SearchResponseDto })
   search(@Ctx() ctx: RequestContext, @Param('cubeId', CubeId) cubeId: string, @Body() dto: SearchDto) {
@@ -59,24 +62,28 @@ export class MemoryController {
   }
 
   @Get('memories')
+  @ApiOperation({ summary: "List a cube's memories, oldest first", description: 'Scope memories:read. Active memories unless `state` asks for others (deleted included); paged by `cursor`.' })
   @ApiOkResponse({ type: MemoryPageDto })
   list(@Ctx() ctx: RequestContext, @Param('cubeId', CubeId) cubeId: string, @Query() query: MemoryListQueryDto) {
     return this.memories.list(ctx, cubeId, query);
   }
 
   @Get('memories/:memoryId')
+  @ApiOperation({ summary: 'Get a memory', description: 'Scope memories:read. Merged, superseded, expired and archived memories answer 200; a deleted or erased one is a 404 (restore brings a deleted one back).' })
   @ApiOkResponse({ type: MemoryResponseDto })
   get(@Ctx() ctx: RequestContext, @Param('cubeId', CubeId) cubeId: string, @Param('memoryId', MemoryId) memoryId: string) {
     return this.memories.get(ctx, cubeId, memoryId);
   }
 
   @Patch('memories/:memoryId')
+  @ApiOperation({ summary: 'Update an active memory as a new version', description: 'Scope memories:write. 409 when it is not active (restore it first); 404 when deleted.' })
   @ApiOkResponse({ type: MemoryResponseDto })
   update(@Ctx() ctx: RequestContext, @Param('cubeId', CubeId) cubeId: string, @Param('memoryId', MemoryId) memoryId: string, @Body() dto: UpdateMemoryDto) {
     return this.memories.update(ctx, cubeId, memoryId, dto);
   }
 
   @Delete('memories/:memoryId')
+  @ApiOperation({ summary: 'Delete a memory (restorable), or erase it for good', description: 'Scope memories:write (`erase=true`: memories:erase). Deleting again answers 204 too.' })
   @HttpCode(204)
   @ApiNoContentResponse({ description: 'soft-deleted (restorable): gone from search and lists at once; with ?erase=true erased for good' })
   delete(@Ctx() ctx: RequestContext, @Param('cubeId', CubeId) cubeId: string, @Param('memoryId', MemoryId) memoryId: string, @Query() query: DeleteMemoryQueryDto) {
@@ -84,6 +91,7 @@ export class MemoryController {
   }
 
   @Post('memories/:memoryId/restore')
+  @ApiOperation({ summary: 'Restore a merged, superseded, expired, archived or deleted memory', description: 'Scope memories:write. 409 when it is active or was erased.' })
   @HttpCode(200)
   @ApiOkResponse({ type: MemoryResponseDto })
   restore(@Ctx() ctx: RequestContext, @Param('cubeId', CubeId) cubeId: string, @Param('memoryId', MemoryId) memoryId: string) {
@@ -91,6 +99,7 @@ export class MemoryController {
   }
 
   @Get('memories/:memoryId/history')
+  @ApiOperation({ summary: "List a memory's versions, oldest first", description: 'Scope memories:read. Answers for deleted and erased memories too.' })
   @ApiOkResponse({ type: MemoryHistoryDto })
   history(@Ctx() ctx: RequestContext, @Param('cubeId', CubeId) cubeId: string, @Param('memoryId', MemoryId) memoryId: string) {
     return this.memories.history(ctx, cubeId, memoryId);

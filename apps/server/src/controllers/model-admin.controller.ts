@@ -1,5 +1,5 @@
 import { Body, Controller, Get, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiCreatedResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ImportModelDto, ModelResponseDto, ModelService, RequestContext } from '@engram/core';
 import { Ctx } from '../http/request-context.decorator';
 
@@ -10,12 +10,14 @@ export class ModelAdminController {
   constructor(private readonly models: ModelService) {}
 
   @Post()
+  @ApiOperation({ summary: 'Register a model directory of the server machine', description: 'Admin token.' })
   @ApiCreatedResponse({ type: ModelResponseDto, description: 'registers a model directory of the server machine (admin token)' })
   import(@Ctx() ctx: RequestContext, @Body() dto: ImportModelDto) {
     return this.models.import(ctx, dto);
   }
 
   @Get()
+  @ApiOperation({ summary: 'List registered models', description: 'Admin token.' })
   list(@Ctx() ctx: RequestContext) {
     return this.models.list(ctx);
   }

@@ -1,5 +1,5 @@
 import { Controller, Get, Header, Logger, Res } from '@nestjs/common';
-import { ApiExcludeEndpoint, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiExcludeEndpoint, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthRepository } from '@engram/persistence';
 import type { Response } from 'express';
 import { MetricsService } from '../http/metrics.service';
@@ -21,6 +21,7 @@ export class SystemController {
    */
   @Public()
   @Get('health')
+  @ApiOperation({ summary: 'Check liveness and the database', description: 'No auth. 503 when PostgreSQL does not answer.' })
   @ApiOkResponse({ description: '{ status: "ok" | "degraded", database: { ok, latencyMs }, pool: { total, idle, waiting, max } }' })
   async getHealth(@Res() res: Response): Promise<void> {
     const pool = this.health.poolStats();

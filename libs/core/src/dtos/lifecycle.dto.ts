@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { Allow, IsBoolean, IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import { LifecycleEventRecord, LifecycleRunRecord, CubeStateCounts } from '@engram/persistence';
@@ -9,24 +9,70 @@ import { Optional, ValidateUUID } from './validation';
 
 export const LIFECYCLE_EVENT_ACTIONS = ['merge', 'supersede', 'expire', 'archive', 'restore', 'consolidate'] as const;
 
+// The sections of a policy level, for the OpenAPI document only: the request keeps its
+// fields `unknown` and parseLifecyclePolicy checks them (so every problem names its field).
+const DAYS = 'a number of days above 0 and at most 36500';
+
+export class LifecycleTtlPolicyDto {
+  @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'number', nullable: true }, description: `{ kind: days }: a memory of that kind expires this long after its creation or last restore (${DAYS}); null drops an inherited entry` })
+  byKind?: Record<string, number | null>;
+  @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'number', nullable: true }, description: `{ tag: days }: as byKind, for memories carrying the tag; null drops an inherited entry` })
+  byTag?: Record<string, number | null>;
+}
+
+export class LifecycleFusionPolicyDto {
+  @ApiPropertyOptional({ type: Boolean, description: 'merge duplicate memories after writes (default true)' }) enabled?: boolean;
+  @ApiPropertyOptional({ enum: ['rules', 'llm'], description: 'rules (default); llm only when the operator configured ENGRAM_LLM_*' }) mode?: string;
+  @ApiPropertyOptional({ type: Number, maximum: 1, description: 'rules mode: the word overlap (Jaccard) at which a text containing the other counts as its duplicate; above 0, at most 1 (default 0.8)' }) threshold?: number;
+}
+
+export class LifecycleInvalidationPolicyDto {
+  @ApiPropertyOptional({ type: Boolean, description: 'a newer fact supersedes older ones with the same subject and predicate (default true)' }) enabled?: boolean;
+  @ApiPropertyOptional({ type: [String], description: 'predicates that hold many values at once and never supersede (at most 100)' }) multiValued?: string[];
+}
+
+export class LifecycleExtractionPolicyDto {
+  @ApiPropertyOptional({ type: Boolean, description: 'extract facts from every POST …/messages, as mode "extract" does (default false; needs the operator LLM)' }) enabled?: boolean;
+}
+
+export class LifecycleConsolidationThresholdsDto {
+  @ApiPropertyOptional({ type: Number, minimum: 0, maximum: 1, description: 'share of the written tokens the model must recall with the blocks attached (default 0.5)' }) minRecall?: number;
+  @ApiPropertyOptional({ type: Number, minimum: 0, maximum: 100, description: 'held-out perplexity may rise by at most this fraction (default 0.05 = +5%)' }) maxPerplexityIncrease?: number;
+}
+
+export class LifecycleConsolidationPolicyDto {
+  @ApiPropertyOptional({ type: String, format: 'uuid', nullable: true, description: 'a bank of the cube to consolidate into; null: off (default)' }) bankId?: string | null;
+  @ApiPropertyOptional({ type: 'integer', minimum: 0, maximum: 1_000_000, description: 'accesses (searches that returned it) a memory needs first (default 3)' }) minAccesses?: number;
+  @ApiPropertyOptional({ type: Number, minimum: 0, maximum: 87_600, description: 'hours a memory must be unchanged first (default 24)' }) minAgeHours?: number;
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 1000, description: 'memories written per run at most, hottest first (default 64)' }) maxPerRun?: number;
+  @ApiPropertyOptional({ type: Number, minimum: -1, maximum: 1, description: 'cosine a conversation must reach for the bank to speak when chat routes it by text (default 0.3; -1: always)' }) minRouteSimilarity?: number;
+  @ApiPropertyOptional({ type: () => LifecycleConsolidationThresholdsDto }) thresholds?: LifecycleConsolidationThresholdsDto;
+}
+
+export class LifecycleActivationPolicyDto {
+  @ApiPropertyOptional({ type: String, nullable: true, description: 'registered model whose KV cache holds the working memory; null: none (default)' }) model?: string | null;
+  @ApiPropertyOptional({ type: 'integer', minimum: 16, maximum: 32_768, description: 'prompt tokens of the working memory at most, within the model context (default 1024)' }) maxTokens?: number;
+  @ApiPropertyOptional({ type: 'integer', minimum: 0, maximum: 600_000, description: 'milliseconds a change waits before the rebuild, so a burst of writes costs one (default 2000)' }) debounceMs?: number;
+}
+
 /**
  * One level of lifecycle policy (PUT). Every field is optional and checked in depth by
  * parseLifecyclePolicy, which names the field of every problem (`fusion.threshold`).
  */
 export class LifecyclePolicyDto {
-  @ApiPropertyOptional({ description: '{ byKind: { kind: days | null }, byTag: { tag: days | null } }; null drops an inherited entry' }) @IsOptional() @Allow() ttl?: unknown;
-  @ApiPropertyOptional({ nullable: true, description: 'archive active memories unused (no read, no write) for this many days; null: never' }) @IsOptional() @Allow() archiveAfterIdleDays?: unknown;
-  @ApiPropertyOptional({ description: '{ enabled, mode: "rules" | "llm", threshold (0, 1] }' }) @IsOptional() @Allow() fusion?: unknown;
-  @ApiPropertyOptional({ description: '{ enabled, multiValued: [predicates] }' }) @IsOptional() @Allow() invalidation?: unknown;
-  @ApiPropertyOptional({ description: '{ enabled }' }) @IsOptional() @Allow() extraction?: unknown;
-  @ApiPropertyOptional({ description: '{ bankId (a bank of the cube; null: off), minAccesses, minAgeHours, maxPerRun, minRouteSimilarity (cosine a conversation must reach for the bank to speak when chat routes it by text; default 0.3), thresholds: { minRecall 0–1, maxPerplexityIncrease } }' }) @IsOptional() @Allow() consolidation?: unknown;
-  @ApiPropertyOptional({ description: '{ model: registered model name | null, maxTokens (16–32768, ≤ the model context), debounceMs }: the working-memory KV cache (ADR 0402)' }) @IsOptional() @Allow() activation?: unknown;
+  @ApiPropertyOptional({ type: () => LifecycleTtlPolicyDto, description: 'expiry by kind and by tag (none by default)' }) @IsOptional() @Allow() ttl?: unknown;
+  @ApiPropertyOptional({ type: Number, nullable: true, description: `archive active memories unused (no read, no write, no restore) for this many days (${DAYS}); null: never (default)` }) @IsOptional() @Allow() archiveAfterIdleDays?: unknown;
+  @ApiPropertyOptional({ type: () => LifecycleFusionPolicyDto, description: 'merging of duplicates' }) @IsOptional() @Allow() fusion?: unknown;
+  @ApiPropertyOptional({ type: () => LifecycleInvalidationPolicyDto, description: 'supersession of facts by newer ones' }) @IsOptional() @Allow() invalidation?: unknown;
+  @ApiPropertyOptional({ type: () => LifecycleExtractionPolicyDto, description: 'facts extracted from messages' }) @IsOptional() @Allow() extraction?: unknown;
+  @ApiPropertyOptional({ type: () => LifecycleConsolidationPolicyDto, description: 'hot, stable memories written into a parametric bank (ADR 0403)' }) @IsOptional() @Allow() consolidation?: unknown;
+  @ApiPropertyOptional({ type: () => LifecycleActivationPolicyDto, description: 'the working-memory KV cache (ADR 0402)' }) @IsOptional() @Allow() activation?: unknown;
 }
 
 export class LifecyclePolicyResponseDto {
-  @ApiProperty({ type: 'object', additionalProperties: true, description: 'the effective policy: defaults ← instance ← tenant ← cube, field by field' }) effective: LifecyclePolicy;
-  @ApiProperty({ type: 'object', additionalProperties: true, description: "this level's own fields" }) overrides: PartialLifecyclePolicy;
-  @ApiPropertyOptional({ type: 'object', additionalProperties: true, description: 'the levels it inherits from' }) inherited?: Record<string, PartialLifecyclePolicy>;
+  @ApiProperty({ type: () => LifecyclePolicyDto, description: 'the effective policy: defaults ← instance ← tenant ← cube, field by field (every field present)' }) effective: LifecyclePolicy;
+  @ApiProperty({ type: () => LifecyclePolicyDto, description: "this level's own fields: what its last PUT sent (a PUT replaces the whole level)" }) overrides: PartialLifecyclePolicy;
+  @ApiPropertyOptional({ type: 'object', additionalProperties: { $ref: getSchemaPath(LifecyclePolicyDto) }, description: 'the levels it inherits from, by level (instance)' }) inherited?: Record<string, PartialLifecyclePolicy>;
 }
 
 export class RunLifecycleDto {
@@ -36,7 +82,7 @@ export class RunLifecycleDto {
 export class LifecycleEventsQueryDto {
   @ApiPropertyOptional() @Optional() @Type(() => Number) @IsInt() @Min(1) @Max(500) limit?: number;
   @ApiPropertyOptional() @Optional() @IsString() @MaxLength(1000) cursor?: string;
-  @ValidateUUID({ optional: true }) memoryId?: string;
+  @ApiPropertyOptional({ format: 'uuid', description: 'only the events that name this memory' }) @ValidateUUID({ optional: true }) memoryId?: string;
   @ApiPropertyOptional({ enum: LIFECYCLE_EVENT_ACTIONS })
   @Optional()
   @IsIn(LIFECYCLE_EVENT_ACTIONS as unknown as string[], { message: `action must be one of: ${LIFECYCLE_EVENT_ACTIONS.join(', ')}` })
@@ -44,7 +90,7 @@ export class LifecycleEventsQueryDto {
 }
 
 export class AdminCubesQueryDto {
-  @ValidateUUID({ optional: true }) tenantId?: string;
+  @ApiPropertyOptional({ format: 'uuid', description: "only this tenant's cubes" }) @ValidateUUID({ optional: true }) tenantId?: string;
   @ApiPropertyOptional() @Optional() @Type(() => Number) @IsInt() @Min(1) @Max(500) limit?: number;
   @ApiPropertyOptional() @Optional() @IsString() @MaxLength(1000) cursor?: string;
 }

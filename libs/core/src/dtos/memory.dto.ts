@@ -152,7 +152,7 @@ export class SearchDto {
   @ValidateObject({ optional: true, maxKeys: 20 })
   filters?: Record<string, unknown>;
 
-  @ApiPropertyOptional() @Optional() @IsBoolean() explain?: boolean;
+  @ApiPropertyOptional({ description: "true: each result carries explain, how its score was made, with each signal's raw score (the raw cosine is the one to compare across queries of one cube)" }) @Optional() @IsBoolean() explain?: boolean;
 
   /** "Now" for time-aware ranking ("last week", "most recent"); defaults to the current time. */
   @ValidateDate({ optional: true }) referenceTime?: Date;
@@ -170,7 +170,7 @@ export class SearchDto {
 export class DeleteMemoryQueryDto {
   @ApiPropertyOptional({
     description:
-      'true: erase for good (scope memories:erase) — text, metadata, history contents, stored responses, KV caches and bank weights; the id keeps resolving as an erased tombstone and cannot be restored',
+      'true: erase for good (scope memories:erase) — text, metadata, history contents, stored responses, KV caches and bank weights; the row stays as an erased tombstone (listed with ?state=deleted, its history kept without contents; GET answers 404 as for any deleted memory) and cannot be restored',
   })
   @Optional()
   @Transform(({ value }) => (value === 'true' ? true : value === 'false' ? false : value))
@@ -226,14 +226,31 @@ export class SearchResultDto {
   @ApiProperty() text: string;
   @ApiProperty() kind: string;
   @ApiProperty({ type: String, nullable: true }) role: string | null;
-  @ApiProperty() score: number;
+  @ApiProperty({
+    description:
+      'Where this hit ranks within this response, relative to this query: not a probability and not comparable across queries, cubes or modes, so not a relevance threshold. ' +
+      "Default mode (ADR 0101): each signal is scaled over this query's candidates — BM25 divided by the best candidate's, cosine min–max scaled over a span of at least 0.2 — and summed with the embedder's dense weight (hash 0.3, sentence encoders 0.5); " +
+      "a memory with a session takes half its score from its session's BM25 relative to the best session's; importance and time words in the query then scale it (at most ×1.6). " +
+      'So the best match of each signal gets its full share however weak it is: a paraphrase sharing no word with the query and the best memory for an unrelated query can both score 0.5, the first hit is often about 1 and the last, in a small cube, often 0. ' +
+      'mode "deep": the first pass\'s best three come first, scored above 1 (normally 4, 3 and 2), the others 0–1 (their score in each pass divided by that pass\'s best, the higher of the two). ' +
+      'To judge relevance across queries, ask for explain: true and read its raw per-signal scores (dense.similarity, lexical.bm25).',
+  })
+  score: number;
   @ApiProperty({ type: [String] }) tags: string[];
   @ApiProperty({ type: 'object', additionalProperties: true }) metadata: Record<string, unknown>;
   @ApiProperty({ type: 'object', additionalProperties: true }) source: Record<string, unknown>;
   @ApiProperty({ type: String, nullable: true }) observedAt: string | null;
   @ApiProperty({ type: String, nullable: true }) validFrom: string | null;
   @ApiProperty({ type: String, nullable: true }) validTo: string | null;
-  @ApiPropertyOptional({ type: 'object', additionalProperties: true }) explain?: unknown;
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: true,
+    description:
+      'with explain: true — dense: { similarity: the raw cosine of the query and memory vectors (its scale depends on the embedder), rank }, lexical: { bm25: the raw BM25 (× 0.5 for assistant turns; it grows with the number and rarity of the query words), rank }, ' +
+      'rank: 1-based among what that signal proposed, null when it did not propose the memory; fusion: { method, document, context, combined } (the scaled scores), priors: { importance, recency, timeIntent }, timeIntent?; ' +
+      'mode "deep" adds deep: { first, second, expansion } (the scaled score in each pass and the words added to the query) and explains the pass that found the memory first',
+  })
+  explain?: unknown;
 }
 
 export class MemoryVersionDto {
