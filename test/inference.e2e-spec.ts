@@ -277,6 +277,8 @@ describe('models, KV caches and chat completions over HTTP', () => {
       const longStream = await chat({ messages: [{ role: 'user', content: 'memory '.repeat(300) }], stream: true });
       expect([longStream.status, longStream.headers['content-type'], longStream.body.error?.code]).toEqual([400, expect.stringMatching(/^application\/json/), 'context_length_exceeded']);
       expect((await chat({ messages: [] })).status).toBe(400);
+      const byName = await chat({ messages: QUESTION, engram: { cubeId: 'assistant' } }).expect(400);
+      expect(byName.body.error.details).toEqual([{ field: 'engram.cubeId', problems: [expect.stringMatching(/must be a cube id \(a UUID\); GET \/v1\/cubes\?name=<name> finds a cube by its name/)] }]);
       expect((await chat({ messages: QUESTION, temperature: 3 })).status).toBe(400);
       expect((await chat({ messages: QUESTION, frequency_penalty: 1 })).status).toBe(400);
       expect((await chat({ messages: QUESTION, engram: { cubeId, memoryText: MEMORY, kvCacheIds: [cubeId] } })).status).toBe(400);

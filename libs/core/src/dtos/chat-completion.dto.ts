@@ -82,8 +82,8 @@ function retrieveValue(value: unknown): unknown {
 
 @ApiExtraModels(ChatRetrieveDto)
 export class ChatEngramDto {
-  @ApiProperty({ description: 'the cube whose memory is used; checked before anything else' })
-  @ValidateUUID()
+  @ApiProperty({ description: 'the id of the cube whose memory is used (GET /v1/cubes?name= finds it by name); checked before anything else' })
+  @IsUUID('all', { message: '$property must be a cube id (a UUID); GET /v1/cubes?name=<name> finds a cube by its name' })
   cubeId: string;
 
   @ApiPropertyOptional({ type: [String], description: 'KV caches of the cube, placed as leading system messages in this order' })
