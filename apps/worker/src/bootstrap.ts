@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { EngramConfig } from '@engram/config';
 import { tracingEnabled } from '@engram/telemetry';
 // The server's logger factory, so that a separate worker logs what `engram serve` logs, as it does.
-import { createLogger, EngramLogger } from '../../server/src/http/logging';
+import { createLogger, EngramLogger } from '@engram/telemetry';
 import { WorkerModule } from './worker.module';
 
 /** Starts a worker: migrates if configured, then polls the job queue until shut down. */
