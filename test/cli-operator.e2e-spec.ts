@@ -3,8 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { createTestDatabase, TestDatabase } from '@engram/testing';
-import { freePort } from '../bench/support/crash-driver';
+import { createTestDatabase, freePort, TestDatabase, waitForOutput } from '@engram/testing';
 
 // The built CLI (`npm run build`); ENGRAM_TEST_CLI runs these against another build.
 const CLI = process.env.ENGRAM_TEST_CLI ?? path.resolve(__dirname, '../dist/apps/cli/src/main.js');
@@ -27,26 +26,6 @@ async function engram(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
     const e = error as { code: number; stdout: string; stderr: string };
     return { code: e.code, stdout: e.stdout, stderr: e.stderr };
   }
-}
-
-function waitFor(child: ChildProcess, pattern: RegExp, timeoutMs: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let output = '';
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${pattern}; output:\n${output}`)), timeoutMs);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (pattern.test(output)) {
-        clearTimeout(timer);
-        resolve(output);
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`exited with ${code} before ${pattern}; output:\n${output}`));
-    });
-  });
 }
 
 /** `engram admin|model|migrate|worker` and the local commands: what an operator sees when things go wrong. */
@@ -100,7 +79,7 @@ describe('operator CLI', () => {
     it('starts and logs its boot as JSON at info', async () => {
       const child = spawn(process.execPath, [CLI, 'worker'], { env: { PATH: process.env.PATH, DATABASE_URL: db.url, ENGRAM_DATA_DIR: scratch, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
       try {
-        const output = await waitFor(child, /engram worker started/, 60_000);
+        const output = await waitForOutput(child, /engram worker started/, 60_000);
         const logs = output.split('\n').filter((l) => l.startsWith('{'));
         expect(logs.map((l) => JSON.parse(l).msg)).toContain('Starting Nest application...');
         expect(output).not.toMatch(ANSI);
@@ -120,7 +99,7 @@ describe('operator CLI', () => {
     beforeAll(async () => {
       env = { ENGRAM_DATA_DIR: dataDir, ENGRAM_EMBEDDED_PG_PORT: String(await freePort()), ENGRAM_EMBEDDED_PG_SHARED_BUFFERS: '96mb', LOG_LEVEL: 'warn' };
       serve = spawn(process.execPath, [CLI, 'serve'], { env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: String(await freePort()), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-      await waitFor(serve, /engram listening on/, 90_000);
+      await waitForOutput(serve, /engram listening on/, 90_000);
     }, 120_000);
 
     afterAll(async () => {

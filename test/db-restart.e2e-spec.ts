@@ -4,24 +4,12 @@
 // binaries, run as the postgres user) so the shared test server is never touched.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { createApp } from '@engram/server';
-import { Factory, testConfig } from '@engram/testing';
+import { Factory, freePort, testConfig } from '@engram/testing';
 import supertest from 'supertest';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
 
 /** A throwaway PostgreSQL cluster with trust auth on 127.0.0.1:`port`. */
 class PrivateCluster {

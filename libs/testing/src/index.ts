@@ -3,3 +3,4 @@ export * from './test-config';
 export * from './factories';
 export * from './harness';
 export * from './archive-crafter';
+export * from './child-process';
