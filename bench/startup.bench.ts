@@ -4,25 +4,14 @@
 //   npm run bench:startup [-- --runs 3]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { arg } from './support/args';
 import { summarize } from './support/synthetic-corpus';
+import { freePort } from './support/crash-driver';
 
 const CLI = path.resolve(__dirname, '../apps/cli/src/main.js');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
 
 /** Boots, waits for /health, stops with SIGINT; returns [ms to healthy, ms to exit]. */
 async function boot(dataDir: string, pgPort: number): Promise<[number, number]> {
