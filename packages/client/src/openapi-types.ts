@@ -186,7 +186,7 @@ export interface ChatCompletionRequestDto {
 }
 
 export interface ChatEngramDto {
-  /** the cube whose memory is used; checked before anything else */
+  /** the id of the cube whose memory is used (GET /v1/cubes?name= finds it by name); checked before anything else */
   cubeId: string;
   /** KV caches of the cube, placed as leading system messages in this order */
   kvCacheIds?: string[];
