@@ -29,6 +29,13 @@ describe('bad input', () => {
     expect(fields).toEqual(expect.arrayContaining(['name', 'description', 'settings']));
   });
 
+  it('says what a field is missing or of the wrong type once, without the length and pattern rules that restate it', async () => {
+    const missing = await h.http.post('/v1/admin/tenants').set({ Authorization: `Bearer ${h.adminToken}` }).send({}).expect(400);
+    expect(missing.body.error.details).toEqual([{ field: 'name', problems: ['name must be a string'] }]);
+    const blank = await h.http.post('/v1/cubes').set(auth()).send({ name: '   ' }).expect(400);
+    expect(blank.body.error.details).toEqual([{ field: 'name', problems: [expect.stringMatching(/blank/)] }]); // a string: its own rules speak
+  });
+
   it('names a bad embedder in the cube settings', async () => {
     const res = await h.http.post('/v1/cubes').set(auth()).send({ name: 'emb', settings: { embedder: { type: 'magic' } } });
     expect(res.status).toBe(400);

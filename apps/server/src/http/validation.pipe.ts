@@ -1,11 +1,23 @@
 import { ArgumentMetadata, Injectable, ValidationError, ValidationPipe } from '@nestjs/common';
 import { EngramError, FieldProblem } from '@engram/core';
 
+/**
+ * Constraints about what a value is (its presence and type): when one fails, the others of
+ * the field (lengths, ranges, patterns) only restate it — a missing `name` was four problems.
+ */
+const TYPE_CONSTRAINTS = new Set(['isDefined', 'isString', 'isNumber', 'isInt', 'isBoolean', 'isArray', 'isObject', 'isDate', 'isUuid', 'isEnum', 'isIn', 'nestedValidation', 'whitelistValidation', 'unknownValue']);
+
+/** The problems of one field: its type problems alone when it has any, else all of them. */
+function problemsOf(constraints: Record<string, string>): string[] {
+  const typeProblems = Object.entries(constraints).filter(([name]) => TYPE_CONSTRAINTS.has(name));
+  return (typeProblems.length > 0 ? typeProblems : Object.entries(constraints)).map(([, message]) => message);
+}
+
 /** class-validator errors as engram's field problems (`items.0.text`). */
 export function flatten(errors: ValidationError[], parent = ''): FieldProblem[] {
   return errors.flatMap((error) => {
     const field = parent ? `${parent}.${error.property}` : error.property;
-    const own = error.constraints ? [{ field, problems: Object.values(error.constraints) }] : [];
+    const own = error.constraints ? [{ field, problems: problemsOf(error.constraints) }] : [];
     return [...own, ...flatten(error.children ?? [], field)];
   });
 }
