@@ -306,6 +306,11 @@ describe('memory lifecycle over HTTP', () => {
     await h.app.get(JobRunner).drain();
     const done = await h.http.get(`/v1/cubes/${cube}/lifecycle/runs/${run.body.runId}`).set(auth()).expect(200);
     expect(done.body.status).toBe('done');
+    // The operator follows the run it started on its own route; a tenant key cannot use that route.
+    const followed = await h.http.get(`/v1/admin/cubes/${cube}/lifecycle/runs/${run.body.runId}`).set(admin()).expect(200);
+    expect(followed.body).toEqual(done.body);
+    await h.http.get(`/v1/admin/cubes/${cube}/lifecycle/runs/${run.body.runId}`).set(auth()).expect(404);
+    await h.http.get(`/v1/admin/cubes/${cube}/lifecycle/runs/00000000-0000-4000-8000-000000000000`).set(admin()).expect(404);
     const audit = await h.http.get('/v1/admin/audit').set(admin()).expect(200);
     expect(audit.body.items.map((e: { action: string }) => e.action)).toEqual(expect.arrayContaining(['scheduler.pause', 'scheduler.resume', 'job.cancel', 'job.retry', 'cube.lifecycle_run']));
   });

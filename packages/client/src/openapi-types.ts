@@ -922,6 +922,15 @@ export interface Operations {
       actions: LifecycleActionDto[];
     };
   };
+  AdminLifecycleController_getCubeRun: {
+    method: "GET";
+    path: "/v1/admin/cubes/{cubeId}/lifecycle/runs/{runId}";
+    pathParams: { cubeId: string; runId: string };
+    query: never;
+    body: never;
+    status: 200;
+    response: LifecycleRunResponseDto;
+  };
   AdminLifecycleController_cancelJob: {
     method: "POST";
     path: "/v1/admin/jobs/{jobId}/cancel";

@@ -1,12 +1,13 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Put, Query, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { AdminCubesQueryDto, JobSummary, LifecycleAdminService, LifecyclePolicyDto, LifecyclePolicyResponseDto, RequestContext, RunLifecycleDto, SchedulerPauseDto } from '@engram/core';
+import { AdminCubesQueryDto, JobSummary, LifecycleAdminService, LifecyclePolicyDto, LifecyclePolicyResponseDto, LifecycleRunResponseDto, RequestContext, RunLifecycleDto, SchedulerPauseDto } from '@engram/core';
 import { CubeId, ResourceIdPipe, TenantId } from '../http/id.pipe';
 import { Ctx } from '../http/request-context.decorator';
 import { sendRun } from './lifecycle.controller';
 
 const JobId = new ResourceIdPipe('job');
+const RunId = new ResourceIdPipe('lifecycle run');
 
 /** A cancelled job answers 200; one whose worker has not stopped yet 202 (it ends cancelled, or completed if it committed first). */
 function sendCancel(res: Response, job: JobSummary): JobSummary {
@@ -59,6 +60,13 @@ export class AdminLifecycleController {
   @ApiOperation({ summary: 'Run or dry-run the lifecycle of any cube', description: 'Admin token. `dryRun: true` answers 200 with the plan and changes nothing; otherwise 202 with the run id.' })
   async runCube(@Ctx() ctx: RequestContext, @Param('cubeId', CubeId) cubeId: string, @Body() dto: RunLifecycleDto, @Res({ passthrough: true }) res: Response) {
     return sendRun(res, await this.admin.runCube(ctx, cubeId, dto));
+  }
+
+  @Get('cubes/:cubeId/lifecycle/runs/:runId')
+  @ApiOperation({ summary: 'Get a lifecycle run of any cube and its actions', description: 'Admin token. Follows a run started with POST /v1/admin/cubes/{cubeId}/lifecycle/run.' })
+  @ApiOkResponse({ type: LifecycleRunResponseDto })
+  getCubeRun(@Ctx() ctx: RequestContext, @Param('cubeId', CubeId) cubeId: string, @Param('runId', RunId) runId: string) {
+    return this.admin.getCubeRun(ctx, cubeId, runId);
   }
 
   @Get('scheduler')

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CubeRepository, JobRecord, JobRepository, LifecycleRepository, TenantRepository, WorkingMemoryRepository } from '@engram/persistence';
 import { AccessService } from '../auth/access.service';
 import { Permission } from '../auth/permission';
-import { AdminCubeDto, AdminCubesQueryDto, LifecyclePolicyDto, LifecyclePolicyResponseDto, mapAdminCube, RunLifecycleDto, SchedulerPauseDto } from '../dtos/lifecycle.dto';
+import { AdminCubeDto, AdminCubesQueryDto, LifecyclePolicyDto, LifecyclePolicyResponseDto, LifecycleRunResponseDto, mapAdminCube, mapLifecycleRun, RunLifecycleDto, SchedulerPauseDto } from '../dtos/lifecycle.dto';
 import { EngramError } from '../errors/engram.error';
 import { JobName, MIGRATION_JOBS } from '../jobs/job-names';
 import { WorkingMemoryService } from '../inference/working-memory.service';
@@ -110,6 +110,16 @@ export class LifecycleAdminService {
     const answer = await runCube(this.service, ctx.auth, ctx.requestId, cube, dto);
     if (answer.dryRun) await this.audit.record(ctx.auth, ctx.requestId, { action: 'cube.lifecycle_plan', targetType: 'cube', targetId: cubeId, tenantId: cube.tenantId, details: { actions: answer.body.actions.length } });
     return answer;
+  }
+
+  /** A lifecycle run of any live cube (the operator follows a run it started with runCube). */
+  async getCubeRun(ctx: RequestContext, cubeId: string, runId: string): Promise<LifecycleRunResponseDto> {
+    this.access.requirePermission(ctx.auth, Permission.AdminAll);
+    const cube = await this.cubes.getAny(cubeId);
+    if (!cube || cube.deletedAt !== null) throw EngramError.notFound('cube');
+    const run = await this.lifecycle.getRun(cubeId, runId);
+    if (!run) throw EngramError.notFound('lifecycle run');
+    return mapLifecycleRun(run);
   }
 
   /** Queue depth and running jobs by type, failures, decision lag, actions per policy in the last hour, pauses. */

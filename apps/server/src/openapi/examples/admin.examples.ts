@@ -203,6 +203,26 @@ export const ADMIN_EXAMPLES: Record<string, OperationExamples> = {
       },
     },
   },
+  // GET /v1/admin/cubes/{cubeId}/lifecycle/runs/{runId}
+  AdminLifecycleController_getCubeRun: {
+    responses: {
+      "200": {
+        runId: "9c7e1f3a-5b2d-4a6c-8e0f-1d3b5a7c9e62",
+        status: "done",
+        actions: [
+          {
+            type: "archive",
+            memoryIds: ["3f6e2b1a-8c4d-4f7e-a2b9-5d1c7e9f0a13"],
+            reason: { rule: "idle", idleDays: 400, limit: 365 },
+            status: "applied",
+            why: "not read for 400 days (the limit is 365)",
+          },
+        ],
+        createdAt: "2026-11-29T10:15:00.000Z",
+        finishedAt: "2026-11-29T10:15:04.000Z",
+      },
+    },
+  },
   // POST /v1/admin/cubes/{cubeId}/lifecycle/run
   AdminLifecycleController_runCube: {
     request: { dryRun: true },
