@@ -1,11 +1,12 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeGeneratedDirectory } from './generated-directory.writer';
+import { GENERATED_MARKER, writeGeneratedDirectory } from './generated-directory.writer';
 import { createTinyModel } from './tiny-model.generator';
 import { createTinyEncoder } from './tiny-encoder.generator';
 
 const OWN = ['a.json', 'b.bin'];
+const WRITTEN = [GENERATED_MARKER, ...OWN].sort();
 const writeOwn = (text: string) => (dir: string) => {
   writeFileSync(join(dir, 'a.json'), text);
   writeFileSync(join(dir, 'b.bin'), text);
@@ -19,13 +20,13 @@ describe('writeGeneratedDirectory', () => {
   it('creates a new directory, parents included', () => {
     const out = join(root, 'x', 'model');
     writeGeneratedDirectory(out, OWN, writeOwn('1'));
-    expect(readdirSync(out).sort()).toEqual(OWN);
+    expect(readdirSync(out).sort()).toEqual(WRITTEN);
     expect(readdirSync(join(root, 'x'))).toEqual(['model']); // no staging directory left beside it
   });
 
   it('writes into an empty directory that already exists', () => {
     writeGeneratedDirectory(root, OWN, writeOwn('1'));
-    expect(readdirSync(root).sort()).toEqual(OWN);
+    expect(readdirSync(root).sort()).toEqual(WRITTEN);
   });
 
   it('refuses a directory holding anything else, and leaves it as it was', () => {
@@ -34,6 +35,12 @@ describe('writeGeneratedDirectory', () => {
     expect(() => writeGeneratedDirectory(root, OWN, writeOwn('1'))).toThrow(/is not empty \(it holds (notes\.txt, src|src, notes\.txt)\).*choose another directory/);
     expect(readdirSync(root).sort()).toEqual(['notes.txt', 'src']);
     expect(readFileSync(join(root, 'notes.txt'), 'utf8')).toBe('mine');
+  });
+
+  it('refuses a directory of the same file names that it did not write (a downloaded model), and leaves it as it was', () => {
+    writeOwn('theirs')(root);
+    expect(() => writeGeneratedDirectory(root, OWN, writeOwn('1'))).toThrow(/is not empty \(it holds (a\.json, b\.bin|b\.bin, a\.json)\)/);
+    expect(readFileSync(join(root, 'a.json'), 'utf8')).toBe('theirs');
   });
 
   it('refuses an existing file', () => {
@@ -48,7 +55,7 @@ describe('writeGeneratedDirectory', () => {
     mkdirSync(join(root, '.engram'));
     writeFileSync(join(root, '.engram', 'graph.onnx'), 'old');
     writeGeneratedDirectory(root, OWN, writeOwn('2'));
-    expect(readdirSync(root).sort()).toEqual(OWN);
+    expect(readdirSync(root).sort()).toEqual(WRITTEN);
     expect(readFileSync(join(root, 'a.json'), 'utf8')).toBe('2');
   });
 
@@ -59,7 +66,7 @@ describe('writeGeneratedDirectory', () => {
         throw new Error('disk full');
       }),
     ).toThrow('disk full');
-    expect(readdirSync(root).sort()).toEqual(OWN);
+    expect(readdirSync(root).sort()).toEqual(WRITTEN);
     expect(readFileSync(join(root, 'a.json'), 'utf8')).toBe('1');
   });
 });
@@ -86,6 +93,6 @@ describe('the tiny generators on an existing directory', () => {
     expect(() => createTinyEncoder({ outDir: dir, hidden: 16, heads: 2, layers: 1 })).toThrow(/model\.safetensors/);
     createTinyEncoder({ outDir: join(root, 'enc'), hidden: 16, heads: 2, layers: 1 });
     createTinyEncoder({ outDir: join(root, 'enc'), hidden: 16, heads: 2, layers: 1, seed: 9 });
-    expect(readdirSync(join(root, 'enc')).sort()).toEqual(['config.json', 'model.onnx', 'sentence_bert_config.json', 'tokenizer.json', 'tokenizer_config.json']);
+    expect(readdirSync(join(root, 'enc')).sort()).toEqual([GENERATED_MARKER, 'config.json', 'model.onnx', 'sentence_bert_config.json', 'tokenizer.json', 'tokenizer_config.json']);
   });
 });
