@@ -32,6 +32,8 @@ describe('bad input', () => {
   it('says what a field is missing or of the wrong type once, without the length and pattern rules that restate it', async () => {
     const missing = await h.http.post('/v1/admin/tenants').set({ Authorization: `Bearer ${h.adminToken}` }).send({}).expect(400);
     expect(missing.body.error.details).toEqual([{ field: 'name', problems: ['name must be a string'] }]);
+    const strings = await h.http.post(`/v1/cubes/${cubeId}/memories`).set(auth()).send({ items: ['just a string'] }).expect(400);
+    expect(strings.body.error.details).toEqual([{ field: 'items.0', problems: [expect.stringMatching(/^items must hold memories as objects such as \{ "text": "…" \}/)] }]);
     const blank = await h.http.post('/v1/cubes').set(auth()).send({ name: '   ' }).expect(400);
     expect(blank.body.error.details).toEqual([{ field: 'name', problems: [expect.stringMatching(/blank/)] }]); // a string: its own rules speak
   });

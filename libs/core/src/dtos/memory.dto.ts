@@ -70,7 +70,7 @@ export class AddMemoriesDto {
   @IsArray()
   @ArrayMinSize(1, { message: 'items must hold at least 1 memory' })
   @ArrayMaxSize(MAX_BATCH, { message: `items must hold at most ${MAX_BATCH} memories` })
-  @ValidateNested({ each: true })
+  @ValidateNested({ each: true, message: 'items must hold memories as objects such as { "text": "…" } (the SDK turns plain strings into them; the API does not)' })
   @Type(() => MemoryInputDto)
   items: MemoryInputDto[];
 }
