@@ -25,6 +25,9 @@ describe('loadConfig', () => {
     expect(config).toMatchObject({ inferenceProvider: 'cuda', kvRamBytes: 64 * 1024 ** 2, kvDiskBytes: 2 * 1024 ** 3, kvChunkTokens: 128 });
     expect(loadConfig({ ENGRAM_INFERENCE_PROVIDER: 'webgpu' }).inferenceProvider).toBe('webgpu');
     expect(loadConfig({}).inferenceAttention).toBe('auto');
+    expect(loadConfig({}).metricsToken).toBeNull();
+    expect(loadConfig({ ENGRAM_METRICS_TOKEN: 'scrape-0123456789abcdef' }).metricsToken).toBe('scrape-0123456789abcdef');
+    expect(() => loadConfig({ ENGRAM_METRICS_TOKEN: 'short' })).toThrow(/ENGRAM_METRICS_TOKEN: must be at least 16 characters/);
     expect(loadConfig({ ENGRAM_INFERENCE_ATTENTION: 'standard' }).inferenceAttention).toBe('standard');
     expect(() => loadConfig({ ENGRAM_INFERENCE_ATTENTION: 'flash' })).toThrow(/ENGRAM_INFERENCE_ATTENTION/);
     expect(() => loadConfig({ ENGRAM_INFERENCE_PROVIDER: 'tpu', ENGRAM_KV_DISK: 'lots' })).toThrow(/ENGRAM_INFERENCE_PROVIDER[\s\S]*ENGRAM_KV_DISK/);

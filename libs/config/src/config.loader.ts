@@ -239,6 +239,8 @@ export function loadConfig(env: Env): EngramConfig {
   if (adminToken !== null && adminToken.length < 32) {
     read.problems.push('ENGRAM_ADMIN_TOKEN: must be at least 32 characters (e.g. `openssl rand -hex 24`), or unset to have one generated');
   }
+  const metricsToken = read.optionalString('ENGRAM_METRICS_TOKEN');
+  if (metricsToken !== null && metricsToken.length < 16) read.problems.push('ENGRAM_METRICS_TOKEN: must be at least 16 characters (e.g. `openssl rand -hex 16`), or unset for a public /metrics');
   const openaiApiKey = read.optionalString('ENGRAM_OPENAI_API_KEY');
   const config: EngramConfig = {
     port: read.int('PORT', 8080, 0, 65535),
@@ -248,6 +250,7 @@ export function loadConfig(env: Env): EngramConfig {
     embeddedPostgresPort: read.int('ENGRAM_EMBEDDED_PG_PORT', 54329, 1, 65535),
     embeddedPostgresSharedBuffers: embeddedSharedBuffers(read),
     adminToken,
+    metricsToken,
     bodyLimitBytes: read.size('ENGRAM_BODY_LIMIT', 5 * 1024 * 1024),
     importLimitBytes: read.size('ENGRAM_IMPORT_LIMIT', 2 * 1024 * 1024 * 1024),
     logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),

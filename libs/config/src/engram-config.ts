@@ -35,6 +35,8 @@ export interface EngramConfig {
   embeddedPostgresSharedBuffers: number | null;
   /** Operator token from the environment; when absent one is generated on first boot. */
   adminToken: string | null;
+  /** Bearer token `/metrics` requires (a Prometheus scrape's `authorization`); null: /metrics is public. */
+  metricsToken: string | null;
   /** Maximum accepted JSON body, in bytes. */
   bodyLimitBytes: number;
   /** Largest cube archive accepted by POST /v1/cubes/import (streamed, not parsed as JSON), in bytes. */

@@ -16,6 +16,7 @@ export function testConfig(databaseUrl: string, overrides: Partial<EngramConfig>
     migrateOnStart: false,
     workerInProcess: false,
     adminToken: 'test-admin-token-0123456789-abcdef',
+    metricsToken: null,
     jobPollIntervalMs: 50,
     // Tests generate model directories under the system temp folder.
     modelsDir: os.tmpdir(),

@@ -1,5 +1,7 @@
-import { Controller, Get, Header, Logger, Res } from '@nestjs/common';
+import { Controller, Get, Headers, Inject, Logger, Res } from '@nestjs/common';
 import { ApiExcludeEndpoint, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ENGRAM_CONFIG, EngramConfig } from '@engram/config';
+import { EngramError, hashSecret, secretMatches } from '@engram/core';
 import { HealthRepository } from '@engram/persistence';
 import type { Response } from 'express';
 import { MetricsService } from '../http/metrics.service';
@@ -9,10 +11,15 @@ import { Public } from '../http/request-context.decorator';
 @Controller()
 export class SystemController {
   private readonly logger = new Logger('Health');
+  private readonly metricsTokenHash: string | null;
+
   constructor(
     private readonly health: HealthRepository,
     private readonly metrics: MetricsService,
-  ) {}
+    @Inject(ENGRAM_CONFIG) config: EngramConfig,
+  ) {
+    this.metricsTokenHash = config.metricsToken === null ? null : hashSecret(config.metricsToken);
+  }
 
   /**
    * Liveness plus a database round trip on a connection outside the pool: answers even when
@@ -38,8 +45,14 @@ export class SystemController {
   @Public()
   @Get('metrics')
   @ApiExcludeEndpoint()
-  @Header('Content-Type', 'text/plain; version=0.0.4; charset=utf-8')
-  getMetrics(): Promise<string> {
-    return this.metrics.registry.metrics();
+  async getMetrics(@Headers('authorization') authorization: string | undefined, @Res({ passthrough: true }) res: Response): Promise<string> {
+    // Public unless the operator set ENGRAM_METRICS_TOKEN (Prometheus sends it as a bearer token).
+    if (this.metricsTokenHash !== null) {
+      const token = /^Bearer (\S+)$/i.exec(authorization ?? '')?.[1];
+      if (!token || !secretMatches(token, this.metricsTokenHash)) throw EngramError.unauthenticated('/metrics needs Authorization: Bearer <ENGRAM_METRICS_TOKEN>');
+    }
+    const text = await this.metrics.registry.metrics();
+    res.setHeader('Content-Type', 'text/plain; version=0.0.4; charset=utf-8'); // set here, so that a 401 stays JSON
+    return text;
   }
 }
