@@ -543,7 +543,7 @@ export class LifecycleRepository {
    */
   async recentActivity(sinceMs: number): Promise<{ byPolicy: { policy: string; action: string; count: number }[]; lagP50Ms: number | null; lagP99Ms: number | null }> {
     const rows = await queryRows<{ policy: string; action: string; count: string }>(this.db,
-      `SELECT CASE WHEN actor_type IN ('key', 'admin', 'operator') THEN actor_type ELSE COALESCE(actor_id, actor_type) END AS policy,
+      `SELECT CASE WHEN actor_type IN ('key', 'admin') THEN actor_type ELSE COALESCE(actor_id, actor_type) END AS policy,
               action, count(*)::int AS count FROM lifecycle_events
         WHERE at > now() - ($1::int * interval '1 millisecond') GROUP BY 1, 2 ORDER BY 1, 2`,
       [sinceMs],
