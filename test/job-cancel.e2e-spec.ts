@@ -67,7 +67,7 @@ describe('cancelling a running job', () => {
     const seen = await untilTraining(jobId);
 
     const cancelled = await h.http.post(`/v1/admin/jobs/${jobId}/cancel`).set(admin()).expect(200);
-    expect(cancelled.body).toMatchObject({ id: jobId, state: 'failed', lastError: 'cancelled by the operator', finishedAt: expect.any(String) });
+    expect(cancelled.body).toMatchObject({ id: jobId, state: 'cancelled', lastError: 'cancelled by the operator', finishedAt: expect.any(String) });
     await running;
 
     // The worker stopped at a training step, well before the end, and committed nothing (a file ahead of
@@ -76,18 +76,20 @@ describe('cancelling a running job', () => {
     const progress = stopped.progress as { done: number; total: number };
     expect(progress.total).toBe(seen.total);
     expect(progress.done).toBeLessThan(progress.total / 2); // thousands of steps: it stops within the first hundreds
-    expect(stopped).toMatchObject({ state: 'failed', lastError: 'cancelled by the operator', attempts: 1 });
+    expect(stopped).toMatchObject({ state: 'cancelled', lastError: 'cancelled by the operator', attempts: 1 });
     const bank = await getBank();
     expect(bank).toMatchObject({ state: 'ready', generation: before.generation, progress: { phase: 'cancelled', jobId } });
     expect(bank.error).toContain('cancelled by the operator');
     expect(bank.occupancy.levels.map((l: { writtenBlocks: number }) => l.writtenBlocks)).toEqual(before.occupancy.levels.map((l: { writtenBlocks: number }) => l.writtenBlocks));
 
-    // The same answer wherever the operator looks: a failed job with the cancel as its error, none running.
+    // The same answer wherever the operator looks: a cancelled job, none running, and no failure.
     const scheduler = (await h.http.get('/v1/admin/scheduler').set(admin()).expect(200)).body;
-    expect(scheduler.jobs['bank.write']).toMatchObject({ running: 0, failed: 1 });
-    expect(scheduler.failures).toEqual(expect.arrayContaining([expect.objectContaining({ id: jobId, state: 'failed', lastError: 'cancelled by the operator' })]));
+    expect(scheduler.jobs['bank.write']).toMatchObject({ running: 0, cancelled: 1 });
+    expect(scheduler.jobs['bank.write'].failed ?? 0).toBe(0);
+    expect(scheduler.failures.map((j: { id: string }) => j.id)).not.toContain(jobId);
     const metrics = await h.http.get('/metrics').expect(200);
-    expect(metrics.text).toContain('engram_jobs{name="bank.write",state="failed"} 1');
+    expect(metrics.text).toContain('engram_jobs{name="bank.write",state="cancelled"} 1');
+    expect(metrics.text).not.toMatch(/engram_jobs\{name="bank.write",state="failed"\} [1-9]/);
     expect(metrics.text).not.toMatch(/engram_jobs\{name="bank.write",state="running"\} [1-9]/);
     // Nothing left to cancel, and nothing ran after the cancel.
     await h.http.post(`/v1/admin/jobs/${jobId}/cancel`).set(admin()).expect(409);
@@ -112,9 +114,9 @@ describe('cancelling a running job', () => {
     const before = await getBank();
     const jobId = await startWrite();
     const cancelled = await h.http.post(`/v1/admin/jobs/${jobId}/cancel`).set(admin()).expect(200);
-    expect(cancelled.body).toMatchObject({ state: 'failed', lastError: 'cancelled by the operator', attempts: 0 });
+    expect(cancelled.body).toMatchObject({ state: 'cancelled', lastError: 'cancelled by the operator', attempts: 0 });
     await drain(); // other jobs may come due (a cube's lifecycle tick); this one does not run
-    expect(await job(jobId)).toMatchObject({ state: 'failed', attempts: 0, progress: null });
+    expect(await job(jobId)).toMatchObject({ state: 'cancelled', attempts: 0, progress: null });
     expect((await getBank()).generation).toBe(before.generation);
   });
 });

@@ -96,8 +96,9 @@ describe('the job queue and the cube purge job', () => {
       expect(await jobs.cancel(job.id)).toMatchObject({ state: 'running', lastError: JOB_CANCELLED, lockedBy: 'w1' });
       expect(await jobs.heartbeat(job.id, 'w1', 10_000)).toBe('cancelling');
       // Attempts are left, but a cancelled job is not retried with backoff.
-      expect(await jobs.fail(job.id, 'w1', 'This operation was aborted', 0)).toBe('failed');
-      expect(await jobs.get(job.id)).toMatchObject({ state: 'failed', lastError: JOB_CANCELLED, lockedBy: null, finishedAt: expect.any(Date) });
+      expect(await jobs.fail(job.id, 'w1', 'This operation was aborted', 0)).toBe('cancelled');
+      expect(await jobs.get(job.id)).toMatchObject({ state: 'cancelled', lastError: JOB_CANCELLED, lockedBy: null, finishedAt: expect.any(Date) });
+      expect((await jobs.recentFailures(50)).map((j) => j.id)).not.toContain(job.id);
       expect(await jobs.cancel(job.id)).toBeNull();
       expect(await jobs.retry(job.id)).toMatchObject({ state: 'queued', attempts: 0, lastError: null, progress: null });
       expect((await jobs.claim('w2', ['test.cancel-running'], 10_000))?.id).toBe(job.id);
@@ -120,11 +121,11 @@ describe('the job queue and the cube purge job', () => {
       expect(await jobs.cancel(job.id)).toMatchObject({ state: 'running' });
       await new Promise((resolve) => setTimeout(resolve, 400));
       expect(await jobs.claim('w2', ['test.cancel-dead-worker'], 10_000)).toBeNull();
-      expect(await jobs.get(job.id)).toMatchObject({ state: 'failed', lastError: JOB_CANCELLED, attempts: 1 });
+      expect(await jobs.get(job.id)).toMatchObject({ state: 'cancelled', lastError: JOB_CANCELLED, attempts: 1 });
       // With the lease already gone, the cancel itself ends it.
       const orphan = await claimNew('test.cancel-orphan', 'dead-worker', 300);
       await new Promise((resolve) => setTimeout(resolve, 400));
-      expect(await jobs.cancel(orphan.id)).toMatchObject({ state: 'failed', lastError: JOB_CANCELLED, lockedBy: null });
+      expect(await jobs.cancel(orphan.id)).toMatchObject({ state: 'cancelled', lastError: JOB_CANCELLED, lockedBy: null });
     });
 
     it('stops a running handler at its next heartbeat when the row is cancelled from another process', async () => {
@@ -149,7 +150,7 @@ describe('the job queue and the cube purge job', () => {
       expect(ran).toBe(1);
       expect(steps).toBe(3);
       expect(seen).toEqual({ cancelled: true, lost: false, aborted: true });
-      expect(await jobs.get(job.id)).toMatchObject({ state: 'failed', lastError: JOB_CANCELLED, attempts: 1, progress: { steps: 3 } });
+      expect(await jobs.get(job.id)).toMatchObject({ state: 'cancelled', lastError: JOB_CANCELLED, attempts: 1, progress: { steps: 3 } });
     });
 
     it('completes a handler that finished before it looked at the cancel', async () => {

@@ -98,7 +98,7 @@ export class JobRunner implements OnApplicationBootstrap, BeforeApplicationShutd
     } catch (error) {
       clearInterval(renew);
       const backoffMs = Math.min(60_000, 1000 * 2 ** Math.max(0, job.attempts - 1));
-      // A cancelled job ends failed with the cancel as its error (JobRepository.fail), not queued again.
+      // A cancelled job ends `cancelled` with the cancel as its error (JobRepository.fail), not queued again.
       const state = await this.jobs.fail(job.id, this.workerId, error instanceof Error ? error.message : String(error), backoffMs);
       if (control.cancelled) this.logger.log(`job ${job.name} ${job.id} stopped: ${JOB_CANCELLED}`);
       else this.logger.warn(`job ${job.name} ${job.id} attempt ${job.attempts} failed (${state ?? 'lease lost'}): ${String(error)}`);

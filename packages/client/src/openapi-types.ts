@@ -942,7 +942,8 @@ export interface Operations {
       id: string;
       /** job type, e.g. lifecycle.run, bank.write */
       name: string;
-      state: "queued" | "running" | "completed" | "failed";
+      /** failed: its attempts ran out (retry runs it again); cancelled: an operator stopped it before it committed */
+      state: "queued" | "running" | "completed" | "failed" | "cancelled";
       tenantId: string | null;
       attempts: number;
       maxAttempts: number;
@@ -962,7 +963,8 @@ export interface Operations {
       id: string;
       /** job type, e.g. lifecycle.run, bank.write */
       name: string;
-      state: "queued" | "running" | "completed" | "failed";
+      /** failed: its attempts ran out (retry runs it again); cancelled: an operator stopped it before it committed */
+      state: "queued" | "running" | "completed" | "failed" | "cancelled";
       tenantId: string | null;
       attempts: number;
       maxAttempts: number;
@@ -1032,7 +1034,8 @@ export interface Operations {
         id: string;
         /** job type, e.g. lifecycle.run, bank.write */
         name: string;
-        state: "queued" | "running" | "completed" | "failed";
+        /** failed: its attempts ran out (retry runs it again); cancelled: an operator stopped it before it committed */
+        state: "queued" | "running" | "completed" | "failed" | "cancelled";
         tenantId: string | null;
         attempts: number;
         maxAttempts: number;
@@ -1044,7 +1047,8 @@ export interface Operations {
         id: string;
         /** job type, e.g. lifecycle.run, bank.write */
         name: string;
-        state: "queued" | "running" | "completed" | "failed";
+        /** failed: its attempts ran out (retry runs it again); cancelled: an operator stopped it before it committed */
+        state: "queued" | "running" | "completed" | "failed" | "cancelled";
         tenantId: string | null;
         attempts: number;
         maxAttempts: number;
@@ -1077,7 +1081,8 @@ export interface Operations {
           id: string;
           /** job type, e.g. lifecycle.run, bank.write */
           name: string;
-          state: "queued" | "running" | "completed" | "failed";
+          /** failed: its attempts ran out (retry runs it again); cancelled: an operator stopped it before it committed */
+          state: "queued" | "running" | "completed" | "failed" | "cancelled";
           tenantId: string | null;
           attempts: number;
           maxAttempts: number;

@@ -90,14 +90,14 @@ export class AdminLifecycleController {
   }
 
   @Post('jobs/:jobId/retry')
-  @ApiOperation({ summary: 'Retry a failed job', description: 'Admin token. 409 unless the job failed.' })
+  @ApiOperation({ summary: 'Retry a failed or cancelled job', description: 'Admin token. Runs it again from the start on what is committed now. 409 unless the job failed or was cancelled.' })
   @HttpCode(200)
   retryJob(@Ctx() ctx: RequestContext, @Param('jobId', JobId) jobId: string) {
     return this.admin.retryJob(ctx, jobId);
   }
 
   @Post('jobs/:jobId/cancel')
-  @ApiOperation({ summary: 'Cancel a queued or running job', description: 'Admin token. 200 once cancelled; 202 while its worker has not stopped yet; 409 when it already ended (or completed before its worker saw the cancel).' })
+  @ApiOperation({ summary: 'Cancel a queued or running job', description: 'Admin token. 200 once cancelled (state `cancelled`); 202 while its worker has not stopped yet; 409 when it already ended (or completed before its worker saw the cancel).' })
   async cancelJob(@Ctx() ctx: RequestContext, @Param('jobId', JobId) jobId: string, @Res({ passthrough: true }) res: Response) {
     return sendCancel(res, await this.admin.cancelJob(ctx, jobId));
   }

@@ -21,7 +21,7 @@ const json = (schema: Schema) => ({ 'application/json': schema });
 const job = obj({
   id: str({ format: 'uuid' }),
   name: str({ description: 'job type, e.g. lifecycle.run, bank.write' }),
-  state: str({ enum: ['queued', 'running', 'completed', 'failed'] }),
+  state: str({ enum: ['queued', 'running', 'completed', 'failed', 'cancelled'], description: 'failed: its attempts ran out (retry runs it again); cancelled: an operator stopped it before it committed' }),
   tenantId: str({ nullable: true }),
   attempts: int(),
   maxAttempts: int(),
@@ -114,9 +114,9 @@ export const RESPONSE_SCHEMAS: Record<string, Record<string, ResponseSpec>> = {
   },
   AdminLifecycleController_pause: { 200: { description: 'the pause switch after the change', content: json(pauseState) } },
   AdminLifecycleController_resume: { 200: { description: 'the pause switch after the change', content: json(pauseState) } },
-  AdminLifecycleController_retryJob: { 200: { description: 'the job, queued again', content: json(job) } },
+  AdminLifecycleController_retryJob: { 200: { description: 'the failed or cancelled job, queued again', content: json(job) } },
   AdminLifecycleController_cancelJob: {
-    200: { description: 'the job, cancelled: failed with lastError "cancelled by the operator"; a running one stopped before committing its result', content: json(job) },
+    200: { description: 'the job, cancelled: state cancelled, lastError "cancelled by the operator"; a running one stopped before committing its result', content: json(job) },
     202: { description: 'the job is still running with the cancel requested (lastError "cancelled by the operator"): its worker stops it at its next checkpoint, or completes it if it committed first', content: json(job) },
   },
 };

@@ -152,7 +152,7 @@ export class LifecycleAdminService {
     const job = await this.jobs.get(jobId);
     if (!job) throw EngramError.notFound('job');
     const retried = await this.jobs.retry(jobId);
-    if (!retried) throw EngramError.conflict(`job is ${job.state}; only failed jobs can be retried`);
+    if (!retried) throw EngramError.conflict(`job is ${job.state}; only failed or cancelled jobs can be retried`);
     await this.audit.record(ctx.auth, ctx.requestId, { action: 'job.retry', targetType: 'job', targetId: jobId, tenantId: job.tenantId, details: { name: job.name } });
     return mapJob(retried);
   }
@@ -160,7 +160,7 @@ export class LifecycleAdminService {
   /**
    * Cancels a job. A queued job ends at once. A running one is asked to stop through
    * its row, which its worker (in this process or another) reads with its heartbeat; this waits
-   * a while for the outcome: stopped before committing (failed, "cancelled by the operator"),
+   * a while for the outcome: stopped before committing (`cancelled`, "cancelled by the operator"),
    * or completed first (409: its result stays). A job still stopping after the wait is answered
    * as it is (running, the cancel as its error; the controller says 202).
    */

@@ -1,6 +1,7 @@
 import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
 
-export type JobState = 'queued' | 'running' | 'completed' | 'failed';
+/** `cancelled`: an operator stopped it before it committed (ADR 0408); `failed`: its attempts ran out. */
+export type JobState = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
 
 @Entity('jobs')
 @Index('IDX_jobs_claim', ['state', 'runAfter'])

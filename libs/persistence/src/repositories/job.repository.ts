@@ -52,9 +52,9 @@ export class JobRepository {
 
   /** Claims the next runnable job among `names` for `leaseMs`, or returns null. */
   async claim(workerId: string, names: string[], leaseMs: number): Promise<JobRecord | null> {
-    // A job whose lease ran out after its last allowed attempt, or with a cancel request its dead worker never saw, is failed, not run again.
+    // A job whose lease ran out after its last allowed attempt is failed, one with a cancel request its dead worker never saw cancelled; neither runs again.
     await queryRows(this.db,
-      `UPDATE jobs SET state = 'failed', finished_at = now(), locked_by = NULL, locked_until = NULL,
+      `UPDATE jobs SET state = CASE WHEN last_error = $2 THEN 'cancelled' ELSE 'failed' END, finished_at = now(), locked_by = NULL, locked_until = NULL,
               last_error = COALESCE(last_error, 'lease expired after the last attempt'), updated_at = now()
         WHERE state = 'running' AND locked_until < now() AND (attempts >= max_attempts OR last_error = $2) AND name = ANY($1)`,
       [names, JOB_CANCELLED],
@@ -101,12 +101,12 @@ export class JobRepository {
 
   /**
    * Records a failure: back to the queue after `retryInMs`, or `failed` once attempts are spent.
-   * A job the operator cancelled ends failed with the cancel as its error, whatever stopped it.
+   * A job the operator cancelled ends `cancelled` with the cancel as its error, whatever stopped it.
    */
   async fail(jobId: string, workerId: string, error: string, retryInMs: number): Promise<JobState | null> {
     const rows = await queryRows<{ state: JobState }>(this.db,
       `UPDATE jobs SET
-              state = CASE WHEN attempts >= max_attempts OR last_error = $5 THEN 'failed' ELSE 'queued' END,
+              state = CASE WHEN last_error = $5 THEN 'cancelled' WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END,
               run_after = now() + ($4::int * interval '1 millisecond'),
               finished_at = CASE WHEN attempts >= max_attempts OR last_error = $5 THEN now() ELSE NULL END,
               last_error = CASE WHEN last_error = $5 THEN last_error ELSE $3 END,
@@ -139,13 +139,13 @@ export class JobRepository {
   /**
    * Operator retry of a failed (or cancelled) job: back to the queue with its attempts and
    * progress reset, so it runs from the start on what is committed now (a cancel's error goes
-   * too: it would stop the new run); null when it was not failed.
+   * too: it would stop the new run); null when it was neither failed nor cancelled.
    */
   async retry(jobId: string): Promise<JobRecord | null> {
     const rows = await queryRows<{ id: string }>(this.db,
       `UPDATE jobs SET state = 'queued', attempts = 0, run_after = now(), finished_at = NULL, locked_by = NULL, locked_until = NULL,
               last_error = CASE WHEN last_error = $2 THEN NULL ELSE last_error END, progress = NULL, updated_at = now()
-        WHERE id = $1 AND state = 'failed' RETURNING id`,
+        WHERE id = $1 AND state IN ('failed', 'cancelled') RETURNING id`,
       [jobId, JOB_CANCELLED],
     );
     return rows.length ? this.get(jobId) : null;
@@ -153,15 +153,15 @@ export class JobRepository {
 
   /**
    * Operator cancel. A queued job, or a running one whose lease ran out (no worker holds it),
-   * ends at once: failed with JOB_CANCELLED. A running job keeps its state and its worker and
+   * ends at once: `cancelled`, with JOB_CANCELLED as its error. A running job keeps its state and its worker and
    * gets JOB_CANCELLED as a request: the worker's next heartbeat reads it, its handler stops at
    * its next checkpoint without committing, and the runner ends the job (`fail` keeps the
-   * cancel as its error); a handler that committed first completes it. Null when already finished.
+   * cancel as its error, and ends it `cancelled`); a handler that committed first completes it. Null when already finished.
    */
   async cancel(jobId: string): Promise<JobRecord | null> {
     const rows = await queryRows<{ id: string }>(this.db,
       `UPDATE jobs SET
-              state = CASE WHEN state = 'queued' OR locked_until < now() THEN 'failed' ELSE state END,
+              state = CASE WHEN state = 'queued' OR locked_until < now() THEN 'cancelled' ELSE state END,
               finished_at = CASE WHEN state = 'queued' OR locked_until < now() THEN now() ELSE finished_at END,
               locked_by = CASE WHEN state = 'queued' OR locked_until < now() THEN NULL ELSE locked_by END,
               locked_until = CASE WHEN state = 'queued' OR locked_until < now() THEN NULL ELSE locked_until END,

@@ -120,7 +120,7 @@ export async function schedulerPage(s: Session): Promise<void> {
   paint(
     h('h1', {}, 'Scheduler'),
     h('div', { class: 'card' }, h('p', {}, `The scheduler is ${paused ? 'paused' : 'running'}. `, h('button', { class: paused ? '' : 'secondary', onclick: toggle }, paused ? 'Resume' : 'Pause')), h('p', { class: 'muted' }, `Decision lag p50 ${state.lag?.p50Ms ?? '–'} ms, p99 ${state.lag?.p99Ms ?? '–'} ms. Refreshes every 5 s.`)),
-    h('div', { class: 'card' }, h('h2', {}, 'Jobs by type'), table(['Job', 'Queued', 'Running', 'Completed', 'Failed'], Object.entries(state.jobs).map(([name, c]) => [name, c.queued ?? 0, c.running ?? 0, c.completed ?? 0, c.failed ?? 0]))),
+    h('div', { class: 'card' }, h('h2', {}, 'Jobs by type'), table(['Job', 'Queued', 'Running', 'Completed', 'Failed', 'Cancelled'], Object.entries(state.jobs).map(([name, c]) => [name, c.queued ?? 0, c.running ?? 0, c.completed ?? 0, c.failed ?? 0, c.cancelled ?? 0]))),
     h('div', { class: 'card' }, h('h2', {}, 'Recent failures'), state.failures.length
       ? table(['Job', 'Error', 'Attempts', ''], state.failures.map((j) => [j.name, j.lastError ?? j.error ?? '', j.attempts ?? '', h('button', { onclick: retry(j.id), 'aria-label': `Retry job ${j.id}` }, 'Retry')]))
       : h('p', { class: 'muted' }, 'No failures.')),

@@ -312,7 +312,7 @@ export const ADMIN_EXAMPLES: Record<string, OperationExamples> = {
       "200": {
         id: "3f6e2b1a-8c4d-4f7e-a2b9-5d1c7e9f0a13",
         name: "bank.write",
-        state: "failed",
+        state: "cancelled",
         tenantId: "7d2c9e41-3a6b-4f08-b5e1-9c4a2d7f6e38",
         attempts: 1,
         maxAttempts: 3,
