@@ -44,9 +44,10 @@ async function route(): Promise<void> {
   chrome(s);
   if (!s) return signInPage();
   const [path, query = ''] = location.hash.replace(/^#/, '').split('?');
-  const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
   const params = new URLSearchParams(query);
   try {
+    // Inside the try: a mangled link (%E0%A4%A) is a URIError to show, not a page left half drawn.
+    const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
     if (s.kind === 'admin') {
       if (parts[0] === 'metrics') return await metricsPage();
       if (parts[0] === 'scheduler') return await schedulerPage(s);
@@ -58,16 +59,23 @@ async function route(): Promise<void> {
     if (parts[0] === 'cubes' && parts[1] && parts[2] === 'search') return await searchPage(s, parts[1], params);
     if (parts[0] === 'cubes' && parts[1] && parts[2] === 'lifecycle') return await lifecyclePage(s, parts[1]);
     if (parts[0] === 'cubes' && parts[1] && parts[2] === 'caches') return await cachesPage(s, parts[1]);
-    return await cubesPage(s);
+    return await cubesPage(s, params);
   } catch (error) {
     if (error instanceof EngramApiError && error.status === 401) {
+      // Revoked, expired or deleted since sign-in: say so, instead of a sign-in page out of nowhere.
       signOut();
+      toast(`${s.kind === 'admin' ? 'The admin token' : 'This API key'} was refused (${error.message}): sign in again.`, 'error');
       return go('#/');
     }
     paint(h('h1', {}, 'Something went wrong'), h('p', { role: 'alert' }, error instanceof EngramApiError ? `${error.code}: ${error.message}` : String(error)));
   }
 }
 
+// The skip link moves focus to the content; its href (#main) must not route (it would leave the page for the start page).
+document.querySelector<HTMLAnchorElement>('a.skip')?.addEventListener('click', (e) => {
+  e.preventDefault();
+  document.getElementById('main')!.focus();
+});
 window.addEventListener('hashchange', () => void route());
 window.addEventListener('unhandledrejection', (e) => toast(e.reason instanceof EngramApiError ? `${e.reason.code}: ${e.reason.message}` : String(e.reason), 'error'));
 void route();

@@ -1,4 +1,4 @@
-import { EngramClient } from '../../../packages/client/src/index.js';
+import { EngramApiError, EngramClient } from '../../../packages/client/src/index.js';
 
 /** Who is signed in: the operator (admin token) or a tenant (API key). Kept for this tab only. */
 export interface Session {
@@ -28,7 +28,10 @@ export async function signIn(token: string): Promise<Session> {
   try {
     await client.admin.listTenants();
     kind = 'admin';
-  } catch {
+  } catch (error) {
+    // Only "not the admin token" (401, or 404 for a key) means "try it as a key": a server
+    // that cannot answer (503: no database) must say so, not "use an API key" to the operator.
+    if (!(error instanceof EngramApiError) || (error.status !== 401 && error.status !== 404)) throw error;
     await client.cubes.list({ limit: 1 });
     kind = 'key';
   }
@@ -40,4 +43,5 @@ export async function signIn(token: string): Promise<Session> {
 export function signOut(): void {
   current = null;
   sessionStorage.removeItem(STORE);
+  sessionStorage.removeItem('engram.metricsToken'); // the metrics page's token (views/operator.ts) goes with the session
 }

@@ -2,7 +2,10 @@ import { barChart, latencyBands, parsePrometheus } from '../charts.js';
 import { field, h, painter, table, toast } from '../dom.js';
 import type { Session } from '../session.js';
 
-const SCOPES = ['cubes:write', 'memories:read', 'memories:write', 'cubes:export'];
+/** Every scope a key can carry (CreateApiKeyDto); the first three are checked by default. */
+const SCOPES = ['cubes:write', 'memories:read', 'memories:write', 'cubes:export', 'memories:erase', 'inference:run', 'banks:write'];
+const DEFAULT_SCOPES = new Set(['cubes:write', 'memories:read', 'memories:write']);
+const METRICS_TOKEN = 'engram.metricsToken';
 
 /** Operator: tenants, and per tenant its keys (create with scopes, revoke). */
 export async function tenantsPage(s: Session): Promise<void> {
@@ -19,7 +22,14 @@ export async function tenantsPage(s: Session): Promise<void> {
   paint(
     h('h1', {}, 'Tenants'),
     h('div', { class: 'card' }, create),
-    h('div', { class: 'card' }, table(['Name', 'Id', 'Created', ''], tenants.map((t) => [t.name, h('code', {}, t.id), new Date(t.createdAt).toLocaleString(), h('a', { href: `#/tenants/${t.id}` }, `Keys of ${t.name}`)]))),
+    // Offboarded tenants stay listed (deletedAt): their keys are revoked and their routes answer 404.
+    h('div', { class: 'card' }, tenants.length ? null : h('p', { class: 'muted' }, 'No tenants yet: create one above, then give it an API key.'), table(['Name', 'Id', 'Created', 'State', ''], tenants.map((t) => [
+      t.name,
+      h('code', {}, t.id),
+      new Date(t.createdAt).toLocaleString(),
+      t.deletedAt ? `deleted ${new Date(t.deletedAt).toLocaleString()}` : 'active',
+      t.deletedAt ? '' : h('a', { href: `#/tenants/${encodeURIComponent(t.id)}` }, `Keys of ${t.name}`),
+    ]))),
   );
 }
 
@@ -31,13 +41,15 @@ export async function keysPage(s: Session, tenantId: string): Promise<void> {
     e.preventDefault();
     const scopes = SCOPES.filter((sc) => (create.elements.namedItem(sc) as HTMLInputElement).checked);
     const cubeIds = field(create, 'cubeIds').split(',').map((c) => c.trim()).filter(Boolean);
-    const key = await s.client.admin.createKey(tenantId, { name: field(create, 'name') || undefined, scopes: scopes as never, cubeIds: cubeIds.length ? cubeIds : undefined });
+    const expires = field(create, 'expiresAt');
+    const key = await s.client.admin.createKey(tenantId, { name: field(create, 'name') || undefined, scopes: scopes as never, cubeIds: cubeIds.length ? cubeIds : undefined, expiresAt: expires ? new Date(expires).toISOString() : undefined });
     await keysPage(s, tenantId);
     document.getElementById('new-key')!.replaceChildren(h('p', {}, 'The key, shown once: store it now.'), h('div', { class: 'secret', id: 'new-key-secret' }, key.key));
   } },
     h('label', {}, 'Key name', h('input', { name: 'name', autocomplete: 'off' })),
-    h('fieldset', {}, h('legend', { class: 'muted' }, 'Scopes'), SCOPES.map((sc) => h('label', { style: 'flex-direction:row;align-items:center' }, h('input', { type: 'checkbox', name: sc, checked: sc !== 'cubes:export' }), sc))),
+    h('fieldset', {}, h('legend', { class: 'muted' }, 'Scopes'), SCOPES.map((sc) => h('label', { style: 'flex-direction:row;align-items:center' }, h('input', { type: 'checkbox', name: sc, checked: DEFAULT_SCOPES.has(sc) }), sc))),
     h('label', {}, 'Only cubes (ids, comma-separated)', h('input', { name: 'cubeIds', autocomplete: 'off' })),
+    h('label', {}, 'Expires (optional, your local time)', h('input', { name: 'expiresAt', type: 'datetime-local' })),
     h('button', { type: 'submit' }, 'Create key'),
   );
   const revoke = (id: string) => async () => {
@@ -50,12 +62,15 @@ export async function keysPage(s: Session, tenantId: string): Promise<void> {
     h('h1', {}, 'API keys'),
     h('p', {}, h('a', { href: '#/tenants' }, '← Tenants')),
     h('div', { class: 'card' }, create, h('div', { id: 'new-key' }), shown),
-    h('div', { class: 'card' }, table(['Name', 'Prefix', 'Scopes', 'Cubes', 'State', ''], keys.map((k) => [
+    h('div', { class: 'card' }, keys.length ? null : h('p', { class: 'muted' }, 'No keys yet: create one above.'), table(['Name', 'Prefix', 'Scopes', 'Cubes', 'State', 'Expires', 'Last used', ''], keys.map((k) => [
       k.name ?? '',
       h('code', {}, k.prefix),
       k.scopes.map((sc) => h('span', { class: 'pill' }, sc)),
       k.cubeIds ? k.cubeIds.length : 'all',
-      k.revokedAt ? 'revoked' : 'active',
+      // An expired key is refused like a revoked one: it must not read as active.
+      k.revokedAt ? 'revoked' : k.expiresAt && Date.parse(k.expiresAt) <= Date.now() ? 'expired' : 'active',
+      k.expiresAt ? new Date(k.expiresAt).toLocaleString() : 'never',
+      k.lastUsedAt ? new Date(k.lastUsedAt).toLocaleString() : 'never',
       k.revokedAt ? '' : h('button', { class: 'danger', onclick: revoke(k.id), 'aria-label': `Revoke key ${k.prefix}` }, 'Revoke'),
     ]))),
   );
@@ -64,7 +79,24 @@ export async function keysPage(s: Session, tenantId: string): Promise<void> {
 /** Operator: request latency histogram and request counts per route, from /metrics. */
 export async function metricsPage(): Promise<void> {
   const paint = painter();
-  const metrics = parsePrometheus(await (await fetch('/metrics')).text());
+  // With ENGRAM_METRICS_TOKEN set, /metrics wants that token (not the admin token): ask for it
+  // instead of drawing empty charts from the 401's JSON.
+  const token = sessionStorage.getItem(METRICS_TOKEN);
+  const res = await fetch('/metrics', token ? { headers: { Authorization: `Bearer ${token}` } } : {});
+  if (res.status === 401) {
+    const form = h('form', { class: 'inline', 'aria-label': 'Metrics token', onsubmit: async (e: Event) => {
+      e.preventDefault();
+      sessionStorage.setItem(METRICS_TOKEN, field(form, 'metricsToken'));
+      await metricsPage();
+    } }, h('label', {}, 'Metrics token', h('input', { name: 'metricsToken', type: 'password', required: true, autocomplete: 'off' })), h('button', { type: 'submit' }, 'Show metrics'));
+    if (token) sessionStorage.removeItem(METRICS_TOKEN);
+    return paint(
+      h('h1', {}, 'Metrics'),
+      h('div', { class: 'card' }, h('p', { role: 'alert' }, token ? 'The server refused that metrics token.' : 'This server protects /metrics with ENGRAM_METRICS_TOKEN (the admin token does not open it).', ' Enter the metrics token: it is kept for this tab only.'), form),
+    );
+  }
+  if (!res.ok) throw new Error(`/metrics answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
+  const metrics = parsePrometheus(await res.text());
   const bands = latencyBands(metrics, 'engram_http_request_duration_seconds');
   const perRoute = new Map<string, number>();
   for (const sample of metrics.get('engram_http_request_duration_seconds_count') ?? []) {

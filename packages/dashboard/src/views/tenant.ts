@@ -1,37 +1,55 @@
+import { EngramApiError } from '../../../../packages/client/src/index.js';
 import type { Memory, SearchResult } from '../../../../packages/client/src/index.js';
 import { wordDiff } from '../diff.js';
 import { field, h, painter, table, toast } from '../dom.js';
 import type { Session } from '../session.js';
 
 const KINDS = ['fact', 'episode', 'preference', 'procedure', 'message'];
-const STATES = ['active', 'archived', 'expired', 'merged', 'superseded', 'deleted'];
+// The filter's empty choice is `active` (what a list shows by default), so `active` is not listed again.
+const STATES = ['archived', 'expired', 'merged', 'superseded', 'deleted'];
+/** Cubes per page of the cube list: each one costs a stats request. */
+const CUBES_PER_PAGE = 25;
 const esc = encodeURIComponent;
 
 /** Tenant: the key's cubes with their memory counts by kind and state. */
-export async function cubesPage(s: Session): Promise<void> {
+export async function cubesPage(s: Session, params: URLSearchParams = new URLSearchParams()): Promise<void> {
   const paint = painter();
-  const cubes = (await s.client.cubes.list({ limit: 200 })).items;
-  const stats = await Promise.all(cubes.map((c) => s.client.cubes.stats(c.id)));
+  // A page at a time: every cube on it costs a stats request (a tenant with thousands of cubes
+  // used to see only its first 200, after 200 requests that ate its rate limit).
+  const cursor = params.get('cursor') || undefined;
+  const page = await s.client.cubes.list({ limit: CUBES_PER_PAGE, cursor });
+  const stats = await Promise.all(page.items.map((c) => s.client.cubes.stats(c.id)));
   const create = h('form', { class: 'inline', 'aria-label': 'Create cube', onsubmit: async (e: Event) => {
     e.preventDefault();
     const name = field(create, 'name');
     if (!name) return toast('give the cube a name', 'error');
     await s.client.cubes.getOrCreate(name, { description: field(create, 'description') || undefined });
     toast(`cube ${name} ready`);
-    await cubesPage(s);
+    await cubesPage(s, params);
   } }, h('label', {}, 'Cube name', h('input', { name: 'name', required: true, autocomplete: 'off' })), h('label', {}, 'Description', h('input', { name: 'description', autocomplete: 'off' })), h('button', { type: 'submit' }, 'Create cube'));
   const counts = (m: Record<string, number>) => Object.entries(m).map(([k, n]) => h('span', { class: 'pill' }, `${k} ${n}`));
   paint(
     h('h1', {}, 'Cubes'),
     h('div', { class: 'card' }, create),
-    h('div', { class: 'card' }, table(['Cube', 'Memories', 'By kind', 'By state', ''], stats.map((st) => [
+    h('div', { class: 'card' }, page.items.length || cursor ? null : h('p', { class: 'muted' }, 'No cubes yet: create one above.'), table(['Cube', 'Memories', 'By kind', 'By state', ''], stats.map((st) => [
       h('a', { href: `#/cubes/${esc(st.cube.id)}/memories` }, st.cube.name),
       st.memories.total,
       counts(st.memories.byKind),
       counts(st.memories.byState),
       h('a', { href: `#/cubes/${esc(st.cube.id)}/search`, 'aria-label': `Search ${st.cube.name}` }, 'Search'),
-    ]))),
+    ])), pager('#/cubes', cursor, page.nextCursor)),
   );
+}
+
+/** "First page" when past it, "Next page →" when there is one (lists page by cursor, forward only). */
+function pager(base: string, cursor: string | undefined, nextCursor: string | null | undefined, params = new URLSearchParams()): HTMLElement | null {
+  if (!cursor && !nextCursor) return null;
+  const first = new URLSearchParams(params);
+  first.delete('cursor');
+  const next = new URLSearchParams(params);
+  if (nextCursor) next.set('cursor', nextCursor);
+  const href = (q: URLSearchParams) => (q.toString() ? `${base}?${q}` : base);
+  return h('p', { class: 'pager' }, cursor ? h('a', { href: href(first) }, '← First page') : null, cursor && nextCursor ? ' · ' : null, nextCursor ? h('a', { href: href(next) }, 'Next page →') : null);
 }
 
 export function cubeNav(cubeId: string, name: string): HTMLElement {
@@ -68,28 +86,59 @@ export async function memoriesPage(s: Session, cubeId: string, params: URLSearch
     h('label', {}, 'New memories, one per line', h('textarea', { name: 'texts', rows: 3 })),
     h('div', { class: 'inline', style: 'display:flex;gap:8px;margin-top:8px;align-items:flex-end' }, h('label', {}, 'Kind', h('select', { name: 'kind' }, KINDS.map((k) => h('option', { value: k }, k)))), h('button', { type: 'submit' }, 'Add memories')),
   );
-  const next = new URLSearchParams(params);
-  if (page.nextCursor) next.set('cursor', page.nextCursor);
   paint(
     h('h1', {}, `Memories of ${cube.name}`),
     cubeNav(cubeId, cube.name),
     h('div', { class: 'card' }, add),
     h('div', { class: 'card' }, filters),
-    h('div', { class: 'card' }, table(['Text', 'Kind', 'State', 'Tags', 'Version', 'Created'], page.items.map((m) => [
-      h('a', { href: `#/cubes/${esc(cubeId)}/memories/${esc(m.id)}` }, m.text),
+    h('div', { class: 'card' }, page.items.length ? null : h('p', { class: 'muted' }, query.kind || query.state || query.tags ? 'No memories match these filters.' : 'No memories yet: add some above.'), table(['Text', 'Kind', 'State', 'Tags', 'Version', 'Created'], page.items.map((m) => [
+      // An erased memory has no text left: an empty link could not be seen or clicked.
+      h('a', { href: `#/cubes/${esc(cubeId)}/memories/${esc(m.id)}` }, m.text || h('em', {}, m.erasedAt ? '(erased)' : '(no text)')),
       m.kind,
       m.state,
       m.tags.map((t) => h('span', { class: 'pill' }, t)),
       m.version,
       new Date(m.createdAt).toLocaleString(),
-    ])), page.nextCursor ? h('p', {}, h('a', { href: `#/cubes/${esc(cubeId)}/memories?${next}` }, 'Next page →')) : null),
+    ])), pager(`#/cubes/${esc(cubeId)}/memories`, query.cursor, page.nextCursor, params)),
   );
 }
 
 /** Tenant: one memory and its version history, each change shown as a word diff. */
 export async function memoryPage(s: Session, cubeId: string, memoryId: string): Promise<void> {
   const paint = painter();
-  const [cube, memory, history] = await Promise.all([s.client.cubes.get(cubeId), s.client.memories.get(cubeId, memoryId), s.client.memories.history(cubeId, memoryId)]);
+  // A deleted memory is a 404 on GET, yet its history answers and restore brings it back: the
+  // list of deleted memories links here, so show what the history knows instead of an error.
+  const [cube, memory, history] = await Promise.all([
+    s.client.cubes.get(cubeId),
+    s.client.memories.get(cubeId, memoryId).catch((error: unknown) => {
+      if (error instanceof EngramApiError && error.status === 404) return null;
+      throw error;
+    }),
+    s.client.memories.history(cubeId, memoryId),
+  ]);
+  const restore = h('button', { class: 'secondary', onclick: async () => {
+    await s.client.memories.restore(cubeId, memoryId);
+    toast('memory restored');
+    await memoryPage(s, cubeId, memoryId);
+  } }, 'Restore');
+  const historyCard = h('div', { class: 'card' }, h('h2', {}, 'History'), h('ol', { class: 'diff' }, history.map((v) => {
+    const before = typeof v.oldValues?.text === 'string' ? v.oldValues.text : '';
+    const after = typeof v.newValues?.text === 'string' ? v.newValues.text : before;
+    return h('li', {}, h('strong', {}, `v${v.version} ${v.action}`), ' ', h('span', { class: 'muted' }, `${new Date(v.at).toLocaleString()} by ${v.actorType}${v.reason ? ` — ${v.reason}` : ''}`), h('div', {}, wordDiff(before, after)));
+  })));
+  if (!memory) {
+    // Erased (memories:erase) is deleted for good: no text left, and restore answers 409.
+    if (history.some((v) => v.action === 'erase')) {
+      return paint(h('h1', {}, 'Memory (erased)'), cubeNav(cubeId, cube.name), h('div', { class: 'card' }, h('p', { role: 'status' }, 'This memory was erased for good: its contents are gone and it cannot be restored.')), historyCard);
+    }
+    const lastText = [...history].reverse().map((v) => v.newValues?.text).find((t): t is string => typeof t === 'string');
+    return paint(
+      h('h1', {}, 'Memory (deleted)'),
+      cubeNav(cubeId, cube.name),
+      h('div', { class: 'card' }, h('p', { role: 'status' }, 'This memory is deleted: searches and lists skip it. Restore brings it back as it was.'), lastText !== undefined ? h('blockquote', {}, lastText) : null, h('p', {}, restore)),
+      historyCard,
+    );
+  }
   const edit = h('form', { 'aria-label': 'Edit memory', onsubmit: async (e: Event) => {
     e.preventDefault();
     await s.client.memories.update(cubeId, memoryId, { text: field(edit, 'text'), reason: field(edit, 'reason') || undefined });
@@ -100,12 +149,9 @@ export async function memoryPage(s: Session, cubeId: string, memoryId: string): 
     h('h1', {}, 'Memory'),
     cubeNav(cubeId, cube.name),
     h('div', { class: 'card' }, table(['Field', 'Value'], Object.entries(memory).map(([k, v]) => [k, typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v ?? '')]))),
-    h('div', { class: 'card' }, edit),
-    h('div', { class: 'card' }, h('h2', {}, 'History'), h('ol', { class: 'diff' }, history.map((v) => {
-      const before = typeof v.oldValues?.text === 'string' ? v.oldValues.text : '';
-      const after = typeof v.newValues?.text === 'string' ? v.newValues.text : before;
-      return h('li', {}, h('strong', {}, `v${v.version} ${v.action}`), ' ', h('span', { class: 'muted' }, `${new Date(v.at).toLocaleString()} by ${v.actorType}${v.reason ? ` — ${v.reason}` : ''}`), h('div', {}, wordDiff(before, after)));
-    }))),
+    // Only an active memory takes edits; the others (merged, superseded, expired, archived) can be restored.
+    memory.state === 'active' ? h('div', { class: 'card' }, edit) : h('div', { class: 'card' }, h('p', { role: 'status' }, `This memory is ${memory.state}: restore makes it active again.`), h('p', {}, restore)),
+    historyCard,
   );
 }
 
