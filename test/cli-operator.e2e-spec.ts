@@ -57,6 +57,23 @@ describe('operator CLI', () => {
     expect(`${key.stderr}${revoke.stderr}`).not.toContain('invalid input syntax');
   });
 
+  it('prints a created key as JSON alone on stdout (`| jq -r .key` works), the note on stderr, and every scope in its help', async () => {
+    const db = await createTestDatabase();
+    try {
+      const env = { DATABASE_URL: db.url, ENGRAM_DATA_DIR: scratch };
+      const tenant = JSON.parse((await engram(['admin', 'create-tenant', 'piped'], env)).stdout) as { id: string };
+      const key = await engram(['admin', 'create-key', tenant.id, '--scopes', 'memories:read,inference:run'], env);
+      expect(key.code).toBe(0);
+      // The note used to follow the JSON on stdout, so stdout did not parse.
+      expect(JSON.parse(key.stdout)).toMatchObject({ scopes: ['memories:read', 'inference:run'], key: expect.stringMatching(/^egm_/) });
+      expect(key.stderr).toBe('the key is shown only now: store it.\n');
+      const help = await engram(['admin', 'create-key', '--help'], {});
+      for (const scope of ['cubes:write', 'memories:read', 'memories:write', 'cubes:export', 'memories:erase', 'inference:run', 'banks:write']) expect(help.stdout).toContain(scope);
+    } finally {
+      await db.drop();
+    }
+  });
+
   describe('engram worker', () => {
     let db: TestDatabase;
     beforeAll(async () => (db = await createTestDatabase()));

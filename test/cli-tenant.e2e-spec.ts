@@ -135,6 +135,28 @@ describe('tenant CLI', () => {
     expect(json.memories).toEqual([expect.objectContaining({ text: 'Bob likes tea' })]);
   });
 
+  it('says to pick another --name when an imported cube\'s name is taken, on a line of its own after the progress bar', async () => {
+    const admin = { Authorization: `Bearer ${h.adminToken}` };
+    const tenantId = ((await h.http.get('/v1/admin/tenants').set(admin).expect(200)).body.items as { id: string; name: string }[]).find((t) => t.name === 'cli')!.id;
+    const exporter = (await h.http.post(`/v1/admin/tenants/${tenantId}/keys`).set(admin).send({ scopes: ['cubes:write', 'memories:read', 'cubes:export'] }).expect(201)).body.key;
+    const cubeId = (await h.http.post('/v1/cubes').set({ Authorization: `Bearer ${exporter}` }).send({ name: 'taken', settings: { embedder: 'hash' } }).expect(201)).body.id;
+    const archive = await h.http.get(`/v1/cubes/${cubeId}/export`).set({ Authorization: `Bearer ${exporter}` }).buffer(true).parse((res, done) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => done(null, Buffer.concat(chunks)));
+    }).expect(200);
+    const file = path.join(dir, 'taken.engram.tar.gz');
+    fs.writeFileSync(file, archive.body as Buffer);
+    const r = await engram('cube', 'import', file);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    // Was "…100% 1.2 KiB/1.2 KiBengram: HTTP 409 conflict: a cube named "taken" already exists".
+    expect(r.stderr.split('\n')).toContain('engram: HTTP 409 conflict: a cube named "taken" already exists: import it under another name with --name NAME');
+    const renamed = await engram('cube', 'import', file, '--name', 'taken-2');
+    expect(renamed.code).toBe(0);
+    expect(JSON.parse(renamed.stdout).cube.name).toBe('taken-2');
+  });
+
   it('says how to connect when no URL or key is given', async () => {
     const saved = env;
     env = { PATH: saved.PATH };
@@ -142,5 +164,11 @@ describe('tenant CLI', () => {
     env = saved;
     expect(run.code).toBe(1);
     expect(run.stderr).toContain('--url');
+    expect(run.stderr).toContain('http://127.0.0.1:8080'); // the default address (was :3000)
+    // A URL without its scheme used to fail as "engram unreachable at localhost:…: fetch failed".
+    const bare = saved.ENGRAM_URL!.replace(/^http:\/\//, '');
+    const noScheme = await engram('cubes', 'list', '--url', bare);
+    expect(noScheme.code).toBe(1);
+    expect(noScheme.stderr).toBe(`engram: --url / ENGRAM_URL "${bare}" is not an http(s) URL: write it in full, e.g. http://${bare}\n`);
   });
 });

@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { plainToInstance } from 'class-transformer';
 import { isUUID, validate } from 'class-validator';
 import { EngramConfig } from '@engram/config';
-import { ApiKeyService, CoreModule, CreateApiKeyDto, CreateTenantDto, RequestContext, TenantService } from '@engram/core';
+import { ALL_SCOPES, ApiKeyService, CoreModule, CreateApiKeyDto, CreateTenantDto, RequestContext, TenantService } from '@engram/core';
 import { operatorConfig } from './operator-database';
 
 export const CLI_CONTEXT: RequestContext = { auth: { kind: 'admin', actorId: 'admin' }, requestId: 'cli' };
@@ -55,7 +55,7 @@ export function registerAdminCommands(program: Command, config: () => EngramConf
 
   admin
     .command('create-key <tenantId>')
-    .requiredOption('--scopes <scopes>', 'comma-separated: cubes:write,memories:read,memories:write', list)
+    .requiredOption('--scopes <scopes>', `comma-separated, of: ${ALL_SCOPES.join(', ')}`, list)
     .option('--cubes <cubeIds>', 'comma-separated cube ids the key is limited to', list)
     .option('--name <name>', 'a label for the key')
     .option('--expires-at <iso>', 'expiry, ISO-8601')
@@ -63,7 +63,9 @@ export function registerAdminCommands(program: Command, config: () => EngramConf
       requireUuid('tenantId', tenantId, TENANT_HINT);
       const dto = await validated(CreateApiKeyDto, { scopes: options.scopes, cubeIds: options.cubes, name: options.name, expiresAt: options.expiresAt });
       const key = await withCore(config(), (get) => get(ApiKeyService).create(CLI_CONTEXT, tenantId, dto));
-      process.stdout.write(`${JSON.stringify(key)}\nthe key is shown only now: store it.\n`);
+      // stdout is the JSON alone (`| jq -r .key` works); the note is for the person at the terminal.
+      process.stdout.write(`${JSON.stringify(key)}\n`);
+      process.stderr.write('the key is shown only now: store it.\n');
     });
 
   admin

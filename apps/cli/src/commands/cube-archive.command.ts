@@ -192,8 +192,8 @@ export function registerCubeArchiveCommands(program: Command, env: () => ClientE
     .action(async (cubeArg: string, o: { url?: string; key?: string; out: string; include?: string }) => {
       const { url, key } = resolveRemote(o, env());
       const bar = byteProgress('export');
-      const result = await exportCube({ url, key, cube: cubeArg, out: o.out, include: o.include, progress: bar });
-      bar.end();
+      // end() before an error too: main.ts prints it on a line of its own, not after the bar.
+      const result = await exportCube({ url, key, cube: cubeArg, out: o.out, include: o.include, progress: bar }).finally(() => bar.end());
       process.stdout.write(`${JSON.stringify(result)}\n`);
     });
 
@@ -203,8 +203,13 @@ export function registerCubeArchiveCommands(program: Command, env: () => ClientE
     .action(async (file: string, o: { url?: string; key?: string; name?: string }) => {
       const { url, key } = resolveRemote(o, env());
       const bar = byteProgress('import');
-      const result = await importArchiveFile({ url, key, file, name: o.name, progress: bar });
-      bar.end();
+      const result = await importArchiveFile({ url, key, file, name: o.name, progress: bar })
+        .catch((error: unknown) => {
+          // 409: a live cube has that name; the way out is another one.
+          if (error instanceof Error && error.message.startsWith('HTTP 409 conflict')) error.message += ': import it under another name with --name NAME';
+          throw error;
+        })
+        .finally(() => bar.end());
       process.stdout.write(`${JSON.stringify(result)}\n`);
     });
 

@@ -51,7 +51,15 @@ export function registerMcpCommand(program: Command, env: () => ClientEnv): void
 export function resolveRemote(options: { url?: string; key?: string }, env: ClientEnv): { url: string; key: string } {
   const url = options.url ?? env.url;
   const key = options.key ?? env.key;
-  if (!url) throw new Error('give --url or set ENGRAM_URL (e.g. http://localhost:3000)');
+  if (!url) throw new Error('give --url or set ENGRAM_URL (e.g. http://127.0.0.1:8080)');
+  // "localhost:8080" parses as a URL of scheme "localhost:" and then fails as "engram unreachable".
+  let protocol: string | null = null;
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    // named below
+  }
+  if (protocol !== 'http:' && protocol !== 'https:') throw new Error(`--url / ENGRAM_URL "${url}" is not an http(s) URL: write it in full, e.g. http://${url.replace(/^[a-z]+:\/\//i, '')}`);
   if (!key) throw new Error('give --key or set ENGRAM_API_KEY');
   return { url, key };
 }
