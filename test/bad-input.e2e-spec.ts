@@ -113,6 +113,9 @@ describe('bad input', () => {
     const res = await h.http.get('/v1/nothing-here').set(auth());
     expect(res.status).toBe(404);
     expect(res.body.error.code).toBe('route_not_found');
+    // An operator who opens the server's root (or mistypes a path) learns where to look.
+    const root = await h.http.get('/');
+    expect([root.status, root.body.error?.message]).toEqual([404, 'no such route: the routes are listed at /docs (the dashboard is at /ui)']);
   });
 
   it('answers a cube id that is not a UUID with 404', async () => {

@@ -39,7 +39,7 @@ export class ErrorFilter implements ExceptionFilter {
     if (exception instanceof EngramError) return exception;
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
-      if (status === 404) return new EngramError(ErrorCode.RouteNotFound, 'no such route');
+      if (status === 404) return new EngramError(ErrorCode.RouteNotFound, 'no such route: the routes are listed at /docs (the dashboard is at /ui)');
       if (status === 405) return new EngramError(ErrorCode.MethodNotAllowed, 'method not allowed on this route');
       if (status === 413) return new EngramError(ErrorCode.PayloadTooLarge, 'the request body is too large');
       if (status === 415) return new EngramError(ErrorCode.UnsupportedMediaType, exception.message);
