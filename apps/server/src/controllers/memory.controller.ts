@@ -13,6 +13,7 @@ import {
   MemoryListQueryDto,
   MemoryResponseDto,
   MemoryService,
+  parseIfMatch,
   RequestContext,
   SearchDto,
   SearchService,
@@ -40,7 +41,7 @@ export class MemoryController {
   @Post('memories')
   @ApiOperation({ summary: 'Add memories to a cube', description: 'Scope memories:write. With an Idempotency-Key a retry answers the first response.' })
   @ApiHeader({ name: 'Idempotency-Key', required: false })
-  @ApiCreatedResponse({ type: MemoryListDto, description: 'the memories in input order, after commit (200 with Idempotent-Replayed: true on a replay)' })
+  @ApiCreatedResponse({ type: MemoryListDto, description: 'the memories in input order, after commit (a replay answers the same 201 and body, with Idempotent-Replayed: true)' })
   async add(@Ctx() ctx: RequestContext, @Param('cubeId', CubeId) cubeId: string, @Body() dto: AddMemoriesDto, @Headers('idempotency-key') key: string | undefined, @Res({ passthrough: true }) res: Response) {
     return send(res, await this.memories.add(ctx, cubeId, dto, key));
   }
@@ -76,10 +77,21 @@ export class MemoryController {
   }
 
   @Patch('memories/:memoryId')
-  @ApiOperation({ summary: 'Update an active memory as a new version', description: 'Scope memories:write. 409 when it is not active (restore it first); 404 when deleted.' })
+  @ApiOperation({
+    summary: 'Update an active memory as a new version',
+    description:
+      'Scope memories:write. 409 when it is not active (restore it first); 404 when deleted. With If-Match: <version> it applies only while the memory is still at that version (412 otherwise), so a read-modify-write (of metadata or tags, which are replaced whole) cannot overwrite a change made meanwhile.',
+  })
+  @ApiHeader({ name: 'If-Match', required: false, description: 'the memory\'s "version" as last read (3 or "3"); * or absent: any version' })
   @ApiOkResponse({ type: MemoryResponseDto })
-  update(@Ctx() ctx: RequestContext, @Param('cubeId', CubeId) cubeId: string, @Param('memoryId', MemoryId) memoryId: string, @Body() dto: UpdateMemoryDto) {
-    return this.memories.update(ctx, cubeId, memoryId, dto);
+  update(
+    @Ctx() ctx: RequestContext,
+    @Param('cubeId', CubeId) cubeId: string,
+    @Param('memoryId', MemoryId) memoryId: string,
+    @Body() dto: UpdateMemoryDto,
+    @Headers('if-match') ifMatch: string | undefined,
+  ) {
+    return this.memories.update(ctx, cubeId, memoryId, dto, { expectedVersion: parseIfMatch(ifMatch) });
   }
 
   @Delete('memories/:memoryId')

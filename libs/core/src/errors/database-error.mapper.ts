@@ -22,6 +22,11 @@ const CONNECTION_MESSAGES: [RegExp, string][] = [
   [/Connection terminated|ECONNREFUSED|ECONNRESET|EPIPE|Client has encountered a connection error|Driver not Connected|the database system is/i, 'the database is unreachable'],
 ];
 
+/** A write that referenced a row another transaction deleted (foreign_key_violation). */
+export function isForeignKeyViolation(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && sqlState(error) === '23503';
+}
+
 function sqlState(error: object): string | undefined {
   const own = (error as { code?: unknown }).code;
   if (typeof own === 'string') return own;

@@ -36,4 +36,8 @@ export class EngramError extends Error {
   static conflict(message: string): EngramError {
     return new EngramError(ErrorCode.Conflict, message);
   }
+
+  static preconditionFailed(message: string, details?: unknown): EngramError {
+    return new EngramError(ErrorCode.PreconditionFailed, message, details);
+  }
 }

@@ -6,6 +6,8 @@ export enum ErrorCode {
   Forbidden = 'forbidden',
   NotFound = 'not_found',
   Conflict = 'conflict',
+  /** An If-Match that no longer holds: the resource changed since the client read it (412). */
+  PreconditionFailed = 'precondition_failed',
   /** A model directory that cannot be served (missing or mismatched files, bad config). */
   ModelInvalid = 'model_invalid',
   /** A prompt (or memory text) longer than the model's context. */
@@ -46,6 +48,8 @@ export function httpStatusOf(code: ErrorCode): number {
       return 405;
     case ErrorCode.Conflict:
       return 409;
+    case ErrorCode.PreconditionFailed:
+      return 412;
     case ErrorCode.PayloadTooLarge:
       return 413;
     case ErrorCode.UnsupportedMediaType:

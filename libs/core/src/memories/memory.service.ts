@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { EntityManager } from 'typeorm';
-import { MemoryActor, MemoryChanges, MemoryRecord, MemoryRepository, NewMemory } from '@engram/persistence';
+import { IdempotentResult, MemoryActor, MemoryChanges, MemoryRecord, MemoryRepository, NewMemory } from '@engram/persistence';
 import { Embedder } from '@engram/plaintext';
 import { AccessService } from '../auth/access.service';
 import { actorOf } from '../auth/auth-context';
@@ -18,6 +18,7 @@ import {
   UpdateMemoryDto,
 } from '../dtos/memory.dto';
 import { EngramError } from '../errors/engram.error';
+import { isForeignKeyViolation } from '../errors/database-error.mapper';
 import { AuditService } from '../services/audit.service';
 import { RequestContext } from '../services/request-context';
 import { MemoryChangeListener } from '../inference/memory-change.listener';
@@ -48,6 +49,20 @@ function actor(ctx: RequestContext): MemoryActor {
 function sessionIdFromMetadata(metadata: Record<string, unknown> | undefined): string | null {
   const value = metadata?.sessionId ?? metadata?.session_id;
   return typeof value === 'string' && value.length > 0 && value.length <= 512 ? value : null;
+}
+
+/**
+ * The version an `If-Match` header asks for (ADR 0520): the memory's `version` as a number,
+ * bare or as a quoted entity tag; `*` (any version) and no header ask for none.
+ */
+export function parseIfMatch(header: string | undefined): number | undefined {
+  if (header === undefined || header.trim() === '*') return undefined;
+  const match = /^\s*(?:([1-9][0-9]{0,9})|"([1-9][0-9]{0,9})")\s*$/.exec(header);
+  const version = match ? Number(match[1] ?? match[2]) : NaN;
+  if (!(version <= 2_147_483_647)) {
+    throw EngramError.validation([{ field: 'If-Match', problems: ['If-Match must be the memory\'s version as returned in its "version" field (e.g. 3 or "3"), or *'] }]);
+  }
+  return version;
 }
 
 function checkValidity(problems: { field: string; problems: string[] }[], field: string, from?: Date | null, to?: Date | null): void {
@@ -230,14 +245,25 @@ export class MemoryService {
     return { items: page.items.map(mapMemory), nextCursor: page.nextCursor };
   }
 
-  async update(ctx: RequestContext, cubeId: string, memoryId: string, dto: UpdateMemoryDto): Promise<MemoryResponseDto> {
+  /**
+   * A partial change as a new version. `expectedVersion` (If-Match) makes it conditional: it
+   * applies only while the memory is still at that version, else 412 and nothing changes.
+   */
+  async update(ctx: RequestContext, cubeId: string, memoryId: string, dto: UpdateMemoryDto, options: { expectedVersion?: number } = {}): Promise<MemoryResponseDto> {
     const cube = await this.access.requireCube(ctx.auth, Permission.MemoryWrite, cubeId);
-    const current = await this.requireMemory(cubeId, memoryId, false);
-    if (current.state !== 'active') throw EngramError.conflict(`memory is ${current.state}; restore it before changing it`);
-    const problems: { field: string; problems: string[] }[] = [];
-    // null clears the bound (UpdateMemoryDto): check the interval the memory will have.
-    checkValidity(problems, 'validTo', dto.validFrom !== undefined ? dto.validFrom : current.validFrom, dto.validTo !== undefined ? dto.validTo : current.validTo);
-    if (problems.length) throw EngramError.validation(problems);
+    // Checked again below on the locked row: this read answers early, the locked row decides.
+    const guard = (memory: MemoryRecord) => {
+      if (memory.state === 'deleted') throw EngramError.notFound('memory');
+      if (memory.state !== 'active') throw EngramError.conflict(`memory is ${memory.state}; restore it before changing it`);
+      if (options.expectedVersion !== undefined && memory.version !== options.expectedVersion) {
+        throw EngramError.preconditionFailed(`memory is at version ${memory.version}, not ${options.expectedVersion} (If-Match): it changed since it was read; read it again and reapply the change`, { version: memory.version });
+      }
+      const problems: { field: string; problems: string[] }[] = [];
+      // null clears the bound (UpdateMemoryDto): check the interval the memory will have.
+      checkValidity(problems, 'validTo', dto.validFrom !== undefined ? dto.validFrom : memory.validFrom, dto.validTo !== undefined ? dto.validTo : memory.validTo);
+      if (problems.length) throw EngramError.validation(problems);
+    };
+    guard(await this.requireMemory(cubeId, memoryId, false));
     const changes: MemoryChanges = {
       tags: dto.tags,
       metadata: dto.metadata,
@@ -247,19 +273,25 @@ export class MemoryService {
       pinned: dto.pinned,
       expiresAt: dto.expiresAt,
     };
-    if (dto.text !== undefined && dto.text !== current.text) {
+    if (dto.text !== undefined) {
+      // Embedded even when it equals the text read above: a concurrent edit may have changed
+      // the text since, and then this one is a change too (the repository skips an equal text).
       const embedder = this.embedders.forSettings(cube.settings);
       changes.text = dto.text;
       changes.embedding = (await this.embedders.embed(embedder, [dto.text]))[0];
       changes.embedderFingerprint = embedder.fingerprint;
     }
+    let textBefore: string | null = null;
     const updated = await this.memories.unitOfWork(async (tx) => {
-      const row = await this.memories.update(tx, cubeId, memoryId, changes, actor(ctx), dto.reason ?? null);
+      const row = await this.memories.update(tx, cubeId, memoryId, changes, actor(ctx), dto.reason ?? null, (locked) => {
+        guard(locked);
+        textBefore = locked.text;
+      });
       if (row) await this.audit.record(ctx.auth, ctx.requestId, { action: 'memory.update', targetType: 'memory', targetId: memoryId, tenantId: cube.tenantId, details: { cubeId, version: row.version } }, tx);
       return row;
     });
     if (!updated) throw EngramError.notFound('memory');
-    if (changes.text !== undefined) await this.listener.memoryChanged(cubeId, memoryId);
+    if (updated.text !== textBefore) await this.listener.memoryChanged(cubeId, memoryId);
     await this.trigger.cubeWritten(cube.tenantId, cubeId);
     return mapMemory(updated);
   }
@@ -312,6 +344,7 @@ export class MemoryService {
       this.audit.record(ctx.auth, ctx.requestId, { action: 'memory.restore', targetType: 'memory', targetId: memoryId, tenantId: cube.tenantId, details: { cubeId } }, tx),
     );
     if (!outcome) throw EngramError.notFound('memory');
+    if (outcome.erased) throw EngramError.conflict('an erased memory cannot be restored: its contents are gone');
     if (!outcome.restored) throw EngramError.conflict('memory is active; only archived, expired, merged, superseded or deleted memories can be restored');
     // Undoing an LLM merge gave the survivor its old text back: derived forms follow.
     for (const changed of outcome.textChanged) {
@@ -374,10 +407,18 @@ export class MemoryService {
           cubeId,
         }
       : null;
-    const result = await this.memories.idempotent(claim, async (tx) => {
-      const body = await run(tx);
-      return { value: body, statusCode: 201, response: body };
-    });
+    let result: IdempotentResult<T>;
+    try {
+      result = await this.memories.idempotent(claim, async (tx) => {
+        const body = await run(tx);
+        return { value: body, statusCode: 201, response: body };
+      });
+    } catch (error) {
+      // The rows reference only the cube: it was deleted and purged after the access check
+      // (while this write waited for the cube's lock or embedded its batch). Nothing was stored.
+      if (isForeignKeyViolation(error)) throw EngramError.notFound('cube');
+      throw error;
+    }
     if (result.kind === 'fresh') {
       // Committed: the cube's lifecycle tick (fusion, invalidation) will look at it.
       if (ctx.auth.kind === 'key') await this.trigger.cubeWritten(ctx.auth.tenantId, cubeId);

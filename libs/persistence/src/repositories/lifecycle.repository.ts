@@ -396,12 +396,14 @@ export class LifecycleRepository {
     id: string,
     actor: LifecycleActor,
     audit: (tx: EntityManager) => Promise<void>,
-  ): Promise<{ memory: LifecycleMemory; restored: boolean; textChanged: string[] } | null> {
+  ): Promise<{ memory: LifecycleMemory; restored: boolean; erased?: true; textChanged: string[] } | null> {
     return this.db.transaction(async (tx) => {
       await this.lockCube(tx, cubeId);
-      const found = await queryRows<Row>(tx, `SELECT ${COLUMNS} FROM memories WHERE cube_id = $1 AND id = $2 FOR UPDATE`, [cubeId, id]);
+      const found = await queryRows<Row>(tx, `SELECT ${COLUMNS}, erased_at IS NOT NULL AS erased FROM memories WHERE cube_id = $1 AND id = $2 FOR UPDATE`, [cubeId, id]);
       if (!found.length) return null;
       const current = toMemory(found[0]);
+      // Erased while the caller looked: its contents are gone, there is nothing to bring back.
+      if (found[0].erased === true) return { memory: current, restored: false, erased: true, textChanged: [] };
       if (current.state === 'active') return { memory: current, restored: false, textChanged: [] };
       const textChanged: string[] = [];
       const before: Record<string, unknown> = { [id]: lifecycleValues(current) };

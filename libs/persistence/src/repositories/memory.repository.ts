@@ -523,12 +523,30 @@ export class MemoryRepository {
     return this.db.transaction(work);
   }
 
-  /** Applies changes as a new version; null when there is no such memory in a state that allows it. */
-  async update(tx: EntityManager, cubeId: string, id: string, changes: MemoryChanges, actor: MemoryActor, reason: string | null): Promise<MemoryRecord | null> {
+  /**
+   * Applies changes as a new version; null when there is no such memory in a state that allows
+   * it. `check` sees the row as it is under its lock, before anything changes, and may throw to
+   * refuse the change (the caller's checks of a row read earlier race with other writers).
+   * A text equal to the locked row's is no change: its embedding is not written either.
+   */
+  async update(
+    tx: EntityManager,
+    cubeId: string,
+    id: string,
+    changes: MemoryChanges,
+    actor: MemoryActor,
+    reason: string | null,
+    check?: (locked: MemoryRecord) => void,
+  ): Promise<MemoryRecord | null> {
     await this.lockCube(tx, cubeId);
-    const current = await queryRows<Row>(tx, `SELECT ${COLUMNS} FROM memories WHERE cube_id = $1 AND id = $2 AND state = 'active' FOR UPDATE`, [cubeId, id]);
+    const current = await queryRows<Row>(tx, `SELECT ${COLUMNS} FROM memories WHERE cube_id = $1 AND id = $2 FOR UPDATE`, [cubeId, id]);
     if (!current.length) return null;
     const before = toRecord(current[0]);
+    check?.(before);
+    if (before.state !== 'active') return null;
+    if (changes.text !== undefined && changes.text === before.text) {
+      changes = { ...changes, text: undefined, embedding: undefined, embedderFingerprint: undefined };
+    }
     const rows = await queryRows<Row>(tx,
       `UPDATE memories SET
          text = COALESCE($3, text),
