@@ -1,3 +1,4 @@
+import { Client, ClientConfig } from 'pg';
 import { DataSource } from 'typeorm';
 import { MIGRATIONS } from '../../../../migrations';
 import { ENTITIES } from '../entities';
@@ -30,6 +31,20 @@ export function sessionOptions(limits: SessionLimits): string {
   ].join(' ');
 }
 
+/**
+ * A pooled connection that always has an 'error' listener. pg-pool takes its own off a
+ * connection while it is checked out; TypeORM adds one a tick after it is handed over, and
+ * the prepared reads (ADR 0130) none: a connection that broke in such a window (PostgreSQL
+ * restarting, a network failure) emitted 'error' with no listener, and that ends the process.
+ * The error still fails the query in flight, and the pool drops the connection on release.
+ */
+class PooledClient extends Client {
+  constructor(config?: string | ClientConfig) {
+    super(config);
+    this.on('error', () => undefined);
+  }
+}
+
 /** The one place a TypeORM DataSource is configured: entities, migrations, never synchronize. */
 export function createDataSource(options: DataSourceOptions): DataSource {
   const limits = options.limits;
@@ -45,6 +60,7 @@ export function createDataSource(options: DataSourceOptions): DataSource {
     logging: false,
     extra: {
       max: options.poolSize ?? 10,
+      Client: PooledClient,
       application_name: options.applicationName ?? 'engram',
       ...(limits ? { connectionTimeoutMillis: limits.acquireTimeoutMs, options: sessionOptions(limits) } : {}),
     },
