@@ -2,7 +2,7 @@
 // it is down, health says unavailable, nothing hangs, and everything works again once it is
 // back — without restarting engram. A private PostgreSQL cluster (the machine's own server
 // binaries, run as the postgres user) so the shared test server is never touched.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -10,6 +10,9 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import { createApp } from '@engram/server';
 import { Factory, freePort, testConfig } from '@engram/testing';
 import supertest from 'supertest';
+import { Client } from 'pg';
+
+const CLI = process.env.ENGRAM_TEST_CLI ?? path.resolve(__dirname, '../dist/apps/cli/src/main.js');
 
 /** A throwaway PostgreSQL cluster with trust auth on 127.0.0.1:`port`. */
 class PrivateCluster {
@@ -108,5 +111,65 @@ describe('a database restart while serving', () => {
     const found = await http.post(`/v1/cubes/${cubeId}/search`).set(auth()).send({ query: 'written outage' }).expect(200);
     const texts = found.body.results.map((r: { text: string }) => r.text).sort();
     expect(texts).toEqual(['Written after the outage', 'Written before the outage']); // nothing from the refused write
+  }, 120_000);
+});
+
+// `engram worker` beside the server: its poll timer does not hold the process open, and while
+// PostgreSQL is down neither does the pool, so the worker used to exit (code 0, no word in the
+// log) at the first restart of the database and never came back.
+describe('a database restart under a separate worker', () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'engram-pg-restart-worker-'));
+  let pg: PrivateCluster;
+
+  beforeAll(async () => {
+    pg = new PrivateCluster(path.join(dataDir, 'cluster'), await freePort());
+    pg.init();
+    pg.start();
+  }, 120_000);
+  afterAll(() => {
+    try {
+      pg?.stop();
+    } catch {
+      // already stopped
+    }
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('keeps running through the outage and runs jobs again once PostgreSQL is back', async () => {
+    expect(fs.existsSync(CLI)).toBe(true); // built by `npm test` (npm run build) before jest
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: pg.url, ENGRAM_DATA_DIR: path.join(dataDir, 'worker'), ENGRAM_JOB_POLL_MS: '200', LOG_LEVEL: 'warn' };
+    const worker = spawn(process.execPath, [CLI, 'worker'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    worker.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    worker.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<number | null>((resolve) => worker.on('exit', (code) => resolve(code)));
+    try {
+      for (let i = 0; i < 300 && !output.includes('engram worker started'); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(output).toContain('engram worker started');
+
+      pg.stop();
+      await new Promise((r) => setTimeout(r, 3_000)); // several polls fail meanwhile
+      expect({ exitCode: worker.exitCode, output }).toEqual({ exitCode: null, output });
+      pg.start();
+
+      // A job queued after the outage is claimed and run by the same worker.
+      const db = new Client({ connectionString: pg.url });
+      await db.connect();
+      try {
+        const { rows } = await db.query<{ id: string }>(`INSERT INTO jobs (name, payload) VALUES ('maintenance', '{}') RETURNING id`);
+        let state = 'queued';
+        for (let i = 0; i < 100 && state !== 'completed'; i++) {
+          await new Promise((r) => setTimeout(r, 100));
+          state = (await db.query<{ state: string }>(`SELECT state FROM jobs WHERE id = $1`, [rows[0].id])).rows[0].state;
+        }
+        expect(state).toBe('completed');
+      } finally {
+        await db.end();
+      }
+      expect(worker.exitCode).toBeNull();
+    } finally {
+      worker.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
   }, 120_000);
 });

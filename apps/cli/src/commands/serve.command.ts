@@ -26,7 +26,13 @@ export function registerServeCommands(program: Command, config: () => EngramConf
     .command('worker')
     .description('run the job worker (purges, and later migrations between memory kinds)')
     .action(async () => {
-      stopOnSignal(await createWorker(config()), 'worker');
+      const worker = await createWorker(config());
+      // The job runner's poll timer does not hold the process open (an app that embeds the
+      // worker exits when it is done), and while PostgreSQL is down the pool holds no socket
+      // either: nothing else would keep `engram worker` alive through a database restart, and
+      // it exited 0 the moment its last connection closed. It runs until it is signalled.
+      const keepAlive = setInterval(() => undefined, 60 * 60 * 1000);
+      stopOnSignal(worker, 'worker', () => clearInterval(keepAlive));
       process.stdout.write('engram worker started\n');
     });
 }
@@ -35,11 +41,12 @@ export function registerServeCommands(program: Command, config: () => EngramConf
  * Ctrl-C / SIGTERM: stop taking work, close the app (pool, worker, embedded PostgreSQL)
  * and exit 0. A second signal while closing exits at once.
  */
-function stopOnSignal(app: INestApplicationContext, what: string): void {
+function stopOnSignal(app: INestApplicationContext, what: string, onStop?: () => void): void {
   let closing = false;
   const stop = (signal: NodeJS.Signals) => {
     if (closing) process.exit(1);
     closing = true;
+    onStop?.();
     process.stdout.write(`engram ${what}: ${signal} received, shutting down\n`);
     app
       .close()
