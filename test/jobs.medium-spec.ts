@@ -2,6 +2,7 @@ import { CubeService, JobName } from '@engram/core';
 import { CubeRepository, JOB_CANCELLED, JobRecord, JobRepository } from '@engram/persistence';
 import { JobControl, JobRunner } from '@engram/scheduler';
 import { createMediumHarness, MediumHarness } from '@engram/testing';
+import { DataSource } from 'typeorm';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -37,6 +38,35 @@ describe('the job queue and the cube purge job', () => {
     const first = await jobs.enqueue({ name: JobName.CubePurge, payload: { cubeId: 'x' }, tenantId: null, singletonKey: 'same', maxAttempts: 3 });
     const second = await jobs.enqueue({ name: JobName.CubePurge, payload: { cubeId: 'x' }, tenantId: null, singletonKey: 'same', maxAttempts: 3 });
     expect(second.id).toBe(first.id);
+  });
+
+  it('queues the job when a worker starts the job holding the singleton key between the insert and the look-up', async () => {
+    const db = h.app.get(DataSource);
+    const key = 'raced-by-a-worker';
+    const held = await h.app.get(JobRepository).enqueue({ name: JobName.CubePurge, payload: { cubeId: 'y' }, tenantId: null, singletonKey: key, maxAttempts: 3 });
+    // The repository on the real database; after its insert meets the key, a worker starts the
+    // job holding it and frees the key (JobRunner → releaseSingleton) before the look-up runs.
+    let raced = 0;
+    const racing = new Proxy(db, {
+      get(target, prop) {
+        if (prop === 'query') {
+          return async (sql: string, params?: unknown[]) => {
+            const out = await target.query(sql, params);
+            if (!raced && sql.includes('INSERT INTO jobs') && Array.isArray(out) && out.length === 0) {
+              raced += 1;
+              await target.query(`UPDATE jobs SET state = 'running', singleton_key = NULL WHERE id = $1`, [held.id]);
+            }
+            return out;
+          };
+        }
+        const value: unknown = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const queued = await new JobRepository(racing).enqueue({ name: JobName.CubePurge, payload: { cubeId: 'y' }, tenantId: null, singletonKey: key, maxAttempts: 3 });
+    expect(raced).toBe(1);
+    expect(queued).toMatchObject({ state: 'queued', singletonKey: key });
+    expect(queued.id).not.toBe(held.id);
   });
 
   it('is idempotent: running the purge again after it finished changes nothing and succeeds', async () => {

@@ -21,6 +21,9 @@ export interface NewJob {
  */
 export const JOB_CANCELLED = 'cancelled by the operator';
 
+/** Insert-or-find rounds of `enqueue` (each lost only to a worker freeing the key in between). */
+const ENQUEUE_ATTEMPTS = 5;
+
 /** What a heartbeat found: the lease renewed, renewed with a cancel request pending, or lost to another worker. */
 export type JobLease = 'held' | 'cancelling' | 'lost';
 
@@ -33,21 +36,26 @@ export type JobLease = 'held' | 'cancelling' | 'lost';
 export class JobRepository {
   constructor(private readonly db: DataSource) {}
 
-  /** Enqueues a job; with a singleton key, an existing job with that key is returned instead. */
+  /**
+   * Enqueues a job; with a singleton key, an existing job with that key is returned instead.
+   * The insert and the look-up of the job holding the key are two statements: a worker that
+   * starts that job between them frees its key (`releaseSingleton`), so the look-up finds
+   * nothing and the insert is tried again, now without a conflict.
+   */
   async enqueue(job: NewJob): Promise<JobRecord> {
-    const rows = await queryRows<{ id: string }>(this.db,
-      `INSERT INTO jobs (name, payload, tenant_id, singleton_key, max_attempts, run_after)
-       VALUES ($1, $2::jsonb, $3, $4, $5, COALESCE($6, now()))
-       ON CONFLICT (singleton_key) WHERE singleton_key IS NOT NULL DO NOTHING
-       RETURNING id`,
-      [job.name, JSON.stringify(job.payload), job.tenantId, job.singletonKey ?? null, job.maxAttempts, job.runAfter ?? null],
-    );
     const repo = this.db.getRepository(JobEntity);
-    const found = rows.length
-      ? await repo.findOneBy({ id: rows[0].id })
-      : await repo.findOneBy({ singletonKey: job.singletonKey ?? undefined });
-    if (!found) throw new Error(`job ${job.name} was neither inserted nor found`);
-    return found;
+    for (let attempt = 0; attempt < ENQUEUE_ATTEMPTS; attempt++) {
+      const rows = await queryRows<{ id: string }>(this.db,
+        `INSERT INTO jobs (name, payload, tenant_id, singleton_key, max_attempts, run_after)
+         VALUES ($1, $2::jsonb, $3, $4, $5, COALESCE($6, now()))
+         ON CONFLICT (singleton_key) WHERE singleton_key IS NOT NULL DO NOTHING
+         RETURNING id`,
+        [job.name, JSON.stringify(job.payload), job.tenantId, job.singletonKey ?? null, job.maxAttempts, job.runAfter ?? null],
+      );
+      const found = rows.length ? await repo.findOneBy({ id: rows[0].id }) : await repo.findOneBy({ singletonKey: job.singletonKey ?? undefined });
+      if (found) return found;
+    }
+    throw new Error(`job ${job.name} was neither inserted nor found after ${ENQUEUE_ATTEMPTS} attempts`);
   }
 
   /** Claims the next runnable job among `names` for `leaseMs`, or returns null. */
