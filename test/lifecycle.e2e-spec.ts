@@ -299,7 +299,7 @@ describe('memory lifecycle over HTTP', () => {
     const run = await h.http.post(`/v1/admin/cubes/${cube}/lifecycle/run`).set(admin()).send({}).expect(202);
     const jobs = await h.app.get(DataSource).query(`SELECT job_id FROM lifecycle_runs WHERE id = $1`, [run.body.runId]);
     const cancelled = await h.http.post(`/v1/admin/jobs/${jobs[0].job_id}/cancel`).set(admin()).expect(200);
-    expect(cancelled.body).toMatchObject({ state: 'failed', lastError: 'cancelled by the operator' });
+    expect(cancelled.body).toMatchObject({ state: 'cancelled', lastError: 'cancelled by the operator' });
     await h.http.post(`/v1/admin/jobs/${jobs[0].job_id}/cancel`).set(admin()).expect(409);
     const retried = await h.http.post(`/v1/admin/jobs/${jobs[0].job_id}/retry`).set(admin()).expect(200);
     expect(retried.body).toMatchObject({ state: 'queued', attempts: 0 });
