@@ -23,7 +23,7 @@ import { generate, loadLanguageModel, mulberry32, OnnxSessionRegistry, type Exec
 import { DEFAULT_REPLAY, initParams64, memoryRoute, ParametricBank, sampleAnchorSequences, tinyLlamaConfig, trainAnchorOnnx, type AnchorModel, type BankText } from '@engram/parametric';
 import { HashEmbedder } from '@engram/plaintext';
 import { writeAnchorModelDir } from './support/anchor-model-dir';
-import { contextDrill, lookupDrill, parseDrillKind, shortDrill } from './support/context-drills';
+import { contextDrill, lookupDrill, parseDrillKind, prefixedDrill, shortDrill } from './support/context-drills';
 import { textArg as arg } from './support/args';
 import { readingAccuracy } from './support/reading';
 import { ATTRIBUTES, genericSentence, makePeople, sentences, WordTokenizer, type Person } from './support/parametric-world';
@@ -38,6 +38,8 @@ const WM_TOKENS_ARG = Number(arg('wm-tokens', '1024'));
 const DRILL_TOKENS = Number(arg('drill-tokens', String(WM_TOKENS_ARG + 64)));
 const DRILL_REPEATS = Number(arg('drill-repeats', '0.5'));
 const DRILL_SKEW = Number(arg('drill-skew', '1'));
+const DRILL_QUESTIONS = Number(arg('drill-questions', '1'));
+const DRILL_SCORE = arg('drill-score', 'tail') === 'answers' ? 'answers' : 'tail';
 const HIDDEN = Number(arg('hidden', '64'));
 const LAYERS = Number(arg('layers', '2'));
 const ANCHOR_STEPS = Number(arg('anchor-steps', '1500'));
@@ -101,7 +103,7 @@ async function main(): Promise<void> {
   //    contexts of one attribute (only the name finds the value). It never sees the
   //    long-tail people.
   const drills = Array.from({ length: DRILLS }, () =>
-    DRILL_KIND === 'short' ? shortDrill(drillPeople, tok, rnd) : DRILL_KIND === 'lookup' ? lookupDrill(drillPeople, tok, rnd, { maxFacts: Math.floor(DRILL_TOKENS / 7), skew: DRILL_SKEW }) : contextDrill(drillPeople, tok, rnd, { maxTokens: DRILL_TOKENS, skew: DRILL_SKEW, repeatShare: DRILL_REPEATS }),
+    DRILL_KIND === 'short' ? shortDrill(drillPeople, tok, rnd) : DRILL_KIND === 'prefixed' ? prefixedDrill(drillPeople, tok, rnd, { maxTokens: DRILL_TOKENS - 64, skew: DRILL_SKEW, questions: DRILL_QUESTIONS, score: DRILL_SCORE }) : DRILL_KIND === 'lookup' ? lookupDrill(drillPeople, tok, rnd, { maxFacts: Math.floor(DRILL_TOKENS / 7), skew: DRILL_SKEW }) : contextDrill(drillPeople, tok, rnd, { maxTokens: DRILL_TOKENS, skew: DRILL_SKEW, repeatShare: DRILL_REPEATS }),
   );
   const plain = [...generic, ...famous.flatMap(sentences), ...famous.flatMap(sentences)].map((s) => tok.encode(s));
   const anchorData = [...plain, ...drills.map((d) => d.ids)];

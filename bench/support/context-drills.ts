@@ -9,13 +9,17 @@
 //   lookup:  like context, but a share of the drills (`sameAttribute`) holds facts of ONE
 //            attribute only, so copying "a value of the asked attribute" scores 1 / facts
 //            and only finding the named person's fact pays (ADR 0404, 2026-11-30).
+//   prefixed: the shape of the product's prompt (ADR 0404, 2026-12-01): a prefix of other
+//            people's facts (a working memory, 0 to `maxTokens`), then one person's facts
+//            (what retrieval puts right before the question) and one of them again; only
+//            the person's facts and the repeat are scored.
 import { ATTRIBUTES, type Person, type WordTokenizer } from './parametric-world';
 
-export type DrillKind = 'short' | 'context' | 'lookup';
+export type DrillKind = 'short' | 'context' | 'lookup' | 'prefixed';
 
 export function parseDrillKind(raw: string): DrillKind {
-  if (raw === 'short' || raw === 'context' || raw === 'lookup') return raw;
-  throw new Error(`--drill-kind must be short, context or lookup (got ${raw})`);
+  if (raw === 'short' || raw === 'context' || raw === 'lookup' || raw === 'prefixed') return raw;
+  throw new Error(`--drill-kind must be short, context, lookup or prefixed (got ${raw})`);
 }
 
 const factOf = (p: Person, a: number, v: string): string => ATTRIBUTES[a].templates[0].replace('{n}', p.name).replace('{v}', v);
@@ -81,6 +85,46 @@ export function lookupDrill(people: readonly Person[], tok: WordTokenizer, rnd: 
   const context = drawFacts(people, rnd, Math.min(facts, same ? people.length : people.length * ATTRIBUTES.length), () => (same ? only : Math.floor(rnd() * ATTRIBUTES.length)));
   const questions = Array.from({ length: Math.max(2, Math.round(context.length * (options.questionShare ?? 0.3))) }, () => context[Math.floor(rnd() * context.length)]);
   return encodeDrill(tok, context, questions);
+}
+
+export interface PrefixedDrillOptions {
+  /** Longest prefix, in tokens (the working memory's budget). */
+  maxTokens: number;
+  /** Prefix lengths are drawn as maxTokens · u^skew: > 1 favours short ones. */
+  skew?: number;
+  /** The person's facts asked again at the end (default 1). */
+  questions?: number;
+  /** 'tail' (default): the person's facts and the questions, every token; 'answers': the questions' values only. */
+  score?: 'tail' | 'answers';
+}
+
+/**
+ * Other people's facts (0..maxTokens tokens), then 1–4 facts of one person in random order
+ * and one of them again. Every fact of the drill is a distinct person × attribute with one
+ * value, so the prefix never contradicts the end; the person's facts and the repeat are scored.
+ */
+export function prefixedDrill(people: readonly Person[], tok: WordTokenizer, rnd: () => number, options: PrefixedDrillOptions): ContextDrill {
+  const prefixFacts = Math.floor((Math.pow(rnd(), options.skew ?? 1) * options.maxTokens) / TOKENS_PER_FACT);
+  const person = people[Math.floor(rnd() * people.length)];
+  const own = ATTRIBUTES.map((_, a) => a);
+  for (let i = own.length - 1; i > 0; i--) {
+    const j = Math.floor(rnd() * (i + 1));
+    [own[i], own[j]] = [own[j], own[i]];
+  }
+  own.length = 1 + Math.floor(rnd() * ATTRIBUTES.length);
+  const prefix = drawFacts(people.filter((p) => p !== person), rnd, Math.min(prefixFacts, (people.length - 1) * ATTRIBUTES.length), () => Math.floor(rnd() * ATTRIBUTES.length));
+  const tail = own.map((a) => ({ p: person, a, v: ATTRIBUTES[a].values[Math.floor(rnd() * ATTRIBUTES[a].values.length)] }));
+  const questions = Array.from({ length: options.questions ?? 1 }, () => tail[Math.floor(rnd() * tail.length)]);
+  if (options.score === 'answers') return encodeDrill(tok, [...prefix, ...tail], questions);
+  const ids = [tok.bos];
+  const mask = [false];
+  for (const [f, scored] of [...prefix.map((f) => [f, false] as const), ...[...tail, ...questions].map((f) => [f, true] as const)]) {
+    for (const w of ATTRIBUTES[f.a].templates[0].replace('{n}', f.p.name).split(' ')) {
+      ids.push(tok.ids.get(w === '{v}' ? f.v : w) ?? tok.unk);
+      mask.push(scored);
+    }
+  }
+  return { ids, mask };
 }
 
 interface DrillFact {
