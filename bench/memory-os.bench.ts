@@ -13,7 +13,7 @@
 //       blocks of its path that hold it fresh) + retrieved text for what is in neither;
 //   (c) bank only: the question alone with the routed blocks.
 // Table, then ONE JSON line. `--trace`: one row per changed fact — the answer, the answer without the blocks, with the blocks on the whole prompt (no KV reuse), in text mode and from the blocks alone, where the new text was, which levels were attached (stale answers are always listed).
-//   npm run bench:memory-os -- [--people 96] [--turns 2000] [--eval 300] [--reading 60] [--wm-tokens 1024] [--anchor-steps 1500] [--drills 3000] [--drill-kind short|context|lookup] [--drill-tokens 1088] [--drill-repeats 0.5] [--drill-skew 1] [--drill-people 200] [--hidden 64] [--layers 2] [--epochs 30] [--threads 0] [--provider cpu|cuda|webgpu] [--seed 7] [--trace]
+//   npm run bench:memory-os -- [--people 96] [--turns 2000] [--eval 300] [--reading 60] [--wm-tokens 1024] [--anchor-steps 1500] [--drills 3000] [--drill-kind short|context|lookup|prefixed] [--drill-questions 1] [--drill-score tail|answers] [--drill-tokens 1088] [--drill-repeats 0.5] [--drill-skew 1] [--drill-people 200] [--hidden 64] [--layers 2] [--epochs 30] [--threads 0] [--provider cpu|cuda|webgpu] [--seed 7] [--trace]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
