@@ -32,10 +32,23 @@ export interface FileSideChanges {
   deleted: string[];
 }
 
+/**
+ * An open bank of one generation. `users`: requests between a routing step and its fetch
+ * (an await apart); a bank evicted meanwhile (LRU, a write, a delete) is closed only when
+ * the last of them is done, so a chat never reads a closed file.
+ */
+interface OpenBank {
+  cubeId: string;
+  generation: number;
+  bank: ParametricBank;
+  users: number;
+  evicted: boolean;
+}
+
 @Injectable()
 export class BankStore implements OnModuleDestroy {
   /** bankId → open bank of one generation, least recently used first. */
-  private readonly open = new Map<string, { cubeId: string; generation: number; bank: ParametricBank }>();
+  private readonly open = new Map<string, OpenBank>();
   private anchorCache: AnchorModel | null = null;
 
   constructor(@Inject(ENGRAM_CONFIG) private readonly config: EngramConfig) {}
@@ -99,9 +112,15 @@ export class BankStore implements OnModuleDestroy {
    * from its leaf: text the bank holds nothing about.
    */
   async routeAndFetchOrAbstain(bank: BankRecord, embedder: TextEmbedder, context: string, minSimilarity: number): Promise<{ path: number[]; similarity: number; memory: readonly MemoryBlock[] } | { path: null; similarity: number }> {
-    const open = this.cached(bank);
-    const routed = await open.routeScored(embedder, context);
-    return routed.similarity >= minSimilarity ? { ...routed, memory: open.fetch(routed.path) } : { path: null, similarity: routed.similarity };
+    const entry = this.entryOf(bank);
+    entry.users++;
+    try {
+      const routed = await entry.bank.routeScored(embedder, context);
+      return routed.similarity >= minSimilarity ? { ...routed, memory: entry.bank.fetch(routed.path) } : { path: null, similarity: routed.similarity };
+    } finally {
+      entry.users--;
+      if (entry.evicted && entry.users === 0) entry.bank.close();
+    }
   }
 
   /** The tree path (node per level) of the leaf a memory was assigned to; undefined when the bank never took it in. */
@@ -172,23 +191,30 @@ export class BankStore implements OnModuleDestroy {
 
   /** The open bank at the row's generation; a newer generation (a write elsewhere) reopens it. */
   private cached(bank: BankRecord): ParametricBank {
+    return this.entryOf(bank).bank;
+  }
+
+  private entryOf(bank: BankRecord): OpenBank {
     const entry = this.open.get(bank.id);
     if (entry && entry.generation === bank.generation) {
       this.open.delete(bank.id);
       this.open.set(bank.id, entry); // most recently used last
-      return entry.bank;
+      return entry;
     }
     this.evict(bank.id);
     const opened = ParametricBank.open(bank.directory, { modelFingerprint: bank.modelFingerprint, embedderFingerprint: bank.embedderFingerprint });
-    this.open.set(bank.id, { cubeId: bank.cubeId, generation: bank.generation, bank: opened });
+    const created: OpenBank = { cubeId: bank.cubeId, generation: bank.generation, bank: opened, users: 0, evicted: false };
+    this.open.set(bank.id, created);
     while (this.open.size > MAX_OPEN_BANKS) this.evict(this.open.keys().next().value as string);
-    return opened;
+    return created;
   }
 
+  /** Forgets an open bank; closes it now, or when the last request using it is done. */
   private evict(bankId: string): void {
     const entry = this.open.get(bankId);
     if (!entry) return;
     this.open.delete(bankId);
-    entry.bank.close();
+    entry.evicted = true;
+    if (entry.users === 0) entry.bank.close();
   }
 }
