@@ -88,6 +88,19 @@ describe('generate', () => {
     expect(streamed.join('')).toBe(full.text);
   });
 
+  it('streams the text held back for a possible stop string when EOS (a stop token) ends generation there', async () => {
+    const full = await generate(model, prompt(), { temperature: 0, maxTokens: 12, ignoreEos: true });
+    // Ends after token 4, whose text ends with the first character of a stop string that never comes.
+    const end = full.tokenIds.findIndex((t, i) => i >= 4 && full.tokenIds.indexOf(t) === i);
+    const before = model.tokenizer.decode(full.tokenIds.slice(0, end));
+    const stop = `${before.slice(-1)}\u0001never`;
+    const streamed: string[] = [];
+    const r = await generate(model, prompt(), { temperature: 0, maxTokens: 12, ignoreEos: true, stop: [stop], stopTokenIds: [full.tokenIds[end]], onToken: (e) => streamed.push(e.text) });
+    expect(r.finishReason).toBe('stop');
+    expect(r.text).toBe(before);
+    expect(streamed.join('')).toBe(r.text);
+  });
+
   it('stops on a stop token id without emitting it', async () => {
     const full = await generate(model, prompt(), { temperature: 0, maxTokens: 5, ignoreEos: true });
     const r = await generate(model, prompt(), { temperature: 0, maxTokens: 5, ignoreEos: true, stopTokenIds: [full.tokenIds[2]] });

@@ -170,7 +170,9 @@ async function decode(
   } finally {
     resident?.dispose();
   }
-  if (finishReason === 'length' && emitted < text.length) options.onToken?.({ tokenId: tokenIds[tokenIds.length - 1], text: text.slice(emitted) });
+  // The text is final: what was held back (a partial stop string, an incomplete UTF-8
+  // sequence) is part of the answer, whichever way generation ended.
+  if (emitted < text.length) options.onToken?.({ tokenId: tokenIds[tokenIds.length - 1], text: text.slice(emitted) });
   const end = performance.now();
   const decodeMs = end - decodeStart;
   return {
