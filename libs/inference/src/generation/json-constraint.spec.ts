@@ -52,6 +52,17 @@ describe('structured output (JsonSchemaConstraint)', () => {
     }
   });
 
+  it('answers a required property of an object that also takes other keys (no additionalProperties), whatever the budget', async () => {
+    const schema = { type: 'object', properties: { x: { type: 'integer' } }, required: ['x'] };
+    for (const maxTokens of [8, 20, 40, 100]) {
+      for (const [temperature, seed] of [[0, 1], [1, 2], [1.5, 3]]) {
+        const result = await generate(model, prompt(), { temperature, seed, maxTokens, constraint: new JsonSchemaConstraint(model.tokenizer, compileSchema(schema)) });
+        expect(result.finishReason).toBe('stop');
+        expect(Number.isInteger((JSON.parse(result.text) as { x: unknown }).x)).toBe(true);
+      }
+    }
+  });
+
   it('without the constraint the same model does not answer JSON (the constraint does the work)', async () => {
     const free = await generate(model, prompt(), { temperature: 0, maxTokens: 60, ignoreEos: true });
     expect(() => JSON.parse(free.text)).toThrow();

@@ -39,6 +39,26 @@ function afterKey(obj: ObjectNode, seen: readonly string[], key: string): string
   return `:${minValue(valueOf(obj, key))}${closeObject(obj, all, true)}`;
 }
 
+/**
+ * The rest of an object whose free key (`f.key`, typed so far) is open: the key closed as it
+ * is, or, when shorter, the key written on into a property the object still takes (its own
+ * value is then shorter, a required one is no longer missing). Without the second, closing
+ * looked longer than the object's completion before the key's quote, and a budget that had
+ * room for `"x":0}` refused every token after that quote.
+ */
+function afterFreeKey(obj: ObjectNode, seen: readonly string[], f: Extract<Frame, { t: 'str' }>, close: string): string {
+  // An open escape ends as `close` writes it (\n, or \u…0): the key holds that character too.
+  const key = f.esc === 1 ? `${f.key}\n` : f.esc > 1 ? `${f.key}\ufffd` : f.key!;
+  let best = close + afterKey(obj, seen, key);
+  if (f.esc !== 0) return best;
+  for (const k of openKeys(obj, seen)) {
+    if (!k.startsWith(f.key!) || JSON.stringify(k) !== `"${k}"`) continue; // a key that needs escapes is left out: its JSON text is longer than its characters
+    const grown = `${k.slice(f.key!.length)}"${afterKey(obj, seen, k)}`;
+    if (grown.length < best.length) best = grown;
+  }
+  return best;
+}
+
 /** The shortest text that finishes a document from `stack` ('' when it is finished). */
 export function completion(stack: Stack): string {
   let out = '';
@@ -61,11 +81,13 @@ export function completion(stack: Stack): string {
       }
       case 'str': {
         const pad = 'a'.repeat(Math.max(0, (f.node?.minLength ?? 0) - f.len - (f.esc > 0 ? 1 : 0)));
-        out += (f.esc === 1 ? 'n' : f.esc > 1 ? '0'.repeat(f.esc - 1) : '') + pad + '"';
+        const close = (f.esc === 1 ? 'n' : f.esc > 1 ? '0'.repeat(f.esc - 1) : '') + pad + '"';
         if (f.key !== null) {
           const parent = stack[i - 1] as Extract<Frame, { t: 'obj' }>;
-          out += afterKey(parent.node, parent.seen, f.key);
+          out += afterFreeKey(parent.node, parent.seen, f, close);
           i--;
+        } else {
+          out += close;
         }
         break;
       }

@@ -51,6 +51,30 @@ function conforms(schema: Record<string, unknown>, value: unknown): boolean {
 }
 
 describe('JSON schema grammar', () => {
+  it('never lengthens the shortest completion by more than one character per character written (the budget relies on it)', () => {
+    // Free keys beside a required property: the completion inside a key may grow the key into the property.
+    const alphabet = [...'{}[]",:0123456789-xyzab'];
+    for (const schema of [{ type: 'object', properties: { x: { type: 'integer' } }, required: ['x'] }, { type: 'object', properties: { xy: { type: 'array', minItems: 2, items: { type: 'integer' } } }, required: ['xy'], additionalProperties: { type: 'string' } }]) {
+      const random = mulberry32(11);
+      for (let walk = 0; walk < 60; walk++) {
+        let stacks: Stack[] = initialStacks(compileSchema(schema));
+        let text = '';
+        for (let step = 0; step < 40; step++) {
+          const before = shortestCompletion(stacks);
+          if (before === '') break;
+          // Its first character leads to a state whose completion is the rest of it.
+          const first = advance(stacks, before[0]);
+          expect([text, first !== null && shortestCompletion(first).length <= before.length - 1]).toEqual([text, true]);
+          const options = alphabet.filter((c) => advance(stacks, c) !== null);
+          if (!options.length) break;
+          const c = options[Math.floor(random() * options.length)];
+          stacks = advance(stacks, c)!;
+          text += c;
+        }
+      }
+    }
+  });
+
   it('accepts documents of the schema and refuses what it forbids', () => {
     expect(accepts(PAIR, '{"relation":"update","merged_text":null}')).toBe(true);
     expect(accepts(PAIR, '{"merged_text":"Kai likes \\"green\\" tea \\u00e9","relation":"duplicate"}')).toBe(true);
