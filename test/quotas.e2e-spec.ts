@@ -105,6 +105,15 @@ describe('rate limits and quotas', () => {
     expect(report.usage.inferenceTokensPerMinute).toBeGreaterThan(0);
   });
 
+  it('says a prompt larger than the whole minute’s budget cannot run, without a Retry-After that could never help', async () => {
+    const { tenantId, key } = await tenantWithKey();
+    await h.http.put(`/v1/admin/tenants/${tenantId}/quotas`).set(admin()).send({ inferenceTokensPerMinute: 10 }).expect(200);
+    const res = await h.http.post('/v1/chat/completions').set(bearer(key)).send({ model: 'tiny', max_tokens: 8, messages: [{ role: 'user', content: 'hello there, how are you today?' }] }).expect(429);
+    expect(res.body.error).toMatchObject({ code: 'quota_exceeded', details: { quota: 'inferenceTokensPerMinute', limit: 10, requested: expect.any(Number) } });
+    expect(res.body.error.message).toMatch(/^the prompt's \d+ tokens are more than the tenant's inference budget of 10 tokens per minute; shorten it, or ask the operator for a larger budget$/);
+    expect(res.headers['retry-after']).toBeUndefined();
+  });
+
   it('counts the bytes of the tenant’s bank files against its bank quota before a build is queued', async () => {
     const { tenantId, key } = await tenantWithKey({ scopes: ['cubes:write', 'memories:read', 'memories:write', 'banks:write'] });
     const cube = (await h.http.post('/v1/cubes').set(bearer(key)).send({ name: 'banked' }).expect(201)).body.id;

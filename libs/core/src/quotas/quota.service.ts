@@ -121,6 +121,14 @@ export class QuotaService {
   async requireTokens(tenantId: string, prompt: number): Promise<void> {
     const limit = (await this.effective(tenantId)).inferenceTokensPerMinute;
     if (limit <= 0) return;
+    if (prompt > limit) {
+      // No minute will ever hold it: waiting and retrying, as a spent budget says, cannot help.
+      throw new EngramError(ErrorCode.QuotaExceeded, `the prompt's ${prompt} tokens are more than the tenant's inference budget of ${limit} tokens per minute; shorten it, or ask the operator for a larger budget`, {
+        quota: 'inferenceTokensPerMinute',
+        limit,
+        requested: prompt,
+      });
+    }
     const window = await this.usage.current(`tokens:${tenantId}`);
     if (window.count + prompt > limit) {
       throw new EngramError(ErrorCode.QuotaExceeded, `the tenant's inference budget of ${limit} tokens per minute is spent; retry after the Retry-After seconds`, {
