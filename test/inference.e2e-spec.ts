@@ -289,6 +289,17 @@ describe('models, KV caches and chat completions over HTTP', () => {
       expect((await chat({ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'x' } }] }] })).status).toBe(400);
     });
 
+    it('answers a prompt over the context as that (400), not as a spent token budget (429), and refuses a huge conversation from its length', async () => {
+      const small = await h.factory.apiKey();
+      await h.http.put(`/v1/admin/tenants/${small.tenantId}/quotas`).set(admin()).send({ inferenceTokensPerMinute: 50 }).expect(200);
+      const over = await chat({ messages: [{ role: 'user', content: 'memory '.repeat(300) }] }, small.key);
+      expect([over.status, over.body.error.code]).toEqual([400, 'context_length_exceeded']);
+      // 4.5 MB of messages: refused before it is tokenized (that took seconds of the event loop per pass).
+      const huge = await chat({ messages: Array.from({ length: 150 }, () => ({ role: 'user', content: 'ab '.repeat(10000) })) });
+      expect([huge.status, huge.body.error.code]).toEqual([400, 'context_length_exceeded']);
+      expect(huge.body.error.message).toMatch(/^the messages' 4500000 characters \(at least \d+ tokens\) exceeds the model's context length of 192$/);
+    });
+
     it('stops generating when the client goes away', async () => {
       const abort = new AbortController();
       const chunks: unknown[] = [];

@@ -32,7 +32,7 @@ const ctx: RequestContext = { auth: { kind: 'key', actorId: 'k', keyId: 'k', ten
 const CUBE = '11111111-1111-4111-8111-111111111111';
 const model = { id: 'm1', name: 'tiny', fingerprint: 'f', directory: '/m', format: 'safetensors', config: {}, createdAt: new Date() } as ModelRecord;
 const ownCache = { id: 'c1', cubeId: CUBE, modelId: 'm1', text: 'memory', tokenCount: 5 } as KvCacheRecord;
-const lm = { maxContext: 64, tokenizer: { encode: () => Array.from({ length: 12 }, (_, i) => i), applyChatTemplate: () => 'prompt' }, prefill: jest.fn(async () => ({ logits: new Float32Array(1), present: kv(5) })) };
+const lm = { maxContext: 64, tokenizer: { encode: () => Array.from({ length: 12 }, (_, i) => i), applyChatTemplate: () => 'prompt', fewestTokens: () => 0 }, prefill: jest.fn(async () => ({ logits: new Float32Array(1), present: kv(5) })) };
 const result = { tokenIds: [1], text: 'ok', finishReason: 'stop', usage: { promptTokens: 12, cachedTokens: 5, completionTokens: 1 }, timings: { prefillMs: 1, timeToFirstTokenMs: 1, decodeMs: 1, decodeTokensPerSecond: 0 } };
 
 function service(overrides: { requireCube?: jest.Mock; prefixFor?: jest.Mock; generate?: jest.Mock; findByText?: jest.Mock; routeForChat?: jest.Mock; policyBank?: string } = {}) {

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { chatPromptTokens } from '@engram/activation';
 import { ActivationError, ActivationErrorCode } from '@engram/activation';
-import { BlendResult, ChatMessage, JsonSchemaConstraint, KvState, LanguageModel, memoryRank, sliceKv } from '@engram/inference';
+import { BlendResult, ChatMessage, InferenceError, InferenceErrorCode, JsonSchemaConstraint, KvState, LanguageModel, memoryRank, sliceKv } from '@engram/inference';
 import { CubeRecord, KvCacheRecord, KvCacheRepository, ModelRecord } from '@engram/persistence';
 import { AccessService } from '../auth/access.service';
 import { Permission } from '../auth/permission';
@@ -75,6 +75,20 @@ function bankInfo(bank: RoutedBankMemory): NonNullable<ChatEngramInfoDto['bank']
   };
 }
 
+function contextOverflow(what: string, lm: LanguageModel): InferenceError {
+  return new InferenceError(InferenceErrorCode.ContextOverflow, `${what} exceeds the model's context length of ${lm.maxContext}`);
+}
+
+/**
+ * Messages far longer than the model's context are refused from their length, before any
+ * tokenizing: a 5 MB conversation took 17 s a tokenization on the event loop (ADR 0515).
+ */
+function requireRoomForMessages(lm: LanguageModel, dto: ChatCompletionRequestDto): void {
+  const chars = dto.messages.reduce((n, m) => n + m.content.length, 0) + (dto.engram?.memoryText?.length ?? 0);
+  const fewest = lm.tokenizer.fewestTokens(chars);
+  if (fewest > lm.maxContext) throw contextOverflow(`the messages' ${chars} characters (at least ${fewest} tokens)`, lm);
+}
+
 /**
  * OpenAI-compatible chat completions over registered models. Memory goes in front of the
  * conversation as leading system messages; when the cube owns a KV cache of the first
@@ -108,6 +122,7 @@ export class ChatCompletionService {
     let memory = await this.memoryPrefix(dto, model);
     let working = cube && memory.texts.length === 0 && dto.engram?.workingMemory !== false ? await this.workingMemory.forChat(cube, model) : null;
     const lm = await this.runtime.load(model);
+    requireRoomForMessages(lm, dto);
     const conversation: ChatMessage[] = dto.messages.map((m) => ({ role: m.role, content: m.content, ...(m.name ? { name: m.name } : {}) }));
     const completionReserve = Math.min(dto.max_completion_tokens ?? dto.max_tokens ?? DEFAULT_MAX_TOKENS, Math.floor(lm.maxContext / 4));
     if (working?.row && !workingMemoryFits(lm, working.row, conversation, completionReserve)) working = { state: 'skipped', row: null };
@@ -116,6 +131,8 @@ export class ChatCompletionService {
     const retrieved = cube ? await this.retrieved(cube, changeSeq, dto, lm, prefix, conversation, memory.sourceMemoryIds) : null;
     const messages: ChatMessage[] = [...prefix, ...(retrieved?.message ? [{ role: 'system', content: retrieved.message }] : []), ...conversation];
     const prompt = chatPromptTokens(lm.tokenizer, messages);
+    // Over the context is a 400 whatever the tenant's token budget: a 429 would say to retry.
+    if (prompt.length > lm.maxContext) throw contextOverflow(`prompt of ${prompt.length} tokens`, lm);
     const tenantId = ctx.auth.kind === 'key' ? ctx.auth.tenantId : null;
     if (tenantId) await this.quotas.requireTokens(tenantId, prompt.length);
     const bank = cube ? await this.chatBank(cube, dto, model, retrieved, memory.sourceMemoryIds) : null;
@@ -258,7 +275,7 @@ export class ChatCompletionService {
     // What the template adds around one more system message (its markup), measured with a probe.
     const markup = chatPromptTokens(lm.tokenizer, [...prefix, { role: 'system', content: 'x' }, ...conversation]).length - without - countTokens('x');
     const completion = Math.min(dto.max_completion_tokens ?? dto.max_tokens ?? DEFAULT_MAX_TOKENS, Math.floor(lm.maxContext / 4));
-    const budget = { countTokens, available: lm.maxContext - without - markup - completion };
+    const budget = { countTokens, fewestTokens: (text: string) => lm.tokenizer.fewestTokens(text.length), available: lm.maxContext - without - markup - completion };
     return this.retrieval.retrieve(cube, changeSeq, dto.messages, options ?? {}, budget, new Set(exclude));
   }
 

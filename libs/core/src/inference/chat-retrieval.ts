@@ -26,6 +26,8 @@ export interface RetrievedMemories {
 export interface RetrievalBudget {
   /** Tokens of a text as the model counts them. */
   countTokens(text: string): number;
+  /** A lower bound of countTokens found from the text's length alone (TextTokenizer.fewestTokens): a memory that cannot fit is not tokenized. */
+  fewestTokens?(text: string): number;
   /** At most this many tokens, whatever `maxTokens` asks (what the context leaves). */
   available: number;
 }
@@ -77,6 +79,8 @@ export class ChatRetrieval {
       if (ids.length >= topK) break;
       if (exclude.has(r.id)) continue;
       const line = `- ${r.text.replace(/\s*\n\s*/g, ' ')}`;
+      // Tokenizing a 32,000-character memory takes ~0.1 s of the event loop: skip the ones too long to fit without it.
+      if (budget.fewestTokens && tokens + budget.fewestTokens(line) + 1 > limit) continue;
       const cost = budget.countTokens(line) + 1;
       if (tokens + cost > limit) continue; // a shorter, lower-ranked memory may still fit
       lines.push(line);

@@ -3,6 +3,7 @@
 import { Template } from '@huggingface/jinja';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { InferenceError, InferenceErrorCode } from '../inference.error';
+import { maxCharsPerToken } from './token-bound';
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant' | 'tool' | string;
@@ -23,6 +24,8 @@ export class TextTokenizer {
   readonly bosToken: string | null;
   readonly eosToken: string | null;
   readonly eosTokenIds: readonly number[];
+  /** At most how many characters of input one token covers (Infinity: this tokenizer gives no bound; token-bound.ts). */
+  readonly maxCharsPerToken: number;
 
   constructor(tokenizerJson: Record<string, unknown>, private readonly config: Record<string, unknown>, extraEosIds: readonly number[] = []) {
     try {
@@ -30,6 +33,7 @@ export class TextTokenizer {
     } catch (err) {
       throw new InferenceError(InferenceErrorCode.ModelInvalid, `tokenizer.json could not be loaded: ${(err as Error).message}`, { cause: err });
     }
+    this.maxCharsPerToken = maxCharsPerToken(tokenizerJson);
     this.bosToken = tokenContent(config.bos_token);
     this.eosToken = tokenContent(config.eos_token);
     const ids = new Set<number>(extraEosIds);
@@ -47,6 +51,11 @@ export class TextTokenizer {
 
   encode(text: string, addSpecialTokens = false): number[] {
     return this.tokenizer.encode(text, { add_special_tokens: addSpecialTokens }).ids;
+  }
+
+  /** A lower bound on the tokens of a text of `chars` characters, found without tokenizing it (0 when the tokenizer gives none). */
+  fewestTokens(chars: number): number {
+    return Number.isFinite(this.maxCharsPerToken) ? Math.ceil(chars / this.maxCharsPerToken) : 0;
   }
 
   decode(ids: readonly number[], skipSpecialTokens = true): string {
