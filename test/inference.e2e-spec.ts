@@ -101,6 +101,16 @@ describe('models, KV caches and chat completions over HTTP', () => {
       expect((await h.http.get('/v1/admin/models').set(auth())).status).toBe(404);
       expect((await h.http.post('/v1/admin/models').set(auth()).send({ path: modelsDir })).status).toBe(404);
     });
+
+    it('tells a tenant a registered model cannot be loaded without naming where its files are', async () => {
+      const dir = tinyModel('tiny-moved', 3);
+      await h.http.post('/v1/admin/models').set(admin()).send({ name: 'tiny-moved', path: dir }).expect(201);
+      fs.renameSync(dir, `${dir}-elsewhere`);
+      const res = await chat({ model: 'tiny-moved', messages: QUESTION });
+      expect([res.status, res.body.error.code]).toEqual([422, 'model_invalid']);
+      expect(res.body.error.message).toBe('model "tiny-moved" cannot be loaded: its directory does not exist; an operator must fix or import it again');
+      expect(JSON.stringify(res.body)).not.toContain(modelsDir);
+    });
   });
 
   describe('KV caches', () => {
@@ -171,6 +181,19 @@ describe('models, KV caches and chat completions over HTTP', () => {
         engram: { cubeId: null, cachedTokens: 0 },
       });
       expect(res.body.usage.total_tokens).toBe(res.body.usage.prompt_tokens + res.body.usage.completion_tokens);
+    });
+
+    it('accepts the neutral settings OpenAI clients send by default and tool messages with their tool_call_id; refuses other values by name', async () => {
+      const plain = await chat({ messages: QUESTION }).expect(200);
+      const defaults = await chat({ messages: QUESTION, frequency_penalty: 0, presence_penalty: 0, logprobs: false, n: 1, top_p: 1 }).expect(200);
+      expect(defaults.body.choices[0].message.content).toBe(plain.body.choices[0].message.content);
+      await chat({ messages: [...QUESTION, { role: 'tool', content: '{"city":"Paris"}', tool_call_id: 'call_1' }] }).expect(200);
+      for (const [field, value, message] of [['presence_penalty', 0.5, 'presence_penalty is not supported: only 0 (no penalty)'], ['frequency_penalty', -1, 'frequency_penalty is not supported: only 0 (no penalty)'], ['logprobs', true, 'logprobs is not supported: only false']] as const) {
+        const refused = await chat({ messages: QUESTION, [field]: value }).expect(400);
+        expect(refused.body.error.details).toEqual([{ field, problems: [message] }]);
+      }
+      const badId = await chat({ messages: [{ role: 'tool', content: 'x', tool_call_id: 7 }] }).expect(400);
+      expect(badId.body.error.details).toEqual([{ field: 'messages.0.tool_call_id', problems: ['tool_call_id must be a string'] }]);
     });
 
     it('gives the same greedy answer with an injected KV cache as with the memory as plain text', async () => {
@@ -361,6 +384,13 @@ describe('models, KV caches and chat completions over HTTP', () => {
       const denied = await chat({ messages: QUESTION, engram: { cubeId, kvCacheIds: [cache.id] } }, stranger);
       expect(denied.status).toBe(404);
       expect(JSON.stringify(denied.body)).not.toContain(cache.id);
+    });
+
+    it('finds a cache whose id is written in capitals, as DELETE does (a UUID reads the same either way)', async () => {
+      const cache = (await buildCache({ text: MEMORY }).expect(201)).body;
+      const res = await chat({ messages: QUESTION, engram: { cubeId: cubeId.toUpperCase(), kvCacheIds: [cache.id.toUpperCase()] } }).expect(200);
+      expect(res.body.engram).toMatchObject({ kvCacheIds: [cache.id], cachedTokens: expect.any(Number) });
+      expect(res.body.engram.cachedTokens).toBeGreaterThan(0);
     });
   });
 

@@ -23,7 +23,7 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { MAX_TEXT_LENGTH } from './memory.dto';
-import { ValidateObject, ValidateUUID } from './validation';
+import { lowerUuids, ValidateObject, ValidateUUID } from './validation';
 
 export const CHAT_ROLES = ['system', 'user', 'assistant', 'tool'] as const;
 export const MAX_CHAT_MESSAGES = 256;
@@ -46,6 +46,13 @@ export class ChatMessageDto {
   content: string;
 
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(128) name?: string;
+
+  /** OpenAI clients send it with every tool message (the call it answers); the prompt holds the content. */
+  @ApiPropertyOptional({ description: 'the tool call a tool message answers (accepted; the prompt holds its content)' })
+  @IsOptional()
+  @IsString({ message: 'tool_call_id must be a string' })
+  @MaxLength(128)
+  tool_call_id?: string;
 }
 
 /** Fraction of re-placed KV-cache tokens recomputed by default (ADR 0204). */
@@ -83,6 +90,7 @@ function retrieveValue(value: unknown): unknown {
 @ApiExtraModels(ChatRetrieveDto)
 export class ChatEngramDto {
   @ApiProperty({ description: 'the id of the cube whose memory is used (GET /v1/cubes?name= finds it by name); checked before anything else' })
+  @Transform(({ value }) => lowerUuids(value))
   @IsUUID('all', { message: '$property must be a cube id (a UUID); GET /v1/cubes?name=<name> finds a cube by its name' })
   cubeId: string;
 
@@ -123,6 +131,7 @@ export class ChatEngramDto {
       'The best retrieved memory picks the path (its blocks are attached only when they hold it at its current value); with nothing retrieved the conversation is routed (one embedding)',
   })
   @IsOptional()
+  @Transform(({ value }) => lowerUuids(value))
   @ValidateIf((_, value) => value !== false)
   @IsUUID('4', { message: 'engram.bankId must be a UUID, null or false' })
   bankId?: string | null | false;
@@ -209,6 +218,10 @@ export class ChatCompletionRequestDto {
   @ApiPropertyOptional() @IsOptional() @IsBoolean() stream?: boolean;
   @ApiPropertyOptional({ type: ChatStreamOptionsDto }) @IsOptional() @ValidateNested() @Type(() => ChatStreamOptionsDto) stream_options?: ChatStreamOptionsDto;
   @ApiPropertyOptional({ description: 'only 1 is supported' }) @IsOptional() @Equals(1, { message: 'n must be 1' }) n?: number;
+  // OpenAI clients (LangChain, LiteLLM, …) send the neutral values of what engram does not do: accepted, anything else is a 400.
+  @ApiPropertyOptional({ description: 'only 0 (no penalty) is supported' }) @IsOptional() @Equals(0, { message: 'frequency_penalty is not supported: only 0 (no penalty)' }) frequency_penalty?: number;
+  @ApiPropertyOptional({ description: 'only 0 (no penalty) is supported' }) @IsOptional() @Equals(0, { message: 'presence_penalty is not supported: only 0 (no penalty)' }) presence_penalty?: number;
+  @ApiPropertyOptional({ description: 'only false is supported (choices carry logprobs: null)' }) @IsOptional() @Equals(false, { message: 'logprobs is not supported: only false' }) logprobs?: boolean;
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(256) user?: string;
 
   @ApiPropertyOptional({ type: ChatResponseFormatDto }) @IsOptional() @ValidateNested() @Type(() => ChatResponseFormatDto) response_format?: ChatResponseFormatDto;

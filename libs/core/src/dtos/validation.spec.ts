@@ -4,6 +4,9 @@ import { validateSync } from 'class-validator';
 import { UpdateCubeDto } from './cube.dto';
 import { SchedulerPauseDto } from './lifecycle.dto';
 import { AddMemoriesDto, UpdateMemoryDto } from './memory.dto';
+import { WriteBankDto } from './bank.dto';
+import { ChatCompletionRequestDto } from './chat-completion.dto';
+import { CreateKvCacheDto } from './kv-cache.dto';
 import { parseIsoDateTime } from './validation';
 
 /** The problems class-validator finds, by field (as the validation pipe would name them). */
@@ -135,5 +138,17 @@ describe('scheduler pause', () => {
 
   it('takes no tenantId as the whole instance', () => {
     expect(problems(SchedulerPauseDto, {})).toEqual({});
+  });
+});
+
+describe('UUIDs in a request body', () => {
+  it('are read in lower case, as rows hold them (RFC 4122: capitals mean the same id)', () => {
+    const id = '01A22EAC-B4A5-70A2-9D8C-4EDF42E67DC8';
+    expect(plainToInstance(WriteBankDto, { memoryIds: [id] }).memoryIds).toEqual([id.toLowerCase()]);
+    expect(plainToInstance(CreateKvCacheDto, { model: 'm', memoryIds: [id] }).memoryIds).toEqual([id.toLowerCase()]);
+    const chat = plainToInstance(ChatCompletionRequestDto, { model: 'm', messages: [{ role: 'user', content: 'hi' }], engram: { cubeId: id, kvCacheIds: [id], bankId: id } });
+    expect(chat.engram).toMatchObject({ cubeId: id.toLowerCase(), kvCacheIds: [id.toLowerCase()], bankId: id.toLowerCase() });
+    expect(problems(WriteBankDto, { memoryIds: [id] })).toEqual({});
+    expect(problems(WriteBankDto, { memoryIds: [7, 'NOT-A-UUID'] })).toEqual({ memoryIds: ['memoryIds must hold UUIDs'] });
   });
 });

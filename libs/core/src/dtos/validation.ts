@@ -30,9 +30,20 @@ export function Optional(options: { nullable?: boolean } = {}): PropertyDecorato
   return options.nullable ? IsOptional() : ValidateIf((_object, value) => value !== undefined);
 }
 
+/** A string in lower case, and each string of an array; anything else as it is (validation names it). */
+export function lowerUuids(value: unknown): unknown {
+  if (typeof value === 'string') return value.toLowerCase();
+  return Array.isArray(value) ? value.map((v: unknown) => (typeof v === 'string' ? v.toLowerCase() : v)) : value;
+}
+
 /** Any UUID version: memory ids are version 7 (time-ordered, ADR 0118), other ids version 4. */
 export function ValidateUUID(options: { optional?: boolean; each?: boolean } = {}) {
-  const decorators = [IsUUID('all', { each: options.each, message: options.each ? '$property must hold UUIDs' : '$property must be a UUID' })];
+  const decorators = [
+    // A UUID reads the same in capitals (RFC 4122) but rows hold it in lower case: ids compared
+    // in code (a bank write's memories, chat's kvCacheIds) missed it, a write did nothing.
+    Transform(({ value }) => lowerUuids(value)),
+    IsUUID('all', { each: options.each, message: options.each ? '$property must hold UUIDs' : '$property must be a UUID' }),
+  ];
   if (options.optional) decorators.unshift(Optional());
   return applyDecorators(...decorators);
 }

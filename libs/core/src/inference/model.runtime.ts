@@ -55,7 +55,16 @@ export class ModelRuntime implements OnModuleDestroy {
       compiledDir: join(this.config.dataDir, 'models'),
       ...(this.config.inferenceAttention === 'auto' ? {} : { attention: this.config.inferenceAttention }),
     });
-    const loaded = await this.host.load(model.directory);
+    let loaded: LanguageModel;
+    try {
+      loaded = await this.host.load(model.directory);
+    } catch (error) {
+      // Tenants chat with a model by name: where its files are on the server is not theirs to read.
+      if (error instanceof InferenceError && error.message.includes(model.directory)) {
+        throw new InferenceError(error.code, `model "${model.name}" cannot be loaded: ${error.message.split(`model directory ${model.directory}`).join('its directory').split(model.directory).join('its directory')}; an operator must fix or import it again`, { cause: error });
+      }
+      throw error;
+    }
     if (loaded.fingerprint !== model.fingerprint) {
       throw new InferenceError(
         InferenceErrorCode.ModelInvalid,
