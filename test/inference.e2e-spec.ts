@@ -192,6 +192,10 @@ describe('models, KV caches and chat completions over HTTP', () => {
         const refused = await chat({ messages: QUESTION, [field]: value }).expect(400);
         expect(refused.body.error.details).toEqual([{ field, problems: [message] }]);
       }
+      // OpenAI's SDKs send the system message as role "developer" for newer models: the same prompt as "system".
+      const asSystem = await chat({ messages: [{ role: 'system', content: MEMORY }, ...QUESTION], max_tokens: 12 }).expect(200);
+      const asDeveloper = await chat({ messages: [{ role: 'developer', content: MEMORY }, ...QUESTION], max_tokens: 12 }).expect(200);
+      expect([asDeveloper.body.choices[0].message.content, asDeveloper.body.usage.prompt_tokens]).toEqual([asSystem.body.choices[0].message.content, asSystem.body.usage.prompt_tokens]);
       const badId = await chat({ messages: [{ role: 'tool', content: 'x', tool_call_id: 7 }] }).expect(400);
       expect(badId.body.error.details).toEqual([{ field: 'messages.0.tool_call_id', problems: ['tool_call_id must be a string'] }]);
     });

@@ -82,6 +82,10 @@ describe('structured output, and engram as its own lifecycle LLM', () => {
       ['properties.a.pattern', 'properties.a.format', 'properties.n.multipleOf', 'properties.l.items.minimum', 'anyOf[0].not'].map((p) => `response_format.json_schema.schema.${p}`),
     );
     expect(await fields({ response_format: { type: 'json_schema', json_schema: { name: 'x' } } })).toEqual(['response_format.json_schema.schema']);
+    // A stop string would cut the document wherever it occurs in it (invalid JSON, finish_reason "stop").
+    const stopped = await chat({ stop: ['}'], response_format: { type: 'json_object' } }).expect(400);
+    expect(stopped.body.error.details).toEqual([{ field: 'stop', problems: [expect.stringContaining('ends when its JSON document is complete')] }]);
+    await chat({ stop: [], max_tokens: 60, response_format: { type: 'json_object' } }).expect(200);
     expect(await fields({ response_format: { type: 'yaml' } })).toEqual(['response_format.type']);
     expect(await fields({ response_format: { type: 'json_schema', json_schema: { name: 'no spaces' , schema: PAIR } } })).toEqual(['response_format.json_schema.name']);
     // A budget the shortest document does not fit in.

@@ -25,7 +25,8 @@ import {
 import { MAX_TEXT_LENGTH } from './memory.dto';
 import { lowerUuids, ValidateObject, ValidateUUID } from './validation';
 
-export const CHAT_ROLES = ['system', 'user', 'assistant', 'tool'] as const;
+/** `developer` is OpenAI's newer name for `system` (its SDKs send it for reasoning models); the prompt renders it as `system`. */
+export const CHAT_ROLES = ['system', 'developer', 'user', 'assistant', 'tool'] as const;
 export const MAX_CHAT_MESSAGES = 256;
 export const MAX_CHAT_TOKENS = 4096;
 

@@ -117,13 +117,14 @@ export class ChatCompletionService {
     if (dto.engram?.kvCacheIds && dto.engram.memoryText !== undefined) {
       throw EngramError.validation([{ field: 'engram', problems: ['give kvCacheIds or memoryText, not both'] }]);
     }
-    const schema = responseSchema(dto.response_format);
+    const schema = responseSchema(dto.response_format, dto.stop);
     const model = await this.models.resolve(dto.model);
     let memory = await this.memoryPrefix(dto, model);
     let working = cube && memory.texts.length === 0 && dto.engram?.workingMemory !== false ? await this.workingMemory.forChat(cube, model) : null;
     const lm = await this.runtime.load(model);
     requireRoomForMessages(lm, dto);
-    const conversation: ChatMessage[] = dto.messages.map((m) => ({ role: m.role, content: m.content, ...(m.name ? { name: m.name } : {}) }));
+    // Chat templates know system, user, assistant (and tool): a developer message is the system message.
+    const conversation: ChatMessage[] = dto.messages.map((m) => ({ role: m.role === 'developer' ? 'system' : m.role, content: m.content, ...(m.name ? { name: m.name } : {}) }));
     const completionReserve = Math.min(dto.max_completion_tokens ?? dto.max_tokens ?? DEFAULT_MAX_TOKENS, Math.floor(lm.maxContext / 4));
     if (working?.row && !workingMemoryFits(lm, working.row, conversation, completionReserve)) working = { state: 'skipped', row: null };
     if (working?.row) memory = workingMemoryPrefix(working.row);

@@ -4,8 +4,10 @@ import { ChatResponseFormatDto } from '../dtos/chat-completion.dto';
 import { EngramError } from '../errors/engram.error';
 
 /** The compiled schema; a 400 naming the field when it is missing or uses what is not supported. */
-export function responseSchema(format: ChatResponseFormatDto | undefined): SchemaNode | null {
+export function responseSchema(format: ChatResponseFormatDto | undefined, stop?: readonly string[]): SchemaNode | null {
   if (!format || format.type === 'text') return null;
+  // A stop string would end the answer wherever it occurs inside the document: invalid JSON with finish_reason "stop".
+  if (stop?.length) throw EngramError.validation([{ field: 'stop', problems: ['stop cannot be used with a json_schema or json_object response_format: the answer ends when its JSON document is complete'] }]);
   if (format.type === 'json_object') return compileSchema({ type: 'object' });
   const schema = format.json_schema?.schema;
   if (schema === undefined) {
