@@ -288,10 +288,15 @@ describe('models, KV caches and chat completions over HTTP', () => {
       const chunks = events.slice(0, -1).map((e) => JSON.parse(e.slice(6)));
       expect(chunks[0].choices[0].delta).toEqual({ role: 'assistant', content: '' });
       expect(chunks.every((c) => c.object === 'chat.completion.chunk' && c.id === chunks[0].id)).toBe(true);
-      const last = chunks.at(-1);
+      // As OpenAI streams with include_usage: usage null on every chunk, then one chunk with no choices that carries it.
+      const usageChunk = chunks.at(-1);
+      expect(usageChunk).toMatchObject({ choices: [], usage: plain.body.usage });
+      const answer = chunks.slice(0, -1);
+      expect(answer.every((c) => c.usage === null && c.choices.length === 1)).toBe(true);
+      const last = answer.at(-1);
       expect(last.choices[0].finish_reason).toBe(plain.body.choices[0].finish_reason);
-      expect(last.usage).toEqual(plain.body.usage);
-      expect(chunks.map((c) => c.choices[0].delta.content ?? '').join('')).toBe(plain.body.choices[0].message.content);
+      expect(last.engram).toMatchObject({ cachedTokens: 0, memoryIds: [] });
+      expect(answer.map((c) => c.choices[0].delta.content ?? '').join('')).toBe(plain.body.choices[0].message.content);
     });
 
     it('rejects an unknown model, a prompt over the context, and bad fields', async () => {

@@ -86,7 +86,10 @@ export interface ChatCompletionChunk {
   object: 'chat.completion.chunk';
   created: number;
   model: string;
+  /** Empty on the last chunk of a stream with stream_options.include_usage, which carries the usage. */
   choices: { index: number; delta: { role?: 'assistant'; content?: string }; finish_reason: 'stop' | 'length' | null; logprobs: null }[];
-  usage?: ChatUsage;
+  /** With stream_options.include_usage: null on every chunk but the last. */
+  usage?: ChatUsage | null;
+  /** On the chunk with the finish_reason. */
   engram?: ChatEngramInfo;
 }

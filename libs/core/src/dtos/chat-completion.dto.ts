@@ -333,6 +333,7 @@ export interface ChatCompletionChunkDto {
   created: number;
   model: string;
   choices: { index: number; delta: { role?: 'assistant'; content?: string }; finish_reason: ChatFinishReason | null; logprobs: null }[];
-  usage?: ChatUsageDto;
+  /** With stream_options.include_usage, as OpenAI: null on every chunk but one more chunk before [DONE], whose choices are empty. */
+  usage?: ChatUsageDto | null;
   engram?: ChatEngramInfoDto;
 }

@@ -149,12 +149,15 @@ export class ChatCompletionService {
     const extraPrefillMs = performance.now() - startedAt;
     const id = `chatcmpl-${randomUUID().replace(/-/g, '')}`;
     const created = Math.floor(Date.now() / 1000);
+    // With include_usage, OpenAI's shape: usage null on every chunk, then one more chunk with empty choices and the usage.
+    const withUsage = dto.stream_options?.include_usage === true;
     const chunk = (delta: { role?: 'assistant'; content?: string }, finish: ChatCompletionChunkDto['choices'][0]['finish_reason'] = null): ChatCompletionChunkDto => ({
       id,
       object: 'chat.completion.chunk',
       created,
       model: model.name,
       choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
+      ...(withUsage ? { usage: null } : {}),
     });
     // The role chunk goes out with the first token (or the last chunk), not before the run:
     // until then nothing is sent, so what fails before the answer starts (a prompt beyond the
@@ -212,8 +215,8 @@ export class ChatCompletionService {
       },
     };
     if (emit) {
-      const last = chunk({}, result.finishReason);
-      emit(dto.stream_options?.include_usage ? { ...last, usage, engram } : { ...last, engram });
+      emit({ ...chunk({}, result.finishReason), engram });
+      if (withUsage) emit({ ...chunk({}), choices: [], usage });
     }
     return {
       id,
