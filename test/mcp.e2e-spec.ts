@@ -64,6 +64,9 @@ describe('MCP server', () => {
     expect(search.inputSchema.required).toEqual(['query']);
     expect(Object.keys(search.inputSchema.properties ?? {})).toEqual(expect.arrayContaining(['cube', 'query', 'top_k', 'filters']));
     expect(search.annotations?.readOnlyHint).toBe(true);
+    // Free-form objects (metadata, filters) without `propertyNames`: Gemini's function calling refuses the keyword (INVALID_ARGUMENT).
+    expect(JSON.stringify(tools.map((t) => t.inputSchema))).not.toContain('propertyNames');
+    expect(search.inputSchema.properties?.filters).toMatchObject({ type: 'object', additionalProperties: {} });
   });
 
   it('adds, searches, reads, updates, lists and deletes memories in a cube named by its name', async () => {
@@ -171,6 +174,42 @@ describe('MCP server', () => {
     expect(json(unknown).error.code).toBe('not_found');
   });
 
+  it('chats with a key that may run models but not read memories, as REST does: the memories used by id (it answered forbidden after generating)', async () => {
+    const bob = (await h.http.get('/v1/cubes').query({ name: 'bob' }).set({ Authorization: `Bearer ${ownerKey}` }).expect(200)).body.items[0].id;
+    await h.http.post(`/v1/cubes/${bob}/memories`).set({ Authorization: `Bearer ${ownerKey}` }).send({ items: [{ text: 'Bob buys oat milk every Monday' }] }).expect(201);
+    const chatOnly = await keyFor(['inference:run'], [bob]);
+    const messages = [{ role: 'user', content: 'what milk do I drink?' }];
+    const rest = await h.http.post('/v1/chat/completions').set({ Authorization: `Bearer ${chatOnly}` }).send({ model: 'tiny', max_tokens: 2, messages, engram: { cubeId: bob, retrieve: { topK: 1 } } }).expect(200);
+    const res = await (await connect(chatOnly)).callTool({ name: 'chat', arguments: { model: 'tiny', max_tokens: 2, memory_top_k: 1, messages } });
+    expect(res.isError).toBeFalsy();
+    expect(rest.body.engram.retrieval.memoryIds).toHaveLength(1);
+    expect(json(res).memories).toEqual(rest.body.engram.retrieval.memoryIds.map((id: string) => ({ id })));
+  });
+
+  it('answers a cube PostgreSQL cannot take as a validation error, not an internal one, in tools, the URL and resources', async () => {
+    const client = await connect(ownerKey);
+    const nul = await client.callTool({ name: 'search_memories', arguments: { cube: 'al\u0000ice', query: 'x' } });
+    expect(json(nul).error).toMatchObject({ code: 'validation_failed', details: [expect.objectContaining({ field: 'cube' })] });
+    // list_cubes checks its arguments as GET /v1/cubes?name= does.
+    for (const name of ['al\u0000ice', 'x'.repeat(201)]) expect(json(await client.callTool({ name: 'list_cubes', arguments: { name } })).error).toMatchObject({ code: 'validation_failed', details: [expect.objectContaining({ field: 'name' })] });
+    const byUrl = await connect(ownerKey, '?cube=al%00ice');
+    expect(json(await byUrl.callTool({ name: 'search_memories', arguments: { query: 'x' } })).error.code).toBe('validation_failed');
+    for (const uri of ['engram://cubes/al%00ice', 'engram://cubes/%E0%A4%A']) {
+      const error = await client.readResource({ uri }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: -32602, data: { uri, error: { code: 'validation_failed' } } });
+    }
+  });
+
+  it('answers a missing cube resource with MCP\'s "resource not found" and the REST body, and lists no resources for a key that may not read cubes', async () => {
+    const client = await connect(ownerKey);
+    const missing = await client.readResource({ uri: 'engram://cubes/no-such-cube' }).catch((e: unknown) => e);
+    expect(missing).toMatchObject({ code: -32002, message: 'MCP error -32002: cube not found', data: { uri: 'engram://cubes/no-such-cube', error: { code: 'not_found', message: 'cube not found' } } });
+    const chatOnly = await connect(await keyFor(['inference:run']));
+    expect(await chatOnly.listResources()).toEqual({ resources: [] });
+    const denied = await chatOnly.readResource({ uri: 'engram://cubes/alice' }).catch((e: unknown) => e);
+    expect(denied).toMatchObject({ code: -32600, data: { error: { code: 'forbidden' } } });
+  });
+
   it('refuses a connection without a valid key with 401', async () => {
     await expect(connect('egk_not-a-key')).rejects.toThrow(/401|unauthenticated/);
     const res = await fetch(`${baseUrl}/mcp`, { method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' }, body: '{}' });
@@ -191,5 +230,8 @@ describe('MCP server', () => {
     expect(json(denied).error.code).toBe('not_found');
     const { resources } = await client.listResources();
     expect(resources.length).toBe(2);
+    // Protocol errors pass through as the server sent them (they read "MCP error -32603: MCP error -32603: …").
+    const missing = await client.readResource({ uri: 'engram://cubes/no-such-cube' }).catch((e: unknown) => e);
+    expect(missing).toMatchObject({ code: -32002, message: 'MCP error -32002: cube not found', data: { error: { code: 'not_found' } } });
   });
 });

@@ -8,6 +8,7 @@ import {
   ListResourcesRequestSchema,
   ListResourceTemplatesRequestSchema,
   ListToolsRequestSchema,
+  McpError,
   ReadResourceRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { ClientEnv, remoteOptions } from './remote.options';
@@ -29,13 +30,25 @@ export async function serveMcpOverStdio(url: string, key: string, cube: string |
   }
   const info = upstream.getServerVersion() ?? { name: 'engram', version: '0.1.0' };
   const server = new Server({ name: info.name, version: info.version }, { capabilities: { tools: {}, resources: {} }, instructions: upstream.getInstructions() });
-  server.setRequestHandler(ListToolsRequestSchema, (request) => upstream.listTools(request.params));
-  server.setRequestHandler(CallToolRequestSchema, (request) => upstream.callTool(request.params));
-  server.setRequestHandler(ListResourcesRequestSchema, (request) => upstream.listResources(request.params));
-  server.setRequestHandler(ListResourceTemplatesRequestSchema, (request) => upstream.listResourceTemplates(request.params));
-  server.setRequestHandler(ReadResourceRequestSchema, (request) => upstream.readResource(request.params));
+  server.setRequestHandler(ListToolsRequestSchema, (request) => relay(upstream.listTools(request.params)));
+  server.setRequestHandler(CallToolRequestSchema, (request) => relay(upstream.callTool(request.params)));
+  server.setRequestHandler(ListResourcesRequestSchema, (request) => relay(upstream.listResources(request.params)));
+  server.setRequestHandler(ListResourceTemplatesRequestSchema, (request) => relay(upstream.listResourceTemplates(request.params)));
+  server.setRequestHandler(ReadResourceRequestSchema, (request) => relay(upstream.readResource(request.params)));
   server.onclose = () => void upstream.close();
   await server.connect(new StdioServerTransport());
+}
+
+/**
+ * The server's JSON-RPC error as the server sent it: same code, data and message. (The
+ * client's McpError reads "MCP error N: …"; relayed as it is, the stdio client would show
+ * "MCP error N: MCP error N: …".)
+ */
+export function relay<T>(answer: Promise<T>): Promise<T> {
+  return answer.catch((error: unknown) => {
+    if (!(error instanceof McpError)) throw error;
+    throw Object.assign(new Error(error.message.replace(/^MCP error -?\d+: /, '')), { code: error.code, data: error.data });
+  });
 }
 
 export function registerMcpCommand(program: Command, env: () => ClientEnv): void {

@@ -5,8 +5,10 @@ import {
   AddMessagesDto,
   ChatCompletionRequestDto,
   ChatCompletionService,
+  CubeListQueryDto,
   CubeService,
   EngramError,
+  ErrorCode,
   MemoryListQueryDto,
   MemoryService,
   Permission,
@@ -15,7 +17,7 @@ import {
   SearchService,
   UpdateMemoryDto,
 } from '@engram/core';
-import { runTool, toDto } from './mcp-tool.runner';
+import { checkedCubeRef, resourceError, runTool, toDto } from './mcp-tool.runner';
 import { MemoryId } from '../http/id.pipe';
 
 /**
@@ -35,6 +37,13 @@ export interface EngramMcpServices {
 
 export const MCP_TOOL_NAMES = ['list_cubes', 'add_memories', 'search_memories', 'get_memory', 'update_memory', 'delete_memory', 'list_memories', 'add_messages', 'chat'] as const;
 
+/**
+ * Any JSON object (metadata, filters). Not z.record: its JSON Schema carries
+ * `propertyNames`, which Gemini's function calling refuses ("Unknown name propertyNames",
+ * INVALID_ARGUMENT), so agents on Gemini could not load engram's tools at all.
+ */
+const jsonObject = () => z.looseObject({});
+
 const cubeArg = z
   .string()
   .min(1)
@@ -48,7 +57,7 @@ const memoryInput = z.object({
   text: z.string().describe('The memory itself, one self-contained statement ("Alice prefers window seats").'),
   kind: z.enum(['fact', 'episode', 'preference', 'procedure', 'message']).optional().describe('What sort of memory it is; default fact.'),
   tags: z.array(z.string()).optional().describe('Short labels to filter on later.'),
-  metadata: z.record(z.string(), z.unknown()).optional().describe('Any JSON attributes to filter on later (e.g. { "project": "apollo" }).'),
+  metadata: jsonObject().optional().describe('Any JSON attributes to filter on later (e.g. { "project": "apollo" }).'),
   importance: z.number().optional().describe('0..1; higher ranks higher in search.'),
   observedAt: z.string().optional().describe('ISO-8601 time when this was said or learned.'),
   validFrom: z.string().optional().describe('ISO-8601 time from which it is true in the world.'),
@@ -73,7 +82,7 @@ export function createEngramMcpServer(services: EngramMcpServices, ctx: RequestC
   const cubeOf = async (permission: Permission, cube: string | undefined): Promise<string> => {
     const ref = cube ?? fixedCube ?? (ctx.auth.kind === 'key' && ctx.auth.cubeIds?.length === 1 ? ctx.auth.cubeIds[0] : undefined);
     if (ref === undefined) throw EngramError.validation([{ field: 'cube', problems: ['cube is required: give the id or name of a cube (see list_cubes)'] }]);
-    return cubes.resolveId(ctx, permission, ref);
+    return cubes.resolveId(ctx, permission, checkedCubeRef(ref));
   };
 
   server.registerTool(
@@ -84,7 +93,7 @@ export function createEngramMcpServer(services: EngramMcpServices, ctx: RequestC
       inputSchema: { name: z.string().optional().describe('Only the cube with exactly this name.'), cursor: z.string().optional().describe('nextCursor of the previous page.') },
       annotations: { readOnlyHint: true },
     },
-    ({ name, cursor }) => tool(() => cubes.list(ctx, { name, cursor, limit: 100 })),
+    ({ name, cursor }) => tool(async () => cubes.list(ctx, await toDto(CubeListQueryDto, { name, cursor, limit: 100 }))),
   );
 
   server.registerTool(
@@ -115,7 +124,7 @@ export function createEngramMcpServer(services: EngramMcpServices, ctx: RequestC
         cube: cubeArg,
         query: z.string().describe('What you want to know, in natural language.'),
         top_k: z.number().int().optional().describe('How many results (1..200, default 10).'),
-        filters: z.record(z.string(), z.unknown()).optional().describe('Optional: kind, tags ({ any } | { all } | [..]), metadata ({ key: value }), state, observedAfter, observedBefore, validAt, sessionId.'),
+        filters: jsonObject().optional().describe('Optional: kind, tags ({ any } | { all } | [..]), metadata ({ key: value }), state, observedAfter, observedBefore, validAt, sessionId.'),
         explain: z.boolean().optional().describe('Include how each score was made (dense, lexical, priors).'),
       },
       annotations: { readOnlyHint: true },
@@ -145,7 +154,7 @@ export function createEngramMcpServer(services: EngramMcpServices, ctx: RequestC
         memory_id: memoryIdArg,
         text: z.string().optional().describe('The new text.'),
         tags: z.array(z.string()).optional().describe('Replaces the tags.'),
-        metadata: z.record(z.string(), z.unknown()).optional().describe('Replaces the metadata.'),
+        metadata: jsonObject().optional().describe('Replaces the metadata.'),
         importance: z.number().optional().describe('0..1.'),
         reason: z.string().optional().describe('Why it changed (kept in the history).'),
       },
@@ -232,7 +241,19 @@ export function createEngramMcpServer(services: EngramMcpServices, ctx: RequestC
         const dto = await toDto(ChatCompletionRequestDto, { model, messages, max_tokens, temperature, engram: { cubeId, retrieve: topK === 0 ? false : { topK } } });
         const answer = await chat.complete(ctx, dto);
         const used = answer.engram.retrieval?.memoryIds ?? [];
-        const texts = await Promise.all(used.map(async (id) => ({ id, text: (await memories.get(ctx, cubeId, id)).text })));
+        // Chat needs inference:run alone, as REST; the texts of the memories it used are a
+        // read on top (memories:read): a key without it gets their ids, as REST answers.
+        // A memory deleted since the prompt was built has no text left to show.
+        const texts = await Promise.all(
+          used.map(async (id) => {
+            try {
+              return { id, text: (await memories.get(ctx, cubeId, id)).text };
+            } catch (error) {
+              if (error instanceof EngramError && (error.code === ErrorCode.Forbidden || error.code === ErrorCode.NotFound)) return { id };
+              throw error;
+            }
+          }),
+        );
         return { answer: answer.choices[0]?.message.content ?? '', finish_reason: answer.choices[0]?.finish_reason ?? null, memories: texts, usage: answer.usage };
       }),
   );
@@ -241,15 +262,31 @@ export function createEngramMcpServer(services: EngramMcpServices, ctx: RequestC
     'cube-overview',
     new ResourceTemplate('engram://cubes/{cube}', {
       list: async () => {
-        const page = await cubes.list(ctx, { limit: 100 });
-        return { resources: page.items.map((c) => ({ uri: `engram://cubes/${c.id}`, name: c.name, description: c.description ?? undefined, mimeType: 'application/json' })) };
+        try {
+          const page = await cubes.list(ctx, { limit: 100 });
+          return { resources: page.items.map((c) => ({ uri: `engram://cubes/${c.id}`, name: c.name, description: c.description ?? undefined, mimeType: 'application/json' })) };
+        } catch (error) {
+          // A key that may not read cubes (inference:run alone) has no overviews to list;
+          // clients list resources on connect, and an error there reads as a broken server.
+          if (error instanceof EngramError && error.code === ErrorCode.Forbidden) return { resources: [] };
+          throw resourceError(error, 'engram://cubes', log);
+        }
       },
     }),
     { title: 'Cube overview', description: 'A cube with its settings and memory counts by kind and state.', mimeType: 'application/json' },
     async (uri, variables) => {
-      const ref = decodeURIComponent(String(variables.cube));
-      const stats = await cubes.stats(ctx, await cubes.resolveId(ctx, Permission.CubeRead, ref));
-      return { contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(stats, null, 2) }] };
+      try {
+        let ref: string;
+        try {
+          ref = decodeURIComponent(String(variables.cube));
+        } catch {
+          throw EngramError.validation([{ field: 'uri', problems: ['the cube in the URI is not valid percent-encoding (UTF-8)'] }]);
+        }
+        const stats = await cubes.stats(ctx, await cubes.resolveId(ctx, Permission.CubeRead, checkedCubeRef(ref)));
+        return { contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(stats, null, 2) }] };
+      } catch (error) {
+        throw resourceError(error, uri.href, log);
+      }
     },
   );
 
