@@ -93,6 +93,22 @@ describe('engram cube export|import and engram import --from (against a running 
     expect((result as { counts: { memories: number } }).counts.memories).toBe(20_000);
   });
 
+  it('imports a text longer than a memory may be as parts that keep every character (the whole import was refused)', async () => {
+    const file = join(dir, 'big-block.af');
+    const paragraph = (i: number) => `Paragraph ${i}: ${'the user keeps notes about trips, meals and friends. '.repeat(20)}`;
+    const value = Array.from({ length: 80 }, (_, i) => paragraph(i)).join('\n\n'); // ~85,000 characters
+    writeFileSync(file, JSON.stringify({ agents: [{ id: 'agent-0', name: 'notes', block_ids: ['block-0'], messages: [] }], blocks: [{ id: 'block-0', label: 'human', value, limit: 100000 }, { id: 'block-1', label: 'persona', value: 'I am brief.' }] }));
+    const { report, result } = await importFrom({ system: 'letta', file, cube: 'big-block', url, key });
+    expect(report).toMatchObject({ read: 2, split: 1 });
+    const cubeId = (result as { cube: { id: string } }).cube.id;
+    const items = (await h.http.get(`/v1/cubes/${cubeId}/memories?limit=500`).set(as()).expect(200)).body.items as { text: string; metadata: { part?: { index: number; of: number; id: string } } }[];
+    const parts = items.filter((m) => m.metadata.part).sort((a, b) => a.metadata.part!.index - b.metadata.part!.index);
+    expect(parts.length).toBe(report.written - 1);
+    expect(parts.every((m) => m.text.length <= 32_000 && m.metadata.part!.of === parts.length && m.metadata.part!.id === 'block:block-0')).toBe(true);
+    expect(parts.map((m) => m.text).join('')).toBe(value);
+    expect(items.map((m) => m.text)).toContain('I am brief.');
+  });
+
   it('writes the converted archive without a server (--archive)', async () => {
     const out = join(dir, 'letta.engram.tar.gz');
     const { result } = await importFrom({ system: 'letta', file: join(FIXTURES, 'letta-legacy.af'), cube: 'legacy', archiveOut: out });

@@ -340,6 +340,21 @@ describe('portable cubes: export and import', () => {
       expect(res.body.error.message).toContain('memories.jsonl line 3: memory.text must be a non-empty string');
     });
 
+    it('two memories with one id, in one batch or in different batches (was a 500 on the primary key)', async () => {
+      const hashCube = { cube: { id: null, name: 'crafted', description: null, settings: { embedder: { type: 'hash', dimension: 64 } } } };
+      const repeated = 'memory.id "d3a0c8a4-1111-4111-8111-111111111111" is the id of an earlier memory of the archive';
+      await refuses([goodLine, memoryLine({ text: 'first' }), memoryLine({ text: 'second' })], `memories.jsonl line 3: ${repeated}`, hashCube);
+      const fillers = Array.from({ length: 600 }, (_, i) => ({ memory: { id: `filler-${i}`, text: `filler memory ${i}` }, versions: [] }));
+      await refuses([memoryLine({ text: 'first' }), ...fillers, memoryLine({ text: 'again, 600 lines later' })], `memories.jsonl line 602: ${repeated}`, hashCube);
+    });
+
+    it('a line that is not UTF-8 (was stored with U+FFFD for its bytes)', async () => {
+      const body = Buffer.concat([Buffer.from(`${JSON.stringify(goodLine)}\n`, 'utf8'), Buffer.from(`${JSON.stringify(memoryLine({ text: 'Likes café au lait' }))}\n`, 'latin1')]);
+      const crafted = await craftArchive([{ name: 'manifest.json', body: craftManifest([{ name: 'memories.jsonl', kind: 'memories', body, records: 2 }]) }, { name: 'memories.jsonl', body }]);
+      const res = await importArchive(crafted, 'latin1').expect(400);
+      expect(res.body.error.message).toContain('memories.jsonl line 2 is not UTF-8 text');
+    });
+
     it('not gzip, or not sent as an archive', async () => {
       expect((await importArchive(Buffer.from('hello'), 'bad-7').expect(400)).body.error.message).toMatch(/not a valid gzip stream/);
       const json = await target.http.post('/v1/cubes/import?name=bad-8').set(as(targetKey)).send({ memories: [] }).expect(415);

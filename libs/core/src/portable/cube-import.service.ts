@@ -29,6 +29,7 @@ import { float32Rows, jsonLines } from './jsonl';
 import { checkBankLine, checkBankSize, checkEventLine, checkManifestCube, checkMemoryLine, checkStorable, isObject, MemoryLineRules } from './archive-rows.validator';
 import { parseArchivePolicy, PolicyGates, usableArchivePolicy } from './archive-policy.check';
 import { ImportedBank, verifyImportedBank, writeBankFile } from './imported-bank';
+import { QuotaService } from '../quotas/quota.service';
 
 const BATCH = 500;
 /** When the safety-net purge of a staging cube runs (long after any import finishes). */
@@ -55,6 +56,8 @@ interface ImportRun {
   banks: Map<number, ImportedBank>;
   /** Banks are restored only for a key that may write banks (banks:write). */
   mayWriteBanks: boolean;
+  /** The tenant's stored memories when the first batch was checked against its quota (ADR 0004). */
+  storedMemories?: number;
 }
 
 /**
@@ -79,6 +82,7 @@ export class CubeImportService {
     private readonly activation: ActivationStore,
     private readonly kvCaches: KvCacheRepository,
     private readonly jobs: JobRepository,
+    private readonly quotas: QuotaService,
     @Inject(ENGRAM_CONFIG) private readonly config: EngramConfig,
     policies: LifecyclePolicies,
     llm: LlmGate,
@@ -128,7 +132,10 @@ export class CubeImportService {
         const restored = new Map([...run.banks.values()].map((b) => [b.archiveId.toLowerCase(), b.id]));
         await this.archives.setCubePolicy(run.cubeId!, (await usableArchivePolicy(this.policyGates, tenantId, run.cubeId!, run.policy, restored, (reason) => run.skipped.push({ part: 'manifest.json', reason }))) as Record<string, unknown>);
       }
+      // Counted again: the tenant may have written meanwhile (its count gets this cube's memories once revealed).
+      await this.quotas.requireImportedMemories(tenantId, run.counts.memories);
       if (!(await this.archives.reveal(tenantId, run.cubeId!))) throw EngramError.conflict(`a cube named "${run.name}" already exists`);
+      this.quotas.forget(tenantId);
     } catch (error) {
       if (run.cubeId) {
         await this.activation.deleteByOwner(run.cubeId);
@@ -189,6 +196,8 @@ export class CubeImportService {
         run.skipped.push({ part: PART.vectors, reason: `embedder fingerprint ${manifest.embedder?.fingerprint ?? 'unknown'} differs from this cube's ${run.embedder.fingerprint}: memories were embedded again` });
       }
     }
+    // The staging cube is not live, so the tenant's quotas would not see it (ADR 0004).
+    await this.quotas.requireCubeSlot(run.tenantId);
     run.cubeId = await this.archives.createStaging(run.tenantId, run.name, manifest.cube.description, settings);
     // Should this process die mid-import, the purge job removes the staging cube a day later
     // (a revealed cube is live, and the purge skips live cubes).
@@ -234,8 +243,12 @@ export class CubeImportService {
       maxMetadataBytes: this.config.bodyLimitBytes,
     };
     let batch: (ImportedMemory & { vector: boolean })[] = [];
+    /** Where each memory of the batch came from: its line and its id in the archive. */
+    let origins: { line: number; id: string }[] = [];
     const flush = async () => {
       if (!batch.length) return;
+      // Before embedding: an archive larger than the tenant's memory quota stops at the first batch past it.
+      run.storedMemories = await this.quotas.requireImportedMemories(run.tenantId, run.counts.memories, run.storedMemories);
       const toEmbed = batch.filter((m) => !m.vector);
       if (toEmbed.length) {
         const vectors = await this.embedders.embed(run.embedder!, toEmbed.map((m) => m.memory.text as string));
@@ -245,8 +258,14 @@ export class CubeImportService {
         });
         run.counts.reembedded += toEmbed.length;
       }
-      await this.archives.importBatch(run.cubeId!, batch);
+      const repeated = await this.archives.importBatch(run.cubeId!, batch);
+      if (repeated) {
+        // Two memories of the archive share an id (a hand-made or merged file): name the later one.
+        const origin = origins[batch.map((m) => m.memory.id).lastIndexOf(repeated.repeatedId)];
+        throw archiveError(`${part.name} line ${origin?.line ?? '?'}: memory.id ${JSON.stringify(origin?.id ?? repeated.repeatedId)} is the id of an earlier memory of the archive; each memory needs its own id`);
+      }
       batch = [];
+      origins = [];
     };
     for await (const { line, value } of jsonLines(stream, part.name, MAX_LINE_BYTES)) {
       const at = `${part.name} line ${line}`;
@@ -255,6 +274,7 @@ export class CubeImportService {
       const memory = { ...value.memory };
       const versions = checkMemoryLine(memory, value.versions, at, rules);
       const id = run.ids.map(memory.id as string);
+      origins.push({ line, id: memory.id as string });
       memory.id = id;
       for (const ref of refColumns) {
         const target = memory[ref.name];

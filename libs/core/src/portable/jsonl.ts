@@ -6,10 +6,18 @@ export async function* jsonLines(stream: Readable, part: string, maxLineBytes: n
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let line = 0;
+  // Strict: a byte that is not UTF-8 would otherwise be stored as U+FFFD.
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
   const parse = (bytes: Buffer) => {
     line++;
+    let text: string;
     try {
-      return { line, value: JSON.parse(bytes.toString('utf8')) as unknown };
+      text = utf8.decode(bytes);
+    } catch {
+      throw archiveError(`${part} line ${line} is not UTF-8 text`);
+    }
+    try {
+      return { line, value: JSON.parse(text) as unknown };
     } catch {
       throw archiveError(`${part} line ${line} is not valid JSON`);
     }

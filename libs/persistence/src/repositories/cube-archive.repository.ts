@@ -188,9 +188,25 @@ export class CubeArchiveRepository {
     await this.db.query(`DELETE FROM cubes WHERE id = $1 AND deleted_at IS NOT NULL`, [cubeId]);
   }
 
-  /** Inserts memories (ids already mapped, references left for `setReferences`) and their versions, in order. */
-  async importBatch(cubeId: string, memories: ImportedMemory[]): Promise<void> {
-    if (memories.length === 0) return;
+  /**
+   * Inserts memories (ids already mapped, references left for `setReferences`) and their
+   * versions, in order. Returns the (mapped) id of a memory already in the cube — the
+   * archive gives two memories one id — instead of failing on the primary key; null when
+   * every memory went in.
+   */
+  async importBatch(cubeId: string, memories: ImportedMemory[]): Promise<{ repeatedId: string } | null> {
+    if (memories.length === 0) return null;
+    try {
+      await this.insertBatch(cubeId, memories);
+      return null;
+    } catch (error) {
+      const repeatedId = repeatedMemoryId(error);
+      if (repeatedId) return { repeatedId };
+      throw error;
+    }
+  }
+
+  private async insertBatch(cubeId: string, memories: ImportedMemory[]): Promise<void> {
     const refs = new Set((await this.memoryReferenceColumns()).map((c) => c.name));
     const memoryCols = (await this.columnsOf('memories')).filter((c) => !MEMORY_LOCAL.includes(c.name) && !refs.has(c.name));
     const versionCols = (await this.columnsOf('memory_versions')).filter((c) => !VERSION_LOCAL.includes(c.name));
@@ -336,4 +352,12 @@ export class CubeArchiveRepository {
     );
     return { memories: Number(rows[0].memories), versions: Number(rows[0].versions) };
   }
+}
+
+/** The memory id a unique violation on `memories`' primary key names (PostgreSQL's detail: "Key (id)=(…) already exists."), or null. */
+function repeatedMemoryId(error: unknown): string | null {
+  const e = error as { code?: string; table?: string; detail?: string; driverError?: { code?: string; table?: string; detail?: string } };
+  const pg = e.driverError ?? e;
+  if (pg.code !== '23505' || pg.table !== 'memories') return null;
+  return /^Key \(id\)=\(([0-9a-f-]{36})\) already exists/.exec(pg.detail ?? '')?.[1] ?? null;
 }

@@ -4,12 +4,15 @@
 // list per question; a filler session repeated across questions is imported once), and a
 // list of sessions ({ id | session_id, date | time, turns | messages: [{ role, content,
 // time? }] }) or { "sessions": [...] }. Field names: ../shared/reference/peer-formats.md §7.
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { jsonElements } from './json-elements';
 import { ImportReport, skip, SourceImporter, SourceRecord } from './source-importer';
 import { toUtcIso } from './source-time';
 
 type Obj = Record<string, unknown>;
+/** Sessions read so far: the digests of their turn lists, and the next turn index. */
+type Sessions = Map<string, { digests: Set<string>; next: number }>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: unknown): string | null => (typeof v === 'string' && v.trim() ? v : null);
 
@@ -27,7 +30,7 @@ export class ConversationsImporter implements SourceImporter {
 
   async *records(file: string, report: ImportReport): AsyncGenerator<SourceRecord> {
     const elements = (await startsWithObject(file)) ? jsonElements(file, { key: 'sessions' }) : jsonElements(file);
-    const seenSessions = new Set<string>();
+    const seenSessions: Sessions = new Map();
     for await (const element of elements) {
       if (!isObj(element)) {
         report.read++;
@@ -43,7 +46,7 @@ export class ConversationsImporter implements SourceImporter {
     }
   }
 
-  private async *longMemEval(instance: Obj, report: ImportReport, seen: Set<string>): AsyncGenerator<SourceRecord> {
+  private async *longMemEval(instance: Obj, report: ImportReport, seen: Sessions): AsyncGenerator<SourceRecord> {
     const ids = Array.isArray(instance.haystack_session_ids) ? instance.haystack_session_ids : [];
     const dates = Array.isArray(instance.haystack_dates) ? instance.haystack_dates : [];
     const sessions = instance.haystack_sessions as unknown[];
@@ -54,15 +57,24 @@ export class ConversationsImporter implements SourceImporter {
     }
   }
 
-  private async *session(id: string, at: string | null, turns: unknown, report: ImportReport, seen: Set<string>, tags: string[]): AsyncGenerator<SourceRecord> {
+  private async *session(id: string, at: string | null, turns: unknown, report: ImportReport, seen: Sessions, tags: string[]): AsyncGenerator<SourceRecord> {
     const list = Array.isArray(turns) ? turns : [];
-    if (seen.has(id)) {
+    // The same session again (LongMemEval samples filler sessions with replacement) is a
+    // duplicate; a session id again with other turns continues that session (it used to be
+    // dropped as a duplicate).
+    const digest = createHash('sha1').update(JSON.stringify(list)).digest('base64');
+    const known = seen.get(id) ?? { digests: new Set<string>(), next: 0 };
+    if (known.digests.has(digest)) {
       report.read += list.length;
       report.duplicates += list.length;
       return;
     }
-    seen.add(id);
-    for (const [index, turn] of list.entries()) {
+    known.digests.add(digest);
+    const first = known.next;
+    known.next += list.length;
+    seen.set(id, known);
+    for (const [offset, turn] of list.entries()) {
+      const index = first + offset;
       report.read++;
       if (!isObj(turn)) {
         skip(report, 'turn is not an object');

@@ -24,6 +24,13 @@ describe('source timestamps', () => {
     [1714550400, '2024-05-01T08:00:00.000Z'],
     ['07:30 AM on 01 April, 2026', null],
     [null, null],
+    // Times an archive would refuse (the whole import with them) are unreadable, not rolled over or passed on.
+    ['2026-02-30T00:00:00Z', null],
+    ['2023/02/29 (Wed) 08:12', null],
+    ['2024-02-29T10:00:00Z', '2024-02-29T10:00:00.000Z'],
+    ['0000-01-01T00:00:00Z', null],
+    ['+275760-09-13T00:00:00Z', null],
+    [1e15, null],
   ])('reads %p as %p', (value, expected) => expect(toUtcIso(value)).toBe(expected));
 });
 
@@ -69,6 +76,33 @@ describe('streaming JSON elements', () => {
   });
 });
 
+describe('file encodings', () => {
+  const read = async (importer: SourceImporter, file: string) => {
+    const records: SourceRecord[] = [];
+    for await (const r of importer.records(file, newReport())) records.push(r);
+    return records.map((r) => r.memory.text);
+  };
+
+  it('refuses a file that is not UTF-8 instead of storing U+FFFD for its bytes, reads a UTF-8 byte order mark, names UTF-16', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'engram-enc-'));
+    try {
+      const mem0 = JSON.stringify([{ id: 'a', memory: 'Likes café au lait' }]);
+      writeFileSync(join(dir, 'latin1.json'), Buffer.from(mem0, 'latin1'));
+      await expect(read(new Mem0Importer(), join(dir, 'latin1.json'))).rejects.toThrow(/the file is not UTF-8 text .*convert it to UTF-8/);
+      writeFileSync(join(dir, 'latin1.af'), Buffer.from(JSON.stringify({ agents: [], blocks: [{ id: 'block-0', label: 'human', value: 'Café owner' }] }), 'latin1'));
+      await expect(read(new LettaImporter(), join(dir, 'latin1.af'))).rejects.toThrow(/the file is not UTF-8 text/);
+      writeFileSync(join(dir, 'bom.json'), Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(mem0, 'utf8')]));
+      expect(await read(new Mem0Importer(), join(dir, 'bom.json'))).toEqual(['Likes café au lait']);
+      writeFileSync(join(dir, 'bom.af'), Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(JSON.stringify({ agents: [], blocks: [{ id: 'block-0', label: 'human', value: 'Café owner' }] }), 'utf8')]));
+      expect(await read(new LettaImporter(), join(dir, 'bom.af'))).toEqual(['Café owner']);
+      writeFileSync(join(dir, 'utf16.json'), Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(mem0, 'utf16le')]));
+      await expect(read(new Mem0Importer(), join(dir, 'utf16.json'))).rejects.toThrow(/the file is UTF-16 text .*save it as UTF-8/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('mem0 importer', () => {
   it('maps get_all items: scope ids to tags and source, history to versions, UTC times, duplicates and empty items left out', async () => {
     const { records, report, texts } = await collect(new Mem0Importer(), 'mem0-get-all.json');
@@ -101,6 +135,45 @@ describe('mem0 importer', () => {
     expect(records[1].versions.map((v) => (v.new_values as { text: string }).text)).toEqual(['Team standup at 9:00', 'Team standup at 9:30']);
     // The legacy camelCase scope key in metadata is read as the user scope.
     expect(records[1].memory).toMatchObject({ tags: ['user:ana'], metadata: {} });
+  });
+
+  it("reads an OpenMemory backup's memories.json (it converted nothing): deleted left out, paused and archived kept archived, apps and categories as tags", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'engram-openmemory-'));
+    try {
+      const file = join(dir, 'memories.json');
+      const memory = (id: string, content: string, state: string, extra: Record<string, unknown> = {}) => ({ id, user_id: '9d0c1e2f-0000-4000-8000-000000000001', app_id: 'app-1', content, metadata: {}, state, created_at: '2026-03-01T09:15:02+00:00', updated_at: null, archived_at: null, deleted_at: null, category_ids: ['cat-1'], ...extra });
+      writeFileSync(
+        file,
+        JSON.stringify({
+          user: { id: '9d0c1e2f-0000-4000-8000-000000000001', user_id: 'ana', name: 'Ana' },
+          apps: [{ id: 'app-1', name: 'cursor' }],
+          categories: [{ id: 'cat-1', name: 'travel' }],
+          memories: [
+            memory('6b0f5d1e-2c44-4f0a-9a51-0c7e2f9b1d33', 'Prefers aisle seats', 'active'),
+            memory('7b0f5d1e-2c44-4f0a-9a51-0c7e2f9b1d33', 'Used to fly from Lisbon', 'archived', { archived_at: '2026-04-01T00:00:00+00:00' }),
+            memory('8b0f5d1e-2c44-4f0a-9a51-0c7e2f9b1d33', 'Is planning a trip to Japan', 'paused'),
+            memory('9b0f5d1e-2c44-4f0a-9a51-0c7e2f9b1d33', 'Asked to forget this', 'deleted', { deleted_at: '2026-05-01T00:00:00+00:00' }),
+          ],
+          memory_categories: [],
+          status_history: [],
+          access_controls: [],
+          export_meta: { app_id_filter: null, from_date: null, to_date: null, version: '1', generated_at: '2026-06-01T00:00:00+00:00' },
+        }),
+      );
+      const report = newReport();
+      const records: SourceRecord[] = [];
+      for await (const r of new Mem0Importer().records(file, report)) records.push(r);
+      expect(records.map((r) => [r.memory.text, r.memory.state, r.memory.tags])).toEqual([
+        ['Prefers aisle seats', 'active', ['app:cursor', 'travel']],
+        ['Used to fly from Lisbon', 'archived', ['app:cursor', 'travel']],
+        ['Is planning a trip to Japan', 'archived', ['app:cursor', 'travel']],
+      ]);
+      expect(records[2].memory.metadata).toEqual({ openmemoryState: 'paused' });
+      expect(records[0].memory.source).not.toHaveProperty('userId');
+      expect(report).toMatchObject({ read: 4, skipped: { 'deleted in OpenMemory': 1 } });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('takes history from a separate history.db dump (--history), by memory id', async () => {
@@ -139,6 +212,33 @@ describe('letta importer', () => {
     expect(texts).toEqual(['The user asks big questions.', 'What is the answer?', 'Forty-two.']);
     expect(records[0].memory.metadata).toMatchObject({ letta: { metadata: { v: 1 } } });
   });
+
+  it('keeps one record per id when a file lists a block, message or passage id twice (the archive refuses repeated ids)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'engram-letta-'));
+    try {
+      const message = (id: string, text: string, at: string) => ({ type: 'message', id, agent_id: 'agent-0', role: 'user', content: [{ type: 'text', text }], created_at: at });
+      const file = join(dir, 'repeated.af');
+      writeFileSync(
+        file,
+        JSON.stringify({
+          agents: [
+            { id: 'agent-0', name: 'helper', block_ids: ['block-0'], messages: [message('message-1', 'I moved to Porto.', '2026-02-10T14:00:00Z'), message('message-1', 'Edited copy of the same message', '2026-02-10T15:00:00Z')] },
+            { id: 'agent-0', name: 'helper again', messages: [message('message-1', 'A third text under the same agent and message id', '2026-02-11T09:00:00Z')] },
+          ],
+          blocks: [{ id: 'block-0', label: 'human', value: 'Name: Rui' }, { id: 'block-0', label: 'human', value: 'Name: Rui (copy)' }],
+          passages: [{ id: 'passage-1', text: 'Archival one' }, { id: 'passage-1', text: 'Archival one again' }],
+        }),
+      );
+      const report = newReport();
+      const records: SourceRecord[] = [];
+      for await (const r of new LettaImporter().records(file, report)) records.push(r);
+      expect(records.map((r) => r.memory.text)).toEqual(['Name: Rui', 'I moved to Porto.', 'Archival one']);
+      expect(new Set(records.map((r) => r.memory.id)).size).toBe(records.length);
+      expect(report).toMatchObject({ read: 7, duplicates: 4 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('memos importer', () => {
@@ -153,6 +253,33 @@ describe('memos importer', () => {
     expect(first.versions.map((v) => (v.new_values as { text: string }).text)).toEqual(['The user runs on weekends.', 'The user is training for a half marathon in October 2026.']);
     expect(records[1].memory.importance).toBe(1);
     expect(records[2].memory).toMatchObject({ state: 'archived', kind: 'episode' });
+  });
+
+  it('reads every collection of a pref_text dump (only the first was read), and keeps confidence within 0–1', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'engram-memos-'));
+    try {
+      const item = (id: string, memory: string, metadata: Record<string, unknown>) => ({ id, memory, metadata: { user_id: 'u-42', status: 'activated', ...metadata } });
+      const file = join(dir, 'textual_memory.json');
+      writeFileSync(
+        file,
+        JSON.stringify({
+          'explicit_preference': [item('11111111-1111-4111-8111-111111111111', 'Prefers green tea', { preference_type: 'explicit_preference', confidence: 150 })],
+          'note "with" quotes': 'not a list',
+          implicit_preference: [item('22222222-2222-4222-8222-222222222222', 'Seems to like quiet cafés', { preference_type: 'implicit_preference', confidence: -5 }), item('33333333-3333-4333-8333-333333333333', 'Reads before sleeping', { confidence: 0.4 })],
+        }),
+      );
+      const report = newReport();
+      const records: SourceRecord[] = [];
+      for await (const r of new MemosImporter().records(file, report)) records.push(r);
+      expect(records.map((r) => [r.memory.text, r.memory.importance])).toEqual([
+        ['Prefers green tea', 1],
+        ['Seems to like quiet cafés', 0],
+        ['Reads before sleeping', 0.4],
+      ]);
+      expect(report.read).toBe(3);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('reads a general_text dump (payload-wrapped items)', async () => {
@@ -186,6 +313,28 @@ describe('conversations importer', () => {
       ['s2', 'No time on this session at all.', null],
     ]);
     expect(report.skipped).toEqual({ 'turn without role or content': 2 });
+  });
+});
+
+describe('conversations importer, a session id twice', () => {
+  it('continues the session when its turns differ (they were dropped as duplicates) and drops an identical repeat', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'engram-conv-'));
+    try {
+      const file = join(dir, 'sessions.json');
+      const morning = [{ role: 'user', content: 'I adopted a cat.' }, { role: 'assistant', content: 'Congratulations!' }];
+      writeFileSync(file, JSON.stringify([{ id: 'daily', date: '2024-05-01T09:00:00Z', turns: morning }, { id: 'daily', date: '2024-05-01T18:00:00Z', turns: [{ role: 'user', content: 'The cat is called Miso.' }] }, { id: 'daily', date: '2024-05-01T09:00:00Z', turns: morning }]));
+      const report = newReport();
+      const records: SourceRecord[] = [];
+      for await (const r of new ConversationsImporter().records(file, report)) records.push(r);
+      expect(records.map((r) => [r.memory.id, r.memory.text, r.memory.observed_at])).toEqual([
+        ['daily#0', 'I adopted a cat.', '2024-05-01T09:00:00.000Z'],
+        ['daily#1', 'Congratulations!', '2024-05-01T09:00:00.000Z'],
+        ['daily#2', 'The cat is called Miso.', '2024-05-01T18:00:00.000Z'],
+      ]);
+      expect(report).toMatchObject({ read: 5, duplicates: 2 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

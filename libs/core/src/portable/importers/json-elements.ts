@@ -7,6 +7,118 @@ import { Readable } from 'node:stream';
 
 export class JsonShapeError extends Error {}
 
+const UTF16_BOMS = [
+  [0xff, 0xfe],
+  [0xfe, 0xff],
+];
+
+/**
+ * Decodes a JSON file's bytes as UTF-8, strictly: JSON is UTF-8 (RFC 8259), and a byte
+ * that is not (a Latin-1 or Windows-1252 export) would otherwise become U+FFFD in what is
+ * stored. A leading UTF-8 byte order mark is dropped; UTF-16 is named as such.
+ */
+export class StrictUtf8Decoder {
+  private readonly decoder = new TextDecoder('utf-8', { fatal: true });
+  private offset = 0;
+
+  decode(bytes: Uint8Array, final = false): string {
+    if (this.offset === 0 && bytes.length >= 2 && UTF16_BOMS.some(([a, b]) => bytes[0] === a && bytes[1] === b)) {
+      throw new JsonShapeError('the file is UTF-16 text (it starts with a UTF-16 byte order mark); save it as UTF-8 and import it again');
+    }
+    try {
+      const text = this.decoder.decode(bytes, { stream: !final });
+      this.offset += bytes.length;
+      return text;
+    } catch {
+      throw new JsonShapeError(
+        `the file is not UTF-8 text (a byte in bytes ${this.offset}–${this.offset + bytes.length} is not UTF-8, e.g. Latin-1 or Windows-1252): convert it to UTF-8 (iconv -f latin1 -t utf-8) and import it again`,
+      );
+    }
+  }
+}
+
+/** The whole of a small JSON file (an agent file), decoded as StrictUtf8Decoder does. */
+export function decodeUtf8File(bytes: Uint8Array): string {
+  return new StrictUtf8Decoder().decode(bytes, true);
+}
+
+/** Text chunks of a file or stream, decoded strictly as UTF-8 (a stream that already yields strings is taken as it is). */
+export async function* utf8Chunks(input: string | Readable): AsyncGenerator<string> {
+  const stream = typeof input === 'string' ? createReadStream(input, { highWaterMark: 1 << 20 }) : input;
+  const decoder = new StrictUtf8Decoder();
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer | string>) {
+      const text = typeof chunk === 'string' ? chunk : decoder.decode(chunk);
+      if (text) yield text;
+    }
+    const rest = decoder.decode(new Uint8Array(0), true);
+    if (rest) yield rest;
+  } finally {
+    if (typeof input === 'string') (stream as unknown as { destroy(): void }).destroy();
+  }
+}
+
+/**
+ * The top-level keys of a JSON object file whose values are arrays, in file order (streamed;
+ * nothing but the keys is held). A file that is not an object has none.
+ */
+export async function topLevelArrayKeys(file: string): Promise<string[]> {
+  const keys: string[] = [];
+  let depth = 0;
+  let inString = false;
+  let escaped = false;
+  /** The characters of a key being read (raw, escapes included), or null. */
+  let key: string[] | null = null;
+  let lastKey: string | null = null;
+  let expectKey = false;
+  let afterColon = false;
+  let started = false;
+  for await (const chunk of utf8Chunks(file)) {
+    for (let i = 0; i < chunk.length; i++) {
+      const c = chunk[i];
+      if (inString) {
+        if (escaped) escaped = false;
+        else if (c === '\\') escaped = true;
+        else if (c === '"') {
+          inString = false;
+          if (key) {
+            lastKey = JSON.parse(`"${key.join('')}"`) as string;
+            key = null;
+          }
+          continue;
+        }
+        key?.push(c);
+        continue;
+      }
+      if (c === ' ' || c === '\n' || c === '\r' || c === '\t') continue;
+      if (!started) {
+        started = true;
+        if (c !== '{') return [];
+      }
+      if (depth === 1 && afterColon) {
+        afterColon = false;
+        if (c === '[' && lastKey !== null) keys.push(lastKey);
+      }
+      if (c === '"') {
+        inString = true;
+        if (depth === 1 && expectKey) {
+          key = [];
+          expectKey = false;
+        }
+      } else if (c === ':' && depth === 1) afterColon = true;
+      else if (c === ',' && depth === 1) expectKey = true;
+      else if (c === '{' || c === '[') {
+        depth++;
+        if (depth === 1) expectKey = true;
+      } else if (c === '}' || c === ']') {
+        depth--;
+        if (depth === 0) return keys;
+      }
+    }
+  }
+  return keys;
+}
+
 export interface ElementOptions {
   /** Read the array under this top-level key when the document is an object. */
   key?: string;
@@ -16,7 +128,6 @@ export interface ElementOptions {
 
 /** What the document turned out to be: its top-level array, or the keyed array (null: neither). */
 export async function* jsonElements(input: string | Readable, options: ElementOptions = {}): AsyncGenerator<unknown> {
-  const stream = typeof input === 'string' ? createReadStream(input, { encoding: 'utf8', highWaterMark: 1 << 20 }) : input.setEncoding('utf8');
   const max = options.maxElementChars ?? 256 * 1024 * 1024;
   let depth = 0;
   let inString = false;
@@ -33,7 +144,7 @@ export async function* jsonElements(input: string | Readable, options: ElementOp
   let capturing = false;
   let done = false;
 
-  for await (const chunk of stream as AsyncIterable<string>) {
+  for await (const chunk of utf8Chunks(input)) {
     if (done) break;
     let from = 0;
     const flush = (to: number) => {
@@ -123,7 +234,6 @@ export async function* jsonElements(input: string | Readable, options: ElementOp
     }
     if (!done) flush(chunk.length);
   }
-  if (typeof input === 'string') (stream as unknown as { destroy(): void }).destroy();
   if (!started) throw new JsonShapeError('the file is empty');
   if (elementDepth === -1) throw new JsonShapeError(`the JSON object has no "${options.key}" list`);
   if (!done) throw new JsonShapeError('the file ends inside the JSON document (truncated?)');

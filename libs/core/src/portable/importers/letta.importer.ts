@@ -5,6 +5,7 @@
 // read from a top-level `passages` list (the archival-memory API's Passage objects) when
 // present. Field names: ../shared/reference/peer-formats.md §5.
 import { readFile } from 'node:fs/promises';
+import { decodeUtf8File } from './json-elements';
 import { ImportReport, skip, SourceImporter, SourceRecord } from './source-importer';
 import { toUtcIso } from './source-time';
 
@@ -51,9 +52,10 @@ export class LettaImporter implements SourceImporter {
   readonly expects = 'a Letta agent file (.af): { agents, blocks } or a legacy agent with core_memory and messages';
 
   async *records(file: string, report: ImportReport): AsyncGenerator<SourceRecord> {
+    const text = decodeUtf8File(await readFile(file));
     let doc: unknown;
     try {
-      doc = JSON.parse(await readFile(file, 'utf8'));
+      doc = JSON.parse(text);
     } catch {
       throw new Error(`${file} is not a JSON agent file`);
     }
@@ -62,6 +64,17 @@ export class LettaImporter implements SourceImporter {
     const agents: Obj[] = legacy ? [{ ...doc, id: str(doc.id) ?? 'agent-0', messages: doc.messages, block_ids: null }] : list(doc.agents);
     const blocks = legacy ? list(doc.core_memory) : list(doc.blocks);
     const seenTexts = new Set<string>();
+    // Each record id once: an archive with two memories of one id is refused as a whole.
+    // Ids are file-local (block-0, message-3), so a repeat is the same item listed twice.
+    const seenIds = new Set<string>();
+    const repeated = (id: string): boolean => {
+      if (!seenIds.has(id)) {
+        seenIds.add(id);
+        return false;
+      }
+      report.duplicates++;
+      return true;
+    };
     const fileCreated = toUtcIso(doc.created_at);
 
     // Core memory: one fact per block, shared blocks once, labelled with the agents that use them.
@@ -75,6 +88,7 @@ export class LettaImporter implements SourceImporter {
         continue;
       }
       const label = str(block.label) ?? 'block';
+      if (repeated(`block:${String(block.id ?? label)}`)) continue;
       const at = toUtcIso(block.updated_at ?? block.created_at) ?? fileCreated;
       yield this.record(`block:${String(block.id ?? label)}`, {
         text,
@@ -115,6 +129,7 @@ export class LettaImporter implements SourceImporter {
           continue;
         }
         seenTexts.add(key);
+        if (repeated(`${agentId}:${String(message.id ?? report.read)}`)) continue;
         yield this.record(`${agentId}:${String(message.id ?? report.read)}`, {
           text,
           kind: 'message',
@@ -136,6 +151,7 @@ export class LettaImporter implements SourceImporter {
         skip(report, 'empty passage');
         continue;
       }
+      if (repeated(`passage:${String(passage.id ?? report.read)}`)) continue;
       const at = toUtcIso(passage.created_at);
       yield this.record(`passage:${String(passage.id ?? report.read)}`, {
         text,

@@ -2,9 +2,11 @@
 // { "results": [...] } or a bare list, Python (snake_case) or TypeScript (camelCase)
 // payload keys. History rows ride along as `history` on an item (what Memory.history(id)
 // returns), Python (old_memory/new_memory/event) or TypeScript (previous_value/new_value/
-// action) shape. Field names: ../shared/reference/peer-formats.md §1–3.
+// action) shape. An OpenMemory backup's memories.json ({ user, apps, categories, memories })
+// is read too: states kept, apps and categories as tags. Field names:
+// ../shared/reference/peer-formats.md §1–4.
 import { createReadStream } from 'node:fs';
-import { jsonElements } from './json-elements';
+import { jsonElements, topLevelArrayKeys } from './json-elements';
 import { ImportReport, skip, SourceImporter, SourceRecord } from './source-importer';
 import { toUtcIso } from './source-time';
 
@@ -17,17 +19,34 @@ const DROP_METADATA = new Set(['text_lemmatized', 'textLemmatized', 'data', 'has
 const KIND_OF_MEMORY_TYPE: Record<string, string> = { procedural_memory: 'procedure', episodic_memory: 'episode', semantic_memory: 'fact' };
 const ACTION_OF_EVENT: Record<string, string> = { ADD: 'create', UPDATE: 'update', DELETE: 'delete' };
 
-async function firstChar(file: string): Promise<string> {
+async function head(file: string): Promise<string> {
   for await (const chunk of createReadStream(file, { encoding: 'utf8', highWaterMark: 4096 })) {
     const c = (chunk as string).trimStart();
-    if (c) return c[0];
+    if (c) return c;
   }
   return '';
 }
 
+/** An OpenMemory backup's `memories.json` (`POST /api/v1/backup/export`): its apps and categories by id. */
+interface OpenMemoryExport {
+  apps: Map<string, string>;
+  categories: Map<string, string>;
+}
+
+async function namesById(file: string, key: string): Promise<Map<string, string>> {
+  const names = new Map<string, string>();
+  for await (const row of jsonElements(file, { key })) {
+    if (typeof row === 'object' && row !== null && typeof (row as Item).id === 'string' && typeof (row as Item).name === 'string') names.set((row as Item).id as string, (row as Item).name as string);
+  }
+  return names;
+}
+
+/** OpenMemory states: deleted memories are exported too (left out here), paused ones are hidden from apps. */
+const STATE_OF_OPENMEMORY: Record<string, string> = { active: 'active', archived: 'archived', paused: 'archived' };
+
 export class Mem0Importer implements SourceImporter {
   readonly system = 'mem0' as const;
-  readonly expects = "mem0's get_all JSON: { results: [...] } or a list of { id, memory }";
+  readonly expects = "mem0's get_all JSON: { results: [...] } or a list of { id, memory }, or OpenMemory's memories.json";
 
   /** `historyFile`: history rows of many memories in one JSON list (history.db's `history` table, or `memory_history` of the TypeScript library). */
   constructor(private readonly historyFile: string | null = null) {}
@@ -47,7 +66,16 @@ export class Mem0Importer implements SourceImporter {
 
   async *records(file: string, report: ImportReport): AsyncGenerator<SourceRecord> {
     const history = await this.loadHistory();
-    const elements = (await firstChar(file)) === '{' ? jsonElements(file, { key: 'results' }) : jsonElements(file);
+    const start = await head(file);
+    let openMemory: OpenMemoryExport | null = null;
+    let elements: AsyncGenerator<unknown>;
+    if (!start.startsWith('{')) elements = jsonElements(file);
+    else if (/^\{\s*"results"\s*:/.test(start) || !(await topLevelArrayKeys(file)).includes('memories')) elements = jsonElements(file, { key: 'results' });
+    else {
+      // OpenMemory's backup: { user, apps, categories, memories, … } (peer-formats §4).
+      openMemory = { apps: await namesById(file, 'apps'), categories: await namesById(file, 'categories') };
+      elements = jsonElements(file, { key: 'memories' });
+    }
     const seen = new Set<string>();
     for await (const element of elements) {
       report.read++;
@@ -56,6 +84,21 @@ export class Mem0Importer implements SourceImporter {
         continue;
       }
       const item = element as Item;
+      let state = 'active';
+      if (openMemory) {
+        const exported = String(item.state ?? 'active');
+        if (exported === 'deleted' || item.deleted_at) {
+          skip(report, 'deleted in OpenMemory');
+          continue;
+        }
+        state = STATE_OF_OPENMEMORY[exported] ?? 'active';
+        // Its user_id is OpenMemory's internal row id, not the user's own id: not a scope to keep.
+        delete item.user_id;
+        const app = str(item.app_id) ? openMemory.apps.get(item.app_id as string) : undefined;
+        const categories = Array.isArray(item.category_ids) ? item.category_ids.map((id) => openMemory!.categories.get(String(id))).filter((c): c is string => !!c) : [];
+        item.categories = [...(app ? [`app:${app}`] : []), ...categories];
+        if (exported !== state) item.metadata = { ...(typeof item.metadata === 'object' && item.metadata !== null && !Array.isArray(item.metadata) ? item.metadata : {}), openmemoryState: exported };
+      }
       if (!Array.isArray(item.history) && typeof item.id === 'string' && history.has(item.id)) item.history = history.get(item.id);
       const text = str(item.memory) ?? str(item.data) ?? str(item.content);
       const id = str(item.id);
@@ -113,6 +156,7 @@ export class Mem0Importer implements SourceImporter {
           updated_at: updatedAt,
           expires_at: expiration,
           version: Math.max(1, versions.length),
+          state,
         },
         versions,
       };

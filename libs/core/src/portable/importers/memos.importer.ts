@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { jsonElements } from './json-elements';
+import { jsonElements, topLevelArrayKeys } from './json-elements';
 import { ImportReport, skip, SourceImporter, SourceRecord } from './source-importer';
 import { toUtcIso } from './source-time';
 
@@ -34,7 +34,7 @@ export function decodeSource(value: unknown): unknown {
 }
 
 /** How the file is shaped, from its first significant characters. */
-async function shapeOf(file: string): Promise<{ kind: 'list' } | { kind: 'object'; key: string }> {
+async function shapeOf(file: string): Promise<{ kind: 'list' } | { kind: 'object'; keys: string[] }> {
   let head = '';
   for await (const chunk of createReadStream(file, { encoding: 'utf8', highWaterMark: 65536 })) {
     head += chunk as string;
@@ -44,8 +44,15 @@ async function shapeOf(file: string): Promise<{ kind: 'list' } | { kind: 'object
   if (trimmed.startsWith('[')) return { kind: 'list' };
   const key = /^\{\s*"((?:[^"\\]|\\.)*)"\s*:/.exec(trimmed)?.[1];
   if (!key) throw new Error(`${file} is not a MemOS textual memory dump (expected a JSON list or object)`);
-  // tree_text lists nodes; pref_text keys its list by collection name.
-  return { kind: 'object', key: /"nodes"\s*:\s*\[/.test(head) ? 'nodes' : key };
+  // tree_text lists nodes; pref_text keys a list by each collection's name (explicit and
+  // implicit preferences are two): every one is read, not only the first.
+  if (/"nodes"\s*:\s*\[/.test(head)) return { kind: 'object', keys: ['nodes'] };
+  const keys = await topLevelArrayKeys(file);
+  return { kind: 'object', keys: keys.length ? keys : [key] };
+}
+
+async function* elementsOf(file: string, keys: string[]): AsyncGenerator<unknown> {
+  for (const key of keys) yield* jsonElements(file, { key });
 }
 
 export class MemosImporter implements SourceImporter {
@@ -55,7 +62,7 @@ export class MemosImporter implements SourceImporter {
   async *records(path: string, report: ImportReport): AsyncGenerator<SourceRecord> {
     const file = (await stat(path)).isDirectory() ? join(path, 'textual_memory.json') : path;
     const shape = await shapeOf(file);
-    const read = () => (shape.kind === 'list' ? jsonElements(file) : jsonElements(file, { key: shape.key }));
+    const read = () => (shape.kind === 'list' ? jsonElements(file) : elementsOf(file, shape.keys));
     // Pass 1: texts held by long-term nodes, so their WorkingMemory copies are dropped.
     const longTerm = new Set<string>();
     for await (const element of read()) {
@@ -100,7 +107,8 @@ export class MemosImporter implements SourceImporter {
     const meta = item.metadata;
     const createdAt = toUtcIso(meta.created_at) ?? toUtcIso(meta.memory_time);
     const updatedAt = toUtcIso(meta.updated_at) ?? createdAt;
-    const confidence = typeof meta.confidence === 'number' ? (meta.confidence > 1 ? meta.confidence / 100 : meta.confidence) : null;
+    // Documented 0–100, found as 0.99 too; anything outside 0–1 after that is clamped (an importance outside it refuses the whole archive).
+    const confidence = typeof meta.confidence === 'number' && Number.isFinite(meta.confidence) ? Math.min(1, Math.max(0, meta.confidence > 1 ? meta.confidence / 100 : meta.confidence)) : null;
     const tags = [...(Array.isArray(meta.tags) ? meta.tags : []), ...(str(meta.memory_type) ? [meta.memory_type] : [])].filter((t): t is string => typeof t === 'string').map((t) => t.slice(0, 128));
     const memosMeta: Obj = {};
     for (const key of ['key', 'memory_type', 'type', 'source', 'visibility', 'background', 'confidence', 'preference_type', 'entities', 'usage', 'evolve_to', 'file_ids']) {

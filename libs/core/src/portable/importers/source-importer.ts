@@ -5,6 +5,7 @@ import { ArchiveManifest } from '../cube-archive.format';
 import { CubeArchiveWriter } from '../cube-archive.writer';
 import { ENGRAM_VERSION, PART } from '../cube-archive.format';
 import { Readable } from 'node:stream';
+import { MAX_TEXT_LENGTH } from '../../dtos/memory.dto';
 
 export type SourceSystem = 'mem0' | 'letta' | 'memos' | 'conversations';
 export const SOURCE_SYSTEMS: readonly SourceSystem[] = ['mem0', 'letta', 'memos', 'conversations'];
@@ -23,6 +24,8 @@ export interface ImportReport {
   duplicates: number;
   /** Items left out for another reason, counted by reason. */
   skipped: Record<string, number>;
+  /** Items whose text is longer than a memory may be (MAX_TEXT_LENGTH), stored as several memories (absent: none). */
+  split?: number;
 }
 
 export interface SourceImporter {
@@ -57,6 +60,46 @@ export class NothingToImportError extends Error {
   }
 }
 
+/**
+ * A record whose text is longer than a memory may be (a Letta block holds up to 100,000
+ * characters, a LongMemEval turn can be long) as several records of at most
+ * MAX_TEXT_LENGTH characters, cut at a paragraph, line, sentence or word boundary, each
+ * marked `metadata.part: { index, of, id }` (the source record's id). A cube import refuses
+ * the whole archive for one text over the limit; cutting keeps every character. The parts
+ * start their own history (a version per part); one text's history is not split.
+ */
+export function splitLongRecord(record: SourceRecord, max = MAX_TEXT_LENGTH): SourceRecord[] {
+  const text = record.memory.text;
+  if (typeof text !== 'string' || text.length <= max) return [record];
+  const chunks: string[] = [];
+  let rest = text;
+  while (rest.length > max) {
+    const cut = cutAt(rest, max);
+    chunks.push(rest.slice(0, cut));
+    rest = rest.slice(cut);
+  }
+  chunks.push(rest);
+  const id = String(record.memory.id);
+  const metadata = typeof record.memory.metadata === 'object' && record.memory.metadata !== null && !Array.isArray(record.memory.metadata) ? record.memory.metadata : {};
+  const reason = typeof record.versions[0]?.reason === 'string' ? record.versions[0].reason : 'imported';
+  const at = record.memory.created_at ?? null;
+  return chunks.map((chunk, i) => ({
+    memory: { ...record.memory, id: `${id}#part-${i + 1}`, text: chunk, metadata: { ...metadata, part: { index: i + 1, of: chunks.length, id } }, version: 1 },
+    versions: [{ version: 1, action: 'create', actor_type: 'import', new_values: { text: chunk }, reason: `${reason} (part ${i + 1} of ${chunks.length})`, at }],
+  }));
+}
+
+/** Where to end a chunk of at most `max` characters: the last paragraph, line, sentence or word break in its second half, else `max` (never inside a surrogate pair). */
+function cutAt(text: string, max: number): number {
+  const window = text.slice(0, max);
+  for (const mark of ['\n\n', '\n', '. ', ' ']) {
+    const at = window.lastIndexOf(mark);
+    if (at >= max / 2) return at + mark.length;
+  }
+  const code = text.charCodeAt(max - 1);
+  return code >= 0xd800 && code <= 0xdbff ? max - 1 : max;
+}
+
 /** Converts a source file into a cube archive stream (spooled; flat memory); a file with nothing to convert is a NothingToImportError. */
 export async function archiveFromSource(
   importer: SourceImporter,
@@ -69,9 +112,13 @@ export async function archiveFromSource(
     const memories = writer.part(PART.memories, 'memories', true);
     let versions = 0;
     for await (const record of importer.records(file, report)) {
-      await memories.line({ memory: record.memory, versions: record.versions, vector: false });
-      versions += record.versions.length;
-      report.written++;
+      const parts = splitLongRecord(record);
+      if (parts.length > 1) report.split = (report.split ?? 0) + 1;
+      for (const part of parts) {
+        await memories.line({ memory: part.memory, versions: part.versions, vector: false });
+        versions += part.versions.length;
+        report.written++;
+      }
       options.onRecord?.(report);
     }
     if (report.written === 0) throw new NothingToImportError(importer.system, file, report, importer.expects);
