@@ -86,6 +86,31 @@ describe('tenant CLI', () => {
     expect(stats.memories.total).toBe(1234);
   });
 
+  it('stores a line that repeats an earlier batch (it was answered as a replay and counted, not stored), and a rerun still stores nothing twice', async () => {
+    await engram('cubes', 'create', 'repeats', '--if-exists');
+    const file = path.join(dir, 'repeats.jsonl');
+    fs.writeFileSync(file, '"yes"\n"yes"\n"no"\n');
+    const run = await engram('memories', 'import', 'repeats', file, '--batch', '1', '--json');
+    expect(JSON.parse(run.stdout)).toEqual({ imported: 3, batches: 3 });
+    expect(JSON.parse((await engram('cubes', 'get', 'repeats', '--json')).stdout).memories.total).toBe(3);
+    await engram('memories', 'import', 'repeats', file, '--batch', '1', '--json');
+    expect(JSON.parse((await engram('cubes', 'get', 'repeats', '--json')).stdout).memories.total).toBe(3);
+  });
+
+  it('refuses a file that is not UTF-8 (it stored U+FFFD for its bytes) and reads one that starts with a byte order mark', async () => {
+    await engram('cubes', 'create', 'encodings', '--if-exists');
+    const latin1 = path.join(dir, 'latin1.jsonl');
+    fs.writeFileSync(latin1, Buffer.from('"Likes café au lait"\n', 'latin1'));
+    const refused = await engram('memories', 'import', 'encodings', latin1);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('not UTF-8 text');
+    const bom = path.join(dir, 'bom.jsonl');
+    fs.writeFileSync(bom, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('"Likes café au lait"\n', 'utf8')]));
+    expect((await engram('memories', 'import', 'encodings', bom)).code).toBe(0);
+    const listed = JSON.parse((await engram('memories', 'list', 'encodings', '--json')).stdout);
+    expect(listed.map((m: { text: string }) => m.text)).toEqual(['Likes café au lait']);
+  });
+
   it('names the line of a bad JSONL record', async () => {
     const file = path.join(dir, 'bad.jsonl');
     fs.writeFileSync(file, '"fine"\n{"nope": 1}\n');

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
 import { Command, InvalidArgumentError } from 'commander';
 import { EngramValidationError, type EngramClient, type Memory, type MemoryInput } from '@engram/client';
+import { utf8Chunks } from '@engram/core';
 import { numberIn, positiveInt } from './number.options';
 import { countProgress, print } from '../output/table';
 import { ClientEnv } from './remote.options';
@@ -27,7 +28,8 @@ export function parseMemoryLine(line: string, lineNo: number): MemoryInput {
 
 async function* jsonlLines(file: string): AsyncGenerator<{ line: string; lineNo: number }> {
   let lineNo = 0;
-  for await (const line of createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity })) {
+  // Strict UTF-8 (a Latin-1 byte would be stored as U+FFFD); a leading byte order mark is dropped.
+  for await (const line of createInterface({ input: Readable.from(utf8Chunks(file)), crlfDelay: Infinity })) {
     lineNo++;
     if (line.trim()) yield { line, lineNo };
   }
@@ -53,7 +55,9 @@ export async function importMemories(client: EngramClient, cube: string, file: s
   let batches = 0;
   const flush = async () => {
     if (!batch.length) return;
-    const idempotencyKey = `import-${createHash('sha256').update(cubeId).update(JSON.stringify(batch)).digest('hex').slice(0, 48)}`;
+    // The batch's place in the file is part of its key: a later batch with the same content
+    // (the same line twice with --batch 1) is stored, not answered as a replay of the first.
+    const idempotencyKey = `import-${createHash('sha256').update(cubeId).update(`${lineNos[0]}:`).update(JSON.stringify(batch)).digest('hex').slice(0, 48)}`;
     try {
       imported += (await client.memories.add(cubeId, batch, { idempotencyKey })).length;
     } catch (error) {
