@@ -138,6 +138,34 @@ describe('@engram/client', () => {
     expect((denied as EngramApiError).status).toBe(401);
   });
 
+  it('ends a call whose signal aborts while it waits out a Retry-After, at once (it used to sleep up to 30 s first)', async () => {
+    let calls = 0;
+    const client = new EngramClient({
+      url,
+      apiKey,
+      fetch: async () => {
+        calls++;
+        return new Response(JSON.stringify({ error: { code: 'rate_limited', message: 'slow down' } }), { status: 429, headers: { 'Retry-After': '30' } });
+      },
+    });
+    const abort = new AbortController();
+    setTimeout(() => abort.abort(), 100);
+    const started = Date.now();
+    const error = await client.memories.search('user-42', 'x', { signal: abort.signal }).catch((e: unknown) => e);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect((error as Error).name).toBe('AbortError');
+    expect(calls).toBe(1);
+  });
+
+  it('says that a request timed out, and after how long (it used to read as an unreachable server)', async () => {
+    const hanging: typeof fetch = (_input, init) =>
+      new Promise((_resolve, reject) => init?.signal?.addEventListener('abort', () => reject(init.signal!.reason)));
+    const client = new EngramClient({ url, apiKey, timeoutMs: 50, maxRetries: 1, sleep: async () => undefined, fetch: hanging });
+    const error = await client.cubes.list().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(EngramUnavailableError);
+    expect(error).toMatchObject({ status: 0, code: 'network_error', message: expect.stringContaining('no answer within 50 ms (timeoutMs)') });
+  });
+
   it('parses Retry-After as seconds or as an HTTP date', () => {
     expect(retryAfterMs('3')).toBe(3000);
     expect(retryAfterMs(new Date(10_000).toUTCString(), 4_000)).toBe(6000);

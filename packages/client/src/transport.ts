@@ -15,7 +15,7 @@ export interface TransportOptions {
   timeoutMs?: number;
   /** Another fetch (tests, proxies, instrumentation). Default: the global fetch. */
   fetch?: typeof fetch;
-  /** How to wait between tries (tests). Default: setTimeout. */
+  /** How to wait between tries (tests). Default: setTimeout. An abort of the call's signal ends the wait either way. */
   sleep?: (ms: number) => Promise<void>;
 }
 
@@ -43,14 +43,12 @@ export function retryAfterMs(header: string | null, now = Date.now()): number | 
 export class HttpTransport {
   private readonly base: string;
   private readonly fetchImpl: typeof fetch;
-  private readonly sleep: (ms: number) => Promise<void>;
 
   constructor(private readonly options: TransportOptions) {
     if (!options.url) throw new TypeError('engram client: url is required');
     if (!options.apiKey) throw new TypeError('engram client: apiKey is required');
     this.base = options.url.replace(/\/+$/, '');
     this.fetchImpl = options.fetch ?? ((input, init) => fetch(input, init));
-    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   }
 
   async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
@@ -74,24 +72,55 @@ export class HttpTransport {
         });
       } catch (error) {
         if (options.signal?.aborted) throw error;
-        if (!repeatable || attempt >= maxRetries) throw errorFor(0, 'network_error', `engram unreachable at ${this.base}: ${(error as Error).message}`);
-        await this.sleep(this.backoff(attempt, null));
+        if (!repeatable || attempt >= maxRetries) throw this.networkError(error);
+        await this.pause(this.backoff(attempt, null), options.signal);
         continue;
       }
       if (response.ok) {
         if (options.raw) return response as T;
         if (response.status === 204) return undefined as T;
-        const text = await response.text();
+        const text = await response.text().catch((error: unknown) => {
+          // The timeout (or the caller) may end the request while its body streams in.
+          if (options.signal?.aborted) throw error;
+          throw this.networkError(error);
+        });
         return (text ? JSON.parse(text) : undefined) as T;
       }
       if (RETRY_STATUSES.has(response.status) && attempt < maxRetries) {
         const wait = this.backoff(attempt, retryAfterMs(response.headers.get('retry-after')));
         await response.body?.cancel().catch(() => undefined);
-        await this.sleep(wait);
+        await this.pause(wait, options.signal);
         continue;
       }
       throw await errorFromResponse(response);
     }
+  }
+
+  /** A request that got no answer: the timeout ran out, or the network failed. */
+  private networkError(error: unknown): EngramApiError {
+    const timedOut = (error as Error | undefined)?.name === 'TimeoutError';
+    const why = timedOut ? `no answer within ${this.options.timeoutMs ?? 60_000} ms (timeoutMs)` : (error as Error | undefined)?.message ?? String(error);
+    return errorFor(0, 'network_error', `engram unreachable at ${this.base}: ${why}`);
+  }
+
+  /** Waits between tries; an abort of the caller's signal ends the wait at once (with the signal's reason), not after a Retry-After of up to maxRetryDelayMs. */
+  private pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise<void>((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const onAbort = () => {
+        if (timer !== undefined) clearTimeout(timer);
+        reject(signal!.reason);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const settle = (error?: unknown) => {
+        signal?.removeEventListener('abort', onAbort);
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      if (this.options.sleep) this.options.sleep(ms).then(() => settle(), (error: unknown) => settle(error ?? new Error('sleep failed')));
+      else timer = setTimeout(() => settle(), ms);
+    });
   }
 
   private backoff(attempt: number, retryAfter: number | null): number {
