@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { json, type NextFunction, type Request, type Response } from 'express';
 import { EngramError, ErrorCode } from '@engram/core';
@@ -56,14 +57,24 @@ interface BodyParserError {
 
 /** Parses JSON bodies up to `limit` bytes; parser failures become domain errors here, before Nest rewrites them. */
 export function jsonBody(limit: number) {
-  const parse = json({ limit, strict: false, type: ['application/json', 'application/*+json'] });
+  const parse = json({ limit, strict: false, type: ['application/json', 'application/*+json'], verify: refuseInvalidUtf8 });
   return (req: Request, res: Response, next: NextFunction): void => {
     parse(req, res, (error?: unknown) => next(error === undefined ? undefined : toDomainError(error as BodyParserError)));
   };
 }
 
+/**
+ * A UTF-8 body must be UTF-8: the decoder would turn each bad byte (a Latin-1 "é") into
+ * U+FFFD, stored as such with a 201. Other charsets (utf-16…) are the parser's to decode.
+ */
+function refuseInvalidUtf8(_req: unknown, _res: unknown, body: Buffer, encoding: string): void {
+  if (/^utf-?8$/i.test(encoding) && !isUtf8(body)) throw Object.assign(new Error('the request body is not valid UTF-8'), { type: 'entity.encoding.invalid' });
+}
+
 function toDomainError(error: BodyParserError): unknown {
   switch (error.type) {
+    case 'entity.encoding.invalid':
+      return new EngramError(ErrorCode.InvalidJson, 'the request body is not valid UTF-8 (a Latin-1 or Windows-1252 byte?): send JSON encoded as UTF-8');
     case 'entity.parse.failed':
       return new EngramError(ErrorCode.InvalidJson, 'the request body is not valid JSON');
     case 'entity.too.large':
