@@ -1,3 +1,4 @@
+import { Scope } from '@engram/core';
 import { createE2eHarness, E2eHarness } from '@engram/testing';
 
 /**
@@ -133,6 +134,15 @@ describe('the OpenAPI document', () => {
     expect(problems).toContainEqual(expect.stringMatching(/CubeController_list .* \$\.items\[0\]\.id: 7 is not of type string/));
     expect(problems).toContainEqual(expect.stringMatching(/CubeController_list .* \$\.items\[0\]\.surprise: not in the schema/));
     expect(problems).toContainEqual(expect.stringMatching(/CubeController_list .* \$\.items\[0\]\.name: required, missing/));
+  });
+
+  it("declares what a cube's overview answers before any working memory was built (lastBuild null: the SDK typed it as an object)", async () => {
+    const { key } = await h.factory.apiKey({ scopes: [Scope.CubesWrite, Scope.MemoriesRead] });
+    const cube = (await h.http.post('/v1/cubes').set({ Authorization: `Bearer ${key}` }).send({ name: 'overview-shape', settings: { embedder: 'hash' } }).expect(201)).body;
+    const overview = (await h.http.get(`/v1/cubes/${cube.id}/overview`).set({ Authorization: `Bearer ${key}` }).expect(200)).body;
+    expect(overview.activation.workingMemory.lastBuild).toBeNull();
+    const operation = Object.values(doc.paths).flatMap((i) => Object.values(i)).find((o) => o.operationId === 'CubeController_overview')!;
+    expect(conformance(doc, operation.responses['200'].content!['application/json'].schema!, overview)).toEqual([]);
   });
 
   it('gives every operation an imperative summary of at most 80 characters', () => {

@@ -46,7 +46,14 @@ export class WorkingMemoryStatusDto {
   @ApiPropertyOptional({ nullable: true, type: String }) builtAt: string | null;
   @ApiPropertyOptional({ nullable: true, type: String }) lastUsedAt: string | null;
   @ApiPropertyOptional({ nullable: true, type: String, description: 'a source changed at this time; chat skips it until the rebuild' }) staleSince: string | null;
-  @ApiProperty({ description: 'the last rebuild: tokens reused from the previous generation, tokens prefilled, milliseconds', example: { reusedTokens: 768, prefilledTokens: 243, ms: 180 } })
+  @ApiProperty({
+    type: 'object',
+    nullable: true,
+    description: 'the last rebuild: tokens reused from the previous generation, tokens prefilled, milliseconds; null before the first',
+    properties: { reusedTokens: { type: 'integer' }, prefilledTokens: { type: 'integer' }, ms: { type: 'number' } },
+    required: ['reusedTokens', 'prefilledTokens', 'ms'],
+    example: { reusedTokens: 768, prefilledTokens: 243, ms: 180 },
+  })
   lastBuild: { reusedTokens: number; prefilledTokens: number; ms: number } | null;
   @ApiProperty({
     type: 'object',
