@@ -19,6 +19,9 @@ import { isNetworkFailure, ServerUnreachableError } from './server-unreachable.e
  * (ADR 0502). The tools, their schemas and their errors are the server's own, so stdio
  * and HTTP cannot drift apart; the key never leaves this process except to engram.
  */
+/** How long the proxy waits for one tool call (the MCP SDK's default is 60 s). */
+export const TOOL_CALL_TIMEOUT_MS = 15 * 60_000;
+
 export async function serveMcpOverStdio(url: string, key: string, cube: string | undefined): Promise<void> {
   const endpoint = new URL('mcp', url.endsWith('/') ? url : `${url}/`);
   if (cube) endpoint.searchParams.set('cube', cube);
@@ -31,7 +34,8 @@ export async function serveMcpOverStdio(url: string, key: string, cube: string |
   const info = upstream.getServerVersion() ?? { name: 'engram', version: '0.1.0' };
   const server = new Server({ name: info.name, version: info.version }, { capabilities: { tools: {}, resources: {} }, instructions: upstream.getInstructions() });
   server.setRequestHandler(ListToolsRequestSchema, (request) => relay(upstream.listTools(request.params)));
-  server.setRequestHandler(CallToolRequestSchema, (request) => relay(upstream.callTool(request.params)));
+  // A chat on a local model can run for minutes: the SDK's 60 s default would cut it here; the agent's own cancel still reaches the server.
+  server.setRequestHandler(CallToolRequestSchema, (request, extra) => relay(upstream.callTool(request.params, undefined, { timeout: TOOL_CALL_TIMEOUT_MS, signal: extra.signal })));
   server.setRequestHandler(ListResourcesRequestSchema, (request) => relay(upstream.listResources(request.params)));
   server.setRequestHandler(ListResourceTemplatesRequestSchema, (request) => relay(upstream.listResourceTemplates(request.params)));
   server.setRequestHandler(ReadResourceRequestSchema, (request) => relay(upstream.readResource(request.params)));
