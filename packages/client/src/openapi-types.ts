@@ -180,6 +180,12 @@ export interface ChatCompletionRequestDto {
   stream_options?: ChatStreamOptionsDto;
   /** only 1 is supported */
   n?: number;
+  /** only 0 (no penalty) is supported */
+  frequency_penalty?: number;
+  /** only 0 (no penalty) is supported */
+  presence_penalty?: number;
+  /** only false is supported (choices carry logprobs: null) */
+  logprobs?: boolean;
   user?: string;
   response_format?: ChatResponseFormatDto;
   engram?: ChatEngramDto;
@@ -212,10 +218,12 @@ export interface ChatJsonSchemaDto {
 }
 
 export interface ChatMessageDto {
-  role: "system" | "user" | "assistant" | "tool";
+  role: "system" | "developer" | "user" | "assistant" | "tool";
   /** text, or an array of { type: "text", text } parts (joined) */
   content: string;
   name?: string;
+  /** the tool call a tool message answers (accepted; the prompt holds its content) */
+  tool_call_id?: string;
 }
 
 export interface ChatResponseFormatDto {
@@ -842,8 +850,12 @@ export interface WorkingMemoryStatusDto {
   lastUsedAt?: string | null;
   /** a source changed at this time; chat skips it until the rebuild */
   staleSince?: string | null;
-  /** the last rebuild: tokens reused from the previous generation, tokens prefilled, milliseconds */
-  lastBuild: Record<string, unknown>;
+  /** the last rebuild: tokens reused from the previous generation, tokens prefilled, milliseconds; null before the first */
+  lastBuild?: {
+    reusedTokens: number;
+    prefilledTokens: number;
+    ms: number;
+  } | null;
   /** set while the last rebuild is refused by the tenant’s KV bytes quota: KV bytes it needed, KV bytes the tenant used beside it, the kvBytes quota, since when */
   overQuota?: {
     neededBytes: number;
