@@ -11,6 +11,8 @@ const common = {
   moduleNameMapper,
   resolver: '<rootDir>/libs/testing/src/ts-extension.resolver.js',
   rootDir: __dirname,
+  // Scratch builds and repository copies live there (git-ignored): their package.json files would shadow the workspace's.
+  modulePathIgnorePatterns: ['<rootDir>/test-artifacts/'],
 };
 
 module.exports = {
