@@ -5,9 +5,17 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { createTinyModel } from '@engram/inference';
+import { JobRunner } from '@engram/scheduler';
 import { createApp } from '@engram/server';
 import { createE2eHarness, E2eHarness } from '@engram/testing';
 import supertest from 'supertest';
+
+function binary(res: unknown, done: (error: Error | null, body: unknown) => void): void {
+  const chunks: Buffer[] = [];
+  const stream = res as NodeJS.ReadableStream;
+  stream.on('data', (c: Buffer) => chunks.push(c));
+  stream.on('end', () => done(null, Buffer.concat(chunks)));
+}
 
 /** Waits for a fresh minute when the current one is nearly over, so one test stays in one window. */
 async function earlyInTheMinute(): Promise<void> {
@@ -84,6 +92,41 @@ describe('rate limits and quotas', () => {
     await h.http.post('/v1/cubes').set(bearer(key)).send({ name: 'second' }).expect(201);
   });
 
+  it('counts an imported cube and its memories against the quotas, storing nothing past them', async () => {
+    const { tenantId, key } = await tenantWithKey({ scopes: ['cubes:write', 'memories:read', 'memories:write', 'cubes:export'] });
+    const cube = (await h.http.post('/v1/cubes').set(bearer(key)).send({ name: 'source', settings: { embedder: 'hash' } }).expect(201)).body.id;
+    await h.http.post(`/v1/cubes/${cube}/memories`).set(bearer(key)).send({ items: [{ text: 'one' }, { text: 'two' }] }).expect(201);
+    const archive = (await h.http.get(`/v1/cubes/${cube}/export`).set(bearer(key)).buffer(true).parse(binary).expect(200)).body as Buffer;
+    const importAs = (name: string) => h.http.post(`/v1/cubes/import?name=${name}`).set(bearer(key)).set('Content-Type', 'application/gzip').send(archive);
+    await h.http.put(`/v1/admin/tenants/${tenantId}/quotas`).set(admin()).send({ memories: 3 }).expect(200);
+    const over = await importAs('copy').expect(429);
+    expect(over.body.error).toMatchObject({ code: 'quota_exceeded', details: { quota: 'memories', limit: 3, used: 2 } });
+    await h.http.put(`/v1/admin/tenants/${tenantId}/quotas`).set(admin()).send({ memories: 4, cubes: 2 }).expect(200);
+    await importAs('copy').expect(201);
+    const noCube = await importAs('copy-2').expect(429);
+    expect(noCube.body.error).toMatchObject({ code: 'quota_exceeded', details: { quota: 'cubes', limit: 2, used: 2 } });
+    const report = (await h.http.get(`/v1/admin/tenants/${tenantId}/quotas`).set(admin()).expect(200)).body;
+    expect(report.usage).toMatchObject({ cubes: 2, memories: 4 });
+    expect((await h.http.get('/v1/cubes').set(bearer(key)).expect(200)).body.items.map((c: { name: string }) => c.name).sort()).toEqual(['copy', 'source']);
+  });
+
+  it('counts the KV caches an import rebuilds against the kvBytes quota', async () => {
+    const { tenantId, key } = await tenantWithKey({ scopes: ['cubes:write', 'memories:read', 'memories:write', 'cubes:export', 'inference:run'] });
+    const cube = (await h.http.post('/v1/cubes').set(bearer(key)).send({ name: 'kv-source', settings: { embedder: 'hash' } }).expect(201)).body.id;
+    await h.http.post(`/v1/cubes/${cube}/memories`).set(bearer(key)).send({ items: [{ text: 'one' }] }).expect(201);
+    await h.http.post(`/v1/cubes/${cube}/kv-caches`).set(bearer(key)).send({ model: 'tiny', text: 'a cache of free text' }).expect(201);
+    const bytes = (await h.http.get(`/v1/admin/tenants/${tenantId}/quotas`).set(admin()).expect(200)).body.usage.kvBytes as number;
+    expect(bytes).toBeGreaterThan(0);
+    const archive = (await h.http.get(`/v1/cubes/${cube}/export?include=kv`).set(bearer(key)).buffer(true).parse(binary).expect(200)).body as Buffer;
+    const importAs = (name: string) => h.http.post(`/v1/cubes/import?name=${name}`).set(bearer(key)).set('Content-Type', 'application/gzip').send(archive);
+    await h.http.put(`/v1/admin/tenants/${tenantId}/quotas`).set(admin()).send({ kvBytes: bytes + Math.floor(bytes / 2) }).expect(200);
+    const over = await importAs('kv-copy').expect(429);
+    expect(over.body.error).toMatchObject({ code: 'quota_exceeded', details: { quota: 'kvBytes', used: bytes } });
+    expect((await h.http.get('/v1/cubes').set(bearer(key)).expect(200)).body.items).toHaveLength(1);
+    await h.http.put(`/v1/admin/tenants/${tenantId}/quotas`).set(admin()).send({ kvBytes: bytes * 2 }).expect(200);
+    expect((await importAs('kv-copy').expect(201)).body.counts).toMatchObject({ memories: 1, kvCaches: 1 });
+  });
+
   it('refuses chat once the tenant’s tokens for the minute are spent, saying when to retry', async () => {
     const { tenantId, key } = await tenantWithKey();
     await h.http.put(`/v1/admin/tenants/${tenantId}/quotas`).set(admin()).send({ inferenceTokensPerMinute: 60 }).expect(200);
@@ -128,6 +171,24 @@ describe('rate limits and quotas', () => {
     await h.http.post(`/v1/cubes/${cube}/banks`).set(bearer(key)).send(bank).expect(202);
     const report = (await h.http.get(`/v1/admin/tenants/${tenantId}/quotas`).set(admin()).expect(200)).body;
     expect(report.usage.bankBytes).toBeGreaterThan(1024);
+  });
+
+  it('counts the banks an import restores against the bankBytes quota', async () => {
+    const { tenantId, key } = await tenantWithKey({ scopes: ['cubes:write', 'memories:read', 'memories:write', 'cubes:export', 'banks:write'] });
+    const cube = (await h.http.post('/v1/cubes').set(bearer(key)).send({ name: 'bank-source', settings: { embedder: 'hash' } }).expect(201)).body.id;
+    await h.http.post(`/v1/cubes/${cube}/memories`).set(bearer(key)).send({ items: [{ text: 'Alice lives in Lyon' }, { text: 'Bob lives in Basel' }] }).expect(201);
+    const bankId = (await h.http.post(`/v1/cubes/${cube}/banks`).set(bearer(key)).send({ model: 'tiny', levels: 2, branching: 2, blockSizes: [2, 2] }).expect(202)).body.bankId;
+    await h.app.get(JobRunner).drain();
+    expect((await h.http.get(`/v1/cubes/${cube}/banks/${bankId}`).set(bearer(key)).expect(200)).body.state).toBe('ready');
+    const bytes = (await h.http.get(`/v1/admin/tenants/${tenantId}/quotas`).set(admin()).expect(200)).body.usage.bankBytes as number;
+    const archive = (await h.http.get(`/v1/cubes/${cube}/export?include=banks`).set(bearer(key)).buffer(true).parse(binary).expect(200)).body as Buffer;
+    const importAs = (name: string) => h.http.post(`/v1/cubes/import?name=${name}`).set(bearer(key)).set('Content-Type', 'application/gzip').send(archive);
+    await h.http.put(`/v1/admin/tenants/${tenantId}/quotas`).set(admin()).send({ bankBytes: bytes + Math.floor(bytes / 2) }).expect(200);
+    const over = await importAs('bank-copy').expect(429);
+    expect(over.body.error).toMatchObject({ code: 'quota_exceeded', details: { quota: 'bankBytes', used: bytes } });
+    expect((await h.http.get('/v1/cubes').set(bearer(key)).expect(200)).body.items).toHaveLength(1);
+    await h.http.put(`/v1/admin/tenants/${tenantId}/quotas`).set(admin()).send({ bankBytes: bytes * 2 }).expect(200);
+    expect((await importAs('bank-copy').expect(201)).body.counts).toMatchObject({ banks: 1 });
   });
 
   it('keeps the quota routes to the operator and names bad values', async () => {

@@ -29,7 +29,7 @@ import { float32Rows, jsonLines } from './jsonl';
 import { checkBankLine, checkBankSize, checkEventLine, checkManifestCube, checkMemoryLine, checkStorable, isObject, MemoryLineRules } from './archive-rows.validator';
 import { parseArchivePolicy, PolicyGates, usableArchivePolicy } from './archive-policy.check';
 import { ImportedBank, verifyImportedBank, writeBankFile } from './imported-bank';
-import { QuotaService } from '../quotas/quota.service';
+import { bankFileBytes, QuotaService } from '../quotas/quota.service';
 
 const BATCH = 500;
 /** When the safety-net purge of a staging cube runs (long after any import finishes). */
@@ -58,6 +58,8 @@ interface ImportRun {
   mayWriteBanks: boolean;
   /** The tenant's stored memories when the first batch was checked against its quota (ADR 0004). */
   storedMemories?: number;
+  /** Bytes of the KV caches rebuilt into the staging cube (the tenant's kvBytes quota, ADR 0536). */
+  kvBytes: number;
 }
 
 /**
@@ -119,6 +121,7 @@ export class CubeImportService {
       skipped: [],
       banks: new Map(),
       mayWriteBanks: this.mayWriteBanks(ctx),
+      kvBytes: 0,
     };
     try {
       await readCubeArchive(body, this.config.importLimitBytes, {
@@ -134,6 +137,10 @@ export class CubeImportService {
       }
       // Counted again: the tenant may have written meanwhile (its count gets this cube's memories once revealed).
       await this.quotas.requireImportedMemories(tenantId, run.counts.memories);
+      // The staging cube's caches and banks are not in the tenant's usage until the reveal either.
+      if (run.kvBytes > 0) await this.quotas.requireKvBytes(tenantId, run.kvBytes);
+      const bankBytes = [...run.banks.values()].reduce((sum, b) => sum + bankFileBytes(b.row as { levels: number; branching: number; ranks: number[] }, b.model.config), 0);
+      if (bankBytes > 0) await this.quotas.requireBankBytes(tenantId, bankBytes);
       if (!(await this.archives.reveal(tenantId, run.cubeId!))) throw EngramError.conflict(`a cube named "${run.name}" already exists`);
       this.quotas.forget(tenantId);
     } catch (error) {
@@ -361,6 +368,7 @@ export class CubeImportService {
         sourceMemoryIds: sources.map((s) => s.memoryId),
       });
       run.counts.kvCaches++;
+      run.kvBytes += built.entry.bytes;
     }
     for (const [fingerprint, n] of missing) run.skipped.push({ part: part.name, reason: `${n} KV cache(s) of model fingerprint ${fingerprint}: no model with that fingerprint is registered here` });
   }

@@ -87,6 +87,20 @@ export class QuotaService {
     counted.count += adding;
   }
 
+  /**
+   * An import writes into a staging cube, which is not live and so not in the tenant's count
+   * until it is revealed: each batch is checked with all the import holds so far
+   * (`importing`) added to `used`, the tenant's count when the import began (counted when
+   * not given, as again just before the reveal). Returns the count it checked against.
+   */
+  async requireImportedMemories(tenantId: string, importing: number, used?: number): Promise<number> {
+    const limit = (await this.effective(tenantId)).memories;
+    if (limit <= 0) return 0;
+    const count = used ?? (await this.usage.storedMemories(tenantId));
+    this.check('memories', limit, count, importing);
+    return count;
+  }
+
   async requireKvBytes(tenantId: string, adding: number): Promise<void> {
     const limit = (await this.effective(tenantId)).kvBytes;
     if (limit > 0) this.check('kvBytes', limit, await this.usage.kvBytes(tenantId), adding);
