@@ -147,7 +147,7 @@ export class SearchDto {
   @ApiPropertyOptional({
     type: 'object',
     additionalProperties: true,
-    description: 'kind, tags ({ any } | { all } | string[]), metadata ({ key: value | { in: [...] } }), state, observedAfter, observedBefore, validAt, sessionId',
+    description: 'kind, role, tags ({ any } | { all } | string[]), metadata ({ key: value | { in: [...] } }), state, observedAfter, observedBefore, validAt, sessionId',
   })
   @ValidateObject({ optional: true, maxKeys: 20 })
   filters?: Record<string, unknown>;
@@ -246,7 +246,7 @@ export class SearchResultDto {
     type: 'object',
     additionalProperties: true,
     description:
-      'with explain: true — dense: { similarity: the raw cosine of the query and memory vectors (its scale depends on the embedder), rank }, lexical: { bm25: the raw BM25 (× 0.5 for assistant turns; it grows with the number and rarity of the query words), rank }, ' +
+      'with explain: true — dense: { similarity: the raw cosine of the query and memory vectors (its scale depends on the embedder), rank } ({ similarity: null, rank: null, pending: true } while the memory\'s vector is still being embedded: it is then ranked by its other signals alone, ADR 0535), lexical: { bm25: the raw BM25 (× 0.5 for assistant turns; it grows with the number and rarity of the query words), rank }, ' +
       'rank: 1-based among what that signal proposed, null when it did not propose the memory; fusion: { method, document, context, combined } (the scaled scores), priors: { importance, recency, timeIntent }, timeIntent?; ' +
       'mode "deep" adds deep: { first, second, expansion } (the scaled score in each pass and the words added to the query) and explains the pass that found the memory first',
   })

@@ -5,7 +5,7 @@ import { DEFAULT_RANKING, rankingFor, SEMANTIC_DENSE_WEIGHT } from './ranking-op
 
 /** The weighted fusion recomputed from the explanations of every document of a search. */
 function fusedAt(weight: number, explains: readonly ScoreExplanation[]): number[] {
-  const dense = explains.map((e) => e.dense!.similarity);
+  const dense = explains.map((e) => e.dense!.similarity!);
   const lexical = explains.map((e) => e.lexical!.bm25);
   const min = Math.min(...dense);
   const span = Math.max(Math.max(...dense) - min, 0.2);

@@ -6,6 +6,11 @@ export interface SignalScore {
   score: number;
   /** 1-based rank among the documents the signal itself proposed; null when it did not propose this one. */
   rank: number | null;
+  /**
+   * The signal cannot score this document (dense: no vector stored yet, ADR 0106): fusion
+   * ranks it by the other signals alone, and its score here is no measurement.
+   */
+  missing?: boolean;
 }
 
 export interface Candidate {

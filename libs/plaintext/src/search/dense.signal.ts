@@ -47,7 +47,9 @@ export class DenseSignal implements CandidateSignal {
 
   complete(q: SearchQuery, candidates: readonly Candidate[]): void {
     for (const c of candidates) {
-      c.signals.dense = { score: this.vectors.dot(c.slot, q.vector!), rank: c.signals.dense?.rank ?? null };
+      c.signals.dense = this.vectors.has(c.slot)
+        ? { score: this.vectors.dot(c.slot, q.vector!), rank: c.signals.dense?.rank ?? null }
+        : { score: 0, rank: null, missing: true };
     }
   }
 
@@ -65,12 +67,13 @@ export class DenseSignal implements CandidateSignal {
     let max = -Infinity;
     let min = Infinity;
     for (const c of candidates) {
+      if (c.signals.dense.missing) continue; // no cosine: it must not stretch the others' scale
       const s = c.signals.dense.score;
       if (s > max) max = s;
       if (s < min) min = s;
     }
     const span = Math.max(max - min, MIN_DENSE_SPAN);
-    return (c) => ((c.signals.dense.score - min) / span) * q.roleWeight(c.slot);
+    return (c) => (c.signals.dense.missing ? 0 : ((c.signals.dense.score - min) / span) * q.roleWeight(c.slot));
   }
 
   /**

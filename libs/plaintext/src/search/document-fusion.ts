@@ -17,11 +17,19 @@ export function fuseDocuments(q: SearchQuery, signals: readonly CandidateSignal[
     }
     return;
   }
-  const parts = signals.filter((s) => !s.afterContext).map((s) => ({ weight: s.weight(r), normalised: s.normaliser(q, candidates) }));
+  const parts = signals.filter((s) => !s.afterContext).map((s) => ({ name: s.name, weight: s.weight(r), normalised: s.normaliser(q, candidates) }));
+  const total = parts.reduce((sum, part) => sum + part.weight, 0);
   for (const c of candidates) {
     let sum = 0;
-    for (const part of parts) sum += part.weight * part.normalised(c);
-    c.document = sum;
+    let known = 0;
+    for (const part of parts) {
+      if (c.signals[part.name]?.missing) continue;
+      sum += part.weight * part.normalised(c);
+      known += part.weight;
+    }
+    // A document a signal cannot score yet (a memory whose vector is still being embedded,
+    // ADR 0106) is ranked by the others, scaled to the whole weight: not as a cosine of 0.
+    c.document = known > 0 && known < total ? (sum * total) / known : sum;
   }
 }
 

@@ -4,7 +4,8 @@ import { Candidate } from './candidate';
 import { SearchQuery } from './search-query';
 
 export interface ScoreExplanation {
-  readonly dense: { readonly similarity: number; readonly rank: number | null } | null;
+  /** similarity null and pending true: the memory has no vector yet (ADR 0106), its rank came from the other signals. */
+  readonly dense: { readonly similarity: number | null; readonly rank: number | null; readonly pending?: true } | null;
   readonly lexical: { readonly bm25: number; readonly rank: number | null } | null;
   /** Fused score of the document alone, then with its session context blended in. */
   readonly fusion: { readonly method: string; readonly document: number; readonly context: number; readonly combined: number };
@@ -28,7 +29,7 @@ export function explainCandidate(q: SearchQuery, c: Candidate, enabled: Readonly
   const dense = c.signals.dense;
   const lexical = c.signals.lexical;
   return {
-    dense: enabled.has('dense') ? { similarity: dense?.score ?? 0, rank: dense?.rank ?? null } : null,
+    dense: enabled.has('dense') ? (dense?.missing ? { similarity: null, rank: null, pending: true } : { similarity: dense?.score ?? 0, rank: dense?.rank ?? null }) : null,
     lexical: enabled.has('lexical') ? { bm25: lexical?.score ?? 0, rank: lexical?.rank ?? null } : null,
     fusion: { method: r.mode === 'hybrid' ? r.fusion : r.mode, document: c.document, context: c.context, combined: c.combined },
     priors: { importance: c.importance, recency: c.recency, timeIntent: c.time },
