@@ -27,6 +27,15 @@ describe('parseMemoryFilter', () => {
     expect(parseMemoryFilter({ tags: ['x', 'y'] })).toEqual({ tagsAny: ['x', 'y'] });
   });
 
+  it('refuses tags: {} (it filtered nothing, so every memory came back)', () => {
+    expect(() => parseMemoryFilter({ tags: {} })).toThrow(EngramError);
+    try {
+      parseMemoryFilter({ tags: {} });
+    } catch (e) {
+      expect((e as EngramError).details).toEqual([{ field: 'filters.tags', problems: ['tags takes { any: [...] } and/or { all: [...] }: give at least one'] }]);
+    }
+  });
+
   it('names an unknown filter key, a bad date and a bad kind together', () => {
     let error: EngramError | undefined;
     try {

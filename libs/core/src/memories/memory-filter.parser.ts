@@ -79,6 +79,8 @@ export function parseMemoryFilter(raw: Record<string, unknown> | undefined, opti
           const spec = value as Record<string, unknown>;
           const extra = Object.keys(spec).filter((k) => k !== 'any' && k !== 'all');
           if (extra.length) problem(key, `tags takes { any: [...] } and/or { all: [...] }, not ${extra.join(', ')}`);
+          // {} would filter nothing: a client that meant a filter gets every memory back.
+          else if (spec.any === undefined && spec.all === undefined) problem(key, 'tags takes { any: [...] } and/or { all: [...] }: give at least one');
           if (spec.any !== undefined) out.tagsAny = stringList('tags.any', spec.any);
           if (spec.all !== undefined) out.tagsAll = stringList('tags.all', spec.all);
         } else problem(key, 'tags must be an array of strings or { any, all }');
