@@ -140,6 +140,7 @@ describe('boundedPost', () => {
       await expect(resolvePublicAddresses('embed.example', 'e', resolve)).rejects.toThrow(/169\.254\.169\.254, a cloud metadata address/);
       await expect(resolvePublicAddresses('embed.example', 'e', async () => [])).rejects.toThrow('e: embed.example does not resolve');
       await expect(resolvePublicAddresses('[fd00::1]', 'e')).rejects.toThrow(/unique-local/);
+      await expect(resolvePublicAddresses('0.0.0.0', 'e')).rejects.toThrow(/0\.0\.0\.0, an unspecified/);
       expect(await resolvePublicAddresses('embed.example', 'e', async () => [{ address: '2606:4700::1', family: 6 }])).toEqual([{ address: '2606:4700::1', family: 6 }]);
     });
   });

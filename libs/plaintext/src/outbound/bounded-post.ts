@@ -66,7 +66,7 @@ export async function resolvePublicAddresses(hostname: string, label: string, re
   }
   for (const { address } of addresses) {
     const kind = refusedAddressReason(address);
-    if (kind) throw new OutboundRequestError(`${label}: ${host} resolves to ${address}, a ${kind} address; only public addresses may be reached`);
+    if (kind) throw new OutboundRequestError(`${label}: ${host} resolves to ${address}, ${withArticle(kind)} address; only public addresses may be reached`);
   }
   return addresses;
 }
@@ -92,7 +92,7 @@ export function boundedPost(url: URL, body: string, options: BoundedPostOptions)
   if (options.publicOnly && isIP(host)) {
     // Node does not look literal addresses up, so the lookup hook would not see them.
     const kind = refusedAddressReason(host);
-    if (kind) return Promise.reject(new OutboundRequestError(`${label}: ${host} is a ${kind} address; only public addresses may be reached`));
+    if (kind) return Promise.reject(new OutboundRequestError(`${label}: ${host} is ${withArticle(kind)} address; only public addresses may be reached`));
   }
   const transport = url.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
@@ -154,4 +154,9 @@ export function boundedPost(url: URL, body: string, options: BoundedPostOptions)
     });
     request.end(body);
   });
+}
+
+/** "a loopback", "an unspecified": the reasons start with either. */
+function withArticle(kind: string): string {
+  return `${/^[aeiou]/i.test(kind) ? 'an' : 'a'} ${kind}`;
 }
