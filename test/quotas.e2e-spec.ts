@@ -80,6 +80,10 @@ describe('rate limits and quotas', () => {
     const cube = (await h.http.post('/v1/cubes').set(bearer(key)).send({ name: 'only' }).expect(201)).body.id;
     const second = await h.http.post('/v1/cubes').set(bearer(key)).send({ name: 'second' }).expect(429);
     expect(second.body.error).toMatchObject({ code: 'quota_exceeded', details: { quota: 'cubes', limit: 1, used: 1 } });
+    // A duplicate name is a conflict whatever the quota says (it was "quota exceeded" at the limit); ifExists: return still returns it.
+    const taken = await h.http.post('/v1/cubes').set(bearer(key)).send({ name: 'only' }).expect(409);
+    expect(taken.body.error).toMatchObject({ code: 'conflict', message: 'a cube named "only" already exists' });
+    expect((await h.http.post('/v1/cubes').set(bearer(key)).send({ name: 'only', ifExists: 'return' }).expect(200)).body.id).toBe(cube);
     await h.http.post(`/v1/cubes/${cube}/memories`).set(bearer(key)).send({ items: [{ text: 'one' }, { text: 'two' }] }).expect(201);
     const over = await h.http.post(`/v1/cubes/${cube}/memories`).set(bearer(key)).send({ items: [{ text: 'three' }, { text: 'four' }] }).expect(429);
     expect(over.body.error.details).toMatchObject({ quota: 'memories', limit: 3, used: 2 });

@@ -57,10 +57,10 @@ export class CubeService {
     const tenantId = this.access.tenantOf(ctx.auth);
     const name = dto.name.trim();
     const returnExisting = dto.ifExists === 'return';
-    if (returnExisting) {
-      const existing = await this.findByName(ctx, name);
-      if (existing) return { created: false, cube: mapCube(existing) };
-    }
+    // A taken name is answered before the quota: at its cube limit a tenant would otherwise hear "quota exceeded" for a duplicate.
+    const existing = await this.findByName(ctx, name);
+    if (existing && returnExisting) return { created: false, cube: mapCube(existing) };
+    if (existing) throw EngramError.conflict(`a cube named "${name}" already exists`);
     if (ctx.auth.kind === 'key' && ctx.auth.cubeIds !== null) {
       throw EngramError.forbidden('this API key is limited to a list of cubes and cannot create new ones');
     }
