@@ -113,6 +113,8 @@ export class LifecycleSweepHandler implements JobHandler {
         if (control.lost) return;
         if (await this.control.isPaused(cube.tenantId)) continue;
         if ((cube.counts.active ?? 0) === 0) continue;
+        // A write whose tick was not queued after its commit (LifecycleTrigger logs why) is fused now (ADR 0530).
+        if (await this.lifecycle.tickBehind(cube.id)) await this.queue.enqueueLifecycleTick(cube.tenantId, { cubeId: cube.id }, 0);
         const actions = await this.engine.sweep(cube.id);
         await this.consolidation.enqueueIfConfigured(cube.tenantId, cube.id);
         swept += actions.filter((a) => a.status === 'applied').length;

@@ -3,6 +3,7 @@
 // Rebuilt by a debounced job after changes, from the first changed chunk on (the chained
 // chunk keys find the unchanged prefix); cold caches move down the tiers and are dropped.
 import { Injectable, Logger } from '@nestjs/common';
+import { EntityManager } from 'typeorm';
 import { memoryPrefixTokens, textHash } from '@engram/activation';
 import type { LanguageModel } from '@engram/inference';
 import { CubeRecord, CubeRepository, ModelRecord, ModelRepository, WorkingMemoryRecord, WorkingMemoryRepository } from '@engram/persistence';
@@ -98,17 +99,26 @@ export class WorkingMemoryService {
     await this.queue.enqueueWorkingMemoryRefresh(tenantId, { cubeId }, policy.debounceMs);
   }
 
-  /** A source's text was edited or the memory deleted: chat stops using the cache at once, and the rebuild is queued. */
-  async memoryChanged(cubeId: string, memoryId: string): Promise<void> {
-    if (!(await this.rows.markStale(cubeId, [memoryId], new Date()))) return;
-    const cube = await this.cubes.getAny(cubeId);
-    if (cube) await this.scheduleRefresh(cube.tenantId, cubeId); // at once: the tick the write queued comes a debounce later
+  /**
+   * A source's text was edited or the memory deleted: chat stops using the cache at once, and
+   * the rebuild is queued. Both are rows written in the change's transaction `tx` (ADR 0530);
+   * the manifest id returned (the working memory was turned off) is deleted after the commit.
+   */
+  async memoriesChanged(tx: EntityManager, tenantId: string, cubeId: string, memoryIds: readonly string[]): Promise<string | null> {
+    if (!(await this.rows.markStale(cubeId, memoryIds, new Date(), tx))) return null;
+    // At once: the tick the write queued comes a debounce later.
+    const policy = (await this.policies.effective(tenantId, cubeId, tx)).activation; // on `tx`: it holds a connection, and must not wait for a second one
+    if (policy.model === null) return this.rows.delete(cubeId, tx); // turned off (or never on): nothing to build
+    await this.queue.enqueueWorkingMemoryRefresh(tenantId, { cubeId }, policy.debounceMs, tx);
+    return null;
   }
 
-  /** Erased: the text must leave every cache now, not at the next rebuild. */
-  async memoryErased(cubeId: string, memoryId: string): Promise<void> {
-    const row = await this.rows.get(cubeId);
-    if (row?.sourceMemoryIds.includes(memoryId)) await this.drop(cubeId);
+  /**
+   * Erased: the text must leave every cache now, not at the next rebuild. The row goes in the
+   * erasing transaction `tx`; the manifest id returned is deleted after the commit.
+   */
+  memoryErased(tx: EntityManager, cubeId: string, memoryId: string): Promise<string | null> {
+    return this.rows.deleteHolding(tx, cubeId, memoryId);
   }
 
   /**

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { EngramConfig, ENGRAM_CONFIG } from '@engram/config';
+import { EntityManager } from 'typeorm';
 import { JobRecord, JobRepository } from '@engram/persistence';
 import { BankBuildPayload, BankConsolidatePayload, BankForgetPayload, BankWritePayload, CubePurgePayload, JobName, LifecycleExtractPayload, LifecycleRunPayload, LifecycleTickPayload, WorkingMemoryRefreshPayload } from './job-names';
 
@@ -51,8 +52,9 @@ export class JobQueueService {
     });
   }
 
-  enqueueBankForget(payload: BankForgetPayload): Promise<JobRecord> {
-    return this.jobs.enqueue({ name: JobName.BankForget, payload: { ...payload }, tenantId: null, maxAttempts: this.config.jobMaxAttempts });
+  /** `tx`: queued inside the write that made the blocks stale (ADR 0530). */
+  enqueueBankForget(payload: BankForgetPayload, tx?: EntityManager): Promise<JobRecord> {
+    return this.jobs.enqueue({ name: JobName.BankForget, payload: { ...payload }, tenantId: null, maxAttempts: this.config.jobMaxAttempts }, tx);
   }
 
   /**
@@ -74,12 +76,12 @@ export class JobQueueService {
     return this.jobs.enqueue({ name: JobName.LifecycleRun, payload: { ...payload }, tenantId, maxAttempts: this.config.jobMaxAttempts });
   }
 
-  enqueueLifecycleExtract(tenantId: string, payload: LifecycleExtractPayload): Promise<JobRecord> {
-    return this.jobs.enqueue({ name: JobName.LifecycleExtract, payload: { ...payload }, tenantId, maxAttempts: this.config.jobMaxAttempts });
+  enqueueLifecycleExtract(tenantId: string, payload: LifecycleExtractPayload, tx?: EntityManager): Promise<JobRecord> {
+    return this.jobs.enqueue({ name: JobName.LifecycleExtract, payload: { ...payload }, tenantId, maxAttempts: this.config.jobMaxAttempts }, tx);
   }
 
   /** The cube's working-memory rebuild: changes within `debounceMs` of the first one share it. */
-  enqueueWorkingMemoryRefresh(tenantId: string, payload: WorkingMemoryRefreshPayload, debounceMs: number): Promise<JobRecord> {
+  enqueueWorkingMemoryRefresh(tenantId: string, payload: WorkingMemoryRefreshPayload, debounceMs: number, tx?: EntityManager): Promise<JobRecord> {
     return this.jobs.enqueue({
       name: JobName.WorkingMemoryRefresh,
       payload: { ...payload },
@@ -87,7 +89,7 @@ export class JobQueueService {
       singletonKey: `${JobName.WorkingMemoryRefresh}:${payload.cubeId}`,
       maxAttempts: this.config.jobMaxAttempts,
       runAfter: new Date(Date.now() + debounceMs),
-    });
+    }, tx);
   }
 
   enqueueActivationSweep(runAfter: Date): Promise<JobRecord> {

@@ -12,13 +12,14 @@ export const cubeScope = (cubeId: string) => `cube:${cubeId}`;
 export class LifecyclePolicies {
   constructor(private readonly lifecycle: LifecycleRepository) {}
 
-  async levels(tenantId: string, cubeId: string): Promise<{ instance: PartialLifecyclePolicy; tenant: PartialLifecyclePolicy; cube: PartialLifecyclePolicy }> {
-    const [instance, tenant, cube] = (await this.lifecycle.policies([INSTANCE_SCOPE, tenantScope(tenantId), cubeScope(cubeId)])) as PartialLifecyclePolicy[];
+  async levels(tenantId: string, cubeId: string, tx?: EntityManager): Promise<{ instance: PartialLifecyclePolicy; tenant: PartialLifecyclePolicy; cube: PartialLifecyclePolicy }> {
+    const [instance, tenant, cube] = (await this.lifecycle.policies([INSTANCE_SCOPE, tenantScope(tenantId), cubeScope(cubeId)], tx)) as PartialLifecyclePolicy[];
     return { instance, tenant, cube };
   }
 
-  async effective(tenantId: string, cubeId: string): Promise<LifecyclePolicy> {
-    const { instance, tenant, cube } = await this.levels(tenantId, cubeId);
+  /** `tx`: read on a transaction's connection (one that holds it must not wait for a second one from the pool). */
+  async effective(tenantId: string, cubeId: string, tx?: EntityManager): Promise<LifecyclePolicy> {
+    const { instance, tenant, cube } = await this.levels(tenantId, cubeId, tx);
     return effectivePolicy([instance, tenant, cube]);
   }
 

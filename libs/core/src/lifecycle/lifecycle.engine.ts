@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { CubeRecord, CubeRepository, LifecycleActor, LifecycleMemory, LifecycleRepository } from '@engram/persistence';
-import { MemoryChangeListener } from '../inference/memory-change.listener';
+import { DerivedCleanup, MemoryChangeListener } from '../inference/memory-change.listener';
 import { CubeIndexManager } from '../memories/cube-index.manager';
 import { DeferredEmbeddingService } from '../memories/deferred-embedding.service';
 import { EmbedderRegistry } from '../memories/embedder.registry';
@@ -238,13 +238,28 @@ export class LifecycleEngine {
       const reason: Record<string, unknown> = { ...action.reason, ...(action.text !== undefined ? { textRewritten: true } : {}) };
       if (measureLag) reason.lagMs = Date.now() - (await this.newestCreation(cube.id, action));
       const actor: LifecycleActor = { actorType: 'policy', actorId: action.reason.policy, requestId: null };
-      const outcome = await this.lifecycle.apply(cube.id, cube.tenantId, { type: action.type, memoryIds: action.memoryIds, targetId: action.targetId, text: action.text, reason, versions }, actor, runId);
+      // What follows from the action as rows (stale marks, jobs, KV cache rows) commits with it (ADR 0530).
+      const cleanups: DerivedCleanup[] = [];
+      let rewritten: string | null = null;
+      const outcome = await this.lifecycle.apply(
+        cube.id,
+        cube.tenantId,
+        { type: action.type, memoryIds: action.memoryIds, targetId: action.targetId, text: action.text, reason, versions },
+        actor,
+        runId,
+        async (tx, textChanged) => {
+          cleanups.length = 0; // a retried transaction starts again
+          rewritten = textChanged;
+          if (textChanged) cleanups.push(await this.changes.memoryChanged(tx, cube.tenantId, cube.id, textChanged, false));
+          cleanups.push(await this.changes.memoriesRetired(tx, cube.tenantId, cube.id, action.memoryIds)); // their bank blocks go stale at once (ADR 0403), their KV caches go
+        },
+      );
       const base = { type: action.type, memoryIds: action.memoryIds, ...(action.targetId ? { targetId: action.targetId } : {}), reason };
-      if (outcome.applied && action.text !== undefined) await this.textChanged(cube.id, action.targetId!);
       if (outcome.applied) {
+        for (const cleanup of cleanups) await this.changes.afterCommit(cleanup, `lifecycle ${action.type}`);
+        if (rewritten) this.deferred.schedule(cube.id); // the survivor's new text is embedded after the commit
         for (const [id, v] of Object.entries(outcome.versions)) ours.set(id, { planned: ours.get(id)?.planned ?? action.versions[id] ?? v, now: v });
         this.metrics.recordAction(action.reason.policy, action.type);
-        await this.changes.memoriesRetired(cube.id, action.memoryIds); // their bank blocks go stale at once (ADR 0403), their KV caches go
         out.push({ ...base, status: 'applied' });
       } else {
         out.push({ ...base, status: 'skipped', why: outcome.why });
@@ -252,16 +267,6 @@ export class LifecycleEngine {
     }
     if (out.length) this.logger.debug(`cube ${cube.id}: ${out.filter((a) => a.status === 'applied').length} of ${out.length} lifecycle actions applied`);
     return out;
-  }
-
-  /**
-   * A memory's text changed outside MemoryService (an LLM merge, or its undoing): what was
-   * derived from the old text goes (KV caches, bank blocks marked stale) and the new text
-   * is embedded after the commit, as every deferred write is.
-   */
-  async textChanged(cubeId: string, memoryId: string): Promise<void> {
-    await this.changes.memoryChanged(cubeId, memoryId);
-    this.deferred.schedule(cubeId);
   }
 
   private readonly creation = new Map<string, number>();

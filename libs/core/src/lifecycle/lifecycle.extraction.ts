@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { EntityManager } from 'typeorm';
 import { CubeRecord, LifecycleRepository, MemoryRepository, NewMemory } from '@engram/persistence';
 import { EngramError } from '../errors/engram.error';
 import { JobQueueService } from '../jobs/job-queue.service';
@@ -37,8 +38,9 @@ export class LifecycleExtraction {
     return this.llm.configured && (await this.policies.effective(cube.tenantId, cube.id)).extraction.enabled;
   }
 
-  async enqueue(cube: CubeRecord, memoryIds: string[]): Promise<void> {
-    await this.jobs.enqueueLifecycleExtract(cube.tenantId, { cubeId: cube.id, memoryIds });
+  /** `tx`: the write storing the turns, so the job is queued exactly when they are stored (ADR 0530). */
+  async enqueue(cube: CubeRecord, memoryIds: string[], tx?: EntityManager): Promise<void> {
+    await this.jobs.enqueueLifecycleExtract(cube.tenantId, { cubeId: cube.id, memoryIds }, tx);
   }
 
   /** The job: extract, embed, insert (once: a rerun after a crash finds the facts already there). */

@@ -21,7 +21,7 @@ import { EngramError } from '../errors/engram.error';
 import { isForeignKeyViolation } from '../errors/database-error.mapper';
 import { AuditService } from '../services/audit.service';
 import { RequestContext } from '../services/request-context';
-import { MemoryChangeListener } from '../inference/memory-change.listener';
+import { DerivedCleanup, MemoryChangeListener } from '../inference/memory-change.listener';
 import { QuotaService } from '../quotas/quota.service';
 import { DeferredEmbeddingService } from './deferred-embedding.service';
 import { EmbedderRegistry } from './embedder.registry';
@@ -205,9 +205,11 @@ export class MemoryService {
     const result = await this.write(ctx, cubeId, 'messages.add', dto, idempotencyKey, async (tx) => {
       const stored = await this.insertBatch(tx, cubeId, embedder, texts, before, row, actor(ctx));
       await this.audit.record(ctx.auth, ctx.requestId, { action: 'memory.add_messages', targetType: 'cube', targetId: cubeId, tenantId: cube.tenantId, details: { count: stored.length, sessionId: dto.sessionId ?? null } }, tx);
-      return { ids: stored.map((m) => m.id), items: stored.map(mapMemory) };
+      const ids = stored.map((m) => m.id);
+      // Queued with the turns (ADR 0530): stored means extracted later, and a failure here stores nothing.
+      if (extract) await this.extraction.enqueue(cube, ids, tx);
+      return { ids, items: stored.map(mapMemory) };
     });
-    if (extract && !result.replayed) await this.extraction.enqueue(cube, result.body.ids);
     return this.afterWrite(cubeId, embedder, result);
   }
 
@@ -282,16 +284,20 @@ export class MemoryService {
       changes.embedderFingerprint = embedder.fingerprint;
     }
     let textBefore: string | null = null;
+    let cleanup: DerivedCleanup | null = null;
     const updated = await this.memories.unitOfWork(async (tx) => {
       const row = await this.memories.update(tx, cubeId, memoryId, changes, actor(ctx), dto.reason ?? null, (locked) => {
         guard(locked);
         textBefore = locked.text;
       });
-      if (row) await this.audit.record(ctx.auth, ctx.requestId, { action: 'memory.update', targetType: 'memory', targetId: memoryId, tenantId: cube.tenantId, details: { cubeId, version: row.version } }, tx);
+      if (!row) return row;
+      await this.audit.record(ctx.auth, ctx.requestId, { action: 'memory.update', targetType: 'memory', targetId: memoryId, tenantId: cube.tenantId, details: { cubeId, version: row.version } }, tx);
+      // What was derived from the old text is marked stale in this transaction (ADR 0530).
+      cleanup = row.text !== textBefore ? await this.listener.memoryChanged(tx, cube.tenantId, cubeId, memoryId, false) : null;
       return row;
     });
     if (!updated) throw EngramError.notFound('memory');
-    if (updated.text !== textBefore) await this.listener.memoryChanged(cubeId, memoryId);
+    await this.listener.afterCommit(cleanup, `the edit of memory ${memoryId}`);
     await this.trigger.cubeWritten(cube.tenantId, cubeId);
     return mapMemory(updated);
   }
@@ -300,9 +306,12 @@ export class MemoryService {
   async delete(ctx: RequestContext, cubeId: string, memoryId: string, options: { erase?: boolean } = {}): Promise<void> {
     if (options.erase) return this.erase(ctx, cubeId, memoryId);
     const cube = await this.access.requireCube(ctx.auth, Permission.MemoryWrite, cubeId);
+    let cleanup: DerivedCleanup | null = null;
     const deleted = await this.memories.unitOfWork(async (tx) => {
       const row = await this.memories.transition(tx, cubeId, memoryId, ['active', 'archived', 'expired', 'merged', 'superseded'], 'deleted', 'delete', actor(ctx));
-      if (row) await this.audit.record(ctx.auth, ctx.requestId, { action: 'memory.delete', targetType: 'memory', targetId: memoryId, tenantId: cube.tenantId, details: { cubeId } }, tx);
+      if (!row) return row;
+      await this.audit.record(ctx.auth, ctx.requestId, { action: 'memory.delete', targetType: 'memory', targetId: memoryId, tenantId: cube.tenantId, details: { cubeId } }, tx);
+      cleanup = await this.listener.memoryChanged(tx, cube.tenantId, cubeId, memoryId, true); // ADR 0530
       return row;
     });
     if (!deleted) {
@@ -311,7 +320,7 @@ export class MemoryService {
       await this.requireMemory(cubeId, memoryId, true);
       return;
     }
-    await this.listener.memoryChanged(cubeId, memoryId);
+    await this.listener.afterCommit(cleanup, `the delete of memory ${memoryId}`);
     // Committed: the tick reads the delete from the change feed (fusion, working memory, consolidation; ADR 0401).
     await this.trigger.cubeWritten(cube.tenantId, cubeId);
   }
@@ -324,13 +333,17 @@ export class MemoryService {
    */
   private async erase(ctx: RequestContext, cubeId: string, memoryId: string): Promise<void> {
     const cube = await this.access.requireCube(ctx.auth, Permission.MemoryErase, cubeId);
+    let cleanup: DerivedCleanup | null = null;
     const erased = await this.memories.unitOfWork(async (tx) => {
       const row = await this.memories.erase(tx, cubeId, memoryId, actor(ctx));
-      if (row) await this.audit.record(ctx.auth, ctx.requestId, { action: 'memory.erase', targetType: 'memory', targetId: memoryId, tenantId: cube.tenantId, details: { cubeId } }, tx);
+      if (!row) return row;
+      await this.audit.record(ctx.auth, ctx.requestId, { action: 'memory.erase', targetType: 'memory', targetId: memoryId, tenantId: cube.tenantId, details: { cubeId } }, tx);
+      // The stale marks, the retraining job and the cache rows commit with the erase (ADR 0530).
+      cleanup = await this.listener.memoryErased(tx, cube.tenantId, cubeId, memoryId);
       return row;
     });
     if (!erased) throw EngramError.notFound('memory');
-    await this.listener.memoryErased(cubeId, cube.tenantId, memoryId);
+    await this.listener.afterCommit(cleanup, `the erase of memory ${memoryId}`);
     await this.trigger.cubeWritten(cube.tenantId, cubeId);
   }
 
@@ -340,19 +353,22 @@ export class MemoryService {
     // Any non-active state comes back (a merge is undone, a superseded fact's validTo returns),
     // recorded as a lifecycle event in the same transaction as the change and its audit row.
     const lifecycleActor = { actorType: 'key' as const, actorId: actorOf(ctx.auth).actorId, requestId: ctx.requestId };
-    const outcome = await this.lifecycle.restore(cubeId, cube.tenantId, memoryId, lifecycleActor, (tx) =>
-      this.audit.record(ctx.auth, ctx.requestId, { action: 'memory.restore', targetType: 'memory', targetId: memoryId, tenantId: cube.tenantId, details: { cubeId } }, tx),
-    );
+    const cleanups: DerivedCleanup[] = [];
+    let restored: MemoryRecord | null = null;
+    const outcome = await this.lifecycle.restore(cubeId, cube.tenantId, memoryId, lifecycleActor, async (tx, textChanged) => {
+      await this.audit.record(ctx.auth, ctx.requestId, { action: 'memory.restore', targetType: 'memory', targetId: memoryId, tenantId: cube.tenantId, details: { cubeId } }, tx);
+      // Undoing an LLM merge gave the survivor its old text back: derived forms follow, in this transaction (ADR 0530).
+      cleanups.length = 0;
+      for (const changed of textChanged) cleanups.push(await this.listener.memoryChanged(tx, cube.tenantId, cubeId, changed, false));
+      restored = await this.memories.get(cubeId, memoryId, tx); // the answer, read before the commit: nothing after it can fail the request
+    });
     if (!outcome) throw EngramError.notFound('memory');
     if (outcome.erased) throw EngramError.conflict('an erased memory cannot be restored: its contents are gone');
     if (!outcome.restored) throw EngramError.conflict('memory is active; only archived, expired, merged, superseded or deleted memories can be restored');
-    // Undoing an LLM merge gave the survivor its old text back: derived forms follow.
-    for (const changed of outcome.textChanged) {
-      await this.listener.memoryChanged(cubeId, changed);
-      this.deferred.schedule(cubeId);
-    }
+    for (const cleanup of cleanups) await this.listener.afterCommit(cleanup, `the restore of memory ${memoryId}`);
+    if (outcome.textChanged.length) this.deferred.schedule(cubeId); // the old text is embedded again
     await this.trigger.cubeWritten(cube.tenantId, cubeId); // an active memory again: the tick and the working memory see it
-    return mapMemory(await this.requireMemory(cubeId, memoryId, true));
+    return mapMemory(restored ?? (await this.requireMemory(cubeId, memoryId, true)));
   }
 
   async history(ctx: RequestContext, cubeId: string, memoryId: string): Promise<{ items: MemoryVersionDto[] }> {

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { BankEntity, BankReplaySettings, BankState } from '../entities';
 import { queryRows } from './sql';
 import { LockAttempt, withAdvisoryLock } from '../database/advisory-lock';
@@ -48,8 +48,8 @@ export class BankRepository {
     return this.db.getRepository(BankEntity).find({ where, order: { createdAt: 'ASC', id: 'ASC' } });
   }
 
-  async hasAny(cubeId: string): Promise<boolean> {
-    const rows = await queryRows<{ one: number }>(this.db, 'SELECT 1 AS one FROM banks WHERE cube_id = $1 LIMIT 1', [cubeId]);
+  async hasAny(cubeId: string, tx: EntityManager | DataSource = this.db): Promise<boolean> {
+    const rows = await queryRows<{ one: number }>(tx, 'SELECT 1 AS one FROM banks WHERE cube_id = $1 LIMIT 1', [cubeId]);
     return rows.length > 0;
   }
 

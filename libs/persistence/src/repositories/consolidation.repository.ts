@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { queryRows } from './sql';
 
 /** An active memory that consolidation may write into a bank, with what its heat is computed from. */
@@ -58,10 +58,10 @@ export class ConsolidationRepository {
   }
 
   /** Marks stale, in every bank of the cube, the blocks holding any of these memories; returns how many. */
-  async markStaleInCube(cubeId: string, memoryIds: readonly string[]): Promise<number> {
+  async markStaleInCube(cubeId: string, memoryIds: readonly string[], tx: EntityManager | DataSource = this.db): Promise<number> {
     if (!memoryIds.length) return 0;
     const rows = await queryRows(
-      this.db,
+      tx,
       `UPDATE bank_blocks SET stale = true
         WHERE bank_id IN (SELECT id FROM banks WHERE cube_id = $1) AND NOT stale AND memory_ids && $2::uuid[]
         RETURNING node`,

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { queryRows } from './sql';
 import { JobEntity, JobState } from '../entities';
 import { JobRecord } from './records';
@@ -42,10 +42,12 @@ export class JobRepository {
    * starts that job between them frees its key (`releaseSingleton`), so the look-up finds
    * nothing and the insert is tried again, now without a conflict.
    */
-  async enqueue(job: NewJob): Promise<JobRecord> {
-    const repo = this.db.getRepository(JobEntity);
+  async enqueue(job: NewJob, tx?: EntityManager): Promise<JobRecord> {
+    // `tx`: queued by the write that needs it, so the job commits (or not) with it (ADR 0530).
+    const db = tx ?? this.db;
+    const repo = db.getRepository(JobEntity);
     for (let attempt = 0; attempt < ENQUEUE_ATTEMPTS; attempt++) {
-      const rows = await queryRows<{ id: string }>(this.db,
+      const rows = await queryRows<{ id: string }>(db,
         `INSERT INTO jobs (name, payload, tenant_id, singleton_key, max_attempts, run_after)
          VALUES ($1, $2::jsonb, $3, $4, $5, COALESCE($6, now()))
          ON CONFLICT (singleton_key) WHERE singleton_key IS NOT NULL DO NOTHING

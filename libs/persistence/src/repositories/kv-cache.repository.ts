@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, In } from 'typeorm';
+import { DataSource, EntityManager, In } from 'typeorm';
 import { KvCacheEntity } from '../entities';
 import { queryRows } from './sql';
 
@@ -56,9 +56,9 @@ export class KvCacheRepository {
   }
 
   /** Provenance: deletes the caches of the cube built from this memory; returns their store entry ids. */
-  async deleteBySourceMemory(cubeId: string, memoryId: string): Promise<string[]> {
+  async deleteBySourceMemory(cubeId: string, memoryId: string, tx: EntityManager | DataSource = this.db): Promise<string[]> {
     const rows = await queryRows<{ entry_id: string }>(
-      this.db,
+      tx,
       'DELETE FROM kv_caches WHERE cube_id = $1 AND $2::uuid = ANY(source_memory_ids) RETURNING entry_id',
       [cubeId, memoryId],
     );

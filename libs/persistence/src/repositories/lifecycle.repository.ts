@@ -268,6 +268,20 @@ export class LifecycleRepository {
     return rows.length ? Number(rows[0].processed_seq) : 0;
   }
 
+  /**
+   * Whether the cube has changes no tick has decided on: a write whose tick could not be
+   * queued after its commit (an error, a crash) is picked up by the sweep (ADR 0530).
+   */
+  async tickBehind(cubeId: string): Promise<boolean> {
+    const rows = await queryRows<{ behind: boolean }>(
+      this.db,
+      `SELECT EXISTS (SELECT 1 FROM memories WHERE cube_id = $1
+                        AND change_seq > COALESCE((SELECT processed_seq FROM cube_lifecycle_state WHERE cube_id = $1), 0)) AS behind`,
+      [cubeId],
+    );
+    return rows[0]?.behind === true;
+  }
+
   /** Moves the tick cursor forward (never back: two workers may finish out of order). */
   async advanceProcessedSeq(cubeId: string, seq: number): Promise<void> {
     await this.db.query(
@@ -291,8 +305,17 @@ export class LifecycleRepository {
    * Applies one planned action in one transaction: the cube's write lock, the rows locked
    * and their versions re-checked (a person's edit since planning wins: nothing happens),
    * then the transition, the version rows and the lifecycle event, all on this connection.
+   * `derived` writes, in the same transaction, the rows that follow from an applied action
+   * (stale marks, jobs: ADR 0530), told whose text the action rewrote.
    */
-  async apply(cubeId: string, tenantId: string, action: LifecycleActionInput, actor: LifecycleActor, runId: string | null): Promise<ApplyOutcome> {
+  async apply(
+    cubeId: string,
+    tenantId: string,
+    action: LifecycleActionInput,
+    actor: LifecycleActor,
+    runId: string | null,
+    derived?: (tx: EntityManager, textChanged: string | null) => Promise<void>,
+  ): Promise<ApplyOutcome> {
     return this.db.transaction(async (tx) => {
       await this.lockCube(tx, cubeId);
       const ids = [...new Set([...action.memoryIds, ...(action.targetId ? [action.targetId] : [])])];
@@ -380,6 +403,7 @@ export class LifecycleRepository {
       }
       await this.insertVersions(tx, versions, actor);
       const eventId = await this.insertEvent(tx, { cubeId, tenantId, memoryIds: ids, action: action.type, reason: { ...action.reason, ...(action.targetId ? { targetId: action.targetId } : {}) }, actor, runId, before, after });
+      if (derived) await derived(tx, action.type === 'merge' && (after[action.targetId!] as { text?: string } | undefined)?.text !== undefined ? action.targetId! : null);
       const newVersions = Object.fromEntries(ids.map((id) => [id, ((after[id] ?? before[id]) as { version: number }).version]));
       return { applied: true, eventId, versions: newVersions };
     });
@@ -388,14 +412,15 @@ export class LifecycleRepository {
   /**
    * Brings a memory back to active from any other state, in one transaction. A merged
    * memory's survivor gets back the tags, metadata and source it had before the merge when
-   * it has not changed since; a superseded one gets back its validTo.
+   * it has not changed since; a superseded one gets back its validTo. `audit` runs last in the
+   * transaction, told whose text came back (for the rows that follow from it: ADR 0530).
    */
   async restore(
     cubeId: string,
     tenantId: string,
     id: string,
     actor: LifecycleActor,
-    audit: (tx: EntityManager) => Promise<void>,
+    audit: (tx: EntityManager, textChanged: readonly string[]) => Promise<void>,
   ): Promise<{ memory: LifecycleMemory; restored: boolean; erased?: true; textChanged: string[] } | null> {
     return this.db.transaction(async (tx) => {
       await this.lockCube(tx, cubeId);
@@ -463,7 +488,7 @@ export class LifecycleRepository {
       versions.push({ memoryId: id, version: restored.version, action: 'restore', oldValues: before[id], newValues: after[id], reason: `restore from ${current.state}` });
       await this.insertVersions(tx, versions, actor);
       await this.insertEvent(tx, { cubeId, tenantId, memoryIds: Object.keys(before), action: 'restore', reason, actor, runId: null, before, after });
-      await audit(tx);
+      await audit(tx, textChanged);
       return { memory: restored, restored: true, textChanged };
     });
   }
@@ -594,8 +619,8 @@ export class LifecycleRepository {
   // ---- policies --------------------------------------------------------------------------
 
   /** The stored levels for `scopes` (missing ones are empty), in the order asked. */
-  async policies(scopes: string[]): Promise<Record<string, unknown>[]> {
-    const rows = await queryRows<{ scope: string; policy: Record<string, unknown> }>(this.db, `SELECT scope, policy FROM lifecycle_policies WHERE scope = ANY($1::text[])`, [scopes]);
+  async policies(scopes: string[], tx?: EntityManager): Promise<Record<string, unknown>[]> {
+    const rows = await queryRows<{ scope: string; policy: Record<string, unknown> }>(tx ?? this.db, `SELECT scope, policy FROM lifecycle_policies WHERE scope = ANY($1::text[])`, [scopes]);
     const byScope = new Map(rows.map((r) => [r.scope, r.policy]));
     return scopes.map((s) => byScope.get(s) ?? {});
   }

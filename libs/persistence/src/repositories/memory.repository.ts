@@ -433,8 +433,8 @@ export class MemoryRepository {
     );
   }
 
-  async get(cubeId: string, id: string): Promise<MemoryRecord | null> {
-    const rows = await queryRows<Row>(this.db, `SELECT ${COLUMNS} FROM memories WHERE cube_id = $1 AND id = $2`, [cubeId, id]);
+  async get(cubeId: string, id: string, tx: EntityManager | DataSource = this.db): Promise<MemoryRecord | null> {
+    const rows = await queryRows<Row>(tx, `SELECT ${COLUMNS} FROM memories WHERE cube_id = $1 AND id = $2`, [cubeId, id]);
     return rows.length ? toRecord(rows[0]) : null;
   }
 

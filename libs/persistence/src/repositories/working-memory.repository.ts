@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { LockAttempt, withAdvisoryLock } from '../database/advisory-lock';
 import { WorkingMemoryEntity, WorkingMemoryRefusalEntity } from '../entities';
 import { queryRows } from './sql';
@@ -153,10 +153,11 @@ export class WorkingMemoryRepository {
   }
 
   /** Marks the cube's working memory stale when it holds any of these memories; true when it did. */
-  async markStale(cubeId: string, memoryIds: readonly string[], now: Date): Promise<boolean> {
+  /** `tx`: inside the write that changed them, so the mark commits (or not) with the change (ADR 0530). */
+  async markStale(cubeId: string, memoryIds: readonly string[], now: Date, tx: EntityManager | DataSource = this.db): Promise<boolean> {
     if (memoryIds.length === 0) return false;
     const rows = await queryRows<{ cube_id: string }>(
-      this.db,
+      tx,
       `UPDATE working_memories SET stale_since = coalesce(stale_since, $3)
         WHERE cube_id = $1 AND source_memory_ids && $2::uuid[] RETURNING cube_id`,
       [cubeId, memoryIds, now],
@@ -170,11 +171,26 @@ export class WorkingMemoryRepository {
   }
 
   /** Deletes the row and any over-quota refusal; returns its store entry id. */
-  async delete(cubeId: string): Promise<string | null> {
+  async delete(cubeId: string, tx: EntityManager | DataSource = this.db): Promise<string | null> {
     const rows = await queryRows<{ entry_id: string }>(
-      this.db,
+      tx,
       'WITH refusal AS (DELETE FROM working_memory_refusals WHERE cube_id = $1) DELETE FROM working_memories WHERE cube_id = $1 RETURNING entry_id',
       [cubeId],
+    );
+    return rows[0]?.entry_id ?? null;
+  }
+
+  /**
+   * Deletes the cube's working memory when it was built from `memoryId` (an erase), inside
+   * the erasing transaction (ADR 0530); its manifest id, for the blob to go after the commit.
+   */
+  async deleteHolding(tx: EntityManager, cubeId: string, memoryId: string): Promise<string | null> {
+    const rows = await queryRows<{ entry_id: string }>(
+      tx,
+      `WITH gone AS (DELETE FROM working_memories WHERE cube_id = $1 AND $2::uuid = ANY(source_memory_ids) RETURNING cube_id, entry_id),
+            refusal AS (DELETE FROM working_memory_refusals WHERE cube_id IN (SELECT cube_id FROM gone))
+       SELECT entry_id FROM gone`,
+      [cubeId, memoryId],
     );
     return rows[0]?.entry_id ?? null;
   }
