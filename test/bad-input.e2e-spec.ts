@@ -199,6 +199,11 @@ describe('bad input on memories', () => {
     const list = await h.http.get(`/v1/cubes/${cubeId}/memories`).set(auth()).expect(200);
     const id = list.body.items[0].id;
     await h.http.patch(`/v1/cubes/${cubeId}/memories/${id}`).set(auth()).send({ text: '' }).expect(400);
+    // Nothing to change (a reason alone explains nothing): 400, no new version (it went 1 → 2).
+    for (const body of [{}, { reason: 'just because' }]) {
+      const empty = await h.http.patch(`/v1/cubes/${cubeId}/memories/${id}`).set(auth()).send(body).expect(400);
+      expect(empty.body.error.details).toEqual([{ field: 'body', problems: [expect.stringMatching(/^give at least one field to change: text, tags, metadata/)] }]);
+    }
     const res = await h.http.get(`/v1/cubes/${cubeId}/memories/${id}`).set(auth()).expect(200);
     expect(res.body).toMatchObject({ text: 'the original memory', version: 1 });
   });

@@ -96,6 +96,29 @@ describe('rate limits and quotas', () => {
     await h.http.post('/v1/cubes').set(bearer(key)).send({ name: 'second' }).expect(201);
   });
 
+  it('takes a slot to restore a deleted memory, and replays a stored write retried at the limit', async () => {
+    const { tenantId, key } = await tenantWithKey();
+    await h.http.put(`/v1/admin/tenants/${tenantId}/quotas`).set(admin()).send({ memories: 3 }).expect(200);
+    const cube = (await h.http.post('/v1/cubes').set(bearer(key)).send({ name: 'full' }).expect(201)).body.id;
+    const first = await h.http.post(`/v1/cubes/${cube}/memories`).set(bearer(key)).set('Idempotency-Key', 'fill-1').send({ items: [{ text: 'one' }, { text: 'two' }, { text: 'three' }] }).expect(201);
+    // The retry of a stored write answers as the write did, though the tenant is at its limit now (it was a 429).
+    const again = await h.http.post(`/v1/cubes/${cube}/memories`).set(bearer(key)).set('Idempotency-Key', 'fill-1').send({ items: [{ text: 'one' }, { text: 'two' }, { text: 'three' }] }).expect(201);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(again.body).toEqual(first.body);
+    // A new key is a new write: refused.
+    await h.http.post(`/v1/cubes/${cube}/memories`).set(bearer(key)).set('Idempotency-Key', 'fill-2').send({ items: [{ text: 'four' }] }).expect(429);
+    // Delete one, add another, then restore the deleted one: the tenant would hold 4 (restore took no slot).
+    const deleted = first.body.items[0].id;
+    await h.http.delete(`/v1/cubes/${cube}/memories/${deleted}`).set(bearer(key)).expect(204);
+    await h.http.post(`/v1/cubes/${cube}/memories`).set(bearer(key)).send({ items: [{ text: 'four' }] }).expect(201);
+    const restore = await h.http.post(`/v1/cubes/${cube}/memories/${deleted}/restore`).set(bearer(key)).expect(429);
+    expect(restore.body.error.details).toMatchObject({ quota: 'memories', limit: 3, used: 3 });
+    expect((await h.http.get(`/v1/admin/tenants/${tenantId}/quotas`).set(admin()).expect(200)).body.usage).toMatchObject({ memories: 3 });
+    // With room again it comes back.
+    await h.http.delete(`/v1/cubes/${cube}/memories/${first.body.items[1].id}`).set(bearer(key)).expect(204);
+    await h.http.post(`/v1/cubes/${cube}/memories/${deleted}/restore`).set(bearer(key)).expect(200);
+  });
+
   it('counts an imported cube and its memories against the quotas, storing nothing past them', async () => {
     const { tenantId, key } = await tenantWithKey({ scopes: ['cubes:write', 'memories:read', 'memories:write', 'cubes:export'] });
     const cube = (await h.http.post('/v1/cubes').set(bearer(key)).send({ name: 'source', settings: { embedder: 'hash' } }).expect(201)).body.id;

@@ -18,6 +18,7 @@ import {
   UpdateMemoryDto,
 } from '../dtos/memory.dto';
 import { EngramError } from '../errors/engram.error';
+import { ErrorCode } from '../errors/error-code';
 import { isForeignKeyViolation } from '../errors/database-error.mapper';
 import { AuditService } from '../services/audit.service';
 import { RequestContext } from '../services/request-context';
@@ -156,7 +157,7 @@ export class MemoryService {
   /** Stores a batch all-or-nothing; with an Idempotency-Key a retry replays the first response. */
   async add(ctx: RequestContext, cubeId: string, dto: AddMemoriesDto, idempotencyKey?: string): Promise<WriteResult<{ items: MemoryResponseDto[] }>> {
     const cube = await this.access.requireCube(ctx.auth, Permission.MemoryWrite, cubeId);
-    await this.quotas.requireMemorySlots(cube.tenantId, dto.items.length);
+    await this.requireSlotsUnlessReplay(ctx, cube.tenantId, cubeId, 'memories.add', idempotencyKey, dto.items.length);
     const problems: { field: string; problems: string[] }[] = [];
     dto.items.forEach((item, i) => checkValidity(problems, `items.${i}.validTo`, item.validFrom, item.validTo));
     if (problems.length) throw EngramError.validation(problems);
@@ -175,7 +176,7 @@ export class MemoryService {
   /** Raw mode: each message becomes a `message` memory with its role, session and time. */
   async addMessages(ctx: RequestContext, cubeId: string, dto: AddMessagesDto, idempotencyKey?: string): Promise<WriteResult<{ ids: string[]; items: MemoryResponseDto[] }>> {
     const cube = await this.access.requireCube(ctx.auth, Permission.MemoryWrite, cubeId);
-    await this.quotas.requireMemorySlots(cube.tenantId, dto.messages.length);
+    await this.requireSlotsUnlessReplay(ctx, cube.tenantId, cubeId, 'messages.add', idempotencyKey, dto.messages.length);
     const embedder = this.embedders.forSettings(cube.settings);
     const texts = dto.messages.map((m) => m.content);
     const before = await this.vectorsBefore(embedder, texts);
@@ -253,6 +254,10 @@ export class MemoryService {
    */
   async update(ctx: RequestContext, cubeId: string, memoryId: string, dto: UpdateMemoryDto, options: { expectedVersion?: number } = {}): Promise<MemoryResponseDto> {
     const cube = await this.access.requireCube(ctx.auth, Permission.MemoryWrite, cubeId);
+    // An update that names nothing to change would still make a version (a history row, a version bump).
+    if (UPDATABLE_FIELDS.every((field) => dto[field] === undefined)) {
+      throw EngramError.validation([{ field: 'body', problems: [`give at least one field to change: ${UPDATABLE_FIELDS.join(', ')}`] }]);
+    }
     // Checked again below on the locked row: this read answers early, the locked row decides.
     const guard = (memory: MemoryRecord) => {
       if (memory.state === 'deleted') throw EngramError.notFound('memory');
@@ -349,7 +354,10 @@ export class MemoryService {
 
   async restore(ctx: RequestContext, cubeId: string, memoryId: string): Promise<MemoryResponseDto> {
     const cube = await this.access.requireCube(ctx.auth, Permission.MemoryWrite, cubeId);
-    if ((await this.memories.get(cubeId, memoryId))?.erasedAt) throw EngramError.conflict('an erased memory cannot be restored: its contents are gone');
+    const current = await this.memories.get(cubeId, memoryId);
+    if (current?.erasedAt) throw EngramError.conflict('an erased memory cannot be restored: its contents are gone');
+    // A deleted memory is out of the tenant's count (ADR 0004): bringing it back takes a slot like an add.
+    if (current?.state === 'deleted') await this.quotas.requireMemorySlots(cube.tenantId, 1);
     // Any non-active state comes back (a merge is undone, a superseded fact's validTo returns),
     // recorded as a lifecycle event in the same transaction as the change and its audit row.
     const lifecycleActor = { actorType: 'key' as const, actorId: actorOf(ctx.auth).actorId, requestId: ctx.requestId };
@@ -405,6 +413,19 @@ export class MemoryService {
     };
   }
 
+  /**
+   * The memory quota, before anything is embedded. A retry of a write that was stored (same
+   * Idempotency-Key) is not refused: `write` replays its first answer, whatever the count is now.
+   */
+  private async requireSlotsUnlessReplay(ctx: RequestContext, tenantId: string, cubeId: string, route: string, idempotencyKey: string | undefined, adding: number): Promise<void> {
+    try {
+      await this.quotas.requireMemorySlots(tenantId, adding);
+    } catch (error) {
+      const replay = error instanceof EngramError && error.code === ErrorCode.QuotaExceeded && idempotencyKey !== undefined && (await this.memories.hasReplay(idempotencyScope(ctx, route, cubeId, idempotencyKey)));
+      if (!replay) throw error;
+    }
+  }
+
   private async write<T>(
     ctx: RequestContext,
     cubeId: string,
@@ -418,7 +439,7 @@ export class MemoryService {
     }
     const claim = idempotencyKey
       ? {
-          scope: createHash('sha256').update(`${ctx.auth.actorId}\n${route}\n${cubeId}\n${idempotencyKey}`).digest('hex'),
+          scope: idempotencyScope(ctx, route, cubeId, idempotencyKey),
           requestHash: createHash('sha256').update(JSON.stringify(dto)).digest('hex'),
           cubeId,
         }
@@ -445,4 +466,12 @@ export class MemoryService {
     }
     return { statusCode: result.statusCode, body: result.response as T, replayed: true };
   }
+}
+
+/** What a PATCH can change (`reason` only explains a change). */
+const UPDATABLE_FIELDS = ['text', 'tags', 'metadata', 'validFrom', 'validTo', 'importance', 'pinned', 'expiresAt'] as const satisfies readonly (keyof UpdateMemoryDto)[];
+
+/** Whose retry of which write an Idempotency-Key names: the caller, the route, the cube and the key. */
+function idempotencyScope(ctx: RequestContext, route: string, cubeId: string, idempotencyKey: string): string {
+  return createHash('sha256').update(`${ctx.auth.actorId}\n${route}\n${cubeId}\n${idempotencyKey}`).digest('hex');
 }

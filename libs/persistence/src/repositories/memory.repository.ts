@@ -281,6 +281,11 @@ export class MemoryRepository {
     }
   }
 
+  /** Whether a completed write under this idempotency scope would be replayed. */
+  async hasReplay(scope: string): Promise<boolean> {
+    return (await this.findIdempotency(scope)) !== null;
+  }
+
   private async findIdempotency(scope: string): Promise<{ requestHash: string; statusCode: number; response: unknown } | null> {
     const rows = await queryRows<{ request_hash: string; status_code: number; response: unknown }>(this.db,
       `SELECT request_hash, status_code, response FROM idempotency_records
