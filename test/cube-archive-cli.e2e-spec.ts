@@ -132,5 +132,8 @@ describe('engram cube export|import and engram import --from (against a running 
   it('names the problem when the server refuses', async () => {
     await expect(importArchiveFile({ url, key, file: join(FIXTURES, 'mem0-get-all.json') })).rejects.toThrow(/HTTP 400 validation_failed: .*gzip/);
     await expect(exportCube({ url, key, cube: 'no-such-cube', out: join(dir, 'x.tar.gz') })).rejects.toThrow('no cube named "no-such-cube"');
+    // A folder that is not there is named, with what to do (it was ENOENT on the hidden ….partial file).
+    const missing = join(dir, 'no', 'such', 'folder');
+    await expect(exportCube({ url, key, cube: 'from-mem0', out: join(missing, 'x.tar.gz') })).rejects.toThrow(`cannot write ${join(missing, 'x.tar.gz')}: the folder ${missing} does not exist; create it or give another -o`);
   });
 });

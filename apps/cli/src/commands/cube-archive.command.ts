@@ -5,6 +5,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
 import { Readable, Transform } from 'node:stream';
+import { dirname, resolve as resolvePath } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { archiveFromSource, importerFor, ImportReport, NothingToImportError, SOURCE_SYSTEMS, SourceSystem, sourceSystemsMatching } from '@engram/core';
 import { resolveRemote } from './mcp.command';
@@ -82,6 +83,10 @@ export async function resolveCube(url: string, key: string, cube: string): Promi
 
 /** Downloads a cube archive to `out` (written beside it, renamed when complete). */
 export async function exportCube(options: { url: string; key: string; cube: string; out: string; include?: string; progress?: Progress }): Promise<{ bytes: number; file: string }> {
+  // Before the download: a missing folder surfaced as ENOENT on the hidden "….partial" file.
+  const folder = dirname(resolvePath(options.out));
+  const found = await stat(folder).catch(() => null);
+  if (!found?.isDirectory()) throw new Error(`cannot write ${options.out}: the folder ${folder} ${found ? 'is not a folder' : 'does not exist'}; create it or give another -o`);
   const cubeId = await resolveCube(options.url, options.key, options.cube);
   const target = endpoint(options.url, `/v1/cubes/${cubeId}/export`);
   if (options.include) target.searchParams.set('include', options.include);
@@ -214,7 +219,7 @@ export function registerCubeArchiveCommands(program: Command, env: () => ClientE
     });
 
   remoteOptions(program.command('import <file>'))
-    .description('move in from another memory system: mem0 (get_all JSON), letta (.af), memos (dump folder or textual_memory.json), conversations (LongMemEval or sessions JSON)')
+    .description('move in from another memory system: mem0 (get_all JSON, or the OpenMemory backup memories.json), letta (.af), memos (dump folder or textual_memory.json), conversations (LongMemEval or sessions JSON)')
     .requiredOption('--from <system>', SOURCE_SYSTEMS.join('|'), system)
     .requiredOption('--cube <name>', 'name of the new cube')
     .option('--archive <file>', 'write the converted archive here instead of sending it (no server needed)')

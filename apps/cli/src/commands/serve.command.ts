@@ -24,7 +24,7 @@ export function registerServeCommands(program: Command, config: () => EngramConf
 
   program
     .command('worker')
-    .description('run the job worker (purges, and later migrations between memory kinds)')
+    .description('run the job worker: lifecycle ticks and sweeps (fusion, expiry, archive), working-memory KV rebuilds, bank builds, writes and consolidation, purges')
     .action(async () => {
       const worker = await createWorker(config());
       // The job runner's poll timer does not hold the process open (an app that embeds the
