@@ -176,6 +176,28 @@ describe('mem0 importer', () => {
     }
   });
 
+  it('keeps metadata that is a list or a value, and a role too long for a memory, instead of dropping or refusing them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'engram-mem0-'));
+    try {
+      const long = 'a role written as a sentence by some integration, far longer than sixty-four characters';
+      writeFileSync(join(dir, 'odd.json'), JSON.stringify([
+        { id: 'a', memory: 'Likes tea', metadata: ['morning', 'green'] },
+        { id: 'b', memory: 'Likes coffee', metadata: 'imported', role: long },
+        { id: 'c', memory: 'Likes water', metadata: null, role: 'user' },
+      ]));
+      const report = newReport();
+      const records: SourceRecord[] = [];
+      for await (const r of new Mem0Importer().records(join(dir, 'odd.json'), report)) records.push(r);
+      expect(records.map((r) => [r.memory.role, r.memory.metadata])).toEqual([
+        [null, { value: ['morning', 'green'] }],
+        [null, { value: 'imported', role: long }],
+        ['user', {}],
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('takes history from a separate history.db dump (--history), by memory id', async () => {
     const report = newReport();
     const records: SourceRecord[] = [];

@@ -13,6 +13,9 @@ import { toUtcIso } from './source-time';
 type Item = Record<string, unknown>;
 const str = (v: unknown): string | null => (typeof v === 'string' && v.trim() ? v : null);
 
+/** A memory's role is at most this long (the archive's rule). */
+const MAX_ROLE_LENGTH = 64;
+
 /** Payload keys that are mem0's own bookkeeping, not user metadata. */
 const DROP_METADATA = new Set(['text_lemmatized', 'textLemmatized', 'data', 'hash', 'created_at', 'updated_at', 'createdAt', 'updatedAt']);
 
@@ -106,7 +109,8 @@ export class Mem0Importer implements SourceImporter {
         skip(report, 'no id or no memory text');
         continue;
       }
-      const metadata: Item = typeof item.metadata === 'object' && item.metadata !== null && !Array.isArray(item.metadata) ? { ...(item.metadata as Item) } : {};
+      // mem0 stores whatever the caller passed: a list or a plain value is kept under `value`, not dropped.
+      const metadata: Item = typeof item.metadata === 'object' && item.metadata !== null && !Array.isArray(item.metadata) ? { ...(item.metadata as Item) } : item.metadata === null || item.metadata === undefined ? {} : { value: item.metadata };
       const userId = str(item.user_id) ?? str(item.userId) ?? str(metadata.user_id) ?? str(metadata.userId);
       const agentId = str(item.agent_id) ?? str(item.agentId) ?? str(metadata.agent_id) ?? str(metadata.agentId);
       // The Platform calls the run scope session_id in lists (run_id in search).
@@ -137,9 +141,14 @@ export class Mem0Importer implements SourceImporter {
           id,
           text,
           kind: (memoryType && KIND_OF_MEMORY_TYPE[memoryType]) ?? 'fact',
-          role: str(item.role),
+          // A role longer than a memory's (64) is free text someone put there: kept in metadata, not a reason to refuse the import.
+          role: (str(item.role)?.length ?? 0) <= MAX_ROLE_LENGTH ? str(item.role) : null,
           tags: tags.map((t) => t.slice(0, 128)),
-          metadata: { ...metadata, ...(str(item.attributed_to ?? item.attributedTo) ? { attributedTo: item.attributed_to ?? item.attributedTo } : {}) },
+          metadata: {
+            ...metadata,
+            ...(str(item.attributed_to ?? item.attributedTo) ? { attributedTo: item.attributed_to ?? item.attributedTo } : {}),
+            ...((str(item.role)?.length ?? 0) > MAX_ROLE_LENGTH ? { role: item.role } : {}),
+          },
           source: {
             id,
             type: 'mem0',
