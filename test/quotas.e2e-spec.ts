@@ -96,6 +96,19 @@ describe('rate limits and quotas', () => {
     await h.http.post('/v1/cubes').set(bearer(key)).send({ name: 'second' }).expect(201);
   });
 
+  it('lets concurrent writes of one server fill the memory quota, not pass it', async () => {
+    const { tenantId, key } = await tenantWithKey();
+    await h.http.put(`/v1/admin/tenants/${tenantId}/quotas`).set(admin()).send({ memories: 5 }).expect(200);
+    const cube = (await h.http.post('/v1/cubes').set(bearer(key)).send({ name: 'race' }).expect(201)).body.id;
+    // Ten batches of five at once: each used to recount the stored memories before any committed, and six passed (30 stored).
+    const statuses = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => h.http.post(`/v1/cubes/${cube}/memories`).set(bearer(key)).send({ items: Array.from({ length: 5 }, (_, j) => ({ text: `batch ${i} item ${j}` })) }).then((r) => r.status)),
+    );
+    expect(statuses.filter((st) => st === 201)).toHaveLength(1);
+    expect(statuses.filter((st) => st === 429)).toHaveLength(9);
+    expect((await h.http.get(`/v1/admin/tenants/${tenantId}/quotas`).set(admin()).expect(200)).body.usage).toMatchObject({ memories: 5 });
+  });
+
   it('takes a slot to restore a deleted memory, and replays a stored write retried at the limit', async () => {
     const { tenantId, key } = await tenantWithKey();
     await h.http.put(`/v1/admin/tenants/${tenantId}/quotas`).set(admin()).send({ memories: 3 }).expect(200);

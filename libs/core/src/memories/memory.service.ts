@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { EntityManager } from 'typeorm';
-import { IdempotentResult, MemoryActor, MemoryChanges, MemoryRecord, MemoryRepository, NewMemory } from '@engram/persistence';
+import { CubeRecord, IdempotentResult, MemoryActor, MemoryChanges, MemoryRecord, MemoryRepository, NewMemory } from '@engram/persistence';
 import { Embedder } from '@engram/plaintext';
 import { AccessService } from '../auth/access.service';
 import { actorOf } from '../auth/auth-context';
@@ -157,61 +157,69 @@ export class MemoryService {
   /** Stores a batch all-or-nothing; with an Idempotency-Key a retry replays the first response. */
   async add(ctx: RequestContext, cubeId: string, dto: AddMemoriesDto, idempotencyKey?: string): Promise<WriteResult<{ items: MemoryResponseDto[] }>> {
     const cube = await this.access.requireCube(ctx.auth, Permission.MemoryWrite, cubeId);
-    await this.requireSlotsUnlessReplay(ctx, cube.tenantId, cubeId, 'memories.add', idempotencyKey, dto.items.length);
-    const problems: { field: string; problems: string[] }[] = [];
-    dto.items.forEach((item, i) => checkValidity(problems, `items.${i}.validTo`, item.validFrom, item.validTo));
-    if (problems.length) throw EngramError.validation(problems);
-    const embedder = this.embedders.forSettings(cube.settings);
-    const texts = dto.items.map((i) => i.text);
-    const before = await this.vectorsBefore(embedder, texts);
-    const row = (i: number, vector: Float32Array | null) => this.newMemory(dto.items[i], vector, vector ? embedder.fingerprint : null);
-    const result = await this.write(ctx, cubeId, 'memories.add', dto, idempotencyKey, async (tx) => {
-      const stored = await this.insertBatch(tx, cubeId, embedder, texts, before, row, actor(ctx));
-      await this.audit.record(ctx.auth, ctx.requestId, { action: 'memory.add', targetType: 'cube', targetId: cubeId, tenantId: cube.tenantId, details: { count: stored.length } }, tx);
-      return { items: stored.map(mapMemory) };
-    });
-    return this.afterWrite(cubeId, embedder, result);
+    const release = await this.requireSlotsUnlessReplay(ctx, cube.tenantId, cubeId, 'memories.add', idempotencyKey, dto.items.length);
+    try {
+      const problems: { field: string; problems: string[] }[] = [];
+      dto.items.forEach((item, i) => checkValidity(problems, `items.${i}.validTo`, item.validFrom, item.validTo));
+      if (problems.length) throw EngramError.validation(problems);
+      const embedder = this.embedders.forSettings(cube.settings);
+      const texts = dto.items.map((i) => i.text);
+      const before = await this.vectorsBefore(embedder, texts);
+      const row = (i: number, vector: Float32Array | null) => this.newMemory(dto.items[i], vector, vector ? embedder.fingerprint : null);
+      const result = await this.write(ctx, cubeId, 'memories.add', dto, idempotencyKey, async (tx) => {
+        const stored = await this.insertBatch(tx, cubeId, embedder, texts, before, row, actor(ctx));
+        await this.audit.record(ctx.auth, ctx.requestId, { action: 'memory.add', targetType: 'cube', targetId: cubeId, tenantId: cube.tenantId, details: { count: stored.length } }, tx);
+        return { items: stored.map(mapMemory) };
+      });
+      return this.afterWrite(cubeId, embedder, result);
+    } finally {
+      release();
+    }
   }
 
   /** Raw mode: each message becomes a `message` memory with its role, session and time. */
   async addMessages(ctx: RequestContext, cubeId: string, dto: AddMessagesDto, idempotencyKey?: string): Promise<WriteResult<{ ids: string[]; items: MemoryResponseDto[] }>> {
     const cube = await this.access.requireCube(ctx.auth, Permission.MemoryWrite, cubeId);
-    await this.requireSlotsUnlessReplay(ctx, cube.tenantId, cubeId, 'messages.add', idempotencyKey, dto.messages.length);
-    const embedder = this.embedders.forSettings(cube.settings);
-    const texts = dto.messages.map((m) => m.content);
-    const before = await this.vectorsBefore(embedder, texts);
-    const extract = await this.extraction.wanted(cube, dto.mode);
-    const now = new Date();
-    const row = (i: number, vector: Float32Array | null): NewMemory => {
-      const message = dto.messages[i];
-      return {
-        text: message.content,
-        kind: 'message',
-        role: message.role,
-        tags: [],
-        metadata: { ...(dto.metadata ?? {}), ...(message.name ? { name: message.name } : {}), turnIndex: i },
-        source: { type: 'message', ...(dto.sessionId ? { sessionId: dto.sessionId } : {}) },
-        sessionId: dto.sessionId ?? null,
-        observedAt: message.at ?? now,
-        pinned: false,
-        expiresAt: null,
-        fact: null,
-        validFrom: null,
-        validTo: null,
-        importance: null,
-        embedding: vector,
-        embedderFingerprint: vector ? embedder.fingerprint : null,
+    const release = await this.requireSlotsUnlessReplay(ctx, cube.tenantId, cubeId, 'messages.add', idempotencyKey, dto.messages.length);
+    try {
+      const embedder = this.embedders.forSettings(cube.settings);
+      const texts = dto.messages.map((m) => m.content);
+      const before = await this.vectorsBefore(embedder, texts);
+      const extract = await this.extraction.wanted(cube, dto.mode);
+      const now = new Date();
+      const row = (i: number, vector: Float32Array | null): NewMemory => {
+        const message = dto.messages[i];
+        return {
+          text: message.content,
+          kind: 'message',
+          role: message.role,
+          tags: [],
+          metadata: { ...(dto.metadata ?? {}), ...(message.name ? { name: message.name } : {}), turnIndex: i },
+          source: { type: 'message', ...(dto.sessionId ? { sessionId: dto.sessionId } : {}) },
+          sessionId: dto.sessionId ?? null,
+          observedAt: message.at ?? now,
+          pinned: false,
+          expiresAt: null,
+          fact: null,
+          validFrom: null,
+          validTo: null,
+          importance: null,
+          embedding: vector,
+          embedderFingerprint: vector ? embedder.fingerprint : null,
+        };
       };
-    };
-    const result = await this.write(ctx, cubeId, 'messages.add', dto, idempotencyKey, async (tx) => {
-      const stored = await this.insertBatch(tx, cubeId, embedder, texts, before, row, actor(ctx));
-      await this.audit.record(ctx.auth, ctx.requestId, { action: 'memory.add_messages', targetType: 'cube', targetId: cubeId, tenantId: cube.tenantId, details: { count: stored.length, sessionId: dto.sessionId ?? null } }, tx);
-      const ids = stored.map((m) => m.id);
-      // Queued with the turns (ADR 0530): stored means extracted later, and a failure here stores nothing.
-      if (extract) await this.extraction.enqueue(cube, ids, tx);
-      return { ids, items: stored.map(mapMemory) };
-    });
-    return this.afterWrite(cubeId, embedder, result);
+      const result = await this.write(ctx, cubeId, 'messages.add', dto, idempotencyKey, async (tx) => {
+        const stored = await this.insertBatch(tx, cubeId, embedder, texts, before, row, actor(ctx));
+        await this.audit.record(ctx.auth, ctx.requestId, { action: 'memory.add_messages', targetType: 'cube', targetId: cubeId, tenantId: cube.tenantId, details: { count: stored.length, sessionId: dto.sessionId ?? null } }, tx);
+        const ids = stored.map((m) => m.id);
+        // Queued with the turns (ADR 0530): stored means extracted later, and a failure here stores nothing.
+        if (extract) await this.extraction.enqueue(cube, ids, tx);
+        return { ids, items: stored.map(mapMemory) };
+      });
+      return this.afterWrite(cubeId, embedder, result);
+    } finally {
+      release();
+    }
   }
 
   async get(ctx: RequestContext, cubeId: string, memoryId: string): Promise<MemoryResponseDto> {
@@ -357,7 +365,15 @@ export class MemoryService {
     const current = await this.memories.get(cubeId, memoryId);
     if (current?.erasedAt) throw EngramError.conflict('an erased memory cannot be restored: its contents are gone');
     // A deleted memory is out of the tenant's count (ADR 0004): bringing it back takes a slot like an add.
-    if (current?.state === 'deleted') await this.quotas.requireMemorySlots(cube.tenantId, 1);
+    const release = current?.state === 'deleted' ? await this.quotas.requireMemorySlots(cube.tenantId, 1) : () => undefined;
+    try {
+      return await this.restoreIn(ctx, cube, cubeId, memoryId);
+    } finally {
+      release();
+    }
+  }
+
+  private async restoreIn(ctx: RequestContext, cube: CubeRecord, cubeId: string, memoryId: string): Promise<MemoryResponseDto> {
     // Any non-active state comes back (a merge is undone, a superseded fact's validTo returns),
     // recorded as a lifecycle event in the same transaction as the change and its audit row.
     const lifecycleActor = { actorType: 'key' as const, actorId: actorOf(ctx.auth).actorId, requestId: ctx.requestId };
@@ -417,12 +433,13 @@ export class MemoryService {
    * The memory quota, before anything is embedded. A retry of a write that was stored (same
    * Idempotency-Key) is not refused: `write` replays its first answer, whatever the count is now.
    */
-  private async requireSlotsUnlessReplay(ctx: RequestContext, tenantId: string, cubeId: string, route: string, idempotencyKey: string | undefined, adding: number): Promise<void> {
+  private async requireSlotsUnlessReplay(ctx: RequestContext, tenantId: string, cubeId: string, route: string, idempotencyKey: string | undefined, adding: number): Promise<() => void> {
     try {
-      await this.quotas.requireMemorySlots(tenantId, adding);
+      return await this.quotas.requireMemorySlots(tenantId, adding);
     } catch (error) {
       const replay = error instanceof EngramError && error.code === ErrorCode.QuotaExceeded && idempotencyKey !== undefined && (await this.memories.hasReplay(idempotencyScope(ctx, route, cubeId, idempotencyKey)));
       if (!replay) throw error;
+      return () => undefined;
     }
   }
 

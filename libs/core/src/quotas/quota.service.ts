@@ -33,6 +33,8 @@ const MEMORY_COUNT_TTL_MS = 10_000;
 export class QuotaService {
   private readonly limits = new Map<string, { quotas: TenantQuotas; at: number }>();
   private readonly memoryCounts = new Map<string, { count: number; at: number }>();
+  /** Memory slots taken by writes of this process that have not committed or failed yet. */
+  private readonly inFlight = new Map<string, number>();
 
   constructor(
     private readonly usage: UsageRepository,
@@ -74,17 +76,33 @@ export class QuotaService {
     if (limit > 0) this.check('cubes', limit, await this.usage.liveCubes(tenantId), 1);
   }
 
-  async requireMemorySlots(tenantId: string, adding: number): Promise<void> {
+  /**
+   * Takes `adding` memory slots for a write about to run, or refuses (429). The caller gives
+   * them back (the returned function) once the write committed or failed: until then they are
+   * in flight, and a recount of the stored memories adds them, so concurrent writes of this
+   * process cannot all pass on the same count (only replicas may overshoot, ADR 0004).
+   */
+  async requireMemorySlots(tenantId: string, adding: number): Promise<() => void> {
     const limit = (await this.effective(tenantId)).memories;
-    if (limit <= 0) return;
+    if (limit <= 0) return () => undefined;
     let counted = this.memoryCounts.get(tenantId);
     if (!counted || Date.now() - counted.at > MEMORY_COUNT_TTL_MS || counted.count + adding > limit) {
-      counted = { count: await this.usage.storedMemories(tenantId), at: Date.now() };
+      const stored = await this.usage.storedMemories(tenantId);
+      counted = { count: stored + (this.inFlight.get(tenantId) ?? 0), at: Date.now() };
       if (this.memoryCounts.size > 10_000) this.memoryCounts.clear();
       this.memoryCounts.set(tenantId, counted);
     }
     this.check('memories', limit, counted.count, adding);
     counted.count += adding;
+    this.inFlight.set(tenantId, (this.inFlight.get(tenantId) ?? 0) + adding);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.inFlight.get(tenantId) ?? adding) - adding;
+      if (left > 0) this.inFlight.set(tenantId, left);
+      else this.inFlight.delete(tenantId);
+    };
   }
 
   /**
