@@ -242,7 +242,7 @@ describe('embedding endpoints and the operator key (issue 10)', () => {
       for (const baseUrl of internalUrls()) {
         const res = await createCube(baseUrl);
         expect({ baseUrl, status: res.status }).toEqual({ baseUrl, status: 400 });
-        expect(res.body.error.details[0].problems[0]).toMatch(/a (loopback|IPv4-mapped loopback|unspecified .*|cloud metadata|private|unique-local) address; only public addresses may be reached/);
+        expect(res.body.error.details[0].problems[0]).toMatch(/an? (loopback|IPv4-mapped loopback|unspecified .*|cloud metadata|private|unique-local) address; only public addresses may be reached/);
       }
       expect((await createCube('http://embed.invalid')).body.error.details[0].problems[0]).toBe('settings.embedder.baseUrl: embed.invalid does not resolve');
     });
