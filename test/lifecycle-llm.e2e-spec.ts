@@ -161,10 +161,19 @@ describe('lifecycle with the operator LLM', () => {
     const cube = (await h.factory.cube({ tenantId: owner.tenantId })).id;
     llm.tokensPerCall = 600;
     const send = () => h.http.post(`/v1/cubes/${cube}/messages`).set({ Authorization: `Bearer ${owner.key}` }).send({ mode: 'extract', messages: [{ role: 'user', content: 'Pia lives in Bern' }] }).expect(201);
+    // Until no extraction of the tenant waits: on a loaded machine a call can time out and its retry come due a second later.
+    const settle = async () => {
+      for (let i = 0; i < 30; i++) {
+        await drain();
+        const [{ n }] = await h.app.get(DataSource).query(`SELECT count(*)::int AS n FROM jobs WHERE name = 'lifecycle.extract' AND tenant_id = $1 AND state IN ('queued', 'running')`, [owner.tenantId]);
+        if (n === 0) return;
+      }
+      throw new Error('extraction jobs still waiting after 30 drains');
+    };
     await send();
-    await drain();
+    await settle();
     await send();
-    await drain();
+    await settle();
     const before = llm.requests.length;
     await send();
     await drain();

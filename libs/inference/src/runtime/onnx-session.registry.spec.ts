@@ -111,7 +111,7 @@ describe('OnnxSessionRegistry', () => {
       expect(registry.size).toBe(0);
     }
     await registry.disposeAll();
-  });
+  }, 180_000); // lavapipe compiles a shader per kernel on the CPU: over a minute on a busy 2-core machine
 
   it('runs attention fused or as standard ops alike, with GQA and past KV at re-placed positions, on the CPU and (with an adapter) on WebGPU', async () => {
     const gqa = join(root, 'gqa');
