@@ -731,7 +731,7 @@ export interface SchedulerPauseDto {
 export interface SearchDto {
   query: string;
   topK?: number;
-  /** kind, tags ({ any } | { all } | string[]), metadata ({ key: value | { in: [...] } }), state, observedAfter, observedBefore, validAt, sessionId */
+  /** kind, role, tags ({ any } | { all } | string[]), metadata ({ key: value | { in: [...] } }), state, observedAfter, observedBefore, validAt, sessionId */
   filters?: Record<string, unknown>;
   /** true: each result carries explain, how its score was made, with each signal's raw score (the raw cosine is the one to compare across queries of one cube) */
   explain?: boolean;
@@ -758,7 +758,7 @@ export interface SearchResultDto {
   observedAt: string | null;
   validFrom: string | null;
   validTo: string | null;
-  /** with explain: true — dense: { similarity: the raw cosine of the query and memory vectors (its scale depends on the embedder), rank }, lexical: { bm25: the raw BM25 (× 0.5 for assistant turns; it grows with the number and rarity of the query words), rank }, rank: 1-based among what that signal proposed, null when it did not propose the memory; fusion: { method, document, context, combined } (the scaled scores), priors: { importance, recency, timeIntent }, timeIntent?; mode "deep" adds deep: { first, second, expansion } (the scaled score in each pass and the words added to the query) and explains the pass that found the memory first */
+  /** with explain: true — dense: { similarity: the raw cosine of the query and memory vectors (its scale depends on the embedder), rank } ({ similarity: null, rank: null, pending: true } while the memory's vector is still being embedded: it is then ranked by its other signals alone, ADR 0535), lexical: { bm25: the raw BM25 (× 0.5 for assistant turns; it grows with the number and rarity of the query words), rank }, rank: 1-based among what that signal proposed, null when it did not propose the memory; fusion: { method, document, context, combined } (the scaled scores), priors: { importance, recency, timeIntent }, timeIntent?; mode "deep" adds deep: { first, second, expansion } (the scaled score in each pass and the words added to the query) and explains the pass that found the memory first */
   explain?: Record<string, unknown>;
 }
 
