@@ -56,7 +56,13 @@ describe('@engram/client', () => {
     expect(results[0]).toMatchObject({ id: stored.id, score: expect.any(Number), explain: expect.anything() });
     const updated = await engram.memories.update('user-42', stored.id, { text: 'Alice prefers aisle seats', reason: 'changed her mind' });
     expect(updated.version).toBe(2);
+    // Read-modify-write with the version read: a change made meanwhile is not overwritten.
+    const lost = await engram.memories.update('user-42', stored.id, { tags: ['travel'] }, { ifMatch: 1 }).catch((e: unknown) => e);
+    expect(lost).toBeInstanceOf(EngramApiError);
+    expect([(lost as EngramApiError).status, (lost as EngramApiError).code, (lost as EngramApiError).details]).toEqual([412, 'precondition_failed', { version: 2 }]);
     expect((await engram.memories.history('user-42', stored.id)).map((v) => v.action)).toEqual(['create', 'update']);
+    const tagged = await engram.memories.update('user-42', stored.id, { tags: ['travel'] }, { ifMatch: updated.version });
+    expect([tagged.version, tagged.tags, tagged.text]).toEqual([3, ['travel'], 'Alice prefers aisle seats']);
     expect((await engram.cubes.stats('user-42')).memories.total).toBe(1);
     const overview = await engram.cubes.overview('user-42');
     expect(overview).toMatchObject({ cubeId: first.id, memories: { total: 1, byState: { active: 1 } }, activation: { workingMemory: { state: 'off' } }, banks: [] });

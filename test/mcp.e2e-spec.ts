@@ -79,6 +79,11 @@ describe('MCP server', () => {
     expect(found.results).toEqual([expect.objectContaining({ id: items[0].id, score: expect.any(Number) })]);
     const updated = json(await client.callTool({ name: 'update_memory', arguments: { cube: 'alice', memory_id: items[1].id, text: 'Alice leads project apollo', reason: 'promoted' } }));
     expect(updated).toMatchObject({ id: items[1].id, text: 'Alice leads project apollo', version: 2 });
+    // With the version last read: applied only while the memory is still at it.
+    const stale = await client.callTool({ name: 'update_memory', arguments: { cube: 'alice', memory_id: items[1].id, tags: ['lead'], expected_version: 1 } });
+    expect(stale.isError).toBe(true);
+    expect(json(stale)).toMatchObject({ error: { code: 'precondition_failed', details: { version: 2 } } });
+    expect(json(await client.callTool({ name: 'update_memory', arguments: { cube: 'alice', memory_id: items[1].id, tags: ['lead'], expected_version: 2 } }))).toMatchObject({ tags: ['lead'], version: 3 });
     expect(json(await client.callTool({ name: 'get_memory', arguments: { cube: 'alice', memory_id: items[1].id } })).text).toBe('Alice leads project apollo');
     const listed = json(await client.callTool({ name: 'list_memories', arguments: { cube: 'alice', kind: 'preference' } }));
     expect(listed.items.map((m: { id: string }) => m.id)).toEqual([items[0].id]);

@@ -115,7 +115,18 @@ export class EngramClient {
     list: async (cube: string, query: MemoryListQuery = {}) => this.http.request<Res<'MemoryController_list'>>('GET', await this.cubePath(cube, '/memories'), { query: query as RequestOptions['query'] }),
     /** Every memory matching the query, page after page (`limit` is the page size). */
     iterate: (cube: string, query: Omit<MemoryListQuery, 'cursor'> = {}): AsyncGenerator<Memory> => this.paginate((cursor) => this.memories.list(cube, { ...query, cursor })),
-    update: async (cube: string, memoryId: string, body: Body<'MemoryController_update'>) => this.http.request<Memory>('PATCH', await this.cubePath(cube, `/memories/${seg(memoryId)}`), { body }),
+    /**
+     * A new version of the memory. `ifMatch`: the `version` you read; the update then applies
+     * only if nobody changed the memory since (else an EngramApiError with status 412 and the
+     * current version in `details.version`): read-modify-write of tags or metadata, which an
+     * update replaces whole, without losing another writer's change.
+     */
+    update: async (cube: string, memoryId: string, body: Body<'MemoryController_update'>, options: { ifMatch?: number; signal?: AbortSignal } = {}) =>
+      this.http.request<Memory>('PATCH', await this.cubePath(cube, `/memories/${seg(memoryId)}`, options.signal), {
+        body,
+        signal: options.signal,
+        ...(options.ifMatch !== undefined ? { headers: { 'If-Match': `"${options.ifMatch}"` } } : {}),
+      }),
     delete: async (cube: string, memoryId: string): Promise<void> => this.http.request<void>('DELETE', await this.cubePath(cube, `/memories/${seg(memoryId)}`)),
     restore: async (cube: string, memoryId: string) => this.http.request<Memory>('POST', await this.cubePath(cube, `/memories/${seg(memoryId)}/restore`)),
     history: async (cube: string, memoryId: string): Promise<MemoryVersion[]> => (await this.http.request<Res<'MemoryController_history'>>('GET', await this.cubePath(cube, `/memories/${seg(memoryId)}/history`))).items,

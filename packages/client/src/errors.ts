@@ -6,6 +6,8 @@ export type EngramErrorCode =
   | 'forbidden'
   | 'not_found'
   | 'conflict'
+  | 'precondition_failed'
+  | 'quota_exceeded'
   | 'model_invalid'
   | 'context_length_exceeded'
   | 'cancelled'

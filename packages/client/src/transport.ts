@@ -24,6 +24,8 @@ export interface RequestOptions {
   body?: unknown;
   /** Sent as Idempotency-Key; writes get a fresh one per call, reused by its retries. */
   idempotencyKey?: string;
+  /** More request headers (If-Match). */
+  headers?: Record<string, string>;
   /** Return the raw Response of a successful request (streams). */
   raw?: boolean;
   signal?: AbortSignal;
@@ -57,6 +59,7 @@ export class HttpTransport {
     const headers: Record<string, string> = { Authorization: `Bearer ${this.options.apiKey}`, Accept: 'application/json' };
     if (options.body !== undefined) headers['Content-Type'] = 'application/json';
     if (options.idempotencyKey) headers['Idempotency-Key'] = options.idempotencyKey;
+    Object.assign(headers, options.headers);
     // A request may be sent again when the server did not act on it (429/503), or when it
     // is safe to repeat (reads, deletes, writes carrying an idempotency key).
     const repeatable = method === 'GET' || method === 'DELETE' || method === 'PUT' || options.idempotencyKey !== undefined;

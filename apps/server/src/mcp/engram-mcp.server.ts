@@ -157,11 +157,19 @@ export function createEngramMcpServer(services: EngramMcpServices, ctx: RequestC
         metadata: jsonObject().optional().describe('Replaces the metadata.'),
         importance: z.number().optional().describe('0..1.'),
         reason: z.string().optional().describe('Why it changed (kept in the history).'),
+        expected_version: z
+          .number()
+          .int()
+          .min(1)
+          .optional()
+          .describe('The memory\'s "version" as you last read it: the update then applies only if nobody changed it since, else precondition_failed with the current version (read it again and reapply).'),
       },
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true },
     },
-    ({ cube, memory_id, text, tags, metadata, importance, reason }) =>
-      tool(async () => memories.update(ctx, await cubeOf(Permission.MemoryWrite, cube), MemoryId.transform(memory_id), await toDto(UpdateMemoryDto, { text, tags, metadata, importance, reason }))),
+    ({ cube, memory_id, text, tags, metadata, importance, reason, expected_version }) =>
+      tool(async () =>
+        memories.update(ctx, await cubeOf(Permission.MemoryWrite, cube), MemoryId.transform(memory_id), await toDto(UpdateMemoryDto, { text, tags, metadata, importance, reason }), { expectedVersion: expected_version }),
+      ),
   );
 
   server.registerTool(
