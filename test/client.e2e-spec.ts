@@ -70,6 +70,19 @@ describe('@engram/client', () => {
     await expect(engram.memories.get('user-42', stored.id)).rejects.toBeInstanceOf(EngramNotFoundError);
   });
 
+  it('follows a name to the cube made again under it after the one it knew was deleted', async () => {
+    const first = await engram.cubes.getOrCreate('user-again');
+    await engram.memories.add('user-again', ['in the first cube']); // the name is now cached
+    const other = new EngramClient({ url, apiKey });
+    await other.cubes.delete('user-again');
+    const second = await other.cubes.getOrCreate('user-again');
+    expect(second.id).not.toBe(first.id);
+    // It answered 404 "cube not found" for every call until the client was made again.
+    await engram.memories.add('user-again', ['in the second cube']);
+    expect((await engram.memories.list('user-again')).items.map((m) => m.text)).toEqual(['in the second cube']);
+    expect((await engram.cubes.get('user-again')).id).toBe(second.id);
+  });
+
   it('iterates every page of a cursor listing', async () => {
     await engram.cubes.getOrCreate('paged');
     await engram.memories.add('paged', Array.from({ length: 7 }, (_, i) => `memory number ${i}`));

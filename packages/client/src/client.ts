@@ -66,8 +66,25 @@ export class EngramClient {
     return found.id;
   }
 
-  private async cubePath(cube: string, rest = '', signal?: AbortSignal): Promise<string> {
-    return `/v1/cubes/${seg(await this.cubeId(cube, signal))}${rest}`;
+  /**
+   * Runs `call` on the cube's path. A name resolved earlier whose cube has since been deleted
+   * (and perhaps made again under the same name by another client) answers 404 "cube not
+   * found": the name is resolved afresh and the call made once more on the new id (nothing was
+   * stored by the first, so a write is not repeated).
+   */
+  private async onCube<T>(cube: string, signal: AbortSignal | undefined, call: (path: (rest?: string) => string) => Promise<T>): Promise<T> {
+    const cached = !UUID.test(cube) && this.cubeIds.has(cube);
+    const id = await this.cubeId(cube, signal);
+    const pathOf = (cubeId: string) => (rest = '') => `/v1/cubes/${seg(cubeId)}${rest}`;
+    try {
+      return await call(pathOf(id));
+    } catch (error) {
+      if (!cached || !(error instanceof EngramNotFoundError) || error.message !== 'cube not found') throw error;
+      this.cubeIds.delete(cube);
+      const fresh = await this.cubeId(cube, signal);
+      if (fresh === id) throw error;
+      return call(pathOf(fresh));
+    }
   }
 
   private write<T>(method: string, path: string, body: unknown, options: WriteOptions = {}, extra: RequestOptions = {}): Promise<T> {
@@ -84,16 +101,16 @@ export class EngramClient {
     },
     /** The cube with this exact name, or null. */
     findByName: async (name: string): Promise<Cube | null> => (await this.http.request<Res<'CubeController_list'>>('GET', '/v1/cubes', { query: { name } })).items[0] ?? null,
-    get: async (cube: string) => this.http.request<Cube>('GET', await this.cubePath(cube)),
-    stats: async (cube: string) => this.http.request<CubeStats>('GET', await this.cubePath(cube, '/stats')),
+    get: async (cube: string) => this.onCube(cube, undefined, (path) => this.http.request<Cube>('GET', path())),
+    stats: async (cube: string) => this.onCube(cube, undefined, (path) => this.http.request<CubeStats>('GET', path('/stats'))),
     /** The cube across the three kinds of memory: counts, KV bytes by tier, heat, banks, working memory, scheduler. */
-    overview: async (cube: string) => this.http.request<CubeOverview>('GET', await this.cubePath(cube, '/overview')),
+    overview: async (cube: string) => this.onCube(cube, undefined, (path) => this.http.request<CubeOverview>('GET', path('/overview'))),
     list: (query: Query<'CubeController_list'> = {}) => this.http.request<Res<'CubeController_list'>>('GET', '/v1/cubes', { query }),
     /** Every cube, page after page. */
     iterate: (query: Omit<Query<'CubeController_list'>, 'cursor'> = {}): AsyncGenerator<Cube> => this.paginate((cursor) => this.cubes.list({ ...query, cursor })),
-    update: async (cube: string, body: Body<'CubeController_update'>) => this.http.request<Cube>('PATCH', await this.cubePath(cube), { body }),
+    update: async (cube: string, body: Body<'CubeController_update'>) => this.onCube(cube, undefined, (path) => this.http.request<Cube>('PATCH', path(), { body })),
     delete: async (cube: string): Promise<{ purgeJobId: string }> => {
-      const result = await this.http.request<{ purgeJobId: string }>('DELETE', await this.cubePath(cube));
+      const result = await this.onCube(cube, undefined, (path) => this.http.request<{ purgeJobId: string }>('DELETE', path()));
       for (const [name, id] of this.cubeIds) if (name === cube || id === cube) this.cubeIds.delete(name);
       return result;
     },
@@ -103,16 +120,16 @@ export class EngramClient {
     /** Stores memories (strings or full inputs), all or nothing, in order. */
     add: async (cube: string, items: (string | MemoryInput)[], options?: WriteOptions): Promise<Memory[]> => {
       const body = { items: items.map((item) => (typeof item === 'string' ? { text: item } : item)) };
-      return (await this.write<Res<'MemoryController_add'>>('POST', await this.cubePath(cube, '/memories', options?.signal), body, options)).items;
+      return (await this.onCube(cube, options?.signal, (path) => this.write<Res<'MemoryController_add'>>('POST', path('/memories'), body, options))).items;
     },
     addMessages: async (cube: string, body: Body<'MemoryController_addMessages'>, options?: WriteOptions) =>
-      this.write<Res<'MemoryController_addMessages'>>('POST', await this.cubePath(cube, '/messages', options?.signal), body, options),
+      this.onCube(cube, options?.signal, (path) => this.write<Res<'MemoryController_addMessages'>>('POST', path('/messages'), body, options)),
     search: async (cube: string, query: string, options: SearchOptions = {}): Promise<SearchResult[]> => {
       const { signal, ...rest } = options;
-      return (await this.http.request<Res<'MemoryController_search'>>('POST', await this.cubePath(cube, '/search', signal), { body: { ...rest, query }, signal })).results;
+      return (await this.onCube(cube, signal, (path) => this.http.request<Res<'MemoryController_search'>>('POST', path('/search'), { body: { ...rest, query }, signal }))).results;
     },
-    get: async (cube: string, memoryId: string) => this.http.request<Memory>('GET', await this.cubePath(cube, `/memories/${seg(memoryId)}`)),
-    list: async (cube: string, query: MemoryListQuery = {}) => this.http.request<Res<'MemoryController_list'>>('GET', await this.cubePath(cube, '/memories'), { query: query as RequestOptions['query'] }),
+    get: async (cube: string, memoryId: string) => this.onCube(cube, undefined, (path) => this.http.request<Memory>('GET', path(`/memories/${seg(memoryId)}`))),
+    list: async (cube: string, query: MemoryListQuery = {}) => this.onCube(cube, undefined, (path) => this.http.request<Res<'MemoryController_list'>>('GET', path('/memories'), { query: query as RequestOptions['query'] })),
     /** Every memory matching the query, page after page (`limit` is the page size). */
     iterate: (cube: string, query: Omit<MemoryListQuery, 'cursor'> = {}): AsyncGenerator<Memory> => this.paginate((cursor) => this.memories.list(cube, { ...query, cursor })),
     /**
@@ -122,14 +139,14 @@ export class EngramClient {
      * update replaces whole, without losing another writer's change.
      */
     update: async (cube: string, memoryId: string, body: Body<'MemoryController_update'>, options: { ifMatch?: number; signal?: AbortSignal } = {}) =>
-      this.http.request<Memory>('PATCH', await this.cubePath(cube, `/memories/${seg(memoryId)}`, options.signal), {
+      this.onCube(cube, options.signal, (path) => this.http.request<Memory>('PATCH', path(`/memories/${seg(memoryId)}`), {
         body,
         signal: options.signal,
         ...(options.ifMatch !== undefined ? { headers: { 'If-Match': `"${options.ifMatch}"` } } : {}),
-      }),
-    delete: async (cube: string, memoryId: string): Promise<void> => this.http.request<void>('DELETE', await this.cubePath(cube, `/memories/${seg(memoryId)}`)),
-    restore: async (cube: string, memoryId: string) => this.http.request<Memory>('POST', await this.cubePath(cube, `/memories/${seg(memoryId)}/restore`)),
-    history: async (cube: string, memoryId: string): Promise<MemoryVersion[]> => (await this.http.request<Res<'MemoryController_history'>>('GET', await this.cubePath(cube, `/memories/${seg(memoryId)}/history`))).items,
+      })),
+    delete: async (cube: string, memoryId: string): Promise<void> => this.onCube(cube, undefined, (path) => this.http.request<void>('DELETE', path(`/memories/${seg(memoryId)}`))),
+    restore: async (cube: string, memoryId: string) => this.onCube(cube, undefined, (path) => this.http.request<Memory>('POST', path(`/memories/${seg(memoryId)}/restore`))),
+    history: async (cube: string, memoryId: string): Promise<MemoryVersion[]> => (await this.onCube(cube, undefined, (path) => this.http.request<Res<'MemoryController_history'>>('GET', path(`/memories/${seg(memoryId)}/history`)))).items,
   };
 
   readonly chat = {
