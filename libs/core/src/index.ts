@@ -26,6 +26,7 @@ export * from './memories/embedder.registry';
 export * from './memories/memory-filter.parser';
 export * from './memories/cube-index.manager';
 export * from './memories/memory.service';
+export { parseIfMatch } from './memories/memory-input';
 export * from './memories/deferred-embedding.service';
 export * from './memories/search.service';
 export * from './memories/access-recorder';

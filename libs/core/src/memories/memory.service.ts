@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import { createHash } from 'node:crypto';
 import { EntityManager } from 'typeorm';
 import { CubeRecord, IdempotentResult, MemoryActor, MemoryChanges, MemoryRecord, MemoryRepository, NewMemory } from '@engram/persistence';
 import { Embedder } from '@engram/plaintext';
@@ -27,6 +26,7 @@ import { QuotaService } from '../quotas/quota.service';
 import { DeferredEmbeddingService } from './deferred-embedding.service';
 import { EmbedderRegistry } from './embedder.registry';
 import { parseMemoryFilter } from './memory-filter.parser';
+import { checkValidity, idempotencyClaim, idempotencyScope, sessionIdFromMetadata, UPDATABLE_FIELDS } from './memory-input';
 import { LifecycleRepository } from '@engram/persistence';
 import { LifecycleTrigger } from '../lifecycle/lifecycle.trigger';
 import { LifecycleExtraction } from '../lifecycle/lifecycle.extraction';
@@ -44,30 +44,6 @@ export interface WriteResult<T> {
 
 function actor(ctx: RequestContext): MemoryActor {
   return { ...actorOf(ctx.auth), requestId: ctx.requestId };
-}
-
-/** Clients that keep the session in metadata (`sessionId` / `session_id`) get session-aware ranking too. */
-function sessionIdFromMetadata(metadata: Record<string, unknown> | undefined): string | null {
-  const value = metadata?.sessionId ?? metadata?.session_id;
-  return typeof value === 'string' && value.length > 0 && value.length <= 512 ? value : null;
-}
-
-/**
- * The version an `If-Match` header asks for (ADR 0520): the memory's `version` as a number,
- * bare or as a quoted entity tag; `*` (any version) and no header ask for none.
- */
-export function parseIfMatch(header: string | undefined): number | undefined {
-  if (header === undefined || header.trim() === '*') return undefined;
-  const match = /^\s*(?:([1-9][0-9]{0,9})|"([1-9][0-9]{0,9})")\s*$/.exec(header);
-  const version = match ? Number(match[1] ?? match[2]) : NaN;
-  if (!(version <= 2_147_483_647)) {
-    throw EngramError.validation([{ field: 'If-Match', problems: ['If-Match must be the memory\'s version as returned in its "version" field (e.g. 3 or "3"), or *'] }]);
-  }
-  return version;
-}
-
-function checkValidity(problems: { field: string; problems: string[] }[], field: string, from?: Date | null, to?: Date | null): void {
-  if (from && to && from.getTime() >= to.getTime()) problems.push({ field, problems: ['validFrom must be before validTo'] });
 }
 
 @Injectable()
@@ -451,16 +427,7 @@ export class MemoryService {
     idempotencyKey: string | undefined,
     run: (tx: EntityManager) => Promise<T>,
   ): Promise<WriteResult<T>> {
-    if (idempotencyKey !== undefined && !/^[\x21-\x7e]{1,255}$/.test(idempotencyKey)) {
-      throw EngramError.validation([{ field: 'Idempotency-Key', problems: ['Idempotency-Key must be 1 to 255 visible ASCII characters'] }]);
-    }
-    const claim = idempotencyKey
-      ? {
-          scope: idempotencyScope(ctx, route, cubeId, idempotencyKey),
-          requestHash: createHash('sha256').update(JSON.stringify(dto)).digest('hex'),
-          cubeId,
-        }
-      : null;
+    const claim = idempotencyClaim(ctx, route, cubeId, idempotencyKey, dto);
     let result: IdempotentResult<T>;
     try {
       result = await this.memories.idempotent(claim, async (tx) => {
@@ -483,12 +450,4 @@ export class MemoryService {
     }
     return { statusCode: result.statusCode, body: result.response as T, replayed: true };
   }
-}
-
-/** What a PATCH can change (`reason` only explains a change). */
-const UPDATABLE_FIELDS = ['text', 'tags', 'metadata', 'validFrom', 'validTo', 'importance', 'pinned', 'expiresAt'] as const satisfies readonly (keyof UpdateMemoryDto)[];
-
-/** Whose retry of which write an Idempotency-Key names: the caller, the route, the cube and the key. */
-function idempotencyScope(ctx: RequestContext, route: string, cubeId: string, idempotencyKey: string): string {
-  return createHash('sha256').update(`${ctx.auth.actorId}\n${route}\n${cubeId}\n${idempotencyKey}`).digest('hex');
 }
